@@ -1,0 +1,190 @@
+//! Parameter sets, the two string-to-sign rules, and form/query encoding.
+
+use std::collections::BTreeMap;
+
+use super::keys::{AlipayPublicKey, AppPrivateKey, KeyError};
+
+/// Protocol parameters, kept sorted by key in byte order -- the order Alipay signs in
+/// (`String`'s `Ord` is byte-wise on UTF-8).
+pub type Params = BTreeMap<String, String>;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum VerifyError {
+    #[error("the sign parameter is missing")]
+    MissingSign,
+    #[error("sign_type {0:?} is not RSA2")]
+    SignType(String),
+    #[error("the sign parameter is not valid base64")]
+    SignEncoding,
+    #[error("the signature does not verify with Alipay's public key")]
+    BadSignature,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FormError {
+    #[error("body is not form-encoded: {0}")]
+    Malformed(&'static str),
+    #[error("parameter {0:?} appears more than once")]
+    Duplicate(String),
+}
+
+/// `k=v&k=v` over the sorted params, skipping `excluded` keys and empty values, with raw
+/// (not URL-encoded) values.
+fn join_for_signing(params: &Params, excluded: &[&str]) -> String {
+    let mut out = String::new();
+    for (k, v) in params {
+        if v.is_empty() || excluded.contains(&k.as_str()) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push('&');
+        }
+        out.push_str(k);
+        out.push('=');
+        out.push_str(v);
+    }
+    out
+}
+
+/// What we sign on requests: everything but `sign` (so `sign_type` IS included).
+pub fn string_to_sign_request(params: &Params) -> String {
+    join_for_signing(params, &["sign"])
+}
+
+/// What Alipay signs on notifications and returns: everything but `sign` and `sign_type`.
+pub fn string_to_sign_callback(params: &Params) -> String {
+    join_for_signing(params, &["sign", "sign_type"])
+}
+
+/// Add `sign` to a request's params.
+pub fn sign_request(params: &mut Params, key: &AppPrivateKey) -> Result<(), KeyError> {
+    params.remove("sign");
+    let sign = key.sign(string_to_sign_request(params).as_bytes())?;
+    params.insert("sign".to_owned(), sign);
+    Ok(())
+}
+
+/// Authenticate a notification or return: `sign_type` must be RSA2 and `sign` must verify
+/// with Alipay's public key over the callback string-to-sign.
+pub fn verify_callback(params: &Params, key: &AlipayPublicKey) -> Result<(), VerifyError> {
+    match params.get("sign_type").map(String::as_str) {
+        Some("RSA2") => {}
+        Some(other) => return Err(VerifyError::SignType(other.to_owned())),
+        None => return Err(VerifyError::SignType(String::new())),
+    }
+    let sign = params.get("sign").filter(|s| !s.is_empty()).ok_or(VerifyError::MissingSign)?;
+    key.verify(string_to_sign_callback(params).as_bytes(), sign)
+}
+
+/// `application/x-www-form-urlencoded` encoding of one value, byte-for-byte what
+/// Python's `urlencode` (and so python-alipay-sdk) produces: RFC 3986 unreserved
+/// characters stay, space becomes `+`, everything else is `%XX`.
+fn form_encode(s: &str, out: &mut String) {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    for &b in s.as_bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => out.push(b as char),
+            b' ' => out.push('+'),
+            _ => {
+                out.push('%');
+                out.push(HEX[usize::from(b >> 4)] as char);
+                out.push(HEX[usize::from(b & 15)] as char);
+            }
+        }
+    }
+}
+
+/// The final query string: sorted params with every value URL-encoded, `sign` last.
+pub fn query_string(params: &Params) -> String {
+    let mut out = String::new();
+    let sign = params.get("sign");
+    for (k, v) in params.iter().filter(|(k, _)| k.as_str() != "sign") {
+        if v.is_empty() {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push('&');
+        }
+        form_encode(k, &mut out);
+        out.push('=');
+        form_encode(v, &mut out);
+    }
+    if let Some(sign) = sign {
+        out.push_str("&sign=");
+        form_encode(sign, &mut out);
+    }
+    out
+}
+
+fn hex_val(b: u8) -> Option<u8> {
+    match b {
+        b'0'..=b'9' => Some(b - b'0'),
+        b'a'..=b'f' => Some(b - b'a' + 10),
+        b'A'..=b'F' => Some(b - b'A' + 10),
+        _ => None,
+    }
+}
+
+fn form_decode(s: &str) -> Result<String, FormError> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' => {
+                let hi = bytes.get(i + 1).copied().and_then(hex_val);
+                let lo = bytes.get(i + 2).copied().and_then(hex_val);
+                let (Some(hi), Some(lo)) = (hi, lo) else {
+                    return Err(FormError::Malformed("bad %-escape"));
+                };
+                out.push(hi << 4 | lo);
+                i += 2;
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8(out).map_err(|_| FormError::Malformed("not UTF-8"))
+}
+
+/// Parse a form body or query string into params. A repeated key is refused: the signed
+/// value and the value we act on could otherwise differ.
+pub fn parse_form(body: &str) -> Result<Params, FormError> {
+    let mut params = Params::new();
+    for pair in body.split('&').filter(|p| !p.is_empty()) {
+        let (k, v) = pair.split_once('=').ok_or(FormError::Malformed("a field has no '='"))?;
+        let k = form_decode(k)?;
+        if k.is_empty() {
+            return Err(FormError::Malformed("empty field name"));
+        }
+        let v = form_decode(v)?;
+        if params.insert(k.clone(), v).is_some() {
+            return Err(FormError::Duplicate(k));
+        }
+    }
+    if params.is_empty() {
+        return Err(FormError::Malformed("no fields"));
+    }
+    Ok(params)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn form_round_trip_and_rejections() {
+        let mut p = Params::new();
+        p.insert("subject".into(), "小书 & friends = 100% fun+".into());
+        p.insert("a".into(), "x y~*".into());
+        let q = query_string(&p);
+        assert_eq!(q, "a=x+y~%2A&subject=%E5%B0%8F%E4%B9%A6+%26+friends+%3D+100%25+fun%2B");
+        assert_eq!(parse_form(&q).unwrap(), p);
+        assert_eq!(parse_form("a=1&a=2"), Err(FormError::Duplicate("a".into())));
+        assert!(parse_form("a=%zz").is_err());
+        assert!(parse_form("a=%e5").is_err());
+        assert!(parse_form("{\"json\":true}").is_err());
+        assert!(parse_form("").is_err());
+    }
+}

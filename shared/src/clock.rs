@@ -1,0 +1,68 @@
+//! Time: an injectable clock and the timestamp formats the protocols need.
+//!
+//! Business code takes `now` as a parameter (or a `&dyn Clock`) so tests can move time;
+//! only `SystemClock` reads the real one.
+
+use time::{OffsetDateTime, UtcOffset, macros::format_description};
+
+pub trait Clock: Send + Sync {
+    fn now(&self) -> OffsetDateTime;
+}
+
+#[derive(Debug, Default, Clone, Copy)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> OffsetDateTime {
+        OffsetDateTime::now_utc()
+    }
+}
+
+/// A clock that always says the same instant. For tests and replays.
+#[derive(Debug, Clone, Copy)]
+pub struct FixedClock(pub OffsetDateTime);
+
+impl Clock for FixedClock {
+    fn now(&self) -> OffsetDateTime {
+        self.0
+    }
+}
+
+/// Alipay speaks Beijing time (UTC+8, no DST); Lambda clocks are UTC.
+pub const BEIJING: UtcOffset = match UtcOffset::from_hms(8, 0, 0) {
+    Ok(o) => o,
+    Err(_) => panic!("UTC+8 is a valid offset"),
+};
+
+/// `yyyy-MM-dd HH:mm:ss` in Beijing time: Alipay's `timestamp` and page-pay `time_expire`.
+pub fn beijing_seconds(t: OffsetDateTime) -> String {
+    let fmt = format_description!("[year]-[month]-[day] [hour]:[minute]:[second]");
+    // Formatting a valid OffsetDateTime with a fixed description cannot fail for
+    // four-digit years; fall back to RFC 3339 rather than panic if it ever does.
+    t.to_offset(BEIJING)
+        .format(fmt)
+        .unwrap_or_else(|_| t.unix_timestamp().to_string())
+}
+
+/// `yyyy-MM-dd HH:mm` in Beijing time, rounded down: wap-pay `time_expire`.
+pub fn beijing_minutes(t: OffsetDateTime) -> String {
+    let fmt = format_description!("[year]-[month]-[day] [hour]:[minute]");
+    t.to_offset(BEIJING)
+        .format(fmt)
+        .unwrap_or_else(|_| t.unix_timestamp().to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    #[test]
+    fn formats_in_beijing_time() {
+        let t = datetime!(2026-11-21 10:30:59 UTC);
+        assert_eq!(beijing_seconds(t), "2026-11-21 18:30:59");
+        assert_eq!(beijing_minutes(t), "2026-11-21 18:30");
+        // Crosses midnight: 16:00 UTC is the next day in Beijing.
+        assert_eq!(beijing_seconds(datetime!(2026-12-31 16:00:00 UTC)), "2027-01-01 00:00:00");
+    }
+}

@@ -1,0 +1,278 @@
+//! Configuration read from the environment once per cold start (DESIGN §8).
+//!
+//! A missing or malformed variable is an error naming the variable, so a bad deploy fails
+//! at init with a readable message instead of on a buyer's request. Secrets are not here:
+//! only the names of the SSM parameters that hold them.
+//!
+//! `Config` is what every function needs; `AlipayConfig` is read only by the functions
+//! that talk to Alipay, so the download function does not need Alipay variables set.
+
+use time::Duration;
+
+use crate::email::Email;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    #[error("environment variable {0} is not set")]
+    Missing(&'static str),
+    #[error("environment variable {name} is invalid: {reason}")]
+    Invalid { name: &'static str, reason: String },
+}
+
+/// Where configuration values come from. The real one reads the process environment;
+/// tests pass a closure over a map.
+pub trait Env {
+    fn get(&self, name: &str) -> Option<String>;
+}
+
+pub struct ProcessEnv;
+
+impl Env for ProcessEnv {
+    fn get(&self, name: &str) -> Option<String> {
+        std::env::var(name).ok()
+    }
+}
+
+impl<F: Fn(&str) -> Option<String>> Env for F {
+    fn get(&self, name: &str) -> Option<String> {
+        self(name)
+    }
+}
+
+fn required(env: &dyn Env, name: &'static str) -> Result<String, ConfigError> {
+    match env.get(name) {
+        Some(v) if !v.trim().is_empty() => Ok(v.trim().to_owned()),
+        _ => Err(ConfigError::Missing(name)),
+    }
+}
+
+fn optional(env: &dyn Env, name: &'static str) -> Option<String> {
+    env.get(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
+}
+
+fn number(env: &dyn Env, name: &'static str, default: u32, range: std::ops::RangeInclusive<u32>) -> Result<u32, ConfigError> {
+    let Some(raw) = optional(env, name) else { return Ok(default) };
+    let n: u32 = raw.parse().map_err(|_| ConfigError::Invalid {
+        name,
+        reason: format!("{raw:?} is not a whole number"),
+    })?;
+    if !range.contains(&n) {
+        return Err(ConfigError::Invalid {
+            name,
+            reason: format!("{n} is outside {}..={}", range.start(), range.end()),
+        });
+    }
+    Ok(n)
+}
+
+/// An absolute http(s) URL without a trailing slash. Plain http is allowed only for
+/// loopback hosts (the devstack and tests); anything public must be https.
+fn base_url(env: &dyn Env, name: &'static str) -> Result<String, ConfigError> {
+    let raw = required(env, name)?;
+    let invalid = |reason: &str| ConfigError::Invalid { name, reason: format!("{raw:?} {reason}") };
+    let rest = if let Some(rest) = raw.strip_prefix("https://") {
+        rest
+    } else if let Some(rest) = raw.strip_prefix("http://") {
+        let host = rest.split(['/', ':']).next().unwrap_or("");
+        if !matches!(host, "127.0.0.1" | "localhost" | "[::1]") {
+            return Err(invalid("must use https:// (plain http only for 127.0.0.1/localhost)"));
+        }
+        rest
+    } else {
+        return Err(invalid("must start with https://"));
+    };
+    let host = rest.split(['/', '?', '#']).next().unwrap_or("");
+    if host.is_empty() || rest.contains(['?', '#']) || raw.chars().any(char::is_whitespace) {
+        return Err(invalid("is not a plain absolute URL"));
+    }
+    Ok(raw.trim_end_matches('/').to_owned())
+}
+
+fn ssm_name(env: &dyn Env, name: &'static str) -> Result<String, ConfigError> {
+    let raw = required(env, name)?;
+    let ok = raw.len() <= 2048
+        && raw.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'/' | b'_' | b'.' | b'-'));
+    if !ok {
+        return Err(ConfigError::Invalid {
+            name,
+            reason: format!("{raw:?} is not an SSM parameter name (letters, digits, / _ . -)"),
+        });
+    }
+    Ok(raw)
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    pub table_name: String,
+    pub files_bucket: String,
+    pub sender_email: Email,
+    /// Base URL of the API, no trailing slash: notify/return/download URLs hang off it.
+    pub public_base_url: String,
+    pub download_limit: u32,
+    pub order_ttl: Duration,
+    pub presign: Duration,
+}
+
+impl Config {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from(&ProcessEnv)
+    }
+
+    pub fn from(env: &dyn Env) -> Result<Self, ConfigError> {
+        let sender_raw = required(env, "SENDER_EMAIL")?;
+        let sender_email = Email::parse(&sender_raw).map_err(|e| ConfigError::Invalid {
+            name: "SENDER_EMAIL",
+            reason: e.to_string(),
+        })?;
+        Ok(Config {
+            table_name: required(env, "TABLE_NAME")?,
+            files_bucket: required(env, "FILES_BUCKET")?,
+            sender_email,
+            public_base_url: base_url(env, "PUBLIC_BASE_URL")?,
+            download_limit: number(env, "DOWNLOAD_LIMIT", 5, 1..=1000)?,
+            order_ttl: Duration::minutes(number(env, "ORDER_TTL_MINUTES", 30, 1..=1440)?.into()),
+            // S3 presigned URLs made with role credentials cannot outlive the session
+            // anyway; a week is SigV4's hard limit.
+            presign: Duration::seconds(number(env, "PRESIGN_SECONDS", 300, 10..=604_800)?.into()),
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AlipayConfig {
+    pub app_id: String,
+    pub gateway_url: String,
+    pub seller_id: Option<String>,
+    pub app_private_key_param: String,
+    pub alipay_public_key_param: String,
+}
+
+impl AlipayConfig {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from(&ProcessEnv)
+    }
+
+    pub fn from(env: &dyn Env) -> Result<Self, ConfigError> {
+        let app_id = required(env, "ALIPAY_APP_ID")?;
+        if !app_id.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(ConfigError::Invalid {
+                name: "ALIPAY_APP_ID",
+                reason: format!("{app_id:?} is not an Alipay app id (digits only)"),
+            });
+        }
+        let seller_id = optional(env, "ALIPAY_SELLER_ID");
+        if let Some(s) = &seller_id
+            && !s.bytes().all(|b| b.is_ascii_digit())
+        {
+            return Err(ConfigError::Invalid {
+                name: "ALIPAY_SELLER_ID",
+                reason: format!("{s:?} is not an Alipay seller id (digits only, 2088...)"),
+            });
+        }
+        Ok(AlipayConfig {
+            app_id,
+            gateway_url: base_url(env, "ALIPAY_GATEWAY_URL")?,
+            seller_id,
+            app_private_key_param: ssm_name(env, "ALIPAY_APP_PRIVATE_KEY_PARAM")?,
+            alipay_public_key_param: ssm_name(env, "ALIPAY_PUBLIC_KEY_PARAM")?,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: HashMap<String, String> =
+            pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        move |k: &str| map.get(k).cloned()
+    }
+
+    const BASE: &[(&str, &str)] = &[
+        ("TABLE_NAME", "kiosk"),
+        ("FILES_BUCKET", "kiosk-files"),
+        ("SENDER_EMAIL", "shop@example.com"),
+        ("PUBLIC_BASE_URL", "https://api.example.com/"),
+    ];
+
+    fn with(extra: &[(&'static str, &'static str)]) -> Vec<(&'static str, &'static str)> {
+        let mut v: Vec<_> = BASE.iter().copied().filter(|(k, _)| !extra.iter().any(|(e, _)| e == k)).collect();
+        v.extend_from_slice(extra);
+        v
+    }
+
+    #[test]
+    fn reads_values_and_defaults() {
+        let c = Config::from(&env(BASE)).unwrap();
+        assert_eq!(c.table_name, "kiosk");
+        assert_eq!(c.public_base_url, "https://api.example.com");
+        assert_eq!(c.download_limit, 5);
+        assert_eq!(c.order_ttl, Duration::minutes(30));
+        assert_eq!(c.presign, Duration::seconds(300));
+        let c = Config::from(&env(&with(&[("DOWNLOAD_LIMIT", "3"), ("ORDER_TTL_MINUTES", "15"), ("PRESIGN_SECONDS", "60")]))).unwrap();
+        assert_eq!((c.download_limit, c.order_ttl, c.presign), (3, Duration::minutes(15), Duration::seconds(60)));
+    }
+
+    #[test]
+    fn missing_variables_are_named() {
+        for name in ["TABLE_NAME", "FILES_BUCKET", "SENDER_EMAIL", "PUBLIC_BASE_URL"] {
+            let pairs: Vec<_> = BASE.iter().copied().filter(|(k, _)| *k != name).collect();
+            let err = Config::from(&env(&pairs)).unwrap_err();
+            assert_eq!(err, ConfigError::Missing(name));
+            assert!(err.to_string().contains(name));
+        }
+        let blank = with(&[("TABLE_NAME", "  ")]);
+        assert_eq!(Config::from(&env(&blank)).unwrap_err(), ConfigError::Missing("TABLE_NAME"));
+    }
+
+    #[test]
+    fn malformed_variables_are_named() {
+        let cases: &[(&'static str, &'static str)] = &[
+            ("DOWNLOAD_LIMIT", "five"),
+            ("DOWNLOAD_LIMIT", "0"),
+            ("DOWNLOAD_LIMIT", "-1"),
+            ("ORDER_TTL_MINUTES", "1.5"),
+            ("PRESIGN_SECONDS", "999999999"),
+            ("SENDER_EMAIL", "not-an-email"),
+            ("PUBLIC_BASE_URL", "api.example.com"),
+            ("PUBLIC_BASE_URL", "http://api.example.com"),
+            ("PUBLIC_BASE_URL", "https://"),
+            ("PUBLIC_BASE_URL", "https://x.com/?a=b"),
+        ];
+        for (name, value) in cases {
+            let err = Config::from(&env(&with(&[(name, value)]))).unwrap_err();
+            assert!(
+                matches!(&err, ConfigError::Invalid { name: n, .. } if n == name),
+                "{name}={value:?} gave {err:?}"
+            );
+            assert!(err.to_string().contains(name), "{err}");
+        }
+        assert!(Config::from(&env(&with(&[("PUBLIC_BASE_URL", "http://127.0.0.1:8080")]))).is_ok());
+    }
+
+    #[test]
+    fn alipay_config() {
+        let good = [
+            ("ALIPAY_APP_ID", "2021000000000001"),
+            ("ALIPAY_GATEWAY_URL", "https://openapi.alipay.com/gateway.do"),
+            ("ALIPAY_APP_PRIVATE_KEY_PARAM", "/kiosk/alipay/app-private-key"),
+            ("ALIPAY_PUBLIC_KEY_PARAM", "/kiosk/alipay/public-key"),
+        ];
+        let c = AlipayConfig::from(&env(&good)).unwrap();
+        assert_eq!(c.seller_id, None);
+        assert_eq!(c.gateway_url, "https://openapi.alipay.com/gateway.do");
+        for i in 0..good.len() {
+            let mut v = good.to_vec();
+            let (name, _) = v.remove(i);
+            assert_eq!(AlipayConfig::from(&env(&v)).unwrap_err(), ConfigError::Missing(name));
+        }
+        let mut v = good.to_vec();
+        v.push(("ALIPAY_SELLER_ID", "seller"));
+        assert!(matches!(AlipayConfig::from(&env(&v)), Err(ConfigError::Invalid { name: "ALIPAY_SELLER_ID", .. })));
+        let mut v = good.to_vec();
+        v[3] = ("ALIPAY_PUBLIC_KEY_PARAM", "has space");
+        assert!(matches!(AlipayConfig::from(&env(&v)), Err(ConfigError::Invalid { name: "ALIPAY_PUBLIC_KEY_PARAM", .. })));
+    }
+}

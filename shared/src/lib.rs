@@ -1,0 +1,22 @@
+//! Kiosk core: everything the functions, the CLI and the devstack share.
+//!
+//! Pure domain types and rules (`money`, `ids`, `email`, `product`, `order`), the Alipay
+//! RSA2 protocol primitives (`alipay`), configuration (`config`) and the DynamoDB
+//! single-table store (`store`). Handlers only translate HTTP to calls on this crate.
+
+pub mod alipay;
+pub mod clock;
+pub mod config;
+pub mod email;
+pub mod ids;
+pub mod money;
+pub mod order;
+pub mod product;
+pub mod store;
+
+pub use config::Config;
+pub use email::Email;
+pub use ids::{DownloadToken, OrderId, ProductId};
+pub use money::{Currency, Money};
+pub use order::{Order, OrderStatus};
+pub use product::Product;

@@ -1,0 +1,231 @@
+//! Money as an integer count of minor units plus an ISO 4217 currency.
+//!
+//! Amounts never pass through floating point. Alipay's `total_amount` (`"9.00"`) is parsed
+//! and formatted here, exactly, at the protocol edge; everything else carries `Money`.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+/// Currencies Kiosk can price in. All of them have two decimal places, which is what the
+/// strict `"9.00"` format below assumes; a zero-decimal currency (JPY) would need its own
+/// exponent and is deliberately not offered yet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum Currency {
+    Cny,
+    Usd,
+    Eur,
+    Gbp,
+}
+
+impl Currency {
+    pub fn code(self) -> &'static str {
+        match self {
+            Currency::Cny => "CNY",
+            Currency::Usd => "USD",
+            Currency::Eur => "EUR",
+            Currency::Gbp => "GBP",
+        }
+    }
+}
+
+impl fmt::Display for Currency {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.code())
+    }
+}
+
+impl FromStr for Currency {
+    type Err = MoneyError;
+    fn from_str(s: &str) -> Result<Self, MoneyError> {
+        match s {
+            "CNY" => Ok(Currency::Cny),
+            "USD" => Ok(Currency::Usd),
+            "EUR" => Ok(Currency::Eur),
+            "GBP" => Ok(Currency::Gbp),
+            _ => Err(MoneyError::UnknownCurrency(s.to_owned())),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MoneyError {
+    #[error("amount {0:?} is not of the form 9.00 (digits, a dot, exactly two decimals)")]
+    Format(String),
+    #[error("amount {0:?} is above the maximum of 100000000.00")]
+    TooLarge(String),
+    #[error("unknown currency {0:?} (supported: CNY, USD, EUR, GBP)")]
+    UnknownCurrency(String),
+    #[error("price {0:?} is not of the form \"9.00 CNY\"")]
+    PriceFormat(String),
+}
+
+/// An amount in minor units (fen, cents) of one currency.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Money {
+    minor: u64,
+    currency: Currency,
+}
+
+impl Money {
+    /// Alipay's upper bound for one trade, 100,000,000.00, in minor units. Nothing we sell
+    /// should come near it; it also keeps every amount far from integer overflow.
+    pub const MAX_MINOR: u64 = 100_000_000_00;
+
+    pub fn from_minor(minor: u64, currency: Currency) -> Result<Self, MoneyError> {
+        if minor > Self::MAX_MINOR {
+            return Err(MoneyError::TooLarge(format_minor(minor)));
+        }
+        Ok(Money { minor, currency })
+    }
+
+    pub fn minor(self) -> u64 {
+        self.minor
+    }
+
+    pub fn currency(self) -> Currency {
+        self.currency
+    }
+
+    /// Parse a decimal amount exactly as Alipay writes it: `0.01`, `9.00`, `100000000.00`.
+    /// Strict on purpose (this is what we compare a notification's amount against):
+    /// no sign, no exponent, no whitespace, no leading zeros, exactly two decimals.
+    pub fn parse_decimal(s: &str, currency: Currency) -> Result<Self, MoneyError> {
+        let bad = || MoneyError::Format(s.to_owned());
+        let (int, frac) = s.split_once('.').ok_or_else(bad)?;
+        let all_digits = |p: &str| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit());
+        if !all_digits(int) || !all_digits(frac) || frac.len() != 2 {
+            return Err(bad());
+        }
+        if int.len() > 1 && int.starts_with('0') {
+            return Err(bad());
+        }
+        // More than 9 integer digits is over the maximum; checking first keeps the
+        // arithmetic below inside u64 for any input length.
+        if int.len() > 9 {
+            return Err(MoneyError::TooLarge(s.to_owned()));
+        }
+        let units: u64 = int.parse().map_err(|_| bad())?;
+        let cents: u64 = frac.parse().map_err(|_| bad())?;
+        let minor = units * 100 + cents;
+        if minor > Self::MAX_MINOR {
+            return Err(MoneyError::TooLarge(s.to_owned()));
+        }
+        Ok(Money { minor, currency })
+    }
+
+    /// Parse a price as an author types it: `"9.00 CNY"`.
+    pub fn parse_price(s: &str) -> Result<Self, MoneyError> {
+        let (amount, code) = s
+            .trim()
+            .split_once(' ')
+            .ok_or_else(|| MoneyError::PriceFormat(s.to_owned()))?;
+        let currency: Currency = code.trim().parse()?;
+        Money::parse_decimal(amount, currency)
+    }
+
+    /// The amount as Alipay wants it: `"9.00"`.
+    pub fn to_decimal(self) -> String {
+        format_minor(self.minor)
+    }
+}
+
+fn format_minor(minor: u64) -> String {
+    format!("{}.{:02}", minor / 100, minor % 100)
+}
+
+/// `9.00 CNY`
+impl fmt::Display for Money {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}", self.to_decimal(), self.currency)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn parses_and_formats_exactly() {
+        let m = Money::parse_decimal("9.00", Currency::Cny).unwrap();
+        assert_eq!(m.minor(), 900);
+        assert_eq!(m.to_decimal(), "9.00");
+        assert_eq!(Money::parse_decimal("0.01", Currency::Cny).unwrap().minor(), 1);
+        assert_eq!(Money::parse_decimal("0.00", Currency::Cny).unwrap().minor(), 0);
+        let max = Money::parse_decimal("100000000.00", Currency::Cny).unwrap();
+        assert_eq!(max.minor(), Money::MAX_MINOR);
+        // 0.29 is the classic float trap: 0.29 * 100 = 28.999999999999996.
+        assert_eq!(Money::parse_decimal("0.29", Currency::Cny).unwrap().minor(), 29);
+    }
+
+    #[test]
+    fn rejects_malformed_amounts() {
+        for bad in [
+            "9.0", "9.001", "-1.00", "1e3", " 9.00", "9.00 ", "9", ".50", "9.", "+9.00",
+            "09.00", "9,00", "", "٩.٠٠", "9.0a", "1e3.00", "0x1.00",
+        ] {
+            assert!(
+                matches!(Money::parse_decimal(bad, Currency::Cny), Err(MoneyError::Format(_))),
+                "{bad:?} should be rejected as malformed"
+            );
+        }
+    }
+
+    #[test]
+    fn rejects_values_over_the_maximum() {
+        for big in ["100000000.01", "999999999.99", "1000000000.00", "99999999999999999999999.00"] {
+            assert!(
+                matches!(Money::parse_decimal(big, Currency::Cny), Err(MoneyError::TooLarge(_))),
+                "{big:?} should be too large"
+            );
+        }
+        assert!(Money::from_minor(Money::MAX_MINOR + 1, Currency::Cny).is_err());
+    }
+
+    #[test]
+    fn parses_author_prices() {
+        let p = Money::parse_price("12.50 USD").unwrap();
+        assert_eq!((p.minor(), p.currency()), (1250, Currency::Usd));
+        assert_eq!(p.to_string(), "12.50 USD");
+        assert!(Money::parse_price("12.50").is_err());
+        assert!(matches!(Money::parse_price("12.50 XYZ"), Err(MoneyError::UnknownCurrency(_))));
+        assert!(Money::parse_price("12.5 CNY").is_err());
+    }
+
+    proptest! {
+        #[test]
+        fn format_then_parse_round_trips(minor in 0..=Money::MAX_MINOR) {
+            let m = Money::from_minor(minor, Currency::Cny).unwrap();
+            let s = m.to_decimal();
+            prop_assert_eq!(Money::parse_decimal(&s, Currency::Cny).unwrap(), m);
+        }
+
+        #[test]
+        fn parse_then_format_round_trips(int in 0u64..=99_999_999, frac in 0u64..=99) {
+            let s = format!("{int}.{frac:02}");
+            let m = Money::parse_decimal(&s, Currency::Cny).unwrap();
+            prop_assert_eq!(m.minor(), int * 100 + frac);
+            prop_assert_eq!(m.to_decimal(), s);
+        }
+
+        #[test]
+        fn over_maximum_is_rejected(minor in (Money::MAX_MINOR + 1)..u64::MAX / 2) {
+            let s = format!("{}.{:02}", minor / 100, minor % 100);
+            prop_assert!(Money::parse_decimal(&s, Currency::Cny).is_err());
+        }
+
+        #[test]
+        fn wrong_decimal_count_is_rejected(int in 0u64..1000, frac in "[0-9]{0,1}|[0-9]{3,6}") {
+            let s = format!("{int}.{frac}");
+            prop_assert!(Money::parse_decimal(&s, Currency::Cny).is_err());
+        }
+
+        #[test]
+        fn arbitrary_strings_never_panic(s in "\\PC{0,20}") {
+            let _ = Money::parse_decimal(&s, Currency::Cny);
+        }
+    }
+}

@@ -1,0 +1,372 @@
+//! Orders and their state machine (DESIGN §4).
+//!
+//! `PENDING -> PAID -> REFUNDED` and `PENDING -> EXPIRED`, plus `EXPIRED -> PAID`: a
+//! payment confirmed after expiry is still honoured because the money was taken.
+//! Transitions are pure functions returning `Result`; the store performs the same checks
+//! as DynamoDB conditions and uses these functions to explain a failed condition.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+use time::{Duration, OffsetDateTime};
+
+use crate::email::Email;
+use crate::ids::{DownloadToken, OrderId, ProductId};
+use crate::money::Money;
+use crate::product::{FileRef, Product};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum OrderStatus {
+    Pending,
+    Paid,
+    Expired,
+    Refunded,
+}
+
+impl OrderStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OrderStatus::Pending => "PENDING",
+            OrderStatus::Paid => "PAID",
+            OrderStatus::Expired => "EXPIRED",
+            OrderStatus::Refunded => "REFUNDED",
+        }
+    }
+}
+
+impl fmt::Display for OrderStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for OrderStatus {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "PENDING" => Ok(OrderStatus::Pending),
+            "PAID" => Ok(OrderStatus::Paid),
+            "EXPIRED" => Ok(OrderStatus::Expired),
+            "REFUNDED" => Ok(OrderStatus::Refunded),
+            other => Err(format!("unknown order status {other:?}")),
+        }
+    }
+}
+
+/// The payment provider an order is paid through. Callbacks are routed by URL
+/// (`/notify/{channel}`), so this is also the path segment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ChannelKind {
+    Alipay,
+    Stripe,
+}
+
+impl ChannelKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChannelKind::Alipay => "alipay",
+            ChannelKind::Stripe => "stripe",
+        }
+    }
+}
+
+impl FromStr for ChannelKind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "alipay" => Ok(ChannelKind::Alipay),
+            "stripe" => Ok(ChannelKind::Stripe),
+            other => Err(format!("unknown payment channel {other:?}")),
+        }
+    }
+}
+
+/// Where the buyer came from, captured at checkout for `kiosk sales`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Source {
+    pub utm_source: Option<String>,
+    pub utm_medium: Option<String>,
+    pub utm_campaign: Option<String>,
+    pub referrer: Option<String>,
+}
+
+/// Whether the purchase email still has to go out. Set to `Due` in the same write that
+/// marks the order paid, so a crash between payment and mail leaves work for the retry
+/// job instead of a silent buyer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MailState {
+    NotDue,
+    Due { attempts: u32, next_at: OffsetDateTime },
+    Sent { at: OffsetDateTime },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Order {
+    pub id: OrderId,
+    pub product_id: ProductId,
+    pub product_title: String,
+    pub edition: String,
+    /// The file the grant will serve, fixed at checkout: the buyer gets the edition that
+    /// was on sale when they clicked Buy (a later `kiosk update` mails them the new one).
+    pub file: FileRef,
+    pub download_limit: u32,
+    pub email: Email,
+    pub amount: Money,
+    pub channel: ChannelKind,
+    pub status: OrderStatus,
+    pub provider_txn_id: Option<String>,
+    pub created_at: OffsetDateTime,
+    pub expires_at: OffsetDateTime,
+    pub paid_at: Option<OffsetDateTime>,
+    pub refunded_at: Option<OffsetDateTime>,
+    pub grant_token: Option<DownloadToken>,
+    pub source: Source,
+    pub mail: MailState,
+}
+
+/// A confirmed payment as reported by a channel.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Payment {
+    pub provider_txn_id: String,
+    pub amount: Money,
+}
+
+/// What paying an order leads to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PayOutcome {
+    /// The order moves to PAID: this is the new state to write.
+    Paid(Box<Order>),
+    /// The same payment was already recorded: nothing to do (a provider retry).
+    AlreadyPaid,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TransitionError {
+    #[error("amount mismatch: order is {expected}, payment says {got}")]
+    AmountMismatch { expected: Money, got: Money },
+    #[error("order was already paid by another transaction ({existing})")]
+    ConflictingPayment { existing: String },
+    #[error("an order in state {from} cannot become {to}")]
+    NotAllowed { from: OrderStatus, to: OrderStatus },
+}
+
+impl Order {
+    /// A new order for `product`, pending until `now + ttl`.
+    pub fn new_pending(
+        id: OrderId,
+        product: &Product,
+        email: Email,
+        channel: ChannelKind,
+        source: Source,
+        now: OffsetDateTime,
+        ttl: Duration,
+    ) -> Order {
+        Order {
+            id,
+            product_id: product.id.clone(),
+            product_title: product.title.clone(),
+            edition: product.edition.clone(),
+            file: product.file.clone(),
+            download_limit: product.download_limit,
+            email,
+            amount: product.price,
+            channel,
+            status: OrderStatus::Pending,
+            provider_txn_id: None,
+            created_at: now,
+            expires_at: now + ttl,
+            paid_at: None,
+            refunded_at: None,
+            grant_token: None,
+            source,
+            mail: MailState::NotDue,
+        }
+    }
+
+    /// Record a confirmed payment. Pending and expired orders can be paid (money taken
+    /// after expiry is honoured); the amount must match exactly; a repeat of the same
+    /// provider transaction is `AlreadyPaid`, a different one is an error.
+    pub fn pay(
+        &self,
+        payment: &Payment,
+        grant_token: DownloadToken,
+        now: OffsetDateTime,
+    ) -> Result<PayOutcome, TransitionError> {
+        match self.status {
+            OrderStatus::Paid | OrderStatus::Refunded => {
+                return match &self.provider_txn_id {
+                    Some(existing) if *existing == payment.provider_txn_id => {
+                        Ok(PayOutcome::AlreadyPaid)
+                    }
+                    Some(existing) => Err(TransitionError::ConflictingPayment {
+                        existing: existing.clone(),
+                    }),
+                    None => Err(TransitionError::NotAllowed {
+                        from: self.status,
+                        to: OrderStatus::Paid,
+                    }),
+                };
+            }
+            OrderStatus::Pending | OrderStatus::Expired => {}
+        }
+        if payment.amount != self.amount {
+            return Err(TransitionError::AmountMismatch {
+                expected: self.amount,
+                got: payment.amount,
+            });
+        }
+        let mut paid = self.clone();
+        paid.status = OrderStatus::Paid;
+        paid.provider_txn_id = Some(payment.provider_txn_id.clone());
+        paid.paid_at = Some(now);
+        paid.grant_token = Some(grant_token);
+        paid.mail = MailState::Due { attempts: 0, next_at: now };
+        Ok(PayOutcome::Paid(Box::new(paid)))
+    }
+
+    /// A pending order the buyer abandoned (or the channel closed).
+    pub fn expire(&self) -> Result<Order, TransitionError> {
+        self.move_from(OrderStatus::Pending, OrderStatus::Expired)
+    }
+
+    /// A paid order whose money went back to the buyer.
+    pub fn refund(&self, now: OffsetDateTime) -> Result<Order, TransitionError> {
+        let mut o = self.move_from(OrderStatus::Paid, OrderStatus::Refunded)?;
+        o.refunded_at = Some(now);
+        Ok(o)
+    }
+
+    fn move_from(&self, from: OrderStatus, to: OrderStatus) -> Result<Order, TransitionError> {
+        if self.status != from {
+            return Err(TransitionError::NotAllowed { from: self.status, to });
+        }
+        let mut o = self.clone();
+        o.status = to;
+        Ok(o)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::money::Currency;
+    use time::macros::datetime;
+
+    fn product() -> Product {
+        Product {
+            id: ProductId::parse("book").unwrap(),
+            title: "The Book".into(),
+            price: Money::parse_decimal("9.00", Currency::Cny).unwrap(),
+            edition: "v1".into(),
+            file: FileRef {
+                key: "products/book/v1/book.pdf".into(),
+                name: "book.pdf".into(),
+                content_type: "application/pdf".into(),
+                sha256: None,
+            },
+            download_limit: 5,
+        }
+    }
+
+    fn pending() -> Order {
+        let now = datetime!(2026-11-21 10:00 UTC);
+        Order::new_pending(
+            OrderId::parse("K1").unwrap(),
+            &product(),
+            Email::parse("a@example.com").unwrap(),
+            ChannelKind::Alipay,
+            Source::default(),
+            now,
+            Duration::minutes(30),
+        )
+    }
+
+    fn payment(txn: &str, amount: &str) -> Payment {
+        Payment {
+            provider_txn_id: txn.into(),
+            amount: Money::parse_decimal(amount, Currency::Cny).unwrap(),
+        }
+    }
+
+    fn token() -> DownloadToken {
+        DownloadToken::generate().unwrap()
+    }
+
+    const LATER: OffsetDateTime = datetime!(2026-11-21 10:05 UTC);
+
+    #[test]
+    fn new_order_takes_amount_and_file_from_product() {
+        let o = pending();
+        assert_eq!(o.status, OrderStatus::Pending);
+        assert_eq!(o.amount.minor(), 900);
+        assert_eq!(o.file.key, "products/book/v1/book.pdf");
+        assert_eq!(o.expires_at, datetime!(2026-11-21 10:30 UTC));
+    }
+
+    #[test]
+    fn paying_a_pending_order() {
+        let t = token();
+        let PayOutcome::Paid(paid) = pending().pay(&payment("T1", "9.00"), t.clone(), LATER).unwrap() else {
+            panic!("expected Paid");
+        };
+        assert_eq!(paid.status, OrderStatus::Paid);
+        assert_eq!(paid.provider_txn_id.as_deref(), Some("T1"));
+        assert_eq!(paid.paid_at, Some(LATER));
+        assert_eq!(paid.grant_token, Some(t));
+        assert_eq!(paid.mail, MailState::Due { attempts: 0, next_at: LATER });
+    }
+
+    #[test]
+    fn paying_an_expired_order_is_honoured() {
+        let expired = pending().expire().unwrap();
+        assert!(matches!(expired.pay(&payment("T1", "9.00"), token(), LATER), Ok(PayOutcome::Paid(_))));
+    }
+
+    #[test]
+    fn wrong_amount_is_refused() {
+        let err = pending().pay(&payment("T1", "0.01"), token(), LATER).unwrap_err();
+        assert!(matches!(err, TransitionError::AmountMismatch { .. }));
+        let err = pending().pay(&payment("T1", "9.01"), token(), LATER).unwrap_err();
+        assert!(matches!(err, TransitionError::AmountMismatch { .. }));
+    }
+
+    #[test]
+    fn same_payment_twice_is_already_paid_other_is_conflict() {
+        let PayOutcome::Paid(paid) = pending().pay(&payment("T1", "9.00"), token(), LATER).unwrap() else {
+            panic!()
+        };
+        assert_eq!(paid.pay(&payment("T1", "9.00"), token(), LATER), Ok(PayOutcome::AlreadyPaid));
+        assert!(matches!(
+            paid.pay(&payment("T2", "9.00"), token(), LATER),
+            Err(TransitionError::ConflictingPayment { .. })
+        ));
+        let refunded = paid.refund(LATER).unwrap();
+        assert_eq!(refunded.status, OrderStatus::Refunded);
+        assert_eq!(refunded.pay(&payment("T1", "9.00"), token(), LATER), Ok(PayOutcome::AlreadyPaid));
+    }
+
+    #[test]
+    fn illegal_moves_are_errors() {
+        let o = pending();
+        assert!(o.refund(LATER).is_err());
+        let expired = o.expire().unwrap();
+        assert!(expired.expire().is_err());
+        assert!(expired.refund(LATER).is_err());
+        let PayOutcome::Paid(paid) = o.pay(&payment("T1", "9.00"), token(), LATER).unwrap() else { panic!() };
+        assert!(paid.expire().is_err());
+        let refunded = paid.refund(LATER).unwrap();
+        assert!(refunded.refund(LATER).is_err());
+        assert!(refunded.expire().is_err());
+    }
+
+    #[test]
+    fn statuses_round_trip_through_strings() {
+        for s in [OrderStatus::Pending, OrderStatus::Paid, OrderStatus::Expired, OrderStatus::Refunded] {
+            assert_eq!(s.as_str().parse::<OrderStatus>().unwrap(), s);
+        }
+        assert!("paid".parse::<OrderStatus>().is_err());
+    }
+}
