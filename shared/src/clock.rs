@@ -13,8 +13,11 @@ pub trait Clock: Send + Sync {
 pub struct SystemClock;
 
 impl Clock for SystemClock {
+    /// Whole seconds: that is what the store keeps, so a value read back equals the one
+    /// written.
     fn now(&self) -> OffsetDateTime {
-        OffsetDateTime::now_utc()
+        let now = OffsetDateTime::now_utc();
+        now.replace_nanosecond(0).unwrap_or(now)
     }
 }
 
@@ -63,6 +66,9 @@ mod tests {
         assert_eq!(beijing_seconds(t), "2026-11-21 18:30:59");
         assert_eq!(beijing_minutes(t), "2026-11-21 18:30");
         // Crosses midnight: 16:00 UTC is the next day in Beijing.
-        assert_eq!(beijing_seconds(datetime!(2026-12-31 16:00:00 UTC)), "2027-01-01 00:00:00");
+        assert_eq!(
+            beijing_seconds(datetime!(2026-12-31 16:00:00 UTC)),
+            "2027-01-01 00:00:00"
+        );
     }
 }

@@ -47,11 +47,20 @@ fn required(env: &dyn Env, name: &'static str) -> Result<String, ConfigError> {
 }
 
 fn optional(env: &dyn Env, name: &'static str) -> Option<String> {
-    env.get(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
+    env.get(name)
+        .map(|v| v.trim().to_owned())
+        .filter(|v| !v.is_empty())
 }
 
-fn number(env: &dyn Env, name: &'static str, default: u32, range: std::ops::RangeInclusive<u32>) -> Result<u32, ConfigError> {
-    let Some(raw) = optional(env, name) else { return Ok(default) };
+fn number(
+    env: &dyn Env,
+    name: &'static str,
+    default: u32,
+    range: std::ops::RangeInclusive<u32>,
+) -> Result<u32, ConfigError> {
+    let Some(raw) = optional(env, name) else {
+        return Ok(default);
+    };
     let n: u32 = raw.parse().map_err(|_| ConfigError::Invalid {
         name,
         reason: format!("{raw:?} is not a whole number"),
@@ -69,13 +78,18 @@ fn number(env: &dyn Env, name: &'static str, default: u32, range: std::ops::Rang
 /// loopback hosts (the devstack and tests); anything public must be https.
 fn base_url(env: &dyn Env, name: &'static str) -> Result<String, ConfigError> {
     let raw = required(env, name)?;
-    let invalid = |reason: &str| ConfigError::Invalid { name, reason: format!("{raw:?} {reason}") };
+    let invalid = |reason: &str| ConfigError::Invalid {
+        name,
+        reason: format!("{raw:?} {reason}"),
+    };
     let rest = if let Some(rest) = raw.strip_prefix("https://") {
         rest
     } else if let Some(rest) = raw.strip_prefix("http://") {
         let host = rest.split(['/', ':']).next().unwrap_or("");
         if !matches!(host, "127.0.0.1" | "localhost" | "[::1]") {
-            return Err(invalid("must use https:// (plain http only for 127.0.0.1/localhost)"));
+            return Err(invalid(
+                "must use https:// (plain http only for 127.0.0.1/localhost)",
+            ));
         }
         rest
     } else {
@@ -91,7 +105,9 @@ fn base_url(env: &dyn Env, name: &'static str) -> Result<String, ConfigError> {
 fn ssm_name(env: &dyn Env, name: &'static str) -> Result<String, ConfigError> {
     let raw = required(env, name)?;
     let ok = raw.len() <= 2048
-        && raw.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'/' | b'_' | b'.' | b'-'));
+        && raw
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'/' | b'_' | b'.' | b'-'));
     if !ok {
         return Err(ConfigError::Invalid {
             name,
@@ -185,8 +201,10 @@ mod tests {
     use std::collections::HashMap;
 
     fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-        let map: HashMap<String, String> =
-            pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         move |k: &str| map.get(k).cloned()
     }
 
@@ -198,7 +216,11 @@ mod tests {
     ];
 
     fn with(extra: &[(&'static str, &'static str)]) -> Vec<(&'static str, &'static str)> {
-        let mut v: Vec<_> = BASE.iter().copied().filter(|(k, _)| !extra.iter().any(|(e, _)| e == k)).collect();
+        let mut v: Vec<_> = BASE
+            .iter()
+            .copied()
+            .filter(|(k, _)| !extra.iter().any(|(e, _)| e == k))
+            .collect();
         v.extend_from_slice(extra);
         v
     }
@@ -211,20 +233,36 @@ mod tests {
         assert_eq!(c.download_limit, 5);
         assert_eq!(c.order_ttl, Duration::minutes(30));
         assert_eq!(c.presign, Duration::seconds(300));
-        let c = Config::from(&env(&with(&[("DOWNLOAD_LIMIT", "3"), ("ORDER_TTL_MINUTES", "15"), ("PRESIGN_SECONDS", "60")]))).unwrap();
-        assert_eq!((c.download_limit, c.order_ttl, c.presign), (3, Duration::minutes(15), Duration::seconds(60)));
+        let c = Config::from(&env(&with(&[
+            ("DOWNLOAD_LIMIT", "3"),
+            ("ORDER_TTL_MINUTES", "15"),
+            ("PRESIGN_SECONDS", "60"),
+        ])))
+        .unwrap();
+        assert_eq!(
+            (c.download_limit, c.order_ttl, c.presign),
+            (3, Duration::minutes(15), Duration::seconds(60))
+        );
     }
 
     #[test]
     fn missing_variables_are_named() {
-        for name in ["TABLE_NAME", "FILES_BUCKET", "SENDER_EMAIL", "PUBLIC_BASE_URL"] {
+        for name in [
+            "TABLE_NAME",
+            "FILES_BUCKET",
+            "SENDER_EMAIL",
+            "PUBLIC_BASE_URL",
+        ] {
             let pairs: Vec<_> = BASE.iter().copied().filter(|(k, _)| *k != name).collect();
             let err = Config::from(&env(&pairs)).unwrap_err();
             assert_eq!(err, ConfigError::Missing(name));
             assert!(err.to_string().contains(name));
         }
         let blank = with(&[("TABLE_NAME", "  ")]);
-        assert_eq!(Config::from(&env(&blank)).unwrap_err(), ConfigError::Missing("TABLE_NAME"));
+        assert_eq!(
+            Config::from(&env(&blank)).unwrap_err(),
+            ConfigError::Missing("TABLE_NAME")
+        );
     }
 
     #[test]
@@ -256,8 +294,14 @@ mod tests {
     fn alipay_config() {
         let good = [
             ("ALIPAY_APP_ID", "2021000000000001"),
-            ("ALIPAY_GATEWAY_URL", "https://openapi.alipay.com/gateway.do"),
-            ("ALIPAY_APP_PRIVATE_KEY_PARAM", "/kiosk/alipay/app-private-key"),
+            (
+                "ALIPAY_GATEWAY_URL",
+                "https://openapi.alipay.com/gateway.do",
+            ),
+            (
+                "ALIPAY_APP_PRIVATE_KEY_PARAM",
+                "/kiosk/alipay/app-private-key",
+            ),
             ("ALIPAY_PUBLIC_KEY_PARAM", "/kiosk/alipay/public-key"),
         ];
         let c = AlipayConfig::from(&env(&good)).unwrap();
@@ -266,13 +310,28 @@ mod tests {
         for i in 0..good.len() {
             let mut v = good.to_vec();
             let (name, _) = v.remove(i);
-            assert_eq!(AlipayConfig::from(&env(&v)).unwrap_err(), ConfigError::Missing(name));
+            assert_eq!(
+                AlipayConfig::from(&env(&v)).unwrap_err(),
+                ConfigError::Missing(name)
+            );
         }
         let mut v = good.to_vec();
         v.push(("ALIPAY_SELLER_ID", "seller"));
-        assert!(matches!(AlipayConfig::from(&env(&v)), Err(ConfigError::Invalid { name: "ALIPAY_SELLER_ID", .. })));
+        assert!(matches!(
+            AlipayConfig::from(&env(&v)),
+            Err(ConfigError::Invalid {
+                name: "ALIPAY_SELLER_ID",
+                ..
+            })
+        ));
         let mut v = good.to_vec();
         v[3] = ("ALIPAY_PUBLIC_KEY_PARAM", "has space");
-        assert!(matches!(AlipayConfig::from(&env(&v)), Err(ConfigError::Invalid { name: "ALIPAY_PUBLIC_KEY_PARAM", .. })));
+        assert!(matches!(
+            AlipayConfig::from(&env(&v)),
+            Err(ConfigError::Invalid {
+                name: "ALIPAY_PUBLIC_KEY_PARAM",
+                ..
+            })
+        ));
     }
 }

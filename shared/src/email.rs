@@ -37,7 +37,12 @@ impl Email {
             return Err(EmailError::TooLong);
         }
         if let Some(c) = s.chars().find(|c| {
-            c.is_whitespace() || c.is_control() || matches!(c, '"' | '(' | ')' | ',' | ':' | ';' | '<' | '>' | '[' | '\\' | ']')
+            c.is_whitespace()
+                || c.is_control()
+                || matches!(
+                    c,
+                    '"' | '(' | ')' | ',' | ':' | ';' | '<' | '>' | '[' | '\\' | ']'
+                )
         }) {
             return Err(EmailError::BadChar(c));
         }
@@ -90,15 +95,24 @@ mod tests {
 
     #[test]
     fn accepts_ordinary_addresses() {
-        for ok in ["reader@example.com", "a.b+books@mail.example.co.uk", "x@xn--fiqs8s.cn", "读者@例子.中国"] {
+        for ok in [
+            "reader@example.com",
+            "a.b+books@mail.example.co.uk",
+            "x@xn--fiqs8s.cn",
+            "读者@例子.中国",
+        ] {
             assert!(Email::parse(ok).is_ok(), "{ok}");
         }
-        assert_eq!(Email::parse("  Reader@Example.COM ").unwrap().as_str(), "reader@example.com");
+        assert_eq!(
+            Email::parse("  Reader@Example.COM ").unwrap().as_str(),
+            "reader@example.com"
+        );
     }
 
     #[test]
     fn rejects_malformed_addresses() {
-        let cases: &[(&str, fn(&EmailError) -> bool)] = &[
+        type Expect = fn(&EmailError) -> bool;
+        let cases: &[(&str, Expect)] = &[
             ("", |e| matches!(e, EmailError::Empty)),
             ("   ", |e| matches!(e, EmailError::Empty)),
             ("plainaddress", |e| matches!(e, EmailError::Shape)),
@@ -110,15 +124,25 @@ mod tests {
             ("a@-x.com", |e| matches!(e, EmailError::Domain(_))),
             ("a@x..com", |e| matches!(e, EmailError::Domain(_))),
             ("a b@example.com", |e| matches!(e, EmailError::BadChar(' '))),
-            ("a@example.com\r\nBcc: x@evil.com", |e| matches!(e, EmailError::BadChar(_))),
-            ("\"a\"@example.com", |e| matches!(e, EmailError::BadChar('"'))),
+            ("a@example.com\r\nBcc: x@evil.com", |e| {
+                matches!(e, EmailError::BadChar(_))
+            }),
+            ("\"a\"@example.com", |e| {
+                matches!(e, EmailError::BadChar('"'))
+            }),
             ("<a@example.com>", |e| matches!(e, EmailError::BadChar('<'))),
         ];
         for (input, want) in cases {
             let err = Email::parse(input).unwrap_err();
             assert!(want(&err), "{input:?} gave {err:?}");
         }
-        assert!(matches!(Email::parse(&format!("{}@example.com", "a".repeat(250))), Err(EmailError::TooLong)));
-        assert!(matches!(Email::parse(&format!("{}@example.com", "a".repeat(65))), Err(EmailError::Shape)));
+        assert!(matches!(
+            Email::parse(&format!("{}@example.com", "a".repeat(250))),
+            Err(EmailError::TooLong)
+        ));
+        assert!(matches!(
+            Email::parse(&format!("{}@example.com", "a".repeat(65))),
+            Err(EmailError::Shape)
+        ));
     }
 }

@@ -36,9 +36,14 @@ pub struct ProductId(String);
 impl ProductId {
     pub fn parse(s: &str) -> Result<Self, IdError> {
         let ok = (1..=64).contains(&s.len())
-            && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            && s.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
             && !s.starts_with('-');
-        if ok { Ok(ProductId(s.to_owned())) } else { Err(IdError::Product(s.to_owned())) }
+        if ok {
+            Ok(ProductId(s.to_owned()))
+        } else {
+            Err(IdError::Product(s.to_owned()))
+        }
     }
     pub fn as_str(&self) -> &str {
         &self.0
@@ -72,7 +77,11 @@ impl OrderId {
     pub fn parse(s: &str) -> Result<Self, IdError> {
         let ok = (1..=64).contains(&s.len())
             && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
-        if ok { Ok(OrderId(s.to_owned())) } else { Err(IdError::Order) }
+        if ok {
+            Ok(OrderId(s.to_owned()))
+        } else {
+            Err(IdError::Order)
+        }
     }
 
     /// `K` + UTC `yyyyMMddHHmmss` + 16 random hex digits: sortable by time when read in a
@@ -140,9 +149,16 @@ impl DownloadToken {
     /// can answer 404 without a database read.
     pub fn parse(s: &str) -> Result<Self, IdError> {
         let ok = s.len() == Self::LEN
-            && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-            && URL_SAFE_NO_PAD.decode(s).is_ok_and(|raw| raw.len() == Self::BYTES);
-        if ok { Ok(DownloadToken(s.to_owned())) } else { Err(IdError::Token) }
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+            && URL_SAFE_NO_PAD
+                .decode(s)
+                .is_ok_and(|raw| raw.len() == Self::BYTES);
+        if ok {
+            Ok(DownloadToken(s.to_owned()))
+        } else {
+            Err(IdError::Token)
+        }
     }
 
     /// The full secret, for building the download URL or the store key.
@@ -174,12 +190,17 @@ mod tests {
         for _ in 0..1000 {
             let t = DownloadToken::generate().unwrap();
             assert_eq!(t.expose().len(), DownloadToken::LEN);
-            assert!(t.expose().bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
+            assert!(
+                t.expose()
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+            );
             assert_eq!(DownloadToken::parse(t.expose()).unwrap(), t);
             assert!(seen.insert(t.expose().to_owned()), "duplicate token");
         }
-        // At least 128 bits of entropy carried.
-        assert!(DownloadToken::BYTES * 8 >= 128);
+        // At least 128 random bits carried in every token.
+        let t = DownloadToken::generate().unwrap();
+        assert!(URL_SAFE_NO_PAD.decode(t.expose()).unwrap().len() * 8 >= 128);
     }
 
     #[test]
@@ -208,7 +229,10 @@ mod tests {
         assert!(id.as_str().starts_with("K20261121103000"));
         assert_eq!(id.as_str().len(), 31);
         assert_eq!(OrderId::parse(id.as_str()).unwrap(), id);
-        assert_ne!(id, OrderId::generate(datetime!(2026-11-21 10:30:00 UTC)).unwrap());
+        assert_ne!(
+            id,
+            OrderId::generate(datetime!(2026-11-21 10:30:00 UTC)).unwrap()
+        );
         assert!(OrderId::parse(&"a".repeat(64)).is_ok());
         for bad in ["", "K-1", "K 1", "ü", "K1;DROP"] {
             assert!(OrderId::parse(bad).is_err(), "{bad:?}");

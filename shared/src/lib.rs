@@ -8,6 +8,7 @@ pub mod alipay;
 pub mod clock;
 pub mod config;
 pub mod email;
+pub mod grant;
 pub mod ids;
 pub mod money;
 pub mod order;
@@ -16,6 +17,7 @@ pub mod store;
 
 pub use config::Config;
 pub use email::Email;
+pub use grant::Grant;
 pub use ids::{DownloadToken, OrderId, ProductId};
 pub use money::{Currency, Money};
 pub use order::{Order, OrderStatus};

@@ -72,7 +72,7 @@ pub struct Money {
 impl Money {
     /// Alipay's upper bound for one trade, 100,000,000.00, in minor units. Nothing we sell
     /// should come near it; it also keeps every amount far from integer overflow.
-    pub const MAX_MINOR: u64 = 100_000_000_00;
+    pub const MAX_MINOR: u64 = 10_000_000_000;
 
     pub fn from_minor(minor: u64, currency: Currency) -> Result<Self, MoneyError> {
         if minor > Self::MAX_MINOR {
@@ -153,22 +153,34 @@ mod tests {
         let m = Money::parse_decimal("9.00", Currency::Cny).unwrap();
         assert_eq!(m.minor(), 900);
         assert_eq!(m.to_decimal(), "9.00");
-        assert_eq!(Money::parse_decimal("0.01", Currency::Cny).unwrap().minor(), 1);
-        assert_eq!(Money::parse_decimal("0.00", Currency::Cny).unwrap().minor(), 0);
+        assert_eq!(
+            Money::parse_decimal("0.01", Currency::Cny).unwrap().minor(),
+            1
+        );
+        assert_eq!(
+            Money::parse_decimal("0.00", Currency::Cny).unwrap().minor(),
+            0
+        );
         let max = Money::parse_decimal("100000000.00", Currency::Cny).unwrap();
         assert_eq!(max.minor(), Money::MAX_MINOR);
         // 0.29 is the classic float trap: 0.29 * 100 = 28.999999999999996.
-        assert_eq!(Money::parse_decimal("0.29", Currency::Cny).unwrap().minor(), 29);
+        assert_eq!(
+            Money::parse_decimal("0.29", Currency::Cny).unwrap().minor(),
+            29
+        );
     }
 
     #[test]
     fn rejects_malformed_amounts() {
         for bad in [
-            "9.0", "9.001", "-1.00", "1e3", " 9.00", "9.00 ", "9", ".50", "9.", "+9.00",
-            "09.00", "9,00", "", "٩.٠٠", "9.0a", "1e3.00", "0x1.00",
+            "9.0", "9.001", "-1.00", "1e3", " 9.00", "9.00 ", "9", ".50", "9.", "+9.00", "09.00",
+            "9,00", "", "٩.٠٠", "9.0a", "1e3.00", "0x1.00",
         ] {
             assert!(
-                matches!(Money::parse_decimal(bad, Currency::Cny), Err(MoneyError::Format(_))),
+                matches!(
+                    Money::parse_decimal(bad, Currency::Cny),
+                    Err(MoneyError::Format(_))
+                ),
                 "{bad:?} should be rejected as malformed"
             );
         }
@@ -176,9 +188,17 @@ mod tests {
 
     #[test]
     fn rejects_values_over_the_maximum() {
-        for big in ["100000000.01", "999999999.99", "1000000000.00", "99999999999999999999999.00"] {
+        for big in [
+            "100000000.01",
+            "999999999.99",
+            "1000000000.00",
+            "99999999999999999999999.00",
+        ] {
             assert!(
-                matches!(Money::parse_decimal(big, Currency::Cny), Err(MoneyError::TooLarge(_))),
+                matches!(
+                    Money::parse_decimal(big, Currency::Cny),
+                    Err(MoneyError::TooLarge(_))
+                ),
                 "{big:?} should be too large"
             );
         }
@@ -191,7 +211,10 @@ mod tests {
         assert_eq!((p.minor(), p.currency()), (1250, Currency::Usd));
         assert_eq!(p.to_string(), "12.50 USD");
         assert!(Money::parse_price("12.50").is_err());
-        assert!(matches!(Money::parse_price("12.50 XYZ"), Err(MoneyError::UnknownCurrency(_))));
+        assert!(matches!(
+            Money::parse_price("12.50 XYZ"),
+            Err(MoneyError::UnknownCurrency(_))
+        ));
         assert!(Money::parse_price("12.5 CNY").is_err());
     }
 

@@ -99,8 +99,13 @@ pub struct Source {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MailState {
     NotDue,
-    Due { attempts: u32, next_at: OffsetDateTime },
-    Sent { at: OffsetDateTime },
+    Due {
+        attempts: u32,
+        next_at: OffsetDateTime,
+    },
+    Sent {
+        at: OffsetDateTime,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -223,7 +228,10 @@ impl Order {
         paid.provider_txn_id = Some(payment.provider_txn_id.clone());
         paid.paid_at = Some(now);
         paid.grant_token = Some(grant_token);
-        paid.mail = MailState::Due { attempts: 0, next_at: now };
+        paid.mail = MailState::Due {
+            attempts: 0,
+            next_at: now,
+        };
         Ok(PayOutcome::Paid(Box::new(paid)))
     }
 
@@ -241,7 +249,10 @@ impl Order {
 
     fn move_from(&self, from: OrderStatus, to: OrderStatus) -> Result<Order, TransitionError> {
         if self.status != from {
-            return Err(TransitionError::NotAllowed { from: self.status, to });
+            return Err(TransitionError::NotAllowed {
+                from: self.status,
+                to,
+            });
         }
         let mut o = self.clone();
         o.status = to;
@@ -309,43 +320,68 @@ mod tests {
     #[test]
     fn paying_a_pending_order() {
         let t = token();
-        let PayOutcome::Paid(paid) = pending().pay(&payment("T1", "9.00"), t.clone(), LATER).unwrap() else {
+        let PayOutcome::Paid(paid) = pending()
+            .pay(&payment("T1", "9.00"), t.clone(), LATER)
+            .unwrap()
+        else {
             panic!("expected Paid");
         };
         assert_eq!(paid.status, OrderStatus::Paid);
         assert_eq!(paid.provider_txn_id.as_deref(), Some("T1"));
         assert_eq!(paid.paid_at, Some(LATER));
         assert_eq!(paid.grant_token, Some(t));
-        assert_eq!(paid.mail, MailState::Due { attempts: 0, next_at: LATER });
+        assert_eq!(
+            paid.mail,
+            MailState::Due {
+                attempts: 0,
+                next_at: LATER
+            }
+        );
     }
 
     #[test]
     fn paying_an_expired_order_is_honoured() {
         let expired = pending().expire().unwrap();
-        assert!(matches!(expired.pay(&payment("T1", "9.00"), token(), LATER), Ok(PayOutcome::Paid(_))));
+        assert!(matches!(
+            expired.pay(&payment("T1", "9.00"), token(), LATER),
+            Ok(PayOutcome::Paid(_))
+        ));
     }
 
     #[test]
     fn wrong_amount_is_refused() {
-        let err = pending().pay(&payment("T1", "0.01"), token(), LATER).unwrap_err();
+        let err = pending()
+            .pay(&payment("T1", "0.01"), token(), LATER)
+            .unwrap_err();
         assert!(matches!(err, TransitionError::AmountMismatch { .. }));
-        let err = pending().pay(&payment("T1", "9.01"), token(), LATER).unwrap_err();
+        let err = pending()
+            .pay(&payment("T1", "9.01"), token(), LATER)
+            .unwrap_err();
         assert!(matches!(err, TransitionError::AmountMismatch { .. }));
     }
 
     #[test]
     fn same_payment_twice_is_already_paid_other_is_conflict() {
-        let PayOutcome::Paid(paid) = pending().pay(&payment("T1", "9.00"), token(), LATER).unwrap() else {
+        let PayOutcome::Paid(paid) = pending()
+            .pay(&payment("T1", "9.00"), token(), LATER)
+            .unwrap()
+        else {
             panic!()
         };
-        assert_eq!(paid.pay(&payment("T1", "9.00"), token(), LATER), Ok(PayOutcome::AlreadyPaid));
+        assert_eq!(
+            paid.pay(&payment("T1", "9.00"), token(), LATER),
+            Ok(PayOutcome::AlreadyPaid)
+        );
         assert!(matches!(
             paid.pay(&payment("T2", "9.00"), token(), LATER),
             Err(TransitionError::ConflictingPayment { .. })
         ));
         let refunded = paid.refund(LATER).unwrap();
         assert_eq!(refunded.status, OrderStatus::Refunded);
-        assert_eq!(refunded.pay(&payment("T1", "9.00"), token(), LATER), Ok(PayOutcome::AlreadyPaid));
+        assert_eq!(
+            refunded.pay(&payment("T1", "9.00"), token(), LATER),
+            Ok(PayOutcome::AlreadyPaid)
+        );
     }
 
     #[test]
@@ -355,7 +391,9 @@ mod tests {
         let expired = o.expire().unwrap();
         assert!(expired.expire().is_err());
         assert!(expired.refund(LATER).is_err());
-        let PayOutcome::Paid(paid) = o.pay(&payment("T1", "9.00"), token(), LATER).unwrap() else { panic!() };
+        let PayOutcome::Paid(paid) = o.pay(&payment("T1", "9.00"), token(), LATER).unwrap() else {
+            panic!()
+        };
         assert!(paid.expire().is_err());
         let refunded = paid.refund(LATER).unwrap();
         assert!(refunded.refund(LATER).is_err());
@@ -364,7 +402,12 @@ mod tests {
 
     #[test]
     fn statuses_round_trip_through_strings() {
-        for s in [OrderStatus::Pending, OrderStatus::Paid, OrderStatus::Expired, OrderStatus::Refunded] {
+        for s in [
+            OrderStatus::Pending,
+            OrderStatus::Paid,
+            OrderStatus::Expired,
+            OrderStatus::Refunded,
+        ] {
             assert_eq!(s.as_str().parse::<OrderStatus>().unwrap(), s);
         }
         assert!("paid".parse::<OrderStatus>().is_err());

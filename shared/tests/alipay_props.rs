@@ -3,11 +3,16 @@
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
-use kiosk::alipay::{AlipayPublicKey, AppPrivateKey, Params, string_to_sign_callback, string_to_sign_request, verify_callback};
+use kiosk::alipay::{
+    AlipayPublicKey, AppPrivateKey, Params, string_to_sign_callback, string_to_sign_request,
+    verify_callback,
+};
 use proptest::prelude::*;
 
 fn data(rel: &str) -> String {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/alipay").join(rel);
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data/alipay")
+        .join(rel);
     std::fs::read_to_string(p).unwrap()
 }
 
@@ -26,7 +31,9 @@ fn signed_callback(mut p: Params) -> Params {
     let (private, _) = keys();
     p.remove("sign");
     p.insert("sign_type".into(), "RSA2".into());
-    let sign = private.sign(string_to_sign_callback(&p).as_bytes()).unwrap();
+    let sign = private
+        .sign(string_to_sign_callback(&p).as_bytes())
+        .unwrap();
     p.insert("sign".into(), sign);
     p
 }

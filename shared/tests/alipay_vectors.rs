@@ -11,7 +11,9 @@ use serde::Deserialize;
 use serde_json::Value;
 
 fn data(rel: &str) -> String {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/alipay").join(rel);
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data/alipay")
+        .join(rel);
     std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
 }
 
@@ -28,16 +30,31 @@ fn params(v: &Value) -> Params {
 }
 
 fn app_keys() -> Vec<(&'static str, AppPrivateKey)> {
-    ["keys/app_pkcs1.pem", "keys/app_pkcs8.pem", "keys/app_pkcs8.b64", "keys/app_pkcs1.b64"]
-        .into_iter()
-        .map(|f| (f, AppPrivateKey::parse(&data(f)).unwrap_or_else(|e| panic!("{f}: {e}"))))
-        .collect()
+    [
+        "keys/app_pkcs1.pem",
+        "keys/app_pkcs8.pem",
+        "keys/app_pkcs8.b64",
+        "keys/app_pkcs1.b64",
+    ]
+    .into_iter()
+    .map(|f| {
+        (
+            f,
+            AppPrivateKey::parse(&data(f)).unwrap_or_else(|e| panic!("{f}: {e}")),
+        )
+    })
+    .collect()
 }
 
 fn alipay_keys() -> Vec<(&'static str, AlipayPublicKey)> {
     ["keys/alipay_spki.pem", "keys/alipay_spki.b64"]
         .into_iter()
-        .map(|f| (f, AlipayPublicKey::parse(&data(f)).unwrap_or_else(|e| panic!("{f}: {e}"))))
+        .map(|f| {
+            (
+                f,
+                AlipayPublicKey::parse(&data(f)).unwrap_or_else(|e| panic!("{f}: {e}")),
+            )
+        })
         .collect()
 }
 
@@ -50,7 +67,12 @@ fn requests_sign_byte_for_byte_with_every_key_encoding() {
         for r in requests {
             let sts = r["string_to_sign"].as_str().unwrap();
             let want = r["sign"].as_str().unwrap();
-            assert_eq!(key.sign(sts.as_bytes()).unwrap(), want, "{file}: {}", r["method"]);
+            assert_eq!(
+                key.sign(sts.as_bytes()).unwrap(),
+                want,
+                "{file}: {}",
+                r["method"]
+            );
         }
     }
 }
@@ -61,12 +83,22 @@ fn our_string_to_sign_and_query_match_the_reference() {
     let (_, key) = app_keys().remove(0);
     for r in v["requests"].as_array().unwrap() {
         let mut p = params(&r["params"]);
-        assert_eq!(string_to_sign_request(&p), r["string_to_sign"].as_str().unwrap(), "{}", r["method"]);
+        assert_eq!(
+            string_to_sign_request(&p),
+            r["string_to_sign"].as_str().unwrap(),
+            "{}",
+            r["method"]
+        );
         // Re-sign from scratch: the same sign and the same final query string.
         p.remove("sign");
         sign_request(&mut p, &key).unwrap();
         assert_eq!(p["sign"], r["sign"].as_str().unwrap());
-        assert_eq!(query_string(&p), r["query"].as_str().unwrap(), "{}", r["method"]);
+        assert_eq!(
+            query_string(&p),
+            r["query"].as_str().unwrap(),
+            "{}",
+            r["method"]
+        );
     }
 }
 
@@ -75,7 +107,11 @@ fn notifies_and_returns_verify_only_when_valid() {
     let v = vectors();
     let mut seen_valid = 0;
     let mut seen_invalid = 0;
-    let all = v["notifies"].as_array().unwrap().iter().chain(v["returns"].as_array().unwrap());
+    let all = v["notifies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .chain(v["returns"].as_array().unwrap());
     for n in all {
         let p = params(&n["params"]);
         let name = n["name"].as_str().unwrap();
@@ -92,7 +128,11 @@ fn notifies_and_returns_verify_only_when_valid() {
                 assert!(res.is_err(), "{name} must be rejected with {file}");
             }
         }
-        if n["valid"] == true { seen_valid += 1 } else { seen_invalid += 1 }
+        if n["valid"] == true {
+            seen_valid += 1
+        } else {
+            seen_invalid += 1
+        }
     }
     assert_eq!((seen_valid, seen_invalid), (4, 3));
 }
@@ -102,7 +142,12 @@ fn notifies_do_not_verify_with_the_app_key() {
     // The most common mistake in the wild: verifying with the app's own public key.
     let v = vectors();
     let app_public = AlipayPublicKey::parse(&data("keys/app_spki.pem")).unwrap();
-    for n in v["notifies"].as_array().unwrap().iter().filter(|n| n["valid"] == true) {
+    for n in v["notifies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|n| n["valid"] == true)
+    {
         assert!(verify_callback(&params(&n["params"]), &app_public).is_err());
     }
 }
@@ -134,7 +179,10 @@ fn responses_verify_over_exactly_the_signed_slice() {
                     assert_eq!(q.trade_status.as_deref(), Some("TRADE_SUCCESS"));
                     assert_eq!(q.total_amount.as_deref(), Some("9.00"));
                     assert_eq!(q.out_trade_no, "K20261121A1");
-                    assert_eq!(q.subject.as_deref(), Some("brace } and quote \" inside {a string}"));
+                    assert_eq!(
+                        q.subject.as_deref(),
+                        Some("brace } and quote \" inside {a string}")
+                    );
                 }
                 "query_not_exist" => {
                     assert_eq!(q.code, "40004");
@@ -170,5 +218,8 @@ fn keys_in_wrong_shapes_are_refused() {
     assert!(AppPrivateKey::parse("not base64 !!").is_err());
     assert!(AppPrivateKey::parse(&data("keys/app_spki.pem")).is_err());
     assert!(AlipayPublicKey::parse(&data("keys/alipay_pkcs1.pem")).is_err());
-    assert!(AlipayPublicKey::parse("-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----").is_err());
+    assert!(
+        AlipayPublicKey::parse("-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----")
+            .is_err()
+    );
 }

@@ -81,7 +81,10 @@ impl AppPrivateKey {
         if bits < 2048 {
             return Err(KeyError::TooSmall(bits));
         }
-        Ok(AppPrivateKey { pair, rng: SystemRandom::new() })
+        Ok(AppPrivateKey {
+            pair,
+            rng: SystemRandom::new(),
+        })
     }
 
     /// RSASSA-PKCS1-v1_5 with SHA-256 over `message`, standard base64 without newlines.

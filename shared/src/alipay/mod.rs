@@ -11,7 +11,7 @@ mod response;
 
 pub use keys::{AlipayPublicKey, AppPrivateKey, KeyError};
 pub use params::{
-    FormError, Params, VerifyError, parse_form, query_string, sign_request, string_to_sign_callback,
-    string_to_sign_request, verify_callback,
+    FormError, Params, VerifyError, parse_form, query_string, sign_request,
+    string_to_sign_callback, string_to_sign_request, verify_callback,
 };
 pub use response::{ResponseError, SignedResponse, find_signed_response, verify_response};

@@ -72,7 +72,10 @@ pub fn verify_callback(params: &Params, key: &AlipayPublicKey) -> Result<(), Ver
         Some(other) => return Err(VerifyError::SignType(other.to_owned())),
         None => return Err(VerifyError::SignType(String::new())),
     }
-    let sign = params.get("sign").filter(|s| !s.is_empty()).ok_or(VerifyError::MissingSign)?;
+    let sign = params
+        .get("sign")
+        .filter(|s| !s.is_empty())
+        .ok_or(VerifyError::MissingSign)?;
     key.verify(string_to_sign_callback(params).as_bytes(), sign)
 }
 
@@ -83,7 +86,9 @@ fn form_encode(s: &str, out: &mut String) {
     const HEX: &[u8; 16] = b"0123456789ABCDEF";
     for &b in s.as_bytes() {
         match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => out.push(b as char),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                out.push(b as char)
+            }
             b' ' => out.push('+'),
             _ => {
                 out.push('%');
@@ -153,7 +158,9 @@ fn form_decode(s: &str) -> Result<String, FormError> {
 pub fn parse_form(body: &str) -> Result<Params, FormError> {
     let mut params = Params::new();
     for pair in body.split('&').filter(|p| !p.is_empty()) {
-        let (k, v) = pair.split_once('=').ok_or(FormError::Malformed("a field has no '='"))?;
+        let (k, v) = pair
+            .split_once('=')
+            .ok_or(FormError::Malformed("a field has no '='"))?;
         let k = form_decode(k)?;
         if k.is_empty() {
             return Err(FormError::Malformed("empty field name"));
@@ -179,7 +186,10 @@ mod tests {
         p.insert("subject".into(), "小书 & friends = 100% fun+".into());
         p.insert("a".into(), "x y~*".into());
         let q = query_string(&p);
-        assert_eq!(q, "a=x+y~%2A&subject=%E5%B0%8F%E4%B9%A6+%26+friends+%3D+100%25+fun%2B");
+        assert_eq!(
+            q,
+            "a=x+y~%2A&subject=%E5%B0%8F%E4%B9%A6+%26+friends+%3D+100%25+fun%2B"
+        );
         assert_eq!(parse_form(&q).unwrap(), p);
         assert_eq!(parse_form("a=1&a=2"), Err(FormError::Duplicate("a".into())));
         assert!(parse_form("a=%zz").is_err());

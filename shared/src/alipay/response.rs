@@ -106,7 +106,12 @@ impl<'a> Scanner<'a> {
                 }
             }
             Some(_) => {
-                while self.i < self.s.len() && !matches!(self.s[self.i], b',' | b'}' | b']' | b' ' | b'\t' | b'\n' | b'\r') {
+                while self.i < self.s.len()
+                    && !matches!(
+                        self.s[self.i],
+                        b',' | b'}' | b']' | b' ' | b'\t' | b'\n' | b'\r'
+                    )
+                {
                     self.i += 1;
                 }
                 if self.i == start {
@@ -121,9 +126,15 @@ impl<'a> Scanner<'a> {
 
 /// Find the `{method}_response` member (dots become underscores), or `error_response`
 /// when the gateway rejected the call, and the top-level `sign`.
-pub fn find_signed_response<'a>(raw: &'a str, method: &str) -> Result<SignedResponse<'a>, ResponseError> {
+pub fn find_signed_response<'a>(
+    raw: &'a str,
+    method: &str,
+) -> Result<SignedResponse<'a>, ResponseError> {
     let wanted = format!("{}_response", method.replace('.', "_"));
-    let mut sc = Scanner { s: raw.as_bytes(), i: 0 };
+    let mut sc = Scanner {
+        s: raw.as_bytes(),
+        i: 0,
+    };
     sc.expect(b'{', "expected an object")?;
     let mut members: Vec<(String, (usize, usize))> = Vec::new();
     sc.ws();
@@ -158,7 +169,12 @@ pub fn find_signed_response<'a>(raw: &'a str, method: &str) -> Result<SignedResp
     if sc.i != sc.s.len() {
         return Err(ResponseError::Malformed("trailing data after the object"));
     }
-    let get = |name: &str| members.iter().find(|(k, _)| k == name).map(|(_, (s, e))| &raw[*s..*e]);
+    let get = |name: &str| {
+        members
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, (s, e))| &raw[*s..*e])
+    };
     let (member, slice) = match (get(&wanted), get("error_response")) {
         (Some(slice), _) => (wanted, slice),
         (None, Some(slice)) => ("error_response".to_owned(), slice),
@@ -171,7 +187,11 @@ pub fn find_signed_response<'a>(raw: &'a str, method: &str) -> Result<SignedResp
         Some(s) => Some(serde_json::from_str::<String>(s).map_err(ResponseError::Parse)?),
         None => None,
     };
-    Ok(SignedResponse { member, slice, sign })
+    Ok(SignedResponse {
+        member,
+        slice,
+        sign,
+    })
 }
 
 /// Verify a gateway reply over exactly its signed slice and parse only that slice.
@@ -184,7 +204,8 @@ pub fn verify_response<T: DeserializeOwned>(
 ) -> Result<T, ResponseError> {
     let signed = find_signed_response(raw, method)?;
     let sign = signed.sign.as_deref().ok_or(ResponseError::Unsigned)?;
-    key.verify(signed.slice.as_bytes(), sign).map_err(ResponseError::Signature)?;
+    key.verify(signed.slice.as_bytes(), sign)
+        .map_err(ResponseError::Signature)?;
     serde_json::from_str(signed.slice).map_err(ResponseError::Parse)
 }
 
@@ -203,12 +224,29 @@ mod tests {
     #[test]
     fn refuses_duplicates_and_garbage() {
         let dup = r#"{"x_response":{"code":"10000"},"x_response":{"code":"40004"},"sign":"c2ln"}"#;
-        assert!(matches!(find_signed_response(dup, "x"), Err(ResponseError::DuplicateKey(_))));
+        assert!(matches!(
+            find_signed_response(dup, "x"),
+            Err(ResponseError::DuplicateKey(_))
+        ));
         let escaped_dup = r#"{"x_response":{"a":1},"x\u005fresponse":{"a":2},"sign":"c2ln"}"#;
-        assert!(matches!(find_signed_response(escaped_dup, "x"), Err(ResponseError::DuplicateKey(_))));
-        for bad in ["", "[]", "{", r#"{"x_response":{"a":"}"#, r#"{"x_response":{}} extra"#, r#"{"x_response":"str"}"#, "{}"] {
+        assert!(matches!(
+            find_signed_response(escaped_dup, "x"),
+            Err(ResponseError::DuplicateKey(_))
+        ));
+        for bad in [
+            "",
+            "[]",
+            "{",
+            r#"{"x_response":{"a":"}"#,
+            r#"{"x_response":{}} extra"#,
+            r#"{"x_response":"str"}"#,
+            "{}",
+        ] {
             assert!(find_signed_response(bad, "x").is_err(), "{bad:?}");
         }
-        assert!(matches!(find_signed_response(r#"{"y_response":{}}"#, "x"), Err(ResponseError::Missing(_))));
+        assert!(matches!(
+            find_signed_response(r#"{"y_response":{}}"#, "x"),
+            Err(ResponseError::Missing(_))
+        ));
     }
 }

@@ -1,0 +1,72 @@
+//! A download grant: the right to fetch one purchase's file a limited number of times.
+
+use time::OffsetDateTime;
+
+use crate::ids::{DownloadToken, OrderId, ProductId};
+use crate::order::Order;
+use crate::product::FileRef;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Grant {
+    pub token: DownloadToken,
+    pub order_id: OrderId,
+    pub product_id: ProductId,
+    pub product_title: String,
+    pub edition: String,
+    pub file: FileRef,
+    pub downloads_left: u32,
+    pub download_limit: u32,
+    pub created_at: OffsetDateTime,
+    /// `None`: the link does not expire (downloads are limited by count only).
+    pub expires_at: Option<OffsetDateTime>,
+    /// Set when the order is refunded.
+    pub revoked: bool,
+}
+
+/// Why a grant cannot serve a download right now. The order matters: a refunded link
+/// says "refunded" even if it also ran out, because that is what the buyer needs to know.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum Unusable {
+    #[error("this purchase was refunded, so its link no longer works")]
+    Revoked,
+    #[error("this download link has expired")]
+    Expired,
+    #[error("all downloads for this purchase have been used")]
+    Exhausted,
+}
+
+impl Grant {
+    /// A fresh grant for a (just paid) order, with the order's full download count.
+    pub fn for_order(
+        order: &Order,
+        token: DownloadToken,
+        expires_at: Option<OffsetDateTime>,
+        now: OffsetDateTime,
+    ) -> Grant {
+        Grant {
+            token,
+            order_id: order.id.clone(),
+            product_id: order.product_id.clone(),
+            product_title: order.product_title.clone(),
+            edition: order.edition.clone(),
+            file: order.file.clone(),
+            downloads_left: order.download_limit,
+            download_limit: order.download_limit,
+            created_at: now,
+            expires_at,
+            revoked: false,
+        }
+    }
+
+    pub fn usable(&self, now: OffsetDateTime) -> Result<(), Unusable> {
+        if self.revoked {
+            Err(Unusable::Revoked)
+        } else if self.expires_at.is_some_and(|e| e <= now) {
+            Err(Unusable::Expired)
+        } else if self.downloads_left == 0 {
+            Err(Unusable::Exhausted)
+        } else {
+            Ok(())
+        }
+    }
+}

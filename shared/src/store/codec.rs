@@ -1,0 +1,341 @@
+//! Domain types <-> DynamoDB items (DESIGN §3). Every key prefix and attribute name the
+//! table uses is written here and nowhere else.
+
+use std::collections::HashMap;
+use std::str::FromStr;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use time::{Duration, OffsetDateTime};
+
+use super::StoreError;
+use crate::email::Email;
+use crate::grant::Grant;
+use crate::ids::{DownloadToken, OrderId, ProductId};
+use crate::money::{Currency, Money};
+use crate::order::{ChannelKind, MailState, Order, OrderStatus, Source};
+use crate::product::{FileRef, Product};
+
+pub type Item = HashMap<String, AttributeValue>;
+
+/// How long a pending or expired order is kept before DynamoDB's TTL deletes it. Long
+/// enough that Alipay's last notification retry (about a day after payment) still finds
+/// the order and a late payment is honoured.
+pub const UNPAID_RETENTION: Duration = Duration::days(7);
+
+pub const PENDING_MARK: &str = "PENDING";
+pub const MAIL_DUE_MARK: &str = "DUE";
+
+pub fn product_key(id: &ProductId) -> Item {
+    key(format!("PRODUCT#{id}"), "PRODUCT")
+}
+pub fn order_key(id: &OrderId) -> Item {
+    key(format!("ORDER#{id}"), "ORDER")
+}
+pub fn grant_key(token: &DownloadToken) -> Item {
+    key(format!("GRANT#{}", token.expose()), "GRANT")
+}
+
+fn key(pk: String, sk: &str) -> Item {
+    HashMap::from([("pk".to_owned(), s(pk)), ("sk".to_owned(), s(sk))])
+}
+
+pub fn s(v: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(v.into())
+}
+pub fn n(v: impl ToString) -> AttributeValue {
+    AttributeValue::N(v.to_string())
+}
+pub fn ts(t: OffsetDateTime) -> AttributeValue {
+    n(t.unix_timestamp())
+}
+
+struct Builder(Item);
+
+impl Builder {
+    fn new(key: Item, entity: &str) -> Self {
+        let mut item = key;
+        item.insert("entity".into(), s(entity));
+        Builder(item)
+    }
+    fn s(mut self, k: &str, v: impl Into<String>) -> Self {
+        self.0.insert(k.into(), s(v));
+        self
+    }
+    fn n(mut self, k: &str, v: impl ToString) -> Self {
+        self.0.insert(k.into(), n(v));
+        self
+    }
+    fn ts(self, k: &str, t: OffsetDateTime) -> Self {
+        self.n(k, t.unix_timestamp())
+    }
+    fn opt_s(self, k: &str, v: Option<&str>) -> Self {
+        match v {
+            Some(v) if !v.is_empty() => self.s(k, v),
+            _ => self,
+        }
+    }
+    fn opt_ts(self, k: &str, t: Option<OffsetDateTime>) -> Self {
+        match t {
+            Some(t) => self.ts(k, t),
+            None => self,
+        }
+    }
+    fn bool(mut self, k: &str, v: bool) -> Self {
+        self.0.insert(k.into(), AttributeValue::Bool(v));
+        self
+    }
+    fn file(self, f: &FileRef) -> Self {
+        self.s("file_key", &f.key)
+            .s("file_name", &f.name)
+            .s("content_type", &f.content_type)
+            .opt_s("file_sha256", f.sha256.as_deref())
+    }
+}
+
+pub fn product_item(p: &Product, now: OffsetDateTime) -> Item {
+    Builder::new(product_key(&p.id), "product")
+        .s("product_id", p.id.as_str())
+        .s("title", &p.title)
+        .n("price_minor", p.price.minor())
+        .s("currency", p.price.currency().code())
+        .s("edition", &p.edition)
+        .file(&p.file)
+        .n("download_limit", p.download_limit)
+        .ts("updated_at", now)
+        .0
+}
+
+pub fn order_item(o: &Order) -> Item {
+    let mut b = Builder::new(order_key(&o.id), "order")
+        .s("order_id", o.id.as_str())
+        .s("product_id", o.product_id.as_str())
+        .s("product_title", &o.product_title)
+        .s("edition", &o.edition)
+        .file(&o.file)
+        .n("download_limit", o.download_limit)
+        .s("email", o.email.as_str())
+        .n("amount_minor", o.amount.minor())
+        .s("currency", o.amount.currency().code())
+        .s("channel", o.channel.as_str())
+        .s("status", o.status.as_str())
+        .opt_s("provider_txn_id", o.provider_txn_id.as_deref())
+        .ts("created_at", o.created_at)
+        .ts("expires_at", o.expires_at)
+        .opt_ts("paid_at", o.paid_at)
+        .opt_ts("refunded_at", o.refunded_at)
+        .opt_s(
+            "grant_token",
+            o.grant_token.as_ref().map(DownloadToken::expose),
+        )
+        .opt_s("utm_source", o.source.utm_source.as_deref())
+        .opt_s("utm_medium", o.source.utm_medium.as_deref())
+        .opt_s("utm_campaign", o.source.utm_campaign.as_deref())
+        .opt_s("referrer", o.source.referrer.as_deref());
+    b = match o.mail {
+        MailState::NotDue => b.s("mail_state", "NOT_DUE"),
+        MailState::Due { attempts, next_at } => b
+            .s("mail_state", "DUE")
+            .s("mail_due", MAIL_DUE_MARK)
+            .n("mail_attempts", attempts)
+            .ts("mail_next_at", next_at),
+        MailState::Sent { at } => b.s("mail_state", "SENT").ts("mail_sent_at", at),
+    };
+    match o.status {
+        OrderStatus::Pending => {
+            b = b
+                .s("pending", PENDING_MARK)
+                .ts("ttl", o.expires_at + UNPAID_RETENTION);
+        }
+        OrderStatus::Expired => b = b.ts("ttl", o.expires_at + UNPAID_RETENTION),
+        OrderStatus::Paid | OrderStatus::Refunded => {}
+    }
+    b.0
+}
+
+pub fn grant_item(g: &Grant) -> Item {
+    Builder::new(grant_key(&g.token), "grant")
+        .s("order_id", g.order_id.as_str())
+        .s("product_id", g.product_id.as_str())
+        .s("product_title", &g.product_title)
+        .s("edition", &g.edition)
+        .file(&g.file)
+        .n("downloads_left", g.downloads_left)
+        .n("download_limit", g.download_limit)
+        .ts("created_at", g.created_at)
+        .opt_ts("expires_at", g.expires_at)
+        .bool("revoked", g.revoked)
+        .0
+}
+
+/// Typed reads from an item; a missing or malformed attribute is `StoreError::Corrupt`
+/// naming the entity and attribute, never a panic.
+pub struct Reader<'a> {
+    item: &'a Item,
+    entity: &'static str,
+}
+
+impl<'a> Reader<'a> {
+    pub fn new(item: &'a Item, entity: &'static str) -> Self {
+        Reader { item, entity }
+    }
+
+    fn corrupt(&self, attr: &str, why: &str) -> StoreError {
+        StoreError::Corrupt {
+            entity: self.entity,
+            detail: format!("attribute {attr}: {why}"),
+        }
+    }
+
+    pub fn opt_s(&self, k: &str) -> Result<Option<&'a str>, StoreError> {
+        match self.item.get(k) {
+            None | Some(AttributeValue::Null(_)) => Ok(None),
+            Some(AttributeValue::S(v)) => Ok(Some(v.as_str())),
+            Some(_) => Err(self.corrupt(k, "not a string")),
+        }
+    }
+
+    pub fn s(&self, k: &str) -> Result<&'a str, StoreError> {
+        self.opt_s(k)?.ok_or_else(|| self.corrupt(k, "missing"))
+    }
+
+    pub fn parse<T: FromStr>(&self, k: &str) -> Result<T, StoreError> {
+        self.s(k)?
+            .parse()
+            .map_err(|_| self.corrupt(k, "unparseable"))
+    }
+
+    pub fn opt_n<T: FromStr>(&self, k: &str) -> Result<Option<T>, StoreError> {
+        match self.item.get(k) {
+            None | Some(AttributeValue::Null(_)) => Ok(None),
+            Some(AttributeValue::N(v)) => v
+                .parse()
+                .map(Some)
+                .map_err(|_| self.corrupt(k, "bad number")),
+            Some(_) => Err(self.corrupt(k, "not a number")),
+        }
+    }
+
+    pub fn n<T: FromStr>(&self, k: &str) -> Result<T, StoreError> {
+        self.opt_n(k)?.ok_or_else(|| self.corrupt(k, "missing"))
+    }
+
+    pub fn opt_ts(&self, k: &str) -> Result<Option<OffsetDateTime>, StoreError> {
+        match self.opt_n::<i64>(k)? {
+            None => Ok(None),
+            Some(secs) => OffsetDateTime::from_unix_timestamp(secs)
+                .map(Some)
+                .map_err(|_| self.corrupt(k, "timestamp out of range")),
+        }
+    }
+
+    pub fn ts(&self, k: &str) -> Result<OffsetDateTime, StoreError> {
+        self.opt_ts(k)?.ok_or_else(|| self.corrupt(k, "missing"))
+    }
+
+    pub fn bool(&self, k: &str) -> Result<bool, StoreError> {
+        match self.item.get(k) {
+            Some(AttributeValue::Bool(b)) => Ok(*b),
+            None => Err(self.corrupt(k, "missing")),
+            Some(_) => Err(self.corrupt(k, "not a boolean")),
+        }
+    }
+
+    fn file(&self) -> Result<FileRef, StoreError> {
+        Ok(FileRef {
+            key: self.s("file_key")?.to_owned(),
+            name: self.s("file_name")?.to_owned(),
+            content_type: self.s("content_type")?.to_owned(),
+            sha256: self.opt_s("file_sha256")?.map(str::to_owned),
+        })
+    }
+
+    fn money(&self) -> Result<Money, StoreError> {
+        let currency: Currency = self.parse("currency")?;
+        let minor_attr = if self.entity == "product" {
+            "price_minor"
+        } else {
+            "amount_minor"
+        };
+        Money::from_minor(self.n(minor_attr)?, currency)
+            .map_err(|e| self.corrupt(minor_attr, &e.to_string()))
+    }
+
+    fn id<T, E>(&self, k: &str, parse: impl Fn(&str) -> Result<T, E>) -> Result<T, StoreError> {
+        parse(self.s(k)?).map_err(|_| self.corrupt(k, "not a valid id"))
+    }
+}
+
+pub fn product_from(item: &Item) -> Result<Product, StoreError> {
+    let r = Reader::new(item, "product");
+    Ok(Product {
+        id: r.id("product_id", ProductId::parse)?,
+        title: r.s("title")?.to_owned(),
+        price: r.money()?,
+        edition: r.s("edition")?.to_owned(),
+        file: r.file()?,
+        download_limit: r.n("download_limit")?,
+    })
+}
+
+pub fn order_from(item: &Item) -> Result<Order, StoreError> {
+    let r = Reader::new(item, "order");
+    let mail = match r.s("mail_state")? {
+        "NOT_DUE" => MailState::NotDue,
+        "DUE" => MailState::Due {
+            attempts: r.n("mail_attempts")?,
+            next_at: r.ts("mail_next_at")?,
+        },
+        "SENT" => MailState::Sent {
+            at: r.ts("mail_sent_at")?,
+        },
+        _ => return Err(r.corrupt("mail_state", "unknown value")),
+    };
+    let grant_token = match r.opt_s("grant_token")? {
+        Some(t) => {
+            Some(DownloadToken::parse(t).map_err(|_| r.corrupt("grant_token", "not a token"))?)
+        }
+        None => None,
+    };
+    Ok(Order {
+        id: r.id("order_id", OrderId::parse)?,
+        product_id: r.id("product_id", ProductId::parse)?,
+        product_title: r.s("product_title")?.to_owned(),
+        edition: r.s("edition")?.to_owned(),
+        file: r.file()?,
+        download_limit: r.n("download_limit")?,
+        email: r.id("email", Email::parse)?,
+        amount: r.money()?,
+        channel: r.parse::<ChannelKind>("channel")?,
+        status: r.parse::<OrderStatus>("status")?,
+        provider_txn_id: r.opt_s("provider_txn_id")?.map(str::to_owned),
+        created_at: r.ts("created_at")?,
+        expires_at: r.ts("expires_at")?,
+        paid_at: r.opt_ts("paid_at")?,
+        refunded_at: r.opt_ts("refunded_at")?,
+        grant_token,
+        source: Source {
+            utm_source: r.opt_s("utm_source")?.map(str::to_owned),
+            utm_medium: r.opt_s("utm_medium")?.map(str::to_owned),
+            utm_campaign: r.opt_s("utm_campaign")?.map(str::to_owned),
+            referrer: r.opt_s("referrer")?.map(str::to_owned),
+        },
+        mail,
+    })
+}
+
+pub fn grant_from(token: &DownloadToken, item: &Item) -> Result<Grant, StoreError> {
+    let r = Reader::new(item, "grant");
+    Ok(Grant {
+        token: token.clone(),
+        order_id: r.id("order_id", OrderId::parse)?,
+        product_id: r.id("product_id", ProductId::parse)?,
+        product_title: r.s("product_title")?.to_owned(),
+        edition: r.s("edition")?.to_owned(),
+        file: r.file()?,
+        downloads_left: r.n("downloads_left")?,
+        download_limit: r.n("download_limit")?,
+        created_at: r.ts("created_at")?,
+        expires_at: r.opt_ts("expires_at")?,
+        revoked: r.bool("revoked")?,
+    })
+}

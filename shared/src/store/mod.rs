@@ -1,0 +1,432 @@
+//! The DynamoDB single-table store (DESIGN §3).
+//!
+//! Every state change is one conditional write (or one transaction), so concurrent
+//! notifications, double clicks and retries cannot double-pay, double-grant or
+//! over-download. When a condition fails we read the item back once and let the pure
+//! domain rules explain why, so callers get a precise error rather than "condition
+//! failed".
+
+mod codec;
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+use aws_sdk_dynamodb::types::{
+    AttributeValue, Put, ReturnValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
+    Update,
+};
+use time::OffsetDateTime;
+
+pub use codec::UNPAID_RETENTION;
+use codec::{Item, n, s, ts};
+
+use crate::grant::{Grant, Unusable};
+use crate::ids::{DownloadToken, IdError, OrderId, ProductId};
+use crate::order::{Order, OrderStatus, PayOutcome, Payment, TransitionError};
+use crate::product::Product;
+
+/// Index names, as declared in template.yaml.
+pub mod index {
+    pub const BUYERS_BY_PRODUCT: &str = "BuyersByProduct";
+    pub const PENDING_BY_AGE: &str = "PendingByAge";
+    pub const MAIL_DUE: &str = "MailDue";
+    pub const ORDERS_BY_EMAIL: &str = "OrdersByEmail";
+}
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("DynamoDB {op} failed")]
+    Aws {
+        op: &'static str,
+        #[source]
+        source: BoxError,
+    },
+    #[error("stored {entity} is malformed: {detail}")]
+    Corrupt {
+        entity: &'static str,
+        detail: String,
+    },
+    #[error("product {0} already exists")]
+    ProductExists(ProductId),
+    #[error("product {0} does not exist")]
+    ProductNotFound(ProductId),
+    #[error("order {0} already exists")]
+    OrderExists(OrderId),
+    #[error("order {0} does not exist")]
+    OrderNotFound(OrderId),
+    #[error("order cannot be paid: {0}")]
+    Transition(#[source] TransitionError),
+    #[error("order {0} changed while we wrote it; try again")]
+    Contention(OrderId),
+    #[error("could not make a download token")]
+    Token(#[source] IdError),
+}
+
+fn aws<E, R>(op: &'static str) -> impl FnOnce(SdkError<E, R>) -> StoreError
+where
+    E: std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    move |e| StoreError::Aws {
+        op,
+        source: Box::new(e),
+    }
+}
+
+/// Why a download could not be counted.
+#[derive(Debug, thiserror::Error)]
+pub enum ConsumeError {
+    #[error("no such download link")]
+    NotFound,
+    #[error(transparent)]
+    Unusable(Unusable),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// The result of recording a payment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Paid {
+    /// This call recorded the payment and created the grant.
+    Now {
+        order: Box<Order>,
+        grant: Box<Grant>,
+    },
+    /// The same provider transaction was already recorded: nothing was written.
+    Already { order: Box<Order> },
+}
+
+#[derive(Clone, Debug)]
+pub struct Store {
+    client: Client,
+    table: String,
+}
+
+impl Store {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Store {
+            client,
+            table: table.into(),
+        }
+    }
+
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
+    // ---- products -----------------------------------------------------------------
+
+    /// Add a new product; refuses an id that is taken.
+    pub async fn create_product(&self, p: &Product, now: OffsetDateTime) -> Result<(), StoreError> {
+        let res = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(codec::product_item(p, now)))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await;
+        match res {
+            Ok(_) => Ok(()),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Err(StoreError::ProductExists(p.id.clone()))
+            }
+            Err(e) => Err(aws("PutItem(product)")(e)),
+        }
+    }
+
+    /// Replace an existing product (new price, title, edition); refuses an unknown id.
+    pub async fn update_product(&self, p: &Product, now: OffsetDateTime) -> Result<(), StoreError> {
+        let res = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(codec::product_item(p, now)))
+            .condition_expression("attribute_exists(pk)")
+            .send()
+            .await;
+        match res {
+            Ok(_) => Ok(()),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Err(StoreError::ProductNotFound(p.id.clone()))
+            }
+            Err(e) => Err(aws("PutItem(product)")(e)),
+        }
+    }
+
+    pub async fn get_product(&self, id: &ProductId) -> Result<Option<Product>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(codec::product_key(id)))
+            .send()
+            .await
+            .map_err(aws("GetItem(product)"))?;
+        out.item().map(codec::product_from).transpose()
+    }
+
+    // ---- orders -------------------------------------------------------------------
+
+    /// Store a new pending order. Fails without overwriting if the id exists.
+    pub async fn create_order(&self, order: &Order) -> Result<(), StoreError> {
+        let res = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(codec::order_item(order)))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await;
+        match res {
+            Ok(_) => Ok(()),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Err(StoreError::OrderExists(order.id.clone()))
+            }
+            Err(e) => Err(aws("PutItem(order)")(e)),
+        }
+    }
+
+    pub async fn get_order(&self, id: &OrderId) -> Result<Option<Order>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(codec::order_key(id)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(aws("GetItem(order)"))?;
+        out.item().map(codec::order_from).transpose()
+    }
+
+    /// Record a confirmed payment: in one transaction, move the order to PAID (condition:
+    /// still pending or expired, same amount) and create its download grant.
+    ///
+    /// `order` is the caller's recent read; the write is conditioned on the stored state,
+    /// not on that snapshot. A repeat of the same provider transaction (a provider retry,
+    /// or a race lost to an identical call) is `Paid::Already` and writes nothing; a
+    /// different transaction or amount is an error and writes nothing.
+    pub async fn mark_paid(
+        &self,
+        order: &Order,
+        payment: &Payment,
+        grant_expires_at: Option<OffsetDateTime>,
+        now: OffsetDateTime,
+    ) -> Result<Paid, StoreError> {
+        let token = DownloadToken::generate().map_err(StoreError::Token)?;
+        let paid = match order
+            .pay(payment, token.clone(), now)
+            .map_err(StoreError::Transition)?
+        {
+            PayOutcome::AlreadyPaid => {
+                return Ok(Paid::Already {
+                    order: Box::new(order.clone()),
+                });
+            }
+            PayOutcome::Paid(paid) => paid,
+        };
+        let grant = Grant::for_order(&paid, token, grant_expires_at, now);
+
+        let update = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(codec::order_key(&order.id)))
+            .update_expression(
+                "SET #status = :paid, provider_txn_id = :txn, paid_at = :now, grant_token = :token, \
+                 mail_state = :due, mail_due = :due, mail_attempts = :zero, mail_next_at = :now \
+                 REMOVE pending, #ttl",
+            )
+            .condition_expression(
+                "attribute_exists(pk) AND #status IN (:pending, :expired) \
+                 AND amount_minor = :amount AND currency = :currency",
+            )
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_names("#ttl", "ttl")
+            .expression_attribute_values(":paid", s(OrderStatus::Paid.as_str()))
+            .expression_attribute_values(":pending", s(OrderStatus::Pending.as_str()))
+            .expression_attribute_values(":expired", s(OrderStatus::Expired.as_str()))
+            .expression_attribute_values(":txn", s(&payment.provider_txn_id))
+            .expression_attribute_values(":now", ts(now))
+            .expression_attribute_values(":token", s(grant.token.expose()))
+            .expression_attribute_values(":due", s(codec::MAIL_DUE_MARK))
+            .expression_attribute_values(":zero", n(0))
+            .expression_attribute_values(":amount", n(payment.amount.minor()))
+            .expression_attribute_values(":currency", s(payment.amount.currency().code()))
+            .build()
+            .map_err(|e| StoreError::Aws { op: "build Update", source: Box::new(e) })?;
+        let put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(codec::grant_item(&grant)))
+            .condition_expression("attribute_not_exists(pk)")
+            .build()
+            .map_err(|e| StoreError::Aws {
+                op: "build Put",
+                source: Box::new(e),
+            })?;
+
+        let res = self
+            .client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().update(update).build())
+            .transact_items(TransactWriteItem::builder().put(put).build())
+            .send()
+            .await;
+        match res {
+            Ok(_) => Ok(Paid::Now {
+                order: paid,
+                grant: Box::new(grant),
+            }),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_transaction_canceled_exception()) =>
+            {
+                // Someone else changed the order first (or it vanished). Explain from the
+                // stored state, with the same rules that guarded the write.
+                let current = self
+                    .get_order(&order.id)
+                    .await?
+                    .ok_or_else(|| StoreError::OrderNotFound(order.id.clone()))?;
+                let retry_token = DownloadToken::generate().map_err(StoreError::Token)?;
+                match current
+                    .pay(payment, retry_token, now)
+                    .map_err(StoreError::Transition)?
+                {
+                    PayOutcome::AlreadyPaid => Ok(Paid::Already {
+                        order: Box::new(current),
+                    }),
+                    // The stored order would accept this payment, so the cancellation was
+                    // a transient conflict; the caller (or the provider's retry) tries again.
+                    PayOutcome::Paid(_) => Err(StoreError::Contention(order.id.clone())),
+                }
+            }
+            Err(e) => Err(aws("TransactWriteItems(pay)")(e)),
+        }
+    }
+
+    /// Paid orders of a product that were not refunded, oldest payment first.
+    pub async fn buyers_of(&self, product: &ProductId) -> Result<Vec<Order>, StoreError> {
+        let items = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(index::BUYERS_BY_PRODUCT)
+            .key_condition_expression("product_id = :p")
+            .filter_expression("#status = :paid")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":p", s(product.as_str()))
+            .expression_attribute_values(":paid", s(OrderStatus::Paid.as_str()))
+            .into_paginator()
+            .items()
+            .send()
+            .collect::<Result<Vec<Item>, _>>()
+            .await
+            .map_err(aws("Query(BuyersByProduct)"))?;
+        items.iter().map(codec::order_from).collect()
+    }
+
+    /// Orders still pending that were created before `cutoff`, oldest first.
+    pub async fn pending_older_than(
+        &self,
+        cutoff: OffsetDateTime,
+    ) -> Result<Vec<Order>, StoreError> {
+        let items = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(index::PENDING_BY_AGE)
+            .key_condition_expression("pending = :p AND created_at < :cutoff")
+            .expression_attribute_values(":p", s(codec::PENDING_MARK))
+            .expression_attribute_values(":cutoff", ts(cutoff))
+            .into_paginator()
+            .items()
+            .send()
+            .collect::<Result<Vec<Item>, _>>()
+            .await
+            .map_err(aws("Query(PendingByAge)"))?;
+        items.iter().map(codec::order_from).collect()
+    }
+
+    // ---- grants -------------------------------------------------------------------
+
+    pub async fn get_grant(&self, token: &DownloadToken) -> Result<Option<Grant>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(codec::grant_key(token)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(aws("GetItem(grant)"))?;
+        out.item().map(|i| codec::grant_from(token, i)).transpose()
+    }
+
+    /// Spend one download: a single conditional decrement (downloads left, not expired,
+    /// not revoked). Returns the grant as it is after the decrement, which carries the
+    /// file to serve. One round trip, success or not: on failure DynamoDB hands back the
+    /// item it refused, which says why.
+    pub async fn consume_download(
+        &self,
+        token: &DownloadToken,
+        now: OffsetDateTime,
+    ) -> Result<Grant, ConsumeError> {
+        let res = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(codec::grant_key(token)))
+            .update_expression("SET downloads_left = downloads_left - :one")
+            .condition_expression(
+                "attribute_exists(pk) AND downloads_left > :zero AND revoked = :false \
+                 AND (attribute_not_exists(expires_at) OR expires_at > :now)",
+            )
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":zero", n(0))
+            .expression_attribute_values(":false", AttributeValue::Bool(false))
+            .expression_attribute_values(":now", ts(now))
+            .return_values(ReturnValue::AllNew)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        match res {
+            Ok(out) => {
+                let item = out.attributes().ok_or_else(|| StoreError::Corrupt {
+                    entity: "grant",
+                    detail: "UpdateItem returned no attributes".into(),
+                })?;
+                Ok(codec::grant_from(token, item)?)
+            }
+            Err(SdkError::ServiceError(ctx)) => match ctx.err() {
+                UpdateItemError::ConditionalCheckFailedException(e) => {
+                    let Some(item) = e.item() else {
+                        return Err(ConsumeError::NotFound);
+                    };
+                    let grant = codec::grant_from(token, item)?;
+                    match grant.usable(now) {
+                        Err(why) => Err(ConsumeError::Unusable(why)),
+                        // The stored grant looks usable yet the condition failed: the item
+                        // is not what we wrote. Report it rather than guess.
+                        Ok(()) => Err(StoreError::Corrupt {
+                            entity: "grant",
+                            detail: "condition failed on a usable grant".into(),
+                        }
+                        .into()),
+                    }
+                }
+                _ => Err(aws("UpdateItem(download)")(SdkError::ServiceError(ctx)).into()),
+            },
+            Err(e) => Err(aws("UpdateItem(download)")(e).into()),
+        }
+    }
+}

@@ -1,0 +1,207 @@
+//! Local AWS for tests and the devstack: SDK config pointed at the emulator, and the
+//! DynamoDB table created from the definition in `template.yaml` -- the same text that
+//! `sam deploy` uses, compiled in, so the emulator table and the deployed one cannot
+//! drift apart.
+
+use anyhow::{Context, Result, anyhow, bail};
+use aws_config::{BehaviorVersion, SdkConfig};
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
+    ProjectionType, ScalarAttributeType, TimeToLiveSpecification,
+};
+use serde_norway::Value;
+
+/// The deployment template, as committed.
+pub const TEMPLATE: &str = include_str!("../../../template.yaml");
+
+/// SDK config for the emulator started by `scripts/with-emulator.sh`. Refuses to run
+/// without `AWS_ENDPOINT_URL` on loopback, so a test can never touch a real account.
+pub async fn emulator_config() -> Result<SdkConfig> {
+    let endpoint = std::env::var("AWS_ENDPOINT_URL").map_err(|_| {
+        anyhow!("AWS_ENDPOINT_URL is not set: run the tests with `make test` (scripts/with-emulator.sh starts the local emulator)")
+    })?;
+    if !(endpoint.starts_with("http://127.0.0.1:") || endpoint.starts_with("http://localhost:")) {
+        bail!(
+            "AWS_ENDPOINT_URL={endpoint} is not a loopback emulator; refusing to run tests against it"
+        );
+    }
+    Ok(aws_config::defaults(BehaviorVersion::latest()).load().await)
+}
+
+/// The table resource's properties from the template.
+#[derive(Debug, Clone)]
+pub struct TableDef {
+    pub attributes: Vec<AttributeDefinition>,
+    pub key_schema: Vec<KeySchemaElement>,
+    pub indexes: Vec<GlobalSecondaryIndex>,
+    pub billing_mode: BillingMode,
+    pub ttl_attribute: Option<String>,
+}
+
+fn str_at<'a>(v: &'a Value, key: &str, ctx: &str) -> Result<&'a str> {
+    v.get(key)
+        .and_then(Value::as_str)
+        .ok_or_else(|| anyhow!("{ctx}: {key} is missing or not a plain string"))
+}
+
+fn seq_at<'a>(v: &'a Value, key: &str, ctx: &str) -> Result<&'a Vec<Value>> {
+    v.get(key)
+        .and_then(Value::as_sequence)
+        .ok_or_else(|| anyhow!("{ctx}: {key} is missing or not a list"))
+}
+
+fn key_schema(v: &Value, ctx: &str) -> Result<Vec<KeySchemaElement>> {
+    seq_at(v, "KeySchema", ctx)?
+        .iter()
+        .map(|k| {
+            Ok(KeySchemaElement::builder()
+                .attribute_name(str_at(k, "AttributeName", ctx)?)
+                .key_type(KeyType::from(str_at(k, "KeyType", ctx)?))
+                .build()?)
+        })
+        .collect()
+}
+
+/// Read the one `AWS::DynamoDB::Table` resource of a SAM/CloudFormation template.
+pub fn table_definition(template: &str) -> Result<TableDef> {
+    let doc: Value = serde_norway::from_str(template).context("template.yaml does not parse")?;
+    let resources = doc
+        .get("Resources")
+        .and_then(Value::as_mapping)
+        .ok_or_else(|| anyhow!("template has no Resources"))?;
+    let tables: Vec<&Value> = resources
+        .values()
+        .filter(|r| r.get("Type").and_then(Value::as_str) == Some("AWS::DynamoDB::Table"))
+        .collect();
+    let [table] = tables.as_slice() else {
+        bail!(
+            "template must define exactly one AWS::DynamoDB::Table, found {}",
+            tables.len()
+        );
+    };
+    let props = table
+        .get("Properties")
+        .ok_or_else(|| anyhow!("table has no Properties"))?;
+    let ctx = "table";
+    let attributes = seq_at(props, "AttributeDefinitions", ctx)?
+        .iter()
+        .map(|a| {
+            Ok(AttributeDefinition::builder()
+                .attribute_name(str_at(a, "AttributeName", ctx)?)
+                .attribute_type(ScalarAttributeType::from(str_at(a, "AttributeType", ctx)?))
+                .build()?)
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let indexes =
+        match props.get("GlobalSecondaryIndexes") {
+            None => vec![],
+            Some(_) => seq_at(props, "GlobalSecondaryIndexes", ctx)?
+                .iter()
+                .map(|g| {
+                    let name = str_at(g, "IndexName", "index")?;
+                    let projection = g
+                        .get("Projection")
+                        .ok_or_else(|| anyhow!("index {name}: no Projection"))?;
+                    let mut p = Projection::builder().projection_type(ProjectionType::from(
+                        str_at(projection, "ProjectionType", name)?,
+                    ));
+                    if let Some(attrs) = projection
+                        .get("NonKeyAttributes")
+                        .and_then(Value::as_sequence)
+                    {
+                        for a in attrs {
+                            p = p
+                                .non_key_attributes(a.as_str().ok_or_else(|| {
+                                    anyhow!("index {name}: bad NonKeyAttributes")
+                                })?);
+                        }
+                    }
+                    Ok(GlobalSecondaryIndex::builder()
+                        .index_name(name)
+                        .set_key_schema(Some(key_schema(g, name)?))
+                        .projection(p.build())
+                        .build()?)
+                })
+                .collect::<Result<Vec<_>>>()?,
+        };
+    let billing_mode = BillingMode::from(str_at(props, "BillingMode", ctx)?);
+    if billing_mode != BillingMode::PayPerRequest {
+        bail!("table BillingMode must be PAY_PER_REQUEST (the emulator setup assumes it)");
+    }
+    let ttl_attribute = match props.get("TimeToLiveSpecification") {
+        Some(t) if t.get("Enabled").and_then(Value::as_bool) == Some(true) => {
+            Some(str_at(t, "AttributeName", "TimeToLiveSpecification")?.to_owned())
+        }
+        _ => None,
+    };
+    Ok(TableDef {
+        attributes,
+        key_schema: key_schema(props, ctx)?,
+        indexes,
+        billing_mode,
+        ttl_attribute,
+    })
+}
+
+/// Create `name` in the emulator exactly as the template defines the table.
+pub async fn create_table(client: &aws_sdk_dynamodb::Client, name: &str) -> Result<TableDef> {
+    let def = table_definition(TEMPLATE)?;
+    client
+        .create_table()
+        .table_name(name)
+        .set_attribute_definitions(Some(def.attributes.clone()))
+        .set_key_schema(Some(def.key_schema.clone()))
+        .set_global_secondary_indexes((!def.indexes.is_empty()).then(|| def.indexes.clone()))
+        .billing_mode(def.billing_mode.clone())
+        .send()
+        .await
+        .with_context(|| format!("CreateTable {name}"))?;
+    if let Some(attr) = &def.ttl_attribute {
+        client
+            .update_time_to_live()
+            .table_name(name)
+            .time_to_live_specification(
+                TimeToLiveSpecification::builder()
+                    .attribute_name(attr)
+                    .enabled(true)
+                    .build()?,
+            )
+            .send()
+            .await
+            .with_context(|| format!("UpdateTimeToLive {name}"))?;
+    }
+    Ok(def)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_the_committed_template() {
+        let def = table_definition(TEMPLATE).unwrap();
+        let names: Vec<&str> = def.indexes.iter().map(|i| i.index_name()).collect();
+        assert_eq!(
+            names,
+            [
+                "BuyersByProduct",
+                "PendingByAge",
+                "MailDue",
+                "OrdersByEmail"
+            ]
+        );
+        assert_eq!(def.ttl_attribute.as_deref(), Some("ttl"));
+        assert_eq!(def.key_schema.len(), 2);
+    }
+
+    #[test]
+    fn refuses_templates_without_exactly_one_table() {
+        assert!(table_definition("Resources: {}").is_err());
+        assert!(
+            table_definition(
+                "Resources:\n  A: {Type: AWS::DynamoDB::Table}\n  B: {Type: AWS::DynamoDB::Table}"
+            )
+            .is_err()
+        );
+    }
+}
