@@ -1,0 +1,30 @@
+# Kiosk developer commands. Everything Python lives in the project-local .venv made by
+# scripts/venv.sh; nothing is installed system-wide.
+
+.PHONY: test unit check-deps fmt lint-rust ci clean-venv
+
+# Every test, against the local AWS emulator (locked moto, DESIGN §9), which is started
+# on a free loopback port for the run and stopped afterwards, pass or fail.
+test: check-deps
+	scripts/with-emulator.sh cargo test --workspace --all-targets
+
+# Tests that need no emulator (domain, signing vectors, property tests).
+unit:
+	cargo test -p kiosk
+
+# DESIGN §7: signing uses aws-lc-rs; the `rsa` crate (RUSTSEC-2023-0071) must not creep in.
+check-deps:
+	@if grep -q '^name = "rsa"$$' Cargo.lock; then \
+	  echo "Cargo.lock contains the rsa crate; use aws-lc-rs (DESIGN §7)"; exit 1; fi
+
+fmt:
+	cargo fmt --all
+
+lint-rust:
+	cargo fmt --all -- --check
+	cargo clippy --workspace --all-targets --all-features -- -D warnings
+
+ci: lint-rust test
+
+clean-venv:
+	rm -rf .venv
