@@ -5,14 +5,18 @@
 //! single-table store (`store`). Handlers only translate HTTP to calls on this crate.
 
 pub mod alipay;
+pub mod channel;
 pub mod clock;
 pub mod config;
 pub mod email;
 pub mod grant;
 pub mod ids;
+pub mod mail;
 pub mod money;
 pub mod order;
 pub mod product;
+pub mod secrets;
+pub mod shop;
 pub mod store;
 
 pub use config::Config;

@@ -152,6 +152,25 @@ pub fn order_item(o: &Order) -> Item {
     b.0
 }
 
+/// How long a handled provider event is remembered.
+pub const EVENT_RETENTION: Duration = Duration::days(30);
+
+pub fn event_item(
+    channel: ChannelKind,
+    event_id: &str,
+    order: &OrderId,
+    now: OffsetDateTime,
+) -> Item {
+    Builder::new(
+        key(format!("EVENT#{}#{event_id}", channel.as_str()), "EVENT"),
+        "event",
+    )
+    .s("order_id", order.as_str())
+    .ts("handled_at", now)
+    .ts("ttl", now + EVENT_RETENTION)
+    .0
+}
+
 pub fn grant_item(g: &Grant) -> Item {
     Builder::new(grant_key(&g.token), "grant")
         .s("order_id", g.order_id.as_str())

@@ -22,7 +22,7 @@ use codec::{Item, n, s, ts};
 
 use crate::grant::{Grant, Unusable};
 use crate::ids::{DownloadToken, IdError, OrderId, ProductId};
-use crate::order::{Order, OrderStatus, PayOutcome, Payment, TransitionError};
+use crate::order::{ChannelKind, Order, OrderStatus, PayOutcome, Payment, TransitionError};
 use crate::product::Product;
 
 /// Index names, as declared in template.yaml.
@@ -218,10 +218,15 @@ impl Store {
     /// not on that snapshot. A repeat of the same provider transaction (a provider retry,
     /// or a race lost to an identical call) is `Paid::Already` and writes nothing; a
     /// different transaction or amount is an error and writes nothing.
+    ///
+    /// `event`, when given, is the provider notification that reported the payment
+    /// (`(channel, notify_id)`); it is recorded in the same transaction, with a TTL, as the
+    /// notification that paid this order.
     pub async fn mark_paid(
         &self,
         order: &Order,
         payment: &Payment,
+        event: Option<(ChannelKind, &str)>,
         grant_expires_at: Option<OffsetDateTime>,
         now: OffsetDateTime,
     ) -> Result<Paid, StoreError> {
@@ -275,13 +280,24 @@ impl Store {
                 source: Box::new(e),
             })?;
 
-        let res = self
+        let mut tx = self
             .client
             .transact_write_items()
             .transact_items(TransactWriteItem::builder().update(update).build())
-            .transact_items(TransactWriteItem::builder().put(put).build())
-            .send()
-            .await;
+            .transact_items(TransactWriteItem::builder().put(put).build());
+        if let Some((channel, event_id)) = event {
+            let record = Put::builder()
+                .table_name(&self.table)
+                .set_item(Some(codec::event_item(channel, event_id, &order.id, now)))
+                .condition_expression("attribute_not_exists(pk)")
+                .build()
+                .map_err(|e| StoreError::Aws {
+                    op: "build Put",
+                    source: Box::new(e),
+                })?;
+            tx = tx.transact_items(TransactWriteItem::builder().put(record).build());
+        }
+        let res = tx.send().await;
         match res {
             Ok(_) => Ok(Paid::Now {
                 order: paid,
@@ -312,6 +328,73 @@ impl Store {
             }
             Err(e) => Err(aws("TransactWriteItems(pay)")(e)),
         }
+    }
+
+    /// A pending order the provider closed or that outlived its expiry.
+    /// Returns `false` (and writes nothing) if the order is no longer pending.
+    pub async fn expire_order(&self, id: &OrderId) -> Result<bool, StoreError> {
+        let res = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(codec::order_key(id)))
+            .update_expression("SET #status = :expired REMOVE pending")
+            .condition_expression("#status = :pending")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":expired", s(OrderStatus::Expired.as_str()))
+            .expression_attribute_values(":pending", s(OrderStatus::Pending.as_str()))
+            .send()
+            .await;
+        match res {
+            Ok(_) => Ok(true),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(aws("UpdateItem(expire)")(e)),
+        }
+    }
+
+    /// The purchase mail went out: clear the due mark.
+    pub async fn mail_sent(&self, id: &OrderId, now: OffsetDateTime) -> Result<(), StoreError> {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(codec::order_key(id)))
+            .update_expression(
+                "SET mail_state = :sent, mail_sent_at = :now REMOVE mail_due, mail_next_at",
+            )
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_values(":sent", s("SENT"))
+            .expression_attribute_values(":now", ts(now))
+            .send()
+            .await
+            .map_err(aws("UpdateItem(mail sent)"))?;
+        Ok(())
+    }
+
+    /// Sending failed: keep it due, count the attempt and say when to try next.
+    pub async fn mail_failed(
+        &self,
+        id: &OrderId,
+        attempts: u32,
+        next_at: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(codec::order_key(id)))
+            .update_expression("SET mail_attempts = :n, mail_next_at = :next")
+            .condition_expression("mail_state = :due")
+            .expression_attribute_values(":n", n(attempts))
+            .expression_attribute_values(":next", ts(next_at))
+            .expression_attribute_values(":due", s(codec::MAIL_DUE_MARK))
+            .send()
+            .await
+            .map_err(aws("UpdateItem(mail failed)"))?;
+        Ok(())
     }
 
     /// Paid orders of a product that were not refunded, oldest payment first.

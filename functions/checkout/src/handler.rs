@@ -1,0 +1,178 @@
+//! Translate a checkout request into `Shop::checkout` and its result into a response:
+//! `303` to the payment page for forms, `{order_id, pay_url}` for JSON clients; errors as
+//! an HTML page or JSON per `Accept`. Nothing is written on any error.
+
+use kiosk::alipay::parse_form;
+use kiosk::channel::{Channel, ChannelError, Device};
+use kiosk::order::Source;
+use kiosk::shop::{CheckoutError, CheckoutRequest, Shop};
+use kiosk::{Email, ProductId};
+use kiosk_web::{BodyError, body_text, header_str, is_json_body, pages, wants_json};
+use lambda_http::http::{Method, StatusCode, header};
+use lambda_http::{Body, Request, Response};
+use serde::Deserialize;
+use serde_json::json;
+use time::OffsetDateTime;
+
+/// Longest value kept for attribution fields; longer ones are cut, not refused, since
+/// they come from links we do not control.
+const MAX_SOURCE_LEN: usize = 200;
+
+/// A client error, naming the field when there is one.
+#[derive(Debug)]
+struct Problem {
+    status: StatusCode,
+    field: Option<&'static str>,
+    message: String,
+}
+
+impl Problem {
+    fn field(field: &'static str, message: impl Into<String>) -> Self {
+        Problem {
+            status: StatusCode::BAD_REQUEST,
+            field: Some(field),
+            message: message.into(),
+        }
+    }
+    fn status(status: StatusCode, message: impl Into<String>) -> Self {
+        Problem {
+            status,
+            field: None,
+            message: message.into(),
+        }
+    }
+}
+
+#[derive(Deserialize, Default)]
+struct JsonBody {
+    product_id: Option<String>,
+    email: Option<String>,
+    device: Option<String>,
+    utm_source: Option<String>,
+    utm_medium: Option<String>,
+    utm_campaign: Option<String>,
+}
+
+fn clip(v: Option<String>) -> Option<String> {
+    let v = v?.trim().to_owned();
+    if v.is_empty() {
+        return None;
+    }
+    Some(v.chars().take(MAX_SOURCE_LEN).collect())
+}
+
+fn parse(req: &Request) -> Result<CheckoutRequest, Problem> {
+    if req.method() != Method::POST {
+        return Err(Problem::status(StatusCode::METHOD_NOT_ALLOWED, "use POST"));
+    }
+    let text = body_text(req).map_err(|e| match e {
+        BodyError::TooLarge => Problem::status(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "request body is larger than 16 KiB",
+        ),
+        BodyError::NotUtf8 => Problem::status(StatusCode::BAD_REQUEST, "request body is not UTF-8"),
+    })?;
+    let body: JsonBody = if is_json_body(req) {
+        serde_json::from_str(text).map_err(|e| {
+            Problem::status(
+                StatusCode::BAD_REQUEST,
+                format!("request body is not valid JSON: {e}"),
+            )
+        })?
+    } else {
+        let mut f = parse_form(text)
+            .map_err(|e| Problem::status(StatusCode::BAD_REQUEST, e.to_string()))?;
+        JsonBody {
+            product_id: f.remove("product_id"),
+            email: f.remove("email"),
+            device: f.remove("device"),
+            utm_source: f.remove("utm_source"),
+            utm_medium: f.remove("utm_medium"),
+            utm_campaign: f.remove("utm_campaign"),
+        }
+    };
+    let product_id = body
+        .product_id
+        .filter(|s| !s.trim().is_empty())
+        .ok_or_else(|| Problem::field("product_id", "product_id is required"))?;
+    let product_id = ProductId::parse(product_id.trim())
+        .map_err(|e| Problem::field("product_id", e.to_string()))?;
+    let email = body
+        .email
+        .ok_or_else(|| Problem::field("email", "email is required"))?;
+    let email = Email::parse(&email).map_err(|e| Problem::field("email", e.to_string()))?;
+    let device = Device::choose(body.device.as_deref(), header_str(req, header::USER_AGENT))
+        .map_err(|m| Problem::field("device", m))?;
+    let source = Source {
+        utm_source: clip(body.utm_source),
+        utm_medium: clip(body.utm_medium),
+        utm_campaign: clip(body.utm_campaign),
+        referrer: clip(header_str(req, header::REFERER).map(str::to_owned)),
+    };
+    Ok(CheckoutRequest {
+        product_id,
+        email,
+        device,
+        source,
+    })
+}
+
+fn problem_response(req: &Request, p: &Problem) -> Response<Body> {
+    if wants_json(req) {
+        kiosk_web::json(
+            p.status,
+            &json!({ "error": { "field": p.field, "message": p.message } }),
+        )
+    } else {
+        let title = match p.status {
+            StatusCode::NOT_FOUND => "Product not found",
+            StatusCode::PAYLOAD_TOO_LARGE => "Request too large",
+            s if s.is_server_error() => "Something went wrong",
+            _ => "Please check your details",
+        };
+        kiosk_web::html(p.status, pages::error(title, &p.message))
+    }
+}
+
+pub async fn handle<C: Channel>(
+    shop: &Shop<C>,
+    req: Request,
+    now: OffsetDateTime,
+) -> Response<Body> {
+    let parsed = match parse(&req) {
+        Ok(r) => r,
+        Err(p) => return problem_response(&req, &p),
+    };
+    match shop.checkout(parsed, now).await {
+        Ok(started) if wants_json(&req) => kiosk_web::json(
+            StatusCode::OK,
+            &json!({ "order_id": started.order_id.as_str(), "pay_url": started.pay_url }),
+        ),
+        Ok(started) => kiosk_web::see_other(&started.pay_url),
+        Err(CheckoutError::UnknownProduct(id)) => problem_response(
+            &req,
+            &Problem {
+                status: StatusCode::NOT_FOUND,
+                field: Some("product_id"),
+                message: format!("there is no product {id}"),
+            },
+        ),
+        Err(CheckoutError::Channel(ChannelError::Currency(c))) => problem_response(
+            &req,
+            &Problem::field(
+                "product_id",
+                format!("this product is priced in {c}, which this payment method cannot take"),
+            ),
+        ),
+        Err(e) => {
+            tracing::error!(error = %e, source = ?std::error::Error::source(&e), "checkout failed");
+            problem_response(
+                &req,
+                &Problem::status(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "We could not start your checkout. Please try again in a moment.",
+                ),
+            )
+        }
+    }
+}

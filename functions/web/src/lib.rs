@@ -1,0 +1,123 @@
+//! HTTP plumbing shared by the function crates (and the devstack, which runs the same
+//! handlers): reading request bodies within a size limit, content negotiation, the
+//! security headers every page carries, and the HTML page frame.
+
+pub mod pages;
+
+use lambda_http::http::{HeaderValue, StatusCode, header};
+use lambda_http::{Body, Request, Response};
+
+/// Largest request body a function accepts. Checkout forms and Alipay notifications are a
+/// few hundred bytes; anything near this is not a real client.
+pub const MAX_BODY: usize = 16 * 1024;
+
+/// JSON logs (CloudWatch-friendly), level from `RUST_LOG` (default info). Called first
+/// thing in every `main`.
+pub fn init_tracing() {
+    tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_current_span(false)
+        .without_time() // Lambda stamps every line already
+        .init();
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum BodyError {
+    TooLarge,
+    NotUtf8,
+}
+
+/// The request body as text, refusing bodies over `MAX_BODY`.
+pub fn body_text(req: &Request) -> Result<&str, BodyError> {
+    let bytes: &[u8] = req.body().as_ref();
+    if bytes.len() > MAX_BODY {
+        return Err(BodyError::TooLarge);
+    }
+    std::str::from_utf8(bytes).map_err(|_| BodyError::NotUtf8)
+}
+
+pub fn header_str<'a>(req: &'a Request, name: header::HeaderName) -> Option<&'a str> {
+    req.headers().get(name).and_then(|v| v.to_str().ok())
+}
+
+/// Does the request carry JSON?
+pub fn is_json_body(req: &Request) -> bool {
+    header_str(req, header::CONTENT_TYPE).is_some_and(|c| {
+        c.trim_start()
+            .to_ascii_lowercase()
+            .starts_with("application/json")
+    })
+}
+
+/// Does the client want JSON back? (An HTML form never asks for it.)
+pub fn wants_json(req: &Request) -> bool {
+    let accept = header_str(req, header::ACCEPT)
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    accept.contains("application/json") || (is_json_body(req) && !accept.contains("text/html"))
+}
+
+fn with_security_headers(mut resp: Response<Body>) -> Response<Body> {
+    let h = resp.headers_mut();
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; form-action 'self' https:; base-uri 'none'; frame-ancestors 'none'"),
+    );
+    resp
+}
+
+fn build(status: StatusCode, content_type: &'static str, body: String) -> Response<Body> {
+    let mut resp = Response::new(Body::Text(body));
+    *resp.status_mut() = status;
+    resp.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    with_security_headers(resp)
+}
+
+pub fn html(status: StatusCode, body: String) -> Response<Body> {
+    build(status, "text/html; charset=utf-8", body)
+}
+
+pub fn json(status: StatusCode, value: &serde_json::Value) -> Response<Body> {
+    build(status, "application/json", value.to_string())
+}
+
+pub fn text(status: StatusCode, body: &str) -> Response<Body> {
+    build(status, "text/plain; charset=utf-8", body.to_owned())
+}
+
+/// `303 See Other` to `location` (a URL we built, so always a valid header value; an
+/// invalid one degrades to a 500 page rather than a panic).
+pub fn see_other(location: &str) -> Response<Body> {
+    match HeaderValue::from_str(location) {
+        Ok(v) => {
+            let mut resp = build(
+                StatusCode::SEE_OTHER,
+                "text/html; charset=utf-8",
+                pages::redirecting(location),
+            );
+            resp.headers_mut().insert(header::LOCATION, v);
+            resp
+        }
+        Err(_) => html(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            pages::error(
+                "Something went wrong",
+                "We could not build the payment link. Please try again.",
+            ),
+        ),
+    }
+}

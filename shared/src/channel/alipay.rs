@@ -1,0 +1,314 @@
+//! Alipay as a [`Channel`]: page pay and wap pay redirects, async notifications, browser
+//! returns, and `alipay.trade.query` over HTTPS (DESIGN §6).
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+use super::{Channel, ChannelError, Device, PaymentEvent, ProviderStatus};
+use crate::alipay::{
+    AlipayPublicKey, AppPrivateKey, Params, parse_form, query_string, sign_request,
+    verify_callback, verify_response,
+};
+use crate::clock::{beijing_minutes, beijing_seconds};
+use crate::config::AlipayConfig;
+use crate::ids::OrderId;
+use crate::money::{Currency, Money};
+use crate::order::{ChannelKind, Order};
+
+/// Where Alipay calls us back.
+#[derive(Debug, Clone)]
+pub struct AlipayUrls {
+    pub notify_url: String,
+    pub return_url: String,
+    /// Where the mobile cashier's "quit" button goes (wap pay).
+    pub quit_url: String,
+}
+
+impl AlipayUrls {
+    pub fn under(public_base_url: &str) -> Self {
+        AlipayUrls {
+            notify_url: format!("{public_base_url}/notify/alipay"),
+            return_url: format!("{public_base_url}/return/alipay"),
+            quit_url: format!("{public_base_url}/"),
+        }
+    }
+}
+
+pub struct AlipayChannel {
+    config: AlipayConfig,
+    urls: AlipayUrls,
+    app_key: AppPrivateKey,
+    alipay_key: AlipayPublicKey,
+    http: reqwest::Client,
+}
+
+/// Transport attempts for gateway calls; only transport errors are retried (a reply,
+/// even an error reply, is an answer).
+const ATTEMPTS: u32 = 3;
+const BACKOFF: Duration = Duration::from_millis(200);
+
+#[derive(Serialize)]
+struct PayBiz<'a> {
+    out_trade_no: &'a str,
+    total_amount: String,
+    subject: &'a str,
+    product_code: &'static str,
+    time_expire: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    quit_url: Option<&'a str>,
+}
+
+#[derive(Deserialize)]
+struct QueryReply {
+    code: String,
+    #[serde(default)]
+    msg: String,
+    #[serde(default)]
+    sub_code: String,
+    #[serde(default)]
+    sub_msg: String,
+    trade_status: Option<String>,
+    trade_no: Option<String>,
+    total_amount: Option<String>,
+    out_trade_no: Option<String>,
+}
+
+fn reject(why: impl Into<String>) -> ChannelError {
+    ChannelError::Rejected(why.into())
+}
+
+impl AlipayChannel {
+    pub fn new(
+        config: AlipayConfig,
+        urls: AlipayUrls,
+        app_key: AppPrivateKey,
+        alipay_key: AlipayPublicKey,
+    ) -> Result<Self, ChannelError> {
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(3))
+            .timeout(Duration::from_secs(6))
+            .build()
+            .map_err(ChannelError::Transport)?;
+        Ok(AlipayChannel {
+            config,
+            urls,
+            app_key,
+            alipay_key,
+            http,
+        })
+    }
+
+    fn common_params(&self, method: &str, now: OffsetDateTime) -> Params {
+        let mut p = Params::new();
+        for (k, v) in [
+            ("app_id", self.config.app_id.as_str()),
+            ("method", method),
+            ("format", "JSON"),
+            ("charset", "utf-8"),
+            ("sign_type", "RSA2"),
+            ("version", "1.0"),
+        ] {
+            p.insert(k.into(), v.into());
+        }
+        p.insert("timestamp".into(), beijing_seconds(now));
+        p
+    }
+
+    /// Verify a callback's signature and that it is addressed to this merchant.
+    fn authenticate(&self, params: &Params) -> Result<(), ChannelError> {
+        verify_callback(params, &self.alipay_key).map_err(|e| reject(e.to_string()))?;
+        if params.get("app_id") != Some(&self.config.app_id) {
+            return Err(reject("app_id is not ours"));
+        }
+        if let Some(seller) = &self.config.seller_id
+            && params.get("seller_id") != Some(seller)
+        {
+            return Err(reject("seller_id is not ours"));
+        }
+        Ok(())
+    }
+
+    /// A signed gateway call, retried on transport errors only.
+    async fn call(
+        &self,
+        method: &str,
+        biz_content: String,
+        now: OffsetDateTime,
+    ) -> Result<String, ChannelError> {
+        let mut params = self.common_params(method, now);
+        params.insert("biz_content".into(), biz_content);
+        sign_request(&mut params, &self.app_key).map_err(ChannelError::Sign)?;
+        let body = query_string(&params);
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let res = self
+                .http
+                .post(&self.config.gateway_url)
+                .header(
+                    "content-type",
+                    "application/x-www-form-urlencoded;charset=utf-8",
+                )
+                .body(body.clone())
+                .send()
+                .await;
+            match res {
+                Ok(resp) if resp.status().is_success() => {
+                    return resp.text().await.map_err(ChannelError::Transport);
+                }
+                Ok(resp) => return Err(ChannelError::HttpStatus(resp.status().as_u16())),
+                Err(e) if attempt < ATTEMPTS => {
+                    tracing::warn!(error = %e, attempt, method, "Alipay gateway transport error; retrying");
+                    tokio::time::sleep(BACKOFF * 2u32.pow(attempt - 1)).await;
+                }
+                Err(e) => return Err(ChannelError::Transport(e)),
+            }
+        }
+    }
+}
+
+fn field<'a>(p: &'a Params, name: &str) -> Result<&'a str, ChannelError> {
+    p.get(name)
+        .map(String::as_str)
+        .filter(|v| !v.is_empty())
+        .ok_or_else(|| reject(format!("{name} is missing")))
+}
+
+impl Channel for AlipayChannel {
+    fn kind(&self) -> ChannelKind {
+        ChannelKind::Alipay
+    }
+
+    fn payment_redirect(
+        &self,
+        order: &Order,
+        device: Device,
+        now: OffsetDateTime,
+    ) -> Result<String, ChannelError> {
+        if order.amount.currency() != Currency::Cny {
+            return Err(ChannelError::Currency(order.amount.currency()));
+        }
+        let (method, biz) = match device {
+            Device::Desktop => (
+                "alipay.trade.page.pay",
+                PayBiz {
+                    out_trade_no: order.id.as_str(),
+                    total_amount: order.amount.to_decimal(),
+                    subject: &order.product_title,
+                    product_code: "FAST_INSTANT_TRADE_PAY",
+                    time_expire: beijing_seconds(order.expires_at),
+                    quit_url: None,
+                },
+            ),
+            Device::Mobile => (
+                "alipay.trade.wap.pay",
+                PayBiz {
+                    out_trade_no: order.id.as_str(),
+                    total_amount: order.amount.to_decimal(),
+                    subject: &order.product_title,
+                    product_code: "QUICK_WAP_WAY",
+                    time_expire: beijing_minutes(order.expires_at),
+                    quit_url: Some(&self.urls.quit_url),
+                },
+            ),
+        };
+        let mut params = self.common_params(method, now);
+        // Serialising a struct of strings cannot fail.
+        let biz = serde_json::to_string(&biz).unwrap_or_default();
+        params.insert("biz_content".into(), biz);
+        params.insert("notify_url".into(), self.urls.notify_url.clone());
+        params.insert("return_url".into(), self.urls.return_url.clone());
+        sign_request(&mut params, &self.app_key).map_err(ChannelError::Sign)?;
+        Ok(format!(
+            "{}?{}",
+            self.config.gateway_url,
+            query_string(&params)
+        ))
+    }
+
+    fn authenticate_notification(&self, body: &str) -> Result<PaymentEvent, ChannelError> {
+        let p = parse_form(body).map_err(|e| reject(e.to_string()))?;
+        self.authenticate(&p)?;
+        let order_id = OrderId::parse(field(&p, "out_trade_no")?)
+            .map_err(|_| reject("out_trade_no is not one of our order ids"))?;
+        let event_id = field(&p, "notify_id")?.to_owned();
+        let status = match field(&p, "trade_status")? {
+            "TRADE_SUCCESS" | "TRADE_FINISHED" => ProviderStatus::Paid {
+                provider_txn_id: field(&p, "trade_no")?.to_owned(),
+                amount: Money::parse_decimal(field(&p, "total_amount")?, Currency::Cny)
+                    .map_err(|e| reject(format!("total_amount: {e}")))?,
+            },
+            "WAIT_BUYER_PAY" => ProviderStatus::Waiting,
+            "TRADE_CLOSED" => ProviderStatus::Closed,
+            other => return Err(reject(format!("unknown trade_status {other:?}"))),
+        };
+        Ok(PaymentEvent {
+            order_id,
+            event_id,
+            status,
+        })
+    }
+
+    fn authenticate_return(&self, query: &str) -> Result<OrderId, ChannelError> {
+        let p = parse_form(query).map_err(|e| reject(e.to_string()))?;
+        self.authenticate(&p)?;
+        OrderId::parse(field(&p, "out_trade_no")?)
+            .map_err(|_| reject("out_trade_no is not one of our order ids"))
+    }
+
+    async fn query(
+        &self,
+        order: &Order,
+        now: OffsetDateTime,
+    ) -> Result<ProviderStatus, ChannelError> {
+        let biz = serde_json::json!({ "out_trade_no": order.id.as_str() }).to_string();
+        let raw = self.call("alipay.trade.query", biz, now).await?;
+        let reply: QueryReply = verify_response(&raw, "alipay.trade.query", &self.alipay_key)
+            .map_err(ChannelError::Reply)?;
+        if reply.code == "40004" && reply.sub_code == "ACQ.TRADE_NOT_EXIST" {
+            // The buyer has not opened the cashier yet: still pending on our side.
+            return Ok(ProviderStatus::Waiting);
+        }
+        if reply.code != "10000" {
+            return Err(ChannelError::Provider {
+                code: reply.code,
+                sub_code: reply.sub_code,
+                msg: format!("{} {}", reply.msg, reply.sub_msg),
+            });
+        }
+        if reply.out_trade_no.as_deref() != Some(order.id.as_str()) {
+            return Err(ChannelError::Provider {
+                code: reply.code,
+                sub_code: "out_trade_no".into(),
+                msg: "reply is about another order".into(),
+            });
+        }
+        let bad = |what: &str| ChannelError::Provider {
+            code: "10000".into(),
+            sub_code: what.into(),
+            msg: "missing or malformed in reply".into(),
+        };
+        match reply.trade_status.as_deref() {
+            Some("TRADE_SUCCESS" | "TRADE_FINISHED") => Ok(ProviderStatus::Paid {
+                provider_txn_id: reply
+                    .trade_no
+                    .filter(|t| !t.is_empty())
+                    .ok_or_else(|| bad("trade_no"))?,
+                amount: reply
+                    .total_amount
+                    .as_deref()
+                    .and_then(|a| Money::parse_decimal(a, Currency::Cny).ok())
+                    .ok_or_else(|| bad("total_amount"))?,
+            }),
+            Some("WAIT_BUYER_PAY") => Ok(ProviderStatus::Waiting),
+            Some("TRADE_CLOSED") => Ok(ProviderStatus::Closed),
+            _ => Err(bad("trade_status")),
+        }
+    }
+
+    fn ack(&self) -> &'static str {
+        "success"
+    }
+}

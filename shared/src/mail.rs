@@ -1,0 +1,120 @@
+//! Purchase emails through SES: composing them (pure) and sending them.
+
+use aws_sdk_ses::types::{Body, Content, Destination, Message};
+
+use crate::email::Email;
+use crate::grant::Grant;
+use crate::order::Order;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mail {
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("SES did not accept the mail")]
+pub struct MailError(#[source] Box<dyn std::error::Error + Send + Sync>);
+
+/// Escape text for HTML element content and attribute values.
+pub fn html_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// The mail a buyer gets once the payment is recorded: what they bought, the link, how
+/// many downloads it allows, the order id, and where to get help.
+pub fn purchase_mail(order: &Order, grant: &Grant, link: &str, help: &Email) -> Mail {
+    let title = &order.product_title;
+    let n = grant.download_limit;
+    let downloads = if n == 1 {
+        "1 download".to_owned()
+    } else {
+        format!("{n} downloads")
+    };
+    let subject = format!("Your download: {title}");
+    let text = format!(
+        "Thank you for buying {title}.\n\n\
+         Download it here ({downloads}):\n{link}\n\n\
+         Order: {order_id}\nPaid: {amount}\nEdition: {edition}\n\n\
+         The link is yours alone; please do not share it. If it stops working or you need \
+         help, reply to this email or write to {help}, and mention your order number.\n",
+        order_id = order.id,
+        amount = order.amount,
+        edition = order.edition,
+    );
+    let e = html_escape;
+    let html = format!(
+        "<!doctype html><html><body style=\"font-family:system-ui,sans-serif;line-height:1.5;color:#222\">\
+         <p>Thank you for buying <strong>{title}</strong>.</p>\
+         <p><a href=\"{link}\" style=\"display:inline-block;padding:.6em 1.2em;background:#1a7f37;color:#fff;\
+         text-decoration:none;border-radius:6px\">Download {title}</a></p>\
+         <p>This link allows {downloads}. If the button does not work, copy this address into your browser:<br>\
+         <a href=\"{link}\">{link}</a></p>\
+         <p style=\"color:#555\">Order: {order_id}<br>Paid: {amount}<br>Edition: {edition}</p>\
+         <p style=\"color:#555\">The link is yours alone; please do not share it. If it stops working or you need help, \
+         reply to this email or write to <a href=\"mailto:{help}\">{help}</a>, and mention your order number.</p>\
+         </body></html>",
+        title = e(title),
+        link = e(link),
+        downloads = e(&downloads),
+        order_id = e(order.id.as_str()),
+        amount = e(&order.amount.to_string()),
+        edition = e(&order.edition),
+        help = e(help.as_str()),
+    );
+    Mail {
+        subject,
+        text,
+        html,
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Mailer {
+    ses: aws_sdk_ses::Client,
+    from: Email,
+}
+
+impl Mailer {
+    pub fn new(ses: aws_sdk_ses::Client, from: Email) -> Self {
+        Mailer { ses, from }
+    }
+
+    pub fn from_address(&self) -> &Email {
+        &self.from
+    }
+
+    pub async fn send(&self, to: &Email, mail: &Mail) -> Result<(), MailError> {
+        let content = |s: &str| Content::builder().data(s).charset("UTF-8").build();
+        let message = Message::builder()
+            .subject(content(&mail.subject).map_err(|e| MailError(Box::new(e)))?)
+            .body(
+                Body::builder()
+                    .text(content(&mail.text).map_err(|e| MailError(Box::new(e)))?)
+                    .html(content(&mail.html).map_err(|e| MailError(Box::new(e)))?)
+                    .build(),
+            )
+            .build();
+        self.ses
+            .send_email()
+            .source(self.from.as_str())
+            .destination(Destination::builder().to_addresses(to.as_str()).build())
+            .message(message)
+            .send()
+            .await
+            .map_err(|e| MailError(Box::new(e)))?;
+        Ok(())
+    }
+}

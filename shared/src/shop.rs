@@ -1,0 +1,400 @@
+//! The shop's flows, written once for every channel (DESIGN §2, §5): checkout, the
+//! asynchronous notification, the browser return, and fulfilment (pay + grant in one
+//! transaction, then the mail).
+//!
+//! Handlers parse HTTP into the types here and render what comes back; every rule lives
+//! here or below.
+
+use time::{Duration, OffsetDateTime};
+
+use crate::channel::{Channel, ChannelError, Device, ProviderStatus};
+use crate::config::Config;
+use crate::email::Email;
+use crate::grant::Grant;
+use crate::ids::{DownloadToken, OrderId, ProductId};
+use crate::mail::{Mailer, purchase_mail};
+use crate::order::{MailState, Order, OrderStatus, Payment, Source, TransitionError};
+use crate::store::{Paid, Store, StoreError};
+
+/// Everything a function needs, built once at cold start.
+pub struct Shop<C> {
+    pub config: Config,
+    pub store: Store,
+    pub mailer: Mailer,
+    pub channel: C,
+}
+
+/// A parsed checkout request: each field already valid.
+#[derive(Debug, Clone)]
+pub struct CheckoutRequest {
+    pub product_id: ProductId,
+    pub email: Email,
+    pub device: Device,
+    pub source: Source,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckoutStarted {
+    pub order_id: OrderId,
+    pub pay_url: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CheckoutError {
+    #[error("no product {0}")]
+    UnknownProduct(ProductId),
+    #[error(transparent)]
+    Channel(#[from] ChannelError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("could not make an order id")]
+    Id(#[source] crate::ids::IdError),
+}
+
+/// What handling a notification did. Every variant is answered with the channel's ack.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NotifyOutcome {
+    /// Recorded the payment now (grant created, mail attempted).
+    Paid { mail_sent: bool },
+    /// The same payment was recorded before: nothing changed.
+    AlreadyPaid,
+    /// Not a payment (e.g. WAIT_BUYER_PAY): nothing changed.
+    Ignored,
+    /// The provider closed the trade; a pending order was expired.
+    Closed,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum NotifyError {
+    #[error(transparent)]
+    Rejected(ChannelError),
+    #[error("notification for unknown order {0}")]
+    UnknownOrder(OrderId),
+    #[error("notification refused: {0}")]
+    Refused(TransitionError),
+    #[error(transparent)]
+    Store(StoreError),
+}
+
+/// What the buyer's browser should see after coming back from the provider.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReturnView {
+    Paid {
+        order: Box<Order>,
+        download_url: String,
+    },
+    Confirming {
+        order: Box<Order>,
+    },
+    Refunded {
+        order: Box<Order>,
+    },
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReturnError {
+    #[error(transparent)]
+    Rejected(ChannelError),
+    #[error("no order {0}")]
+    UnknownOrder(OrderId),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Mail retry schedule: 1, 2, 4, ... minutes, at most 6 hours apart.
+pub fn mail_backoff(attempts: u32) -> Duration {
+    Duration::minutes(1i64 << attempts.min(9)).min(Duration::hours(6))
+}
+
+impl<C: Channel> Shop<C> {
+    pub fn download_url(&self, token: &DownloadToken) -> String {
+        format!(
+            "{}/download/{}",
+            self.config.public_base_url,
+            token.expose()
+        )
+    }
+
+    /// Create a pending order priced from the product (never from the request) and the
+    /// provider's payment URL for it. Two DynamoDB round trips: read product, put order.
+    pub async fn checkout(
+        &self,
+        req: CheckoutRequest,
+        now: OffsetDateTime,
+    ) -> Result<CheckoutStarted, CheckoutError> {
+        let product = self
+            .store
+            .get_product(&req.product_id)
+            .await?
+            .ok_or_else(|| CheckoutError::UnknownProduct(req.product_id.clone()))?;
+        let id = OrderId::generate(now).map_err(CheckoutError::Id)?;
+        let order = Order::new_pending(
+            id,
+            &product,
+            req.email,
+            self.channel.kind(),
+            req.source,
+            now,
+            self.config.order_ttl,
+        );
+        // Sign before writing: a channel that cannot take this order leaves nothing behind.
+        let pay_url = self.channel.payment_redirect(&order, req.device, now)?;
+        self.store.create_order(&order).await?;
+        tracing::info!(order_id = %order.id, product = %product.id, amount = %order.amount, "checkout started");
+        Ok(CheckoutStarted {
+            order_id: order.id,
+            pay_url,
+        })
+    }
+
+    /// Handle the provider's asynchronous notification: authenticate, find the order,
+    /// check the payment against it, record it, mail the buyer.
+    pub async fn notify(
+        &self,
+        body: &str,
+        now: OffsetDateTime,
+    ) -> Result<NotifyOutcome, NotifyError> {
+        let event = self
+            .channel
+            .authenticate_notification(body)
+            .map_err(NotifyError::Rejected)?;
+        let order = self
+            .store
+            .get_order(&event.order_id)
+            .await
+            .map_err(NotifyError::Store)?
+            .ok_or_else(|| NotifyError::UnknownOrder(event.order_id.clone()))?;
+        match event.status {
+            ProviderStatus::Paid {
+                provider_txn_id,
+                amount,
+            } => {
+                let payment = Payment {
+                    provider_txn_id,
+                    amount,
+                };
+                match self
+                    .fulfil(&order, &payment, Some(&event.event_id), now)
+                    .await
+                {
+                    Ok(Fulfilled::Now { mail_sent, .. }) => Ok(NotifyOutcome::Paid { mail_sent }),
+                    Ok(Fulfilled::Already { .. }) => Ok(NotifyOutcome::AlreadyPaid),
+                    Err(StoreError::Transition(e)) => Err(NotifyError::Refused(e)),
+                    Err(e) => Err(NotifyError::Store(e)),
+                }
+            }
+            ProviderStatus::Waiting => Ok(NotifyOutcome::Ignored),
+            ProviderStatus::Closed => {
+                if order.status == OrderStatus::Pending {
+                    self.store
+                        .expire_order(&order.id)
+                        .await
+                        .map_err(NotifyError::Store)?;
+                }
+                Ok(NotifyOutcome::Closed)
+            }
+        }
+    }
+
+    /// The buyer's browser came back from the provider. Never marks paid from the return
+    /// parameters alone: a still-pending order is checked with the provider first.
+    pub async fn return_page(
+        &self,
+        query: &str,
+        now: OffsetDateTime,
+    ) -> Result<ReturnView, ReturnError> {
+        let order_id = self
+            .channel
+            .authenticate_return(query)
+            .map_err(ReturnError::Rejected)?;
+        let order = self
+            .store
+            .get_order(&order_id)
+            .await?
+            .ok_or_else(|| ReturnError::UnknownOrder(order_id.clone()))?;
+        match order.status {
+            OrderStatus::Paid => Ok(self.paid_view(order)),
+            OrderStatus::Refunded => Ok(ReturnView::Refunded {
+                order: Box::new(order),
+            }),
+            OrderStatus::Pending | OrderStatus::Expired => {
+                match self.channel.query(&order, now).await {
+                    Ok(ProviderStatus::Paid {
+                        provider_txn_id,
+                        amount,
+                    }) => {
+                        let payment = Payment {
+                            provider_txn_id,
+                            amount,
+                        };
+                        match self.fulfil(&order, &payment, None, now).await {
+                            Ok(Fulfilled::Now { order, .. } | Fulfilled::Already { order }) => {
+                                Ok(self.paid_view(*order))
+                            }
+                            Err(e) => {
+                                tracing::error!(order_id = %order.id, error = %e, "return: provider says paid but recording failed");
+                                Ok(ReturnView::Confirming {
+                                    order: Box::new(order),
+                                })
+                            }
+                        }
+                    }
+                    Ok(_) => Ok(ReturnView::Confirming {
+                        order: Box::new(order),
+                    }),
+                    Err(e) => {
+                        // The notification will still arrive; the page refreshes meanwhile.
+                        tracing::warn!(order_id = %order.id, error = %e, "return: provider query failed");
+                        Ok(ReturnView::Confirming {
+                            order: Box::new(order),
+                        })
+                    }
+                }
+            }
+        }
+    }
+
+    fn paid_view(&self, order: Order) -> ReturnView {
+        match &order.grant_token {
+            Some(token) => ReturnView::Paid {
+                download_url: self.download_url(token),
+                order: Box::new(order),
+            },
+            // A paid order always has its grant (same transaction); be safe regardless.
+            None => ReturnView::Confirming {
+                order: Box::new(order),
+            },
+        }
+    }
+
+    /// Record a confirmed payment (order + grant in one transaction) and mail the buyer.
+    /// Shared by notify, the return-time query and reconcile. If the mail fails the
+    /// payment stays recorded and the mail stays due for the retry job.
+    pub async fn fulfil(
+        &self,
+        order: &Order,
+        payment: &Payment,
+        event_id: Option<&str>,
+        now: OffsetDateTime,
+    ) -> Result<Fulfilled, StoreError> {
+        let event = event_id.map(|id| (self.channel.kind(), id));
+        match self
+            .store
+            .mark_paid(order, payment, event, None, now)
+            .await?
+        {
+            Paid::Already { order } => Ok(Fulfilled::Already { order }),
+            Paid::Now { order, grant } => {
+                tracing::info!(order_id = %order.id, grant = ?grant.token, "order paid");
+                let mail_sent = self.send_purchase_mail(&order, &grant, now).await;
+                Ok(Fulfilled::Now {
+                    order,
+                    grant,
+                    mail_sent,
+                })
+            }
+        }
+    }
+
+    /// Send the purchase mail and record the outcome. Returns whether it was sent; a
+    /// failure is logged and left due, never propagated (the payment is what matters).
+    pub async fn send_purchase_mail(
+        &self,
+        order: &Order,
+        grant: &Grant,
+        now: OffsetDateTime,
+    ) -> bool {
+        let mail = purchase_mail(
+            order,
+            grant,
+            &self.download_url(&grant.token),
+            self.mailer.from_address(),
+        );
+        match self.mailer.send(&order.email, &mail).await {
+            Ok(()) => {
+                if let Err(e) = self.store.mail_sent(&order.id, now).await {
+                    // The buyer has the mail; the worst case is one duplicate from the retry job.
+                    tracing::error!(order_id = %order.id, error = %e, "mail sent but not recorded");
+                }
+                true
+            }
+            Err(e) => {
+                let attempts = match order.mail {
+                    MailState::Due { attempts, .. } => attempts + 1,
+                    _ => 1,
+                };
+                tracing::warn!(order_id = %order.id, error = %e, source = ?std::error::Error::source(&e), attempts, "purchase mail failed; left due for retry");
+                if let Err(e) = self
+                    .store
+                    .mail_failed(&order.id, attempts, now + mail_backoff(attempts))
+                    .await
+                {
+                    tracing::error!(order_id = %order.id, error = %e, "could not record mail failure");
+                }
+                false
+            }
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Fulfilled {
+    Now {
+        order: Box<Order>,
+        grant: Box<Grant>,
+        mail_sent: bool,
+    },
+    Already {
+        order: Box<Order>,
+    },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mail_backoff_grows_and_caps() {
+        assert_eq!(mail_backoff(0), Duration::minutes(1));
+        assert_eq!(mail_backoff(1), Duration::minutes(2));
+        assert_eq!(mail_backoff(3), Duration::minutes(8));
+        assert_eq!(mail_backoff(30), Duration::hours(6));
+    }
+}
+
+/// Why a function could not start. Raised at cold start, never per request.
+#[derive(Debug, thiserror::Error)]
+pub enum InitError {
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+    #[error(transparent)]
+    Secret(#[from] crate::secrets::SecretError),
+    #[error(transparent)]
+    Channel(#[from] ChannelError),
+}
+
+impl Shop<crate::channel::AlipayChannel> {
+    /// Build the whole state once: config from the environment, keys from SSM, SDK clients.
+    pub async fn alipay_from_env(sdk: &aws_config::SdkConfig) -> Result<Self, InitError> {
+        let config = Config::from_env()?;
+        let alipay = crate::config::AlipayConfig::from_env()?;
+        Self::alipay(sdk, config, alipay).await
+    }
+
+    pub async fn alipay(
+        sdk: &aws_config::SdkConfig,
+        config: Config,
+        alipay: crate::config::AlipayConfig,
+    ) -> Result<Self, InitError> {
+        let ssm = aws_sdk_ssm::Client::new(sdk);
+        let (app_key, alipay_key) = crate::secrets::alipay_keys(&ssm, &alipay).await?;
+        let urls = crate::channel::AlipayUrls::under(&config.public_base_url);
+        let channel = crate::channel::AlipayChannel::new(alipay, urls, app_key, alipay_key)?;
+        Ok(Shop {
+            store: Store::new(aws_sdk_dynamodb::Client::new(sdk), &config.table_name),
+            mailer: Mailer::new(aws_sdk_ses::Client::new(sdk), config.sender_email.clone()),
+            config,
+            channel,
+        })
+    }
+}
