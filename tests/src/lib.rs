@@ -95,3 +95,284 @@ pub fn pending_order(product: &Product, email: &str, created_at: OffsetDateTime)
         Duration::minutes(30),
     )
 }
+
+pub mod gateway;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use kiosk::Config;
+use kiosk::alipay::{
+    AlipayPublicKey, AppPrivateKey, Params, query_string, string_to_sign_callback,
+};
+use kiosk::channel::AlipayChannel;
+use kiosk::config::AlipayConfig;
+use kiosk::shop::Shop;
+use lambda_http::{Body, Request, Response};
+
+pub const APP_ID: &str = "2021000000000001";
+pub const SELLER_ID: &str = "2088000000000001";
+pub const VERIFIED_SENDER: &str = "shop@example.com";
+pub const BASE_URL: &str = "https://shop.example.com";
+
+/// A file of the python-alipay-sdk vectors kept in the `kiosk` crate's test data.
+pub fn vector_file(rel: &str) -> String {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let path = dir
+        .parent()
+        .map(|p| {
+            p.join("shared")
+                .join("tests")
+                .join("data")
+                .join("alipay")
+                .join(rel)
+        })
+        .unwrap_or_default();
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+pub struct WorldOptions {
+    pub seller_id: Option<&'static str>,
+    pub sender: &'static str,
+}
+
+impl Default for WorldOptions {
+    fn default() -> Self {
+        WorldOptions {
+            seller_id: Some(SELLER_ID),
+            sender: VERIFIED_SENDER,
+        }
+    }
+}
+
+/// A complete shop on the emulator: table, SSM keys, SES identity, a stand-in gateway,
+/// and the same `Shop` the functions build at cold start.
+pub struct World {
+    pub t: TestTable,
+    pub shop: Shop<AlipayChannel>,
+    pub gateway: gateway::Gateway,
+    /// Signs as Alipay does (the vectors' "alipay" key pair).
+    pub alipay_signer: Arc<AppPrivateKey>,
+    /// The merchant's own key: a notification signed with it must be refused.
+    pub app_signer: AppPrivateKey,
+    /// Verifies what we send to Alipay.
+    pub app_public: AlipayPublicKey,
+    pub endpoint: String,
+    pub http: reqwest::Client,
+    pub tag: String,
+}
+
+impl World {
+    pub async fn new(opts: WorldOptions) -> Result<World> {
+        let t = TestTable::new().await?;
+        let sdk = kiosk_localaws::emulator_config().await?;
+        let endpoint = std::env::var("AWS_ENDPOINT_URL")?;
+        let tag = t.name.trim_start_matches("kiosk-test-").to_owned();
+
+        let ses = aws_sdk_ses::Client::new(&sdk);
+        ses.verify_email_identity()
+            .email_address(VERIFIED_SENDER)
+            .send()
+            .await?;
+
+        let ssm = aws_sdk_ssm::Client::new(&sdk);
+        let private_param = format!("/kiosk-test/{tag}/alipay/app-private-key");
+        let public_param = format!("/kiosk-test/{tag}/alipay/alipay-public-key");
+        for (name, value) in [
+            (&private_param, vector_file("keys/app_pkcs8.b64")),
+            (&public_param, vector_file("keys/alipay_spki.pem")),
+        ] {
+            ssm.put_parameter()
+                .name(name)
+                .value(value)
+                .r#type(aws_sdk_ssm::types::ParameterType::SecureString)
+                .send()
+                .await?;
+        }
+
+        let app_public = AlipayPublicKey::parse(&vector_file("keys/app_spki.pem"))?;
+        let alipay_signer = Arc::new(AppPrivateKey::parse(&vector_file("keys/alipay_pkcs1.pem"))?);
+        let gateway = gateway::Gateway::start(app_public.clone(), alipay_signer.clone()).await?;
+
+        let config = Config {
+            table_name: t.name.clone(),
+            files_bucket: "kiosk-files".into(),
+            sender_email: kiosk::Email::parse(opts.sender)?,
+            public_base_url: BASE_URL.into(),
+            download_limit: 5,
+            order_ttl: time::Duration::minutes(30),
+            presign: time::Duration::seconds(300),
+        };
+        let alipay = AlipayConfig {
+            app_id: APP_ID.into(),
+            gateway_url: gateway.url.clone(),
+            seller_id: opts.seller_id.map(str::to_owned),
+            app_private_key_param: private_param,
+            alipay_public_key_param: public_param,
+        };
+        let shop = Shop::alipay(&sdk, config, alipay).await?;
+        Ok(World {
+            t,
+            shop,
+            gateway,
+            alipay_signer,
+            app_signer: AppPrivateKey::parse(&vector_file("keys/app_pkcs1.pem"))?,
+            app_public,
+            endpoint,
+            http: reqwest::Client::new(),
+            tag,
+        })
+    }
+
+    /// A buyer address unique to this world, so mail read back is this test's own.
+    pub fn buyer(&self, n: u32) -> String {
+        format!("buyer{n}-{}@example.com", self.tag)
+    }
+
+    pub async fn add_product(&self, id: &str, price: &str) -> Product {
+        let p = product(id, price);
+        self.shop
+            .store
+            .create_product(&p, now())
+            .await
+            .expect("create product");
+        p
+    }
+
+    /// A pending order created directly in the store.
+    pub async fn pending(&self, p: &Product, email: &str) -> Order {
+        let o = pending_order(p, email, now());
+        self.shop
+            .store
+            .create_order(&o)
+            .await
+            .expect("create order");
+        o
+    }
+
+    /// Notification params as Alipay sends them for `order_id`, signed with the Alipay key.
+    pub fn notify_params(&self, order_id: &str, amount: &str, status: &str) -> Params {
+        let mut p = Params::new();
+        for (k, v) in [
+            ("app_id", APP_ID),
+            ("auth_app_id", APP_ID),
+            ("charset", "utf-8"),
+            ("notify_type", "trade_status_sync"),
+            ("notify_time", "2026-11-21 18:30:20"),
+            ("out_trade_no", order_id),
+            ("seller_id", SELLER_ID),
+            ("buyer_id", "2088102177846875"),
+            ("subject", "The book"),
+            ("total_amount", amount),
+            ("receipt_amount", amount),
+            ("trade_status", status),
+            ("version", "1.0"),
+            ("gmt_payment", "2026-11-21 18:30:19"),
+        ] {
+            p.insert(k.into(), v.into());
+        }
+        p.insert("notify_id".into(), format!("N-{order_id}-{status}"));
+        p.insert("trade_no".into(), format!("T-{order_id}"));
+        self.sign_as_alipay(p)
+    }
+
+    pub fn sign_as_alipay(&self, p: Params) -> Params {
+        sign_callback(p, &self.alipay_signer)
+    }
+
+    pub async fn checkout(
+        &self,
+        body: &str,
+        content_type: &str,
+        accept: &str,
+        user_agent: &str,
+    ) -> Response<Body> {
+        let req = lambda_http::http::Request::builder()
+            .method("POST")
+            .uri(format!("{BASE_URL}/checkout"))
+            .header("content-type", content_type)
+            .header("accept", accept)
+            .header("user-agent", user_agent)
+            .header("referer", "https://blog.example.com/post")
+            .body(Body::Text(body.to_owned()))
+            .expect("request");
+        checkout::handler::handle(&self.shop, req, now()).await
+    }
+
+    pub async fn notify(&self, body: &str) -> (u16, String) {
+        let req: Request = lambda_http::http::Request::builder()
+            .method("POST")
+            .uri(format!("{BASE_URL}/notify/alipay"))
+            .header(
+                "content-type",
+                "application/x-www-form-urlencoded; charset=utf-8",
+            )
+            .body(Body::Text(body.to_owned()))
+            .expect("request");
+        let resp = payment_notify::handler::handle(&self.shop, req, now()).await;
+        (resp.status().as_u16(), body_string(&resp))
+    }
+
+    pub async fn return_page(&self, query: &str) -> (u16, String) {
+        let req: Request = lambda_http::http::Request::builder()
+            .method("GET")
+            .uri(format!("{BASE_URL}/return/alipay?{query}"))
+            .body(Body::Empty)
+            .expect("request");
+        let resp = payment_notify::handler::handle(&self.shop, req, now()).await;
+        (resp.status().as_u16(), body_string(&resp))
+    }
+
+    /// Mails SES accepted for `to`, read back from the emulator.
+    pub async fn mails_to(&self, to: &str) -> Vec<serde_json::Value> {
+        let text = self
+            .http
+            .get(format!("{}/moto-api/data.json", self.endpoint))
+            .send()
+            .await
+            .expect("moto data")
+            .text()
+            .await
+            .expect("moto body");
+        let data: serde_json::Value = serde_json::from_str(&text).expect("moto json");
+        data["ses"]["Message"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|m| {
+                m["destinations"]["ToAddresses"]
+                    .as_array()
+                    .is_some_and(|a| a.iter().any(|d| d == to))
+            })
+            .collect()
+    }
+
+    pub async fn grants_for(&self, order: &OrderId) -> usize {
+        self.t
+            .scan_entity("grant")
+            .await
+            .expect("scan")
+            .iter()
+            .filter(|g| g.get("order_id").and_then(|v| v.as_s().ok()) == Some(&order.to_string()))
+            .count()
+    }
+}
+
+pub fn sign_callback(mut p: Params, key: &AppPrivateKey) -> Params {
+    p.remove("sign");
+    p.insert("sign_type".into(), "RSA2".into());
+    let sign = key
+        .sign(string_to_sign_callback(&p).as_bytes())
+        .expect("sign");
+    p.insert("sign".into(), sign);
+    p
+}
+
+pub fn form(p: &Params) -> String {
+    query_string(p)
+}
+
+pub fn body_string(resp: &Response<Body>) -> String {
+    String::from_utf8_lossy(resp.body().as_ref()).into_owned()
+}

@@ -2,10 +2,11 @@
 //!
 //! Notify replies are what the provider reads: exactly the channel's ack (`success`) once
 //! handled, duplicates included; `fail` otherwise, with 400 for a notification we refuse
-//! and 500 for our own trouble, so the provider retries.
+//! and 500 for our own trouble, so the provider retries. A `WAIT_BUYER_PAY` changes
+//! nothing and gets `202 not-paid`.
 
 use kiosk::channel::Channel;
-use kiosk::shop::{NotifyError, ReturnError, ReturnView, Shop};
+use kiosk::shop::{NotifyError, NotifyOutcome, ReturnError, ReturnView, Shop};
 use kiosk_web::{body_text, pages};
 use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Request, Response};
@@ -47,6 +48,9 @@ async fn notify<C: Channel>(shop: &Shop<C>, req: &Request, now: OffsetDateTime) 
         }
     };
     match shop.notify(body, now).await {
+        // Not a payment: nothing changed. Answered with something other than the ack so
+        // the provider keeps telling us until the trade settles (paid or closed).
+        Ok(NotifyOutcome::Ignored) => kiosk_web::text(StatusCode::ACCEPTED, "not-paid"),
         Ok(outcome) => {
             tracing::info!(?outcome, "notify handled");
             kiosk_web::text(StatusCode::OK, shop.channel.ack())

@@ -1,0 +1,174 @@
+//! A local stand-in for Alipay's gateway, for `alipay.trade.query`: it checks our request
+//! signature with the app's public key and answers with a response signed by the test
+//! "Alipay" key, exactly in the gateway's reply format (signed `*_response` slice).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use kiosk::alipay::{AlipayPublicKey, AppPrivateKey, parse_form, string_to_sign_request};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+
+#[derive(Debug, Clone)]
+pub enum Answer {
+    Paid {
+        trade_no: String,
+        total_amount: String,
+    },
+    Waiting,
+    NotExist,
+}
+
+pub struct Gateway {
+    pub url: String,
+    answers: Arc<Mutex<HashMap<String, Answer>>>,
+    /// Method names of requests whose signature verified.
+    pub calls: Arc<Mutex<Vec<String>>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Gateway {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl Gateway {
+    pub async fn start(
+        app_public: AlipayPublicKey,
+        alipay_private: Arc<AppPrivateKey>,
+    ) -> anyhow::Result<Gateway> {
+        let listener = TcpListener::bind("127.0.0.1:0").await?;
+        let url = format!("http://{}/gateway.do", listener.local_addr()?);
+        let answers: Arc<Mutex<HashMap<String, Answer>>> = Arc::default();
+        let calls: Arc<Mutex<Vec<String>>> = Arc::default();
+        let (a, c) = (answers.clone(), calls.clone());
+        let task = tokio::spawn(async move {
+            while let Ok((mut sock, _)) = listener.accept().await {
+                let (a, c, key, signer) = (
+                    a.clone(),
+                    c.clone(),
+                    app_public.clone(),
+                    alipay_private.clone(),
+                );
+                tokio::spawn(async move {
+                    let Some(body) = read_body(&mut sock).await else {
+                        return;
+                    };
+                    let reply = answer(&body, &key, &signer, &a, &c);
+                    let resp = format!(
+                        "HTTP/1.1 200 OK\r\ncontent-type: text/html;charset=utf-8\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{}",
+                        reply.len(),
+                        reply
+                    );
+                    let _ = sock.write_all(resp.as_bytes()).await;
+                });
+            }
+        });
+        Ok(Gateway {
+            url,
+            answers,
+            calls,
+            task,
+        })
+    }
+
+    pub fn set(&self, out_trade_no: &str, answer: Answer) {
+        self.answers
+            .lock()
+            .unwrap()
+            .insert(out_trade_no.to_owned(), answer);
+    }
+}
+
+async fn read_body(sock: &mut tokio::net::TcpStream) -> Option<String> {
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        let n = sock.read(&mut chunk).await.ok()?;
+        if n == 0 {
+            return None;
+        }
+        buf.extend_from_slice(&chunk[..n]);
+        if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&buf[..end]).to_ascii_lowercase();
+            let len: usize = head
+                .lines()
+                .find_map(|l| l.strip_prefix("content-length:"))
+                .and_then(|v| v.trim().parse().ok())
+                .unwrap_or(0);
+            while buf.len() < end + 4 + len {
+                let n = sock.read(&mut chunk).await.ok()?;
+                if n == 0 {
+                    return None;
+                }
+                buf.extend_from_slice(&chunk[..n]);
+            }
+            return String::from_utf8(buf[end + 4..end + 4 + len].to_vec()).ok();
+        }
+    }
+}
+
+fn signed(member: &str, inner: &serde_json::Value, signer: &AppPrivateKey) -> String {
+    let slice = inner.to_string();
+    let sign = signer.sign(slice.as_bytes()).unwrap_or_default();
+    format!(
+        "{{\"{member}\":{slice},\"sign\":{}}}",
+        serde_json::Value::String(sign)
+    )
+}
+
+fn answer(
+    body: &str,
+    app_public: &AlipayPublicKey,
+    signer: &AppPrivateKey,
+    answers: &Mutex<HashMap<String, Answer>>,
+    calls: &Mutex<Vec<String>>,
+) -> String {
+    let bad = |msg: &str| {
+        serde_json::json!({"error_response": {"code": "40002", "msg": "Invalid Arguments", "sub_code": "isv.invalid-signature", "sub_msg": msg}})
+            .to_string()
+    };
+    let Ok(params) = parse_form(body) else {
+        return bad("not a form");
+    };
+    let Some(sign) = params.get("sign") else {
+        return bad("no sign");
+    };
+    if app_public
+        .verify(string_to_sign_request(&params).as_bytes(), sign)
+        .is_err()
+    {
+        return bad("signature does not verify");
+    }
+    let method = params.get("method").cloned().unwrap_or_default();
+    calls.lock().unwrap().push(method.clone());
+    let biz: serde_json::Value = params
+        .get("biz_content")
+        .and_then(|b| serde_json::from_str(b).ok())
+        .unwrap_or_default();
+    let out_trade_no = biz["out_trade_no"].as_str().unwrap_or_default().to_owned();
+    let member = format!("{}_response", method.replace('.', "_"));
+    let inner = match answers
+        .lock()
+        .unwrap()
+        .get(&out_trade_no)
+        .cloned()
+        .unwrap_or(Answer::NotExist)
+    {
+        Answer::Paid {
+            trade_no,
+            total_amount,
+        } => serde_json::json!({
+            "code": "10000", "msg": "Success", "out_trade_no": out_trade_no, "trade_no": trade_no,
+            "trade_status": "TRADE_SUCCESS", "total_amount": total_amount, "subject": "brace } and quote \" inside"
+        }),
+        Answer::Waiting => serde_json::json!({
+            "code": "10000", "msg": "Success", "out_trade_no": out_trade_no, "trade_status": "WAIT_BUYER_PAY", "total_amount": "9.00"
+        }),
+        Answer::NotExist => serde_json::json!({
+            "code": "40004", "msg": "Business Failed", "sub_code": "ACQ.TRADE_NOT_EXIST", "sub_msg": "交易不存在", "out_trade_no": out_trade_no
+        }),
+    };
+    signed(&member, &inner, signer)
+}

@@ -1,0 +1,606 @@
+//! The buy flow end to end, in process, against the locked emulator: checkout -> signed
+//! pay URL -> Alipay notification -> PAID + grant + one mail; every forged or wrong
+//! notification refused with nothing changed; the browser return page.
+
+use futures::future::join_all;
+use kiosk::alipay::{Params, parse_form, string_to_sign_request};
+use kiosk::order::{MailState, OrderStatus};
+use kiosk::{Order, OrderId};
+use kiosk_e2e::gateway::Answer;
+use kiosk_e2e::{World, WorldOptions, body_string, form, sign_callback};
+
+const DESKTOP: &str = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 Chrome/126 Safari/537.36";
+const IPHONE: &str =
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 Mobile/15E148";
+
+fn pay_params(url: &str) -> Params {
+    let (_, query) = url.split_once('?').expect("pay url has a query");
+    parse_form(query).expect("pay url query parses")
+}
+
+async fn checkout_order(w: &World, product: &str, email: &str) -> (Order, String) {
+    let body = format!(
+        "product_id={product}&email={}&utm_source=newsletter",
+        email.replace('@', "%40")
+    );
+    let resp = w
+        .checkout(
+            &body,
+            "application/x-www-form-urlencoded",
+            "text/html",
+            DESKTOP,
+        )
+        .await;
+    assert_eq!(resp.status(), 303, "{}", body_string(&resp));
+    let url = resp.headers()["location"].to_str().unwrap().to_owned();
+    let p = pay_params(&url);
+    let biz: serde_json::Value = serde_json::from_str(&p["biz_content"]).unwrap();
+    let id = OrderId::parse(biz["out_trade_no"].as_str().unwrap()).unwrap();
+    (
+        w.shop
+            .store
+            .get_order(&id)
+            .await
+            .unwrap()
+            .expect("order stored"),
+        url,
+    )
+}
+
+#[tokio::test]
+async fn full_flow_checkout_notify_grant_and_one_mail() {
+    let w = World::new(WorldOptions::default()).await.unwrap();
+    let product = w.add_product("rust-book", "9.00").await;
+    let email = w.buyer(1);
+    let (order, url) = checkout_order(&w, "rust-book", &email).await;
+
+    // The pay URL is a signed page-pay request our app key signed, for the product's price.
+    assert!(url.starts_with(&w.gateway.url));
+    let p = pay_params(&url);
+    w.app_public
+        .verify(string_to_sign_request(&p).as_bytes(), &p["sign"])
+        .expect("pay URL signature verifies with the app public key");
+    assert_eq!(p["method"], "alipay.trade.page.pay");
+    assert_eq!(p["notify_url"], "https://shop.example.com/notify/alipay");
+    let biz: serde_json::Value = serde_json::from_str(&p["biz_content"]).unwrap();
+    assert_eq!(biz["total_amount"], "9.00");
+    assert_eq!(biz["product_code"], "FAST_INSTANT_TRADE_PAY");
+    assert_eq!(biz["subject"], product.title.as_str());
+    assert_eq!(
+        biz["time_expire"],
+        kiosk::clock::beijing_seconds(order.expires_at)
+    );
+    assert_eq!(order.status, OrderStatus::Pending);
+    assert_eq!(order.amount, product.price);
+    assert_eq!(order.source.utm_source.as_deref(), Some("newsletter"));
+    assert_eq!(
+        order.source.referrer.as_deref(),
+        Some("https://blog.example.com/post")
+    );
+
+    let notify = form(&w.notify_params(order.id.as_str(), "9.00", "TRADE_SUCCESS"));
+    assert_eq!(w.notify(&notify).await, (200, "success".to_owned()));
+
+    let paid = w.shop.store.get_order(&order.id).await.unwrap().unwrap();
+    assert_eq!(paid.status, OrderStatus::Paid);
+    assert!(
+        matches!(paid.mail, MailState::Sent { .. }),
+        "{:?}",
+        paid.mail
+    );
+    let token = paid.grant_token.clone().unwrap();
+    let grant = w.shop.store.get_grant(&token).await.unwrap().unwrap();
+    assert_eq!(grant.downloads_left, 5);
+    assert_eq!(w.grants_for(&order.id).await, 1);
+    let mails = w.mails_to(&email).await;
+    assert_eq!(mails.len(), 1);
+    let link = format!("https://shop.example.com/download/{}", token.expose());
+    let mail_body = mails[0]["body"].as_str().unwrap();
+    assert!(
+        mail_body.contains(&link),
+        "mail must carry the grant's link"
+    );
+    assert!(mail_body.contains(order.id.as_str()));
+    assert!(
+        mails[0]["subject"]
+            .as_str()
+            .unwrap()
+            .contains(&product.title)
+    );
+
+    // The same notification again: acknowledged, nothing new.
+    assert_eq!(w.notify(&notify).await, (200, "success".to_owned()));
+    assert_eq!(w.grants_for(&order.id).await, 1);
+    assert_eq!(w.mails_to(&email).await.len(), 1);
+    assert_eq!(
+        w.shop.store.get_order(&order.id).await.unwrap().unwrap(),
+        paid
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn ten_identical_notifications_at_once_pay_once() {
+    let w = World::new(WorldOptions::default()).await.unwrap();
+    w.add_product("rust-book", "9.00").await;
+    let email = w.buyer(1);
+    let (order, _) = checkout_order(&w, "rust-book", &email).await;
+    let notify = form(&w.notify_params(order.id.as_str(), "9.00", "TRADE_SUCCESS"));
+    let w = std::sync::Arc::new(w);
+    let replies = join_all((0..10).map(|_| {
+        let (w, n) = (w.clone(), notify.clone());
+        tokio::spawn(async move { w.notify(&n).await })
+    }))
+    .await;
+    for r in replies {
+        assert_eq!(r.unwrap(), (200, "success".to_owned()));
+    }
+    assert_eq!(w.grants_for(&order.id).await, 1);
+    assert_eq!(w.mails_to(&email).await.len(), 1);
+}
+
+#[tokio::test]
+async fn bad_notifications_are_refused_and_change_nothing() {
+    let w = World::new(WorldOptions::default()).await.unwrap();
+    let product = w.add_product("rust-book", "9.00").await;
+    let email = w.buyer(1);
+    let order = w.pending(&product, &email).await;
+    let id = order.id.as_str();
+    let good = w.notify_params(id, "9.00", "TRADE_SUCCESS");
+
+    let mut cases: Vec<(&str, String)> = Vec::new();
+    let mut forged = good.clone();
+    forged.insert("sign".into(), w.app_signer.sign(b"something else").unwrap());
+    cases.push(("forged signature", form(&forged)));
+    cases.push((
+        "signed with the app key",
+        form(&sign_callback(good.clone(), &w.app_signer)),
+    ));
+    let mut tampered = good.clone();
+    tampered.insert("total_amount".into(), "0.01".into());
+    cases.push(("tampered total_amount", form(&tampered)));
+    let mut other_app = good.clone();
+    other_app.insert("app_id".into(), "2021000000009999".into());
+    cases.push(("other app_id", form(&w.sign_as_alipay(other_app))));
+    let mut other_seller = good.clone();
+    other_seller.insert("seller_id".into(), "2088000000009999".into());
+    cases.push(("other seller_id", form(&w.sign_as_alipay(other_seller))));
+    let mut cheap = good.clone();
+    cheap.insert("total_amount".into(), "0.01".into());
+    cases.push(("signed but wrong amount", form(&w.sign_as_alipay(cheap))));
+    cases.push((
+        "unknown out_trade_no",
+        form(&w.notify_params("K20990101000000ffffffffffffffff", "9.00", "TRADE_SUCCESS")),
+    ));
+    cases.push((
+        "WAIT_BUYER_PAY",
+        form(&w.notify_params(id, "9.00", "WAIT_BUYER_PAY")),
+    ));
+    let mut no_sign = good.clone();
+    no_sign.remove("sign");
+    cases.push(("missing sign", form(&no_sign)));
+    let mut rsa1 = good.clone();
+    rsa1.insert("sign_type".into(), "RSA".into());
+    cases.push(("sign_type=RSA", form(&rsa1)));
+    cases.push(("not form-encoded", serde_json::to_string(&good).unwrap()));
+    cases.push((
+        "duplicate field",
+        format!("{}&total_amount=0.01", form(&good)),
+    ));
+    cases.push(("empty body", String::new()));
+
+    for (name, body) in &cases {
+        let (status, reply) = w.notify(body).await;
+        assert_ne!(reply, "success", "{name} must not be acknowledged");
+        assert!(status >= 202, "{name}: status {status}");
+        assert_eq!(
+            w.shop.store.get_order(&order.id).await.unwrap().unwrap(),
+            order,
+            "{name} changed the order"
+        );
+        assert_eq!(w.grants_for(&order.id).await, 0, "{name} created a grant");
+        assert!(w.mails_to(&email).await.is_empty(), "{name} sent mail");
+    }
+    // And the genuine one still works afterwards.
+    assert_eq!(w.notify(&form(&good)).await, (200, "success".to_owned()));
+}
+
+#[tokio::test]
+async fn seller_id_is_only_checked_when_configured() {
+    let w = World::new(WorldOptions {
+        seller_id: None,
+        ..WorldOptions::default()
+    })
+    .await
+    .unwrap();
+    let product = w.add_product("rust-book", "9.00").await;
+    let order = w.pending(&product, &w.buyer(1)).await;
+    let mut p = w.notify_params(order.id.as_str(), "9.00", "TRADE_SUCCESS");
+    p.insert("seller_id".into(), "2088000000009999".into());
+    assert_eq!(
+        w.notify(&form(&w.sign_as_alipay(p))).await,
+        (200, "success".to_owned())
+    );
+}
+
+#[tokio::test]
+async fn a_notification_for_an_expired_order_pays_it() {
+    let w = World::new(WorldOptions::default()).await.unwrap();
+    let product = w.add_product("rust-book", "9.00").await;
+    let email = w.buyer(1);
+    let order = w.pending(&product, &email).await;
+    assert!(w.shop.store.expire_order(&order.id).await.unwrap());
+    assert_eq!(
+        w.shop
+            .store
+            .get_order(&order.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .status,
+        OrderStatus::Expired
+    );
+    assert_eq!(
+        w.notify(&form(&w.notify_params(
+            order.id.as_str(),
+            "9.00",
+            "TRADE_SUCCESS"
+        )))
+        .await,
+        (200, "success".to_owned())
+    );
+    assert_eq!(
+        w.shop
+            .store
+            .get_order(&order.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .status,
+        OrderStatus::Paid
+    );
+    assert_eq!(w.grants_for(&order.id).await, 1);
+    assert_eq!(w.mails_to(&email).await.len(), 1);
+}
+
+#[tokio::test]
+async fn trade_closed_expires_a_pending_order() {
+    let w = World::new(WorldOptions::default()).await.unwrap();
+    let product = w.add_product("rust-book", "9.00").await;
+    let order = w.pending(&product, &w.buyer(1)).await;
+    assert_eq!(
+        w.notify(&form(&w.notify_params(
+            order.id.as_str(),
+            "9.00",
+            "TRADE_CLOSED"
+        )))
+        .await,
+        (200, "success".to_owned())
+    );
+    assert_eq!(
+        w.shop
+            .store
+            .get_order(&order.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .status,
+        OrderStatus::Expired
+    );
+}
+
+#[tokio::test]
+async fn ses_rejecting_the_mail_keeps_the_payment_and_leaves_mail_due() {
+    // The sender is not verified in the emulator, so SES answers MessageRejected, as AWS does.
+    let w = World::new(WorldOptions {
+        sender: "unverified@example.com",
+        ..WorldOptions::default()
+    })
+    .await
+    .unwrap();
+    let product = w.add_product("rust-book", "9.00").await;
+    let email = w.buyer(1);
+    let order = w.pending(&product, &email).await;
+    assert_eq!(
+        w.notify(&form(&w.notify_params(
+            order.id.as_str(),
+            "9.00",
+            "TRADE_SUCCESS"
+        )))
+        .await,
+        (200, "success".to_owned())
+    );
+    let stored = w.shop.store.get_order(&order.id).await.unwrap().unwrap();
+    assert_eq!(stored.status, OrderStatus::Paid);
+    assert!(
+        matches!(stored.mail, MailState::Due { attempts: 1, .. }),
+        "{:?}",
+        stored.mail
+    );
+    assert_eq!(w.grants_for(&order.id).await, 1);
+    assert!(w.mails_to(&email).await.is_empty());
+}
+
+fn return_query(w: &World, order_id: &str, amount: &str) -> String {
+    let mut p = Params::new();
+    for (k, v) in [
+        ("app_id", kiosk_e2e::APP_ID),
+        ("auth_app_id", kiosk_e2e::APP_ID),
+        ("charset", "utf-8"),
+        ("method", "alipay.trade.page.pay.return"),
+        ("out_trade_no", order_id),
+        ("seller_id", kiosk_e2e::SELLER_ID),
+        ("timestamp", "2026-11-21 18:30:25"),
+        ("total_amount", amount),
+        ("trade_no", "T-return"),
+        ("version", "1.0"),
+    ] {
+        p.insert(k.into(), v.into());
+    }
+    form(&w.sign_as_alipay(p))
+}
+
+#[tokio::test]
+async fn return_page_shows_the_link_once_paid() {
+    let w = World::new(WorldOptions::default()).await.unwrap();
+    let product = w.add_product("rust-book", "9.00").await;
+    let order = w.pending(&product, &w.buyer(1)).await;
+    w.notify(&form(&w.notify_params(
+        order.id.as_str(),
+        "9.00",
+        "TRADE_SUCCESS",
+    )))
+    .await;
+    let token = w
+        .shop
+        .store
+        .get_order(&order.id)
+        .await
+        .unwrap()
+        .unwrap()
+        .grant_token
+        .unwrap();
+    let (status, page) = w
+        .return_page(&return_query(&w, order.id.as_str(), "9.00"))
+        .await;
+    assert_eq!(status, 200);
+    assert!(page.contains(&format!("/download/{}", token.expose())));
+    assert!(
+        w.gateway.calls.lock().unwrap().is_empty(),
+        "a paid order needs no query"
+    );
+}
+
+#[tokio::test]
+async fn return_page_queries_alipay_and_fulfils_a_confirmed_payment() {
+    let w = World::new(WorldOptions::default()).await.unwrap();
+    let product = w.add_product("rust-book", "9.00").await;
+    let email = w.buyer(1);
+    let order = w.pending(&product, &email).await;
+    w.gateway.set(
+        order.id.as_str(),
+        Answer::Paid {
+            trade_no: "T-query".into(),
+            total_amount: "9.00".into(),
+        },
+    );
+    let (status, page) = w
+        .return_page(&return_query(&w, order.id.as_str(), "9.00"))
+        .await;
+    assert_eq!(status, 200);
+    let stored = w.shop.store.get_order(&order.id).await.unwrap().unwrap();
+    assert_eq!(stored.status, OrderStatus::Paid);
+    assert_eq!(stored.provider_txn_id.as_deref(), Some("T-query"));
+    assert!(page.contains(&format!(
+        "/download/{}",
+        stored.grant_token.unwrap().expose()
+    )));
+    assert_eq!(
+        w.gateway.calls.lock().unwrap().as_slice(),
+        ["alipay.trade.query"]
+    );
+    assert_eq!(w.mails_to(&email).await.len(), 1);
+}
+
+#[tokio::test]
+async fn return_page_waits_while_alipay_has_no_payment() {
+    let w = World::new(WorldOptions::default()).await.unwrap();
+    let product = w.add_product("rust-book", "9.00").await;
+    let order = w.pending(&product, &w.buyer(1)).await;
+    for answer in [Answer::NotExist, Answer::Waiting] {
+        w.gateway.set(order.id.as_str(), answer);
+        let (status, page) = w
+            .return_page(&return_query(&w, order.id.as_str(), "9.00"))
+            .await;
+        assert_eq!(status, 200);
+        assert!(page.contains("Confirming your payment"));
+        assert!(page.contains("http-equiv=\"refresh\""));
+        assert_eq!(
+            w.shop.store.get_order(&order.id).await.unwrap().unwrap(),
+            order
+        );
+    }
+    // A paid answer for the wrong amount is not a payment of this order.
+    w.gateway.set(
+        order.id.as_str(),
+        Answer::Paid {
+            trade_no: "T-x".into(),
+            total_amount: "0.01".into(),
+        },
+    );
+    let (_, page) = w
+        .return_page(&return_query(&w, order.id.as_str(), "9.00"))
+        .await;
+    assert!(page.contains("Confirming your payment"));
+    assert_eq!(
+        w.shop.store.get_order(&order.id).await.unwrap().unwrap(),
+        order
+    );
+}
+
+#[tokio::test]
+async fn forged_return_gets_400() {
+    let w = World::new(WorldOptions::default()).await.unwrap();
+    let product = w.add_product("rust-book", "9.00").await;
+    let order = w.pending(&product, &w.buyer(1)).await;
+    let genuine = return_query(&w, order.id.as_str(), "9.00");
+    let forged = genuine.replace("total_amount=9.00", "total_amount=0.01");
+    let (status, page) = w.return_page(&forged).await;
+    assert_eq!(status, 400);
+    assert!(page.contains("could not verify"));
+    let (status, _) = w.return_page("out_trade_no=K1").await;
+    assert_eq!(status, 400);
+    assert!(w.gateway.calls.lock().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn checkout_answers_json_and_picks_wap_pay_for_phones() {
+    let w = World::new(WorldOptions::default()).await.unwrap();
+    w.add_product("rust-book", "9.00").await;
+    let body = serde_json::json!({"product_id": "rust-book", "email": w.buyer(1), "utm_campaign": "launch"}).to_string();
+    let resp = w
+        .checkout(&body, "application/json", "application/json", IPHONE)
+        .await;
+    assert_eq!(resp.status(), 200);
+    let v: serde_json::Value = serde_json::from_str(&body_string(&resp)).unwrap();
+    let p = pay_params(v["pay_url"].as_str().unwrap());
+    assert_eq!(p["method"], "alipay.trade.wap.pay");
+    let biz: serde_json::Value = serde_json::from_str(&p["biz_content"]).unwrap();
+    assert_eq!(biz["product_code"], "QUICK_WAP_WAY");
+    assert_eq!(biz["quit_url"], "https://shop.example.com/");
+    assert_eq!(biz["out_trade_no"], v["order_id"]);
+    let stored = w
+        .shop
+        .store
+        .get_order(&OrderId::parse(v["order_id"].as_str().unwrap()).unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        biz["time_expire"],
+        kiosk::clock::beijing_minutes(stored.expires_at)
+    );
+    assert_eq!(stored.source.utm_campaign.as_deref(), Some("launch"));
+
+    // An explicit device wins over the User-Agent.
+    let body = format!(
+        "product_id=rust-book&email={}&device=desktop",
+        w.buyer(2).replace('@', "%40")
+    );
+    let resp = w
+        .checkout(
+            &body,
+            "application/x-www-form-urlencoded",
+            "text/html",
+            IPHONE,
+        )
+        .await;
+    let p = pay_params(resp.headers()["location"].to_str().unwrap());
+    assert_eq!(p["method"], "alipay.trade.page.pay");
+}
+
+#[tokio::test]
+async fn checkout_errors_name_the_field_and_write_nothing() {
+    let w = World::new(WorldOptions::default()).await.unwrap();
+    w.add_product("rust-book", "9.00").await;
+    let cases: Vec<(&str, String, &str, u16, Option<&str>)> = vec![
+        (
+            "bad email (form)",
+            "product_id=rust-book&email=not-an-email".into(),
+            "application/x-www-form-urlencoded",
+            400,
+            Some("email"),
+        ),
+        (
+            "missing email",
+            "product_id=rust-book".into(),
+            "application/x-www-form-urlencoded",
+            400,
+            Some("email"),
+        ),
+        (
+            "bad email (json)",
+            r#"{"product_id":"rust-book","email":"a@b"}"#.into(),
+            "application/json",
+            400,
+            Some("email"),
+        ),
+        (
+            "unknown product",
+            "product_id=no-such-book&email=a%40example.com".into(),
+            "application/x-www-form-urlencoded",
+            404,
+            Some("product_id"),
+        ),
+        (
+            "malformed product id",
+            "product_id=..%2Fetc&email=a%40example.com".into(),
+            "application/x-www-form-urlencoded",
+            400,
+            Some("product_id"),
+        ),
+        (
+            "bad device",
+            "product_id=rust-book&email=a%40example.com&device=tv".into(),
+            "application/x-www-form-urlencoded",
+            400,
+            Some("device"),
+        ),
+        (
+            "price in the request is ignored, bad json is not",
+            "{not json".into(),
+            "application/json",
+            400,
+            None,
+        ),
+        (
+            "too large",
+            format!(
+                "product_id=rust-book&email=a%40example.com&utm_source={}",
+                "x".repeat(17 * 1024)
+            ),
+            "application/x-www-form-urlencoded",
+            413,
+            None,
+        ),
+    ];
+    for (name, body, ctype, want, field) in &cases {
+        let resp = w.checkout(body, ctype, "application/json", "curl/8").await;
+        assert_eq!(
+            resp.status().as_u16(),
+            *want,
+            "{name}: {}",
+            body_string(&resp)
+        );
+        let v: serde_json::Value = serde_json::from_str(&body_string(&resp)).unwrap();
+        assert_eq!(v["error"]["field"].as_str(), *field, "{name}");
+        assert!(!v["error"]["message"].as_str().unwrap().is_empty());
+        // The same as a browser form: an HTML page.
+        let resp = w.checkout(body, ctype, "text/html", DESKTOP).await;
+        assert_eq!(resp.status().as_u16(), *want, "{name}");
+        assert!(
+            resp.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("text/html")
+        );
+        assert!(body_string(&resp).contains("<main>"));
+    }
+    assert!(
+        w.t.scan_entity("order").await.unwrap().is_empty(),
+        "no order may be written on an error"
+    );
+
+    // The amount always comes from the product, whatever the request says.
+    let resp = w
+        .checkout(
+            "product_id=rust-book&email=a%40example.com&total_amount=0.01&price=0.01",
+            "application/x-www-form-urlencoded",
+            "application/json",
+            DESKTOP,
+        )
+        .await;
+    let v: serde_json::Value = serde_json::from_str(&body_string(&resp)).unwrap();
+    let biz: serde_json::Value =
+        serde_json::from_str(&pay_params(v["pay_url"].as_str().unwrap())["biz_content"]).unwrap();
+    assert_eq!(biz["total_amount"], "9.00");
+}
