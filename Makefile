@@ -1,7 +1,7 @@
 # Kiosk developer commands. Everything Python lives in the project-local .venv made by
 # scripts/venv.sh; nothing is installed system-wide.
 
-.PHONY: test unit check-deps fmt lint-rust ci clean-venv
+.PHONY: test unit check-deps fmt lint lint-rust bench ci clean-venv
 
 # Every test, against the local AWS emulator (locked moto, DESIGN §9), which is started
 # on a free loopback port for the run and stopped afterwards, pass or fail.
@@ -20,11 +20,21 @@ check-deps:
 fmt:
 	cargo fmt --all
 
+# The SAM template, checked by `sam validate --lint` (cfn-lint) from the project-local
+# .venv-sam; needs no AWS account.
+lint:
+	scripts/venv.sh sam
+	SAM_CLI_TELEMETRY=0 .venv-sam/bin/sam validate --lint --template template.yaml --region us-east-1
+
+# Speed budgets (DESIGN §10): signing a pay URL, verifying a notification.
+bench:
+	cargo bench -p kiosk --bench alipay
+
 lint-rust:
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets --all-features -- -D warnings
 
-ci: lint-rust test
+ci: lint-rust lint test
 
 clean-venv:
-	rm -rf .venv
+	rm -rf .venv .venv-sam

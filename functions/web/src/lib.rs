@@ -40,7 +40,7 @@ pub fn body_text(req: &Request) -> Result<&str, BodyError> {
     std::str::from_utf8(bytes).map_err(|_| BodyError::NotUtf8)
 }
 
-pub fn header_str<'a>(req: &'a Request, name: header::HeaderName) -> Option<&'a str> {
+pub fn header_str(req: &Request, name: header::HeaderName) -> Option<&str> {
     req.headers().get(name).and_then(|v| v.to_str().ok())
 }
 
