@@ -1,0 +1,192 @@
+//! The API Gateway (HTTP API, payload 2.0) events in `events/`, for `sam local invoke -e`.
+//!
+//! They are generated here (signatures are deterministic, so regeneration is exact) and
+//! the committed files must equal what this generator makes; run with
+//! `KIOSK_WRITE_EVENTS=1` to rewrite them after a deliberate change. Each event is then
+//! loaded with `lambda_http::request::from_str`, exactly as Lambda would deliver it, and
+//! its response asserted.
+
+use std::path::PathBuf;
+
+use kiosk::OrderId;
+use kiosk::alipay::{AppPrivateKey, Params};
+use kiosk::order::OrderStatus;
+use kiosk_e2e::{APP_ID, SELLER_ID, World, WorldOptions, body_string, form, pending_order, sign_callback, vector_file};
+use serde_json::{Value, json};
+
+const ORDER: &str = "K20261121A1";
+const PRODUCT: &str = "little-book-of-rust";
+const UA: &str = "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_0) AppleWebKit/605.1.15 Safari/605.1.15";
+
+fn event(method: &str, route: &str, path: &str, query: &str, headers: Value, body: Option<&str>, channel: bool) -> Value {
+    let mut e = json!({
+        "version": "2.0",
+        "routeKey": format!("{method} {route}"),
+        "rawPath": path,
+        "rawQueryString": query,
+        "headers": headers,
+        "requestContext": {
+            "accountId": "123456789012",
+            "apiId": "api-id",
+            "domainName": "api-id.execute-api.us-east-1.amazonaws.com",
+            "domainPrefix": "api-id",
+            "http": { "method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": "192.0.2.10", "userAgent": UA },
+            "requestId": "kiosk-example",
+            "routeKey": format!("{method} {route}"),
+            "stage": "$default",
+            "time": "21/Nov/2026:10:30:00 +0000",
+            "timeEpoch": 1795257000000u64
+        },
+        "isBase64Encoded": false
+    });
+    if let Some(b) = body {
+        e["body"] = Value::String(b.to_owned());
+    }
+    if channel {
+        e["pathParameters"] = json!({ "channel": "alipay" });
+    }
+    e
+}
+
+fn form_headers(accept: &str) -> Value {
+    json!({ "content-type": "application/x-www-form-urlencoded", "accept": accept, "user-agent": UA, "referer": "https://blog.example.com/rust-book" })
+}
+
+fn alipay_signer() -> AppPrivateKey {
+    AppPrivateKey::parse(&vector_file("keys/alipay_pkcs1.pem")).unwrap()
+}
+
+fn notify_params(amount: &str) -> Params {
+    let mut p = Params::new();
+    for (k, v) in [
+        ("app_id", APP_ID),
+        ("auth_app_id", APP_ID),
+        ("buyer_id", "2088102177846875"),
+        ("charset", "utf-8"),
+        ("gmt_payment", "2026-11-21 18:30:19"),
+        ("notify_id", "2026112100222183012026320512345678"),
+        ("notify_time", "2026-11-21 18:30:20"),
+        ("notify_type", "trade_status_sync"),
+        ("out_trade_no", ORDER),
+        ("receipt_amount", amount),
+        ("seller_id", SELLER_ID),
+        ("subject", "The Little Book of Rust"),
+        ("total_amount", amount),
+        ("trade_no", "2026112122001446870501234567"),
+        ("trade_status", "TRADE_SUCCESS"),
+        ("version", "1.0"),
+    ] {
+        p.insert(k.into(), v.into());
+    }
+    p
+}
+
+/// Every event file and its contents.
+fn events() -> Vec<(&'static str, Value)> {
+    let signer = alipay_signer();
+    let paid = form(&sign_callback(notify_params("9.00"), &signer));
+    let mut tampered = sign_callback(notify_params("9.00"), &signer);
+    tampered.insert("total_amount".into(), "0.01".into());
+    let mut forged = sign_callback(notify_params("9.00"), &signer);
+    forged.insert("sign".into(), AppPrivateKey::parse(&vector_file("keys/app_pkcs1.pem")).unwrap().sign(b"forged").unwrap());
+    let mut ret = Params::new();
+    for (k, v) in [
+        ("app_id", APP_ID),
+        ("auth_app_id", APP_ID),
+        ("charset", "utf-8"),
+        ("method", "alipay.trade.page.pay.return"),
+        ("out_trade_no", ORDER),
+        ("seller_id", SELLER_ID),
+        ("timestamp", "2026-11-21 18:30:25"),
+        ("total_amount", "9.00"),
+        ("trade_no", "2026112122001446870501234567"),
+        ("version", "1.0"),
+    ] {
+        ret.insert(k.into(), v.into());
+    }
+    let ret = form(&sign_callback(ret, &signer));
+    let notify = |body: &str| event("POST", "/notify/{channel}", "/notify/alipay", "", json!({ "content-type": "application/x-www-form-urlencoded; charset=utf-8", "user-agent": "Mozilla/4.0" }), Some(body), true);
+    vec![
+        ("checkout-form.json", event("POST", "/checkout", "/checkout", "", form_headers("text/html"), Some(&format!("product_id={PRODUCT}&email=reader%40example.com&utm_source=blog")), false)),
+        (
+            "checkout-json.json",
+            event("POST", "/checkout", "/checkout", "", json!({ "content-type": "application/json", "accept": "application/json", "user-agent": UA }), Some(&json!({ "product_id": PRODUCT, "email": "reader@example.com", "device": "mobile" }).to_string()), false),
+        ),
+        ("checkout-bad-email.json", event("POST", "/checkout", "/checkout", "", form_headers("text/html"), Some(&format!("product_id={PRODUCT}&email=reader-at-example.com")), false)),
+        ("checkout-unknown-product.json", event("POST", "/checkout", "/checkout", "", form_headers("text/html"), Some("product_id=no-such-book&email=reader%40example.com"), false)),
+        ("notify-paid.json", notify(&paid)),
+        ("notify-duplicate.json", notify(&paid)),
+        ("notify-tampered-amount.json", notify(&form(&tampered))),
+        ("notify-forged-signature.json", notify(&form(&forged))),
+        ("return.json", event("GET", "/return/{channel}", "/return/alipay", &ret, json!({ "user-agent": UA, "accept": "text/html" }), None, true)),
+    ]
+}
+
+fn events_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().unwrap().join("events")
+}
+
+#[test]
+fn committed_events_are_current() {
+    for (name, value) in events() {
+        let text = serde_json::to_string_pretty(&value).unwrap() + "\n";
+        let path = events_dir().join(name);
+        if std::env::var_os("KIOSK_WRITE_EVENTS").is_some() {
+            std::fs::write(&path, &text).unwrap();
+        }
+        let committed = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e} (run with KIOSK_WRITE_EVENTS=1)", path.display()));
+        assert_eq!(committed, text, "{name} is stale; rerun with KIOSK_WRITE_EVENTS=1");
+    }
+}
+
+fn load(name: &str) -> lambda_http::Request {
+    let text = std::fs::read_to_string(events_dir().join(name)).unwrap();
+    lambda_http::request::from_str(&text).unwrap_or_else(|e| panic!("{name}: {e}"))
+}
+
+#[tokio::test]
+async fn each_event_gets_its_response() {
+    let w = World::new(WorldOptions::default()).await.unwrap();
+    let product = w.add_product(PRODUCT, "9.00").await;
+    let now = kiosk_e2e::now();
+
+    let resp = checkout::handler::handle(&w.shop, load("checkout-form.json"), now).await;
+    assert_eq!(resp.status(), 303);
+    assert!(resp.headers()["location"].to_str().unwrap().contains("method=alipay.trade.page.pay"));
+
+    let resp = checkout::handler::handle(&w.shop, load("checkout-json.json"), now).await;
+    assert_eq!(resp.status(), 200);
+    let v: Value = serde_json::from_str(&body_string(&resp)).unwrap();
+    assert!(v["pay_url"].as_str().unwrap().contains("method=alipay.trade.wap.pay"));
+    let created = w.shop.store.get_order(&OrderId::parse(v["order_id"].as_str().unwrap()).unwrap()).await.unwrap().unwrap();
+    assert_eq!(created.amount, product.price);
+
+    let resp = checkout::handler::handle(&w.shop, load("checkout-bad-email.json"), now).await;
+    assert_eq!(resp.status(), 400);
+    assert!(body_string(&resp).contains("@"), "the page says what is wrong with the email");
+    let resp = checkout::handler::handle(&w.shop, load("checkout-unknown-product.json"), now).await;
+    assert_eq!(resp.status(), 404);
+
+    // The order the notify/return events are about.
+    let mut order = pending_order(&product, "reader@example.com", now);
+    order.id = OrderId::parse(ORDER).unwrap();
+    w.shop.store.create_order(&order).await.unwrap();
+
+    for bad in ["notify-tampered-amount.json", "notify-forged-signature.json"] {
+        let resp = payment_notify::handler::handle(&w.shop, load(bad), now).await;
+        assert_eq!((resp.status().as_u16(), body_string(&resp).as_str()), (400, "fail"), "{bad}");
+        assert_eq!(w.shop.store.get_order(&order.id).await.unwrap().unwrap(), order, "{bad}");
+    }
+    for good in ["notify-paid.json", "notify-duplicate.json"] {
+        let resp = payment_notify::handler::handle(&w.shop, load(good), now).await;
+        assert_eq!((resp.status().as_u16(), body_string(&resp).as_str()), (200, "success"), "{good}");
+    }
+    let paid = w.shop.store.get_order(&order.id).await.unwrap().unwrap();
+    assert_eq!(paid.status, OrderStatus::Paid);
+    assert_eq!(w.grants_for(&order.id).await, 1);
+    assert_eq!(w.mails_to("reader@example.com").await.len(), 1);
+
+    let resp = payment_notify::handler::handle(&w.shop, load("return.json"), now).await;
+    assert_eq!(resp.status(), 200);
+    assert!(body_string(&resp).contains(&format!("/download/{}", paid.grant_token.unwrap().expose())));
+}
