@@ -11,14 +11,26 @@ use std::path::PathBuf;
 use kiosk::OrderId;
 use kiosk::alipay::{AppPrivateKey, Params};
 use kiosk::order::OrderStatus;
-use kiosk_e2e::{APP_ID, SELLER_ID, World, WorldOptions, body_string, form, pending_order, sign_callback, vector_file};
+use kiosk_e2e::{
+    APP_ID, SELLER_ID, World, WorldOptions, body_string, form, pending_order, sign_callback,
+    vector_file,
+};
 use serde_json::{Value, json};
 
 const ORDER: &str = "K20261121A1";
 const PRODUCT: &str = "little-book-of-rust";
-const UA: &str = "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_0) AppleWebKit/605.1.15 Safari/605.1.15";
+const UA: &str =
+    "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_0) AppleWebKit/605.1.15 Safari/605.1.15";
 
-fn event(method: &str, route: &str, path: &str, query: &str, headers: Value, body: Option<&str>, channel: bool) -> Value {
+fn event(
+    method: &str,
+    route: &str,
+    path: &str,
+    query: &str,
+    headers: Value,
+    body: Option<&str>,
+    channel: bool,
+) -> Value {
     let mut e = json!({
         "version": "2.0",
         "routeKey": format!("{method} {route}"),
@@ -88,7 +100,13 @@ fn events() -> Vec<(&'static str, Value)> {
     let mut tampered = sign_callback(notify_params("9.00"), &signer);
     tampered.insert("total_amount".into(), "0.01".into());
     let mut forged = sign_callback(notify_params("9.00"), &signer);
-    forged.insert("sign".into(), AppPrivateKey::parse(&vector_file("keys/app_pkcs1.pem")).unwrap().sign(b"forged").unwrap());
+    forged.insert(
+        "sign".into(),
+        AppPrivateKey::parse(&vector_file("keys/app_pkcs1.pem"))
+            .unwrap()
+            .sign(b"forged")
+            .unwrap(),
+    );
     let mut ret = Params::new();
     for (k, v) in [
         ("app_id", APP_ID),
@@ -105,7 +123,17 @@ fn events() -> Vec<(&'static str, Value)> {
         ret.insert(k.into(), v.into());
     }
     let ret = form(&sign_callback(ret, &signer));
-    let notify = |body: &str| event("POST", "/notify/{channel}", "/notify/alipay", "", json!({ "content-type": "application/x-www-form-urlencoded; charset=utf-8", "user-agent": "Mozilla/4.0" }), Some(body), true);
+    let notify = |body: &str| {
+        event(
+            "POST",
+            "/notify/{channel}",
+            "/notify/alipay",
+            "",
+            json!({ "content-type": "application/x-www-form-urlencoded; charset=utf-8", "user-agent": "Mozilla/4.0" }),
+            Some(body),
+            true,
+        )
+    };
     vec![
         ("checkout-form.json", event("POST", "/checkout", "/checkout", "", form_headers("text/html"), Some(&format!("product_id={PRODUCT}&email=reader%40example.com&utm_source=blog")), false)),
         (
@@ -123,7 +151,10 @@ fn events() -> Vec<(&'static str, Value)> {
 }
 
 fn events_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().unwrap().join("events")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .join("events")
 }
 
 #[test]
@@ -134,8 +165,12 @@ fn committed_events_are_current() {
         if std::env::var_os("KIOSK_WRITE_EVENTS").is_some() {
             std::fs::write(&path, &text).unwrap();
         }
-        let committed = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e} (run with KIOSK_WRITE_EVENTS=1)", path.display()));
-        assert_eq!(committed, text, "{name} is stale; rerun with KIOSK_WRITE_EVENTS=1");
+        let committed = std::fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("{}: {e} (run with KIOSK_WRITE_EVENTS=1)", path.display()));
+        assert_eq!(
+            committed, text,
+            "{name} is stale; rerun with KIOSK_WRITE_EVENTS=1"
+        );
     }
 }
 
@@ -152,18 +187,37 @@ async fn each_event_gets_its_response() {
 
     let resp = checkout::handler::handle(&w.shop, load("checkout-form.json"), now).await;
     assert_eq!(resp.status(), 303);
-    assert!(resp.headers()["location"].to_str().unwrap().contains("method=alipay.trade.page.pay"));
+    assert!(
+        resp.headers()["location"]
+            .to_str()
+            .unwrap()
+            .contains("method=alipay.trade.page.pay")
+    );
 
     let resp = checkout::handler::handle(&w.shop, load("checkout-json.json"), now).await;
     assert_eq!(resp.status(), 200);
     let v: Value = serde_json::from_str(&body_string(&resp)).unwrap();
-    assert!(v["pay_url"].as_str().unwrap().contains("method=alipay.trade.wap.pay"));
-    let created = w.shop.store.get_order(&OrderId::parse(v["order_id"].as_str().unwrap()).unwrap()).await.unwrap().unwrap();
+    assert!(
+        v["pay_url"]
+            .as_str()
+            .unwrap()
+            .contains("method=alipay.trade.wap.pay")
+    );
+    let created = w
+        .shop
+        .store
+        .get_order(&OrderId::parse(v["order_id"].as_str().unwrap()).unwrap())
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(created.amount, product.price);
 
     let resp = checkout::handler::handle(&w.shop, load("checkout-bad-email.json"), now).await;
     assert_eq!(resp.status(), 400);
-    assert!(body_string(&resp).contains("@"), "the page says what is wrong with the email");
+    assert!(
+        body_string(&resp).contains("@"),
+        "the page says what is wrong with the email"
+    );
     let resp = checkout::handler::handle(&w.shop, load("checkout-unknown-product.json"), now).await;
     assert_eq!(resp.status(), 404);
 
@@ -172,14 +226,29 @@ async fn each_event_gets_its_response() {
     order.id = OrderId::parse(ORDER).unwrap();
     w.shop.store.create_order(&order).await.unwrap();
 
-    for bad in ["notify-tampered-amount.json", "notify-forged-signature.json"] {
+    for bad in [
+        "notify-tampered-amount.json",
+        "notify-forged-signature.json",
+    ] {
         let resp = payment_notify::handler::handle(&w.shop, load(bad), now).await;
-        assert_eq!((resp.status().as_u16(), body_string(&resp).as_str()), (400, "fail"), "{bad}");
-        assert_eq!(w.shop.store.get_order(&order.id).await.unwrap().unwrap(), order, "{bad}");
+        assert_eq!(
+            (resp.status().as_u16(), body_string(&resp).as_str()),
+            (400, "fail"),
+            "{bad}"
+        );
+        assert_eq!(
+            w.shop.store.get_order(&order.id).await.unwrap().unwrap(),
+            order,
+            "{bad}"
+        );
     }
     for good in ["notify-paid.json", "notify-duplicate.json"] {
         let resp = payment_notify::handler::handle(&w.shop, load(good), now).await;
-        assert_eq!((resp.status().as_u16(), body_string(&resp).as_str()), (200, "success"), "{good}");
+        assert_eq!(
+            (resp.status().as_u16(), body_string(&resp).as_str()),
+            (200, "success"),
+            "{good}"
+        );
     }
     let paid = w.shop.store.get_order(&order.id).await.unwrap().unwrap();
     assert_eq!(paid.status, OrderStatus::Paid);
@@ -188,5 +257,7 @@ async fn each_event_gets_its_response() {
 
     let resp = payment_notify::handler::handle(&w.shop, load("return.json"), now).await;
     assert_eq!(resp.status(), 200);
-    assert!(body_string(&resp).contains(&format!("/download/{}", paid.grant_token.unwrap().expose())));
+    assert!(
+        body_string(&resp).contains(&format!("/download/{}", paid.grant_token.unwrap().expose()))
+    );
 }
