@@ -118,3 +118,53 @@ impl Mailer {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::order::{ChannelKind, Source};
+    use crate::product::{FileRef, Product};
+    use crate::{Currency, DownloadToken, Money, OrderId, ProductId};
+    use time::macros::datetime;
+
+    #[test]
+    fn purchase_mail_has_link_count_order_and_help_and_escapes_html() {
+        let product = Product {
+            id: ProductId::parse("b").unwrap(),
+            title: "Tips & <script>alert(1)</script>".into(),
+            price: Money::parse_decimal("9.00", Currency::Cny).unwrap(),
+            edition: "v2".into(),
+            file: FileRef {
+                key: "k".into(),
+                name: "b.pdf".into(),
+                content_type: "application/pdf".into(),
+                sha256: None,
+            },
+            download_limit: 5,
+        };
+        let now = datetime!(2026-11-21 10:00 UTC);
+        let order = Order::new_pending(
+            OrderId::parse("K1").unwrap(),
+            &product,
+            Email::parse("a@example.com").unwrap(),
+            ChannelKind::Alipay,
+            Source::default(),
+            now,
+            time::Duration::minutes(30),
+        );
+        let grant = Grant::for_order(&order, DownloadToken::generate().unwrap(), None, now);
+        let link = format!("https://shop.example.com/download/{}", grant.token.expose());
+        let help = Email::parse("help@shop.example.com").unwrap();
+        let m = purchase_mail(&order, &grant, &link, &help);
+        assert_eq!(m.subject, "Your download: Tips & <script>alert(1)</script>");
+        for part in [&m.text, &m.html] {
+            assert!(part.contains(&link));
+            assert!(part.contains("5 downloads"));
+            assert!(part.contains("K1"));
+            assert!(part.contains("help@shop.example.com"));
+            assert!(part.contains("9.00 CNY"));
+        }
+        assert!(m.html.contains("Tips &amp; &lt;script&gt;"));
+        assert!(!m.html.contains("<script>"));
+    }
+}
