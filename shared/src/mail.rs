@@ -81,6 +81,52 @@ pub fn purchase_mail(order: &Order, grant: &Grant, link: &str, help: &Email) -> 
     }
 }
 
+/// "Resend my links": one mail listing every link the buyer can still use.
+pub fn links_mail(links: &[(Grant, String)], help: &Email) -> Mail {
+    let subject = if links.len() == 1 {
+        format!("Your download link: {}", links[0].0.product_title)
+    } else {
+        format!("Your {} download links", links.len())
+    };
+    let mut text = String::from("Here are the download links for your purchases.\n\n");
+    let mut items = String::new();
+    for (g, url) in links {
+        text.push_str(&format!(
+            "{title} (edition {edition}), {left} of {limit} downloads left:\n{url}\n\n",
+            title = g.product_title,
+            edition = g.edition,
+            left = g.downloads_left,
+            limit = g.download_limit,
+        ));
+        items.push_str(&format!(
+            "<li style=\"margin:.8em 0\"><strong>{title}</strong> (edition {edition}), {left} of {limit} downloads left<br>\
+             <a href=\"{url}\">{url}</a></li>",
+            title = html_escape(&g.product_title),
+            edition = html_escape(&g.edition),
+            left = g.downloads_left,
+            limit = g.download_limit,
+            url = html_escape(url),
+        ));
+    }
+    text.push_str(&format!(
+        "You asked for these links on our download page. If you did not, you can ignore this mail: \
+         the links only ever go to this address. Need help? Write to {help}.\n"
+    ));
+    let html = format!(
+        "<!doctype html><html><body style=\"font-family:system-ui,sans-serif;line-height:1.5;color:#222\">\
+         <p>Here are the download links for your purchases.</p><ul style=\"padding-left:1.2em\">{items}</ul>\
+         <p style=\"color:#555\">You asked for these links on our download page. If you did not, you can ignore this \
+         mail: the links only ever go to this address. Need help? Write to <a href=\"mailto:{help}\">{help}</a>.</p>\
+         </body></html>",
+        help = html_escape(help.as_str()),
+    );
+    Mail {
+        subject,
+        text,
+        html,
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct Mailer {
     ses: aws_sdk_ses::Client,

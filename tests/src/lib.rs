@@ -325,27 +325,7 @@ impl World {
 
     /// Mails SES accepted for `to`, read back from the emulator.
     pub async fn mails_to(&self, to: &str) -> Vec<serde_json::Value> {
-        let text = self
-            .http
-            .get(format!("{}/moto-api/data.json", self.endpoint))
-            .send()
-            .await
-            .expect("moto data")
-            .text()
-            .await
-            .expect("moto body");
-        let data: serde_json::Value = serde_json::from_str(&text).expect("moto json");
-        data["ses"]["Message"]
-            .as_array()
-            .cloned()
-            .unwrap_or_default()
-            .into_iter()
-            .filter(|m| {
-                m["destinations"]["ToAddresses"]
-                    .as_array()
-                    .is_some_and(|a| a.iter().any(|d| d == to))
-            })
-            .collect()
+        read_mails(&self.http, &self.endpoint, to).await
     }
 
     pub async fn grants_for(&self, order: &OrderId) -> usize {
@@ -375,4 +355,150 @@ pub fn form(p: &Params) -> String {
 
 pub fn body_string(resp: &Response<Body>) -> String {
     String::from_utf8_lossy(resp.body().as_ref()).into_owned()
+}
+
+/// The download side on the emulator: table, files bucket with a product file, SES.
+pub struct DownloadWorld {
+    pub t: TestTable,
+    pub app: kiosk::downloads::Downloads,
+    pub bucket: String,
+    pub product: Product,
+    pub bytes: Vec<u8>,
+    pub endpoint: String,
+    pub http: reqwest::Client,
+    pub tag: String,
+}
+
+impl DownloadWorld {
+    pub async fn new() -> Result<DownloadWorld> {
+        let t = TestTable::new().await?;
+        let sdk = kiosk_localaws::emulator_config().await?;
+        let tag = t.name.trim_start_matches("kiosk-test-").to_owned();
+        let bucket = format!("files-{tag}");
+        let s3 = kiosk::files::s3_client(&sdk);
+        s3.create_bucket().bucket(&bucket).send().await?;
+        let mut product = product("rust-book", "9.00");
+        product.file.name = "The Rust Book.pdf".into();
+        product.file.key = "products/rust-book/v1/The Rust Book.pdf".into();
+        // Every byte value, so any mangling on the way shows.
+        let bytes: Vec<u8> = (0..4096u32).map(|i| (i * 7 % 256) as u8).collect();
+        s3.put_object()
+            .bucket(&bucket)
+            .key(&product.file.key)
+            .content_type(&product.file.content_type)
+            .body(bytes.clone().into())
+            .send()
+            .await?;
+        aws_sdk_ses::Client::new(&sdk)
+            .verify_email_identity()
+            .email_address(VERIFIED_SENDER)
+            .send()
+            .await?;
+        let config = Config {
+            table_name: t.name.clone(),
+            files_bucket: bucket.clone(),
+            sender_email: kiosk::Email::parse(VERIFIED_SENDER)?,
+            public_base_url: BASE_URL.into(),
+            download_limit: 5,
+            order_ttl: time::Duration::minutes(30),
+            presign: time::Duration::seconds(300),
+        };
+        let app = kiosk::downloads::Downloads::from_sdk(&sdk, config);
+        app.store.create_product(&product, now()).await?;
+        Ok(DownloadWorld {
+            t,
+            app,
+            bucket,
+            product,
+            bytes,
+            endpoint: std::env::var("AWS_ENDPOINT_URL")?,
+            http: reqwest::Client::new(),
+            tag,
+        })
+    }
+
+    pub fn buyer(&self, n: u32) -> String {
+        format!("buyer{n}-{}@example.com", self.tag)
+    }
+
+    /// A paid purchase of the product by `email`; returns its grant.
+    pub async fn purchase(&self, email: &str) -> kiosk::Grant {
+        let o = pending_order(&self.product, email, now());
+        self.app.store.create_order(&o).await.expect("order");
+        let payment = kiosk::order::Payment {
+            provider_txn_id: format!("T-{}", o.id),
+            amount: o.amount,
+        };
+        match self
+            .app
+            .store
+            .mark_paid(&o, &payment, None, None, now())
+            .await
+            .expect("pay")
+        {
+            kiosk::store::Paid::Now { grant, .. } => *grant,
+            other => panic!("expected a new grant, got {other:?}"),
+        }
+    }
+
+    pub async fn request(&self, method: &str, path: &str, body: Option<&str>) -> Response<Body> {
+        let mut b = lambda_http::http::Request::builder()
+            .method(method)
+            .uri(format!("{BASE_URL}{path}"));
+        if body.is_some() {
+            b = b.header("content-type", "application/x-www-form-urlencoded");
+        }
+        let req = b
+            .body(
+                body.map(|s| Body::Text(s.to_owned()))
+                    .unwrap_or(Body::Empty),
+            )
+            .expect("request");
+        download::handler::handle(&self.app, req, now()).await
+    }
+
+    /// Fetch a presigned URL from the emulator (which serves it without checking the
+    /// signature, so the URL's properties are asserted separately).
+    pub async fn fetch(&self, url: &str) -> Vec<u8> {
+        let resp = self
+            .http
+            .get(url)
+            .send()
+            .await
+            .expect("fetch presigned URL");
+        assert!(resp.status().is_success(), "{url}: {}", resp.status());
+        resp.bytes().await.expect("bytes").to_vec()
+    }
+
+    pub async fn mails_to(&self, to: &str) -> Vec<serde_json::Value> {
+        read_mails(&self.http, &self.endpoint, to).await
+    }
+}
+
+/// Mails SES accepted for `to`, read back from the emulator.
+pub async fn read_mails(
+    http: &reqwest::Client,
+    endpoint: &str,
+    to: &str,
+) -> Vec<serde_json::Value> {
+    let text = http
+        .get(format!("{endpoint}/moto-api/data.json"))
+        .send()
+        .await
+        .expect("moto data")
+        .text()
+        .await
+        .expect("moto body");
+    let data: serde_json::Value = serde_json::from_str(&text).expect("moto json");
+    data["ses"]["Message"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|m| {
+            m["destinations"]["ToAddresses"]
+                .as_array()
+                .is_some_and(|a| a.iter().any(|d| d == to))
+        })
+        .collect()
 }

@@ -60,6 +60,24 @@ fn event(
     e
 }
 
+/// Example download tokens (valid shapes; the test stores grants under the first two).
+const GRANT: &str = "ExampleGrantToken000000000000001";
+const EXHAUSTED_GRANT: &str = "ExampleGrantToken000000000000002";
+const UNKNOWN_GRANT: &str = "ExampleGrantToken000000000000003";
+
+fn download_event(method: &str, token: &str, body: Option<&str>) -> Value {
+    let path = format!("/download/{token}");
+    let mut headers = json!({ "user-agent": UA, "accept": "text/html" });
+    if body.is_some() {
+        headers["content-type"] = json!("application/x-www-form-urlencoded");
+    }
+    let mut e = event(method, "/download/{token}", &path, "", headers, body, false);
+    e["routeKey"] = json!("ANY /download/{token}");
+    e["requestContext"]["routeKey"] = json!("ANY /download/{token}");
+    e["pathParameters"] = json!({ "token": token });
+    e
+}
+
 fn form_headers(accept: &str) -> Value {
     json!({ "content-type": "application/x-www-form-urlencoded", "accept": accept, "user-agent": UA, "referer": "https://blog.example.com/rust-book" })
 }
@@ -147,6 +165,11 @@ fn events() -> Vec<(&'static str, Value)> {
         ("notify-tampered-amount.json", notify(&form(&tampered))),
         ("notify-forged-signature.json", notify(&form(&forged))),
         ("return.json", event("GET", "/return/{channel}", "/return/alipay", &ret, json!({ "user-agent": UA, "accept": "text/html" }), None, true)),
+        ("download-landing.json", download_event("GET", GRANT, None)),
+        ("download.json", download_event("POST", GRANT, None)),
+        ("download-exhausted.json", download_event("POST", EXHAUSTED_GRANT, None)),
+        ("download-unknown.json", download_event("GET", UNKNOWN_GRANT, None)),
+        ("download-resend.json", download_event("POST", "resend", Some("email=download-reader%40example.com"))),
     ]
 }
 
@@ -260,4 +283,37 @@ async fn each_event_gets_its_response() {
     assert!(
         body_string(&resp).contains(&format!("/download/{}", paid.grant_token.unwrap().expose()))
     );
+}
+
+#[tokio::test]
+async fn each_download_event_gets_its_response() {
+    let w = kiosk_e2e::DownloadWorld::new().await.unwrap();
+    let now = kiosk_e2e::now();
+    let buyer = "download-reader@example.com";
+    let template = w.purchase(buyer).await;
+    for (token, left) in [(GRANT, 5), (EXHAUSTED_GRANT, 0)] {
+        let mut g = template.clone();
+        g.token = kiosk::DownloadToken::parse(token).unwrap();
+        g.downloads_left = left;
+        w.app.store.create_grant(&g).await.unwrap();
+    }
+    let run = |name: &'static str| {
+        let app = &w.app;
+        async move { download::handler::handle(app, load(name), now).await }
+    };
+    let resp = run("download-landing.json").await;
+    assert_eq!(resp.status(), 200);
+    assert!(body_string(&resp).contains("<strong>5</strong> of 5 downloads left"));
+    let resp = run("download.json").await;
+    assert_eq!(resp.status(), 303);
+    assert_eq!(
+        w.fetch(resp.headers()["location"].to_str().unwrap()).await,
+        w.bytes
+    );
+    assert_eq!(run("download-exhausted.json").await.status(), 410);
+    assert_eq!(run("download-unknown.json").await.status(), 404);
+    let resp = run("download-resend.json").await;
+    assert_eq!(resp.status(), 200);
+    assert!(body_string(&resp).contains("Check your email"));
+    assert_eq!(w.mails_to(buyer).await.len(), 1);
 }

@@ -228,7 +228,10 @@ async fn downloads_count_down_and_then_refuse() {
     }
     assert!(matches!(
         t.store.consume_download(&g.token, now()).await,
-        Err(ConsumeError::Unusable(Unusable::Exhausted))
+        Err(ConsumeError::Unusable {
+            why: Unusable::Exhausted,
+            ..
+        })
     ));
     assert_eq!(
         t.store
@@ -277,14 +280,20 @@ async fn expired_and_revoked_grants_refuse_without_spending() {
     .unwrap();
     assert!(matches!(
         t.store.consume_download(&g.token, now()).await,
-        Err(ConsumeError::Unusable(Unusable::Expired))
+        Err(ConsumeError::Unusable {
+            why: Unusable::Expired,
+            ..
+        })
     ));
     set("SET revoked = :v", AttributeValue::Bool(true))
         .await
         .unwrap();
     assert!(matches!(
         t.store.consume_download(&g.token, now()).await,
-        Err(ConsumeError::Unusable(Unusable::Revoked))
+        Err(ConsumeError::Unusable {
+            why: Unusable::Revoked,
+            ..
+        })
     ));
     assert_eq!(
         t.store
@@ -347,7 +356,10 @@ async fn fifty_concurrent_downloads_on_five_left_give_exactly_five() {
         for r in results {
             match r.unwrap() {
                 Ok(_) => ok += 1,
-                Err(ConsumeError::Unusable(Unusable::Exhausted)) => exhausted += 1,
+                Err(ConsumeError::Unusable {
+                    why: Unusable::Exhausted,
+                    ..
+                }) => exhausted += 1,
                 Err(e) => panic!("round {round}: unexpected {e:?}"),
             }
         }

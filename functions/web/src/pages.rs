@@ -88,3 +88,112 @@ pub fn refunded(product_title: &str, order_id: &str) -> String {
         ),
     )
 }
+
+fn resend_form() -> String {
+    "<form method=\"post\" action=\"/download/resend\" style=\"margin-top:1.5rem\">\
+     <p class=\"muted\">Lost a link? Enter the email you bought with and we will send you every link that still works.</p>\
+     <p><input type=\"email\" name=\"email\" required autocomplete=\"email\" placeholder=\"you@example.com\" \
+     style=\"width:100%;padding:.6rem;font:inherit;border:1px solid #d0d7de;border-radius:8px\"></p>\
+     <p><button class=\"btn\" type=\"submit\" style=\"background:#0969da\">Email me my links</button></p></form>"
+        .to_owned()
+}
+
+/// The page a download link opens: what it is, how many downloads are left, and a button
+/// that POSTs (GET never spends a download).
+pub fn download(
+    title: &str,
+    edition: &str,
+    left: u32,
+    limit: u32,
+    expires: Option<&str>,
+    token: &str,
+) -> String {
+    let expiry = match expires {
+        Some(d) => format!("<p class=\"muted\">This link works until {}.</p>", e(d)),
+        None => String::new(),
+    };
+    frame(
+        &format!("Download {title}"),
+        "",
+        &format!(
+            "<h1>{title}</h1><p class=\"muted\">Edition {edition}</p>\
+             <p><strong>{left}</strong> of {limit} downloads left.</p>{expiry}\
+             <form method=\"post\" action=\"/download/{token}\"><button class=\"btn\" type=\"submit\">Download</button></form>\
+             <p class=\"muted\">Each click on Download uses one download. The file link it opens is valid for a few minutes.</p>",
+            title = e(title),
+            edition = e(edition),
+            token = e(token),
+        ),
+    )
+}
+
+pub fn not_found_link() -> String {
+    frame(
+        "Link not found",
+        "",
+        &format!(
+            "<h1>This download link does not exist</h1><p>Please check that you copied the whole link from your email.</p>{}",
+            resend_form()
+        ),
+    )
+}
+
+/// 410: the link exists but cannot serve a download; says which and what to do.
+pub fn gone(
+    why: kiosk::grant::Unusable,
+    title: &str,
+    order_id: &str,
+    help: &str,
+    expired_on: Option<&str>,
+) -> String {
+    use kiosk::grant::Unusable;
+    let (heading, detail) = match why {
+        Unusable::Exhausted => (
+            "All downloads used",
+            format!(
+                "You have used every download this purchase of <strong>{}</strong> allows.",
+                e(title)
+            ),
+        ),
+        Unusable::Expired => (
+            "This link has expired",
+            format!(
+                "The download link for <strong>{}</strong> expired{}.",
+                e(title),
+                expired_on
+                    .map(|d| format!(" on {}", e(d)))
+                    .unwrap_or_default()
+            ),
+        ),
+        Unusable::Revoked => (
+            "This purchase was refunded",
+            format!(
+                "The payment for <strong>{}</strong> was refunded, so its download link no longer works.",
+                e(title)
+            ),
+        ),
+    };
+    frame(
+        heading,
+        "",
+        &format!(
+            "<h1>{heading}</h1><p>{detail}</p>\
+             <p>Need it again or think this is a mistake? Write to <a href=\"mailto:{help}\">{help}</a> \
+             and mention order <strong>{order}</strong>.</p>{form}",
+            help = e(help),
+            order = e(order_id),
+            form = resend_form(),
+        ),
+    )
+}
+
+/// The same answer whether or not the address bought anything.
+pub fn resend_sent() -> String {
+    frame(
+        "Check your email",
+        "",
+        "<h1>Check your email</h1><p>If that address bought something here, we have sent it every download link that \
+         still works. It can take a minute to arrive; please look in your spam folder too.</p>\
+         <p class=\"muted\">Links are sent at most once every 10 minutes.</p>",
+    )
+}

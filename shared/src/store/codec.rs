@@ -171,6 +171,14 @@ pub fn event_item(
     .0
 }
 
+/// "Resend my links" rate limit for one address: no new mail before `until`.
+pub fn resend_item(email: &Email, until: OffsetDateTime) -> Item {
+    Builder::new(key(format!("RESEND#{email}"), "RESEND"), "resend")
+        .ts("until", until)
+        .ts("ttl", until + Duration::days(1))
+        .0
+}
+
 pub fn grant_item(g: &Grant) -> Item {
     Builder::new(grant_key(&g.token), "grant")
         .s("order_id", g.order_id.as_str())

@@ -18,7 +18,7 @@ use aws_sdk_dynamodb::types::{
 use time::OffsetDateTime;
 
 pub use codec::UNPAID_RETENTION;
-use codec::{Item, n, s, ts};
+use codec::{Item, Reader, n, s, ts};
 
 use crate::grant::{Grant, Unusable};
 use crate::ids::{DownloadToken, IdError, OrderId, ProductId};
@@ -80,8 +80,8 @@ where
 pub enum ConsumeError {
     #[error("no such download link")]
     NotFound,
-    #[error(transparent)]
-    Unusable(Unusable),
+    #[error("{why}")]
+    Unusable { why: Unusable, grant: Box<Grant> },
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -442,6 +442,133 @@ impl Store {
 
     // ---- grants -------------------------------------------------------------------
 
+    /// The download grants of `email`'s paid orders that can still serve a download,
+    /// newest order first. One query on `OrdersByEmail`, one batch read of the grants.
+    pub async fn usable_grants_for(
+        &self,
+        email: &crate::email::Email,
+        now: OffsetDateTime,
+    ) -> Result<Vec<Grant>, StoreError> {
+        let items = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(index::ORDERS_BY_EMAIL)
+            .key_condition_expression("email = :e")
+            .filter_expression("#status = :paid")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":e", s(email.as_str()))
+            .expression_attribute_values(":paid", s(OrderStatus::Paid.as_str()))
+            .scan_index_forward(false)
+            .into_paginator()
+            .items()
+            .send()
+            .collect::<Result<Vec<Item>, _>>()
+            .await
+            .map_err(aws("Query(OrdersByEmail)"))?;
+        let tokens: Vec<DownloadToken> = items
+            .iter()
+            .map(codec::order_from)
+            .collect::<Result<Vec<_>, _>>()?
+            .into_iter()
+            .filter_map(|o| o.grant_token)
+            .collect();
+        let mut grants = Vec::with_capacity(tokens.len());
+        for chunk in tokens.chunks(100) {
+            let mut keys: Vec<Item> = chunk.iter().map(codec::grant_key).collect();
+            // BatchGetItem may return part of the keys as unprocessed; ask again for those.
+            for _ in 0..5 {
+                if keys.is_empty() {
+                    break;
+                }
+                let req = aws_sdk_dynamodb::types::KeysAndAttributes::builder()
+                    .set_keys(Some(std::mem::take(&mut keys)))
+                    .consistent_read(true)
+                    .build()
+                    .map_err(|e| StoreError::Aws {
+                        op: "build BatchGetItem",
+                        source: Box::new(e),
+                    })?;
+                let out = self
+                    .client
+                    .batch_get_item()
+                    .request_items(&self.table, req)
+                    .send()
+                    .await
+                    .map_err(aws("BatchGetItem(grants)"))?;
+                for item in out
+                    .responses()
+                    .and_then(|r| r.get(&self.table))
+                    .into_iter()
+                    .flatten()
+                {
+                    let token = Reader::new(item, "grant")
+                        .s("pk")?
+                        .strip_prefix("GRANT#")
+                        .and_then(|t| DownloadToken::parse(t).ok())
+                        .ok_or_else(|| StoreError::Corrupt {
+                            entity: "grant",
+                            detail: "bad key".into(),
+                        })?;
+                    grants.push(codec::grant_from(&token, item)?);
+                }
+                keys = out
+                    .unprocessed_keys()
+                    .and_then(|u| u.get(&self.table))
+                    .map(|k| k.keys().to_vec())
+                    .unwrap_or_default();
+            }
+        }
+        // Keep the order of `tokens` (newest order first).
+        grants.sort_by_key(|g| tokens.iter().position(|t| *t == g.token));
+        grants.retain(|g| g.usable(now).is_ok());
+        Ok(grants)
+    }
+
+    /// Claim the right to send `email` its links now: at most once per `window`, enforced
+    /// by a conditional write so it holds across concurrent function instances.
+    pub async fn claim_resend(
+        &self,
+        email: &crate::email::Email,
+        window: time::Duration,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        let res = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(codec::resend_item(email, now + window)))
+            .condition_expression("attribute_not_exists(pk) OR #until <= :now")
+            .expression_attribute_names("#until", "until")
+            .expression_attribute_values(":now", ts(now))
+            .send()
+            .await;
+        match res {
+            Ok(_) => Ok(true),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(aws("PutItem(resend)")(e)),
+        }
+    }
+
+    /// Store a new grant on its own (the pay transaction creates the usual ones; this is
+    /// for new editions and fixtures). Refuses to overwrite an existing token.
+    pub async fn create_grant(&self, grant: &Grant) -> Result<(), StoreError> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(codec::grant_item(grant)))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await
+            .map_err(aws("PutItem(grant)"))?;
+        Ok(())
+    }
+
     pub async fn get_grant(&self, token: &DownloadToken) -> Result<Option<Grant>, StoreError> {
         let out = self
             .client
@@ -497,7 +624,10 @@ impl Store {
                     };
                     let grant = codec::grant_from(token, item)?;
                     match grant.usable(now) {
-                        Err(why) => Err(ConsumeError::Unusable(why)),
+                        Err(why) => Err(ConsumeError::Unusable {
+                            why,
+                            grant: Box::new(grant),
+                        }),
                         // The stored grant looks usable yet the condition failed: the item
                         // is not what we wrote. Report it rather than guess.
                         Ok(()) => Err(StoreError::Corrupt {

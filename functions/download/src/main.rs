@@ -1,0 +1,18 @@
+use kiosk::clock::{Clock, SystemClock};
+use kiosk::downloads::Downloads;
+use lambda_http::{Request, service_fn};
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    kiosk_web::init_tracing();
+    let sdk = aws_config::load_from_env().await;
+    let app = Downloads::from_sdk(&sdk, kiosk::Config::from_env()?);
+    let app = &app;
+    lambda_http::run(service_fn(move |req: Request| async move {
+        Ok::<_, std::convert::Infallible>(
+            download::handler::handle(app, req, SystemClock.now()).await,
+        )
+    }))
+    .await
+    .map_err(|e| anyhow::anyhow!(e))
+}

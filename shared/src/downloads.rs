@@ -1,0 +1,128 @@
+//! Serving purchases (DESIGN §2, Download): the landing page's data, spending one
+//! download, and "resend my links".
+//!
+//! The download function needs no payment channel, so this is separate from `Shop`.
+
+use time::{Duration, OffsetDateTime};
+
+use crate::config::Config;
+use crate::email::Email;
+use crate::files::{Files, PresignError};
+use crate::grant::{Grant, Unusable};
+use crate::ids::DownloadToken;
+use crate::mail::{Mailer, links_mail};
+use crate::store::{ConsumeError, Store, StoreError};
+
+/// One "resend my links" mail per address per this window.
+pub const RESEND_WINDOW: Duration = Duration::minutes(10);
+
+pub struct Downloads {
+    pub config: Config,
+    pub store: Store,
+    pub files: Files,
+    pub mailer: Mailer,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DownloadError {
+    #[error("no such download link")]
+    NotFound,
+    #[error("{why}")]
+    Gone { why: Unusable, grant: Box<Grant> },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Presign(#[from] PresignError),
+}
+
+impl From<ConsumeError> for DownloadError {
+    fn from(e: ConsumeError) -> Self {
+        match e {
+            ConsumeError::NotFound => DownloadError::NotFound,
+            ConsumeError::Unusable { why, grant } => DownloadError::Gone { why, grant },
+            ConsumeError::Store(e) => DownloadError::Store(e),
+        }
+    }
+}
+
+impl Downloads {
+    pub fn from_sdk(sdk: &aws_config::SdkConfig, config: Config) -> Self {
+        Downloads {
+            store: Store::new(aws_sdk_dynamodb::Client::new(sdk), &config.table_name),
+            files: Files::new(crate::files::s3_client(sdk), &config.files_bucket),
+            mailer: Mailer::new(aws_sdk_ses::Client::new(sdk), config.sender_email.clone()),
+            config,
+        }
+    }
+
+    pub fn download_url(&self, token: &DownloadToken) -> String {
+        format!(
+            "{}/download/{}",
+            self.config.public_base_url,
+            token.expose()
+        )
+    }
+
+    /// What the landing page shows. Reads only; never spends a download.
+    pub async fn landing(
+        &self,
+        token: &DownloadToken,
+        now: OffsetDateTime,
+    ) -> Result<Grant, DownloadError> {
+        let grant = self
+            .store
+            .get_grant(token)
+            .await?
+            .ok_or(DownloadError::NotFound)?;
+        match grant.usable(now) {
+            Ok(()) => Ok(grant),
+            Err(why) => Err(DownloadError::Gone {
+                why,
+                grant: Box::new(grant),
+            }),
+        }
+    }
+
+    /// Spend one download and return a short-lived presigned URL for the file.
+    /// One DynamoDB round trip; presigning is local.
+    pub async fn download(
+        &self,
+        token: &DownloadToken,
+        now: OffsetDateTime,
+    ) -> Result<(Grant, String), DownloadError> {
+        let grant = self.store.consume_download(token, now).await?;
+        let ttl =
+            std::time::Duration::from_secs(self.config.presign.whole_seconds().unsigned_abs());
+        let url = self.files.presigned_get(&grant.file, ttl).await?;
+        tracing::info!(grant = ?grant.token, order_id = %grant.order_id, left = grant.downloads_left, "download");
+        Ok((grant, url))
+    }
+
+    /// Mail `email` every link it can still use, at most once per `RESEND_WINDOW`.
+    /// Returns whether a mail went out, which callers must NOT reveal to the requester
+    /// (that would tell anyone whether an address bought something).
+    pub async fn resend(&self, email: &Email, now: OffsetDateTime) -> Result<bool, StoreError> {
+        if !self.store.claim_resend(email, RESEND_WINDOW, now).await? {
+            return Ok(false);
+        }
+        let grants = self.store.usable_grants_for(email, now).await?;
+        if grants.is_empty() {
+            return Ok(false);
+        }
+        let links: Vec<(Grant, String)> = grants
+            .into_iter()
+            .map(|g| {
+                let url = self.download_url(&g.token);
+                (g, url)
+            })
+            .collect();
+        let mail = links_mail(&links, self.mailer.from_address());
+        match self.mailer.send(email, &mail).await {
+            Ok(()) => Ok(true),
+            Err(e) => {
+                tracing::warn!(error = %e, "resend mail failed");
+                Ok(false)
+            }
+        }
+    }
+}
