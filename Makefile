@@ -1,7 +1,13 @@
 # Kiosk developer commands. Everything Python lives in the project-local .venv made by
 # scripts/venv.sh; nothing is installed system-wide.
 
-.PHONY: test unit check-deps fmt lint lint-rust bench ci clean-venv
+.PHONY: dev test unit check-deps fmt lint lint-rust bench ci clean-venv
+
+# The whole shop on this machine: emulator, table, bucket, SES identity, local keys,
+# sample products, and the devstack server on 127.0.0.1:$(PORT) (default 8080).
+# Ctrl-C stops everything it started.
+dev:
+	scripts/with-emulator.sh cargo run --quiet -p devstack
 
 # Every test, against the local AWS emulator (locked moto, DESIGN §9), which is started
 # on a free loopback port for the run and stopped afterwards, pass or fail.

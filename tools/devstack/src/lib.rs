@@ -1,0 +1,236 @@
+//! `make dev`'s server: the whole shop in one process on 127.0.0.1.
+//!
+//! - `/` and other files: the static shop in `site/`;
+//! - `/checkout`, `/notify/alipay`, `/return/alipay`, `/download/...`: the very handler
+//!   functions the Lambda binaries run, fed `lambda_http` requests;
+//! - `/sandbox/alipay/...`: a local Alipay (see `sandbox`);
+//! - `/mailbox`: the mails SES accepted in the emulator.
+
+pub mod keys;
+pub mod mailbox;
+pub mod sandbox;
+pub mod setup;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Result;
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::{Request, Response};
+use hyper_util::rt::TokioIo;
+use kiosk::alipay::{AlipayPublicKey, AppPrivateKey};
+use kiosk::channel::AlipayChannel;
+use kiosk::clock::{Clock, SystemClock};
+use kiosk::config::AlipayConfig;
+use kiosk::downloads::Downloads;
+use kiosk::shop::Shop;
+use kiosk::{Config, Email};
+use tokio::net::TcpListener;
+
+use sandbox::{Reply, Sandbox};
+
+pub struct Options {
+    /// The emulator (`AWS_ENDPOINT_URL`).
+    pub endpoint: String,
+    pub site_dir: PathBuf,
+    pub keys_dir: PathBuf,
+    /// One step of Alipay's notification retry schedule (minutes there, seconds here).
+    pub retry_unit: Duration,
+}
+
+pub struct App {
+    shop: Shop<AlipayChannel>,
+    downloads: Downloads,
+    pub sandbox: Arc<Sandbox>,
+    site_dir: PathBuf,
+    endpoint: String,
+    http: reqwest::Client,
+}
+
+/// Prepare the emulator and start serving on `listener`. Returns the shop's base URL.
+pub async fn start(listener: TcpListener, opts: Options) -> Result<(String, Arc<App>)> {
+    let base = format!("http://{}", listener.local_addr()?);
+    let sdk = kiosk_localaws::emulator_config().await?;
+    let keys = keys::load_or_generate(&opts.keys_dir)?;
+    setup::prepare(&sdk, &keys).await?;
+
+    let config = Config {
+        table_name: setup::TABLE.into(),
+        files_bucket: setup::BUCKET.into(),
+        sender_email: Email::parse(setup::SENDER)?,
+        public_base_url: base.clone(),
+        download_limit: 5,
+        order_ttl: time::Duration::minutes(30),
+        presign: time::Duration::seconds(300),
+    };
+    let alipay = AlipayConfig {
+        app_id: setup::APP_ID.into(),
+        gateway_url: format!("{base}/sandbox/alipay/gateway.do"),
+        seller_id: Some(setup::SELLER_ID.into()),
+        app_private_key_param: setup::PRIVATE_KEY_PARAM.into(),
+        alipay_public_key_param: setup::PUBLIC_KEY_PARAM.into(),
+    };
+    let shop = Shop::alipay(&sdk, config.clone(), alipay).await?;
+    let downloads = Downloads::from_sdk(&sdk, config);
+    let sandbox = Sandbox::new(
+        AlipayPublicKey::parse(&keys.app_public_pem)?,
+        AppPrivateKey::parse(&keys.alipay_private_pem)?,
+        opts.retry_unit,
+    );
+    let app = Arc::new(App {
+        shop,
+        downloads,
+        sandbox,
+        site_dir: opts.site_dir,
+        endpoint: opts.endpoint,
+        http: reqwest::Client::new(),
+    });
+
+    let served = app.clone();
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let app = served.clone();
+            tokio::spawn(async move {
+                let svc = hyper::service::service_fn(move |req| {
+                    let app = app.clone();
+                    async move { Ok::<_, std::convert::Infallible>(app.handle(req).await) }
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), svc)
+                    .await;
+            });
+        }
+    });
+    Ok((base, app))
+}
+
+type Resp = Response<Full<Bytes>>;
+
+fn plain(status: u16, content_type: &str, body: impl Into<Bytes>) -> Resp {
+    let mut r = Response::new(Full::new(body.into()));
+    *r.status_mut() =
+        hyper::StatusCode::from_u16(status).unwrap_or(hyper::StatusCode::INTERNAL_SERVER_ERROR);
+    if let Ok(v) = hyper::header::HeaderValue::from_str(content_type) {
+        r.headers_mut().insert(hyper::header::CONTENT_TYPE, v);
+    }
+    r
+}
+
+fn from_lambda(resp: lambda_http::Response<lambda_http::Body>) -> Resp {
+    let (parts, body) = resp.into_parts();
+    let bytes = Bytes::copy_from_slice(body.as_ref());
+    Response::from_parts(parts, Full::new(bytes))
+}
+
+fn reply(r: Reply) -> Resp {
+    match r {
+        Reply::Html(status, html) => plain(status, "text/html; charset=utf-8", html),
+        Reply::Json(json) => plain(200, "text/html;charset=utf-8", json), // the gateway's own content type
+        Reply::Redirect(to) => {
+            let mut resp = plain(303, "text/plain", "");
+            if let Ok(v) = hyper::header::HeaderValue::from_str(&to) {
+                resp.headers_mut().insert(hyper::header::LOCATION, v);
+            }
+            resp
+        }
+    }
+}
+
+fn content_type_for(path: &Path) -> &'static str {
+    match path.extension().and_then(|e| e.to_str()) {
+        Some("html") => "text/html; charset=utf-8",
+        Some("css") => "text/css",
+        Some("js") => "text/javascript",
+        Some("svg") => "image/svg+xml",
+        Some("png") => "image/png",
+        Some("ico") => "image/x-icon",
+        _ => "application/octet-stream",
+    }
+}
+
+impl App {
+    async fn handle(&self, req: Request<Incoming>) -> Resp {
+        let (parts, body) = req.into_parts();
+        // Real clients of this server send small bodies; the functions apply their own limits.
+        let bytes = match Limited::new(body, 1 << 20).collect().await {
+            Ok(b) => b.to_bytes(),
+            Err(_) => return plain(413, "text/plain", "too large"),
+        };
+        let path = parts.uri.path().to_owned();
+        let query = parts.uri.query().unwrap_or("").to_owned();
+        let method = parts.method.clone();
+        let text = std::str::from_utf8(&bytes).unwrap_or("").to_owned();
+
+        if path == "/sandbox/alipay/gateway.do" {
+            return reply(if method == hyper::Method::POST {
+                self.sandbox.api(&text)
+            } else {
+                self.sandbox.cashier(&query)
+            });
+        }
+        if path == "/sandbox/alipay/pay" && method == hyper::Method::POST {
+            return reply(self.sandbox.pay(&text));
+        }
+        if path == "/sandbox/alipay/cancel" && method == hyper::Method::POST {
+            return reply(self.sandbox.cancel(&text));
+        }
+        if path == "/mailbox" {
+            return plain(
+                200,
+                "text/html; charset=utf-8",
+                mailbox::page(&self.http, &self.endpoint).await,
+            );
+        }
+
+        let function_route = path == "/checkout"
+            || path.starts_with("/notify/")
+            || path.starts_with("/return/")
+            || path.starts_with("/download/");
+        if function_route {
+            let body = if bytes.is_empty() {
+                lambda_http::Body::Empty
+            } else {
+                match String::from_utf8(bytes.to_vec()) {
+                    Ok(s) => lambda_http::Body::Text(s),
+                    Err(e) => lambda_http::Body::Binary(e.into_bytes()),
+                }
+            };
+            let lreq = lambda_http::http::Request::from_parts(parts, body);
+            let now = SystemClock.now();
+            let resp = if path == "/checkout" {
+                checkout::handler::handle(&self.shop, lreq, now).await
+            } else if path.starts_with("/download/") {
+                download::handler::handle(&self.downloads, lreq, now).await
+            } else {
+                payment_notify::handler::handle(&self.shop, lreq, now).await
+            };
+            return from_lambda(resp);
+        }
+
+        if method == hyper::Method::GET || method == hyper::Method::HEAD {
+            let rel = if path == "/" {
+                "index.html"
+            } else {
+                path.trim_start_matches('/')
+            };
+            // Only plain names under site/: no parent directories, no hidden files.
+            let safe = rel
+                .split('/')
+                .all(|seg| !seg.is_empty() && !seg.starts_with('.'));
+            if safe {
+                let file = self.site_dir.join(rel);
+                if let Ok(content) = tokio::fs::read(&file).await {
+                    return plain(200, content_type_for(&file), content);
+                }
+            }
+        }
+        plain(
+            404,
+            "text/html; charset=utf-8",
+            kiosk_web::pages::error("Not found", "There is nothing at this address."),
+        )
+    }
+}

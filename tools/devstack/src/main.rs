@@ -1,0 +1,31 @@
+//! `make dev`: run the local shop until Ctrl-C.
+
+use std::time::Duration;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let port: u16 = std::env::var("PORT")
+        .ok()
+        .map(|p| p.parse())
+        .transpose()?
+        .unwrap_or(8080);
+    let root = std::env::current_dir()?;
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+        .await
+        .map_err(|e| {
+            anyhow::anyhow!("cannot listen on 127.0.0.1:{port} ({e}); set PORT to a free port")
+        })?;
+    let opts = devstack::Options {
+        endpoint: std::env::var("AWS_ENDPOINT_URL")?,
+        site_dir: root.join("site"),
+        keys_dir: root.join(".local/keys"),
+        retry_unit: Duration::from_secs(2),
+    };
+    let (base, _app) = devstack::start(listener, opts).await?;
+    println!("\nKiosk is ready (local, no AWS account, no real money).\n");
+    println!("  Shop:     {base}/");
+    println!("  Mailbox:  {base}/mailbox");
+    println!("\nPress Ctrl-C to stop everything.");
+    tokio::signal::ctrl_c().await?;
+    Ok(())
+}

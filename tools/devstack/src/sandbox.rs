@@ -1,0 +1,371 @@
+//! A local Alipay sandbox speaking the protocol of DESIGN §6, so the whole purchase can be
+//! tried without an Alipay account: it verifies our request signatures with the app's
+//! public key (a bad one gets a visible Alipay-style error page), shows a cashier, and on
+//! Pay sends the signed asynchronous notification (retrying on Alipay's schedule,
+//! compressed to seconds, until it reads `success`) and redirects the browser to
+//! `return_url` with signed parameters. It also answers `alipay.trade.query`, `.close`
+//! and `.refund` with signed responses.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use kiosk::alipay::{
+    AlipayPublicKey, AppPrivateKey, Params, parse_form, query_string, string_to_sign_callback,
+    string_to_sign_request,
+};
+use kiosk::clock::beijing_seconds;
+use kiosk::mail::html_escape as e;
+use kiosk_web::pages::frame;
+
+use crate::setup::{APP_ID, SELLER_ID};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TradeStatus {
+    WaitBuyerPay,
+    Success,
+    Closed,
+    Refunded,
+}
+
+#[derive(Debug, Clone)]
+pub struct Trade {
+    pub out_trade_no: String,
+    pub trade_no: String,
+    pub total_amount: String,
+    pub subject: String,
+    pub notify_url: String,
+    pub return_url: String,
+    pub quit_url: Option<String>,
+    pub status: TradeStatus,
+}
+
+pub struct Sandbox {
+    app_public: AlipayPublicKey,
+    signer: AppPrivateKey,
+    trades: Mutex<HashMap<String, Trade>>,
+    http: reqwest::Client,
+    /// Alipay retries after 4m, 10m, 10m, 1h, 2h, 6h, 15h; here each step is this long.
+    retry_unit: Duration,
+    /// Notifications delivered (out_trade_no, attempts), for the page and for tests.
+    pub deliveries: Mutex<Vec<(String, u32)>>,
+}
+
+/// A reply to the browser or API caller.
+pub enum Reply {
+    Html(u16, String),
+    Json(String),
+    Redirect(String),
+}
+
+fn error_page(code: &str, sub_code: &str, msg: &str) -> Reply {
+    Reply::Html(
+        400,
+        frame(
+            "Alipay sandbox - error",
+            "",
+            &format!(
+                "<h1 style=\"color:#cf222e\">支付宝沙箱 · Alipay sandbox error</h1>\
+                 <p>The payment request was refused.</p><p class=\"link\">code: {}<br>sub_code: {}<br>{}</p>\
+                 <p class=\"muted\">The real gateway shows the same kind of page when a request's signature does not verify with the \
+                 app public key registered for the app.</p>",
+                e(code),
+                e(sub_code),
+                e(msg)
+            ),
+        ),
+    )
+}
+
+impl Sandbox {
+    pub fn new(
+        app_public: AlipayPublicKey,
+        signer: AppPrivateKey,
+        retry_unit: Duration,
+    ) -> Arc<Self> {
+        Arc::new(Sandbox {
+            app_public,
+            signer,
+            trades: Mutex::default(),
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(10))
+                .build()
+                .unwrap_or_default(),
+            retry_unit,
+            deliveries: Mutex::default(),
+        })
+    }
+
+    fn verify(&self, p: &Params) -> Result<(), &'static str> {
+        let sign = p.get("sign").ok_or("missing sign")?;
+        if p.get("sign_type").map(String::as_str) != Some("RSA2") {
+            return Err("sign_type must be RSA2");
+        }
+        if p.get("app_id").map(String::as_str) != Some(APP_ID) {
+            return Err("unknown app_id");
+        }
+        self.app_public
+            .verify(string_to_sign_request(p).as_bytes(), sign)
+            .map_err(|_| "invalid signature")
+    }
+
+    fn sign_params(&self, mut p: Params) -> Params {
+        p.insert("sign_type".into(), "RSA2".into());
+        let sign = self
+            .signer
+            .sign(string_to_sign_callback(&p).as_bytes())
+            .unwrap_or_default();
+        p.insert("sign".into(), sign);
+        p
+    }
+
+    fn trade(&self, out_trade_no: &str) -> Option<Trade> {
+        self.trades.lock().ok()?.get(out_trade_no).cloned()
+    }
+
+    fn set_status(&self, out_trade_no: &str, status: TradeStatus) {
+        if let Ok(mut t) = self.trades.lock()
+            && let Some(trade) = t.get_mut(out_trade_no)
+        {
+            trade.status = status;
+        }
+    }
+
+    /// `GET gateway.do?...`: the buyer's browser arrives with a page/wap pay request.
+    pub fn cashier(&self, query: &str) -> Reply {
+        let Ok(p) = parse_form(query) else {
+            return error_page("40002", "isv.invalid-parameter", "not a valid request");
+        };
+        if let Err(msg) = self.verify(&p) {
+            return error_page("40002", "isv.invalid-signature", msg);
+        }
+        let method = p.get("method").cloned().unwrap_or_default();
+        if method != "alipay.trade.page.pay" && method != "alipay.trade.wap.pay" {
+            return error_page(
+                "40002",
+                "isv.invalid-method",
+                "only page pay and wap pay open a cashier",
+            );
+        }
+        let biz: serde_json::Value = p
+            .get("biz_content")
+            .and_then(|b| serde_json::from_str(b).ok())
+            .unwrap_or_default();
+        let field = |k: &str| biz[k].as_str().unwrap_or_default().to_owned();
+        let out_trade_no = field("out_trade_no");
+        if out_trade_no.is_empty() {
+            return error_page(
+                "40002",
+                "isv.missing-out-trade-no",
+                "biz_content has no out_trade_no",
+            );
+        }
+        let trade = {
+            let Ok(mut trades) = self.trades.lock() else {
+                return error_page("20000", "sandbox", "busy");
+            };
+            trades
+                .entry(out_trade_no.clone())
+                .or_insert_with(|| Trade {
+                    out_trade_no: out_trade_no.clone(),
+                    trade_no: format!(
+                        "2026{:024}",
+                        out_trade_no.bytes().map(u64::from).sum::<u64>()
+                    ),
+                    total_amount: field("total_amount"),
+                    subject: field("subject"),
+                    notify_url: p.get("notify_url").cloned().unwrap_or_default(),
+                    return_url: p.get("return_url").cloned().unwrap_or_default(),
+                    quit_url: biz["quit_url"].as_str().map(str::to_owned),
+                    status: TradeStatus::WaitBuyerPay,
+                })
+                .clone()
+        };
+        let paid = trade.status != TradeStatus::WaitBuyerPay;
+        let buttons = if paid {
+            "<p class=\"muted\">This trade is already settled.</p>".to_owned()
+        } else {
+            format!(
+                "<form method=\"post\" action=\"/sandbox/alipay/pay\"><input type=\"hidden\" name=\"out_trade_no\" value=\"{no}\">\
+                 <button class=\"btn\" type=\"submit\" style=\"background:#1677ff;width:100%\">Pay ¥{amount}</button></form>\
+                 <form method=\"post\" action=\"/sandbox/alipay/cancel\" style=\"margin-top:.75rem\"><input type=\"hidden\" name=\"out_trade_no\" value=\"{no}\">\
+                 <button class=\"btn\" type=\"submit\" style=\"background:#fff;color:#1f2328;border:1px solid #d0d7de;width:100%\">Cancel</button></form>",
+                no = e(&trade.out_trade_no),
+                amount = e(&trade.total_amount),
+            )
+        };
+        Reply::Html(
+            200,
+            frame(
+                "Alipay sandbox - cashier",
+                "",
+                &format!(
+                    "<p class=\"muted\">支付宝沙箱 · Alipay sandbox (local, no real money)</p>\
+                     <h1>{subject}</h1><p style=\"font-size:2rem;margin:.5rem 0\">¥{amount}</p>\
+                     <p class=\"muted\">Order {no} · {mode}</p>{buttons}",
+                    subject = e(&trade.subject),
+                    amount = e(&trade.total_amount),
+                    no = e(&trade.out_trade_no),
+                    mode = if method.ends_with("wap.pay") {
+                        "mobile cashier"
+                    } else {
+                        "desktop cashier"
+                    },
+                ),
+            ),
+        )
+    }
+
+    /// The buyer pressed Pay: settle, notify (in the background, with retries), send the
+    /// browser back with signed return parameters.
+    pub fn pay(self: &Arc<Self>, body: &str) -> Reply {
+        let Some(no) = parse_form(body)
+            .ok()
+            .and_then(|mut f| f.remove("out_trade_no"))
+        else {
+            return error_page("40002", "isv.invalid-parameter", "no out_trade_no");
+        };
+        let Some(trade) = self.trade(&no) else {
+            return error_page("40004", "ACQ.TRADE_NOT_EXIST", "no such trade");
+        };
+        if trade.status == TradeStatus::WaitBuyerPay {
+            self.set_status(&no, TradeStatus::Success);
+            let me = self.clone();
+            let t = trade.clone();
+            tokio::spawn(async move { me.deliver_notification(t).await });
+        }
+        let ret = self.sign_params(Params::from([
+            ("app_id".into(), APP_ID.into()),
+            ("auth_app_id".into(), APP_ID.into()),
+            ("charset".into(), "utf-8".into()),
+            ("method".into(), "alipay.trade.page.pay.return".into()),
+            ("out_trade_no".into(), trade.out_trade_no.clone()),
+            ("seller_id".into(), SELLER_ID.into()),
+            (
+                "timestamp".into(),
+                beijing_seconds(time::OffsetDateTime::now_utc()),
+            ),
+            ("total_amount".into(), trade.total_amount.clone()),
+            ("trade_no".into(), trade.trade_no.clone()),
+            ("version".into(), "1.0".into()),
+        ]));
+        Reply::Redirect(format!("{}?{}", trade.return_url, query_string(&ret)))
+    }
+
+    pub fn cancel(&self, body: &str) -> Reply {
+        let no = parse_form(body)
+            .ok()
+            .and_then(|mut f| f.remove("out_trade_no"))
+            .unwrap_or_default();
+        let back = self
+            .trade(&no)
+            .and_then(|t| t.quit_url)
+            .unwrap_or_else(|| "/".to_owned());
+        Reply::Redirect(back)
+    }
+
+    fn notification(&self, t: &Trade) -> Params {
+        let now = beijing_seconds(time::OffsetDateTime::now_utc());
+        self.sign_params(Params::from([
+            ("app_id".into(), APP_ID.into()),
+            ("auth_app_id".into(), APP_ID.into()),
+            ("buyer_id".into(), "2088102177846875".into()),
+            ("charset".into(), "utf-8".into()),
+            ("gmt_payment".into(), now.clone()),
+            ("notify_id".into(), format!("sandbox-{}", t.trade_no)),
+            ("notify_time".into(), now),
+            ("notify_type".into(), "trade_status_sync".into()),
+            ("out_trade_no".into(), t.out_trade_no.clone()),
+            ("receipt_amount".into(), t.total_amount.clone()),
+            ("seller_id".into(), SELLER_ID.into()),
+            ("subject".into(), t.subject.clone()),
+            ("total_amount".into(), t.total_amount.clone()),
+            ("trade_no".into(), t.trade_no.clone()),
+            ("trade_status".into(), "TRADE_SUCCESS".into()),
+            ("version".into(), "1.0".into()),
+        ]))
+    }
+
+    /// POST the notification until the body is exactly `success`: three quick tries, then
+    /// Alipay's schedule (4m, 10m, 10m, 1h, 2h, 6h, 15h) with each step one `retry_unit`.
+    async fn deliver_notification(&self, t: Trade) {
+        let body = query_string(&self.notification(&t));
+        let waits = [0u32, 0, 0, 1, 2, 2, 3, 4, 5, 6];
+        for (attempt, steps) in waits.iter().enumerate() {
+            tokio::time::sleep(self.retry_unit * *steps).await;
+            let res = self
+                .http
+                .post(&t.notify_url)
+                .header(
+                    "content-type",
+                    "application/x-www-form-urlencoded; charset=utf-8",
+                )
+                .body(body.clone())
+                .send()
+                .await;
+            let ok = match res {
+                Ok(r) => r.text().await.map(|b| b == "success").unwrap_or(false),
+                Err(_) => false,
+            };
+            if ok {
+                if let Ok(mut d) = self.deliveries.lock() {
+                    d.push((t.out_trade_no.clone(), attempt as u32 + 1));
+                }
+                return;
+            }
+            tracing::warn!(out_trade_no = %t.out_trade_no, attempt = attempt + 1, "sandbox: notification not acknowledged; will retry");
+        }
+    }
+
+    /// `POST gateway.do`: an API call (query, close, refund), answered with a signed reply.
+    pub fn api(&self, body: &str) -> Reply {
+        let unsigned_error = |sub: &str, msg: &str| {
+            Reply::Json(serde_json::json!({"error_response": {"code": "40002", "msg": "Invalid Arguments", "sub_code": sub, "sub_msg": msg}}).to_string())
+        };
+        let Ok(p) = parse_form(body) else {
+            return unsigned_error("isv.invalid-parameter", "not a form");
+        };
+        if let Err(msg) = self.verify(&p) {
+            return unsigned_error("isv.invalid-signature", msg);
+        }
+        let method = p.get("method").cloned().unwrap_or_default();
+        let biz: serde_json::Value = p
+            .get("biz_content")
+            .and_then(|b| serde_json::from_str(b).ok())
+            .unwrap_or_default();
+        let no = biz["out_trade_no"].as_str().unwrap_or_default().to_owned();
+        let not_exist = serde_json::json!({"code": "40004", "msg": "Business Failed", "sub_code": "ACQ.TRADE_NOT_EXIST", "sub_msg": "交易不存在", "out_trade_no": no});
+        let inner = match (method.as_str(), self.trade(&no)) {
+            (_, None) => not_exist,
+            ("alipay.trade.query", Some(t)) => serde_json::json!({
+                "code": "10000", "msg": "Success", "out_trade_no": t.out_trade_no, "trade_no": t.trade_no,
+                "total_amount": t.total_amount, "buyer_logon_id": "buy***@example.com",
+                "trade_status": match t.status {
+                    TradeStatus::WaitBuyerPay => "WAIT_BUYER_PAY",
+                    TradeStatus::Success => "TRADE_SUCCESS",
+                    TradeStatus::Closed | TradeStatus::Refunded => "TRADE_CLOSED",
+                }
+            }),
+            ("alipay.trade.close", Some(t)) if t.status == TradeStatus::WaitBuyerPay => {
+                self.set_status(&no, TradeStatus::Closed);
+                serde_json::json!({"code": "10000", "msg": "Success", "out_trade_no": t.out_trade_no, "trade_no": t.trade_no})
+            }
+            ("alipay.trade.refund", Some(t)) if t.status == TradeStatus::Success => {
+                self.set_status(&no, TradeStatus::Refunded);
+                serde_json::json!({"code": "10000", "msg": "Success", "out_trade_no": t.out_trade_no, "trade_no": t.trade_no,
+                    "refund_fee": t.total_amount, "fund_change": "Y"})
+            }
+            ("alipay.trade.close" | "alipay.trade.refund", Some(t)) => serde_json::json!({
+                "code": "40004", "msg": "Business Failed", "sub_code": "ACQ.TRADE_STATUS_ERROR", "sub_msg": "交易状态不合法", "out_trade_no": t.out_trade_no
+            }),
+            _ => return unsigned_error("isv.invalid-method", "unsupported method"),
+        };
+        let slice = inner.to_string();
+        let sign = self.signer.sign(slice.as_bytes()).unwrap_or_default();
+        let member = format!("{}_response", method.replace('.', "_"));
+        Reply::Json(format!(
+            "{{\"{member}\":{slice},\"sign\":{}}}",
+            serde_json::Value::String(sign)
+        ))
+    }
+}

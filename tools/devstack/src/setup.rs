@@ -1,0 +1,149 @@
+//! Everything the local shop needs in the emulator: the table (from template.yaml), the
+//! files bucket, the SES sender identity, the SSM key parameters, and two sample products
+//! with small generated files (one a real PDF).
+
+use anyhow::{Context, Result};
+use aws_config::SdkConfig;
+use kiosk::product::{FileRef, Product};
+use kiosk::{Currency, Money, ProductId};
+
+use crate::keys::LocalKeys;
+
+pub const TABLE: &str = "kiosk-local";
+pub const BUCKET: &str = "kiosk-local-files";
+pub const SENDER: &str = "shop@kiosk.localhost.test";
+pub const APP_ID: &str = "2021000000000001";
+pub const SELLER_ID: &str = "2088000000000001";
+pub const PRIVATE_KEY_PARAM: &str = "/kiosk-local/alipay/app-private-key";
+pub const PUBLIC_KEY_PARAM: &str = "/kiosk-local/alipay/alipay-public-key";
+
+/// A one-page PDF saying `text`, built by hand (the xref offsets are computed, so any
+/// reader opens it).
+pub fn tiny_pdf(text: &str) -> Vec<u8> {
+    let content = format!("BT /F1 24 Tf 72 720 Td ({text}) Tj ET");
+    let objects = [
+        "<< /Type /Catalog /Pages 2 0 R >>".to_owned(),
+        "<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_owned(),
+        "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R /Resources << /Font << /F1 5 0 R >> >> >>".to_owned(),
+        format!("<< /Length {} >>\nstream\n{content}\nendstream", content.len()),
+        "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>".to_owned(),
+    ];
+    let mut out = b"%PDF-1.4\n".to_vec();
+    let mut offsets = Vec::new();
+    for (i, o) in objects.iter().enumerate() {
+        offsets.push(out.len());
+        out.extend_from_slice(format!("{} 0 obj\n{o}\nendobj\n", i + 1).as_bytes());
+    }
+    let xref = out.len();
+    out.extend_from_slice(
+        format!("xref\n0 {}\n0000000000 65535 f \n", objects.len() + 1).as_bytes(),
+    );
+    for off in offsets {
+        out.extend_from_slice(format!("{off:010} 00000 n \n").as_bytes());
+    }
+    out.extend_from_slice(
+        format!(
+            "trailer\n<< /Size {} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n",
+            objects.len() + 1
+        )
+        .as_bytes(),
+    );
+    out
+}
+
+pub fn sample_products() -> Vec<(Product, Vec<u8>)> {
+    let book = Product {
+        id: ProductId::parse("little-book-of-rust").unwrap_or_else(|_| unreachable!()),
+        title: "The Little Book of Rust".into(),
+        price: Money::from_minor(900, Currency::Cny).unwrap_or_else(|_| unreachable!()),
+        edition: "v1".into(),
+        file: FileRef {
+            key: "products/little-book-of-rust/v1/little-book-of-rust.pdf".into(),
+            name: "little-book-of-rust.pdf".into(),
+            content_type: "application/pdf".into(),
+            sha256: None,
+        },
+        download_limit: 5,
+    };
+    let wallpapers = Product {
+        id: ProductId::parse("desk-wallpapers").unwrap_or_else(|_| unreachable!()),
+        title: "Desk Wallpapers (text edition)".into(),
+        price: Money::from_minor(100, Currency::Cny).unwrap_or_else(|_| unreachable!()),
+        edition: "2026-11".into(),
+        file: FileRef {
+            key: "products/desk-wallpapers/2026-11/wallpapers.txt".into(),
+            name: "wallpapers.txt".into(),
+            content_type: "text/plain; charset=utf-8".into(),
+            sha256: None,
+        },
+        download_limit: 5,
+    };
+    vec![
+        (book, tiny_pdf("The Little Book of Rust - sample edition")),
+        (
+            wallpapers,
+            "Imagine a calm blue gradient. Thank you for testing Kiosk.\n"
+                .as_bytes()
+                .to_vec(),
+        ),
+    ]
+}
+
+/// Create what is missing; leave what exists (so orders survive a restart of `make dev`
+/// as long as the emulator runs).
+pub async fn prepare(sdk: &SdkConfig, keys: &LocalKeys) -> Result<()> {
+    let ddb = aws_sdk_dynamodb::Client::new(sdk);
+    let tables = ddb
+        .list_tables()
+        .send()
+        .await
+        .context("emulator not reachable (DynamoDB ListTables)")?;
+    if !tables.table_names().iter().any(|t| t == TABLE) {
+        kiosk_localaws::create_table(&ddb, TABLE).await?;
+    }
+    let s3 = kiosk::files::s3_client(sdk);
+    if s3.head_bucket().bucket(BUCKET).send().await.is_err() {
+        s3.create_bucket()
+            .bucket(BUCKET)
+            .send()
+            .await
+            .context("CreateBucket")?;
+    }
+    aws_sdk_ses::Client::new(sdk)
+        .verify_email_identity()
+        .email_address(SENDER)
+        .send()
+        .await
+        .context("SES VerifyEmailIdentity")?;
+    let ssm = aws_sdk_ssm::Client::new(sdk);
+    for (name, value) in [
+        (PRIVATE_KEY_PARAM, &keys.app_private_pem),
+        (PUBLIC_KEY_PARAM, &keys.alipay_public_pem),
+    ] {
+        ssm.put_parameter()
+            .name(name)
+            .value(value)
+            .r#type(aws_sdk_ssm::types::ParameterType::SecureString)
+            .overwrite(true)
+            .send()
+            .await
+            .with_context(|| format!("SSM PutParameter {name}"))?;
+    }
+    let store = kiosk::store::Store::new(ddb, TABLE);
+    let now = time::OffsetDateTime::now_utc();
+    for (product, bytes) in sample_products() {
+        s3.put_object()
+            .bucket(BUCKET)
+            .key(&product.file.key)
+            .content_type(&product.file.content_type)
+            .body(bytes.into())
+            .send()
+            .await
+            .context("S3 PutObject")?;
+        match store.create_product(&product, now).await {
+            Ok(()) | Err(kiosk::store::StoreError::ProductExists(_)) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(())
+}
