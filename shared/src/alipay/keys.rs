@@ -66,7 +66,7 @@ fn decode(text: &str) -> Result<(Option<String>, Vec<u8>), KeyError> {
 }
 
 impl AppPrivateKey {
-    /// PKCS#1 PEM (`BEGIN RSA PRIVATE KEY`), PKCS#8 PEM (`BEGIN PRIVATE KEY`), or bare
+    /// PKCS#1 PEM (label `RSA PRIVATE KEY`), PKCS#8 PEM (label `PRIVATE KEY`), or bare
     /// base64 of either DER form.
     pub fn parse(text: &str) -> Result<Self, KeyError> {
         let (label, der) = decode(text)?;
@@ -98,7 +98,7 @@ impl AppPrivateKey {
 }
 
 impl AlipayPublicKey {
-    /// SPKI PEM (`BEGIN PUBLIC KEY`), PKCS#1 PEM (`BEGIN RSA PUBLIC KEY`), or bare base64
+    /// SPKI PEM (label `PUBLIC KEY`), PKCS#1 PEM (label `RSA PUBLIC KEY`), or bare base64
     /// of either (the console shows SPKI base64).
     pub fn parse(text: &str) -> Result<Self, KeyError> {
         let (label, der) = decode(text)?;

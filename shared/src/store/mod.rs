@@ -56,6 +56,8 @@ pub enum StoreError {
     OrderExists(OrderId),
     #[error("order {0} does not exist")]
     OrderNotFound(OrderId),
+    #[error("a grant with this token already exists")]
+    GrantExists,
     #[error("order cannot be paid: {0}")]
     Transition(#[source] TransitionError),
     #[error("order {0} changed while we wrote it; try again")]
@@ -116,49 +118,62 @@ impl Store {
         &self.table
     }
 
-    // ---- products -----------------------------------------------------------------
-
-    /// Add a new product; refuses an id that is taken.
-    pub async fn create_product(&self, p: &Product, now: OffsetDateTime) -> Result<(), StoreError> {
+    /// Put `item` if `condition` holds. `Ok(false)`: the condition failed, nothing written.
+    async fn put_if(
+        &self,
+        item: Item,
+        condition: &str,
+        op: &'static str,
+    ) -> Result<bool, StoreError> {
         let res = self
             .client
             .put_item()
             .table_name(&self.table)
-            .set_item(Some(codec::product_item(p, now)))
-            .condition_expression("attribute_not_exists(pk)")
+            .set_item(Some(item))
+            .condition_expression(condition)
             .send()
             .await;
         match res {
-            Ok(_) => Ok(()),
+            Ok(_) => Ok(true),
             Err(e)
                 if e.as_service_error()
                     .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
             {
-                Err(StoreError::ProductExists(p.id.clone()))
+                Ok(false)
             }
-            Err(e) => Err(aws("PutItem(product)")(e)),
+            Err(e) => Err(aws(op)(e)),
+        }
+    }
+
+    // ---- products -----------------------------------------------------------------
+
+    /// Add a new product; refuses an id that is taken.
+    pub async fn create_product(&self, p: &Product, now: OffsetDateTime) -> Result<(), StoreError> {
+        match self
+            .put_if(
+                codec::product_item(p, now),
+                "attribute_not_exists(pk)",
+                "PutItem(product)",
+            )
+            .await?
+        {
+            true => Ok(()),
+            false => Err(StoreError::ProductExists(p.id.clone())),
         }
     }
 
     /// Replace an existing product (new price, title, edition); refuses an unknown id.
     pub async fn update_product(&self, p: &Product, now: OffsetDateTime) -> Result<(), StoreError> {
-        let res = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(codec::product_item(p, now)))
-            .condition_expression("attribute_exists(pk)")
-            .send()
-            .await;
-        match res {
-            Ok(_) => Ok(()),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Err(StoreError::ProductNotFound(p.id.clone()))
-            }
-            Err(e) => Err(aws("PutItem(product)")(e)),
+        match self
+            .put_if(
+                codec::product_item(p, now),
+                "attribute_exists(pk)",
+                "PutItem(product)",
+            )
+            .await?
+        {
+            true => Ok(()),
+            false => Err(StoreError::ProductNotFound(p.id.clone())),
         }
     }
 
@@ -178,23 +193,16 @@ impl Store {
 
     /// Store a new pending order. Fails without overwriting if the id exists.
     pub async fn create_order(&self, order: &Order) -> Result<(), StoreError> {
-        let res = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(codec::order_item(order)))
-            .condition_expression("attribute_not_exists(pk)")
-            .send()
-            .await;
-        match res {
-            Ok(_) => Ok(()),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Err(StoreError::OrderExists(order.id.clone()))
-            }
-            Err(e) => Err(aws("PutItem(order)")(e)),
+        match self
+            .put_if(
+                codec::order_item(order),
+                "attribute_not_exists(pk)",
+                "PutItem(order)",
+            )
+            .await?
+        {
+            true => Ok(()),
+            false => Err(StoreError::OrderExists(order.id.clone())),
         }
     }
 
@@ -558,15 +566,17 @@ impl Store {
     /// Store a new grant on its own (the pay transaction creates the usual ones; this is
     /// for new editions and fixtures). Refuses to overwrite an existing token.
     pub async fn create_grant(&self, grant: &Grant) -> Result<(), StoreError> {
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(codec::grant_item(grant)))
-            .condition_expression("attribute_not_exists(pk)")
-            .send()
-            .await
-            .map_err(aws("PutItem(grant)"))?;
-        Ok(())
+        match self
+            .put_if(
+                codec::grant_item(grant),
+                "attribute_not_exists(pk)",
+                "PutItem(grant)",
+            )
+            .await?
+        {
+            true => Ok(()),
+            false => Err(StoreError::GrantExists),
+        }
     }
 
     pub async fn get_grant(&self, token: &DownloadToken) -> Result<Option<Grant>, StoreError> {
