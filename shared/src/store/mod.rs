@@ -145,6 +145,51 @@ impl Store {
         }
     }
 
+    /// Read one item by key.
+    async fn get(
+        &self,
+        key: Item,
+        consistent: bool,
+        op: &'static str,
+    ) -> Result<Option<Item>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key))
+            .consistent_read(consistent)
+            .send()
+            .await
+            .map_err(aws(op))?;
+        Ok(out.item)
+    }
+
+    /// A query on one of the table's indexes; finish it with `all_orders`.
+    fn query(
+        &self,
+        index: &str,
+    ) -> aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder {
+        self.client
+            .query()
+            .table_name(&self.table)
+            .index_name(index)
+    }
+
+    /// Every page of an order query, decoded.
+    async fn all_orders(
+        q: aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder,
+        op: &'static str,
+    ) -> Result<Vec<Order>, StoreError> {
+        let items = q
+            .into_paginator()
+            .items()
+            .send()
+            .collect::<Result<Vec<Item>, _>>()
+            .await
+            .map_err(aws(op))?;
+        items.iter().map(codec::order_from).collect()
+    }
+
     // ---- products -----------------------------------------------------------------
 
     /// Add a new product; refuses an id that is taken.
@@ -178,15 +223,10 @@ impl Store {
     }
 
     pub async fn get_product(&self, id: &ProductId) -> Result<Option<Product>, StoreError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(codec::product_key(id)))
-            .send()
-            .await
-            .map_err(aws("GetItem(product)"))?;
-        out.item().map(codec::product_from).transpose()
+        let item = self
+            .get(codec::product_key(id), false, "GetItem(product)")
+            .await?;
+        item.as_ref().map(codec::product_from).transpose()
     }
 
     // ---- orders -------------------------------------------------------------------
@@ -207,16 +247,10 @@ impl Store {
     }
 
     pub async fn get_order(&self, id: &OrderId) -> Result<Option<Order>, StoreError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(codec::order_key(id)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(aws("GetItem(order)"))?;
-        out.item().map(codec::order_from).transpose()
+        let item = self
+            .get(codec::order_key(id), true, "GetItem(order)")
+            .await?;
+        item.as_ref().map(codec::order_from).transpose()
     }
 
     /// Record a confirmed payment: in one transaction, move the order to PAID (condition:
@@ -407,23 +441,14 @@ impl Store {
 
     /// Paid orders of a product that were not refunded, oldest payment first.
     pub async fn buyers_of(&self, product: &ProductId) -> Result<Vec<Order>, StoreError> {
-        let items = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .index_name(index::BUYERS_BY_PRODUCT)
+        let q = self
+            .query(index::BUYERS_BY_PRODUCT)
             .key_condition_expression("product_id = :p")
             .filter_expression("#status = :paid")
             .expression_attribute_names("#status", "status")
             .expression_attribute_values(":p", s(product.as_str()))
-            .expression_attribute_values(":paid", s(OrderStatus::Paid.as_str()))
-            .into_paginator()
-            .items()
-            .send()
-            .collect::<Result<Vec<Item>, _>>()
-            .await
-            .map_err(aws("Query(BuyersByProduct)"))?;
-        items.iter().map(codec::order_from).collect()
+            .expression_attribute_values(":paid", s(OrderStatus::Paid.as_str()));
+        Self::all_orders(q, "Query(BuyersByProduct)").await
     }
 
     /// Orders still pending that were created before `cutoff`, oldest first.
@@ -431,21 +456,12 @@ impl Store {
         &self,
         cutoff: OffsetDateTime,
     ) -> Result<Vec<Order>, StoreError> {
-        let items = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .index_name(index::PENDING_BY_AGE)
+        let q = self
+            .query(index::PENDING_BY_AGE)
             .key_condition_expression("pending = :p AND created_at < :cutoff")
             .expression_attribute_values(":p", s(codec::PENDING_MARK))
-            .expression_attribute_values(":cutoff", ts(cutoff))
-            .into_paginator()
-            .items()
-            .send()
-            .collect::<Result<Vec<Item>, _>>()
-            .await
-            .map_err(aws("Query(PendingByAge)"))?;
-        items.iter().map(codec::order_from).collect()
+            .expression_attribute_values(":cutoff", ts(cutoff));
+        Self::all_orders(q, "Query(PendingByAge)").await
     }
 
     // ---- grants -------------------------------------------------------------------
@@ -457,27 +473,16 @@ impl Store {
         email: &crate::email::Email,
         now: OffsetDateTime,
     ) -> Result<Vec<Grant>, StoreError> {
-        let items = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .index_name(index::ORDERS_BY_EMAIL)
+        let q = self
+            .query(index::ORDERS_BY_EMAIL)
             .key_condition_expression("email = :e")
             .filter_expression("#status = :paid")
             .expression_attribute_names("#status", "status")
             .expression_attribute_values(":e", s(email.as_str()))
             .expression_attribute_values(":paid", s(OrderStatus::Paid.as_str()))
-            .scan_index_forward(false)
-            .into_paginator()
-            .items()
-            .send()
-            .collect::<Result<Vec<Item>, _>>()
-            .await
-            .map_err(aws("Query(OrdersByEmail)"))?;
-        let tokens: Vec<DownloadToken> = items
-            .iter()
-            .map(codec::order_from)
-            .collect::<Result<Vec<_>, _>>()?
+            .scan_index_forward(false);
+        let tokens: Vec<DownloadToken> = Self::all_orders(q, "Query(OrdersByEmail)")
+            .await?
             .into_iter()
             .filter_map(|o| o.grant_token)
             .collect();
@@ -580,16 +585,12 @@ impl Store {
     }
 
     pub async fn get_grant(&self, token: &DownloadToken) -> Result<Option<Grant>, StoreError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(codec::grant_key(token)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(aws("GetItem(grant)"))?;
-        out.item().map(|i| codec::grant_from(token, i)).transpose()
+        let item = self
+            .get(codec::grant_key(token), true, "GetItem(grant)")
+            .await?;
+        item.as_ref()
+            .map(|i| codec::grant_from(token, i))
+            .transpose()
     }
 
     /// Spend one download: a single conditional decrement (downloads left, not expired,
