@@ -252,28 +252,31 @@ impl World {
 
     /// Notification params as Alipay sends them for `order_id`, signed with the Alipay key.
     pub fn notify_params(&self, order_id: &str, amount: &str, status: &str) -> Params {
-        let mut p = Params::new();
-        for (k, v) in [
-            ("app_id", APP_ID),
-            ("auth_app_id", APP_ID),
-            ("charset", "utf-8"),
-            ("notify_type", "trade_status_sync"),
-            ("notify_time", "2026-11-21 18:30:20"),
-            ("out_trade_no", order_id),
-            ("seller_id", SELLER_ID),
-            ("buyer_id", "2088102177846875"),
-            ("subject", "The book"),
-            ("total_amount", amount),
-            ("receipt_amount", amount),
-            ("trade_status", status),
-            ("version", "1.0"),
-            ("gmt_payment", "2026-11-21 18:30:19"),
-        ] {
-            p.insert(k.into(), v.into());
-        }
-        p.insert("notify_id".into(), format!("N-{order_id}-{status}"));
-        p.insert("trade_no".into(), format!("T-{order_id}"));
-        self.sign_as_alipay(p)
+        let n = AlipayNotify {
+            order_id,
+            amount,
+            status,
+            subject: "The book",
+            notify_id: &format!("N-{order_id}-{status}"),
+            trade_no: &format!("T-{order_id}"),
+        };
+        self.sign_as_alipay(n.params())
+    }
+
+    /// Send a notification for `order_id` signed as Alipay would; the reply.
+    pub async fn notify_signed(&self, order_id: &str, amount: &str, status: &str) -> (u16, String) {
+        self.notify(&form(&self.notify_params(order_id, amount, status)))
+            .await
+    }
+
+    /// The stored order (which must exist).
+    pub async fn order(&self, id: &OrderId) -> Order {
+        self.shop
+            .store
+            .get_order(id)
+            .await
+            .expect("get order")
+            .expect("order exists")
     }
 
     pub fn sign_as_alipay(&self, p: Params) -> Params {
@@ -337,6 +340,61 @@ impl World {
             .filter(|g| g.get("order_id").and_then(|v| v.as_s().ok()) == Some(&order.to_string()))
             .count()
     }
+}
+
+/// The fields of an asynchronous notification as Alipay sends them (unsigned).
+pub struct AlipayNotify<'a> {
+    pub order_id: &'a str,
+    pub amount: &'a str,
+    pub status: &'a str,
+    pub subject: &'a str,
+    pub notify_id: &'a str,
+    pub trade_no: &'a str,
+}
+
+impl AlipayNotify<'_> {
+    pub fn params(&self) -> Params {
+        [
+            ("app_id", APP_ID),
+            ("auth_app_id", APP_ID),
+            ("buyer_id", "2088102177846875"),
+            ("charset", "utf-8"),
+            ("gmt_payment", "2026-11-21 18:30:19"),
+            ("notify_id", self.notify_id),
+            ("notify_time", "2026-11-21 18:30:20"),
+            ("notify_type", "trade_status_sync"),
+            ("out_trade_no", self.order_id),
+            ("receipt_amount", self.amount),
+            ("seller_id", SELLER_ID),
+            ("subject", self.subject),
+            ("total_amount", self.amount),
+            ("trade_no", self.trade_no),
+            ("trade_status", self.status),
+            ("version", "1.0"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect()
+    }
+}
+
+/// The parameters of a page-pay browser return (unsigned).
+pub fn return_params(order_id: &str, amount: &str, trade_no: &str) -> Params {
+    [
+        ("app_id", APP_ID),
+        ("auth_app_id", APP_ID),
+        ("charset", "utf-8"),
+        ("method", "alipay.trade.page.pay.return"),
+        ("out_trade_no", order_id),
+        ("seller_id", SELLER_ID),
+        ("timestamp", "2026-11-21 18:30:25"),
+        ("total_amount", amount),
+        ("trade_no", trade_no),
+        ("version", "1.0"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect()
 }
 
 pub fn sign_callback(mut p: Params, key: &AppPrivateKey) -> Params {
@@ -419,6 +477,16 @@ impl DownloadWorld {
 
     pub fn buyer(&self, n: u32) -> String {
         format!("buyer{n}-{}@example.com", self.tag)
+    }
+
+    /// The stored grant (which must exist).
+    pub async fn grant(&self, token: &kiosk::DownloadToken) -> kiosk::Grant {
+        self.app
+            .store
+            .get_grant(token)
+            .await
+            .expect("get grant")
+            .expect("grant exists")
     }
 
     /// A paid purchase of the product by `email`; returns its grant.

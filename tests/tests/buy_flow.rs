@@ -81,7 +81,7 @@ async fn full_flow_checkout_notify_grant_and_one_mail() {
     let notify = form(&w.notify_params(order.id.as_str(), "9.00", "TRADE_SUCCESS"));
     assert_eq!(w.notify(&notify).await, (200, "success".to_owned()));
 
-    let paid = w.shop.store.get_order(&order.id).await.unwrap().unwrap();
+    let paid = w.order(&order.id).await;
     assert_eq!(paid.status, OrderStatus::Paid);
     assert!(
         matches!(paid.mail, MailState::Sent { .. }),
@@ -112,10 +112,7 @@ async fn full_flow_checkout_notify_grant_and_one_mail() {
     assert_eq!(w.notify(&notify).await, (200, "success".to_owned()));
     assert_eq!(w.grants_for(&order.id).await, 1);
     assert_eq!(w.mails_to(&email).await.len(), 1);
-    assert_eq!(
-        w.shop.store.get_order(&order.id).await.unwrap().unwrap(),
-        paid
-    );
+    assert_eq!(w.order(&order.id).await, paid);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -192,11 +189,7 @@ async fn bad_notifications_are_refused_and_change_nothing() {
         let (status, reply) = w.notify(body).await;
         assert_ne!(reply, "success", "{name} must not be acknowledged");
         assert!(status >= 202, "{name}: status {status}");
-        assert_eq!(
-            w.shop.store.get_order(&order.id).await.unwrap().unwrap(),
-            order,
-            "{name} changed the order"
-        );
+        assert_eq!(w.order(&order.id).await, order, "{name} changed the order");
         assert_eq!(w.grants_for(&order.id).await, 0, "{name} created a grant");
         assert!(w.mails_to(&email).await.is_empty(), "{name} sent mail");
     }
@@ -229,35 +222,13 @@ async fn a_notification_for_an_expired_order_pays_it() {
     let email = w.buyer(1);
     let order = w.pending(&product, &email).await;
     assert!(w.shop.store.expire_order(&order.id).await.unwrap());
+    assert_eq!(w.order(&order.id).await.status, OrderStatus::Expired);
     assert_eq!(
-        w.shop
-            .store
-            .get_order(&order.id)
-            .await
-            .unwrap()
-            .unwrap()
-            .status,
-        OrderStatus::Expired
-    );
-    assert_eq!(
-        w.notify(&form(&w.notify_params(
-            order.id.as_str(),
-            "9.00",
-            "TRADE_SUCCESS"
-        )))
-        .await,
+        w.notify_signed(order.id.as_str(), "9.00", "TRADE_SUCCESS")
+            .await,
         (200, "success".to_owned())
     );
-    assert_eq!(
-        w.shop
-            .store
-            .get_order(&order.id)
-            .await
-            .unwrap()
-            .unwrap()
-            .status,
-        OrderStatus::Paid
-    );
+    assert_eq!(w.order(&order.id).await.status, OrderStatus::Paid);
     assert_eq!(w.grants_for(&order.id).await, 1);
     assert_eq!(w.mails_to(&email).await.len(), 1);
 }
@@ -268,24 +239,11 @@ async fn trade_closed_expires_a_pending_order() {
     let product = w.add_product("rust-book", "9.00").await;
     let order = w.pending(&product, &w.buyer(1)).await;
     assert_eq!(
-        w.notify(&form(&w.notify_params(
-            order.id.as_str(),
-            "9.00",
-            "TRADE_CLOSED"
-        )))
-        .await,
+        w.notify_signed(order.id.as_str(), "9.00", "TRADE_CLOSED")
+            .await,
         (200, "success".to_owned())
     );
-    assert_eq!(
-        w.shop
-            .store
-            .get_order(&order.id)
-            .await
-            .unwrap()
-            .unwrap()
-            .status,
-        OrderStatus::Expired
-    );
+    assert_eq!(w.order(&order.id).await.status, OrderStatus::Expired);
 }
 
 #[tokio::test]
@@ -301,15 +259,11 @@ async fn ses_rejecting_the_mail_keeps_the_payment_and_leaves_mail_due() {
     let email = w.buyer(1);
     let order = w.pending(&product, &email).await;
     assert_eq!(
-        w.notify(&form(&w.notify_params(
-            order.id.as_str(),
-            "9.00",
-            "TRADE_SUCCESS"
-        )))
-        .await,
+        w.notify_signed(order.id.as_str(), "9.00", "TRADE_SUCCESS")
+            .await,
         (200, "success".to_owned())
     );
-    let stored = w.shop.store.get_order(&order.id).await.unwrap().unwrap();
+    let stored = w.order(&order.id).await;
     assert_eq!(stored.status, OrderStatus::Paid);
     assert!(
         matches!(stored.mail, MailState::Due { attempts: 1, .. }),
@@ -321,22 +275,7 @@ async fn ses_rejecting_the_mail_keeps_the_payment_and_leaves_mail_due() {
 }
 
 fn return_query(w: &World, order_id: &str, amount: &str) -> String {
-    let mut p = Params::new();
-    for (k, v) in [
-        ("app_id", kiosk_e2e::APP_ID),
-        ("auth_app_id", kiosk_e2e::APP_ID),
-        ("charset", "utf-8"),
-        ("method", "alipay.trade.page.pay.return"),
-        ("out_trade_no", order_id),
-        ("seller_id", kiosk_e2e::SELLER_ID),
-        ("timestamp", "2026-11-21 18:30:25"),
-        ("total_amount", amount),
-        ("trade_no", "T-return"),
-        ("version", "1.0"),
-    ] {
-        p.insert(k.into(), v.into());
-    }
-    form(&w.sign_as_alipay(p))
+    form(&w.sign_as_alipay(kiosk_e2e::return_params(order_id, amount, "T-return")))
 }
 
 #[tokio::test]
@@ -344,21 +283,9 @@ async fn return_page_shows_the_link_once_paid() {
     let w = World::new(WorldOptions::default()).await.unwrap();
     let product = w.add_product("rust-book", "9.00").await;
     let order = w.pending(&product, &w.buyer(1)).await;
-    w.notify(&form(&w.notify_params(
-        order.id.as_str(),
-        "9.00",
-        "TRADE_SUCCESS",
-    )))
-    .await;
-    let token = w
-        .shop
-        .store
-        .get_order(&order.id)
-        .await
-        .unwrap()
-        .unwrap()
-        .grant_token
-        .unwrap();
+    w.notify_signed(order.id.as_str(), "9.00", "TRADE_SUCCESS")
+        .await;
+    let token = w.order(&order.id).await.grant_token.unwrap();
     let (status, page) = w
         .return_page(&return_query(&w, order.id.as_str(), "9.00"))
         .await;
@@ -387,7 +314,7 @@ async fn return_page_queries_alipay_and_fulfils_a_confirmed_payment() {
         .return_page(&return_query(&w, order.id.as_str(), "9.00"))
         .await;
     assert_eq!(status, 200);
-    let stored = w.shop.store.get_order(&order.id).await.unwrap().unwrap();
+    let stored = w.order(&order.id).await;
     assert_eq!(stored.status, OrderStatus::Paid);
     assert_eq!(stored.provider_txn_id.as_deref(), Some("T-query"));
     assert!(page.contains(&format!(
@@ -414,10 +341,7 @@ async fn return_page_waits_while_alipay_has_no_payment() {
         assert_eq!(status, 200);
         assert!(page.contains("Confirming your payment"));
         assert!(page.contains("http-equiv=\"refresh\""));
-        assert_eq!(
-            w.shop.store.get_order(&order.id).await.unwrap().unwrap(),
-            order
-        );
+        assert_eq!(w.order(&order.id).await, order);
     }
     // A paid answer for the wrong amount is not a payment of this order.
     w.gateway.set(
@@ -431,10 +355,7 @@ async fn return_page_waits_while_alipay_has_no_payment() {
         .return_page(&return_query(&w, order.id.as_str(), "9.00"))
         .await;
     assert!(page.contains("Confirming your payment"));
-    assert_eq!(
-        w.shop.store.get_order(&order.id).await.unwrap().unwrap(),
-        order
-    );
+    assert_eq!(w.order(&order.id).await, order);
 }
 
 #[tokio::test]

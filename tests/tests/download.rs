@@ -57,13 +57,7 @@ async fn five_downloads_serve_the_file_then_410_and_gets_change_nothing() {
         }
         assert_eq!(w.request("HEAD", &path, None).await.status(), 200);
         assert_eq!(
-            w.app
-                .store
-                .get_grant(&g.token)
-                .await
-                .unwrap()
-                .unwrap()
-                .downloads_left,
+            w.grant(&g.token).await.downloads_left,
             5 - i,
             "GET/HEAD must not spend"
         );
@@ -83,16 +77,7 @@ async fn five_downloads_serve_the_file_then_410_and_gets_change_nothing() {
     );
     assert!(page.contains("shop@example.com"));
     assert_eq!(w.request("GET", &path, None).await.status(), 410);
-    assert_eq!(
-        w.app
-            .store
-            .get_grant(&g.token)
-            .await
-            .unwrap()
-            .unwrap()
-            .downloads_left,
-        0
-    );
+    assert_eq!(w.grant(&g.token).await.downloads_left, 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -115,17 +100,7 @@ async fn fifty_concurrent_posts_give_five_redirects() {
             HashMap::from([(303, 5), (410, 45)]),
             "round {round}"
         );
-        assert_eq!(
-            w.app
-                .store
-                .get_grant(&g.token)
-                .await
-                .unwrap()
-                .unwrap()
-                .downloads_left,
-            0,
-            "round {round}"
-        );
+        assert_eq!(w.grant(&g.token).await.downloads_left, 0, "round {round}");
     }
 }
 
@@ -209,16 +184,7 @@ async fn expired_and_refunded_links_get_410_saying_which() {
             assert!(page.contains(words), "{method}: {page}");
             assert!(page.contains(g.order_id.as_str()));
         }
-        assert_eq!(
-            w.app
-                .store
-                .get_grant(&g.token)
-                .await
-                .unwrap()
-                .unwrap()
-                .downloads_left,
-            5
-        );
+        assert_eq!(w.grant(&g.token).await.downloads_left, 5);
     }
 }
 

@@ -12,8 +12,8 @@ use kiosk::OrderId;
 use kiosk::alipay::{AppPrivateKey, Params};
 use kiosk::order::OrderStatus;
 use kiosk_e2e::{
-    APP_ID, SELLER_ID, World, WorldOptions, body_string, form, pending_order, sign_callback,
-    vector_file,
+    AlipayNotify, World, WorldOptions, body_string, form, pending_order, return_params,
+    sign_callback, vector_file,
 };
 use serde_json::{Value, json};
 
@@ -87,28 +87,15 @@ fn alipay_signer() -> AppPrivateKey {
 }
 
 fn notify_params(amount: &str) -> Params {
-    let mut p = Params::new();
-    for (k, v) in [
-        ("app_id", APP_ID),
-        ("auth_app_id", APP_ID),
-        ("buyer_id", "2088102177846875"),
-        ("charset", "utf-8"),
-        ("gmt_payment", "2026-11-21 18:30:19"),
-        ("notify_id", "2026112100222183012026320512345678"),
-        ("notify_time", "2026-11-21 18:30:20"),
-        ("notify_type", "trade_status_sync"),
-        ("out_trade_no", ORDER),
-        ("receipt_amount", amount),
-        ("seller_id", SELLER_ID),
-        ("subject", "The Little Book of Rust"),
-        ("total_amount", amount),
-        ("trade_no", "2026112122001446870501234567"),
-        ("trade_status", "TRADE_SUCCESS"),
-        ("version", "1.0"),
-    ] {
-        p.insert(k.into(), v.into());
+    AlipayNotify {
+        order_id: ORDER,
+        amount,
+        status: "TRADE_SUCCESS",
+        subject: "The Little Book of Rust",
+        notify_id: "2026112100222183012026320512345678",
+        trade_no: "2026112122001446870501234567",
     }
-    p
+    .params()
 }
 
 /// Every event file and its contents.
@@ -125,21 +112,7 @@ fn events() -> Vec<(&'static str, Value)> {
             .sign(b"forged")
             .unwrap(),
     );
-    let mut ret = Params::new();
-    for (k, v) in [
-        ("app_id", APP_ID),
-        ("auth_app_id", APP_ID),
-        ("charset", "utf-8"),
-        ("method", "alipay.trade.page.pay.return"),
-        ("out_trade_no", ORDER),
-        ("seller_id", SELLER_ID),
-        ("timestamp", "2026-11-21 18:30:25"),
-        ("total_amount", "9.00"),
-        ("trade_no", "2026112122001446870501234567"),
-        ("version", "1.0"),
-    ] {
-        ret.insert(k.into(), v.into());
-    }
+    let ret = return_params(ORDER, "9.00", "2026112122001446870501234567");
     let ret = form(&sign_callback(ret, &signer));
     let notify = |body: &str| {
         event(
@@ -259,11 +232,7 @@ async fn each_event_gets_its_response() {
             (400, "fail"),
             "{bad}"
         );
-        assert_eq!(
-            w.shop.store.get_order(&order.id).await.unwrap().unwrap(),
-            order,
-            "{bad}"
-        );
+        assert_eq!(w.order(&order.id).await, order, "{bad}");
     }
     for good in ["notify-paid.json", "notify-duplicate.json"] {
         let resp = payment_notify::handler::handle(&w.shop, load(good), now).await;
@@ -273,7 +242,7 @@ async fn each_event_gets_its_response() {
             "{good}"
         );
     }
-    let paid = w.shop.store.get_order(&order.id).await.unwrap().unwrap();
+    let paid = w.order(&order.id).await;
     assert_eq!(paid.status, OrderStatus::Paid);
     assert_eq!(w.grants_for(&order.id).await, 1);
     assert_eq!(w.mails_to("reader@example.com").await.len(), 1);
