@@ -1,7 +1,7 @@
 # Kiosk developer commands. Everything Python lives in the project-local .venv made by
 # scripts/venv.sh; nothing is installed system-wide.
 
-.PHONY: dev test unit check-deps fmt lint lint-rust bench ci clean-venv
+.PHONY: dev test unit check-deps browser-deps fmt lint lint-rust bench ci clean-venv
 
 # The whole shop on this machine: emulator, table, bucket, SES identity, local keys,
 # sample products, and the devstack server on 127.0.0.1:$(PORT) (default 8080).
@@ -10,8 +10,9 @@ dev:
 	scripts/with-emulator.sh cargo run --quiet -p devstack
 
 # Every test, against the local AWS emulator (locked moto, DESIGN §9), which is started
-# on a free loopback port for the run and stopped afterwards, pass or fail.
-test: check-deps
+# on a free loopback port for the run and stopped afterwards, pass or fail. The browser
+# test needs Debian's chromium and chromium-driver, installed here when missing.
+test: check-deps browser-deps
 	scripts/with-emulator.sh cargo test --workspace --all-targets
 
 # Tests that need no emulator (domain, signing vectors, property tests).
@@ -22,6 +23,9 @@ unit:
 check-deps:
 	@if grep -q '^name = "rsa"$$' Cargo.lock; then \
 	  echo "Cargo.lock contains the rsa crate; use aws-lc-rs (DESIGN §7)"; exit 1; fi
+
+browser-deps:
+	scripts/browser-deps.sh
 
 fmt:
 	cargo fmt --all

@@ -97,6 +97,7 @@ pub fn pending_order(product: &Product, email: &str, created_at: OffsetDateTime)
 }
 
 pub mod gateway;
+pub mod webdriver;
 
 use std::path::PathBuf;
 use std::sync::Arc;

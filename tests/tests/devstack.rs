@@ -1,179 +1,221 @@
-//! The local shop (`make dev`'s server) over real HTTP: shop page -> checkout -> sandbox
-//! cashier -> Pay -> signed notification and return -> download page -> mailbox -> five
-//! downloads with the right bytes -> 410. And the sandbox refuses a request signed with
-//! another key.
+//! The local shop (`make dev`'s server) in a real browser: headless Chromium, driven over
+//! WebDriver, buys a book the way a person would. Shop page -> Buy Now with an email ->
+//! sandbox cashier -> Pay -> return page with the download link -> the mailbox shows the
+//! same link -> five downloads land in Chromium's download folder with the right bytes ->
+//! the sixth shows the 410 page. The sandbox refuses a request signed with another key,
+//! visibly. Every page is saved as a PNG at 390 and 1280 px under `target/e2e/`.
 
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use anyhow::{Context, Result, bail, ensure};
 use kiosk::alipay::{AppPrivateKey, parse_form, query_string, string_to_sign_request};
 use kiosk_e2e::vector_file;
+use kiosk_e2e::webdriver::{Browser, ChromeDriver, screenshot_dir};
 
-fn no_redirects() -> reqwest::Client {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
+/// A phone and a laptop.
+const VIEWPORTS: [(u32, u32); 2] = [(390, 844), (1280, 800)];
+
+/// Save the page at both widths as `target/e2e/{name}-{width}.png`.
+async fn shots(browser: &Browser, dir: &Path, name: &str) -> Result<()> {
+    for (w, h) in VIEWPORTS {
+        browser.set_viewport(w, h).await?;
+        browser
+            .screenshot(&dir.join(format!("{name}-{w}.png")))
+            .await?;
+    }
+    Ok(())
 }
 
-fn location(resp: &reqwest::Response) -> String {
-    assert_eq!(
-        resp.status(),
-        303,
-        "expected a redirect from {}",
-        resp.url()
-    );
-    resp.headers()["location"].to_str().unwrap().to_owned()
+/// Finished downloads (Chromium writes `*.crdownload` until a file is complete).
+fn finished_downloads(dir: &Path) -> Result<Vec<PathBuf>> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        let partial = path.extension().is_some_and(|e| e == "crdownload")
+            || path.to_string_lossy().contains(".com.google.Chrome.");
+        if !partial {
+            files.push(path);
+        }
+    }
+    files.sort();
+    Ok(files)
+}
+
+async fn wait_for_downloads(dir: &Path, n: usize) -> Result<Vec<PathBuf>> {
+    for _ in 0..100 {
+        let files = finished_downloads(dir)?;
+        if files.len() >= n {
+            return Ok(files);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    bail!(
+        "expected {n} finished downloads in {}, found {:?}",
+        dir.display(),
+        finished_downloads(dir)?
+    )
+}
+
+async fn wait_for_text(browser: &Browser, needle: &str) -> Result<String> {
+    for _ in 0..100 {
+        let text = browser.text().await?;
+        if text.contains(needle) {
+            return Ok(text);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    bail!(
+        "`{needle}` never appeared on {}: {}",
+        browser.current_url().await?,
+        browser.text().await?
+    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn local_shop_sells_a_book_end_to_end() {
-    let keys = std::env::temp_dir().join(format!("kiosk-devstack-keys-{}", std::process::id()));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+async fn a_buyer_buys_a_book_in_chromium() -> Result<()> {
+    let scratch = std::env::temp_dir().join(format!("kiosk-browser-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&scratch);
+    let downloads = scratch.join("downloads");
+    std::fs::create_dir_all(&downloads)?;
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let opts = devstack::Options {
-        endpoint: std::env::var("AWS_ENDPOINT_URL").unwrap(),
-        site_dir: std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        endpoint: std::env::var("AWS_ENDPOINT_URL")
+            .context("AWS_ENDPOINT_URL is not set; run `make test`")?,
+        site_dir: Path::new(env!("CARGO_MANIFEST_DIR"))
             .parent()
-            .unwrap()
+            .context("workspace root")?
             .join("site"),
-        keys_dir: keys.clone(),
+        keys_dir: scratch.join("keys"),
         retry_unit: Duration::from_millis(100),
     };
-    let (base, app) = devstack::start(listener, opts).await.unwrap();
-    let http = no_redirects();
+    let (base, _app) = devstack::start(listener, opts).await?;
 
-    let shop = http.get(format!("{base}/")).send().await.unwrap();
-    assert_eq!(shop.status(), 200);
-    assert!(shop.text().await.unwrap().contains("Buy Now"));
+    let driver = ChromeDriver::start().await?;
+    let browser = driver.session(&scratch.join("profile"), &downloads).await?;
+    let result = buy(&browser, &base, &downloads).await;
+    let _ = browser.quit().await;
+    drop(driver);
+    if result.is_ok() {
+        let _ = std::fs::remove_dir_all(&scratch);
+    }
+    result
+}
 
-    let email = format!("devstack-{}@example.com", std::process::id());
-    let resp = http
-        .post(format!("{base}/checkout"))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(format!(
-            "product_id=little-book-of-rust&email={}",
-            email.replace('@', "%40")
-        ))
-        .send()
-        .await
-        .unwrap();
-    let cashier_url = location(&resp);
-    assert!(cashier_url.starts_with(&format!("{base}/sandbox/alipay/gateway.do?")));
+async fn buy(browser: &Browser, base: &str, downloads: &Path) -> Result<()> {
+    let shots_dir = screenshot_dir()?;
 
-    let cashier = http.get(&cashier_url).send().await.unwrap();
-    assert_eq!(cashier.status(), 200);
-    let page = cashier.text().await.unwrap();
-    assert!(
-        page.contains("The Little Book of Rust") && page.contains("¥9.00") && page.contains("Pay")
+    // The shop.
+    browser.goto(&format!("{base}/")).await?;
+    let text = browser.text().await?;
+    ensure!(
+        text.contains("The Little Book of Rust") && text.contains("Buy Now"),
+        "shop page: {text}"
     );
+    shots(browser, &shots_dir, "1-shop").await?;
 
-    // The same request signed with another key (the vectors' app key, not this shop's
-    // generated one) is refused, visibly.
-    let mut params = parse_form(cashier_url.split_once('?').unwrap().1).unwrap();
+    // Buy Now with an email: the checkout function sends the browser to the cashier.
+    let email = format!("reader-{}@example.com", std::process::id());
+    let input = browser.find("#email-book").await?;
+    browser.type_into(&input, &email).await?;
+    let buy = browser.find("#email-book ~ button").await?;
+    browser.click(&buy).await?;
+    let cashier_url = browser
+        .wait_for_url(&format!("{base}/sandbox/alipay/gateway.do?"))
+        .await?;
+    let text = browser.text().await?;
+    ensure!(
+        text.contains("The Little Book of Rust") && text.contains("¥9.00"),
+        "cashier: {text}"
+    );
+    shots(browser, &shots_dir, "2-cashier").await?;
+
+    // Pay: the sandbox notifies the shop and sends the browser to the return page.
+    let pay = browser
+        .find("form[action=\"/sandbox/alipay/pay\"] button")
+        .await?;
+    browser.click(&pay).await?;
+    browser
+        .wait_for_url(&format!("{base}/return/alipay?"))
+        .await?;
+    wait_for_text(browser, "Go to your download").await?;
+    let link = browser
+        .attribute(&browser.find("a.btn").await?, "href")
+        .await?
+        .unwrap_or_default();
+    ensure!(
+        link.starts_with(&format!("{base}/download/")),
+        "return page link: {link}"
+    );
+    shots(browser, &shots_dir, "3-return").await?;
+
+    // The mailbox shows the purchase mail with the very same link, clickable.
+    browser.goto(&format!("{base}/mailbox")).await?;
+    let text = browser.text().await?;
+    ensure!(text.contains(&email), "mailbox lists the mail to {email}");
+    shots(browser, &shots_dir, "4-mailbox").await?;
+    let in_mail = browser.find(&format!("a[href=\"{link}\"]")).await?;
+    browser.click(&in_mail).await?;
+    browser.wait_for_url(&link).await?;
+
+    // The download page; five downloads, each the book itself.
+    wait_for_text(browser, "Download").await?;
+    shots(browser, &shots_dir, "5-download").await?;
+    let token_path = link.strip_prefix(base).context("link under base")?;
+    let form_button = format!("form[action=\"{token_path}\"] button");
+    for n in 1..=5 {
+        let button = browser.find(&form_button).await?;
+        browser.click(&button).await?;
+        wait_for_downloads(downloads, n).await?;
+    }
+    let want = devstack::setup::tiny_pdf("The Little Book of Rust - sample edition");
+    let files = finished_downloads(downloads)?;
+    ensure!(files.len() == 5, "five files downloaded: {files:?}");
+    for file in &files {
+        ensure!(
+            std::fs::read(file)? == want,
+            "{} is not the book's bytes",
+            file.display()
+        );
+    }
+
+    // The sixth: the 410 page, and nothing more downloaded.
+    let button = browser.find(&form_button).await?;
+    browser.click(&button).await?;
+    wait_for_text(browser, "All downloads used").await?;
+    shots(browser, &shots_dir, "6-used-up").await?;
+    ensure!(finished_downloads(downloads)?.len() == 5, "no sixth file");
+
+    // A link that was never issued.
+    browser
+        .goto(&format!("{base}/download/{}", "A".repeat(32)))
+        .await?;
+    wait_for_text(browser, "This download link does not exist").await?;
+    shots(browser, &shots_dir, "7-unknown-link").await?;
+
+    // The same pay request signed with another key (the vectors' app key, not this
+    // shop's generated one): the sandbox refuses it with Alipay's error page.
+    let mut params = parse_form(cashier_url.split_once('?').context("query")?.1)?;
     params.remove("sign");
-    let other = AppPrivateKey::parse(&vector_file("keys/app_pkcs1.pem")).unwrap();
-    params.insert(
-        "sign".into(),
-        other
-            .sign(string_to_sign_request(&params).as_bytes())
-            .unwrap(),
-    );
-    let forged = http
-        .get(format!(
+    let other = AppPrivateKey::parse(&vector_file("keys/app_pkcs1.pem"))?;
+    let sign = other.sign(string_to_sign_request(&params).as_bytes())?;
+    params.insert("sign".into(), sign);
+    browser
+        .goto(&format!(
             "{base}/sandbox/alipay/gateway.do?{}",
             query_string(&params)
         ))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(forged.status(), 400);
-    assert!(
-        forged
-            .text()
-            .await
-            .unwrap()
-            .contains("isv.invalid-signature")
+        .await?;
+    let text = wait_for_text(browser, "isv.invalid-signature").await?;
+    ensure!(
+        text.contains("The payment request was refused"),
+        "error page: {text}"
     );
-
-    let out_trade_no =
-        serde_json::from_str::<serde_json::Value>(&params["biz_content"]).unwrap()["out_trade_no"]
-            .as_str()
-            .unwrap()
-            .to_owned();
-    let paid = http
-        .post(format!("{base}/sandbox/alipay/pay"))
-        .body(format!("out_trade_no={out_trade_no}"))
-        .send()
-        .await
-        .unwrap();
-    let return_url = location(&paid);
-    assert!(return_url.starts_with(&format!("{base}/return/alipay?")));
-
-    // The sandbox delivers the signed notification in the background.
-    for _ in 0..100 {
-        if app
-            .sandbox
-            .deliveries
-            .lock()
-            .unwrap()
-            .iter()
-            .any(|(no, _)| *no == out_trade_no)
-        {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert!(
-        app.sandbox
-            .deliveries
-            .lock()
-            .unwrap()
-            .iter()
-            .any(|(no, _)| *no == out_trade_no),
-        "notification acknowledged"
+    ensure!(
+        !browser.source().await?.contains("Pay ¥"),
+        "no cashier for a forged request"
     );
-
-    let ret = http.get(&return_url).send().await.unwrap();
-    assert_eq!(ret.status(), 200);
-    let page = ret.text().await.unwrap();
-    let start = page
-        .find(&format!("{base}/download/"))
-        .expect("return page shows the download link");
-    let link: String = page[start..]
-        .chars()
-        .take_while(|c| *c != '"' && *c != '<')
-        .collect();
-
-    let mailbox = http
-        .get(format!("{base}/mailbox"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    assert!(
-        mailbox.contains(&email) && mailbox.contains(&link),
-        "the mailbox shows the mail with the same link"
-    );
-
-    let landing = http.get(&link).send().await.unwrap();
-    assert_eq!(landing.status(), 200);
-    let want = devstack::setup::tiny_pdf("The Little Book of Rust - sample edition");
-    for _ in 0..5 {
-        let resp = http.post(&link).send().await.unwrap();
-        let file_url = location(&resp);
-        let bytes = http
-            .get(&file_url)
-            .send()
-            .await
-            .unwrap()
-            .bytes()
-            .await
-            .unwrap();
-        assert_eq!(bytes.as_ref(), want.as_slice());
-    }
-    let sixth = http.post(&link).send().await.unwrap();
-    assert_eq!(sixth.status(), 410);
-    assert!(sixth.text().await.unwrap().contains("All downloads used"));
-    let _ = std::fs::remove_dir_all(keys);
+    shots(browser, &shots_dir, "8-bad-signature").await?;
+    Ok(())
 }

@@ -119,8 +119,23 @@ fn plain(status: u16, content_type: &str, body: impl Into<Bytes>) -> Resp {
     r
 }
 
-fn from_lambda(resp: lambda_http::Response<lambda_http::Body>) -> Resp {
-    let (parts, body) = resp.into_parts();
+/// A function's response, served as is but for one thing: deployed, the download form's
+/// redirect goes to S3 over https, which the pages' `form-action 'self' https:` allows;
+/// here it goes to the emulator over plain http on loopback, which a browser would block.
+/// So the emulator's origin is added to `form-action`, and only here.
+fn from_lambda(resp: lambda_http::Response<lambda_http::Body>, endpoint: &str) -> Resp {
+    let (mut parts, body) = resp.into_parts();
+    let csp = hyper::header::CONTENT_SECURITY_POLICY;
+    if let Some(policy) = parts.headers.get(&csp).and_then(|v| v.to_str().ok()) {
+        let origin = endpoint.trim_end_matches('/');
+        let patched = policy.replace(
+            "form-action 'self'",
+            &format!("form-action 'self' {origin}"),
+        );
+        if let Ok(v) = hyper::header::HeaderValue::from_str(&patched) {
+            parts.headers.insert(csp, v);
+        }
+    }
     let bytes = Bytes::copy_from_slice(body.as_ref());
     Response::from_parts(parts, Full::new(bytes))
 }
@@ -207,7 +222,7 @@ impl App {
             } else {
                 payment_notify::handler::handle(&self.shop, lreq, now).await
             };
-            return from_lambda(resp);
+            return from_lambda(resp, &self.endpoint);
         }
 
         if method == hyper::Method::GET || method == hyper::Method::HEAD {

@@ -65,7 +65,7 @@ fn error_page(code: &str, sub_code: &str, msg: &str) -> Reply {
             "Alipay sandbox - error",
             "",
             &format!(
-                "<h1 style=\"color:#cf222e\">支付宝沙箱 · Alipay sandbox error</h1>\
+                "<h1 style=\"color:#cf222e\">Alipay sandbox error</h1>\
                  <p>The payment request was refused.</p><p class=\"link\">code: {}<br>sub_code: {}<br>{}</p>\
                  <p class=\"muted\">The real gateway shows the same kind of page when a request's signature does not verify with the \
                  app public key registered for the app.</p>",
@@ -200,7 +200,7 @@ impl Sandbox {
                 "Alipay sandbox - cashier",
                 "",
                 &format!(
-                    "<p class=\"muted\">支付宝沙箱 · Alipay sandbox (local, no real money)</p>\
+                    "<p class=\"muted\">Alipay sandbox (local, no real money)</p>\
                      <h1>{subject}</h1><p style=\"font-size:2rem;margin:.5rem 0\">¥{amount}</p>\
                      <p class=\"muted\">Order {no} · {mode}</p>{buttons}",
                     subject = e(&trade.subject),

@@ -1,0 +1,292 @@
+//! Just enough W3C WebDriver to drive Debian's headless Chromium through ChromeDriver for the
+//! browser test: open pages, find and click elements, type, read the page, resize the
+//! window and save screenshots.
+//!
+//! Hand-rolled over `reqwest` (a dozen JSON calls) rather than a WebDriver crate, so the
+//! test adds no dependency tree of its own. ChromeDriver and Chromium must be on the PATH;
+//! `scripts/browser-deps.sh` (run by `make test`) installs them when missing.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use anyhow::{Context, Result, anyhow, bail};
+use base64::Engine;
+use serde_json::{Value, json};
+
+/// The W3C key under which an element reference is returned.
+const ELEMENT_KEY: &str = "element-6066-11e4-a52e-4f735466cecf";
+
+/// The flags every Chromium here runs with: headless, and no phoning home (this machine's
+/// network is closed, and refused connections only slow the browser down).
+pub const CHROMIUM_FLAGS: &[&str] = &[
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+];
+
+/// A running `chromedriver` on a free loopback port, killed (by PID) when dropped.
+pub struct ChromeDriver {
+    child: Child,
+    url: String,
+}
+
+impl ChromeDriver {
+    pub async fn start() -> Result<Self> {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?
+            .local_addr()?
+            .port();
+        let child = Command::new("chromedriver")
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .context(
+                "cannot start chromedriver; run `make test` (it installs Debian's chromium \
+                 and chromium-driver) or scripts/browser-deps.sh",
+            )?;
+        let driver = ChromeDriver {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+        };
+        let http = reqwest::Client::new();
+        for _ in 0..100 {
+            if let Ok(r) = http.get(format!("{}/status", driver.url)).send().await
+                && r.status().is_success()
+            {
+                return Ok(driver);
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        bail!("chromedriver did not answer on {} within 10 s", driver.url)
+    }
+
+    /// A new headless Chromium session that saves downloads into `download_dir`.
+    pub async fn session(&self, user_data_dir: &Path, download_dir: &Path) -> Result<Browser> {
+        let mut args: Vec<String> = CHROMIUM_FLAGS.iter().map(|s| s.to_string()).collect();
+        args.push(format!("--user-data-dir={}", user_data_dir.display()));
+        let caps = json!({
+            "capabilities": { "alwaysMatch": {
+                "browserName": "chrome",
+                "goog:chromeOptions": {
+                    "binary": chromium_binary(),
+                    "args": args,
+                    "prefs": {
+                        "download.default_directory": download_dir,
+                        "download.prompt_for_download": false,
+                        "download.directory_upgrade": true,
+                        "safebrowsing.enabled": false,
+                    },
+                },
+            }},
+        });
+        let http = reqwest::Client::new();
+        let value = call(
+            &http,
+            reqwest::Method::POST,
+            &format!("{}/session", self.url),
+            Some(caps),
+        )
+        .await
+        .context("starting Chromium through chromedriver")?;
+        let id = value["sessionId"]
+            .as_str()
+            .ok_or_else(|| anyhow!("no sessionId in {value}"))?;
+        Ok(Browser {
+            http,
+            session: format!("{}/session/{id}", self.url),
+        })
+    }
+}
+
+impl Drop for ChromeDriver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn chromium_binary() -> String {
+    std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into())
+}
+
+async fn call(
+    http: &reqwest::Client,
+    method: reqwest::Method,
+    url: &str,
+    body: Option<Value>,
+) -> Result<Value> {
+    let mut req = http.request(method, url);
+    if let Some(body) = body {
+        req = req
+            .header("content-type", "application/json")
+            .body(body.to_string());
+    }
+    let resp = req
+        .send()
+        .await
+        .with_context(|| format!("WebDriver {url}"))?;
+    let text = resp.text().await?;
+    let v: Value = serde_json::from_str(&text)
+        .with_context(|| format!("WebDriver {url} answered non-JSON: {text}"))?;
+    if let Some(err) = v["value"]["error"].as_str() {
+        bail!("WebDriver {url}: {err}: {}", v["value"]["message"]);
+    }
+    Ok(v["value"].clone())
+}
+
+/// One browser session. Call [`Browser::quit`] at the end; the driver's drop kills the rest.
+pub struct Browser {
+    http: reqwest::Client,
+    session: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct Element(String);
+
+impl Browser {
+    async fn get(&self, path: &str) -> Result<Value> {
+        call(
+            &self.http,
+            reqwest::Method::GET,
+            &format!("{}{path}", self.session),
+            None,
+        )
+        .await
+    }
+
+    async fn post(&self, path: &str, body: Value) -> Result<Value> {
+        call(
+            &self.http,
+            reqwest::Method::POST,
+            &format!("{}{path}", self.session),
+            Some(body),
+        )
+        .await
+    }
+
+    pub async fn goto(&self, url: &str) -> Result<()> {
+        self.post("/url", json!({ "url": url })).await.map(drop)
+    }
+
+    pub async fn current_url(&self) -> Result<String> {
+        Ok(self
+            .get("/url")
+            .await?
+            .as_str()
+            .unwrap_or_default()
+            .to_owned())
+    }
+
+    pub async fn source(&self) -> Result<String> {
+        Ok(self
+            .get("/source")
+            .await?
+            .as_str()
+            .unwrap_or_default()
+            .to_owned())
+    }
+
+    /// The visible text of the page.
+    pub async fn text(&self) -> Result<String> {
+        let body = self.find("body").await?;
+        Ok(self
+            .get(&format!("/element/{}/text", body.0))
+            .await?
+            .as_str()
+            .unwrap_or_default()
+            .to_owned())
+    }
+
+    pub async fn find(&self, css: &str) -> Result<Element> {
+        let found = self
+            .post("/element", json!({ "using": "css selector", "value": css }))
+            .await;
+        let v = match found {
+            Ok(v) => v,
+            Err(e) => {
+                let url = self.current_url().await.unwrap_or_default();
+                return Err(e.context(format!("finding `{css}` on {url}")));
+            }
+        };
+        v[ELEMENT_KEY]
+            .as_str()
+            .map(|id| Element(id.to_owned()))
+            .ok_or_else(|| anyhow!("no element reference for `{css}`: {v}"))
+    }
+
+    pub async fn click(&self, el: &Element) -> Result<()> {
+        self.post(&format!("/element/{}/click", el.0), json!({}))
+            .await
+            .map(drop)
+    }
+
+    pub async fn type_into(&self, el: &Element, text: &str) -> Result<()> {
+        self.post(&format!("/element/{}/value", el.0), json!({ "text": text }))
+            .await
+            .map(drop)
+    }
+
+    pub async fn attribute(&self, el: &Element, name: &str) -> Result<Option<String>> {
+        Ok(self
+            .get(&format!("/element/{}/attribute/{name}", el.0))
+            .await?
+            .as_str()
+            .map(str::to_owned))
+    }
+
+    /// Resize the window so the page's viewport is `width` × `height` CSS pixels.
+    pub async fn set_viewport(&self, width: u32, height: u32) -> Result<()> {
+        self.post("/window/rect", json!({ "width": width, "height": height }))
+            .await
+            .map(drop)
+    }
+
+    /// Save a PNG of the visible page.
+    pub async fn screenshot(&self, path: &Path) -> Result<()> {
+        let b64 = self.get("/screenshot").await?;
+        let png = base64::engine::general_purpose::STANDARD
+            .decode(b64.as_str().unwrap_or_default())
+            .context("screenshot is not base64")?;
+        if !png.starts_with(b"\x89PNG") {
+            bail!("screenshot is not a PNG");
+        }
+        std::fs::write(path, png).with_context(|| format!("writing {}", path.display()))
+    }
+
+    /// Wait until the page's URL starts with `prefix` (a navigation after a click).
+    pub async fn wait_for_url(&self, prefix: &str) -> Result<String> {
+        for _ in 0..100 {
+            let url = self.current_url().await?;
+            if url.starts_with(prefix) {
+                return Ok(url);
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        bail!(
+            "still at {} after 10 s, waiting for {prefix}",
+            self.current_url().await?
+        )
+    }
+
+    pub async fn quit(self) -> Result<()> {
+        call(&self.http, reqwest::Method::DELETE, &self.session, None)
+            .await
+            .map(drop)
+    }
+}
+
+/// Screenshots go to `target/e2e/` (never committed).
+pub fn screenshot_dir() -> Result<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .ok_or_else(|| anyhow!("no workspace root"))?
+        .join("target/e2e");
+    std::fs::create_dir_all(&dir)?;
+    Ok(dir)
+}
