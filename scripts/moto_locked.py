@@ -21,6 +21,24 @@ from werkzeug.serving import run_simple
 _LOCK = threading.Lock()
 
 
+def _production_ses_quota() -> None:
+    """moto reports the quota of a brand-new SES sandbox account (200 mails a day, 1 a
+    second) and enforces neither. `kiosk update` paces itself by the reported rate, so
+    report what a shop's production SES account has (50,000 a day, 50 a second); the
+    tests then run at a real shop's pace instead of one mail a second."""
+    from moto.ses import models
+
+    stock = models.SESBackend.get_send_quota
+
+    def get_send_quota(self):
+        quota = stock(self)
+        quota.max24_hour_send = 50000
+        quota.max_send_rate = 50
+        return quota
+
+    models.SESBackend.get_send_quota = get_send_quota
+
+
 class LockedApp:
     def __init__(self, app):
         self.app = app
@@ -39,6 +57,7 @@ class LockedApp:
 
 def main() -> None:
     port = int(sys.argv[1])
+    _production_ses_quota()
     app = DomainDispatcherApplication(create_backend_app)
     run_simple(
         "127.0.0.1",

@@ -9,6 +9,7 @@ pub mod channel;
 pub mod clock;
 pub mod config;
 pub mod downloads;
+pub mod edition;
 pub mod email;
 pub mod files;
 pub mod grant;

@@ -17,6 +17,26 @@ pub struct Mail {
 #[error("SES did not accept the mail")]
 pub struct MailError(#[source] Box<dyn std::error::Error + Send + Sync>);
 
+impl MailError {
+    /// SES's error code (`Throttling`, `MessageRejected`, ...) when SES answered.
+    pub fn code(&self) -> Option<&str> {
+        use aws_sdk_ses::error::ProvideErrorMetadata;
+        self.0
+            .downcast_ref::<aws_sdk_ses::error::SdkError<aws_sdk_ses::operation::send_email::SendEmailError>>()?
+            .code()
+    }
+
+    /// Whether SES refused for sending too fast (or past the day's quota): worth a pause.
+    pub fn is_throttling(&self) -> bool {
+        self.code() == Some("Throttling")
+    }
+
+    /// The whole cause, for a report line.
+    pub fn reason(&self) -> String {
+        aws_sdk_ses::error::DisplayErrorContext(self.0.as_ref()).to_string()
+    }
+}
+
 /// Escape text for HTML element content and attribute values.
 pub fn html_escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
@@ -72,6 +92,66 @@ pub fn purchase_mail(order: &Order, grant: &Grant, link: &str, help: &Email) -> 
         order_id = e(order.id.as_str()),
         amount = e(&order.amount.to_string()),
         edition = e(&order.edition),
+        help = e(help.as_str()),
+    );
+    Mail {
+        subject,
+        text,
+        html,
+    }
+}
+
+/// A new edition is out (`kiosk update`): the buyer's fresh link to it, with the full
+/// download count, the author's note, and the reassurance that the old link still works.
+pub fn edition_mail(
+    order: &Order,
+    grant: &Grant,
+    link: &str,
+    note: Option<&str>,
+    help: &Email,
+) -> Mail {
+    let title = &grant.product_title;
+    let n = grant.download_limit;
+    let downloads = if n == 1 {
+        "1 download".to_owned()
+    } else {
+        format!("{n} downloads")
+    };
+    let subject = format!("New edition: {title}");
+    let note_text = note
+        .filter(|n| !n.trim().is_empty())
+        .map(|n| format!("{}\n\n", n.trim()))
+        .unwrap_or_default();
+    let text = format!(
+        "A new edition of {title} is out ({edition}), and it is yours: you bought {title} \
+         (order {order_id}).\n\n{note_text}\
+         Download the new edition here ({downloads}):\n{link}\n\n\
+         Your earlier link keeps working for the edition you bought. The link is yours alone; \
+         please do not share it. Need help? Reply to this email or write to {help}.\n",
+        edition = grant.edition,
+        order_id = order.id,
+    );
+    let e = html_escape;
+    let note_html = note
+        .filter(|n| !n.trim().is_empty())
+        .map(|n| format!("<p style=\"white-space:pre-line\">{}</p>", e(n.trim())))
+        .unwrap_or_default();
+    let html = format!(
+        "<!doctype html><html><body style=\"font-family:system-ui,sans-serif;line-height:1.5;color:#222\">\
+         <p>A new edition of <strong>{title}</strong> is out ({edition}), and it is yours: you bought it \
+         (order {order_id}).</p>{note_html}\
+         <p><a href=\"{link}\" style=\"display:inline-block;padding:.6em 1.2em;background:#1a7f37;color:#fff;\
+         text-decoration:none;border-radius:6px\">Download the new edition</a></p>\
+         <p>This link allows {downloads}. If the button does not work, copy this address into your browser:<br>\
+         <a href=\"{link}\">{link}</a></p>\
+         <p style=\"color:#555\">Your earlier link keeps working for the edition you bought. The link is yours alone; \
+         please do not share it. Need help? Reply to this email or write to <a href=\"mailto:{help}\">{help}</a>.</p>\
+         </body></html>",
+        title = e(title),
+        edition = e(&grant.edition),
+        order_id = e(order.id.as_str()),
+        link = e(link),
+        downloads = e(&downloads),
         help = e(help.as_str()),
     );
     Mail {

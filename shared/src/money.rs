@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 /// Currencies Kiosk can price in. All of them have two decimal places, which is what the
 /// strict `"9.00"` format below assumes; a zero-decimal currency (JPY) would need its own
 /// exponent and is deliberately not offered yet.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "UPPERCASE")]
 pub enum Currency {
     Cny,

@@ -366,3 +366,50 @@ pub fn grant_from(token: &DownloadToken, item: &Item) -> Result<Grant, StoreErro
         revoked: r.bool("revoked")?,
     })
 }
+
+/// One buyer's mail about one new edition (`kiosk update`): the record that makes a
+/// mail-out resumable. Keyed by edition so every edition is its own mail-out.
+pub fn edition_mail_pk(product: &ProductId, edition: &str) -> String {
+    format!("UPDATE#{product}#{edition}")
+}
+
+pub fn edition_mail_key(product: &ProductId, edition: &str, order: &OrderId) -> Item {
+    key(edition_mail_pk(product, edition), &format!("ORDER#{order}"))
+}
+
+pub fn edition_mail_item(
+    product: &ProductId,
+    edition: &str,
+    order: &Order,
+    token: &DownloadToken,
+    now: OffsetDateTime,
+) -> Item {
+    Builder::new(edition_mail_key(product, edition, &order.id), "update_mail")
+        .s("order_id", order.id.as_str())
+        .s("email", order.email.as_str())
+        .s("grant_token", token.expose())
+        .s("state", "SENDING")
+        .ts("claimed_at", now)
+        .0
+}
+
+pub fn edition_mail_from(item: &Item) -> Result<crate::edition::EditionMail, StoreError> {
+    use crate::edition::{EditionMail, EditionMailState};
+    let r = Reader::new(item, "update_mail");
+    let state = match r.s("state")? {
+        "SENDING" => EditionMailState::Sending,
+        "SENT" => EditionMailState::Sent {
+            at: r.ts("sent_at")?,
+        },
+        "FAILED" => EditionMailState::Failed {
+            reason: r.s("last_error")?.to_owned(),
+        },
+        _ => return Err(r.corrupt("state", "unknown value")),
+    };
+    Ok(EditionMail {
+        order_id: r.id("order_id", OrderId::parse)?,
+        email: r.id("email", Email::parse)?,
+        grant_token: r.id("grant_token", DownloadToken::parse)?,
+        state,
+    })
+}

@@ -7,6 +7,7 @@
 //! failed".
 
 mod codec;
+mod editions;
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::SdkError;
@@ -19,6 +20,7 @@ use time::OffsetDateTime;
 
 pub use codec::UNPAID_RETENTION;
 use codec::{Item, Reader, n, s, ts};
+pub use editions::EditionClaim;
 
 use crate::grant::{Grant, Unusable};
 use crate::ids::{DownloadToken, IdError, OrderId, ProductId};
@@ -164,7 +166,7 @@ impl Store {
         Ok(out.item)
     }
 
-    /// A query on one of the table's indexes; finish it with `all_orders`.
+    /// A query on one of the table's indexes; finish it with `collect_orders`.
     fn query(
         &self,
         index: &str,
@@ -176,7 +178,7 @@ impl Store {
     }
 
     /// Every page of an order query, decoded.
-    async fn all_orders(
+    async fn collect_orders(
         q: aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder,
         op: &'static str,
     ) -> Result<Vec<Order>, StoreError> {
@@ -448,7 +450,7 @@ impl Store {
             .expression_attribute_names("#status", "status")
             .expression_attribute_values(":p", s(product.as_str()))
             .expression_attribute_values(":paid", s(OrderStatus::Paid.as_str()));
-        Self::all_orders(q, "Query(BuyersByProduct)").await
+        Self::collect_orders(q, "Query(BuyersByProduct)").await
     }
 
     /// Orders still pending that were created before `cutoff`, oldest first.
@@ -461,7 +463,7 @@ impl Store {
             .key_condition_expression("pending = :p AND created_at < :cutoff")
             .expression_attribute_values(":p", s(codec::PENDING_MARK))
             .expression_attribute_values(":cutoff", ts(cutoff));
-        Self::all_orders(q, "Query(PendingByAge)").await
+        Self::collect_orders(q, "Query(PendingByAge)").await
     }
 
     // ---- grants -------------------------------------------------------------------
@@ -481,7 +483,7 @@ impl Store {
             .expression_attribute_values(":e", s(email.as_str()))
             .expression_attribute_values(":paid", s(OrderStatus::Paid.as_str()))
             .scan_index_forward(false);
-        let tokens: Vec<DownloadToken> = Self::all_orders(q, "Query(OrdersByEmail)")
+        let tokens: Vec<DownloadToken> = Self::collect_orders(q, "Query(OrdersByEmail)")
             .await?
             .into_iter()
             .filter_map(|o| o.grant_token)

@@ -107,6 +107,24 @@ pub async fn start(listener: TcpListener, opts: Options) -> Result<(String, Arc<
     Ok((base, app))
 }
 
+/// Where `kiosk --local` finds the running local shop: the emulator's address and the
+/// names `make dev` created, written to `{root}/.local/stack.json`. Returns the path.
+pub fn write_local_stack(root: &Path, base: &str, endpoint: &str) -> Result<PathBuf> {
+    let dir = root.join(".local");
+    std::fs::create_dir_all(&dir)?;
+    let path = dir.join("stack.json");
+    let stack = serde_json::json!({
+        "endpoint": endpoint,
+        "region": std::env::var("AWS_REGION").unwrap_or_else(|_| "us-east-1".into()),
+        "table": setup::TABLE,
+        "bucket": setup::BUCKET,
+        "api_url": base,
+        "sender": setup::SENDER,
+    });
+    std::fs::write(&path, serde_json::to_string_pretty(&stack)?)?;
+    Ok(path)
+}
+
 type Resp = Response<Full<Bytes>>;
 
 fn plain(status: u16, content_type: &str, body: impl Into<Bytes>) -> Resp {

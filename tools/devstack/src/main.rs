@@ -21,11 +21,17 @@ async fn main() -> anyhow::Result<()> {
         keys_dir: root.join(".local/keys"),
         retry_unit: Duration::from_secs(2),
     };
+    let endpoint = opts.endpoint.clone();
     let (base, _app) = devstack::start(listener, opts).await?;
+    let stack_file = devstack::write_local_stack(&root, &base, &endpoint)?;
     println!("\nKiosk is ready (local, no AWS account, no real money).\n");
     println!("  Shop:     {base}/");
     println!("  Mailbox:  {base}/mailbox");
+    println!(
+        "\n  The author's CLI works on this shop too: cargo run -q -p kiosk-cli -- --local sales"
+    );
     println!("\nPress Ctrl-C to stop everything.");
     tokio::signal::ctrl_c().await?;
+    let _ = std::fs::remove_file(stack_file);
     Ok(())
 }

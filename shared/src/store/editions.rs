@@ -1,0 +1,239 @@
+//! Store operations for the author's tools: the resumable new-edition mail-out and the
+//! whole-table reads behind `kiosk product list`, `orders` and `sales`.
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
+use time::OffsetDateTime;
+
+use super::codec::{self, Item, n, s, ts};
+use super::{Store, StoreError, aws};
+use crate::edition::EditionMail;
+use crate::grant::Grant;
+use crate::ids::{DownloadToken, OrderId, ProductId};
+use crate::order::{Order, OrderStatus};
+use crate::product::Product;
+
+/// The outcome of claiming one buyer's new-edition mail.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EditionClaim {
+    /// Recorded now, in one transaction with the new grant and the order now pointing at
+    /// it (so "email me my links" gives the new edition): send the mail.
+    New,
+    /// An earlier run recorded it but did not finish, or SES refused it: send again with
+    /// the link recorded then (its grant exists).
+    Unfinished { token: DownloadToken },
+    /// Already mailed: skip.
+    Sent,
+    /// The order is no longer paid (refunded since the list was read): skip.
+    NotPaid,
+}
+
+impl Store {
+    /// Claim `order`'s mail about `grant`'s edition. See [`EditionClaim`].
+    pub async fn claim_edition_mail(
+        &self,
+        order: &Order,
+        grant: &Grant,
+        now: OffsetDateTime,
+    ) -> Result<EditionClaim, StoreError> {
+        let record = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(codec::edition_mail_item(
+                &grant.product_id,
+                &grant.edition,
+                order,
+                &grant.token,
+                now,
+            )))
+            .condition_expression("attribute_not_exists(pk)")
+            .build()
+            .map_err(|e| build_error("build Put", e))?;
+        let new_grant = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(codec::grant_item(grant)))
+            .condition_expression("attribute_not_exists(pk)")
+            .build()
+            .map_err(|e| build_error("build Put", e))?;
+        let point = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(codec::order_key(&order.id)))
+            .update_expression("SET grant_token = :token")
+            .condition_expression("#status = :paid")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":token", s(grant.token.expose()))
+            .expression_attribute_values(":paid", s(OrderStatus::Paid.as_str()))
+            .build()
+            .map_err(|e| build_error("build Update", e))?;
+        let res = self
+            .client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().put(record).build())
+            .transact_items(TransactWriteItem::builder().put(new_grant).build())
+            .transact_items(TransactWriteItem::builder().update(point).build())
+            .send()
+            .await;
+        match res {
+            Ok(_) => Ok(EditionClaim::New),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_transaction_canceled_exception()) =>
+            {
+                if let Some(existing) = self
+                    .edition_mail(&grant.product_id, &grant.edition, &order.id)
+                    .await?
+                {
+                    return Ok(match existing.state {
+                        crate::edition::EditionMailState::Sent { .. } => EditionClaim::Sent,
+                        _ => EditionClaim::Unfinished {
+                            token: existing.grant_token,
+                        },
+                    });
+                }
+                match self.get_order(&order.id).await? {
+                    Some(o) if o.status == OrderStatus::Paid => {
+                        Err(StoreError::Contention(order.id.clone()))
+                    }
+                    _ => Ok(EditionClaim::NotPaid),
+                }
+            }
+            Err(e) => Err(aws("TransactWriteItems(edition mail)")(e)),
+        }
+    }
+
+    pub async fn edition_mail(
+        &self,
+        product: &ProductId,
+        edition: &str,
+        order: &OrderId,
+    ) -> Result<Option<EditionMail>, StoreError> {
+        let item = self
+            .get(
+                codec::edition_mail_key(product, edition, order),
+                true,
+                "GetItem(edition mail)",
+            )
+            .await?;
+        item.as_ref().map(codec::edition_mail_from).transpose()
+    }
+
+    /// Every mail record of one edition's mail-out, by order.
+    pub async fn edition_mails(
+        &self,
+        product: &ProductId,
+        edition: &str,
+    ) -> Result<HashMap<OrderId, EditionMail>, StoreError> {
+        let items = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk")
+            .expression_attribute_values(":pk", s(codec::edition_mail_pk(product, edition)))
+            .consistent_read(true)
+            .into_paginator()
+            .items()
+            .send()
+            .collect::<Result<Vec<Item>, _>>()
+            .await
+            .map_err(aws("Query(edition mails)"))?;
+        items
+            .iter()
+            .map(|i| codec::edition_mail_from(i).map(|m| (m.order_id.clone(), m)))
+            .collect()
+    }
+
+    /// SES accepted the mail.
+    pub async fn edition_mail_sent(
+        &self,
+        product: &ProductId,
+        edition: &str,
+        order: &OrderId,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(codec::edition_mail_key(product, edition, order)))
+            .update_expression("SET #state = :sent, sent_at = :now REMOVE last_error")
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_names("#state", "state")
+            .expression_attribute_values(":sent", s("SENT"))
+            .expression_attribute_values(":now", ts(now))
+            .send()
+            .await
+            .map_err(aws("UpdateItem(edition mail sent)"))?;
+        Ok(())
+    }
+
+    /// SES refused the mail: keep the record (and its link) for the next run.
+    pub async fn edition_mail_failed(
+        &self,
+        product: &ProductId,
+        edition: &str,
+        order: &OrderId,
+        reason: &str,
+    ) -> Result<(), StoreError> {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(codec::edition_mail_key(product, edition, order)))
+            .update_expression("SET #state = :failed, last_error = :why ADD failures :one")
+            .condition_expression("attribute_exists(pk) AND #state <> :sent")
+            .expression_attribute_names("#state", "state")
+            .expression_attribute_values(":failed", s("FAILED"))
+            .expression_attribute_values(":sent", s("SENT"))
+            .expression_attribute_values(":why", s(reason))
+            .expression_attribute_values(":one", n(1))
+            .send()
+            .await
+            .map_err(aws("UpdateItem(edition mail failed)"))?;
+        Ok(())
+    }
+
+    /// Every item of one entity kind, by paginated scan. For the author's reports, which
+    /// read the whole (small) table on demand; no request path calls this.
+    async fn scan_entity(&self, entity: &str) -> Result<Vec<Item>, StoreError> {
+        self.client
+            .scan()
+            .table_name(&self.table)
+            .filter_expression("entity = :e")
+            .expression_attribute_values(":e", AttributeValue::S(entity.into()))
+            .into_paginator()
+            .items()
+            .send()
+            .collect::<Result<Vec<Item>, _>>()
+            .await
+            .map_err(aws("Scan"))
+    }
+
+    /// All products, by id.
+    pub async fn all_products(&self) -> Result<Vec<Product>, StoreError> {
+        let mut products = self
+            .scan_entity("product")
+            .await?
+            .iter()
+            .map(codec::product_from)
+            .collect::<Result<Vec<_>, _>>()?;
+        products.sort_by(|a, b| a.id.cmp(&b.id));
+        Ok(products)
+    }
+
+    /// All orders (any status), oldest first.
+    pub async fn all_orders(&self) -> Result<Vec<Order>, StoreError> {
+        let mut orders = self
+            .scan_entity("order")
+            .await?
+            .iter()
+            .map(codec::order_from)
+            .collect::<Result<Vec<_>, _>>()?;
+        orders.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
+        Ok(orders)
+    }
+}
+
+fn build_error(op: &'static str, e: impl std::error::Error + Send + Sync + 'static) -> StoreError {
+    StoreError::Aws {
+        op,
+        source: Box::new(e),
+    }
+}

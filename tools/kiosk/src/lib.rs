@@ -1,0 +1,60 @@
+//! The author's command line, `kiosk`: products, a new edition mailed to every buyer,
+//! orders, sales and resending links. `main.rs` only parses and reports; each command
+//! lives in its own module.
+
+pub mod pace;
+pub mod products;
+pub mod report;
+pub mod resend;
+pub mod target;
+pub mod update;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "kiosk",
+    version,
+    about = "Run your Kiosk shop: products, new editions to every buyer, orders, sales, links",
+    long_about = "Run your Kiosk shop from the command line: put products on sale, send a new \
+edition to every buyer in one command, see orders and sales, and mail a buyer their links.\n\n\
+Say which shop with --stack NAME (a deployed stack; uses your AWS credentials and region) or \
+--local (the `make dev` shop on this machine). --table, --bucket, --api-url and --sender \
+(or KIOSK_TABLE, KIOSK_BUCKET, KIOSK_API_URL, KIOSK_SENDER) override what those give.",
+    after_help = "Examples:\n  kiosk --stack shop product list\n  kiosk --stack shop update little-book --file book-v2.pdf --note \"Two new chapters\"\n  kiosk --local sales"
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub target: target::TargetArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Add, change, list and show products.
+    #[command(subcommand)]
+    Product(products::ProductCommand),
+    /// Upload a new edition and mail every paying buyer a fresh link to it (resumable).
+    Update(update::UpdateArgs),
+    /// List orders, optionally by product, status and date.
+    Orders(report::OrdersArgs),
+    /// Sales totals by day, product, channel and source (utm_source or referrer).
+    Sales(report::SalesArgs),
+    /// Mail a buyer every download link they can still use, now.
+    Resend(resend::ResendArgs),
+}
+
+/// Run one command. `Ok(false)`: it ran but did not fully succeed (a mail-out with
+/// failures or mails left for tomorrow); the process exits non-zero.
+pub async fn run(cli: Cli) -> anyhow::Result<bool> {
+    let target = target::resolve(&cli.target).await?;
+    let now = kiosk::clock::Clock::now(&kiosk::clock::SystemClock);
+    match cli.command {
+        Command::Product(cmd) => products::run(&target, cmd, now).await.map(|()| true),
+        Command::Update(a) => update::run(&target, a, now).await,
+        Command::Orders(a) => report::orders(&target, a).await.map(|()| true),
+        Command::Sales(a) => report::run_sales(&target, a).await.map(|()| true),
+        Command::Resend(a) => resend::run(&target, a, now).await.map(|()| true),
+    }
+}

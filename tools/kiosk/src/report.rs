@@ -1,0 +1,230 @@
+//! `kiosk orders` and `kiosk sales`: what sold, when, and where buyers came from.
+//!
+//! Both read every order (a paginated scan; an author's table is small, and nothing on
+//! the request path does this). Days are UTC calendar days of the payment. A sale is a
+//! paid order that was not refunded; its source is the `utm_source` captured at checkout,
+//! else the referring site's host, else "direct".
+
+use std::collections::BTreeMap;
+
+use anyhow::{Result, anyhow};
+use kiosk::{Currency, Order, OrderStatus};
+use time::{Date, OffsetDateTime};
+
+use crate::products::{clip, parse_id, store};
+use crate::target::Target;
+
+#[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Examples:\n  kiosk --stack shop orders --status paid --since 2026-11-01\n  kiosk --stack shop orders --product little-book"
+)]
+pub struct OrdersArgs {
+    /// Only this product's orders.
+    #[arg(long)]
+    pub product: Option<String>,
+    /// Only orders in this state: pending, paid, expired or refunded.
+    #[arg(long)]
+    pub status: Option<String>,
+    /// Only orders created on or after this day (YYYY-MM-DD, UTC).
+    #[arg(long, value_name = "DATE")]
+    pub since: Option<String>,
+}
+
+#[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Examples:\n  kiosk --stack shop sales\n  kiosk --stack shop sales --since 2026-11-01 --csv > sales.csv"
+)]
+pub struct SalesArgs {
+    /// Only sales paid on or after this day (YYYY-MM-DD, UTC).
+    #[arg(long, value_name = "DATE")]
+    pub since: Option<String>,
+    /// Print CSV (dimension,key,currency,orders,amount) instead of tables.
+    #[arg(long)]
+    pub csv: bool,
+}
+
+fn parse_day(s: &str) -> Result<Date> {
+    let fmt = time::macros::format_description!("[year]-[month]-[day]");
+    Date::parse(s, fmt).map_err(|_| anyhow!("date {s:?}: write it as YYYY-MM-DD"))
+}
+
+fn day(t: OffsetDateTime) -> String {
+    let d = t.date();
+    format!("{:04}-{:02}-{:02}", d.year(), u8::from(d.month()), d.day())
+}
+
+fn parse_status(s: &str) -> Result<OrderStatus> {
+    s.to_ascii_uppercase()
+        .parse::<OrderStatus>()
+        .map_err(|_| anyhow!("status {s:?}: use pending, paid, expired or refunded"))
+}
+
+pub async fn orders(t: &Target, a: OrdersArgs) -> Result<()> {
+    let product = a.product.as_deref().map(parse_id).transpose()?;
+    let status = a.status.as_deref().map(parse_status).transpose()?;
+    let since = a.since.as_deref().map(parse_day).transpose()?;
+    let orders: Vec<Order> = store(t)?
+        .all_orders()
+        .await?
+        .into_iter()
+        .filter(|o| product.as_ref().is_none_or(|p| &o.product_id == p))
+        .filter(|o| status.is_none_or(|s| o.status == s))
+        .filter(|o| since.is_none_or(|d| o.created_at.date() >= d))
+        .collect();
+    println!(
+        "{:<42} {:<17} {:<20} {:<9} {:>14}  {:<28} SOURCE",
+        "ORDER", "CREATED (UTC)", "PRODUCT", "STATUS", "AMOUNT", "EMAIL"
+    );
+    let fmt = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]");
+    for o in &orders {
+        println!(
+            "{:<42} {:<17} {:<20} {:<9} {:>14}  {:<28} {}",
+            o.id.as_str(),
+            o.created_at.format(fmt).unwrap_or_default(),
+            clip(o.product_id.as_str(), 20),
+            o.status.as_str().to_ascii_lowercase(),
+            o.amount.to_string(),
+            clip(o.email.as_str(), 28),
+            source_of(o)
+        );
+    }
+    println!("{} orders", orders.len());
+    Ok(())
+}
+
+/// Where a buyer came from: utm_source, else the referrer's host, else "direct".
+pub fn source_of(o: &Order) -> String {
+    if let Some(s) = o.source.utm_source.as_deref().filter(|s| !s.is_empty()) {
+        return s.to_owned();
+    }
+    if let Some(r) = o.source.referrer.as_deref() {
+        let rest = r.split_once("://").map_or(r, |(_, rest)| rest);
+        let host = rest.split(['/', '?', '#']).next().unwrap_or("");
+        if !host.is_empty() {
+            return host.to_owned();
+        }
+    }
+    "direct".to_owned()
+}
+
+/// Totals for one key of one dimension, per currency (minor units).
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Total {
+    pub orders: u64,
+    pub minor: u64,
+}
+
+/// dimension -> key -> currency -> total.
+pub type Sales = BTreeMap<&'static str, BTreeMap<String, BTreeMap<Currency, Total>>>;
+
+pub const DIMENSIONS: [&str; 4] = ["day", "product", "channel", "source"];
+
+/// Sum the sales (paid, not refunded) paid on or after `since`.
+pub fn sales(orders: &[Order], since: Option<Date>) -> Sales {
+    let mut out: Sales = BTreeMap::new();
+    for o in orders {
+        let Some(paid_at) = o.paid_at else { continue };
+        if o.status != OrderStatus::Paid || since.is_some_and(|d| paid_at.date() < d) {
+            continue;
+        }
+        let keys = [
+            day(paid_at),
+            o.product_id.as_str().to_owned(),
+            o.channel.as_str().to_ascii_lowercase(),
+            source_of(o),
+        ];
+        for (dim, key) in DIMENSIONS.iter().zip(keys) {
+            let t = out
+                .entry(dim)
+                .or_default()
+                .entry(key)
+                .or_default()
+                .entry(o.amount.currency())
+                .or_default();
+            t.orders += 1;
+            t.minor += o.amount.minor();
+        }
+    }
+    out
+}
+
+fn amount(minor: u64, currency: Currency) -> String {
+    kiosk::Money::from_minor(minor, currency)
+        .map(|m| m.to_decimal())
+        .unwrap_or_else(|_| minor.to_string())
+}
+
+pub async fn run_sales(t: &Target, a: SalesArgs) -> Result<()> {
+    let since = a.since.as_deref().map(parse_day).transpose()?;
+    let orders = store(t)?.all_orders().await?;
+    let s = sales(&orders, since);
+    if a.csv {
+        println!("dimension,key,currency,orders,amount");
+        for dim in DIMENSIONS {
+            for (key, by_cur) in s.get(dim).into_iter().flatten() {
+                for (cur, total) in by_cur {
+                    println!(
+                        "{dim},{},{},{},{}",
+                        csv_field(key),
+                        cur.code(),
+                        total.orders,
+                        amount(total.minor, *cur)
+                    );
+                }
+            }
+        }
+        return Ok(());
+    }
+    if s.is_empty() {
+        println!("no sales yet");
+        return Ok(());
+    }
+    for dim in DIMENSIONS {
+        println!("\nBy {dim}:");
+        println!(
+            "  {:<32} {:>7} {:>16}",
+            dim.to_ascii_uppercase(),
+            "ORDERS",
+            "AMOUNT"
+        );
+        for (key, by_cur) in s.get(dim).into_iter().flatten() {
+            for (cur, total) in by_cur {
+                println!(
+                    "  {:<32} {:>7} {:>16}",
+                    clip(key, 32),
+                    total.orders,
+                    format!("{} {}", amount(total.minor, *cur), cur.code())
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Quote a CSV field when it needs it (RFC 4180).
+fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csv_fields_are_quoted_when_needed() {
+        assert_eq!(csv_field("blog"), "blog");
+        assert_eq!(csv_field("a,b"), "\"a,b\"");
+        assert_eq!(csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
+    }
+
+    #[test]
+    fn days_parse_strictly() {
+        assert!(parse_day("2026-11-01").is_ok());
+        assert!(parse_day("2026-13-01").is_err());
+        assert!(parse_day("yesterday").is_err());
+    }
+}

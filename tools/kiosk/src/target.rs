@@ -1,0 +1,231 @@
+//! Which shop the command manages: a deployed stack (`--stack NAME`, read from its
+//! CloudFormation Outputs), the `make dev` shop on this machine (`--local`), or explicit
+//! flags and environment variables, which override both.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, anyhow, bail};
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use serde::{Deserialize, Serialize};
+
+/// Where `make dev` writes the address of its emulator and the names it created.
+pub const LOCAL_STACK_FILE: &str = ".local/stack.json";
+
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct TargetArgs {
+    /// Manage this deployed stack: its table, bucket, API URL and sender address are read
+    /// from the stack's Outputs through CloudFormation (your usual AWS credentials).
+    #[arg(long, global = true, env = "KIOSK_STACK", value_name = "NAME")]
+    pub stack: Option<String>,
+    /// Manage the `make dev` shop running on this machine (reads .local/stack.json).
+    #[arg(long, global = true, conflicts_with = "stack")]
+    pub local: bool,
+    /// DynamoDB table (overrides the stack's TableName).
+    #[arg(long, global = true, env = "KIOSK_TABLE", value_name = "NAME")]
+    pub table: Option<String>,
+    /// S3 bucket for product files (overrides the stack's FilesBucket).
+    #[arg(long, global = true, env = "KIOSK_BUCKET", value_name = "NAME")]
+    pub bucket: Option<String>,
+    /// Base URL download links start with (overrides the stack's ApiUrl).
+    #[arg(long, global = true, env = "KIOSK_API_URL", value_name = "URL")]
+    pub api_url: Option<String>,
+    /// Address mails come from, verified in SES (overrides the stack's SenderEmail).
+    #[arg(long, global = true, env = "KIOSK_SENDER", value_name = "EMAIL")]
+    pub sender: Option<String>,
+}
+
+/// What `make dev` leaves in `.local/stack.json` while it runs.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct LocalStack {
+    pub endpoint: String,
+    pub region: String,
+    pub table: String,
+    pub bucket: String,
+    pub api_url: String,
+    pub sender: String,
+}
+
+/// The resolved shop: an SDK configuration and the names of its parts. A part that
+/// nothing named is an error only when a command needs it.
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub sdk: SdkConfig,
+    pub table: Option<String>,
+    pub bucket: Option<String>,
+    pub api_url: Option<String>,
+    pub sender: Option<String>,
+}
+
+fn missing(what: &str, flag: &str, env: &str, output: &str) -> anyhow::Error {
+    anyhow!(
+        "no {what} given: pass {flag} (or set {env}), or name the shop with --stack NAME \
+         (its {output} output) or --local"
+    )
+}
+
+impl Target {
+    pub fn table(&self) -> Result<&str> {
+        self.table
+            .as_deref()
+            .ok_or_else(|| missing("table", "--table", "KIOSK_TABLE", "TableName"))
+    }
+    pub fn bucket(&self) -> Result<&str> {
+        self.bucket
+            .as_deref()
+            .ok_or_else(|| missing("files bucket", "--bucket", "KIOSK_BUCKET", "FilesBucket"))
+    }
+    pub fn api_url(&self) -> Result<&str> {
+        self.api_url
+            .as_deref()
+            .map(|u| u.trim_end_matches('/'))
+            .ok_or_else(|| missing("API URL", "--api-url", "KIOSK_API_URL", "ApiUrl"))
+    }
+    pub fn sender(&self) -> Result<&str> {
+        self.sender
+            .as_deref()
+            .ok_or_else(|| missing("sender address", "--sender", "KIOSK_SENDER", "SenderEmail"))
+    }
+}
+
+/// Find `.local/stack.json` in the current directory or one of its parents.
+fn find_local_file(start: &Path) -> Option<PathBuf> {
+    start
+        .ancestors()
+        .map(|d| d.join(LOCAL_STACK_FILE))
+        .find(|p| p.is_file())
+}
+
+pub fn read_local(start: &Path) -> Result<LocalStack> {
+    let path = find_local_file(start).ok_or_else(|| {
+        anyhow!(
+            "--local: no {LOCAL_STACK_FILE} here or in a parent directory; start the local \
+             shop with `make dev` in the repository first"
+        )
+    })?;
+    let text = std::fs::read_to_string(&path)
+        .with_context(|| format!("--local: reading {}", path.display()))?;
+    serde_json::from_str(&text).with_context(|| format!("--local: {} is malformed", path.display()))
+}
+
+/// The stack's Outputs, by key.
+async fn stack_outputs(
+    sdk: &SdkConfig,
+    name: &str,
+) -> Result<std::collections::HashMap<String, String>> {
+    let cfn = aws_sdk_cloudformation::Client::new(sdk);
+    let out = cfn
+        .describe_stacks()
+        .stack_name(name)
+        .send()
+        .await
+        .map_err(|e| {
+            anyhow!(
+                "--stack {name}: CloudFormation could not describe the stack ({}); check the \
+                 name, the region (AWS_REGION) and your AWS credentials",
+                aws_sdk_cloudformation::error::DisplayErrorContext(e)
+            )
+        })?;
+    let stack = out
+        .stacks()
+        .first()
+        .ok_or_else(|| anyhow!("--stack {name}: no such stack"))?;
+    Ok(stack
+        .outputs()
+        .iter()
+        .filter_map(|o| Some((o.output_key()?.to_owned(), o.output_value()?.to_owned())))
+        .collect())
+}
+
+pub async fn resolve(args: &TargetArgs) -> Result<Target> {
+    let mut target = if args.local {
+        let cwd = std::env::current_dir()?;
+        let local = read_local(&cwd)?;
+        if !(local.endpoint.starts_with("http://127.0.0.1:")
+            || local.endpoint.starts_with("http://localhost:"))
+        {
+            bail!(
+                "--local: {LOCAL_STACK_FILE} names {} as the emulator, which is not on this machine",
+                local.endpoint
+            );
+        }
+        // The emulator accepts any credentials; fixed ones keep real ones out of it.
+        let creds =
+            aws_sdk_dynamodb::config::Credentials::new("local", "local", None, None, "kiosk-local");
+        let sdk = aws_config::defaults(BehaviorVersion::latest())
+            .endpoint_url(&local.endpoint)
+            .region(Region::new(local.region.clone()))
+            .credentials_provider(creds)
+            .load()
+            .await;
+        Target {
+            sdk,
+            table: Some(local.table),
+            bucket: Some(local.bucket),
+            api_url: Some(local.api_url),
+            sender: Some(local.sender),
+        }
+    } else {
+        let sdk = aws_config::defaults(BehaviorVersion::latest()).load().await;
+        let mut t = Target {
+            sdk,
+            table: None,
+            bucket: None,
+            api_url: None,
+            sender: None,
+        };
+        if let Some(name) = &args.stack {
+            let mut outputs = stack_outputs(&t.sdk, name).await?;
+            t.table = outputs.remove("TableName");
+            t.bucket = outputs.remove("FilesBucket");
+            t.api_url = outputs.remove("ApiUrl");
+            t.sender = outputs.remove("SenderEmail");
+        }
+        t
+    };
+    // Explicit flags and environment variables win.
+    if args.table.is_some() {
+        target.table = args.table.clone();
+    }
+    if args.bucket.is_some() {
+        target.bucket = args.bucket.clone();
+    }
+    if args.api_url.is_some() {
+        target.api_url = args.api_url.clone();
+    }
+    if args.sender.is_some() {
+        target.sender = args.sender.clone();
+    }
+    Ok(target)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn local_file_is_found_from_a_subdirectory_and_parsed() {
+        let root = std::env::temp_dir().join(format!("kiosk-local-{}", std::process::id()));
+        let sub = root.join("a/b");
+        std::fs::create_dir_all(&sub).unwrap();
+        assert!(read_local(&sub).is_err(), "nothing there yet");
+        std::fs::create_dir_all(root.join(".local")).unwrap();
+        let stack = LocalStack {
+            endpoint: "http://127.0.0.1:5000".into(),
+            region: "us-east-1".into(),
+            table: "t".into(),
+            bucket: "b".into(),
+            api_url: "http://127.0.0.1:8080".into(),
+            sender: "shop@example.com".into(),
+        };
+        std::fs::write(
+            root.join(LOCAL_STACK_FILE),
+            serde_json::to_string(&stack).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(read_local(&sub).unwrap(), stack);
+        std::fs::write(root.join(LOCAL_STACK_FILE), "{").unwrap();
+        let err = read_local(&sub).unwrap_err().to_string();
+        assert!(err.contains("malformed"), "{err}");
+        std::fs::remove_dir_all(root).unwrap();
+    }
+}

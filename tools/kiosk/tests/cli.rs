@@ -1,0 +1,888 @@
+//! The `kiosk` binary, run as an author runs it, against the locked emulator: products,
+//! the resumable new-edition mail-out, sales, resend, where it points, and its help.
+
+use std::collections::{BTreeMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use kiosk::alipay::parse_form;
+use kiosk::order::{PayOutcome, Payment, Source};
+use kiosk::{DownloadToken, Grant, Order, OrderStatus, Product};
+use kiosk_e2e::{World, WorldOptions, now, pending_order};
+
+/// Run `kiosk` with `args`, pointed at `world`'s table and bucket by environment
+/// variables (the emulator's address comes from `make test`'s AWS_ENDPOINT_URL).
+fn kiosk(world: &World, bucket: &str, args: &[&str], extra: &[(&str, &str)]) -> Output {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_kiosk"));
+    cmd.args(args)
+        .env("KIOSK_TABLE", &world.t.name)
+        .env("KIOSK_BUCKET", bucket)
+        .env("KIOSK_API_URL", kiosk_e2e::BASE_URL)
+        .env("KIOSK_SENDER", kiosk_e2e::VERIFIED_SENDER)
+        .env_remove("KIOSK_STACK");
+    for (k, v) in extra {
+        cmd.env(k, v);
+    }
+    cmd.output().expect("run kiosk")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+async fn bucket_for(world: &World) -> String {
+    let name = format!("kiosk-cli-{}", world.tag);
+    let sdk = kiosk_localaws::emulator_config().await.unwrap();
+    kiosk::files::s3_client(&sdk)
+        .create_bucket()
+        .bucket(&name)
+        .send()
+        .await
+        .unwrap();
+    name
+}
+
+async fn objects(bucket: &str) -> Vec<String> {
+    let sdk = kiosk_localaws::emulator_config().await.unwrap();
+    let out = kiosk::files::s3_client(&sdk)
+        .list_objects_v2()
+        .bucket(bucket)
+        .send()
+        .await
+        .unwrap();
+    out.contents()
+        .iter()
+        .filter_map(|o| o.key().map(str::to_owned))
+        .collect()
+}
+
+async fn object_bytes(bucket: &str, key: &str) -> Vec<u8> {
+    let sdk = kiosk_localaws::emulator_config().await.unwrap();
+    let out = kiosk::files::s3_client(&sdk)
+        .get_object()
+        .bucket(bucket)
+        .key(key)
+        .send()
+        .await
+        .unwrap();
+    out.body.collect().await.unwrap().into_bytes().to_vec()
+}
+
+fn scratch(world: &World) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("kiosk-cli-{}", world.tag));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn write(dir: &Path, name: &str, bytes: &[u8]) -> String {
+    let p = dir.join(name);
+    std::fs::write(&p, bytes).unwrap();
+    p.to_string_lossy().into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn product_add_sets_the_price_checkout_charges_and_bad_input_changes_nothing() {
+    let w = World::new(WorldOptions::default()).await.unwrap();
+    let bucket = bucket_for(&w).await;
+    let dir = scratch(&w);
+    let pdf = write(&dir, "Zine One.pdf", b"%PDF-1.4 zine one");
+
+    let out = kiosk(
+        &w,
+        &bucket,
+        &[
+            "product",
+            "add",
+            "zine",
+            "--title",
+            "Zine One",
+            "--price",
+            "12.50 CNY",
+            "--file",
+            &pdf,
+            "--limit",
+            "3",
+        ],
+        &[],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let p = w
+        .shop
+        .store
+        .get_product(&kiosk::ProductId::parse("zine").unwrap())
+        .await
+        .unwrap()
+        .expect("product stored");
+    assert_eq!(p.price.minor(), 1250);
+    assert_eq!(p.price.currency(), kiosk::Currency::Cny);
+    assert_eq!(p.download_limit, 3);
+    assert_eq!(p.file.key, "products/zine/v1/Zine One.pdf");
+    assert_eq!(p.file.content_type, "application/pdf");
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, b"%PDF-1.4 zine one");
+    let hex: String = digest.as_ref().iter().map(|b| format!("{b:02x}")).collect();
+    assert_eq!(p.file.sha256.as_deref(), Some(hex.as_str()));
+    assert_eq!(
+        object_bytes(&bucket, &p.file.key).await,
+        b"%PDF-1.4 zine one"
+    );
+
+    // A checkout for it charges the price given on the command line.
+    let resp = w
+        .checkout(
+            &format!("product_id=zine&email={}", w.buyer(1).replace('@', "%40")),
+            "application/x-www-form-urlencoded",
+            "text/html",
+            "Mozilla/5.0 (X11; Linux x86_64)",
+        )
+        .await;
+    assert_eq!(resp.status(), 303);
+    let location = resp.headers()["location"].to_str().unwrap().to_owned();
+    let params = parse_form(location.split_once('?').unwrap().1).unwrap();
+    let biz: serde_json::Value = serde_json::from_str(&params["biz_content"]).unwrap();
+    assert_eq!(biz["total_amount"], "12.50");
+    assert_eq!(biz["subject"], "Zine One");
+
+    // Every kind of bad input: a clear message, a failing status, nothing changed.
+    let before_objects = objects(&bucket).await;
+    let before_products = w.shop.store.all_products().await.unwrap();
+    let missing = dir.join("nope.pdf").to_string_lossy().into_owned();
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (
+            vec![
+                "product", "add", "zine2", "--title", "Z", "--price", "9.00 CNY", "--file",
+                &missing,
+            ],
+            "does not exist",
+        ),
+        (
+            vec![
+                "product", "add", "zine2", "--title", "Z", "--price", "9 CNY", "--file", &pdf,
+            ],
+            "price \"9 CNY\"",
+        ),
+        (
+            vec![
+                "product", "add", "zine2", "--title", "Z", "--price", "nine", "--file", &pdf,
+            ],
+            "price \"nine\"",
+        ),
+        (
+            vec![
+                "product", "add", "zine2", "--title", "Z", "--price", "9.00 XYZ", "--file", &pdf,
+            ],
+            "price \"9.00 XYZ\"",
+        ),
+        (
+            vec![
+                "product", "add", "zine", "--title", "Z", "--price", "9.00 CNY", "--file", &pdf,
+            ],
+            "already exists",
+        ),
+        (
+            vec![
+                "product",
+                "add",
+                "Not An Id",
+                "--title",
+                "Z",
+                "--price",
+                "9.00 CNY",
+                "--file",
+                &pdf,
+            ],
+            "product id",
+        ),
+        (
+            vec![
+                "product", "add", "zine2", "--title", " ", "--price", "9.00 CNY", "--file", &pdf,
+            ],
+            "title",
+        ),
+        (
+            vec![
+                "product", "add", "zine2", "--title", "Z", "--price", "9.00 CNY", "--file", &pdf,
+                "--limit", "0",
+            ],
+            "download limit",
+        ),
+        (
+            vec!["product", "set", "ghost", "--price", "9.00 CNY"],
+            "no product ghost",
+        ),
+        (
+            vec!["product", "set", "zine", "--price", "9,00 CNY"],
+            "price",
+        ),
+        (
+            vec![
+                "product",
+                "set",
+                "zine",
+                "--file",
+                &missing,
+                "--edition",
+                "v2",
+            ],
+            "does not exist",
+        ),
+        (vec!["product", "set", "zine"], "nothing to change"),
+        (vec!["product", "show", "ghost"], "no product ghost"),
+    ];
+    for (args, needle) in cases {
+        let out = kiosk(&w, &bucket, &args, &[]);
+        assert!(!out.status.success(), "{args:?} should fail");
+        let err = stderr(&out);
+        assert!(
+            err.contains(needle),
+            "{args:?}: expected {needle:?} in {err}"
+        );
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+    }
+    assert_eq!(objects(&bucket).await, before_objects, "no file uploaded");
+    assert_eq!(w.shop.store.all_products().await.unwrap(), before_products);
+
+    // set changes what future buyers pay; list and show report it.
+    let out = kiosk(
+        &w,
+        &bucket,
+        &["product", "set", "zine", "--price", "15.00 CNY"],
+        &[],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let listed = stdout(&kiosk(&w, &bucket, &["product", "list"], &[]));
+    assert!(
+        listed.contains("zine") && listed.contains("15.00 CNY"),
+        "{listed}"
+    );
+    let shown = stdout(&kiosk(&w, &bucket, &["product", "show", "zine"], &[]));
+    assert!(
+        shown.contains(&hex) && shown.contains("products/zine/v1/Zine One.pdf"),
+        "{shown}"
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// A paid order with its purchase grant, written straight to the store.
+async fn paid_order(
+    w: &World,
+    p: &Product,
+    email: &str,
+    at: time::OffsetDateTime,
+    source: Source,
+) -> (Order, Grant) {
+    let mut o = pending_order(p, email, at);
+    o.source = source;
+    let token = DownloadToken::generate().unwrap();
+    let payment = Payment {
+        provider_txn_id: format!("T-{}", o.id),
+        amount: o.amount,
+    };
+    let PayOutcome::Paid(paid) = o.pay(&payment, token.clone(), at).unwrap() else {
+        panic!("not paid")
+    };
+    let grant = Grant::for_order(&paid, token, None, at);
+    w.shop.store.create_order(&paid).await.unwrap();
+    w.shop.store.create_grant(&grant).await.unwrap();
+    (*paid, grant)
+}
+
+/// Mails SES accepted, by recipient, optionally only those whose subject starts with
+/// `subject`: one read of the emulator's data (it holds every test's tables, so reading it
+/// per buyer would take minutes).
+async fn mails_by_recipient(
+    w: &World,
+    subject: Option<&str>,
+) -> std::collections::HashMap<String, Vec<serde_json::Value>> {
+    let text = w
+        .http
+        .get(format!("{}/moto-api/data.json", w.endpoint))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let data: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let mut out: std::collections::HashMap<String, Vec<serde_json::Value>> = Default::default();
+    for m in data["ses"]["Message"].as_array().into_iter().flatten() {
+        if let Some(prefix) = subject
+            && !m["subject"].as_str().is_some_and(|s| s.starts_with(prefix))
+        {
+            continue;
+        }
+        for to in m["destinations"]["ToAddresses"]
+            .as_array()
+            .into_iter()
+            .flatten()
+        {
+            if let Some(to) = to.as_str() {
+                out.entry(to.to_owned()).or_default().push(m.clone());
+            }
+        }
+    }
+    out
+}
+
+const NEW_EDITION: &str = "New edition:";
+
+fn link_in(mail: &serde_json::Value) -> DownloadToken {
+    let body = mail["body"].as_str().unwrap_or_default();
+    let start = body.find("/download/").expect("a download link") + "/download/".len();
+    DownloadToken::parse(&body[start..start + 32]).expect("a token")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn update_reaches_every_paying_buyer_exactly_once_across_a_crash() {
+    let w = World::new(WorldOptions::default()).await.unwrap();
+    let bucket = bucket_for(&w).await;
+    let dir = scratch(&w);
+    let v1 = write(&dir, "book.pdf", b"%PDF-1.4 edition one");
+    let v2_bytes = b"%PDF-1.4 edition two, with two new chapters".to_vec();
+    let v2 = write(&dir, "book-v2.pdf", &v2_bytes);
+    let out = kiosk(
+        &w,
+        &bucket,
+        &[
+            "product", "add", "book", "--title", "The Book", "--price", "9.00 CNY", "--file", &v1,
+        ],
+        &[],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let product = w
+        .shop
+        .store
+        .get_product(&kiosk::ProductId::parse("book").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+
+    // 300 paying buyers, plus pending and refunded orders that must get nothing.
+    let t0 = now() - time::Duration::days(3);
+    let mut paying = Vec::new();
+    for i in 0..300u32 {
+        let (o, g) = paid_order(
+            &w,
+            &product,
+            &w.buyer(i),
+            t0 + time::Duration::seconds(i64::from(i)),
+            Source::default(),
+        )
+        .await;
+        paying.push((o, g));
+    }
+    let mut others = Vec::new();
+    for i in 300..310u32 {
+        let o = pending_order(&product, &w.buyer(i), now());
+        w.shop.store.create_order(&o).await.unwrap();
+        others.push(w.buyer(i));
+    }
+    for i in 310..320u32 {
+        let (o, _) = paid_order(&w, &product, &w.buyer(i), t0, Source::default()).await;
+        let refunded = o.refund(now()).unwrap();
+        assert_eq!(refunded.status, OrderStatus::Refunded);
+        // Overwrite in place: the fixture's order becomes refunded.
+        w.t.client
+            .delete_item()
+            .table_name(&w.t.name)
+            .key(
+                "pk",
+                aws_sdk_dynamodb::types::AttributeValue::S(format!("ORDER#{}", o.id)),
+            )
+            .key(
+                "sk",
+                aws_sdk_dynamodb::types::AttributeValue::S("ORDER".into()),
+            )
+            .send()
+            .await
+            .unwrap();
+        w.shop.store.create_order(&refunded).await.unwrap();
+        others.push(w.buyer(i));
+    }
+
+    // --dry-run: lists exactly the paying buyers, sends and changes nothing.
+    let dry = kiosk(
+        &w,
+        &bucket,
+        &[
+            "update",
+            "book",
+            "--file",
+            &v2,
+            "--note",
+            "Two new chapters",
+            "--dry-run",
+        ],
+        &[],
+    );
+    assert!(dry.status.success(), "{}", stderr(&dry));
+    let listed: HashSet<String> = stdout(&dry)
+        .lines()
+        .filter_map(|l| l.strip_prefix("would mail\t"))
+        .map(|l| l.split('\t').next().unwrap().to_owned())
+        .collect();
+    let expected: HashSet<String> = paying.iter().map(|(o, _)| o.id.to_string()).collect();
+    assert_eq!(listed, expected);
+    assert_eq!(
+        w.shop
+            .store
+            .get_product(&product.id)
+            .await
+            .unwrap()
+            .unwrap(),
+        product,
+        "dry run changes nothing"
+    );
+    assert!(
+        mails_by_recipient(&w, Some(NEW_EDITION))
+            .await
+            .keys()
+            .all(|to| !to.contains(&w.tag))
+    );
+    assert_eq!(objects(&bucket).await.len(), 1, "dry run uploads nothing");
+
+    // The real run, killed after 130 mails.
+    let first = kiosk(
+        &w,
+        &bucket,
+        &[
+            "update",
+            "book",
+            "--file",
+            &v2,
+            "--note",
+            "Two new chapters",
+        ],
+        &[("KIOSK_FAULT_EXIT_AFTER", "130")],
+    );
+    assert_eq!(first.status.code(), Some(137), "{}", stderr(&first));
+    let mailed = mails_by_recipient(&w, Some(NEW_EDITION)).await;
+    let mailed_once: usize = paying
+        .iter()
+        .map(|(o, _)| mailed.get(o.email.as_str()).map_or(0, Vec::len))
+        .sum();
+    assert_eq!(mailed_once, 130);
+
+    // Run again: it finishes the same edition.
+    let second = kiosk(
+        &w,
+        &bucket,
+        &[
+            "update",
+            "book",
+            "--file",
+            &v2,
+            "--note",
+            "Two new chapters",
+        ],
+        &[],
+    );
+    assert!(
+        second.status.success(),
+        "{}\n{}",
+        stdout(&second),
+        stderr(&second)
+    );
+    let summary = stdout(&second);
+    assert!(
+        summary.contains("sent 170, skipped 130 (already sent)"),
+        "{summary}"
+    );
+
+    let http = reqwest::Client::new();
+    let mailed = mails_by_recipient(&w, Some(NEW_EDITION)).await;
+    let mut new_tokens = Vec::new();
+    for (o, _) in &paying {
+        let mails = mailed
+            .get(o.email.as_str())
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        assert_eq!(
+            mails.len(),
+            1,
+            "{} gets exactly one new-edition mail",
+            o.email
+        );
+        assert!(
+            mails[0]["body"]
+                .as_str()
+                .unwrap()
+                .contains("Two new chapters")
+        );
+        new_tokens.push(link_in(&mails[0]));
+    }
+    let all_mail = mails_by_recipient(&w, None).await;
+    for email in &others {
+        assert!(!all_mail.contains_key(email), "{email} gets nothing");
+    }
+    assert_eq!(
+        new_tokens.iter().collect::<HashSet<_>>().len(),
+        300,
+        "one fresh link each"
+    );
+
+    // The new link serves the new file with the full count; the old link the old file.
+    let downloads = kiosk::downloads::Downloads::from_sdk(
+        &kiosk_localaws::emulator_config().await.unwrap(),
+        kiosk::Config {
+            table_name: w.t.name.clone(),
+            files_bucket: bucket.clone(),
+            sender_email: kiosk::Email::parse(kiosk_e2e::VERIFIED_SENDER).unwrap(),
+            public_base_url: kiosk_e2e::BASE_URL.into(),
+            download_limit: 5,
+            order_ttl: time::Duration::minutes(30),
+            presign: time::Duration::seconds(300),
+        },
+    );
+    for (i, (order, old)) in paying.iter().enumerate().step_by(37) {
+        let fresh = w
+            .shop
+            .store
+            .get_grant(&new_tokens[i])
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(fresh.downloads_left, 5);
+        assert_eq!(fresh.order_id, order.id);
+        let (_, url) = downloads.download(&new_tokens[i], now()).await.unwrap();
+        assert_eq!(
+            http.get(&url)
+                .send()
+                .await
+                .unwrap()
+                .bytes()
+                .await
+                .unwrap()
+                .as_ref(),
+            v2_bytes.as_slice()
+        );
+        let (_, url) = downloads.download(&old.token, now()).await.unwrap();
+        assert_eq!(
+            http.get(&url)
+                .send()
+                .await
+                .unwrap()
+                .bytes()
+                .await
+                .unwrap()
+                .as_ref(),
+            b"%PDF-1.4 edition one"
+        );
+        // "Email me my links" now gives the new edition.
+        assert_eq!(
+            w.order(&order.id).await.grant_token.as_ref(),
+            Some(&new_tokens[i])
+        );
+    }
+
+    // A third run has nothing left to do and mails nobody.
+    let third = kiosk(&w, &bucket, &["update", "book", "--file", &v2], &[]);
+    assert!(third.status.success());
+    assert!(
+        stdout(&third).contains("sent 0, skipped 300 (already sent)"),
+        "{}",
+        stdout(&third)
+    );
+    let mailed = mails_by_recipient(&w, Some(NEW_EDITION)).await;
+    let total: usize = paying
+        .iter()
+        .map(|(o, _)| mailed.get(o.email.as_str()).map_or(0, Vec::len))
+        .sum();
+    assert_eq!(total, 300);
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sales_totals_match_the_orders_by_day_product_and_source() {
+    let w = World::new(WorldOptions::default()).await.unwrap();
+    let bucket = bucket_for(&w).await;
+    let book = w.add_product("book", "9.00").await;
+    let zine = w.add_product("zine", "2.50").await;
+    let day = |d: i64| time::macros::datetime!(2026-11-10 08:00 UTC) + time::Duration::days(d);
+    let src = |utm: Option<&str>, referrer: Option<&str>| Source {
+        utm_source: utm.map(str::to_owned),
+        referrer: referrer.map(str::to_owned),
+        ..Source::default()
+    };
+    // (product, day, utm_source, referrer)
+    let plan: Vec<(&Product, i64, Option<&str>, Option<&str>)> = vec![
+        (&book, 0, Some("blog"), None),
+        (&book, 0, Some("newsletter"), None),
+        (&book, 1, Some("blog"), Some("https://ignored.example/")),
+        (&zine, 1, None, Some("https://news.example.com/item?id=1")),
+        (&zine, 2, None, None),
+        (&book, 2, Some("blog"), None),
+        (&zine, 2, Some("blog"), None),
+    ];
+    let mut want: BTreeMap<(String, String), (u64, u64)> = BTreeMap::new();
+    for (i, (p, d, utm, referrer)) in plan.iter().enumerate() {
+        let (o, _) = paid_order(&w, p, &w.buyer(i as u32), day(*d), src(*utm, *referrer)).await;
+        let source = utm.map(str::to_owned).unwrap_or_else(|| match referrer {
+            Some(_) => "news.example.com".to_owned(),
+            None => "direct".to_owned(),
+        });
+        for (dim, key) in [
+            ("day", format!("2026-11-{}", 10 + d)),
+            ("product", p.id.to_string()),
+            ("source", source),
+            ("channel", "alipay".to_owned()),
+        ] {
+            let e = want.entry((dim.to_owned(), key)).or_default();
+            e.0 += 1;
+            e.1 += o.amount.minor();
+        }
+    }
+    // Not sales: a pending order and a refunded one.
+    w.pending(&book, &w.buyer(100)).await;
+    let (o, _) = paid_order(&w, &zine, &w.buyer(101), day(1), src(Some("blog"), None)).await;
+    let refunded = o.refund(now()).unwrap();
+    // (Replace the paid order with its refunded state.)
+    w.t.client
+        .delete_item()
+        .table_name(&w.t.name)
+        .key(
+            "pk",
+            aws_sdk_dynamodb::types::AttributeValue::S(format!("ORDER#{}", o.id)),
+        )
+        .key(
+            "sk",
+            aws_sdk_dynamodb::types::AttributeValue::S("ORDER".into()),
+        )
+        .send()
+        .await
+        .unwrap();
+    w.shop.store.create_order(&refunded).await.unwrap();
+
+    let out = kiosk(&w, &bucket, &["sales", "--csv"], &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let csv = stdout(&out);
+    let mut lines = csv.lines();
+    assert_eq!(lines.next(), Some("dimension,key,currency,orders,amount"));
+    let mut got: BTreeMap<(String, String), (u64, u64)> = BTreeMap::new();
+    for line in lines {
+        let f: Vec<&str> = line.split(',').collect();
+        assert_eq!(f.len(), 5, "{line}");
+        assert_eq!(f[2], "CNY");
+        let amount = kiosk::Money::parse_decimal(f[4], kiosk::Currency::Cny).unwrap();
+        got.insert(
+            (f[0].to_owned(), f[1].to_owned()),
+            (f[3].parse().unwrap(), amount.minor()),
+        );
+    }
+    assert_eq!(got, want);
+
+    // --since drops the earlier days; the table form shows the same totals.
+    let out = kiosk(
+        &w,
+        &bucket,
+        &["sales", "--since", "2026-11-12", "--csv"],
+        &[],
+    );
+    let csv = stdout(&out);
+    assert!(csv.contains("day,2026-11-12,CNY,3,14.00"), "{csv}");
+    assert!(!csv.contains("2026-11-10"), "{csv}");
+    let table = stdout(&kiosk(&w, &bucket, &["sales"], &[]));
+    assert!(
+        table.contains("By source:") && table.contains("news.example.com"),
+        "{table}"
+    );
+
+    // orders: filters by product and status.
+    let listed = stdout(&kiosk(
+        &w,
+        &bucket,
+        &["orders", "--product", "zine", "--status", "refunded"],
+        &[],
+    ));
+    assert!(
+        listed.contains(o.id.as_str()) && listed.contains("1 orders"),
+        "{listed}"
+    );
+    let bad = kiosk(&w, &bucket, &["orders", "--status", "lost"], &[]);
+    assert!(!bad.status.success() && stderr(&bad).contains("status \"lost\""));
+    let bad = kiosk(&w, &bucket, &["sales", "--since", "last week"], &[]);
+    assert!(!bad.status.success() && stderr(&bad).contains("YYYY-MM-DD"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resend_mails_the_buyers_usable_links() {
+    let w = World::new(WorldOptions::default()).await.unwrap();
+    let bucket = bucket_for(&w).await;
+    let book = w.add_product("book", "9.00").await;
+    let (o, g) = paid_order(&w, &book, &w.buyer(1), now(), Source::default()).await;
+
+    for args in [
+        vec!["resend", o.id.as_str()],
+        vec!["resend", "--email", o.email.as_str()],
+    ] {
+        let out = kiosk(&w, &bucket, &args, &[]);
+        assert!(out.status.success(), "{}", stderr(&out));
+    }
+    let mails = w.mails_to(o.email.as_str()).await;
+    assert_eq!(
+        mails.len(),
+        2,
+        "both resends sent, no rate limit for the author"
+    );
+    for m in &mails {
+        assert_eq!(link_in(m), g.token);
+    }
+
+    let pending = w.pending(&book, &w.buyer(2)).await;
+    for (args, needle) in [
+        (vec!["resend", pending.id.as_str()], "is pending"),
+        (
+            vec!["resend", "K20260101000000000aaaaaaaaaaaaaaaa"],
+            "no order",
+        ),
+        (
+            vec!["resend", "--email", "nobody@example.com"],
+            "no usable download links",
+        ),
+        (
+            vec!["resend", "--email", "not-an-address"],
+            "email \"not-an-address\"",
+        ),
+        (vec!["resend"], "ORDER_ID"),
+    ] {
+        let out = kiosk(&w, &bucket, &args, &[]);
+        assert!(!out.status.success(), "{args:?}");
+        assert!(stderr(&out).contains(needle), "{args:?}: {}", stderr(&out));
+    }
+    assert!(w.mails_to(&w.buyer(2)).await.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn points_at_a_stack_by_its_outputs_or_at_the_local_shop_and_names_what_is_missing() {
+    let w = World::new(WorldOptions::default()).await.unwrap();
+    let bucket = bucket_for(&w).await;
+    w.add_product("book", "9.00").await;
+    let sdk = kiosk_localaws::emulator_config().await.unwrap();
+
+    // A stack whose Outputs name this test's table (what `sam deploy` leaves behind).
+    let stack = format!("shop-{}", w.tag);
+    let template = serde_json::json!({
+        "Resources": { "Topic": { "Type": "AWS::SNS::Topic" } },
+        "Outputs": {
+            "TableName": { "Value": w.t.name },
+            "FilesBucket": { "Value": bucket },
+            "ApiUrl": { "Value": kiosk_e2e::BASE_URL },
+            "SenderEmail": { "Value": kiosk_e2e::VERIFIED_SENDER },
+        },
+    });
+    aws_sdk_cloudformation::Client::new(&sdk)
+        .create_stack()
+        .stack_name(&stack)
+        .template_body(template.to_string())
+        .send()
+        .await
+        .unwrap();
+    let bare = |args: &[&str], dir: Option<&Path>| {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_kiosk"));
+        cmd.args(args)
+            .env_remove("KIOSK_TABLE")
+            .env_remove("KIOSK_BUCKET")
+            .env_remove("KIOSK_API_URL")
+            .env_remove("KIOSK_SENDER")
+            .env_remove("KIOSK_STACK");
+        if let Some(d) = dir {
+            cmd.current_dir(d);
+        }
+        cmd.output().unwrap()
+    };
+    let out = bare(&["--stack", &stack, "product", "list"], None);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("book"), "{}", stdout(&out));
+
+    let out = bare(&["--stack", "no-such-stack", "product", "list"], None);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("--stack no-such-stack"),
+        "{}",
+        stderr(&out)
+    );
+
+    let out = bare(&["product", "list"], None);
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(
+        err.contains("--table") && err.contains("KIOSK_TABLE") && err.contains("--stack"),
+        "{err}"
+    );
+
+    // --local reads what `make dev` writes, from any directory below it.
+    let root = scratch(&w);
+    let sub = root.join("site/drafts");
+    std::fs::create_dir_all(&sub).unwrap();
+    let out = bare(&["--local", "product", "list"], Some(&sub));
+    assert!(
+        !out.status.success() && stderr(&out).contains("make dev"),
+        "{}",
+        stderr(&out)
+    );
+    let endpoint = std::env::var("AWS_ENDPOINT_URL").unwrap();
+    devstack::write_local_stack(&root, kiosk_e2e::BASE_URL, &endpoint).unwrap();
+    // Point it at this test's table instead of the dev shop's.
+    let out = {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_kiosk"));
+        cmd.args(["--local", "product", "list"])
+            .env("KIOSK_TABLE", &w.t.name)
+            .current_dir(&sub);
+        cmd.output().unwrap()
+    };
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("book"));
+    let _ = std::fs::remove_dir_all(root);
+}
+
+#[test]
+fn help_names_every_command_with_examples() {
+    let help = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_kiosk"))
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{args:?}");
+        stdout(&out)
+    };
+    let top = help(&["--help"]);
+    for word in [
+        "product",
+        "update",
+        "orders",
+        "sales",
+        "resend",
+        "--stack",
+        "--local",
+        "Examples:",
+    ] {
+        assert!(top.contains(word), "kiosk --help lacks {word}:\n{top}");
+    }
+    for (args, words) in [
+        (
+            vec!["product", "--help"],
+            vec!["add", "set", "list", "show"],
+        ),
+        (
+            vec!["product", "add", "--help"],
+            vec!["--price", "--file", "Example"],
+        ),
+        (
+            vec!["update", "--help"],
+            vec!["--dry-run", "--note", "--file", "again"],
+        ),
+        (
+            vec!["orders", "--help"],
+            vec!["--status", "--since", "--product"],
+        ),
+        (vec!["sales", "--help"], vec!["--csv", "--since"]),
+        (vec!["resend", "--help"], vec!["ORDER_ID", "--email"]),
+    ] {
+        let text = help(&args);
+        for w in words {
+            assert!(text.contains(w), "{args:?} help lacks {w}:\n{text}");
+        }
+    }
+}
