@@ -18,12 +18,17 @@ pub struct Mail {
 pub struct MailError(#[source] Box<dyn std::error::Error + Send + Sync>);
 
 impl MailError {
+    fn ses_error(
+        &self,
+    ) -> Option<&aws_sdk_ses::error::SdkError<aws_sdk_ses::operation::send_email::SendEmailError>>
+    {
+        self.0.downcast_ref()
+    }
+
     /// SES's error code (`Throttling`, `MessageRejected`, ...) when SES answered.
     pub fn code(&self) -> Option<&str> {
         use aws_sdk_ses::error::ProvideErrorMetadata;
-        self.0
-            .downcast_ref::<aws_sdk_ses::error::SdkError<aws_sdk_ses::operation::send_email::SendEmailError>>()?
-            .code()
+        self.ses_error()?.code()
     }
 
     /// Whether SES refused for sending too fast (or past the day's quota): worth a pause.
@@ -31,9 +36,23 @@ impl MailError {
         self.code() == Some("Throttling")
     }
 
-    /// The whole cause, for a report line.
+    /// One line for a report: SES's code and message when it answered, else the cause
+    /// (a network error, a timeout).
     pub fn reason(&self) -> String {
-        aws_sdk_ses::error::DisplayErrorContext(self.0.as_ref()).to_string()
+        use aws_sdk_ses::error::ProvideErrorMetadata;
+        if let Some(e) = self.ses_error()
+            && let Some(code) = e.code()
+        {
+            return format!("{code}: {}", e.message().unwrap_or("(no message)"));
+        }
+        let mut s = self.0.to_string();
+        let mut cur = self.0.source();
+        while let Some(c) = cur {
+            s.push_str(": ");
+            s.push_str(&c.to_string());
+            cur = c.source();
+        }
+        s
     }
 }
 

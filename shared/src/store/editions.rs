@@ -173,6 +173,8 @@ impl Store {
         order: &OrderId,
         reason: &str,
     ) -> Result<(), StoreError> {
+        // A reason is one line for the author; keep items small whatever a cause prints.
+        let reason: String = reason.chars().take(500).collect();
         self.client
             .update_item()
             .table_name(&self.table)

@@ -886,3 +886,96 @@ fn help_names_every_command_with_examples() {
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn update_reports_ses_refusals_exits_non_zero_and_retries_them_with_the_same_links() {
+    let w = World::new(WorldOptions::default()).await.unwrap();
+    let bucket = bucket_for(&w).await;
+    let dir = scratch(&w);
+    let v1 = write(&dir, "guide.pdf", b"%PDF-1.4 guide one");
+    let v2 = write(&dir, "guide-2.pdf", b"%PDF-1.4 guide two");
+    let out = kiosk(
+        &w,
+        &bucket,
+        &[
+            "product",
+            "add",
+            "guide",
+            "--title",
+            "The Guide",
+            "--price",
+            "5.00 CNY",
+            "--file",
+            &v1,
+        ],
+        &[],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let product = w
+        .shop
+        .store
+        .get_product(&kiosk::ProductId::parse("guide").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    let mut buyers = Vec::new();
+    for i in 0..4u32 {
+        buyers.push(
+            paid_order(&w, &product, &w.buyer(i), now(), Source::default())
+                .await
+                .0,
+        );
+    }
+
+    // SES refuses every mail from an address it has not verified.
+    let unverified = format!("nobody-{}@example.com", w.tag);
+    let first = kiosk(
+        &w,
+        &bucket,
+        &["update", "guide", "--file", &v2, "--edition", "v2"],
+        &[("KIOSK_SENDER", &unverified)],
+    );
+    assert_eq!(first.status.code(), Some(1), "{}", stderr(&first));
+    let report = stdout(&first);
+    assert!(
+        report.contains("sent 0,") && report.contains("failed 4."),
+        "{report}"
+    );
+    assert!(
+        report.contains("MessageRejected: Email address not verified"),
+        "the failure says why, in one line: {report}"
+    );
+    let records = w.shop.store.edition_mails(&product.id, "v2").await.unwrap();
+    assert_eq!(records.len(), 4, "{report}");
+    assert!(
+        mails_by_recipient(&w, Some(NEW_EDITION))
+            .await
+            .keys()
+            .all(|to| !to.contains(&w.tag))
+    );
+
+    // Fixed sender: the same command finishes, with the links recorded the first time.
+    let second = kiosk(
+        &w,
+        &bucket,
+        &["update", "guide", "--file", &v2, "--edition", "v2"],
+        &[],
+    );
+    assert!(second.status.success(), "{}", stdout(&second));
+    assert!(
+        stdout(&second).contains("sent 4, skipped 0 (already sent)"),
+        "{}",
+        stdout(&second)
+    );
+    let mailed = mails_by_recipient(&w, Some(NEW_EDITION)).await;
+    for o in &buyers {
+        let mails = &mailed[o.email.as_str()];
+        assert_eq!(mails.len(), 1);
+        assert_eq!(
+            link_in(&mails[0]),
+            records[&o.id].grant_token,
+            "same link as claimed"
+        );
+    }
+    let _ = std::fs::remove_dir_all(dir);
+}
