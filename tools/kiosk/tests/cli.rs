@@ -289,6 +289,32 @@ async fn paid_order(
     (*paid, grant)
 }
 
+/// A paid order that was then refunded: written paid, then replaced by its refunded state.
+async fn refunded_order(w: &World, p: &Product, email: &str, at: time::OffsetDateTime) -> Order {
+    let source = Source {
+        utm_source: Some("blog".into()),
+        ..Source::default()
+    };
+    let (o, _) = paid_order(w, p, email, at, source).await;
+    let refunded = o.refund(now()).unwrap();
+    w.t.client
+        .delete_item()
+        .table_name(&w.t.name)
+        .key(
+            "pk",
+            aws_sdk_dynamodb::types::AttributeValue::S(format!("ORDER#{}", o.id)),
+        )
+        .key(
+            "sk",
+            aws_sdk_dynamodb::types::AttributeValue::S("ORDER".into()),
+        )
+        .send()
+        .await
+        .unwrap();
+    w.shop.store.create_order(&refunded).await.unwrap();
+    refunded
+}
+
 /// Mails SES accepted, by recipient, optionally only those whose subject starts with
 /// `subject`: one read of the emulator's data (it holds every test's tables, so reading it
 /// per buyer would take minutes).
@@ -380,25 +406,8 @@ async fn update_reaches_every_paying_buyer_exactly_once_across_a_crash() {
         others.push(w.buyer(i));
     }
     for i in 310..320u32 {
-        let (o, _) = paid_order(&w, &product, &w.buyer(i), t0, Source::default()).await;
-        let refunded = o.refund(now()).unwrap();
+        let refunded = refunded_order(&w, &product, &w.buyer(i), t0).await;
         assert_eq!(refunded.status, OrderStatus::Refunded);
-        // Overwrite in place: the fixture's order becomes refunded.
-        w.t.client
-            .delete_item()
-            .table_name(&w.t.name)
-            .key(
-                "pk",
-                aws_sdk_dynamodb::types::AttributeValue::S(format!("ORDER#{}", o.id)),
-            )
-            .key(
-                "sk",
-                aws_sdk_dynamodb::types::AttributeValue::S("ORDER".into()),
-            )
-            .send()
-            .await
-            .unwrap();
-        w.shop.store.create_order(&refunded).await.unwrap();
         others.push(w.buyer(i));
     }
 
@@ -636,24 +645,7 @@ async fn sales_totals_match_the_orders_by_day_product_and_source() {
     }
     // Not sales: a pending order and a refunded one.
     w.pending(&book, &w.buyer(100)).await;
-    let (o, _) = paid_order(&w, &zine, &w.buyer(101), day(1), src(Some("blog"), None)).await;
-    let refunded = o.refund(now()).unwrap();
-    // (Replace the paid order with its refunded state.)
-    w.t.client
-        .delete_item()
-        .table_name(&w.t.name)
-        .key(
-            "pk",
-            aws_sdk_dynamodb::types::AttributeValue::S(format!("ORDER#{}", o.id)),
-        )
-        .key(
-            "sk",
-            aws_sdk_dynamodb::types::AttributeValue::S("ORDER".into()),
-        )
-        .send()
-        .await
-        .unwrap();
-    w.shop.store.create_order(&refunded).await.unwrap();
+    let o = refunded_order(&w, &zine, &w.buyer(101), day(1)).await;
 
     let out = kiosk(&w, &bucket, &["sales", "--csv"], &[]);
     assert!(out.status.success(), "{}", stderr(&out));
