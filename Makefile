@@ -9,8 +9,9 @@
 dev:
 	scripts/with-emulator.sh cargo run --quiet -p devstack
 
-# Every test, against the local AWS emulator (locked moto, DESIGN §9), which is started
-# on a free loopback port for the run and stopped afterwards, pass or fail. The browser
+# Every test, against the local AWS emulator (locked moto; docs/architecture.md, "The
+# local emulator"), which is started on a free loopback port for the run and stopped
+# afterwards, pass or fail. The browser
 # test needs Debian's chromium and chromium-driver, installed here when missing.
 test: check-deps browser-deps
 	scripts/with-emulator.sh cargo test --workspace --all-targets
@@ -19,10 +20,11 @@ test: check-deps browser-deps
 unit:
 	cargo test -p kiosk
 
-# DESIGN §7: signing uses aws-lc-rs; the `rsa` crate (RUSTSEC-2023-0071) must not creep in.
+# Signing uses aws-lc-rs; the `rsa` crate (RUSTSEC-2023-0071) must not creep in (README,
+# "Crypto").
 check-deps:
 	@if grep -q '^name = "rsa"$$' Cargo.lock; then \
-	  echo "Cargo.lock contains the rsa crate; use aws-lc-rs (DESIGN §7)"; exit 1; fi
+	  echo "Cargo.lock contains the rsa crate; use aws-lc-rs (README, Crypto)"; exit 1; fi
 
 browser-deps:
 	scripts/browser-deps.sh
@@ -36,7 +38,8 @@ lint:
 	scripts/venv.sh sam
 	SAM_CLI_TELEMETRY=0 .venv-sam/bin/sam validate --lint --template template.yaml --region us-east-1
 
-# Speed budgets (DESIGN §10): signing a pay URL, verifying a notification.
+# Speed budgets (docs/architecture.md, "Speed budgets"): signing a pay URL, verifying a
+# notification.
 bench:
 	cargo bench -p kiosk --bench alipay
 

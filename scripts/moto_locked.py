@@ -1,15 +1,29 @@
-"""moto's server, serialised behind one global lock.
+"""moto's server, serialised behind one global lock, with a small sent-mail endpoint.
 
 Stock `moto_server` is multi-threaded and loses updates under concurrent conditional
-writes (DESIGN §9: 50 racing decrements on 5 let 6-7 through). Real DynamoDB does not, so
-our concurrency tests would be testing moto's race, not our code. Here every request runs
-to completion -- including reading the whole response body -- while holding one lock.
+writes (docs/architecture.md, "The local emulator": 50 racing decrements on 5 let 6-7
+through). Real DynamoDB does not, so our concurrency tests would be testing moto's race,
+not our code. Here every request runs to completion -- including reading the whole
+response body -- while holding one lock.
+
+Two more changes, both for speed:
+
+- moto remembers every model object it ever creates, for `/moto-api/data.json`; that
+  includes the copy of a table item `transact_write_items` makes per operation, so a test
+  run accumulated millions of objects and every read of that endpoint serialised them
+  all under the lock. Nothing here uses that endpoint, so objects are not tracked (it
+  answers with nothing tracked).
+- `GET /_kiosk/mail[?to=ADDRESS]` answers the mails SES accepted (optionally only those
+  addressed to ADDRESS) as a JSON list of {id, source, to, subject, body}, oldest first.
+  It reads SES's own list of sent messages, so its cost is the number of mails.
 
 Usage: moto_locked.py PORT   (binds 127.0.0.1 only)
 """
 
+import json
 import sys
 import threading
+from urllib.parse import parse_qs
 
 from moto.moto_server.werkzeug_app import (
     DomainDispatcherApplication,
@@ -19,6 +33,7 @@ from moto.moto_server.werkzeug_app import (
 from werkzeug.serving import run_simple
 
 _LOCK = threading.Lock()
+MAIL_PATH = "/_kiosk/mail"
 
 
 def _production_ses_quota() -> None:
@@ -39,12 +54,48 @@ def _production_ses_quota() -> None:
     models.SESBackend.get_send_quota = get_send_quota
 
 
+def _no_instance_tracking() -> None:
+    """Create model objects as moto does, minus appending each to its class's
+    `instances_tracked` list (which only /moto-api/data.json and S3's reset read)."""
+    from moto.core.common_models import BaseModel
+
+    def __new__(cls, *args, **kwargs):
+        return super(BaseModel, cls).__new__(cls)
+
+    BaseModel.__new__ = staticmethod(__new__)
+
+
+def sent_mail(to=None):
+    """Every mail SES accepted, in every account and region, oldest first."""
+    from moto.ses.models import ses_backends
+
+    out = []
+    for _account, _region, backend in ses_backends.iter_backends():
+        for m in backend.sent_messages:
+            dest = getattr(m, "destinations", None) or {}
+            rcpt = list(dest.get("ToAddresses", [])) if isinstance(dest, dict) else []
+            if to is not None and to not in rcpt:
+                continue
+            out.append(
+                {
+                    "id": m.id,
+                    "source": getattr(m, "source", ""),
+                    "to": rcpt,
+                    "subject": getattr(m, "subject", ""),
+                    "body": getattr(m, "body", ""),
+                }
+            )
+    return out
+
+
 class LockedApp:
     def __init__(self, app):
         self.app = app
 
     def __call__(self, environ, start_response):
         with _LOCK:
+            if environ.get("PATH_INFO") == MAIL_PATH:
+                return self.mail(environ, start_response)
             body = self.app(environ, start_response)
             try:
                 chunks = list(body)
@@ -54,10 +105,22 @@ class LockedApp:
                     close()
         return chunks
 
+    @staticmethod
+    def mail(environ, start_response):
+        query = parse_qs(environ.get("QUERY_STRING", ""))
+        to = query.get("to", [None])[0]
+        body = json.dumps(sent_mail(to)).encode()
+        start_response(
+            "200 OK",
+            [("Content-Type", "application/json"), ("Content-Length", str(len(body)))],
+        )
+        return [body]
+
 
 def main() -> None:
     port = int(sys.argv[1])
     _production_ses_quota()
+    _no_instance_tracking()
     app = DomainDispatcherApplication(create_backend_app)
     run_simple(
         "127.0.0.1",

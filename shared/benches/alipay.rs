@@ -1,4 +1,4 @@
-//! Speed budgets of DESIGN §10 for the Alipay hot paths:
+//! Speed budgets (docs/architecture.md, "Speed budgets") for the Alipay hot paths:
 //! - build + sign a page-pay URL (budget 0.5 ms; python-alipay-sdk 1.44 ms here)
 //! - verify + parse an async notification (budget 40 µs; python-alipay-sdk 0.42 ms here)
 

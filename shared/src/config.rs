@@ -1,4 +1,5 @@
-//! Configuration read from the environment once per cold start (DESIGN §8).
+//! Configuration read from the environment once per cold start (docs/architecture.md,
+//! "Configuration contract").
 //!
 //! A missing or malformed variable is an error naming the variable, so a bad deploy fails
 //! at init with a readable message instead of on a buyer's request. Secrets are not here:

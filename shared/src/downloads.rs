@@ -1,5 +1,5 @@
-//! Serving purchases (DESIGN §2, Download): the landing page's data, spending one
-//! download, and "resend my links".
+//! Serving purchases (docs/architecture.md, Flows: Download): the landing page's data,
+//! spending one download, and "resend my links".
 //!
 //! The download function needs no payment channel, so this is separate from `Shop`.
 

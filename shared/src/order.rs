@@ -1,4 +1,4 @@
-//! Orders and their state machine (DESIGN §4).
+//! Orders and their state machine (docs/architecture.md, "Orders").
 //!
 //! `PENDING -> PAID -> REFUNDED` and `PENDING -> EXPIRED`, plus `EXPIRED -> PAID`: a
 //! payment confirmed after expiry is still honoured because the money was taken.
@@ -94,8 +94,9 @@ pub struct Source {
 }
 
 /// Whether the purchase email still has to go out. Set to `Due` in the same write that
-/// marks the order paid, so a crash between payment and mail leaves work for the retry
-/// job instead of a silent buyer.
+/// marks the order paid, so a crash between payment and mail leaves a record in the
+/// `MailDue` index instead of a silent buyer (the job that will retry from it is not
+/// built yet: docs/architecture.md, "Not built yet").
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MailState {
     NotDue,

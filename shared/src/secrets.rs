@@ -1,5 +1,6 @@
-//! Secrets from SSM Parameter Store, read once per cold start (DESIGN §8): never from the
-//! repository, the template or environment variables.
+//! Secrets from SSM Parameter Store, read once per cold start (docs/architecture.md,
+//! "Configuration contract"): never from the repository, the template or environment
+//! variables.
 
 use crate::alipay::{AlipayPublicKey, AppPrivateKey, KeyError};
 use crate::config::AlipayConfig;

@@ -1,6 +1,6 @@
-//! The shop's flows, written once for every channel (DESIGN §2, §5): checkout, the
-//! asynchronous notification, the browser return, and fulfilment (pay + grant in one
-//! transaction, then the mail).
+//! The shop's flows, written once for every channel (docs/architecture.md, "Flows"):
+//! checkout, the asynchronous notification, the browser return, and fulfilment (pay +
+//! grant in one transaction, then the mail).
 //!
 //! Handlers parse HTTP into the types here and render what comes back; every rule lives
 //! here or below.
@@ -101,7 +101,8 @@ pub enum ReturnError {
     Store(#[from] StoreError),
 }
 
-/// Mail retry schedule: 1, 2, 4, ... minutes, at most 6 hours apart.
+/// When a failed purchase mail is next due: 1, 2, 4, ... minutes, at most 6 hours apart.
+/// Recorded on the order; no job reads it yet (docs/architecture.md, "Not built yet").
 pub fn mail_backoff(attempts: u32) -> Duration {
     Duration::minutes(1i64 << attempts.min(9)).min(Duration::hours(6))
 }
@@ -268,8 +269,9 @@ impl<C: Channel> Shop<C> {
     }
 
     /// Record a confirmed payment (order + grant in one transaction) and mail the buyer.
-    /// Shared by notify, the return-time query and reconcile. If the mail fails the
-    /// payment stays recorded and the mail stays due for the retry job.
+    /// Shared by notify and the return-time query. If the mail fails the payment stays
+    /// recorded and the order keeps a due mail with its next-try time in the `MailDue`
+    /// index; nothing retries it yet (docs/architecture.md, "Not built yet").
     pub async fn fulfil(
         &self,
         order: &Order,
@@ -313,7 +315,8 @@ impl<C: Channel> Shop<C> {
         match self.mailer.send(&order.email, &mail).await {
             Ok(()) => {
                 if let Err(e) = self.store.mail_sent(&order.id, now).await {
-                    // The buyer has the mail; the worst case is one duplicate from the retry job.
+                    // The buyer has the mail; the order still says due, so a future retry
+                    // of due mails could send it once more.
                     tracing::error!(order_id = %order.id, error = %e, "mail sent but not recorded");
                 }
                 true

@@ -8,6 +8,7 @@ use kiosk::order::{ChannelKind, Source};
 use kiosk::product::FileRef;
 use kiosk::store::Store;
 use kiosk::{Currency, Email, Money, Order, OrderId, Product, ProductId};
+pub use kiosk_localaws::SentMail;
 use time::{Duration, OffsetDateTime};
 
 /// A store over a brand-new table, so tests never see each other's data.
@@ -328,7 +329,7 @@ impl World {
     }
 
     /// Mails SES accepted for `to`, read back from the emulator.
-    pub async fn mails_to(&self, to: &str) -> Vec<serde_json::Value> {
+    pub async fn mails_to(&self, to: &str) -> Vec<SentMail> {
         read_mails(&self.http, &self.endpoint, to).await
     }
 
@@ -539,35 +540,14 @@ impl DownloadWorld {
         resp.bytes().await.expect("bytes").to_vec()
     }
 
-    pub async fn mails_to(&self, to: &str) -> Vec<serde_json::Value> {
+    pub async fn mails_to(&self, to: &str) -> Vec<SentMail> {
         read_mails(&self.http, &self.endpoint, to).await
     }
 }
 
 /// Mails SES accepted for `to`, read back from the emulator.
-pub async fn read_mails(
-    http: &reqwest::Client,
-    endpoint: &str,
-    to: &str,
-) -> Vec<serde_json::Value> {
-    let text = http
-        .get(format!("{endpoint}/moto-api/data.json"))
-        .send()
+pub async fn read_mails(http: &reqwest::Client, endpoint: &str, to: &str) -> Vec<SentMail> {
+    kiosk_localaws::sent_mail(http, endpoint, Some(to))
         .await
-        .expect("moto data")
-        .text()
-        .await
-        .expect("moto body");
-    let data: serde_json::Value = serde_json::from_str(&text).expect("moto json");
-    data["ses"]["Message"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default()
-        .into_iter()
-        .filter(|m| {
-            m["destinations"]["ToAddresses"]
-                .as_array()
-                .is_some_and(|a| a.iter().any(|d| d == to))
-        })
-        .collect()
+        .expect("read sent mail from the emulator")
 }

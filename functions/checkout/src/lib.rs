@@ -1,4 +1,4 @@
-//! `POST /checkout` (DESIGN §2, Buy). The Lambda binary in `main.rs` and the devstack both
-//! call [`handler::handle`].
+//! `POST /checkout` (docs/architecture.md, Flows: Buy). The Lambda binary in `main.rs` and
+//! the devstack both call [`handler::handle`].
 
 pub mod handler;

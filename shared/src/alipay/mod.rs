@@ -1,6 +1,7 @@
-//! Alipay's RSA2 protocol primitives (DESIGN §6–7): keys, the two string-to-sign rules,
-//! signing and verification with aws-lc-rs, the final query string, and the signed
-//! `*_response` slice of gateway replies.
+//! Alipay's RSA2 protocol primitives (docs/architecture.md, "Alipay (RSA2), as
+//! implemented"): keys, the two string-to-sign rules, signing and verification with
+//! aws-lc-rs, the final query string, and the signed `*_response` slice of gateway
+//! replies.
 //!
 //! Nothing here does I/O; the channel (next layer up) sends requests and applies business
 //! checks. Verification always returns `Result`, never `bool`.

@@ -1,5 +1,6 @@
 //! Alipay as a [`Channel`]: page pay and wap pay redirects, async notifications, browser
-//! returns, and `alipay.trade.query` over HTTPS (DESIGN §6).
+//! returns, and `alipay.trade.query` over HTTPS (docs/architecture.md, "Alipay (RSA2), as
+//! implemented").
 
 use std::time::Duration;
 

@@ -1,4 +1,5 @@
-//! Payment channels (DESIGN §5): what differs between providers, behind one trait.
+//! Payment channels (docs/architecture.md, "Payment channels"): what differs between
+//! providers, behind one trait.
 //!
 //! A channel builds the payment redirect, authenticates inbound notifications and browser
 //! returns, and asks the provider about an order. Everything shared -- loading the order,

@@ -1,4 +1,4 @@
-//! Domain types <-> DynamoDB items (DESIGN §3). Every key prefix and attribute name the
+//! Domain types <-> DynamoDB items (docs/architecture.md, "Data model"). Every key prefix and attribute name the
 //! table uses is written here and nowhere else.
 
 use std::collections::HashMap;

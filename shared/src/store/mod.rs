@@ -1,4 +1,4 @@
-//! The DynamoDB single-table store (DESIGN §3).
+//! The DynamoDB single-table store (docs/architecture.md, "Data model").
 //!
 //! Every state change is one conditional write (or one transaction), so concurrent
 //! notifications, double clicks and retries cannot double-pay, double-grant or

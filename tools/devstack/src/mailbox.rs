@@ -19,44 +19,34 @@ fn body_of(html: &str) -> &str {
 }
 
 pub async fn page(http: &reqwest::Client, endpoint: &str) -> String {
-    let data: serde_json::Value = match http
-        .get(format!("{endpoint}/moto-api/data.json"))
-        .send()
-        .await
-    {
-        Ok(r) => r
-            .text()
-            .await
-            .ok()
-            .and_then(|t| serde_json::from_str(&t).ok())
-            .unwrap_or_default(),
-        Err(_) => serde_json::Value::Null,
+    // A page for a person: an emulator that does not answer shows as an empty mailbox
+    // with the reason, not an error page.
+    let (mails, trouble) = match kiosk_localaws::sent_mail(http, endpoint, None).await {
+        Ok(m) => (m, None),
+        Err(e) => (Vec::new(), Some(format!("{e:#}"))),
     };
-    let mails = data["ses"]["Message"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default();
     let mut items = String::new();
     for m in mails.iter().rev() {
-        let to: Vec<&str> = m["destinations"]["ToAddresses"]
-            .as_array()
-            .map(|a| a.iter().filter_map(|v| v.as_str()).collect())
-            .unwrap_or_default();
-        let body = m["body"].as_str().unwrap_or_default();
         // Mail from Kiosk itself (escaped when composed); shown as the buyer would see it.
-        let shown = if body.contains("<html") {
-            body_of(body).to_owned()
+        let shown = if m.body.contains("<html") {
+            body_of(&m.body).to_owned()
         } else {
-            format!("<pre style=\"white-space:pre-wrap\">{}</pre>", e(body))
+            format!("<pre style=\"white-space:pre-wrap\">{}</pre>", e(&m.body))
         };
         items.push_str(&format!(
             "<article class=\"mail\" style=\"border-top:1px solid #d0d7de;padding:1rem 0\">\
              <p class=\"muted\">From {from} to {to}</p><h2 style=\"font-size:1.1rem;margin:.25rem 0\">{subject}</h2>\
              <div class=\"mail-body\">{shown}</div></article>",
-            from = e(m["source"].as_str().unwrap_or_default()),
-            to = e(&to.join(", ")),
-            subject = e(m["subject"].as_str().unwrap_or_default()),
+            from = e(&m.source),
+            to = e(&m.to.join(", ")),
+            subject = e(&m.subject),
         ));
+    }
+    if let Some(t) = trouble {
+        items = format!(
+            "<p class=\"muted\">Could not read the emulator's mail: {}</p>",
+            e(&t)
+        );
     }
     if items.is_empty() {
         items = "<p class=\"muted\">No mail yet. Buy something in the shop and the purchase email appears here.</p>".into();

@@ -1,4 +1,5 @@
-//! A local Alipay sandbox speaking the protocol of DESIGN §6, so the whole purchase can be
+//! A local Alipay sandbox speaking the protocol described in
+//! docs/architecture.md ("Alipay (RSA2), as implemented"), so the whole purchase can be
 //! tried without an Alipay account: it verifies our request signatures with the app's
 //! public key (a bad one gets a visible Alipay-style error page), shows a cashier, and on
 //! Pay sends the signed asynchronous notification (retrying on Alipay's schedule,

@@ -1,7 +1,7 @@
-//! Local AWS for tests and the devstack: SDK config pointed at the emulator, and the
+//! Local AWS for tests and the devstack: SDK config pointed at the emulator, the
 //! DynamoDB table created from the definition in `template.yaml` -- the same text that
 //! `sam deploy` uses, compiled in, so the emulator table and the deployed one cannot
-//! drift apart.
+//! drift apart -- and the one reader of the mail SES accepted there.
 
 use anyhow::{Context, Result, anyhow, bail};
 use aws_config::{BehaviorVersion, SdkConfig};
@@ -9,6 +9,7 @@ use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
     ProjectionType, ScalarAttributeType, TimeToLiveSpecification,
 };
+use serde::Deserialize;
 use serde_norway::Value;
 
 /// The deployment template, as committed.
@@ -26,6 +27,49 @@ pub async fn emulator_config() -> Result<SdkConfig> {
         );
     }
     Ok(aws_config::defaults(BehaviorVersion::latest()).load().await)
+}
+
+/// A mail SES accepted in the emulator, as `scripts/moto_locked.py` reports it.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+pub struct SentMail {
+    pub id: String,
+    pub source: String,
+    pub to: Vec<String>,
+    pub subject: String,
+    /// The HTML part when the mail has one, else the text part (as moto keeps it).
+    pub body: String,
+}
+
+/// The locked emulator's sent-mail endpoint (see `scripts/moto_locked.py`).
+pub const MAIL_PATH: &str = "/_kiosk/mail";
+
+/// Mails SES accepted in the emulator at `endpoint`, oldest first: all of them, or only
+/// those addressed to `to`. One small request whose cost is the number of mails sent,
+/// not the size of everything the emulator holds.
+pub async fn sent_mail(
+    http: &reqwest::Client,
+    endpoint: &str,
+    to: Option<&str>,
+) -> Result<Vec<SentMail>> {
+    let base = format!("{endpoint}{MAIL_PATH}");
+    let url = match to {
+        Some(to) => reqwest::Url::parse_with_params(&base, &[("to", to)]),
+        None => reqwest::Url::parse(&base),
+    }
+    .with_context(|| format!("{base} is not a URL"))?;
+    let resp = http
+        .get(url)
+        .send()
+        .await
+        .with_context(|| format!("GET {endpoint}{MAIL_PATH}"))?;
+    if !resp.status().is_success() {
+        bail!(
+            "GET {endpoint}{MAIL_PATH}: {} (is the emulator scripts/moto_locked.py?)",
+            resp.status()
+        );
+    }
+    let text = resp.text().await.context("reading the sent-mail list")?;
+    serde_json::from_str(&text).context("the sent-mail list is not the expected JSON")
 }
 
 /// The table resource's properties from the template.
