@@ -1,7 +1,7 @@
 # Kiosk developer commands. Everything Python lives in the project-local .venv made by
 # scripts/venv.sh; nothing is installed system-wide.
 
-.PHONY: dev test unit check-deps browser-deps fmt lint lint-rust bench ci clean-venv
+.PHONY: dev test unit check-deps browser-deps fmt lint lint-rust bench one-build ci clean-venv
 
 # The whole shop on this machine: emulator, table, bucket, SES identity, local keys,
 # sample products, and the devstack server on 127.0.0.1:$(PORT) (default 8080).
@@ -47,7 +47,12 @@ lint-rust:
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets --all-features -- -D warnings
 
-ci: lint-rust lint test
+# After the tests' build, the tools must build without compiling any dependency again
+# (docs/architecture.md, "One build").
+one-build:
+	scripts/check-one-build.sh
+
+ci: lint-rust lint test one-build
 
 clean-venv:
 	rm -rf .venv .venv-sam
