@@ -8,6 +8,7 @@ pub mod alipay;
 pub mod channel;
 pub mod clock;
 pub mod config;
+pub mod delivery;
 pub mod downloads;
 pub mod edition;
 pub mod email;

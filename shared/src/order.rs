@@ -95,8 +95,8 @@ pub struct Source {
 
 /// Whether the purchase email still has to go out. Set to `Due` in the same write that
 /// marks the order paid, so a crash between payment and mail leaves a record in the
-/// `MailDue` index instead of a silent buyer (the job that will retry from it is not
-/// built yet: docs/architecture.md, "Not built yet").
+/// `MailDue` index instead of a silent buyer; reconcile sends what is due
+/// ([`crate::delivery`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MailState {
     NotDue,
@@ -105,6 +105,12 @@ pub enum MailState {
         next_at: OffsetDateTime,
     },
     Sent {
+        at: OffsetDateTime,
+    },
+    /// Every attempt failed ([`crate::delivery::MAX_MAIL_ATTEMPTS`]): the author has to
+    /// act (`kiosk orders --mail failed`, then `kiosk resend`).
+    Failed {
+        attempts: u32,
         at: OffsetDateTime,
     },
 }
@@ -229,9 +235,11 @@ impl Order {
         paid.provider_txn_id = Some(payment.provider_txn_id.clone());
         paid.paid_at = Some(now);
         paid.grant_token = Some(grant_token);
+        // Due, and leased to whoever records this payment: it sends the mail now, and
+        // reconcile takes over only if that did not happen within the lease.
         paid.mail = MailState::Due {
             attempts: 0,
-            next_at: now,
+            next_at: now + crate::delivery::MAIL_LEASE,
         };
         Ok(PayOutcome::Paid(Box::new(paid)))
     }
@@ -335,7 +343,7 @@ mod tests {
             paid.mail,
             MailState::Due {
                 attempts: 0,
-                next_at: LATER
+                next_at: LATER + crate::delivery::MAIL_LEASE
             }
         );
     }

@@ -5,15 +5,16 @@
 //! Handlers parse HTTP into the types here and render what comes back; every rule lives
 //! here or below.
 
-use time::{Duration, OffsetDateTime};
+use time::OffsetDateTime;
 
 use crate::channel::{Channel, ChannelError, Device, ProviderStatus};
 use crate::config::Config;
+use crate::delivery::{Delivery, MailOutcome};
 use crate::email::Email;
 use crate::grant::Grant;
 use crate::ids::{DownloadToken, OrderId, ProductId};
-use crate::mail::{Mailer, purchase_mail};
-use crate::order::{MailState, Order, OrderStatus, Payment, Source, TransitionError};
+use crate::mail::Mailer;
+use crate::order::{Order, OrderStatus, Payment, Source, TransitionError};
 use crate::store::{Paid, Store, StoreError};
 
 /// Everything a function needs, built once at cold start.
@@ -99,12 +100,6 @@ pub enum ReturnError {
     UnknownOrder(OrderId),
     #[error(transparent)]
     Store(#[from] StoreError),
-}
-
-/// When a failed purchase mail is next due: 1, 2, 4, ... minutes, at most 6 hours apart.
-/// Recorded on the order; no job reads it yet (docs/architecture.md, "Not built yet").
-pub fn mail_backoff(attempts: u32) -> Duration {
-    Duration::minutes(1i64 << attempts.min(9)).min(Duration::hours(6))
 }
 
 impl<C: Channel> Shop<C> {
@@ -271,7 +266,7 @@ impl<C: Channel> Shop<C> {
     /// Record a confirmed payment (order + grant in one transaction) and mail the buyer.
     /// Shared by notify and the return-time query. If the mail fails the payment stays
     /// recorded and the order keeps a due mail with its next-try time in the `MailDue`
-    /// index; nothing retries it yet (docs/architecture.md, "Not built yet").
+    /// index, which reconcile retries (see [`crate::delivery`]).
     pub async fn fulfil(
         &self,
         order: &Order,
@@ -288,7 +283,11 @@ impl<C: Channel> Shop<C> {
             Paid::Already { order } => Ok(Fulfilled::Already { order }),
             Paid::Now { order, grant } => {
                 tracing::info!(order_id = %order.id, grant = ?grant.token, "order paid");
-                let mail_sent = self.send_purchase_mail(&order, &grant, now).await;
+                let mail_sent = self
+                    .delivery()
+                    .send_purchase_mail(&order, &grant, now)
+                    .await
+                    == MailOutcome::Sent;
                 Ok(Fulfilled::Now {
                     order,
                     grant,
@@ -298,44 +297,12 @@ impl<C: Channel> Shop<C> {
         }
     }
 
-    /// Send the purchase mail and record the outcome. Returns whether it was sent; a
-    /// failure is logged and left due, never propagated (the payment is what matters).
-    pub async fn send_purchase_mail(
-        &self,
-        order: &Order,
-        grant: &Grant,
-        now: OffsetDateTime,
-    ) -> bool {
-        let mail = purchase_mail(
-            order,
-            grant,
-            &self.download_url(&grant.token),
-            self.mailer.from_address(),
-        );
-        match self.mailer.send(&order.email, &mail).await {
-            Ok(()) => {
-                if let Err(e) = self.store.mail_sent(&order.id, now).await {
-                    // The buyer has the mail; the order still says due, so a future retry
-                    // of due mails could send it once more.
-                    tracing::error!(order_id = %order.id, error = %e, "mail sent but not recorded");
-                }
-                true
-            }
-            Err(e) => {
-                let attempts = match order.mail {
-                    MailState::Due { attempts, .. } => attempts + 1,
-                    _ => 1,
-                };
-                tracing::warn!(order_id = %order.id, error = %e, source = ?std::error::Error::source(&e), attempts, "purchase mail failed; left due for retry");
-                if let Err(e) = self
-                    .store
-                    .mail_failed(&order.id, attempts, now + mail_backoff(attempts))
-                    .await
-                {
-                    tracing::error!(order_id = %order.id, error = %e, "could not record mail failure");
-                }
-                false
-            }
+    /// The purchase mail's sender, over this shop's store and SES client.
+    pub fn delivery(&self) -> Delivery<'_> {
+        Delivery {
+            store: &self.store,
+            mailer: &self.mailer,
+            public_base_url: &self.config.public_base_url,
         }
     }
 }
@@ -350,19 +317,6 @@ pub enum Fulfilled {
     Already {
         order: Box<Order>,
     },
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn mail_backoff_grows_and_caps() {
-        assert_eq!(mail_backoff(0), Duration::minutes(1));
-        assert_eq!(mail_backoff(1), Duration::minutes(2));
-        assert_eq!(mail_backoff(3), Duration::minutes(8));
-        assert_eq!(mail_backoff(30), Duration::hours(6));
-    }
 }
 
 /// Why a function could not start. Raised at cold start, never per request.

@@ -98,6 +98,21 @@ fn notify_params(amount: &str) -> Params {
     .params()
 }
 
+/// What EventBridge sends the reconcile function every 5 minutes.
+fn schedule_event() -> Value {
+    json!({
+        "version": "0",
+        "id": "2f6a7d3c-1b5e-4c1a-9a0e-6c3f2b1d0e9a",
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "account": "123456789012",
+        "time": "2026-11-21T18:35:00Z",
+        "region": "us-east-1",
+        "resources": ["arn:aws:events:us-east-1:123456789012:rule/kiosk-ReconcileFunctionEveryFiveMinutes"],
+        "detail": {}
+    })
+}
+
 /// Every event file and its contents.
 fn events() -> Vec<(&'static str, Value)> {
     let signer = alipay_signer();
@@ -143,6 +158,7 @@ fn events() -> Vec<(&'static str, Value)> {
         ("download-exhausted.json", download_event("POST", EXHAUSTED_GRANT, None)),
         ("download-unknown.json", download_event("GET", UNKNOWN_GRANT, None)),
         ("download-resend.json", download_event("POST", "resend", Some("email=download-reader%40example.com"))),
+        ("reconcile-schedule.json", schedule_event()),
     ]
 }
 
@@ -285,4 +301,56 @@ async fn each_download_event_gets_its_response() {
     assert_eq!(resp.status(), 200);
     assert!(body_string(&resp).contains("Check your email"));
     assert_eq!(w.mails_to(buyer).await.len(), 1);
+}
+
+#[tokio::test]
+async fn the_schedule_event_runs_reconcile() {
+    let tag = kiosk::OrderId::generate(kiosk_e2e::now())
+        .unwrap()
+        .as_str()
+        .to_lowercase();
+    let sender: &'static str = Box::leak(format!("events-late-{tag}@example.com").into_boxed_str());
+    let w = World::new(WorldOptions {
+        sender,
+        ..WorldOptions::default()
+    })
+    .await
+    .unwrap();
+    let product = w.add_product(PRODUCT, "9.00").await;
+    let buyer = w.buyer(1);
+    let order = w.pending(&product, &buyer).await;
+    w.notify_signed(order.id.as_str(), "9.00", "TRADE_SUCCESS")
+        .await;
+    let kiosk::order::MailState::Due { next_at, .. } = w.order(&order.id).await.mail else {
+        panic!("SES refused the unverified sender, so the mail is due")
+    };
+    let sdk = kiosk_localaws::emulator_config().await.unwrap();
+    aws_sdk_ses::Client::new(&sdk)
+        .verify_email_identity()
+        .email_address(sender)
+        .send()
+        .await
+        .unwrap();
+
+    let event: Value = serde_json::from_str(
+        &std::fs::read_to_string(events_dir().join("reconcile-schedule.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(event["detail-type"], "Scheduled Event");
+    let state = reconcile::handler::State::new(&sdk, w.shop.config.clone());
+    let deadline_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64
+        + 60_000;
+    let stop_at = reconcile::handler::budget_end(
+        deadline_ms,
+        std::time::SystemTime::now(),
+        std::time::Instant::now(),
+    );
+    let run = reconcile::handler::run(&state, next_at, stop_at)
+        .await
+        .unwrap();
+    assert_eq!(reconcile::handler::report(&run)["mail"]["sent"], 1);
+    assert_eq!(w.mails_to(&buyer).await.len(), 1);
 }

@@ -139,6 +139,10 @@ pub fn order_item(o: &Order) -> Item {
             .n("mail_attempts", attempts)
             .ts("mail_next_at", next_at),
         MailState::Sent { at } => b.s("mail_state", "SENT").ts("mail_sent_at", at),
+        MailState::Failed { attempts, at } => b
+            .s("mail_state", "FAILED")
+            .n("mail_attempts", attempts)
+            .ts("mail_failed_at", at),
     };
     match o.status {
         OrderStatus::Pending => {
@@ -314,6 +318,10 @@ pub fn order_from(item: &Item) -> Result<Order, StoreError> {
         },
         "SENT" => MailState::Sent {
             at: r.ts("mail_sent_at")?,
+        },
+        "FAILED" => MailState::Failed {
+            attempts: r.n("mail_attempts")?,
+            at: r.ts("mail_failed_at")?,
         },
         _ => return Err(r.corrupt("mail_state", "unknown value")),
     };

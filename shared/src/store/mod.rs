@@ -293,7 +293,7 @@ impl Store {
             .set_key(Some(codec::order_key(&order.id)))
             .update_expression(
                 "SET #status = :paid, provider_txn_id = :txn, paid_at = :now, grant_token = :token, \
-                 mail_state = :due, mail_due = :due, mail_attempts = :zero, mail_next_at = :now \
+                 mail_state = :due, mail_due = :due, mail_attempts = :zero, mail_next_at = :lease \
                  REMOVE pending, #ttl",
             )
             .condition_expression(
@@ -310,6 +310,7 @@ impl Store {
             .expression_attribute_values(":token", s(grant.token.expose()))
             .expression_attribute_values(":due", s(codec::MAIL_DUE_MARK))
             .expression_attribute_values(":zero", n(0))
+            .expression_attribute_values(":lease", ts(now + crate::delivery::MAIL_LEASE))
             .expression_attribute_values(":amount", n(payment.amount.minor()))
             .expression_attribute_values(":currency", s(payment.amount.currency().code()))
             .build()
@@ -439,6 +440,93 @@ impl Store {
             .await
             .map_err(aws("UpdateItem(mail failed)"))?;
         Ok(())
+    }
+
+    /// The mail is given up after its last failed attempt: out of `MailDue`, for the
+    /// author to see (`kiosk orders --mail failed`).
+    pub async fn mail_given_up(
+        &self,
+        id: &OrderId,
+        attempts: u32,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(codec::order_key(id)))
+            .update_expression(
+                "SET mail_state = :failed, mail_attempts = :n, mail_failed_at = :now \
+                 REMOVE mail_due, mail_next_at",
+            )
+            .condition_expression("mail_state = :due")
+            .expression_attribute_values(":failed", s("FAILED"))
+            .expression_attribute_values(":n", n(attempts))
+            .expression_attribute_values(":now", ts(now))
+            .expression_attribute_values(":due", s(codec::MAIL_DUE_MARK))
+            .send()
+            .await
+            .map_err(aws("UpdateItem(mail given up)"))?;
+        Ok(())
+    }
+
+    /// Up to `limit` orders whose purchase mail is due at `now`, longest-waiting first.
+    pub async fn due_mails(
+        &self,
+        now: OffsetDateTime,
+        limit: i32,
+    ) -> Result<Vec<Order>, StoreError> {
+        let out = self
+            .query(index::MAIL_DUE)
+            .key_condition_expression("mail_due = :due AND mail_next_at <= :now")
+            .expression_attribute_values(":due", s(codec::MAIL_DUE_MARK))
+            .expression_attribute_values(":now", ts(now))
+            .limit(limit)
+            .send()
+            .await
+            .map_err(aws("Query(MailDue)"))?;
+        out.items().iter().map(codec::order_from).collect()
+    }
+
+    /// Take a due mail for sending: move its next try to `lease_until`, on condition that
+    /// it is still due with the next-try time `seen` (what the caller read). Exactly one
+    /// of several racing claimers gets the order back (as stored now); the others `None`.
+    pub async fn claim_due_mail(
+        &self,
+        id: &OrderId,
+        seen: OffsetDateTime,
+        lease_until: OffsetDateTime,
+    ) -> Result<Option<Order>, StoreError> {
+        let res = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(codec::order_key(id)))
+            .update_expression("SET mail_next_at = :lease")
+            .condition_expression("mail_state = :due AND mail_next_at = :seen")
+            .expression_attribute_values(":lease", ts(lease_until))
+            .expression_attribute_values(":seen", ts(seen))
+            .expression_attribute_values(":due", s(codec::MAIL_DUE_MARK))
+            .return_values(ReturnValue::AllNew)
+            .send()
+            .await;
+        match res {
+            Ok(out) => out
+                .attributes()
+                .map(codec::order_from)
+                .transpose()?
+                .map(Some)
+                .ok_or_else(|| StoreError::Corrupt {
+                    entity: "order",
+                    detail: "claimed mail returned no attributes".into(),
+                }),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(None)
+            }
+            Err(e) => Err(aws("UpdateItem(claim mail)")(e)),
+        }
     }
 
     /// Paid orders of a product that were not refunded, oldest payment first.

@@ -4,7 +4,9 @@
 //! - `/checkout`, `/notify/alipay`, `/return/alipay`, `/download/...`: the very handler
 //!   functions the Lambda binaries run, fed `lambda_http` requests;
 //! - `/sandbox/alipay/...`: a local Alipay (see `sandbox`);
-//! - `/mailbox`: the mails SES accepted in the emulator.
+//! - `/mailbox`: the mails SES accepted in the emulator;
+//! - reconcile (due purchase mails) every [`RECONCILE_EVERY`], as the scheduled function
+//!   does when deployed.
 
 pub mod keys;
 pub mod mailbox;
@@ -31,6 +33,9 @@ use kiosk::{Config, Email};
 use tokio::net::TcpListener;
 
 use sandbox::{Reply, Sandbox};
+
+/// How often the local shop runs reconcile (deployed: every 5 minutes).
+pub const RECONCILE_EVERY: Duration = Duration::from_secs(30);
 
 pub struct Options {
     /// The emulator (`AWS_ENDPOINT_URL`).
@@ -87,6 +92,30 @@ pub async fn start(listener: TcpListener, opts: Options) -> Result<(String, Arc<
         site_dir: opts.site_dir,
         endpoint: opts.endpoint,
         http: reqwest::Client::new(),
+    });
+
+    // What the scheduled reconcile function does every 5 minutes when deployed, here
+    // every 30 seconds, with the same code.
+    let reconciling = app.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(RECONCILE_EVERY);
+        loop {
+            tick.tick().await;
+            let stop_at = std::time::Instant::now() + RECONCILE_EVERY / 2;
+            let now = SystemClock.now();
+            match reconciling
+                .shop
+                .delivery()
+                .retry_due_mails(now, stop_at)
+                .await
+            {
+                Ok(run) if run != Default::default() => {
+                    tracing::info!(?run, "reconcile run")
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "reconcile run failed"),
+            }
+        }
     });
 
     let served = app.clone();

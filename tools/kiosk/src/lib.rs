@@ -1,9 +1,10 @@
 //! The author's command line, `kiosk`: products, a new edition mailed to every buyer,
-//! orders, sales and resending links. `main.rs` only parses and reports; each command
+//! orders, sales, resending links and reconciling. `main.rs` only parses and reports; each command
 //! lives in its own module.
 
 pub mod pace;
 pub mod products;
+pub mod reconcile;
 pub mod report;
 pub mod resend;
 pub mod target;
@@ -43,6 +44,8 @@ pub enum Command {
     Sales(report::SalesArgs),
     /// Mail a buyer every download link they can still use, now.
     Resend(resend::ResendArgs),
+    /// Send every purchase mail that is due (what the scheduled reconcile does).
+    Reconcile(reconcile::ReconcileArgs),
 }
 
 /// Run one command. `Ok(false)`: it ran but did not fully succeed (a mail-out with
@@ -56,5 +59,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<bool> {
         Command::Orders(a) => report::orders(&target, a).await.map(|()| true),
         Command::Sales(a) => report::run_sales(&target, a).await.map(|()| true),
         Command::Resend(a) => resend::run(&target, a, now).await.map(|()| true),
+        Command::Reconcile(a) => reconcile::run(&target, a, now).await,
     }
 }

@@ -8,6 +8,7 @@
 use std::collections::BTreeMap;
 
 use anyhow::{Result, anyhow};
+use kiosk::order::MailState;
 use kiosk::{Currency, Order, OrderStatus};
 use time::{Date, OffsetDateTime};
 
@@ -16,7 +17,7 @@ use crate::target::Target;
 
 #[derive(Debug, clap::Args)]
 #[command(
-    after_help = "Examples:\n  kiosk --stack shop orders --status paid --since 2026-11-01\n  kiosk --stack shop orders --product little-book"
+    after_help = "Examples:\n  kiosk --stack shop orders --status paid --since 2026-11-01\n  kiosk --stack shop orders --product little-book\n  kiosk --stack shop orders --mail failed"
 )]
 pub struct OrdersArgs {
     /// Only this product's orders.
@@ -28,6 +29,35 @@ pub struct OrdersArgs {
     /// Only orders created on or after this day (YYYY-MM-DD, UTC).
     #[arg(long, value_name = "DATE")]
     pub since: Option<String>,
+    /// Only orders whose purchase mail is in this state: due (not sent yet, retried by
+    /// reconcile), sent, or failed (given up: resend it by hand).
+    #[arg(long, value_name = "STATE")]
+    pub mail: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum MailFilter {
+    Due,
+    Sent,
+    Failed,
+}
+
+fn parse_mail(s: &str) -> Result<MailFilter> {
+    match s.to_ascii_lowercase().as_str() {
+        "due" => Ok(MailFilter::Due),
+        "sent" => Ok(MailFilter::Sent),
+        "failed" => Ok(MailFilter::Failed),
+        _ => Err(anyhow!("mail {s:?}: use due, sent or failed")),
+    }
+}
+
+fn mail_is(o: &Order, f: MailFilter) -> bool {
+    matches!(
+        (o.mail, f),
+        (MailState::Due { .. }, MailFilter::Due)
+            | (MailState::Sent { .. }, MailFilter::Sent)
+            | (MailState::Failed { .. }, MailFilter::Failed)
+    )
 }
 
 #[derive(Debug, clap::Args)]
@@ -63,6 +93,7 @@ pub async fn orders(t: &Target, a: OrdersArgs) -> Result<()> {
     let product = a.product.as_deref().map(parse_id).transpose()?;
     let status = a.status.as_deref().map(parse_status).transpose()?;
     let since = a.since.as_deref().map(parse_day).transpose()?;
+    let mail = a.mail.as_deref().map(parse_mail).transpose()?;
     let orders: Vec<Order> = store(t)?
         .all_orders()
         .await?
@@ -70,6 +101,7 @@ pub async fn orders(t: &Target, a: OrdersArgs) -> Result<()> {
         .filter(|o| product.as_ref().is_none_or(|p| &o.product_id == p))
         .filter(|o| status.is_none_or(|s| o.status == s))
         .filter(|o| since.is_none_or(|d| o.created_at.date() >= d))
+        .filter(|o| mail.is_none_or(|m| mail_is(o, m)))
         .collect();
     println!(
         "{:<42} {:<17} {:<20} {:<9} {:>14}  {:<28} SOURCE",

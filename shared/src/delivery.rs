@@ -1,0 +1,225 @@
+//! Delivering the purchase mail, at payment time and again later until it goes out
+//! (docs/architecture.md, "Delivery and reconcile").
+//!
+//! A paid order carries its mail state. Fulfilment marks the mail due and *leases* it to
+//! the process that just recorded the payment for [`MAIL_LEASE`]; that process sends it.
+//! Whatever did not go out -- SES refused, throttled, or the process died -- stays due with
+//! a next-try time in the sparse `MailDue` index, and [`Delivery::retry_due_mails`] (run by
+//! the reconcile function on a schedule, `kiosk reconcile` and the devstack) sends it:
+//! each order is claimed with one conditional write before its mail is sent, so two runs,
+//! or a run and a late notification, never mail a buyer twice. After
+//! [`MAX_MAIL_ATTEMPTS`] (about two days of retries) the mail is marked failed for good
+//! and shows in `kiosk orders --mail failed`.
+
+use std::collections::HashSet;
+use std::time::Instant;
+
+use time::{Duration, OffsetDateTime};
+
+use crate::grant::Grant;
+use crate::ids::{DownloadToken, OrderId};
+use crate::mail::{Mailer, purchase_mail};
+use crate::order::{MailState, Order};
+use crate::store::{Store, StoreError};
+
+/// How long the process that claimed a due mail owns it before another may try. Longer
+/// than any send takes (SES answers in well under a second; the functions time out after
+/// at most a minute), short enough that a crashed sender delays the mail only minutes.
+pub const MAIL_LEASE: Duration = Duration::minutes(5);
+
+/// Attempts before a purchase mail is given up: with [`mail_backoff`] that is about two
+/// days of trying (1, 2, 4, … minutes, then every 6 hours).
+pub const MAX_MAIL_ATTEMPTS: u32 = 16;
+
+/// When a failed purchase mail is next due: 1, 2, 4, ... minutes, at most 6 hours apart.
+pub fn mail_backoff(attempts: u32) -> Duration {
+    Duration::minutes(1i64 << attempts.min(9)).min(Duration::hours(6))
+}
+
+/// What one attempt to send a purchase mail led to (and what was recorded).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MailOutcome {
+    Sent,
+    /// SES refused; due again at `next_at`.
+    Retry {
+        attempts: u32,
+        next_at: OffsetDateTime,
+    },
+    /// SES refused for the last time: the order's mail is failed for good.
+    GaveUp {
+        attempts: u32,
+    },
+}
+
+/// What one run over the due mails did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MailRun {
+    pub sent: u32,
+    pub retry_later: u32,
+    pub gave_up: u32,
+    /// Claimed by another run (or already sent) between the query and the claim.
+    pub claimed_elsewhere: u32,
+    /// Due orders whose grant is missing or unreadable: logged, left due.
+    pub errors: u32,
+    /// The run stopped because its time budget ran out; the next run continues.
+    pub out_of_time: bool,
+}
+
+/// Sends purchase mails and records the outcome on the order.
+pub struct Delivery<'a> {
+    pub store: &'a Store,
+    pub mailer: &'a Mailer,
+    /// Base URL of the API, for the download link.
+    pub public_base_url: &'a str,
+}
+
+/// How many due orders one query reads; a run queries again while it has time.
+const PAGE: i32 = 50;
+
+impl Delivery<'_> {
+    pub fn download_url(&self, token: &DownloadToken) -> String {
+        format!("{}/download/{}", self.public_base_url, token.expose())
+    }
+
+    /// Send the purchase mail for `grant` and record the outcome. A failure is logged and
+    /// left due (or failed for good after [`MAX_MAIL_ATTEMPTS`]), never propagated: the
+    /// payment is what matters, and the mail is retried.
+    pub async fn send_purchase_mail(
+        &self,
+        order: &Order,
+        grant: &Grant,
+        now: OffsetDateTime,
+    ) -> MailOutcome {
+        let mail = purchase_mail(
+            order,
+            grant,
+            &self.download_url(&grant.token),
+            self.mailer.from_address(),
+        );
+        match self.mailer.send(&order.email, &mail).await {
+            Ok(()) => {
+                if let Err(e) = self.store.mail_sent(&order.id, now).await {
+                    // The buyer has the mail; the order still says due, so a later
+                    // reconcile run may send it once more after the lease.
+                    tracing::error!(order_id = %order.id, error = %e, "mail sent but not recorded");
+                }
+                MailOutcome::Sent
+            }
+            Err(e) => {
+                let attempts = match order.mail {
+                    MailState::Due { attempts, .. } => attempts + 1,
+                    _ => 1,
+                };
+                let outcome = if attempts >= MAX_MAIL_ATTEMPTS {
+                    tracing::error!(order_id = %order.id, error = %e, source = ?std::error::Error::source(&e), attempts, "purchase mail failed for good");
+                    self.store
+                        .mail_given_up(&order.id, attempts, now)
+                        .await
+                        .map(|()| MailOutcome::GaveUp { attempts })
+                } else {
+                    let next_at = now + mail_backoff(attempts);
+                    tracing::warn!(order_id = %order.id, error = %e, source = ?std::error::Error::source(&e), attempts, "purchase mail failed; left due for retry");
+                    self.store
+                        .mail_failed(&order.id, attempts, next_at)
+                        .await
+                        .map(|()| MailOutcome::Retry { attempts, next_at })
+                };
+                outcome.unwrap_or_else(|e| {
+                    tracing::error!(order_id = %order.id, error = %e, "could not record mail failure");
+                    // Still due with its old next-try time (or the lease): it is retried.
+                    MailOutcome::Retry {
+                        attempts,
+                        next_at: now,
+                    }
+                })
+            }
+        }
+    }
+
+    /// Send every purchase mail whose next try has come, oldest first, until none is left
+    /// or `deadline` passes. Each order is claimed (its next try moved to `now +`
+    /// [`MAIL_LEASE`]) by a conditional write before its mail is sent, so a concurrent run
+    /// skips it. An order is finished whole or not started: the deadline is checked
+    /// between orders, so give it a margin of one send.
+    pub async fn retry_due_mails(
+        &self,
+        now: OffsetDateTime,
+        deadline: Instant,
+    ) -> Result<MailRun, StoreError> {
+        let mut run = MailRun::default();
+        // The index is eventually consistent: an order handled this run may still show as
+        // due for a moment. Each is tried at most once per run.
+        let mut seen: HashSet<OrderId> = HashSet::new();
+        loop {
+            let page = self.store.due_mails(now, PAGE).await?;
+            let fresh: Vec<Order> = page
+                .into_iter()
+                .filter(|o| seen.insert(o.id.clone()))
+                .collect();
+            if fresh.is_empty() {
+                return Ok(run);
+            }
+            for order in fresh {
+                if Instant::now() >= deadline {
+                    run.out_of_time = true;
+                    return Ok(run);
+                }
+                let MailState::Due { next_at, .. } = order.mail else {
+                    continue;
+                };
+                let Some(claimed) = self
+                    .store
+                    .claim_due_mail(&order.id, next_at, now + MAIL_LEASE)
+                    .await?
+                else {
+                    run.claimed_elsewhere += 1;
+                    continue;
+                };
+                let grant = match &claimed.grant_token {
+                    Some(token) => self.store.get_grant(token).await,
+                    None => Ok(None),
+                };
+                let grant = match grant {
+                    Ok(Some(g)) => g,
+                    Ok(None) => {
+                        tracing::error!(order_id = %claimed.id, "due purchase mail has no grant to link to");
+                        run.errors += 1;
+                        continue;
+                    }
+                    Err(e) => {
+                        tracing::error!(order_id = %claimed.id, error = %e, "could not read the grant of a due mail");
+                        run.errors += 1;
+                        continue;
+                    }
+                };
+                match self.send_purchase_mail(&claimed, &grant, now).await {
+                    MailOutcome::Sent => run.sent += 1,
+                    MailOutcome::Retry { .. } => run.retry_later += 1,
+                    MailOutcome::GaveUp { .. } => run.gave_up += 1,
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mail_backoff_grows_and_caps() {
+        assert_eq!(mail_backoff(0), Duration::minutes(1));
+        assert_eq!(mail_backoff(1), Duration::minutes(2));
+        assert_eq!(mail_backoff(3), Duration::minutes(8));
+        assert_eq!(mail_backoff(30), Duration::hours(6));
+    }
+
+    #[test]
+    fn giving_up_takes_about_two_days() {
+        let total: Duration = (1..MAX_MAIL_ATTEMPTS).map(mail_backoff).sum();
+        assert!(
+            total >= Duration::hours(36) && total <= Duration::hours(60),
+            "{total}"
+        );
+    }
+}

@@ -1,0 +1,285 @@
+//! Reconcile's mail delivery against the locked emulator: a purchase mail SES refused is
+//! sent by a later run exactly once, however many runs and notifications race; a fresh
+//! payment is left to the process that recorded it for the lease; a time budget stops a
+//! run between whole orders; a mail that keeps failing is given up after its last try.
+
+use std::collections::HashMap;
+use std::time::{Duration as StdDuration, Instant};
+
+use kiosk::delivery::{MAIL_LEASE, MAX_MAIL_ATTEMPTS, MailRun};
+use kiosk::order::{MailState, OrderStatus, PayOutcome, Payment};
+use kiosk::store::Paid;
+use kiosk::{Grant, Order, Product};
+use kiosk_e2e::{World, WorldOptions, now, pending_order};
+use time::{Duration, OffsetDateTime};
+
+/// A world whose sender SES does not know yet, unique to this test (SES identities are
+/// shared by every test on the emulator, so verifying a common one would leak).
+async fn world_with_unverified_sender() -> World {
+    let tag = kiosk::OrderId::generate(now())
+        .unwrap()
+        .as_str()
+        .to_lowercase();
+    let sender: &'static str = Box::leak(format!("late-{tag}@example.com").into_boxed_str());
+    World::new(WorldOptions {
+        sender,
+        ..WorldOptions::default()
+    })
+    .await
+    .unwrap()
+}
+
+async fn verify_sender(w: &World) {
+    let sdk = kiosk_localaws::emulator_config().await.unwrap();
+    aws_sdk_ses::Client::new(&sdk)
+        .verify_email_identity()
+        .email_address(w.shop.mailer.from_address().as_str())
+        .send()
+        .await
+        .unwrap();
+}
+
+async fn reconcile(w: &World, at: OffsetDateTime, budget: StdDuration) -> MailRun {
+    w.shop
+        .delivery()
+        .retry_due_mails(at, Instant::now() + budget)
+        .await
+        .unwrap()
+}
+
+/// A payment recorded as the notification path records it, without sending the mail
+/// (as if the process died right after the transaction).
+async fn paid_without_mail(w: &World, p: &Product, email: &str, at: OffsetDateTime) -> Order {
+    let o = pending_order(p, email, at);
+    w.shop.store.create_order(&o).await.unwrap();
+    let payment = Payment {
+        provider_txn_id: format!("T-{}", o.id),
+        amount: o.amount,
+    };
+    match w
+        .shop
+        .store
+        .mark_paid(&o, &payment, None, None, at)
+        .await
+        .unwrap()
+    {
+        Paid::Now { order, .. } => *order,
+        other => panic!("expected a new payment, got {other:?}"),
+    }
+}
+
+/// The same state written with plain puts (order already paid, its grant): hundreds of
+/// these cost seconds, where the payment transaction's cost in the emulator grows with
+/// the table.
+async fn paid_without_mail_fast(w: &World, p: &Product, email: &str, at: OffsetDateTime) {
+    let o = pending_order(p, email, at);
+    let payment = Payment {
+        provider_txn_id: format!("T-{}", o.id),
+        amount: o.amount,
+    };
+    let token = kiosk::DownloadToken::generate().unwrap();
+    let PayOutcome::Paid(paid) = o.pay(&payment, token.clone(), at).unwrap() else {
+        panic!("not paid")
+    };
+    w.shop.store.create_order(&paid).await.unwrap();
+    w.shop
+        .store
+        .create_grant(&Grant::for_order(&paid, token, None, at))
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn a_refused_mail_goes_out_on_the_next_run_after_the_sender_is_verified() {
+    let w = world_with_unverified_sender().await;
+    let product = w.add_product("rust-book", "9.00").await;
+    let email = w.buyer(1);
+    let order = w.pending(&product, &email).await;
+    assert_eq!(
+        w.notify_signed(order.id.as_str(), "9.00", "TRADE_SUCCESS")
+            .await,
+        (200, "success".to_owned())
+    );
+    let MailState::Due {
+        attempts: 1,
+        next_at,
+    } = w.order(&order.id).await.mail
+    else {
+        panic!("mail should be due after SES refused it")
+    };
+    assert!(w.mails_to(&email).await.is_empty());
+
+    // Before its next try nothing happens, even with SES fixed.
+    verify_sender(&w).await;
+    let early = reconcile(
+        &w,
+        next_at - Duration::seconds(1),
+        StdDuration::from_secs(30),
+    )
+    .await;
+    assert_eq!(early, MailRun::default());
+    assert!(w.mails_to(&email).await.is_empty());
+
+    let run = reconcile(&w, next_at, StdDuration::from_secs(30)).await;
+    assert_eq!(run.sent, 1, "{run:?}");
+    let mails = w.mails_to(&email).await;
+    assert_eq!(mails.len(), 1);
+    let stored = w.order(&order.id).await;
+    let token = stored.grant_token.clone().unwrap();
+    assert!(mails[0].body.contains(token.expose()));
+    assert!(
+        matches!(stored.mail, MailState::Sent { .. }),
+        "{:?}",
+        stored.mail
+    );
+
+    // A later run finds nothing to do.
+    let again = reconcile(&w, next_at + Duration::hours(1), StdDuration::from_secs(30)).await;
+    assert_eq!(again.sent, 0);
+    assert_eq!(w.mails_to(&email).await.len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn racing_runs_and_a_duplicate_notification_send_one_mail() {
+    let w = world_with_unverified_sender().await;
+    let product = w.add_product("rust-book", "9.00").await;
+    let email = w.buyer(1);
+    let order = w.pending(&product, &email).await;
+    let notify = kiosk_e2e::form(&w.notify_params(order.id.as_str(), "9.00", "TRADE_SUCCESS"));
+    assert_eq!(w.notify(&notify).await, (200, "success".to_owned()));
+    let MailState::Due { next_at, .. } = w.order(&order.id).await.mail else {
+        panic!("mail should be due")
+    };
+    verify_sender(&w).await;
+
+    let budget = StdDuration::from_secs(30);
+    let (a, b, c, dup) = tokio::join!(
+        reconcile(&w, next_at, budget),
+        reconcile(&w, next_at, budget),
+        reconcile(&w, next_at, budget),
+        w.notify(&notify),
+    );
+    assert_eq!(dup, (200, "success".to_owned()));
+    assert_eq!(a.sent + b.sent + c.sent, 1, "{a:?} {b:?} {c:?}");
+    assert_eq!(w.mails_to(&email).await.len(), 1);
+    assert!(matches!(
+        w.order(&order.id).await.mail,
+        MailState::Sent { .. }
+    ));
+}
+
+#[tokio::test]
+async fn a_fresh_payment_is_left_to_its_own_process_for_the_lease() {
+    let w = World::new(WorldOptions::default()).await.unwrap();
+    let product = w.add_product("rust-book", "9.00").await;
+    let email = w.buyer(1);
+    let paid_at = now();
+    let order = paid_without_mail(&w, &product, &email, paid_at).await;
+    assert_eq!(
+        order.mail,
+        MailState::Due {
+            attempts: 0,
+            next_at: paid_at + MAIL_LEASE
+        }
+    );
+
+    let within = reconcile(
+        &w,
+        paid_at + MAIL_LEASE - Duration::seconds(1),
+        StdDuration::from_secs(30),
+    )
+    .await;
+    assert_eq!(within.sent, 0);
+    assert!(w.mails_to(&email).await.is_empty());
+
+    let after = reconcile(&w, paid_at + MAIL_LEASE, StdDuration::from_secs(30)).await;
+    assert_eq!(after.sent, 1);
+    assert_eq!(w.mails_to(&email).await.len(), 1);
+}
+
+#[tokio::test]
+async fn a_small_budget_stops_between_whole_orders_and_later_runs_finish_the_rest() {
+    const DUE: u32 = 500;
+    let w = World::new(WorldOptions::default()).await.unwrap();
+    let product = w.add_product("rust-book", "9.00").await;
+    let paid_at = now() - Duration::hours(1);
+    for i in 0..DUE {
+        paid_without_mail_fast(&w, &product, &w.buyer(i), paid_at).await;
+    }
+    let at = now();
+
+    let first = reconcile(&w, at, StdDuration::from_secs(1)).await;
+    assert!(first.out_of_time, "{first:?}");
+    assert!(first.sent > 0 && first.sent < DUE, "{first:?}");
+    let mails = mails_by_buyer(&w).await;
+    assert_eq!(
+        mails.values().sum::<usize>(),
+        first.sent as usize,
+        "every order the run started was finished: one mail each, nothing half-done"
+    );
+    let still_due = w.shop.store.due_mails(at, 1000).await.unwrap().len();
+    assert_eq!(still_due, (DUE - first.sent) as usize);
+
+    let mut total = first.sent;
+    for _ in 0..50 {
+        let run = reconcile(&w, at, StdDuration::from_secs(2)).await;
+        total += run.sent;
+        assert_eq!(
+            run.claimed_elsewhere + run.errors + run.retry_later + run.gave_up,
+            0
+        );
+        if !run.out_of_time {
+            break;
+        }
+    }
+    assert_eq!(total, DUE);
+    let mails = mails_by_buyer(&w).await;
+    assert_eq!(mails.len(), DUE as usize);
+    assert!(mails.values().all(|&n| n == 1), "no buyer mailed twice");
+    assert!(w.shop.store.due_mails(at, 10).await.unwrap().is_empty());
+}
+
+/// Purchase mails of this world's buyers, counted by recipient (one read).
+async fn mails_by_buyer(w: &World) -> HashMap<String, usize> {
+    let mut out = HashMap::new();
+    for m in kiosk_localaws::sent_mail(&w.http, &w.endpoint, None)
+        .await
+        .unwrap()
+    {
+        for to in m.to.iter().filter(|t| t.contains(&w.tag)) {
+            *out.entry(to.clone()).or_default() += 1;
+        }
+    }
+    out
+}
+
+#[tokio::test]
+async fn a_mail_that_keeps_failing_is_given_up_after_its_last_try() {
+    let w = world_with_unverified_sender().await;
+    let product = w.add_product("rust-book", "9.00").await;
+    let email = w.buyer(1);
+    let paid_at = now() - Duration::days(2);
+    let order = paid_without_mail(&w, &product, &email, paid_at).await;
+    // Every try but the last has failed already.
+    let last_try = now() - Duration::minutes(1);
+    w.shop
+        .store
+        .mail_failed(&order.id, MAX_MAIL_ATTEMPTS - 1, last_try)
+        .await
+        .unwrap();
+
+    let run = reconcile(&w, now(), StdDuration::from_secs(30)).await;
+    assert_eq!(run.gave_up, 1, "{run:?}");
+    let stored = w.order(&order.id).await;
+    assert_eq!(stored.status, OrderStatus::Paid, "the payment stays");
+    assert!(
+        matches!(stored.mail, MailState::Failed { attempts, .. } if attempts == MAX_MAIL_ATTEMPTS),
+        "{:?}",
+        stored.mail
+    );
+    // Out of the retry index for good, even once SES works again.
+    verify_sender(&w).await;
+    let later = reconcile(&w, now() + Duration::days(1), StdDuration::from_secs(30)).await;
+    assert_eq!(later.sent, 0);
+    assert!(w.mails_to(&email).await.is_empty());
+}

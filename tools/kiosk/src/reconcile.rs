@@ -1,0 +1,51 @@
+//! `kiosk reconcile`: one run of the same reconcile the scheduled function does, from the
+//! author's machine (or against `make dev`): send every purchase mail that is due.
+
+use std::time::{Duration, Instant};
+
+use anyhow::{Result, anyhow};
+use kiosk::Email;
+use kiosk::delivery::{Delivery, MailRun};
+use kiosk::mail::Mailer;
+use time::OffsetDateTime;
+
+use crate::products::store;
+use crate::target::Target;
+
+#[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Examples:\n  kiosk --stack shop reconcile\n  kiosk --local reconcile --budget 10"
+)]
+pub struct ReconcileArgs {
+    /// Stop starting new work after this many seconds; the next run continues.
+    #[arg(long, value_name = "SECONDS", default_value_t = 60)]
+    pub budget: u64,
+}
+
+pub fn summary(run: &MailRun) -> String {
+    let mut s = format!(
+        "purchase mails: sent {}, failed again (retried later) {}, failed for good {}, \
+         taken by another run {}, errors {}",
+        run.sent, run.retry_later, run.gave_up, run.claimed_elsewhere, run.errors
+    );
+    if run.out_of_time {
+        s.push_str("; stopped at the time budget, run again for the rest");
+    }
+    s
+}
+
+/// `Ok(false)` when some due mail could not be handled (an error, not SES refusing).
+pub async fn run(t: &Target, a: ReconcileArgs, now: OffsetDateTime) -> Result<bool> {
+    let store = store(t)?;
+    let sender = Email::parse(t.sender()?).map_err(|e| anyhow!("sender address: {e}"))?;
+    let mailer = Mailer::new(aws_sdk_ses::Client::new(&t.sdk), sender);
+    let delivery = Delivery {
+        store: &store,
+        mailer: &mailer,
+        public_base_url: t.api_url()?,
+    };
+    let deadline = Instant::now() + Duration::from_secs(a.budget);
+    let run = delivery.retry_due_mails(now, deadline).await?;
+    println!("{}", summary(&run));
+    Ok(run.errors == 0)
+}
