@@ -19,6 +19,7 @@ pub mod mail;
 pub mod money;
 pub mod order;
 pub mod product;
+pub mod reconcile;
 pub mod secrets;
 pub mod shop;
 pub mod store;

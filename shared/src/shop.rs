@@ -183,7 +183,7 @@ impl<C: Channel> Shop<C> {
             ProviderStatus::Closed => {
                 if order.status == OrderStatus::Pending {
                     self.store
-                        .expire_order(&order.id)
+                        .expire_order(&order.id, now)
                         .await
                         .map_err(NotifyError::Store)?;
                 }

@@ -1,6 +1,7 @@
-//! A local stand-in for Alipay's gateway, for `alipay.trade.query`: it checks our request
-//! signature with the app's public key and answers with a response signed by the test
-//! "Alipay" key, exactly in the gateway's reply format (signed `*_response` slice).
+//! A local stand-in for Alipay's gateway, for `alipay.trade.query` and `.close`: it checks
+//! our request signature with the app's public key and answers with a response signed by
+//! the test "Alipay" key, exactly in the gateway's reply format (signed `*_response`
+//! slice). Each trade's answer is scripted by the test.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -17,6 +18,14 @@ pub enum Answer {
     },
     Waiting,
     NotExist,
+    /// Closed at the provider (by us or by its own timeout).
+    Closed,
+    /// Open when queried; the buyer pays just before our close arrives, so the close is
+    /// refused (`ACQ.TRADE_STATUS_ERROR`) and the trade is paid from then on.
+    PaysAtClose {
+        trade_no: String,
+        total_amount: String,
+    },
 }
 
 pub struct Gateway {
@@ -149,13 +158,41 @@ fn answer(
         .unwrap_or_default();
     let out_trade_no = biz["out_trade_no"].as_str().unwrap_or_default().to_owned();
     let member = format!("{}_response", method.replace('.', "_"));
-    let inner = match answers
-        .lock()
-        .unwrap()
+    let mut answers = answers.lock().unwrap();
+    let current = answers
         .get(&out_trade_no)
         .cloned()
-        .unwrap_or(Answer::NotExist)
-    {
+        .unwrap_or(Answer::NotExist);
+    if method == "alipay.trade.close" {
+        let status_error = serde_json::json!({
+            "code": "40004", "msg": "Business Failed", "sub_code": "ACQ.TRADE_STATUS_ERROR", "sub_msg": "交易状态不合法", "out_trade_no": out_trade_no
+        });
+        let inner = match current {
+            Answer::Waiting | Answer::Closed => {
+                answers.insert(out_trade_no.clone(), Answer::Closed);
+                serde_json::json!({"code": "10000", "msg": "Success", "out_trade_no": out_trade_no, "trade_no": format!("T-{out_trade_no}")})
+            }
+            Answer::NotExist => serde_json::json!({
+                "code": "40004", "msg": "Business Failed", "sub_code": "ACQ.TRADE_NOT_EXIST", "sub_msg": "交易不存在", "out_trade_no": out_trade_no
+            }),
+            Answer::Paid { .. } => status_error,
+            Answer::PaysAtClose {
+                trade_no,
+                total_amount,
+            } => {
+                answers.insert(
+                    out_trade_no.clone(),
+                    Answer::Paid {
+                        trade_no,
+                        total_amount,
+                    },
+                );
+                status_error
+            }
+        };
+        return signed(&member, &inner, signer);
+    }
+    let inner = match current {
         Answer::Paid {
             trade_no,
             total_amount,
@@ -163,8 +200,11 @@ fn answer(
             "code": "10000", "msg": "Success", "out_trade_no": out_trade_no, "trade_no": trade_no,
             "trade_status": "TRADE_SUCCESS", "total_amount": total_amount, "subject": "brace } and quote \" inside"
         }),
-        Answer::Waiting => serde_json::json!({
+        Answer::Waiting | Answer::PaysAtClose { .. } => serde_json::json!({
             "code": "10000", "msg": "Success", "out_trade_no": out_trade_no, "trade_status": "WAIT_BUYER_PAY", "total_amount": "9.00"
+        }),
+        Answer::Closed => serde_json::json!({
+            "code": "10000", "msg": "Success", "out_trade_no": out_trade_no, "trade_status": "TRADE_CLOSED", "total_amount": "9.00"
         }),
         Answer::NotExist => serde_json::json!({
             "code": "40004", "msg": "Business Failed", "sub_code": "ACQ.TRADE_NOT_EXIST", "sub_msg": "交易不存在", "out_trade_no": out_trade_no

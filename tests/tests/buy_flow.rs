@@ -216,7 +216,13 @@ async fn a_notification_for_an_expired_order_pays_it() {
     let product = w.add_product("rust-book", "9.00").await;
     let email = w.buyer(1);
     let order = w.pending(&product, &email).await;
-    assert!(w.shop.store.expire_order(&order.id).await.unwrap());
+    assert!(
+        w.shop
+            .store
+            .expire_order(&order.id, kiosk_e2e::now())
+            .await
+            .unwrap()
+    );
     assert_eq!(w.order(&order.id).await.status, OrderStatus::Expired);
     assert_eq!(
         w.notify_signed(order.id.as_str(), "9.00", "TRADE_SUCCESS")

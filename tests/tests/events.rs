@@ -337,7 +337,6 @@ async fn the_schedule_event_runs_reconcile() {
     )
     .unwrap();
     assert_eq!(event["detail-type"], "Scheduled Event");
-    let state = reconcile::handler::State::new(&sdk, w.shop.config.clone());
     let deadline_ms = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
@@ -348,7 +347,7 @@ async fn the_schedule_event_runs_reconcile() {
         std::time::SystemTime::now(),
         std::time::Instant::now(),
     );
-    let run = reconcile::handler::run(&state, next_at, stop_at)
+    let run = reconcile::handler::run(&w.shop, next_at, stop_at)
         .await
         .unwrap();
     assert_eq!(reconcile::handler::report(&run)["mail"]["sent"], 1);

@@ -6,10 +6,13 @@
 use std::collections::HashMap;
 use std::time::{Duration as StdDuration, Instant};
 
+use aws_sdk_dynamodb::types::AttributeValue;
+use kiosk::channel::Channel;
 use kiosk::delivery::{MAIL_LEASE, MAX_MAIL_ATTEMPTS, MailRun};
 use kiosk::order::{MailState, OrderStatus, PayOutcome, Payment};
 use kiosk::store::Paid;
 use kiosk::{Grant, Order, Product};
+use kiosk_e2e::gateway::Answer;
 use kiosk_e2e::{World, WorldOptions, now, pending_order};
 use time::{Duration, OffsetDateTime};
 
@@ -282,4 +285,338 @@ async fn a_mail_that_keeps_failing_is_given_up_after_its_last_try() {
     let later = reconcile(&w, now() + Duration::days(1), StdDuration::from_secs(30)).await;
     assert_eq!(later.sent, 0);
     assert!(w.mails_to(&email).await.is_empty());
+}
+
+// ---- pending orders ---------------------------------------------------------------
+
+async fn reconcile_pending(w: &World, at: OffsetDateTime) -> kiosk::reconcile::PendingRun {
+    w.shop
+        .reconcile_pending(at, Instant::now() + StdDuration::from_secs(30))
+        .await
+        .unwrap()
+}
+
+/// A pending order created `age` ago (it expires 30 minutes after creation).
+async fn pending_aged(w: &World, p: &Product, email: &str, age: Duration) -> Order {
+    let o = pending_order(p, email, now() - age);
+    w.shop.store.create_order(&o).await.unwrap();
+    o
+}
+
+/// The order's raw `ttl` attribute, if any.
+async fn ttl_of(w: &World, o: &Order) -> Option<i64> {
+    let item =
+        w.t.client
+            .get_item()
+            .table_name(&w.t.name)
+            .key("pk", AttributeValue::S(format!("ORDER#{}", o.id)))
+            .key("sk", AttributeValue::S("ORDER".into()))
+            .send()
+            .await
+            .unwrap()
+            .item
+            .unwrap();
+    item.get("ttl").map(|v| v.as_n().unwrap().parse().unwrap())
+}
+
+fn calls(w: &World, method: &str) -> usize {
+    w.gateway
+        .calls
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|m| *m == method)
+        .count()
+}
+
+#[tokio::test]
+async fn a_payment_no_notification_reported_is_fulfilled_once() {
+    let w = World::new(WorldOptions::default()).await.unwrap();
+    let product = w.add_product("rust-book", "9.00").await;
+    let email = w.buyer(1);
+    let order = pending_aged(&w, &product, &email, Duration::minutes(5)).await;
+    assert_eq!(
+        ttl_of(&w, &order).await,
+        None,
+        "a pending order is never deleted by TTL"
+    );
+    w.gateway.set(
+        order.id.as_str(),
+        Answer::Paid {
+            trade_no: format!("T-{}", order.id),
+            total_amount: "9.00".into(),
+        },
+    );
+
+    let run = reconcile_pending(&w, now()).await;
+    assert_eq!(run.fulfilled, 1, "{run:?}");
+    let stored = w.order(&order.id).await;
+    assert_eq!(stored.status, OrderStatus::Paid);
+    assert_eq!(w.grants_for(&order.id).await, 1);
+    assert_eq!(w.mails_to(&email).await.len(), 1);
+
+    // The notification arrives late: acknowledged, nothing new.
+    assert_eq!(
+        w.notify_signed(order.id.as_str(), "9.00", "TRADE_SUCCESS")
+            .await,
+        (200, "success".to_owned())
+    );
+    assert_eq!(w.grants_for(&order.id).await, 1);
+    assert_eq!(w.mails_to(&email).await.len(), 1);
+    assert_eq!(reconcile_pending(&w, now()).await, Default::default());
+}
+
+#[tokio::test]
+async fn an_abandoned_order_is_closed_at_the_provider_and_expired() {
+    let w = World::new(WorldOptions::default()).await.unwrap();
+    let product = w.add_product("rust-book", "9.00").await;
+    // Opened the cashier and left; never opened it at all.
+    let opened = pending_aged(&w, &product, &w.buyer(1), Duration::minutes(40)).await;
+    let never = pending_aged(&w, &product, &w.buyer(2), Duration::minutes(45)).await;
+    w.gateway.set(opened.id.as_str(), Answer::Waiting);
+
+    let at = now();
+    let run = reconcile_pending(&w, at).await;
+    assert_eq!(run.expired, 2, "{run:?}");
+    assert_eq!(calls(&w, "alipay.trade.close"), 2);
+    for o in [&opened, &never] {
+        assert_eq!(w.order(&o.id).await.status, OrderStatus::Expired);
+        let ttl = ttl_of(&w, o).await.expect("an expired order may go, later");
+        assert_eq!(ttl, (at + kiosk::store::UNPAID_RETENTION).unix_timestamp());
+        assert_eq!(w.grants_for(&o.id).await, 0);
+    }
+    // The trade is closed at the provider: nobody can pay it now.
+    let next = w.order(&opened.id).await;
+    assert_eq!(
+        w.shop.channel.query(&next, at).await.unwrap(),
+        kiosk::channel::ProviderStatus::Closed
+    );
+    assert!(w.mails_to(&w.buyer(1)).await.is_empty());
+}
+
+#[tokio::test]
+async fn a_buyer_who_pays_between_the_query_and_the_close_ends_paid() {
+    let w = World::new(WorldOptions::default()).await.unwrap();
+    let product = w.add_product("rust-book", "9.00").await;
+    let email = w.buyer(1);
+    let order = pending_aged(&w, &product, &email, Duration::minutes(40)).await;
+    w.gateway.set(
+        order.id.as_str(),
+        Answer::PaysAtClose {
+            trade_no: format!("T-{}", order.id),
+            total_amount: "9.00".into(),
+        },
+    );
+    let run = reconcile_pending(&w, now()).await;
+    assert_eq!(run.fulfilled, 1, "{run:?}");
+    assert_eq!(calls(&w, "alipay.trade.close"), 1);
+    assert_eq!(calls(&w, "alipay.trade.query"), 2);
+    assert_eq!(w.order(&order.id).await.status, OrderStatus::Paid);
+    assert_eq!(w.grants_for(&order.id).await, 1);
+    assert_eq!(w.mails_to(&email).await.len(), 1);
+}
+
+#[tokio::test]
+async fn young_and_open_orders_are_left_and_asked_again_later() {
+    let w = World::new(WorldOptions::default()).await.unwrap();
+    let product = w.add_product("rust-book", "9.00").await;
+    let young = pending_aged(&w, &product, &w.buyer(1), Duration::minutes(1)).await;
+    let open = pending_aged(&w, &product, &w.buyer(2), Duration::minutes(5)).await;
+    w.gateway.set(young.id.as_str(), Answer::Waiting);
+    w.gateway.set(open.id.as_str(), Answer::Waiting);
+
+    let at = now();
+    let run = reconcile_pending(&w, at).await;
+    assert_eq!(run.still_open, 1, "{run:?}");
+    assert_eq!(
+        calls(&w, "alipay.trade.query"),
+        1,
+        "the young order is not asked yet"
+    );
+
+    // Checked a moment ago: not asked again until its next check (1 minute).
+    assert_eq!(
+        reconcile_pending(&w, at + Duration::seconds(30))
+            .await
+            .still_open,
+        0
+    );
+    assert_eq!(calls(&w, "alipay.trade.query"), 1);
+    // Two minutes later both are due (the young one is past its grace now).
+    let later = reconcile_pending(&w, at + Duration::minutes(2)).await;
+    assert_eq!(later.still_open, 2, "{later:?}");
+    assert_eq!(calls(&w, "alipay.trade.close"), 0);
+    for o in [&young, &open] {
+        assert_eq!(w.order(&o.id).await.status, OrderStatus::Pending);
+    }
+}
+
+#[tokio::test]
+async fn a_provider_payment_of_another_amount_changes_nothing() {
+    let w = World::new(WorldOptions::default()).await.unwrap();
+    let product = w.add_product("rust-book", "9.00").await;
+    let email = w.buyer(1);
+    let order = pending_aged(&w, &product, &email, Duration::minutes(5)).await;
+    w.gateway.set(
+        order.id.as_str(),
+        Answer::Paid {
+            trade_no: format!("T-{}", order.id),
+            total_amount: "0.01".into(),
+        },
+    );
+    let run = reconcile_pending(&w, now()).await;
+    assert_eq!(run.errors, 1, "{run:?}");
+    assert_eq!(w.order(&order.id).await.status, OrderStatus::Pending);
+    assert_eq!(w.grants_for(&order.id).await, 0);
+    assert!(w.mails_to(&email).await.is_empty());
+}
+
+// ---- the local sandbox ------------------------------------------------------------
+
+/// The local shop with its Alipay sandbox, for what only the sandbox can do: pay while
+/// losing every notification, and refuse to pay a closed trade.
+async fn local_shop() -> (String, std::sync::Arc<devstack::App>, reqwest::Client) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf();
+    let opts = devstack::Options {
+        endpoint: std::env::var("AWS_ENDPOINT_URL").unwrap(),
+        site_dir: root.join("site"),
+        keys_dir: std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("reconcile-keys"),
+        retry_unit: StdDuration::from_millis(100),
+    };
+    let (base, app) = devstack::start(listener, opts).await.unwrap();
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    (base, app, http)
+}
+
+/// Buy Now in the local shop and open the sandbox cashier; the order id.
+async fn open_cashier(base: &str, http: &reqwest::Client, email: &str) -> kiosk::OrderId {
+    let resp = http
+        .post(format!("{base}/checkout"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!(
+            "product_id=little-book-of-rust&email={}",
+            email.replace('@', "%40")
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 303);
+    let cashier = resp.headers()["location"].to_str().unwrap().to_owned();
+    let page = http.get(&cashier).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    let query = cashier.split_once('?').unwrap().1;
+    let params = kiosk::alipay::parse_form(query).unwrap();
+    let biz: serde_json::Value = serde_json::from_str(&params["biz_content"]).unwrap();
+    kiosk::OrderId::parse(biz["out_trade_no"].as_str().unwrap()).unwrap()
+}
+
+async fn sandbox_pay(
+    base: &str,
+    http: &reqwest::Client,
+    id: &kiosk::OrderId,
+    extra: &str,
+) -> (u16, String) {
+    let resp = http
+        .post(format!("{base}/sandbox/alipay/pay"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("out_trade_no={id}{extra}"))
+        .send()
+        .await
+        .unwrap();
+    (resp.status().as_u16(), resp.text().await.unwrap())
+}
+
+#[tokio::test]
+async fn the_sandbox_shows_reconcile_delivering_a_lost_payment_and_closing_an_abandoned_one() {
+    let (base, app, http) = local_shop().await;
+    let tag = kiosk::OrderId::generate(now())
+        .unwrap()
+        .as_str()
+        .to_lowercase();
+    let buyer = format!("lost-{tag}@example.com");
+
+    // Paid at the sandbox, every notification lost, and the buyer never comes back.
+    let paid = open_cashier(&base, &http, &buyer).await;
+    let (status, _) = sandbox_pay(&base, &http, &paid, "&lose_notification=1").await;
+    assert_eq!(
+        status, 303,
+        "the browser is sent back, and the buyer closes it"
+    );
+    tokio::time::sleep(StdDuration::from_millis(300)).await;
+    let order = app.shop.store.get_order(&paid).await.unwrap().unwrap();
+    assert_eq!(
+        order.status,
+        OrderStatus::Pending,
+        "no notification arrived"
+    );
+    assert!(
+        app.sandbox
+            .deliveries
+            .lock()
+            .unwrap()
+            .iter()
+            .all(|(no, _)| no != paid.as_str())
+    );
+
+    let run = app
+        .shop
+        .reconcile_pending(
+            now() + Duration::minutes(3),
+            Instant::now() + StdDuration::from_secs(30),
+        )
+        .await
+        .unwrap();
+    assert!(run.fulfilled >= 1, "{run:?}");
+    let order = app.shop.store.get_order(&paid).await.unwrap().unwrap();
+    assert_eq!(order.status, OrderStatus::Paid);
+    let http_plain = reqwest::Client::new();
+    let endpoint = std::env::var("AWS_ENDPOINT_URL").unwrap();
+    let mails = kiosk_localaws::sent_mail(&http_plain, &endpoint, Some(&buyer))
+        .await
+        .unwrap();
+    assert_eq!(mails.len(), 1);
+    assert!(mails[0].body.contains(order.grant_token.unwrap().expose()));
+
+    // Opened the cashier and left: past its expiry reconcile closes it, and the cashier
+    // then refuses to take the money.
+    let left = open_cashier(&base, &http, &format!("left-{tag}@example.com")).await;
+    let run = app
+        .shop
+        .reconcile_pending(
+            now() + Duration::minutes(31),
+            Instant::now() + StdDuration::from_secs(30),
+        )
+        .await
+        .unwrap();
+    assert!(run.expired >= 1, "{run:?}");
+    assert_eq!(
+        app.shop
+            .store
+            .get_order(&left)
+            .await
+            .unwrap()
+            .unwrap()
+            .status,
+        OrderStatus::Expired
+    );
+    let (status, page) = sandbox_pay(&base, &http, &left, "").await;
+    assert_eq!(status, 400);
+    assert!(page.contains("ACQ.TRADE_HAS_CLOSE"), "{page}");
+    assert_eq!(
+        app.shop
+            .store
+            .get_order(&left)
+            .await
+            .unwrap()
+            .unwrap()
+            .status,
+        OrderStatus::Expired
+    );
 }

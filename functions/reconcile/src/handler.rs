@@ -2,39 +2,15 @@
 
 use std::time::{Duration, Instant};
 
-use kiosk::Config;
-use kiosk::delivery::{Delivery, MailRun};
-use kiosk::mail::Mailer;
-use kiosk::store::{Store, StoreError};
+use kiosk::channel::AlipayChannel;
+use kiosk::reconcile::Reconciled;
+use kiosk::shop::Shop;
+use kiosk::store::StoreError;
 use time::OffsetDateTime;
 
-/// What the function holds between invocations, built once at cold start.
-pub struct State {
-    pub config: Config,
-    pub store: Store,
-    pub mailer: Mailer,
-}
-
-impl State {
-    pub fn new(sdk: &aws_config::SdkConfig, config: Config) -> State {
-        State {
-            store: Store::new(aws_sdk_dynamodb::Client::new(sdk), &config.table_name),
-            mailer: Mailer::new(aws_sdk_ses::Client::new(sdk), config.sender_email.clone()),
-            config,
-        }
-    }
-
-    pub fn delivery(&self) -> Delivery<'_> {
-        Delivery {
-            store: &self.store,
-            mailer: &self.mailer,
-            public_base_url: &self.config.public_base_url,
-        }
-    }
-}
-
-/// Time kept back from the invocation's deadline: one order's work (a claim, a grant
-/// read, an SES call, a write) finishes well inside it, so a run never overruns.
+/// Time kept back from the invocation's deadline: one item's work (a provider call of
+/// at most 6 s, or a claim, a grant read, an SES call and a write) finishes well inside
+/// it, so a run never overruns.
 pub const MARGIN: Duration = Duration::from_secs(10);
 
 /// The instant to stop starting new work, from the invocation's deadline (milliseconds
@@ -51,34 +27,44 @@ pub fn budget_end(deadline_ms: u64, now_wall: std::time::SystemTime, now: Instan
 /// One run. A store failure ends the run with an error (the invocation fails, which the
 /// errors alarm sees); whatever was finished stays finished and the next run continues.
 pub async fn run(
-    state: &State,
+    shop: &Shop<AlipayChannel>,
     now: OffsetDateTime,
     stop_at: Instant,
-) -> Result<MailRun, StoreError> {
-    let run = state.delivery().retry_due_mails(now, stop_at).await?;
+) -> Result<Reconciled, StoreError> {
+    let r = shop.reconcile(now, stop_at).await?;
     tracing::info!(
-        sent = run.sent,
-        retry_later = run.retry_later,
-        gave_up = run.gave_up,
-        claimed_elsewhere = run.claimed_elsewhere,
-        errors = run.errors,
-        out_of_time = run.out_of_time,
+        mail_sent = r.mail.sent,
+        mail_retry_later = r.mail.retry_later,
+        mail_gave_up = r.mail.gave_up,
+        mail_claimed_elsewhere = r.mail.claimed_elsewhere,
+        mail_errors = r.mail.errors,
+        pending_fulfilled = r.pending.fulfilled,
+        pending_expired = r.pending.expired,
+        pending_still_open = r.pending.still_open,
+        pending_errors = r.pending.errors,
+        out_of_time = r.mail.out_of_time || r.pending.out_of_time,
         "reconcile run"
     );
-    Ok(run)
+    Ok(r)
 }
 
 /// The invocation's result, as JSON for the logs and `sam local invoke`.
-pub fn report(run: &MailRun) -> serde_json::Value {
+pub fn report(r: &Reconciled) -> serde_json::Value {
     serde_json::json!({
         "mail": {
-            "sent": run.sent,
-            "retry_later": run.retry_later,
-            "gave_up": run.gave_up,
-            "claimed_elsewhere": run.claimed_elsewhere,
-            "errors": run.errors,
+            "sent": r.mail.sent,
+            "retry_later": r.mail.retry_later,
+            "gave_up": r.mail.gave_up,
+            "claimed_elsewhere": r.mail.claimed_elsewhere,
+            "errors": r.mail.errors,
         },
-        "out_of_time": run.out_of_time,
+        "pending": {
+            "fulfilled": r.pending.fulfilled,
+            "expired": r.pending.expired,
+            "still_open": r.pending.still_open,
+            "errors": r.pending.errors,
+        },
+        "out_of_time": r.mail.out_of_time || r.pending.out_of_time,
     })
 }
 

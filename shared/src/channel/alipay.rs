@@ -1,5 +1,5 @@
 //! Alipay as a [`Channel`]: page pay and wap pay redirects, async notifications, browser
-//! returns, and `alipay.trade.query` over HTTPS (docs/architecture.md, "Alipay (RSA2), as
+//! returns, and `alipay.trade.query` and `.close` over HTTPS (docs/architecture.md, "Alipay (RSA2), as
 //! implemented").
 
 use std::time::Duration;
@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use super::{Channel, ChannelError, Device, PaymentEvent, ProviderStatus};
+use super::{Channel, ChannelError, CloseOutcome, Device, PaymentEvent, ProviderStatus};
 use crate::alipay::{
     AlipayPublicKey, AppPrivateKey, Params, parse_form, query_string, sign_request,
     verify_callback, verify_response,
@@ -74,6 +74,17 @@ struct QueryReply {
     trade_no: Option<String>,
     total_amount: Option<String>,
     out_trade_no: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct CloseReply {
+    code: String,
+    #[serde(default)]
+    msg: String,
+    #[serde(default)]
+    sub_code: String,
+    #[serde(default)]
+    sub_msg: String,
 }
 
 fn reject(why: impl Into<String>) -> ChannelError {
@@ -306,6 +317,30 @@ impl Channel for AlipayChannel {
             Some("WAIT_BUYER_PAY") => Ok(ProviderStatus::Waiting),
             Some("TRADE_CLOSED") => Ok(ProviderStatus::Closed),
             _ => Err(bad("trade_status")),
+        }
+    }
+
+    async fn close(
+        &self,
+        order: &Order,
+        now: OffsetDateTime,
+    ) -> Result<CloseOutcome, ChannelError> {
+        let biz = serde_json::json!({ "out_trade_no": order.id.as_str() }).to_string();
+        let raw = self.call("alipay.trade.close", biz, now).await?;
+        let reply: CloseReply = verify_response(&raw, "alipay.trade.close", &self.alipay_key)
+            .map_err(ChannelError::Reply)?;
+        match (reply.code.as_str(), reply.sub_code.as_str()) {
+            ("10000", _) => Ok(CloseOutcome::Closed),
+            // The buyer never opened the cashier, so Alipay never created the trade: there
+            // is nothing that could still be paid.
+            ("40004", "ACQ.TRADE_NOT_EXIST") => Ok(CloseOutcome::Closed),
+            // Paid (or finished) in the meantime: only an open trade can be closed.
+            ("40004", "ACQ.TRADE_STATUS_ERROR") => Ok(CloseOutcome::NotOpen),
+            _ => Err(ChannelError::Provider {
+                code: reply.code,
+                sub_code: reply.sub_code,
+                msg: format!("{} {}", reply.msg, reply.sub_msg),
+            }),
         }
     }
 

@@ -2,7 +2,7 @@
 //! providers, behind one trait.
 //!
 //! A channel builds the payment redirect, authenticates inbound notifications and browser
-//! returns, and asks the provider about an order. Everything shared -- loading the order,
+//! returns, asks the provider about an order, and closes an unpaid one. Everything shared -- loading the order,
 //! checking it, paying it with its grant in one transaction, mailing -- is written once in
 //! [`crate::shop`], which drives any `Channel`.
 
@@ -77,6 +77,16 @@ pub enum ProviderStatus {
     Closed,
 }
 
+/// What asking the provider to close an unpaid trade led to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CloseOutcome {
+    /// The trade is closed (or was never created): it can no longer be paid.
+    Closed,
+    /// The provider refused because the trade is no longer open -- the buyer has just
+    /// paid. Ask again with [`Channel::query`].
+    NotOpen,
+}
+
 /// An authenticated notification, reduced to what the shared flow needs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PaymentEvent {
@@ -133,6 +143,14 @@ pub trait Channel: Send + Sync {
         order: &Order,
         now: time::OffsetDateTime,
     ) -> impl Future<Output = Result<ProviderStatus, ChannelError>> + Send;
+
+    /// Close an unpaid trade at the provider, so the buyer can no longer pay an order we
+    /// are about to expire.
+    fn close(
+        &self,
+        order: &Order,
+        now: time::OffsetDateTime,
+    ) -> impl Future<Output = Result<CloseOutcome, ChannelError>> + Send;
 
     /// The exact body that tells the provider a notification was handled.
     fn ack(&self) -> &'static str;

@@ -17,9 +17,9 @@ use crate::product::{FileRef, Product};
 
 pub type Item = HashMap<String, AttributeValue>;
 
-/// How long a pending or expired order is kept before DynamoDB's TTL deletes it. Long
-/// enough that Alipay's last notification retry (about a day after payment) still finds
-/// the order and a late payment is honoured.
+/// How long an expired order is kept before DynamoDB's TTL deletes it. Long enough that
+/// Alipay's last notification retry (about a day after payment) still finds the order and
+/// a late payment is honoured.
 pub const UNPAID_RETENTION: Duration = Duration::days(7);
 
 pub const PENDING_MARK: &str = "PENDING";
@@ -144,12 +144,11 @@ pub fn order_item(o: &Order) -> Item {
             .n("mail_attempts", attempts)
             .ts("mail_failed_at", at),
     };
+    // No TTL while pending: a pending order may have been paid with every notification
+    // lost, and only reconcile, having asked the provider, may let it go (expiring it
+    // sets the TTL).
     match o.status {
-        OrderStatus::Pending => {
-            b = b
-                .s("pending", PENDING_MARK)
-                .ts("ttl", o.expires_at + UNPAID_RETENTION);
-        }
+        OrderStatus::Pending => b = b.s("pending", PENDING_MARK),
         OrderStatus::Expired => b = b.ts("ttl", o.expires_at + UNPAID_RETENTION),
         OrderStatus::Paid | OrderStatus::Refunded => {}
     }

@@ -375,17 +375,25 @@ impl Store {
         }
     }
 
-    /// A pending order the provider closed or that outlived its expiry.
-    /// Returns `false` (and writes nothing) if the order is no longer pending.
-    pub async fn expire_order(&self, id: &OrderId) -> Result<bool, StoreError> {
+    /// A pending order the provider closed (or reconcile closed after its expiry). From
+    /// now on DynamoDB's TTL may delete it, [`UNPAID_RETENTION`] from `now`: long enough
+    /// for a late notification, which still pays it. Returns `false` (and writes nothing)
+    /// if the order is no longer pending.
+    pub async fn expire_order(
+        &self,
+        id: &OrderId,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
         let res = self
             .client
             .update_item()
             .table_name(&self.table)
             .set_key(Some(codec::order_key(id)))
-            .update_expression("SET #status = :expired REMOVE pending")
+            .update_expression("SET #status = :expired, #ttl = :ttl REMOVE pending, check_at")
             .condition_expression("#status = :pending")
             .expression_attribute_names("#status", "status")
+            .expression_attribute_names("#ttl", "ttl")
+            .expression_attribute_values(":ttl", ts(now + UNPAID_RETENTION))
             .expression_attribute_values(":expired", s(OrderStatus::Expired.as_str()))
             .expression_attribute_values(":pending", s(OrderStatus::Pending.as_str()))
             .send()
@@ -552,6 +560,73 @@ impl Store {
             .expression_attribute_values(":p", s(codec::PENDING_MARK))
             .expression_attribute_values(":cutoff", ts(cutoff));
         Self::collect_orders(q, "Query(PendingByAge)").await
+    }
+
+    /// Pending orders created before `created_before` that are due for a check with the
+    /// provider at `now` (never checked, or their next check has come), oldest first, at
+    /// most `limit`; each with the number of checks made so far.
+    pub async fn pending_due_for_check(
+        &self,
+        created_before: OffsetDateTime,
+        now: OffsetDateTime,
+        limit: usize,
+    ) -> Result<Vec<(Order, u32)>, StoreError> {
+        let mut pages = self
+            .query(index::PENDING_BY_AGE)
+            .key_condition_expression("pending = :p AND created_at < :cutoff")
+            .filter_expression("attribute_not_exists(check_at) OR check_at <= :now")
+            .expression_attribute_values(":p", s(codec::PENDING_MARK))
+            .expression_attribute_values(":cutoff", ts(created_before))
+            .expression_attribute_values(":now", ts(now))
+            .into_paginator()
+            .items()
+            .send();
+        let mut out = Vec::new();
+        while out.len() < limit {
+            match pages.next().await {
+                Some(item) => {
+                    let item = item.map_err(aws("Query(PendingByAge)"))?;
+                    let checks = codec::Reader::new(&item, "order").opt_n("checks")?;
+                    out.push((codec::order_from(&item)?, checks.unwrap_or(0)));
+                }
+                None => break,
+            }
+        }
+        Ok(out)
+    }
+
+    /// The provider was asked about a pending order and it is still open: ask again at
+    /// `next_at` (`checks` counts the checks so far, for the backoff).
+    pub async fn record_check(
+        &self,
+        id: &OrderId,
+        checks: u32,
+        next_at: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        let res = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(codec::order_key(id)))
+            .update_expression("SET check_at = :next, checks = :n")
+            .condition_expression("#status = :pending")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":next", ts(next_at))
+            .expression_attribute_values(":n", n(checks))
+            .expression_attribute_values(":pending", s(OrderStatus::Pending.as_str()))
+            .send()
+            .await;
+        match res {
+            Ok(_) => Ok(()),
+            // Paid or expired meanwhile: nothing left to check.
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(())
+            }
+            Err(e) => Err(aws("UpdateItem(record check)")(e)),
+        }
     }
 
     // ---- grants -------------------------------------------------------------------

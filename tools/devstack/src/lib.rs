@@ -5,8 +5,8 @@
 //!   functions the Lambda binaries run, fed `lambda_http` requests;
 //! - `/sandbox/alipay/...`: a local Alipay (see `sandbox`);
 //! - `/mailbox`: the mails SES accepted in the emulator;
-//! - reconcile (due purchase mails) every [`RECONCILE_EVERY`], as the scheduled function
-//!   does when deployed.
+//! - reconcile (due purchase mails, pending orders checked with the sandbox) every
+//!   [`RECONCILE_EVERY`], as the scheduled function does when deployed.
 
 pub mod keys;
 pub mod mailbox;
@@ -47,7 +47,7 @@ pub struct Options {
 }
 
 pub struct App {
-    shop: Shop<AlipayChannel>,
+    pub shop: Shop<AlipayChannel>,
     downloads: Downloads,
     pub sandbox: Arc<Sandbox>,
     site_dir: PathBuf,
@@ -103,12 +103,7 @@ pub async fn start(listener: TcpListener, opts: Options) -> Result<(String, Arc<
             tick.tick().await;
             let stop_at = std::time::Instant::now() + RECONCILE_EVERY / 2;
             let now = SystemClock.now();
-            match reconciling
-                .shop
-                .delivery()
-                .retry_due_mails(now, stop_at)
-                .await
-            {
+            match reconciling.shop.reconcile(now, stop_at).await {
                 Ok(run) if run != Default::default() => {
                     tracing::info!(?run, "reconcile run")
                 }

@@ -182,13 +182,19 @@ impl Sandbox {
                 })
                 .clone()
         };
-        let paid = trade.status != TradeStatus::WaitBuyerPay;
-        let buttons = if paid {
+        let buttons = if trade.status == TradeStatus::Closed {
+            "<p class=\"muted\">This trade is closed and can no longer be paid.</p>".to_owned()
+        } else if trade.status != TradeStatus::WaitBuyerPay {
             "<p class=\"muted\">This trade is already settled.</p>".to_owned()
         } else {
             format!(
                 "<form method=\"post\" action=\"/sandbox/alipay/pay\"><input type=\"hidden\" name=\"out_trade_no\" value=\"{no}\">\
                  <button class=\"btn\" type=\"submit\" style=\"background:#1677ff;width:100%\">Pay ¥{amount}</button></form>\
+                 <form method=\"post\" action=\"/sandbox/alipay/pay\" style=\"margin-top:.75rem\"><input type=\"hidden\" name=\"out_trade_no\" value=\"{no}\">\
+                 <input type=\"hidden\" name=\"lose_notification\" value=\"1\">\
+                 <button class=\"btn\" type=\"submit\" style=\"background:#fff;color:#1677ff;border:1px solid #1677ff;width:100%\">Pay, but lose the notification</button></form>\
+                 <p class=\"muted\" style=\"font-size:.85rem\">The second button pays without ever notifying the shop, as when every notification fails: \
+                 the shop's reconcile run (every 30 s here) finds the payment and sends the mail.</p>\
                  <form method=\"post\" action=\"/sandbox/alipay/cancel\" style=\"margin-top:.75rem\"><input type=\"hidden\" name=\"out_trade_no\" value=\"{no}\">\
                  <button class=\"btn\" type=\"submit\" style=\"background:#fff;color:#1f2328;border:1px solid #d0d7de;width:100%\">Cancel</button></form>",
                 no = e(&trade.out_trade_no),
@@ -219,21 +225,33 @@ impl Sandbox {
 
     /// The buyer pressed Pay: settle, notify (in the background, with retries), send the
     /// browser back with signed return parameters.
+    /// With `lose_notification=1` the trade is paid but the shop is never notified (as
+    /// when every notification fails), so only reconcile's query can find the payment.
     pub fn pay(self: &Arc<Self>, body: &str) -> Reply {
-        let Some(no) = parse_form(body)
-            .ok()
-            .and_then(|mut f| f.remove("out_trade_no"))
-        else {
+        let Ok(mut form) = parse_form(body) else {
+            return error_page("40002", "isv.invalid-parameter", "not a form");
+        };
+        let Some(no) = form.remove("out_trade_no") else {
             return error_page("40002", "isv.invalid-parameter", "no out_trade_no");
         };
+        let lose_notification = form.get("lose_notification").map(String::as_str) == Some("1");
         let Some(trade) = self.trade(&no) else {
             return error_page("40004", "ACQ.TRADE_NOT_EXIST", "no such trade");
         };
+        if trade.status == TradeStatus::Closed {
+            return error_page(
+                "40004",
+                "ACQ.TRADE_HAS_CLOSE",
+                "this trade was closed and can no longer be paid",
+            );
+        }
         if trade.status == TradeStatus::WaitBuyerPay {
             self.set_status(&no, TradeStatus::Success);
-            let me = self.clone();
-            let t = trade.clone();
-            tokio::spawn(async move { me.deliver_notification(t).await });
+            if !lose_notification {
+                let me = self.clone();
+                let t = trade.clone();
+                tokio::spawn(async move { me.deliver_notification(t).await });
+            }
         }
         let ret = self.sign_params(Params::from([
             ("app_id".into(), APP_ID.into()),

@@ -1,0 +1,205 @@
+//! One reconcile run (docs/architecture.md, "Delivery and reconcile"): the purchase mails
+//! that are due ([`crate::delivery`]), then the pending orders nobody has heard about.
+//!
+//! A pending order older than [`GRACE`] (a notification usually arrives within seconds)
+//! is checked with the provider -- active verification, as the return page does:
+//! - paid with the right amount: fulfilled through [`Shop::fulfil`], the notification's
+//!   own path (one transaction, one mail), so a late notification then changes nothing;
+//! - still open and past the order's expiry: closed at the provider (a trade the
+//!   provider never created counts as closed) and expired here, which lets the TTL take
+//!   it later; if the provider refuses the close because the buyer has just paid, it is
+//!   asked again and the payment fulfilled, so such a buyer ends PAID, never EXPIRED;
+//! - closed by the provider: expired;
+//! - otherwise (open, not yet expired, or the provider could not be asked): checked
+//!   again later, with a growing interval, so a run does not ask about every order.
+
+use std::time::Instant;
+
+use time::{Duration, OffsetDateTime};
+
+use crate::channel::{Channel, ChannelError, CloseOutcome, ProviderStatus};
+use crate::delivery::MailRun;
+use crate::order::{Order, Payment};
+use crate::shop::Shop;
+use crate::store::StoreError;
+
+/// How old a pending order must be before reconcile asks the provider about it.
+pub const GRACE: Duration = Duration::minutes(2);
+
+/// When to check a still-open order again: 1, 2, 4, … minutes after its `checks`-th
+/// check, at most an hour apart.
+pub fn check_backoff(checks: u32) -> Duration {
+    Duration::minutes(1i64 << checks.min(6)).min(Duration::hours(1))
+}
+
+/// How many pending orders one query reads; a run queries again while it has time.
+const PAGE: usize = 50;
+
+/// What one run over the pending orders did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PendingRun {
+    /// Paid at the provider: payment recorded now (grant, mail).
+    pub fulfilled: u32,
+    /// Closed at the provider (or there already) and expired here.
+    pub expired: u32,
+    /// Still open at the provider; checked again later.
+    pub still_open: u32,
+    /// The provider could not be asked or answered something we cannot act on (logged;
+    /// checked again later).
+    pub errors: u32,
+    pub out_of_time: bool,
+}
+
+/// What one whole run did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Reconciled {
+    pub mail: MailRun,
+    pub pending: PendingRun,
+}
+
+/// The outcome for one pending order.
+enum Checked {
+    Fulfilled,
+    Expired,
+    StillOpen,
+}
+
+impl<C: Channel> Shop<C> {
+    /// One reconcile run: due mails first (money already taken), then pending orders,
+    /// both stopping at `deadline` between whole items.
+    pub async fn reconcile(
+        &self,
+        now: OffsetDateTime,
+        deadline: Instant,
+    ) -> Result<Reconciled, StoreError> {
+        let mail = self.delivery().retry_due_mails(now, deadline).await?;
+        let pending = self.reconcile_pending(now, deadline).await?;
+        Ok(Reconciled { mail, pending })
+    }
+
+    /// Check every pending order that is due for a check (see the module docs).
+    pub async fn reconcile_pending(
+        &self,
+        now: OffsetDateTime,
+        deadline: Instant,
+    ) -> Result<PendingRun, StoreError> {
+        let mut run = PendingRun::default();
+        let mut seen = std::collections::HashSet::new();
+        loop {
+            let page = self
+                .store
+                .pending_due_for_check(now - GRACE, now, PAGE)
+                .await?;
+            let fresh: Vec<(Order, u32)> = page
+                .into_iter()
+                .filter(|(o, _)| seen.insert(o.id.clone()))
+                .collect();
+            if fresh.is_empty() {
+                return Ok(run);
+            }
+            for (order, checks) in fresh {
+                if Instant::now() >= deadline {
+                    run.out_of_time = true;
+                    return Ok(run);
+                }
+                match self.check_pending(&order, now).await {
+                    Ok(Checked::Fulfilled) => run.fulfilled += 1,
+                    Ok(Checked::Expired) => run.expired += 1,
+                    Ok(Checked::StillOpen) => {
+                        run.still_open += 1;
+                        self.store
+                            .record_check(&order.id, checks + 1, now + check_backoff(checks))
+                            .await?;
+                    }
+                    Err(e) => {
+                        tracing::error!(order_id = %order.id, error = %e, source = ?std::error::Error::source(&e), "reconcile: could not settle a pending order");
+                        run.errors += 1;
+                        self.store
+                            .record_check(&order.id, checks + 1, now + check_backoff(checks))
+                            .await?;
+                    }
+                }
+            }
+        }
+    }
+
+    async fn check_pending(
+        &self,
+        order: &Order,
+        now: OffsetDateTime,
+    ) -> Result<Checked, CheckError> {
+        match self.channel.query(order, now).await? {
+            ProviderStatus::Paid {
+                provider_txn_id,
+                amount,
+            } => {
+                self.record_payment(order, provider_txn_id, amount, now)
+                    .await
+            }
+            ProviderStatus::Closed => {
+                self.store.expire_order(&order.id, now).await?;
+                Ok(Checked::Expired)
+            }
+            ProviderStatus::Waiting if now < order.expires_at => Ok(Checked::StillOpen),
+            ProviderStatus::Waiting => match self.channel.close(order, now).await? {
+                CloseOutcome::Closed => {
+                    self.store.expire_order(&order.id, now).await?;
+                    tracing::info!(order_id = %order.id, "reconcile: closed and expired an abandoned order");
+                    Ok(Checked::Expired)
+                }
+                // The buyer paid between our query and the close: ask again.
+                CloseOutcome::NotOpen => match self.channel.query(order, now).await? {
+                    ProviderStatus::Paid {
+                        provider_txn_id,
+                        amount,
+                    } => {
+                        self.record_payment(order, provider_txn_id, amount, now)
+                            .await
+                    }
+                    ProviderStatus::Closed => {
+                        self.store.expire_order(&order.id, now).await?;
+                        Ok(Checked::Expired)
+                    }
+                    ProviderStatus::Waiting => Ok(Checked::StillOpen),
+                },
+            },
+        }
+    }
+
+    async fn record_payment(
+        &self,
+        order: &Order,
+        provider_txn_id: String,
+        amount: crate::money::Money,
+        now: OffsetDateTime,
+    ) -> Result<Checked, CheckError> {
+        let payment = Payment {
+            provider_txn_id,
+            amount,
+        };
+        self.fulfil(order, &payment, None, now).await?;
+        tracing::info!(order_id = %order.id, "reconcile: recorded a payment no notification reported");
+        Ok(Checked::Fulfilled)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+enum CheckError {
+    #[error(transparent)]
+    Channel(#[from] ChannelError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn checks_back_off_to_an_hour() {
+        assert_eq!(check_backoff(0), Duration::minutes(1));
+        assert_eq!(check_backoff(3), Duration::minutes(8));
+        assert_eq!(check_backoff(6), Duration::hours(1));
+        assert_eq!(check_backoff(40), Duration::hours(1));
+    }
+}
