@@ -19,7 +19,7 @@ use time::{Duration, OffsetDateTime};
 use crate::grant::Grant;
 use crate::ids::{DownloadToken, OrderId};
 use crate::mail::{Mailer, purchase_mail};
-use crate::order::{MailState, Order};
+use crate::order::{MailState, Order, OrderStatus};
 use crate::store::{Store, StoreError};
 
 /// How long the process that claimed a due mail owns it before another may try. Longer
@@ -175,6 +175,11 @@ impl Delivery<'_> {
                     run.claimed_elsewhere += 1;
                     continue;
                 };
+                if claimed.status != OrderStatus::Paid {
+                    // Refunded before its mail went out: the link is revoked, so no mail.
+                    self.store.mail_not_needed(&claimed.id).await?;
+                    continue;
+                }
                 let grant = match &claimed.grant_token {
                     Some(token) => self.store.get_grant(token).await,
                     None => Ok(None),

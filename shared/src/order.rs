@@ -134,9 +134,28 @@ pub struct Order {
     pub expires_at: OffsetDateTime,
     pub paid_at: Option<OffsetDateTime>,
     pub refunded_at: Option<OffsetDateTime>,
+    /// How much of the payment the provider has returned so far (a partial refund keeps
+    /// the order PAID; the full amount makes it REFUNDED).
+    pub refunded: Option<Money>,
+    /// The newest download link of this purchase (`kiosk update` moves it on).
     pub grant_token: Option<DownloadToken>,
+    /// Every download link this purchase ever got: the purchase's own and each new
+    /// edition's. A full refund revokes them all.
+    pub grant_tokens: Vec<DownloadToken>,
     pub source: Source,
     pub mail: MailState,
+}
+
+/// What a refund the provider reports does to a paid order (one rule for every channel).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RefundOutcome {
+    /// The whole amount is back with the buyer: the order becomes REFUNDED and every
+    /// download link of the purchase is revoked.
+    Full(Box<Order>),
+    /// Part of it: the amount is recorded, access stays.
+    Partial(Box<Order>),
+    /// Nothing new (a repeated or older report).
+    Already,
 }
 
 /// A confirmed payment as reported by a channel.
@@ -192,7 +211,9 @@ impl Order {
             expires_at: now + ttl,
             paid_at: None,
             refunded_at: None,
+            refunded: None,
             grant_token: None,
+            grant_tokens: Vec::new(),
             source,
             mail: MailState::NotDue,
         }
@@ -234,6 +255,7 @@ impl Order {
         paid.status = OrderStatus::Paid;
         paid.provider_txn_id = Some(payment.provider_txn_id.clone());
         paid.paid_at = Some(now);
+        paid.grant_tokens.push(grant_token.clone());
         paid.grant_token = Some(grant_token);
         // Due, and leased to whoever records this payment: it sends the mail now, and
         // reconcile takes over only if that did not happen within the lease.
@@ -253,7 +275,55 @@ impl Order {
     pub fn refund(&self, now: OffsetDateTime) -> Result<Order, TransitionError> {
         let mut o = self.move_from(OrderStatus::Paid, OrderStatus::Refunded)?;
         o.refunded_at = Some(now);
+        o.refunded = Some(self.amount);
         Ok(o)
+    }
+
+    /// The provider reports `total` refunded so far for this order. The full amount
+    /// refunds the order; less is a partial refund that keeps access; a report of no
+    /// more than is already recorded changes nothing. More than was paid, or another
+    /// currency, is an error.
+    pub fn record_refund(
+        &self,
+        total: Money,
+        now: OffsetDateTime,
+    ) -> Result<RefundOutcome, TransitionError> {
+        if total.currency() != self.amount.currency() || total.minor() > self.amount.minor() {
+            return Err(TransitionError::AmountMismatch {
+                expected: self.amount,
+                got: total,
+            });
+        }
+        match self.status {
+            OrderStatus::Refunded => return Ok(RefundOutcome::Already),
+            OrderStatus::Paid => {}
+            from => {
+                return Err(TransitionError::NotAllowed {
+                    from,
+                    to: OrderStatus::Refunded,
+                });
+            }
+        }
+        if total == self.amount {
+            return Ok(RefundOutcome::Full(Box::new(self.refund(now)?)));
+        }
+        if self.refunded.is_some_and(|r| r.minor() >= total.minor()) || total.minor() == 0 {
+            return Ok(RefundOutcome::Already);
+        }
+        let mut o = self.clone();
+        o.refunded = Some(total);
+        Ok(RefundOutcome::Partial(Box::new(o)))
+    }
+
+    /// Every download link of this purchase: the recorded ones and the newest.
+    pub fn all_grants(&self) -> Vec<DownloadToken> {
+        let mut out = self.grant_tokens.clone();
+        if let Some(t) = &self.grant_token
+            && !out.contains(t)
+        {
+            out.push(t.clone());
+        }
+        out
     }
 
     fn move_from(&self, from: OrderStatus, to: OrderStatus) -> Result<Order, TransitionError> {

@@ -136,7 +136,9 @@ impl<C: Channel> Shop<C> {
                 self.record_payment(order, provider_txn_id, amount, now)
                     .await
             }
-            ProviderStatus::Closed => {
+            // A query reports a refunded trade as closed; `Refunded` comes only in
+            // notifications. Either way no payment of this order stands.
+            ProviderStatus::Closed | ProviderStatus::Refunded { .. } => {
                 self.store.expire_order(&order.id, now).await?;
                 Ok(Checked::Expired)
             }
@@ -156,7 +158,7 @@ impl<C: Channel> Shop<C> {
                         self.record_payment(order, provider_txn_id, amount, now)
                             .await
                     }
-                    ProviderStatus::Closed => {
+                    ProviderStatus::Closed | ProviderStatus::Refunded { .. } => {
                         self.store.expire_order(&order.id, now).await?;
                         Ok(Checked::Expired)
                     }

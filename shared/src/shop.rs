@@ -14,7 +14,7 @@ use crate::email::Email;
 use crate::grant::Grant;
 use crate::ids::{DownloadToken, OrderId, ProductId};
 use crate::mail::Mailer;
-use crate::order::{Order, OrderStatus, Payment, Source, TransitionError};
+use crate::order::{Order, OrderStatus, Payment, RefundOutcome, Source, TransitionError};
 use crate::store::{Paid, Store, StoreError};
 
 /// Everything a function needs, built once at cold start.
@@ -63,6 +63,8 @@ pub enum NotifyOutcome {
     Ignored,
     /// The provider closed the trade; a pending order was expired.
     Closed,
+    /// A refund: `full` revoked access (now or before); `changed` is false for a repeat.
+    Refunded { full: bool, changed: bool },
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -189,7 +191,41 @@ impl<C: Channel> Shop<C> {
                 }
                 Ok(NotifyOutcome::Closed)
             }
+            ProviderStatus::Refunded { total } => self.refund(&order, total, now).await,
         }
+    }
+
+    /// Apply a refund the provider reports for `order` (`total` refunded so far): the
+    /// rule of [`Order::record_refund`], written by [`Store::apply_refund`]. A repeat
+    /// changes nothing. A refund for an order we never recorded as paid is refused, so
+    /// the provider retries it after reconcile has settled the order -- except a full
+    /// refund of an expired order, which gave no access and needs nothing.
+    pub async fn refund(
+        &self,
+        order: &Order,
+        total: crate::money::Money,
+        now: OffsetDateTime,
+    ) -> Result<NotifyOutcome, NotifyError> {
+        if order.status == OrderStatus::Expired && total == order.amount {
+            return Ok(NotifyOutcome::Refunded {
+                full: true,
+                changed: false,
+            });
+        }
+        let outcome = order
+            .record_refund(total, now)
+            .map_err(NotifyError::Refused)?;
+        let changed = self
+            .store
+            .apply_refund(&outcome, now)
+            .await
+            .map_err(NotifyError::Store)?;
+        let full =
+            matches!(outcome, RefundOutcome::Full(_)) || order.status == OrderStatus::Refunded;
+        if changed {
+            tracing::info!(order_id = %order.id, refunded = %total, full, "refund recorded");
+        }
+        Ok(NotifyOutcome::Refunded { full, changed })
     }
 
     /// The buyer's browser came back from the provider. Never marks paid from the return

@@ -1,5 +1,5 @@
 //! Alipay as a [`Channel`]: page pay and wap pay redirects, async notifications, browser
-//! returns, and `alipay.trade.query` and `.close` over HTTPS (docs/architecture.md, "Alipay (RSA2), as
+//! returns, and `alipay.trade.query`, `.close` and `.refund` over HTTPS (docs/architecture.md, "Alipay (RSA2), as
 //! implemented").
 
 use std::time::Duration;
@@ -74,6 +74,20 @@ struct QueryReply {
     trade_no: Option<String>,
     total_amount: Option<String>,
     out_trade_no: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct RefundReply {
+    code: String,
+    #[serde(default)]
+    msg: String,
+    #[serde(default)]
+    sub_code: String,
+    #[serde(default)]
+    sub_msg: String,
+    out_trade_no: Option<String>,
+    /// The total refunded for the trade so far, this refund included.
+    refund_fee: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -246,15 +260,23 @@ impl Channel for AlipayChannel {
         let order_id = OrderId::parse(field(&p, "out_trade_no")?)
             .map_err(|_| reject("out_trade_no is not one of our order ids"))?;
         let event_id = field(&p, "notify_id")?.to_owned();
-        let status = match field(&p, "trade_status")? {
-            "TRADE_SUCCESS" | "TRADE_FINISHED" => ProviderStatus::Paid {
+        // A refund is reported on the trade's own notification: `refund_fee` (the total
+        // refunded so far) with TRADE_SUCCESS for a partial refund, TRADE_CLOSED for a
+        // full one. A close without `refund_fee` is a timeout close.
+        let refund_fee = p.get("refund_fee").filter(|v| !v.is_empty());
+        let status = match (field(&p, "trade_status")?, refund_fee) {
+            ("TRADE_SUCCESS" | "TRADE_CLOSED", Some(fee)) => ProviderStatus::Refunded {
+                total: Money::parse_decimal(fee, Currency::Cny)
+                    .map_err(|e| reject(format!("refund_fee: {e}")))?,
+            },
+            ("TRADE_SUCCESS" | "TRADE_FINISHED", _) => ProviderStatus::Paid {
                 provider_txn_id: field(&p, "trade_no")?.to_owned(),
                 amount: Money::parse_decimal(field(&p, "total_amount")?, Currency::Cny)
                     .map_err(|e| reject(format!("total_amount: {e}")))?,
             },
-            "WAIT_BUYER_PAY" => ProviderStatus::Waiting,
-            "TRADE_CLOSED" => ProviderStatus::Closed,
-            other => return Err(reject(format!("unknown trade_status {other:?}"))),
+            ("WAIT_BUYER_PAY", _) => ProviderStatus::Waiting,
+            ("TRADE_CLOSED", None) => ProviderStatus::Closed,
+            (other, _) => return Err(reject(format!("unknown trade_status {other:?}"))),
         };
         Ok(PaymentEvent {
             order_id,
@@ -342,6 +364,52 @@ impl Channel for AlipayChannel {
                 msg: format!("{} {}", reply.msg, reply.sub_msg),
             }),
         }
+    }
+
+    async fn refund(
+        &self,
+        order: &Order,
+        amount: Money,
+        request_no: &str,
+        reason: Option<&str>,
+        now: OffsetDateTime,
+    ) -> Result<Money, ChannelError> {
+        let mut biz = serde_json::json!({
+            "out_trade_no": order.id.as_str(),
+            "refund_amount": amount.to_decimal(),
+            "out_request_no": request_no,
+        });
+        if let Some(r) = reason {
+            biz["refund_reason"] = serde_json::Value::String(r.to_owned());
+        }
+        let raw = self
+            .call("alipay.trade.refund", biz.to_string(), now)
+            .await?;
+        let reply: RefundReply = verify_response(&raw, "alipay.trade.refund", &self.alipay_key)
+            .map_err(ChannelError::Reply)?;
+        if reply.code != "10000" {
+            return Err(ChannelError::Provider {
+                code: reply.code,
+                sub_code: reply.sub_code,
+                msg: format!("{} {}", reply.msg, reply.sub_msg),
+            });
+        }
+        if reply.out_trade_no.as_deref() != Some(order.id.as_str()) {
+            return Err(ChannelError::Provider {
+                code: reply.code,
+                sub_code: "out_trade_no".into(),
+                msg: "reply is about another order".into(),
+            });
+        }
+        reply
+            .refund_fee
+            .as_deref()
+            .and_then(|f| Money::parse_decimal(f, Currency::Cny).ok())
+            .ok_or_else(|| ChannelError::Provider {
+                code: "10000".into(),
+                sub_code: "refund_fee".into(),
+                msg: "missing or malformed in reply".into(),
+            })
     }
 
     fn ack(&self) -> &'static str {

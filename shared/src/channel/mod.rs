@@ -2,7 +2,8 @@
 //! providers, behind one trait.
 //!
 //! A channel builds the payment redirect, authenticates inbound notifications and browser
-//! returns, asks the provider about an order, and closes an unpaid one. Everything shared -- loading the order,
+//! returns, asks the provider about an order, closes an unpaid one and refunds a paid
+//! one. Everything shared -- loading the order,
 //! checking it, paying it with its grant in one transaction, mailing -- is written once in
 //! [`crate::shop`], which drives any `Channel`.
 
@@ -75,6 +76,9 @@ pub enum ProviderStatus {
     Waiting,
     /// The provider closed the trade unpaid.
     Closed,
+    /// Money went back to the buyer: `total` refunded so far for this trade (only in
+    /// notifications; the shop decides full or partial against the order's amount).
+    Refunded { total: Money },
 }
 
 /// What asking the provider to close an unpaid trade led to.
@@ -151,6 +155,18 @@ pub trait Channel: Send + Sync {
         order: &Order,
         now: time::OffsetDateTime,
     ) -> impl Future<Output = Result<CloseOutcome, ChannelError>> + Send;
+
+    /// Give `amount` of a paid order back to the buyer. `request_no` names this refund:
+    /// sending the same one again refunds nothing more, so a retried command is safe.
+    /// Answers the total refunded for the order so far.
+    fn refund(
+        &self,
+        order: &Order,
+        amount: Money,
+        request_no: &str,
+        reason: Option<&str>,
+        now: time::OffsetDateTime,
+    ) -> impl Future<Output = Result<Money, ChannelError>> + Send;
 
     /// The exact body that tells the provider a notification was handled.
     fn ack(&self) -> &'static str;

@@ -80,6 +80,22 @@ impl Builder {
             None => self,
         }
     }
+    fn opt_n(self, k: &str, v: Option<u64>) -> Self {
+        match v {
+            Some(v) => self.n(k, v),
+            None => self,
+        }
+    }
+    /// A string set; left out when empty (DynamoDB has no empty sets).
+    fn tokens(mut self, k: &str, v: &[DownloadToken]) -> Self {
+        if !v.is_empty() {
+            self.0.insert(
+                k.into(),
+                AttributeValue::Ss(v.iter().map(|t| t.expose().to_owned()).collect()),
+            );
+        }
+        self
+    }
     fn bool(mut self, k: &str, v: bool) -> Self {
         self.0.insert(k.into(), AttributeValue::Bool(v));
         self
@@ -123,6 +139,8 @@ pub fn order_item(o: &Order) -> Item {
         .ts("expires_at", o.expires_at)
         .opt_ts("paid_at", o.paid_at)
         .opt_ts("refunded_at", o.refunded_at)
+        .opt_n("refunded_minor", o.refunded.map(|m| m.minor()))
+        .tokens("grant_tokens", &o.grant_tokens)
         .opt_s(
             "grant_token",
             o.grant_token.as_ref().map(DownloadToken::expose),
@@ -232,6 +250,22 @@ impl<'a> Reader<'a> {
         self.s(k)?
             .parse()
             .map_err(|_| self.corrupt(k, "unparseable"))
+    }
+
+    /// A string set of download tokens; missing means none.
+    pub fn tokens(&self, k: &str) -> Result<Vec<DownloadToken>, StoreError> {
+        match self.item.get(k) {
+            None => Ok(Vec::new()),
+            Some(AttributeValue::Ss(v)) => {
+                let mut out = v
+                    .iter()
+                    .map(|t| DownloadToken::parse(t).map_err(|_| self.corrupt(k, "not a token")))
+                    .collect::<Result<Vec<_>, _>>()?;
+                out.sort_by(|a, b| a.expose().cmp(b.expose()));
+                Ok(out)
+            }
+            Some(_) => Err(self.corrupt(k, "not a string set")),
+        }
     }
 
     pub fn opt_n<T: FromStr>(&self, k: &str) -> Result<Option<T>, StoreError> {
@@ -346,7 +380,15 @@ pub fn order_from(item: &Item) -> Result<Order, StoreError> {
         expires_at: r.ts("expires_at")?,
         paid_at: r.opt_ts("paid_at")?,
         refunded_at: r.opt_ts("refunded_at")?,
+        refunded: match r.opt_n::<u64>("refunded_minor")? {
+            Some(minor) => Some(
+                Money::from_minor(minor, r.money()?.currency())
+                    .map_err(|_| r.corrupt("refunded_minor", "not an amount"))?,
+            ),
+            None => None,
+        },
         grant_token,
+        grant_tokens: r.tokens("grant_tokens")?,
         source: Source {
             utm_source: r.opt_s("utm_source")?.map(str::to_owned),
             utm_medium: r.opt_s("utm_medium")?.map(str::to_owned),

@@ -58,10 +58,14 @@ impl Store {
         let point = Update::builder()
             .table_name(&self.table)
             .set_key(Some(codec::order_key(&order.id)))
-            .update_expression("SET grant_token = :token")
+            .update_expression("SET grant_token = :token ADD grant_tokens :tokens")
             .condition_expression("#status = :paid")
             .expression_attribute_names("#status", "status")
             .expression_attribute_values(":token", s(grant.token.expose()))
+            .expression_attribute_values(
+                ":tokens",
+                aws_sdk_dynamodb::types::AttributeValue::Ss(vec![grant.token.expose().to_owned()]),
+            )
             .expression_attribute_values(":paid", s(OrderStatus::Paid.as_str()))
             .build()
             .map_err(|e| build_error("build Update", e))?;

@@ -24,7 +24,9 @@ pub use editions::EditionClaim;
 
 use crate::grant::{Grant, Unusable};
 use crate::ids::{DownloadToken, IdError, OrderId, ProductId};
-use crate::order::{ChannelKind, Order, OrderStatus, PayOutcome, Payment, TransitionError};
+use crate::order::{
+    ChannelKind, Order, OrderStatus, PayOutcome, Payment, RefundOutcome, TransitionError,
+};
 use crate::product::Product;
 
 /// Index names, as declared in template.yaml.
@@ -294,7 +296,7 @@ impl Store {
             .update_expression(
                 "SET #status = :paid, provider_txn_id = :txn, paid_at = :now, grant_token = :token, \
                  mail_state = :due, mail_due = :due, mail_attempts = :zero, mail_next_at = :lease \
-                 REMOVE pending, #ttl",
+                 REMOVE pending, #ttl, check_at ADD grant_tokens :tokens",
             )
             .condition_expression(
                 "attribute_exists(pk) AND #status IN (:pending, :expired) \
@@ -308,6 +310,7 @@ impl Store {
             .expression_attribute_values(":txn", s(&payment.provider_txn_id))
             .expression_attribute_values(":now", ts(now))
             .expression_attribute_values(":token", s(grant.token.expose()))
+            .expression_attribute_values(":tokens", AttributeValue::Ss(vec![grant.token.expose().to_owned()]))
             .expression_attribute_values(":due", s(codec::MAIL_DUE_MARK))
             .expression_attribute_values(":zero", n(0))
             .expression_attribute_values(":lease", ts(now + crate::delivery::MAIL_LEASE))
@@ -407,6 +410,126 @@ impl Store {
                 Ok(false)
             }
             Err(e) => Err(aws("UpdateItem(expire)")(e)),
+        }
+    }
+
+    /// Record a refund the provider reported (see [`Order::record_refund`]). A full
+    /// refund moves the order to REFUNDED and revokes every download link of the
+    /// purchase in one transaction, so no link outlives the refund; a partial one
+    /// records the amount. Conditions make a repeat, or a race with another report,
+    /// change nothing.
+    pub async fn apply_refund(
+        &self,
+        outcome: &RefundOutcome,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        let build = |e: aws_sdk_dynamodb::error::BuildError| StoreError::Aws {
+            op: "build refund",
+            source: Box::new(e),
+        };
+        match outcome {
+            RefundOutcome::Already => Ok(false),
+            RefundOutcome::Partial(order) => {
+                let Some(total) = order.refunded else {
+                    return Ok(false);
+                };
+                let res = self
+                    .client
+                    .update_item()
+                    .table_name(&self.table)
+                    .set_key(Some(codec::order_key(&order.id)))
+                    .update_expression("SET refunded_minor = :total")
+                    .condition_expression(
+                        "#status = :paid AND (attribute_not_exists(refunded_minor) OR refunded_minor < :total)",
+                    )
+                    .expression_attribute_names("#status", "status")
+                    .expression_attribute_values(":total", n(total.minor()))
+                    .expression_attribute_values(":paid", s(OrderStatus::Paid.as_str()))
+                    .send()
+                    .await;
+                match res {
+                    Ok(_) => Ok(true),
+                    Err(e)
+                        if e.as_service_error()
+                            .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+                    {
+                        Ok(false)
+                    }
+                    Err(e) => Err(aws("UpdateItem(partial refund)")(e)),
+                }
+            }
+            RefundOutcome::Full(order) => {
+                let update = Update::builder()
+                    .table_name(&self.table)
+                    .set_key(Some(codec::order_key(&order.id)))
+                    .update_expression(
+                        "SET #status = :refunded, refunded_at = :now, refunded_minor = :total",
+                    )
+                    .condition_expression("#status = :paid")
+                    .expression_attribute_names("#status", "status")
+                    .expression_attribute_values(":refunded", s(OrderStatus::Refunded.as_str()))
+                    .expression_attribute_values(":paid", s(OrderStatus::Paid.as_str()))
+                    .expression_attribute_values(":now", ts(now))
+                    .expression_attribute_values(":total", n(order.amount.minor()))
+                    .build()
+                    .map_err(build)?;
+                let mut tx = self
+                    .client
+                    .transact_write_items()
+                    .transact_items(TransactWriteItem::builder().update(update).build());
+                for token in order.all_grants() {
+                    let revoke = Update::builder()
+                        .table_name(&self.table)
+                        .set_key(Some(codec::grant_key(&token)))
+                        .update_expression("SET revoked = :true")
+                        .condition_expression("attribute_exists(pk)")
+                        .expression_attribute_values(":true", AttributeValue::Bool(true))
+                        .build()
+                        .map_err(build)?;
+                    tx = tx.transact_items(TransactWriteItem::builder().update(revoke).build());
+                }
+                match tx.send().await {
+                    Ok(_) => Ok(true),
+                    Err(e)
+                        if e.as_service_error()
+                            .is_some_and(|e| e.is_transaction_canceled_exception()) =>
+                    {
+                        // Refunded by a concurrent report, or the order changed: explain
+                        // from what is stored.
+                        match self.get_order(&order.id).await? {
+                            Some(o) if o.status == OrderStatus::Refunded => Ok(false),
+                            _ => Err(StoreError::Contention(order.id.clone())),
+                        }
+                    }
+                    Err(e) => Err(aws("TransactWriteItems(refund)")(e)),
+                }
+            }
+        }
+    }
+
+    /// The purchase mail is no longer wanted (the order was refunded before it went
+    /// out): out of `MailDue`, nothing sent.
+    pub async fn mail_not_needed(&self, id: &OrderId) -> Result<(), StoreError> {
+        let res = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(codec::order_key(id)))
+            .update_expression("SET mail_state = :not_due REMOVE mail_due, mail_next_at")
+            .condition_expression("mail_state = :due")
+            .expression_attribute_values(":not_due", s("NOT_DUE"))
+            .expression_attribute_values(":due", s(codec::MAIL_DUE_MARK))
+            .send()
+            .await;
+        match res {
+            Ok(_) => Ok(()),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(())
+            }
+            Err(e) => Err(aws("UpdateItem(mail not needed)")(e)),
         }
     }
 

@@ -144,6 +144,10 @@ pub fn write_local_stack(root: &Path, base: &str, endpoint: &str) -> Result<Path
         "bucket": setup::BUCKET,
         "api_url": base,
         "sender": setup::SENDER,
+        "alipay_app_id": setup::APP_ID,
+        "alipay_gateway_url": format!("{base}/sandbox/alipay/gateway.do"),
+        "alipay_private_key_param": setup::PRIVATE_KEY_PARAM,
+        "alipay_public_key_param": setup::PUBLIC_KEY_PARAM,
     });
     std::fs::write(&path, serde_json::to_string_pretty(&stack)?)?;
     Ok(path)

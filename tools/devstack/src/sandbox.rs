@@ -39,6 +39,10 @@ pub struct Trade {
     pub return_url: String,
     pub quit_url: Option<String>,
     pub status: TradeStatus,
+    /// Refunded so far, in fen, and each refund request number with its amount: a
+    /// request number seen before refunds nothing more.
+    pub refunded_minor: u64,
+    pub refund_requests: HashMap<String, u64>,
 }
 
 pub struct Sandbox {
@@ -179,6 +183,8 @@ impl Sandbox {
                     return_url: p.get("return_url").cloned().unwrap_or_default(),
                     quit_url: biz["quit_url"].as_str().map(str::to_owned),
                     status: TradeStatus::WaitBuyerPay,
+                    refunded_minor: 0,
+                    refund_requests: HashMap::new(),
                 })
                 .clone()
         };
@@ -284,8 +290,35 @@ impl Sandbox {
     }
 
     fn notification(&self, t: &Trade) -> Params {
+        self.sign_params(self.notification_fields(t))
+    }
+
+    /// A refund as Alipay reports it: on the trade's own notification, with `refund_fee`
+    /// (the total refunded so far) and `gmt_refund`; TRADE_CLOSED once all is refunded.
+    fn refund_notification(&self, t: &Trade, request_no: &str) -> Params {
+        let mut p = self.notification_fields(t);
         let now = beijing_seconds(time::OffsetDateTime::now_utc());
-        self.sign_params(Params::from([
+        let total = kiosk::Money::from_minor(t.refunded_minor, kiosk::Currency::Cny)
+            .map(|m| m.to_decimal())
+            .unwrap_or_default();
+        p.insert("refund_fee".into(), total);
+        p.insert("gmt_refund".into(), now);
+        p.insert(
+            "notify_id".into(),
+            format!("sandbox-refund-{}-{request_no}", t.trade_no),
+        );
+        let status = if t.status == TradeStatus::Refunded {
+            "TRADE_CLOSED"
+        } else {
+            "TRADE_SUCCESS"
+        };
+        p.insert("trade_status".into(), status.into());
+        self.sign_params(p)
+    }
+
+    fn notification_fields(&self, t: &Trade) -> Params {
+        let now = beijing_seconds(time::OffsetDateTime::now_utc());
+        Params::from([
             ("app_id".into(), APP_ID.into()),
             ("auth_app_id".into(), APP_ID.into()),
             ("buyer_id".into(), "2088102177846875".into()),
@@ -302,13 +335,18 @@ impl Sandbox {
             ("trade_no".into(), t.trade_no.clone()),
             ("trade_status".into(), "TRADE_SUCCESS".into()),
             ("version".into(), "1.0".into()),
-        ]))
+        ])
     }
 
     /// POST the notification until the body is exactly `success`: three quick tries, then
     /// Alipay's schedule (4m, 10m, 10m, 1h, 2h, 6h, 15h) with each step one `retry_unit`.
     async fn deliver_notification(&self, t: Trade) {
-        let body = query_string(&self.notification(&t));
+        let params = self.notification(&t);
+        self.deliver(t, params).await
+    }
+
+    async fn deliver(&self, t: Trade, params: Params) {
+        let body = query_string(&params);
         let waits = [0u32, 0, 0, 1, 2, 2, 3, 4, 5, 6];
         for (attempt, steps) in waits.iter().enumerate() {
             tokio::time::sleep(self.retry_unit * *steps).await;
@@ -336,8 +374,67 @@ impl Sandbox {
         }
     }
 
+    /// `alipay.trade.refund`: refund part or all of a paid trade once per
+    /// `out_request_no`, then notify the shop as Alipay does.
+    fn refund(self: &Arc<Self>, biz: &serde_json::Value, t: Trade) -> serde_json::Value {
+        let no = t.out_trade_no.clone();
+        let fail = |sub: &str, msg: &str| serde_json::json!({"code": "40004", "msg": "Business Failed", "sub_code": sub, "sub_msg": msg, "out_trade_no": no});
+        let Some(request_no) = biz["out_request_no"].as_str().filter(|r| !r.is_empty()) else {
+            return fail("ACQ.INVALID_PARAMETER", "out_request_no is missing");
+        };
+        let parse = |v: &str| {
+            kiosk::Money::parse_decimal(v, kiosk::Currency::Cny)
+                .ok()
+                .map(|m| m.minor())
+        };
+        let (Some(amount), Some(total)) = (
+            biz["refund_amount"].as_str().and_then(parse),
+            parse(&t.total_amount),
+        ) else {
+            return fail("ACQ.INVALID_PARAMETER", "refund_amount is not an amount");
+        };
+        let fee = |minor: u64| {
+            kiosk::Money::from_minor(minor, kiosk::Currency::Cny)
+                .map(|m| m.to_decimal())
+                .unwrap_or_default()
+        };
+        let Ok(mut trades) = self.trades.lock() else {
+            return fail("ACQ.SYSTEM_ERROR", "busy");
+        };
+        let Some(trade) = trades.get_mut(&no) else {
+            return fail("ACQ.TRADE_NOT_EXIST", "no such trade");
+        };
+        if trade.refund_requests.contains_key(request_no) {
+            // The same request again: nothing more is refunded.
+            return serde_json::json!({"code": "10000", "msg": "Success", "out_trade_no": no, "trade_no": trade.trade_no,
+                "refund_fee": fee(trade.refunded_minor), "fund_change": "N"});
+        }
+        if trade.status != TradeStatus::Success {
+            return fail("ACQ.TRADE_STATUS_ERROR", "the trade cannot be refunded");
+        }
+        if amount == 0 || trade.refunded_minor + amount > total {
+            return fail(
+                "ACQ.REFUND_AMT_NOT_EQUAL_TOTAL",
+                "more than is left to refund",
+            );
+        }
+        trade.refunded_minor += amount;
+        trade.refund_requests.insert(request_no.to_owned(), amount);
+        if trade.refunded_minor == total {
+            trade.status = TradeStatus::Refunded;
+        }
+        let after = trade.clone();
+        drop(trades);
+        let params = self.refund_notification(&after, request_no);
+        let me = self.clone();
+        let t2 = after.clone();
+        tokio::spawn(async move { me.deliver(t2, params).await });
+        serde_json::json!({"code": "10000", "msg": "Success", "out_trade_no": no, "trade_no": after.trade_no,
+            "refund_fee": fee(after.refunded_minor), "fund_change": "Y"})
+    }
+
     /// `POST gateway.do`: an API call (query, close, refund), answered with a signed reply.
-    pub fn api(&self, body: &str) -> Reply {
+    pub fn api(self: &Arc<Self>, body: &str) -> Reply {
         let unsigned_error = |sub: &str, msg: &str| {
             Reply::Json(serde_json::json!({"error_response": {"code": "40002", "msg": "Invalid Arguments", "sub_code": sub, "sub_msg": msg}}).to_string())
         };
@@ -369,12 +466,8 @@ impl Sandbox {
                 self.set_status(&no, TradeStatus::Closed);
                 serde_json::json!({"code": "10000", "msg": "Success", "out_trade_no": t.out_trade_no, "trade_no": t.trade_no})
             }
-            ("alipay.trade.refund", Some(t)) if t.status == TradeStatus::Success => {
-                self.set_status(&no, TradeStatus::Refunded);
-                serde_json::json!({"code": "10000", "msg": "Success", "out_trade_no": t.out_trade_no, "trade_no": t.trade_no,
-                    "refund_fee": t.total_amount, "fund_change": "Y"})
-            }
-            ("alipay.trade.close" | "alipay.trade.refund", Some(t)) => serde_json::json!({
+            ("alipay.trade.refund", Some(t)) => self.refund(&biz, t),
+            ("alipay.trade.close", Some(t)) => serde_json::json!({
                 "code": "40004", "msg": "Business Failed", "sub_code": "ACQ.TRADE_STATUS_ERROR", "sub_msg": "交易状态不合法", "out_trade_no": t.out_trade_no
             }),
             _ => return unsigned_error("isv.invalid-method", "unsupported method"),

@@ -1,10 +1,11 @@
 //! The author's command line, `kiosk`: products, a new edition mailed to every buyer,
-//! orders, sales, resending links and reconciling. `main.rs` only parses and reports; each command
+//! orders, sales, resending links, reconciling and refunds. `main.rs` only parses and reports; each command
 //! lives in its own module.
 
 pub mod pace;
 pub mod products;
 pub mod reconcile;
+pub mod refund;
 pub mod report;
 pub mod resend;
 pub mod target;
@@ -44,8 +45,11 @@ pub enum Command {
     Sales(report::SalesArgs),
     /// Mail a buyer every download link they can still use, now.
     Resend(resend::ResendArgs),
-    /// Send every purchase mail that is due (what the scheduled reconcile does).
+    /// Send every purchase mail that is due and settle pending orders with the payment
+    /// channel (what the scheduled reconcile function does).
     Reconcile(reconcile::ReconcileArgs),
+    /// Give a buyer their money back; a full refund stops their download links.
+    Refund(refund::RefundArgs),
 }
 
 /// Run one command. `Ok(false)`: it ran but did not fully succeed (a mail-out with
@@ -60,5 +64,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<bool> {
         Command::Sales(a) => report::run_sales(&target, a).await.map(|()| true),
         Command::Resend(a) => resend::run(&target, a, now).await.map(|()| true),
         Command::Reconcile(a) => reconcile::run(&target, a, now).await,
+        Command::Refund(a) => refund::run(&target, a, now).await.map(|()| true),
     }
 }

@@ -2,8 +2,9 @@
 //!
 //! Both read every order (a paginated scan; an author's table is small, and nothing on
 //! the request path does this). Days are UTC calendar days of the payment. A sale is a
-//! paid order that was not refunded; its source is the `utm_source` captured at checkout,
-//! else the referring site's host, else "direct".
+//! paid order that was not refunded in full; its source is the `utm_source` captured at
+//! checkout, else the referring site's host, else "direct". Refunds (full and partial)
+//! are listed after the sales, by product.
 
 use std::collections::BTreeMap;
 
@@ -151,12 +152,31 @@ pub type Sales = BTreeMap<&'static str, BTreeMap<String, BTreeMap<Currency, Tota
 
 pub const DIMENSIONS: [&str; 4] = ["day", "product", "channel", "source"];
 
-/// Sum the sales (paid, not refunded) paid on or after `since`.
+/// Money given back, by product: the "refunds" rows after the sales.
+pub const REFUNDS: &str = "refunds";
+
+/// Sum the sales (paid, not refunded) paid on or after `since`, and, under
+/// [`REFUNDS`], what was refunded of orders paid then (a fully refunded order is not a
+/// sale; a partly refunded one is, and its refund is listed too).
 pub fn sales(orders: &[Order], since: Option<Date>) -> Sales {
     let mut out: Sales = BTreeMap::new();
     for o in orders {
         let Some(paid_at) = o.paid_at else { continue };
-        if o.status != OrderStatus::Paid || since.is_some_and(|d| paid_at.date() < d) {
+        if since.is_some_and(|d| paid_at.date() < d) {
+            continue;
+        }
+        if let Some(refunded) = o.refunded.filter(|r| r.minor() > 0) {
+            let t = out
+                .entry(REFUNDS)
+                .or_default()
+                .entry(o.product_id.as_str().to_owned())
+                .or_default()
+                .entry(refunded.currency())
+                .or_default();
+            t.orders += 1;
+            t.minor += refunded.minor();
+        }
+        if o.status != OrderStatus::Paid {
             continue;
         }
         let keys = [
@@ -192,7 +212,7 @@ pub async fn run_sales(t: &Target, a: SalesArgs) -> Result<()> {
     let s = sales(&orders, since);
     if a.csv {
         println!("dimension,key,currency,orders,amount");
-        for dim in DIMENSIONS {
+        for dim in DIMENSIONS.into_iter().chain([REFUNDS]) {
             for (key, by_cur) in s.get(dim).into_iter().flatten() {
                 for (cur, total) in by_cur {
                     println!(
@@ -211,8 +231,15 @@ pub async fn run_sales(t: &Target, a: SalesArgs) -> Result<()> {
         println!("no sales yet");
         return Ok(());
     }
-    for dim in DIMENSIONS {
-        println!("\nBy {dim}:");
+    for dim in DIMENSIONS.into_iter().chain([REFUNDS]) {
+        if dim == REFUNDS && !s.contains_key(REFUNDS) {
+            continue;
+        }
+        if dim == REFUNDS {
+            println!("\nRefunds, by product (not counted as sales when refunded in full):");
+        } else {
+            println!("\nBy {dim}:");
+        }
         println!(
             "  {:<32} {:>7} {:>16}",
             dim.to_ascii_uppercase(),

@@ -6,6 +6,10 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, anyhow, bail};
 use aws_config::{BehaviorVersion, Region, SdkConfig};
+use kiosk::channel::AlipayChannel;
+use kiosk::config::AlipayConfig;
+use kiosk::shop::Shop;
+use kiosk::{Config, Email};
 use serde::{Deserialize, Serialize};
 
 /// Where `make dev` writes the address of its emulator and the names it created.
@@ -32,6 +36,33 @@ pub struct TargetArgs {
     /// Address mails come from, verified in SES (overrides the stack's SenderEmail).
     #[arg(long, global = true, env = "KIOSK_SENDER", value_name = "EMAIL")]
     pub sender: Option<String>,
+    /// Alipay app id, for refunds and reconcile (overrides the stack's AlipayAppId).
+    #[arg(long, global = true, env = "KIOSK_ALIPAY_APP_ID", value_name = "ID")]
+    pub alipay_app_id: Option<String>,
+    /// Alipay gateway (overrides the stack's AlipayGatewayUrl).
+    #[arg(
+        long,
+        global = true,
+        env = "KIOSK_ALIPAY_GATEWAY_URL",
+        value_name = "URL"
+    )]
+    pub alipay_gateway_url: Option<String>,
+    /// SSM parameter holding the app private key (overrides AlipayAppPrivateKeyParam).
+    #[arg(
+        long,
+        global = true,
+        env = "KIOSK_ALIPAY_PRIVATE_KEY_PARAM",
+        value_name = "NAME"
+    )]
+    pub alipay_private_key_param: Option<String>,
+    /// SSM parameter holding Alipay's public key (overrides AlipayPublicKeyParam).
+    #[arg(
+        long,
+        global = true,
+        env = "KIOSK_ALIPAY_PUBLIC_KEY_PARAM",
+        value_name = "NAME"
+    )]
+    pub alipay_public_key_param: Option<String>,
 }
 
 /// What `make dev` leaves in `.local/stack.json` while it runs.
@@ -43,6 +74,14 @@ pub struct LocalStack {
     pub bucket: String,
     pub api_url: String,
     pub sender: String,
+    #[serde(default)]
+    pub alipay_app_id: Option<String>,
+    #[serde(default)]
+    pub alipay_gateway_url: Option<String>,
+    #[serde(default)]
+    pub alipay_private_key_param: Option<String>,
+    #[serde(default)]
+    pub alipay_public_key_param: Option<String>,
 }
 
 /// The resolved shop: an SDK configuration and the names of its parts. A part that
@@ -54,6 +93,10 @@ pub struct Target {
     pub bucket: Option<String>,
     pub api_url: Option<String>,
     pub sender: Option<String>,
+    pub alipay_app_id: Option<String>,
+    pub alipay_gateway_url: Option<String>,
+    pub alipay_private_key_param: Option<String>,
+    pub alipay_public_key_param: Option<String>,
 }
 
 fn missing(what: &str, flag: &str, env: &str, output: &str) -> anyhow::Error {
@@ -84,6 +127,65 @@ impl Target {
         self.sender
             .as_deref()
             .ok_or_else(|| missing("sender address", "--sender", "KIOSK_SENDER", "SenderEmail"))
+    }
+
+    /// Whether every Alipay setting is known (commands that can do without say so).
+    pub fn has_alipay(&self) -> bool {
+        self.alipay_app_id.is_some()
+            && self.alipay_gateway_url.is_some()
+            && self.alipay_private_key_param.is_some()
+            && self.alipay_public_key_param.is_some()
+    }
+
+    /// The shop as the functions build it: config, Alipay keys from SSM, clients.
+    pub async fn shop(&self) -> Result<Shop<AlipayChannel>> {
+        let need = |v: &Option<String>, what: &str, flag: &str, env: &str, output: &str| {
+            v.clone().ok_or_else(|| missing(what, flag, env, output))
+        };
+        let config = Config {
+            table_name: self.table()?.to_owned(),
+            files_bucket: self.bucket().unwrap_or_default().to_owned(),
+            sender_email: Email::parse(self.sender()?)
+                .map_err(|e| anyhow!("sender address: {e}"))?,
+            public_base_url: self.api_url()?.to_owned(),
+            download_limit: 5,
+            order_ttl: time::Duration::minutes(30),
+            presign: time::Duration::seconds(300),
+        };
+        let alipay = AlipayConfig {
+            app_id: need(
+                &self.alipay_app_id,
+                "Alipay app id",
+                "--alipay-app-id",
+                "KIOSK_ALIPAY_APP_ID",
+                "AlipayAppId",
+            )?,
+            gateway_url: need(
+                &self.alipay_gateway_url,
+                "Alipay gateway",
+                "--alipay-gateway-url",
+                "KIOSK_ALIPAY_GATEWAY_URL",
+                "AlipayGatewayUrl",
+            )?,
+            seller_id: None,
+            app_private_key_param: need(
+                &self.alipay_private_key_param,
+                "app private key parameter",
+                "--alipay-private-key-param",
+                "KIOSK_ALIPAY_PRIVATE_KEY_PARAM",
+                "AlipayAppPrivateKeyParam",
+            )?,
+            alipay_public_key_param: need(
+                &self.alipay_public_key_param,
+                "Alipay public key parameter",
+                "--alipay-public-key-param",
+                "KIOSK_ALIPAY_PUBLIC_KEY_PARAM",
+                "AlipayPublicKeyParam",
+            )?,
+        };
+        Shop::alipay(&self.sdk, config, alipay)
+            .await
+            .map_err(|e| anyhow!("could not set up the Alipay channel: {e}"))
     }
 }
 
@@ -163,6 +265,10 @@ pub async fn resolve(args: &TargetArgs) -> Result<Target> {
             bucket: Some(local.bucket),
             api_url: Some(local.api_url),
             sender: Some(local.sender),
+            alipay_app_id: local.alipay_app_id,
+            alipay_gateway_url: local.alipay_gateway_url,
+            alipay_private_key_param: local.alipay_private_key_param,
+            alipay_public_key_param: local.alipay_public_key_param,
         }
     } else {
         let sdk = aws_config::defaults(BehaviorVersion::latest()).load().await;
@@ -172,6 +278,10 @@ pub async fn resolve(args: &TargetArgs) -> Result<Target> {
             bucket: None,
             api_url: None,
             sender: None,
+            alipay_app_id: None,
+            alipay_gateway_url: None,
+            alipay_private_key_param: None,
+            alipay_public_key_param: None,
         };
         if let Some(name) = &args.stack {
             let mut outputs = stack_outputs(&t.sdk, name).await?;
@@ -179,6 +289,10 @@ pub async fn resolve(args: &TargetArgs) -> Result<Target> {
             t.bucket = outputs.remove("FilesBucket");
             t.api_url = outputs.remove("ApiUrl");
             t.sender = outputs.remove("SenderEmail");
+            t.alipay_app_id = outputs.remove("AlipayAppId");
+            t.alipay_gateway_url = outputs.remove("AlipayGatewayUrl");
+            t.alipay_private_key_param = outputs.remove("AlipayAppPrivateKeyParam");
+            t.alipay_public_key_param = outputs.remove("AlipayPublicKeyParam");
         }
         t
     };
@@ -194,6 +308,22 @@ pub async fn resolve(args: &TargetArgs) -> Result<Target> {
     }
     if args.sender.is_some() {
         target.sender = args.sender.clone();
+    }
+    for (arg, slot) in [
+        (&args.alipay_app_id, &mut target.alipay_app_id),
+        (&args.alipay_gateway_url, &mut target.alipay_gateway_url),
+        (
+            &args.alipay_private_key_param,
+            &mut target.alipay_private_key_param,
+        ),
+        (
+            &args.alipay_public_key_param,
+            &mut target.alipay_public_key_param,
+        ),
+    ] {
+        if arg.is_some() {
+            *slot = arg.clone();
+        }
     }
     Ok(target)
 }
@@ -216,6 +346,10 @@ mod tests {
             bucket: "b".into(),
             api_url: "http://127.0.0.1:8080".into(),
             sender: "shop@example.com".into(),
+            alipay_app_id: Some("2021000000000001".into()),
+            alipay_gateway_url: None,
+            alipay_private_key_param: None,
+            alipay_public_key_param: None,
         };
         std::fs::write(
             root.join(LOCAL_STACK_FILE),
