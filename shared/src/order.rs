@@ -397,6 +397,55 @@ mod tests {
     }
 
     #[test]
+    fn refunds_follow_one_rule() {
+        let cny = |s: &str| Money::parse_decimal(s, crate::money::Currency::Cny).unwrap();
+        assert!(matches!(
+            pending().record_refund(cny("9.00"), LATER),
+            Err(TransitionError::NotAllowed { .. })
+        ));
+        let t = token();
+        let PayOutcome::Paid(paid) = pending()
+            .pay(&payment("T1", "9.00"), t.clone(), LATER)
+            .unwrap()
+        else {
+            panic!("expected Paid");
+        };
+        let RefundOutcome::Partial(part) = paid.record_refund(cny("3.00"), LATER).unwrap() else {
+            panic!("3.00 of 9.00 is partial");
+        };
+        assert_eq!(part.status, OrderStatus::Paid);
+        assert_eq!(part.refunded, Some(cny("3.00")));
+        assert_eq!(
+            part.record_refund(cny("3.00"), LATER),
+            Ok(RefundOutcome::Already)
+        );
+        assert_eq!(
+            part.record_refund(cny("2.00"), LATER),
+            Ok(RefundOutcome::Already)
+        );
+        assert_eq!(
+            paid.record_refund(cny("0.00"), LATER),
+            Ok(RefundOutcome::Already)
+        );
+        let RefundOutcome::Full(full) = part.record_refund(cny("9.00"), LATER).unwrap() else {
+            panic!("9.00 of 9.00 is full");
+        };
+        assert_eq!(full.status, OrderStatus::Refunded);
+        assert_eq!(full.refunded_at, Some(LATER));
+        assert_eq!(
+            full.record_refund(cny("9.00"), LATER),
+            Ok(RefundOutcome::Already)
+        );
+        assert!(matches!(
+            paid.record_refund(cny("9.01"), LATER),
+            Err(TransitionError::AmountMismatch { .. })
+        ));
+        let usd = Money::parse_decimal("9.00", crate::money::Currency::Usd).unwrap();
+        assert!(paid.record_refund(usd, LATER).is_err());
+        assert_eq!(full.all_grants(), vec![t]);
+    }
+
+    #[test]
     fn paying_a_pending_order() {
         let t = token();
         let PayOutcome::Paid(paid) = pending()

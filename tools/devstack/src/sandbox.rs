@@ -136,6 +136,17 @@ impl Sandbox {
         }
     }
 
+    /// The amounts (in fen) refunded for a trade, one per refund request, in no
+    /// particular order; for tests and the curious.
+    pub fn refund_requests(&self, out_trade_no: &str) -> Vec<u64> {
+        let mut v: Vec<u64> = self
+            .trade(out_trade_no)
+            .map(|t| t.refund_requests.into_values().collect())
+            .unwrap_or_default();
+        v.sort_unstable();
+        v
+    }
+
     /// `GET gateway.do?...`: the buyer's browser arrives with a page/wap pay request.
     pub fn cashier(&self, query: &str) -> Reply {
         let Ok(p) = parse_form(query) else {

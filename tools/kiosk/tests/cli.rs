@@ -1058,3 +1058,222 @@ async fn reconcile_sends_due_mails_and_orders_shows_the_mail_state() {
     assert!(failed.contains(failing.id.as_str()), "{failed}");
     assert!(!failed.contains(order.id.as_str()));
 }
+
+/// `kiosk --local ARGS` run in `dir` (where `make dev`'s `.local/stack.json` is), with
+/// nothing else pointing it anywhere.
+fn local(dir: &Path, args: &[&str]) -> Output {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_kiosk"));
+    cmd.arg("--local").args(args).current_dir(dir);
+    for var in [
+        "KIOSK_STACK",
+        "KIOSK_TABLE",
+        "KIOSK_BUCKET",
+        "KIOSK_API_URL",
+        "KIOSK_SENDER",
+        "KIOSK_ALIPAY_APP_ID",
+        "KIOSK_ALIPAY_GATEWAY_URL",
+        "KIOSK_ALIPAY_PRIVATE_KEY_PARAM",
+        "KIOSK_ALIPAY_PUBLIC_KEY_PARAM",
+    ] {
+        cmd.env_remove(var);
+    }
+    cmd.output().expect("run kiosk")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refund_at_the_sandbox_partly_then_fully_once_and_safely_again() {
+    // The local shop with its sandbox, and the file `kiosk --local` reads.
+    let root = std::env::temp_dir().join(format!(
+        "kiosk-refund-{}",
+        kiosk::OrderId::generate(now())
+            .unwrap()
+            .as_str()
+            .to_lowercase()
+    ));
+    std::fs::create_dir_all(&root).unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let endpoint = std::env::var("AWS_ENDPOINT_URL").unwrap();
+    let (base, app) = devstack::start(
+        listener,
+        devstack::Options {
+            endpoint: endpoint.clone(),
+            site_dir: repo.join("site"),
+            keys_dir: root.join("keys"),
+            retry_unit: std::time::Duration::from_millis(50),
+        },
+    )
+    .await
+    .unwrap();
+    devstack::write_local_stack(&root, &base, &endpoint).unwrap();
+
+    // A buyer pays at the sandbox; the notification records it.
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let email = format!(
+        "refund-{}@example.com",
+        root.file_name().unwrap().to_string_lossy()
+    );
+    let resp = http
+        .post(format!("{base}/checkout"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!(
+            "product_id=little-book-of-rust&email={}",
+            email.replace('@', "%40")
+        ))
+        .send()
+        .await
+        .unwrap();
+    let cashier = resp.headers()["location"].to_str().unwrap().to_owned();
+    let params = parse_form(cashier.split_once('?').unwrap().1).unwrap();
+    let biz: serde_json::Value = serde_json::from_str(&params["biz_content"]).unwrap();
+    let id = kiosk::OrderId::parse(biz["out_trade_no"].as_str().unwrap()).unwrap();
+    assert_eq!(http.get(&cashier).send().await.unwrap().status(), 200);
+    let paid = http
+        .post(format!("{base}/sandbox/alipay/pay"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("out_trade_no={id}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(paid.status(), 303);
+    let store = &app.shop.store;
+    let mut order = store.get_order(&id).await.unwrap().unwrap();
+    for _ in 0..100 {
+        if order.status == OrderStatus::Paid {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        order = store.get_order(&id).await.unwrap().unwrap();
+    }
+    assert_eq!(order.status, OrderStatus::Paid);
+    let token = order.grant_token.clone().unwrap();
+    let grant_usable = || async {
+        store
+            .get_grant(&token)
+            .await
+            .unwrap()
+            .unwrap()
+            .usable(now())
+            .is_ok()
+    };
+
+    // --dry-run says what would happen and changes nothing.
+    let out = local(&root, &["refund", id.as_str(), "--dry-run"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("would refund 9.00 CNY"),
+        "{}",
+        stdout(&out)
+    );
+    assert_eq!(store.get_order(&id).await.unwrap().unwrap().refunded, None);
+
+    // Part of it: recorded, access kept.
+    let out = local(
+        &root,
+        &[
+            "refund",
+            id.as_str(),
+            "--amount",
+            "3.00",
+            "--reason",
+            "late delivery",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("keeps access"), "{}", stdout(&out));
+    let o = store.get_order(&id).await.unwrap().unwrap();
+    assert_eq!(
+        (o.status, o.refunded.map(|m| m.minor())),
+        (OrderStatus::Paid, Some(300))
+    );
+    assert!(grant_usable().await);
+
+    // As if that run had died after the sandbox refunded and before the order recorded
+    // it: running the same command again asks for the same refund, which the sandbox
+    // does not repeat, and the order catches up.
+    let sdk = kiosk_localaws::emulator_config().await.unwrap();
+    aws_sdk_dynamodb::Client::new(&sdk)
+        .delete_item()
+        .table_name(store.table())
+        .key(
+            "pk",
+            aws_sdk_dynamodb::types::AttributeValue::S(format!("ORDER#{id}")),
+        )
+        .key(
+            "sk",
+            aws_sdk_dynamodb::types::AttributeValue::S("ORDER".into()),
+        )
+        .send()
+        .await
+        .unwrap();
+    store.create_order(&order).await.unwrap();
+    assert_eq!(store.get_order(&id).await.unwrap().unwrap().refunded, None);
+    let out = local(&root, &["refund", id.as_str(), "--amount", "3.00"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        store
+            .get_order(&id)
+            .await
+            .unwrap()
+            .unwrap()
+            .refunded
+            .map(|m| m.minor()),
+        Some(300)
+    );
+    assert_eq!(app.sandbox.refund_requests(id.as_str()), vec![300]);
+
+    // The rest, twice: one refund at the sandbox, the order refunded, the link dead.
+    for _ in 0..2 {
+        let out = local(&root, &["refund", id.as_str()]);
+        assert!(out.status.success(), "{}", stderr(&out));
+    }
+    let o = store.get_order(&id).await.unwrap().unwrap();
+    assert_eq!(o.status, OrderStatus::Refunded);
+    assert_eq!(o.refunded.map(|m| m.minor()), Some(900));
+    assert!(!grant_usable().await);
+    let requests = app.sandbox.refund_requests(id.as_str());
+    assert_eq!(
+        requests,
+        vec![300, 600],
+        "one refund per request at the sandbox"
+    );
+    let page = http
+        .get(format!("{base}/download/{}", token.expose()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 410);
+    assert!(page.text().await.unwrap().contains("refunded"));
+
+    // The sandbox's own refund notifications arrive too and change nothing more.
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert_eq!(store.get_order(&id).await.unwrap().unwrap(), o);
+
+    // resend has no link to send; sales lists the refund, not the sale; a new edition
+    // skips the buyer.
+    let out = local(&root, &["resend", id.as_str()]);
+    assert!(
+        !out.status.success() && stderr(&out).contains("refunded"),
+        "{}",
+        stderr(&out)
+    );
+    let sales = stdout(&local(&root, &["sales", "--csv"]));
+    assert!(
+        sales.contains("refunds,little-book-of-rust,CNY,"),
+        "{sales}"
+    );
+    let buyers = store.buyers_of(&o.product_id).await.unwrap();
+    assert!(buyers.iter().all(|b| b.id != id));
+
+    // A refund of something not refundable is refused by name.
+    let out = local(&root, &["refund", "K20260101000000000aaaaaaaaaaaaaaaa"]);
+    assert!(
+        !out.status.success() && stderr(&out).contains("no order"),
+        "{}",
+        stderr(&out)
+    );
+    let _ = std::fs::remove_dir_all(root);
+}

@@ -1,0 +1,163 @@
+//! Refunds reported by Alipay's notifications, against the locked emulator: a partial
+//! refund is recorded and keeps access; a full one refunds the order and revokes every
+//! download link of the purchase (a new edition's too) in one go, so the pages answer
+//! 410 "refunded", "email me my links" has nothing to send and the author's update
+//! skips the buyer; repeats and impossible refunds change nothing.
+
+use kiosk::alipay::Params;
+use kiosk::grant::Unusable;
+use kiosk::order::OrderStatus;
+use kiosk::{DownloadToken, Grant, Order};
+use kiosk_e2e::{World, WorldOptions, body_string, form, now};
+
+/// A refund as Alipay reports it: the trade's notification with `refund_fee` (refunded
+/// so far) and `gmt_refund`; TRADE_CLOSED once everything is refunded.
+fn refund_notification(w: &World, order: &Order, status: &str, refund_fee: &str) -> String {
+    let mut p: Params = w.notify_params(order.id.as_str(), "9.00", status);
+    p.insert("refund_fee".into(), refund_fee.into());
+    p.insert("gmt_refund".into(), "2026-11-22 10:00:00".into());
+    p.insert(
+        "notify_id".into(),
+        format!("N-refund-{}-{refund_fee}", order.id),
+    );
+    form(&w.sign_as_alipay(p))
+}
+
+async fn download_page(w: &World, token: &DownloadToken) -> (u16, String) {
+    let sdk = kiosk_localaws::emulator_config().await.unwrap();
+    let app = kiosk::downloads::Downloads::from_sdk(&sdk, w.shop.config.clone());
+    let req = lambda_http::http::Request::builder()
+        .method("GET")
+        .uri(format!(
+            "{}/download/{}",
+            kiosk_e2e::BASE_URL,
+            token.expose()
+        ))
+        .body(lambda_http::Body::Empty)
+        .unwrap();
+    let resp = download::handler::handle(&app, req, now()).await;
+    (resp.status().as_u16(), body_string(&resp))
+}
+
+async fn revoked(w: &World, token: &DownloadToken) -> bool {
+    let g = w.shop.store.get_grant(token).await.unwrap().unwrap();
+    g.revoked && g.usable(now()) == Err(Unusable::Revoked)
+}
+
+/// A paid purchase that also got a new edition's link (as `kiosk update` gives it).
+async fn paid_with_two_editions(w: &World, email: &str) -> (Order, DownloadToken, DownloadToken) {
+    let product = w.add_product("rust-book", "9.00").await;
+    let order = w.pending(&product, email).await;
+    assert_eq!(
+        w.notify_signed(order.id.as_str(), "9.00", "TRADE_SUCCESS")
+            .await,
+        (200, "success".to_owned())
+    );
+    let paid = w.order(&order.id).await;
+    let first = paid.grant_token.clone().unwrap();
+    let mut v2 = Grant::for_order(&paid, DownloadToken::generate().unwrap(), None, now());
+    v2.edition = "v2".into();
+    w.shop
+        .store
+        .claim_edition_mail(&paid, &v2, now())
+        .await
+        .unwrap();
+    let paid = w.order(&order.id).await;
+    assert_eq!(paid.grant_token.as_ref(), Some(&v2.token));
+    assert_eq!(paid.all_grants().len(), 2);
+    (paid, first, v2.token)
+}
+
+#[tokio::test]
+async fn a_partial_refund_keeps_access_and_a_full_one_revokes_every_link() {
+    let w = World::new(WorldOptions::default()).await.unwrap();
+    let email = w.buyer(1);
+    let (order, first, second) = paid_with_two_editions(&w, &email).await;
+
+    // Part of it: recorded, access kept; the same report again changes nothing.
+    let partial = refund_notification(&w, &order, "TRADE_SUCCESS", "3.00");
+    for _ in 0..2 {
+        assert_eq!(w.notify(&partial).await, (200, "success".to_owned()));
+        let o = w.order(&order.id).await;
+        assert_eq!(o.status, OrderStatus::Paid);
+        assert_eq!(o.refunded.map(|m| m.minor()), Some(300));
+    }
+    assert_eq!(download_page(&w, &first).await.0, 200);
+    assert_eq!(download_page(&w, &second).await.0, 200);
+
+    // All of it: the order is refunded and both links stop, once.
+    let full = refund_notification(&w, &order, "TRADE_CLOSED", "9.00");
+    for _ in 0..2 {
+        assert_eq!(w.notify(&full).await, (200, "success".to_owned()));
+    }
+    let o = w.order(&order.id).await;
+    assert_eq!(o.status, OrderStatus::Refunded);
+    assert_eq!(o.refunded.map(|m| m.minor()), Some(900));
+    assert!(o.refunded_at.is_some());
+    for token in [&first, &second] {
+        assert!(revoked(&w, token).await);
+        let (status, page) = download_page(&w, token).await;
+        assert_eq!(status, 410);
+        assert!(page.contains("refunded"), "{page}");
+    }
+
+    // "Email me my links" has nothing to send; new editions skip the buyer.
+    let sdk = kiosk_localaws::emulator_config().await.unwrap();
+    let app = kiosk::downloads::Downloads::from_sdk(&sdk, w.shop.config.clone());
+    let mails_before = w.mails_to(&email).await.len();
+    assert_eq!(
+        app.send_links(&kiosk::Email::parse(&email).unwrap(), now())
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(w.mails_to(&email).await.len(), mails_before);
+    let buyers = w.shop.store.buyers_of(&order.product_id).await.unwrap();
+    assert!(buyers.iter().all(|b| b.id != order.id));
+
+    // A late partial report after the full refund changes nothing.
+    assert_eq!(w.notify(&partial).await, (200, "success".to_owned()));
+    assert_eq!(w.order(&order.id).await.status, OrderStatus::Refunded);
+}
+
+#[tokio::test]
+async fn impossible_refunds_are_refused_and_change_nothing() {
+    let w = World::new(WorldOptions::default()).await.unwrap();
+    let email = w.buyer(1);
+    let (order, first, _) = paid_with_two_editions(&w, &email).await;
+
+    // More than was paid.
+    let too_much = refund_notification(&w, &order, "TRADE_CLOSED", "10.00");
+    assert_eq!(w.notify(&too_much).await.0, 400);
+    // A refund report with a forged signature.
+    let mut forged: Params =
+        kiosk::alipay::parse_form(&refund_notification(&w, &order, "TRADE_CLOSED", "9.00"))
+            .unwrap();
+    forged.insert("refund_fee".into(), "0.01".into());
+    assert_eq!(w.notify(&form(&forged)).await.0, 400);
+    // A timeout close (no refund_fee) of a paid order is not a refund.
+    assert_eq!(
+        w.notify_signed(order.id.as_str(), "9.00", "TRADE_CLOSED")
+            .await,
+        (200, "success".to_owned())
+    );
+
+    let o = w.order(&order.id).await;
+    assert_eq!(o.status, OrderStatus::Paid);
+    assert_eq!(o.refunded, None);
+    assert!(!revoked(&w, &first).await);
+
+    // A refund for an order we never recorded as paid is refused, so Alipay retries it
+    // once reconcile has settled the order.
+    let product = w
+        .shop
+        .store
+        .get_product(&order.product_id)
+        .await
+        .unwrap()
+        .unwrap();
+    let pending = w.pending(&product, &w.buyer(2)).await;
+    let early = refund_notification(&w, &pending, "TRADE_SUCCESS", "3.00");
+    assert_eq!(w.notify(&early).await.0, 400);
+    assert_eq!(w.order(&pending.id).await.status, OrderStatus::Pending);
+}
