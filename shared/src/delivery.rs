@@ -111,7 +111,7 @@ impl Delivery<'_> {
                     _ => 1,
                 };
                 let outcome = if attempts >= MAX_MAIL_ATTEMPTS {
-                    tracing::error!(order_id = %order.id, error = %e, source = ?std::error::Error::source(&e), attempts, "purchase mail failed for good");
+                    tracing::error!(message = crate::alarm::MAIL_FAILED_FOR_GOOD, order_id = %order.id, error = %e, source = ?std::error::Error::source(&e), attempts);
                     self.store
                         .mail_given_up(&order.id, attempts, now)
                         .await

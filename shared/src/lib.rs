@@ -4,6 +4,7 @@
 //! RSA2 protocol primitives (`alipay`), configuration (`config`) and the DynamoDB
 //! single-table store (`store`). Handlers only translate HTTP to calls on this crate.
 
+pub mod alarm;
 pub mod alipay;
 pub mod channel;
 pub mod clock;

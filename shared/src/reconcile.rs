@@ -112,7 +112,7 @@ impl<C: Channel> Shop<C> {
                             .await?;
                     }
                     Err(e) => {
-                        tracing::error!(order_id = %order.id, error = %e, source = ?std::error::Error::source(&e), "reconcile: could not settle a pending order");
+                        tracing::error!(message = crate::alarm::RECONCILE_ITEM_FAILED, order_id = %order.id, error = %e, source = ?std::error::Error::source(&e));
                         run.errors += 1;
                         self.store
                             .record_check(&order.id, checks + 1, now + check_backoff(checks))

@@ -58,7 +58,7 @@ async fn notify<C: Channel>(shop: &Shop<C>, req: &Request, now: OffsetDateTime) 
         Err(
             e @ (NotifyError::Rejected(_) | NotifyError::UnknownOrder(_) | NotifyError::Refused(_)),
         ) => {
-            tracing::warn!(error = %e, "notify refused");
+            tracing::warn!(message = kiosk::alarm::NOTIFY_REFUSED, error = %e);
             kiosk_web::text(StatusCode::BAD_REQUEST, "fail")
         }
         Err(e @ NotifyError::Store(_)) => {

@@ -14,6 +14,22 @@ pub const MAX_BODY: usize = 16 * 1024;
 /// JSON logs (CloudWatch-friendly), level from `RUST_LOG` (default info). Called first
 /// thing in every `main`.
 pub fn init_tracing() {
+    json_logs(std::io::stdout).init();
+}
+
+/// The log format every function writes: one JSON object a line, the message at
+/// `fields.message`, which is what the stack's alarm metric filters match.
+pub fn json_logs<W>(
+    writer: W,
+) -> tracing_subscriber::fmt::SubscriberBuilder<
+    tracing_subscriber::fmt::format::JsonFields,
+    tracing_subscriber::fmt::format::Format<tracing_subscriber::fmt::format::Json, ()>,
+    tracing_subscriber::EnvFilter,
+    W,
+>
+where
+    W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Send + Sync + 'static,
+{
     tracing_subscriber::fmt()
         .json()
         .with_env_filter(
@@ -22,7 +38,7 @@ pub fn init_tracing() {
         )
         .with_current_span(false)
         .without_time() // Lambda stamps every line already
-        .init();
+        .with_writer(writer)
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -119,5 +135,49 @@ pub fn see_other(location: &str) -> Response<Body> {
                 "We could not build the payment link. Please try again.",
             ),
         ),
+    }
+}
+
+#[cfg(test)]
+mod log_tests {
+    use std::sync::{Arc, Mutex};
+
+    /// Collects what the subscriber writes.
+    #[derive(Clone, Default)]
+    struct Buf(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Buf {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0
+                .lock()
+                .map_err(|_| std::io::ErrorKind::Other)?
+                .extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn alarm_messages_are_logged_where_the_metric_filters_look() {
+        let buf = Buf::default();
+        let out = buf.clone();
+        let subscriber = super::json_logs(move || out.clone()).finish();
+        tracing::subscriber::with_default(subscriber, || {
+            for m in kiosk::alarm::ALL {
+                tracing::error!(message = m, order_id = "K1", error = "why");
+            }
+        });
+        let text = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
+        let lines: Vec<serde_json::Value> = text
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(lines.len(), kiosk::alarm::ALL.len());
+        for (line, m) in lines.iter().zip(kiosk::alarm::ALL) {
+            assert_eq!(line["fields"]["message"], m, "{line}");
+            assert_eq!(line["fields"]["order_id"], "K1");
+        }
     }
 }

@@ -187,6 +187,37 @@ pub fn table_definition(template: &str) -> Result<TableDef> {
     })
 }
 
+/// The log message each `AWS::Logs::MetricFilter` of the template counts (its pattern
+/// must be `{ $.fields.message = "..." }`), by resource name.
+pub fn metric_filter_messages(template: &str) -> Result<Vec<(String, String)>> {
+    let doc: Value = serde_norway::from_str(template).context("template.yaml does not parse")?;
+    let resources = doc
+        .get("Resources")
+        .and_then(Value::as_mapping)
+        .ok_or_else(|| anyhow!("template has no Resources"))?;
+    let mut out = Vec::new();
+    for (name, r) in resources {
+        if r.get("Type").and_then(Value::as_str) != Some("AWS::Logs::MetricFilter") {
+            continue;
+        }
+        let name = name.as_str().unwrap_or_default().to_owned();
+        let pattern = r
+            .get("Properties")
+            .and_then(|p| p.get("FilterPattern"))
+            .and_then(Value::as_str)
+            .ok_or_else(|| anyhow!("{name}: no FilterPattern"))?;
+        let message = pattern
+            .trim()
+            .strip_prefix("{ $.fields.message = \"")
+            .and_then(|p| p.strip_suffix("\" }"))
+            .ok_or_else(|| {
+                anyhow!("{name}: pattern {pattern:?} is not {{ $.fields.message = \"...\" }}")
+            })?;
+        out.push((name, message.to_owned()));
+    }
+    Ok(out)
+}
+
 /// Create `name` in the emulator exactly as the template defines the table.
 pub async fn create_table(client: &aws_sdk_dynamodb::Client, name: &str) -> Result<TableDef> {
     let def = table_definition(TEMPLATE)?;
@@ -236,6 +267,25 @@ mod tests {
         );
         assert_eq!(def.ttl_attribute.as_deref(), Some("ttl"));
         assert_eq!(def.key_schema.len(), 2);
+    }
+
+    #[test]
+    fn every_alarm_filter_counts_a_message_the_code_logs() {
+        let filters = metric_filter_messages(TEMPLATE).unwrap();
+        assert_eq!(filters.len(), 4, "{filters:?}");
+        for (name, message) in &filters {
+            assert!(
+                kiosk::alarm::ALL.contains(&message.as_str()),
+                "{name} counts {message:?}, which nothing logs (see shared/src/alarm.rs)"
+            );
+        }
+        for m in kiosk::alarm::ALL {
+            assert!(filters.iter().any(|(_, f)| f == m), "no alarm counts {m:?}");
+        }
+        assert!(metric_filter_messages(
+            "Resources:\n  F: {Type: AWS::Logs::MetricFilter, Properties: {FilterPattern: ERROR}}"
+        )
+        .is_err());
     }
 
     #[test]

@@ -1,0 +1,18 @@
+//! Log messages the deployed stack's CloudWatch alarms count (template.yaml metric
+//! filters match `$.fields.message` of the JSON log lines exactly): a test checks that
+//! every filter names one of these, so renaming a message cannot silently disarm an
+//! alarm.
+
+/// A notification was refused: forged or tampered signature, unknown order, wrong
+/// amount. Money may have been taken for an order we cannot match.
+pub const NOTIFY_REFUSED: &str = "notify refused";
+
+/// A purchase mail failed its last attempt: a paying buyer has no mail.
+pub const MAIL_FAILED_FOR_GOOD: &str = "purchase mail failed for good";
+
+/// Reconcile could not settle a pending order (provider unreachable, a payment of the
+/// wrong amount, ...).
+pub const RECONCILE_ITEM_FAILED: &str = "reconcile: could not settle a pending order";
+
+/// Every message an alarm counts.
+pub const ALL: [&str; 3] = [NOTIFY_REFUSED, MAIL_FAILED_FOR_GOOD, RECONCILE_ITEM_FAILED];
