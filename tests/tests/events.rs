@@ -127,6 +127,20 @@ fn events() -> Vec<(&'static str, Value)> {
             .sign(b"forged")
             .unwrap(),
     );
+    let refund = |status: &str, fee: &str, notify_id: &str| {
+        let mut p = notify_params("9.00");
+        p.insert("trade_status".into(), status.into());
+        p.insert("refund_fee".into(), fee.into());
+        p.insert("gmt_refund".into(), "2026-11-22 10:00:00".into());
+        p.insert("notify_id".into(), notify_id.into());
+        form(&sign_callback(p, &signer))
+    };
+    let refund_partial = refund(
+        "TRADE_SUCCESS",
+        "3.00",
+        "2026112200222183012026320599990001",
+    );
+    let refund_full = refund("TRADE_CLOSED", "9.00", "2026112200222183012026320599990002");
     let ret = return_params(ORDER, "9.00", "2026112122001446870501234567");
     let ret = form(&sign_callback(ret, &signer));
     let notify = |body: &str| {
@@ -152,6 +166,8 @@ fn events() -> Vec<(&'static str, Value)> {
         ("notify-duplicate.json", notify(&paid)),
         ("notify-tampered-amount.json", notify(&form(&tampered))),
         ("notify-forged-signature.json", notify(&form(&forged))),
+        ("notify-refund-partial.json", notify(&refund_partial)),
+        ("notify-refund-full.json", notify(&refund_full)),
         ("return.json", event("GET", "/return/{channel}", "/return/alipay", &ret, json!({ "user-agent": UA, "accept": "text/html" }), None, true)),
         ("download-landing.json", download_event("GET", GRANT, None)),
         ("download.json", download_event("POST", GRANT, None)),
@@ -265,8 +281,35 @@ async fn each_event_gets_its_response() {
 
     let resp = payment_notify::handler::handle(&w.shop, load("return.json"), now).await;
     assert_eq!(resp.status(), 200);
+    let token = paid.grant_token.clone().unwrap();
+    assert!(body_string(&resp).contains(&format!("/download/{}", token.expose())));
+
+    // Refunds: part of it keeps access, all of it revokes the link.
+    let resp =
+        payment_notify::handler::handle(&w.shop, load("notify-refund-partial.json"), now).await;
+    assert_eq!(
+        (resp.status().as_u16(), body_string(&resp).as_str()),
+        (200, "success")
+    );
+    let o = w.order(&order.id).await;
+    assert_eq!(
+        (o.status, o.refunded.map(|m| m.minor())),
+        (OrderStatus::Paid, Some(300))
+    );
+    let resp = payment_notify::handler::handle(&w.shop, load("notify-refund-full.json"), now).await;
+    assert_eq!(
+        (resp.status().as_u16(), body_string(&resp).as_str()),
+        (200, "success")
+    );
+    assert_eq!(w.order(&order.id).await.status, OrderStatus::Refunded);
     assert!(
-        body_string(&resp).contains(&format!("/download/{}", paid.grant_token.unwrap().expose()))
+        w.shop
+            .store
+            .get_grant(&token)
+            .await
+            .unwrap()
+            .unwrap()
+            .revoked
     );
 }
 
