@@ -582,6 +582,26 @@ async fn the_sandbox_shows_reconcile_delivering_a_lost_payment_and_closing_an_ab
         .await
         .unwrap();
     assert_eq!(mails.len(), 1);
+    assert_eq!(order.all_grants().len(), 1, "one grant");
+    // The next run finds nothing more to do for it.
+    app.shop
+        .reconcile_pending(
+            now() + Duration::minutes(4),
+            Instant::now() + StdDuration::from_secs(30),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        app.shop.store.get_order(&paid).await.unwrap().unwrap(),
+        order
+    );
+    assert_eq!(
+        kiosk_localaws::sent_mail(&http_plain, &endpoint, Some(&buyer))
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
     assert!(mails[0].body.contains(order.grant_token.unwrap().expose()));
 
     // Opened the cashier and left: past its expiry reconcile closes it, and the cashier
