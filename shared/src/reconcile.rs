@@ -128,13 +128,31 @@ impl<C: Channel> Shop<C> {
         order: &Order,
         now: OffsetDateTime,
     ) -> Result<Checked, CheckError> {
-        match self.channel.query(order, now).await? {
+        let status = match self.channel.query(order, now).await? {
+            ProviderStatus::Waiting if now >= order.expires_at => {
+                match self.channel.close(order, now).await? {
+                    CloseOutcome::Closed => {
+                        tracing::info!(order_id = %order.id, "reconcile: closed an abandoned order");
+                        ProviderStatus::Closed
+                    }
+                    // The buyer paid between our query and the close: ask again.
+                    CloseOutcome::NotOpen => self.channel.query(order, now).await?,
+                }
+            }
+            other => other,
+        };
+        match status {
             ProviderStatus::Paid {
                 provider_txn_id,
                 amount,
             } => {
-                self.record_payment(order, provider_txn_id, amount, now)
-                    .await
+                let payment = Payment {
+                    provider_txn_id,
+                    amount,
+                };
+                self.fulfil(order, &payment, None, now).await?;
+                tracing::info!(order_id = %order.id, "reconcile: recorded a payment no notification reported");
+                Ok(Checked::Fulfilled)
             }
             // A query reports a refunded trade as closed; `Refunded` comes only in
             // notifications. Either way no payment of this order stands.
@@ -142,46 +160,8 @@ impl<C: Channel> Shop<C> {
                 self.store.expire_order(&order.id, now).await?;
                 Ok(Checked::Expired)
             }
-            ProviderStatus::Waiting if now < order.expires_at => Ok(Checked::StillOpen),
-            ProviderStatus::Waiting => match self.channel.close(order, now).await? {
-                CloseOutcome::Closed => {
-                    self.store.expire_order(&order.id, now).await?;
-                    tracing::info!(order_id = %order.id, "reconcile: closed and expired an abandoned order");
-                    Ok(Checked::Expired)
-                }
-                // The buyer paid between our query and the close: ask again.
-                CloseOutcome::NotOpen => match self.channel.query(order, now).await? {
-                    ProviderStatus::Paid {
-                        provider_txn_id,
-                        amount,
-                    } => {
-                        self.record_payment(order, provider_txn_id, amount, now)
-                            .await
-                    }
-                    ProviderStatus::Closed | ProviderStatus::Refunded { .. } => {
-                        self.store.expire_order(&order.id, now).await?;
-                        Ok(Checked::Expired)
-                    }
-                    ProviderStatus::Waiting => Ok(Checked::StillOpen),
-                },
-            },
+            ProviderStatus::Waiting => Ok(Checked::StillOpen),
         }
-    }
-
-    async fn record_payment(
-        &self,
-        order: &Order,
-        provider_txn_id: String,
-        amount: crate::money::Money,
-        now: OffsetDateTime,
-    ) -> Result<Checked, CheckError> {
-        let payment = Payment {
-            provider_txn_id,
-            amount,
-        };
-        self.fulfil(order, &payment, None, now).await?;
-        tracing::info!(order_id = %order.id, "reconcile: recorded a payment no notification reported");
-        Ok(Checked::Fulfilled)
     }
 }
 

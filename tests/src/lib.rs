@@ -226,6 +226,33 @@ impl World {
         })
     }
 
+    /// A world whose sender SES does not know yet (so it refuses every mail), unique to
+    /// this world: SES identities are shared by every test on the emulator, so verifying
+    /// a common one would leak into other tests.
+    pub async fn with_unverified_sender(prefix: &str) -> Result<World> {
+        let tag = OrderId::generate(OffsetDateTime::now_utc())?
+            .as_str()
+            .to_lowercase();
+        let sender: &'static str =
+            Box::leak(format!("{prefix}-{tag}@example.com").into_boxed_str());
+        World::new(WorldOptions {
+            sender,
+            ..WorldOptions::default()
+        })
+        .await
+    }
+
+    /// Verify this world's sender in SES, so its mails go out from now on.
+    pub async fn verify_sender(&self) -> Result<()> {
+        let sdk = kiosk_localaws::emulator_config().await?;
+        aws_sdk_ses::Client::new(&sdk)
+            .verify_email_identity()
+            .email_address(self.shop.mailer.from_address().as_str())
+            .send()
+            .await?;
+        Ok(())
+    }
+
     /// A buyer address unique to this world, so mail read back is this test's own.
     pub fn buyer(&self, n: u32) -> String {
         format!("buyer{n}-{}@example.com", self.tag)

@@ -348,17 +348,7 @@ async fn each_download_event_gets_its_response() {
 
 #[tokio::test]
 async fn the_schedule_event_runs_reconcile() {
-    let tag = kiosk::OrderId::generate(kiosk_e2e::now())
-        .unwrap()
-        .as_str()
-        .to_lowercase();
-    let sender: &'static str = Box::leak(format!("events-late-{tag}@example.com").into_boxed_str());
-    let w = World::new(WorldOptions {
-        sender,
-        ..WorldOptions::default()
-    })
-    .await
-    .unwrap();
+    let w = World::with_unverified_sender("events-late").await.unwrap();
     let product = w.add_product(PRODUCT, "9.00").await;
     let buyer = w.buyer(1);
     let order = w.pending(&product, &buyer).await;
@@ -367,14 +357,7 @@ async fn the_schedule_event_runs_reconcile() {
     let kiosk::order::MailState::Due { next_at, .. } = w.order(&order.id).await.mail else {
         panic!("SES refused the unverified sender, so the mail is due")
     };
-    let sdk = kiosk_localaws::emulator_config().await.unwrap();
-    aws_sdk_ses::Client::new(&sdk)
-        .verify_email_identity()
-        .email_address(sender)
-        .send()
-        .await
-        .unwrap();
-
+    w.verify_sender().await.unwrap();
     let event: Value = serde_json::from_str(
         &std::fs::read_to_string(events_dir().join("reconcile-schedule.json")).unwrap(),
     )

@@ -16,30 +16,12 @@ use kiosk_e2e::gateway::Answer;
 use kiosk_e2e::{World, WorldOptions, now, pending_order};
 use time::{Duration, OffsetDateTime};
 
-/// A world whose sender SES does not know yet, unique to this test (SES identities are
-/// shared by every test on the emulator, so verifying a common one would leak).
 async fn world_with_unverified_sender() -> World {
-    let tag = kiosk::OrderId::generate(now())
-        .unwrap()
-        .as_str()
-        .to_lowercase();
-    let sender: &'static str = Box::leak(format!("late-{tag}@example.com").into_boxed_str());
-    World::new(WorldOptions {
-        sender,
-        ..WorldOptions::default()
-    })
-    .await
-    .unwrap()
+    World::with_unverified_sender("late").await.unwrap()
 }
 
 async fn verify_sender(w: &World) {
-    let sdk = kiosk_localaws::emulator_config().await.unwrap();
-    aws_sdk_ses::Client::new(&sdk)
-        .verify_email_identity()
-        .email_address(w.shop.mailer.from_address().as_str())
-        .send()
-        .await
-        .unwrap();
+    w.verify_sender().await.unwrap()
 }
 
 async fn reconcile(w: &World, at: OffsetDateTime, budget: StdDuration) -> MailRun {

@@ -61,8 +61,9 @@ struct PayBiz<'a> {
     quit_url: Option<&'a str>,
 }
 
+/// The result fields every gateway reply carries.
 #[derive(Deserialize)]
-struct QueryReply {
+struct Outcome {
     code: String,
     #[serde(default)]
     msg: String,
@@ -70,6 +71,49 @@ struct QueryReply {
     sub_code: String,
     #[serde(default)]
     sub_msg: String,
+}
+
+impl Outcome {
+    fn ok(&self) -> bool {
+        self.code == "10000"
+    }
+    fn is(&self, code: &str, sub_code: &str) -> bool {
+        self.code == code && self.sub_code == sub_code
+    }
+    fn into_error(self) -> ChannelError {
+        ChannelError::Provider {
+            code: self.code,
+            sub_code: self.sub_code,
+            msg: format!("{} {}", self.msg, self.sub_msg),
+        }
+    }
+}
+
+/// A successful reply must be about the order we asked about.
+fn about(order: &Order, out_trade_no: Option<&str>) -> Result<(), ChannelError> {
+    if out_trade_no == Some(order.id.as_str()) {
+        Ok(())
+    } else {
+        Err(ChannelError::Provider {
+            code: "10000".into(),
+            sub_code: "out_trade_no".into(),
+            msg: "reply is about another order".into(),
+        })
+    }
+}
+
+fn malformed(what: &str) -> ChannelError {
+    ChannelError::Provider {
+        code: "10000".into(),
+        sub_code: what.into(),
+        msg: "missing or malformed in reply".into(),
+    }
+}
+
+#[derive(Deserialize)]
+struct QueryReply {
+    #[serde(flatten)]
+    outcome: Outcome,
     trade_status: Option<String>,
     trade_no: Option<String>,
     total_amount: Option<String>,
@@ -78,13 +122,8 @@ struct QueryReply {
 
 #[derive(Deserialize)]
 struct RefundReply {
-    code: String,
-    #[serde(default)]
-    msg: String,
-    #[serde(default)]
-    sub_code: String,
-    #[serde(default)]
-    sub_msg: String,
+    #[serde(flatten)]
+    outcome: Outcome,
     out_trade_no: Option<String>,
     /// The total refunded for the trade so far, this refund included.
     refund_fee: Option<String>,
@@ -92,13 +131,8 @@ struct RefundReply {
 
 #[derive(Deserialize)]
 struct CloseReply {
-    code: String,
-    #[serde(default)]
-    msg: String,
-    #[serde(default)]
-    sub_code: String,
-    #[serde(default)]
-    sub_msg: String,
+    #[serde(flatten)]
+    outcome: Outcome,
 }
 
 fn reject(why: impl Into<String>) -> ChannelError {
@@ -301,44 +335,29 @@ impl Channel for AlipayChannel {
         let raw = self.call("alipay.trade.query", biz, now).await?;
         let reply: QueryReply = verify_response(&raw, "alipay.trade.query", &self.alipay_key)
             .map_err(ChannelError::Reply)?;
-        if reply.code == "40004" && reply.sub_code == "ACQ.TRADE_NOT_EXIST" {
+        if reply.outcome.is("40004", "ACQ.TRADE_NOT_EXIST") {
             // The buyer has not opened the cashier yet: still pending on our side.
             return Ok(ProviderStatus::Waiting);
         }
-        if reply.code != "10000" {
-            return Err(ChannelError::Provider {
-                code: reply.code,
-                sub_code: reply.sub_code,
-                msg: format!("{} {}", reply.msg, reply.sub_msg),
-            });
+        if !reply.outcome.ok() {
+            return Err(reply.outcome.into_error());
         }
-        if reply.out_trade_no.as_deref() != Some(order.id.as_str()) {
-            return Err(ChannelError::Provider {
-                code: reply.code,
-                sub_code: "out_trade_no".into(),
-                msg: "reply is about another order".into(),
-            });
-        }
-        let bad = |what: &str| ChannelError::Provider {
-            code: "10000".into(),
-            sub_code: what.into(),
-            msg: "missing or malformed in reply".into(),
-        };
+        about(order, reply.out_trade_no.as_deref())?;
         match reply.trade_status.as_deref() {
             Some("TRADE_SUCCESS" | "TRADE_FINISHED") => Ok(ProviderStatus::Paid {
                 provider_txn_id: reply
                     .trade_no
                     .filter(|t| !t.is_empty())
-                    .ok_or_else(|| bad("trade_no"))?,
+                    .ok_or_else(|| malformed("trade_no"))?,
                 amount: reply
                     .total_amount
                     .as_deref()
                     .and_then(|a| Money::parse_decimal(a, Currency::Cny).ok())
-                    .ok_or_else(|| bad("total_amount"))?,
+                    .ok_or_else(|| malformed("total_amount"))?,
             }),
             Some("WAIT_BUYER_PAY") => Ok(ProviderStatus::Waiting),
             Some("TRADE_CLOSED") => Ok(ProviderStatus::Closed),
-            _ => Err(bad("trade_status")),
+            _ => Err(malformed("trade_status")),
         }
     }
 
@@ -351,18 +370,18 @@ impl Channel for AlipayChannel {
         let raw = self.call("alipay.trade.close", biz, now).await?;
         let reply: CloseReply = verify_response(&raw, "alipay.trade.close", &self.alipay_key)
             .map_err(ChannelError::Reply)?;
-        match (reply.code.as_str(), reply.sub_code.as_str()) {
-            ("10000", _) => Ok(CloseOutcome::Closed),
+        let o = reply.outcome;
+        if o.ok() {
+            Ok(CloseOutcome::Closed)
+        } else if o.is("40004", "ACQ.TRADE_NOT_EXIST") {
             // The buyer never opened the cashier, so Alipay never created the trade: there
             // is nothing that could still be paid.
-            ("40004", "ACQ.TRADE_NOT_EXIST") => Ok(CloseOutcome::Closed),
+            Ok(CloseOutcome::Closed)
+        } else if o.is("40004", "ACQ.TRADE_STATUS_ERROR") {
             // Paid (or finished) in the meantime: only an open trade can be closed.
-            ("40004", "ACQ.TRADE_STATUS_ERROR") => Ok(CloseOutcome::NotOpen),
-            _ => Err(ChannelError::Provider {
-                code: reply.code,
-                sub_code: reply.sub_code,
-                msg: format!("{} {}", reply.msg, reply.sub_msg),
-            }),
+            Ok(CloseOutcome::NotOpen)
+        } else {
+            Err(o.into_error())
         }
     }
 
@@ -387,29 +406,15 @@ impl Channel for AlipayChannel {
             .await?;
         let reply: RefundReply = verify_response(&raw, "alipay.trade.refund", &self.alipay_key)
             .map_err(ChannelError::Reply)?;
-        if reply.code != "10000" {
-            return Err(ChannelError::Provider {
-                code: reply.code,
-                sub_code: reply.sub_code,
-                msg: format!("{} {}", reply.msg, reply.sub_msg),
-            });
+        if !reply.outcome.ok() {
+            return Err(reply.outcome.into_error());
         }
-        if reply.out_trade_no.as_deref() != Some(order.id.as_str()) {
-            return Err(ChannelError::Provider {
-                code: reply.code,
-                sub_code: "out_trade_no".into(),
-                msg: "reply is about another order".into(),
-            });
-        }
+        about(order, reply.out_trade_no.as_deref())?;
         reply
             .refund_fee
             .as_deref()
             .and_then(|f| Money::parse_decimal(f, Currency::Cny).ok())
-            .ok_or_else(|| ChannelError::Provider {
-                code: "10000".into(),
-                sub_code: "refund_fee".into(),
-                msg: "missing or malformed in reply".into(),
-            })
+            .ok_or_else(|| malformed("refund_fee"))
     }
 
     fn ack(&self) -> &'static str {

@@ -149,6 +149,24 @@ impl Store {
         }
     }
 
+    /// Send a conditional UpdateItem: `true` if it wrote, `false` if its condition
+    /// failed (the caller says what that means).
+    async fn update_if(
+        update: aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder,
+        op: &'static str,
+    ) -> Result<bool, StoreError> {
+        match update.send().await {
+            Ok(_) => Ok(true),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(aws(op)(e)),
+        }
+    }
+
     /// Read one item by key.
     async fn get(
         &self,
@@ -387,30 +405,21 @@ impl Store {
         id: &OrderId,
         now: OffsetDateTime,
     ) -> Result<bool, StoreError> {
-        let res = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(codec::order_key(id)))
-            .update_expression("SET #status = :expired, #ttl = :ttl REMOVE pending, check_at")
-            .condition_expression("#status = :pending")
-            .expression_attribute_names("#status", "status")
-            .expression_attribute_names("#ttl", "ttl")
-            .expression_attribute_values(":ttl", ts(now + UNPAID_RETENTION))
-            .expression_attribute_values(":expired", s(OrderStatus::Expired.as_str()))
-            .expression_attribute_values(":pending", s(OrderStatus::Pending.as_str()))
-            .send()
-            .await;
-        match res {
-            Ok(_) => Ok(true),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(false)
-            }
-            Err(e) => Err(aws("UpdateItem(expire)")(e)),
-        }
+        Self::update_if(
+            self.client
+                .update_item()
+                .table_name(&self.table)
+                .set_key(Some(codec::order_key(id)))
+                .update_expression("SET #status = :expired, #ttl = :ttl REMOVE pending, check_at")
+                .condition_expression("#status = :pending")
+                .expression_attribute_names("#status", "status")
+                .expression_attribute_names("#ttl", "ttl")
+                .expression_attribute_values(":ttl", ts(now + UNPAID_RETENTION))
+                .expression_attribute_values(":expired", s(OrderStatus::Expired.as_str()))
+                .expression_attribute_values(":pending", s(OrderStatus::Pending.as_str())),
+            "UpdateItem(expire)",
+        )
+        .await
     }
 
     /// Record a refund the provider reported (see [`Order::record_refund`]). A full
@@ -433,30 +442,21 @@ impl Store {
                 let Some(total) = order.refunded else {
                     return Ok(false);
                 };
-                let res = self
-                    .client
-                    .update_item()
-                    .table_name(&self.table)
-                    .set_key(Some(codec::order_key(&order.id)))
-                    .update_expression("SET refunded_minor = :total")
-                    .condition_expression(
-                        "#status = :paid AND (attribute_not_exists(refunded_minor) OR refunded_minor < :total)",
-                    )
-                    .expression_attribute_names("#status", "status")
-                    .expression_attribute_values(":total", n(total.minor()))
-                    .expression_attribute_values(":paid", s(OrderStatus::Paid.as_str()))
-                    .send()
-                    .await;
-                match res {
-                    Ok(_) => Ok(true),
-                    Err(e)
-                        if e.as_service_error()
-                            .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-                    {
-                        Ok(false)
-                    }
-                    Err(e) => Err(aws("UpdateItem(partial refund)")(e)),
-                }
+                Self::update_if(
+                    self.client
+                        .update_item()
+                        .table_name(&self.table)
+                        .set_key(Some(codec::order_key(&order.id)))
+                        .update_expression("SET refunded_minor = :total")
+                        .condition_expression(
+                            "#status = :paid AND (attribute_not_exists(refunded_minor) OR refunded_minor < :total)",
+                        )
+                        .expression_attribute_names("#status", "status")
+                        .expression_attribute_values(":total", n(total.minor()))
+                        .expression_attribute_values(":paid", s(OrderStatus::Paid.as_str())),
+                    "UpdateItem(partial refund)",
+                )
+                .await
             }
             RefundOutcome::Full(order) => {
                 let update = Update::builder()
@@ -510,27 +510,19 @@ impl Store {
     /// The purchase mail is no longer wanted (the order was refunded before it went
     /// out): out of `MailDue`, nothing sent.
     pub async fn mail_not_needed(&self, id: &OrderId) -> Result<(), StoreError> {
-        let res = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(codec::order_key(id)))
-            .update_expression("SET mail_state = :not_due REMOVE mail_due, mail_next_at")
-            .condition_expression("mail_state = :due")
-            .expression_attribute_values(":not_due", s("NOT_DUE"))
-            .expression_attribute_values(":due", s(codec::MAIL_DUE_MARK))
-            .send()
-            .await;
-        match res {
-            Ok(_) => Ok(()),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(())
-            }
-            Err(e) => Err(aws("UpdateItem(mail not needed)")(e)),
-        }
+        Self::update_if(
+            self.client
+                .update_item()
+                .table_name(&self.table)
+                .set_key(Some(codec::order_key(id)))
+                .update_expression("SET mail_state = :not_due REMOVE mail_due, mail_next_at")
+                .condition_expression("mail_state = :due")
+                .expression_attribute_values(":not_due", s("NOT_DUE"))
+                .expression_attribute_values(":due", s(codec::MAIL_DUE_MARK)),
+            "UpdateItem(mail not needed)",
+        )
+        .await?;
+        Ok(())
     }
 
     /// The purchase mail went out: clear the due mark.
@@ -726,30 +718,22 @@ impl Store {
         checks: u32,
         next_at: OffsetDateTime,
     ) -> Result<(), StoreError> {
-        let res = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(codec::order_key(id)))
-            .update_expression("SET check_at = :next, checks = :n")
-            .condition_expression("#status = :pending")
-            .expression_attribute_names("#status", "status")
-            .expression_attribute_values(":next", ts(next_at))
-            .expression_attribute_values(":n", n(checks))
-            .expression_attribute_values(":pending", s(OrderStatus::Pending.as_str()))
-            .send()
-            .await;
-        match res {
-            Ok(_) => Ok(()),
-            // Paid or expired meanwhile: nothing left to check.
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(())
-            }
-            Err(e) => Err(aws("UpdateItem(record check)")(e)),
-        }
+        // Paid or expired meanwhile (the condition fails): nothing left to check.
+        Self::update_if(
+            self.client
+                .update_item()
+                .table_name(&self.table)
+                .set_key(Some(codec::order_key(id)))
+                .update_expression("SET check_at = :next, checks = :n")
+                .condition_expression("#status = :pending")
+                .expression_attribute_names("#status", "status")
+                .expression_attribute_values(":next", ts(next_at))
+                .expression_attribute_values(":n", n(checks))
+                .expression_attribute_values(":pending", s(OrderStatus::Pending.as_str())),
+            "UpdateItem(record check)",
+        )
+        .await?;
+        Ok(())
     }
 
     // ---- grants -------------------------------------------------------------------

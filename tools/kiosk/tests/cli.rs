@@ -969,22 +969,8 @@ async fn update_reports_ses_refusals_exits_non_zero_and_retries_them_with_the_sa
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reconcile_sends_due_mails_and_orders_shows_the_mail_state() {
     // A sender only this test uses: SES refuses it until the test verifies it.
-    let sender: &'static str = Box::leak(
-        format!(
-            "cli-late-{}@example.com",
-            kiosk::OrderId::generate(now())
-                .unwrap()
-                .as_str()
-                .to_lowercase()
-        )
-        .into_boxed_str(),
-    );
-    let w = World::new(WorldOptions {
-        sender,
-        ..WorldOptions::default()
-    })
-    .await
-    .unwrap();
+    let w = World::with_unverified_sender("cli-late").await.unwrap();
+    let sender = w.shop.mailer.from_address().as_str().to_owned();
     let bucket = bucket_for(&w).await;
     let book = w.add_product("book", "9.00").await;
     let order = w.pending(&book, &w.buyer(1)).await;
@@ -994,7 +980,7 @@ async fn reconcile_sends_due_mails_and_orders_shows_the_mail_state() {
         (200, "success".to_owned())
     );
 
-    let env = [("KIOSK_SENDER", sender)];
+    let env = [("KIOSK_SENDER", sender.as_str())];
     let list = |state: &str| {
         let out = kiosk(&w, &bucket, &["orders", "--mail", state], &env);
         assert!(out.status.success(), "{}", stderr(&out));
@@ -1021,13 +1007,7 @@ async fn reconcile_sends_due_mails_and_orders_shows_the_mail_state() {
         .mail_failed(&order.id, 1, now() - time::Duration::seconds(1))
         .await
         .unwrap();
-    let sdk = kiosk_localaws::emulator_config().await.unwrap();
-    aws_sdk_ses::Client::new(&sdk)
-        .verify_email_identity()
-        .email_address(sender)
-        .send()
-        .await
-        .unwrap();
+    w.verify_sender().await.unwrap();
     let out = kiosk(&w, &bucket, &["reconcile", "--budget", "30"], &env);
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(stdout(&out).contains("sent 1,"), "{}", stdout(&out));
