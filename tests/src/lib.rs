@@ -98,6 +98,7 @@ pub fn pending_order(product: &Product, email: &str, created_at: OffsetDateTime)
 }
 
 pub mod gateway;
+pub mod local;
 pub mod webdriver;
 
 use std::path::PathBuf;

@@ -13,6 +13,7 @@ use kiosk::order::{MailState, OrderStatus, PayOutcome, Payment};
 use kiosk::store::Paid;
 use kiosk::{Grant, Order, Product};
 use kiosk_e2e::gateway::Answer;
+use kiosk_e2e::local::LocalShop;
 use kiosk_e2e::{World, WorldOptions, now, pending_order};
 use time::{Duration, OffsetDateTime};
 
@@ -455,69 +456,13 @@ async fn a_provider_payment_of_another_amount_changes_nothing() {
 
 // ---- the local sandbox ------------------------------------------------------------
 
-/// The local shop with its Alipay sandbox, for what only the sandbox can do: pay while
-/// losing every notification, and refuse to pay a closed trade.
-async fn local_shop() -> (String, std::sync::Arc<devstack::App>, reqwest::Client) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf();
-    let opts = devstack::Options {
-        endpoint: std::env::var("AWS_ENDPOINT_URL").unwrap(),
-        site_dir: root.join("site"),
-        keys_dir: std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("reconcile-keys"),
-        retry_unit: StdDuration::from_millis(100),
-    };
-    let (base, app) = devstack::start(listener, opts).await.unwrap();
-    let http = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    (base, app, http)
-}
-
-/// Buy Now in the local shop and open the sandbox cashier; the order id.
-async fn open_cashier(base: &str, http: &reqwest::Client, email: &str) -> kiosk::OrderId {
-    let resp = http
-        .post(format!("{base}/checkout"))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(format!(
-            "product_id=little-book-of-rust&email={}",
-            email.replace('@', "%40")
-        ))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 303);
-    let cashier = resp.headers()["location"].to_str().unwrap().to_owned();
-    let page = http.get(&cashier).send().await.unwrap();
-    assert_eq!(page.status(), 200);
-    let query = cashier.split_once('?').unwrap().1;
-    let params = kiosk::alipay::parse_form(query).unwrap();
-    let biz: serde_json::Value = serde_json::from_str(&params["biz_content"]).unwrap();
-    kiosk::OrderId::parse(biz["out_trade_no"].as_str().unwrap()).unwrap()
-}
-
-async fn sandbox_pay(
-    base: &str,
-    http: &reqwest::Client,
-    id: &kiosk::OrderId,
-    extra: &str,
-) -> (u16, String) {
-    let resp = http
-        .post(format!("{base}/sandbox/alipay/pay"))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(format!("out_trade_no={id}{extra}"))
-        .send()
-        .await
-        .unwrap();
-    (resp.status().as_u16(), resp.text().await.unwrap())
-}
-
 #[tokio::test]
 async fn the_sandbox_shows_reconcile_delivering_a_lost_payment_and_closing_an_abandoned_one() {
-    let (base, app, http) = local_shop().await;
+    let shop =
+        LocalShop::start(&std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("reconcile-keys"))
+            .await
+            .unwrap();
+    let app = &shop.app;
     let tag = kiosk::OrderId::generate(now())
         .unwrap()
         .as_str()
@@ -525,8 +470,8 @@ async fn the_sandbox_shows_reconcile_delivering_a_lost_payment_and_closing_an_ab
     let buyer = format!("lost-{tag}@example.com");
 
     // Paid at the sandbox, every notification lost, and the buyer never comes back.
-    let paid = open_cashier(&base, &http, &buyer).await;
-    let (status, _) = sandbox_pay(&base, &http, &paid, "&lose_notification=1").await;
+    let paid = shop.open_cashier(&buyer).await;
+    let (status, _) = shop.pay(&paid, "&lose_notification=1").await;
     assert_eq!(
         status, 303,
         "the browser is sent back, and the buyer closes it"
@@ -588,7 +533,7 @@ async fn the_sandbox_shows_reconcile_delivering_a_lost_payment_and_closing_an_ab
 
     // Opened the cashier and left: past its expiry reconcile closes it, and the cashier
     // then refuses to take the money.
-    let left = open_cashier(&base, &http, &format!("left-{tag}@example.com")).await;
+    let left = shop.open_cashier(&format!("left-{tag}@example.com")).await;
     let run = app
         .shop
         .reconcile_pending(
@@ -608,7 +553,7 @@ async fn the_sandbox_shows_reconcile_delivering_a_lost_payment_and_closing_an_ab
             .status,
         OrderStatus::Expired
     );
-    let (status, page) = sandbox_pay(&base, &http, &left, "").await;
+    let (status, page) = shop.pay(&left, "").await;
     assert_eq!(status, 400);
     assert!(page.contains("ACQ.TRADE_HAS_CLOSE"), "{page}");
     assert_eq!(

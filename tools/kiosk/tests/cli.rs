@@ -1071,54 +1071,20 @@ async fn refund_at_the_sandbox_partly_then_fully_once_and_safely_again() {
             .to_lowercase()
     ));
     std::fs::create_dir_all(&root).unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let shop = kiosk_e2e::local::LocalShop::start(&root.join("keys"))
+        .await
+        .unwrap();
     let endpoint = std::env::var("AWS_ENDPOINT_URL").unwrap();
-    let (base, app) = devstack::start(
-        listener,
-        devstack::Options {
-            endpoint: endpoint.clone(),
-            site_dir: repo.join("site"),
-            keys_dir: root.join("keys"),
-            retry_unit: std::time::Duration::from_millis(50),
-        },
-    )
-    .await
-    .unwrap();
-    devstack::write_local_stack(&root, &base, &endpoint).unwrap();
+    devstack::write_local_stack(&root, &shop.base, &endpoint).unwrap();
+    let (base, app, http) = (&shop.base, &shop.app, &shop.http);
 
     // A buyer pays at the sandbox; the notification records it.
-    let http = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
     let email = format!(
         "refund-{}@example.com",
         root.file_name().unwrap().to_string_lossy()
     );
-    let resp = http
-        .post(format!("{base}/checkout"))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(format!(
-            "product_id=little-book-of-rust&email={}",
-            email.replace('@', "%40")
-        ))
-        .send()
-        .await
-        .unwrap();
-    let cashier = resp.headers()["location"].to_str().unwrap().to_owned();
-    let params = parse_form(cashier.split_once('?').unwrap().1).unwrap();
-    let biz: serde_json::Value = serde_json::from_str(&params["biz_content"]).unwrap();
-    let id = kiosk::OrderId::parse(biz["out_trade_no"].as_str().unwrap()).unwrap();
-    assert_eq!(http.get(&cashier).send().await.unwrap().status(), 200);
-    let paid = http
-        .post(format!("{base}/sandbox/alipay/pay"))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(format!("out_trade_no={id}"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(paid.status(), 303);
+    let id = shop.open_cashier(&email).await;
+    assert_eq!(shop.pay(&id, "").await.0, 303);
     let store = &app.shop.store;
     let mut order = store.get_order(&id).await.unwrap().unwrap();
     for _ in 0..100 {

@@ -1,0 +1,83 @@
+//! The local shop (`make dev`'s server) started in process, for what only its Alipay
+//! sandbox can do: pay while losing every notification, refuse to pay a closed trade,
+//! refund once per request number.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use kiosk::OrderId;
+
+pub struct LocalShop {
+    pub base: String,
+    pub app: Arc<devstack::App>,
+    /// Follows no redirects, so a test sees each hop.
+    pub http: reqwest::Client,
+}
+
+impl LocalShop {
+    /// Start the shop on a free port, its local keys in `keys_dir`.
+    pub async fn start(keys_dir: &Path) -> Result<LocalShop> {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .parent()
+            .context("workspace root")?;
+        let opts = devstack::Options {
+            endpoint: std::env::var("AWS_ENDPOINT_URL")
+                .context("AWS_ENDPOINT_URL is not set; run `make test`")?,
+            site_dir: root.join("site"),
+            keys_dir: keys_dir.to_path_buf(),
+            retry_unit: Duration::from_millis(50),
+        };
+        let (base, app) = devstack::start(listener, opts).await?;
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()?;
+        Ok(LocalShop { base, app, http })
+    }
+
+    /// Buy Now for the sample book and open the sandbox cashier; the order id.
+    pub async fn open_cashier(&self, email: &str) -> OrderId {
+        let resp = self
+            .http
+            .post(format!("{}/checkout", self.base))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(format!(
+                "product_id=little-book-of-rust&email={}",
+                email.replace('@', "%40")
+            ))
+            .send()
+            .await
+            .expect("checkout");
+        assert_eq!(resp.status(), 303);
+        let cashier = resp.headers()["location"]
+            .to_str()
+            .expect("cashier URL")
+            .to_owned();
+        let page = self.http.get(&cashier).send().await.expect("cashier");
+        assert_eq!(page.status(), 200);
+        let query = cashier.split_once('?').expect("query").1;
+        let params = kiosk::alipay::parse_form(query).expect("pay params");
+        let biz: serde_json::Value =
+            serde_json::from_str(&params["biz_content"]).expect("biz_content");
+        OrderId::parse(biz["out_trade_no"].as_str().expect("out_trade_no")).expect("order id")
+    }
+
+    /// Press a button at the sandbox cashier (`extra` adds form fields, e.g.
+    /// `&lose_notification=1`); status and body.
+    pub async fn pay(&self, id: &OrderId, extra: &str) -> (u16, String) {
+        let resp = self
+            .http
+            .post(format!("{}/sandbox/alipay/pay", self.base))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(format!("out_trade_no={id}{extra}"))
+            .send()
+            .await
+            .expect("pay");
+        (
+            resp.status().as_u16(),
+            resp.text().await.unwrap_or_default(),
+        )
+    }
+}
