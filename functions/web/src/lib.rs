@@ -160,7 +160,8 @@ mod log_tests {
     }
 
     #[test]
-    fn alarm_messages_are_logged_where_the_metric_filters_look() {
+    fn alarm_messages_are_logged_where_the_metric_filters_look()
+    -> Result<(), Box<dyn std::error::Error>> {
         let buf = Buf::default();
         let out = buf.clone();
         let subscriber = super::json_logs(move || out.clone()).finish();
@@ -169,15 +170,16 @@ mod log_tests {
                 tracing::error!(message = m, order_id = "K1", error = "why");
             }
         });
-        let text = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
-        let lines: Vec<serde_json::Value> = text
+        let bytes = buf.0.lock().map_err(|_| "log buffer poisoned")?.clone();
+        let lines = String::from_utf8(bytes)?
             .lines()
-            .map(|l| serde_json::from_str(l).unwrap())
-            .collect();
+            .map(serde_json::from_str)
+            .collect::<Result<Vec<serde_json::Value>, _>>()?;
         assert_eq!(lines.len(), kiosk::alarm::ALL.len());
         for (line, m) in lines.iter().zip(kiosk::alarm::ALL) {
             assert_eq!(line["fields"]["message"], m, "{line}");
             assert_eq!(line["fields"]["order_id"], "K1");
         }
+        Ok(())
     }
 }
