@@ -19,7 +19,7 @@ use time::{Duration, OffsetDateTime};
 
 use crate::channel::{Channel, ChannelError, CloseOutcome, ProviderStatus};
 use crate::delivery::MailRun;
-use crate::order::{Order, Payment};
+use crate::order::Order;
 use crate::shop::Shop;
 use crate::store::StoreError;
 
@@ -142,14 +142,7 @@ impl<C: Channel> Shop<C> {
             other => other,
         };
         match status {
-            ProviderStatus::Paid {
-                provider_txn_id,
-                amount,
-            } => {
-                let payment = Payment {
-                    provider_txn_id,
-                    amount,
-                };
+            ProviderStatus::Paid(payment) => {
                 self.fulfil(order, &payment, None, now).await?;
                 tracing::info!(order_id = %order.id, "reconcile: recorded a payment no notification reported");
                 Ok(Checked::Fulfilled)

@@ -163,14 +163,7 @@ impl<C: Channel> Shop<C> {
             .map_err(NotifyError::Store)?
             .ok_or_else(|| NotifyError::UnknownOrder(event.order_id.clone()))?;
         match event.status {
-            ProviderStatus::Paid {
-                provider_txn_id,
-                amount,
-            } => {
-                let payment = Payment {
-                    provider_txn_id,
-                    amount,
-                };
+            ProviderStatus::Paid(payment) => {
                 match self
                     .fulfil(&order, &payment, Some(&event.event_id), now)
                     .await
@@ -251,14 +244,7 @@ impl<C: Channel> Shop<C> {
             }),
             OrderStatus::Pending | OrderStatus::Expired => {
                 match self.channel.query(&order, now).await {
-                    Ok(ProviderStatus::Paid {
-                        provider_txn_id,
-                        amount,
-                    }) => {
-                        let payment = Payment {
-                            provider_txn_id,
-                            amount,
-                        };
+                    Ok(ProviderStatus::Paid(payment)) => {
                         match self.fulfil(&order, &payment, None, now).await {
                             Ok(Fulfilled::Now { order, .. } | Fulfilled::Already { order }) => {
                                 Ok(self.paid_view(*order))

@@ -16,7 +16,7 @@ use crate::clock::{beijing_minutes, beijing_seconds};
 use crate::config::AlipayConfig;
 use crate::ids::OrderId;
 use crate::money::{Currency, Money};
-use crate::order::{ChannelKind, Order};
+use crate::order::{ChannelKind, Order, Payment};
 
 /// Where Alipay calls us back.
 #[derive(Debug, Clone)]
@@ -303,11 +303,11 @@ impl Channel for AlipayChannel {
                 total: Money::parse_decimal(fee, Currency::Cny)
                     .map_err(|e| reject(format!("refund_fee: {e}")))?,
             },
-            ("TRADE_SUCCESS" | "TRADE_FINISHED", _) => ProviderStatus::Paid {
+            ("TRADE_SUCCESS" | "TRADE_FINISHED", _) => ProviderStatus::Paid(Payment {
                 provider_txn_id: field(&p, "trade_no")?.to_owned(),
                 amount: Money::parse_decimal(field(&p, "total_amount")?, Currency::Cny)
                     .map_err(|e| reject(format!("total_amount: {e}")))?,
-            },
+            }),
             ("WAIT_BUYER_PAY", _) => ProviderStatus::Waiting,
             ("TRADE_CLOSED", None) => ProviderStatus::Closed,
             (other, _) => return Err(reject(format!("unknown trade_status {other:?}"))),
@@ -344,7 +344,7 @@ impl Channel for AlipayChannel {
         }
         about(order, reply.out_trade_no.as_deref())?;
         match reply.trade_status.as_deref() {
-            Some("TRADE_SUCCESS" | "TRADE_FINISHED") => Ok(ProviderStatus::Paid {
+            Some("TRADE_SUCCESS" | "TRADE_FINISHED") => Ok(ProviderStatus::Paid(Payment {
                 provider_txn_id: reply
                     .trade_no
                     .filter(|t| !t.is_empty())
@@ -354,7 +354,7 @@ impl Channel for AlipayChannel {
                     .as_deref()
                     .and_then(|a| Money::parse_decimal(a, Currency::Cny).ok())
                     .ok_or_else(|| malformed("total_amount"))?,
-            }),
+            })),
             Some("WAIT_BUYER_PAY") => Ok(ProviderStatus::Waiting),
             Some("TRADE_CLOSED") => Ok(ProviderStatus::Closed),
             _ => Err(malformed("trade_status")),

@@ -15,7 +15,7 @@ pub use alipay::{AlipayChannel, AlipayUrls};
 
 use crate::ids::OrderId;
 use crate::money::Money;
-use crate::order::{ChannelKind, Order};
+use crate::order::{ChannelKind, Order, Payment};
 
 /// Which cashier to send the buyer to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -67,11 +67,8 @@ impl Device {
 /// What the provider says about an order's payment.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ProviderStatus {
-    /// Money taken: `TRADE_SUCCESS` / `TRADE_FINISHED`.
-    Paid {
-        provider_txn_id: String,
-        amount: Money,
-    },
+    /// Money taken (`TRADE_SUCCESS` / `TRADE_FINISHED`): the payment to record.
+    Paid(Payment),
     /// The buyer opened the cashier but has not paid, or never opened it.
     Waiting,
     /// The provider closed the trade unpaid.
