@@ -36,6 +36,15 @@ pub struct TargetArgs {
     /// Address mails come from, verified in SES (overrides the stack's SenderEmail).
     #[arg(long, global = true, env = "KIOSK_SENDER", value_name = "EMAIL")]
     pub sender: Option<String>,
+    #[command(flatten)]
+    pub alipay: AlipaySettings,
+}
+
+/// What `refund` and `reconcile` need to talk to Alipay as the functions do (names of the
+/// key parameters, never keys). Any may be missing; flags and variables override what
+/// the stack or `make dev` gave.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, clap::Args)]
+pub struct AlipaySettings {
     /// Alipay app id, for refunds and reconcile (overrides the stack's AlipayAppId).
     #[arg(long, global = true, env = "KIOSK_ALIPAY_APP_ID", value_name = "ID")]
     pub alipay_app_id: Option<String>,
@@ -65,6 +74,35 @@ pub struct TargetArgs {
     pub alipay_public_key_param: Option<String>,
 }
 
+impl AlipaySettings {
+    fn complete(&self) -> bool {
+        self.alipay_app_id.is_some()
+            && self.alipay_gateway_url.is_some()
+            && self.alipay_private_key_param.is_some()
+            && self.alipay_public_key_param.is_some()
+    }
+
+    /// Take every setting `other` has.
+    fn override_with(&mut self, other: &AlipaySettings) {
+        for (theirs, ours) in [
+            (&other.alipay_app_id, &mut self.alipay_app_id),
+            (&other.alipay_gateway_url, &mut self.alipay_gateway_url),
+            (
+                &other.alipay_private_key_param,
+                &mut self.alipay_private_key_param,
+            ),
+            (
+                &other.alipay_public_key_param,
+                &mut self.alipay_public_key_param,
+            ),
+        ] {
+            if theirs.is_some() {
+                ours.clone_from(theirs);
+            }
+        }
+    }
+}
+
 /// What `make dev` leaves in `.local/stack.json` while it runs.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct LocalStack {
@@ -74,14 +112,8 @@ pub struct LocalStack {
     pub bucket: String,
     pub api_url: String,
     pub sender: String,
-    #[serde(default)]
-    pub alipay_app_id: Option<String>,
-    #[serde(default)]
-    pub alipay_gateway_url: Option<String>,
-    #[serde(default)]
-    pub alipay_private_key_param: Option<String>,
-    #[serde(default)]
-    pub alipay_public_key_param: Option<String>,
+    #[serde(flatten)]
+    pub alipay: AlipaySettings,
 }
 
 /// The resolved shop: an SDK configuration and the names of its parts. A part that
@@ -93,10 +125,7 @@ pub struct Target {
     pub bucket: Option<String>,
     pub api_url: Option<String>,
     pub sender: Option<String>,
-    pub alipay_app_id: Option<String>,
-    pub alipay_gateway_url: Option<String>,
-    pub alipay_private_key_param: Option<String>,
-    pub alipay_public_key_param: Option<String>,
+    pub alipay: AlipaySettings,
 }
 
 fn missing(what: &str, flag: &str, env: &str, output: &str) -> anyhow::Error {
@@ -131,10 +160,7 @@ impl Target {
 
     /// Whether every Alipay setting is known (commands that can do without say so).
     pub fn has_alipay(&self) -> bool {
-        self.alipay_app_id.is_some()
-            && self.alipay_gateway_url.is_some()
-            && self.alipay_private_key_param.is_some()
-            && self.alipay_public_key_param.is_some()
+        self.alipay.complete()
     }
 
     /// The shop as the functions build it: config, Alipay keys from SSM, clients.
@@ -154,14 +180,14 @@ impl Target {
         };
         let alipay = AlipayConfig {
             app_id: need(
-                &self.alipay_app_id,
+                &self.alipay.alipay_app_id,
                 "Alipay app id",
                 "--alipay-app-id",
                 "KIOSK_ALIPAY_APP_ID",
                 "AlipayAppId",
             )?,
             gateway_url: need(
-                &self.alipay_gateway_url,
+                &self.alipay.alipay_gateway_url,
                 "Alipay gateway",
                 "--alipay-gateway-url",
                 "KIOSK_ALIPAY_GATEWAY_URL",
@@ -169,14 +195,14 @@ impl Target {
             )?,
             seller_id: None,
             app_private_key_param: need(
-                &self.alipay_private_key_param,
+                &self.alipay.alipay_private_key_param,
                 "app private key parameter",
                 "--alipay-private-key-param",
                 "KIOSK_ALIPAY_PRIVATE_KEY_PARAM",
                 "AlipayAppPrivateKeyParam",
             )?,
             alipay_public_key_param: need(
-                &self.alipay_public_key_param,
+                &self.alipay.alipay_public_key_param,
                 "Alipay public key parameter",
                 "--alipay-public-key-param",
                 "KIOSK_ALIPAY_PUBLIC_KEY_PARAM",
@@ -265,10 +291,7 @@ pub async fn resolve(args: &TargetArgs) -> Result<Target> {
             bucket: Some(local.bucket),
             api_url: Some(local.api_url),
             sender: Some(local.sender),
-            alipay_app_id: local.alipay_app_id,
-            alipay_gateway_url: local.alipay_gateway_url,
-            alipay_private_key_param: local.alipay_private_key_param,
-            alipay_public_key_param: local.alipay_public_key_param,
+            alipay: local.alipay,
         }
     } else {
         let sdk = aws_config::defaults(BehaviorVersion::latest()).load().await;
@@ -278,10 +301,7 @@ pub async fn resolve(args: &TargetArgs) -> Result<Target> {
             bucket: None,
             api_url: None,
             sender: None,
-            alipay_app_id: None,
-            alipay_gateway_url: None,
-            alipay_private_key_param: None,
-            alipay_public_key_param: None,
+            alipay: AlipaySettings::default(),
         };
         if let Some(name) = &args.stack {
             let mut outputs = stack_outputs(&t.sdk, name).await?;
@@ -289,10 +309,12 @@ pub async fn resolve(args: &TargetArgs) -> Result<Target> {
             t.bucket = outputs.remove("FilesBucket");
             t.api_url = outputs.remove("ApiUrl");
             t.sender = outputs.remove("SenderEmail");
-            t.alipay_app_id = outputs.remove("AlipayAppId");
-            t.alipay_gateway_url = outputs.remove("AlipayGatewayUrl");
-            t.alipay_private_key_param = outputs.remove("AlipayAppPrivateKeyParam");
-            t.alipay_public_key_param = outputs.remove("AlipayPublicKeyParam");
+            t.alipay = AlipaySettings {
+                alipay_app_id: outputs.remove("AlipayAppId"),
+                alipay_gateway_url: outputs.remove("AlipayGatewayUrl"),
+                alipay_private_key_param: outputs.remove("AlipayAppPrivateKeyParam"),
+                alipay_public_key_param: outputs.remove("AlipayPublicKeyParam"),
+            };
         }
         t
     };
@@ -309,22 +331,7 @@ pub async fn resolve(args: &TargetArgs) -> Result<Target> {
     if args.sender.is_some() {
         target.sender = args.sender.clone();
     }
-    for (arg, slot) in [
-        (&args.alipay_app_id, &mut target.alipay_app_id),
-        (&args.alipay_gateway_url, &mut target.alipay_gateway_url),
-        (
-            &args.alipay_private_key_param,
-            &mut target.alipay_private_key_param,
-        ),
-        (
-            &args.alipay_public_key_param,
-            &mut target.alipay_public_key_param,
-        ),
-    ] {
-        if arg.is_some() {
-            *slot = arg.clone();
-        }
-    }
+    target.alipay.override_with(&args.alipay);
     Ok(target)
 }
 
@@ -346,10 +353,10 @@ mod tests {
             bucket: "b".into(),
             api_url: "http://127.0.0.1:8080".into(),
             sender: "shop@example.com".into(),
-            alipay_app_id: Some("2021000000000001".into()),
-            alipay_gateway_url: None,
-            alipay_private_key_param: None,
-            alipay_public_key_param: None,
+            alipay: AlipaySettings {
+                alipay_app_id: Some("2021000000000001".into()),
+                ..AlipaySettings::default()
+            },
         };
         std::fs::write(
             root.join(LOCAL_STACK_FILE),
