@@ -59,9 +59,14 @@ async fn wait_for_downloads(dir: &Path, n: usize) -> Result<Vec<PathBuf>> {
 
 async fn wait_for_text(browser: &Browser, needle: &str) -> Result<String> {
     for _ in 0..100 {
-        let text = browser.text().await?;
-        if text.contains(needle) {
-            return Ok(text);
+        // A page still navigating (a form post on its way, a refresh) can replace the
+        // body between finding it and reading it: WebDriver's "stale element reference".
+        // That is "not there yet", so poll again.
+        match browser.text().await {
+            Ok(text) if text.contains(needle) => return Ok(text),
+            Ok(_) => {}
+            Err(e) if e.to_string().contains("stale element") => {}
+            Err(e) => return Err(e),
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
