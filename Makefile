@@ -1,7 +1,7 @@
 # Kiosk developer commands. Everything Python lives in the project-local .venv made by
 # scripts/venv.sh; nothing is installed system-wide.
 
-.PHONY: dev test unit check-deps browser-deps fmt lint lint-rust bench one-build ci clean-venv
+.PHONY: dev test unit package invoke check-deps browser-deps sam-venv fmt lint lint-rust bench one-build ci clean-venv
 
 # The whole shop on this machine: emulator, table, bucket, SES identity, local keys,
 # sample products, and the devstack server on 127.0.0.1:$(PORT) (default 8080).
@@ -13,7 +13,7 @@ dev:
 # local emulator"), which is started on a free loopback port for the run and stopped
 # afterwards, pass or fail. The browser
 # test needs Debian's chromium and chromium-driver, installed here when missing.
-test: check-deps browser-deps
+test: check-deps browser-deps sam-venv
 	scripts/with-emulator.sh cargo test --workspace --all-targets
 
 # Tests that need no emulator (domain, signing vectors, property tests).
@@ -28,6 +28,10 @@ check-deps:
 
 browser-deps:
 	scripts/browser-deps.sh
+
+# aws-sam-cli (sam validate, the Lambda Runtime Interface Emulator) and cargo-lambda.
+sam-venv:
+	scripts/venv.sh sam
 
 fmt:
 	cargo fmt --all
@@ -53,6 +57,18 @@ one-build:
 	scripts/check-one-build.sh
 
 ci: lint-rust lint test one-build
+
+# The deploy artifacts: `sam build` (release, aarch64) from the project-local .venv-sam with
+# cargo-lambda; checks each function's bootstrap is an aarch64 ELF and prints its zipped
+# size (README, "Deploy").
+package:
+	scripts/package.sh
+
+# One event through a function's real bootstrap under AWS's Lambda Runtime Interface
+# Emulator, no Docker: make invoke FN=DownloadFunction EVENT=events/download-landing.json
+# (README, "Invoke a function locally"). PROFILE=dev uses the debug build.
+invoke:
+	@scripts/invoke.sh "$(FN)" "$(EVENT)" "$(PROFILE)"
 
 clean-venv:
 	rm -rf .venv .venv-sam

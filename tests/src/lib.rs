@@ -97,6 +97,7 @@ pub fn pending_order(product: &Product, email: &str, created_at: OffsetDateTime)
     )
 }
 
+pub mod events;
 pub mod gateway;
 pub mod local;
 pub mod webdriver;
@@ -163,6 +164,8 @@ pub struct World {
     pub endpoint: String,
     pub http: reqwest::Client,
     pub tag: String,
+    /// The SSM parameters holding the app private key and Alipay's public key.
+    pub key_params: [String; 2],
 }
 
 impl World {
@@ -210,8 +213,8 @@ impl World {
             app_id: APP_ID.into(),
             gateway_url: gateway.url.clone(),
             seller_id: opts.seller_id.map(str::to_owned),
-            app_private_key_param: private_param,
-            alipay_public_key_param: public_param,
+            app_private_key_param: private_param.clone(),
+            alipay_public_key_param: public_param.clone(),
         };
         let shop = Shop::alipay(&sdk, config, alipay).await?;
         Ok(World {
@@ -224,6 +227,7 @@ impl World {
             endpoint,
             http: reqwest::Client::new(),
             tag,
+            key_params: [private_param, public_param],
         })
     }
 
@@ -521,22 +525,7 @@ impl DownloadWorld {
 
     /// A paid purchase of the product by `email`; returns its grant.
     pub async fn purchase(&self, email: &str) -> kiosk::Grant {
-        let o = pending_order(&self.product, email, now());
-        self.app.store.create_order(&o).await.expect("order");
-        let payment = kiosk::order::Payment {
-            provider_txn_id: format!("T-{}", o.id),
-            amount: o.amount,
-        };
-        match self
-            .app
-            .store
-            .mark_paid(&o, &payment, None, None, now())
-            .await
-            .expect("pay")
-        {
-            kiosk::store::Paid::Now { grant, .. } => *grant,
-            other => panic!("expected a new grant, got {other:?}"),
-        }
+        paid_purchase(&self.app.store, &self.product, email).await
     }
 
     pub async fn request(&self, method: &str, path: &str, body: Option<&str>) -> Response<Body> {
@@ -570,6 +559,25 @@ impl DownloadWorld {
 
     pub async fn mails_to(&self, to: &str) -> Vec<SentMail> {
         read_mails(&self.http, &self.endpoint, to).await
+    }
+}
+
+/// A purchase of `product` by `email` recorded as paid straight in the store (the
+/// notification path is tested elsewhere); its new grant.
+pub async fn paid_purchase(store: &Store, product: &Product, email: &str) -> kiosk::Grant {
+    let o = pending_order(product, email, now());
+    store.create_order(&o).await.expect("order");
+    let payment = kiosk::order::Payment {
+        provider_txn_id: format!("T-{}", o.id),
+        amount: o.amount,
+    };
+    match store
+        .mark_paid(&o, &payment, None, None, now())
+        .await
+        .expect("pay")
+    {
+        kiosk::store::Paid::Now { grant, .. } => *grant,
+        other => panic!("expected a new grant, got {other:?}"),
     }
 }
 

@@ -6,19 +6,18 @@
 //! loaded with `lambda_http::request::from_str`, exactly as Lambda would deliver it, and
 //! its response asserted.
 
-use std::path::PathBuf;
-
 use kiosk::OrderId;
 use kiosk::alipay::{AppPrivateKey, Params};
 use kiosk::order::OrderStatus;
+use kiosk_e2e::events::{
+    DOWNLOAD_BUYER, EXHAUSTED_GRANT, GRANT, ORDER, PRODUCT, TRADE_NO, UNKNOWN_GRANT, events_dir,
+};
 use kiosk_e2e::{
     AlipayNotify, World, WorldOptions, body_string, form, pending_order, return_params,
     sign_callback, vector_file,
 };
 use serde_json::{Value, json};
 
-const ORDER: &str = "K20261121A1";
-const PRODUCT: &str = "little-book-of-rust";
 const UA: &str =
     "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_0) AppleWebKit/605.1.15 Safari/605.1.15";
 
@@ -60,11 +59,6 @@ fn event(
     e
 }
 
-/// Example download tokens (valid shapes; the test stores grants under the first two).
-const GRANT: &str = "ExampleGrantToken000000000000001";
-const EXHAUSTED_GRANT: &str = "ExampleGrantToken000000000000002";
-const UNKNOWN_GRANT: &str = "ExampleGrantToken000000000000003";
-
 fn download_event(method: &str, token: &str, body: Option<&str>) -> Value {
     let path = format!("/download/{token}");
     let mut headers = json!({ "user-agent": UA, "accept": "text/html" });
@@ -93,7 +87,7 @@ fn notify_params(amount: &str) -> Params {
         status: "TRADE_SUCCESS",
         subject: "The Little Book of Rust",
         notify_id: "2026112100222183012026320512345678",
-        trade_no: "2026112122001446870501234567",
+        trade_no: TRADE_NO,
     }
     .params()
 }
@@ -141,7 +135,7 @@ fn events() -> Vec<(&'static str, Value)> {
         "2026112200222183012026320599990001",
     );
     let refund_full = refund("TRADE_CLOSED", "9.00", "2026112200222183012026320599990002");
-    let ret = return_params(ORDER, "9.00", "2026112122001446870501234567");
+    let ret = return_params(ORDER, "9.00", TRADE_NO);
     let ret = form(&sign_callback(ret, &signer));
     let notify = |body: &str| {
         event(
@@ -173,16 +167,9 @@ fn events() -> Vec<(&'static str, Value)> {
         ("download.json", download_event("POST", GRANT, None)),
         ("download-exhausted.json", download_event("POST", EXHAUSTED_GRANT, None)),
         ("download-unknown.json", download_event("GET", UNKNOWN_GRANT, None)),
-        ("download-resend.json", download_event("POST", "resend", Some("email=download-reader%40example.com"))),
+        ("download-resend.json", download_event("POST", "resend", Some(&format!("email={}", DOWNLOAD_BUYER.replace('@', "%40"))))),
         ("reconcile-schedule.json", schedule_event()),
     ]
-}
-
-fn events_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .join("events")
 }
 
 #[test]
@@ -250,7 +237,9 @@ async fn each_event_gets_its_response() {
     assert_eq!(resp.status(), 404);
 
     // The order the notify/return events are about.
-    let mut order = pending_order(&product, "reader@example.com", now);
+    // The buyer's address is this test's own: the emulator's mailbox is shared.
+    let reader = format!("reader-{}@example.com", w.tag);
+    let mut order = pending_order(&product, &reader, now);
     order.id = OrderId::parse(ORDER).unwrap();
     w.shop.store.create_order(&order).await.unwrap();
 
@@ -277,7 +266,7 @@ async fn each_event_gets_its_response() {
     let paid = w.order(&order.id).await;
     assert_eq!(paid.status, OrderStatus::Paid);
     assert_eq!(w.grants_for(&order.id).await, 1);
-    assert_eq!(w.mails_to("reader@example.com").await.len(), 1);
+    assert_eq!(w.mails_to(&reader).await.len(), 1);
 
     let resp = payment_notify::handler::handle(&w.shop, load("return.json"), now).await;
     assert_eq!(resp.status(), 200);
@@ -317,7 +306,7 @@ async fn each_event_gets_its_response() {
 async fn each_download_event_gets_its_response() {
     let w = kiosk_e2e::DownloadWorld::new().await.unwrap();
     let now = kiosk_e2e::now();
-    let buyer = "download-reader@example.com";
+    let buyer = DOWNLOAD_BUYER;
     let template = w.purchase(buyer).await;
     for (token, left) in [(GRANT, 5), (EXHAUSTED_GRANT, 0)] {
         let mut g = template.clone();
@@ -340,10 +329,12 @@ async fn each_download_event_gets_its_response() {
     );
     assert_eq!(run("download-exhausted.json").await.status(), 410);
     assert_eq!(run("download-unknown.json").await.status(), 404);
+    // The address is in the event, so other tests on this emulator mail it too.
+    let before = w.mails_to(buyer).await.len();
     let resp = run("download-resend.json").await;
     assert_eq!(resp.status(), 200);
     assert!(body_string(&resp).contains("Check your email"));
-    assert_eq!(w.mails_to(buyer).await.len(), 1);
+    assert_eq!(w.mails_to(buyer).await.len(), before + 1);
 }
 
 #[tokio::test]

@@ -1,7 +1,12 @@
 //! Local AWS for tests and the devstack: SDK config pointed at the emulator, the
 //! DynamoDB table created from the definition in `template.yaml` -- the same text that
 //! `sam deploy` uses, compiled in, so the emulator table and the deployed one cannot
-//! drift apart -- and the one reader of the mail SES accepted there.
+//! drift apart -- and the one reader of the mail SES accepted there. Also the template's
+//! functions with their environment resolved locally ([`functions`]) and the runner for
+//! their real binaries under AWS's Runtime Interface Emulator ([`rie`]).
+
+pub mod functions;
+pub mod rie;
 
 use anyhow::{Context, Result, anyhow, bail};
 use aws_config::{BehaviorVersion, SdkConfig};

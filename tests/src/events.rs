@@ -1,0 +1,305 @@
+//! The example events in `events/` and the state they are about: their table in
+//! `events/README.md` (file, function, promised answer, in the order they run), and a
+//! stack on the emulator seeded so each event gets that answer -- product
+//! `little-book-of-rust` at 9.00 CNY with its file, the pending order `K20261121A1`, a
+//! usable and an exhausted example grant, Alipay's test keys in SSM, a stand-in gateway
+//! -- with the template's parameters and resources resolved to it. Used by the
+//! real-bootstrap test and by `make invoke`.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result, anyhow, bail};
+use kiosk::{DownloadToken, Order, OrderId, Product};
+use kiosk_localaws::functions::{FunctionDef, Values};
+
+use crate::gateway::Answer;
+use crate::{World, WorldOptions};
+
+pub const ORDER: &str = "K20261121A1";
+pub const PRODUCT: &str = "little-book-of-rust";
+/// The Alipay trade number in the signed notify and return events.
+pub const TRADE_NO: &str = "2026112122001446870501234567";
+/// Example download tokens: a usable grant, an exhausted one, none.
+pub const GRANT: &str = "ExampleGrantToken000000000000001";
+pub const EXHAUSTED_GRANT: &str = "ExampleGrantToken000000000000002";
+pub const UNKNOWN_GRANT: &str = "ExampleGrantToken000000000000003";
+/// The address in `download-resend.json`, owner of the two example grants.
+pub const DOWNLOAD_BUYER: &str = "download-reader@example.com";
+/// `requestContext.apiId` of every HTTP event; the local value of the template's HttpApi.
+pub const API_ID: &str = "api-id";
+
+pub fn events_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(|p| p.join("events"))
+        .unwrap_or_default()
+}
+
+/// One row of the table in `events/README.md`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Row {
+    pub file: String,
+    /// The template's logical id of the function the event is for.
+    pub function: String,
+    /// The HTTP status the row promises (rows for non-HTTP events promise none).
+    pub status: Option<u16>,
+    pub expected: String,
+}
+
+/// The README's table, in its order (the order the events run in).
+pub fn readme_rows() -> Result<Vec<Row>> {
+    let path = events_dir().join("README.md");
+    let text =
+        std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+    Ok(parse_rows(&text))
+}
+
+fn parse_rows(text: &str) -> Vec<Row> {
+    text.lines()
+        .filter_map(|l| {
+            let cells: Vec<&str> = l
+                .trim()
+                .strip_prefix('|')?
+                .strip_suffix('|')?
+                .split('|')
+                .map(str::trim)
+                .collect();
+            let [file, function, expected] = cells.as_slice() else {
+                return None;
+            };
+            let file = file.trim_matches('`');
+            if !file.ends_with(".json") {
+                return None;
+            }
+            let status = expected
+                .get(..3)
+                .filter(|s| s.bytes().all(|b| b.is_ascii_digit()))
+                .and_then(|s| s.parse().ok());
+            Some(Row {
+                file: file.to_owned(),
+                function: function.trim_matches('`').to_owned(),
+                status,
+                expected: (*expected).to_owned(),
+            })
+        })
+        .collect()
+}
+
+/// A shop on the emulator in the state the events are about.
+pub struct EventStack {
+    pub w: World,
+    pub bucket: String,
+    pub product: Product,
+    /// The order `K20261121A1`, as created (pending).
+    pub order: Order,
+    /// The bytes of the product's file in the bucket.
+    pub file: Vec<u8>,
+}
+
+impl EventStack {
+    pub async fn start() -> Result<EventStack> {
+        let w = World::new(WorldOptions::default()).await?;
+        let sdk = kiosk_localaws::emulator_config().await?;
+        let bucket = format!("files-{}", w.tag);
+        let s3 = kiosk::files::s3_client(&sdk);
+        s3.create_bucket().bucket(&bucket).send().await?;
+        let product = w.add_product(PRODUCT, "9.00").await;
+        let file = devstack::setup::tiny_pdf(&product.title);
+        s3.put_object()
+            .bucket(&bucket)
+            .key(&product.file.key)
+            .content_type(&product.file.content_type)
+            .body(file.clone().into())
+            .send()
+            .await?;
+
+        // The buyer's address is this stack's own: the emulator's mailbox is shared.
+        let mut order = crate::pending_order(
+            &product,
+            &format!("reader-{}@example.com", w.tag),
+            crate::now(),
+        );
+        order.id = OrderId::parse(ORDER)?;
+        w.shop.store.create_order(&order).await?;
+        w.gateway.set(
+            ORDER,
+            Answer::Paid {
+                trade_no: TRADE_NO.into(),
+                total_amount: "9.00".into(),
+            },
+        );
+
+        let template = crate::paid_purchase(&w.shop.store, &product, DOWNLOAD_BUYER).await;
+        for (token, left) in [(GRANT, product.download_limit), (EXHAUSTED_GRANT, 0)] {
+            let mut g = template.clone();
+            g.token = DownloadToken::parse(token)?;
+            g.downloads_left = left;
+            w.shop.store.create_grant(&g).await?;
+        }
+        Ok(EventStack {
+            w,
+            bucket,
+            product,
+            order,
+            file,
+        })
+    }
+
+    /// The template's parameters and resources, as this stack has them.
+    pub fn values(&self) -> Values {
+        let [private_param, public_param] = self.w.key_params.clone();
+        let params = [
+            ("SenderEmail", crate::VERIFIED_SENDER.to_owned()),
+            ("AlipayAppId", crate::APP_ID.to_owned()),
+            ("AlipayGatewayUrl", self.w.gateway.url.clone()),
+            ("AlipaySellerId", crate::SELLER_ID.to_owned()),
+            ("AlipayAppPrivateKeyParam", private_param),
+            ("AlipayPublicKeyParam", public_param),
+        ];
+        let resources = [
+            ("Table", self.w.t.name.clone()),
+            ("FilesBucket", self.bucket.clone()),
+            ("HttpApi", API_ID.to_owned()),
+        ];
+        Values {
+            params: params.into_iter().map(|(k, v)| (k.to_owned(), v)).collect(),
+            resources: resources
+                .into_iter()
+                .map(|(k, v)| (k.to_owned(), v))
+                .collect(),
+        }
+    }
+
+    /// Every function of template.yaml, its environment pointed at this stack.
+    pub fn functions(&self) -> Result<Vec<FunctionDef>> {
+        kiosk_localaws::functions::functions(kiosk_localaws::TEMPLATE, &self.values())
+    }
+
+    /// The order the Alipay events are about, as stored now.
+    pub async fn order_now(&self) -> Order {
+        self.w.order(&self.order.id).await
+    }
+}
+
+/// The function `name` of the template, or an error listing the ones there are.
+pub fn function_named(functions: &[FunctionDef], name: &str) -> Result<FunctionDef> {
+    functions
+        .iter()
+        .find(|f| f.name == name)
+        .cloned()
+        .ok_or_else(|| {
+            let names: Vec<&str> = functions.iter().map(|f| f.name.as_str()).collect();
+            anyhow!(
+                "template.yaml has no function {name:?}; it has: {}",
+                names.join(", ")
+            )
+        })
+}
+
+/// The rows of `function` above `file` in the README's table: what must have run for
+/// the state `file`'s row describes (a duplicate needs the first notification).
+pub fn runs_before<'a>(rows: &'a [Row], function: &str, file: &str) -> Vec<&'a Row> {
+    let Some(at) = rows.iter().position(|r| r.file == file) else {
+        return vec![];
+    };
+    rows[..at]
+        .iter()
+        .filter(|r| r.function == function)
+        .collect()
+}
+
+/// An event file as JSON.
+pub fn load_event(path: &std::path::Path) -> Result<serde_json::Value> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    serde_json::from_str(&text).with_context(|| format!("{} is not JSON", path.display()))
+}
+
+/// An HTTP function's result (API Gateway payload 2.0 response): status, headers, body.
+#[derive(Debug)]
+pub struct HttpResult {
+    pub status: u16,
+    pub headers: serde_json::Map<String, serde_json::Value>,
+    pub body: String,
+}
+
+impl HttpResult {
+    pub fn from_json(v: &serde_json::Value) -> Result<HttpResult> {
+        let status = v
+            .get("statusCode")
+            .and_then(serde_json::Value::as_u64)
+            .and_then(|s| u16::try_from(s).ok())
+            .ok_or_else(|| anyhow!("no statusCode in {v}"))?;
+        let raw = v
+            .get("body")
+            .and_then(serde_json::Value::as_str)
+            .unwrap_or("");
+        let body = if v
+            .get("isBase64Encoded")
+            .and_then(serde_json::Value::as_bool)
+            == Some(true)
+        {
+            use base64::Engine;
+            let bytes = base64::engine::general_purpose::STANDARD.decode(raw)?;
+            String::from_utf8_lossy(&bytes).into_owned()
+        } else {
+            raw.to_owned()
+        };
+        let headers = v
+            .get("headers")
+            .and_then(serde_json::Value::as_object)
+            .cloned()
+            .unwrap_or_default();
+        Ok(HttpResult {
+            status,
+            headers,
+            body,
+        })
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .and_then(|(_, v)| v.as_str())
+    }
+}
+
+/// Check `result` against what `row` promises (its status, for HTTP rows).
+pub fn check_row(row: &Row, result: &serde_json::Value) -> Result<()> {
+    if let Some(want) = row.status {
+        let got = HttpResult::from_json(result)?;
+        if got.status != want {
+            bail!(
+                "{}: status {} where events/README.md promises {want} ({}); body: {}",
+                row.file,
+                got.status,
+                row.expected,
+                got.body.chars().take(400).collect::<String>()
+            );
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rows_come_from_the_table_only() {
+        let text = "intro | not a row\n\n| file | function | expected |\n|---|---|---|\n| a.json | F | 303 to x |\n| `b.json` | G | the schedule; no status |\n";
+        let rows = parse_rows(text);
+        assert_eq!(
+            rows.iter()
+                .map(|r| (r.file.as_str(), r.function.as_str(), r.status))
+                .collect::<Vec<_>>(),
+            [("a.json", "F", Some(303)), ("b.json", "G", None)]
+        );
+        assert_eq!(
+            runs_before(&rows, "F", "a.json").len(),
+            0,
+            "nothing runs before the first row"
+        );
+    }
+}

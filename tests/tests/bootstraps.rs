@@ -1,0 +1,223 @@
+//! Every event in `events/` through the functions' real binaries, started as Lambda
+//! starts them: each `bootstrap` under AWS's Runtime Interface Emulator with exactly the
+//! environment template.yaml gives it (resolved to a stack on the local emulator), so a
+//! start-up failure -- a variable the template lacks, a key SSM does not hold, a panic
+//! at init -- or a payload the runtime cannot decode or encode fails here, which the
+//! in-process tests cannot see.
+//!
+//! The binaries are this workspace's debug builds (`cargo build --workspace --bins`,
+//! which reuses the test build's dependencies); `make package` builds the release ones
+//! for arm64. Each function's init duration and peak RSS are printed, not asserted.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::PathBuf;
+
+use anyhow::{Context, Result, anyhow, bail, ensure};
+use kiosk::order::OrderStatus;
+use kiosk_e2e::events::{
+    DOWNLOAD_BUYER, EventStack, HttpResult, check_row, events_dir, load_event, readme_rows,
+};
+use kiosk_localaws::rie::{Rie, lambda_env, rie_binary};
+use serde_json::Value;
+
+fn workspace_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(PathBuf::from)
+        .unwrap_or_default()
+}
+
+/// Build every binary of the workspace (as `make dev` and the CLI do, so no dependency
+/// is compiled again) and return each one's path by name.
+fn build_binaries() -> Result<BTreeMap<String, PathBuf>> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let out = std::process::Command::new(cargo)
+        .current_dir(workspace_root())
+        .args([
+            "build",
+            "--workspace",
+            "--bins",
+            "--message-format=json-render-diagnostics",
+        ])
+        .output()
+        .context("running cargo build")?;
+    ensure!(
+        out.status.success(),
+        "cargo build --workspace --bins failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut bins = BTreeMap::new();
+    for line in String::from_utf8_lossy(&out.stdout).lines() {
+        let Ok(msg) = serde_json::from_str::<Value>(line) else {
+            continue;
+        };
+        if msg["reason"] != "compiler-artifact" {
+            continue;
+        }
+        if let (Some(name), Some(exe)) =
+            (msg["target"]["name"].as_str(), msg["executable"].as_str())
+        {
+            bins.insert(name.to_owned(), PathBuf::from(exe));
+        }
+    }
+    Ok(bins)
+}
+
+/// To the terminal even when the test harness captures output: these are measurements
+/// to read on every run.
+fn report(line: &str) {
+    let _ = writeln!(std::io::stderr().lock(), "{line}");
+}
+
+#[tokio::test]
+async fn every_event_through_the_real_bootstraps() -> Result<()> {
+    let bins = build_binaries()?;
+    let stack = EventStack::start().await?;
+    let functions = stack.functions()?;
+    let rows = readme_rows()?;
+
+    // The README's table and the folder agree, and every row names a real function.
+    let mut files: Vec<String> = std::fs::read_dir(events_dir())?
+        .flatten()
+        .filter_map(|e| e.file_name().into_string().ok())
+        .filter(|n| n.ends_with(".json"))
+        .collect();
+    files.sort();
+    let mut listed: Vec<String> = rows.iter().map(|r| r.file.clone()).collect();
+    listed.sort();
+    assert_eq!(files, listed, "events/ and the table in events/README.md");
+
+    let endpoint = stack.w.endpoint.clone();
+    let rie = rie_binary(&workspace_root())?;
+    let mut running: BTreeMap<String, Rie> = BTreeMap::new();
+    for row in &rows {
+        if running.contains_key(&row.function) {
+            continue;
+        }
+        let f = kiosk_e2e::events::function_named(&functions, &row.function)?;
+        let bootstrap = bins
+            .get(&f.binary)
+            .ok_or_else(|| anyhow!("{}: no binary {:?} in the workspace", f.name, f.binary))?;
+        running.insert(
+            f.name.clone(),
+            Rie::start(&rie, bootstrap, &lambda_env(&f, &endpoint))?,
+        );
+    }
+
+    let reader = stack.order.email.as_str().to_owned();
+    let resend_mails_before = stack.w.mails_to(DOWNLOAD_BUYER).await.len();
+    for row in &rows {
+        let event = load_event(&events_dir().join(&row.file))?;
+        let result = running[&row.function]
+            .invoke(&event)
+            .await
+            .with_context(|| format!("{} through {}", row.file, row.function))?;
+        check_row(row, &result)?;
+        check_effect(&stack, &row.file, &result, &reader, resend_mails_before)
+            .await
+            .with_context(|| format!("{}: {result}", row.file))?;
+    }
+
+    report("function                 init ms   peak RSS (bootstrap, debug build)");
+    for (name, rie) in &running {
+        let init = rie
+            .init_ms()
+            .map_or_else(|| "?".to_owned(), |ms| format!("{ms:.1}"));
+        let rss = rie.peak_rss_kib().map_or_else(
+            || "?".to_owned(),
+            |k| format!("{:.1} MiB", k as f64 / 1024.0),
+        );
+        report(&format!("{name:<24} {init:>7}   {rss}"));
+        ensure!(
+            rie.init_report().is_some(),
+            "{name}: the RIE reported no init:\n{}",
+            rie.output()
+        );
+    }
+    Ok(())
+}
+
+/// What each event must have done beyond its status (the rest of its README row).
+async fn check_effect(
+    stack: &EventStack,
+    file: &str,
+    result: &Value,
+    reader: &str,
+    resend_mails_before: usize,
+) -> Result<()> {
+    let http = || HttpResult::from_json(result);
+    match file {
+        "checkout-form.json" => {
+            let loc = http()?.header("location").unwrap_or_default().to_owned();
+            ensure!(loc.contains("method=alipay.trade.page.pay"), "{loc}");
+        }
+        "checkout-json.json" => {
+            let v: Value = serde_json::from_str(&http()?.body)?;
+            let pay_url = v["pay_url"].as_str().unwrap_or_default();
+            ensure!(pay_url.contains("method=alipay.trade.wap.pay"), "{v}");
+            let id = kiosk::OrderId::parse(v["order_id"].as_str().unwrap_or_default())?;
+            ensure!(stack.w.order(&id).await.amount == stack.product.price);
+        }
+        "checkout-bad-email.json" => ensure!(http()?.body.contains('@')),
+        // The status is all their rows promise.
+        "checkout-unknown-product.json" | "download-exhausted.json" | "download-unknown.json" => {}
+        "notify-tampered-amount.json" | "notify-forged-signature.json" => {
+            ensure!(http()?.body == "fail");
+            ensure!(stack.order_now().await == stack.order, "the order changed");
+        }
+        "notify-paid.json" | "notify-duplicate.json" => {
+            ensure!(http()?.body == "success");
+            ensure!(stack.order_now().await.status == OrderStatus::Paid);
+            ensure!(stack.w.grants_for(&stack.order.id).await == 1, "one grant");
+            ensure!(stack.w.mails_to(reader).await.len() == 1, "one mail");
+        }
+        "return.json" => {
+            let token = stack.order_now().await.grant_token.context("no grant")?;
+            ensure!(
+                http()?
+                    .body
+                    .contains(&format!("/download/{}", token.expose()))
+            );
+        }
+        "notify-refund-partial.json" => {
+            ensure!(http()?.body == "success");
+            let o = stack.order_now().await;
+            ensure!(o.status == OrderStatus::Paid && o.refunded.map(|m| m.minor()) == Some(300));
+        }
+        "notify-refund-full.json" => {
+            ensure!(http()?.body == "success");
+            let o = stack.order_now().await;
+            ensure!(o.status == OrderStatus::Refunded);
+            let token = o.grant_token.context("no grant")?;
+            let grant = stack.w.shop.store.get_grant(&token).await?;
+            ensure!(grant.is_some_and(|g| g.revoked), "the link is revoked");
+        }
+        "download-landing.json" => {
+            ensure!(
+                http()?
+                    .body
+                    .contains("<strong>5</strong> of 5 downloads left")
+            );
+        }
+        "download.json" => {
+            let loc = http()?.header("location").unwrap_or_default().to_owned();
+            let bytes = stack.w.http.get(&loc).send().await?.bytes().await?;
+            ensure!(
+                bytes.as_ref() == stack.file.as_slice(),
+                "the file from {loc}"
+            );
+        }
+        "download-resend.json" => {
+            ensure!(http()?.body.contains("Check your email"));
+            let now = stack.w.mails_to(DOWNLOAD_BUYER).await.len();
+            ensure!(now == resend_mails_before + 1, "one mail with the links");
+        }
+        "reconcile-schedule.json" => {
+            ensure!(result["mail"]["sent"].is_u64(), "a report of the run");
+            ensure!(result["out_of_time"] == false);
+        }
+        other => bail!("{other}: no check of its effect here; add one"),
+    }
+    Ok(())
+}

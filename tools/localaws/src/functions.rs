@@ -1,0 +1,384 @@
+//! The template's Lambda functions as the local runner needs them: the binary each one
+//! is built from, its timeout and memory, and its environment with every `!Ref`,
+//! `!Sub` and `!GetAtt` resolved against local values (the emulator's table and bucket,
+//! a stand-in gateway's URL, ...) instead of a deployed stack's.
+//!
+//! Resolution is strict: a reference with no local value is an error naming it, so a
+//! variable added to the template cannot silently reach a function empty.
+
+use std::collections::BTreeMap;
+
+use anyhow::{Context, Result, anyhow, bail};
+use serde_norway::{Mapping, Value};
+
+/// What `!Ref`/`!Sub`/`!GetAtt` resolve to locally.
+#[derive(Debug, Clone, Default)]
+pub struct Values {
+    /// Parameter values; a parameter not given here takes the template's `Default`.
+    pub params: BTreeMap<String, String>,
+    /// Resource logical ids (`Table`) and attributes (`Table.Arn`) to their local values.
+    pub resources: BTreeMap<String, String>,
+}
+
+/// The pseudo parameters, as for a stack in us-east-1 of a made-up account.
+fn pseudo(name: &str) -> Option<&'static str> {
+    Some(match name {
+        "AWS::Region" => "us-east-1",
+        "AWS::URLSuffix" => "amazonaws.com",
+        "AWS::AccountId" => "123456789012",
+        "AWS::Partition" => "aws",
+        "AWS::StackName" => "kiosk-local",
+        _ => return None,
+    })
+}
+
+/// One `AWS::Serverless::Function`, with `Globals.Function` applied.
+#[derive(Debug, Clone)]
+pub struct FunctionDef {
+    /// The logical id (`CheckoutFunction`).
+    pub name: String,
+    /// `Metadata.BuildProperties.Binary`: the cargo binary `sam build` packages.
+    pub binary: String,
+    pub timeout_s: u64,
+    pub memory_mb: u64,
+    /// `LoggingConfig.LogFormat` (`JSON`), which Lambda passes as `AWS_LAMBDA_LOG_FORMAT`.
+    pub log_format: Option<String>,
+    /// The function's environment variables, resolved.
+    pub env: BTreeMap<String, String>,
+}
+
+fn doc(template: &str) -> Result<Value> {
+    serde_norway::from_str(template).context("template.yaml does not parse")
+}
+
+/// The names of the template's functions, without resolving anything (for messages).
+pub fn function_names(template: &str) -> Result<Vec<String>> {
+    let doc = doc(template)?;
+    Ok(serverless_functions(&doc)?
+        .into_iter()
+        .map(|(n, _)| n)
+        .collect())
+}
+
+/// The cargo binary `sam build` packages for function `name`, or an error listing the
+/// template's functions.
+pub fn binary_of(template: &str, name: &str) -> Result<String> {
+    let doc = doc(template)?;
+    let functions = serverless_functions(&doc)?;
+    let Some((_, res)) = functions.iter().find(|(n, _)| n == name) else {
+        let names: Vec<&str> = functions.iter().map(|(n, _)| n.as_str()).collect();
+        bail!(
+            "template.yaml has no function {name:?}; it has: {}",
+            names.join(", ")
+        );
+    };
+    binary(name, res)
+}
+
+fn binary(name: &str, res: &Value) -> Result<String> {
+    Ok(res
+        .get("Metadata")
+        .and_then(|m| m.get("BuildProperties"))
+        .and_then(|b| b.get("Binary"))
+        .and_then(Value::as_str)
+        .ok_or_else(|| anyhow!("{name}: no Metadata.BuildProperties.Binary"))?
+        .to_owned())
+}
+
+fn serverless_functions(doc: &Value) -> Result<Vec<(String, &Value)>> {
+    let resources = doc
+        .get("Resources")
+        .and_then(Value::as_mapping)
+        .ok_or_else(|| anyhow!("template has no Resources"))?;
+    Ok(resources
+        .iter()
+        .filter(|(_, r)| r.get("Type").and_then(Value::as_str) == Some("AWS::Serverless::Function"))
+        .filter_map(|(k, r)| Some((k.as_str()?.to_owned(), r)))
+        .collect())
+}
+
+/// Every function of the template, resolved with `values`.
+pub fn functions(template: &str, values: &Values) -> Result<Vec<FunctionDef>> {
+    let doc = doc(template)?;
+    let defaults: BTreeMap<String, Option<String>> = doc
+        .get("Parameters")
+        .and_then(Value::as_mapping)
+        .map(|m| {
+            m.iter()
+                .filter_map(|(k, v)| {
+                    let default = v.get("Default").and_then(scalar);
+                    Some((k.as_str()?.to_owned(), default))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let r = Resolver {
+        values,
+        defaults: &defaults,
+    };
+    let empty = Value::Mapping(Mapping::new());
+    let globals = doc
+        .get("Globals")
+        .and_then(|g| g.get("Function"))
+        .unwrap_or(&empty);
+    serverless_functions(&doc)?
+        .into_iter()
+        .map(|(name, res)| {
+            let props = res.get("Properties").unwrap_or(&empty);
+            let prop = |key: &str| props.get(key).or_else(|| globals.get(key));
+            let binary = binary(&name, res)?;
+            let number = |key: &str, default: u64| -> Result<u64> {
+                match prop(key) {
+                    None => Ok(default),
+                    Some(v) => r
+                        .resolve(v)?
+                        .parse()
+                        .with_context(|| format!("{name}: {key} is not a number")),
+                }
+            };
+            let mut env = BTreeMap::new();
+            // Globals first, the function's own variables override them (as SAM merges).
+            for source in [globals, props] {
+                let vars = source
+                    .get("Environment")
+                    .and_then(|e| e.get("Variables"))
+                    .and_then(Value::as_mapping);
+                for (k, v) in vars.into_iter().flatten() {
+                    let k = k
+                        .as_str()
+                        .ok_or_else(|| anyhow!("{name}: a variable name is not a string"))?;
+                    let v = r
+                        .resolve(v)
+                        .with_context(|| format!("{name}: environment variable {k}"))?;
+                    env.insert(k.to_owned(), v);
+                }
+            }
+            Ok(FunctionDef {
+                timeout_s: number("Timeout", 3)?,
+                memory_mb: number("MemorySize", 128)?,
+                log_format: prop("LoggingConfig")
+                    .and_then(|l| l.get("LogFormat"))
+                    .and_then(Value::as_str)
+                    .map(str::to_owned),
+                binary,
+                env,
+                name,
+            })
+        })
+        .collect()
+}
+
+fn scalar(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+struct Resolver<'a> {
+    values: &'a Values,
+    defaults: &'a BTreeMap<String, Option<String>>,
+}
+
+impl Resolver<'_> {
+    fn resolve(&self, v: &Value) -> Result<String> {
+        if let Some(s) = scalar(v) {
+            return Ok(s);
+        }
+        let (function, arg) = match v {
+            Value::Tagged(t) => (
+                t.tag.to_string().trim_start_matches('!').to_owned(),
+                &t.value,
+            ),
+            Value::Mapping(m) if m.len() == 1 => {
+                let (k, arg) = m.iter().next().ok_or_else(|| anyhow!("empty mapping"))?;
+                let k = k.as_str().unwrap_or_default();
+                (k.strip_prefix("Fn::").unwrap_or(k).to_owned(), arg)
+            }
+            other => bail!("cannot resolve {other:?}"),
+        };
+        match (function.as_str(), arg) {
+            ("Ref", Value::String(name)) => self.reference(name),
+            ("Sub", Value::String(text)) => self.sub(text),
+            ("GetAtt", Value::String(path)) => self.attribute(path),
+            ("GetAtt", Value::Sequence(parts)) => {
+                let parts: Vec<String> = parts.iter().filter_map(scalar).collect();
+                self.attribute(&parts.join("."))
+            }
+            (f, _) => bail!("{f} is not supported locally (only Ref, Sub and GetAtt)"),
+        }
+    }
+
+    fn reference(&self, name: &str) -> Result<String> {
+        if let Some(v) = pseudo(name) {
+            return Ok(v.to_owned());
+        }
+        if let Some(v) = self.values.params.get(name) {
+            return Ok(v.clone());
+        }
+        if let Some(default) = self.defaults.get(name) {
+            return default.clone().ok_or_else(|| {
+                anyhow!("parameter {name} has no Default and no local value was given")
+            });
+        }
+        self.values
+            .resources
+            .get(name)
+            .cloned()
+            .ok_or_else(|| anyhow!("!Ref {name}: no local value for this resource"))
+    }
+
+    fn attribute(&self, path: &str) -> Result<String> {
+        self.values
+            .resources
+            .get(path)
+            .cloned()
+            .ok_or_else(|| anyhow!("!GetAtt {path}: no local value"))
+    }
+
+    /// `${Name}`, `${Resource.Attr}` and `${!Literal}` (which stays `${Literal}`).
+    fn sub(&self, text: &str) -> Result<String> {
+        let mut out = String::new();
+        let mut rest = text;
+        while let Some(start) = rest.find("${") {
+            out.push_str(&rest[..start]);
+            let after = &rest[start + 2..];
+            let end = after
+                .find('}')
+                .ok_or_else(|| anyhow!("!Sub {text:?}: unclosed ${{"))?;
+            let name = &after[..end];
+            if let Some(literal) = name.strip_prefix('!') {
+                out.push_str("${");
+                out.push_str(literal);
+                out.push('}');
+            } else if name.contains('.') && pseudo(name).is_none() {
+                out.push_str(&self.attribute(name)?);
+            } else {
+                out.push_str(&self.reference(name)?);
+            }
+            rest = &after[end + 1..];
+        }
+        out.push_str(rest);
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const T: &str = r#"
+Parameters:
+  Sender: { Type: String }
+  Limit: { Type: Number, Default: 5 }
+Globals:
+  Function:
+    Timeout: 15
+    MemorySize: 128
+    LoggingConfig: { LogFormat: JSON }
+    Environment:
+      Variables:
+        TABLE_NAME: !Ref Table
+        SENDER: !Ref Sender
+        LIMIT: !Ref Limit
+        URL: !Sub "https://${Api}.execute-api.${AWS::Region}.${AWS::URLSuffix}/${!kept}"
+Resources:
+  Fn:
+    Type: AWS::Serverless::Function
+    Metadata: { BuildProperties: { Binary: fn-bin } }
+    Properties:
+      Timeout: 60
+      Environment:
+        Variables:
+          LIMIT: "7"
+          ARN: !GetAtt Table.Arn
+  Table: { Type: AWS::DynamoDB::Table }
+"#;
+
+    fn values() -> Values {
+        Values {
+            params: [("Sender".into(), "shop@example.com".into())].into(),
+            resources: [
+                ("Table".into(), "local-table".into()),
+                ("Table.Arn".into(), "arn:local-table".into()),
+                ("Api".into(), "api-id".into()),
+            ]
+            .into(),
+        }
+    }
+
+    #[test]
+    fn globals_apply_and_the_function_overrides_them() -> Result<()> {
+        let [f] = functions(T, &values())?
+            .try_into()
+            .map_err(|_| anyhow!("one"))?;
+        assert_eq!((f.name.as_str(), f.binary.as_str()), ("Fn", "fn-bin"));
+        assert_eq!((f.timeout_s, f.memory_mb), (60, 128));
+        assert_eq!(f.log_format.as_deref(), Some("JSON"));
+        let env: Vec<(&str, &str)> = f
+            .env
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        assert_eq!(
+            env,
+            [
+                ("ARN", "arn:local-table"),
+                ("LIMIT", "7"),
+                ("SENDER", "shop@example.com"),
+                ("TABLE_NAME", "local-table"),
+                (
+                    "URL",
+                    "https://api-id.execute-api.us-east-1.amazonaws.com/${kept}"
+                ),
+            ]
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn a_reference_without_a_local_value_is_an_error_naming_it() {
+        let mut v = values();
+        v.params.clear();
+        let e = format!("{:#}", functions(T, &v).unwrap_err());
+        assert!(e.contains("SENDER") && e.contains("Sender"), "{e}");
+        let mut v = values();
+        v.resources.remove("Api");
+        let e = format!("{:#}", functions(T, &v).unwrap_err());
+        assert!(e.contains("URL") && e.contains("Api"), "{e}");
+    }
+
+    #[test]
+    fn the_real_template_resolves_for_every_function() -> Result<()> {
+        let v = Values {
+            params: [
+                ("SenderEmail".into(), "shop@example.com".into()),
+                ("AlipayAppId".into(), "2021000000000001".into()),
+            ]
+            .into(),
+            resources: [
+                ("Table".into(), "t".into()),
+                ("FilesBucket".into(), "b".into()),
+                ("HttpApi".into(), "api-id".into()),
+            ]
+            .into(),
+        };
+        let fs = functions(crate::TEMPLATE, &v)?;
+        assert_eq!(binary_of(crate::TEMPLATE, "DownloadFunction")?, "download");
+        let e = binary_of(crate::TEMPLATE, "Download")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("CheckoutFunction, PaymentNotifyFunction"), "{e}");
+        assert_eq!(
+            fs.iter().map(|f| f.name.as_str()).collect::<Vec<_>>(),
+            function_names(crate::TEMPLATE)?
+        );
+        assert!(fs.len() >= 4, "{fs:?}");
+        for f in &fs {
+            assert_eq!(f.env["TABLE_NAME"], "t", "{}", f.name);
+        }
+        Ok(())
+    }
+}
