@@ -12,7 +12,9 @@ dev:
 # Every test, against the local AWS emulator (locked moto; docs/architecture.md, "The
 # local emulator"), which is started on a free loopback port for the run and stopped
 # afterwards, pass or fail. The browser
-# test needs Debian's chromium and chromium-driver, installed here when missing.
+# test needs Debian's chromium and chromium-driver, installed here when missing; the
+# real-bootstrap test (every event in events/ through the function binaries under the
+# Lambda Runtime Interface Emulator) takes the RIE from .venv-sam.
 test: check-deps browser-deps sam-venv
 	scripts/with-emulator.sh cargo test --workspace --all-targets
 

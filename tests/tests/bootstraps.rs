@@ -221,3 +221,29 @@ async fn check_effect(
     }
     Ok(())
 }
+
+/// The harness sees a start-up failure: the download function without the `TABLE_NAME`
+/// the template gives it exits at init, and the invocation fails saying why.
+#[tokio::test]
+async fn a_function_without_a_template_variable_fails_at_start() -> Result<()> {
+    let bins = build_binaries()?;
+    let stack = EventStack::start().await?;
+    let mut f = kiosk_e2e::events::function_named(&stack.functions()?, "DownloadFunction")?;
+    ensure!(
+        f.env.remove("TABLE_NAME").is_some(),
+        "the template sets TABLE_NAME"
+    );
+    let bootstrap = bins.get(&f.binary).context("the download binary")?;
+    let rie = Rie::start(
+        &rie_binary(&workspace_root())?,
+        bootstrap,
+        &lambda_env(&f, &stack.w.endpoint),
+    )?;
+    let event = load_event(&events_dir().join("download-landing.json"))?;
+    let err = match rie.invoke(&event).await {
+        Ok(v) => bail!("the function answered without TABLE_NAME: {v}"),
+        Err(e) => format!("{e:#}"),
+    };
+    ensure!(err.contains("TABLE_NAME is not set"), "{err}");
+    Ok(())
+}
