@@ -1,10 +1,11 @@
-//! The API Gateway (HTTP API, payload 2.0) events in `events/`, for `sam local invoke -e`.
+//! The API Gateway (HTTP API, payload 2.0) events in `events/` (for `make invoke` and
+//! `sam local invoke -e`).
 //!
 //! They are generated here (signatures are deterministic, so regeneration is exact) and
 //! the committed files must equal what this generator makes; run with
 //! `KIOSK_WRITE_EVENTS=1` to rewrite them after a deliberate change. Each event is then
-//! loaded with `lambda_http::request::from_str`, exactly as Lambda would deliver it, and
-//! its response asserted.
+//! loaded with `lambda_http::request::from_str`, as the runtime decodes it, and passed to
+//! the handler in process; `bootstraps.rs` sends the same files to the real binaries.
 
 use kiosk::OrderId;
 use kiosk::alipay::{AppPrivateKey, Params};
