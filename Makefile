@@ -62,7 +62,7 @@ ci: lint-rust lint test one-build
 
 # The deploy artifacts: `sam build` (release, aarch64) from the project-local .venv-sam with
 # cargo-lambda; checks each function's bootstrap is an aarch64 ELF and prints its zipped
-# size (README, "Deploy").
+# size (README, "Deploying").
 package:
 	scripts/package.sh
 
