@@ -14,6 +14,7 @@ pub mod downloads;
 pub mod edition;
 pub mod email;
 pub mod files;
+pub mod form;
 pub mod grant;
 pub mod ids;
 pub mod mail;
@@ -24,6 +25,7 @@ pub mod reconcile;
 pub mod secrets;
 pub mod shop;
 pub mod store;
+pub mod stripe;
 
 pub use config::Config;
 pub use email::Email;

@@ -1,8 +1,10 @@
-//! Parameter sets, the two string-to-sign rules, and form/query encoding.
+//! Parameter sets, the two string-to-sign rules, and the signed query string.
 
 use std::collections::BTreeMap;
 
 use super::keys::{AlipayPublicKey, AppPrivateKey, KeyError};
+use crate::form::form_encode;
+pub use crate::form::{FormError, parse_form};
 
 /// Protocol parameters, kept sorted by key in byte order -- the order Alipay signs in
 /// (`String`'s `Ord` is byte-wise on UTF-8).
@@ -18,14 +20,6 @@ pub enum VerifyError {
     SignEncoding,
     #[error("the signature does not verify with Alipay's public key")]
     BadSignature,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum FormError {
-    #[error("body is not form-encoded: {0}")]
-    Malformed(&'static str),
-    #[error("parameter {0:?} appears more than once")]
-    Duplicate(String),
 }
 
 /// `k=v&k=v` over the sorted params, skipping `excluded` keys and empty values, with raw
@@ -79,26 +73,6 @@ pub fn verify_callback(params: &Params, key: &AlipayPublicKey) -> Result<(), Ver
     key.verify(string_to_sign_callback(params).as_bytes(), sign)
 }
 
-/// `application/x-www-form-urlencoded` encoding of one value, byte-for-byte what
-/// Python's `urlencode` (and so python-alipay-sdk) produces: RFC 3986 unreserved
-/// characters stay, space becomes `+`, everything else is `%XX`.
-fn form_encode(s: &str, out: &mut String) {
-    const HEX: &[u8; 16] = b"0123456789ABCDEF";
-    for &b in s.as_bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
-                out.push(b as char)
-            }
-            b' ' => out.push('+'),
-            _ => {
-                out.push('%');
-                out.push(HEX[usize::from(b >> 4)] as char);
-                out.push(HEX[usize::from(b & 15)] as char);
-            }
-        }
-    }
-}
-
 /// The final query string: sorted params with every value URL-encoded, `sign` last.
 pub fn query_string(params: &Params) -> String {
     let mut out = String::new();
@@ -119,61 +93,6 @@ pub fn query_string(params: &Params) -> String {
         form_encode(sign, &mut out);
     }
     out
-}
-
-fn hex_val(b: u8) -> Option<u8> {
-    match b {
-        b'0'..=b'9' => Some(b - b'0'),
-        b'a'..=b'f' => Some(b - b'a' + 10),
-        b'A'..=b'F' => Some(b - b'A' + 10),
-        _ => None,
-    }
-}
-
-fn form_decode(s: &str) -> Result<String, FormError> {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' => {
-                let hi = bytes.get(i + 1).copied().and_then(hex_val);
-                let lo = bytes.get(i + 2).copied().and_then(hex_val);
-                let (Some(hi), Some(lo)) = (hi, lo) else {
-                    return Err(FormError::Malformed("bad %-escape"));
-                };
-                out.push(hi << 4 | lo);
-                i += 2;
-            }
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8(out).map_err(|_| FormError::Malformed("not UTF-8"))
-}
-
-/// Parse a form body or query string into params. A repeated key is refused: the signed
-/// value and the value we act on could otherwise differ.
-pub fn parse_form(body: &str) -> Result<Params, FormError> {
-    let mut params = Params::new();
-    for pair in body.split('&').filter(|p| !p.is_empty()) {
-        let (k, v) = pair
-            .split_once('=')
-            .ok_or(FormError::Malformed("a field has no '='"))?;
-        let k = form_decode(k)?;
-        if k.is_empty() {
-            return Err(FormError::Malformed("empty field name"));
-        }
-        let v = form_decode(v)?;
-        if params.insert(k.clone(), v).is_some() {
-            return Err(FormError::Duplicate(k));
-        }
-    }
-    if params.is_empty() {
-        return Err(FormError::Malformed("no fields"));
-    }
-    Ok(params)
 }
 
 #[cfg(test)]
