@@ -303,4 +303,38 @@ mod tests {
             .is_err()
         );
     }
+
+    /// `kiosk::secrets::read_all` makes one `GetParameters` call; IAM names that action
+    /// separately from `GetParameter`, so a policy granting only the latter would fail
+    /// every cold start in AWS (the emulator checks no IAM).
+    #[test]
+    fn every_ssm_grant_is_the_getparameters_the_code_calls() {
+        fn actions(v: &Value, out: &mut Vec<String>) {
+            match v {
+                Value::Mapping(m) => {
+                    for (k, v) in m {
+                        if k.as_str() == Some("Action") {
+                            match v {
+                                Value::String(a) => out.push(a.clone()),
+                                Value::Sequence(s) => out
+                                    .extend(s.iter().filter_map(|a| a.as_str().map(str::to_owned))),
+                                _ => {}
+                            }
+                        } else {
+                            actions(v, out);
+                        }
+                    }
+                }
+                Value::Sequence(s) => s.iter().for_each(|v| actions(v, out)),
+                Value::Tagged(t) => actions(&t.value, out),
+                _ => {}
+            }
+        }
+        let doc: Value = serde_norway::from_str(TEMPLATE).unwrap();
+        let mut all = Vec::new();
+        actions(&doc, &mut all);
+        let ssm: Vec<&String> = all.iter().filter(|a| a.starts_with("ssm:")).collect();
+        assert_eq!(ssm.len(), 3, "checkout, payment-notify, reconcile: {ssm:?}");
+        assert!(ssm.iter().all(|a| *a == "ssm:GetParameters"), "{ssm:?}");
+    }
 }
