@@ -28,11 +28,16 @@ pub const DOWNLOAD_BUYER: &str = "download-reader@example.com";
 /// `requestContext.apiId` of every HTTP event; the local value of the template's HttpApi.
 pub const API_ID: &str = "api-id";
 
-pub fn events_dir() -> PathBuf {
+/// The repository's root (this crate lives in `tests/`).
+pub fn workspace_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .parent()
-        .map(|p| p.join("events"))
+        .map(PathBuf::from)
         .unwrap_or_default()
+}
+
+pub fn events_dir() -> PathBuf {
+    workspace_root().join("events")
 }
 
 /// One row of the table in `events/README.md`.
@@ -179,21 +184,6 @@ impl EventStack {
     pub async fn order_now(&self) -> Order {
         self.w.order(&self.order.id).await
     }
-}
-
-/// The function `name` of the template, or an error listing the ones there are.
-pub fn function_named(functions: &[FunctionDef], name: &str) -> Result<FunctionDef> {
-    functions
-        .iter()
-        .find(|f| f.name == name)
-        .cloned()
-        .ok_or_else(|| {
-            let names: Vec<&str> = functions.iter().map(|f| f.name.as_str()).collect();
-            anyhow!(
-                "template.yaml has no function {name:?}; it has: {}",
-                names.join(", ")
-            )
-        })
 }
 
 /// The rows of `function` above `file` in the README's table: what must have run for

@@ -17,16 +17,11 @@ use anyhow::{Context, Result, anyhow, bail, ensure};
 use kiosk::order::OrderStatus;
 use kiosk_e2e::events::{
     DOWNLOAD_BUYER, EventStack, HttpResult, check_row, events_dir, load_event, readme_rows,
+    workspace_root,
 };
+use kiosk_localaws::functions::function_named;
 use kiosk_localaws::rie::{Rie, lambda_env, rie_binary};
 use serde_json::Value;
-
-fn workspace_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .map(PathBuf::from)
-        .unwrap_or_default()
-}
 
 /// Build every binary of the workspace (as `make dev` and the CLI do, so no dependency
 /// is compiled again) and return each one's path by name.
@@ -95,7 +90,7 @@ async fn every_event_through_the_real_bootstraps() -> Result<()> {
         if running.contains_key(&row.function) {
             continue;
         }
-        let f = kiosk_e2e::events::function_named(&functions, &row.function)?;
+        let f = function_named(&functions, &row.function)?;
         let bootstrap = bins
             .get(&f.binary)
             .ok_or_else(|| anyhow!("{}: no binary {:?} in the workspace", f.name, f.binary))?;
@@ -228,7 +223,7 @@ async fn check_effect(
 async fn a_function_without_a_template_variable_fails_at_start() -> Result<()> {
     let bins = build_binaries()?;
     let stack = EventStack::start().await?;
-    let mut f = kiosk_e2e::events::function_named(&stack.functions()?, "DownloadFunction")?;
+    let mut f = function_named(&stack.functions()?, "DownloadFunction")?;
     ensure!(
         f.env.remove("TABLE_NAME").is_some(),
         "the template sets TABLE_NAME"

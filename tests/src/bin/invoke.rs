@@ -10,13 +10,14 @@
 //! duplicate meets the paid order it is about), then EVENT, and prints the response,
 //! the RIE's INIT REPORT and the bootstrap's peak RSS.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
 use kiosk_e2e::events::{
-    EventStack, HttpResult, events_dir, function_named, load_event, readme_rows, runs_before,
+    EventStack, HttpResult, events_dir, load_event, readme_rows, runs_before, workspace_root,
 };
+use kiosk_localaws::functions::function_named;
 use kiosk_localaws::rie::{Rie, lambda_env, rie_binary};
 
 fn usage() -> ! {
@@ -51,9 +52,8 @@ async fn invoke(function: &str, event_path: &Path, bootstrap: &Path) -> Result<(
     let event = load_event(event_path)?;
     let stack = EventStack::start().await?;
     let f = function_named(&stack.functions()?, function)?;
-    let root: PathBuf = events_dir().parent().map(PathBuf::from).unwrap_or_default();
     let rie = Rie::start(
-        &rie_binary(&root)?,
+        &rie_binary(&workspace_root())?,
         bootstrap,
         &lambda_env(&f, &stack.w.endpoint),
     )?;

@@ -66,13 +66,28 @@ pub fn binary_of(template: &str, name: &str) -> Result<String> {
     let doc = doc(template)?;
     let functions = serverless_functions(&doc)?;
     let Some((_, res)) = functions.iter().find(|(n, _)| n == name) else {
-        let names: Vec<&str> = functions.iter().map(|(n, _)| n.as_str()).collect();
-        bail!(
-            "template.yaml has no function {name:?}; it has: {}",
-            names.join(", ")
-        );
+        return Err(no_such_function(
+            name,
+            functions.iter().map(|(n, _)| n.as_str()),
+        ));
     };
     binary(name, res)
+}
+
+/// The function `name` among the resolved `functions`, or an error listing them.
+pub fn function_named(functions: &[FunctionDef], name: &str) -> Result<FunctionDef> {
+    functions
+        .iter()
+        .find(|f| f.name == name)
+        .cloned()
+        .ok_or_else(|| no_such_function(name, functions.iter().map(|f| f.name.as_str())))
+}
+
+fn no_such_function<'a>(name: &str, names: impl Iterator<Item = &'a str>) -> anyhow::Error {
+    anyhow!(
+        "template.yaml has no function {name:?}; it has: {}",
+        names.collect::<Vec<_>>().join(", ")
+    )
 }
 
 fn binary(name: &str, res: &Value) -> Result<String> {
