@@ -60,12 +60,16 @@ async fn wait_for_downloads(dir: &Path, n: usize) -> Result<Vec<PathBuf>> {
 async fn wait_for_text(browser: &Browser, needle: &str) -> Result<String> {
     for _ in 0..100 {
         // A page still navigating (a form post on its way, a refresh) can replace the
-        // body between finding it and reading it: WebDriver's "stale element reference".
-        // That is "not there yet", so poll again.
+        // body between finding it and reading it (WebDriver's "stale element
+        // reference"), or have no body yet ("no such element"). Both are "not there
+        // yet", so poll again; anything else fails.
         match browser.text().await {
             Ok(text) if text.contains(needle) => return Ok(text),
             Ok(_) => {}
-            Err(e) if e.to_string().contains("stale element") => {}
+            Err(e)
+                if ["stale element", "no such element"]
+                    .iter()
+                    .any(|m| format!("{e:#}").contains(m)) => {}
             Err(e) => return Err(e),
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
