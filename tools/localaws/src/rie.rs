@@ -181,10 +181,25 @@ impl Rie {
         if !status.is_success() || value.get("errorType").is_some() {
             bail!(
                 "the function failed ({status}): {text}\n--- its output ---\n{}",
-                self.output()
+                self.settled_output().await
             );
         }
         Ok(value)
+    }
+
+    /// The output once it stops growing (up to a second): the RIE answers a failed
+    /// invocation before the dead bootstrap's last words (its error) reach our readers.
+    async fn settled_output(&self) -> String {
+        let mut last = self.output();
+        for _ in 0..20 {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            let now = self.output();
+            if now.len() == last.len() {
+                break;
+            }
+            last = now;
+        }
+        last
     }
 
     /// Everything the RIE and the bootstrap printed so far.
