@@ -75,9 +75,9 @@ fn number(
     Ok(n)
 }
 
-/// An absolute http(s) URL without a trailing slash. Plain http is allowed only for
-/// loopback hosts (the devstack and tests); anything public must be https.
-fn base_url(env: &dyn Env, name: &'static str) -> Result<String, ConfigError> {
+/// An absolute http(s) URL. Plain http is allowed only for loopback hosts (the devstack
+/// and tests); anything public must be https.
+fn http_url(env: &dyn Env, name: &'static str) -> Result<String, ConfigError> {
     let raw = required(env, name)?;
     let invalid = |reason: &str| ConfigError::Invalid {
         name,
@@ -97,8 +97,21 @@ fn base_url(env: &dyn Env, name: &'static str) -> Result<String, ConfigError> {
         return Err(invalid("must start with https://"));
     };
     let host = rest.split(['/', '?', '#']).next().unwrap_or("");
-    if host.is_empty() || rest.contains(['?', '#']) || raw.chars().any(char::is_whitespace) {
+    if host.is_empty() || raw.chars().any(|c| c.is_whitespace() || c.is_control()) {
         return Err(invalid("is not a plain absolute URL"));
+    }
+    Ok(raw)
+}
+
+/// An absolute http(s) URL without query, fragment or trailing slash: paths are
+/// appended to it.
+fn base_url(env: &dyn Env, name: &'static str) -> Result<String, ConfigError> {
+    let raw = http_url(env, name)?;
+    if raw.contains(['?', '#']) {
+        return Err(ConfigError::Invalid {
+            name,
+            reason: format!("{raw:?} is not a plain absolute URL"),
+        });
     }
     Ok(raw.trim_end_matches('/').to_owned())
 }
@@ -125,6 +138,9 @@ pub struct Config {
     pub sender_email: Email,
     /// Base URL of the API, no trailing slash: notify/return/download URLs hang off it.
     pub public_base_url: String,
+    /// The author's shop page (`SHOP_URL`): where a buyer who leaves a payment page goes
+    /// back to (Stripe's `cancel_url`, Alipay's `quit_url`).
+    pub shop_url: String,
     pub download_limit: u32,
     pub order_ttl: Duration,
     pub presign: Duration,
@@ -146,6 +162,7 @@ impl Config {
             files_bucket: required(env, "FILES_BUCKET")?,
             sender_email,
             public_base_url: base_url(env, "PUBLIC_BASE_URL")?,
+            shop_url: http_url(env, "SHOP_URL")?,
             download_limit: number(env, "DOWNLOAD_LIMIT", 5, 1..=1000)?,
             order_ttl: Duration::minutes(number(env, "ORDER_TTL_MINUTES", 30, 1..=1440)?.into()),
             // S3 presigned URLs made with role credentials cannot outlive the session
@@ -167,6 +184,15 @@ pub struct AlipayConfig {
 impl AlipayConfig {
     pub fn from_env() -> Result<Self, ConfigError> {
         Self::from(&ProcessEnv)
+    }
+
+    /// Alipay is off when `ALIPAY_APP_ID` is empty; once it is set, every other Alipay
+    /// variable is required.
+    pub fn optional(env: &dyn Env) -> Result<Option<Self>, ConfigError> {
+        match optional(env, "ALIPAY_APP_ID") {
+            None => Ok(None),
+            Some(_) => Self::from(env).map(Some),
+        }
     }
 
     pub fn from(env: &dyn Env) -> Result<Self, ConfigError> {
@@ -196,6 +222,52 @@ impl AlipayConfig {
     }
 }
 
+/// Stripe's settings: the names of the SSM parameters with the secret key and the
+/// webhook signing secret. Both empty: Stripe is off; one without the other is an error.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StripeConfig {
+    pub secret_key_param: String,
+    pub webhook_secret_param: String,
+    /// `https://api.stripe.com` unless `STRIPE_API_BASE` says otherwise (the local
+    /// stand-in).
+    pub api_base: String,
+}
+
+pub const STRIPE_API: &str = "https://api.stripe.com";
+
+impl StripeConfig {
+    pub fn optional(env: &dyn Env) -> Result<Option<Self>, ConfigError> {
+        let key = optional(env, "STRIPE_SECRET_KEY_PARAM");
+        let hook = optional(env, "STRIPE_WEBHOOK_SECRET_PARAM");
+        match (key, hook) {
+            (None, None) => Ok(None),
+            (Some(_), None) => Err(ConfigError::Missing("STRIPE_WEBHOOK_SECRET_PARAM")),
+            (None, Some(_)) => Err(ConfigError::Missing("STRIPE_SECRET_KEY_PARAM")),
+            (Some(_), Some(_)) => Ok(Some(StripeConfig {
+                secret_key_param: ssm_name(env, "STRIPE_SECRET_KEY_PARAM")?,
+                webhook_secret_param: ssm_name(env, "STRIPE_WEBHOOK_SECRET_PARAM")?,
+                api_base: match optional(env, "STRIPE_API_BASE") {
+                    Some(_) => base_url(env, "STRIPE_API_BASE")?,
+                    None => STRIPE_API.to_owned(),
+                },
+            })),
+        }
+    }
+}
+
+/// `DEFAULT_CHANNEL` (`alipay` or `stripe`): the channel a Buy Now form without a
+/// `channel` field uses. Empty: the only configured one.
+pub fn default_channel(env: &dyn Env) -> Result<Option<crate::order::ChannelKind>, ConfigError> {
+    optional(env, "DEFAULT_CHANNEL")
+        .map(|v| {
+            v.parse().map_err(|e: String| ConfigError::Invalid {
+                name: "DEFAULT_CHANNEL",
+                reason: e,
+            })
+        })
+        .transpose()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -214,6 +286,7 @@ mod tests {
         ("FILES_BUCKET", "kiosk-files"),
         ("SENDER_EMAIL", "shop@example.com"),
         ("PUBLIC_BASE_URL", "https://api.example.com/"),
+        ("SHOP_URL", "https://example.com/book/"),
     ];
 
     fn with(extra: &[(&'static str, &'static str)]) -> Vec<(&'static str, &'static str)> {
@@ -231,6 +304,7 @@ mod tests {
         let c = Config::from(&env(BASE)).unwrap();
         assert_eq!(c.table_name, "kiosk");
         assert_eq!(c.public_base_url, "https://api.example.com");
+        assert_eq!(c.shop_url, "https://example.com/book/");
         assert_eq!(c.download_limit, 5);
         assert_eq!(c.order_ttl, Duration::minutes(30));
         assert_eq!(c.presign, Duration::seconds(300));
@@ -253,6 +327,7 @@ mod tests {
             "FILES_BUCKET",
             "SENDER_EMAIL",
             "PUBLIC_BASE_URL",
+            "SHOP_URL",
         ] {
             let pairs: Vec<_> = BASE.iter().copied().filter(|(k, _)| *k != name).collect();
             let err = Config::from(&env(&pairs)).unwrap_err();
@@ -279,6 +354,8 @@ mod tests {
             ("PUBLIC_BASE_URL", "http://api.example.com"),
             ("PUBLIC_BASE_URL", "https://"),
             ("PUBLIC_BASE_URL", "https://x.com/?a=b"),
+            ("SHOP_URL", "http://example.com/"),
+            ("SHOP_URL", "example.com"),
         ];
         for (name, value) in cases {
             let err = Config::from(&env(&with(&[(name, value)]))).unwrap_err();
@@ -331,6 +408,51 @@ mod tests {
             AlipayConfig::from(&env(&v)),
             Err(ConfigError::Invalid {
                 name: "ALIPAY_PUBLIC_KEY_PARAM",
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn channels_are_on_or_off() {
+        assert_eq!(AlipayConfig::optional(&env(BASE)), Ok(None));
+        assert_eq!(
+            AlipayConfig::optional(&env(&with(&[("ALIPAY_APP_ID", "2021")]))).unwrap_err(),
+            ConfigError::Missing("ALIPAY_GATEWAY_URL")
+        );
+        assert_eq!(StripeConfig::optional(&env(BASE)), Ok(None));
+        let both = with(&[
+            ("STRIPE_SECRET_KEY_PARAM", "/kiosk/stripe/secret-key"),
+            (
+                "STRIPE_WEBHOOK_SECRET_PARAM",
+                "/kiosk/stripe/webhook-secret",
+            ),
+        ]);
+        let c = StripeConfig::optional(&env(&both)).unwrap().unwrap();
+        assert_eq!(c.api_base, STRIPE_API);
+        let half = with(&[("STRIPE_SECRET_KEY_PARAM", "/kiosk/stripe/secret-key")]);
+        assert_eq!(
+            StripeConfig::optional(&env(&half)).unwrap_err(),
+            ConfigError::Missing("STRIPE_WEBHOOK_SECRET_PARAM")
+        );
+        let mut local = both.clone();
+        local.push(("STRIPE_API_BASE", "http://127.0.0.1:9000/sandbox/stripe/"));
+        assert_eq!(
+            StripeConfig::optional(&env(&local))
+                .unwrap()
+                .unwrap()
+                .api_base,
+            "http://127.0.0.1:9000/sandbox/stripe"
+        );
+        assert_eq!(default_channel(&env(BASE)), Ok(None));
+        assert_eq!(
+            default_channel(&env(&with(&[("DEFAULT_CHANNEL", "stripe")]))),
+            Ok(Some(crate::order::ChannelKind::Stripe))
+        );
+        assert!(matches!(
+            default_channel(&env(&with(&[("DEFAULT_CHANNEL", "paypal")]))),
+            Err(ConfigError::Invalid {
+                name: "DEFAULT_CHANNEL",
                 ..
             })
         ));

@@ -129,7 +129,13 @@ pub struct Order {
     pub amount: Money,
     pub channel: ChannelKind,
     pub status: OrderStatus,
+    /// The provider's id for the payment itself (Alipay `trade_no`, Stripe's
+    /// PaymentIntent `pi_...`), set when the order is paid.
     pub provider_txn_id: Option<String>,
+    /// The provider's id for the checkout this order started (Stripe's Checkout Session
+    /// `cs_...`), set at checkout by channels that create one; Alipay needs none (its
+    /// trade is named by our order id).
+    pub checkout_ref: Option<String>,
     pub created_at: OffsetDateTime,
     pub expires_at: OffsetDateTime,
     pub paid_at: Option<OffsetDateTime>,
@@ -207,6 +213,7 @@ impl Order {
             channel,
             status: OrderStatus::Pending,
             provider_txn_id: None,
+            checkout_ref: None,
             created_at: now,
             expires_at: now + ttl,
             paid_at: None,

@@ -64,7 +64,7 @@ enum Checked {
     StillOpen,
 }
 
-impl<C: Channel> Shop<C> {
+impl Shop {
     /// One reconcile run: due mails first (money already taken), then pending orders,
     /// both stopping at `deadline` between whole items.
     pub async fn reconcile(
@@ -128,15 +128,18 @@ impl<C: Channel> Shop<C> {
         order: &Order,
         now: OffsetDateTime,
     ) -> Result<Checked, CheckError> {
-        let status = match self.channel.query(order, now).await? {
+        let channel = self
+            .channel_for(order)
+            .ok_or(CheckError::ChannelOff(order.channel.as_str()))?;
+        let status = match channel.query(order, now).await? {
             ProviderStatus::Waiting if now >= order.expires_at => {
-                match self.channel.close(order, now).await? {
+                match channel.close(order, now).await? {
                     CloseOutcome::Closed => {
                         tracing::info!(order_id = %order.id, "reconcile: closed an abandoned order");
                         ProviderStatus::Closed
                     }
                     // The buyer paid between our query and the close: ask again.
-                    CloseOutcome::NotOpen => self.channel.query(order, now).await?,
+                    CloseOutcome::NotOpen => channel.query(order, now).await?,
                 }
             }
             other => other,
@@ -160,6 +163,9 @@ impl<C: Channel> Shop<C> {
 
 #[derive(Debug, thiserror::Error)]
 enum CheckError {
+    /// The order was started through a channel this shop no longer has configured.
+    #[error("payment channel {0} is not configured, so the order cannot be checked")]
+    ChannelOff(&'static str),
     #[error(transparent)]
     Channel(#[from] ChannelError),
     #[error(transparent)]

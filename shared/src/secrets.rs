@@ -2,8 +2,9 @@
 //! "Configuration contract"): never from the repository, the template or environment
 //! variables.
 
-use crate::alipay::{AlipayPublicKey, AppPrivateKey, KeyError};
-use crate::config::AlipayConfig;
+use crate::alipay::{AlipayPublicKey, AppPrivateKey};
+use crate::channel::StripeKeys;
+use crate::config::{AlipayConfig, StripeConfig};
 
 #[derive(Debug, thiserror::Error)]
 pub enum SecretError {
@@ -19,7 +20,7 @@ pub enum SecretError {
     Key {
         name: String,
         #[source]
-        source: KeyError,
+        source: Box<dyn std::error::Error + Send + Sync>,
     },
 }
 
@@ -56,29 +57,63 @@ pub async fn read_all(
         .collect()
 }
 
-/// The app's private key and Alipay's public key, named by `config`.
-pub async fn alipay_keys(
+/// Every configured channel's secrets, parsed.
+pub struct ChannelSecrets {
+    pub alipay: Option<(AppPrivateKey, AlipayPublicKey)>,
+    pub stripe: Option<StripeKeys>,
+}
+
+/// The secrets of every configured channel, in one `GetParameters` call: a second
+/// channel adds no round trip to a cold start.
+pub async fn channel_secrets(
     ssm: &aws_sdk_ssm::Client,
-    config: &AlipayConfig,
-) -> Result<(AppPrivateKey, AlipayPublicKey), SecretError> {
-    let names = [
-        config.app_private_key_param.as_str(),
-        config.alipay_public_key_param.as_str(),
-    ];
-    let [private, public]: [String; 2] =
-        read_all(ssm, &names)
-            .await?
-            .try_into()
-            .map_err(|_| SecretError::Empty {
-                name: names.join(", "),
+    alipay: Option<&AlipayConfig>,
+    stripe: Option<&StripeConfig>,
+) -> Result<ChannelSecrets, SecretError> {
+    let mut names: Vec<&str> = Vec::new();
+    if let Some(c) = alipay {
+        names.extend([
+            c.app_private_key_param.as_str(),
+            c.alipay_public_key_param.as_str(),
+        ]);
+    }
+    if let Some(c) = stripe {
+        names.extend([c.secret_key_param.as_str(), c.webhook_secret_param.as_str()]);
+    }
+    if names.is_empty() {
+        return Ok(ChannelSecrets {
+            alipay: None,
+            stripe: None,
+        });
+    }
+    let mut values = read_all(ssm, &names).await?.into_iter();
+    let mut next = || values.next().unwrap_or_default();
+    let alipay = match alipay {
+        Some(c) => {
+            let (private, public) = (next(), next());
+            let private = AppPrivateKey::parse(&private).map_err(|source| SecretError::Key {
+                name: c.app_private_key_param.clone(),
+                source: Box::new(source),
             })?;
-    let private = AppPrivateKey::parse(&private).map_err(|source| SecretError::Key {
-        name: config.app_private_key_param.clone(),
-        source,
-    })?;
-    let public = AlipayPublicKey::parse(&public).map_err(|source| SecretError::Key {
-        name: config.alipay_public_key_param.clone(),
-        source,
-    })?;
-    Ok((private, public))
+            let public = AlipayPublicKey::parse(&public).map_err(|source| SecretError::Key {
+                name: c.alipay_public_key_param.clone(),
+                source: Box::new(source),
+            })?;
+            Some((private, public))
+        }
+        None => None,
+    };
+    let stripe = match stripe {
+        Some(c) => {
+            let (key, hook) = (next(), next());
+            Some(
+                StripeKeys::parse(&key, &hook).map_err(|why| SecretError::Key {
+                    name: format!("{} / {}", c.secret_key_param, c.webhook_secret_param),
+                    source: why.into(),
+                })?,
+            )
+        }
+        None => None,
+    };
+    Ok(ChannelSecrets { alipay, stripe })
 }

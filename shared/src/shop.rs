@@ -7,22 +7,26 @@
 
 use time::OffsetDateTime;
 
-use crate::channel::{Channel, ChannelError, Device, ProviderStatus};
+use crate::channel::{
+    AnyChannel, Channel, ChannelError, Channels, Device, Headers, Notice, OrderRef, ProviderStatus,
+};
 use crate::config::Config;
 use crate::delivery::{Delivery, MailOutcome};
 use crate::email::Email;
 use crate::grant::Grant;
 use crate::ids::{DownloadToken, OrderId, ProductId};
 use crate::mail::Mailer;
-use crate::order::{Order, OrderStatus, Payment, RefundOutcome, Source, TransitionError};
+use crate::order::{
+    ChannelKind, Order, OrderStatus, Payment, RefundOutcome, Source, TransitionError,
+};
 use crate::store::{Paid, Store, StoreError};
 
 /// Everything a function needs, built once at cold start.
-pub struct Shop<C> {
+pub struct Shop {
     pub config: Config,
     pub store: Store,
     pub mailer: Mailer,
-    pub channel: C,
+    pub channels: Channels,
 }
 
 /// A parsed checkout request: each field already valid.
@@ -31,6 +35,8 @@ pub struct CheckoutRequest {
     pub product_id: ProductId,
     pub email: Email,
     pub device: Device,
+    /// The buyer's choice (`channel=alipay|stripe`); `None`: the shop's default.
+    pub channel: Option<ChannelKind>,
     pub source: Source,
 }
 
@@ -44,6 +50,8 @@ pub struct CheckoutStarted {
 pub enum CheckoutError {
     #[error("no product {0}")]
     UnknownProduct(ProductId),
+    #[error("this shop does not take payments through {0}")]
+    ChannelOff(&'static str),
     #[error(transparent)]
     Channel(#[from] ChannelError),
     #[error(transparent)]
@@ -61,6 +69,9 @@ pub enum NotifyOutcome {
     AlreadyPaid,
     /// Not a payment (e.g. WAIT_BUYER_PAY): nothing changed.
     Ignored,
+    /// Authentic, but about nothing the shop acts on (an event type Kiosk does not
+    /// use): acknowledged, nothing changed.
+    Irrelevant,
     /// The provider closed the trade; a pending order was expired.
     Closed,
     /// A refund: `full` revoked access (now or before); `changed` is false for a repeat.
@@ -69,10 +80,20 @@ pub enum NotifyOutcome {
 
 #[derive(Debug, thiserror::Error)]
 pub enum NotifyError {
+    #[error("no payment channel {0:?} here")]
+    NoChannel(String),
     #[error(transparent)]
     Rejected(ChannelError),
     #[error("notification for unknown order {0}")]
     UnknownOrder(OrderId),
+    #[error("notification for an unknown payment {0}")]
+    UnknownPayment(String),
+    #[error("notification through {got} for order {order}, which is paid through {expected}")]
+    WrongChannel {
+        order: OrderId,
+        expected: &'static str,
+        got: &'static str,
+    },
     #[error("notification refused: {0}")]
     Refused(TransitionError),
     #[error(transparent)]
@@ -96,15 +117,21 @@ pub enum ReturnView {
 
 #[derive(Debug, thiserror::Error)]
 pub enum ReturnError {
+    #[error("no payment channel {0:?} here")]
+    NoChannel(String),
     #[error(transparent)]
     Rejected(ChannelError),
+    /// The return could not be checked with the provider just now (Stripe's return is
+    /// checked by retrieving its session).
+    #[error("could not confirm the return with the provider")]
+    Provider(#[source] ChannelError),
     #[error("no order {0}")]
     UnknownOrder(OrderId),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
 
-impl<C: Channel> Shop<C> {
+impl Shop {
     pub fn download_url(&self, token: &DownloadToken) -> String {
         format!(
             "{}/download/{}",
@@ -113,55 +140,100 @@ impl<C: Channel> Shop<C> {
         )
     }
 
+    /// The channel that handles `order` (the one it was started with), if this shop
+    /// still has it configured.
+    pub fn channel_for(&self, order: &Order) -> Option<AnyChannel<'_>> {
+        self.channels.get(order.channel)
+    }
+
     /// Create a pending order priced from the product (never from the request) and the
-    /// provider's payment URL for it. Two DynamoDB round trips: read product, put order.
+    /// provider's payment page for it. A channel that is off or cannot take the
+    /// product's currency is refused before anything is written or sent; a provider
+    /// call that fails leaves nothing behind either (the order is written last).
     pub async fn checkout(
         &self,
         req: CheckoutRequest,
         now: OffsetDateTime,
     ) -> Result<CheckoutStarted, CheckoutError> {
+        let kind = req.channel.unwrap_or(self.channels.default);
+        let channel = self
+            .channels
+            .get(kind)
+            .ok_or(CheckoutError::ChannelOff(kind.as_str()))?;
         let product = self
             .store
             .get_product(&req.product_id)
             .await?
             .ok_or_else(|| CheckoutError::UnknownProduct(req.product_id.clone()))?;
+        if !channel.accepts(product.price.currency()) {
+            return Err(ChannelError::Currency(product.price.currency()).into());
+        }
         let id = OrderId::generate(now).map_err(CheckoutError::Id)?;
-        let order = Order::new_pending(
+        let mut order = Order::new_pending(
             id,
             &product,
             req.email,
-            self.channel.kind(),
+            kind,
             req.source,
             now,
             self.config.order_ttl,
         );
-        // Sign before writing: a channel that cannot take this order leaves nothing behind.
-        let pay_url = self.channel.payment_redirect(&order, req.device, now)?;
+        let redirect = channel.start_payment(&order, req.device, now).await?;
+        order.checkout_ref = redirect.checkout_ref;
         self.store.create_order(&order).await?;
-        tracing::info!(order_id = %order.id, product = %product.id, amount = %order.amount, "checkout started");
+        tracing::info!(order_id = %order.id, product = %product.id, amount = %order.amount, channel = kind.as_str(), "checkout started");
         Ok(CheckoutStarted {
             order_id: order.id,
-            pay_url,
+            pay_url: redirect.url,
         })
     }
 
-    /// Handle the provider's asynchronous notification: authenticate, find the order,
-    /// check the payment against it, record it, mail the buyer.
+    /// Handle a provider's asynchronous notification to `/notify/{channel}`:
+    /// authenticate (raw body, headers, time), find the order, check the payment against
+    /// it, record it, mail the buyer.
     pub async fn notify(
         &self,
-        body: &str,
+        channel: &str,
+        body: &[u8],
+        headers: &Headers,
         now: OffsetDateTime,
     ) -> Result<NotifyOutcome, NotifyError> {
-        let event = self
-            .channel
-            .authenticate_notification(body)
-            .map_err(NotifyError::Rejected)?;
+        let ch = self
+            .channels
+            .named(channel)
+            .ok_or_else(|| NotifyError::NoChannel(channel.to_owned()))?;
+        let event = match ch
+            .authenticate_notification(body, headers, now)
+            .map_err(NotifyError::Rejected)?
+        {
+            Notice::Payment(event) => event,
+            Notice::Irrelevant { what } => {
+                tracing::info!(channel, what, "notification about nothing Kiosk acts on");
+                return Ok(NotifyOutcome::Irrelevant);
+            }
+        };
+        let order_id = match event.order {
+            OrderRef::Id(id) => id,
+            OrderRef::ProviderTxn(txn) => self
+                .store
+                .order_id_by_txn(ch.kind(), &txn)
+                .await
+                .map_err(NotifyError::Store)?
+                .ok_or(NotifyError::UnknownPayment(txn))?,
+        };
         let order = self
             .store
-            .get_order(&event.order_id)
+            .get_order(&order_id)
             .await
             .map_err(NotifyError::Store)?
-            .ok_or_else(|| NotifyError::UnknownOrder(event.order_id.clone()))?;
+            .ok_or_else(|| NotifyError::UnknownOrder(order_id.clone()))?;
+        if order.channel != ch.kind() {
+            return Err(NotifyError::WrongChannel {
+                order: order.id,
+                expected: order.channel.as_str(),
+                got: ch.kind().as_str(),
+            });
+        }
         match event.status {
             ProviderStatus::Paid(payment) => {
                 match self
@@ -221,29 +293,41 @@ impl<C: Channel> Shop<C> {
         Ok(NotifyOutcome::Refunded { full, changed })
     }
 
-    /// The buyer's browser came back from the provider. Never marks paid from the return
-    /// parameters alone: a still-pending order is checked with the provider first.
+    /// The buyer's browser came back from the provider (`/return/{channel}`). Never
+    /// marks paid from the return parameters alone: a still-pending order is checked
+    /// with the provider first.
     pub async fn return_page(
         &self,
+        channel: &str,
         query: &str,
         now: OffsetDateTime,
     ) -> Result<ReturnView, ReturnError> {
-        let order_id = self
-            .channel
-            .authenticate_return(query)
-            .map_err(ReturnError::Rejected)?;
+        let ch = self
+            .channels
+            .named(channel)
+            .ok_or_else(|| ReturnError::NoChannel(channel.to_owned()))?;
+        let returned = match ch.authenticate_return(query, now).await {
+            Ok(r) => r,
+            Err(e @ ChannelError::Rejected(_)) => return Err(ReturnError::Rejected(e)),
+            Err(e) => return Err(ReturnError::Provider(e)),
+        };
         let order = self
             .store
-            .get_order(&order_id)
+            .get_order(&returned.order_id)
             .await?
-            .ok_or_else(|| ReturnError::UnknownOrder(order_id.clone()))?;
+            .filter(|o| o.channel == ch.kind())
+            .ok_or_else(|| ReturnError::UnknownOrder(returned.order_id.clone()))?;
         match order.status {
             OrderStatus::Paid => Ok(self.paid_view(order)),
             OrderStatus::Refunded => Ok(ReturnView::Refunded {
                 order: Box::new(order),
             }),
             OrderStatus::Pending | OrderStatus::Expired => {
-                match self.channel.query(&order, now).await {
+                let status = match returned.status {
+                    Some(known) => Ok(known),
+                    None => ch.query(&order, now).await,
+                };
+                match status {
                     Ok(ProviderStatus::Paid(payment)) => {
                         match self.fulfil(&order, &payment, None, now).await {
                             Ok(Fulfilled::Now { order, .. } | Fulfilled::Already { order }) => {
@@ -296,7 +380,7 @@ impl<C: Channel> Shop<C> {
         event_id: Option<&str>,
         now: OffsetDateTime,
     ) -> Result<Fulfilled, StoreError> {
-        let event = event_id.map(|id| (self.channel.kind(), id));
+        let event = event_id.map(|id| (order.channel, id));
         match self
             .store
             .mark_paid(order, payment, event, None, now)
@@ -350,30 +434,79 @@ pub enum InitError {
     Secret(#[from] crate::secrets::SecretError),
     #[error(transparent)]
     Channel(#[from] ChannelError),
+    #[error(transparent)]
+    Channels(#[from] crate::channel::ChannelsError),
 }
 
-impl Shop<crate::channel::AlipayChannel> {
-    /// Build the whole state once: config from the environment, keys from SSM, SDK clients.
-    pub async fn alipay_from_env(sdk: &aws_config::SdkConfig) -> Result<Self, InitError> {
-        let config = Config::from_env()?;
-        let alipay = crate::config::AlipayConfig::from_env()?;
-        Self::alipay(sdk, config, alipay).await
+/// Which payment channels a shop is set up with: each is configured or off.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChannelsConfig {
+    pub alipay: Option<crate::config::AlipayConfig>,
+    pub stripe: Option<crate::config::StripeConfig>,
+    /// `None`: the only configured one (Alipay when both are).
+    pub default: Option<ChannelKind>,
+}
+
+impl ChannelsConfig {
+    pub fn from_env() -> Result<Self, crate::config::ConfigError> {
+        Self::from(&crate::config::ProcessEnv)
     }
 
-    pub async fn alipay(
+    pub fn from(env: &dyn crate::config::Env) -> Result<Self, crate::config::ConfigError> {
+        Ok(ChannelsConfig {
+            alipay: crate::config::AlipayConfig::optional(env)?,
+            stripe: crate::config::StripeConfig::optional(env)?,
+            default: crate::config::default_channel(env)?,
+        })
+    }
+}
+
+impl Shop {
+    /// Build the whole state once: config from the environment, every configured
+    /// channel's secrets from SSM in one call, SDK clients.
+    pub async fn from_env(sdk: &aws_config::SdkConfig) -> Result<Self, InitError> {
+        let config = Config::from_env()?;
+        let channels = ChannelsConfig::from_env()?;
+        Self::new(sdk, config, channels).await
+    }
+
+    pub async fn new(
         sdk: &aws_config::SdkConfig,
         config: Config,
-        alipay: crate::config::AlipayConfig,
+        channels: ChannelsConfig,
     ) -> Result<Self, InitError> {
         let ssm = aws_sdk_ssm::Client::new(sdk);
-        let (app_key, alipay_key) = crate::secrets::alipay_keys(&ssm, &alipay).await?;
-        let urls = crate::channel::AlipayUrls::under(&config.public_base_url);
-        let channel = crate::channel::AlipayChannel::new(alipay, urls, app_key, alipay_key)?;
+        let secrets = crate::secrets::channel_secrets(
+            &ssm,
+            channels.alipay.as_ref(),
+            channels.stripe.as_ref(),
+        )
+        .await?;
+        let alipay = match (channels.alipay, secrets.alipay) {
+            (Some(c), Some((app_key, alipay_key))) => {
+                let urls =
+                    crate::channel::AlipayUrls::under(&config.public_base_url, &config.shop_url);
+                Some(crate::channel::AlipayChannel::new(
+                    c, urls, app_key, alipay_key,
+                )?)
+            }
+            _ => None,
+        };
+        let stripe = match (channels.stripe, secrets.stripe) {
+            (Some(c), Some(keys)) => Some(crate::channel::StripeChannel::new(
+                &c.api_base,
+                &config.public_base_url,
+                &config.shop_url,
+                keys,
+            )?),
+            _ => None,
+        };
+        let channels = Channels::new(alipay, stripe, channels.default)?;
         Ok(Shop {
             store: Store::new(aws_sdk_dynamodb::Client::new(sdk), &config.table_name),
             mailer: Mailer::new(aws_sdk_ses::Client::new(sdk), config.sender_email.clone()),
             config,
-            channel,
+            channels,
         })
     }
 }

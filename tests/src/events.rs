@@ -155,6 +155,7 @@ impl EventStack {
         let [private_param, public_param] = self.w.key_params.clone();
         let params = [
             ("SenderEmail", crate::VERIFIED_SENDER.to_owned()),
+            ("ShopUrl", crate::SHOP_URL.to_owned()),
             ("AlipayAppId", crate::APP_ID.to_owned()),
             ("AlipayGatewayUrl", self.w.gateway.url.clone()),
             ("AlipaySellerId", crate::SELLER_ID.to_owned()),

@@ -109,15 +109,16 @@ use kiosk::Config;
 use kiosk::alipay::{
     AlipayPublicKey, AppPrivateKey, Params, query_string, string_to_sign_callback,
 };
-use kiosk::channel::AlipayChannel;
 use kiosk::config::AlipayConfig;
-use kiosk::shop::Shop;
+use kiosk::shop::{ChannelsConfig, Shop};
 use lambda_http::{Body, Request, Response};
 
 pub const APP_ID: &str = "2021000000000001";
 pub const SELLER_ID: &str = "2088000000000001";
 pub const VERIFIED_SENDER: &str = "shop@example.com";
 pub const BASE_URL: &str = "https://shop.example.com";
+/// The author's shop page (`SHOP_URL`).
+pub const SHOP_URL: &str = "https://example.com/books/";
 
 /// A file of the python-alipay-sdk vectors kept in the `kiosk` crate's test data.
 pub fn vector_file(rel: &str) -> String {
@@ -153,7 +154,7 @@ impl Default for WorldOptions {
 /// and the same `Shop` the functions build at cold start.
 pub struct World {
     pub t: TestTable,
-    pub shop: Shop<AlipayChannel>,
+    pub shop: Shop,
     pub gateway: gateway::Gateway,
     /// Signs as Alipay does (the vectors' "alipay" key pair).
     pub alipay_signer: Arc<AppPrivateKey>,
@@ -205,6 +206,7 @@ impl World {
             files_bucket: "kiosk-files".into(),
             sender_email: kiosk::Email::parse(opts.sender)?,
             public_base_url: BASE_URL.into(),
+            shop_url: SHOP_URL.into(),
             download_limit: 5,
             order_ttl: time::Duration::minutes(30),
             presign: time::Duration::seconds(300),
@@ -216,7 +218,12 @@ impl World {
             app_private_key_param: private_param.clone(),
             alipay_public_key_param: public_param.clone(),
         };
-        let shop = Shop::alipay(&sdk, config, alipay).await?;
+        let channels = ChannelsConfig {
+            alipay: Some(alipay),
+            stripe: None,
+            default: None,
+        };
+        let shop = Shop::new(&sdk, config, channels).await?;
         Ok(World {
             t,
             shop,
@@ -491,6 +498,7 @@ impl DownloadWorld {
             files_bucket: bucket.clone(),
             sender_email: kiosk::Email::parse(VERIFIED_SENDER)?,
             public_base_url: BASE_URL.into(),
+            shop_url: SHOP_URL.into(),
             download_limit: 5,
             order_ttl: time::Duration::minutes(30),
             presign: time::Duration::seconds(300),

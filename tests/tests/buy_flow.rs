@@ -388,7 +388,8 @@ async fn checkout_answers_json_and_picks_wap_pay_for_phones() {
     assert_eq!(p["method"], "alipay.trade.wap.pay");
     let biz: serde_json::Value = serde_json::from_str(&p["biz_content"]).unwrap();
     assert_eq!(biz["product_code"], "QUICK_WAP_WAY");
-    assert_eq!(biz["quit_url"], "https://shop.example.com/");
+    // The shop page, not the API root (which has no route).
+    assert_eq!(biz["quit_url"], kiosk_e2e::SHOP_URL);
     assert_eq!(biz["out_trade_no"], v["order_id"]);
     let stored = w
         .shop

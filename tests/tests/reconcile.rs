@@ -371,7 +371,12 @@ async fn an_abandoned_order_is_closed_at_the_provider_and_expired() {
     // The trade is closed at the provider: nobody can pay it now.
     let next = w.order(&opened.id).await;
     assert_eq!(
-        w.shop.channel.query(&next, at).await.unwrap(),
+        w.shop
+            .channel_for(&next)
+            .unwrap()
+            .query(&next, at)
+            .await
+            .unwrap(),
         kiosk::channel::ProviderStatus::Closed
     );
     assert!(w.mails_to(&w.buyer(1)).await.is_empty());

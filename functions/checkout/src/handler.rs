@@ -3,8 +3,8 @@
 //! an HTML page or JSON per `Accept`. Nothing is written on any error.
 
 use kiosk::alipay::parse_form;
-use kiosk::channel::{Channel, ChannelError, Device};
-use kiosk::order::Source;
+use kiosk::channel::{ChannelError, Device};
+use kiosk::order::{ChannelKind, Source};
 use kiosk::shop::{CheckoutError, CheckoutRequest, Shop};
 use kiosk::{Email, ProductId};
 use kiosk_web::{BodyError, body_text, header_str, is_json_body, pages, wants_json};
@@ -48,6 +48,7 @@ struct JsonBody {
     product_id: Option<String>,
     email: Option<String>,
     device: Option<String>,
+    channel: Option<String>,
     utm_source: Option<String>,
     utm_medium: Option<String>,
     utm_campaign: Option<String>,
@@ -86,6 +87,7 @@ fn parse(req: &Request) -> Result<CheckoutRequest, Problem> {
             product_id: f.remove("product_id"),
             email: f.remove("email"),
             device: f.remove("device"),
+            channel: f.remove("channel"),
             utm_source: f.remove("utm_source"),
             utm_medium: f.remove("utm_medium"),
             utm_campaign: f.remove("utm_campaign"),
@@ -103,6 +105,15 @@ fn parse(req: &Request) -> Result<CheckoutRequest, Problem> {
     let email = Email::parse(&email).map_err(|e| Problem::field("email", e.to_string()))?;
     let device = Device::choose(body.device.as_deref(), header_str(req, header::USER_AGENT))
         .map_err(|m| Problem::field("device", m))?;
+    let channel = match body.channel.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(c) => Some(c.parse::<ChannelKind>().map_err(|_| {
+            Problem::field(
+                "channel",
+                format!("channel must be \"alipay\" or \"stripe\", got {c:?}"),
+            )
+        })?),
+    };
     let source = Source {
         utm_source: clip(body.utm_source),
         utm_medium: clip(body.utm_medium),
@@ -113,6 +124,7 @@ fn parse(req: &Request) -> Result<CheckoutRequest, Problem> {
         product_id,
         email,
         device,
+        channel,
         source,
     })
 }
@@ -134,11 +146,7 @@ fn problem_response(req: &Request, p: &Problem) -> Response<Body> {
     }
 }
 
-pub async fn handle<C: Channel>(
-    shop: &Shop<C>,
-    req: Request,
-    now: OffsetDateTime,
-) -> Response<Body> {
+pub async fn handle(shop: &Shop, req: Request, now: OffsetDateTime) -> Response<Body> {
     let parsed = match parse(&req) {
         Ok(r) => r,
         Err(p) => return problem_response(&req, &p),
@@ -160,8 +168,17 @@ pub async fn handle<C: Channel>(
         Err(CheckoutError::Channel(ChannelError::Currency(c))) => problem_response(
             &req,
             &Problem::field(
-                "product_id",
-                format!("this product is priced in {c}, which this payment method cannot take"),
+                "channel",
+                format!(
+                    "this product is priced in {c}, which this payment method cannot take; choose another"
+                ),
+            ),
+        ),
+        Err(CheckoutError::ChannelOff(name)) => problem_response(
+            &req,
+            &Problem::field(
+                "channel",
+                format!("this shop does not take payments through {name}"),
             ),
         ),
         Err(e) => {

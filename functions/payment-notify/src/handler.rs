@@ -1,34 +1,33 @@
 //! Route by URL (never by a body field), call the shop, render the outcome.
 //!
-//! Notify replies are what the provider reads: exactly the channel's ack (`success`) once
-//! handled, duplicates included; `fail` otherwise, with 400 for a notification we refuse
-//! and 500 for our own trouble, so the provider retries. A `WAIT_BUYER_PAY` changes
-//! nothing and gets `202 not-paid`.
+//! `/notify/{channel}` and `/return/{channel}` go to the configured channel of that name
+//! (404 for any other). Notify replies are what the provider reads: exactly the channel's
+//! ack (Alipay's `success`, Stripe's any 2xx) once handled, duplicates and event types
+//! Kiosk does not use included; `fail` otherwise, with 400 for a notification we refuse
+//! and 500 for our own trouble, so the provider retries. A notification that is not a
+//! payment yet (`WAIT_BUYER_PAY`, a Stripe session completed unpaid) changes nothing and
+//! gets `202 not-paid`.
 
 use kiosk::channel::Channel;
 use kiosk::shop::{NotifyError, NotifyOutcome, ReturnError, ReturnView, Shop};
-use kiosk_web::{body_text, pages};
+use kiosk_web::pages;
 use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Request, Response};
 use time::OffsetDateTime;
 
-pub async fn handle<C: Channel>(
-    shop: &Shop<C>,
-    req: Request,
-    now: OffsetDateTime,
-) -> Response<Body> {
+pub async fn handle(shop: &Shop, req: Request, now: OffsetDateTime) -> Response<Body> {
     let path = req.uri().path().trim_end_matches('/');
     let mut segments = path.rsplit('/');
     let (channel, kind) = (segments.next().unwrap_or(""), segments.next().unwrap_or(""));
-    if channel != shop.channel.kind().as_str() {
+    let Some(ch) = shop.channels.named(channel) else {
         return kiosk_web::html(
             StatusCode::NOT_FOUND,
             pages::error("Not found", "There is nothing at this address."),
         );
-    }
+    };
     match (kind, req.method()) {
-        ("notify", &Method::POST) => notify(shop, &req, now).await,
-        ("return", &Method::GET) => return_page(shop, &req, now).await,
+        ("notify", &Method::POST) => notify(shop, channel, ch.ack(), &req, now).await,
+        ("return", &Method::GET) => return_page(shop, channel, &req, now).await,
         ("notify" | "return", _) => {
             kiosk_web::text(StatusCode::METHOD_NOT_ALLOWED, "method not allowed")
         }
@@ -39,24 +38,36 @@ pub async fn handle<C: Channel>(
     }
 }
 
-async fn notify<C: Channel>(shop: &Shop<C>, req: &Request, now: OffsetDateTime) -> Response<Body> {
-    let body = match body_text(req) {
-        Ok(b) => b,
-        Err(e) => {
-            tracing::warn!(?e, "notify: unreadable body");
-            return kiosk_web::text(StatusCode::BAD_REQUEST, "fail");
-        }
-    };
-    match shop.notify(body, now).await {
+async fn notify(
+    shop: &Shop,
+    channel: &str,
+    ack: &'static str,
+    req: &Request,
+    now: OffsetDateTime,
+) -> Response<Body> {
+    let body: &[u8] = req.body().as_ref();
+    if body.len() > kiosk_web::MAX_BODY {
+        tracing::warn!(len = body.len(), "notify: body too large");
+        return kiosk_web::text(StatusCode::PAYLOAD_TOO_LARGE, "fail");
+    }
+    match shop.notify(channel, body, req.headers(), now).await {
         // Not a payment: nothing changed. Answered with something other than the ack so
         // the provider keeps telling us until the trade settles (paid or closed).
         Ok(NotifyOutcome::Ignored) => kiosk_web::text(StatusCode::ACCEPTED, "not-paid"),
         Ok(outcome) => {
             tracing::info!(?outcome, "notify handled");
-            kiosk_web::text(StatusCode::OK, shop.channel.ack())
+            kiosk_web::text(StatusCode::OK, ack)
+        }
+        Err(e @ NotifyError::NoChannel(_)) => {
+            tracing::warn!(error = %e);
+            kiosk_web::text(StatusCode::NOT_FOUND, "fail")
         }
         Err(
-            e @ (NotifyError::Rejected(_) | NotifyError::UnknownOrder(_) | NotifyError::Refused(_)),
+            e @ (NotifyError::Rejected(_)
+            | NotifyError::UnknownOrder(_)
+            | NotifyError::UnknownPayment(_)
+            | NotifyError::WrongChannel { .. }
+            | NotifyError::Refused(_)),
         ) => {
             tracing::warn!(message = kiosk::alarm::NOTIFY_REFUSED, error = %e);
             kiosk_web::text(StatusCode::BAD_REQUEST, "fail")
@@ -68,13 +79,14 @@ async fn notify<C: Channel>(shop: &Shop<C>, req: &Request, now: OffsetDateTime) 
     }
 }
 
-async fn return_page<C: Channel>(
-    shop: &Shop<C>,
+async fn return_page(
+    shop: &Shop,
+    channel: &str,
     req: &Request,
     now: OffsetDateTime,
 ) -> Response<Body> {
     let query = req.uri().query().unwrap_or("");
-    match shop.return_page(query, now).await {
+    match shop.return_page(channel, query, now).await {
         Ok(ReturnView::Paid {
             order,
             download_url,
@@ -105,7 +117,17 @@ async fn return_page<C: Channel>(
                 ),
             )
         }
-        Err(ReturnError::UnknownOrder(_)) => kiosk_web::html(
+        Err(e @ ReturnError::Provider(_)) => {
+            tracing::warn!(error = %e, source = ?std::error::Error::source(&e), "return: provider unavailable");
+            kiosk_web::html(
+                StatusCode::SERVICE_UNAVAILABLE,
+                pages::error(
+                    "We are confirming your payment",
+                    "We could not reach the payment provider just now. Please refresh this page in a moment; if you paid, your download link is also on its way to your email.",
+                ),
+            )
+        }
+        Err(ReturnError::UnknownOrder(_) | ReturnError::NoChannel(_)) => kiosk_web::html(
             StatusCode::NOT_FOUND,
             pages::error(
                 "Order not found",

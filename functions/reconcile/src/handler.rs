@@ -2,7 +2,6 @@
 
 use std::time::{Duration, Instant};
 
-use kiosk::channel::AlipayChannel;
 use kiosk::reconcile::Reconciled;
 use kiosk::shop::Shop;
 use kiosk::store::StoreError;
@@ -27,7 +26,7 @@ pub fn budget_end(deadline_ms: u64, now_wall: std::time::SystemTime, now: Instan
 /// One run. A store failure ends the run with an error (the invocation fails, which the
 /// errors alarm sees); whatever was finished stays finished and the next run continues.
 pub async fn run(
-    shop: &Shop<AlipayChannel>,
+    shop: &Shop,
     now: OffsetDateTime,
     stop_at: Instant,
 ) -> Result<Reconciled, StoreError> {

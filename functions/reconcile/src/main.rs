@@ -7,7 +7,7 @@ use reconcile::handler;
 async fn main() -> anyhow::Result<()> {
     kiosk_web::init_tracing();
     let sdk = aws_config::load_from_env().await;
-    let shop = Shop::alipay_from_env(&sdk).await?;
+    let shop = Shop::from_env(&sdk).await?;
     let shop = &shop;
     lambda_runtime::run(service_fn(
         move |event: LambdaEvent<serde_json::Value>| async move {

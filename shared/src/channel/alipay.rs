@@ -7,7 +7,10 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use super::{Channel, ChannelError, CloseOutcome, Device, PaymentEvent, ProviderStatus};
+use super::{
+    Channel, ChannelError, CloseOutcome, Device, Headers, Notice, OrderRef, PaymentEvent,
+    ProviderStatus, Redirect, Returned,
+};
 use crate::alipay::{
     AlipayPublicKey, AppPrivateKey, Params, parse_form, query_string, sign_request,
     verify_callback, verify_response,
@@ -23,16 +26,16 @@ use crate::order::{ChannelKind, Order, Payment};
 pub struct AlipayUrls {
     pub notify_url: String,
     pub return_url: String,
-    /// Where the mobile cashier's "quit" button goes (wap pay).
+    /// Where the mobile cashier's "quit" button goes (wap pay): the shop page.
     pub quit_url: String,
 }
 
 impl AlipayUrls {
-    pub fn under(public_base_url: &str) -> Self {
+    pub fn under(public_base_url: &str, shop_url: &str) -> Self {
         AlipayUrls {
             notify_url: format!("{public_base_url}/notify/alipay"),
             return_url: format!("{public_base_url}/return/alipay"),
-            quit_url: format!("{public_base_url}/"),
+            quit_url: shop_url.to_owned(),
         }
     }
 }
@@ -241,13 +244,19 @@ impl Channel for AlipayChannel {
         ChannelKind::Alipay
     }
 
-    fn payment_redirect(
+    fn accepts(&self, currency: Currency) -> bool {
+        currency == Currency::Cny
+    }
+
+    /// A signed URL of Alipay's cashier; no call to Alipay (the trade is created when the
+    /// buyer opens it).
+    async fn start_payment(
         &self,
         order: &Order,
         device: Device,
         now: OffsetDateTime,
-    ) -> Result<String, ChannelError> {
-        if order.amount.currency() != Currency::Cny {
+    ) -> Result<Redirect, ChannelError> {
+        if !self.accepts(order.amount.currency()) {
             return Err(ChannelError::Currency(order.amount.currency()));
         }
         let (method, biz) = match device {
@@ -281,14 +290,20 @@ impl Channel for AlipayChannel {
         params.insert("notify_url".into(), self.urls.notify_url.clone());
         params.insert("return_url".into(), self.urls.return_url.clone());
         sign_request(&mut params, &self.app_key).map_err(ChannelError::Sign)?;
-        Ok(format!(
-            "{}?{}",
-            self.config.gateway_url,
-            query_string(&params)
-        ))
+        Ok(Redirect {
+            url: format!("{}?{}", self.config.gateway_url, query_string(&params)),
+            checkout_ref: None,
+        })
     }
 
-    fn authenticate_notification(&self, body: &str) -> Result<PaymentEvent, ChannelError> {
+    /// Alipay signs the form body itself (RSA2); headers and the clock play no part.
+    fn authenticate_notification(
+        &self,
+        body: &[u8],
+        _headers: &Headers,
+        _now: OffsetDateTime,
+    ) -> Result<Notice, ChannelError> {
+        let body = std::str::from_utf8(body).map_err(|_| reject("body is not UTF-8"))?;
         let p = parse_form(body).map_err(|e| reject(e.to_string()))?;
         self.authenticate(&p)?;
         let order_id = OrderId::parse(field(&p, "out_trade_no")?)
@@ -312,18 +327,27 @@ impl Channel for AlipayChannel {
             ("TRADE_CLOSED", None) => ProviderStatus::Closed,
             (other, _) => return Err(reject(format!("unknown trade_status {other:?}"))),
         };
-        Ok(PaymentEvent {
-            order_id,
+        Ok(Notice::Payment(PaymentEvent {
+            order: OrderRef::Id(order_id),
             event_id,
             status,
-        })
+        }))
     }
 
-    fn authenticate_return(&self, query: &str) -> Result<OrderId, ChannelError> {
+    /// The return is signed like a notification; the shop then queries the trade.
+    async fn authenticate_return(
+        &self,
+        query: &str,
+        _now: OffsetDateTime,
+    ) -> Result<Returned, ChannelError> {
         let p = parse_form(query).map_err(|e| reject(e.to_string()))?;
         self.authenticate(&p)?;
-        OrderId::parse(field(&p, "out_trade_no")?)
-            .map_err(|_| reject("out_trade_no is not one of our order ids"))
+        let order_id = OrderId::parse(field(&p, "out_trade_no")?)
+            .map_err(|_| reject("out_trade_no is not one of our order ids"))?;
+        Ok(Returned {
+            order_id,
+            status: None,
+        })
     }
 
     async fn query(

@@ -1,20 +1,23 @@
 //! Payment channels (docs/architecture.md, "Payment channels"): what differs between
 //! providers, behind one trait.
 //!
-//! A channel builds the payment redirect, authenticates inbound notifications and browser
-//! returns, asks the provider about an order, closes an unpaid one and refunds a paid
-//! one. Everything shared -- loading the order,
+//! A channel starts a payment (the provider's page for an order), authenticates inbound
+//! notifications and browser returns, asks the provider about an order, closes an
+//! unpaid one and refunds a paid one. A shop holds the configured channels
+//! ([`Channels`]) and drives one per order through [`AnyChannel`]. Everything shared -- loading the order,
 //! checking it, paying it with its grant in one transaction, mailing -- is written once in
 //! [`crate::shop`], which drives any `Channel`.
 
 mod alipay;
+mod stripe;
 
 use std::future::Future;
 
 pub use alipay::{AlipayChannel, AlipayUrls};
+pub use stripe::{StripeChannel, StripeKeys};
 
 use crate::ids::OrderId;
-use crate::money::Money;
+use crate::money::{Currency, Money};
 use crate::order::{ChannelKind, Order, Payment};
 
 /// Which cashier to send the buyer to.
@@ -88,13 +91,52 @@ pub enum CloseOutcome {
     NotOpen,
 }
 
+/// Which order a notification is about. Most providers name our order id; some events
+/// name only the provider's payment id (Stripe's `charge.refunded`), which the store
+/// maps back to the order ([`crate::store::Store::order_id_by_txn`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OrderRef {
+    Id(OrderId),
+    ProviderTxn(String),
+}
+
 /// An authenticated notification, reduced to what the shared flow needs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PaymentEvent {
-    pub order_id: OrderId,
+    pub order: OrderRef,
     /// The provider's id for this notification; the same across its retries.
     pub event_id: String,
     pub status: ProviderStatus,
+}
+
+/// What an authentic notification is about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Notice {
+    Payment(PaymentEvent),
+    /// Authentic, but nothing the shop acts on (an event type the endpoint was subscribed
+    /// to that Kiosk does not use): acknowledged, nothing changed.
+    Irrelevant {
+        what: String,
+    },
+}
+
+/// The provider's payment page for a new order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Redirect {
+    pub url: String,
+    /// The provider's id for this checkout, kept on the order (see
+    /// [`Order::checkout_ref`]).
+    pub checkout_ref: Option<String>,
+}
+
+/// An authenticated browser return.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Returned {
+    pub order_id: OrderId,
+    /// What the provider said while authenticating the return, if it was asked (Stripe's
+    /// return carries only a session id, which is looked up): the shop then need not ask
+    /// again.
+    pub status: Option<ProviderStatus>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -113,6 +155,8 @@ pub enum ChannelError {
     HttpStatus(u16),
     #[error("payment provider's reply was not acceptable")]
     Reply(#[source] crate::alipay::ResponseError),
+    #[error("payment provider's reply was not acceptable: {0}")]
+    BadReply(String),
     #[error("payment provider refused the call: {code} {sub_code} {msg}")]
     Provider {
         code: String,
@@ -121,22 +165,41 @@ pub enum ChannelError {
     },
 }
 
+/// The request headers a notification arrived with (the signature may be in one).
+pub type Headers = reqwest::header::HeaderMap;
+
 pub trait Channel: Send + Sync {
     fn kind(&self) -> ChannelKind;
 
-    /// The URL of the provider's payment page for this order.
-    fn payment_redirect(
+    /// Whether this channel can take payments in `currency` (checked before anything is
+    /// written).
+    fn accepts(&self, currency: Currency) -> bool;
+
+    /// Start paying `order`: the provider's payment page for it. May call the provider
+    /// (Stripe creates a Checkout Session); nothing is written here.
+    fn start_payment(
         &self,
         order: &Order,
         device: Device,
         now: time::OffsetDateTime,
-    ) -> Result<String, ChannelError>;
+    ) -> impl Future<Output = Result<Redirect, ChannelError>> + Send;
 
-    /// Authenticate an asynchronous notification body and extract the event.
-    fn authenticate_notification(&self, body: &str) -> Result<PaymentEvent, ChannelError>;
+    /// Authenticate an asynchronous notification from its raw body and headers, at `now`
+    /// (signatures may carry a timestamp), and extract what it is about.
+    fn authenticate_notification(
+        &self,
+        body: &[u8],
+        headers: &Headers,
+        now: time::OffsetDateTime,
+    ) -> Result<Notice, ChannelError>;
 
-    /// Authenticate a browser return (its query string) and extract the order id.
-    fn authenticate_return(&self, query: &str) -> Result<OrderId, ChannelError>;
+    /// Authenticate a browser return (its query string) and find the order. Never
+    /// trusts the query string for the payment's state.
+    fn authenticate_return(
+        &self,
+        query: &str,
+        now: time::OffsetDateTime,
+    ) -> impl Future<Output = Result<Returned, ChannelError>> + Send;
 
     /// Ask the provider about an order now (active verification).
     fn query(
@@ -167,6 +230,142 @@ pub trait Channel: Send + Sync {
 
     /// The exact body that tells the provider a notification was handled.
     fn ack(&self) -> &'static str;
+}
+
+/// The channels one shop is configured with, and the one a Buy Now form without a
+/// `channel` field uses. At least one is configured (checked at cold start).
+pub struct Channels {
+    pub alipay: Option<AlipayChannel>,
+    pub stripe: Option<StripeChannel>,
+    pub default: ChannelKind,
+}
+
+/// One configured channel, borrowed: what the shop's flows drive.
+#[derive(Clone, Copy)]
+pub enum AnyChannel<'a> {
+    Alipay(&'a AlipayChannel),
+    Stripe(&'a StripeChannel),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ChannelsError {
+    #[error("no payment channel is configured (set up Alipay, Stripe or both)")]
+    None,
+    #[error("the default payment channel {0} is not configured")]
+    DefaultMissing(&'static str),
+}
+
+impl Channels {
+    pub fn new(
+        alipay: Option<AlipayChannel>,
+        stripe: Option<StripeChannel>,
+        default: Option<ChannelKind>,
+    ) -> Result<Channels, ChannelsError> {
+        // Without an explicit default, the one configured channel (Alipay if both).
+        let default = match (default, &alipay, &stripe) {
+            (Some(d), _, _) => d,
+            (None, Some(_), _) => ChannelKind::Alipay,
+            (None, None, Some(_)) => ChannelKind::Stripe,
+            (None, None, None) => return Err(ChannelsError::None),
+        };
+        let channels = Channels {
+            alipay,
+            stripe,
+            default,
+        };
+        if channels.get(default).is_none() {
+            return Err(ChannelsError::DefaultMissing(default.as_str()));
+        }
+        Ok(channels)
+    }
+
+    pub fn get(&self, kind: ChannelKind) -> Option<AnyChannel<'_>> {
+        match kind {
+            ChannelKind::Alipay => self.alipay.as_ref().map(AnyChannel::Alipay),
+            ChannelKind::Stripe => self.stripe.as_ref().map(AnyChannel::Stripe),
+        }
+    }
+
+    /// The channel named by a URL segment or form field (`alipay`, `stripe`), if
+    /// configured.
+    pub fn named(&self, name: &str) -> Option<AnyChannel<'_>> {
+        self.get(name.parse().ok()?)
+    }
+
+    pub fn configured(&self) -> Vec<ChannelKind> {
+        [ChannelKind::Alipay, ChannelKind::Stripe]
+            .into_iter()
+            .filter(|k| self.get(*k).is_some())
+            .collect()
+    }
+}
+
+macro_rules! each {
+    ($self:ident, $c:ident => $e:expr) => {
+        match $self {
+            AnyChannel::Alipay($c) => $e,
+            AnyChannel::Stripe($c) => $e,
+        }
+    };
+}
+
+impl Channel for AnyChannel<'_> {
+    fn kind(&self) -> ChannelKind {
+        each!(self, c => c.kind())
+    }
+    fn accepts(&self, currency: Currency) -> bool {
+        each!(self, c => c.accepts(currency))
+    }
+    async fn start_payment(
+        &self,
+        order: &Order,
+        device: Device,
+        now: time::OffsetDateTime,
+    ) -> Result<Redirect, ChannelError> {
+        each!(self, c => c.start_payment(order, device, now).await)
+    }
+    fn authenticate_notification(
+        &self,
+        body: &[u8],
+        headers: &Headers,
+        now: time::OffsetDateTime,
+    ) -> Result<Notice, ChannelError> {
+        each!(self, c => c.authenticate_notification(body, headers, now))
+    }
+    async fn authenticate_return(
+        &self,
+        query: &str,
+        now: time::OffsetDateTime,
+    ) -> Result<Returned, ChannelError> {
+        each!(self, c => c.authenticate_return(query, now).await)
+    }
+    async fn query(
+        &self,
+        order: &Order,
+        now: time::OffsetDateTime,
+    ) -> Result<ProviderStatus, ChannelError> {
+        each!(self, c => c.query(order, now).await)
+    }
+    async fn close(
+        &self,
+        order: &Order,
+        now: time::OffsetDateTime,
+    ) -> Result<CloseOutcome, ChannelError> {
+        each!(self, c => c.close(order, now).await)
+    }
+    async fn refund(
+        &self,
+        order: &Order,
+        amount: Money,
+        request_no: &str,
+        reason: Option<&str>,
+        now: time::OffsetDateTime,
+    ) -> Result<Money, ChannelError> {
+        each!(self, c => c.refund(order, amount, request_no, reason, now).await)
+    }
+    fn ack(&self) -> &'static str {
+        each!(self, c => c.ack())
+    }
 }
 
 #[cfg(test)]

@@ -135,6 +135,7 @@ pub fn order_item(o: &Order) -> Item {
         .s("channel", o.channel.as_str())
         .s("status", o.status.as_str())
         .opt_s("provider_txn_id", o.provider_txn_id.as_deref())
+        .opt_s("checkout_ref", o.checkout_ref.as_deref())
         .ts("created_at", o.created_at)
         .ts("expires_at", o.expires_at)
         .opt_ts("paid_at", o.paid_at)
@@ -190,6 +191,19 @@ pub fn event_item(
     .ts("handled_at", now)
     .ts("ttl", now + EVENT_RETENTION)
     .0
+}
+
+/// Where a provider's payment id leads: written with the payment, so a provider event
+/// that names only its payment (Stripe's `charge.refunded` names the PaymentIntent)
+/// finds its order with one read.
+pub fn txn_key(channel: ChannelKind, txn: &str) -> Item {
+    key(format!("TXN#{}#{txn}", channel.as_str()), "TXN")
+}
+
+pub fn txn_item(channel: ChannelKind, txn: &str, order: &OrderId) -> Item {
+    Builder::new(txn_key(channel, txn), "txn")
+        .s("order_id", order.as_str())
+        .0
 }
 
 /// "Resend my links" rate limit for one address: no new mail before `until`.
@@ -324,7 +338,7 @@ impl<'a> Reader<'a> {
             .map_err(|e| self.corrupt(minor_attr, &e.to_string()))
     }
 
-    fn id<T, E>(&self, k: &str, parse: impl Fn(&str) -> Result<T, E>) -> Result<T, StoreError> {
+    pub fn id<T, E>(&self, k: &str, parse: impl Fn(&str) -> Result<T, E>) -> Result<T, StoreError> {
         parse(self.s(k)?).map_err(|_| self.corrupt(k, "not a valid id"))
     }
 }
@@ -376,6 +390,7 @@ pub fn order_from(item: &Item) -> Result<Order, StoreError> {
         channel: r.parse::<ChannelKind>("channel")?,
         status: r.parse::<OrderStatus>("status")?,
         provider_txn_id: r.opt_s("provider_txn_id")?.map(str::to_owned),
+        checkout_ref: r.opt_s("checkout_ref")?.map(str::to_owned),
         created_at: r.ts("created_at")?,
         expires_at: r.ts("expires_at")?,
         paid_at: r.opt_ts("paid_at")?,

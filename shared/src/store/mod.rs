@@ -275,8 +275,25 @@ impl Store {
         item.as_ref().map(codec::order_from).transpose()
     }
 
+    /// The order a provider's payment id was recorded for (see [`Store::mark_paid`]).
+    pub async fn order_id_by_txn(
+        &self,
+        channel: ChannelKind,
+        txn: &str,
+    ) -> Result<Option<OrderId>, StoreError> {
+        let Some(item) = self
+            .get(codec::txn_key(channel, txn), false, "GetItem(txn)")
+            .await?
+        else {
+            return Ok(None);
+        };
+        let r = Reader::new(&item, "txn");
+        Ok(Some(r.id("order_id", OrderId::parse)?))
+    }
+
     /// Record a confirmed payment: in one transaction, move the order to PAID (condition:
-    /// still pending or expired, same amount) and create its download grant.
+    /// still pending or expired, same amount), create its download grant and the lookup
+    /// from the provider's payment id to the order.
     ///
     /// `order` is the caller's recent read; the write is conditioned on the stored state,
     /// not on that snapshot. A repeat of the same provider transaction (a provider retry,
@@ -346,11 +363,27 @@ impl Store {
                 source: Box::new(e),
             })?;
 
+        // Unconditional: one payment id belongs to one order, and a repeat writes the
+        // same item.
+        let txn = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(codec::txn_item(
+                order.channel,
+                &payment.provider_txn_id,
+                &order.id,
+            )))
+            .build()
+            .map_err(|e| StoreError::Aws {
+                op: "build Put",
+                source: Box::new(e),
+            })?;
+
         let mut tx = self
             .client
             .transact_write_items()
             .transact_items(TransactWriteItem::builder().update(update).build())
-            .transact_items(TransactWriteItem::builder().put(put).build());
+            .transact_items(TransactWriteItem::builder().put(put).build())
+            .transact_items(TransactWriteItem::builder().put(txn).build());
         if let Some((channel, event_id)) = event {
             let record = Put::builder()
                 .table_name(&self.table)

@@ -74,6 +74,11 @@ pub struct Charge {
     pub payment_intent: Option<String>,
     #[serde(default)]
     pub refunded: bool,
+    /// A charge carries its PaymentIntent's metadata, where Kiosk puts the order id
+    /// (`payment_intent_data[metadata][order_id]`); without it the PaymentIntent leads
+    /// to the order.
+    #[serde(default)]
+    pub metadata: Metadata,
 }
 
 fn payment_status<'de, D: serde::Deserializer<'de>>(d: D) -> Result<PaymentStatus, D::Error> {

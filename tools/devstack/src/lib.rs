@@ -4,6 +4,7 @@
 //! - `/checkout`, `/notify/alipay`, `/return/alipay`, `/download/...`: the very handler
 //!   functions the Lambda binaries run, fed `lambda_http` requests;
 //! - `/sandbox/alipay/...`: a local Alipay (see `sandbox`);
+//! - `/sandbox/stripe/...`: a local Stripe: API and hosted checkout page (see `stripe`);
 //! - `/mailbox`: the mails SES accepted in the emulator;
 //! - reconcile (due purchase mails, pending orders checked with the sandbox) every
 //!   [`RECONCILE_EVERY`], as the scheduled function does when deployed.
@@ -12,6 +13,7 @@ pub mod keys;
 pub mod mailbox;
 pub mod sandbox;
 pub mod setup;
+pub mod stripe;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -24,11 +26,11 @@ use hyper::body::Incoming;
 use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
 use kiosk::alipay::{AlipayPublicKey, AppPrivateKey};
-use kiosk::channel::AlipayChannel;
 use kiosk::clock::{Clock, SystemClock};
-use kiosk::config::AlipayConfig;
+use kiosk::config::{AlipayConfig, StripeConfig};
 use kiosk::downloads::Downloads;
-use kiosk::shop::Shop;
+use kiosk::shop::{ChannelsConfig, Shop};
+use kiosk::stripe::webhook::WebhookSecret;
 use kiosk::{Config, Email};
 use tokio::net::TcpListener;
 
@@ -47,9 +49,12 @@ pub struct Options {
 }
 
 pub struct App {
-    pub shop: Shop<AlipayChannel>,
+    pub shop: Shop,
     downloads: Downloads,
     pub sandbox: Arc<Sandbox>,
+    pub stripe: Arc<stripe::StripeSandbox>,
+    /// The webhook signing secret this run's Stripe stand-in signs with.
+    pub stripe_webhook_secret: String,
     site_dir: PathBuf,
     endpoint: String,
     http: reqwest::Client,
@@ -60,13 +65,15 @@ pub async fn start(listener: TcpListener, opts: Options) -> Result<(String, Arc<
     let base = format!("http://{}", listener.local_addr()?);
     let sdk = kiosk_localaws::emulator_config().await?;
     let keys = keys::load_or_generate(&opts.keys_dir)?;
-    setup::prepare(&sdk, &keys).await?;
+    let webhook_secret = local_webhook_secret()?;
+    setup::prepare(&sdk, &keys, &webhook_secret).await?;
 
     let config = Config {
         table_name: setup::TABLE.into(),
         files_bucket: setup::BUCKET.into(),
         sender_email: Email::parse(setup::SENDER)?,
         public_base_url: base.clone(),
+        shop_url: format!("{base}/"),
         download_limit: 5,
         order_ttl: time::Duration::minutes(30),
         presign: time::Duration::seconds(300),
@@ -78,7 +85,23 @@ pub async fn start(listener: TcpListener, opts: Options) -> Result<(String, Arc<
         app_private_key_param: setup::PRIVATE_KEY_PARAM.into(),
         alipay_public_key_param: setup::PUBLIC_KEY_PARAM.into(),
     };
-    let shop = Shop::alipay(&sdk, config.clone(), alipay).await?;
+    let stripe_config = StripeConfig {
+        secret_key_param: setup::STRIPE_KEY_PARAM.into(),
+        webhook_secret_param: setup::STRIPE_WEBHOOK_PARAM.into(),
+        api_base: format!("{base}/sandbox/stripe"),
+    };
+    let channels = ChannelsConfig {
+        alipay: Some(alipay),
+        stripe: Some(stripe_config),
+        default: None,
+    };
+    let shop = Shop::new(&sdk, config.clone(), channels).await?;
+    let stripe = stripe::StripeSandbox::new(
+        setup::STRIPE_SECRET_KEY,
+        WebhookSecret::parse(&webhook_secret)?,
+        &base,
+        opts.retry_unit,
+    );
     let downloads = Downloads::from_sdk(&sdk, config);
     let sandbox = Sandbox::new(
         AlipayPublicKey::parse(&keys.app_public_pem)?,
@@ -89,6 +112,8 @@ pub async fn start(listener: TcpListener, opts: Options) -> Result<(String, Arc<
         shop,
         downloads,
         sandbox,
+        stripe,
+        stripe_webhook_secret: webhook_secret,
         site_dir: opts.site_dir,
         endpoint: opts.endpoint,
         http: reqwest::Client::new(),
@@ -131,6 +156,16 @@ pub async fn start(listener: TcpListener, opts: Options) -> Result<(String, Arc<
     Ok((base, app))
 }
 
+/// A fresh `whsec_...` for this run (Stripe makes one per webhook endpoint).
+fn local_webhook_secret() -> Result<String> {
+    let mut bytes = [0u8; 24];
+    aws_lc_rs::rand::fill(&mut bytes).map_err(|_| anyhow::anyhow!("no randomness"))?;
+    Ok(format!(
+        "whsec_{}",
+        bytes.iter().map(|b| format!("{b:02x}")).collect::<String>()
+    ))
+}
+
 /// Where `kiosk --local` finds the running local shop: the emulator's address and the
 /// names `make dev` created, written to `{root}/.local/stack.json`. Returns the path.
 pub fn write_local_stack(root: &Path, base: &str, endpoint: &str) -> Result<PathBuf> {
@@ -148,6 +183,9 @@ pub fn write_local_stack(root: &Path, base: &str, endpoint: &str) -> Result<Path
         "alipay_gateway_url": format!("{base}/sandbox/alipay/gateway.do"),
         "alipay_private_key_param": setup::PRIVATE_KEY_PARAM,
         "alipay_public_key_param": setup::PUBLIC_KEY_PARAM,
+        "stripe_secret_key_param": setup::STRIPE_KEY_PARAM,
+        "stripe_webhook_secret_param": setup::STRIPE_WEBHOOK_PARAM,
+        "stripe_api_base": format!("{base}/sandbox/stripe"),
     });
     std::fs::write(&path, serde_json::to_string_pretty(&stack)?)?;
     Ok(path)
@@ -213,6 +251,23 @@ fn content_type_for(path: &Path) -> &'static str {
 }
 
 impl App {
+    fn stripe_route(
+        &self,
+        method: &str,
+        rest: &str,
+        headers: &hyper::HeaderMap,
+        body: &str,
+    ) -> Resp {
+        if let Some(id) = rest.strip_prefix("/pay/") {
+            return reply(match method {
+                "POST" => self.stripe.pay(id, body),
+                _ => self.stripe.page(id, None),
+            });
+        }
+        let (status, json) = self.stripe.api(method, rest, headers, body);
+        plain(status, "application/json", json)
+    }
+
     async fn handle(&self, req: Request<Incoming>) -> Resp {
         let (parts, body) = req.into_parts();
         // Real clients of this server send small bodies; the functions apply their own limits.
@@ -237,6 +292,9 @@ impl App {
         }
         if path == "/sandbox/alipay/cancel" && method == hyper::Method::POST {
             return reply(self.sandbox.cancel(&text));
+        }
+        if let Some(rest) = path.strip_prefix("/sandbox/stripe") {
+            return self.stripe_route(method.as_str(), rest, &parts.headers, &text);
         }
         if path == "/mailbox" {
             return plain(

@@ -1,5 +1,6 @@
 //! Everything the local shop needs in the emulator: the table (from template.yaml), the
-//! files bucket, the SES sender identity, the SSM key parameters, and two sample products
+//! files bucket, the SES sender identity, the SSM key parameters (Alipay keys, the Stripe
+//! stand-in's key and webhook secret), and two sample products
 //! with small generated files (one a real PDF).
 
 use anyhow::{Context, Result};
@@ -16,6 +17,10 @@ pub const APP_ID: &str = "2021000000000001";
 pub const SELLER_ID: &str = "2088000000000001";
 pub const PRIVATE_KEY_PARAM: &str = "/kiosk-local/alipay/app-private-key";
 pub const PUBLIC_KEY_PARAM: &str = "/kiosk-local/alipay/alipay-public-key";
+pub const STRIPE_KEY_PARAM: &str = "/kiosk-local/stripe/secret-key";
+pub const STRIPE_WEBHOOK_PARAM: &str = "/kiosk-local/stripe/webhook-secret";
+/// The local stand-in's API key: not a Stripe key, only what the stand-in expects.
+pub const STRIPE_SECRET_KEY: &str = "sk_test_kiosk_local_sandbox";
 
 /// A one-page PDF saying `text`, built by hand (the xref offsets are computed, so any
 /// reader opens it).
@@ -91,7 +96,7 @@ pub fn sample_products() -> Vec<(Product, Vec<u8>)> {
 
 /// Create what is missing; leave what exists (so orders survive a restart of `make dev`
 /// as long as the emulator runs).
-pub async fn prepare(sdk: &SdkConfig, keys: &LocalKeys) -> Result<()> {
+pub async fn prepare(sdk: &SdkConfig, keys: &LocalKeys, webhook_secret: &str) -> Result<()> {
     let ddb = aws_sdk_dynamodb::Client::new(sdk);
     let tables = ddb
         .list_tables()
@@ -119,6 +124,8 @@ pub async fn prepare(sdk: &SdkConfig, keys: &LocalKeys) -> Result<()> {
     for (name, value) in [
         (PRIVATE_KEY_PARAM, &keys.app_private_pem),
         (PUBLIC_KEY_PARAM, &keys.alipay_public_pem),
+        (STRIPE_KEY_PARAM, &STRIPE_SECRET_KEY.to_owned()),
+        (STRIPE_WEBHOOK_PARAM, &webhook_secret.to_owned()),
     ] {
         ssm.put_parameter()
             .name(name)

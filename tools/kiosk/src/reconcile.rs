@@ -51,7 +51,7 @@ pub fn pending_summary(run: &PendingRun) -> String {
 /// `Ok(false)` when some item could not be handled (an error, not SES refusing).
 pub async fn run(t: &Target, a: ReconcileArgs, now: OffsetDateTime) -> Result<bool> {
     let deadline = Instant::now() + Duration::from_secs(a.budget);
-    if t.has_alipay() {
+    if t.has_channel() {
         let shop = t.shop().await?;
         let r = shop.reconcile(now, deadline).await?;
         println!("{}", summary(&r.mail));
@@ -68,6 +68,8 @@ pub async fn run(t: &Target, a: ReconcileArgs, now: OffsetDateTime) -> Result<bo
     };
     let run = delivery.retry_due_mails(now, deadline).await?;
     println!("{}", summary(&run));
-    println!("pending orders: not checked (no Alipay settings: use --stack or --alipay-*)");
+    println!(
+        "pending orders: not checked (no payment channel settings: use --stack, --local, --alipay-* or --stripe-*)"
+    );
     Ok(run.errors == 0)
 }

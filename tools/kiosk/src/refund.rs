@@ -93,8 +93,14 @@ pub async fn run(t: &Target, a: RefundArgs, now: OffsetDateTime) -> Result<()> {
     }
 
     let shop = t.shop().await?;
-    let total = shop
-        .channel
+    let channel = shop.channel_for(&order).ok_or_else(|| {
+        anyhow!(
+            "order {id} was paid through {}, and no settings for it are known (--stack, --local or --{}-* flags)",
+            order.channel.as_str(),
+            order.channel.as_str()
+        )
+    })?;
+    let total = channel
         .refund(
             &order,
             amount,

@@ -6,9 +6,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, anyhow, bail};
 use aws_config::{BehaviorVersion, Region, SdkConfig};
-use kiosk::channel::AlipayChannel;
-use kiosk::config::AlipayConfig;
-use kiosk::shop::Shop;
+use kiosk::config::{AlipayConfig, StripeConfig};
+use kiosk::shop::{ChannelsConfig, Shop};
 use kiosk::{Config, Email};
 use serde::{Deserialize, Serialize};
 
@@ -38,6 +37,58 @@ pub struct TargetArgs {
     pub sender: Option<String>,
     #[command(flatten)]
     pub alipay: AlipaySettings,
+    #[command(flatten)]
+    pub stripe: StripeSettings,
+}
+
+/// What `refund` and `reconcile` need to talk to Stripe as the functions do (names of
+/// the SSM parameters, never keys).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, clap::Args)]
+pub struct StripeSettings {
+    /// SSM parameter holding the Stripe secret key (overrides StripeSecretKeyParam).
+    #[arg(
+        long,
+        global = true,
+        env = "KIOSK_STRIPE_SECRET_KEY_PARAM",
+        value_name = "NAME"
+    )]
+    pub stripe_secret_key_param: Option<String>,
+    /// SSM parameter holding the webhook signing secret (overrides
+    /// StripeWebhookSecretParam).
+    #[arg(
+        long,
+        global = true,
+        env = "KIOSK_STRIPE_WEBHOOK_SECRET_PARAM",
+        value_name = "NAME"
+    )]
+    pub stripe_webhook_secret_param: Option<String>,
+    /// Stripe's API (default https://api.stripe.com; `make dev` names its stand-in).
+    #[arg(long, global = true, env = "KIOSK_STRIPE_API_BASE", value_name = "URL")]
+    pub stripe_api_base: Option<String>,
+}
+
+impl StripeSettings {
+    fn complete(&self) -> bool {
+        self.stripe_secret_key_param.is_some() && self.stripe_webhook_secret_param.is_some()
+    }
+
+    fn override_with(&mut self, other: &StripeSettings) {
+        for (theirs, ours) in [
+            (
+                &other.stripe_secret_key_param,
+                &mut self.stripe_secret_key_param,
+            ),
+            (
+                &other.stripe_webhook_secret_param,
+                &mut self.stripe_webhook_secret_param,
+            ),
+            (&other.stripe_api_base, &mut self.stripe_api_base),
+        ] {
+            if theirs.is_some() {
+                ours.clone_from(theirs);
+            }
+        }
+    }
 }
 
 /// What `refund` and `reconcile` need to talk to Alipay as the functions do (names of the
@@ -114,6 +165,8 @@ pub struct LocalStack {
     pub sender: String,
     #[serde(flatten)]
     pub alipay: AlipaySettings,
+    #[serde(flatten)]
+    pub stripe: StripeSettings,
 }
 
 /// The resolved shop: an SDK configuration and the names of its parts. A part that
@@ -126,6 +179,7 @@ pub struct Target {
     pub api_url: Option<String>,
     pub sender: Option<String>,
     pub alipay: AlipaySettings,
+    pub stripe: StripeSettings,
 }
 
 fn missing(what: &str, flag: &str, env: &str, output: &str) -> anyhow::Error {
@@ -158,13 +212,15 @@ impl Target {
             .ok_or_else(|| missing("sender address", "--sender", "KIOSK_SENDER", "SenderEmail"))
     }
 
-    /// Whether every Alipay setting is known (commands that can do without say so).
-    pub fn has_alipay(&self) -> bool {
-        self.alipay.complete()
+    /// Whether some payment channel's settings are all known (commands that can do
+    /// without say so).
+    pub fn has_channel(&self) -> bool {
+        self.alipay.complete() || self.stripe.complete()
     }
 
-    /// The shop as the functions build it: config, Alipay keys from SSM, clients.
-    pub async fn shop(&self) -> Result<Shop<AlipayChannel>> {
+    /// The shop as the functions build it: config, every channel whose settings are
+    /// known with its keys from SSM, clients.
+    pub async fn shop(&self) -> Result<Shop> {
         let need = |v: &Option<String>, what: &str, flag: &str, env: &str, output: &str| {
             v.clone().ok_or_else(|| missing(what, flag, env, output))
         };
@@ -174,44 +230,79 @@ impl Target {
             sender_email: Email::parse(self.sender()?)
                 .map_err(|e| anyhow!("sender address: {e}"))?,
             public_base_url: self.api_url()?.to_owned(),
+            // Only where a buyer goes back from a payment page; the CLI starts none.
+            shop_url: format!("{}/", self.api_url()?),
             download_limit: 5,
             order_ttl: time::Duration::minutes(30),
             presign: time::Duration::seconds(300),
         };
-        let alipay = AlipayConfig {
-            app_id: need(
-                &self.alipay.alipay_app_id,
-                "Alipay app id",
-                "--alipay-app-id",
-                "KIOSK_ALIPAY_APP_ID",
-                "AlipayAppId",
-            )?,
-            gateway_url: need(
-                &self.alipay.alipay_gateway_url,
-                "Alipay gateway",
-                "--alipay-gateway-url",
-                "KIOSK_ALIPAY_GATEWAY_URL",
-                "AlipayGatewayUrl",
-            )?,
-            seller_id: None,
-            app_private_key_param: need(
-                &self.alipay.alipay_private_key_param,
-                "app private key parameter",
-                "--alipay-private-key-param",
-                "KIOSK_ALIPAY_PRIVATE_KEY_PARAM",
-                "AlipayAppPrivateKeyParam",
-            )?,
-            alipay_public_key_param: need(
-                &self.alipay.alipay_public_key_param,
-                "Alipay public key parameter",
-                "--alipay-public-key-param",
-                "KIOSK_ALIPAY_PUBLIC_KEY_PARAM",
-                "AlipayPublicKeyParam",
-            )?,
+        let alipay = self
+            .alipay
+            .complete()
+            .then(|| -> Result<AlipayConfig> {
+                Ok(AlipayConfig {
+                    app_id: need(
+                        &self.alipay.alipay_app_id,
+                        "Alipay app id",
+                        "--alipay-app-id",
+                        "KIOSK_ALIPAY_APP_ID",
+                        "AlipayAppId",
+                    )?,
+                    gateway_url: need(
+                        &self.alipay.alipay_gateway_url,
+                        "Alipay gateway",
+                        "--alipay-gateway-url",
+                        "KIOSK_ALIPAY_GATEWAY_URL",
+                        "AlipayGatewayUrl",
+                    )?,
+                    seller_id: None,
+                    app_private_key_param: need(
+                        &self.alipay.alipay_private_key_param,
+                        "app private key parameter",
+                        "--alipay-private-key-param",
+                        "KIOSK_ALIPAY_PRIVATE_KEY_PARAM",
+                        "AlipayAppPrivateKeyParam",
+                    )?,
+                    alipay_public_key_param: need(
+                        &self.alipay.alipay_public_key_param,
+                        "Alipay public key parameter",
+                        "--alipay-public-key-param",
+                        "KIOSK_ALIPAY_PUBLIC_KEY_PARAM",
+                        "AlipayPublicKeyParam",
+                    )?,
+                })
+            })
+            .transpose()?;
+        let stripe = self.stripe.complete().then(|| StripeConfig {
+            secret_key_param: self
+                .stripe
+                .stripe_secret_key_param
+                .clone()
+                .unwrap_or_default(),
+            webhook_secret_param: self
+                .stripe
+                .stripe_webhook_secret_param
+                .clone()
+                .unwrap_or_default(),
+            api_base: self
+                .stripe
+                .stripe_api_base
+                .clone()
+                .unwrap_or_else(|| kiosk::config::STRIPE_API.to_owned()),
+        });
+        if alipay.is_none() && stripe.is_none() {
+            bail!(
+                "no payment channel settings: name the shop with --stack NAME or --local, or pass --alipay-* or --stripe-* flags"
+            );
+        }
+        let channels = ChannelsConfig {
+            alipay,
+            stripe,
+            default: None,
         };
-        Shop::alipay(&self.sdk, config, alipay)
+        Shop::new(&self.sdk, config, channels)
             .await
-            .map_err(|e| anyhow!("could not set up the Alipay channel: {e}"))
+            .map_err(|e| anyhow!("could not set up the payment channels: {e}"))
     }
 }
 
@@ -292,6 +383,7 @@ pub async fn resolve(args: &TargetArgs) -> Result<Target> {
             api_url: Some(local.api_url),
             sender: Some(local.sender),
             alipay: local.alipay,
+            stripe: local.stripe,
         }
     } else {
         let sdk = aws_config::defaults(BehaviorVersion::latest()).load().await;
@@ -302,6 +394,7 @@ pub async fn resolve(args: &TargetArgs) -> Result<Target> {
             api_url: None,
             sender: None,
             alipay: AlipaySettings::default(),
+            stripe: StripeSettings::default(),
         };
         if let Some(name) = &args.stack {
             let mut outputs = stack_outputs(&t.sdk, name).await?;
@@ -315,6 +408,21 @@ pub async fn resolve(args: &TargetArgs) -> Result<Target> {
                 alipay_private_key_param: outputs.remove("AlipayAppPrivateKeyParam"),
                 alipay_public_key_param: outputs.remove("AlipayPublicKeyParam"),
             };
+            t.stripe = StripeSettings {
+                stripe_secret_key_param: outputs.remove("StripeSecretKeyParam"),
+                stripe_webhook_secret_param: outputs.remove("StripeWebhookSecretParam"),
+                stripe_api_base: None,
+            };
+            // A channel the stack has switched off comes out as an empty output.
+            for v in [
+                &mut t.alipay.alipay_app_id,
+                &mut t.stripe.stripe_secret_key_param,
+                &mut t.stripe.stripe_webhook_secret_param,
+            ] {
+                if v.as_deref().is_some_and(|s| s.trim().is_empty()) {
+                    *v = None;
+                }
+            }
         }
         t
     };
@@ -332,6 +440,7 @@ pub async fn resolve(args: &TargetArgs) -> Result<Target> {
         target.sender = args.sender.clone();
     }
     target.alipay.override_with(&args.alipay);
+    target.stripe.override_with(&args.stripe);
     Ok(target)
 }
 
@@ -356,6 +465,10 @@ mod tests {
             alipay: AlipaySettings {
                 alipay_app_id: Some("2021000000000001".into()),
                 ..AlipaySettings::default()
+            },
+            stripe: StripeSettings {
+                stripe_api_base: Some("http://127.0.0.1:8080/sandbox/stripe".into()),
+                ..StripeSettings::default()
             },
         };
         std::fs::write(

@@ -526,13 +526,8 @@ async fn update_reaches_every_paying_buyer_exactly_once_across_a_crash() {
     let downloads = kiosk::downloads::Downloads::from_sdk(
         &kiosk_localaws::emulator_config().await.unwrap(),
         kiosk::Config {
-            table_name: w.t.name.clone(),
             files_bucket: bucket.clone(),
-            sender_email: kiosk::Email::parse(kiosk_e2e::VERIFIED_SENDER).unwrap(),
-            public_base_url: kiosk_e2e::BASE_URL.into(),
-            download_limit: 5,
-            order_ttl: time::Duration::minutes(30),
-            presign: time::Duration::seconds(300),
+            ..w.shop.config.clone()
         },
     );
     for (i, (order, old)) in paying.iter().enumerate().step_by(7) {

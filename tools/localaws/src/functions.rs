@@ -370,6 +370,7 @@ Resources:
         let v = Values {
             params: [
                 ("SenderEmail".into(), "shop@example.com".into()),
+                ("ShopUrl".into(), "https://example.com/".into()),
                 ("AlipayAppId".into(), "2021000000000001".into()),
             ]
             .into(),
@@ -393,6 +394,8 @@ Resources:
         assert!(fs.len() >= 4, "{fs:?}");
         for f in &fs {
             assert_eq!(f.env["TABLE_NAME"], "t", "{}", f.name);
+            // Stripe's parameters default to empty: Stripe is off unless configured.
+            assert_eq!(f.env["STRIPE_SECRET_KEY_PARAM"], "", "{}", f.name);
         }
         Ok(())
     }

@@ -1,0 +1,551 @@
+//! A local Stripe at `/sandbox/stripe/`, so a card purchase can be tried without a
+//! Stripe account. It serves the API calls the shop makes -- create, retrieve and expire
+//! a Checkout Session, create a refund -- checking the bearer key, the form body and the
+//! idempotency key (the same key with the same body answers the same session; with
+//! another body, an `idempotency_error`, as Stripe does). Its hosted checkout page shows
+//! the product and price with a card field: `4242 4242 4242 4242` pays, `4000 0000 0000
+//! 0002` is declined. Paying posts signed webhook events to the shop (retried until a
+//! 2xx) and sends the browser to `success_url`.
+//!
+//! A stand-in, not an emulator: it knows one line item, one currency per session and no
+//! customers. Refunds report a `charge.refunded` that names only the PaymentIntent, the
+//! least a real charge carries, so the shop's lookup by payment id is what is exercised.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use kiosk::form::parse_form;
+use kiosk::mail::html_escape as e;
+use kiosk::stripe::checkout::API_VERSION;
+use kiosk::stripe::webhook::WebhookSecret;
+use kiosk_web::pages::frame;
+use serde_json::{Value, json};
+
+use crate::sandbox::Reply;
+
+/// The cards the hosted page knows, as Stripe's test mode names them.
+pub const CARD_PAYS: &str = "4242424242424242";
+pub const CARD_DECLINED: &str = "4000000000000002";
+
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub id: String,
+    /// The create call's form, as sent.
+    pub form: BTreeMap<String, String>,
+    pub amount: u64,
+    pub currency: String,
+    /// `open`, `complete`, `expired`.
+    pub status: String,
+    /// `unpaid`, `paid`.
+    pub payment_status: String,
+    pub payment_intent: Option<String>,
+    pub refunded: u64,
+    pub created: i64,
+}
+
+impl Session {
+    fn field(&self, k: &str) -> Option<&str> {
+        self.form.get(k).map(String::as_str)
+    }
+}
+
+pub struct StripeSandbox {
+    secret_key: String,
+    webhook_secret: WebhookSecret,
+    /// The shop's webhook endpoint (`{base}/notify/stripe`).
+    webhook_url: String,
+    /// This stand-in's own URL (`{base}/sandbox/stripe`).
+    page_base: String,
+    sessions: Mutex<HashMap<String, Session>>,
+    /// Idempotency key -> (request body, reply).
+    idempotent: Mutex<HashMap<String, (String, ApiReply)>>,
+    counter: Mutex<u64>,
+    http: reqwest::Client,
+    retry_unit: Duration,
+    /// Webhooks the shop acknowledged: (event type, session or charge id, attempts).
+    pub deliveries: Mutex<Vec<(String, String, u32)>>,
+}
+
+/// An API reply: HTTP status and JSON body.
+pub type ApiReply = (u16, String);
+
+fn error(status: u16, kind: &str, code: &str, message: &str) -> ApiReply {
+    (
+        status,
+        json!({"error": {"type": kind, "code": code, "message": message}}).to_string(),
+    )
+}
+
+fn now() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
+}
+
+impl StripeSandbox {
+    pub fn new(
+        secret_key: &str,
+        webhook_secret: WebhookSecret,
+        shop_base: &str,
+        retry_unit: Duration,
+    ) -> Arc<Self> {
+        Arc::new(StripeSandbox {
+            secret_key: secret_key.to_owned(),
+            webhook_secret,
+            webhook_url: format!("{shop_base}/notify/stripe"),
+            page_base: format!("{shop_base}/sandbox/stripe"),
+            sessions: Mutex::default(),
+            idempotent: Mutex::default(),
+            counter: Mutex::new(0),
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(10))
+                .build()
+                .unwrap_or_default(),
+            retry_unit,
+            deliveries: Mutex::default(),
+        })
+    }
+
+    fn next_id(&self, prefix: &str) -> String {
+        let mut c = self.counter.lock().unwrap_or_else(|p| p.into_inner());
+        *c += 1;
+        format!("{prefix}_test_local{:06}{}", *c, now())
+    }
+
+    pub fn session(&self, id: &str) -> Option<Session> {
+        self.sessions
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(id)
+            .cloned()
+    }
+
+    /// The session a shop order started, by its `metadata[order_id]`.
+    pub fn session_for_order(&self, order_id: &str) -> Option<Session> {
+        self.sessions
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .values()
+            .find(|s| s.field("metadata[order_id]") == Some(order_id))
+            .cloned()
+    }
+
+    fn update(&self, id: &str, f: impl FnOnce(&mut Session)) -> Option<Session> {
+        let mut all = self.sessions.lock().unwrap_or_else(|p| p.into_inner());
+        let s = all.get_mut(id)?;
+        f(s);
+        Some(s.clone())
+    }
+
+    fn session_json(&self, s: &Session) -> Value {
+        json!({
+            "id": s.id,
+            "object": "checkout.session",
+            "amount_subtotal": s.amount,
+            "amount_total": s.amount,
+            "client_reference_id": s.field("client_reference_id"),
+            "created": s.created,
+            "currency": s.currency,
+            "customer_email": s.field("customer_email"),
+            "expires_at": s.field("expires_at").and_then(|v| v.parse::<i64>().ok()),
+            "livemode": false,
+            "metadata": {
+                "order_id": s.field("metadata[order_id]"),
+                "product_id": s.field("metadata[product_id]"),
+            },
+            "mode": "payment",
+            "payment_intent": s.payment_intent,
+            "payment_status": s.payment_status,
+            "status": s.status,
+            "success_url": s.field("success_url"),
+            "cancel_url": s.field("cancel_url"),
+            "url": (s.status == "open").then(|| format!("{}/pay/{}", self.page_base, s.id)),
+        })
+    }
+
+    /// An API request (`path` below `/sandbox/stripe`): status and JSON body.
+    pub fn api(
+        self: &Arc<Self>,
+        method: &str,
+        path: &str,
+        headers: &hyper::HeaderMap,
+        body: &str,
+    ) -> ApiReply {
+        let header = |n: &str| headers.get(n).and_then(|v| v.to_str().ok());
+        if header("authorization") != Some(&format!("Bearer {}", self.secret_key)) {
+            return error(
+                401,
+                "invalid_request_error",
+                "api_key_invalid",
+                "Invalid API Key provided",
+            );
+        }
+        if header("stripe-version") != Some(API_VERSION) {
+            return error(
+                400,
+                "invalid_request_error",
+                "api_version_invalid",
+                "this stand-in speaks one Stripe-Version",
+            );
+        }
+        let key = header("idempotency-key").map(str::to_owned);
+        if method == "POST"
+            && let Some(k) = &key
+        {
+            let seen = self
+                .idempotent
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .get(k)
+                .cloned();
+            if let Some((first_body, reply)) = seen {
+                return if first_body == body {
+                    reply
+                } else {
+                    error(
+                        400,
+                        "idempotency_error",
+                        "idempotency_key_in_use",
+                        "Keys for idempotent requests can only be used with the same parameters they were first used with.",
+                    )
+                };
+            }
+        }
+        let Ok(form) = parse_form(body) else {
+            return error(
+                400,
+                "invalid_request_error",
+                "parameter_invalid",
+                "body is not a form",
+            );
+        };
+        let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
+        let reply = match (method, parts.as_slice()) {
+            ("POST", ["v1", "checkout", "sessions"]) => self.create(form),
+            ("GET", ["v1", "checkout", "sessions", id]) => match self.session(id) {
+                Some(s) => (200, self.session_json(&s).to_string()),
+                None => error(
+                    404,
+                    "invalid_request_error",
+                    "resource_missing",
+                    "No such checkout.session",
+                ),
+            },
+            ("POST", ["v1", "checkout", "sessions", id, "expire"]) => self.expire(id),
+            ("POST", ["v1", "refunds"]) => self.refund(form),
+            _ => error(
+                404,
+                "invalid_request_error",
+                "resource_missing",
+                "Unrecognized request URL",
+            ),
+        };
+        if method == "POST"
+            && let Some(k) = key
+            && reply.0 < 500
+        {
+            self.idempotent
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(k, (body.to_owned(), reply.clone()));
+        }
+        reply
+    }
+
+    fn create(&self, form: BTreeMap<String, String>) -> ApiReply {
+        let missing = |k: &str| {
+            error(
+                400,
+                "invalid_request_error",
+                "parameter_missing",
+                &format!("Missing required param: {k}."),
+            )
+        };
+        for k in [
+            "mode",
+            "success_url",
+            "line_items[0][price_data][currency]",
+            "line_items[0][price_data][unit_amount]",
+            "line_items[0][price_data][product_data][name]",
+            "line_items[0][quantity]",
+        ] {
+            if form.get(k).is_none_or(|v| v.is_empty()) {
+                return missing(k);
+            }
+        }
+        let Some(amount) = form["line_items[0][price_data][unit_amount]"]
+            .parse::<u64>()
+            .ok()
+            .filter(|a| *a > 0)
+        else {
+            return error(
+                400,
+                "invalid_request_error",
+                "parameter_invalid_integer",
+                "unit_amount must be a positive integer",
+            );
+        };
+        let created = now();
+        if let Some(exp) = form.get("expires_at") {
+            let ok = exp
+                .parse::<i64>()
+                .is_ok_and(|t| t >= created + 30 * 60 - 60 && t <= created + 24 * 3600 + 60);
+            if !ok {
+                return error(
+                    400,
+                    "invalid_request_error",
+                    "parameter_invalid_integer",
+                    "expires_at must be 30 minutes to 24 hours from now",
+                );
+            }
+        }
+        let session = Session {
+            id: self.next_id("cs"),
+            currency: form["line_items[0][price_data][currency]"].clone(),
+            amount,
+            form,
+            status: "open".into(),
+            payment_status: "unpaid".into(),
+            payment_intent: None,
+            refunded: 0,
+            created,
+        };
+        let reply = self.session_json(&session).to_string();
+        self.sessions
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(session.id.clone(), session);
+        (200, reply)
+    }
+
+    fn expire(self: &Arc<Self>, id: &str) -> ApiReply {
+        let Some(s) = self.session(id) else {
+            return error(
+                404,
+                "invalid_request_error",
+                "resource_missing",
+                "No such checkout.session",
+            );
+        };
+        if s.status != "open" {
+            return error(
+                400,
+                "invalid_request_error",
+                "checkout_session_not_open",
+                "Only Checkout Sessions with a status of open can be expired.",
+            );
+        }
+        let s = self
+            .update(id, |s| s.status = "expired".into())
+            .unwrap_or(s);
+        let object = self.session_json(&s);
+        self.send_event("checkout.session.expired", &s.id, object.clone());
+        (200, object.to_string())
+    }
+
+    fn refund(self: &Arc<Self>, form: BTreeMap<String, String>) -> ApiReply {
+        let pi = form.get("payment_intent").cloned().unwrap_or_default();
+        let target = self
+            .sessions
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .values()
+            .find(|s| s.payment_intent.as_deref() == Some(pi.as_str()))
+            .cloned();
+        let Some(s) = target else {
+            return error(
+                404,
+                "invalid_request_error",
+                "resource_missing",
+                "No such payment_intent",
+            );
+        };
+        let left = s.amount - s.refunded;
+        let amount = match form.get("amount") {
+            Some(a) => match a.parse::<u64>() {
+                Ok(a) if a > 0 => a,
+                _ => {
+                    return error(
+                        400,
+                        "invalid_request_error",
+                        "parameter_invalid_integer",
+                        "amount must be a positive integer",
+                    );
+                }
+            },
+            None => left,
+        };
+        if amount > left {
+            return error(
+                400,
+                "invalid_request_error",
+                "amount_too_large",
+                "Refund amount is greater than unrefunded amount on charge",
+            );
+        }
+        let s = self.update(&s.id, |s| s.refunded += amount).unwrap_or(s);
+        let charge = json!({
+            "id": format!("ch_{}", pi.trim_start_matches("pi_")),
+            "object": "charge",
+            "amount": s.amount,
+            "amount_refunded": s.refunded,
+            "currency": s.currency,
+            "payment_intent": pi,
+            "refunded": s.refunded == s.amount,
+            "status": "succeeded",
+            "livemode": false,
+        });
+        self.send_event("charge.refunded", &s.id, charge);
+        let refund = json!({
+            "id": self.next_id("re"),
+            "object": "refund",
+            "amount": amount,
+            "currency": s.currency,
+            "payment_intent": pi,
+            "status": "succeeded",
+        });
+        (200, refund.to_string())
+    }
+
+    /// The hosted checkout page.
+    pub fn page(&self, id: &str, notice: Option<&str>) -> Reply {
+        let Some(s) = self.session(id) else {
+            return Reply::Html(
+                404,
+                frame("Stripe sandbox", "", "<h1>No such Checkout Session</h1>"),
+            );
+        };
+        if s.status != "open" {
+            return Reply::Html(
+                410,
+                frame(
+                    "Stripe sandbox",
+                    "",
+                    &format!(
+                        "<h1>This checkout is {}</h1><p><a href=\"{}\">Back to the shop</a></p>",
+                        e(&s.status),
+                        e(s.field("cancel_url").unwrap_or("/"))
+                    ),
+                ),
+            );
+        }
+        let price = kiosk::stripe::event::money(s.amount, &s.currency)
+            .map(|m| format!("{} {}", m.to_decimal(), m.currency()))
+            .unwrap_or_else(|_| format!("{} {}", s.amount, s.currency));
+        let notice = notice
+            .map(|n| format!("<p role=\"alert\" style=\"color:#cf222e\">{}</p>", e(n)))
+            .unwrap_or_default();
+        Reply::Html(
+            200,
+            frame(
+                "Stripe sandbox - checkout",
+                "",
+                &format!(
+                    "<p class=\"muted\">Stripe sandbox (local stand-in)</p>\
+                     <h1 id=\"product\">{name}</h1><p id=\"price\" style=\"font-size:1.4rem\">{price}</p>\
+                     <p>Paying as {email}</p>{notice}\
+                     <form method=\"post\" action=\"{base}/pay/{id}\">\
+                     <label for=\"card\">Card number</label>\
+                     <input id=\"card\" name=\"card\" inputmode=\"numeric\" autocomplete=\"cc-number\" placeholder=\"4242 4242 4242 4242\" required>\
+                     <button id=\"pay\" type=\"submit\">Pay {price}</button></form>\
+                     <p class=\"muted\">4242 4242 4242 4242 pays; 4000 0000 0000 0002 is declined.</p>\
+                     <p><a href=\"{cancel}\">Back to the shop</a></p>",
+                    name = e(s
+                        .field("line_items[0][price_data][product_data][name]")
+                        .unwrap_or("")),
+                    price = e(&price),
+                    email = e(s.field("customer_email").unwrap_or("")),
+                    base = e(&self.page_base),
+                    id = e(&s.id),
+                    cancel = e(s.field("cancel_url").unwrap_or("/")),
+                ),
+            ),
+        )
+    }
+
+    /// The buyer pressed Pay with `card`.
+    pub fn pay(self: &Arc<Self>, id: &str, body: &str) -> Reply {
+        let card: String = parse_form(body)
+            .ok()
+            .and_then(|mut f| f.remove("card"))
+            .unwrap_or_default()
+            .chars()
+            .filter(|c| !c.is_whitespace() && *c != '-')
+            .collect();
+        let Some(s) = self.session(id) else {
+            return self.page(id, None);
+        };
+        if s.status != "open" {
+            return self.page(id, None);
+        }
+        match card.as_str() {
+            CARD_PAYS => {}
+            CARD_DECLINED => return self.page(id, Some("Your card was declined.")),
+            _ => {
+                return self.page(
+                    id,
+                    Some("Use a test card: 4242 4242 4242 4242 pays, 4000 0000 0000 0002 is declined."),
+                );
+            }
+        }
+        let pi = self.next_id("pi");
+        let Some(s) = self.update(id, |s| {
+            s.status = "complete".into();
+            s.payment_status = "paid".into();
+            s.payment_intent = Some(pi);
+        }) else {
+            return self.page(id, None);
+        };
+        self.send_event("checkout.session.completed", &s.id, self.session_json(&s));
+        let back = s
+            .field("success_url")
+            .unwrap_or("/")
+            .replace("{CHECKOUT_SESSION_ID}", &s.id);
+        Reply::Redirect(back)
+    }
+
+    /// Post a signed event to the shop in the background, retrying until a 2xx.
+    fn send_event(self: &Arc<Self>, kind: &str, about: &str, object: Value) {
+        let me = self.clone();
+        let event = json!({
+            "id": self.next_id("evt"),
+            "object": "event",
+            "api_version": API_VERSION,
+            "created": now(),
+            "data": {"object": object},
+            "livemode": false,
+            "pending_webhooks": 1,
+            "type": kind,
+        })
+        .to_string();
+        let (kind, about) = (kind.to_owned(), about.to_owned());
+        tokio::spawn(async move {
+            let waits = [0u32, 1, 1, 2, 4, 8, 16, 32];
+            for (attempt, steps) in waits.iter().enumerate() {
+                tokio::time::sleep(me.retry_unit * *steps).await;
+                let header = me.webhook_secret.header(now(), event.as_bytes());
+                let ok = me
+                    .http
+                    .post(&me.webhook_url)
+                    .header("content-type", "application/json; charset=utf-8")
+                    .header("stripe-signature", header)
+                    .body(event.clone())
+                    .send()
+                    .await
+                    .is_ok_and(|r| r.status().is_success());
+                if ok {
+                    me.deliveries
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .push((kind, about, attempt as u32 + 1));
+                    return;
+                }
+                tracing::warn!(
+                    kind,
+                    about,
+                    attempt = attempt + 1,
+                    "stripe sandbox: webhook not acknowledged; will retry"
+                );
+            }
+        });
+    }
+}
