@@ -29,6 +29,13 @@ impl LocalShop {
             site_dir: root.join("site"),
             keys_dir: keys_dir.to_path_buf(),
             retry_unit: Duration::from_millis(50),
+            // Each shop its own secrets: tests start several at once.
+            ssm_prefix: format!(
+                "/kiosk-test-local/{}",
+                OrderId::generate(time::OffsetDateTime::now_utc())?
+                    .as_str()
+                    .to_lowercase()
+            ),
         };
         let (base, app) = devstack::start(listener, opts).await?;
         let http = reqwest::Client::builder()

@@ -383,7 +383,7 @@ impl Channel for StripeChannel {
             .and_then(|s| session_id(s))
             .ok_or_else(|| reject("session_id is missing or not a Checkout Session id"))?;
         let api = match self.retrieve(id).await {
-            Err(ChannelError::Provider { code, .. }) if code == "invalid_request_error" => {
+            Err(ChannelError::Provider { sub_code, .. }) if sub_code == "resource_missing" => {
                 return Err(reject("Stripe has no such Checkout Session"));
             }
             other => other?,

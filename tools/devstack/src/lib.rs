@@ -46,6 +46,9 @@ pub struct Options {
     pub keys_dir: PathBuf,
     /// One step of Alipay's notification retry schedule (minutes there, seconds here).
     pub retry_unit: Duration,
+    /// Where this shop's secrets go in the emulator's SSM ([`setup::SSM_PREFIX`] for
+    /// `make dev`).
+    pub ssm_prefix: String,
 }
 
 pub struct App {
@@ -55,6 +58,8 @@ pub struct App {
     pub stripe: Arc<stripe::StripeSandbox>,
     /// The webhook signing secret this run's Stripe stand-in signs with.
     pub stripe_webhook_secret: String,
+    /// This shop's SSM parameters.
+    pub params: setup::ParamNames,
     site_dir: PathBuf,
     endpoint: String,
     http: reqwest::Client,
@@ -66,7 +71,8 @@ pub async fn start(listener: TcpListener, opts: Options) -> Result<(String, Arc<
     let sdk = kiosk_localaws::emulator_config().await?;
     let keys = keys::load_or_generate(&opts.keys_dir)?;
     let webhook_secret = local_webhook_secret()?;
-    setup::prepare(&sdk, &keys, &webhook_secret).await?;
+    let params = setup::ParamNames::under(&opts.ssm_prefix);
+    setup::prepare(&sdk, &params, &keys, &webhook_secret).await?;
 
     let config = Config {
         table_name: setup::TABLE.into(),
@@ -82,12 +88,12 @@ pub async fn start(listener: TcpListener, opts: Options) -> Result<(String, Arc<
         app_id: setup::APP_ID.into(),
         gateway_url: format!("{base}/sandbox/alipay/gateway.do"),
         seller_id: Some(setup::SELLER_ID.into()),
-        app_private_key_param: setup::PRIVATE_KEY_PARAM.into(),
-        alipay_public_key_param: setup::PUBLIC_KEY_PARAM.into(),
+        app_private_key_param: params.alipay_private_key.clone(),
+        alipay_public_key_param: params.alipay_public_key.clone(),
     };
     let stripe_config = StripeConfig {
-        secret_key_param: setup::STRIPE_KEY_PARAM.into(),
-        webhook_secret_param: setup::STRIPE_WEBHOOK_PARAM.into(),
+        secret_key_param: params.stripe_secret_key.clone(),
+        webhook_secret_param: params.stripe_webhook_secret.clone(),
         api_base: format!("{base}/sandbox/stripe"),
     };
     let channels = ChannelsConfig {
@@ -114,6 +120,7 @@ pub async fn start(listener: TcpListener, opts: Options) -> Result<(String, Arc<
         sandbox,
         stripe,
         stripe_webhook_secret: webhook_secret,
+        params,
         site_dir: opts.site_dir,
         endpoint: opts.endpoint,
         http: reqwest::Client::new(),
@@ -168,7 +175,12 @@ fn local_webhook_secret() -> Result<String> {
 
 /// Where `kiosk --local` finds the running local shop: the emulator's address and the
 /// names `make dev` created, written to `{root}/.local/stack.json`. Returns the path.
-pub fn write_local_stack(root: &Path, base: &str, endpoint: &str) -> Result<PathBuf> {
+pub fn write_local_stack(
+    root: &Path,
+    base: &str,
+    endpoint: &str,
+    params: &setup::ParamNames,
+) -> Result<PathBuf> {
     let dir = root.join(".local");
     std::fs::create_dir_all(&dir)?;
     let path = dir.join("stack.json");
@@ -181,10 +193,10 @@ pub fn write_local_stack(root: &Path, base: &str, endpoint: &str) -> Result<Path
         "sender": setup::SENDER,
         "alipay_app_id": setup::APP_ID,
         "alipay_gateway_url": format!("{base}/sandbox/alipay/gateway.do"),
-        "alipay_private_key_param": setup::PRIVATE_KEY_PARAM,
-        "alipay_public_key_param": setup::PUBLIC_KEY_PARAM,
-        "stripe_secret_key_param": setup::STRIPE_KEY_PARAM,
-        "stripe_webhook_secret_param": setup::STRIPE_WEBHOOK_PARAM,
+        "alipay_private_key_param": params.alipay_private_key,
+        "alipay_public_key_param": params.alipay_public_key,
+        "stripe_secret_key_param": params.stripe_secret_key,
+        "stripe_webhook_secret_param": params.stripe_webhook_secret,
         "stripe_api_base": format!("{base}/sandbox/stripe"),
     });
     std::fs::write(&path, serde_json::to_string_pretty(&stack)?)?;

@@ -20,13 +20,17 @@ async fn main() -> anyhow::Result<()> {
         site_dir: root.join("site"),
         keys_dir: root.join(".local/keys"),
         retry_unit: Duration::from_secs(2),
+        ssm_prefix: devstack::setup::SSM_PREFIX.into(),
     };
     let endpoint = opts.endpoint.clone();
-    let (base, _app) = devstack::start(listener, opts).await?;
-    let stack_file = devstack::write_local_stack(&root, &base, &endpoint)?;
+    let (base, app) = devstack::start(listener, opts).await?;
+    let stack_file = devstack::write_local_stack(&root, &base, &endpoint, &app.params)?;
     println!("\nKiosk is ready (local, no AWS account, no real money).\n");
     println!("  Shop:     {base}/");
     println!("  Mailbox:  {base}/mailbox");
+    println!(
+        "  Cards:    4242 4242 4242 4242 pays, 4000 0000 0000 0002 is declined (Stripe stand-in)"
+    );
     println!(
         "\n  The author's CLI works on this shop too: cargo run -q -p kiosk-cli -- --local sales"
     );

@@ -15,10 +15,29 @@ pub const BUCKET: &str = "kiosk-local-files";
 pub const SENDER: &str = "shop@kiosk.localhost.test";
 pub const APP_ID: &str = "2021000000000001";
 pub const SELLER_ID: &str = "2088000000000001";
-pub const PRIVATE_KEY_PARAM: &str = "/kiosk-local/alipay/app-private-key";
-pub const PUBLIC_KEY_PARAM: &str = "/kiosk-local/alipay/alipay-public-key";
-pub const STRIPE_KEY_PARAM: &str = "/kiosk-local/stripe/secret-key";
-pub const STRIPE_WEBHOOK_PARAM: &str = "/kiosk-local/stripe/webhook-secret";
+/// Where `make dev` keeps its secrets in the emulator's SSM.
+pub const SSM_PREFIX: &str = "/kiosk-local";
+
+/// The SSM parameters of one local shop. Shops started at once (tests) each use their
+/// own prefix, so one's secrets never overwrite another's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParamNames {
+    pub alipay_private_key: String,
+    pub alipay_public_key: String,
+    pub stripe_secret_key: String,
+    pub stripe_webhook_secret: String,
+}
+
+impl ParamNames {
+    pub fn under(prefix: &str) -> ParamNames {
+        ParamNames {
+            alipay_private_key: format!("{prefix}/alipay/app-private-key"),
+            alipay_public_key: format!("{prefix}/alipay/alipay-public-key"),
+            stripe_secret_key: format!("{prefix}/stripe/secret-key"),
+            stripe_webhook_secret: format!("{prefix}/stripe/webhook-secret"),
+        }
+    }
+}
 /// The local stand-in's API key: not a Stripe key, only what the stand-in expects.
 pub const STRIPE_SECRET_KEY: &str = "sk_test_kiosk_local_sandbox";
 
@@ -96,23 +115,34 @@ pub fn sample_products() -> Vec<(Product, Vec<u8>)> {
 
 /// Create what is missing; leave what exists (so orders survive a restart of `make dev`
 /// as long as the emulator runs).
-pub async fn prepare(sdk: &SdkConfig, keys: &LocalKeys, webhook_secret: &str) -> Result<()> {
+pub async fn prepare(
+    sdk: &SdkConfig,
+    names: &ParamNames,
+    keys: &LocalKeys,
+    webhook_secret: &str,
+) -> Result<()> {
     let ddb = aws_sdk_dynamodb::Client::new(sdk);
     let tables = ddb
         .list_tables()
         .send()
         .await
         .context("emulator not reachable (DynamoDB ListTables)")?;
-    if !tables.table_names().iter().any(|t| t == TABLE) {
-        kiosk_localaws::create_table(&ddb, TABLE).await?;
+    // Two local shops starting at once (tests do) may both find the table missing: the
+    // loser's create fails, and the table is there all the same.
+    if !tables.table_names().iter().any(|t| t == TABLE)
+        && let Err(e) = kiosk_localaws::create_table(&ddb, TABLE).await
+    {
+        let now_there = ddb.describe_table().table_name(TABLE).send().await.is_ok();
+        if !now_there {
+            return Err(e);
+        }
     }
     let s3 = kiosk::files::s3_client(sdk);
-    if s3.head_bucket().bucket(BUCKET).send().await.is_err() {
-        s3.create_bucket()
-            .bucket(BUCKET)
-            .send()
-            .await
-            .context("CreateBucket")?;
+    if s3.head_bucket().bucket(BUCKET).send().await.is_err()
+        && let Err(e) = s3.create_bucket().bucket(BUCKET).send().await
+        && s3.head_bucket().bucket(BUCKET).send().await.is_err()
+    {
+        return Err(anyhow::Error::new(e).context("CreateBucket"));
     }
     aws_sdk_ses::Client::new(sdk)
         .verify_email_identity()
@@ -122,10 +152,10 @@ pub async fn prepare(sdk: &SdkConfig, keys: &LocalKeys, webhook_secret: &str) ->
         .context("SES VerifyEmailIdentity")?;
     let ssm = aws_sdk_ssm::Client::new(sdk);
     for (name, value) in [
-        (PRIVATE_KEY_PARAM, &keys.app_private_pem),
-        (PUBLIC_KEY_PARAM, &keys.alipay_public_pem),
-        (STRIPE_KEY_PARAM, &STRIPE_SECRET_KEY.to_owned()),
-        (STRIPE_WEBHOOK_PARAM, &webhook_secret.to_owned()),
+        (&names.alipay_private_key, keys.app_private_pem.as_str()),
+        (&names.alipay_public_key, keys.alipay_public_pem.as_str()),
+        (&names.stripe_secret_key, STRIPE_SECRET_KEY),
+        (&names.stripe_webhook_secret, webhook_secret),
     ] {
         ssm.put_parameter()
             .name(name)

@@ -1,0 +1,614 @@
+//! Stripe as the second channel, end to end in process: the local shop (`make dev`'s
+//! server, the same handlers the functions run) against its Stripe stand-in. Checkout
+//! creates a Checkout Session; the hosted page pays or declines; the signed webhook
+//! fulfils once; the return page confirms by retrieving the session; refusals change
+//! nothing; a refund reported by `charge.refunded` (which names only the PaymentIntent)
+//! revokes the link. Also: shops with one channel only.
+
+use std::path::Path;
+use std::time::Duration;
+
+use kiosk::channel::Channel;
+use kiosk::order::ChannelKind;
+use kiosk::shop::{ChannelsConfig, CheckoutError, CheckoutRequest, Shop};
+use kiosk::stripe::webhook::WebhookSecret;
+use kiosk::{Email, OrderId, OrderStatus, ProductId};
+use kiosk_e2e::local::LocalShop;
+use kiosk_e2e::{World, WorldOptions, now, read_mails};
+use serde_json::json;
+
+const BOOK: &str = "little-book-of-rust";
+
+async fn local(name: &str) -> LocalShop {
+    LocalShop::start(&Path::new(env!("CARGO_TARGET_TMPDIR")).join(name))
+        .await
+        .expect("local shop")
+}
+
+fn unique_email(tag: &str) -> String {
+    let id = OrderId::generate(now())
+        .expect("id")
+        .as_str()
+        .to_lowercase();
+    format!("{tag}-{id}@example.com")
+}
+
+/// Buy Now by card: the order id and the session the shop created for it.
+async fn checkout(shop: &LocalShop, email: &str) -> (OrderId, String) {
+    let resp = shop
+        .http
+        .post(format!("{}/checkout", shop.base))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!(
+            "product_id={BOOK}&channel=stripe&email={}",
+            email.replace('@', "%40")
+        ))
+        .send()
+        .await
+        .expect("checkout");
+    assert_eq!(resp.status(), 303);
+    let page = resp.headers()["location"]
+        .to_str()
+        .expect("location")
+        .to_owned();
+    let prefix = format!("{}/sandbox/stripe/pay/", shop.base);
+    let session = page
+        .strip_prefix(&prefix)
+        .unwrap_or_else(|| panic!("{page} is not the stand-in's hosted page"))
+        .to_owned();
+    let s = shop.app.stripe.session(&session).expect("session exists");
+    let order = OrderId::parse(&s.form["metadata[order_id]"]).expect("order id");
+    (order, session)
+}
+
+async fn pay(shop: &LocalShop, session: &str, form: &str) -> reqwest::Response {
+    shop.http
+        .post(format!("{}/sandbox/stripe/pay/{session}", shop.base))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(form.to_owned())
+        .send()
+        .await
+        .expect("pay")
+}
+
+async fn order(shop: &LocalShop, id: &OrderId) -> kiosk::Order {
+    shop.app
+        .shop
+        .store
+        .get_order(id)
+        .await
+        .expect("read")
+        .expect("order exists")
+}
+
+/// Wait (briefly) for the order to reach `status`, as the webhook arrives.
+async fn wait_for(shop: &LocalShop, id: &OrderId, status: OrderStatus) -> kiosk::Order {
+    for _ in 0..100 {
+        let o = order(shop, id).await;
+        if o.status == status {
+            return o;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!(
+        "order {id} never became {status}: {:?}",
+        order(shop, id).await
+    );
+}
+
+async fn mails(shop: &LocalShop, to: &str) -> usize {
+    let endpoint = std::env::var("AWS_ENDPOINT_URL").expect("emulator");
+    read_mails(&shop.http, &endpoint, to).await.len()
+}
+
+fn session_event(
+    evt: &str,
+    kind: &str,
+    order: &str,
+    amount: u64,
+    currency: &str,
+    payment_status: &str,
+) -> String {
+    json!({
+        "id": evt,
+        "object": "event",
+        "type": kind,
+        "data": {"object": {
+            "id": "cs_test_forged",
+            "object": "checkout.session",
+            "amount_total": amount,
+            "currency": currency,
+            "client_reference_id": order,
+            "metadata": {"order_id": order},
+            "payment_intent": format!("pi_test_{evt}"),
+            "payment_status": payment_status,
+            "status": "complete",
+        }},
+    })
+    .to_string()
+}
+
+/// POST a webhook to the shop; `header` is the `Stripe-Signature` (or none).
+async fn post_webhook(shop: &LocalShop, body: &str, header: Option<String>) -> (u16, String) {
+    let mut req = shop
+        .http
+        .post(format!("{}/notify/stripe", shop.base))
+        .header("content-type", "application/json")
+        .body(body.to_owned());
+    if let Some(h) = header {
+        req = req.header("stripe-signature", h);
+    }
+    let resp = req.send().await.expect("webhook");
+    (
+        resp.status().as_u16(),
+        resp.text().await.unwrap_or_default(),
+    )
+}
+
+fn sign(shop: &LocalShop, body: &str, t: i64) -> String {
+    WebhookSecret::parse(&shop.app.stripe_webhook_secret)
+        .expect("secret")
+        .header(t, body.as_bytes())
+}
+
+#[tokio::test]
+async fn a_card_purchase_pays_once_mails_once_and_allows_five_downloads() {
+    let shop = local("stripe-flow-keys").await;
+    let email = unique_email("card");
+    let (id, session) = checkout(&shop, &email).await;
+
+    // The order is pending, by Stripe, and knows its session; the session is priced from
+    // the product and carries the order id.
+    let pending = order(&shop, &id).await;
+    assert_eq!(pending.status, OrderStatus::Pending);
+    assert_eq!(pending.channel, ChannelKind::Stripe);
+    assert_eq!(pending.checkout_ref.as_deref(), Some(session.as_str()));
+    let s = shop.app.stripe.session(&session).unwrap();
+    assert_eq!(s.amount, 900);
+    assert_eq!(s.currency, "cny");
+    assert_eq!(s.form["customer_email"], email);
+    assert_eq!(s.form["cancel_url"], format!("{}/", shop.base));
+
+    // The hosted page shows product and price; a declined card leaves the order pending.
+    let page = shop
+        .http
+        .get(format!("{}/sandbox/stripe/pay/{session}", shop.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("The Little Book of Rust") && page.contains("9.00 CNY"),
+        "{page}"
+    );
+    let declined = pay(&shop, &session, "card=4000+0000+0000+0002").await;
+    assert_eq!(declined.status(), 200);
+    assert!(declined.text().await.unwrap().contains("declined"));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(order(&shop, &id).await.status, OrderStatus::Pending);
+    assert_eq!(mails(&shop, &email).await, 0);
+
+    // The good card: back to the shop's return page; the webhook pays the order.
+    let paid = pay(&shop, &session, "card=4242+4242+4242+4242").await;
+    assert_eq!(paid.status(), 303);
+    let back = paid.headers()["location"].to_str().unwrap().to_owned();
+    assert_eq!(
+        back,
+        format!("{}/return/stripe?session_id={session}", shop.base)
+    );
+    let o = wait_for(&shop, &id, OrderStatus::Paid).await;
+    let pi = shop.app.stripe.session(&session).unwrap().payment_intent;
+    assert_eq!(
+        o.provider_txn_id, pi,
+        "the PaymentIntent is the payment's id"
+    );
+    assert_eq!(o.all_grants().len(), 1);
+    let ret = shop.http.get(&back).send().await.unwrap();
+    assert_eq!(ret.status(), 200);
+    let token = o.grant_token.clone().unwrap();
+    let link = format!("{}/download/{}", shop.base, token.expose());
+    assert!(ret.text().await.unwrap().contains(&link));
+    for _ in 0..50 {
+        if mails(&shop, &email).await == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(mails(&shop, &email).await, 1, "one purchase mail");
+
+    // Five downloads, then the link is used up.
+    for n in 1..=5 {
+        let r = shop.http.post(&link).send().await.unwrap();
+        assert_eq!(r.status(), 303, "download {n}");
+    }
+    assert_eq!(shop.http.post(&link).send().await.unwrap().status(), 410);
+
+    // The stand-in's webhook was acknowledged once; nothing else was granted or mailed.
+    let acked: Vec<_> = shop
+        .app
+        .stripe
+        .deliveries
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|(_, about, _)| *about == session)
+        .cloned()
+        .collect();
+    assert_eq!(acked.len(), 1, "{acked:?}");
+    assert_eq!(order(&shop, &id).await.all_grants().len(), 1);
+    assert_eq!(mails(&shop, &email).await, 1);
+
+    // `kiosk refund`'s path: Stripe refunds, and its `charge.refunded` (naming only the
+    // PaymentIntent) revokes the link.
+    let o = order(&shop, &id).await;
+    let channel = shop.app.shop.channel_for(&o).unwrap();
+    let total = channel
+        .refund(&o, o.amount, &format!("{id}R900"), Some("asked"), now())
+        .await
+        .expect("refund");
+    assert_eq!(total, o.amount);
+    wait_for(&shop, &id, OrderStatus::Refunded).await;
+    assert_eq!(shop.http.post(&link).send().await.unwrap().status(), 410);
+    // The same request again (a retried command) refunds nothing more at Stripe.
+    let again = channel
+        .refund(&o, o.amount, &format!("{id}R900"), Some("asked"), now())
+        .await;
+    assert!(again.is_ok(), "{again:?}");
+    assert_eq!(shop.app.stripe.session(&session).unwrap().refunded, 900);
+}
+
+#[tokio::test]
+async fn forged_stale_or_mismatched_webhooks_change_nothing_and_duplicates_pay_once() {
+    let shop = local("stripe-refusals-keys").await;
+    let email = unique_email("hooks");
+    let (id, _session) = checkout(&shop, &email).await;
+    let oid = id.as_str();
+    let t = now().unix_timestamp();
+    let good = session_event(
+        "evt_good",
+        "checkout.session.completed",
+        oid,
+        900,
+        "cny",
+        "paid",
+    );
+    let other_secret = WebhookSecret::parse("whsec_not_the_shops_secret")
+        .unwrap()
+        .header(t, good.as_bytes());
+    let unknown_order = OrderId::generate(now()).unwrap();
+    let cases: Vec<(&str, String, Option<String>, u16)> = vec![
+        ("no signature", good.clone(), None, 400),
+        ("wrong secret", good.clone(), Some(other_secret), 400),
+        (
+            "stale timestamp",
+            good.clone(),
+            Some(sign(&shop, &good, t - 301)),
+            400,
+        ),
+        (
+            "tampered body",
+            good.replace("900", "1"),
+            Some(sign(&shop, &good, t)),
+            400,
+        ),
+        (
+            "another amount",
+            session_event(
+                "evt_a",
+                "checkout.session.completed",
+                oid,
+                800,
+                "cny",
+                "paid",
+            ),
+            None,
+            400,
+        ),
+        (
+            "another currency",
+            session_event(
+                "evt_c",
+                "checkout.session.completed",
+                oid,
+                900,
+                "usd",
+                "paid",
+            ),
+            None,
+            400,
+        ),
+        (
+            "unknown order",
+            session_event(
+                "evt_u",
+                "checkout.session.completed",
+                unknown_order.as_str(),
+                900,
+                "cny",
+                "paid",
+            ),
+            None,
+            400,
+        ),
+        (
+            "unpaid",
+            session_event(
+                "evt_p",
+                "checkout.session.completed",
+                oid,
+                900,
+                "cny",
+                "unpaid",
+            ),
+            None,
+            202,
+        ),
+        (
+            "an event type Kiosk does not use",
+            json!({"id": "evt_x", "type": "customer.created", "data": {"object": {}}}).to_string(),
+            None,
+            200,
+        ),
+    ];
+    for (what, body, header, want) in cases {
+        // Cases without a header of their own are signed correctly: only the field differs.
+        let header = header.or_else(|| Some(sign(&shop, &body, t)));
+        let header = if what == "no signature" { None } else { header };
+        let (status, text) = post_webhook(&shop, &body, header).await;
+        assert_eq!(status, want, "{what}: {text}");
+        let o = order(&shop, &id).await;
+        assert_eq!(o.status, OrderStatus::Pending, "{what}");
+        assert!(o.grant_token.is_none(), "{what}");
+    }
+    assert_eq!(mails(&shop, &email).await, 0);
+
+    // Ten copies of the real event at once: one payment, one grant, one mail.
+    let header = sign(&shop, &good, t);
+    let replies = futures::future::join_all(
+        (0..10).map(|_| post_webhook(&shop, &good, Some(header.clone()))),
+    )
+    .await;
+    assert!(
+        replies.iter().all(|(s, _)| *s == 200),
+        "every copy is acknowledged: {replies:?}"
+    );
+    let o = order(&shop, &id).await;
+    assert_eq!(o.status, OrderStatus::Paid);
+    assert_eq!(o.provider_txn_id.as_deref(), Some("pi_test_evt_good"));
+    assert_eq!(o.all_grants().len(), 1);
+    assert_eq!(mails(&shop, &email).await, 1);
+    // And a replay later changes nothing.
+    assert_eq!(post_webhook(&shop, &good, Some(header)).await.0, 200);
+    assert_eq!(order(&shop, &id).await, o);
+
+    // A partial refund keeps access; the full one (found by its PaymentIntent) revokes it.
+    let refund = |evt: &str, refunded: u64| {
+        json!({"id": evt, "type": "charge.refunded", "data": {"object": {
+            "id": "ch_test_1", "object": "charge", "amount": 900, "amount_refunded": refunded,
+            "currency": "cny", "payment_intent": "pi_test_evt_good", "refunded": refunded == 900,
+        }}})
+        .to_string()
+    };
+    let partial = refund("evt_r1", 300);
+    assert_eq!(
+        post_webhook(&shop, &partial, Some(sign(&shop, &partial, t)))
+            .await
+            .0,
+        200
+    );
+    let o = order(&shop, &id).await;
+    assert_eq!(
+        (o.status, o.refunded.map(|m| m.minor())),
+        (OrderStatus::Paid, Some(300))
+    );
+    let full = refund("evt_r2", 900);
+    assert_eq!(
+        post_webhook(&shop, &full, Some(sign(&shop, &full, t)))
+            .await
+            .0,
+        200
+    );
+    assert_eq!(order(&shop, &id).await.status, OrderStatus::Refunded);
+    // A refund of a payment this shop never recorded is refused.
+    let stray = refund("evt_r3", 900).replace("pi_test_evt_good", "pi_test_never");
+    assert_eq!(
+        post_webhook(&shop, &stray, Some(sign(&shop, &stray, t)))
+            .await
+            .0,
+        400
+    );
+}
+
+#[tokio::test]
+async fn the_return_page_confirms_with_stripe_and_never_trusts_the_query() {
+    let shop = local("stripe-return-keys").await;
+    let ret = |session: &str| {
+        let url = format!("{}/return/stripe?session_id={session}", shop.base);
+        let http = shop.http.clone();
+        async move {
+            let r = http.get(url).send().await.unwrap();
+            (r.status().as_u16(), r.text().await.unwrap())
+        }
+    };
+
+    // Pending and unpaid: the confirming page.
+    let email = unique_email("ret");
+    let (id, session) = checkout(&shop, &email).await;
+    let (status, page) = ret(&session).await;
+    assert_eq!(status, 200);
+    assert!(page.contains("Confirming your payment"), "{page}");
+    assert_eq!(order(&shop, &id).await.status, OrderStatus::Pending);
+
+    // Paid at Stripe but every webhook lost: the return page retrieves the session and
+    // fulfils (one grant, one mail).
+    let paid = pay(&shop, &session, "card=4242424242424242&lose_webhook=1").await;
+    assert_eq!(paid.status(), 303);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(order(&shop, &id).await.status, OrderStatus::Pending);
+    let (status, page) = ret(&session).await;
+    assert_eq!(status, 200);
+    let o = order(&shop, &id).await;
+    assert_eq!(o.status, OrderStatus::Paid);
+    assert!(
+        page.contains(o.grant_token.as_ref().unwrap().expose()),
+        "{page}"
+    );
+    // Paid: the link again, nothing new.
+    let (_, again) = ret(&session).await;
+    assert!(again.contains(o.grant_token.as_ref().unwrap().expose()));
+    assert_eq!(order(&shop, &id).await.all_grants().len(), 1);
+    assert_eq!(mails(&shop, &email).await, 1);
+
+    // A session Stripe does not know, and query strings that are not session ids.
+    for bad in ["cs_test_unknown", "pi_123", "cs_..%2Fv1%2Frefunds", ""] {
+        let (status, _) = ret(bad).await;
+        assert_eq!(status, 400, "session_id={bad}");
+    }
+}
+
+/// A shop set up like the local one but with only the channels given.
+async fn shop_with(local: &LocalShop, alipay: bool, stripe: bool) -> Shop {
+    let sdk = kiosk_localaws::emulator_config().await.unwrap();
+    let base = &local.base;
+    let alipay = alipay.then(|| kiosk::config::AlipayConfig {
+        app_id: devstack::setup::APP_ID.into(),
+        gateway_url: format!("{base}/sandbox/alipay/gateway.do"),
+        seller_id: None,
+        app_private_key_param: local.app.params.alipay_private_key.clone(),
+        alipay_public_key_param: local.app.params.alipay_public_key.clone(),
+    });
+    let stripe = stripe.then(|| kiosk::config::StripeConfig {
+        secret_key_param: local.app.params.stripe_secret_key.clone(),
+        webhook_secret_param: local.app.params.stripe_webhook_secret.clone(),
+        api_base: format!("{base}/sandbox/stripe"),
+    });
+    let channels = ChannelsConfig {
+        alipay,
+        stripe,
+        default: None,
+    };
+    Shop::new(&sdk, local.app.shop.config.clone(), channels)
+        .await
+        .unwrap()
+}
+
+fn request(email: &str, channel: Option<ChannelKind>) -> CheckoutRequest {
+    CheckoutRequest {
+        product_id: ProductId::parse(BOOK).unwrap(),
+        email: Email::parse(email).unwrap(),
+        device: kiosk::channel::Device::Desktop,
+        channel,
+        source: Default::default(),
+    }
+}
+
+#[tokio::test]
+async fn a_shop_with_only_stripe_sells_by_card_and_refuses_alipay() {
+    let local = local("stripe-only-keys").await;
+    let shop = shop_with(&local, false, true).await;
+    assert_eq!(
+        shop.channels.default,
+        ChannelKind::Stripe,
+        "the only channel"
+    );
+    let email = unique_email("only-stripe");
+
+    let err = shop
+        .checkout(request(&email, Some(ChannelKind::Alipay)), now())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, CheckoutError::ChannelOff("alipay")),
+        "{err:?}"
+    );
+
+    // Without a channel: Stripe. Paid with the webhook lost, confirmed on return.
+    let started = shop.checkout(request(&email, None), now()).await.unwrap();
+    let session = started.pay_url.rsplit('/').next().unwrap().to_owned();
+    assert!(session.starts_with("cs_"), "{}", started.pay_url);
+    assert_eq!(
+        pay(&local, &session, "card=4242424242424242&lose_webhook=1")
+            .await
+            .status(),
+        303
+    );
+    let view = shop
+        .return_page("stripe", &format!("session_id={session}"), now())
+        .await
+        .unwrap();
+    assert!(
+        matches!(view, kiosk::shop::ReturnView::Paid { .. }),
+        "{view:?}"
+    );
+    assert_eq!(
+        order(&local, &started.order_id).await.status,
+        OrderStatus::Paid
+    );
+    assert!(
+        shop.return_page("alipay", "out_trade_no=x", now())
+            .await
+            .is_err()
+    );
+}
+
+#[tokio::test]
+async fn an_alipay_only_shop_refuses_stripe_and_other_currencies_before_writing() {
+    let w = World::new(WorldOptions::default()).await.unwrap();
+    w.add_product("rust-book", "9.00").await;
+    let mut usd = kiosk_e2e::product("usd-book", "9.00");
+    usd.price = kiosk::Money::from_minor(900, kiosk::Currency::Usd).unwrap();
+    w.shop.store.create_product(&usd, now()).await.unwrap();
+    let email = w.buyer(1);
+
+    for (body, field, needle) in [
+        (
+            format!("product_id=usd-book&email={email}"),
+            "channel",
+            "USD",
+        ),
+        (
+            format!("product_id=rust-book&channel=stripe&email={email}"),
+            "channel",
+            "stripe",
+        ),
+        (
+            format!("product_id=rust-book&channel=paypal&email={email}"),
+            "channel",
+            "paypal",
+        ),
+    ] {
+        let resp = w
+            .checkout(
+                &body.replace('@', "%40"),
+                "application/x-www-form-urlencoded",
+                "application/json",
+                "",
+            )
+            .await;
+        let text = kiosk_e2e::body_string(&resp);
+        assert_eq!(resp.status(), 400, "{body}: {text}");
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(v["error"]["field"], field, "{text}");
+        assert!(
+            v["error"]["message"].as_str().unwrap().contains(needle),
+            "{text}"
+        );
+    }
+    // Nothing was written (this test's own table holds only the two products).
+    assert!(w.t.scan_entity("order").await.unwrap().is_empty());
+    // Alipay itself still works here.
+    let started = w
+        .shop
+        .checkout(
+            CheckoutRequest {
+                product_id: ProductId::parse("rust-book").unwrap(),
+                ..request(&email, None)
+            },
+            now(),
+        )
+        .await
+        .unwrap();
+    assert!(started.pay_url.starts_with(&w.gateway.url));
+}
