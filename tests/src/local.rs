@@ -29,9 +29,9 @@ impl LocalShop {
             site_dir: root.join("site"),
             keys_dir: keys_dir.to_path_buf(),
             retry_unit: Duration::from_millis(50),
-            // Each shop its own secrets: tests start several at once.
-            ssm_prefix: format!(
-                "/kiosk-test-local/{}",
+            // Each shop its own table, bucket and secrets: tests start several at once.
+            name: format!(
+                "kiosk-local-{}",
                 OrderId::generate(time::OffsetDateTime::now_utc())?
                     .as_str()
                     .to_lowercase()

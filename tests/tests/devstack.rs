@@ -98,7 +98,7 @@ async fn a_buyer_buys_a_book_in_chromium() -> Result<()> {
             .join("site"),
         keys_dir: scratch.join("keys"),
         retry_unit: Duration::from_millis(100),
-        ssm_prefix: format!("/kiosk-test-browser/{}", std::process::id()),
+        name: format!("kiosk-browser-{}", std::process::id()),
     };
     let (base, _app) = devstack::start(listener, opts).await?;
 

@@ -476,12 +476,12 @@ async fn shop_with(local: &LocalShop, alipay: bool, stripe: bool) -> Shop {
         app_id: devstack::setup::APP_ID.into(),
         gateway_url: format!("{base}/sandbox/alipay/gateway.do"),
         seller_id: None,
-        app_private_key_param: local.app.params.alipay_private_key.clone(),
-        alipay_public_key_param: local.app.params.alipay_public_key.clone(),
+        app_private_key_param: local.app.names.alipay_private_key.clone(),
+        alipay_public_key_param: local.app.names.alipay_public_key.clone(),
     });
     let stripe = stripe.then(|| kiosk::config::StripeConfig {
-        secret_key_param: local.app.params.stripe_secret_key.clone(),
-        webhook_secret_param: local.app.params.stripe_webhook_secret.clone(),
+        secret_key_param: local.app.names.stripe_secret_key.clone(),
+        webhook_secret_param: local.app.names.stripe_webhook_secret.clone(),
         api_base: format!("{base}/sandbox/stripe"),
     });
     let channels = ChannelsConfig {
@@ -611,4 +611,59 @@ async fn an_alipay_only_shop_refuses_stripe_and_other_currencies_before_writing(
         .await
         .unwrap();
     assert!(started.pay_url.starts_with(&w.gateway.url));
+}
+
+#[tokio::test]
+async fn reconcile_finds_a_lost_card_payment_and_abandoned_sessions_are_expired() {
+    let shop = local("stripe-reconcile-keys").await;
+    let email = unique_email("recon");
+
+    // Paid, every webhook lost: reconcile's retrieve finds it (one grant, one mail).
+    let (lost, session) = checkout(&shop, &email).await;
+    pay(&shop, &session, "card=4242424242424242&lose_webhook=1").await;
+    let at = now() + kiosk::reconcile::GRACE + time::Duration::seconds(5);
+    let run = shop
+        .app
+        .shop
+        .reconcile_pending(at, std::time::Instant::now() + Duration::from_secs(20))
+        .await
+        .unwrap();
+    assert!(run.fulfilled >= 1, "{run:?}");
+    let o = order(&shop, &lost).await;
+    assert_eq!(o.status, OrderStatus::Paid);
+    assert_eq!(o.all_grants().len(), 1);
+
+    // Abandoned: closing expires the session at Stripe, whose `checkout.session.expired`
+    // expires the order; asked again, Stripe says closed.
+    let (abandoned, session) = checkout(&shop, &email).await;
+    let pending = order(&shop, &abandoned).await;
+    let channel = shop.app.shop.channel_for(&pending).unwrap();
+    assert_eq!(
+        channel.close(&pending, now()).await.unwrap(),
+        kiosk::channel::CloseOutcome::Closed
+    );
+    assert_eq!(shop.app.stripe.session(&session).unwrap().status, "expired");
+    wait_for(&shop, &abandoned, OrderStatus::Expired).await;
+    assert_eq!(
+        channel.query(&pending, now()).await.unwrap(),
+        kiosk::channel::ProviderStatus::Closed
+    );
+    assert_eq!(
+        channel.close(&pending, now()).await.unwrap(),
+        kiosk::channel::CloseOutcome::Closed,
+        "closing twice is still closed"
+    );
+
+    // Paid just before the close: Stripe refuses to expire it, so reconcile asks again.
+    let (late, session) = checkout(&shop, &email).await;
+    pay(&shop, &session, "card=4242424242424242&lose_webhook=1").await;
+    let pending = order(&shop, &late).await;
+    assert_eq!(
+        channel.close(&pending, now()).await.unwrap(),
+        kiosk::channel::CloseOutcome::NotOpen
+    );
+    assert!(matches!(
+        channel.query(&pending, now()).await.unwrap(),
+        kiosk::channel::ProviderStatus::Paid(_)
+    ));
 }

@@ -46,9 +46,9 @@ pub struct Options {
     pub keys_dir: PathBuf,
     /// One step of Alipay's notification retry schedule (minutes there, seconds here).
     pub retry_unit: Duration,
-    /// Where this shop's secrets go in the emulator's SSM ([`setup::SSM_PREFIX`] for
-    /// `make dev`).
-    pub ssm_prefix: String,
+    /// Names this shop's table, bucket and SSM parameters ([`setup::NAME`] for `make
+    /// dev`).
+    pub name: String,
 }
 
 pub struct App {
@@ -58,8 +58,8 @@ pub struct App {
     pub stripe: Arc<stripe::StripeSandbox>,
     /// The webhook signing secret this run's Stripe stand-in signs with.
     pub stripe_webhook_secret: String,
-    /// This shop's SSM parameters.
-    pub params: setup::ParamNames,
+    /// This shop's table, bucket and SSM parameters.
+    pub names: setup::Names,
     site_dir: PathBuf,
     endpoint: String,
     http: reqwest::Client,
@@ -71,12 +71,12 @@ pub async fn start(listener: TcpListener, opts: Options) -> Result<(String, Arc<
     let sdk = kiosk_localaws::emulator_config().await?;
     let keys = keys::load_or_generate(&opts.keys_dir)?;
     let webhook_secret = local_webhook_secret()?;
-    let params = setup::ParamNames::under(&opts.ssm_prefix);
-    setup::prepare(&sdk, &params, &keys, &webhook_secret).await?;
+    let names = setup::Names::of(&opts.name);
+    setup::prepare(&sdk, &names, &keys, &webhook_secret).await?;
 
     let config = Config {
-        table_name: setup::TABLE.into(),
-        files_bucket: setup::BUCKET.into(),
+        table_name: names.table.clone(),
+        files_bucket: names.bucket.clone(),
         sender_email: Email::parse(setup::SENDER)?,
         public_base_url: base.clone(),
         shop_url: format!("{base}/"),
@@ -88,12 +88,12 @@ pub async fn start(listener: TcpListener, opts: Options) -> Result<(String, Arc<
         app_id: setup::APP_ID.into(),
         gateway_url: format!("{base}/sandbox/alipay/gateway.do"),
         seller_id: Some(setup::SELLER_ID.into()),
-        app_private_key_param: params.alipay_private_key.clone(),
-        alipay_public_key_param: params.alipay_public_key.clone(),
+        app_private_key_param: names.alipay_private_key.clone(),
+        alipay_public_key_param: names.alipay_public_key.clone(),
     };
     let stripe_config = StripeConfig {
-        secret_key_param: params.stripe_secret_key.clone(),
-        webhook_secret_param: params.stripe_webhook_secret.clone(),
+        secret_key_param: names.stripe_secret_key.clone(),
+        webhook_secret_param: names.stripe_webhook_secret.clone(),
         api_base: format!("{base}/sandbox/stripe"),
     };
     let channels = ChannelsConfig {
@@ -120,7 +120,7 @@ pub async fn start(listener: TcpListener, opts: Options) -> Result<(String, Arc<
         sandbox,
         stripe,
         stripe_webhook_secret: webhook_secret,
-        params,
+        names,
         site_dir: opts.site_dir,
         endpoint: opts.endpoint,
         http: reqwest::Client::new(),
@@ -179,7 +179,7 @@ pub fn write_local_stack(
     root: &Path,
     base: &str,
     endpoint: &str,
-    params: &setup::ParamNames,
+    names: &setup::Names,
 ) -> Result<PathBuf> {
     let dir = root.join(".local");
     std::fs::create_dir_all(&dir)?;
@@ -187,16 +187,16 @@ pub fn write_local_stack(
     let stack = serde_json::json!({
         "endpoint": endpoint,
         "region": std::env::var("AWS_REGION").unwrap_or_else(|_| "us-east-1".into()),
-        "table": setup::TABLE,
-        "bucket": setup::BUCKET,
+        "table": names.table,
+        "bucket": names.bucket,
         "api_url": base,
         "sender": setup::SENDER,
         "alipay_app_id": setup::APP_ID,
         "alipay_gateway_url": format!("{base}/sandbox/alipay/gateway.do"),
-        "alipay_private_key_param": params.alipay_private_key,
-        "alipay_public_key_param": params.alipay_public_key,
-        "stripe_secret_key_param": params.stripe_secret_key,
-        "stripe_webhook_secret_param": params.stripe_webhook_secret,
+        "alipay_private_key_param": names.alipay_private_key,
+        "alipay_public_key_param": names.alipay_public_key,
+        "stripe_secret_key_param": names.stripe_secret_key,
+        "stripe_webhook_secret_param": names.stripe_webhook_secret,
         "stripe_api_base": format!("{base}/sandbox/stripe"),
     });
     std::fs::write(&path, serde_json::to_string_pretty(&stack)?)?;

@@ -20,11 +20,11 @@ async fn main() -> anyhow::Result<()> {
         site_dir: root.join("site"),
         keys_dir: root.join(".local/keys"),
         retry_unit: Duration::from_secs(2),
-        ssm_prefix: devstack::setup::SSM_PREFIX.into(),
+        name: devstack::setup::NAME.into(),
     };
     let endpoint = opts.endpoint.clone();
     let (base, app) = devstack::start(listener, opts).await?;
-    let stack_file = devstack::write_local_stack(&root, &base, &endpoint, &app.params)?;
+    let stack_file = devstack::write_local_stack(&root, &base, &endpoint, &app.names)?;
     println!("\nKiosk is ready (local, no AWS account, no real money).\n");
     println!("  Shop:     {base}/");
     println!("  Mailbox:  {base}/mailbox");

@@ -10,27 +10,30 @@ use kiosk::{Currency, Money, ProductId};
 
 use crate::keys::LocalKeys;
 
-pub const TABLE: &str = "kiosk-local";
-pub const BUCKET: &str = "kiosk-local-files";
 pub const SENDER: &str = "shop@kiosk.localhost.test";
 pub const APP_ID: &str = "2021000000000001";
 pub const SELLER_ID: &str = "2088000000000001";
-/// Where `make dev` keeps its secrets in the emulator's SSM.
-pub const SSM_PREFIX: &str = "/kiosk-local";
+/// `make dev`'s shop: its table, bucket and SSM prefix are named after it.
+pub const NAME: &str = "kiosk-local";
 
-/// The SSM parameters of one local shop. Shops started at once (tests) each use their
-/// own prefix, so one's secrets never overwrite another's.
+/// What one local shop creates in the emulator. Shops started at once (tests) each have
+/// their own name, so one's orders, files and secrets never meet another's.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ParamNames {
+pub struct Names {
+    pub table: String,
+    pub bucket: String,
     pub alipay_private_key: String,
     pub alipay_public_key: String,
     pub stripe_secret_key: String,
     pub stripe_webhook_secret: String,
 }
 
-impl ParamNames {
-    pub fn under(prefix: &str) -> ParamNames {
-        ParamNames {
+impl Names {
+    pub fn of(name: &str) -> Names {
+        let prefix = format!("/{name}");
+        Names {
+            table: name.to_owned(),
+            bucket: format!("{name}-files"),
             alipay_private_key: format!("{prefix}/alipay/app-private-key"),
             alipay_public_key: format!("{prefix}/alipay/alipay-public-key"),
             stripe_secret_key: format!("{prefix}/stripe/secret-key"),
@@ -117,7 +120,7 @@ pub fn sample_products() -> Vec<(Product, Vec<u8>)> {
 /// as long as the emulator runs).
 pub async fn prepare(
     sdk: &SdkConfig,
-    names: &ParamNames,
+    names: &Names,
     keys: &LocalKeys,
     webhook_secret: &str,
 ) -> Result<()> {
@@ -129,18 +132,19 @@ pub async fn prepare(
         .context("emulator not reachable (DynamoDB ListTables)")?;
     // Two local shops starting at once (tests do) may both find the table missing: the
     // loser's create fails, and the table is there all the same.
-    if !tables.table_names().iter().any(|t| t == TABLE)
-        && let Err(e) = kiosk_localaws::create_table(&ddb, TABLE).await
+    let (table, bucket) = (names.table.as_str(), names.bucket.as_str());
+    if !tables.table_names().iter().any(|t| t == table)
+        && let Err(e) = kiosk_localaws::create_table(&ddb, table).await
     {
-        let now_there = ddb.describe_table().table_name(TABLE).send().await.is_ok();
+        let now_there = ddb.describe_table().table_name(table).send().await.is_ok();
         if !now_there {
             return Err(e);
         }
     }
     let s3 = kiosk::files::s3_client(sdk);
-    if s3.head_bucket().bucket(BUCKET).send().await.is_err()
-        && let Err(e) = s3.create_bucket().bucket(BUCKET).send().await
-        && s3.head_bucket().bucket(BUCKET).send().await.is_err()
+    if s3.head_bucket().bucket(bucket).send().await.is_err()
+        && let Err(e) = s3.create_bucket().bucket(bucket).send().await
+        && s3.head_bucket().bucket(bucket).send().await.is_err()
     {
         return Err(anyhow::Error::new(e).context("CreateBucket"));
     }
@@ -166,11 +170,11 @@ pub async fn prepare(
             .await
             .with_context(|| format!("SSM PutParameter {name}"))?;
     }
-    let store = kiosk::store::Store::new(ddb, TABLE);
+    let store = kiosk::store::Store::new(ddb, table);
     let now = time::OffsetDateTime::now_utc();
     for (product, bytes) in sample_products() {
         s3.put_object()
-            .bucket(BUCKET)
+            .bucket(bucket)
             .key(&product.file.key)
             .content_type(&product.file.content_type)
             .body(bytes.into())

@@ -806,7 +806,7 @@ async fn points_at_a_stack_by_its_outputs_or_at_the_local_shop_and_names_what_is
         &root,
         kiosk_e2e::BASE_URL,
         &endpoint,
-        &devstack::setup::ParamNames::under(devstack::setup::SSM_PREFIX),
+        &devstack::setup::Names::of(devstack::setup::NAME),
     )
     .unwrap();
     // Point it at this test's table instead of the dev shop's.
@@ -1076,7 +1076,7 @@ async fn refund_at_the_sandbox_partly_then_fully_once_and_safely_again() {
         .await
         .unwrap();
     let endpoint = std::env::var("AWS_ENDPOINT_URL").unwrap();
-    devstack::write_local_stack(&root, &shop.base, &endpoint, &shop.app.params).unwrap();
+    devstack::write_local_stack(&root, &shop.base, &endpoint, &shop.app.names).unwrap();
     let (base, app, http) = (&shop.base, &shop.app, &shop.http);
 
     // A buyer pays at the sandbox; the notification records it.
