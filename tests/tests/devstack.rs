@@ -3,7 +3,9 @@
 //! sandbox cashier -> Pay -> return page with the download link -> the mailbox shows the
 //! same link -> five downloads land in Chromium's download folder with the right bytes ->
 //! the sixth shows the 410 page. The sandbox refuses a request signed with another key,
-//! visibly. Every page is saved as a PNG at 390 and 1280 px under `target/e2e/`.
+//! visibly. Then the same book by card: the Stripe stand-in's page declines
+//! 4000 0000 0000 0002 (the order stays pending) and takes 4242 4242 4242 4242, and the
+//! return page shows the link. Every page is saved as a PNG at 390 and 1280 px under `target/e2e/`.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -100,11 +102,14 @@ async fn a_buyer_buys_a_book_in_chromium() -> Result<()> {
         retry_unit: Duration::from_millis(100),
         name: format!("kiosk-browser-{}", std::process::id()),
     };
-    let (base, _app) = devstack::start(listener, opts).await?;
+    let (base, app) = devstack::start(listener, opts).await?;
 
     let driver = ChromeDriver::start().await?;
     let browser = driver.session(&scratch.join("profile"), &downloads).await?;
-    let result = buy(&browser, &base, &downloads).await;
+    let mut result = buy(&browser, &base, &downloads).await;
+    if result.is_ok() {
+        result = buy_by_card(&browser, &base, &app).await;
+    }
     let _ = browser.quit().await;
     drop(driver);
     if result.is_ok() {
@@ -227,5 +232,82 @@ async fn buy(browser: &Browser, base: &str, downloads: &Path) -> Result<()> {
         "no cashier for a forged request"
     );
     shots(browser, &shots_dir, "8-bad-signature").await?;
+    Ok(())
+}
+
+/// Buy the book by card through the Stripe stand-in's hosted page.
+async fn buy_by_card(browser: &Browser, base: &str, app: &devstack::App) -> Result<()> {
+    let shots_dir = screenshot_dir()?;
+    browser.goto(&format!("{base}/")).await?;
+    let email = format!("card-reader-{}@example.com", std::process::id());
+    let input = browser.find("#email-book").await?;
+    browser.type_into(&input, &email).await?;
+    browser.click(&browser.find("#card-book").await?).await?;
+    browser
+        .click(&browser.find("#email-book ~ button").await?)
+        .await?;
+    let page = browser
+        .wait_for_url(&format!("{base}/sandbox/stripe/pay/"))
+        .await?;
+    let text = wait_for_text(browser, "Card number").await?;
+    ensure!(
+        text.contains("The Little Book of Rust") && text.contains("9.00 CNY"),
+        "card page: {text}"
+    );
+    shots(browser, &shots_dir, "9-card-page").await?;
+    let session = page.rsplit('/').next().context("session id")?.to_owned();
+    let order_id = app
+        .stripe
+        .session(&session)
+        .and_then(|s| s.form.get("metadata[order_id]").cloned())
+        .context("the stand-in knows the session and its order")?;
+    let order_id = kiosk::OrderId::parse(&order_id)?;
+
+    // The declined card: a message, and the order still pending.
+    browser
+        .type_into(&browser.find("#card").await?, "4000 0000 0000 0002")
+        .await?;
+    browser.click(&browser.find("#pay").await?).await?;
+    wait_for_text(browser, "Your card was declined").await?;
+    shots(browser, &shots_dir, "10-card-declined").await?;
+    let order = app
+        .shop
+        .store
+        .get_order(&order_id)
+        .await?
+        .context("order")?;
+    ensure!(
+        order.status == kiosk::OrderStatus::Pending,
+        "declined leaves it pending: {order:?}"
+    );
+
+    // The good card: the return page with the link.
+    browser
+        .type_into(&browser.find("#card").await?, "4242 4242 4242 4242")
+        .await?;
+    browser.click(&browser.find("#pay").await?).await?;
+    browser
+        .wait_for_url(&format!("{base}/return/stripe?session_id={session}"))
+        .await?;
+    wait_for_text(browser, "Go to your download").await?;
+    let link = browser
+        .attribute(&browser.find("a.btn").await?, "href")
+        .await?
+        .unwrap_or_default();
+    ensure!(
+        link.starts_with(&format!("{base}/download/")),
+        "card return page link: {link}"
+    );
+    shots(browser, &shots_dir, "11-card-paid").await?;
+    let order = app
+        .shop
+        .store
+        .get_order(&order_id)
+        .await?
+        .context("order")?;
+    ensure!(
+        order.status == kiosk::OrderStatus::Paid && order.all_grants().len() == 1,
+        "paid once: {order:?}"
+    );
     Ok(())
 }

@@ -443,7 +443,8 @@ impl StripeSandbox {
             200,
             frame(
                 "Stripe sandbox - checkout",
-                "",
+                "<style>#card{display:block;width:100%;padding:.7rem;font:inherit;border:1px solid #d0d7de;border-radius:8px;margin:.35rem 0 .75rem}\
+                 #pay{width:100%;padding:.8rem;border:0;border-radius:8px;background:#635bff;color:#fff;font:inherit;font-weight:600;cursor:pointer}</style>",
                 &format!(
                     "<p class=\"muted\">Stripe sandbox (local stand-in)</p>\
                      <h1 id=\"product\">{name}</h1><p id=\"price\" style=\"font-size:1.4rem\">{price}</p>\
