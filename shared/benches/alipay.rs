@@ -34,8 +34,8 @@ fn channel() -> AlipayChannel {
         AlipayUrls::under("https://shop.example.com", "https://example.com/"),
         AppPrivateKey::parse(&data("keys/app_pkcs8.b64")).expect("app key"),
         AlipayPublicKey::parse(&data("keys/alipay_spki.pem")).expect("alipay key"),
+        kiosk::channel::http_client().expect("client"),
     )
-    .expect("channel")
 }
 
 fn order() -> Order {

@@ -482,13 +482,18 @@ impl Shop {
             channels.stripe.as_ref(),
         )
         .await?;
+        let http = crate::channel::http_client()?;
         let alipay = match (channels.alipay, secrets.alipay) {
             (Some(c), Some((app_key, alipay_key))) => {
                 let urls =
                     crate::channel::AlipayUrls::under(&config.public_base_url, &config.shop_url);
                 Some(crate::channel::AlipayChannel::new(
-                    c, urls, app_key, alipay_key,
-                )?)
+                    c,
+                    urls,
+                    app_key,
+                    alipay_key,
+                    http.clone(),
+                ))
             }
             _ => None,
         };
@@ -498,7 +503,8 @@ impl Shop {
                 &config.public_base_url,
                 &config.shop_url,
                 keys,
-            )?),
+                http,
+            )),
             _ => None,
         };
         let channels = Channels::new(alipay, stripe, channels.default)?;

@@ -99,6 +99,9 @@ pub struct EventStack {
     pub order: Order,
     /// The bytes of the product's file in the bucket.
     pub file: Vec<u8>,
+    /// SSM parameters with a Stripe secret key and webhook secret: the functions start
+    /// with both channels, as a shop taking both does (no event here talks to Stripe).
+    pub stripe_params: [String; 2],
 }
 
 impl EventStack {
@@ -141,12 +144,29 @@ impl EventStack {
             g.downloads_left = left;
             w.shop.store.create_grant(&g).await?;
         }
+        let ssm = aws_sdk_ssm::Client::new(&sdk);
+        let stripe_params = [
+            format!("/kiosk-test/{}/stripe/secret-key", w.tag),
+            format!("/kiosk-test/{}/stripe/webhook-secret", w.tag),
+        ];
+        for (name, value) in stripe_params
+            .iter()
+            .zip(["sk_test_kiosk_events_only", "whsec_kiosk_events_only"])
+        {
+            ssm.put_parameter()
+                .name(name)
+                .value(value)
+                .r#type(aws_sdk_ssm::types::ParameterType::SecureString)
+                .send()
+                .await?;
+        }
         Ok(EventStack {
             w,
             bucket,
             product,
             order,
             file,
+            stripe_params,
         })
     }
 
@@ -161,6 +181,9 @@ impl EventStack {
             ("AlipaySellerId", crate::SELLER_ID.to_owned()),
             ("AlipayAppPrivateKeyParam", private_param),
             ("AlipayPublicKeyParam", public_param),
+            ("StripeSecretKeyParam", self.stripe_params[0].clone()),
+            ("StripeWebhookSecretParam", self.stripe_params[1].clone()),
+            ("DefaultChannel", "alipay".to_owned()),
         ];
         let resources = [
             ("Table", self.w.t.name.clone()),

@@ -333,6 +333,12 @@ async fn forged_stale_or_mismatched_webhooks_change_nothing_and_duplicates_pay_o
             400,
         ),
         (
+            "a body over 64 KiB (valid JSON, correctly signed)",
+            format!("{good}{}", " ".repeat(64 * 1024)),
+            None,
+            413,
+        ),
+        (
             "unpaid",
             session_event(
                 "evt_p",

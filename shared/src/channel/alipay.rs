@@ -148,19 +148,15 @@ impl AlipayChannel {
         urls: AlipayUrls,
         app_key: AppPrivateKey,
         alipay_key: AlipayPublicKey,
-    ) -> Result<Self, ChannelError> {
-        let http = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(3))
-            .timeout(Duration::from_secs(6))
-            .build()
-            .map_err(ChannelError::Transport)?;
-        Ok(AlipayChannel {
+        http: reqwest::Client,
+    ) -> Self {
+        AlipayChannel {
             config,
             urls,
             app_key,
             alipay_key,
             http,
-        })
+        }
     }
 
     fn common_params(&self, method: &str, now: OffsetDateTime) -> Params {

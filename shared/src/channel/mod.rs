@@ -168,6 +168,17 @@ pub enum ChannelError {
 /// The request headers a notification arrived with (the signature may be in one).
 pub type Headers = reqwest::header::HeaderMap;
 
+/// The one HTTP client a function's channels share (built once at cold start: a second
+/// channel must not cost a second TLS setup). Every provider call has a 3 s connect and
+/// a 6 s total timeout.
+pub fn http_client() -> Result<reqwest::Client, ChannelError> {
+    reqwest::Client::builder()
+        .connect_timeout(std::time::Duration::from_secs(3))
+        .timeout(std::time::Duration::from_secs(6))
+        .build()
+        .map_err(ChannelError::Transport)
+}
+
 pub trait Channel: Send + Sync {
     fn kind(&self) -> ChannelKind;
 
