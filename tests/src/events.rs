@@ -149,17 +149,8 @@ impl EventStack {
             format!("/kiosk-test/{}/stripe/secret-key", w.tag),
             format!("/kiosk-test/{}/stripe/webhook-secret", w.tag),
         ];
-        for (name, value) in stripe_params
-            .iter()
-            .zip(["sk_test_kiosk_events_only", "whsec_kiosk_events_only"])
-        {
-            ssm.put_parameter()
-                .name(name)
-                .value(value)
-                .r#type(aws_sdk_ssm::types::ParameterType::SecureString)
-                .send()
-                .await?;
-        }
+        crate::put_secret(&ssm, &stripe_params[0], "sk_test_kiosk_events_only").await?;
+        crate::put_secret(&ssm, &stripe_params[1], "whsec_kiosk_events_only").await?;
         Ok(EventStack {
             w,
             bucket,

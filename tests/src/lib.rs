@@ -185,17 +185,8 @@ impl World {
         let ssm = aws_sdk_ssm::Client::new(&sdk);
         let private_param = format!("/kiosk-test/{tag}/alipay/app-private-key");
         let public_param = format!("/kiosk-test/{tag}/alipay/alipay-public-key");
-        for (name, value) in [
-            (&private_param, vector_file("keys/app_pkcs8.b64")),
-            (&public_param, vector_file("keys/alipay_spki.pem")),
-        ] {
-            ssm.put_parameter()
-                .name(name)
-                .value(value)
-                .r#type(aws_sdk_ssm::types::ParameterType::SecureString)
-                .send()
-                .await?;
-        }
+        put_secret(&ssm, &private_param, &vector_file("keys/app_pkcs8.b64")).await?;
+        put_secret(&ssm, &public_param, &vector_file("keys/alipay_spki.pem")).await?;
 
         let app_public = AlipayPublicKey::parse(&vector_file("keys/app_spki.pem"))?;
         let alipay_signer = Arc::new(AppPrivateKey::parse(&vector_file("keys/alipay_pkcs1.pem"))?);
@@ -587,6 +578,17 @@ pub async fn paid_purchase(store: &Store, product: &Product, email: &str) -> kio
         kiosk::store::Paid::Now { grant, .. } => *grant,
         other => panic!("expected a new grant, got {other:?}"),
     }
+}
+
+/// Store a SecureString parameter in the emulator's SSM, as an author does with keys.
+pub async fn put_secret(ssm: &aws_sdk_ssm::Client, name: &str, value: &str) -> Result<()> {
+    ssm.put_parameter()
+        .name(name)
+        .value(value)
+        .r#type(aws_sdk_ssm::types::ParameterType::SecureString)
+        .send()
+        .await?;
+    Ok(())
 }
 
 /// Mails SES accepted for `to`, read back from the emulator.

@@ -83,6 +83,20 @@ async fn wait_for_text(browser: &Browser, needle: &str) -> Result<String> {
     )
 }
 
+/// The return page's download link, once the page shows it.
+async fn download_link(browser: &Browser, base: &str) -> Result<String> {
+    wait_for_text(browser, "Go to your download").await?;
+    let link = browser
+        .attribute(&browser.find("a.btn").await?, "href")
+        .await?
+        .unwrap_or_default();
+    ensure!(
+        link.starts_with(&format!("{base}/download/")),
+        "return page link: {link}"
+    );
+    Ok(link)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_buyer_buys_a_book_in_chromium() -> Result<()> {
     let scratch = std::env::temp_dir().join(format!("kiosk-browser-{}", std::process::id()));
@@ -154,15 +168,7 @@ async fn buy(browser: &Browser, base: &str, downloads: &Path) -> Result<()> {
     browser
         .wait_for_url(&format!("{base}/return/alipay?"))
         .await?;
-    wait_for_text(browser, "Go to your download").await?;
-    let link = browser
-        .attribute(&browser.find("a.btn").await?, "href")
-        .await?
-        .unwrap_or_default();
-    ensure!(
-        link.starts_with(&format!("{base}/download/")),
-        "return page link: {link}"
-    );
+    let link = download_link(browser, base).await?;
     shots(browser, &shots_dir, "3-return").await?;
 
     // The mailbox shows the purchase mail with the very same link, clickable.
@@ -289,15 +295,7 @@ async fn buy_by_card(browser: &Browser, base: &str, app: &devstack::App) -> Resu
     browser
         .wait_for_url(&format!("{base}/return/stripe?session_id={session}"))
         .await?;
-    wait_for_text(browser, "Go to your download").await?;
-    let link = browser
-        .attribute(&browser.find("a.btn").await?, "href")
-        .await?
-        .unwrap_or_default();
-    ensure!(
-        link.starts_with(&format!("{base}/download/")),
-        "card return page link: {link}"
-    );
+    download_link(browser, base).await?;
     shots(browser, &shots_dir, "11-card-paid").await?;
     let order = app
         .shop

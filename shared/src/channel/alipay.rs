@@ -2,14 +2,12 @@
 //! returns, and `alipay.trade.query`, `.close` and `.refund` over HTTPS (docs/architecture.md, "Alipay (RSA2), as
 //! implemented").
 
-use std::time::Duration;
-
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use super::{
-    Channel, ChannelError, CloseOutcome, Device, Headers, Notice, OrderRef, PaymentEvent,
-    ProviderStatus, Redirect, Returned,
+    ATTEMPTS, Channel, ChannelError, CloseOutcome, Device, Headers, Notice, OrderRef, PaymentEvent,
+    ProviderStatus, Redirect, Returned, backoff,
 };
 use crate::alipay::{
     AlipayPublicKey, AppPrivateKey, Params, parse_form, query_string, sign_request,
@@ -47,11 +45,6 @@ pub struct AlipayChannel {
     alipay_key: AlipayPublicKey,
     http: reqwest::Client,
 }
-
-/// Transport attempts for gateway calls; only transport errors are retried (a reply,
-/// even an error reply, is an answer).
-const ATTEMPTS: u32 = 3;
-const BACKOFF: Duration = Duration::from_millis(200);
 
 #[derive(Serialize)]
 struct PayBiz<'a> {
@@ -220,7 +213,7 @@ impl AlipayChannel {
                 Ok(resp) => return Err(ChannelError::HttpStatus(resp.status().as_u16())),
                 Err(e) if attempt < ATTEMPTS => {
                     tracing::warn!(error = %e, attempt, method, "Alipay gateway transport error; retrying");
-                    tokio::time::sleep(BACKOFF * 2u32.pow(attempt - 1)).await;
+                    backoff(attempt).await;
                 }
                 Err(e) => return Err(ChannelError::Transport(e)),
             }

@@ -168,6 +168,16 @@ pub enum ChannelError {
 /// The request headers a notification arrived with (the signature may be in one).
 pub type Headers = reqwest::header::HeaderMap;
 
+/// Attempts per provider call; only what is safe to repeat is retried (each channel
+/// says what that is).
+pub(crate) const ATTEMPTS: u32 = 3;
+
+/// The wait after the `attempt`-th failed try: 200 ms, then 400 ms.
+pub(crate) async fn backoff(attempt: u32) {
+    let first = std::time::Duration::from_millis(200);
+    tokio::time::sleep(first * 2u32.pow(attempt.saturating_sub(1))).await;
+}
+
 /// The one HTTP client a function's channels share (built once at cold start: a second
 /// channel must not cost a second TLS setup). Every provider call has a 3 s connect and
 /// a 6 s total timeout.

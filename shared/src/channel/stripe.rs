@@ -4,14 +4,12 @@
 //! the reqwest already in the tree: four endpoints, form bodies in, JSON out, a pinned
 //! `Stripe-Version`.
 
-use std::time::Duration;
-
 use serde::Deserialize;
 use time::OffsetDateTime;
 
 use super::{
-    Channel, ChannelError, CloseOutcome, Device, Headers, Notice, OrderRef, PaymentEvent,
-    ProviderStatus, Redirect, Returned,
+    ATTEMPTS, Channel, ChannelError, CloseOutcome, Device, Headers, Notice, OrderRef, PaymentEvent,
+    ProviderStatus, Redirect, Returned, backoff,
 };
 use crate::form::{encode_pairs, parse_form};
 use crate::ids::OrderId;
@@ -60,11 +58,6 @@ pub struct StripeChannel {
     cancel_url: String,
     http: reqwest::Client,
 }
-
-/// Transport attempts; only requests that are safe to repeat are retried (GETs, and POSTs
-/// with an idempotency key).
-const ATTEMPTS: u32 = 3;
-const BACKOFF: Duration = Duration::from_millis(200);
 
 /// A Checkout Session as the API returns it: the webhook shape plus what only the API
 /// reply has.
@@ -171,7 +164,7 @@ impl StripeChannel {
                 Ok(r) => r,
                 Err(e) if again => {
                     tracing::warn!(error = %e, attempt, path, "Stripe transport error; retrying");
-                    tokio::time::sleep(BACKOFF * 2u32.pow(attempt - 1)).await;
+                    backoff(attempt).await;
                     continue;
                 }
                 Err(e) => return Err(ChannelError::Transport(e)),
@@ -184,7 +177,7 @@ impl StripeChannel {
                     path,
                     "Stripe busy; retrying"
                 );
-                tokio::time::sleep(BACKOFF * 2u32.pow(attempt - 1)).await;
+                backoff(attempt).await;
                 continue;
             }
             let text = resp.text().await.map_err(ChannelError::Transport)?;
