@@ -349,7 +349,7 @@ async fn forged_stale_or_mismatched_webhooks_change_nothing_and_duplicates_pay_o
                 "unpaid",
             ),
             None,
-            202,
+            200,
         ),
         (
             "an event type Kiosk does not use",

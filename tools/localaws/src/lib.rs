@@ -337,4 +337,26 @@ mod tests {
         assert_eq!(ssm.len(), 3, "checkout, payment-notify, reconcile: {ssm:?}");
         assert!(ssm.iter().all(|a| *a == "ssm:GetParameters"), "{ssm:?}");
     }
+
+    /// The Lambda binaries are built with the workspace's release profile (cargo-lambda
+    /// passes `--release`); it must unwind, or lambda_runtime cannot turn a panic into one
+    /// failed invocation and the process dies with it.
+    #[test]
+    fn release_profile_unwinds() {
+        let manifest = include_str!("../../../Cargo.toml");
+        let release: Vec<&str> = manifest
+            .lines()
+            .skip_while(|l| l.trim() != "[profile.release]")
+            .skip(1)
+            .take_while(|l| !l.trim_start().starts_with('['))
+            .map(|l| l.split('#').next().unwrap_or("").trim())
+            .filter(|l| !l.is_empty())
+            .collect();
+        assert!(release.contains(&"lto = true"), "not the release profile: {release:?}");
+        let panic: Vec<&&str> = release.iter().filter(|l| l.starts_with("panic")).collect();
+        assert!(
+            panic.iter().all(|l| l.replace(' ', "") == "panic=\"unwind\""),
+            "the release profile must unwind: {panic:?}"
+        );
+    }
 }
