@@ -16,11 +16,18 @@ Two more changes, both for speed:
 - `GET /_kiosk/mail[?to=ADDRESS]` answers the mails SES accepted (optionally only those
   addressed to ADDRESS) as a JSON list of {id, source, to, subject, body}, oldest first.
   It reads SES's own list of sent messages, so its cost is the number of mails.
+- Requests from an SDK whose app id (`AWS_SDK_UA_APP_ID`, sent in its user agent) starts
+  `kiosk-iam-` are recorded as {target, body}; `GET /_kiosk/requests?app=ID` answers
+  them, oldest first. tests/tests/bootstraps.rs gives each real function binary such an
+  id and checks every AWS call it made against its IAM policy in template.yaml (the
+  emulator enforces no IAM). Other requests are not recorded.
 
 Usage: moto_locked.py PORT   (binds 127.0.0.1 only)
 """
 
+import io
 import json
+import re
 import sys
 import threading
 from urllib.parse import parse_qs
@@ -34,6 +41,26 @@ from werkzeug.serving import run_simple
 
 _LOCK = threading.Lock()
 MAIL_PATH = "/_kiosk/mail"
+REQUESTS_PATH = "/_kiosk/requests"
+_APP_ID = re.compile(r"\bapp/(kiosk-iam-[A-Za-z0-9._-]+)")
+_RECORDED = {}
+
+
+def _record(environ) -> None:
+    """Keep the request of a `kiosk-iam-` app (its body read and put back for moto)."""
+    ua = environ.get("HTTP_X_AMZ_USER_AGENT", "") + " " + environ.get("HTTP_USER_AGENT", "")
+    m = _APP_ID.search(ua)
+    if m is None:
+        return
+    length = int(environ.get("CONTENT_LENGTH") or 0)
+    raw = environ["wsgi.input"].read(length) if length else b""
+    environ["wsgi.input"] = io.BytesIO(raw)
+    _RECORDED.setdefault(m.group(1), []).append(
+        {
+            "target": environ.get("HTTP_X_AMZ_TARGET", ""),
+            "body": raw.decode("utf-8", "replace"),
+        }
+    )
 
 
 def _production_ses_quota() -> None:
@@ -96,6 +123,9 @@ class LockedApp:
         with _LOCK:
             if environ.get("PATH_INFO") == MAIL_PATH:
                 return self.mail(environ, start_response)
+            if environ.get("PATH_INFO") == REQUESTS_PATH:
+                return self.requests(environ, start_response)
+            _record(environ)
             body = self.app(environ, start_response)
             try:
                 chunks = list(body)
@@ -104,6 +134,16 @@ class LockedApp:
                 if close is not None:
                     close()
         return chunks
+
+    @staticmethod
+    def requests(environ, start_response):
+        app = parse_qs(environ.get("QUERY_STRING", "")).get("app", [""])[0]
+        body = json.dumps(_RECORDED.get(app, [])).encode()
+        start_response(
+            "200 OK",
+            [("Content-Type", "application/json"), ("Content-Length", str(len(body)))],
+        )
+        return [body]
 
     @staticmethod
     def mail(environ, start_response):

@@ -10,7 +10,7 @@
 
 use time::Duration;
 
-use crate::email::Email;
+use crate::email::Sender;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ConfigError {
@@ -135,13 +135,13 @@ fn ssm_name(env: &dyn Env, name: &'static str) -> Result<String, ConfigError> {
 pub struct Config {
     pub table_name: String,
     pub files_bucket: String,
-    pub sender_email: Email,
+    /// The From address exactly as configured (see [`Sender`]).
+    pub sender_email: Sender,
     /// Base URL of the API, no trailing slash: notify/return/download URLs hang off it.
     pub public_base_url: String,
     /// The author's shop page (`SHOP_URL`): where a buyer who leaves a payment page goes
     /// back to (Stripe's `cancel_url`, Alipay's `quit_url`).
     pub shop_url: String,
-    pub download_limit: u32,
     pub order_ttl: Duration,
     pub presign: Duration,
 }
@@ -153,7 +153,7 @@ impl Config {
 
     pub fn from(env: &dyn Env) -> Result<Self, ConfigError> {
         let sender_raw = required(env, "SENDER_EMAIL")?;
-        let sender_email = Email::parse(&sender_raw).map_err(|e| ConfigError::Invalid {
+        let sender_email = Sender::parse(&sender_raw).map_err(|e| ConfigError::Invalid {
             name: "SENDER_EMAIL",
             reason: e.to_string(),
         })?;
@@ -163,7 +163,6 @@ impl Config {
             sender_email,
             public_base_url: base_url(env, "PUBLIC_BASE_URL")?,
             shop_url: http_url(env, "SHOP_URL")?,
-            download_limit: number(env, "DOWNLOAD_LIMIT", 5, 1..=1000)?,
             order_ttl: Duration::minutes(number(env, "ORDER_TTL_MINUTES", 30, 1..=1440)?.into()),
             // S3 presigned URLs made with role credentials cannot outlive the session
             // anyway; a week is SigV4's hard limit.
@@ -305,18 +304,16 @@ mod tests {
         assert_eq!(c.table_name, "kiosk");
         assert_eq!(c.public_base_url, "https://api.example.com");
         assert_eq!(c.shop_url, "https://example.com/book/");
-        assert_eq!(c.download_limit, 5);
         assert_eq!(c.order_ttl, Duration::minutes(30));
         assert_eq!(c.presign, Duration::seconds(300));
         let c = Config::from(&env(&with(&[
-            ("DOWNLOAD_LIMIT", "3"),
             ("ORDER_TTL_MINUTES", "15"),
             ("PRESIGN_SECONDS", "60"),
         ])))
         .unwrap();
         assert_eq!(
-            (c.download_limit, c.order_ttl, c.presign),
-            (3, Duration::minutes(15), Duration::seconds(60))
+            (c.order_ttl, c.presign),
+            (Duration::minutes(15), Duration::seconds(60))
         );
     }
 
@@ -344,9 +341,8 @@ mod tests {
     #[test]
     fn malformed_variables_are_named() {
         let cases: &[(&'static str, &'static str)] = &[
-            ("DOWNLOAD_LIMIT", "five"),
-            ("DOWNLOAD_LIMIT", "0"),
-            ("DOWNLOAD_LIMIT", "-1"),
+            ("ORDER_TTL_MINUTES", "five"),
+            ("ORDER_TTL_MINUTES", "0"),
             ("ORDER_TTL_MINUTES", "1.5"),
             ("PRESIGN_SECONDS", "999999999"),
             ("SENDER_EMAIL", "not-an-email"),

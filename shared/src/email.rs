@@ -4,6 +4,15 @@
 //! and SES delivers (`local@domain.tld`, no spaces, no quotes, no comments), and reject
 //! what would fail to deliver or could inject headers. Addresses are stored lowercased so
 //! "resend my links" finds a purchase however the buyer capitalised it the second time.
+//!
+//! SES sends only to an ASCII local part and an ASCII (punycode) domain. An international
+//! domain (`例子.中国`) is converted to its punycode form (`xn--fsqu00a.xn--fiqs8s`) by the
+//! `idna` crate (UTS #46, strict) and stored, shown and mailed in that one form; a
+//! non-ASCII local part (`读者@...`) is refused at checkout, before the buyer pays, because
+//! no mail could ever reach it.
+//!
+//! [`Sender`] is the shop's own From address: checked the same way but kept exactly as
+//! configured, because IAM's `ses:FromAddress` condition compares the configured text.
 
 use std::fmt;
 
@@ -21,6 +30,12 @@ pub enum EmailError {
     BadChar(char),
     #[error("email domain {0:?} is not a valid domain name")]
     Domain(String),
+    #[error(
+        "the part before '@' must use plain letters, digits and . _ % + - (mail cannot be delivered to {0:?})"
+    )]
+    LocalNotAscii(String),
+    #[error("give the shop's address in ASCII (punycode for an international domain), not {0:?}")]
+    SenderNotAscii(String),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -50,25 +65,64 @@ impl Email {
         if local.is_empty() || domain.is_empty() || domain.contains('@') || local.len() > 64 {
             return Err(EmailError::Shape);
         }
+        if !local.is_ascii() {
+            return Err(EmailError::LocalNotAscii(s.to_owned()));
+        }
         if local.starts_with('.') || local.ends_with('.') || local.contains("..") {
             return Err(EmailError::Shape);
         }
+        // Lowercases and maps to punycode; refuses what no DNS name can be (bad labels,
+        // disallowed code points, over-long names).
+        let domain = idna::domain_to_ascii_strict(domain)
+            .map_err(|_| EmailError::Domain(domain.to_owned()))?;
         let labels: Vec<&str> = domain.split('.').collect();
         let label_ok = |l: &&str| {
             !l.is_empty()
                 && l.len() <= 63
                 && !l.starts_with('-')
                 && !l.ends_with('-')
-                && l.chars().all(|c| c.is_alphanumeric() || c == '-')
+                && l.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'-')
         };
         if labels.len() < 2 || !labels.iter().all(label_ok) {
-            return Err(EmailError::Domain(domain.to_owned()));
+            return Err(EmailError::Domain(domain));
         }
-        Ok(Email(s.to_lowercase()))
+        let email = format!("{}@{domain}", local.to_ascii_lowercase());
+        if email.len() > 254 {
+            return Err(EmailError::TooLong);
+        }
+        Ok(Email(email))
     }
 
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+}
+
+/// The shop's From address, exactly as configured (`SENDER_EMAIL`, the template's
+/// `SenderEmail`): SES sends from this text and IAM's `ses:FromAddress` condition compares
+/// it case-sensitively, so lowercasing it (as [`Email`] does) would deny every send from
+/// `Shop@Example.com`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sender(String);
+
+impl Sender {
+    pub fn parse(input: &str) -> Result<Self, EmailError> {
+        let s = input.trim();
+        if !s.is_ascii() {
+            return Err(EmailError::SenderNotAscii(s.to_owned()));
+        }
+        Email::parse(s)?;
+        Ok(Sender(s.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for Sender {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
     }
 }
 
@@ -99,7 +153,6 @@ mod tests {
             "reader@example.com",
             "a.b+books@mail.example.co.uk",
             "x@xn--fiqs8s.cn",
-            "读者@例子.中国",
         ] {
             assert!(Email::parse(ok).is_ok(), "{ok}");
         }
@@ -131,6 +184,14 @@ mod tests {
                 matches!(e, EmailError::BadChar('"'))
             }),
             ("<a@example.com>", |e| matches!(e, EmailError::BadChar('<'))),
+            ("读者@例子.中国", |e| {
+                matches!(e, EmailError::LocalNotAscii(_))
+            }),
+            ("josé@example.com", |e| {
+                matches!(e, EmailError::LocalNotAscii(_))
+            }),
+            ("a@exa_mple.com", |e| matches!(e, EmailError::Domain(_))),
+            ("a@xn--zz.com", |e| matches!(e, EmailError::Domain(_))),
         ];
         for (input, want) in cases {
             let err = Email::parse(input).unwrap_err();
@@ -144,5 +205,39 @@ mod tests {
             Email::parse(&format!("{}@example.com", "a".repeat(65))),
             Err(EmailError::Shape)
         ));
+    }
+
+    /// SES needs an ASCII domain: an international one is stored, shown and mailed as
+    /// punycode, whatever form (or case) the buyer typed it in.
+    #[test]
+    fn international_domains_become_punycode() {
+        for typed in [
+            "reader@例子.中国",
+            "Reader@例子.中国",
+            "reader@xn--fsqu00a.xn--fiqs8s",
+        ] {
+            assert_eq!(
+                Email::parse(typed).unwrap().as_str(),
+                "reader@xn--fsqu00a.xn--fiqs8s",
+                "{typed}"
+            );
+        }
+        assert_eq!(
+            Email::parse("kunde@Bücher.example").unwrap().as_str(),
+            "kunde@xn--bcher-kva.example"
+        );
+        // Every accepted address is what SES can send to.
+        assert!(Email::parse("a@bücher.de").unwrap().as_str().is_ascii());
+    }
+
+    #[test]
+    fn the_sender_keeps_its_case_and_must_be_ascii() {
+        let s = Sender::parse(" Shop@Example.com ").unwrap();
+        assert_eq!(s.as_str(), "Shop@Example.com");
+        assert!(matches!(
+            Sender::parse("shop@例子.中国"),
+            Err(EmailError::SenderNotAscii(_))
+        ));
+        assert!(Sender::parse("not an address").is_err());
     }
 }

@@ -28,7 +28,7 @@ pub mod store;
 pub mod stripe;
 
 pub use config::Config;
-pub use email::Email;
+pub use email::{Email, Sender};
 pub use grant::Grant;
 pub use ids::{DownloadToken, OrderId, ProductId};
 pub use money::{Currency, Money};

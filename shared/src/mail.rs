@@ -2,7 +2,7 @@
 
 use aws_sdk_ses::types::{Body, Content, Destination, Message};
 
-use crate::email::Email;
+use crate::email::{Email, Sender};
 use crate::grant::Grant;
 use crate::order::Order;
 
@@ -74,7 +74,7 @@ pub fn html_escape(s: &str) -> String {
 
 /// The mail a buyer gets once the payment is recorded: what they bought, the link, how
 /// many downloads it allows, the order id, and where to get help.
-pub fn purchase_mail(order: &Order, grant: &Grant, link: &str, help: &Email) -> Mail {
+pub fn purchase_mail(order: &Order, grant: &Grant, link: &str, help: &Sender) -> Mail {
     let title = &order.product_title;
     let n = grant.download_limit;
     let downloads = if n == 1 {
@@ -127,7 +127,7 @@ pub fn edition_mail(
     grant: &Grant,
     link: &str,
     note: Option<&str>,
-    help: &Email,
+    help: &Sender,
 ) -> Mail {
     let title = &grant.product_title;
     let n = grant.download_limit;
@@ -181,7 +181,7 @@ pub fn edition_mail(
 }
 
 /// "Resend my links": one mail listing every link the buyer can still use.
-pub fn links_mail(links: &[(Grant, String)], help: &Email) -> Mail {
+pub fn links_mail(links: &[(Grant, String)], help: &Sender) -> Mail {
     let subject = if links.len() == 1 {
         format!("Your download link: {}", links[0].0.product_title)
     } else {
@@ -229,15 +229,15 @@ pub fn links_mail(links: &[(Grant, String)], help: &Email) -> Mail {
 #[derive(Clone, Debug)]
 pub struct Mailer {
     ses: aws_sdk_ses::Client,
-    from: Email,
+    from: Sender,
 }
 
 impl Mailer {
-    pub fn new(ses: aws_sdk_ses::Client, from: Email) -> Self {
+    pub fn new(ses: aws_sdk_ses::Client, from: Sender) -> Self {
         Mailer { ses, from }
     }
 
-    pub fn from_address(&self) -> &Email {
+    pub fn from_address(&self) -> &Sender {
         &self.from
     }
 
@@ -299,7 +299,7 @@ mod tests {
         );
         let grant = Grant::for_order(&order, DownloadToken::generate().unwrap(), None, now);
         let link = format!("https://shop.example.com/download/{}", grant.token.expose());
-        let help = Email::parse("help@shop.example.com").unwrap();
+        let help = Sender::parse("help@shop.example.com").unwrap();
         let m = purchase_mail(&order, &grant, &link, &help);
         assert_eq!(m.subject, "Your download: Tips & <script>alert(1)</script>");
         for part in [&m.text, &m.html] {

@@ -178,7 +178,15 @@ impl EventStack {
         ];
         let resources = [
             ("Table", self.w.t.name.clone()),
+            (
+                "Table.Arn",
+                format!(
+                    "arn:aws:dynamodb:us-east-1:123456789012:table/{}",
+                    self.w.t.name
+                ),
+            ),
             ("FilesBucket", self.bucket.clone()),
+            ("FilesBucket.Arn", format!("arn:aws:s3:::{}", self.bucket)),
             ("HttpApi", API_ID.to_owned()),
         ];
         Values {

@@ -115,7 +115,9 @@ use lambda_http::{Body, Request, Response};
 
 pub const APP_ID: &str = "2021000000000001";
 pub const SELLER_ID: &str = "2088000000000001";
-pub const VERIFIED_SENDER: &str = "shop@example.com";
+/// Mixed case on purpose: mail must go out from exactly the configured text (IAM's
+/// `ses:FromAddress` compares it case-sensitively).
+pub const VERIFIED_SENDER: &str = "Shop@Example.com";
 pub const BASE_URL: &str = "https://shop.example.com";
 /// The author's shop page (`SHOP_URL`).
 pub const SHOP_URL: &str = "https://example.com/books/";
@@ -195,10 +197,9 @@ impl World {
         let config = Config {
             table_name: t.name.clone(),
             files_bucket: "kiosk-files".into(),
-            sender_email: kiosk::Email::parse(opts.sender)?,
+            sender_email: kiosk::Sender::parse(opts.sender)?,
             public_base_url: BASE_URL.into(),
             shop_url: SHOP_URL.into(),
-            download_limit: 5,
             order_ttl: time::Duration::minutes(30),
             presign: time::Duration::seconds(300),
         };
@@ -487,10 +488,9 @@ impl DownloadWorld {
         let config = Config {
             table_name: t.name.clone(),
             files_bucket: bucket.clone(),
-            sender_email: kiosk::Email::parse(VERIFIED_SENDER)?,
+            sender_email: kiosk::Sender::parse(VERIFIED_SENDER)?,
             public_base_url: BASE_URL.into(),
             shop_url: SHOP_URL.into(),
-            download_limit: 5,
             order_ttl: time::Duration::minutes(30),
             presign: time::Duration::seconds(300),
         };

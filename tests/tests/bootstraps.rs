@@ -20,6 +20,7 @@ use kiosk_e2e::events::{
     workspace_root,
 };
 use kiosk_localaws::functions::function_named;
+use kiosk_localaws::iam;
 use kiosk_localaws::rie::{Rie, lambda_env, rie_binary};
 use serde_json::Value;
 
@@ -94,10 +95,13 @@ async fn every_event_through_the_real_bootstraps() -> Result<()> {
         let bootstrap = bins
             .get(&f.binary)
             .ok_or_else(|| anyhow!("{}: no binary {:?} in the workspace", f.name, f.binary))?;
-        running.insert(
-            f.name.clone(),
-            Rie::start(&rie, bootstrap, &lambda_env(&f, &endpoint))?,
-        );
+        // The emulator records the calls of an SDK with this app id (scripts/moto_locked.py).
+        let mut env = lambda_env(&f, &endpoint);
+        env.push((
+            "AWS_SDK_UA_APP_ID".into(),
+            iam::app_id(&stack.w.tag, &f.name),
+        ));
+        running.insert(f.name.clone(), Rie::start(&rie, bootstrap, &env)?);
     }
 
     let reader = stack.order.email.as_str().to_owned();
@@ -112,6 +116,35 @@ async fn every_event_through_the_real_bootstraps() -> Result<()> {
         check_effect(&stack, &row.file, &result, &reader, resend_mails_before)
             .await
             .with_context(|| format!("{}: {result}", row.file))?;
+    }
+
+    // Every AWS call each binary made (cold start included) is one its IAM policy in
+    // template.yaml allows: the emulator enforces no IAM, so this is where a policy that
+    // denies the code shows before a deploy.
+    let policies = iam::policies(kiosk_localaws::TEMPLATE, &stack.values())?;
+    for name in running.keys() {
+        let app = iam::app_id(&stack.w.tag, name);
+        let mut denied = Vec::new();
+        let mut n = 0;
+        for r in iam::recorded(&stack.w.http, &endpoint, &app).await? {
+            for req in iam::requests_of(&r)? {
+                n += 1;
+                if !iam::allowed(&policies[name], &req) {
+                    denied.push(req);
+                }
+            }
+        }
+        ensure!(
+            n > 0,
+            "{name}: the emulator recorded no call (is AWS_SDK_UA_APP_ID sent?)"
+        );
+        ensure!(
+            denied.is_empty(),
+            "{name}: its policy in template.yaml denies {denied:#?}"
+        );
+        report(&format!(
+            "{name:<24} {n} AWS requests, each allowed by its IAM policy"
+        ));
     }
 
     report("function                 init ms   peak RSS (bootstrap, debug build)");

@@ -110,6 +110,28 @@ async fn full_flow_checkout_notify_grant_and_one_mail() {
     assert_eq!(w.order(&order.id).await, paid);
 }
 
+/// SES sends only to ASCII domains: an international one is stored, mailed and shown as
+/// punycode, and the mail really goes out.
+#[tokio::test]
+async fn an_international_domain_is_sold_to_and_mailed_as_punycode() {
+    let w = World::new(WorldOptions::default()).await.unwrap();
+    w.add_product("rust-book", "9.00").await;
+    let buyer = w.buyer(7);
+    let local = buyer.split('@').next().unwrap();
+    let (order, _) = checkout_order(&w, "rust-book", &format!("{local}@例子.中国")).await;
+    let ascii = format!("{local}@xn--fsqu00a.xn--fiqs8s");
+    assert_eq!(order.email.as_str(), ascii);
+    let notify = form(&w.notify_params(order.id.as_str(), "9.00", "TRADE_SUCCESS"));
+    assert_eq!(w.notify(&notify).await, (200, "success".to_owned()));
+    let paid = w.order(&order.id).await;
+    assert!(
+        matches!(paid.mail, MailState::Sent { .. }),
+        "{:?}",
+        paid.mail
+    );
+    assert_eq!(w.mails_to(&ascii).await.len(), 1);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn ten_identical_notifications_at_once_pay_once() {
     let w = World::new(WorldOptions::default()).await.unwrap();
@@ -188,8 +210,16 @@ async fn bad_notifications_are_refused_and_change_nothing() {
     // about eight times for nothing), and nothing changes.
     let waiting = form(&w.notify_params(id, "9.00", "WAIT_BUYER_PAY"));
     assert_eq!(w.notify(&waiting).await, (200, "success".to_owned()));
-    assert_eq!(w.order(&order.id).await, order, "WAIT_BUYER_PAY changed the order");
-    assert_eq!(w.grants_for(&order.id).await, 0, "WAIT_BUYER_PAY created a grant");
+    assert_eq!(
+        w.order(&order.id).await,
+        order,
+        "WAIT_BUYER_PAY changed the order"
+    );
+    assert_eq!(
+        w.grants_for(&order.id).await,
+        0,
+        "WAIT_BUYER_PAY created a grant"
+    );
     // And the genuine one still works afterwards.
     assert_eq!(w.notify(&form(&good)).await, (200, "success".to_owned()));
 }
@@ -445,6 +475,14 @@ async fn checkout_errors_name_the_field_and_write_nothing() {
         (
             "bad email (json)",
             r#"{"product_id":"rust-book","email":"a@b"}"#.into(),
+            "application/json",
+            400,
+            Some("email"),
+        ),
+        (
+            // SES cannot deliver to a non-ASCII local part: refused before the buyer pays.
+            "non-ASCII before the @ (json)",
+            r#"{"product_id":"rust-book","email":"读者@例子.中国"}"#.into(),
             "application/json",
             400,
             Some("email"),

@@ -75,7 +75,7 @@ async fn five_downloads_serve_the_file_then_410_and_gets_change_nothing() {
         page.contains(g.order_id.as_str()),
         "the 410 page names the order for support"
     );
-    assert!(page.contains("shop@example.com"));
+    assert!(page.contains(kiosk_e2e::VERIFIED_SENDER));
     assert_eq!(w.request("GET", &path, None).await.status(), 410);
     assert_eq!(w.grant(&g.token).await.downloads_left, 0);
 }

@@ -10,7 +10,7 @@
 //! over a day for nothing, and the payment itself arrives as its own notification.
 
 use kiosk::channel::Channel;
-use kiosk::shop::{NotifyError, NotifyOutcome, ReturnError, ReturnView, Shop};
+use kiosk::shop::{NotifyError, ReturnError, ReturnView, Shop};
 use kiosk_web::pages;
 use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Request, Response};

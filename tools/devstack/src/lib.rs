@@ -25,13 +25,13 @@ use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
+use kiosk::Config;
 use kiosk::alipay::{AlipayPublicKey, AppPrivateKey};
 use kiosk::clock::{Clock, SystemClock};
 use kiosk::config::{AlipayConfig, StripeConfig};
 use kiosk::downloads::Downloads;
 use kiosk::shop::{ChannelsConfig, Shop};
 use kiosk::stripe::webhook::WebhookSecret;
-use kiosk::{Config, Email};
 use tokio::net::TcpListener;
 
 use sandbox::{Reply, Sandbox};
@@ -77,10 +77,9 @@ pub async fn start(listener: TcpListener, opts: Options) -> Result<(String, Arc<
     let config = Config {
         table_name: names.table.clone(),
         files_bucket: names.bucket.clone(),
-        sender_email: Email::parse(setup::SENDER)?,
+        sender_email: kiosk::Sender::parse(setup::SENDER)?,
         public_base_url: base.clone(),
         shop_url: format!("{base}/"),
-        download_limit: 5,
         order_ttl: time::Duration::minutes(30),
         presign: time::Duration::seconds(300),
     };

@@ -5,8 +5,7 @@
 
 use std::time::{Duration, Instant};
 
-use anyhow::{Result, anyhow};
-use kiosk::Email;
+use anyhow::Result;
 use kiosk::delivery::{Delivery, MailRun};
 use kiosk::mail::Mailer;
 use kiosk::reconcile::PendingRun;
@@ -59,8 +58,7 @@ pub async fn run(t: &Target, a: ReconcileArgs, now: OffsetDateTime) -> Result<bo
         return Ok(r.mail.errors == 0 && r.pending.errors == 0);
     }
     let store = store(t)?;
-    let sender = Email::parse(t.sender()?).map_err(|e| anyhow!("sender address: {e}"))?;
-    let mailer = Mailer::new(aws_sdk_ses::Client::new(&t.sdk), sender);
+    let mailer = Mailer::new(aws_sdk_ses::Client::new(&t.sdk), t.sender()?);
     let delivery = Delivery {
         store: &store,
         mailer: &mailer,

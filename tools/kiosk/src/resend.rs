@@ -46,10 +46,9 @@ pub async fn run(t: &Target, a: ResendArgs, now: OffsetDateTime) -> Result<()> {
     let config = Config {
         table_name: t.table()?.to_owned(),
         files_bucket: t.bucket().unwrap_or_default().to_owned(),
-        sender_email: Email::parse(t.sender()?).map_err(|e| anyhow!("sender address: {e}"))?,
+        sender_email: t.sender()?,
         public_base_url: t.api_url()?.to_owned(),
         shop_url: format!("{}/", t.api_url()?),
-        download_limit: 5,
         order_ttl: time::Duration::minutes(30),
         presign: time::Duration::seconds(300),
     };

@@ -8,7 +8,7 @@ use anyhow::{Context, Result, anyhow, bail};
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use kiosk::config::{AlipayConfig, StripeConfig};
 use kiosk::shop::{ChannelsConfig, Shop};
-use kiosk::{Config, Email};
+use kiosk::{Config, Sender};
 use serde::{Deserialize, Serialize};
 
 /// Where `make dev` writes the address of its emulator and the names it created.
@@ -206,10 +206,14 @@ impl Target {
             .map(|u| u.trim_end_matches('/'))
             .ok_or_else(|| missing("API URL", "--api-url", "KIOSK_API_URL", "ApiUrl"))
     }
-    pub fn sender(&self) -> Result<&str> {
-        self.sender
+    /// The From address, exactly as the stack's `SenderEmail` (the IAM condition compares
+    /// that text).
+    pub fn sender(&self) -> Result<Sender> {
+        let raw = self
+            .sender
             .as_deref()
-            .ok_or_else(|| missing("sender address", "--sender", "KIOSK_SENDER", "SenderEmail"))
+            .ok_or_else(|| missing("sender address", "--sender", "KIOSK_SENDER", "SenderEmail"))?;
+        Sender::parse(raw).map_err(|e| anyhow!("sender address: {e}"))
     }
 
     /// Whether some payment channel's settings are all known (commands that can do
@@ -227,12 +231,10 @@ impl Target {
         let config = Config {
             table_name: self.table()?.to_owned(),
             files_bucket: self.bucket().unwrap_or_default().to_owned(),
-            sender_email: Email::parse(self.sender()?)
-                .map_err(|e| anyhow!("sender address: {e}"))?,
+            sender_email: self.sender()?,
             public_base_url: self.api_url()?.to_owned(),
             // Only where a buyer goes back from a payment page; the CLI starts none.
             shop_url: format!("{}/", self.api_url()?),
-            download_limit: 5,
             order_ttl: time::Duration::minutes(30),
             presign: time::Duration::seconds(300),
         };

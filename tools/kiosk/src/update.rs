@@ -21,7 +21,7 @@ use anyhow::{Result, anyhow, bail};
 use kiosk::edition::{Plan, next_label, plan};
 use kiosk::mail::{Mailer, edition_mail};
 use kiosk::store::{EditionClaim, Store};
-use kiosk::{DownloadToken, Email, Grant, Order, Product};
+use kiosk::{DownloadToken, Grant, Order, Product};
 use time::OffsetDateTime;
 
 use crate::pace::{Pacer, Progress, Quota};
@@ -125,7 +125,7 @@ pub async fn run(t: &Target, a: UpdateArgs, now: OffsetDateTime) -> Result<bool>
     }
     // Links and mail need these; fail before changing anything if they are missing.
     let base = t.api_url()?.to_owned();
-    let sender = Email::parse(t.sender()?).map_err(|e| anyhow!("sender address: {e}"))?;
+    let sender = t.sender()?;
     t.bucket()?;
 
     if a.dry_run {

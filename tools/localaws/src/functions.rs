@@ -47,7 +47,7 @@ pub struct FunctionDef {
     pub env: BTreeMap<String, String>,
 }
 
-fn doc(template: &str) -> Result<Value> {
+pub(crate) fn doc(template: &str) -> Result<Value> {
     serde_norway::from_str(template).context("template.yaml does not parse")
 }
 
@@ -115,22 +115,7 @@ fn serverless_functions(doc: &Value) -> Result<Vec<(String, &Value)>> {
 /// Every function of the template, resolved with `values`.
 pub fn functions(template: &str, values: &Values) -> Result<Vec<FunctionDef>> {
     let doc = doc(template)?;
-    let defaults: BTreeMap<String, Option<String>> = doc
-        .get("Parameters")
-        .and_then(Value::as_mapping)
-        .map(|m| {
-            m.iter()
-                .filter_map(|(k, v)| {
-                    let default = v.get("Default").and_then(scalar);
-                    Some((k.as_str()?.to_owned(), default))
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    let r = Resolver {
-        values,
-        defaults: &defaults,
-    };
+    let r = Resolver::new(&doc, values);
     let empty = Value::Mapping(Mapping::new());
     let globals = doc
         .get("Globals")
@@ -192,13 +177,29 @@ fn scalar(v: &Value) -> Option<String> {
     }
 }
 
-struct Resolver<'a> {
+pub(crate) struct Resolver<'a> {
     values: &'a Values,
-    defaults: &'a BTreeMap<String, Option<String>>,
+    defaults: BTreeMap<String, Option<String>>,
 }
 
-impl Resolver<'_> {
-    fn resolve(&self, v: &Value) -> Result<String> {
+impl<'a> Resolver<'a> {
+    pub(crate) fn new(doc: &Value, values: &'a Values) -> Self {
+        let defaults = doc
+            .get("Parameters")
+            .and_then(Value::as_mapping)
+            .map(|m| {
+                m.iter()
+                    .filter_map(|(k, v)| {
+                        let default = v.get("Default").and_then(scalar);
+                        Some((k.as_str()?.to_owned(), default))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        Resolver { values, defaults }
+    }
+
+    pub(crate) fn resolve(&self, v: &Value) -> Result<String> {
         if let Some(s) = scalar(v) {
             return Ok(s);
         }
@@ -216,17 +217,60 @@ impl Resolver<'_> {
         };
         match (function.as_str(), arg) {
             ("Ref", Value::String(name)) => self.reference(name),
-            ("Sub", Value::String(text)) => self.sub(text),
+            ("Sub", Value::String(text)) => self.sub(text, &BTreeMap::new()),
+            ("Sub", Value::Sequence(parts)) if parts.len() == 2 => {
+                let text = parts[0]
+                    .as_str()
+                    .ok_or_else(|| anyhow!("!Sub [text, vars]: text is not a string"))?;
+                let mut vars = BTreeMap::new();
+                for (k, v) in parts[1].as_mapping().into_iter().flatten() {
+                    let k = k.as_str().ok_or_else(|| anyhow!("!Sub: a variable name"))?;
+                    vars.insert(k.to_owned(), self.resolve(v)?);
+                }
+                self.sub(text, &vars)
+            }
             ("GetAtt", Value::String(path)) => self.attribute(path),
             ("GetAtt", Value::Sequence(parts)) => {
                 let parts: Vec<String> = parts.iter().filter_map(scalar).collect();
                 self.attribute(&parts.join("."))
             }
-            (f, _) => bail!("{f} is not supported locally (only Ref, Sub and GetAtt)"),
+            ("Select", Value::Sequence(parts)) if parts.len() == 2 => {
+                let index: usize = scalar(&parts[0])
+                    .and_then(|i| i.parse().ok())
+                    .ok_or_else(|| anyhow!("!Select: the index is not a number"))?;
+                let list = self.list(&parts[1])?;
+                list.get(index)
+                    .cloned()
+                    .ok_or_else(|| anyhow!("!Select {index}: the list has {} items", list.len()))
+            }
+            (f, _) => {
+                bail!("{f} is not supported locally (only Ref, Sub, GetAtt, Select of Split)")
+            }
         }
     }
 
-    fn reference(&self, name: &str) -> Result<String> {
+    /// A list-valued function: only `!Split [delimiter, value]`.
+    fn list(&self, v: &Value) -> Result<Vec<String>> {
+        let arg = match v {
+            Value::Tagged(t) if t.tag == "Split" => &t.value,
+            Value::Mapping(m) if m.len() == 1 && m.contains_key("Fn::Split") => &m["Fn::Split"],
+            other => bail!("cannot make a list of {other:?} (only !Split)"),
+        };
+        match arg.as_sequence().map(Vec::as_slice) {
+            Some([delimiter, value]) => {
+                let delimiter = scalar(delimiter)
+                    .ok_or_else(|| anyhow!("!Split: the delimiter is not a string"))?;
+                Ok(self
+                    .resolve(value)?
+                    .split(&delimiter)
+                    .map(str::to_owned)
+                    .collect())
+            }
+            _ => bail!("!Split takes [delimiter, value]"),
+        }
+    }
+
+    pub(crate) fn reference(&self, name: &str) -> Result<String> {
         if let Some(v) = pseudo(name) {
             return Ok(v.to_owned());
         }
@@ -254,7 +298,7 @@ impl Resolver<'_> {
     }
 
     /// `${Name}`, `${Resource.Attr}` and `${!Literal}` (which stays `${Literal}`).
-    fn sub(&self, text: &str) -> Result<String> {
+    fn sub(&self, text: &str, vars: &BTreeMap<String, String>) -> Result<String> {
         let mut out = String::new();
         let mut rest = text;
         while let Some(start) = rest.find("${") {
@@ -264,7 +308,9 @@ impl Resolver<'_> {
                 .find('}')
                 .ok_or_else(|| anyhow!("!Sub {text:?}: unclosed ${{"))?;
             let name = &after[..end];
-            if let Some(literal) = name.strip_prefix('!') {
+            if let Some(v) = vars.get(name) {
+                out.push_str(v);
+            } else if let Some(literal) = name.strip_prefix('!') {
                 out.push_str("${");
                 out.push_str(literal);
                 out.push('}');

@@ -6,6 +6,7 @@
 //! their real binaries under AWS's Runtime Interface Emulator ([`rie`]).
 
 pub mod functions;
+pub mod iam;
 pub mod rie;
 
 use anyhow::{Context, Result, anyhow, bail};
@@ -352,10 +353,15 @@ mod tests {
             .map(|l| l.split('#').next().unwrap_or("").trim())
             .filter(|l| !l.is_empty())
             .collect();
-        assert!(release.contains(&"lto = true"), "not the release profile: {release:?}");
+        assert!(
+            release.contains(&"lto = true"),
+            "not the release profile: {release:?}"
+        );
         let panic: Vec<&&str> = release.iter().filter(|l| l.starts_with("panic")).collect();
         assert!(
-            panic.iter().all(|l| l.replace(' ', "") == "panic=\"unwind\""),
+            panic
+                .iter()
+                .all(|l| l.replace(' ', "") == "panic=\"unwind\""),
             "the release profile must unwind: {panic:?}"
         );
     }

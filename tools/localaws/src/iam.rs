@@ -1,0 +1,556 @@
+//! The template's IAM policies as data, and an evaluator for the part of IAM they use, so
+//! a test can replay what a function really asked AWS for and see whether its role allows
+//! it. The emulator enforces no IAM; without this, a policy that denies the code (or one
+//! that allows far more than the code needs) would show only after `sam deploy`.
+//!
+//! Supported, because the template uses exactly this: `Effect: Allow`; actions named in
+//! full; resources exact or ending in `*`; `!If` on the template's `Conditions` (`!Not`,
+//! `!Equals`) with `!Ref AWS::NoValue`; conditions `StringEquals`,
+//! `StringEqualsIgnoreCase` and `ForAllValues:StringLike`. Anything else in a policy is an
+//! error, so a new kind of statement cannot be ignored silently.
+
+use std::collections::BTreeMap;
+
+use anyhow::{Context, Result, anyhow, bail};
+use serde::Deserialize;
+use serde_json::Value as Json;
+use serde_norway::Value;
+
+use crate::functions::{Resolver, Values, doc};
+
+/// One `Allow` statement, resolved.
+#[derive(Debug, Clone)]
+pub struct Statement {
+    pub sid: String,
+    pub actions: Vec<String>,
+    pub resources: Vec<String>,
+    pub conditions: Vec<Condition>,
+}
+
+/// `{operator: {key: values}}`.
+#[derive(Debug, Clone)]
+pub struct Condition {
+    pub operator: String,
+    pub key: String,
+    pub values: Vec<String>,
+}
+
+/// One request as IAM sees it: the action, the resource ARN and the condition keys the
+/// service sets (`dynamodb:LeadingKeys` = the partition keys touched, `ses:FromAddress`).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Request {
+    pub action: String,
+    pub resource: String,
+    pub context: Vec<(String, Vec<String>)>,
+}
+
+/// Every function's policy statements, by logical id.
+pub fn policies(template: &str, values: &Values) -> Result<BTreeMap<String, Vec<Statement>>> {
+    let doc = doc(template)?;
+    let r = Resolver::new(&doc, values);
+    let conditions = doc.get("Conditions").and_then(Value::as_mapping);
+    let holds = |name: &str| -> Result<bool> {
+        let c = conditions
+            .and_then(|c| c.get(name))
+            .ok_or_else(|| anyhow!("no condition {name}"))?;
+        condition(&r, c)
+    };
+    let resources = doc
+        .get("Resources")
+        .and_then(Value::as_mapping)
+        .ok_or_else(|| anyhow!("template has no Resources"))?;
+    let mut out = BTreeMap::new();
+    for (name, res) in resources {
+        if res.get("Type").and_then(Value::as_str) != Some("AWS::Serverless::Function") {
+            continue;
+        }
+        let name = name.as_str().unwrap_or_default().to_owned();
+        let mut statements = Vec::new();
+        let policies = res
+            .get("Properties")
+            .and_then(|p| p.get("Policies"))
+            .and_then(Value::as_sequence)
+            .ok_or_else(|| anyhow!("{name}: no Policies list"))?;
+        for policy in policies {
+            let list = policy
+                .get("Statement")
+                .and_then(Value::as_sequence)
+                .ok_or_else(|| anyhow!("{name}: a policy that is not a Statement list"))?;
+            for s in list {
+                statements.push(statement(&r, &holds, s).map_err(|e| anyhow!("{name}: {e:#}"))?);
+            }
+        }
+        out.insert(name, statements);
+    }
+    Ok(out)
+}
+
+fn strings(
+    r: &Resolver,
+    holds: &dyn Fn(&str) -> Result<bool>,
+    v: Option<&Value>,
+) -> Result<Vec<String>> {
+    let items: Vec<&Value> = match v {
+        None => vec![],
+        Some(Value::Sequence(s)) => s.iter().collect(),
+        Some(one) => vec![one],
+    };
+    let mut out = Vec::new();
+    for item in items {
+        if let Some(v) = pick(holds, item)? {
+            out.push(r.resolve(v)?);
+        }
+    }
+    Ok(out)
+}
+
+/// `!If [cond, a, b]` chosen, `!Ref AWS::NoValue` dropped (None).
+fn pick<'v>(holds: &dyn Fn(&str) -> Result<bool>, v: &'v Value) -> Result<Option<&'v Value>> {
+    match v {
+        Value::Tagged(t) if t.tag == "If" => match t.value.as_sequence().map(Vec::as_slice) {
+            Some([c, a, b]) => {
+                let c = c.as_str().ok_or_else(|| anyhow!("!If: condition name"))?;
+                pick(holds, if holds(c)? { a } else { b })
+            }
+            _ => bail!("!If takes [condition, then, else]"),
+        },
+        Value::Tagged(t) if t.tag == "Ref" && t.value.as_str() == Some("AWS::NoValue") => Ok(None),
+        v => Ok(Some(v)),
+    }
+}
+
+fn condition(r: &Resolver, c: &Value) -> Result<bool> {
+    match c {
+        Value::Tagged(t) if t.tag == "Not" => match t.value.as_sequence().map(Vec::as_slice) {
+            Some([inner]) => Ok(!condition(r, inner)?),
+            _ => bail!("!Not takes one condition"),
+        },
+        Value::Tagged(t) if t.tag == "Equals" => match t.value.as_sequence().map(Vec::as_slice) {
+            Some([a, b]) => Ok(r.resolve(a)? == r.resolve(b)?),
+            _ => bail!("!Equals takes two values"),
+        },
+        other => bail!("condition {other:?} is not supported (only !Not and !Equals)"),
+    }
+}
+
+fn statement(r: &Resolver, holds: &dyn Fn(&str) -> Result<bool>, s: &Value) -> Result<Statement> {
+    let sid = s
+        .get("Sid")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_owned();
+    if s.get("Effect").and_then(Value::as_str) != Some("Allow") {
+        bail!("{sid}: only Allow statements are supported");
+    }
+    let mut conditions = Vec::new();
+    if let Some(c) = s.get("Condition") {
+        let ops = c.as_mapping().ok_or_else(|| anyhow!("{sid}: Condition"))?;
+        for (op, keys) in ops {
+            let operator = op.as_str().unwrap_or_default().to_owned();
+            if !matches!(
+                operator.as_str(),
+                "StringEquals" | "StringEqualsIgnoreCase" | "ForAllValues:StringLike"
+            ) {
+                bail!("{sid}: condition operator {operator} is not supported");
+            }
+            for (key, values) in keys
+                .as_mapping()
+                .ok_or_else(|| anyhow!("{sid}: {operator}"))?
+            {
+                conditions.push(Condition {
+                    operator: operator.clone(),
+                    key: key.as_str().unwrap_or_default().to_owned(),
+                    values: strings(r, holds, Some(values))?,
+                });
+            }
+        }
+    }
+    Ok(Statement {
+        actions: strings(r, holds, s.get("Action"))?,
+        resources: strings(r, holds, s.get("Resource"))?,
+        conditions,
+        sid,
+    })
+}
+
+/// IAM's `*` and `?` wildcards (StringLike, resources).
+pub fn like(pattern: &str, text: &str) -> bool {
+    fn go(p: &[u8], t: &[u8]) -> bool {
+        match (p.first(), t.first()) {
+            (None, None) => true,
+            (Some(b'*'), _) => go(&p[1..], t) || (!t.is_empty() && go(p, &t[1..])),
+            (Some(b'?'), Some(_)) => go(&p[1..], &t[1..]),
+            (Some(a), Some(b)) if a == b => go(&p[1..], &t[1..]),
+            _ => false,
+        }
+    }
+    go(pattern.as_bytes(), text.as_bytes())
+}
+
+impl Statement {
+    pub fn allows(&self, req: &Request) -> bool {
+        self.actions.contains(&req.action)
+            && self.resources.iter().any(|r| like(r, &req.resource))
+            && self.conditions.iter().all(|c| c.holds(req))
+    }
+}
+
+impl Condition {
+    fn holds(&self, req: &Request) -> bool {
+        let given = req
+            .context
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(&self.key))
+            .map(|(_, v)| v.as_slice());
+        match (self.operator.as_str(), given) {
+            // A single-valued key absent from the request fails StringEquals.
+            ("StringEquals", Some([v])) => self.values.iter().any(|want| want == v),
+            ("StringEqualsIgnoreCase", Some([v])) => {
+                self.values.iter().any(|want| want.eq_ignore_ascii_case(v))
+            }
+            // Every value must match some pattern; an absent key holds vacuously, as in
+            // IAM (which is why each statement using it names item-level actions only).
+            ("ForAllValues:StringLike", given) => given
+                .unwrap_or_default()
+                .iter()
+                .all(|v| self.values.iter().any(|p| like(p, v))),
+            _ => false,
+        }
+    }
+}
+
+/// Whether any of `statements` allows `req`.
+pub fn allowed(statements: &[Statement], req: &Request) -> bool {
+    statements.iter().any(|s| s.allows(req))
+}
+
+/// The locked emulator's record of one request (`scripts/moto_locked.py`).
+#[derive(Debug, Clone, Deserialize)]
+pub struct Recorded {
+    /// `X-Amz-Target` (JSON protocols: DynamoDB, SSM); empty for SES's query protocol.
+    pub target: String,
+    pub body: String,
+}
+
+/// Where the emulator answers the requests an app id made.
+pub const REQUESTS_PATH: &str = "/_kiosk/requests";
+
+/// The app id (`AWS_SDK_UA_APP_ID`) under which the emulator records a function's calls.
+pub fn app_id(tag: &str, function: &str) -> String {
+    format!("kiosk-iam-{tag}-{function}")
+}
+
+/// The requests the emulator recorded for `app`, oldest first.
+pub async fn recorded(http: &reqwest::Client, endpoint: &str, app: &str) -> Result<Vec<Recorded>> {
+    let url =
+        reqwest::Url::parse_with_params(&format!("{endpoint}{REQUESTS_PATH}"), &[("app", app)])?;
+    let resp = http
+        .get(url)
+        .send()
+        .await
+        .context("GET the recorded requests")?;
+    anyhow::ensure!(
+        resp.status().is_success(),
+        "recorded requests: {}",
+        resp.status()
+    );
+    let text = resp.text().await.context("reading the recorded requests")?;
+    serde_json::from_str(&text).context("the recorded requests are not the expected JSON")
+}
+
+const ARN: &str = "arn:aws:{service}:us-east-1:123456789012";
+
+fn arn(service: &str, rest: &str) -> String {
+    format!("{}:{rest}", ARN.replace("{service}", service))
+}
+
+/// What IAM authorises for one recorded request (a transaction is one request per item,
+/// as DynamoDB authorises it).
+pub fn requests_of(r: &Recorded) -> Result<Vec<Request>> {
+    if let Some(op) = r.target.strip_prefix("DynamoDB_20120810.") {
+        let body: Json = serde_json::from_str(&r.body).context("a DynamoDB body")?;
+        return dynamodb(op, &body);
+    }
+    if let Some(op) = r.target.strip_prefix("AmazonSSM.") {
+        let body: Json = serde_json::from_str(&r.body).context("an SSM body")?;
+        let names = body["Names"].as_array().cloned().unwrap_or_default();
+        let names: Vec<Json> = match body.get("Name") {
+            Some(n) => vec![n.clone()],
+            None => names,
+        };
+        return Ok(names
+            .iter()
+            .filter_map(Json::as_str)
+            .map(|n| Request {
+                action: format!("ssm:{op}"),
+                resource: arn("ssm", &format!("parameter{n}")),
+                context: vec![],
+            })
+            .collect());
+    }
+    let form: BTreeMap<String, String> = reqwest::Url::parse(&format!("q:?{}", r.body))?
+        .query_pairs()
+        .into_owned()
+        .collect();
+    match form.get("Action").map(String::as_str) {
+        Some(action @ ("SendEmail" | "SendRawEmail")) => {
+            let from = form.get("Source").cloned().unwrap_or_default();
+            Ok(vec![Request {
+                action: format!("ses:{action}"),
+                resource: arn("ses", &format!("identity/{from}")),
+                context: vec![("ses:FromAddress".into(), vec![from])],
+            }])
+        }
+        Some(action) => Ok(vec![Request {
+            action: format!("ses:{action}"),
+            resource: "*".into(),
+            context: vec![],
+        }]),
+        None => bail!(
+            "an unrecognised request: target {:?}, body {:?}",
+            r.target,
+            r.body
+        ),
+    }
+}
+
+fn table_arn(table: &Json) -> String {
+    arn(
+        "dynamodb",
+        &format!("table/{}", table.as_str().unwrap_or_default()),
+    )
+}
+
+/// The partition key of an item or key (`{"pk": {"S": ...}}`).
+fn pk(item: &Json) -> Vec<String> {
+    item["pk"]["S"]
+        .as_str()
+        .map(str::to_owned)
+        .into_iter()
+        .collect()
+}
+
+fn dynamodb(op: &str, body: &Json) -> Result<Vec<Request>> {
+    let item_request = |action: &str, table: &Json, item: &Json| Request {
+        action: format!("dynamodb:{action}"),
+        resource: table_arn(table),
+        context: vec![("dynamodb:LeadingKeys".into(), pk(item))],
+    };
+    Ok(match op {
+        "GetItem" | "UpdateItem" | "DeleteItem" => {
+            vec![item_request(op, &body["TableName"], &body["Key"])]
+        }
+        "PutItem" => vec![item_request(op, &body["TableName"], &body["Item"])],
+        "Query" | "Scan" => {
+            let mut resource = table_arn(&body["TableName"]);
+            if let Some(index) = body["IndexName"].as_str() {
+                resource = format!("{resource}/index/{index}");
+            }
+            vec![Request {
+                action: format!("dynamodb:{op}"),
+                resource,
+                context: vec![],
+            }]
+        }
+        "BatchGetItem" => body["RequestItems"]
+            .as_object()
+            .into_iter()
+            .flatten()
+            .map(|(table, req)| Request {
+                action: "dynamodb:BatchGetItem".into(),
+                resource: table_arn(&Json::String(table.clone())),
+                context: vec![(
+                    "dynamodb:LeadingKeys".into(),
+                    req["Keys"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .flat_map(pk)
+                        .collect(),
+                )],
+            })
+            .collect(),
+        "TransactWriteItems" | "TransactGetItems" => body["TransactItems"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|t| {
+                let (kind, part) = t
+                    .as_object()
+                    .and_then(|o| o.iter().next())
+                    .ok_or_else(|| anyhow!("an empty transaction item"))?;
+                let action = match kind.as_str() {
+                    "Put" => "PutItem",
+                    "Update" => "UpdateItem",
+                    "Delete" => "DeleteItem",
+                    "ConditionCheck" => "ConditionCheckItem",
+                    "Get" => "GetItem",
+                    other => bail!("transaction item {other}"),
+                };
+                let item = if kind == "Put" {
+                    &part["Item"]
+                } else {
+                    &part["Key"]
+                };
+                Ok(item_request(action, &part["TableName"], item))
+            })
+            .collect::<Result<_>>()?,
+        other => vec![Request {
+            action: format!("dynamodb:{other}"),
+            resource: table_arn(&body["TableName"]),
+            context: vec![],
+        }],
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wildcards_match_as_iam_does() {
+        assert!(like("GRANT#*", "GRANT#abc"));
+        assert!(like("GRANT#*", "GRANT#"));
+        assert!(!like("GRANT#*", "PRODUCT#x"));
+        assert!(like("arn:*:table/t", "arn:aws:table/t"));
+        assert!(!like("arn:aws:table/t", "arn:aws:table/t/index/I"));
+        assert!(like("a?c", "abc") && !like("a?c", "ac"));
+    }
+
+    const TABLE: &str = "arn:aws:dynamodb:us-east-1:123456789012:table/t";
+
+    fn values(sender: &str, sandbox: bool) -> Values {
+        Values {
+            params: [
+                ("SenderEmail", sender),
+                ("ShopUrl", "https://example.com/"),
+                ("AlipayAppId", "2021000000000001"),
+                ("SesSandbox", if sandbox { "true" } else { "false" }),
+            ]
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect(),
+            resources: [
+                ("Table", "t"),
+                ("Table.Arn", TABLE),
+                ("FilesBucket", "b"),
+                ("FilesBucket.Arn", "arn:aws:s3:::b"),
+                ("HttpApi", "api"),
+            ]
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect(),
+        }
+    }
+
+    fn item(action: &str, pk: &str) -> Request {
+        Request {
+            action: format!("dynamodb:{action}"),
+            resource: TABLE.into(),
+            context: vec![("dynamodb:LeadingKeys".into(), vec![pk.into()])],
+        }
+    }
+
+    /// Checkout reads products and writes new orders; it cannot rewrite a price.
+    #[test]
+    fn checkout_may_read_products_and_write_new_orders_only() {
+        let p = policies(crate::TEMPLATE, &values("shop@example.com", false)).unwrap();
+        let checkout = &p["CheckoutFunction"];
+        assert!(allowed(checkout, &item("GetItem", "PRODUCT#rust-book")));
+        assert!(allowed(checkout, &item("PutItem", "ORDER#K1")));
+        for (action, pk) in [
+            ("PutItem", "PRODUCT#rust-book"),
+            ("UpdateItem", "PRODUCT#rust-book"),
+            ("PutItem", "GRANT#x"),
+            ("UpdateItem", "ORDER#K1"),
+            ("GetItem", "GRANT#x"),
+        ] {
+            assert!(
+                !allowed(checkout, &item(action, pk)),
+                "checkout may {action} {pk}"
+            );
+        }
+        assert!(
+            !p["CheckoutFunction"]
+                .iter()
+                .any(|s| s.actions.iter().any(|a| a.starts_with("ses:")))
+        );
+    }
+
+    /// Payment-notify writes orders, grants, event records and payment lookups, never a
+    /// product.
+    #[test]
+    fn payment_notify_cannot_touch_products() {
+        let p = policies(crate::TEMPLATE, &values("shop@example.com", false)).unwrap();
+        let notify = &p["PaymentNotifyFunction"];
+        for pk in ["ORDER#K1", "GRANT#x", "EVENT#alipay#1", "TXN#alipay#2"] {
+            assert!(allowed(notify, &item("PutItem", pk)), "{pk}");
+        }
+        for action in ["PutItem", "UpdateItem", "GetItem"] {
+            assert!(
+                !allowed(notify, &item(action, "PRODUCT#rust-book")),
+                "{action}"
+            );
+            assert!(
+                !allowed(notify, &item(action, "RESEND#a@example.com")),
+                "{action}"
+            );
+        }
+    }
+
+    /// Every function that mails sends from `SENDER_EMAIL` exactly as the template's
+    /// `SenderEmail` gives it, and its policy (resource: the sender's identity; condition
+    /// `ses:FromAddress`) allows that send and no other.
+    #[test]
+    fn mail_goes_out_only_from_the_sender_exactly_as_configured() {
+        let sender = "Shop@Example.com";
+        for sandbox in [false, true] {
+            let v = values(sender, sandbox);
+            let p = policies(crate::TEMPLATE, &v).unwrap();
+            let fs = crate::functions::functions(crate::TEMPLATE, &v).unwrap();
+            let mut mailing = 0;
+            for f in &fs {
+                let statements = &p[&f.name];
+                if !statements
+                    .iter()
+                    .any(|s| s.actions.iter().any(|a| a == "ses:SendEmail"))
+                {
+                    continue;
+                }
+                mailing += 1;
+                let env = |k: &str| f.env.get(k).cloned();
+                let config = kiosk::Config::from(&env).unwrap();
+                let from = config.sender_email.as_str().to_owned();
+                let send = |identity: &str, from: &str| Request {
+                    action: "ses:SendEmail".into(),
+                    resource: format!("arn:aws:ses:us-east-1:123456789012:identity/{identity}"),
+                    context: vec![("ses:FromAddress".into(), vec![from.into()])],
+                };
+                // Verified as an address or as a domain: either identity is allowed.
+                assert!(
+                    allowed(statements, &send(&from, &from)),
+                    "{}: {from}",
+                    f.name
+                );
+                assert!(
+                    allowed(statements, &send("Example.com", &from)),
+                    "{}",
+                    f.name
+                );
+                assert!(!allowed(
+                    statements,
+                    &send("evil.example", "x@evil.example")
+                ));
+                assert!(!allowed(statements, &send(&from, "other@Example.com")));
+                // In the sandbox SES also authorises the recipient's identity.
+                assert_eq!(
+                    allowed(statements, &send("buyer@example.net", &from)),
+                    sandbox,
+                    "{}",
+                    f.name
+                );
+            }
+            assert_eq!(mailing, 3, "payment-notify, download and reconcile mail");
+        }
+    }
+}
