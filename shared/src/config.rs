@@ -175,6 +175,11 @@ impl Config {
 pub struct AlipayConfig {
     pub app_id: String,
     pub gateway_url: String,
+    /// The merchant's partner id (`2088` and 12 digits). Required from the environment:
+    /// Alipay's integration guidance is to check `seller_id` on every notification, so a
+    /// notification signed for another merchant of the same app cannot pay an order
+    /// here. `None` only for the CLI, which never authenticates notifications (a channel
+    /// without it refuses every one).
     pub seller_id: Option<String>,
     pub app_private_key_param: String,
     pub alipay_public_key_param: String,
@@ -202,15 +207,19 @@ impl AlipayConfig {
                 reason: format!("{app_id:?} is not an Alipay app id (digits only)"),
             });
         }
-        let seller_id = optional(env, "ALIPAY_SELLER_ID");
-        if let Some(s) = &seller_id
-            && !s.bytes().all(|b| b.is_ascii_digit())
+        let seller_id = required(env, "ALIPAY_SELLER_ID")?;
+        if !(seller_id.len() == 16
+            && seller_id.starts_with("2088")
+            && seller_id.bytes().all(|b| b.is_ascii_digit()))
         {
             return Err(ConfigError::Invalid {
                 name: "ALIPAY_SELLER_ID",
-                reason: format!("{s:?} is not an Alipay seller id (digits only, 2088...)"),
+                reason: format!(
+                    "{seller_id:?} is not an Alipay partner id (2088 and 12 more digits; the Alipay console shows it as PID)"
+                ),
             });
         }
+        let seller_id = Some(seller_id);
         Ok(AlipayConfig {
             app_id,
             gateway_url: base_url(env, "ALIPAY_GATEWAY_URL")?,
@@ -377,9 +386,10 @@ mod tests {
                 "/kiosk/alipay/app-private-key",
             ),
             ("ALIPAY_PUBLIC_KEY_PARAM", "/kiosk/alipay/public-key"),
+            ("ALIPAY_SELLER_ID", "2088000000000001"),
         ];
         let c = AlipayConfig::from(&env(&good)).unwrap();
-        assert_eq!(c.seller_id, None);
+        assert_eq!(c.seller_id.as_deref(), Some("2088000000000001"));
         assert_eq!(c.gateway_url, "https://openapi.alipay.com/gateway.do");
         for i in 0..good.len() {
             let mut v = good.to_vec();
@@ -389,15 +399,21 @@ mod tests {
                 ConfigError::Missing(name)
             );
         }
-        let mut v = good.to_vec();
-        v.push(("ALIPAY_SELLER_ID", "seller"));
-        assert!(matches!(
-            AlipayConfig::from(&env(&v)),
-            Err(ConfigError::Invalid {
-                name: "ALIPAY_SELLER_ID",
-                ..
-            })
-        ));
+        for bad in ["seller", "2088", "1088000000000001", "20880000000000012"] {
+            let mut v = good.to_vec();
+            v.retain(|(k, _)| *k != "ALIPAY_SELLER_ID");
+            v.push(("ALIPAY_SELLER_ID", bad));
+            assert!(
+                matches!(
+                    AlipayConfig::from(&env(&v)),
+                    Err(ConfigError::Invalid {
+                        name: "ALIPAY_SELLER_ID",
+                        ..
+                    })
+                ),
+                "{bad}"
+            );
+        }
         let mut v = good.to_vec();
         v[3] = ("ALIPAY_PUBLIC_KEY_PARAM", "has space");
         assert!(matches!(
@@ -414,7 +430,7 @@ mod tests {
         assert_eq!(AlipayConfig::optional(&env(BASE)), Ok(None));
         assert_eq!(
             AlipayConfig::optional(&env(&with(&[("ALIPAY_APP_ID", "2021")]))).unwrap_err(),
-            ConfigError::Missing("ALIPAY_GATEWAY_URL")
+            ConfigError::Missing("ALIPAY_SELLER_ID")
         );
         assert_eq!(StripeConfig::optional(&env(BASE)), Ok(None));
         let both = with(&[

@@ -224,8 +224,11 @@ async fn bad_notifications_are_refused_and_change_nothing() {
     assert_eq!(w.notify(&form(&good)).await, (200, "success".to_owned()));
 }
 
+/// Alipay's guidance is to check `seller_id` on every notification: a channel built
+/// without one (only the CLI does) refuses even a genuine notification, and the functions
+/// cannot start without `ALIPAY_SELLER_ID` (shared/src/config.rs).
 #[tokio::test]
-async fn seller_id_is_only_checked_when_configured() {
+async fn without_a_seller_id_no_notification_is_accepted() {
     let w = World::new(WorldOptions {
         seller_id: None,
         ..WorldOptions::default()
@@ -234,12 +237,10 @@ async fn seller_id_is_only_checked_when_configured() {
     .unwrap();
     let product = w.add_product("rust-book", "9.00").await;
     let order = w.pending(&product, &w.buyer(1)).await;
-    let mut p = w.notify_params(order.id.as_str(), "9.00", "TRADE_SUCCESS");
-    p.insert("seller_id".into(), "2088000000009999".into());
-    assert_eq!(
-        w.notify(&form(&w.sign_as_alipay(p))).await,
-        (200, "success".to_owned())
-    );
+    let p = w.notify_params(order.id.as_str(), "9.00", "TRADE_SUCCESS");
+    let (status, reply) = w.notify(&form(&w.sign_as_alipay(p))).await;
+    assert_eq!((status, reply.as_str()), (400, "fail"));
+    assert_eq!(w.order(&order.id).await, order);
 }
 
 #[tokio::test]

@@ -481,7 +481,7 @@ async fn shop_with(local: &LocalShop, alipay: bool, stripe: bool) -> Shop {
     let alipay = alipay.then(|| kiosk::config::AlipayConfig {
         app_id: devstack::setup::APP_ID.into(),
         gateway_url: format!("{base}/sandbox/alipay/gateway.do"),
-        seller_id: None,
+        seller_id: Some(devstack::setup::SELLER_ID.into()),
         app_private_key_param: local.app.names.alipay_private_key.clone(),
         alipay_public_key_param: local.app.names.alipay_public_key.clone(),
     });

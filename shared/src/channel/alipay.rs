@@ -174,10 +174,12 @@ impl AlipayChannel {
         if params.get("app_id") != Some(&self.config.app_id) {
             return Err(reject("app_id is not ours"));
         }
-        if let Some(seller) = &self.config.seller_id
-            && params.get("seller_id") != Some(seller)
-        {
-            return Err(reject("seller_id is not ours"));
+        match &self.config.seller_id {
+            Some(seller) if params.get("seller_id") == Some(seller) => {}
+            Some(_) => return Err(reject("seller_id is not ours")),
+            // Fail closed: only the CLI builds a channel without it, and it never
+            // authenticates a notification.
+            None => return Err(reject("no seller id configured to check seller_id against")),
         }
         Ok(())
     }
