@@ -93,6 +93,49 @@ pub struct Source {
     pub referrer: Option<String>,
 }
 
+impl Source {
+    /// Longest value kept, in characters; longer ones are cut, not refused, since they
+    /// come from links the author does not control.
+    pub const MAX_LEN: usize = 200;
+
+    /// One attacker-supplied field (`utm_*`, `Referer`) as stored: control characters
+    /// (terminal escapes, newlines) and bidirectional-override marks removed, trimmed,
+    /// at most [`Self::MAX_LEN`] characters; `None` when nothing is left. The author
+    /// reads these in a terminal (`kiosk orders`) and a spreadsheet (`kiosk sales --csv`).
+    pub fn field(raw: Option<&str>) -> Option<String> {
+        let clean: String = raw?
+            .chars()
+            .filter(|c| !is_hidden(*c))
+            .collect::<String>()
+            .trim()
+            .chars()
+            .take(Self::MAX_LEN)
+            .collect();
+        (!clean.is_empty()).then_some(clean)
+    }
+}
+
+/// Characters that change how a terminal shows text rather than being text: controls
+/// (C0, DEL, C1) and the Unicode bidi/formatting marks that can reorder a line.
+pub fn is_hidden(c: char) -> bool {
+    c.is_control()
+        || matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{FEFF}')
+}
+
+/// `s` safe to print to a terminal: each hidden character shown escaped (`\u{1b}`), so
+/// text stored before it was cleaned (or by another tool) cannot drive the terminal.
+pub fn printable(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if is_hidden(c) {
+            out.extend(c.escape_unicode());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 /// Whether the purchase email still has to go out. Set to `Due` in the same write that
 /// marks the order paid, so a crash between payment and mail leaves a record in the
 /// `MailDue` index instead of a silent buyer; reconcile sends what is due
@@ -349,6 +392,22 @@ impl Order {
 #[cfg(test)]
 mod tests {
     use super::*;
+    #[test]
+    fn source_fields_lose_control_characters() {
+        assert_eq!(
+            Source::field(Some(" \u{1b}[2J\u{1b}]0;pwned\u{7}news\r\nletter\u{202E} ")).as_deref(),
+            Some("[2J]0;pwnednewsletter")
+        );
+        assert_eq!(Source::field(Some("\u{1b}\u{9b}\t ")), None);
+        assert_eq!(Source::field(None), None);
+        assert_eq!(
+            Source::field(Some(&"é".repeat(300))).map(|s| s.chars().count()),
+            Some(Source::MAX_LEN)
+        );
+        assert_eq!(printable("a\u{1b}[31mb\u{202E}"), "a\\u{1b}[31mb\\u{202e}");
+        assert_eq!(printable("博客 blog"), "博客 blog");
+    }
+
     use crate::money::Currency;
     use time::macros::datetime;
 

@@ -110,6 +110,32 @@ async fn full_flow_checkout_notify_grant_and_one_mail() {
     assert_eq!(w.order(&order.id).await, paid);
 }
 
+/// `utm_*` and `Referer` are the buyer's (or an attacker's) text, read later in the
+/// author's terminal: stored without control characters or bidi overrides.
+#[tokio::test]
+async fn attribution_is_stored_without_control_characters() {
+    let w = World::new(WorldOptions::default()).await.unwrap();
+    w.add_product("rust-book", "9.00").await;
+    let body = format!(
+        "product_id=rust-book&email={}&utm_source=%1B%5B2J%1B%5D0%3Bx%07news%0D%0Aletter&utm_campaign=%E2%80%AEfall",
+        w.buyer(3).replace('@', "%40")
+    );
+    let resp = w
+        .checkout(
+            &body,
+            "application/x-www-form-urlencoded",
+            "application/json",
+            DESKTOP,
+        )
+        .await;
+    assert_eq!(resp.status(), 200, "{}", body_string(&resp));
+    let v: serde_json::Value = serde_json::from_str(&body_string(&resp)).unwrap();
+    let id = OrderId::parse(v["order_id"].as_str().unwrap()).unwrap();
+    let o = w.order(&id).await;
+    assert_eq!(o.source.utm_source.as_deref(), Some("[2J]0;xnewsletter"));
+    assert_eq!(o.source.utm_campaign.as_deref(), Some("fall"));
+}
+
 /// SES sends only to ASCII domains: an international one is stored, mailed and shown as
 /// punycode, and the mail really goes out.
 #[tokio::test]

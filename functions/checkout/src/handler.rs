@@ -14,10 +14,6 @@ use serde::Deserialize;
 use serde_json::json;
 use time::OffsetDateTime;
 
-/// Longest value kept for attribution fields; longer ones are cut, not refused, since
-/// they come from links we do not control.
-const MAX_SOURCE_LEN: usize = 200;
-
 /// A client error, naming the field when there is one.
 #[derive(Debug)]
 struct Problem {
@@ -52,14 +48,6 @@ struct JsonBody {
     utm_source: Option<String>,
     utm_medium: Option<String>,
     utm_campaign: Option<String>,
-}
-
-fn clip(v: Option<String>) -> Option<String> {
-    let v = v?.trim().to_owned();
-    if v.is_empty() {
-        return None;
-    }
-    Some(v.chars().take(MAX_SOURCE_LEN).collect())
 }
 
 fn parse(req: &Request) -> Result<CheckoutRequest, Problem> {
@@ -115,10 +103,10 @@ fn parse(req: &Request) -> Result<CheckoutRequest, Problem> {
         })?),
     };
     let source = Source {
-        utm_source: clip(body.utm_source),
-        utm_medium: clip(body.utm_medium),
-        utm_campaign: clip(body.utm_campaign),
-        referrer: clip(header_str(req, header::REFERER).map(str::to_owned)),
+        utm_source: Source::field(body.utm_source.as_deref()),
+        utm_medium: Source::field(body.utm_medium.as_deref()),
+        utm_campaign: Source::field(body.utm_campaign.as_deref()),
+        referrer: Source::field(header_str(req, header::REFERER)),
     };
     Ok(CheckoutRequest {
         product_id,

@@ -9,7 +9,7 @@
 use std::collections::BTreeMap;
 
 use anyhow::{Result, anyhow};
-use kiosk::order::MailState;
+use kiosk::order::{MailState, printable};
 use kiosk::{Currency, Order, OrderStatus};
 use time::{Date, OffsetDateTime};
 
@@ -118,7 +118,7 @@ pub async fn orders(t: &Target, a: OrdersArgs) -> Result<()> {
             o.status.as_str().to_ascii_lowercase(),
             o.amount.to_string(),
             clip(o.email.as_str(), 28),
-            source_of(o)
+            printable(&source_of(o))
         );
     }
     println!("{} orders", orders.len());
@@ -217,7 +217,7 @@ pub async fn run_sales(t: &Target, a: SalesArgs) -> Result<()> {
                 for (cur, total) in by_cur {
                     println!(
                         "{dim},{},{},{},{}",
-                        csv_field(key),
+                        csv_field(&printable(key)),
                         cur.code(),
                         total.orders,
                         amount(total.minor, *cur)
@@ -250,7 +250,7 @@ pub async fn run_sales(t: &Target, a: SalesArgs) -> Result<()> {
             for (cur, total) in by_cur {
                 println!(
                     "  {:<32} {:>7} {:>16}",
-                    clip(key, 32),
+                    clip(&printable(key), 32),
                     total.orders,
                     format!("{} {}", amount(total.minor, *cur), cur.code())
                 );
@@ -260,12 +260,20 @@ pub async fn run_sales(t: &Target, a: SalesArgs) -> Result<()> {
     Ok(())
 }
 
-/// Quote a CSV field when it needs it (RFC 4180).
+/// A CSV field a spreadsheet shows as text: one starting with `=`, `+`, `-`, `@`, a tab
+/// or a carriage return would be read as a formula (`=HYPERLINK(...)` from a buyer's
+/// `utm_source`), so it gets a leading `'` (OWASP's advice); then quoted when it needs
+/// it (RFC 4180).
 fn csv_field(s: &str) -> String {
+    let s = if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{s}")
+    } else {
+        s.to_owned()
+    };
     if s.contains([',', '"', '\n', '\r']) {
         format!("\"{}\"", s.replace('"', "\"\""))
     } else {
-        s.to_owned()
+        s
     }
 }
 
@@ -278,6 +286,20 @@ mod tests {
         assert_eq!(csv_field("blog"), "blog");
         assert_eq!(csv_field("a,b"), "\"a,b\"");
         assert_eq!(csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
+    }
+
+    #[test]
+    fn csv_cells_never_start_a_formula() {
+        assert_eq!(
+            csv_field("=HYPERLINK(\"http://evil.example\",\"x\")"),
+            "\"'=HYPERLINK(\"\"http://evil.example\"\",\"\"x\"\")\""
+        );
+        for bad in ["+1+1", "-2+3", "@SUM(A1)", "\t=1", "\r=1"] {
+            let f = csv_field(bad);
+            let cell = f.trim_start_matches('"');
+            assert!(cell.starts_with('\''), "{bad:?} became {f:?}");
+        }
+        assert_eq!(csv_field("newsletter"), "newsletter");
     }
 
     #[test]

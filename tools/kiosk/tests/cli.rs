@@ -683,6 +683,30 @@ async fn sales_totals_match_the_orders_by_day_product_and_source() {
     assert!(!bad.status.success() && stderr(&bad).contains("status \"lost\""));
     let bad = kiosk(&w, &bucket, &["sales", "--since", "last week"], &[]);
     assert!(!bad.status.success() && stderr(&bad).contains("YYYY-MM-DD"));
+
+    // Attacker text stored raw (checkout cleans it now; older orders or other tools may
+    // not have): the terminal gets escapes shown, never obeyed, and the spreadsheet gets
+    // a formula as plain text.
+    let formula = "=HYPERLINK(\"http://evil.example\")";
+    paid_order(&w, &book, &w.buyer(200), day(5), src(Some(formula), None)).await;
+    paid_order(
+        &w,
+        &book,
+        &w.buyer(201),
+        day(5),
+        src(Some("\u{1b}[2Jwiped"), None),
+    )
+    .await;
+    let csv = stdout(&kiosk(&w, &bucket, &["sales", "--csv"], &[]));
+    assert!(
+        csv.contains("source,\"'=HYPERLINK(\"\"http://evil.example\"\")\",CNY,1,9.00"),
+        "{csv}"
+    );
+    for args in [&["sales", "--csv"][..], &["sales"][..], &["orders"][..]] {
+        let out = stdout(&kiosk(&w, &bucket, args, &[]));
+        assert!(!out.contains('\u{1b}'), "{args:?} printed a raw escape");
+        assert!(out.contains("\\u{1b}[2Jwiped"), "{args:?}: {out}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
