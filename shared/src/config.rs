@@ -144,9 +144,36 @@ pub struct Config {
     pub shop_url: String,
     pub order_ttl: Duration,
     pub presign: Duration,
+    /// Origins whose pages may call `POST /checkout` with `fetch` (`CORS_ALLOWED_ORIGINS`,
+    /// comma-separated `https://host[:port]`; default none). A plain HTML form needs none.
+    pub cors_origins: Vec<String>,
 }
 
 impl Config {
+    pub const DEFAULT_ORDER_TTL: Duration = Duration::minutes(30);
+    pub const DEFAULT_PRESIGN: Duration = Duration::seconds(300);
+
+    /// The settings every tool and test shares, with the defaults the functions use for
+    /// the rest (the one place a `Config` is spelled out by hand).
+    pub fn new(
+        table_name: impl Into<String>,
+        files_bucket: impl Into<String>,
+        sender_email: Sender,
+        public_base_url: impl Into<String>,
+        shop_url: impl Into<String>,
+    ) -> Self {
+        Config {
+            table_name: table_name.into(),
+            files_bucket: files_bucket.into(),
+            sender_email,
+            public_base_url: public_base_url.into(),
+            shop_url: shop_url.into(),
+            order_ttl: Self::DEFAULT_ORDER_TTL,
+            presign: Self::DEFAULT_PRESIGN,
+            cors_origins: Vec::new(),
+        }
+    }
+
     pub fn from_env() -> Result<Self, ConfigError> {
         Self::from(&ProcessEnv)
     }
@@ -167,8 +194,44 @@ impl Config {
             // S3 presigned URLs made with role credentials cannot outlive the session
             // anyway; a week is SigV4's hard limit.
             presign: Duration::seconds(number(env, "PRESIGN_SECONDS", 300, 10..=604_800)?.into()),
+            cors_origins: origins(env, "CORS_ALLOWED_ORIGINS")?,
         })
     }
+}
+
+/// A comma-separated list of web origins (`https://shop.example.com`, no path); an
+/// `http://` origin only for loopback (a local shop page).
+fn origins(env: &dyn Env, name: &'static str) -> Result<Vec<String>, ConfigError> {
+    let Some(raw) = optional(env, name) else {
+        return Ok(Vec::new());
+    };
+    raw.split(',')
+        .map(str::trim)
+        .filter(|o| !o.is_empty())
+        .map(|o| {
+            let host = o
+                .strip_prefix("https://")
+                .or_else(|| {
+                    o.strip_prefix("http://")
+                        .filter(|h| h.starts_with("127.0.0.1") || h.starts_with("localhost"))
+                })
+                .unwrap_or("");
+            let ok = !host.is_empty()
+                && host
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':'));
+            if ok {
+                Ok(o.to_ascii_lowercase())
+            } else {
+                Err(ConfigError::Invalid {
+                    name,
+                    reason: format!(
+                        "{o:?} is not an origin (https://host[:port], no path or trailing slash)"
+                    ),
+                })
+            }
+        })
+        .collect()
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -423,6 +486,37 @@ mod tests {
                 ..
             })
         ));
+    }
+
+    #[test]
+    fn cors_origins_are_origins() {
+        assert!(Config::from(&env(BASE)).unwrap().cors_origins.is_empty());
+        let c = Config::from(&env(&with(&[(
+            "CORS_ALLOWED_ORIGINS",
+            " https://Books.example.net , http://127.0.0.1:8080,",
+        )])))
+        .unwrap();
+        assert_eq!(
+            c.cors_origins,
+            ["https://books.example.net", "http://127.0.0.1:8080"]
+        );
+        for bad in [
+            "*",
+            "https://a.example/",
+            "http://shop.example.com",
+            "books.example.net",
+        ] {
+            assert!(
+                matches!(
+                    Config::from(&env(&with(&[("CORS_ALLOWED_ORIGINS", bad)]))),
+                    Err(ConfigError::Invalid {
+                        name: "CORS_ALLOWED_ORIGINS",
+                        ..
+                    })
+                ),
+                "{bad}"
+            );
+        }
     }
 
     #[test]

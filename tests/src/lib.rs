@@ -194,15 +194,13 @@ impl World {
         let alipay_signer = Arc::new(AppPrivateKey::parse(&vector_file("keys/alipay_pkcs1.pem"))?);
         let gateway = gateway::Gateway::start(app_public.clone(), alipay_signer.clone()).await?;
 
-        let config = Config {
-            table_name: t.name.clone(),
-            files_bucket: "kiosk-files".into(),
-            sender_email: kiosk::Sender::parse(opts.sender)?,
-            public_base_url: BASE_URL.into(),
-            shop_url: SHOP_URL.into(),
-            order_ttl: time::Duration::minutes(30),
-            presign: time::Duration::seconds(300),
-        };
+        let config = Config::new(
+            &t.name,
+            "kiosk-files",
+            kiosk::Sender::parse(opts.sender)?,
+            BASE_URL,
+            SHOP_URL,
+        );
         let alipay = AlipayConfig {
             app_id: APP_ID.into(),
             gateway_url: gateway.url.clone(),
@@ -485,15 +483,13 @@ impl DownloadWorld {
             .email_address(VERIFIED_SENDER)
             .send()
             .await?;
-        let config = Config {
-            table_name: t.name.clone(),
-            files_bucket: bucket.clone(),
-            sender_email: kiosk::Sender::parse(VERIFIED_SENDER)?,
-            public_base_url: BASE_URL.into(),
-            shop_url: SHOP_URL.into(),
-            order_ttl: time::Duration::minutes(30),
-            presign: time::Duration::seconds(300),
-        };
+        let config = Config::new(
+            &t.name,
+            &bucket,
+            kiosk::Sender::parse(VERIFIED_SENDER)?,
+            BASE_URL,
+            SHOP_URL,
+        );
         let app = kiosk::downloads::Downloads::from_sdk(&sdk, config);
         app.store.create_product(&product, now()).await?;
         Ok(DownloadWorld {

@@ -8,6 +8,7 @@ use kiosk::order::{MailState, OrderStatus};
 use kiosk::{Order, OrderId};
 use kiosk_e2e::gateway::Answer;
 use kiosk_e2e::{World, WorldOptions, body_string, form, sign_callback};
+use lambda_http::{Body, Response};
 
 const DESKTOP: &str = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 Chrome/126 Safari/537.36";
 const IPHONE: &str =
@@ -108,6 +109,57 @@ async fn full_flow_checkout_notify_grant_and_one_mail() {
     assert_eq!(w.grants_for(&order.id).await, 1);
     assert_eq!(w.mails_to(&email).await.len(), 1);
     assert_eq!(w.order(&order.id).await, paid);
+}
+
+async fn from_origin(w: &World, method: &str, origin: &str) -> Response<Body> {
+    let req = lambda_http::http::Request::builder()
+        .method(method)
+        .uri("https://shop.example.com/checkout")
+        .header("origin", origin)
+        .header("content-type", "application/json")
+        .header("accept", "application/json")
+        .header("access-control-request-method", "POST")
+        .body(Body::Text(format!(
+            r#"{{"product_id":"rust-book","email":"{}"}}"#,
+            w.buyer(4)
+        )))
+        .unwrap();
+    checkout::handler::handle(&w.shop, req, kiosk_e2e::now()).await
+}
+
+/// A shop page on another origin may call the JSON checkout with `fetch` once its origin
+/// is allowed; no other origin gets a CORS header, and none does by default.
+#[tokio::test]
+async fn cors_lets_only_the_allowed_origins_call_checkout_from_a_script() {
+    let mut w = World::new(WorldOptions::default()).await.unwrap();
+    w.add_product("rust-book", "9.00").await;
+    let acao = |r: &Response<Body>| {
+        r.headers()
+            .get("access-control-allow-origin")
+            .map(|v| v.to_str().unwrap().to_owned())
+    };
+    let allowed = "https://books.example.net";
+    // Default: no origin is allowed.
+    let pre = from_origin(&w, "OPTIONS", allowed).await;
+    assert_eq!((pre.status().as_u16(), acao(&pre)), (403, None));
+    assert_eq!(acao(&from_origin(&w, "POST", allowed).await), None);
+
+    w.shop.config.cors_origins = vec![allowed.to_owned()];
+    let pre = from_origin(&w, "OPTIONS", allowed).await;
+    assert_eq!(pre.status(), 204);
+    assert_eq!(acao(&pre).as_deref(), Some(allowed));
+    assert_eq!(pre.headers()["access-control-allow-methods"], "POST");
+    let post = from_origin(&w, "POST", allowed).await;
+    assert_eq!(post.status(), 200, "{}", body_string(&post));
+    assert_eq!(acao(&post).as_deref(), Some(allowed));
+    assert_eq!(post.headers()["vary"], "Origin");
+    let v: serde_json::Value = serde_json::from_str(&body_string(&post)).unwrap();
+    assert!(v["pay_url"].as_str().is_some_and(|u| u.starts_with("http")));
+    // Another origin: its preflight is refused and no reply carries a CORS header.
+    let evil = "https://evil.example";
+    let pre = from_origin(&w, "OPTIONS", evil).await;
+    assert_eq!((pre.status().as_u16(), acao(&pre)), (403, None));
+    assert_eq!(acao(&from_origin(&w, "POST", evil).await), None);
 }
 
 /// `utm_*` and `Referer` are the buyer's (or an attacker's) text, read later in the

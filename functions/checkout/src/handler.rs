@@ -134,7 +134,58 @@ fn problem_response(req: &Request, p: &Problem) -> Response<Body> {
     }
 }
 
+/// CORS for a shop page on another origin that calls checkout with `fetch` (JSON): the
+/// origins in `CORS_ALLOWED_ORIGINS` get their preflight answered and
+/// `Access-Control-Allow-Origin` on every reply; any other origin gets no CORS header, so
+/// its browser keeps the reply from its script. No credentials are involved (checkout
+/// uses no cookies), so none are allowed.
 pub async fn handle(shop: &Shop, req: Request, now: OffsetDateTime) -> Response<Body> {
+    let origin = header_str(&req, header::ORIGIN)
+        .filter(|o| {
+            shop.config
+                .cors_origins
+                .iter()
+                .any(|a| a.eq_ignore_ascii_case(o))
+        })
+        .map(str::to_owned);
+    let mut resp = if req.method() == Method::OPTIONS {
+        let status = if origin.is_some() {
+            StatusCode::NO_CONTENT
+        } else {
+            StatusCode::FORBIDDEN
+        };
+        let mut r = kiosk_web::text(status, "");
+        if origin.is_some() {
+            let h = r.headers_mut();
+            h.insert(
+                header::ACCESS_CONTROL_ALLOW_METHODS,
+                header::HeaderValue::from_static("POST"),
+            );
+            h.insert(
+                header::ACCESS_CONTROL_ALLOW_HEADERS,
+                header::HeaderValue::from_static("content-type, accept"),
+            );
+            h.insert(
+                header::ACCESS_CONTROL_MAX_AGE,
+                header::HeaderValue::from_static("600"),
+            );
+        }
+        r
+    } else {
+        checkout(shop, req, now).await
+    };
+    if !shop.config.cors_origins.is_empty() {
+        resp.headers_mut()
+            .append(header::VARY, header::HeaderValue::from_static("Origin"));
+    }
+    if let Some(value) = origin.and_then(|o| header::HeaderValue::from_str(&o).ok()) {
+        resp.headers_mut()
+            .insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, value);
+    }
+    resp
+}
+
+async fn checkout(shop: &Shop, req: Request, now: OffsetDateTime) -> Response<Body> {
     let parsed = match parse(&req) {
         Ok(r) => r,
         Err(p) => return problem_response(&req, &p),

@@ -74,15 +74,13 @@ pub async fn start(listener: TcpListener, opts: Options) -> Result<(String, Arc<
     let names = setup::Names::of(&opts.name);
     setup::prepare(&sdk, &names, &keys, &webhook_secret).await?;
 
-    let config = Config {
-        table_name: names.table.clone(),
-        files_bucket: names.bucket.clone(),
-        sender_email: kiosk::Sender::parse(setup::SENDER)?,
-        public_base_url: base.clone(),
-        shop_url: format!("{base}/"),
-        order_ttl: time::Duration::minutes(30),
-        presign: time::Duration::seconds(300),
-    };
+    let config = Config::new(
+        &names.table,
+        &names.bucket,
+        kiosk::Sender::parse(setup::SENDER)?,
+        base.clone(),
+        format!("{base}/"),
+    );
     let alipay = AlipayConfig {
         app_id: setup::APP_ID.into(),
         gateway_url: format!("{base}/sandbox/alipay/gateway.do"),

@@ -4,7 +4,7 @@
 
 use anyhow::{Result, anyhow, bail};
 use kiosk::downloads::{Downloads, SendLinksError};
-use kiosk::{Config, Email, OrderId, OrderStatus};
+use kiosk::{Email, OrderId, OrderStatus};
 use time::OffsetDateTime;
 
 use crate::products::store;
@@ -43,16 +43,7 @@ pub async fn run(t: &Target, a: ResendArgs, now: OffsetDateTime) -> Result<()> {
         }
         (None, None) => bail!("give an ORDER_ID or --email ADDRESS"),
     };
-    let config = Config {
-        table_name: t.table()?.to_owned(),
-        files_bucket: t.bucket().unwrap_or_default().to_owned(),
-        sender_email: t.sender()?,
-        public_base_url: t.api_url()?.to_owned(),
-        shop_url: format!("{}/", t.api_url()?),
-        order_ttl: time::Duration::minutes(30),
-        presign: time::Duration::seconds(300),
-    };
-    let downloads = Downloads::from_sdk(&t.sdk, config);
+    let downloads = Downloads::from_sdk(&t.sdk, t.config()?);
     match downloads.send_links(&email, now).await {
         Ok(0) => bail!(
             "{email} has no usable download links (none paid, or all used up, expired or refunded)"

@@ -222,22 +222,25 @@ impl Target {
         self.alipay.complete() || self.stripe.complete()
     }
 
+    /// The settings the CLI shares with the functions (the defaults for the rest).
+    pub fn config(&self) -> Result<Config> {
+        Ok(Config::new(
+            self.table()?,
+            self.bucket().unwrap_or_default(),
+            self.sender()?,
+            self.api_url()?,
+            // Only where a buyer goes back from a payment page; the CLI starts none.
+            format!("{}/", self.api_url()?),
+        ))
+    }
+
     /// The shop as the functions build it: config, every channel whose settings are
     /// known with its keys from SSM, clients.
     pub async fn shop(&self) -> Result<Shop> {
         let need = |v: &Option<String>, what: &str, flag: &str, env: &str, output: &str| {
             v.clone().ok_or_else(|| missing(what, flag, env, output))
         };
-        let config = Config {
-            table_name: self.table()?.to_owned(),
-            files_bucket: self.bucket().unwrap_or_default().to_owned(),
-            sender_email: self.sender()?,
-            public_base_url: self.api_url()?.to_owned(),
-            // Only where a buyer goes back from a payment page; the CLI starts none.
-            shop_url: format!("{}/", self.api_url()?),
-            order_ttl: time::Duration::minutes(30),
-            presign: time::Duration::seconds(300),
-        };
+        let config = self.config()?;
         let alipay = self
             .alipay
             .complete()
