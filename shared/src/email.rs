@@ -93,6 +93,17 @@ impl Email {
         Ok(Email(email))
     }
 
+    /// An address read back from the table: as [`Email::parse`], except that one stored
+    /// before non-ASCII local parts were refused at checkout (they were accepted until
+    /// then) is kept as stored, so its order stays readable by reports, reconcile and
+    /// refunds; SES refuses to send to it, and the author sees that mail failed.
+    pub fn from_stored(s: &str) -> Result<Self, EmailError> {
+        match Email::parse(s) {
+            Err(EmailError::LocalNotAscii(_)) => Ok(Email(s.trim().to_lowercase())),
+            other => other,
+        }
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -228,6 +239,17 @@ mod tests {
         );
         // Every accepted address is what SES can send to.
         assert!(Email::parse("a@bücher.de").unwrap().as_str().is_ascii());
+    }
+
+    #[test]
+    fn an_address_stored_before_the_ascii_rule_still_reads() {
+        let old = Email::from_stored("读者@例子.中国").unwrap();
+        assert_eq!(old.as_str(), "读者@例子.中国");
+        assert_eq!(
+            Email::from_stored("Reader@例子.中国").unwrap().as_str(),
+            "reader@xn--fsqu00a.xn--fiqs8s"
+        );
+        assert!(Email::from_stored("not an address").is_err());
     }
 
     #[test]

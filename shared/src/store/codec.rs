@@ -385,7 +385,7 @@ pub fn order_from(item: &Item) -> Result<Order, StoreError> {
         edition: r.s("edition")?.to_owned(),
         file: r.file()?,
         download_limit: r.n("download_limit")?,
-        email: r.id("email", Email::parse)?,
+        email: r.id("email", Email::from_stored)?,
         amount: r.money()?,
         channel: r.parse::<ChannelKind>("channel")?,
         status: r.parse::<OrderStatus>("status")?,
@@ -472,7 +472,7 @@ pub fn edition_mail_from(item: &Item) -> Result<crate::edition::EditionMail, Sto
     };
     Ok(EditionMail {
         order_id: r.id("order_id", OrderId::parse)?,
-        email: r.id("email", Email::parse)?,
+        email: r.id("email", Email::from_stored)?,
         grant_token: r.id("grant_token", DownloadToken::parse)?,
         state,
     })
