@@ -9,6 +9,7 @@ pub mod alipay;
 pub mod channel;
 pub mod clock;
 pub mod config;
+pub mod deadline;
 pub mod delivery;
 pub mod downloads;
 pub mod edition;

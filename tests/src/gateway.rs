@@ -26,6 +26,9 @@ pub enum Answer {
         trade_no: String,
         total_amount: String,
     },
+    /// A gateway that hangs: the request is read (and counted) but never answered; the
+    /// connection stays open until the test ends.
+    Silent,
 }
 
 pub struct Gateway {
@@ -64,7 +67,10 @@ impl Gateway {
                     let Some(body) = read_body(&mut sock).await else {
                         return;
                     };
-                    let reply = answer(&body, &key, &signer, &a, &c);
+                    let Some(reply) = answer(&body, &key, &signer, &a, &c) else {
+                        tokio::time::sleep(std::time::Duration::from_secs(600)).await;
+                        return;
+                    };
                     let resp = format!(
                         "HTTP/1.1 200 OK\r\ncontent-type: text/html;charset=utf-8\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{}",
                         reply.len(),
@@ -133,10 +139,10 @@ fn answer(
     signer: &AppPrivateKey,
     answers: &Mutex<HashMap<String, Answer>>,
     calls: &Mutex<Vec<String>>,
-) -> String {
+) -> Option<String> {
     let bad = |msg: &str| {
-        serde_json::json!({"error_response": {"code": "40002", "msg": "Invalid Arguments", "sub_code": "isv.invalid-signature", "sub_msg": msg}})
-            .to_string()
+        Some(serde_json::json!({"error_response": {"code": "40002", "msg": "Invalid Arguments", "sub_code": "isv.invalid-signature", "sub_msg": msg}})
+            .to_string())
     };
     let Ok(params) = parse_form(body) else {
         return bad("not a form");
@@ -163,6 +169,9 @@ fn answer(
         .get(&out_trade_no)
         .cloned()
         .unwrap_or(Answer::NotExist);
+    if let Answer::Silent = current {
+        return None;
+    }
     if method == "alipay.trade.close" {
         let status_error = serde_json::json!({
             "code": "40004", "msg": "Business Failed", "sub_code": "ACQ.TRADE_STATUS_ERROR", "sub_msg": "交易状态不合法", "out_trade_no": out_trade_no
@@ -175,7 +184,7 @@ fn answer(
             Answer::NotExist => serde_json::json!({
                 "code": "40004", "msg": "Business Failed", "sub_code": "ACQ.TRADE_NOT_EXIST", "sub_msg": "交易不存在", "out_trade_no": out_trade_no
             }),
-            Answer::Paid { .. } => status_error,
+            Answer::Paid { .. } | Answer::Silent => status_error,
             Answer::PaysAtClose {
                 trade_no,
                 total_amount,
@@ -190,7 +199,7 @@ fn answer(
                 status_error
             }
         };
-        return signed(&member, &inner, signer);
+        return Some(signed(&member, &inner, signer));
     }
     let inner = match current {
         Answer::Paid {
@@ -200,7 +209,7 @@ fn answer(
             "code": "10000", "msg": "Success", "out_trade_no": out_trade_no, "trade_no": trade_no,
             "trade_status": "TRADE_SUCCESS", "total_amount": total_amount, "subject": "brace } and quote \" inside"
         }),
-        Answer::Waiting | Answer::PaysAtClose { .. } => serde_json::json!({
+        Answer::Waiting | Answer::PaysAtClose { .. } | Answer::Silent => serde_json::json!({
             "code": "10000", "msg": "Success", "out_trade_no": out_trade_no, "trade_status": "WAIT_BUYER_PAY", "total_amount": "9.00"
         }),
         Answer::Closed => serde_json::json!({
@@ -210,5 +219,5 @@ fn answer(
             "code": "40004", "msg": "Business Failed", "sub_code": "ACQ.TRADE_NOT_EXIST", "sub_msg": "交易不存在", "out_trade_no": out_trade_no
         }),
     };
-    signed(&member, &inner, signer)
+    Some(signed(&member, &inner, signer))
 }

@@ -357,6 +357,29 @@ impl World {
         (resp.status().as_u16(), body_string(&resp))
     }
 
+    /// The return page as Lambda runs it: with a context whose deadline is `timeout`
+    /// from now (the function's timeout).
+    pub async fn return_page_within(
+        &self,
+        query: &str,
+        timeout: std::time::Duration,
+    ) -> (u16, String) {
+        let mut ctx = lambda_http::Context::default();
+        let deadline = std::time::SystemTime::now() + timeout;
+        ctx.deadline = deadline
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("after the epoch")
+            .as_millis() as u64;
+        let req: Request = lambda_http::http::Request::builder()
+            .method("GET")
+            .uri(format!("{BASE_URL}/return/alipay?{query}"))
+            .body(Body::Empty)
+            .expect("request");
+        let req = lambda_http::RequestExt::with_lambda_context(req, ctx);
+        let resp = payment_notify::handler::handle(&self.shop, req, now()).await;
+        (resp.status().as_u16(), body_string(&resp))
+    }
+
     /// Mails SES accepted for `to`, read back from the emulator.
     pub async fn mails_to(&self, to: &str) -> Vec<SentMail> {
         read_mails(&self.http, &self.endpoint, to).await

@@ -440,6 +440,35 @@ async fn return_page_queries_alipay_and_fulfils_a_confirmed_payment() {
     assert_eq!(w.mails_to(&email).await.len(), 1);
 }
 
+/// A gateway that does not answer used to hold the page for 3 × 6 s plus backoff, past
+/// the function's timeout, so the buyer got API Gateway's 503. The query now fits in the
+/// invocation's time and the buyer gets the confirming page, which refreshes itself.
+#[tokio::test]
+async fn return_page_answers_within_the_function_time_when_alipay_hangs() {
+    let w = World::new(WorldOptions::default()).await.unwrap();
+    let product = w.add_product("rust-book", "9.00").await;
+    let order = w.pending(&product, &w.buyer(1)).await;
+    w.gateway.set(order.id.as_str(), Answer::Silent);
+    let timeout = std::time::Duration::from_secs(5);
+    let started = std::time::Instant::now();
+    let (status, page) = w
+        .return_page_within(&return_query(&w, order.id.as_str(), "9.00"), timeout)
+        .await;
+    let took = started.elapsed();
+    assert!(
+        took < timeout,
+        "answered after {took:?}, past the {timeout:?} timeout"
+    );
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("Confirming your payment"), "{page}");
+    assert!(page.contains("http-equiv=\"refresh\""));
+    assert_eq!(w.order(&order.id).await, order, "nothing changed");
+    assert!(
+        !w.gateway.calls.lock().unwrap().is_empty(),
+        "the gateway was asked"
+    );
+}
+
 #[tokio::test]
 async fn return_page_waits_while_alipay_has_no_payment() {
     let w = World::new(WorldOptions::default()).await.unwrap();

@@ -1,6 +1,7 @@
 //! Translate a checkout request into `Shop::checkout` and its result into a response:
 //! `303` to the payment page for forms, `{order_id, pay_url}` for JSON clients; errors as
-//! an HTML page or JSON per `Accept`. Nothing is written on any error.
+//! an HTML page or JSON per `Accept`. Nothing is written on any error. A checkout not
+//! finished within the request's deadline ([`kiosk::deadline`]) answers 503 "try again" (an order it wrote meanwhile stays pending and expires).
 
 use kiosk::alipay::parse_form;
 use kiosk::channel::{ChannelError, Device};
@@ -172,7 +173,15 @@ pub async fn handle(shop: &Shop, req: Request, now: OffsetDateTime) -> Response<
         }
         r
     } else {
-        checkout(shop, req, now).await
+        let deadline = kiosk_web::deadline(&req);
+        let json = wants_json(&req);
+        match deadline.run(checkout(shop, &req, now)).await {
+            Some(resp) => resp,
+            None => {
+                tracing::error!("checkout: out of time");
+                out_of_time(json)
+            }
+        }
     };
     if !shop.config.cors_origins.is_empty() {
         resp.headers_mut()
@@ -185,19 +194,37 @@ pub async fn handle(shop: &Shop, req: Request, now: OffsetDateTime) -> Response<
     resp
 }
 
-async fn checkout(shop: &Shop, req: Request, now: OffsetDateTime) -> Response<Body> {
-    let parsed = match parse(&req) {
+/// The reply when checkout did not finish within the request's deadline (a slow
+/// provider or store): nothing the buyer must undo; an order written meanwhile stays
+/// pending and expires like any unpaid one.
+fn out_of_time(json: bool) -> Response<Body> {
+    let message = "We could not start your checkout in time. Please try again in a moment.";
+    if json {
+        kiosk_web::json(
+            StatusCode::SERVICE_UNAVAILABLE,
+            &json!({ "error": { "field": null, "message": message } }),
+        )
+    } else {
+        kiosk_web::html(
+            StatusCode::SERVICE_UNAVAILABLE,
+            pages::error("Something went wrong", message),
+        )
+    }
+}
+
+async fn checkout(shop: &Shop, req: &Request, now: OffsetDateTime) -> Response<Body> {
+    let parsed = match parse(req) {
         Ok(r) => r,
-        Err(p) => return problem_response(&req, &p),
+        Err(p) => return problem_response(req, &p),
     };
     match shop.checkout(parsed, now).await {
-        Ok(started) if wants_json(&req) => kiosk_web::json(
+        Ok(started) if wants_json(req) => kiosk_web::json(
             StatusCode::OK,
             &json!({ "order_id": started.order_id.as_str(), "pay_url": started.pay_url }),
         ),
         Ok(started) => kiosk_web::see_other(&started.pay_url),
         Err(CheckoutError::UnknownProduct(id)) => problem_response(
-            &req,
+            req,
             &Problem {
                 status: StatusCode::NOT_FOUND,
                 field: Some("product_id"),
@@ -205,7 +232,7 @@ async fn checkout(shop: &Shop, req: Request, now: OffsetDateTime) -> Response<Bo
             },
         ),
         Err(CheckoutError::Channel(ChannelError::Currency(c))) => problem_response(
-            &req,
+            req,
             &Problem::field(
                 "channel",
                 format!(
@@ -214,7 +241,7 @@ async fn checkout(shop: &Shop, req: Request, now: OffsetDateTime) -> Response<Bo
             ),
         ),
         Err(CheckoutError::ChannelOff(name)) => problem_response(
-            &req,
+            req,
             &Problem::field(
                 "channel",
                 format!("this shop does not take payments through {name}"),
@@ -223,7 +250,7 @@ async fn checkout(shop: &Shop, req: Request, now: OffsetDateTime) -> Response<Bo
         Err(e) => {
             tracing::error!(error = %e, source = ?std::error::Error::source(&e), "checkout failed");
             problem_response(
-                &req,
+                req,
                 &Problem::status(
                     StatusCode::INTERNAL_SERVER_ERROR,
                     "We could not start your checkout. Please try again in a moment.",

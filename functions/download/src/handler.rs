@@ -1,6 +1,9 @@
 //! Route, parse the token (a string that cannot be a token is a 404 without touching
 //! DynamoDB), call `Downloads`, render. GET and HEAD never spend a download: mail
-//! scanners and link previews fetch links.
+//! scanners and link previews fetch links. A request not answered within its deadline
+//! ([`kiosk::deadline`]) gets a 503 "try again" page rather than the gateway's bare
+//! one. (Only a DynamoDB that stalls for seconds gets there; a download spent just
+//! before the cut counts without its link reaching the buyer, as with any lost reply.)
 
 use kiosk::alipay::parse_form;
 use kiosk::downloads::{DownloadError, Downloads};
@@ -19,6 +22,19 @@ fn date(t: OffsetDateTime) -> String {
 }
 
 pub async fn handle(app: &Downloads, req: Request, now: OffsetDateTime) -> Response<Body> {
+    match kiosk_web::deadline(&req).run(route(app, &req, now)).await {
+        Some(resp) => resp,
+        None => {
+            tracing::error!("download: out of time");
+            kiosk_web::html(
+                StatusCode::SERVICE_UNAVAILABLE,
+                pages::error("Something went wrong", "Please try again in a moment."),
+            )
+        }
+    }
+}
+
+async fn route(app: &Downloads, req: &Request, now: OffsetDateTime) -> Response<Body> {
     let path = req.uri().path().trim_end_matches('/');
     let mut segments = path.rsplit('/');
     let (last, parent) = (segments.next().unwrap_or(""), segments.next().unwrap_or(""));
@@ -27,7 +43,7 @@ pub async fn handle(app: &Downloads, req: Request, now: OffsetDateTime) -> Respo
     }
     if last == "resend" {
         return match *req.method() {
-            Method::POST => resend(app, &req, now).await,
+            Method::POST => resend(app, req, now).await,
             _ => kiosk_web::text(StatusCode::METHOD_NOT_ALLOWED, "method not allowed"),
         };
     }

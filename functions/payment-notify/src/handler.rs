@@ -8,6 +8,11 @@
 //! payment yet (`WAIT_BUYER_PAY`, a Stripe session completed unpaid) changes nothing and
 //! is acknowledged too: anything but the ack makes Alipay resend it about eight times
 //! over a day for nothing, and the payment itself arrives as its own notification.
+//!
+//! Each request runs within its deadline ([`kiosk::deadline`]): a return page the
+//! provider (or the store) is too slow for becomes the self-refreshing confirming page,
+//! never the gateway's 503; a notification not handled in time answers `fail` (500), so
+//! the provider sends it again.
 
 use kiosk::channel::Channel;
 use kiosk::shop::{NotifyError, ReturnError, ReturnView, Shop};
@@ -22,6 +27,22 @@ use time::OffsetDateTime;
 pub const MAX_NOTIFY_BODY: usize = 64 * 1024;
 
 pub async fn handle(shop: &Shop, req: Request, now: OffsetDateTime) -> Response<Body> {
+    let deadline = kiosk_web::deadline(&req);
+    let is_notify = req.method() == Method::POST;
+    match deadline.run(route(shop, &req, now)).await {
+        Some(resp) => resp,
+        None if is_notify => {
+            tracing::error!("notify: out of time; the provider will send it again");
+            kiosk_web::text(StatusCode::INTERNAL_SERVER_ERROR, "fail")
+        }
+        None => {
+            tracing::warn!("return: out of time; showing the confirming page");
+            kiosk_web::html(StatusCode::OK, pages::confirming_later())
+        }
+    }
+}
+
+async fn route(shop: &Shop, req: &Request, now: OffsetDateTime) -> Response<Body> {
     let path = req.uri().path().trim_end_matches('/');
     let mut segments = path.rsplit('/');
     let (channel, kind) = (segments.next().unwrap_or(""), segments.next().unwrap_or(""));
@@ -32,8 +53,8 @@ pub async fn handle(shop: &Shop, req: Request, now: OffsetDateTime) -> Response<
         );
     };
     match (kind, req.method()) {
-        ("notify", &Method::POST) => notify(shop, channel, ch.ack(), &req, now).await,
-        ("return", &Method::GET) => return_page(shop, channel, &req, now).await,
+        ("notify", &Method::POST) => notify(shop, channel, ch.ack(), req, now).await,
+        ("return", &Method::GET) => return_page(shop, channel, req, now).await,
         ("notify" | "return", _) => {
             kiosk_web::text(StatusCode::METHOD_NOT_ALLOWED, "method not allowed")
         }
@@ -122,13 +143,7 @@ async fn return_page(
         }
         Err(e @ ReturnError::Provider(_)) => {
             tracing::warn!(error = %e, source = ?std::error::Error::source(&e), "return: provider unavailable");
-            kiosk_web::html(
-                StatusCode::SERVICE_UNAVAILABLE,
-                pages::error(
-                    "We are confirming your payment",
-                    "We could not reach the payment provider just now. Please refresh this page in a moment; if you paid, your download link is also on its way to your email.",
-                ),
-            )
+            kiosk_web::html(StatusCode::OK, pages::confirming_later())
         }
         Err(ReturnError::UnknownOrder(_) | ReturnError::NoChannel(_)) => kiosk_web::html(
             StatusCode::NOT_FOUND,

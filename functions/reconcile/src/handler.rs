@@ -15,12 +15,7 @@ pub const MARGIN: Duration = Duration::from_secs(10);
 /// The instant to stop starting new work, from the invocation's deadline (milliseconds
 /// since the epoch, as the runtime reports it) and the current wall clock.
 pub fn budget_end(deadline_ms: u64, now_wall: std::time::SystemTime, now: Instant) -> Instant {
-    let now_ms = now_wall
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0);
-    let left = Duration::from_millis(deadline_ms.saturating_sub(now_ms));
-    now + left.saturating_sub(MARGIN)
+    now + kiosk::deadline::lambda_time_left(deadline_ms, now_wall).saturating_sub(MARGIN)
 }
 
 /// One run. A store failure ends the run with an error (the invocation fails, which the

@@ -4,8 +4,11 @@
 
 pub mod pages;
 
+use std::time::{Duration, SystemTime};
+
+use kiosk::deadline::{Deadline, REPLY_MARGIN};
 use lambda_http::http::{HeaderValue, StatusCode, header};
-use lambda_http::{Body, Request, Response};
+use lambda_http::{Body, Request, RequestExt, Response};
 
 /// Largest request body a function accepts. Checkout forms and Alipay notifications are a
 /// few hundred bytes; anything near this is not a real client.
@@ -39,6 +42,19 @@ where
         .with_current_span(false)
         .without_time() // Lambda stamps every line already
         .with_writer(writer)
+}
+
+/// How long a request may run when no Lambda context says (the devstack, in-process
+/// tests): the HTTP functions' `Timeout` in template.yaml.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// This request's deadline ([`kiosk::deadline`]): the Lambda context's less the reply
+/// margin, or [`DEFAULT_TIMEOUT`] from now without one.
+pub fn deadline(req: &Request) -> Deadline {
+    match req.lambda_context_ref() {
+        Some(ctx) => Deadline::from_lambda(ctx.deadline, SystemTime::now()),
+        None => Deadline::after(DEFAULT_TIMEOUT.saturating_sub(REPLY_MARGIN)),
+    }
 }
 
 #[derive(Debug, PartialEq, Eq)]

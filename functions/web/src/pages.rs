@@ -76,6 +76,19 @@ pub fn confirming(product_title: &str, order_id: &str) -> String {
     )
 }
 
+/// The confirming page when the order could not be looked at in time (the provider or
+/// the store too slow for this request): it refreshes itself like [`confirming`], and the
+/// next load usually finds the answer.
+pub fn confirming_later() -> String {
+    frame(
+        "Confirming your payment",
+        "<meta http-equiv=\"refresh\" content=\"5\">",
+        "<h1>Confirming your payment…</h1>\
+         <p>We could not get an answer from the payment provider just now. This page refreshes by itself; \
+         if you paid, your download link will appear here and in your email.</p>",
+    )
+}
+
 pub fn refunded(product_title: &str, order_id: &str) -> String {
     frame(
         "Order refunded",

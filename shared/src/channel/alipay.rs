@@ -7,7 +7,7 @@ use time::OffsetDateTime;
 
 use super::{
     ATTEMPTS, Channel, ChannelError, CloseOutcome, Device, Headers, Notice, OrderRef, PaymentEvent,
-    ProviderStatus, Redirect, Returned, backoff,
+    ProviderStatus, Redirect, Returned, attempt_timeout, backoff,
 };
 use crate::alipay::{
     AlipayPublicKey, AppPrivateKey, Params, parse_form, query_string, sign_request,
@@ -198,9 +198,11 @@ impl AlipayChannel {
         let mut attempt = 0;
         loop {
             attempt += 1;
+            let timeout = attempt_timeout()?;
             let res = self
                 .http
                 .post(&self.config.gateway_url)
+                .timeout(timeout)
                 .header(
                     "content-type",
                     "application/x-www-form-urlencoded;charset=utf-8",

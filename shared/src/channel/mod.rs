@@ -151,6 +151,9 @@ pub enum ChannelError {
     Sign(#[source] crate::alipay::KeyError),
     #[error("could not reach the payment provider")]
     Transport(#[source] reqwest::Error),
+    /// The request's deadline left no time for (another) attempt ([`crate::deadline`]).
+    #[error("no time left in this request to call the payment provider")]
+    OutOfTime,
     #[error("payment provider answered HTTP {0}")]
     HttpStatus(u16),
     #[error("payment provider's reply was not acceptable")]
@@ -178,13 +181,22 @@ pub(crate) async fn backoff(attempt: u32) {
     tokio::time::sleep(first * 2u32.pow(attempt.saturating_sub(1))).await;
 }
 
+/// The most one attempt of a provider call may take; inside a request it is cut to what
+/// the request's deadline leaves ([`crate::deadline::attempt_timeout`]).
+pub(crate) const ATTEMPT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(6);
+
+/// The time one attempt may take now, or [`ChannelError::OutOfTime`].
+pub(crate) fn attempt_timeout() -> Result<std::time::Duration, ChannelError> {
+    crate::deadline::attempt_timeout(ATTEMPT_TIMEOUT).ok_or(ChannelError::OutOfTime)
+}
+
 /// The one HTTP client a function's channels share (built once at cold start: a second
-/// channel must not cost a second TLS setup). Every provider call has a 3 s connect and
-/// a 6 s total timeout.
+/// channel must not cost a second TLS setup). Every provider call has a 3 s connect
+/// timeout and at most [`ATTEMPT_TIMEOUT`] per attempt.
 pub fn http_client() -> Result<reqwest::Client, ChannelError> {
     reqwest::Client::builder()
         .connect_timeout(std::time::Duration::from_secs(3))
-        .timeout(std::time::Duration::from_secs(6))
+        .timeout(ATTEMPT_TIMEOUT)
         .build()
         .map_err(ChannelError::Transport)
 }

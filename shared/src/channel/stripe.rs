@@ -9,7 +9,7 @@ use time::OffsetDateTime;
 
 use super::{
     ATTEMPTS, Channel, ChannelError, CloseOutcome, Device, Headers, Notice, OrderRef, PaymentEvent,
-    ProviderStatus, Redirect, Returned, backoff,
+    ProviderStatus, Redirect, Returned, attempt_timeout, backoff,
 };
 use crate::form::{encode_pairs, parse_form};
 use crate::ids::OrderId;
@@ -146,6 +146,7 @@ impl StripeChannel {
         let mut attempt = 0;
         loop {
             attempt += 1;
+            let timeout = attempt_timeout()?;
             let mut req = match &body {
                 Some(b) => self
                     .http
@@ -154,6 +155,7 @@ impl StripeChannel {
                     .body(b.clone()),
                 None => self.http.get(&url),
             }
+            .timeout(timeout)
             .bearer_auth(&self.keys.secret_key)
             .header("stripe-version", API_VERSION);
             if let Some(k) = idempotency_key {
