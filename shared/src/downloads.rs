@@ -1,9 +1,10 @@
 //! Serving purchases (docs/architecture.md, Flows: Download): the landing page's data,
-//! spending one download, and "resend my links".
+//! spending one download, and mailing a buyer their links (`kiosk resend`; the page's
+//! rate-limited "email me my links" is [`crate::resend`]).
 //!
 //! The download function needs no payment channel, so this is separate from `Shop`.
 
-use time::{Duration, OffsetDateTime};
+use time::OffsetDateTime;
 
 use crate::config::Config;
 use crate::email::Email;
@@ -12,9 +13,6 @@ use crate::grant::{Grant, Unusable};
 use crate::ids::DownloadToken;
 use crate::mail::{Mailer, links_mail};
 use crate::store::{ConsumeError, Store, StoreError};
-
-/// One "resend my links" mail per address per this window.
-pub const RESEND_WINDOW: Duration = Duration::minutes(10);
 
 pub struct Downloads {
     pub config: Config,
@@ -106,26 +104,10 @@ impl Downloads {
         Ok((grant, url))
     }
 
-    /// Mail `email` every link it can still use, at most once per `RESEND_WINDOW`.
-    /// Returns whether a mail went out, which callers must NOT reveal to the requester
-    /// (that would tell anyone whether an address bought something).
-    pub async fn resend(&self, email: &Email, now: OffsetDateTime) -> Result<bool, StoreError> {
-        if !self.store.claim_resend(email, RESEND_WINDOW, now).await? {
-            return Ok(false);
-        }
-        match self.send_links(email, now).await {
-            Ok(n) => Ok(n > 0),
-            Err(SendLinksError::Store(e)) => Err(e),
-            Err(SendLinksError::Mail(e)) => {
-                tracing::warn!(error = %e, "resend mail failed");
-                Ok(false)
-            }
-        }
-    }
-
     /// Mail `email` every link it can still use, now, with no rate limit (the page's
-    /// "resend" claims its window first; the author's `kiosk resend` does not). Returns
-    /// how many links went out; 0 means there were none and nothing was sent.
+    /// "email me my links" has them: [`crate::resend`]; the author's `kiosk resend` does
+    /// not). Returns how many links went out; 0 means there were none and nothing was
+    /// sent.
     pub async fn send_links(
         &self,
         email: &Email,
@@ -135,6 +117,15 @@ impl Downloads {
         if grants.is_empty() {
             return Ok(0);
         }
+        self.mail_links(email, grants).await
+    }
+
+    /// Mail `email` one message listing `grants`' links.
+    pub(crate) async fn mail_links(
+        &self,
+        email: &Email,
+        grants: Vec<Grant>,
+    ) -> Result<usize, SendLinksError> {
         let links: Vec<(Grant, String)> = grants
             .into_iter()
             .map(|g| {

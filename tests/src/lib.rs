@@ -562,6 +562,34 @@ impl DownloadWorld {
         download::handler::handle(&self.app, req, now()).await
     }
 
+    /// `POST /download/resend` for `email` as API Gateway delivers it from `source_ip`:
+    /// status, page, and how long the answer took.
+    pub async fn resend(&self, email: &str, source_ip: &str) -> (u16, String, std::time::Duration) {
+        let mut ctx =
+            lambda_http::aws_lambda_events::apigw::ApiGatewayV2httpRequestContext::default();
+        ctx.http.source_ip = Some(source_ip.to_owned());
+        let req: Request = lambda_http::http::Request::builder()
+            .method("POST")
+            .uri(format!("{BASE_URL}/download/resend"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(Body::Text(format!(
+                "email={}",
+                email.replace('@', "%40").replace('+', "%2B")
+            )))
+            .expect("request");
+        let req = lambda_http::RequestExt::with_request_context(
+            req,
+            lambda_http::request::RequestContext::ApiGatewayV2(ctx),
+        );
+        let started = std::time::Instant::now();
+        let resp = download::handler::handle(&self.app, req, now()).await;
+        (
+            resp.status().as_u16(),
+            body_string(&resp),
+            started.elapsed(),
+        )
+    }
+
     /// Fetch a presigned URL from the emulator (which serves it without checking the
     /// signature, so the URL's properties are asserted separately).
     pub async fn fetch(&self, url: &str) -> Vec<u8> {

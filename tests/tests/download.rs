@@ -244,8 +244,11 @@ async fn unknown_tokens_get_404_and_malformed_ones_never_reach_dynamodb() {
     }
 }
 
+const HOME: &str = "192.0.2.10";
+const ELSEWHERE: &str = "198.51.100.7";
+
 #[tokio::test]
-async fn resend_mails_every_usable_link_once_per_ten_minutes_without_enumeration() {
+async fn resend_mails_every_usable_link_and_answers_buyers_and_strangers_alike() {
     let w = DownloadWorld::new().await.unwrap();
     let buyer = w.buyer(1);
     let first = w.purchase(&buyer).await;
@@ -260,26 +263,21 @@ async fn resend_mails_every_usable_link_once_per_ten_minutes_without_enumeration
     .await;
     let stranger = w.buyer(2);
 
-    let ask = |email: String| {
-        let w = &w;
-        async move {
-            let resp = w
-                .request(
-                    "POST",
-                    "/download/resend",
-                    Some(&format!("email={}", email.replace('@', "%40"))),
-                )
-                .await;
-            (resp.status().as_u16(), body_string(&resp))
-        }
-    };
-    let known = ask(buyer.to_uppercase()).await;
-    let unknown = ask(stranger.clone()).await;
+    let shouted = buyer.to_uppercase();
+    let (known, unknown) = tokio::join!(w.resend(&shouted, HOME), w.resend(&stranger, HOME));
     assert_eq!(
-        known, unknown,
+        (known.0, &known.1),
+        (unknown.0, &unknown.1),
         "the response must not reveal whether the address bought anything"
     );
     assert_eq!(known.0, 200);
+    // A lookup and a mail, or a lookup alone: both answered no sooner than the floor.
+    for (who, took) in [("buyer", known.2), ("stranger", unknown.2)] {
+        assert!(
+            took >= kiosk::resend::ANSWER_AFTER,
+            "{who} answered after {took:?}"
+        );
+    }
 
     let mails = w.mails_to(&buyer).await;
     assert_eq!(mails.len(), 1, "one mail listing every usable link");
@@ -295,9 +293,16 @@ async fn resend_mails_every_usable_link_once_per_ten_minutes_without_enumeration
         "an exhausted link is not offered"
     );
     assert!(w.mails_to(&stranger).await.is_empty());
+    // Nothing is stored for an address without links.
+    assert!(
+        resend_item(&w, &format!("RESEND#{stranger}#{HOME}"))
+            .await
+            .is_none()
+    );
 
-    // Again within 10 minutes: same page, no mail.
-    assert_eq!(ask(buyer.clone()).await, known);
+    // Again from the same network within 10 minutes: same page, no mail.
+    let again = w.resend(&buyer, HOME).await;
+    assert_eq!((again.0, &again.1), (known.0, &known.1));
     assert_eq!(w.mails_to(&buyer).await.len(), 1);
 
     // A malformed address is a 400 page, not a silent success.
@@ -307,29 +312,105 @@ async fn resend_mails_every_usable_link_once_per_ten_minutes_without_enumeration
     assert_eq!(resp.status(), 400);
 }
 
+/// Before, one slot per address was taken before the lookup: anyone posting a buyer's
+/// address every 10 minutes silenced the buyer's own requests.
+#[tokio::test]
+async fn someone_else_asking_for_a_buyers_links_cannot_stop_the_buyer() {
+    let w = DownloadWorld::new().await.unwrap();
+    let buyer = w.buyer(1);
+    w.purchase(&buyer).await;
+
+    // Someone else posts the buyer's address (the buyer gets the links, the poster not).
+    assert_eq!(w.resend(&buyer, ELSEWHERE).await.0, 200);
+    assert_eq!(w.resend(&buyer, ELSEWHERE).await.0, 200);
+    assert_eq!(w.mails_to(&buyer).await.len(), 1, "once per network");
+    // The buyer, from home, right after: mailed.
+    assert_eq!(w.resend(&buyer, HOME).await.0, 200);
+    assert_eq!(w.mails_to(&buyer).await.len(), 2, "the buyer's own request");
+
+    // From many networks at once, the address still gets at most PER_ADDRESS a day.
+    let nets: Vec<String> = (1..=6).map(|i| format!("203.0.113.{i}")).collect();
+    let answers = join_all(nets.iter().map(|n| w.resend(&buyer, n))).await;
+    assert!(answers.iter().all(|a| a.0 == 200));
+    assert_eq!(
+        w.mails_to(&buyer).await.len(),
+        kiosk::resend::PER_ADDRESS as usize
+    );
+}
+
+#[tokio::test]
+async fn a_network_past_its_hourly_requests_gets_429_whatever_the_address() {
+    let w = DownloadWorld::new().await.unwrap();
+    let buyer = w.buyer(1);
+    w.purchase(&buyer).await;
+    let strangers: Vec<String> = (2..=kiosk::resend::PER_NETWORK + 1)
+        .map(|i| w.buyer(i))
+        .collect();
+    let answers = join_all(strangers.iter().map(|s| w.resend(s, ELSEWHERE))).await;
+    assert!(answers.iter().all(|a| a.0 == 200), "{answers:?}");
+
+    let for_buyer = w.resend(&buyer, ELSEWHERE).await;
+    let for_stranger = w.resend(&w.buyer(99), ELSEWHERE).await;
+    assert_eq!(for_buyer.0, 429, "{}", for_buyer.1);
+    assert_eq!(
+        (for_buyer.0, &for_buyer.1),
+        (for_stranger.0, &for_stranger.1)
+    );
+    assert!(
+        w.mails_to(&buyer).await.is_empty(),
+        "nothing done past the limit"
+    );
+    // Another network is not affected.
+    assert_eq!(w.resend(&buyer, HOME).await.0, 200);
+    assert_eq!(w.mails_to(&buyer).await.len(), 1);
+}
+
+async fn resend_item(w: &DownloadWorld, pk: &str) -> Option<HashMap<String, AttributeValue>> {
+    w.t.client
+        .get_item()
+        .table_name(&w.t.name)
+        .key("pk", AttributeValue::S(pk.to_owned()))
+        .key("sk", AttributeValue::S("RESEND".into()))
+        .send()
+        .await
+        .expect("get item")
+        .item
+}
+
 #[tokio::test]
 async fn resend_window_is_enforced_by_the_store_across_instances() {
     let w = DownloadWorld::new().await.unwrap();
     let email = kiosk::Email::parse(&w.buyer(1)).unwrap();
+    let net = kiosk::resend::Network::of(Some(HOME));
     let t0 = kiosk_e2e::now();
     assert!(
         w.app
             .store
-            .claim_resend(&email, Duration::minutes(10), t0)
+            .claim_resend(&email, &net, Duration::minutes(10), t0)
             .await
             .unwrap()
     );
     assert!(
         !w.app
             .store
-            .claim_resend(&email, Duration::minutes(10), t0 + Duration::minutes(9))
+            .claim_resend(
+                &email,
+                &net,
+                Duration::minutes(10),
+                t0 + Duration::minutes(9)
+            )
             .await
             .unwrap()
     );
     assert!(
         w.app
             .store
-            .claim_resend(&email, Duration::minutes(10), t0 + Duration::minutes(10))
+            .claim_resend(
+                &email,
+                &net,
+                Duration::minutes(10),
+                t0 + Duration::minutes(10)
+            )
             .await
             .unwrap()
     );

@@ -7,6 +7,7 @@
 
 use kiosk::alipay::parse_form;
 use kiosk::downloads::{DownloadError, Downloads};
+use kiosk::resend::{Network, Resent};
 use kiosk::{DownloadToken, Email};
 use kiosk_web::{body_text, pages};
 use lambda_http::http::{Method, StatusCode};
@@ -128,8 +129,20 @@ async fn resend(app: &Downloads, req: &Request, now: OffsetDateTime) -> Response
             );
         }
     };
-    if let Err(e) = app.resend(&email, now).await {
-        tracing::error!(error = %e, "resend failed");
+    let network = Network::of(kiosk_web::source_ip(req));
+    match app.resend(&email, &network, now).await {
+        // Depends on the requester's network alone, never on the address.
+        Ok(Resent::TooManyFromNetwork) => {
+            return kiosk_web::html(
+                StatusCode::TOO_MANY_REQUESTS,
+                pages::error(
+                    "Too many requests",
+                    "There have been too many link requests from your network. Please try again in an hour.",
+                ),
+            );
+        }
+        Ok(outcome) => tracing::info!(?outcome, "resend"),
+        Err(e) => tracing::error!(error = %e, "resend failed"),
     }
     // Same page whatever happened: the response must not tell whether the address bought.
     kiosk_web::html(StatusCode::OK, pages::resend_sent())

@@ -57,6 +57,16 @@ pub fn deadline(req: &Request) -> Deadline {
     }
 }
 
+/// The client address API Gateway saw (`requestContext.http.sourceIp`), which the client
+/// cannot set; `None` without a request context (the devstack, in-process tests).
+pub fn source_ip(req: &Request) -> Option<&str> {
+    #[allow(unreachable_patterns)] // one variant with this crate's lambda_http features
+    match req.request_context_ref()? {
+        lambda_http::request::RequestContext::ApiGatewayV2(c) => c.http.source_ip.as_deref(),
+        _ => None,
+    }
+}
+
 #[derive(Debug, PartialEq, Eq)]
 pub enum BodyError {
     TooLarge,

@@ -207,6 +207,6 @@ pub fn resend_sent() -> String {
         "",
         "<h1>Check your email</h1><p>If that address bought something here, we have sent it every download link that \
          still works. It can take a minute to arrive; please look in your spam folder too.</p>\
-         <p class=\"muted\">Links are sent at most once every 10 minutes.</p>",
+         <p class=\"muted\">An address gets its links at most once every 10 minutes, and at most 5 times a day.</p>",
     )
 }

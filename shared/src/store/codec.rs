@@ -207,11 +207,29 @@ pub fn txn_item(channel: ChannelKind, txn: &str, order: &OrderId) -> Item {
 }
 
 /// "Resend my links" rate limit for one address: no new mail before `until`.
-pub fn resend_item(email: &Email, until: OffsetDateTime) -> Item {
-    Builder::new(key(format!("RESEND#{email}"), "RESEND"), "resend")
+/// The "resend my links" slot of one address from one network. (Addresses are stored
+/// lowercase, so they cannot collide with the upper-case `NET#`/`DAY#` keys below.)
+pub fn resend_item(email: &Email, network: &str, until: OffsetDateTime) -> Item {
+    Builder::new(key(format!("RESEND#{email}#{network}"), "RESEND"), "resend")
         .ts("until", until)
         .ts("ttl", until + Duration::days(1))
         .0
+}
+
+/// The counter of "resend" requests from `network` in the window starting `window`.
+pub fn resend_network_key(network: &str, window: OffsetDateTime) -> Item {
+    key(
+        format!("RESEND#NET#{network}#{}", window.unix_timestamp()),
+        "RESEND",
+    )
+}
+
+/// The counter of "resend" mails to `email` in the window starting `window`.
+pub fn resend_address_key(email: &Email, window: OffsetDateTime) -> Item {
+    key(
+        format!("RESEND#DAY#{}#{email}", window.unix_timestamp()),
+        "RESEND",
+    )
 }
 
 pub fn grant_item(g: &Grant) -> Item {

@@ -8,6 +8,7 @@
 
 mod codec;
 mod editions;
+mod resend;
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::SdkError;
@@ -841,36 +842,6 @@ impl Store {
         grants.sort_by_key(|g| tokens.iter().position(|t| *t == g.token));
         grants.retain(|g| g.usable(now).is_ok());
         Ok(grants)
-    }
-
-    /// Claim the right to send `email` its links now: at most once per `window`, enforced
-    /// by a conditional write so it holds across concurrent function instances.
-    pub async fn claim_resend(
-        &self,
-        email: &crate::email::Email,
-        window: time::Duration,
-        now: OffsetDateTime,
-    ) -> Result<bool, StoreError> {
-        let res = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(codec::resend_item(email, now + window)))
-            .condition_expression("attribute_not_exists(pk) OR #until <= :now")
-            .expression_attribute_names("#until", "until")
-            .expression_attribute_values(":now", ts(now))
-            .send()
-            .await;
-        match res {
-            Ok(_) => Ok(true),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(false)
-            }
-            Err(e) => Err(aws("PutItem(resend)")(e)),
-        }
     }
 
     /// Store a new grant on its own (the pay transaction creates the usual ones; this is

@@ -1,0 +1,175 @@
+//! "Email me my links" (`POST /download/resend`): who may make the shop mail an address
+//! its links, and how often.
+//!
+//! The reply must be the same for a buyer's address and a stranger's, and no one but
+//! the buyer may be able to stop the buyer getting links. So:
+//! - **Per network** (an IPv4 address, or an IPv6 /64, one subscriber's usual block): at
+//!   most [`PER_NETWORK`] requests per [`NETWORK_WINDOW`], counted first, for every
+//!   request alike. Past it the requester gets a 429, which depends on the requester
+//!   alone and says nothing about the address.
+//! - **Per address and network**: one mail per [`PAIR_WINDOW`]. Someone posting a
+//!   buyer's address uses up only their own network's slot; the buyer asking from theirs
+//!   still gets the mail.
+//! - **Per address**: at most [`PER_ADDRESS`] mails per [`ADDRESS_WINDOW`] from all
+//!   networks together, so no one floods an inbox from many networks. This is the one
+//!   allowance others can use up, and only by having mailed the buyer their links that
+//!   many times.
+//! - Nothing is written for an address without a usable link, and the reply comes no
+//!   sooner than [`ANSWER_AFTER`] after the request: a lookup and a mail (a buyer) and a
+//!   lookup alone (a stranger) look the same from outside, as far as a function can make
+//!   them.
+
+use std::net::IpAddr;
+
+use time::{Duration, OffsetDateTime};
+
+use crate::downloads::{Downloads, SendLinksError};
+use crate::email::Email;
+use crate::store::StoreError;
+
+/// Requests one network may make per [`NETWORK_WINDOW`].
+pub const PER_NETWORK: u32 = 10;
+pub const NETWORK_WINDOW: Duration = Duration::hours(1);
+/// One mail per address and network per this window.
+pub const PAIR_WINDOW: Duration = Duration::minutes(10);
+/// Mails one address may get per [`ADDRESS_WINDOW`], from every network together.
+pub const PER_ADDRESS: u32 = 5;
+pub const ADDRESS_WINDOW: Duration = Duration::days(1);
+/// The reply waits until this long after the request: longer than a lookup and an SES
+/// call take, so the time to answer does not tell a buyer from a stranger.
+pub const ANSWER_AFTER: std::time::Duration = std::time::Duration::from_millis(1200);
+
+/// The network a request came from, as the limits count it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Network(String);
+
+impl Network {
+    /// From the source address API Gateway saw (`requestContext.http.sourceIp`; not a
+    /// header, which the client could write). Without one (the devstack, a direct
+    /// invocation) every request shares one allowance, `unknown`.
+    pub fn of(source_ip: Option<&str>) -> Network {
+        let ip = source_ip.and_then(|s| s.trim().parse::<IpAddr>().ok());
+        Network(match ip.map(|ip| ip.to_canonical()) {
+            Some(IpAddr::V4(a)) => a.to_string(),
+            Some(IpAddr::V6(a)) => {
+                let s = a.segments();
+                format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+            }
+            None => "unknown".to_owned(),
+        })
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// What a request led to. Only [`Resent::TooManyFromNetwork`] may be shown differently;
+/// the rest must all get the same reply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Resent {
+    Mailed {
+        links: usize,
+    },
+    /// The address has no usable link (or none at all).
+    NoLinks,
+    /// This address was mailed for this network within [`PAIR_WINDOW`].
+    AlreadyMailed,
+    /// This address got [`PER_ADDRESS`] mails in the current window.
+    AddressFull,
+    /// SES refused the mail (logged); the buyer may ask again after the window.
+    MailFailed,
+    /// The network used up its requests for this window; nothing else was done.
+    TooManyFromNetwork,
+}
+
+impl Downloads {
+    /// One "email me my links" request for `email` from `network` (see the module
+    /// docs). Answers no sooner than [`ANSWER_AFTER`] after it was called, but for
+    /// [`Resent::TooManyFromNetwork`].
+    pub async fn resend(
+        &self,
+        email: &Email,
+        network: &Network,
+        now: OffsetDateTime,
+    ) -> Result<Resent, StoreError> {
+        let answer_at = tokio::time::Instant::now() + ANSWER_AFTER;
+        if !self
+            .store
+            .count_resend_request(network, PER_NETWORK, NETWORK_WINDOW, now)
+            .await?
+        {
+            tracing::warn!(network = network.as_str(), "resend: network over its limit");
+            return Ok(Resent::TooManyFromNetwork);
+        }
+        let outcome = self.resend_to(email, network, now).await;
+        tokio::time::sleep_until(answer_at).await;
+        outcome
+    }
+
+    async fn resend_to(
+        &self,
+        email: &Email,
+        network: &Network,
+        now: OffsetDateTime,
+    ) -> Result<Resent, StoreError> {
+        let grants = self.store.usable_grants_for(email, now).await?;
+        if grants.is_empty() {
+            return Ok(Resent::NoLinks);
+        }
+        if !self
+            .store
+            .claim_resend(email, network, PAIR_WINDOW, now)
+            .await?
+        {
+            return Ok(Resent::AlreadyMailed);
+        }
+        if !self
+            .store
+            .count_resend_mail(email, PER_ADDRESS, ADDRESS_WINDOW, now)
+            .await?
+        {
+            return Ok(Resent::AddressFull);
+        }
+        match self.mail_links(email, grants).await {
+            Ok(links) => Ok(Resent::Mailed { links }),
+            Err(SendLinksError::Store(e)) => Err(e),
+            Err(SendLinksError::Mail(e)) => {
+                tracing::warn!(error = %e, "resend mail failed");
+                Ok(Resent::MailFailed)
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn networks_are_addresses_and_ipv6_blocks() {
+        assert_eq!(Network::of(Some("192.0.2.10")).as_str(), "192.0.2.10");
+        assert_eq!(
+            Network::of(Some("2001:db8:1:2:aaaa::1")),
+            Network::of(Some("2001:db8:1:2:ffff:1:2:3")),
+            "one /64 is one network"
+        );
+        assert_ne!(
+            Network::of(Some("2001:db8:1:2::1")),
+            Network::of(Some("2001:db8:1:3::1"))
+        );
+        assert_eq!(
+            Network::of(Some("::ffff:192.0.2.10")).as_str(),
+            "192.0.2.10",
+            "an IPv4-mapped address is its IPv4 address"
+        );
+        for missing in [
+            None,
+            Some(""),
+            Some("not an ip"),
+            Some("192.0.2.10, 10.0.0.1"),
+        ] {
+            assert_eq!(Network::of(missing).as_str(), "unknown", "{missing:?}");
+        }
+    }
+}

@@ -1,0 +1,143 @@
+//! The items behind "email me my links"' limits ([`crate::resend`] has the policy): a
+//! slot per address and network, and fixed-window counters. Each is one conditional
+//! write, so a limit holds across concurrent Lambda instances.
+
+use time::{Duration, OffsetDateTime};
+
+use super::codec::{self, Item, n, s, ts};
+use super::{Store, StoreError, aws};
+use crate::email::Email;
+use crate::resend::Network;
+
+impl Store {
+    /// Claim the right to mail `email` its links for a request from `network`: at most
+    /// once per `window` for each pair.
+    pub async fn claim_resend(
+        &self,
+        email: &Email,
+        network: &Network,
+        window: Duration,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        let res = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(codec::resend_item(
+                email,
+                network.as_str(),
+                now + window,
+            )))
+            .condition_expression("attribute_not_exists(pk) OR #until <= :now")
+            .expression_attribute_names("#until", "until")
+            .expression_attribute_values(":now", ts(now))
+            .send()
+            .await;
+        match res {
+            Ok(_) => Ok(true),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(aws("PutItem(resend)")(e)),
+        }
+    }
+
+    /// Count one request from `network` in the current `window`-long window: `Ok(false)`
+    /// (nothing counted) once `limit` were counted in it.
+    pub async fn count_resend_request(
+        &self,
+        network: &Network,
+        limit: u32,
+        window: Duration,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        let start = window_start(now, window);
+        self.count_in_window(
+            codec::resend_network_key(network.as_str(), start),
+            limit,
+            start + window,
+        )
+        .await
+    }
+
+    /// Count one links mail to `email` in the current `window`-long window: `Ok(false)`
+    /// (nothing counted) once `limit` were counted in it.
+    pub async fn count_resend_mail(
+        &self,
+        email: &Email,
+        limit: u32,
+        window: Duration,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        let start = window_start(now, window);
+        self.count_in_window(
+            codec::resend_address_key(email, start),
+            limit,
+            start + window,
+        )
+        .await
+    }
+
+    /// Add one to the counter at `key` unless it already holds `limit`; DynamoDB's TTL
+    /// removes it a day after its window `ends`.
+    async fn count_in_window(
+        &self,
+        key: Item,
+        limit: u32,
+        ends: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        let res = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key))
+            .update_expression("ADD #count :one SET #entity = :entity, #ttl = :ttl")
+            .condition_expression("attribute_not_exists(#count) OR #count < :limit")
+            .expression_attribute_names("#count", "count")
+            .expression_attribute_names("#entity", "entity")
+            .expression_attribute_names("#ttl", "ttl")
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":limit", n(limit))
+            .expression_attribute_values(":entity", s("resend_count"))
+            .expression_attribute_values(":ttl", ts(ends + Duration::days(1)))
+            .send()
+            .await;
+        match res {
+            Ok(_) => Ok(true),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(aws("UpdateItem(resend count)")(e)),
+        }
+    }
+}
+
+/// The start of the fixed `window`-long window holding `now` (windows start at the epoch).
+fn window_start(now: OffsetDateTime, window: Duration) -> OffsetDateTime {
+    let w = window.whole_seconds().max(1);
+    let t = now.unix_timestamp();
+    OffsetDateTime::from_unix_timestamp(t - t.rem_euclid(w)).unwrap_or(now)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn windows_are_fixed_and_contain_now() {
+        let now = OffsetDateTime::from_unix_timestamp(1_790_000_123).unwrap();
+        let start = window_start(now, Duration::hours(1));
+        assert_eq!(start.unix_timestamp() % 3600, 0);
+        assert!(start <= now && now < start + Duration::hours(1));
+        assert_eq!(
+            window_start(now + Duration::seconds(1), Duration::hours(1)),
+            start
+        );
+    }
+}
