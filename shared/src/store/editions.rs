@@ -1,9 +1,8 @@
-//! Store operations for the author's tools: the resumable new-edition mail-out and the
-//! whole-table reads behind `kiosk product list`, `orders` and `sales`.
+//! The resumable new-edition mail-out behind `kiosk update`.
 
 use std::collections::HashMap;
 
-use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{Put, TransactWriteItem, Update};
 use time::OffsetDateTime;
 
 use super::codec::{self, Item, n, s, ts};
@@ -12,7 +11,6 @@ use crate::edition::EditionMail;
 use crate::grant::Grant;
 use crate::ids::{DownloadToken, OrderId, ProductId};
 use crate::order::{Order, OrderStatus};
-use crate::product::Product;
 
 /// The outcome of claiming one buyer's new-edition mail.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -194,46 +192,6 @@ impl Store {
             .await
             .map_err(aws("UpdateItem(edition mail failed)"))?;
         Ok(())
-    }
-
-    /// Every item of one entity kind, by paginated scan. For the author's reports, which
-    /// read the whole (small) table on demand; no request path calls this.
-    async fn scan_entity(&self, entity: &str) -> Result<Vec<Item>, StoreError> {
-        self.client
-            .scan()
-            .table_name(&self.table)
-            .filter_expression("entity = :e")
-            .expression_attribute_values(":e", AttributeValue::S(entity.into()))
-            .into_paginator()
-            .items()
-            .send()
-            .collect::<Result<Vec<Item>, _>>()
-            .await
-            .map_err(aws("Scan"))
-    }
-
-    /// All products, by id.
-    pub async fn all_products(&self) -> Result<Vec<Product>, StoreError> {
-        let mut products = self
-            .scan_entity("product")
-            .await?
-            .iter()
-            .map(codec::product_from)
-            .collect::<Result<Vec<_>, _>>()?;
-        products.sort_by(|a, b| a.id.cmp(&b.id));
-        Ok(products)
-    }
-
-    /// All orders (any status), oldest first.
-    pub async fn all_orders(&self) -> Result<Vec<Order>, StoreError> {
-        let mut orders = self
-            .scan_entity("order")
-            .await?
-            .iter()
-            .map(codec::order_from)
-            .collect::<Result<Vec<_>, _>>()?;
-        orders.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
-        Ok(orders)
     }
 }
 

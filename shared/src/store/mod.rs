@@ -8,6 +8,7 @@
 
 mod codec;
 mod editions;
+mod reports;
 mod resend;
 
 use aws_sdk_dynamodb::Client;
@@ -22,6 +23,7 @@ use time::OffsetDateTime;
 pub use codec::UNPAID_RETENTION;
 use codec::{Item, Reader, n, s, ts};
 pub use editions::EditionClaim;
+pub use reports::{LATE_PAYMENT, Reads};
 
 use crate::grant::{Grant, Unusable};
 use crate::ids::{DownloadToken, IdError, OrderId, ProductId};
@@ -36,6 +38,7 @@ pub mod index {
     pub const PENDING_BY_AGE: &str = "PendingByAge";
     pub const MAIL_DUE: &str = "MailDue";
     pub const ORDERS_BY_EMAIL: &str = "OrdersByEmail";
+    pub const BY_CREATED_AT: &str = "ByCreatedAt";
 }
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;

@@ -1,10 +1,15 @@
 //! `kiosk orders` and `kiosk sales`: what sold, when, and where buyers came from.
 //!
-//! Both read every order (a paginated scan; an author's table is small, and nothing on
-//! the request path does this). Days are UTC calendar days of the payment. A sale is a
-//! paid order that was not refunded in full; its source is the `utm_source` captured at
-//! checkout, else the referring site's host, else "direct". Refunds (full and partial)
-//! are listed after the sales, by product.
+//! Both read only the orders of the asked range, from the table's `ByCreatedAt` index
+//! (`orders`: created since `--since`; `sales`: paid since it, read from the orders
+//! created [`kiosk::store::LATE_PAYMENT`] earlier), and say what the read cost, so a
+//! report's price grows with the range asked, not with everything the shop ever stored.
+//! Without `--since` that range is every order.
+//!
+//! Days are UTC calendar days of the payment. A sale is a paid order that was not
+//! refunded in full; its source is the `utm_source` captured at checkout, else the
+//! referring site's host, else "direct". Refunds (full and partial) are listed after the
+//! sales, by product.
 
 use std::collections::BTreeMap;
 
@@ -95,13 +100,13 @@ pub async fn orders(t: &Target, a: OrdersArgs) -> Result<()> {
     let status = a.status.as_deref().map(parse_status).transpose()?;
     let since = a.since.as_deref().map(parse_day).transpose()?;
     let mail = a.mail.as_deref().map(parse_mail).transpose()?;
-    let orders: Vec<Order> = store(t)?
-        .all_orders()
-        .await?
+    let (all, reads) = store(t)?
+        .orders_created_since(since.map(|d| d.midnight().assume_utc()))
+        .await?;
+    let orders: Vec<Order> = all
         .into_iter()
         .filter(|o| product.as_ref().is_none_or(|p| &o.product_id == p))
         .filter(|o| status.is_none_or(|s| o.status == s))
-        .filter(|o| since.is_none_or(|d| o.created_at.date() >= d))
         .filter(|o| mail.is_none_or(|m| mail_is(o, m)))
         .collect();
     println!(
@@ -122,7 +127,19 @@ pub async fn orders(t: &Target, a: OrdersArgs) -> Result<()> {
         );
     }
     println!("{} orders", orders.len());
+    println!("{}", read_cost(reads));
     Ok(())
+}
+
+/// What a report's read cost, for the author (on stdout after a table, on stderr after
+/// CSV).
+fn read_cost(r: kiosk::store::Reads) -> String {
+    format!(
+        "(read {} orders in {} DynamoDB request{})",
+        r.items,
+        r.requests,
+        if r.requests == 1 { "" } else { "s" }
+    )
 }
 
 /// Where a buyer came from: utm_source, else the referrer's host, else "direct".
@@ -208,9 +225,12 @@ fn amount(minor: u64, currency: Currency) -> String {
 
 pub async fn run_sales(t: &Target, a: SalesArgs) -> Result<()> {
     let since = a.since.as_deref().map(parse_day).transpose()?;
-    let orders = store(t)?.all_orders().await?;
+    let (orders, reads) = store(t)?
+        .orders_paid_since(since.map(|d| d.midnight().assume_utc()))
+        .await?;
     let s = sales(&orders, since);
     if a.csv {
+        eprintln!("{}", read_cost(reads));
         println!("dimension,key,currency,orders,amount");
         for dim in DIMENSIONS.into_iter().chain([REFUNDS]) {
             for (key, by_cur) in s.get(dim).into_iter().flatten() {
@@ -229,6 +249,7 @@ pub async fn run_sales(t: &Target, a: SalesArgs) -> Result<()> {
     }
     if s.is_empty() {
         println!("no sales yet");
+        println!("{}", read_cost(reads));
         return Ok(());
     }
     for dim in DIMENSIONS.into_iter().chain([REFUNDS]) {
@@ -257,6 +278,7 @@ pub async fn run_sales(t: &Target, a: SalesArgs) -> Result<()> {
             }
         }
     }
+    println!("\n{}", read_cost(reads));
     Ok(())
 }
 

@@ -709,6 +709,116 @@ async fn sales_totals_match_the_orders_by_day_product_and_source() {
     }
 }
 
+/// `kiosk orders` and `sales` used to scan the whole table: every grant, handled event,
+/// payment id and mail record, and every order however old. They now read the orders of
+/// the asked range from the `ByCreatedAt` index. The shop here has one paid order (and
+/// its grant) a day; `KIOSK_REPORT_ORDERS=10000` measures a 10,000-order shop over two
+/// years (printed: the old scan's cost beside the new reads; about three minutes).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reports_read_only_the_orders_of_the_asked_range() {
+    let n: i64 = std::env::var("KIOSK_REPORT_ORDERS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(40);
+    let w = World::new(WorldOptions::default()).await.unwrap();
+    let bucket = bucket_for(&w).await;
+    let book = w.add_product("book", "9.00").await;
+    // One a day for the default 40; a larger shop's orders over two years.
+    let span = n.clamp(40, 730);
+    let start = time::macros::datetime!(2024-01-01 08:00 UTC);
+    let at = |i: i64| start + time::Duration::days(i * span / n);
+    let mut created = Vec::new();
+    for chunk in (0..n).collect::<Vec<_>>().chunks(32) {
+        let emails: Vec<String> = chunk.iter().map(|&i| w.buyer(i as u32)).collect();
+        let made = futures::future::join_all(
+            chunk
+                .iter()
+                .zip(&emails)
+                .map(|(&i, e)| paid_order(&w, &book, e, at(i), Source::default())),
+        )
+        .await;
+        created.extend(made.into_iter().map(|(o, _)| o.created_at));
+    }
+    let last = at(n - 1);
+    let since = (last - time::Duration::days(4)).date();
+    let since_t = since.midnight().assume_utc();
+    let in_range = created.iter().filter(|t| **t >= since_t).count();
+    let read_for_sales = created
+        .iter()
+        .filter(|t| **t >= since_t - kiosk::store::LATE_PAYMENT)
+        .count();
+    let day = format!(
+        "{:04}-{:02}-{:02}",
+        since.year(),
+        u8::from(since.month()),
+        since.day()
+    );
+
+    // What the old reports read: a scan of the whole table.
+    let mut scan =
+        w.t.client
+            .scan()
+            .table_name(&w.t.name)
+            .filter_expression("entity = :e")
+            .expression_attribute_values(
+                ":e",
+                aws_sdk_dynamodb::types::AttributeValue::S("order".into()),
+            )
+            .into_paginator()
+            .send();
+    let (mut scan_requests, mut scan_items) = (0, 0);
+    while let Some(page) = scan.next().await {
+        let page = page.unwrap();
+        scan_requests += 1;
+        scan_items += page.scanned_count();
+    }
+
+    let orders = kiosk(&w, &bucket, &["orders", "--since", &day], &[]);
+    assert!(orders.status.success(), "{}", stderr(&orders));
+    let listed = stdout(&orders);
+    assert!(
+        listed.contains(&format!("\n{in_range} orders\n")),
+        "{listed}"
+    );
+    let want = format!("(read {in_range} orders in 1 DynamoDB request)");
+    assert!(listed.contains(&want), "{listed}");
+
+    let sales = kiosk(&w, &bucket, &["sales", "--since", &day, "--csv"], &[]);
+    assert!(sales.status.success(), "{}", stderr(&sales));
+    let csv = stdout(&sales);
+    let sold: u64 = csv
+        .lines()
+        .filter(|l| l.starts_with("product,book,"))
+        .map(|l| l.split(',').nth(3).unwrap().parse::<u64>().unwrap())
+        .sum();
+    assert_eq!(sold, in_range as u64, "{csv}");
+    let cost = stderr(&sales);
+    assert!(
+        cost.contains(&format!("(read {read_for_sales} orders in ")),
+        "{cost}"
+    );
+
+    let all = kiosk(&w, &bucket, &["orders"], &[]);
+    let all = stdout(&all);
+    assert!(
+        all.contains(&format!("\n{n} orders\n")),
+        "{}",
+        all.lines().last().unwrap_or("")
+    );
+    let all_cost = all.lines().last().unwrap_or("").to_owned();
+    println!(
+        "{n} paid orders, each with its grant, over {span} days:\n  \
+         before, any report: a scan read {scan_items} items in {scan_requests} requests\n  \
+         orders --since {day}: {}\n  sales --since {day}: {}\n  orders (all time): {all_cost}",
+        listed.lines().last().unwrap_or(""),
+        cost.trim()
+    );
+    assert!(
+        scan_items as usize >= 2 * n as usize,
+        "the old scan read every item"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn resend_mails_the_buyers_usable_links() {
     let w = World::new(WorldOptions::default()).await.unwrap();

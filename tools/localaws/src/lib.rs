@@ -268,7 +268,8 @@ mod tests {
                 "BuyersByProduct",
                 "PendingByAge",
                 "MailDue",
-                "OrdersByEmail"
+                "OrdersByEmail",
+                "ByCreatedAt"
             ]
         );
         assert_eq!(def.ttl_attribute.as_deref(), Some("ttl"));
