@@ -1,34 +1,15 @@
-//! Time: an injectable clock and the timestamp formats the protocols need.
+//! Time: the one read of the real clock, and the timestamp formats the protocols need.
 //!
-//! Business code takes `now` as a parameter (or a `&dyn Clock`) so tests can move time;
-//! only `SystemClock` reads the real one.
+//! Business code takes `now` as a parameter, so tests choose the time; only the entry
+//! points (each function's `main`, the devstack, the CLI) call [`now`].
 
 use time::{OffsetDateTime, UtcOffset, macros::format_description};
 
-pub trait Clock: Send + Sync {
-    fn now(&self) -> OffsetDateTime;
-}
-
-#[derive(Debug, Default, Clone, Copy)]
-pub struct SystemClock;
-
-impl Clock for SystemClock {
-    /// Whole seconds: that is what the store keeps, so a value read back equals the one
-    /// written.
-    fn now(&self) -> OffsetDateTime {
-        let now = OffsetDateTime::now_utc();
-        now.replace_nanosecond(0).unwrap_or(now)
-    }
-}
-
-/// A clock that always says the same instant. For tests and replays.
-#[derive(Debug, Clone, Copy)]
-pub struct FixedClock(pub OffsetDateTime);
-
-impl Clock for FixedClock {
-    fn now(&self) -> OffsetDateTime {
-        self.0
-    }
+/// The current time in whole seconds: that is what the store keeps, so a value read back
+/// equals the one written.
+pub fn now() -> OffsetDateTime {
+    let now = OffsetDateTime::now_utc();
+    now.replace_nanosecond(0).unwrap_or(now)
 }
 
 /// Alipay speaks Beijing time (UTC+8, no DST); Lambda clocks are UTC.

@@ -7,6 +7,9 @@
 //!
 //! `Config` is what every function needs; `AlipayConfig` is read only by the functions
 //! that talk to Alipay, so the download function does not need Alipay variables set.
+//!
+//! Over 400 lines: every variable of the configuration contract with its parse and its
+//! tests.
 
 use time::Duration;
 

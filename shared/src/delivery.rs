@@ -17,7 +17,7 @@ use std::time::Instant;
 use time::{Duration, OffsetDateTime};
 
 use crate::grant::Grant;
-use crate::ids::{DownloadToken, OrderId};
+use crate::ids::OrderId;
 use crate::mail::{Mailer, purchase_mail};
 use crate::order::{MailState, Order, OrderStatus};
 use crate::store::{Store, StoreError};
@@ -77,10 +77,6 @@ pub struct Delivery<'a> {
 const PAGE: i32 = 50;
 
 impl Delivery<'_> {
-    pub fn download_url(&self, token: &DownloadToken) -> String {
-        format!("{}/download/{}", self.public_base_url, token.expose())
-    }
-
     /// Send the purchase mail for `grant` and record the outcome. A failure is logged and
     /// left due (or failed for good after [`MAX_MAIL_ATTEMPTS`]), never propagated: the
     /// payment is what matters, and the mail is retried.
@@ -93,7 +89,7 @@ impl Delivery<'_> {
         let mail = purchase_mail(
             order,
             grant,
-            &self.download_url(&grant.token),
+            &grant.token.url_under(self.public_base_url),
             self.mailer.from_address(),
         );
         match self.mailer.send(&order.email, &mail).await {

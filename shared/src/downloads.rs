@@ -61,14 +61,6 @@ impl Downloads {
         }
     }
 
-    pub fn download_url(&self, token: &DownloadToken) -> String {
-        format!(
-            "{}/download/{}",
-            self.config.public_base_url,
-            token.expose()
-        )
-    }
-
     /// What the landing page shows. Reads only; never spends a download.
     pub async fn landing(
         &self,
@@ -129,7 +121,7 @@ impl Downloads {
         let links: Vec<(Grant, String)> = grants
             .into_iter()
             .map(|g| {
-                let url = self.download_url(&g.token);
+                let url = g.token.url_under(&self.config.public_base_url);
                 (g, url)
             })
             .collect();

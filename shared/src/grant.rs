@@ -58,6 +58,23 @@ impl Grant {
         }
     }
 
+    /// A grant to `product`'s current edition for a buyer who paid `order` for an
+    /// earlier one (`kiosk update`): the product's title, edition and file, the order's
+    /// download count, no expiry.
+    pub fn for_edition(
+        order: &Order,
+        product: &crate::product::Product,
+        token: DownloadToken,
+        now: OffsetDateTime,
+    ) -> Grant {
+        Grant {
+            product_title: product.title.clone(),
+            edition: product.edition.clone(),
+            file: product.file.clone(),
+            ..Grant::for_order(order, token, None, now)
+        }
+    }
+
     pub fn usable(&self, now: OffsetDateTime) -> Result<(), Unusable> {
         if self.revoked {
             Err(Unusable::Revoked)

@@ -135,6 +135,11 @@ impl fmt::Display for OrderId {
 pub struct DownloadToken(String);
 
 impl DownloadToken {
+    /// The buyer's download page for this token on a shop served at `public_base_url`.
+    pub fn url_under(&self, public_base_url: &str) -> String {
+        format!("{public_base_url}/download/{}", self.expose())
+    }
+
     const BYTES: usize = 24;
     /// Length of the encoded token: 24 bytes -> 32 base64 characters, no padding.
     pub const LEN: usize = 32;

@@ -29,6 +29,20 @@ pub mod shop;
 pub mod store;
 pub mod stripe;
 
+/// An error and each of its causes, `: `-separated: the one line a log or the author's
+/// terminal shows (a `Display` alone hides the cause, e.g. SES's reason behind "send
+/// failed").
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        cur = c.source();
+    }
+    s
+}
+
 pub use config::Config;
 pub use email::{Email, Sender};
 pub use grant::Grant;

@@ -45,14 +45,7 @@ impl MailError {
         {
             return format!("{code}: {}", e.message().unwrap_or("(no message)"));
         }
-        let mut s = self.0.to_string();
-        let mut cur = self.0.source();
-        while let Some(c) = cur {
-            s.push_str(": ");
-            s.push_str(&c.to_string());
-            cur = c.source();
-        }
-        s
+        crate::error_chain(&*self.0)
     }
 }
 

@@ -1,5 +1,8 @@
 //! Fixtures for the end-to-end tests: a fresh emulator table per test (created from
 //! template.yaml) and sample products and orders.
+//!
+//! Over 400 lines: the worlds the end-to-end tests share (shop, downloads, table), one
+//! fixture each.
 
 use anyhow::Result;
 use aws_sdk_dynamodb::Client;

@@ -1,6 +1,8 @@
 //! The buy flow end to end, in process, against the locked emulator: checkout -> signed
 //! pay URL -> Alipay notification -> PAID + grant + one mail; every forged or wrong
 //! notification refused with nothing changed; the browser return page.
+//!
+//! Over 400 lines: the main flow and every forged or wrong notification it must refuse.
 
 use futures::future::join_all;
 use kiosk::alipay::{Params, parse_form, string_to_sign_request};

@@ -1,5 +1,8 @@
 //! The download function against the locked emulator: landing page, the atomic counter,
 //! presigned S3 URLs, 404/410 pages, and "resend my links".
+//!
+//! Over 400 lines: one test file per function; most of it is the resend limits'
+//! scenarios.
 
 use std::collections::HashMap;
 

@@ -2,6 +2,8 @@
 //! sent by a later run exactly once, however many runs and notifications race; a fresh
 //! payment is left to the process that recorded it for the lease; a time budget stops a
 //! run between whole orders; a mail that keeps failing is given up after its last try.
+//!
+//! Over 400 lines: the race and failure scenarios of delivery, each with its own setup.
 
 use std::collections::HashMap;
 use std::time::{Duration as StdDuration, Instant};

@@ -1,4 +1,6 @@
 //! The DynamoDB store against the locked emulator (run through `make test`).
+//!
+//! Over 400 lines: a dozen store scenarios, each with its own setup.
 
 use futures::future::join_all;
 use kiosk::grant::Unusable;

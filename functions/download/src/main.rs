@@ -1,4 +1,3 @@
-use kiosk::clock::{Clock, SystemClock};
 use kiosk::downloads::Downloads;
 use lambda_http::{Request, service_fn};
 
@@ -10,7 +9,7 @@ async fn main() -> anyhow::Result<()> {
     let app = &app;
     lambda_http::run(service_fn(move |req: Request| async move {
         Ok::<_, std::convert::Infallible>(
-            download::handler::handle(app, req, SystemClock.now()).await,
+            download::handler::handle(app, req, kiosk::clock::now()).await,
         )
     }))
     .await

@@ -1,4 +1,3 @@
-use kiosk::clock::{Clock, SystemClock};
 use kiosk::shop::Shop;
 use lambda_http::{Request, service_fn};
 
@@ -10,7 +9,7 @@ async fn main() -> anyhow::Result<()> {
     let shop = &shop;
     lambda_http::run(service_fn(move |req: Request| async move {
         Ok::<_, std::convert::Infallible>(
-            payment_notify::handler::handle(shop, req, SystemClock.now()).await,
+            payment_notify::handler::handle(shop, req, kiosk::clock::now()).await,
         )
     }))
     .await

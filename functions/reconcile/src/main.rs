@@ -1,4 +1,3 @@
-use kiosk::clock::{Clock, SystemClock};
 use kiosk::shop::Shop;
 use lambda_http::{LambdaEvent, lambda_runtime, service_fn};
 use reconcile::handler;
@@ -16,7 +15,7 @@ async fn main() -> anyhow::Result<()> {
                 std::time::SystemTime::now(),
                 std::time::Instant::now(),
             );
-            let r = handler::run(shop, SystemClock.now(), stop_at).await?;
+            let r = handler::run(shop, kiosk::clock::now(), stop_at).await?;
             Ok::<_, lambda_runtime::Error>(handler::report(&r))
         },
     ))

@@ -7,6 +7,9 @@
 //! ([`Channels`]) and drives one per order through [`AnyChannel`]. Everything shared -- loading the order,
 //! checking it, paying it with its grant in one transaction, mailing -- is written once in
 //! [`crate::shop`], which drives any `Channel`.
+//!
+//! Over 400 lines: the trait, the types every channel shares, and the one-of-two
+//! dispatch (`AnyChannel`), which only make sense read together.
 
 mod alipay;
 mod stripe;

@@ -1,5 +1,8 @@
 //! Domain types <-> DynamoDB items (docs/architecture.md, "Data model"). Every key prefix and attribute name the
 //! table uses is written here and nowhere else.
+//!
+//! Over 400 lines: by design the one file that names every key and attribute, so one
+//! entity's encode and decode sit side by side.
 
 use std::collections::HashMap;
 use std::str::FromStr;

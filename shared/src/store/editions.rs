@@ -6,7 +6,7 @@ use aws_sdk_dynamodb::types::{Put, TransactWriteItem, Update};
 use time::OffsetDateTime;
 
 use super::codec::{self, Item, n, s, ts};
-use super::{Store, StoreError, aws};
+use super::{Store, StoreError, aws, building};
 use crate::edition::EditionMail;
 use crate::grant::Grant;
 use crate::ids::{DownloadToken, OrderId, ProductId};
@@ -46,13 +46,13 @@ impl Store {
             )))
             .condition_expression("attribute_not_exists(pk)")
             .build()
-            .map_err(|e| build_error("build Put", e))?;
+            .map_err(building("build Put"))?;
         let new_grant = Put::builder()
             .table_name(&self.table)
             .set_item(Some(codec::grant_item(grant)))
             .condition_expression("attribute_not_exists(pk)")
             .build()
-            .map_err(|e| build_error("build Put", e))?;
+            .map_err(building("build Put"))?;
         let point = Update::builder()
             .table_name(&self.table)
             .set_key(Some(codec::order_key(&order.id)))
@@ -66,7 +66,7 @@ impl Store {
             )
             .expression_attribute_values(":paid", s(OrderStatus::Paid.as_str()))
             .build()
-            .map_err(|e| build_error("build Update", e))?;
+            .map_err(building("build Update"))?;
         let res = self
             .client
             .transact_write_items()
@@ -192,12 +192,5 @@ impl Store {
             .await
             .map_err(aws("UpdateItem(edition mail failed)"))?;
         Ok(())
-    }
-}
-
-fn build_error(op: &'static str, e: impl std::error::Error + Send + Sync + 'static) -> StoreError {
-    StoreError::Aws {
-        op,
-        source: Box::new(e),
     }
 }

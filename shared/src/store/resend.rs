@@ -5,7 +5,7 @@
 use time::{Duration, OffsetDateTime};
 
 use super::codec::{self, Item, n, s, ts};
-use super::{Store, StoreError, aws};
+use super::{Store, StoreError, conditional};
 use crate::email::Email;
 use crate::resend::Network;
 
@@ -33,16 +33,7 @@ impl Store {
             .expression_attribute_values(":now", ts(now))
             .send()
             .await;
-        match res {
-            Ok(_) => Ok(true),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(false)
-            }
-            Err(e) => Err(aws("PutItem(resend)")(e)),
-        }
+        Ok(conditional(res, "PutItem(resend)")?.is_some())
     }
 
     /// Count one request from `network` in the current `window`-long window: `Ok(false)`
@@ -105,16 +96,7 @@ impl Store {
             .expression_attribute_values(":ttl", ts(ends + Duration::days(1)))
             .send()
             .await;
-        match res {
-            Ok(_) => Ok(true),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(false)
-            }
-            Err(e) => Err(aws("UpdateItem(resend count)")(e)),
-        }
+        Ok(conditional(res, "UpdateItem(resend count)")?.is_some())
     }
 }
 

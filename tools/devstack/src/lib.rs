@@ -27,7 +27,6 @@ use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
 use kiosk::Config;
 use kiosk::alipay::{AlipayPublicKey, AppPrivateKey};
-use kiosk::clock::{Clock, SystemClock};
 use kiosk::config::{AlipayConfig, StripeConfig};
 use kiosk::downloads::Downloads;
 use kiosk::shop::{ChannelsConfig, Shop};
@@ -131,7 +130,7 @@ pub async fn start(listener: TcpListener, opts: Options) -> Result<(String, Arc<
         loop {
             tick.tick().await;
             let stop_at = std::time::Instant::now() + RECONCILE_EVERY / 2;
-            let now = SystemClock.now();
+            let now = kiosk::clock::now();
             match reconciling.shop.reconcile(now, stop_at).await {
                 Ok(run) if run != Default::default() => {
                     tracing::info!(?run, "reconcile run")
@@ -327,7 +326,7 @@ impl App {
                 }
             };
             let lreq = lambda_http::http::Request::from_parts(parts, body);
-            let now = SystemClock.now();
+            let now = kiosk::clock::now();
             let resp = if path == "/checkout" {
                 checkout::handler::handle(&self.shop, lreq, now).await
             } else if path.starts_with("/download/") {

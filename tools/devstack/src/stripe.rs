@@ -10,6 +10,8 @@
 //! A stand-in, not an emulator: it knows one line item, one currency per session and no
 //! customers. Refunds report a `charge.refunded` that names only the PaymentIntent, the
 //! least a real charge carries, so the shop's lookup by payment id is what is exercised.
+//!
+//! Over 400 lines: a stand-in for a whole provider (API, hosted page, signed webhooks).
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};

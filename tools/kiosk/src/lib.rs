@@ -56,7 +56,7 @@ pub enum Command {
 /// failures or mails left for tomorrow); the process exits non-zero.
 pub async fn run(cli: Cli) -> anyhow::Result<bool> {
     let target = target::resolve(&cli.target).await?;
-    let now = kiosk::clock::Clock::now(&kiosk::clock::SystemClock);
+    let now = kiosk::clock::now();
     match cli.command {
         Command::Product(cmd) => products::run(&target, cmd, now).await.map(|()| true),
         Command::Update(a) => update::run(&target, a, now).await,

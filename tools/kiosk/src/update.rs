@@ -21,7 +21,7 @@ use anyhow::{Result, anyhow, bail};
 use kiosk::edition::{Plan, next_label, plan};
 use kiosk::mail::{Mailer, edition_mail};
 use kiosk::store::{EditionClaim, Store};
-use kiosk::{DownloadToken, Grant, Order, Product};
+use kiosk::{DownloadToken, Grant, Order, Product, error_chain};
 use time::OffsetDateTime;
 
 use crate::pace::{Pacer, Progress, Quota};
@@ -276,19 +276,7 @@ async fn mail_one(
     now: OffsetDateTime,
 ) -> Result<Outcome, String> {
     let token = DownloadToken::generate().map_err(|e| e.to_string())?;
-    let mut grant = Grant {
-        token,
-        order_id: order.id.clone(),
-        product_id: product.id.clone(),
-        product_title: product.title.clone(),
-        edition: product.edition.clone(),
-        file: product.file.clone(),
-        downloads_left: order.download_limit,
-        download_limit: order.download_limit,
-        created_at: now,
-        expires_at: None,
-        revoked: false,
-    };
+    let mut grant = Grant::for_edition(order, product, token, now);
     match store
         .claim_edition_mail(order, &grant, now)
         .await
@@ -335,17 +323,6 @@ async fn mail_one(
             )
         })?;
     Ok(Outcome::Sent)
-}
-
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut cur = e.source();
-    while let Some(c) = cur {
-        s.push_str(": ");
-        s.push_str(&c.to_string());
-        cur = c.source();
-    }
-    s
 }
 
 fn print_summary(s: &Summary, edition: &str) {

@@ -1,5 +1,8 @@
 //! The `kiosk` binary, run as an author runs it, against the locked emulator: products,
 //! the resumable new-edition mail-out, sales, resend, where it points, and its help.
+//!
+//! Over 400 lines: every command of the CLI run as the binary; one world setup serves
+//! all.
 
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};

@@ -5,6 +5,9 @@
 //!
 //! Resolution is strict: a reference with no local value is an error naming it, so a
 //! variable added to the template cannot silently reach a function empty.
+//!
+//! Over 400 lines: the template resolver (`!Ref`, `!Sub`, `!GetAtt`, `!Select`,
+//! `!Split`) and its tests, one concern.
 
 use std::collections::BTreeMap;
 

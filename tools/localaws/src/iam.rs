@@ -8,6 +8,9 @@
 //! `!Equals`) with `!Ref AWS::NoValue`; conditions `StringEquals`,
 //! `StringEqualsIgnoreCase` and `ForAllValues:StringLike`. Anything else in a policy is an
 //! error, so a new kind of statement cannot be ignored silently.
+//!
+//! Over 400 lines: the policy reader, the request mapper and the evaluator, with the
+//! denials they must find as tests.
 
 use std::collections::BTreeMap;
 

@@ -1,0 +1,181 @@
+//! Download grants: one item each, `GRANT#{token}`; the atomic spend of one download,
+//! and a buyer's usable links (by their orders' `grant_tokens`, for "email me my links").
+
+use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure};
+use time::OffsetDateTime;
+
+use super::codec::{self, Item, Reader, n, s, ts};
+use super::{Store, StoreError, aws, building, index};
+use crate::grant::{Grant, Unusable};
+use crate::ids::DownloadToken;
+use crate::order::OrderStatus;
+
+/// Why a download could not be counted.
+#[derive(Debug, thiserror::Error)]
+pub enum ConsumeError {
+    #[error("no such download link")]
+    NotFound,
+    #[error("{why}")]
+    Unusable { why: Unusable, grant: Box<Grant> },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl Store {
+    /// The download grants of `email`'s paid orders that can still serve a download,
+    /// newest order first. One query on `OrdersByEmail`, one batch read of the grants.
+    pub async fn usable_grants_for(
+        &self,
+        email: &crate::email::Email,
+        now: OffsetDateTime,
+    ) -> Result<Vec<Grant>, StoreError> {
+        let q = self
+            .query(index::ORDERS_BY_EMAIL)
+            .key_condition_expression("email = :e")
+            .filter_expression("#status = :paid")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":e", s(email.as_str()))
+            .expression_attribute_values(":paid", s(OrderStatus::Paid.as_str()))
+            .scan_index_forward(false);
+        let tokens: Vec<DownloadToken> = Self::collect_orders(q, "Query(OrdersByEmail)")
+            .await?
+            .into_iter()
+            .filter_map(|o| o.grant_token)
+            .collect();
+        let mut grants = Vec::with_capacity(tokens.len());
+        for chunk in tokens.chunks(100) {
+            let mut keys: Vec<Item> = chunk.iter().map(codec::grant_key).collect();
+            // BatchGetItem may return part of the keys as unprocessed; ask again for those.
+            for _ in 0..5 {
+                if keys.is_empty() {
+                    break;
+                }
+                let req = aws_sdk_dynamodb::types::KeysAndAttributes::builder()
+                    .set_keys(Some(std::mem::take(&mut keys)))
+                    .consistent_read(true)
+                    .build()
+                    .map_err(building("build BatchGetItem"))?;
+                let out = self
+                    .client
+                    .batch_get_item()
+                    .request_items(&self.table, req)
+                    .send()
+                    .await
+                    .map_err(aws("BatchGetItem(grants)"))?;
+                for item in out
+                    .responses()
+                    .and_then(|r| r.get(&self.table))
+                    .into_iter()
+                    .flatten()
+                {
+                    let token = Reader::new(item, "grant")
+                        .s("pk")?
+                        .strip_prefix("GRANT#")
+                        .and_then(|t| DownloadToken::parse(t).ok())
+                        .ok_or_else(|| StoreError::Corrupt {
+                            entity: "grant",
+                            detail: "bad key".into(),
+                        })?;
+                    grants.push(codec::grant_from(&token, item)?);
+                }
+                keys = out
+                    .unprocessed_keys()
+                    .and_then(|u| u.get(&self.table))
+                    .map(|k| k.keys().to_vec())
+                    .unwrap_or_default();
+            }
+        }
+        // Keep the order of `tokens` (newest order first).
+        grants.sort_by_key(|g| tokens.iter().position(|t| *t == g.token));
+        grants.retain(|g| g.usable(now).is_ok());
+        Ok(grants)
+    }
+
+    /// Store a new grant on its own (the pay transaction creates the usual ones; this is
+    /// for new editions and fixtures). Refuses to overwrite an existing token.
+    pub async fn create_grant(&self, grant: &Grant) -> Result<(), StoreError> {
+        match self
+            .put_if(
+                codec::grant_item(grant),
+                "attribute_not_exists(pk)",
+                "PutItem(grant)",
+            )
+            .await?
+        {
+            true => Ok(()),
+            false => Err(StoreError::GrantExists),
+        }
+    }
+
+    pub async fn get_grant(&self, token: &DownloadToken) -> Result<Option<Grant>, StoreError> {
+        let item = self
+            .get(codec::grant_key(token), true, "GetItem(grant)")
+            .await?;
+        item.as_ref()
+            .map(|i| codec::grant_from(token, i))
+            .transpose()
+    }
+
+    /// Spend one download: a single conditional decrement (downloads left, not expired,
+    /// not revoked). Returns the grant as it is after the decrement, which carries the
+    /// file to serve. One round trip, success or not: on failure DynamoDB hands back the
+    /// item it refused, which says why.
+    pub async fn consume_download(
+        &self,
+        token: &DownloadToken,
+        now: OffsetDateTime,
+    ) -> Result<Grant, ConsumeError> {
+        let res = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(codec::grant_key(token)))
+            .update_expression("SET downloads_left = downloads_left - :one")
+            .condition_expression(
+                "attribute_exists(pk) AND downloads_left > :zero AND revoked = :false \
+                 AND (attribute_not_exists(expires_at) OR expires_at > :now)",
+            )
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":zero", n(0))
+            .expression_attribute_values(":false", AttributeValue::Bool(false))
+            .expression_attribute_values(":now", ts(now))
+            .return_values(ReturnValue::AllNew)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        match res {
+            Ok(out) => {
+                let item = out.attributes().ok_or_else(|| StoreError::Corrupt {
+                    entity: "grant",
+                    detail: "UpdateItem returned no attributes".into(),
+                })?;
+                Ok(codec::grant_from(token, item)?)
+            }
+            Err(SdkError::ServiceError(ctx)) => match ctx.err() {
+                UpdateItemError::ConditionalCheckFailedException(e) => {
+                    let Some(item) = e.item() else {
+                        return Err(ConsumeError::NotFound);
+                    };
+                    let grant = codec::grant_from(token, item)?;
+                    match grant.usable(now) {
+                        Err(why) => Err(ConsumeError::Unusable {
+                            why,
+                            grant: Box::new(grant),
+                        }),
+                        // The stored grant looks usable yet the condition failed: the item
+                        // is not what we wrote. Report it rather than guess.
+                        Ok(()) => Err(StoreError::Corrupt {
+                            entity: "grant",
+                            detail: "condition failed on a usable grant".into(),
+                        }
+                        .into()),
+                    }
+                }
+                _ => Err(aws("UpdateItem(download)")(SdkError::ServiceError(ctx)).into()),
+            },
+            Err(e) => Err(aws("UpdateItem(download)")(e).into()),
+        }
+    }
+}

@@ -1,0 +1,151 @@
+//! An order's purchase mail state: marked sent, failed (retried later) or given up, and
+//! the `MailDue` index reconcile reads, with the claim that keeps two senders from
+//! mailing one buyer twice ([`crate::delivery`] has the policy).
+
+use aws_sdk_dynamodb::types::ReturnValue;
+use time::OffsetDateTime;
+
+use super::codec::{self, n, s, ts};
+use super::{Store, StoreError, aws, conditional, index};
+use crate::ids::OrderId;
+use crate::order::Order;
+
+impl Store {
+    /// The purchase mail is no longer wanted (the order was refunded before it went
+    /// out): out of `MailDue`, nothing sent.
+    pub async fn mail_not_needed(&self, id: &OrderId) -> Result<(), StoreError> {
+        Self::update_if(
+            self.client
+                .update_item()
+                .table_name(&self.table)
+                .set_key(Some(codec::order_key(id)))
+                .update_expression("SET mail_state = :not_due REMOVE mail_due, mail_next_at")
+                .condition_expression("mail_state = :due")
+                .expression_attribute_values(":not_due", s("NOT_DUE"))
+                .expression_attribute_values(":due", s(codec::MAIL_DUE_MARK)),
+            "UpdateItem(mail not needed)",
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// The purchase mail went out: clear the due mark.
+    pub async fn mail_sent(&self, id: &OrderId, now: OffsetDateTime) -> Result<(), StoreError> {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(codec::order_key(id)))
+            .update_expression(
+                "SET mail_state = :sent, mail_sent_at = :now REMOVE mail_due, mail_next_at",
+            )
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_values(":sent", s("SENT"))
+            .expression_attribute_values(":now", ts(now))
+            .send()
+            .await
+            .map_err(aws("UpdateItem(mail sent)"))?;
+        Ok(())
+    }
+
+    /// Sending failed: keep it due, count the attempt and say when to try next.
+    pub async fn mail_failed(
+        &self,
+        id: &OrderId,
+        attempts: u32,
+        next_at: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(codec::order_key(id)))
+            .update_expression("SET mail_attempts = :n, mail_next_at = :next")
+            .condition_expression("mail_state = :due")
+            .expression_attribute_values(":n", n(attempts))
+            .expression_attribute_values(":next", ts(next_at))
+            .expression_attribute_values(":due", s(codec::MAIL_DUE_MARK))
+            .send()
+            .await
+            .map_err(aws("UpdateItem(mail failed)"))?;
+        Ok(())
+    }
+
+    /// The mail is given up after its last failed attempt: out of `MailDue`, for the
+    /// author to see (`kiosk orders --mail failed`).
+    pub async fn mail_given_up(
+        &self,
+        id: &OrderId,
+        attempts: u32,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(codec::order_key(id)))
+            .update_expression(
+                "SET mail_state = :failed, mail_attempts = :n, mail_failed_at = :now \
+                 REMOVE mail_due, mail_next_at",
+            )
+            .condition_expression("mail_state = :due")
+            .expression_attribute_values(":failed", s("FAILED"))
+            .expression_attribute_values(":n", n(attempts))
+            .expression_attribute_values(":now", ts(now))
+            .expression_attribute_values(":due", s(codec::MAIL_DUE_MARK))
+            .send()
+            .await
+            .map_err(aws("UpdateItem(mail given up)"))?;
+        Ok(())
+    }
+
+    /// Up to `limit` orders whose purchase mail is due at `now`, longest-waiting first.
+    pub async fn due_mails(
+        &self,
+        now: OffsetDateTime,
+        limit: i32,
+    ) -> Result<Vec<Order>, StoreError> {
+        let out = self
+            .query(index::MAIL_DUE)
+            .key_condition_expression("mail_due = :due AND mail_next_at <= :now")
+            .expression_attribute_values(":due", s(codec::MAIL_DUE_MARK))
+            .expression_attribute_values(":now", ts(now))
+            .limit(limit)
+            .send()
+            .await
+            .map_err(aws("Query(MailDue)"))?;
+        out.items().iter().map(codec::order_from).collect()
+    }
+
+    /// Take a due mail for sending: move its next try to `lease_until`, on condition that
+    /// it is still due with the next-try time `seen` (what the caller read). Exactly one
+    /// of several racing claimers gets the order back (as stored now); the others `None`.
+    pub async fn claim_due_mail(
+        &self,
+        id: &OrderId,
+        seen: OffsetDateTime,
+        lease_until: OffsetDateTime,
+    ) -> Result<Option<Order>, StoreError> {
+        let res = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(codec::order_key(id)))
+            .update_expression("SET mail_next_at = :lease")
+            .condition_expression("mail_state = :due AND mail_next_at = :seen")
+            .expression_attribute_values(":lease", ts(lease_until))
+            .expression_attribute_values(":seen", ts(seen))
+            .expression_attribute_values(":due", s(codec::MAIL_DUE_MARK))
+            .return_values(ReturnValue::AllNew)
+            .send()
+            .await;
+        let Some(out) = conditional(res, "UpdateItem(claim mail)")? else {
+            return Ok(None);
+        };
+        out.attributes()
+            .map(codec::order_from)
+            .transpose()?
+            .map(Some)
+            .ok_or_else(|| StoreError::Corrupt {
+                entity: "order",
+                detail: "claimed mail returned no attributes".into(),
+            })
+    }
+}

@@ -1,0 +1,384 @@
+//! Orders and their payment: creating one at checkout, recording the payment (the order,
+//! its grant and the payment id in one transaction), expiry, refunds, and the queries
+//! reconcile and `kiosk update` drive (pending by age, buyers of a product).
+
+use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
+use time::OffsetDateTime;
+
+use super::codec::{self, Reader, UNPAID_RETENTION, n, s, ts};
+use super::{Store, StoreError, aws, building, index};
+use crate::grant::Grant;
+use crate::ids::{DownloadToken, OrderId, ProductId};
+use crate::order::{ChannelKind, Order, OrderStatus, PayOutcome, Payment, RefundOutcome};
+
+/// The result of recording a payment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Paid {
+    /// This call recorded the payment and created the grant.
+    Now {
+        order: Box<Order>,
+        grant: Box<Grant>,
+    },
+    /// The same provider transaction was already recorded: nothing was written.
+    Already { order: Box<Order> },
+}
+
+impl Store {
+    /// Store a new pending order. Fails without overwriting if the id exists.
+    pub async fn create_order(&self, order: &Order) -> Result<(), StoreError> {
+        match self
+            .put_if(
+                codec::order_item(order),
+                "attribute_not_exists(pk)",
+                "PutItem(order)",
+            )
+            .await?
+        {
+            true => Ok(()),
+            false => Err(StoreError::OrderExists(order.id.clone())),
+        }
+    }
+
+    pub async fn get_order(&self, id: &OrderId) -> Result<Option<Order>, StoreError> {
+        let item = self
+            .get(codec::order_key(id), true, "GetItem(order)")
+            .await?;
+        item.as_ref().map(codec::order_from).transpose()
+    }
+
+    /// The order a provider's payment id was recorded for (see [`Store::mark_paid`]).
+    pub async fn order_id_by_txn(
+        &self,
+        channel: ChannelKind,
+        txn: &str,
+    ) -> Result<Option<OrderId>, StoreError> {
+        let Some(item) = self
+            .get(codec::txn_key(channel, txn), false, "GetItem(txn)")
+            .await?
+        else {
+            return Ok(None);
+        };
+        let r = Reader::new(&item, "txn");
+        Ok(Some(r.id("order_id", OrderId::parse)?))
+    }
+
+    /// Record a confirmed payment: in one transaction, move the order to PAID (condition:
+    /// still pending or expired, same amount), create its download grant and the lookup
+    /// from the provider's payment id to the order.
+    ///
+    /// `order` is the caller's recent read; the write is conditioned on the stored state,
+    /// not on that snapshot. A repeat of the same provider transaction (a provider retry,
+    /// or a race lost to an identical call) is `Paid::Already` and writes nothing; a
+    /// different transaction or amount is an error and writes nothing.
+    ///
+    /// `event`, when given, is the provider notification that reported the payment
+    /// (`(channel, notify_id)`); it is recorded in the same transaction, with a TTL, as the
+    /// notification that paid this order.
+    pub async fn mark_paid(
+        &self,
+        order: &Order,
+        payment: &Payment,
+        event: Option<(ChannelKind, &str)>,
+        grant_expires_at: Option<OffsetDateTime>,
+        now: OffsetDateTime,
+    ) -> Result<Paid, StoreError> {
+        let token = DownloadToken::generate().map_err(StoreError::Token)?;
+        let paid = match order
+            .pay(payment, token.clone(), now)
+            .map_err(StoreError::Transition)?
+        {
+            PayOutcome::AlreadyPaid => {
+                return Ok(Paid::Already {
+                    order: Box::new(order.clone()),
+                });
+            }
+            PayOutcome::Paid(paid) => paid,
+        };
+        let grant = Grant::for_order(&paid, token, grant_expires_at, now);
+
+        let update = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(codec::order_key(&order.id)))
+            .update_expression(
+                "SET #status = :paid, provider_txn_id = :txn, paid_at = :now, grant_token = :token, \
+                 mail_state = :due, mail_due = :due, mail_attempts = :zero, mail_next_at = :lease \
+                 REMOVE pending, #ttl, check_at ADD grant_tokens :tokens",
+            )
+            .condition_expression(
+                "attribute_exists(pk) AND #status IN (:pending, :expired) \
+                 AND amount_minor = :amount AND currency = :currency",
+            )
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_names("#ttl", "ttl")
+            .expression_attribute_values(":paid", s(OrderStatus::Paid.as_str()))
+            .expression_attribute_values(":pending", s(OrderStatus::Pending.as_str()))
+            .expression_attribute_values(":expired", s(OrderStatus::Expired.as_str()))
+            .expression_attribute_values(":txn", s(&payment.provider_txn_id))
+            .expression_attribute_values(":now", ts(now))
+            .expression_attribute_values(":token", s(grant.token.expose()))
+            .expression_attribute_values(":tokens", AttributeValue::Ss(vec![grant.token.expose().to_owned()]))
+            .expression_attribute_values(":due", s(codec::MAIL_DUE_MARK))
+            .expression_attribute_values(":zero", n(0))
+            .expression_attribute_values(":lease", ts(now + crate::delivery::MAIL_LEASE))
+            .expression_attribute_values(":amount", n(payment.amount.minor()))
+            .expression_attribute_values(":currency", s(payment.amount.currency().code()))
+            .build()
+            .map_err(building("build Update"))?;
+        let put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(codec::grant_item(&grant)))
+            .condition_expression("attribute_not_exists(pk)")
+            .build()
+            .map_err(building("build Put"))?;
+
+        // Unconditional: one payment id belongs to one order, and a repeat writes the
+        // same item.
+        let txn = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(codec::txn_item(
+                order.channel,
+                &payment.provider_txn_id,
+                &order.id,
+            )))
+            .build()
+            .map_err(building("build Put"))?;
+
+        let mut tx = self
+            .client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().update(update).build())
+            .transact_items(TransactWriteItem::builder().put(put).build())
+            .transact_items(TransactWriteItem::builder().put(txn).build());
+        if let Some((channel, event_id)) = event {
+            let record = Put::builder()
+                .table_name(&self.table)
+                .set_item(Some(codec::event_item(channel, event_id, &order.id, now)))
+                .condition_expression("attribute_not_exists(pk)")
+                .build()
+                .map_err(building("build Put"))?;
+            tx = tx.transact_items(TransactWriteItem::builder().put(record).build());
+        }
+        let res = tx.send().await;
+        match res {
+            Ok(_) => Ok(Paid::Now {
+                order: paid,
+                grant: Box::new(grant),
+            }),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_transaction_canceled_exception()) =>
+            {
+                // Someone else changed the order first (or it vanished). Explain from the
+                // stored state, with the same rules that guarded the write.
+                let current = self
+                    .get_order(&order.id)
+                    .await?
+                    .ok_or_else(|| StoreError::OrderNotFound(order.id.clone()))?;
+                let retry_token = DownloadToken::generate().map_err(StoreError::Token)?;
+                match current
+                    .pay(payment, retry_token, now)
+                    .map_err(StoreError::Transition)?
+                {
+                    PayOutcome::AlreadyPaid => Ok(Paid::Already {
+                        order: Box::new(current),
+                    }),
+                    // The stored order would accept this payment, so the cancellation was
+                    // a transient conflict; the caller (or the provider's retry) tries again.
+                    PayOutcome::Paid(_) => Err(StoreError::Contention(order.id.clone())),
+                }
+            }
+            Err(e) => Err(aws("TransactWriteItems(pay)")(e)),
+        }
+    }
+
+    /// A pending order the provider closed (or reconcile closed after its expiry). From
+    /// now on DynamoDB's TTL may delete it, [`UNPAID_RETENTION`] from `now`: long enough
+    /// for a late notification, which still pays it. Returns `false` (and writes nothing)
+    /// if the order is no longer pending.
+    pub async fn expire_order(
+        &self,
+        id: &OrderId,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        Self::update_if(
+            self.client
+                .update_item()
+                .table_name(&self.table)
+                .set_key(Some(codec::order_key(id)))
+                .update_expression("SET #status = :expired, #ttl = :ttl REMOVE pending, check_at")
+                .condition_expression("#status = :pending")
+                .expression_attribute_names("#status", "status")
+                .expression_attribute_names("#ttl", "ttl")
+                .expression_attribute_values(":ttl", ts(now + UNPAID_RETENTION))
+                .expression_attribute_values(":expired", s(OrderStatus::Expired.as_str()))
+                .expression_attribute_values(":pending", s(OrderStatus::Pending.as_str())),
+            "UpdateItem(expire)",
+        )
+        .await
+    }
+
+    /// Record a refund the provider reported (see [`Order::record_refund`]). A full
+    /// refund moves the order to REFUNDED and revokes every download link of the
+    /// purchase in one transaction, so no link outlives the refund; a partial one
+    /// records the amount. Conditions make a repeat, or a race with another report,
+    /// change nothing.
+    pub async fn apply_refund(
+        &self,
+        outcome: &RefundOutcome,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        match outcome {
+            RefundOutcome::Already => Ok(false),
+            RefundOutcome::Partial(order) => {
+                let Some(total) = order.refunded else {
+                    return Ok(false);
+                };
+                Self::update_if(
+                    self.client
+                        .update_item()
+                        .table_name(&self.table)
+                        .set_key(Some(codec::order_key(&order.id)))
+                        .update_expression("SET refunded_minor = :total")
+                        .condition_expression(
+                            "#status = :paid AND (attribute_not_exists(refunded_minor) OR refunded_minor < :total)",
+                        )
+                        .expression_attribute_names("#status", "status")
+                        .expression_attribute_values(":total", n(total.minor()))
+                        .expression_attribute_values(":paid", s(OrderStatus::Paid.as_str())),
+                    "UpdateItem(partial refund)",
+                )
+                .await
+            }
+            RefundOutcome::Full(order) => {
+                let update = Update::builder()
+                    .table_name(&self.table)
+                    .set_key(Some(codec::order_key(&order.id)))
+                    .update_expression(
+                        "SET #status = :refunded, refunded_at = :now, refunded_minor = :total",
+                    )
+                    .condition_expression("#status = :paid")
+                    .expression_attribute_names("#status", "status")
+                    .expression_attribute_values(":refunded", s(OrderStatus::Refunded.as_str()))
+                    .expression_attribute_values(":paid", s(OrderStatus::Paid.as_str()))
+                    .expression_attribute_values(":now", ts(now))
+                    .expression_attribute_values(":total", n(order.amount.minor()))
+                    .build()
+                    .map_err(building("build refund"))?;
+                let mut tx = self
+                    .client
+                    .transact_write_items()
+                    .transact_items(TransactWriteItem::builder().update(update).build());
+                for token in order.all_grants() {
+                    let revoke = Update::builder()
+                        .table_name(&self.table)
+                        .set_key(Some(codec::grant_key(&token)))
+                        .update_expression("SET revoked = :true")
+                        .condition_expression("attribute_exists(pk)")
+                        .expression_attribute_values(":true", AttributeValue::Bool(true))
+                        .build()
+                        .map_err(building("build refund"))?;
+                    tx = tx.transact_items(TransactWriteItem::builder().update(revoke).build());
+                }
+                match tx.send().await {
+                    Ok(_) => Ok(true),
+                    Err(e)
+                        if e.as_service_error()
+                            .is_some_and(|e| e.is_transaction_canceled_exception()) =>
+                    {
+                        // Refunded by a concurrent report, or the order changed: explain
+                        // from what is stored.
+                        match self.get_order(&order.id).await? {
+                            Some(o) if o.status == OrderStatus::Refunded => Ok(false),
+                            _ => Err(StoreError::Contention(order.id.clone())),
+                        }
+                    }
+                    Err(e) => Err(aws("TransactWriteItems(refund)")(e)),
+                }
+            }
+        }
+    }
+
+    /// Paid orders of a product that were not refunded, oldest payment first.
+    pub async fn buyers_of(&self, product: &ProductId) -> Result<Vec<Order>, StoreError> {
+        let q = self
+            .query(index::BUYERS_BY_PRODUCT)
+            .key_condition_expression("product_id = :p")
+            .filter_expression("#status = :paid")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":p", s(product.as_str()))
+            .expression_attribute_values(":paid", s(OrderStatus::Paid.as_str()));
+        Self::collect_orders(q, "Query(BuyersByProduct)").await
+    }
+
+    /// Orders still pending that were created before `cutoff`, oldest first.
+    pub async fn pending_older_than(
+        &self,
+        cutoff: OffsetDateTime,
+    ) -> Result<Vec<Order>, StoreError> {
+        let q = self
+            .query(index::PENDING_BY_AGE)
+            .key_condition_expression("pending = :p AND created_at < :cutoff")
+            .expression_attribute_values(":p", s(codec::PENDING_MARK))
+            .expression_attribute_values(":cutoff", ts(cutoff));
+        Self::collect_orders(q, "Query(PendingByAge)").await
+    }
+
+    /// Pending orders created before `created_before` that are due for a check with the
+    /// provider at `now` (never checked, or their next check has come), oldest first, at
+    /// most `limit`; each with the number of checks made so far.
+    pub async fn pending_due_for_check(
+        &self,
+        created_before: OffsetDateTime,
+        now: OffsetDateTime,
+        limit: usize,
+    ) -> Result<Vec<(Order, u32)>, StoreError> {
+        let mut pages = self
+            .query(index::PENDING_BY_AGE)
+            .key_condition_expression("pending = :p AND created_at < :cutoff")
+            .filter_expression("attribute_not_exists(check_at) OR check_at <= :now")
+            .expression_attribute_values(":p", s(codec::PENDING_MARK))
+            .expression_attribute_values(":cutoff", ts(created_before))
+            .expression_attribute_values(":now", ts(now))
+            .into_paginator()
+            .items()
+            .send();
+        let mut out = Vec::new();
+        while out.len() < limit {
+            match pages.next().await {
+                Some(item) => {
+                    let item = item.map_err(aws("Query(PendingByAge)"))?;
+                    let checks = codec::Reader::new(&item, "order").opt_n("checks")?;
+                    out.push((codec::order_from(&item)?, checks.unwrap_or(0)));
+                }
+                None => break,
+            }
+        }
+        Ok(out)
+    }
+
+    /// The provider was asked about a pending order and it is still open: ask again at
+    /// `next_at` (`checks` counts the checks so far, for the backoff).
+    pub async fn record_check(
+        &self,
+        id: &OrderId,
+        checks: u32,
+        next_at: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        // Paid or expired meanwhile (the condition fails): nothing left to check.
+        Self::update_if(
+            self.client
+                .update_item()
+                .table_name(&self.table)
+                .set_key(Some(codec::order_key(id)))
+                .update_expression("SET check_at = :next, checks = :n")
+                .condition_expression("#status = :pending")
+                .expression_attribute_names("#status", "status")
+                .expression_attribute_values(":next", ts(next_at))
+                .expression_attribute_values(":n", n(checks))
+                .expression_attribute_values(":pending", s(OrderStatus::Pending.as_str())),
+            "UpdateItem(record check)",
+        )
+        .await?;
+        Ok(())
+    }
+}
