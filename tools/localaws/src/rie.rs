@@ -108,11 +108,31 @@ fn free_port() -> Result<u16> {
 
 impl Rie {
     /// Start `bootstrap` under `rie` with exactly `env`, listening on free loopback ports.
+    /// A port found free can be taken by another process before the RIE binds it (the
+    /// tests run beside each other); the RIE then dies at once with "address already in
+    /// use", and it is started again on other ports, up to three times.
     pub fn start(rie: &Path, bootstrap: &Path, env: &[(String, String)]) -> Result<Rie> {
         if !bootstrap.is_file() {
             bail!("no bootstrap at {}", bootstrap.display());
         }
-        let (invoke_port, runtime_port) = (free_port()?, free_port()?);
+        let mut attempt = 1;
+        loop {
+            match Self::start_on(rie, bootstrap, env, free_port()?, free_port()?) {
+                Err(e) if attempt < 3 && format!("{e:#}").contains("address already in use") => {
+                    attempt += 1;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    fn start_on(
+        rie: &Path,
+        bootstrap: &Path,
+        env: &[(String, String)],
+        invoke_port: u16,
+        runtime_port: u16,
+    ) -> Result<Rie> {
         let mut child = Command::new(rie)
             .arg("--runtime-interface-emulator-address")
             .arg(format!("127.0.0.1:{invoke_port}"))
@@ -144,7 +164,7 @@ impl Rie {
                 }
             });
         }
-        let rie = Rie {
+        let mut rie = Rie {
             child,
             url: format!(
                 "http://127.0.0.1:{invoke_port}/2015-03-31/functions/function/invocations"
@@ -155,6 +175,11 @@ impl Rie {
         let addr = SocketAddr::from(([127, 0, 0, 1], invoke_port));
         let started = Instant::now();
         while TcpStream::connect_timeout(&addr, Duration::from_millis(100)).is_err() {
+            if rie.child.try_wait()?.is_some() {
+                // Let the readers take its last words (the reason) first.
+                std::thread::sleep(Duration::from_millis(100));
+                bail!("the RIE exited before it listened:\n{}", rie.output());
+            }
             if started.elapsed() > Duration::from_secs(10) {
                 bail!("the RIE did not listen within 10 s:\n{}", rie.output());
             }
