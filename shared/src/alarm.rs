@@ -14,5 +14,18 @@ pub const MAIL_FAILED_FOR_GOOD: &str = "purchase mail failed for good";
 /// wrong amount, ...).
 pub const RECONCILE_ITEM_FAILED: &str = "reconcile: could not settle a pending order";
 
+/// A buyer's bank disputes a card payment (a chargeback): the purchase's links are
+/// suspended, and the author has a few days to answer in Stripe's dashboard.
+pub const DISPUTE_OPENED: &str = "payment disputed";
+
+/// A dispute was lost: the money went back to the buyer; the links stay suspended.
+pub const DISPUTE_LOST: &str = "dispute lost";
+
 /// Every message an alarm counts.
-pub const ALL: [&str; 3] = [NOTIFY_REFUSED, MAIL_FAILED_FOR_GOOD, RECONCILE_ITEM_FAILED];
+pub const ALL: [&str; 5] = [
+    NOTIFY_REFUSED,
+    MAIL_FAILED_FOR_GOOD,
+    RECONCILE_ITEM_FAILED,
+    DISPUTE_OPENED,
+    DISPUTE_LOST,
+];

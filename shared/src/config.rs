@@ -297,11 +297,13 @@ impl AlipayConfig {
 }
 
 /// Stripe's settings: the names of the SSM parameters with the secret key and the
-/// webhook signing secret. Both empty: Stripe is off; one without the other is an error.
+/// webhook signing secret. No secret key: Stripe is off. The webhook secret is given
+/// only to payment-notify, the one function that verifies webhooks (checkout, reconcile
+/// and the CLI need the API key alone); a webhook secret without a key is an error.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StripeConfig {
     pub secret_key_param: String,
-    pub webhook_secret_param: String,
+    pub webhook_secret_param: Option<String>,
     /// `https://api.stripe.com` unless `STRIPE_API_BASE` says otherwise (the local
     /// stand-in).
     pub api_base: String,
@@ -315,11 +317,13 @@ impl StripeConfig {
         let hook = optional(env, "STRIPE_WEBHOOK_SECRET_PARAM");
         match (key, hook) {
             (None, None) => Ok(None),
-            (Some(_), None) => Err(ConfigError::Missing("STRIPE_WEBHOOK_SECRET_PARAM")),
             (None, Some(_)) => Err(ConfigError::Missing("STRIPE_SECRET_KEY_PARAM")),
-            (Some(_), Some(_)) => Ok(Some(StripeConfig {
+            (Some(_), hook) => Ok(Some(StripeConfig {
                 secret_key_param: ssm_name(env, "STRIPE_SECRET_KEY_PARAM")?,
-                webhook_secret_param: ssm_name(env, "STRIPE_WEBHOOK_SECRET_PARAM")?,
+                webhook_secret_param: match hook {
+                    Some(_) => Some(ssm_name(env, "STRIPE_WEBHOOK_SECRET_PARAM")?),
+                    None => None,
+                },
                 api_base: match optional(env, "STRIPE_API_BASE") {
                     Some(_) => base_url(env, "STRIPE_API_BASE")?,
                     None => STRIPE_API.to_owned(),
@@ -539,10 +543,22 @@ mod tests {
         ]);
         let c = StripeConfig::optional(&env(&both)).unwrap().unwrap();
         assert_eq!(c.api_base, STRIPE_API);
-        let half = with(&[("STRIPE_SECRET_KEY_PARAM", "/kiosk/stripe/secret-key")]);
+        let key_only = with(&[("STRIPE_SECRET_KEY_PARAM", "/kiosk/stripe/secret-key")]);
         assert_eq!(
-            StripeConfig::optional(&env(&half)).unwrap_err(),
-            ConfigError::Missing("STRIPE_WEBHOOK_SECRET_PARAM")
+            StripeConfig::optional(&env(&key_only))
+                .unwrap()
+                .unwrap()
+                .webhook_secret_param,
+            None,
+            "checkout and reconcile hold the API key alone"
+        );
+        let hook_only = with(&[(
+            "STRIPE_WEBHOOK_SECRET_PARAM",
+            "/kiosk/stripe/webhook-secret",
+        )]);
+        assert_eq!(
+            StripeConfig::optional(&env(&hook_only)).unwrap_err(),
+            ConfigError::Missing("STRIPE_SECRET_KEY_PARAM")
         );
         let mut local = both.clone();
         local.push(("STRIPE_API_BASE", "http://127.0.0.1:9000/sandbox/stripe/"));

@@ -21,6 +21,8 @@ pub struct Grant {
     pub expires_at: Option<OffsetDateTime>,
     /// Set when the order is refunded.
     pub revoked: bool,
+    /// Set while the payment is disputed (a chargeback), cleared if the dispute is won.
+    pub suspended: bool,
 }
 
 /// Why a grant cannot serve a download right now. The order matters: a refunded link
@@ -29,6 +31,10 @@ pub struct Grant {
 pub enum Unusable {
     #[error("this purchase was refunded, so its link no longer works")]
     Revoked,
+    #[error(
+        "the payment for this purchase is disputed with the card issuer, so its link is paused"
+    )]
+    Suspended,
     #[error("this download link has expired")]
     Expired,
     #[error("all downloads for this purchase have been used")]
@@ -55,6 +61,7 @@ impl Grant {
             created_at: now,
             expires_at,
             revoked: false,
+            suspended: false,
         }
     }
 
@@ -78,6 +85,8 @@ impl Grant {
     pub fn usable(&self, now: OffsetDateTime) -> Result<(), Unusable> {
         if self.revoked {
             Err(Unusable::Revoked)
+        } else if self.suspended {
+            Err(Unusable::Suspended)
         } else if self.expires_at.is_some_and(|e| e <= now) {
             Err(Unusable::Expired)
         } else if self.downloads_left == 0 {

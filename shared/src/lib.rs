@@ -23,6 +23,7 @@ pub mod money;
 pub mod order;
 pub mod product;
 pub mod reconcile;
+pub mod refund;
 pub mod resend;
 pub mod secrets;
 pub mod shop;

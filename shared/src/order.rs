@@ -196,14 +196,82 @@ pub struct Order {
     pub grant_tokens: Vec<DownloadToken>,
     pub source: Source,
     pub mail: MailState,
+    /// Refund requests made through `kiosk refund` so far (names the next one).
+    pub refund_seq: u32,
+    /// A refund asked of the provider that is not settled here yet: written before the
+    /// provider is called, reused by every rerun until its outcome is recorded, so a
+    /// crash or a lost answer never turns into a second refund.
+    pub refund_request: Option<RefundRequest>,
+    /// A card dispute (chargeback) of the payment, while there is or was one.
+    pub dispute: Option<Dispute>,
 }
 
-/// What a refund the provider reports does to a paid order (one rule for every channel).
+/// One refund asked of the provider: its number there (`{order}_R{seq}`), which makes a
+/// repeat of it refund nothing more.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefundRequest {
+    pub seq: u32,
+    pub amount: Money,
+    pub request_no: String,
+}
+
+impl RefundRequest {
+    pub fn new(order: &OrderId, seq: u32, amount: Money) -> RefundRequest {
+        RefundRequest {
+            seq,
+            amount,
+            request_no: format!("{order}_R{seq}"),
+        }
+    }
+}
+
+/// Where a dispute of the payment stands: links are suspended while it is open, restored
+/// when it is won, and stay off when it is lost.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dispute {
+    Open,
+    Won,
+    Lost,
+}
+
+impl Dispute {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Dispute::Open => "OPEN",
+            Dispute::Won => "WON",
+            Dispute::Lost => "LOST",
+        }
+    }
+
+    /// Whether the purchase's links work under this dispute state.
+    pub fn suspends(self) -> bool {
+        !matches!(self, Dispute::Won)
+    }
+}
+
+impl FromStr for Dispute {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "OPEN" => Ok(Dispute::Open),
+            "WON" => Ok(Dispute::Won),
+            "LOST" => Ok(Dispute::Lost),
+            other => Err(format!("unknown dispute state {other:?}")),
+        }
+    }
+}
+
+/// What a refund the provider reports does to an order (one rule for every channel and
+/// every state: a refund may arrive before the payment it refunds is recorded).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RefundOutcome {
     /// The whole amount is back with the buyer: the order becomes REFUNDED and every
-    /// download link of the purchase is revoked.
-    Full(Box<Order>),
+    /// download link of the purchase is revoked. `from` is the state it was read in (the
+    /// write is conditioned on it).
+    Full {
+        order: Box<Order>,
+        from: OrderStatus,
+    },
     /// Part of it: the amount is recorded, access stays.
     Partial(Box<Order>),
     /// Nothing new (a repeated or older report).
@@ -222,6 +290,10 @@ pub struct Payment {
 pub enum PayOutcome {
     /// The order moves to PAID: this is the new state to write.
     Paid(Box<Order>),
+    /// The provider reported the whole amount refunded before this payment was recorded:
+    /// the payment is recorded (its id, when) but the order stays REFUNDED, with no
+    /// download link and no purchase mail.
+    AlreadyRefunded(Box<Order>),
     /// The same payment was already recorded: nothing to do (a provider retry).
     AlreadyPaid,
 }
@@ -269,6 +341,9 @@ impl Order {
             grant_tokens: Vec::new(),
             source,
             mail: MailState::NotDue,
+            refund_seq: 0,
+            refund_request: None,
+            dispute: None,
         }
     }
 
@@ -282,6 +357,18 @@ impl Order {
         now: OffsetDateTime,
     ) -> Result<PayOutcome, TransitionError> {
         match self.status {
+            OrderStatus::Refunded if self.provider_txn_id.is_none() => {
+                if payment.amount != self.amount {
+                    return Err(TransitionError::AmountMismatch {
+                        expected: self.amount,
+                        got: payment.amount,
+                    });
+                }
+                let mut o = self.clone();
+                o.provider_txn_id = Some(payment.provider_txn_id.clone());
+                o.paid_at = Some(now);
+                return Ok(PayOutcome::AlreadyRefunded(Box::new(o)));
+            }
             OrderStatus::Paid | OrderStatus::Refunded => {
                 return match &self.provider_txn_id {
                     Some(existing) if *existing == payment.provider_txn_id => {
@@ -324,18 +411,28 @@ impl Order {
         self.move_from(OrderStatus::Pending, OrderStatus::Expired)
     }
 
-    /// A paid order whose money went back to the buyer.
+    /// An order whose money went back to the buyer: a paid one, or one whose refund
+    /// arrived before its payment was recorded (pending or expired).
     pub fn refund(&self, now: OffsetDateTime) -> Result<Order, TransitionError> {
-        let mut o = self.move_from(OrderStatus::Paid, OrderStatus::Refunded)?;
+        if self.status == OrderStatus::Refunded {
+            return Err(TransitionError::NotAllowed {
+                from: self.status,
+                to: OrderStatus::Refunded,
+            });
+        }
+        let mut o = self.clone();
+        o.status = OrderStatus::Refunded;
         o.refunded_at = Some(now);
         o.refunded = Some(self.amount);
         Ok(o)
     }
 
-    /// The provider reports `total` refunded so far for this order. The full amount
-    /// refunds the order; less is a partial refund that keeps access; a report of no
-    /// more than is already recorded changes nothing. More than was paid, or another
-    /// currency, is an error.
+    /// The provider reports `total` refunded so far for this order, in whatever state
+    /// we hold it: a refund can overtake the payment's own notification, and must win.
+    /// The full amount refunds the order (a payment recorded later leaves it refunded);
+    /// less is a partial refund that keeps access (and is kept when the payment is
+    /// recorded later); a report of no more than is already recorded changes nothing.
+    /// More than was paid, or another currency, is an error.
     pub fn record_refund(
         &self,
         total: Money,
@@ -347,18 +444,14 @@ impl Order {
                 got: total,
             });
         }
-        match self.status {
-            OrderStatus::Refunded => return Ok(RefundOutcome::Already),
-            OrderStatus::Paid => {}
-            from => {
-                return Err(TransitionError::NotAllowed {
-                    from,
-                    to: OrderStatus::Refunded,
-                });
-            }
+        if self.status == OrderStatus::Refunded {
+            return Ok(RefundOutcome::Already);
         }
         if total == self.amount {
-            return Ok(RefundOutcome::Full(Box::new(self.refund(now)?)));
+            return Ok(RefundOutcome::Full {
+                order: Box::new(self.refund(now)?),
+                from: self.status,
+            });
         }
         if self.refunded.is_some_and(|r| r.minor() >= total.minor()) || total.minor() == 0 {
             return Ok(RefundOutcome::Already);
@@ -468,10 +561,6 @@ mod tests {
     #[test]
     fn refunds_follow_one_rule() {
         let cny = |s: &str| Money::parse_decimal(s, crate::money::Currency::Cny).unwrap();
-        assert!(matches!(
-            pending().record_refund(cny("9.00"), LATER),
-            Err(TransitionError::NotAllowed { .. })
-        ));
         let t = token();
         let PayOutcome::Paid(paid) = pending()
             .pay(&payment("T1", "9.00"), t.clone(), LATER)
@@ -496,9 +585,12 @@ mod tests {
             paid.record_refund(cny("0.00"), LATER),
             Ok(RefundOutcome::Already)
         );
-        let RefundOutcome::Full(full) = part.record_refund(cny("9.00"), LATER).unwrap() else {
+        let RefundOutcome::Full { order: full, from } =
+            part.record_refund(cny("9.00"), LATER).unwrap()
+        else {
             panic!("9.00 of 9.00 is full");
         };
+        assert_eq!(from, OrderStatus::Paid);
         assert_eq!(full.status, OrderStatus::Refunded);
         assert_eq!(full.refunded_at, Some(LATER));
         assert_eq!(
@@ -512,6 +604,51 @@ mod tests {
         let usd = Money::parse_decimal("9.00", crate::money::Currency::Usd).unwrap();
         assert!(paid.record_refund(usd, LATER).is_err());
         assert_eq!(full.all_grants(), vec![t]);
+    }
+
+    #[test]
+    fn a_refund_reported_before_the_payment_wins() {
+        let cny = |s: &str| Money::parse_decimal(s, crate::money::Currency::Cny).unwrap();
+        // In full, first: the order is refunded, and the payment that follows is recorded
+        // without a link or a mail, once.
+        for before in [pending(), pending().expire().unwrap()] {
+            let RefundOutcome::Full { order, from } =
+                before.record_refund(cny("9.00"), LATER).unwrap()
+            else {
+                panic!("full");
+            };
+            assert_eq!((order.status, from), (OrderStatus::Refunded, before.status));
+            let Ok(PayOutcome::AlreadyRefunded(after)) =
+                order.pay(&payment("T1", "9.00"), token(), LATER)
+            else {
+                panic!("a payment after a full refund stays refunded");
+            };
+            assert_eq!(after.status, OrderStatus::Refunded);
+            assert_eq!(after.provider_txn_id.as_deref(), Some("T1"));
+            assert!(after.grant_token.is_none() && after.grant_tokens.is_empty());
+            assert_eq!(after.mail, MailState::NotDue);
+            assert_eq!(
+                after.pay(&payment("T1", "9.00"), token(), LATER),
+                Ok(PayOutcome::AlreadyPaid)
+            );
+            assert!(after.pay(&payment("T2", "9.00"), token(), LATER).is_err());
+            assert!(
+                order.pay(&payment("T1", "8.00"), token(), LATER).is_err(),
+                "still the order's amount"
+            );
+        }
+        // In part, first: kept when the payment arrives; access stays.
+        let RefundOutcome::Partial(part) = pending().record_refund(cny("2.00"), LATER).unwrap()
+        else {
+            panic!("partial");
+        };
+        assert_eq!(part.status, OrderStatus::Pending);
+        let PayOutcome::Paid(paid) = part.pay(&payment("T1", "9.00"), token(), LATER).unwrap()
+        else {
+            panic!("paid");
+        };
+        assert_eq!(paid.refunded, Some(cny("2.00")));
+        assert_eq!(paid.status, OrderStatus::Paid);
     }
 
     #[test]
@@ -584,10 +721,8 @@ mod tests {
     #[test]
     fn illegal_moves_are_errors() {
         let o = pending();
-        assert!(o.refund(LATER).is_err());
         let expired = o.expire().unwrap();
         assert!(expired.expire().is_err());
-        assert!(expired.refund(LATER).is_err());
         let PayOutcome::Paid(paid) = o.pay(&payment("T1", "9.00"), token(), LATER).unwrap() else {
             panic!()
         };

@@ -42,6 +42,9 @@ pub struct PendingRun {
     pub fulfilled: u32,
     /// Closed at the provider (or there already) and expired here.
     pub expired: u32,
+    /// Paid and refunded in full at the provider before we heard: recorded as
+    /// refunded (no link, no mail).
+    pub refunded: u32,
     /// Still open at the provider; checked again later.
     pub still_open: u32,
     /// The provider could not be asked or answered something we cannot act on (logged;
@@ -61,6 +64,7 @@ pub struct Reconciled {
 enum Checked {
     Fulfilled,
     Expired,
+    Refunded,
     StillOpen,
 }
 
@@ -105,6 +109,7 @@ impl Shop {
                 match self.check_pending(&order, now).await {
                     Ok(Checked::Fulfilled) => run.fulfilled += 1,
                     Ok(Checked::Expired) => run.expired += 1,
+                    Ok(Checked::Refunded) => run.refunded += 1,
                     Ok(Checked::StillOpen) => {
                         run.still_open += 1;
                         self.store
@@ -131,6 +136,8 @@ impl Shop {
         let channel = self
             .channel_for(order)
             .ok_or(CheckError::ChannelOff(order.channel.as_str()))?;
+        // A session completed with a method that settles later is neither abandoned nor
+        // paid: it is never closed, and checked again later without an error.
         let status = match channel.query(order, now).await? {
             ProviderStatus::Waiting if now >= order.expires_at => {
                 match channel.close(order, now).await? {
@@ -150,13 +157,27 @@ impl Shop {
                 tracing::info!(order_id = %order.id, "reconcile: recorded a payment no notification reported");
                 Ok(Checked::Fulfilled)
             }
-            // A query reports a refunded trade as closed; `Refunded` comes only in
+            // Paid and (partly or wholly) refunded before we heard: the refund is
+            // recorded first, so a full one leaves no link and sends no mail.
+            ProviderStatus::PaidRefunded { payment, total } => {
+                match self.settle_refunded(order, &payment, total, now).await? {
+                    crate::shop::Fulfilled::AfterRefund { .. } => {
+                        tracing::info!(order_id = %order.id, "reconcile: a payment refunded before we heard of it; no link, no mail");
+                        Ok(Checked::Refunded)
+                    }
+                    _ => Ok(Checked::Fulfilled),
+                }
+            }
+            // A query reports a refunded Alipay trade as closed; `Refunded` comes only in
             // notifications. Either way no payment of this order stands.
             ProviderStatus::Closed | ProviderStatus::Refunded { .. } => {
                 self.store.expire_order(&order.id, now).await?;
                 Ok(Checked::Expired)
             }
-            ProviderStatus::Waiting => Ok(Checked::StillOpen),
+            ProviderStatus::Waiting | ProviderStatus::Processing => Ok(Checked::StillOpen),
+            ProviderStatus::Disputed { .. } => Err(CheckError::Channel(ChannelError::BadReply(
+                "a query answered a dispute".into(),
+            ))),
         }
     }
 }

@@ -78,7 +78,8 @@ pub async fn channel_secrets(
         ]);
     }
     if let Some(c) = stripe {
-        names.extend([c.secret_key_param.as_str(), c.webhook_secret_param.as_str()]);
+        names.push(c.secret_key_param.as_str());
+        names.extend(c.webhook_secret_param.as_deref());
     }
     if names.is_empty() {
         return Ok(ChannelSecrets {
@@ -105,10 +106,14 @@ pub async fn channel_secrets(
     };
     let stripe = match stripe {
         Some(c) => {
-            let (key, hook) = (next(), next());
+            let key = next();
+            let hook = c.webhook_secret_param.as_ref().map(|_| next());
             Some(
-                StripeKeys::parse(&key, &hook).map_err(|why| SecretError::Key {
-                    name: format!("{} / {}", c.secret_key_param, c.webhook_secret_param),
+                StripeKeys::parse(&key, hook.as_deref()).map_err(|why| SecretError::Key {
+                    name: match &c.webhook_secret_param {
+                        Some(h) => format!("{} / {h}", c.secret_key_param),
+                        None => c.secret_key_param.clone(),
+                    },
                     source: why.into(),
                 })?,
             )

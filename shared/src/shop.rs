@@ -79,6 +79,11 @@ pub enum NotifyOutcome {
     Closed,
     /// A refund: `full` revoked access (now or before); `changed` is false for a repeat.
     Refunded { full: bool, changed: bool },
+    /// A payment whose full refund had been recorded first: noted, the order stays
+    /// refunded, no link and no mail.
+    PaidAfterRefund,
+    /// A dispute of the payment opened or closed: the links were suspended or restored.
+    Disputed { state: crate::order::Dispute },
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -99,6 +104,15 @@ pub enum NotifyError {
     },
     #[error("notification refused: {0}")]
     Refused(TransitionError),
+    /// The event is about a checkout or payment other than the order's own.
+    #[error("notification about order {order} names {what} {got}, which is not the order's")]
+    NotTheOrders {
+        order: OrderId,
+        what: &'static str,
+        got: String,
+    },
+    #[error("could not confirm the payment with the provider")]
+    Provider(#[source] ChannelError),
     #[error(transparent)]
     Store(StoreError),
 }
@@ -209,12 +223,20 @@ impl Shop {
         };
         let order_id = match event.order {
             OrderRef::Id(id) => id,
-            OrderRef::ProviderTxn(txn) => self
+            OrderRef::ProviderTxn(txn) => match self
                 .store
                 .order_id_by_txn(ch.kind(), &txn)
                 .await
                 .map_err(NotifyError::Store)?
-                .ok_or(NotifyError::UnknownPayment(txn))?,
+            {
+                Some(id) => id,
+                // A payment this shop never recorded (another integration's, or one it has
+                // not heard of yet and whose event will name the order): nothing to act on.
+                None => {
+                    tracing::info!(channel, payment = %txn, "notification about a payment this shop did not record");
+                    return Ok(NotifyOutcome::Irrelevant);
+                }
+            },
         };
         let order = self
             .store
@@ -229,6 +251,15 @@ impl Shop {
                 got: ch.kind().as_str(),
             });
         }
+        if let Some(got) = &event.checkout_ref
+            && order.checkout_ref.as_ref() != Some(got)
+        {
+            return Err(NotifyError::NotTheOrders {
+                order: order.id,
+                what: "checkout",
+                got: got.clone(),
+            });
+        }
         match event.status {
             ProviderStatus::Paid(payment) => {
                 match self
@@ -237,11 +268,12 @@ impl Shop {
                 {
                     Ok(Fulfilled::Now { mail_sent, .. }) => Ok(NotifyOutcome::Paid { mail_sent }),
                     Ok(Fulfilled::Already { .. }) => Ok(NotifyOutcome::AlreadyPaid),
+                    Ok(Fulfilled::AfterRefund { .. }) => Ok(NotifyOutcome::PaidAfterRefund),
                     Err(StoreError::Transition(e)) => Err(NotifyError::Refused(e)),
                     Err(e) => Err(NotifyError::Store(e)),
                 }
             }
-            ProviderStatus::Waiting => Ok(NotifyOutcome::Ignored),
+            ProviderStatus::Waiting | ProviderStatus::Processing => Ok(NotifyOutcome::Ignored),
             ProviderStatus::Closed => {
                 if order.status == OrderStatus::Pending {
                     self.store
@@ -251,41 +283,144 @@ impl Shop {
                 }
                 Ok(NotifyOutcome::Closed)
             }
-            ProviderStatus::Refunded { total } => self.refund(&order, total, now).await,
+            ProviderStatus::Refunded { total, payment } => {
+                self.check_payment(ch, &order, payment.as_deref(), now)
+                    .await?;
+                self.refund(&order, total, now).await
+            }
+            // A query's answer, never a notification's; recorded as it says all the same.
+            ProviderStatus::PaidRefunded { payment, total } => {
+                self.check_payment(ch, &order, Some(&payment.provider_txn_id), now)
+                    .await?;
+                self.refund(&order, total, now).await
+            }
+            ProviderStatus::Disputed { payment, state } => {
+                self.check_payment(ch, &order, Some(&payment), now).await?;
+                self.dispute(order, state).await
+            }
         }
     }
 
-    /// Apply a refund the provider reports for `order` (`total` refunded so far): the
-    /// rule of [`Order::record_refund`], written by [`Store::apply_refund`]. A repeat
-    /// changes nothing. A refund for an order we never recorded as paid is refused, so
-    /// the provider retries it after reconcile has settled the order -- except a full
-    /// refund of an expired order, which gave no access and needs nothing.
+    /// An authentic refund or dispute names `payment`: it must be the order's. Against
+    /// the payment recorded; with none recorded yet (the refund overtook the payment's
+    /// own event), the channel confirms it.
+    async fn check_payment(
+        &self,
+        ch: AnyChannel<'_>,
+        order: &Order,
+        payment: Option<&str>,
+        now: OffsetDateTime,
+    ) -> Result<(), NotifyError> {
+        let Some(payment) = payment else {
+            return Ok(());
+        };
+        let ok = match &order.provider_txn_id {
+            Some(recorded) => recorded == payment,
+            None => ch
+                .confirm_payment(order, payment, now)
+                .await
+                .map_err(NotifyError::Provider)?,
+        };
+        if ok {
+            Ok(())
+        } else {
+            Err(NotifyError::NotTheOrders {
+                order: order.id.clone(),
+                what: "payment",
+                got: payment.to_owned(),
+            })
+        }
+    }
+
+    /// Apply a refund the provider reports for `order` (`total` refunded so far), in
+    /// any state: the rule of [`Order::record_refund`], written by
+    /// [`Shop::record_refund`]. A repeat changes nothing.
     pub async fn refund(
         &self,
         order: &Order,
         total: crate::money::Money,
         now: OffsetDateTime,
     ) -> Result<NotifyOutcome, NotifyError> {
-        if order.status == OrderStatus::Expired && total == order.amount {
-            return Ok(NotifyOutcome::Refunded {
-                full: true,
-                changed: false,
-            });
-        }
-        let outcome = order
-            .record_refund(total, now)
-            .map_err(NotifyError::Refused)?;
-        let changed = self
-            .store
-            .apply_refund(&outcome, now)
+        let (outcome, changed) = self
+            .record_refund(order.clone(), total, now)
             .await
-            .map_err(NotifyError::Store)?;
+            .map_err(|e| match e {
+                StoreError::Transition(t) => NotifyError::Refused(t),
+                e => NotifyError::Store(e),
+            })?;
         let full =
-            matches!(outcome, RefundOutcome::Full(_)) || order.status == OrderStatus::Refunded;
+            matches!(outcome, RefundOutcome::Full { .. }) || order.status == OrderStatus::Refunded;
         if changed {
             tracing::info!(order_id = %order.id, refunded = %total, full, "refund recorded");
         }
         Ok(NotifyOutcome::Refunded { full, changed })
+    }
+
+    /// Record `total` refunded of `order` (read recently): compute the outcome from the
+    /// order, write it conditioned on what it was computed from, and on a conflict (the
+    /// order was paid, got a new edition's link, another report came) read again and
+    /// redo, so the outcome always covers the links the order has when it is written.
+    pub async fn record_refund(
+        &self,
+        mut order: Order,
+        total: crate::money::Money,
+        now: OffsetDateTime,
+    ) -> Result<(RefundOutcome, bool), StoreError> {
+        let mut tries = 0;
+        loop {
+            tries += 1;
+            let outcome = order
+                .record_refund(total, now)
+                .map_err(StoreError::Transition)?;
+            match self.store.apply_refund(&outcome, now).await {
+                Ok(changed) => return Ok((outcome, changed)),
+                Err(StoreError::Contention(_)) if tries < 5 => {
+                    order = self
+                        .store
+                        .get_order(&order.id)
+                        .await?
+                        .ok_or_else(|| StoreError::OrderNotFound(order.id.clone()))?;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// A dispute of `order`'s payment opened (links suspended; the author is told, an
+    /// alarm counts it) or closed (won: links restored; lost: they stay off).
+    async fn dispute(
+        &self,
+        mut order: Order,
+        state: crate::order::Dispute,
+    ) -> Result<NotifyOutcome, NotifyError> {
+        for _ in 0..5 {
+            if self
+                .store
+                .set_dispute(&order, state)
+                .await
+                .map_err(NotifyError::Store)?
+            {
+                match state {
+                    crate::order::Dispute::Open => {
+                        tracing::error!(message = crate::alarm::DISPUTE_OPENED, order_id = %order.id, "the links are suspended until the dispute is closed")
+                    }
+                    crate::order::Dispute::Lost => {
+                        tracing::error!(message = crate::alarm::DISPUTE_LOST, order_id = %order.id, "the links stay suspended")
+                    }
+                    crate::order::Dispute::Won => {
+                        tracing::info!(order_id = %order.id, "dispute won: links restored")
+                    }
+                }
+                return Ok(NotifyOutcome::Disputed { state });
+            }
+            order = self
+                .store
+                .get_order(&order.id)
+                .await
+                .map_err(NotifyError::Store)?
+                .ok_or_else(|| NotifyError::UnknownOrder(order.id.clone()))?;
+        }
+        Err(NotifyError::Store(StoreError::Contention(order.id)))
     }
 
     /// The buyer's browser came back from the provider (`/return/{channel}`). Never
@@ -328,8 +463,28 @@ impl Shop {
                             Ok(Fulfilled::Now { order, .. } | Fulfilled::Already { order }) => {
                                 Ok(self.paid_view(*order))
                             }
+                            Ok(Fulfilled::AfterRefund { order }) => {
+                                Ok(ReturnView::Refunded { order })
+                            }
                             Err(e) => {
                                 tracing::error!(order_id = %order.id, error = %e, "return: provider says paid but recording failed");
+                                Ok(ReturnView::Confirming {
+                                    order: Box::new(order),
+                                })
+                            }
+                        }
+                    }
+                    // Paid and refunded already: the refund wins (recorded first).
+                    Ok(ProviderStatus::PaidRefunded { payment, total }) => {
+                        match self.settle_refunded(&order, &payment, total, now).await {
+                            Ok(Fulfilled::Now { order, .. } | Fulfilled::Already { order }) => {
+                                Ok(self.paid_view(*order))
+                            }
+                            Ok(Fulfilled::AfterRefund { order }) => {
+                                Ok(ReturnView::Refunded { order })
+                            }
+                            Err(e) => {
+                                tracing::error!(order_id = %order.id, error = %e, "return: could not record a refunded payment");
                                 Ok(ReturnView::Confirming {
                                     order: Box::new(order),
                                 })
@@ -382,6 +537,10 @@ impl Shop {
             .await?
         {
             Paid::Already { order } => Ok(Fulfilled::Already { order }),
+            Paid::Refunded { order } => {
+                tracing::info!(order_id = %order.id, "payment recorded after its full refund: no link, no mail");
+                Ok(Fulfilled::AfterRefund { order })
+            }
             Paid::Now { order, grant } => {
                 tracing::info!(order_id = %order.id, grant = ?grant.token, "order paid");
                 let mail_sent = self
@@ -396,6 +555,26 @@ impl Shop {
                 })
             }
         }
+    }
+
+    /// A payment the provider reports paid with `total` of it already refunded (a query
+    /// by reconcile or the return page): the refund is recorded first, then the
+    /// payment, so a full refund leaves the order refunded with no link and no mail, and
+    /// a partial one is kept.
+    pub async fn settle_refunded(
+        &self,
+        order: &Order,
+        payment: &Payment,
+        total: crate::money::Money,
+        now: OffsetDateTime,
+    ) -> Result<Fulfilled, StoreError> {
+        self.record_refund(order.clone(), total, now).await?;
+        let current = self
+            .store
+            .get_order(&order.id)
+            .await?
+            .ok_or_else(|| StoreError::OrderNotFound(order.id.clone()))?;
+        self.fulfil(&current, payment, None, now).await
     }
 
     /// The purchase mail's sender, over this shop's store and SES client.
@@ -416,6 +595,10 @@ pub enum Fulfilled {
         mail_sent: bool,
     },
     Already {
+        order: Box<Order>,
+    },
+    /// Recorded after a full refund: no grant, no mail.
+    AfterRefund {
         order: Box<Order>,
     },
 }
@@ -497,6 +680,7 @@ impl Shop {
                 &c.api_base,
                 &config.public_base_url,
                 &config.shop_url,
+                &config.table_name,
                 keys,
                 http,
             )),

@@ -112,9 +112,22 @@ fn the_session_form_decodes_to_the_librarys_pairs() {
         success_url: str_of(p, "success_url").to_owned(),
         cancel_url: str_of(p, "cancel_url").to_owned(),
         expires_at: p["expires_at"].as_i64().expect("expires_at"),
+        shop_tag: "kiosk-shop-table".into(),
     };
+    // Ours is the library's form plus Kiosk's own fields (the shop tag, cards only),
+    // encoded the same way.
+    let mut ours = parse_form(&req.form_body()).expect("ours decodes");
+    assert_eq!(ours["metadata[kiosk_shop]"], "kiosk-shop-table");
     assert_eq!(
-        parse_form(&req.form_body()).expect("ours decodes"),
+        ours["payment_intent_data[metadata][kiosk_shop]"],
+        "kiosk-shop-table"
+    );
+    assert_eq!(ours["payment_method_types[0]"], "card");
+    for k in kiosk::stripe::checkout::KIOSK_FIELDS {
+        ours.remove(k);
+    }
+    assert_eq!(
+        ours,
         parse_form(str_of(c, "body")).expect("the library's decodes")
     );
     assert_eq!(req.idempotency_key(), str_of(c, "idempotency_key"));

@@ -81,9 +81,10 @@ fn shop() -> &'static Shop {
             NOWHERE,
             BASE_URL,
             SHOP_URL,
+            "kiosk-fuzz",
             StripeKeys {
                 secret_key: "sk_test_fuzz".into(),
-                webhook_secret: WebhookSecret::parse("whsec_fuzz").expect("secret"),
+                webhook_secret: Some(WebhookSecret::parse("whsec_fuzz").expect("secret")),
             },
             http,
         );

@@ -402,7 +402,7 @@ async fn twenty_concurrent_payments_create_exactly_one_grant() {
             match r.unwrap() {
                 Ok(Paid::Now { .. }) => now_count += 1,
                 Ok(Paid::Already { .. }) => already += 1,
-                Err(e) => panic!("round {round}: unexpected {e:?}"),
+                other => panic!("round {round}: unexpected {other:?}"),
             }
         }
         assert_eq!((now_count, already), (1, 19), "round {round}");

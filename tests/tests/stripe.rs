@@ -478,6 +478,15 @@ async fn the_return_page_confirms_with_stripe_and_never_trusts_the_query() {
 
 /// A shop set up like the local one but with only the channels given.
 async fn shop_with(local: &LocalShop, alipay: bool, stripe: bool) -> Shop {
+    shop_configured(local, alipay, stripe, local.app.shop.config.clone()).await
+}
+
+async fn shop_configured(
+    local: &LocalShop,
+    alipay: bool,
+    stripe: bool,
+    config: kiosk::Config,
+) -> Shop {
     let sdk = kiosk_localaws::emulator_config().await.unwrap();
     let base = &local.base;
     let alipay = alipay.then(|| kiosk::config::AlipayConfig {
@@ -489,7 +498,7 @@ async fn shop_with(local: &LocalShop, alipay: bool, stripe: bool) -> Shop {
     });
     let stripe = stripe.then(|| kiosk::config::StripeConfig {
         secret_key_param: local.app.names.stripe_secret_key.clone(),
-        webhook_secret_param: local.app.names.stripe_webhook_secret.clone(),
+        webhook_secret_param: Some(local.app.names.stripe_webhook_secret.clone()),
         api_base: format!("{base}/sandbox/stripe"),
     });
     let channels = ChannelsConfig {
@@ -497,9 +506,70 @@ async fn shop_with(local: &LocalShop, alipay: bool, stripe: bool) -> Shop {
         stripe,
         default: None,
     };
-    Shop::new(&sdk, local.app.shop.config.clone(), channels)
-        .await
-        .unwrap()
+    Shop::new(&sdk, config, channels).await.unwrap()
+}
+
+#[tokio::test]
+async fn card_checkouts_fit_stripes_expiry_window_at_any_order_ttl() {
+    let local = local("stripe-ttl-keys").await;
+    // The stand-in measures the window from its own receipt of the request, with no
+    // slack, as Stripe does: exactly 30 minutes computed a moment earlier is refused.
+    let form = |expires_at: i64| {
+        format!(
+            "mode=payment&success_url=https%3A%2F%2Fx%2Fr&line_items[0][quantity]=1\
+             &line_items[0][price_data][currency]=cny&line_items[0][price_data][unit_amount]=900\
+             &line_items[0][price_data][product_data][name]=Book&expires_at={expires_at}"
+        )
+    };
+    let api = |body: String| {
+        let http = local.http.clone();
+        let url = format!("{}/sandbox/stripe/v1/checkout/sessions", local.base);
+        async move {
+            let r = http
+                .post(url)
+                .bearer_auth(local_secret_key())
+                .header("stripe-version", kiosk::stripe::checkout::API_VERSION)
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(body)
+                .send()
+                .await
+                .unwrap();
+            (r.status().as_u16(), r.text().await.unwrap())
+        }
+    };
+    let t = time::OffsetDateTime::now_utc();
+    let exactly_30 = (t + time::Duration::minutes(30)).unix_timestamp();
+    let (status, text) = api(form(exactly_30)).await;
+    assert_eq!(status, 400, "{text}");
+    assert!(text.contains("at least 30 minutes"), "{text}");
+    let over_24h = (t + time::Duration::hours(24)).unix_timestamp() + 2;
+    assert_eq!(api(form(over_24h)).await.0, 400);
+    let (status, text) = api(form(exactly_30 + 120)).await;
+    assert_eq!(status, 200, "{text}");
+
+    // The shop's checkouts pass at the default TTL, just above the minimum, and a day.
+    for minutes in [30, 31, 1440] {
+        let mut config = local.app.shop.config.clone();
+        config.order_ttl = time::Duration::minutes(minutes);
+        let shop = shop_configured(&local, false, true, config).await;
+        let email = unique_email(&format!("ttl{minutes}"));
+        let started = shop
+            .checkout(request(&email, None), kiosk::clock::now())
+            .await
+            .unwrap_or_else(|e| panic!("ORDER_TTL_MINUTES={minutes}: {e:?}"));
+        let session = started.pay_url.rsplit('/').next().unwrap().to_owned();
+        let s = local.app.stripe.session(&session).unwrap();
+        let expires: i64 = s.form["expires_at"].parse().unwrap();
+        let lead = expires - s.created;
+        assert!(
+            (31 * 60 - 1..=24 * 3600 - 60).contains(&lead),
+            "ORDER_TTL_MINUTES={minutes}: the session lives {lead} s"
+        );
+    }
+}
+
+fn local_secret_key() -> String {
+    devstack::setup::STRIPE_SECRET_KEY.to_owned()
 }
 
 fn request(email: &str, channel: Option<ChannelKind>) -> CheckoutRequest {

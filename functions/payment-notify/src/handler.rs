@@ -91,12 +91,15 @@ async fn notify(
             | NotifyError::UnknownOrder(_)
             | NotifyError::UnknownPayment(_)
             | NotifyError::WrongChannel { .. }
+            | NotifyError::NotTheOrders { .. }
             | NotifyError::Refused(_)),
         ) => {
+            // Only events that claim to be ours get here: other integrations' objects on
+            // the same provider account are acknowledged as irrelevant above.
             tracing::warn!(message = kiosk::alarm::NOTIFY_REFUSED, error = %e);
             kiosk_web::text(StatusCode::BAD_REQUEST, "fail")
         }
-        Err(e @ NotifyError::Store(_)) => {
+        Err(e @ (NotifyError::Store(_) | NotifyError::Provider(_))) => {
             tracing::error!(error = %e, source = ?std::error::Error::source(&e), "notify failed; provider will retry");
             kiosk_web::text(StatusCode::INTERNAL_SERVER_ERROR, "fail")
         }

@@ -178,6 +178,13 @@ pub fn gone(
                     .unwrap_or_default()
             ),
         ),
+        Unusable::Suspended => (
+            "This link is paused",
+            format!(
+                "The card payment for <strong>{}</strong> is disputed with the card issuer, so its download link is paused until the dispute is settled.",
+                e(title)
+            ),
+        ),
         Unusable::Revoked => (
             "This purchase was refunded",
             format!(

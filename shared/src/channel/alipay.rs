@@ -313,6 +313,7 @@ impl Channel for AlipayChannel {
             ("TRADE_SUCCESS" | "TRADE_CLOSED", Some(fee)) => ProviderStatus::Refunded {
                 total: Money::parse_decimal(fee, Currency::Cny)
                     .map_err(|e| reject(format!("refund_fee: {e}")))?,
+                payment: Some(field(&p, "trade_no")?.to_owned()),
             },
             ("TRADE_SUCCESS" | "TRADE_FINISHED", _) => ProviderStatus::Paid(Payment {
                 provider_txn_id: field(&p, "trade_no")?.to_owned(),
@@ -327,6 +328,7 @@ impl Channel for AlipayChannel {
             order: OrderRef::Id(order_id),
             event_id,
             status,
+            checkout_ref: None,
         }))
     }
 
@@ -379,6 +381,18 @@ impl Channel for AlipayChannel {
             Some("TRADE_CLOSED") => Ok(ProviderStatus::Closed),
             _ => Err(malformed("trade_status")),
         }
+    }
+
+    /// Alipay's notifications are signed statements about the trade our `out_trade_no`
+    /// names, and one out_trade_no has one trade: the `trade_no` a verified refund
+    /// notification carries is that order's payment.
+    async fn confirm_payment(
+        &self,
+        _order: &Order,
+        _payment: &str,
+        _now: OffsetDateTime,
+    ) -> Result<bool, ChannelError> {
+        Ok(true)
     }
 
     async fn close(

@@ -21,6 +21,7 @@ pub use stripe::{StripeChannel, StripeKeys};
 
 use crate::ids::OrderId;
 use crate::money::{Currency, Money};
+pub use crate::order::Dispute;
 use crate::order::{ChannelKind, Order, Payment};
 
 /// Which cashier to send the buyer to.
@@ -81,7 +82,22 @@ pub enum ProviderStatus {
     Closed,
     /// Money went back to the buyer: `total` refunded so far for this trade (only in
     /// notifications; the shop decides full or partial against the order's amount).
-    Refunded { total: Money },
+    /// `payment` is the provider's id of the payment refunded, when the event names it:
+    /// it must be the order's.
+    Refunded {
+        total: Money,
+        payment: Option<String>,
+    },
+    /// Asked about an order (reconcile, the return page): paid, and `total` of it
+    /// already refunded. The refund is recorded first, so it wins over the payment.
+    PaidRefunded { payment: Payment, total: Money },
+    /// The buyer finished the provider's checkout with a method that settles later (a
+    /// bank debit): neither paid nor abandoned, so never closed; the provider reports
+    /// the outcome.
+    Processing,
+    /// A card payment was disputed (a chargeback): the purchase's links are suspended
+    /// while it is open, restored if it is won, and stay off if it is lost.
+    Disputed { payment: String, state: Dispute },
 }
 
 /// What asking the provider to close an unpaid trade led to.
@@ -110,6 +126,9 @@ pub struct PaymentEvent {
     /// The provider's id for this notification; the same across its retries.
     pub event_id: String,
     pub status: ProviderStatus,
+    /// The provider's checkout the event is about (Stripe's Checkout Session), when it
+    /// names one: it must be the one the order started ([`Order::checkout_ref`]).
+    pub checkout_ref: Option<String>,
 }
 
 /// What an authentic notification is about.
@@ -243,6 +262,16 @@ pub trait Channel: Send + Sync {
         order: &Order,
         now: time::OffsetDateTime,
     ) -> impl Future<Output = Result<ProviderStatus, ChannelError>> + Send;
+
+    /// Whether `payment`, named by an authentic refund or dispute of `order`, is that
+    /// order's payment, for an order with no payment recorded yet (the refund overtook
+    /// the payment's own event).
+    fn confirm_payment(
+        &self,
+        order: &Order,
+        payment: &str,
+        now: time::OffsetDateTime,
+    ) -> impl Future<Output = Result<bool, ChannelError>> + Send;
 
     /// Close an unpaid trade at the provider, so the buyer can no longer pay an order we
     /// are about to expire.
@@ -381,6 +410,14 @@ impl Channel for AnyChannel<'_> {
         now: time::OffsetDateTime,
     ) -> Result<ProviderStatus, ChannelError> {
         each!(self, c => c.query(order, now).await)
+    }
+    async fn confirm_payment(
+        &self,
+        order: &Order,
+        payment: &str,
+        now: time::OffsetDateTime,
+    ) -> Result<bool, ChannelError> {
+        each!(self, c => c.confirm_payment(order, payment, now).await)
     }
     async fn close(
         &self,

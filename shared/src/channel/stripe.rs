@@ -10,22 +10,24 @@ use serde::Deserialize;
 use time::OffsetDateTime;
 
 use super::{
-    ATTEMPTS, Channel, ChannelError, CloseOutcome, Device, Headers, Notice, OrderRef, PaymentEvent,
-    ProviderStatus, Redirect, Returned, attempt_timeout, backoff,
+    ATTEMPTS, Channel, ChannelError, CloseOutcome, Device, Dispute, Headers, Notice, OrderRef,
+    PaymentEvent, ProviderStatus, Redirect, Returned, attempt_timeout, backoff,
 };
 use crate::form::{encode_pairs, parse_form};
 use crate::ids::OrderId;
 use crate::money::{Currency, Money};
 use crate::order::{ChannelKind, Order, Payment};
 use crate::stripe::checkout::{API_VERSION, SessionRequest, clamp_expiry};
-use crate::stripe::event::{Event, PaymentStatus, Session, money, parse_event};
+use crate::stripe::event::{Event, Metadata, PaymentStatus, Session, money, parse_event};
 use crate::stripe::webhook::{WebhookSecret, verify};
 
 /// The secret API key (`sk_...` or a restricted `rk_...`) and the endpoint's webhook
 /// signing secret, read from SSM at cold start.
 pub struct StripeKeys {
     pub secret_key: String,
-    pub webhook_secret: WebhookSecret,
+    /// Only payment-notify reads it (the only function that verifies webhooks); the
+    /// others never hold it.
+    pub webhook_secret: Option<WebhookSecret>,
 }
 
 impl std::fmt::Debug for StripeKeys {
@@ -36,14 +38,16 @@ impl std::fmt::Debug for StripeKeys {
 
 impl StripeKeys {
     /// Checks the shapes, so a key pasted into the wrong parameter fails at cold start.
-    pub fn parse(secret_key: &str, webhook_secret: &str) -> Result<StripeKeys, String> {
+    pub fn parse(secret_key: &str, webhook_secret: Option<&str>) -> Result<StripeKeys, String> {
         let key = secret_key.trim();
         if !(key.starts_with("sk_") || key.starts_with("rk_")) || key.len() < 8 {
             return Err(
                 "the Stripe secret key starts with sk_ (or rk_ for a restricted key)".into(),
             );
         }
-        let webhook_secret = WebhookSecret::parse(webhook_secret).map_err(|e| e.to_string())?;
+        let webhook_secret = webhook_secret
+            .map(|w| WebhookSecret::parse(w).map_err(|e| e.to_string()))
+            .transpose()?;
         Ok(StripeKeys {
             secret_key: key.to_owned(),
             webhook_secret,
@@ -58,6 +62,9 @@ pub struct StripeChannel {
     success_url: String,
     /// The shop page: where "back" on Stripe's page goes.
     cancel_url: String,
+    /// `metadata[kiosk_shop]` on everything this shop creates (see
+    /// [`SessionRequest::shop_tag`]).
+    shop_tag: String,
     http: reqwest::Client,
 }
 
@@ -81,6 +88,22 @@ struct ApiRefund {
     currency: String,
     #[serde(default)]
     status: Option<String>,
+    #[serde(default)]
+    metadata: std::collections::HashMap<String, String>,
+}
+
+impl ApiRefund {
+    /// Money that is (or is on its way) back with the buyer.
+    fn counts(&self) -> bool {
+        !matches!(self.status.as_deref(), Some("failed" | "canceled"))
+    }
+}
+
+#[derive(Deserialize)]
+struct ApiList<T> {
+    data: Vec<T>,
+    #[serde(default)]
+    has_more: bool,
 }
 
 #[derive(Deserialize)]
@@ -115,11 +138,28 @@ fn session_id(raw: &str) -> Option<&str> {
     ok.then_some(raw)
 }
 
+/// Which failures of an API call are tried again within the call.
+#[derive(Clone, Copy)]
+enum Retry<'a> {
+    /// A read, or a write that is idempotent by nature (expiring a session): any
+    /// transport error, 429 or 5xx.
+    Safe,
+    /// A create under an idempotency key: transport errors and 429 only. Stripe stores a
+    /// 5xx answer with the key and replays it for 24 hours, so the same key would only
+    /// get the same 5xx; the caller decides (a refund looks before trying a new key).
+    Keyed(&'a str),
+}
+
+/// The refund request number Kiosk writes into a refund's metadata, how a rerun finds
+/// the refund an earlier run made.
+const REQUEST_META: &str = "kiosk_request";
+
 impl StripeChannel {
     pub fn new(
         api_base: &str,
         public_base_url: &str,
         shop_url: &str,
+        shop_tag: &str,
         keys: StripeKeys,
         http: reqwest::Client,
     ) -> Self {
@@ -130,20 +170,19 @@ impl StripeChannel {
                 "{public_base_url}/return/stripe?session_id={{CHECKOUT_SESSION_ID}}"
             ),
             cancel_url: shop_url.to_owned(),
+            shop_tag: shop_tag.to_owned(),
             http,
         }
     }
 
-    /// One API call. `form` is `None` for a GET; a POST is retried only with an
-    /// idempotency key (Stripe then answers a repeat with the first reply).
-    async fn call<T: serde::de::DeserializeOwned>(
+    /// One API call answering raw JSON. `form` is `None` for a GET.
+    async fn call_raw(
         &self,
         path: &str,
         form: Option<&[(String, String)]>,
-        idempotency_key: Option<&str>,
-    ) -> Result<T, ChannelError> {
+        retry: Retry<'_>,
+    ) -> Result<String, ChannelError> {
         let url = format!("{}{path}", self.api_base);
-        let retryable = form.is_none() || idempotency_key.is_some();
         let body = form.map(encode_pairs);
         let mut attempt = 0;
         loop {
@@ -160,10 +199,10 @@ impl StripeChannel {
             .timeout(timeout)
             .bearer_auth(&self.keys.secret_key)
             .header("stripe-version", API_VERSION);
-            if let Some(k) = idempotency_key {
+            if let Retry::Keyed(k) = retry {
                 req = req.header("idempotency-key", k);
             }
-            let again = retryable && attempt < ATTEMPTS;
+            let again = attempt < ATTEMPTS;
             let resp = match req.send().await {
                 Ok(r) => r,
                 Err(e) if again => {
@@ -174,7 +213,9 @@ impl StripeChannel {
                 Err(e) => return Err(ChannelError::Transport(e)),
             };
             let status = resp.status();
-            if (status.is_server_error() || status.as_u16() == 429) && again {
+            let busy = status.as_u16() == 429
+                || (status.is_server_error() && matches!(retry, Retry::Safe));
+            if busy && again {
                 tracing::warn!(
                     status = status.as_u16(),
                     attempt,
@@ -186,7 +227,7 @@ impl StripeChannel {
             }
             let text = resp.text().await.map_err(ChannelError::Transport)?;
             if status.is_success() {
-                return serde_json::from_str(&text).map_err(|e| bad_reply(format!("{path}: {e}")));
+                return Ok(text);
             }
             return Err(match serde_json::from_str::<ApiErrorBody>(&text) {
                 Ok(b) => ChannelError::Provider {
@@ -199,16 +240,52 @@ impl StripeChannel {
         }
     }
 
-    async fn retrieve(&self, id: &str) -> Result<ApiSession, ChannelError> {
-        self.call(&format!("/v1/checkout/sessions/{id}"), None, None)
-            .await
+    async fn call<T: serde::de::DeserializeOwned>(
+        &self,
+        path: &str,
+        form: Option<&[(String, String)]>,
+        retry: Retry<'_>,
+    ) -> Result<T, ChannelError> {
+        let text = self.call_raw(path, form, retry).await?;
+        serde_json::from_str(&text).map_err(|e| bad_reply(format!("{path}: {e}")))
     }
 
-    /// What a session says about its payment.
-    fn status_of(session: &Session, open: Option<&str>) -> Result<ProviderStatus, ChannelError> {
-        match session.payment_status {
-            PaymentStatus::Paid => Ok(ProviderStatus::Paid(paid(session).map_err(bad_reply)?)),
-            _ if open == Some("expired") => Ok(ProviderStatus::Closed),
+    /// The session, with its PaymentIntent's latest charge expanded, so a refund made
+    /// before we recorded the payment shows.
+    async fn retrieve(&self, id: &str) -> Result<ApiSession, ChannelError> {
+        let path = format!("/v1/checkout/sessions/{id}?expand[]=payment_intent.latest_charge");
+        let raw = self.call_raw(&path, None, Retry::Safe).await?;
+        let value: serde_json::Value =
+            serde_json::from_str(&raw).map_err(|e| bad_reply(format!("session: {e}")))?;
+        let refunded = crate::stripe::event::session_refunded(&value).map_err(bad_reply)?;
+        let mut api: ApiSession =
+            serde_json::from_value(value).map_err(|e| bad_reply(format!("session: {e}")))?;
+        api.session.refunded = refunded;
+        Ok(api)
+    }
+
+    /// What a retrieved session says about its payment, at `now`.
+    fn status_of(api: &ApiSession, now: OffsetDateTime) -> Result<ProviderStatus, ChannelError> {
+        let s = &api.session;
+        match (&s.payment_status, api.status.as_deref()) {
+            (PaymentStatus::Paid, _) => {
+                let payment = paid(s).map_err(bad_reply)?;
+                match &s.refunded {
+                    Some((minor, currency)) if *minor > 0 => Ok(ProviderStatus::PaidRefunded {
+                        total: money(*minor, currency).map_err(|e| bad_reply(e.to_string()))?,
+                        payment,
+                    }),
+                    _ => Ok(ProviderStatus::Paid(payment)),
+                }
+            }
+            (_, Some("expired")) => Ok(ProviderStatus::Closed),
+            // Completed without the money yet: a method that settles later.
+            (_, Some("complete")) => Ok(ProviderStatus::Processing),
+            // Past its own expiry Stripe takes no payment for it; it expires it itself, so
+            // there is nothing to ask it to close.
+            _ if s.expires_at.is_some_and(|t| now.unix_timestamp() >= t) => {
+                Ok(ProviderStatus::Closed)
+            }
             _ => Ok(ProviderStatus::Waiting),
         }
     }
@@ -218,6 +295,53 @@ impl StripeChannel {
             .checkout_ref
             .as_deref()
             .ok_or_else(|| bad_reply(format!("order {} has no Checkout Session", order.id)))
+    }
+
+    fn ours(&self, m: &Metadata) -> bool {
+        m.kiosk_shop.as_deref() == Some(self.shop_tag.as_str())
+    }
+
+    /// Every refund of a PaymentIntent (Stripe lists them newest first).
+    async fn refunds_of(&self, pi: &str) -> Result<Vec<ApiRefund>, ChannelError> {
+        let list: ApiList<ApiRefund> = self
+            .call(
+                &format!("/v1/refunds?payment_intent={pi}&limit=100"),
+                None,
+                Retry::Safe,
+            )
+            .await?;
+        if list.has_more {
+            // Over a hundred refunds of one e-book payment is not something to guess about.
+            return Err(bad_reply(format!("{pi} has more than 100 refunds")));
+        }
+        Ok(list.data)
+    }
+
+    /// The total refunded of `pi` if `refunds` holds the one named `request_no`.
+    fn settled(
+        refunds: &[ApiRefund],
+        request_no: &str,
+        amount: Money,
+    ) -> Result<Option<Money>, ChannelError> {
+        let Some(mine) = refunds.iter().find(|r| {
+            r.counts() && r.metadata.get(REQUEST_META).map(String::as_str) == Some(request_no)
+        }) else {
+            return Ok(None);
+        };
+        let this = money(mine.amount, &mine.currency).map_err(|e| bad_reply(e.to_string()))?;
+        if this != amount {
+            return Err(bad_reply(format!(
+                "refund {request_no} at Stripe is {this}, asked for {amount}"
+            )));
+        }
+        let total: u64 = refunds
+            .iter()
+            .filter(|r| r.counts())
+            .map(|r| r.amount)
+            .sum();
+        Money::from_minor(total, amount.currency())
+            .map(Some)
+            .map_err(|e| bad_reply(e.to_string()))
     }
 }
 
@@ -238,14 +362,16 @@ fn paid(s: &Session) -> Result<Payment, String> {
     })
 }
 
-/// Which of our orders a session is for. `None`: not one Kiosk created (another
-/// integration on the same Stripe account).
-fn order_of(s: &Session) -> Result<Option<OrderId>, ChannelError> {
-    s.order_id()
-        .map(|id| {
-            OrderId::parse(id).map_err(|_| reject("metadata.order_id is not one of our order ids"))
-        })
-        .transpose()
+/// Which of our orders a session tagged as ours is for.
+fn order_of(s: &Session) -> Result<OrderId, ChannelError> {
+    let id = s
+        .order_id()
+        .ok_or_else(|| reject("a session of this shop without metadata.order_id"))?;
+    OrderId::parse(id).map_err(|_| reject("metadata.order_id is not one of our order ids"))
+}
+
+fn irrelevant(what: &str) -> Result<Notice, ChannelError> {
+    Ok(Notice::Irrelevant { what: what.into() })
 }
 
 impl Channel for StripeChannel {
@@ -273,13 +399,14 @@ impl Channel for StripeChannel {
             customer_email: order.email.as_str().to_owned(),
             success_url: self.success_url.clone(),
             cancel_url: self.cancel_url.clone(),
-            expires_at: clamp_expiry(now, order.expires_at).unix_timestamp(),
+            expires_at: clamp_expiry(now, order.expires_at),
+            shop_tag: self.shop_tag.clone(),
         };
         let created: ApiSession = self
             .call(
                 "/v1/checkout/sessions",
                 Some(&req.form_pairs()),
-                Some(&req.idempotency_key()),
+                Retry::Keyed(&req.idempotency_key()),
             )
             .await?;
         let url = created
@@ -292,70 +419,107 @@ impl Channel for StripeChannel {
         })
     }
 
-    /// `Stripe-Signature` over the raw bytes first; only a verified body is parsed.
+    /// `Stripe-Signature` over the raw bytes first; only a verified body is parsed. Then
+    /// only what this shop made is acted on: sessions and charges carrying its tag, and
+    /// disputes of payments it recorded. Anything else on the account (Payment Links,
+    /// other apps, another Kiosk shop) is acknowledged and ignored, so Stripe does not
+    /// retry it for days and the refused-notification alarm stays meaningful.
     fn authenticate_notification(
         &self,
         body: &[u8],
         headers: &Headers,
         now: OffsetDateTime,
     ) -> Result<Notice, ChannelError> {
+        let secret = self.keys.webhook_secret.as_ref().ok_or_else(|| {
+            reject("this function has no webhook signing secret (only payment-notify reads it)")
+        })?;
         let header = headers
             .get("stripe-signature")
             .and_then(|v| v.to_str().ok())
             .ok_or_else(|| reject("no Stripe-Signature header"))?;
-        verify(
-            body,
-            header,
-            &self.keys.webhook_secret,
-            now.unix_timestamp(),
-        )
-        .map_err(|e| reject(e.to_string()))?;
+        verify(body, header, secret, now.unix_timestamp()).map_err(|e| reject(e.to_string()))?;
         let event = parse_event(body).map_err(|e| reject(e.to_string()))?;
-        let payment = |order: OrderRef, status| {
+        let payment = |order: OrderRef, status, checkout_ref: Option<&str>| {
             Ok(Notice::Payment(PaymentEvent {
                 order,
                 event_id: event.id.clone(),
                 status,
+                checkout_ref: checkout_ref.map(str::to_owned),
             }))
         };
-        let ours = |s: &Session| order_of(s);
+        const FOREIGN_SESSION: &str = "a Checkout Session this shop did not create";
         match &event.event {
             Event::SessionCompleted(s) | Event::AsyncPaymentSucceeded(s) => {
-                let Some(order) = ours(s)? else {
-                    return Ok(Notice::Irrelevant {
-                        what: "a Checkout Session Kiosk did not create".into(),
-                    });
-                };
+                if !self.ours(&s.metadata) {
+                    return irrelevant(FOREIGN_SESSION);
+                }
                 let status = match s.payment_status {
                     PaymentStatus::Paid => ProviderStatus::Paid(paid(s).map_err(reject)?),
-                    // Completed with a delayed method: `async_payment_succeeded` follows.
-                    _ => ProviderStatus::Waiting,
+                    // Completed with a method that settles later: its own event follows.
+                    _ => ProviderStatus::Processing,
                 };
-                payment(OrderRef::Id(order), status)
+                payment(OrderRef::Id(order_of(s)?), status, Some(&s.id))
             }
-            Event::AsyncPaymentFailed(s) | Event::SessionExpired(s) => match ours(s)? {
-                Some(order) => payment(OrderRef::Id(order), ProviderStatus::Closed),
-                None => Ok(Notice::Irrelevant {
-                    what: "a Checkout Session Kiosk did not create".into(),
-                }),
-            },
+            Event::AsyncPaymentFailed(s) | Event::SessionExpired(s) => {
+                if !self.ours(&s.metadata) {
+                    return irrelevant(FOREIGN_SESSION);
+                }
+                payment(
+                    OrderRef::Id(order_of(s)?),
+                    ProviderStatus::Closed,
+                    Some(&s.id),
+                )
+            }
             Event::ChargeRefunded(c) => {
                 let total = c
                     .amount_refunded()
                     .map_err(|e| reject(format!("amount_refunded: {e}")))?;
-                let order = match (c.metadata.order_id.as_deref(), &c.payment_intent) {
-                    (Some(id), _) => OrderRef::Id(
+                let pi = c.payment_intent.clone().filter(|p| !p.is_empty());
+                let order = if self.ours(&c.metadata) {
+                    let id =
+                        c.metadata.order_id.as_deref().ok_or_else(|| {
+                            reject("a charge of this shop without metadata.order_id")
+                        })?;
+                    OrderRef::Id(
                         OrderId::parse(id)
                             .map_err(|_| reject("metadata.order_id is not one of our order ids"))?,
-                    ),
-                    (None, Some(pi)) if !pi.is_empty() => OrderRef::ProviderTxn(pi.clone()),
-                    (None, _) => {
-                        return Ok(Notice::Irrelevant {
-                            what: "a refund of a charge without a PaymentIntent".into(),
-                        });
-                    }
+                    )
+                } else if let Some(pi) = &pi {
+                    // Untagged (a payment made before Kiosk tagged its objects, or not
+                    // ours): only a payment this shop recorded leads to an order.
+                    OrderRef::ProviderTxn(pi.clone())
+                } else {
+                    return irrelevant("a refund of a charge without a PaymentIntent");
                 };
-                payment(order, ProviderStatus::Refunded { total })
+                let Some(pi) = pi else {
+                    return Err(reject(
+                        "a refund of this shop's charge without a PaymentIntent",
+                    ));
+                };
+                payment(
+                    order,
+                    ProviderStatus::Refunded {
+                        total,
+                        payment: Some(pi),
+                    },
+                    None,
+                )
+            }
+            Event::DisputeCreated(d) | Event::DisputeClosed(d) => {
+                let Some(pi) = d.payment_intent.clone().filter(|p| !p.is_empty()) else {
+                    return irrelevant("a dispute of a charge without a PaymentIntent");
+                };
+                let state = match (&event.event, d.status.as_str()) {
+                    (Event::DisputeCreated(_), _) => Dispute::Open,
+                    (_, "lost") => Dispute::Lost,
+                    // `won`, or `warning_closed`: an inquiry that never became a chargeback.
+                    _ => Dispute::Won,
+                };
+                payment(
+                    OrderRef::ProviderTxn(pi.clone()),
+                    ProviderStatus::Disputed { payment: pi, state },
+                    None,
+                )
             }
             Event::Other { kind } => Ok(Notice::Irrelevant {
                 what: format!("event type {kind}"),
@@ -368,7 +532,7 @@ impl Channel for StripeChannel {
     async fn authenticate_return(
         &self,
         query: &str,
-        _now: OffsetDateTime,
+        now: OffsetDateTime,
     ) -> Result<Returned, ChannelError> {
         let q = parse_form(query).map_err(|e| reject(e.to_string()))?;
         let id = q
@@ -381,9 +545,11 @@ impl Channel for StripeChannel {
             }
             other => other?,
         };
-        let order_id =
-            order_of(&api.session)?.ok_or_else(|| reject("not a Checkout Session of this shop"))?;
-        let status = Self::status_of(&api.session, api.status.as_deref())?;
+        if !self.ours(&api.session.metadata) {
+            return Err(reject("not a Checkout Session of this shop"));
+        }
+        let order_id = order_of(&api.session)?;
+        let status = Self::status_of(&api, now)?;
         Ok(Returned {
             order_id,
             status: Some(status),
@@ -393,15 +559,30 @@ impl Channel for StripeChannel {
     async fn query(
         &self,
         order: &Order,
-        _now: OffsetDateTime,
+        now: OffsetDateTime,
     ) -> Result<ProviderStatus, ChannelError> {
         let api = self.retrieve(Self::session_of(order)?).await?;
-        if order_of(&api.session)?.as_ref() != Some(&order.id) {
+        if api.session.order_id() != Some(order.id.as_str()) {
             return Err(bad_reply("the Checkout Session is about another order"));
         }
-        Self::status_of(&api.session, api.status.as_deref())
+        Self::status_of(&api, now)
     }
 
+    /// The order's session (its `checkout_ref`) names `payment` as its PaymentIntent.
+    async fn confirm_payment(
+        &self,
+        order: &Order,
+        payment: &str,
+        _now: OffsetDateTime,
+    ) -> Result<bool, ChannelError> {
+        let api = self.retrieve(Self::session_of(order)?).await?;
+        Ok(api.session.order_id() == Some(order.id.as_str())
+            && api.session.payment_intent.as_deref() == Some(payment))
+    }
+
+    /// Expiring is idempotent by nature (an expired session stays expired), so it is
+    /// retried without an idempotency key: a key would make Stripe replay a 5xx it
+    /// stored instead of trying again.
     async fn close(
         &self,
         order: &Order,
@@ -409,14 +590,13 @@ impl Channel for StripeChannel {
     ) -> Result<CloseOutcome, ChannelError> {
         let id = Self::session_of(order)?;
         let path = format!("/v1/checkout/sessions/{id}/expire");
-        match self
-            .call::<ApiSession>(&path, Some(&[]), Some(&format!("expire-{id}")))
-            .await
-        {
+        match self.call::<ApiSession>(&path, Some(&[]), Retry::Safe).await {
             Ok(_) => Ok(CloseOutcome::Closed),
             // Only an open session can be expired: see what it is now.
             Err(ChannelError::Provider { .. }) => match self.query(order, now).await? {
-                ProviderStatus::Paid(_) => Ok(CloseOutcome::NotOpen),
+                ProviderStatus::Paid(_)
+                | ProviderStatus::PaidRefunded { .. }
+                | ProviderStatus::Processing => Ok(CloseOutcome::NotOpen),
                 ProviderStatus::Closed => Ok(CloseOutcome::Closed),
                 _ => Err(bad_reply("Stripe would not expire an open session")),
             },
@@ -424,9 +604,13 @@ impl Channel for StripeChannel {
         }
     }
 
-    /// `POST /v1/refunds` for the order's PaymentIntent. Stripe's `reason` is an enum, so
-    /// the author's words go into the refund's metadata. The total is what the order had
-    /// refunded plus this refund; `charge.refunded` then reports Stripe's own total.
+    /// Refund `amount` of the order's PaymentIntent as refund `request_no`, at most
+    /// once however often this runs: the PaymentIntent's refunds are listed first, and a
+    /// refund already made under this request number (its metadata says) is the answer.
+    /// Otherwise `POST /v1/refunds` under a key of its own for this attempt: after a 5xx
+    /// (which Stripe stores with the key) or a lost answer, the list is read again before
+    /// any new attempt. Stripe's `reason` is an enum, so the author's words go into the
+    /// refund's metadata. Answers the PaymentIntent's total refunded.
     async fn refund(
         &self,
         order: &Order,
@@ -438,6 +622,9 @@ impl Channel for StripeChannel {
         let pi = order
             .provider_txn_id
             .as_deref()
+            .filter(|p| {
+                p.starts_with("pi_") && p.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+            })
             .ok_or_else(|| bad_reply(format!("order {} has no PaymentIntent", order.id)))?;
         let mut form = vec![
             ("payment_intent".to_owned(), pi.to_owned()),
@@ -446,27 +633,69 @@ impl Channel for StripeChannel {
                 "metadata[order_id]".to_owned(),
                 order.id.as_str().to_owned(),
             ),
+            (format!("metadata[{REQUEST_META}]"), request_no.to_owned()),
+            ("metadata[kiosk_shop]".to_owned(), self.shop_tag.clone()),
         ];
         if let Some(r) = reason {
             form.push(("metadata[reason]".to_owned(), r.to_owned()));
         }
-        let refund: ApiRefund = self
-            .call("/v1/refunds", Some(&form), Some(request_no))
-            .await?;
-        if matches!(refund.status.as_deref(), Some("failed" | "canceled")) {
-            return Err(ChannelError::Provider {
-                code: "refund".into(),
-                sub_code: refund.status.unwrap_or_default(),
-                msg: "Stripe did not make the refund".into(),
-            });
+        let mut last = None;
+        for round in 1..=ATTEMPTS {
+            let refunds = self.refunds_of(pi).await?;
+            if let Some(total) = Self::settled(&refunds, request_no, amount)? {
+                return Ok(total);
+            }
+            let key = format!(
+                "{request_no}-{}-{round}",
+                OffsetDateTime::now_utc().unix_timestamp_nanos()
+            );
+            match self
+                .call::<ApiRefund>("/v1/refunds", Some(&form), Retry::Keyed(&key))
+                .await
+            {
+                Ok(made) if made.counts() => {
+                    let this =
+                        money(made.amount, &made.currency).map_err(|e| bad_reply(e.to_string()))?;
+                    if this != amount {
+                        return Err(bad_reply(format!("refunded {this}, asked for {amount}")));
+                    }
+                    let before: u64 = refunds
+                        .iter()
+                        .filter(|r| r.counts())
+                        .map(|r| r.amount)
+                        .sum();
+                    return Money::from_minor(before + this.minor(), this.currency())
+                        .map_err(|e| bad_reply(e.to_string()));
+                }
+                Ok(made) => {
+                    return Err(ChannelError::Provider {
+                        code: "refund".into(),
+                        sub_code: made.status.unwrap_or_default(),
+                        msg: "Stripe did not make the refund".into(),
+                    });
+                }
+                // Stripe may have made it before failing: look again first.
+                Err(e @ (ChannelError::HttpStatus(_) | ChannelError::Transport(_))) => {
+                    tracing::warn!(error = %e, round, request_no, "Stripe refund: no answer; looking before trying again");
+                    last = Some(e);
+                }
+                Err(ChannelError::Provider {
+                    code,
+                    sub_code,
+                    msg,
+                }) if code == "api_error" => {
+                    tracing::warn!(%sub_code, %msg, round, request_no, "Stripe refund: server error; looking before trying again");
+                    last = Some(ChannelError::Provider {
+                        code,
+                        sub_code,
+                        msg,
+                    });
+                }
+                Err(e) => return Err(e),
+            }
+            backoff(round).await;
         }
-        let this = money(refund.amount, &refund.currency).map_err(|e| bad_reply(e.to_string()))?;
-        if this != amount {
-            return Err(bad_reply(format!("refunded {this}, asked for {amount}")));
-        }
-        let before = order.refunded.map_or(0, |m| m.minor());
-        Money::from_minor(before + this.minor(), this.currency())
-            .map_err(|e| bad_reply(e.to_string()))
+        Err(last.unwrap_or(ChannelError::OutOfTime))
     }
 
     /// Stripe reads only the status; the body is for people reading logs.
@@ -496,8 +725,9 @@ mod tests {
 
     #[test]
     fn keys_are_checked_at_cold_start() {
-        assert!(StripeKeys::parse("sk_test_abcdef", "whsec_abc").is_ok());
-        assert!(StripeKeys::parse("pk_test_abcdef", "whsec_abc").is_err());
-        assert!(StripeKeys::parse("sk_test_abcdef", "sk_test_abc").is_err());
+        assert!(StripeKeys::parse("sk_test_abcdef", Some("whsec_abc")).is_ok());
+        assert!(StripeKeys::parse("sk_test_abcdef", None).is_ok());
+        assert!(StripeKeys::parse("pk_test_abcdef", Some("whsec_abc")).is_err());
+        assert!(StripeKeys::parse("sk_test_abcdef", Some("sk_test_abc")).is_err());
     }
 }

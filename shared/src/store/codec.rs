@@ -15,7 +15,7 @@ use crate::email::Email;
 use crate::grant::Grant;
 use crate::ids::{DownloadToken, OrderId, ProductId};
 use crate::money::{Currency, Money};
-use crate::order::{ChannelKind, MailState, Order, OrderStatus, Source};
+use crate::order::{ChannelKind, Dispute, MailState, Order, OrderStatus, RefundRequest, Source};
 use crate::product::{FileRef, Product};
 
 pub type Item = HashMap<String, AttributeValue>;
@@ -152,7 +152,17 @@ pub fn order_item(o: &Order) -> Item {
         .opt_s("utm_source", o.source.utm_source.as_deref())
         .opt_s("utm_medium", o.source.utm_medium.as_deref())
         .opt_s("utm_campaign", o.source.utm_campaign.as_deref())
-        .opt_s("referrer", o.source.referrer.as_deref());
+        .opt_s("referrer", o.source.referrer.as_deref())
+        .opt_s("dispute", o.dispute.map(Dispute::as_str));
+    if o.refund_seq > 0 {
+        b = b.n("refund_seq", o.refund_seq);
+    }
+    if let Some(r) = &o.refund_request {
+        b = b
+            .s("refund_req_no", &r.request_no)
+            .n("refund_req_minor", r.amount.minor())
+            .n("refund_req_seq", r.seq);
+    }
     b = match o.mail {
         MailState::NotDue => b.s("mail_state", "NOT_DUE"),
         MailState::Due { attempts, next_at } => b
@@ -247,6 +257,7 @@ pub fn grant_item(g: &Grant) -> Item {
         .ts("created_at", g.created_at)
         .opt_ts("expires_at", g.expires_at)
         .bool("revoked", g.revoked)
+        .bool("suspended", g.suspended)
         .0
 }
 
@@ -432,6 +443,23 @@ pub fn order_from(item: &Item) -> Result<Order, StoreError> {
             referrer: r.opt_s("referrer")?.map(str::to_owned),
         },
         mail,
+        refund_seq: r.opt_n("refund_seq")?.unwrap_or(0),
+        refund_request: match r.opt_s("refund_req_no")? {
+            Some(no) => Some(RefundRequest {
+                seq: r.n("refund_req_seq")?,
+                amount: Money::from_minor(r.n("refund_req_minor")?, r.money()?.currency())
+                    .map_err(|_| r.corrupt("refund_req_minor", "not an amount"))?,
+                request_no: no.to_owned(),
+            }),
+            None => None,
+        },
+        dispute: match r.opt_s("dispute")? {
+            Some(d) => Some(
+                d.parse()
+                    .map_err(|_| r.corrupt("dispute", "unknown value"))?,
+            ),
+            None => None,
+        },
     })
 }
 
@@ -449,6 +477,11 @@ pub fn grant_from(token: &DownloadToken, item: &Item) -> Result<Grant, StoreErro
         created_at: r.ts("created_at")?,
         expires_at: r.opt_ts("expires_at")?,
         revoked: r.bool("revoked")?,
+        // Grants written before disputes were handled have no flag: not suspended.
+        suspended: match r.item.get("suspended") {
+            None => false,
+            Some(_) => r.bool("suspended")?,
+        },
     })
 }
 

@@ -23,7 +23,8 @@ pub enum EditionClaim {
     Unfinished { token: DownloadToken },
     /// Already mailed: skip.
     Sent,
-    /// The order is no longer paid (refunded since the list was read): skip.
+    /// The order is no longer paid (refunded since the list was read), or its payment is
+    /// disputed: skip.
     NotPaid,
 }
 
@@ -57,7 +58,11 @@ impl Store {
             .table_name(&self.table)
             .set_key(Some(codec::order_key(&order.id)))
             .update_expression("SET grant_token = :token ADD grant_tokens :tokens")
-            .condition_expression("#status = :paid")
+            // Not while the payment is disputed: a new link would outlive the suspension.
+            .condition_expression(
+                "#status = :paid AND (attribute_not_exists(dispute) OR dispute = :won)",
+            )
+            .expression_attribute_values(":won", s(crate::order::Dispute::Won.as_str()))
             .expression_attribute_names("#status", "status")
             .expression_attribute_values(":token", s(grant.token.expose()))
             .expression_attribute_values(
@@ -93,7 +98,10 @@ impl Store {
                     });
                 }
                 match self.get_order(&order.id).await? {
-                    Some(o) if o.status == OrderStatus::Paid => {
+                    Some(o)
+                        if o.status == OrderStatus::Paid
+                            && !o.dispute.is_some_and(|d| d.suspends()) =>
+                    {
                         Err(StoreError::Contention(order.id.clone()))
                     }
                     _ => Ok(EditionClaim::NotPaid),

@@ -135,6 +135,7 @@ impl Store {
             .update_expression("SET downloads_left = downloads_left - :one")
             .condition_expression(
                 "attribute_exists(pk) AND downloads_left > :zero AND revoked = :false \
+                 AND (attribute_not_exists(suspended) OR suspended = :false) \
                  AND (attribute_not_exists(expires_at) OR expires_at > :now)",
             )
             .expression_attribute_values(":one", n(1))

@@ -9,7 +9,9 @@ use super::codec::{self, Reader, UNPAID_RETENTION, n, s, ts};
 use super::{Store, StoreError, aws, building, index};
 use crate::grant::Grant;
 use crate::ids::{DownloadToken, OrderId, ProductId};
-use crate::order::{ChannelKind, Order, OrderStatus, PayOutcome, Payment, RefundOutcome};
+use crate::order::{
+    ChannelKind, Dispute, Order, OrderStatus, PayOutcome, Payment, RefundOutcome, RefundRequest,
+};
 
 /// The result of recording a payment.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,6 +23,9 @@ pub enum Paid {
     },
     /// The same provider transaction was already recorded: nothing was written.
     Already { order: Box<Order> },
+    /// The whole amount had been reported refunded before this payment: the payment is
+    /// recorded (its id and the lookup from it), the order stays REFUNDED, no grant.
+    Refunded { order: Box<Order> },
 }
 
 impl Store {
@@ -91,6 +96,11 @@ impl Store {
                 return Ok(Paid::Already {
                     order: Box::new(order.clone()),
                 });
+            }
+            PayOutcome::AlreadyRefunded(after) => {
+                return self
+                    .record_payment_after_refund(order, after, payment, event, now)
+                    .await;
             }
             PayOutcome::Paid(paid) => paid,
         };
@@ -182,12 +192,90 @@ impl Store {
                     PayOutcome::AlreadyPaid => Ok(Paid::Already {
                         order: Box::new(current),
                     }),
-                    // The stored order would accept this payment, so the cancellation was
-                    // a transient conflict; the caller (or the provider's retry) tries again.
-                    PayOutcome::Paid(_) => Err(StoreError::Contention(order.id.clone())),
+                    // The stored order would accept this payment (or was refunded in the
+                    // meantime), so the cancellation was a transient conflict; the caller
+                    // (or the provider's retry) tries again.
+                    PayOutcome::Paid(_) | PayOutcome::AlreadyRefunded(_) => {
+                        Err(StoreError::Contention(order.id.clone()))
+                    }
                 }
             }
             Err(e) => Err(aws("TransactWriteItems(pay)")(e)),
+        }
+    }
+
+    /// The payment of an order whose full refund was reported first: record the payment
+    /// id (and the lookup from it, and the event) so repeats are recognised, and nothing
+    /// else: no grant, no mail, the order stays REFUNDED.
+    async fn record_payment_after_refund(
+        &self,
+        order: &Order,
+        after: Box<Order>,
+        payment: &Payment,
+        event: Option<(ChannelKind, &str)>,
+        now: OffsetDateTime,
+    ) -> Result<Paid, StoreError> {
+        let update = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(codec::order_key(&order.id)))
+            .update_expression("SET provider_txn_id = :txn, paid_at = :now")
+            .condition_expression(
+                "#status = :refunded AND attribute_not_exists(provider_txn_id) \
+                 AND amount_minor = :amount AND currency = :currency",
+            )
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":refunded", s(OrderStatus::Refunded.as_str()))
+            .expression_attribute_values(":txn", s(&payment.provider_txn_id))
+            .expression_attribute_values(":now", ts(now))
+            .expression_attribute_values(":amount", n(payment.amount.minor()))
+            .expression_attribute_values(":currency", s(payment.amount.currency().code()))
+            .build()
+            .map_err(building("build Update"))?;
+        let txn = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(codec::txn_item(
+                order.channel,
+                &payment.provider_txn_id,
+                &order.id,
+            )))
+            .build()
+            .map_err(building("build Put"))?;
+        let mut tx = self
+            .client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().update(update).build())
+            .transact_items(TransactWriteItem::builder().put(txn).build());
+        if let Some((channel, event_id)) = event {
+            let record = Put::builder()
+                .table_name(&self.table)
+                .set_item(Some(codec::event_item(channel, event_id, &order.id, now)))
+                .condition_expression("attribute_not_exists(pk)")
+                .build()
+                .map_err(building("build Put"))?;
+            tx = tx.transact_items(TransactWriteItem::builder().put(record).build());
+        }
+        match tx.send().await {
+            Ok(_) => Ok(Paid::Refunded { order: after }),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_transaction_canceled_exception()) =>
+            {
+                let current = self
+                    .get_order(&order.id)
+                    .await?
+                    .ok_or_else(|| StoreError::OrderNotFound(order.id.clone()))?;
+                let token = DownloadToken::generate().map_err(StoreError::Token)?;
+                match current
+                    .pay(payment, token, now)
+                    .map_err(StoreError::Transition)?
+                {
+                    PayOutcome::AlreadyPaid => Ok(Paid::Already {
+                        order: Box::new(current),
+                    }),
+                    _ => Err(StoreError::Contention(order.id.clone())),
+                }
+            }
+            Err(e) => Err(aws("TransactWriteItems(pay after refund)")(e)),
         }
     }
 
@@ -217,11 +305,13 @@ impl Store {
         .await
     }
 
-    /// Record a refund the provider reported (see [`Order::record_refund`]). A full
-    /// refund moves the order to REFUNDED and revokes every download link of the
-    /// purchase in one transaction, so no link outlives the refund; a partial one
-    /// records the amount. Conditions make a repeat, or a race with another report,
-    /// change nothing.
+    /// Record a refund the provider reported (see [`Order::record_refund`]), whatever
+    /// state the order was in. A full refund moves the order to REFUNDED and revokes
+    /// every download link of the purchase in one transaction, conditioned on the state
+    /// and the link set it was computed from, so no link outlives the refund (a link
+    /// `kiosk update` adds at the same moment makes the write fail, and the caller reads
+    /// again: [`crate::shop::Shop::record_refund`]); a partial one records the amount.
+    /// Conditions make a repeat, or a race with another report, change nothing.
     pub async fn apply_refund(
         &self,
         outcome: &RefundOutcome,
@@ -240,44 +330,55 @@ impl Store {
                         .set_key(Some(codec::order_key(&order.id)))
                         .update_expression("SET refunded_minor = :total")
                         .condition_expression(
-                            "#status = :paid AND (attribute_not_exists(refunded_minor) OR refunded_minor < :total)",
+                            "#status IN (:pending, :expired, :paid) \
+                             AND (attribute_not_exists(refunded_minor) OR refunded_minor < :total)",
                         )
                         .expression_attribute_names("#status", "status")
                         .expression_attribute_values(":total", n(total.minor()))
+                        .expression_attribute_values(":pending", s(OrderStatus::Pending.as_str()))
+                        .expression_attribute_values(":expired", s(OrderStatus::Expired.as_str()))
                         .expression_attribute_values(":paid", s(OrderStatus::Paid.as_str())),
                     "UpdateItem(partial refund)",
                 )
                 .await
             }
-            RefundOutcome::Full(order) => {
-                let update = Update::builder()
+            RefundOutcome::Full { order, from } => {
+                let grants = order.grant_tokens.len();
+                let same_links = if grants == 0 {
+                    "attribute_not_exists(grant_tokens)"
+                } else {
+                    "size(grant_tokens) = :links"
+                };
+                let mut update = Update::builder()
                     .table_name(&self.table)
                     .set_key(Some(codec::order_key(&order.id)))
+                    // No TTL: a refunded order stays in the books (`kiosk sales`); nothing
+                    // is left pending for reconcile.
                     .update_expression(
-                        "SET #status = :refunded, refunded_at = :now, refunded_minor = :total",
+                        "SET #status = :refunded, refunded_at = :now, refunded_minor = :total \
+                         REMOVE pending, check_at, #ttl",
                     )
-                    .condition_expression("#status = :paid")
+                    .condition_expression(format!("#status = :from AND {same_links}"))
                     .expression_attribute_names("#status", "status")
+                    .expression_attribute_names("#ttl", "ttl")
                     .expression_attribute_values(":refunded", s(OrderStatus::Refunded.as_str()))
-                    .expression_attribute_values(":paid", s(OrderStatus::Paid.as_str()))
+                    .expression_attribute_values(":from", s(from.as_str()))
                     .expression_attribute_values(":now", ts(now))
-                    .expression_attribute_values(":total", n(order.amount.minor()))
-                    .build()
-                    .map_err(building("build refund"))?;
+                    .expression_attribute_values(":total", n(order.amount.minor()));
+                if grants > 0 {
+                    update = update.expression_attribute_values(":links", n(grants as u64));
+                }
+                let update = update.build().map_err(building("build refund"))?;
                 let mut tx = self
                     .client
                     .transact_write_items()
                     .transact_items(TransactWriteItem::builder().update(update).build());
                 for token in order.all_grants() {
-                    let revoke = Update::builder()
-                        .table_name(&self.table)
-                        .set_key(Some(codec::grant_key(&token)))
-                        .update_expression("SET revoked = :true")
-                        .condition_expression("attribute_exists(pk)")
-                        .expression_attribute_values(":true", AttributeValue::Bool(true))
-                        .build()
-                        .map_err(building("build refund"))?;
-                    tx = tx.transact_items(TransactWriteItem::builder().update(revoke).build());
+                    tx = tx.transact_items(
+                        TransactWriteItem::builder()
+                            .update(self.grant_flag(&token, "revoked", true)?)
+                            .build(),
+                    );
                 }
                 match tx.send().await {
                     Ok(_) => Ok(true),
@@ -285,8 +386,8 @@ impl Store {
                         if e.as_service_error()
                             .is_some_and(|e| e.is_transaction_canceled_exception()) =>
                     {
-                        // Refunded by a concurrent report, or the order changed: explain
-                        // from what is stored.
+                        // Refunded by a concurrent report, or the order changed (paid, a
+                        // new link): explain from what is stored.
                         match self.get_order(&order.id).await? {
                             Some(o) if o.status == OrderStatus::Refunded => Ok(false),
                             _ => Err(StoreError::Contention(order.id.clone())),
@@ -296,6 +397,130 @@ impl Store {
                 }
             }
         }
+    }
+
+    /// Set a boolean flag (`revoked`, `suspended`) on an existing grant, as one item of a
+    /// transaction.
+    fn grant_flag(
+        &self,
+        token: &DownloadToken,
+        flag: &str,
+        on: bool,
+    ) -> Result<Update, StoreError> {
+        Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(codec::grant_key(token)))
+            .update_expression("SET #flag = :on")
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_names("#flag", flag)
+            .expression_attribute_values(":on", AttributeValue::Bool(on))
+            .build()
+            .map_err(building("build grant flag"))
+    }
+
+    /// Record where a dispute of `order`'s payment stands and suspend (open, lost) or
+    /// restore (won) every link of the purchase, in one transaction conditioned on the
+    /// link set read, like a refund. `Ok(false)`: the order changed meanwhile (read and
+    /// try again).
+    pub async fn set_dispute(&self, order: &Order, state: Dispute) -> Result<bool, StoreError> {
+        let grants = order.grant_tokens.len();
+        let same_links = if grants == 0 {
+            "attribute_not_exists(grant_tokens)"
+        } else {
+            "size(grant_tokens) = :links"
+        };
+        let mut update = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(codec::order_key(&order.id)))
+            .update_expression("SET dispute = :state")
+            .condition_expression(format!("attribute_exists(pk) AND {same_links}"))
+            .expression_attribute_values(":state", s(state.as_str()));
+        if grants > 0 {
+            update = update.expression_attribute_values(":links", n(grants as u64));
+        }
+        let update = update.build().map_err(building("build dispute"))?;
+        let mut tx = self
+            .client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().update(update).build());
+        for token in order.all_grants() {
+            tx = tx.transact_items(
+                TransactWriteItem::builder()
+                    .update(self.grant_flag(&token, "suspended", state.suspends())?)
+                    .build(),
+            );
+        }
+        match tx.send().await {
+            Ok(_) => Ok(true),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_transaction_canceled_exception()) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(aws("TransactWriteItems(dispute)")(e)),
+        }
+    }
+
+    /// Write `request` as `order`'s refund in progress before the provider is asked, so
+    /// a rerun reuses it. Fails ([`StoreError::Contention`]) if another request was
+    /// written since `order` was read.
+    pub async fn begin_refund_request(
+        &self,
+        order: &Order,
+        request: &RefundRequest,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        let written = Self::update_if(
+            self.client
+                .update_item()
+                .table_name(&self.table)
+                .set_key(Some(codec::order_key(&order.id)))
+                .update_expression(
+                    "SET refund_req_no = :no, refund_req_minor = :amount, refund_req_seq = :seq, \
+                     refund_req_at = :now, refund_seq = :seq",
+                )
+                .condition_expression(
+                    "#status = :paid AND attribute_not_exists(refund_req_no) \
+                     AND (attribute_not_exists(refund_seq) OR refund_seq = :prev)",
+                )
+                .expression_attribute_names("#status", "status")
+                .expression_attribute_values(":paid", s(OrderStatus::Paid.as_str()))
+                .expression_attribute_values(":no", s(&request.request_no))
+                .expression_attribute_values(":amount", n(request.amount.minor()))
+                .expression_attribute_values(":seq", n(request.seq))
+                .expression_attribute_values(":prev", n(order.refund_seq))
+                .expression_attribute_values(":now", ts(now)),
+            "UpdateItem(refund request)",
+        )
+        .await?;
+        if written {
+            Ok(())
+        } else {
+            Err(StoreError::Contention(order.id.clone()))
+        }
+    }
+
+    /// The refund `request_no` is settled (its outcome recorded): a later refund gets a
+    /// new number.
+    pub async fn settle_refund_request(
+        &self,
+        id: &OrderId,
+        request_no: &str,
+    ) -> Result<bool, StoreError> {
+        Self::update_if(
+            self.client
+                .update_item()
+                .table_name(&self.table)
+                .set_key(Some(codec::order_key(id)))
+                .update_expression(
+                    "REMOVE refund_req_no, refund_req_minor, refund_req_seq, refund_req_at",
+                )
+                .condition_expression("refund_req_no = :no")
+                .expression_attribute_values(":no", s(request_no)),
+            "UpdateItem(settle refund request)",
+        )
+        .await
     }
 
     /// Paid orders of a product that were not refunded, oldest payment first.

@@ -26,6 +26,10 @@ pub enum Event {
     SessionExpired(Session),
     /// `charge.refunded`: `amount_refunded` is the total refunded so far.
     ChargeRefunded(Charge),
+    /// `charge.dispute.created`: the buyer's bank disputes the payment.
+    DisputeCreated(DisputeObject),
+    /// `charge.dispute.closed`: `status` says `won` or `lost` (or `warning_closed`).
+    DisputeClosed(DisputeObject),
     /// Anything else the endpoint was subscribed to.
     Other { kind: String },
 }
@@ -52,15 +56,42 @@ pub struct Session {
     pub amount_total: Option<u64>,
     #[serde(default)]
     pub currency: Option<String>,
-    /// `pi_...`: what a later `charge.refunded` names.
-    #[serde(default)]
+    /// `pi_...`: what a later `charge.refunded` names. Expanded
+    /// (`expand[]=payment_intent.latest_charge`) it is an object whose charge says what
+    /// was refunded; either way [`Session::payment_intent`] holds its id.
+    #[serde(default, deserialize_with = "expandable_intent")]
     pub payment_intent: Option<String>,
+    /// The expanded PaymentIntent's latest charge: `(amount_refunded, currency)`.
+    #[serde(skip)]
+    pub refunded: Option<(u64, String)>,
+    /// Unix seconds; after it Stripe no longer takes a payment for the session.
+    #[serde(default)]
+    pub expires_at: Option<i64>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 pub struct Metadata {
     #[serde(default)]
     pub order_id: Option<String>,
+    /// Which Kiosk shop made the object (`metadata[kiosk_shop]`, on the session and its
+    /// PaymentIntent, so also on its charges). Objects without it, or with another
+    /// shop's, belong to other integrations on the same Stripe account.
+    #[serde(default)]
+    pub kiosk_shop: Option<String>,
+}
+
+/// A dispute (`dp_...`) as its events carry it.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct DisputeObject {
+    pub id: String,
+    /// `ch_...`
+    #[serde(default)]
+    pub charge: Option<String>,
+    /// `pi_...`: the payment disputed, how the order is found.
+    #[serde(default)]
+    pub payment_intent: Option<String>,
+    /// `warning_needs_response`, `needs_response`, `under_review`, `won`, `lost`, ...
+    pub status: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -81,6 +112,39 @@ pub struct Charge {
     pub metadata: Metadata,
 }
 
+/// `payment_intent`: an id, `null`, or (expanded) an object with an `id` and maybe its
+/// expanded `latest_charge`.
+fn expandable_intent<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    let v = Option::<serde_json::Value>::deserialize(d)?;
+    match v {
+        None | Some(serde_json::Value::Null) => Ok(None),
+        Some(serde_json::Value::String(s)) => Ok(Some(s)),
+        Some(serde_json::Value::Object(o)) => match o.get("id") {
+            Some(serde_json::Value::String(s)) => Ok(Some(s.clone())),
+            _ => Err(serde::de::Error::custom(
+                "payment_intent object without an id",
+            )),
+        },
+        Some(_) => Err(serde::de::Error::custom("payment_intent is not an id")),
+    }
+}
+
+/// What the expanded `payment_intent.latest_charge` of a session says was refunded:
+/// `None` when it is not expanded (or there is no charge yet).
+pub fn session_refunded(raw: &serde_json::Value) -> Result<Option<(u64, String)>, String> {
+    let charge = &raw["payment_intent"]["latest_charge"];
+    if !charge.is_object() {
+        return Ok(None);
+    }
+    let refunded = charge["amount_refunded"]
+        .as_u64()
+        .ok_or("latest_charge without amount_refunded")?;
+    let currency = charge["currency"]
+        .as_str()
+        .ok_or("latest_charge without currency")?;
+    Ok(Some((refunded, currency.to_owned())))
+}
+
 fn payment_status<'de, D: serde::Deserializer<'de>>(d: D) -> Result<PaymentStatus, D::Error> {
     let s = String::deserialize(d)?;
     Ok(match s.as_str() {
@@ -98,13 +162,10 @@ pub fn money(minor: u64, currency: &str) -> Result<Money, MoneyError> {
 }
 
 impl Session {
-    /// The order this session pays for: `metadata.order_id`, else `client_reference_id`
-    /// (Kiosk sets both to the order id).
+    /// The order this session pays for: `metadata.order_id` (never
+    /// `client_reference_id`, which other integrations fill with their own numbers).
     pub fn order_id(&self) -> Option<&str> {
-        self.metadata
-            .order_id
-            .as_deref()
-            .or(self.client_reference_id.as_deref())
+        self.metadata.order_id.as_deref()
     }
 
     /// What the buyer was charged, if the session says.
@@ -162,6 +223,18 @@ pub fn parse_event(payload: &[u8]) -> Result<StripeEvent, EventError> {
         }
         "checkout.session.async_payment_failed" => Event::AsyncPaymentFailed(session(object)?),
         "checkout.session.expired" => Event::SessionExpired(session(object)?),
+        "charge.dispute.created" | "charge.dispute.closed" => {
+            let d: DisputeObject =
+                serde_json::from_value(object).map_err(|source| EventError::Object {
+                    kind: kind.clone(),
+                    source,
+                })?;
+            if kind == "charge.dispute.created" {
+                Event::DisputeCreated(d)
+            } else {
+                Event::DisputeClosed(d)
+            }
+        }
         "charge.refunded" => {
             Event::ChargeRefunded(serde_json::from_value(object).map_err(|source| {
                 EventError::Object {

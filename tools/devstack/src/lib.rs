@@ -89,7 +89,7 @@ pub async fn start(listener: TcpListener, opts: Options) -> Result<(String, Arc<
     };
     let stripe_config = StripeConfig {
         secret_key_param: names.stripe_secret_key.clone(),
-        webhook_secret_param: names.stripe_webhook_secret.clone(),
+        webhook_secret_param: Some(names.stripe_webhook_secret.clone()),
         api_base: format!("{base}/sandbox/stripe"),
     };
     let channels = ChannelsConfig {

@@ -291,17 +291,25 @@ impl StripeSandbox {
                 "unit_amount must be a positive integer",
             );
         };
-        let created = now();
+        // Stripe's window, measured from this moment on this clock, to the nanosecond and
+        // with no slack: a request built with exactly 30 minutes left arrives with less.
+        let received = time::OffsetDateTime::now_utc();
+        let created = received.unix_timestamp();
         if let Some(exp) = form.get("expires_at") {
             let ok = exp
                 .parse::<i64>()
-                .is_ok_and(|t| t >= created + 30 * 60 - 60 && t <= created + 24 * 3600 + 60);
+                .ok()
+                .and_then(|t| time::OffsetDateTime::from_unix_timestamp(t).ok())
+                .is_some_and(|t| {
+                    t >= received + time::Duration::minutes(30)
+                        && t <= received + time::Duration::hours(24)
+                });
             if !ok {
                 return error(
                     400,
                     "invalid_request_error",
                     "parameter_invalid_integer",
-                    "expires_at must be 30 minutes to 24 hours from now",
+                    "The expires_at timestamp must be at least 30 minutes from Checkout Session creation and less than 24 hours from Checkout Session creation.",
                 );
             }
         }

@@ -3,14 +3,13 @@
 //! "Refunds"): all of it revokes every download link of the purchase, part of it is
 //! recorded and keeps access.
 //!
-//! Safe to run again: the refund's request number is derived from the order and the
-//! total it brings the refunds to, so a rerun after a crash or a lost reply asks the
-//! channel for the same refund, which refunds nothing more, and the rule is applied
-//! from the total the channel reports.
+//! Safe to run again: the library writes the request on the order before asking the
+//! provider and reuses it until it is settled ([`kiosk::refund`]), so a rerun after a
+//! crash, a lost answer or a provider error never refunds twice.
 
-use anyhow::{Result, anyhow, bail};
-use kiosk::channel::Channel;
+use anyhow::{Result, anyhow};
 use kiosk::order::RefundOutcome;
+use kiosk::refund::RefundPlan;
 use kiosk::{Money, OrderId, OrderStatus};
 use time::OffsetDateTime;
 
@@ -35,11 +34,6 @@ pub struct RefundArgs {
     pub dry_run: bool,
 }
 
-/// The refund's request number: the order and the total it brings refunds to.
-pub fn request_no(order: &OrderId, total_after: Money) -> String {
-    format!("{order}R{}", total_after.minor())
-}
-
 pub async fn run(t: &Target, a: RefundArgs, now: OffsetDateTime) -> Result<()> {
     let id = OrderId::parse(&a.order_id).map_err(|e| anyhow!("order id {:?}: {e}", a.order_id))?;
     let store = crate::products::store(t)?;
@@ -47,101 +41,74 @@ pub async fn run(t: &Target, a: RefundArgs, now: OffsetDateTime) -> Result<()> {
         .get_order(&id)
         .await?
         .ok_or_else(|| anyhow!("no order {id}"))?;
-    match order.status {
-        OrderStatus::Paid => {}
-        OrderStatus::Refunded => {
-            println!(
-                "order {id} is already refunded ({}); nothing to do",
-                order.amount
-            );
-            return Ok(());
-        }
-        other => bail!(
-            "order {id} is {}, so there is nothing to refund",
-            other.as_str().to_ascii_lowercase()
-        ),
-    }
-    let already = order.refunded.map_or(0, |m| m.minor());
-    let left = order.amount.minor() - already;
-    let amount = match &a.amount {
-        Some(s) => Money::parse_decimal(s, order.amount.currency())
-            .map_err(|e| anyhow!("amount {s:?}: {e} (write it like 3.00)"))?,
-        None => Money::from_minor(left, order.amount.currency())?,
-    };
-    if amount.minor() == 0 || amount.minor() > left {
-        bail!(
-            "amount {amount}: between 0.01 and what is left to refund ({})",
-            Money::from_minor(left, order.amount.currency())?
-        );
-    }
-    let total_after = Money::from_minor(already + amount.minor(), order.amount.currency())?;
-    let full = total_after == order.amount;
-    let links = order.all_grants().len();
-    if a.dry_run {
+    if order.status == OrderStatus::Refunded && order.refund_request.is_none() {
         println!(
-            "would refund {amount} of {} for order {id} ({}) through {}",
+            "order {id} is already refunded ({}); nothing to do",
+            order.amount
+        );
+        return Ok(());
+    }
+    let amount = a
+        .amount
+        .as_deref()
+        .map(|s| {
+            Money::parse_decimal(s, order.amount.currency())
+                .map_err(|e| anyhow!("amount {s:?}: {e} (write it like 3.00)"))
+        })
+        .transpose()?;
+    if a.dry_run {
+        let plan = RefundPlan::for_order(&order, amount)?;
+        let links = order.all_grants().len();
+        if plan.resumed {
+            println!(
+                "an earlier run asked for refund {} of {}; it would be finished (not asked again)",
+                plan.request.request_no, plan.request.amount
+            );
+        }
+        println!(
+            "would refund {} of {} for order {id} ({}) through {}",
+            plan.request.amount,
             order.amount,
             order.email,
             order.channel.as_str()
         );
-        if full {
+        if plan.full {
             println!("the order would be refunded and its {links} download link(s) stop working");
         } else {
-            println!("a partial refund: {total_after} refunded in all, the buyer keeps access");
+            println!(
+                "a partial refund: {} refunded in all, the buyer keeps access",
+                plan.total_after
+            );
         }
         return Ok(());
     }
 
     let shop = t.shop().await?;
-    let channel = shop.channel_for(&order).ok_or_else(|| {
-        anyhow!(
-            "order {id} was paid through {}, and no settings for it are known (--stack, --local or --{}-* flags)",
-            order.channel.as_str(),
-            order.channel.as_str()
-        )
-    })?;
-    let total = channel
-        .refund(
-            &order,
-            amount,
-            &request_no(&id, total_after),
-            a.reason.as_deref(),
-            now,
-        )
+    let done = shop
+        .refund_order(&id, amount, a.reason.as_deref(), now)
         .await
-        .map_err(|e| anyhow!("{} refused the refund: {e}", order.channel.as_str()))?;
-    let outcome = order.record_refund(total, now).map_err(|e| {
-        anyhow!("the provider reports {total} refunded, which does not fit the order: {e}")
-    })?;
-    store.apply_refund(&outcome, now).await?;
-    match outcome {
-        RefundOutcome::Full(_) => println!(
-            "refunded {total} for order {id}; the order is refunded and its {links} download link(s) no longer work"
+        .map_err(|e| anyhow!(kiosk::error_chain(&e)))?;
+    if done.plan.resumed {
+        println!(
+            "finished refund {} left by an earlier run (the provider was not asked twice)",
+            done.plan.request.request_no
+        );
+    }
+    match done.outcome {
+        RefundOutcome::Full { .. } => println!(
+            "refunded {} for order {id}; the order is refunded and its {} download link(s) no longer work",
+            done.total, done.links
         ),
         RefundOutcome::Partial(_) => println!(
-            "refunded {amount} for order {id} ({total} of {} in all); the buyer keeps access",
-            order.amount
+            "refunded {} for order {id} ({} of {} in all); the buyer keeps access",
+            done.plan.request.amount, done.total, order.amount
         ),
         RefundOutcome::Already => {
-            println!("order {id}: {total} was refunded already; nothing changed")
+            println!(
+                "order {id}: {} was refunded already; nothing more changed",
+                done.total
+            )
         }
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn request_numbers_name_the_order_and_the_total_after() {
-        let id = OrderId::parse("K20261121093015123abc4567def89012").unwrap();
-        let total = Money::parse_decimal("9.00", kiosk::Currency::Cny).unwrap();
-        let r = request_no(&id, total);
-        assert_eq!(r, "K20261121093015123abc4567def89012R900");
-        assert!(
-            r.len() <= 64,
-            "Alipay's out_request_no is at most 64 characters"
-        );
-    }
 }

@@ -56,8 +56,8 @@ pub struct StripeSettings {
         value_name = "NAME"
     )]
     pub stripe_secret_key_param: Option<String>,
-    /// SSM parameter holding the webhook signing secret (overrides
-    /// StripeWebhookSecretParam).
+    /// SSM parameter holding the webhook signing secret. Never read: only the deployed
+    /// payment-notify function verifies webhooks; accepted so older scripts still run.
     #[arg(
         long,
         global = true,
@@ -72,7 +72,9 @@ pub struct StripeSettings {
 
 impl StripeSettings {
     fn complete(&self) -> bool {
-        self.stripe_secret_key_param.is_some() && self.stripe_webhook_secret_param.is_some()
+        // The API key alone: the CLI never verifies webhooks, so it never reads the
+        // signing secret (least privilege, as for checkout and reconcile).
+        self.stripe_secret_key_param.is_some()
     }
 
     fn override_with(&mut self, other: &StripeSettings) {
@@ -287,11 +289,7 @@ impl Target {
                 .stripe_secret_key_param
                 .clone()
                 .unwrap_or_default(),
-            webhook_secret_param: self
-                .stripe
-                .stripe_webhook_secret_param
-                .clone()
-                .unwrap_or_default(),
+            webhook_secret_param: None,
             api_base: self
                 .stripe
                 .stripe_api_base

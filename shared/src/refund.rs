@@ -1,0 +1,246 @@
+//! A refund the author asks for (`kiosk refund`), once however often it is run
+//! (docs/architecture.md, "Refunds").
+//!
+//! The request is written on the order before the provider is called (its number,
+//! `{order}_R{n}`, and amount) and reused by every rerun until its outcome is recorded.
+//! A run that dies after the provider refunded, or whose answer was lost, is rerun with
+//! the same number, which the provider does not refund twice (Alipay: the same
+//! `out_request_no`; Stripe: the PaymentIntent's refunds are listed for it first). The
+//! number no longer depends on the order's refunded total, which the provider's own
+//! refund notification may have moved in between.
+
+use time::OffsetDateTime;
+
+use crate::channel::{Channel, ChannelError};
+use crate::ids::OrderId;
+use crate::money::Money;
+use crate::order::{Order, OrderStatus, RefundOutcome, RefundRequest};
+use crate::shop::Shop;
+use crate::store::StoreError;
+
+/// What a refund would do, worked out before anything is asked of the provider.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefundPlan {
+    /// The request to send: a new one, or the unsettled one of an earlier run.
+    pub request: RefundRequest,
+    /// True when `request` is an earlier run's that was never settled.
+    pub resumed: bool,
+    /// The order's refunded total if it succeeds (as far as this shop knows).
+    pub total_after: Money,
+    /// Whether it refunds everything (every link stops working).
+    pub full: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RefundError {
+    #[error("no order {0}")]
+    UnknownOrder(OrderId),
+    #[error("order {id} is {status}, so there is nothing to refund")]
+    NotPaid { id: OrderId, status: &'static str },
+    #[error("amount {asked}: between 0.01 and what is left to refund ({left})")]
+    Amount { asked: Money, left: Money },
+    #[error(
+        "refund {} of {} for order {id} was asked of the provider by an earlier run and is not settled; run the command again without --amount (or with --amount {}) to finish it first",
+        request.request_no, request.amount, request.amount.to_decimal()
+    )]
+    Unsettled { id: OrderId, request: RefundRequest },
+    #[error("order {id} was paid through {channel}, and this shop has no settings for it")]
+    ChannelOff { id: OrderId, channel: &'static str },
+    #[error("{channel} refused the refund")]
+    Channel {
+        channel: &'static str,
+        #[source]
+        source: ChannelError,
+    },
+    #[error("the provider reports {total} refunded, which does not fit the order")]
+    Reported {
+        total: Money,
+        #[source]
+        source: StoreError,
+    },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// What a refund did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefundDone {
+    pub plan: RefundPlan,
+    /// The provider's total refunded for the order after it.
+    pub total: Money,
+    pub outcome: RefundOutcome,
+    /// Download links the purchase had (all revoked by a full refund).
+    pub links: usize,
+}
+
+impl RefundPlan {
+    /// The refund `amount` (all that is left when `None`) of a paid `order` would make,
+    /// or the unsettled one an earlier run left, which comes first.
+    pub fn for_order(order: &Order, amount: Option<Money>) -> Result<RefundPlan, RefundError> {
+        if order.status != OrderStatus::Paid {
+            return Err(RefundError::NotPaid {
+                id: order.id.clone(),
+                status: order.status.as_str(),
+            });
+        }
+        let already = order.refunded.map_or(0, |m| m.minor());
+        let currency = order.amount.currency();
+        let money = |minor| {
+            Money::from_minor(minor, currency).map_err(|e| StoreError::Corrupt {
+                entity: "order",
+                detail: e.to_string(),
+            })
+        };
+        if let Some(request) = &order.refund_request {
+            if amount.is_some_and(|a| a != request.amount) {
+                return Err(RefundError::Unsettled {
+                    id: order.id.clone(),
+                    request: request.clone(),
+                });
+            }
+            let total_after = money((already + request.amount.minor()).min(order.amount.minor()))?;
+            return Ok(RefundPlan {
+                request: request.clone(),
+                resumed: true,
+                full: total_after == order.amount,
+                total_after,
+            });
+        }
+        let left = money(order.amount.minor().saturating_sub(already))?;
+        let amount = amount.unwrap_or(left);
+        if amount.currency() != currency || amount.minor() == 0 || amount.minor() > left.minor() {
+            return Err(RefundError::Amount {
+                asked: amount,
+                left,
+            });
+        }
+        let total_after = money(already + amount.minor())?;
+        Ok(RefundPlan {
+            request: RefundRequest::new(&order.id, order.refund_seq + 1, amount),
+            resumed: false,
+            full: total_after == order.amount,
+            total_after,
+        })
+    }
+}
+
+impl Shop {
+    /// Refund `amount` (all that is left when `None`) of order `id` through its
+    /// channel and apply the refund rule, at most once however often it runs (see the
+    /// module docs). An order already refunded in full is `Ok` with
+    /// [`RefundOutcome::Already`].
+    pub async fn refund_order(
+        &self,
+        id: &OrderId,
+        amount: Option<Money>,
+        reason: Option<&str>,
+        now: OffsetDateTime,
+    ) -> Result<RefundDone, RefundError> {
+        let order = self
+            .store
+            .get_order(id)
+            .await?
+            .ok_or_else(|| RefundError::UnknownOrder(id.clone()))?;
+        let links = order.all_grants().len();
+        if order.status == OrderStatus::Refunded && order.refund_request.is_none() {
+            let total = order.refunded.unwrap_or(order.amount);
+            return Ok(RefundDone {
+                plan: RefundPlan {
+                    request: RefundRequest::new(
+                        id,
+                        order.refund_seq,
+                        Money::from_minor(0, total.currency()).map_err(|e| {
+                            StoreError::Corrupt {
+                                entity: "order",
+                                detail: e.to_string(),
+                            }
+                        })?,
+                    ),
+                    resumed: false,
+                    total_after: total,
+                    full: true,
+                },
+                total,
+                outcome: RefundOutcome::Already,
+                links,
+            });
+        }
+        let channel = self.channel_for(&order).ok_or(RefundError::ChannelOff {
+            id: id.clone(),
+            channel: order.channel.as_str(),
+        })?;
+        // A refund left unsettled by a run whose order was refunded in full meanwhile
+        // (the provider's notification) is finished like any other.
+        let plan = if order.status == OrderStatus::Refunded {
+            let request = order.refund_request.clone().ok_or(RefundError::NotPaid {
+                id: id.clone(),
+                status: order.status.as_str(),
+            })?;
+            RefundPlan {
+                request,
+                resumed: true,
+                total_after: order.amount,
+                full: true,
+            }
+        } else {
+            RefundPlan::for_order(&order, amount)?
+        };
+        if !plan.resumed {
+            self.store
+                .begin_refund_request(&order, &plan.request, now)
+                .await?;
+        }
+        let total = channel
+            .refund(
+                &order,
+                plan.request.amount,
+                &plan.request.request_no,
+                reason,
+                now,
+            )
+            .await
+            .map_err(|source| RefundError::Channel {
+                channel: order.channel.as_str(),
+                source,
+            })?;
+        let current = self
+            .store
+            .get_order(id)
+            .await?
+            .ok_or_else(|| RefundError::UnknownOrder(id.clone()))?;
+        let (outcome, _) = self
+            .record_refund(current, total, now)
+            .await
+            .map_err(|source| match source {
+                StoreError::Transition(_) => RefundError::Reported { total, source },
+                e => RefundError::Store(e),
+            })?;
+        self.store
+            .settle_refund_request(id, &plan.request.request_no)
+            .await?;
+        tracing::info!(order_id = %id, request = %plan.request.request_no, refunded = %total, "refund made");
+        Ok(RefundDone {
+            plan,
+            total,
+            outcome,
+            links,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_numbers_count_the_orders_requests_and_fit_alipay() {
+        let id = OrderId::parse("K20261121093015123abc4567def89012").unwrap();
+        let amount = Money::parse_decimal("9.00", crate::Currency::Cny).unwrap();
+        let r = RefundRequest::new(&id, 2, amount);
+        assert_eq!(r.request_no, "K20261121093015123abc4567def89012_R2");
+        assert!(
+            r.request_no.len() <= 64,
+            "Alipay's out_request_no is at most 64 characters"
+        );
+    }
+}
