@@ -150,11 +150,18 @@ pub struct Config {
     /// Origins whose pages may call `POST /checkout` with `fetch` (`CORS_ALLOWED_ORIGINS`,
     /// comma-separated `https://host[:port]`; default none). A plain HTML form needs none.
     pub cors_origins: Vec<String>,
+    /// Checkouts one network may start per hour (`CHECKOUTS_PER_NETWORK_HOUR`, default
+    /// [`Config::DEFAULT_CHECKOUTS_PER_NETWORK_HOUR`]); see [`crate::shop::CHECKOUT_WINDOW`].
+    pub checkouts_per_network_hour: u32,
 }
 
 impl Config {
     pub const DEFAULT_ORDER_TTL: Duration = Duration::minutes(30);
     pub const DEFAULT_PRESIGN: Duration = Duration::seconds(300);
+    /// Generous: one office, campus or mobile carrier can put many buyers behind one
+    /// address, and a launch day sends them at once; a script creating sessions and
+    /// pending orders by the thousand is what it stops.
+    pub const DEFAULT_CHECKOUTS_PER_NETWORK_HOUR: u32 = 100;
 
     /// The settings every tool and test shares, with the defaults the functions use for
     /// the rest (the one place a `Config` is spelled out by hand).
@@ -174,6 +181,7 @@ impl Config {
             order_ttl: Self::DEFAULT_ORDER_TTL,
             presign: Self::DEFAULT_PRESIGN,
             cors_origins: Vec::new(),
+            checkouts_per_network_hour: Self::DEFAULT_CHECKOUTS_PER_NETWORK_HOUR,
         }
     }
 
@@ -198,6 +206,12 @@ impl Config {
             // anyway; a week is SigV4's hard limit.
             presign: Duration::seconds(number(env, "PRESIGN_SECONDS", 300, 10..=604_800)?.into()),
             cors_origins: origins(env, "CORS_ALLOWED_ORIGINS")?,
+            checkouts_per_network_hour: number(
+                env,
+                "CHECKOUTS_PER_NETWORK_HOUR",
+                Self::DEFAULT_CHECKOUTS_PER_NETWORK_HOUR,
+                1..=100_000,
+            )?,
         })
     }
 }

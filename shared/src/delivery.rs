@@ -107,14 +107,14 @@ impl Delivery<'_> {
                     _ => 1,
                 };
                 let outcome = if attempts >= MAX_MAIL_ATTEMPTS {
-                    tracing::error!(message = crate::alarm::MAIL_FAILED_FOR_GOOD, order_id = %order.id, error = %e, source = ?std::error::Error::source(&e), attempts);
+                    tracing::error!(message = crate::alarm::MAIL_FAILED_FOR_GOOD, order_id = %order.id, error = %e, reason = %e.reason(), attempts);
                     self.store
                         .mail_given_up(&order.id, attempts, now)
                         .await
                         .map(|()| MailOutcome::GaveUp { attempts })
                 } else {
                     let next_at = now + mail_backoff(attempts);
-                    tracing::warn!(order_id = %order.id, error = %e, source = ?std::error::Error::source(&e), attempts, "purchase mail failed; left due for retry");
+                    tracing::warn!(order_id = %order.id, error = %e, reason = %e.reason(), attempts, "purchase mail failed; left due for retry");
                     self.store
                         .mail_failed(&order.id, attempts, next_at)
                         .await

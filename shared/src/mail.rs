@@ -13,16 +13,31 @@ pub struct Mail {
     pub html: String,
 }
 
+/// SES did not take a mail. Logs show [`MailError::reason`], which never holds the
+/// buyer's address (SES's own messages may quote it: "The following identities failed
+/// the check: reader@example.com"); the source is kept for the CLI's error chains.
 #[derive(Debug, thiserror::Error)]
 #[error("SES did not accept the mail")]
-pub struct MailError(#[source] Box<dyn std::error::Error + Send + Sync>);
+pub struct MailError {
+    #[source]
+    source: Box<dyn std::error::Error + Send + Sync>,
+    /// The recipient, to keep out of what is logged.
+    recipient: String,
+}
 
 impl MailError {
+    fn new(to: &Email, e: impl std::error::Error + Send + Sync + 'static) -> MailError {
+        MailError {
+            source: Box::new(e),
+            recipient: to.as_str().to_owned(),
+        }
+    }
+
     fn ses_error(
         &self,
     ) -> Option<&aws_sdk_ses::error::SdkError<aws_sdk_ses::operation::send_email::SendEmailError>>
     {
-        self.0.downcast_ref()
+        self.source.downcast_ref()
     }
 
     /// SES's error code (`Throttling`, `MessageRejected`, ...) when SES answered.
@@ -36,17 +51,39 @@ impl MailError {
         self.code() == Some("Throttling")
     }
 
-    /// One line for a report: SES's code and message when it answered, else the cause
-    /// (a network error, a timeout).
+    /// One line for a log or a report: SES's code and message when it answered, else
+    /// the cause (a network error, a timeout), with the recipient's address replaced
+    /// by `<recipient>`.
     pub fn reason(&self) -> String {
         use aws_sdk_ses::error::ProvideErrorMetadata;
-        if let Some(e) = self.ses_error()
-            && let Some(code) = e.code()
-        {
-            return format!("{code}: {}", e.message().unwrap_or("(no message)"));
-        }
-        crate::error_chain(&*self.0)
+        let text = match self.ses_error() {
+            Some(e) if e.code().is_some() => format!(
+                "{}: {}",
+                e.code().unwrap_or_default(),
+                e.message().unwrap_or("(no message)")
+            ),
+            _ => crate::error_chain(&*self.source),
+        };
+        redact(&text, &self.recipient)
     }
+}
+
+/// `text` with every occurrence of `address` (in any case) replaced by `<recipient>`.
+pub fn redact(text: &str, address: &str) -> String {
+    if address.is_empty() {
+        return text.to_owned();
+    }
+    let lower = text.to_ascii_lowercase();
+    let needle = address.to_ascii_lowercase();
+    let mut out = String::with_capacity(text.len());
+    let mut rest = 0;
+    while let Some(at) = lower[rest..].find(&needle) {
+        out.push_str(&text[rest..rest + at]);
+        out.push_str("<recipient>");
+        rest += at + needle.len();
+    }
+    out.push_str(&text[rest..]);
+    out
 }
 
 /// Escape text for HTML element content and attribute values.
@@ -237,11 +274,11 @@ impl Mailer {
     pub async fn send(&self, to: &Email, mail: &Mail) -> Result<(), MailError> {
         let content = |s: &str| Content::builder().data(s).charset("UTF-8").build();
         let message = Message::builder()
-            .subject(content(&mail.subject).map_err(|e| MailError(Box::new(e)))?)
+            .subject(content(&mail.subject).map_err(|e| MailError::new(to, e))?)
             .body(
                 Body::builder()
-                    .text(content(&mail.text).map_err(|e| MailError(Box::new(e)))?)
-                    .html(content(&mail.html).map_err(|e| MailError(Box::new(e)))?)
+                    .text(content(&mail.text).map_err(|e| MailError::new(to, e))?)
+                    .html(content(&mail.html).map_err(|e| MailError::new(to, e))?)
                     .build(),
             )
             .build();
@@ -252,7 +289,7 @@ impl Mailer {
             .message(message)
             .send()
             .await
-            .map_err(|e| MailError(Box::new(e)))?;
+            .map_err(|e| MailError::new(to, e))?;
         Ok(())
     }
 }
@@ -260,6 +297,28 @@ impl Mailer {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn mail_errors_never_carry_the_buyers_address_into_logs() {
+        let to = Email::parse("Reader.One@Example.com").unwrap();
+        let e = MailError::new(
+            &to,
+            std::io::Error::other(
+                "Email address is not verified. The following identities failed the check in region US-EAST-1: reader.one@example.com, READER.ONE@EXAMPLE.COM",
+            ),
+        );
+        let reason = e.reason();
+        assert!(
+            !reason.to_ascii_lowercase().contains("reader.one"),
+            "{reason}"
+        );
+        assert!(
+            reason.contains("failed the check in region US-EAST-1: <recipient>, <recipient>"),
+            "{reason}"
+        );
+        assert_eq!(redact("a x@y.z b", ""), "a x@y.z b");
+        assert_eq!(redact("dünn x@y.z", "x@y.z"), "dünn <recipient>");
+    }
     use crate::order::{ChannelKind, Source};
     use crate::product::{FileRef, Product};
     use crate::{Currency, DownloadToken, Money, OrderId, ProductId};

@@ -135,7 +135,7 @@ impl Downloads {
             Ok(links) => Ok(Resent::Mailed { links }),
             Err(SendLinksError::Store(e)) => Err(e),
             Err(SendLinksError::Mail(e)) => {
-                tracing::warn!(error = %e, "resend mail failed");
+                tracing::warn!(error = %e, reason = %e.reason(), "resend mail failed");
                 Ok(Resent::MailFailed)
             }
         }

@@ -41,7 +41,13 @@ pub struct CheckoutRequest {
     /// The buyer's choice (`channel=alipay|stripe`); `None`: the shop's default.
     pub channel: Option<ChannelKind>,
     pub source: Source,
+    /// Where the request came from, for the per-network rate ([`CHECKOUT_WINDOW`]).
+    pub network: crate::resend::Network,
 }
+
+/// The window checkouts are counted in per network
+/// ([`Config::checkouts_per_network_hour`] of them per window).
+pub const CHECKOUT_WINDOW: time::Duration = time::Duration::hours(1);
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CheckoutStarted {
@@ -61,6 +67,9 @@ pub enum CheckoutError {
     Store(#[from] StoreError),
     #[error("could not make an order id")]
     Id(#[source] crate::ids::IdError),
+    /// The network started its allowance of checkouts this hour; nothing was written.
+    #[error("too many checkouts from this network; try again later")]
+    TooMany,
 }
 
 /// What handling a notification did. Every variant is answered with the channel's ack.
@@ -169,6 +178,24 @@ impl Shop {
             .channels
             .get(kind)
             .ok_or(CheckoutError::ChannelOff(kind.as_str()))?;
+        // Counted before any other read or write, so a script cannot fill the table (and
+        // the provider) with sessions and pending orders that starve reconcile.
+        if !self
+            .store
+            .count_checkout(
+                &req.network,
+                self.config.checkouts_per_network_hour,
+                CHECKOUT_WINDOW,
+                now,
+            )
+            .await?
+        {
+            tracing::warn!(
+                network = req.network.as_str(),
+                "checkout: network over its hourly limit"
+            );
+            return Err(CheckoutError::TooMany);
+        }
         let product = self
             .store
             .get_product(&req.product_id)

@@ -461,6 +461,55 @@ async fn a_provider_payment_of_another_amount_changes_nothing() {
     assert!(w.mails_to(&email).await.is_empty());
 }
 
+#[tokio::test]
+async fn reconcile_returns_before_its_timeout_when_the_provider_hangs() {
+    let w = World::new(WorldOptions::default()).await.unwrap();
+    let product = w.add_product("rust-book", "9.00").await;
+    let order = pending_aged(&w, &product, &w.buyer(1), Duration::minutes(5)).await;
+    // The gateway reads the query and never answers.
+    w.gateway.set(order.id.as_str(), Answer::Silent);
+    let timeout = StdDuration::from_secs(5);
+    let deadline_ms = (std::time::SystemTime::now() + timeout)
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64;
+    let started = Instant::now();
+    let run = reconcile::handler::run_invocation(&w.shop, now(), deadline_ms)
+        .await
+        .unwrap();
+    let took = started.elapsed();
+    assert!(
+        took < timeout,
+        "the run must end before the function's timeout: took {took:?}"
+    );
+    // It did ask (the order was not skipped), and recorded what came of it: a failed
+    // check, so the next run asks again later.
+    assert!(
+        w.gateway
+            .calls
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|m| m == "alipay.trade.query"),
+        "the provider was asked"
+    );
+    assert_eq!(run.pending.errors, 1, "{run:?}");
+    let checked =
+        w.t.client
+            .get_item()
+            .table_name(&w.t.name)
+            .key("pk", AttributeValue::S(format!("ORDER#{}", order.id)))
+            .key("sk", AttributeValue::S("ORDER".into()))
+            .send()
+            .await
+            .unwrap();
+    assert!(
+        checked.item().is_some_and(|i| i.contains_key("check_at")),
+        "the failed check is recorded"
+    );
+    assert_eq!(w.order(&order.id).await.status, OrderStatus::Pending);
+}
+
 // ---- the local sandbox ------------------------------------------------------------
 
 #[tokio::test]

@@ -579,6 +579,7 @@ fn request(email: &str, channel: Option<ChannelKind>) -> CheckoutRequest {
         device: kiosk::channel::Device::Desktop,
         channel,
         source: Default::default(),
+        network: kiosk::resend::Network::of(None),
     }
 }
 

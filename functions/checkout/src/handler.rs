@@ -115,6 +115,7 @@ fn parse(req: &Request) -> Result<CheckoutRequest, Problem> {
         device,
         channel,
         source,
+        network: kiosk::resend::Network::of(kiosk_web::source_ip(req)),
     })
 }
 
@@ -127,6 +128,7 @@ fn problem_response(req: &Request, p: &Problem) -> Response<Body> {
     } else {
         let title = match p.status {
             StatusCode::NOT_FOUND => "Product not found",
+            StatusCode::TOO_MANY_REQUESTS => "Too many checkouts",
             StatusCode::PAYLOAD_TOO_LARGE => "Request too large",
             s if s.is_server_error() => "Something went wrong",
             _ => "Please check your details",
@@ -238,6 +240,13 @@ async fn checkout(shop: &Shop, req: &Request, now: OffsetDateTime) -> Response<B
                 format!(
                     "this product is priced in {c}, which this payment method cannot take; choose another"
                 ),
+            ),
+        ),
+        Err(CheckoutError::TooMany) => problem_response(
+            req,
+            &Problem::status(
+                StatusCode::TOO_MANY_REQUESTS,
+                "Too many checkouts were started from your network in the last hour. Please try again later; nothing was charged.",
             ),
         ),
         Err(CheckoutError::ChannelOff(name)) => problem_response(

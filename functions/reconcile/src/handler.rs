@@ -7,10 +7,12 @@ use kiosk::shop::Shop;
 use kiosk::store::StoreError;
 use time::OffsetDateTime;
 
-/// Time kept back from the invocation's deadline: one item's work (a provider call of
-/// at most 6 s, or a claim, a grant read, an SES call and a write) finishes well inside
-/// it, so a run never overruns.
-pub const MARGIN: Duration = Duration::from_secs(10);
+/// No new order or mail is started with less than this left before the invocation's
+/// deadline. Whatever runs past it is still bounded: the whole run is inside
+/// [`kiosk::deadline::Deadline::run`], so every provider attempt is cut to what is left
+/// (less the time to record what it found), and the run ends a second before Lambda
+/// would stop it ([`run_invocation`]).
+pub const MARGIN: Duration = Duration::from_secs(3);
 
 /// The instant to stop starting new work, from the invocation's deadline (milliseconds
 /// since the epoch, as the runtime reports it) and the current wall clock.
@@ -34,12 +36,39 @@ pub async fn run(
         mail_errors = r.mail.errors,
         pending_fulfilled = r.pending.fulfilled,
         pending_expired = r.pending.expired,
+        pending_refunded = r.pending.refunded,
         pending_still_open = r.pending.still_open,
         pending_errors = r.pending.errors,
         out_of_time = r.mail.out_of_time || r.pending.out_of_time,
         "reconcile run"
     );
     Ok(r)
+}
+
+/// One run as the Lambda function makes it: within the invocation's deadline
+/// (milliseconds since the epoch, from its context), like the HTTP functions, so a
+/// provider that hangs costs a run its remaining items, never the invocation. A run cut
+/// at the deadline reports `out_of_time`; everything it finished is recorded (each
+/// write is one conditional item or transaction), and the next run continues.
+pub async fn run_invocation(
+    shop: &Shop,
+    now: OffsetDateTime,
+    deadline_ms: u64,
+) -> Result<Reconciled, StoreError> {
+    let wall = std::time::SystemTime::now();
+    let stop_at = budget_end(deadline_ms, wall, Instant::now());
+    let deadline = kiosk::deadline::Deadline::from_lambda(deadline_ms, wall);
+    match deadline.run(run(shop, now, stop_at)).await {
+        Some(r) => r,
+        None => {
+            tracing::warn!(
+                "reconcile: the run reached the invocation's deadline; what it finished is recorded"
+            );
+            let mut r = Reconciled::default();
+            r.pending.out_of_time = true;
+            Ok(r)
+        }
+    }
 }
 
 /// The invocation's result, as JSON for the logs and `sam local invoke`.
@@ -55,6 +84,7 @@ pub fn report(r: &Reconciled) -> serde_json::Value {
         "pending": {
             "fulfilled": r.pending.fulfilled,
             "expired": r.pending.expired,
+            "refunded": r.pending.refunded,
             "still_open": r.pending.still_open,
             "errors": r.pending.errors,
         },
@@ -73,10 +103,10 @@ mod tests {
         let deadline_ms = 1_000_000_000 + 60_000;
         assert_eq!(
             budget_end(deadline_ms, wall, now),
-            now + Duration::from_secs(50)
+            now + Duration::from_secs(57)
         );
         // A deadline already closer than the margin: no new work at all.
-        assert_eq!(budget_end(1_000_000_000 + 5_000, wall, now), now);
+        assert_eq!(budget_end(1_000_000_000 + 2_000, wall, now), now);
         assert_eq!(budget_end(0, wall, now), now);
     }
 }

@@ -10,12 +10,8 @@ async fn main() -> anyhow::Result<()> {
     let shop = &shop;
     lambda_runtime::run(service_fn(
         move |event: LambdaEvent<serde_json::Value>| async move {
-            let stop_at = handler::budget_end(
-                event.context.deadline,
-                std::time::SystemTime::now(),
-                std::time::Instant::now(),
-            );
-            let r = handler::run(shop, kiosk::clock::now(), stop_at).await?;
+            let r =
+                handler::run_invocation(shop, kiosk::clock::now(), event.context.deadline).await?;
             Ok::<_, lambda_runtime::Error>(handler::report(&r))
         },
     ))

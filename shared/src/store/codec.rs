@@ -237,6 +237,14 @@ pub fn resend_network_key(network: &str, window: OffsetDateTime) -> Item {
     )
 }
 
+/// The counter of checkouts from `network` in the window starting `window`.
+pub fn checkout_network_key(network: &str, window: OffsetDateTime) -> Item {
+    key(
+        format!("CHECKOUT#NET#{network}#{}", window.unix_timestamp()),
+        "CHECKOUT",
+    )
+}
+
 /// The counter of "resend" mails to `email` in the window starting `window`.
 pub fn resend_address_key(email: &Email, window: OffsetDateTime) -> Item {
     key(

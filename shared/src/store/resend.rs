@@ -1,5 +1,6 @@
-//! The items behind "email me my links"' limits ([`crate::resend`] has the policy): a
-//! slot per address and network, and fixed-window counters. Each is one conditional
+//! The items behind "email me my links"' limits ([`crate::resend`] has the policy) and
+//! checkout's per-network rate: a slot per address and network, and fixed-window
+//! counters. Each is one conditional
 //! write, so a limit holds across concurrent Lambda instances.
 
 use time::{Duration, OffsetDateTime};
@@ -48,6 +49,24 @@ impl Store {
         let start = window_start(now, window);
         self.count_in_window(
             codec::resend_network_key(network.as_str(), start),
+            limit,
+            start + window,
+        )
+        .await
+    }
+
+    /// Count one checkout from `network` in the current `window`-long window:
+    /// `Ok(false)` (nothing counted) once `limit` were counted in it.
+    pub async fn count_checkout(
+        &self,
+        network: &Network,
+        limit: u32,
+        window: Duration,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        let start = window_start(now, window);
+        self.count_in_window(
+            codec::checkout_network_key(network.as_str(), start),
             limit,
             start + window,
         )

@@ -148,7 +148,14 @@ pub async fn start(listener: TcpListener, opts: Options) -> Result<(String, Arc<
             tokio::spawn(async move {
                 let svc = hyper::service::service_fn(move |req| {
                     let app = app.clone();
-                    async move { Ok::<_, std::convert::Infallible>(app.handle(req).await) }
+                    async move {
+                        let resp = app.handle(req).await;
+                        // A stand-in's injected fault: close without answering.
+                        if resp.extensions().get::<DropConnection>().is_some() {
+                            return Err(DropConnection);
+                        }
+                        Ok(resp)
+                    }
                 });
                 let _ = hyper::server::conn::http1::Builder::new()
                     .serve_connection(TokioIo::new(stream), svc)
@@ -201,6 +208,19 @@ pub fn write_local_stack(
 
 type Resp = Response<Full<Bytes>>;
 
+/// Marks a response that must not be sent: the connection is closed instead (a
+/// provider whose answer is lost).
+#[derive(Debug, Clone, Copy)]
+struct DropConnection;
+
+impl std::fmt::Display for DropConnection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("answer dropped on purpose")
+    }
+}
+
+impl std::error::Error for DropConnection {}
+
 fn plain(status: u16, content_type: &str, body: impl Into<Bytes>) -> Resp {
     let mut r = Response::new(Full::new(body.into()));
     *r.status_mut() =
@@ -236,6 +256,11 @@ fn reply(r: Reply) -> Resp {
     match r {
         Reply::Html(status, html) => plain(status, "text/html; charset=utf-8", html),
         Reply::Json(json) => plain(200, "text/html;charset=utf-8", json), // the gateway's own content type
+        Reply::Dropped => {
+            let mut resp = plain(500, "text/plain", "");
+            resp.extensions_mut().insert(DropConnection);
+            resp
+        }
         Reply::Redirect(to) => {
             let mut resp = plain(303, "text/plain", "");
             if let Ok(v) = hyper::header::HeaderValue::from_str(&to) {
@@ -263,6 +288,7 @@ impl App {
         &self,
         method: &str,
         rest: &str,
+        query: &str,
         headers: &hyper::HeaderMap,
         body: &str,
     ) -> Resp {
@@ -272,7 +298,12 @@ impl App {
                 _ => self.stripe.page(id, None),
             });
         }
-        let (status, json) = self.stripe.api(method, rest, headers, body);
+        let (status, json) = self.stripe.api(method, rest, query, headers, body);
+        if status == stripe::DROP_CONNECTION {
+            let mut resp = plain(500, "text/plain", "");
+            resp.extensions_mut().insert(DropConnection);
+            return resp;
+        }
         plain(status, "application/json", json)
     }
 
@@ -302,7 +333,7 @@ impl App {
             return reply(self.sandbox.cancel(&text));
         }
         if let Some(rest) = path.strip_prefix("/sandbox/stripe") {
-            return self.stripe_route(method.as_str(), rest, &parts.headers, &text);
+            return self.stripe_route(method.as_str(), rest, &query, &parts.headers, &text);
         }
         if path == "/mailbox" {
             return plain(

@@ -56,6 +56,9 @@ pub struct Sandbox {
     retry_unit: Duration,
     /// Notifications delivered (out_trade_no, attempts), for the page and for tests.
     pub deliveries: Mutex<Vec<(String, u32)>>,
+    /// Faults to inject into the next refunds (tests): each makes the refund, then
+    /// answers as the fault says.
+    refund_faults: Mutex<Vec<crate::stripe::Fault>>,
 }
 
 /// A reply to the browser or API caller.
@@ -63,6 +66,8 @@ pub enum Reply {
     Html(u16, String),
     Json(String),
     Redirect(String),
+    /// No reply: the connection is closed (an injected fault).
+    Dropped,
 }
 
 fn error_page(code: &str, sub_code: &str, msg: &str) -> Reply {
@@ -100,7 +105,15 @@ impl Sandbox {
                 .unwrap_or_default(),
             retry_unit,
             deliveries: Mutex::default(),
+            refund_faults: Mutex::default(),
         })
+    }
+
+    /// Make each of the next refunds fail after the refund is made, one fault each.
+    pub fn fail_refunds(&self, faults: &[crate::stripe::Fault]) {
+        if let Ok(mut f) = self.refund_faults.lock() {
+            f.extend_from_slice(faults);
+        }
     }
 
     fn verify(&self, p: &Params) -> Result<(), &'static str> {
@@ -479,7 +492,21 @@ impl Sandbox {
                 self.set_status(&no, TradeStatus::Closed);
                 serde_json::json!({"code": "10000", "msg": "Success", "out_trade_no": t.out_trade_no, "trade_no": t.trade_no})
             }
-            ("alipay.trade.refund", Some(t)) => self.refund(&biz, t),
+            ("alipay.trade.refund", Some(t)) => {
+                let made = self.refund(&biz, t);
+                let fault = self
+                    .refund_faults
+                    .lock()
+                    .ok()
+                    .and_then(|mut f| (!f.is_empty()).then(|| f.remove(0)));
+                match fault {
+                    Some(crate::stripe::Fault::LoseAnswer) => return Reply::Dropped,
+                    Some(crate::stripe::Fault::ServerError) => {
+                        return Reply::Html(502, "<h1>502 Bad Gateway</h1>".into());
+                    }
+                    None => made,
+                }
+            }
             ("alipay.trade.close", Some(t)) => serde_json::json!({
                 "code": "40004", "msg": "Business Failed", "sub_code": "ACQ.TRADE_STATUS_ERROR", "sub_msg": "交易状态不合法", "out_trade_no": t.out_trade_no
             }),

@@ -44,6 +44,8 @@ pub struct Session {
     pub payment_intent: Option<String>,
     pub refunded: u64,
     pub created: i64,
+    /// The refunds made of its PaymentIntent, as the API shows them.
+    pub refunds: Vec<Value>,
 }
 
 impl Session {
@@ -67,7 +69,23 @@ pub struct StripeSandbox {
     retry_unit: Duration,
     /// Webhooks the shop acknowledged: (event type, session or charge id, attempts).
     pub deliveries: Mutex<Vec<(String, String, u32)>>,
+    /// Faults to inject into the next refund creations (tests): each makes the refund,
+    /// then answers as the fault says.
+    refund_faults: Mutex<Vec<Fault>>,
 }
+
+/// What goes wrong after the stand-in has made a refund.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// A 500 `api_error`, stored with the idempotency key like any other answer (Stripe
+    /// replays it to a retry with the same key for 24 hours).
+    ServerError,
+    /// No answer at all: the connection is closed before a response is written.
+    LoseAnswer,
+}
+
+/// Status of an [`ApiReply`] that means: close the connection without answering.
+pub const DROP_CONNECTION: u16 = 0;
 
 /// An API reply: HTTP status and JSON body.
 pub type ApiReply = (u16, String);
@@ -104,7 +122,22 @@ impl StripeSandbox {
                 .unwrap_or_default(),
             retry_unit,
             deliveries: Mutex::default(),
+            refund_faults: Mutex::default(),
         })
+    }
+
+    /// Make each of the next refund creations fail after the refund is made, one fault
+    /// each, in order.
+    pub fn fail_refunds(&self, faults: &[Fault]) {
+        self.refund_faults
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .extend_from_slice(faults);
+    }
+
+    /// Refunds made of the session's PaymentIntent (however often they were asked for).
+    pub fn refunds_made(&self, session: &str) -> usize {
+        self.session(session).map_or(0, |s| s.refunds.len())
     }
 
     fn next_id(&self, prefix: &str) -> String {
@@ -138,6 +171,68 @@ impl StripeSandbox {
         Some(s.clone())
     }
 
+    /// The PaymentIntent's metadata: what the create call put in
+    /// `payment_intent_data[metadata][...]` (its charges carry it too).
+    fn intent_metadata(s: &Session) -> Value {
+        let mut m = serde_json::Map::new();
+        for (k, v) in &s.form {
+            if let Some(key) = k
+                .strip_prefix("payment_intent_data[metadata][")
+                .and_then(|k| k.strip_suffix(']'))
+            {
+                m.insert(key.to_owned(), Value::String(v.clone()));
+            }
+        }
+        Value::Object(m)
+    }
+
+    fn session_metadata(s: &Session) -> Value {
+        let mut m = serde_json::Map::new();
+        for (k, v) in &s.form {
+            if let Some(key) = k
+                .strip_prefix("metadata[")
+                .and_then(|k| k.strip_suffix(']'))
+            {
+                m.insert(key.to_owned(), Value::String(v.clone()));
+            }
+        }
+        Value::Object(m)
+    }
+
+    fn charge_json(s: &Session) -> Value {
+        let pi = s.payment_intent.clone().unwrap_or_default();
+        json!({
+            "id": format!("ch_{}", pi.trim_start_matches("pi_")),
+            "object": "charge",
+            "amount": s.amount,
+            "amount_refunded": s.refunded,
+            "currency": s.currency,
+            "metadata": Self::intent_metadata(s),
+            "payment_intent": pi,
+            "refunded": s.refunded == s.amount,
+            "status": "succeeded",
+            "livemode": false,
+        })
+    }
+
+    /// The session; with `expand` its PaymentIntent is an object whose latest charge
+    /// is expanded too (`expand[]=payment_intent.latest_charge`).
+    fn session_json_expanded(&self, s: &Session, expand: bool) -> Value {
+        let mut v = self.session_json(s);
+        if expand && let Some(pi) = &s.payment_intent {
+            v["payment_intent"] = json!({
+                "id": pi,
+                "object": "payment_intent",
+                "amount": s.amount,
+                "currency": s.currency,
+                "metadata": Self::intent_metadata(s),
+                "status": "succeeded",
+                "latest_charge": Self::charge_json(s),
+            });
+        }
+        v
+    }
+
     fn session_json(&self, s: &Session) -> Value {
         json!({
             "id": s.id,
@@ -150,10 +245,7 @@ impl StripeSandbox {
             "customer_email": s.field("customer_email"),
             "expires_at": s.field("expires_at").and_then(|v| v.parse::<i64>().ok()),
             "livemode": false,
-            "metadata": {
-                "order_id": s.field("metadata[order_id]"),
-                "product_id": s.field("metadata[product_id]"),
-            },
+            "metadata": Self::session_metadata(s),
             "mode": "payment",
             "payment_intent": s.payment_intent,
             "payment_status": s.payment_status,
@@ -164,11 +256,13 @@ impl StripeSandbox {
         })
     }
 
-    /// An API request (`path` below `/sandbox/stripe`): status and JSON body.
+    /// An API request (`path` below `/sandbox/stripe`, `query` its query string): status
+    /// and JSON body ([`DROP_CONNECTION`]: no answer at all).
     pub fn api(
         self: &Arc<Self>,
         method: &str,
         path: &str,
+        query: &str,
         headers: &hyper::HeaderMap,
         body: &str,
     ) -> ApiReply {
@@ -225,11 +319,14 @@ impl StripeSandbox {
                 "body is not a form",
             );
         };
+        let q = parse_form(query).unwrap_or_default();
+        let expand = query.contains("payment_intent.latest_charge");
         let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
         let reply = match (method, parts.as_slice()) {
             ("POST", ["v1", "checkout", "sessions"]) => self.create(form),
+            ("GET", ["v1", "refunds"]) => self.list_refunds(q.get("payment_intent")),
             ("GET", ["v1", "checkout", "sessions", id]) => match self.session(id) {
-                Some(s) => (200, self.session_json(&s).to_string()),
+                Some(s) => (200, self.session_json_expanded(&s, expand).to_string()),
                 None => error(
                     404,
                     "invalid_request_error",
@@ -246,9 +343,15 @@ impl StripeSandbox {
                 "Unrecognized request URL",
             ),
         };
+        // Stripe saves the answer of every request that started executing, 5xx
+        // included, and replays it for the same key; only a request refused before that
+        // (a parameter that does not validate, rate limiting) is not saved.
+        let validation = reply.0 == 400 && reply.1.contains("\"parameter_");
         if method == "POST"
             && let Some(k) = key
-            && reply.0 < 500
+            && reply.0 != 429
+            && reply.0 != DROP_CONNECTION
+            && !validation
         {
             self.idempotent
                 .lock()
@@ -323,6 +426,7 @@ impl StripeSandbox {
             payment_intent: None,
             refunded: 0,
             created,
+            refunds: Vec::new(),
         };
         let reply = self.session_json(&session).to_string();
         self.sessions
@@ -397,28 +501,109 @@ impl StripeSandbox {
                 "Refund amount is greater than unrefunded amount on charge",
             );
         }
-        let s = self.update(&s.id, |s| s.refunded += amount).unwrap_or(s);
-        let charge = json!({
-            "id": format!("ch_{}", pi.trim_start_matches("pi_")),
-            "object": "charge",
-            "amount": s.amount,
-            "amount_refunded": s.refunded,
-            "currency": s.currency,
-            "payment_intent": pi,
-            "refunded": s.refunded == s.amount,
-            "status": "succeeded",
-            "livemode": false,
-        });
-        self.send_event("charge.refunded", &s.id, charge);
+        let mut metadata = serde_json::Map::new();
+        for (k, v) in &form {
+            if let Some(key) = k
+                .strip_prefix("metadata[")
+                .and_then(|k| k.strip_suffix(']'))
+            {
+                metadata.insert(key.to_owned(), Value::String(v.clone()));
+            }
+        }
         let refund = json!({
             "id": self.next_id("re"),
             "object": "refund",
             "amount": amount,
             "currency": s.currency,
+            "metadata": metadata,
             "payment_intent": pi,
             "status": "succeeded",
         });
-        (200, refund.to_string())
+        let s = self
+            .update(&s.id, |s| {
+                s.refunded += amount;
+                s.refunds.insert(0, refund.clone());
+            })
+            .unwrap_or(s);
+        self.send_event("charge.refunded", &s.id, Self::charge_json(&s));
+        let fault = {
+            let mut f = self.refund_faults.lock().unwrap_or_else(|p| p.into_inner());
+            (!f.is_empty()).then(|| f.remove(0))
+        };
+        match fault {
+            Some(Fault::ServerError) => error(
+                500,
+                "api_error",
+                "",
+                "An unknown error occurred (sandbox fault injected after the refund was made)",
+            ),
+            Some(Fault::LoseAnswer) => (DROP_CONNECTION, String::new()),
+            None => (200, refund.to_string()),
+        }
+    }
+
+    /// A refund made outside Kiosk (the dashboard), whose `charge.refunded` never
+    /// reaches the shop: only asking Stripe shows it.
+    pub fn refund_quietly(&self, session: &str, amount: u64) {
+        self.update(session, |s| {
+            s.refunded = (s.refunded + amount).min(s.amount)
+        });
+    }
+
+    /// `GET /v1/refunds?payment_intent=pi_...`: its refunds, newest first.
+    fn list_refunds(&self, pi: Option<&String>) -> ApiReply {
+        let Some(pi) = pi else {
+            return error(
+                400,
+                "invalid_request_error",
+                "parameter_missing",
+                "this stand-in lists the refunds of one payment_intent",
+            );
+        };
+        let refunds = self
+            .sessions
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .values()
+            .find(|s| s.payment_intent.as_deref() == Some(pi.as_str()))
+            .map(|s| s.refunds.clone())
+            .unwrap_or_default();
+        (
+            200,
+            json!({"object": "list", "data": refunds, "has_more": false, "url": "/v1/refunds"})
+                .to_string(),
+        )
+    }
+
+    /// The buyer's bank disputes the session's payment (`charge.dispute.created`), or
+    /// the dispute closes `won` or `lost` (`charge.dispute.closed`).
+    pub fn dispute(self: &Arc<Self>, session: &str, status: &str) {
+        let Some(s) = self.session(session) else {
+            return;
+        };
+        let pi = s.payment_intent.clone().unwrap_or_default();
+        let object = json!({
+            "id": format!("dp_{}", pi.trim_start_matches("pi_")),
+            "object": "dispute",
+            "amount": s.amount,
+            "currency": s.currency,
+            "charge": format!("ch_{}", pi.trim_start_matches("pi_")),
+            "payment_intent": pi,
+            "reason": "fraudulent",
+            "status": status,
+        });
+        let kind = if status == "won" || status == "lost" || status == "warning_closed" {
+            "charge.dispute.closed"
+        } else {
+            "charge.dispute.created"
+        };
+        self.send_event(kind, session, object);
+    }
+
+    /// Complete the session unpaid, as a bank debit or voucher does (a test's stand-in
+    /// for a delayed method; the shop's sessions take cards only).
+    pub fn complete_unpaid(&self, session: &str) {
+        self.update(session, |s| s.status = "complete".into());
     }
 
     /// The hosted checkout page.
