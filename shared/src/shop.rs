@@ -421,6 +421,14 @@ impl Shop {
         state: crate::order::Dispute,
     ) -> Result<NotifyOutcome, NotifyError> {
         for _ in 0..5 {
+            // Stripe does not promise order: an opening that arrives after the close
+            // changes nothing (a charge is disputed once).
+            if let Some(closed) = order.dispute.filter(|d| *d != crate::order::Dispute::Open)
+                && state == crate::order::Dispute::Open
+            {
+                tracing::info!(order_id = %order.id, "a dispute's opening arrived after its close");
+                return Ok(NotifyOutcome::Disputed { state: closed });
+            }
             if self
                 .store
                 .set_dispute(&order, state)

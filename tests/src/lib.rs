@@ -144,6 +144,7 @@ pub fn vector_file(rel: &str) -> String {
 pub struct WorldOptions {
     pub seller_id: Option<&'static str>,
     pub sender: &'static str,
+    pub checkouts_per_network_hour: u32,
 }
 
 impl Default for WorldOptions {
@@ -151,6 +152,7 @@ impl Default for WorldOptions {
         WorldOptions {
             seller_id: Some(SELLER_ID),
             sender: VERIFIED_SENDER,
+            checkouts_per_network_hour: Config::DEFAULT_CHECKOUTS_PER_NETWORK_HOUR,
         }
     }
 }
@@ -197,13 +199,14 @@ impl World {
         let alipay_signer = Arc::new(AppPrivateKey::parse(&vector_file("keys/alipay_pkcs1.pem"))?);
         let gateway = gateway::Gateway::start(app_public.clone(), alipay_signer.clone()).await?;
 
-        let config = Config::new(
+        let mut config = Config::new(
             &t.name,
             "kiosk-files",
             kiosk::Sender::parse(opts.sender)?,
             BASE_URL,
             SHOP_URL,
         );
+        config.checkouts_per_network_hour = opts.checkouts_per_network_hour;
         let alipay = AlipayConfig {
             app_id: APP_ID.into(),
             gateway_url: gateway.url.clone(),
@@ -333,6 +336,25 @@ impl World {
             .header("referer", "https://blog.example.com/post")
             .body(Body::Text(body.to_owned()))
             .expect("request");
+        checkout::handler::handle(&self.shop, req, now()).await
+    }
+
+    /// A form checkout as API Gateway delivers it from `source_ip`.
+    pub async fn checkout_from(&self, body: &str, accept: &str, source_ip: &str) -> Response<Body> {
+        let mut ctx =
+            lambda_http::aws_lambda_events::apigw::ApiGatewayV2httpRequestContext::default();
+        ctx.http.source_ip = Some(source_ip.to_owned());
+        let req: Request = lambda_http::http::Request::builder()
+            .method("POST")
+            .uri(format!("{BASE_URL}/checkout"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("accept", accept)
+            .body(Body::Text(body.to_owned()))
+            .expect("request");
+        let req = lambda_http::RequestExt::with_request_context(
+            req,
+            lambda_http::request::RequestContext::ApiGatewayV2(ctx),
+        );
         checkout::handler::handle(&self.shop, req, now()).await
     }
 

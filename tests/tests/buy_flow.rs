@@ -677,3 +677,41 @@ async fn checkout_errors_name_the_field_and_write_nothing() {
         serde_json::from_str(&pay_params(v["pay_url"].as_str().unwrap())["biz_content"]).unwrap();
     assert_eq!(biz["total_amount"], "9.00");
 }
+
+#[tokio::test]
+async fn checkouts_past_the_networks_hourly_rate_get_a_429_and_write_nothing() {
+    let w = World::new(WorldOptions {
+        checkouts_per_network_hour: 3,
+        ..WorldOptions::default()
+    })
+    .await
+    .unwrap();
+    w.add_product("rust-book", "9.00").await;
+    let body = format!(
+        "product_id=rust-book&email={}",
+        w.buyer(1).replace('@', "%40")
+    );
+    let office = "198.51.100.7";
+    for n in 1..=3 {
+        let resp = w.checkout_from(&body, "text/html", office).await;
+        assert_eq!(resp.status(), 303, "checkout {n}");
+    }
+    let resp = w.checkout_from(&body, "text/html", office).await;
+    assert_eq!(resp.status(), 429);
+    let page = body_string(&resp);
+    assert!(page.contains("Too many checkouts"), "{page}");
+    assert!(page.contains("try again later"), "{page}");
+    let resp = w.checkout_from(&body, "application/json", office).await;
+    assert_eq!(resp.status(), 429);
+    let v: serde_json::Value = serde_json::from_str(&body_string(&resp)).unwrap();
+    assert!(v["error"]["message"].as_str().unwrap().contains("Too many"));
+    assert_eq!(
+        w.t.scan_entity("order").await.unwrap().len(),
+        3,
+        "nothing written past the limit (this test's own table)"
+    );
+    // Another network (an IPv6 /64 of its own) is not held up.
+    let resp = w.checkout_from(&body, "text/html", "2001:db8:5::1").await;
+    assert_eq!(resp.status(), 303);
+    assert_eq!(w.t.scan_entity("order").await.unwrap().len(), 4);
+}

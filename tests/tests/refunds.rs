@@ -2,7 +2,9 @@
 //! refund is recorded and keeps access; a full one refunds the order and revokes every
 //! download link of the purchase (a new edition's too) in one go, so the pages answer
 //! 410 "refunded", "email me my links" has nothing to send and the author's update
-//! skips the buyer; repeats and impossible refunds change nothing.
+//! skips the buyer; repeats and impossible refunds change nothing. A refund that
+//! arrives before its payment wins over it; a refund racing a new edition's link
+//! leaves no live link.
 
 use kiosk::alipay::Params;
 use kiosk::grant::Unusable;
@@ -46,7 +48,15 @@ async fn revoked(w: &World, token: &DownloadToken) -> bool {
 
 /// A paid purchase that also got a new edition's link (as `kiosk update` gives it).
 async fn paid_with_two_editions(w: &World, email: &str) -> (Order, DownloadToken, DownloadToken) {
-    let product = w.add_product("rust-book", "9.00").await;
+    paid_with_two_editions_of(w, email, "rust-book").await
+}
+
+async fn paid_with_two_editions_of(
+    w: &World,
+    email: &str,
+    product: &str,
+) -> (Order, DownloadToken, DownloadToken) {
+    let product = w.add_product(product, "9.00").await;
     let order = w.pending(&product, email).await;
     assert_eq!(
         w.notify_signed(order.id.as_str(), "9.00", "TRADE_SUCCESS")
@@ -147,17 +157,146 @@ async fn impossible_refunds_are_refused_and_change_nothing() {
     assert_eq!(o.refunded, None);
     assert!(!revoked(&w, &first).await);
 
-    // A refund for an order we never recorded as paid is refused, so Alipay retries it
-    // once reconcile has settled the order.
-    let product = w
-        .shop
+    // A refund of another trade than the one the order was paid by is refused.
+    let mut other: Params = w.notify_params(order.id.as_str(), "9.00", "TRADE_CLOSED");
+    other.insert("refund_fee".into(), "9.00".into());
+    other.insert("trade_no".into(), "T-someone-else".into());
+    other.insert("notify_id".into(), "N-other-trade".into());
+    assert_eq!(w.notify(&form(&w.sign_as_alipay(other))).await.0, 400);
+    assert_eq!(w.order(&order.id).await.status, OrderStatus::Paid);
+}
+
+#[tokio::test]
+async fn a_refund_reported_before_the_payment_wins_over_it() {
+    let w = World::new(WorldOptions::default()).await.unwrap();
+    let product = w.add_product("rust-book", "9.00").await;
+
+    // All of it refunded before the payment's own notification got through: the order
+    // is refunded, and the payment that follows grants nothing and mails nothing.
+    let email = w.buyer(1);
+    let order = w.pending(&product, &email).await;
+    let full = refund_notification(&w, &order, "TRADE_CLOSED", "9.00");
+    assert_eq!(w.notify(&full).await, (200, "success".to_owned()));
+    let o = w.order(&order.id).await;
+    assert_eq!(o.status, OrderStatus::Refunded);
+    assert_eq!(o.refunded.map(|m| m.minor()), Some(900));
+    for _ in 0..2 {
+        assert_eq!(
+            w.notify_signed(order.id.as_str(), "9.00", "TRADE_SUCCESS")
+                .await,
+            (200, "success".to_owned()),
+            "acknowledged, so Alipay stops sending it"
+        );
+    }
+    let o = w.order(&order.id).await;
+    assert_eq!(o.status, OrderStatus::Refunded);
+    assert_eq!(o.provider_txn_id, Some(format!("T-{}", order.id)));
+    assert!(o.grant_token.is_none() && o.all_grants().is_empty());
+    assert_eq!(w.grants_for(&order.id).await, 0, "no working link");
+    assert!(w.mails_to(&email).await.is_empty(), "no purchase mail");
+    // The browser's return shows the refund, not a link.
+    let ret = kiosk_e2e::return_params(order.id.as_str(), "9.00", &format!("T-{}", order.id));
+    let (status, page) = w.return_page(&form(&w.sign_as_alipay(ret))).await;
+    assert_eq!(status, 200);
+    assert!(page.contains("refunded"), "{page}");
+
+    // Part of it first: kept when the payment arrives, and the buyer has access.
+    let email = w.buyer(2);
+    let part = w.pending(&product, &email).await;
+    let partial = refund_notification(&w, &part, "TRADE_SUCCESS", "3.00");
+    assert_eq!(w.notify(&partial).await, (200, "success".to_owned()));
+    let o = w.order(&part.id).await;
+    assert_eq!(
+        (o.status, o.refunded.map(|m| m.minor())),
+        (OrderStatus::Pending, Some(300))
+    );
+    assert_eq!(
+        w.notify_signed(part.id.as_str(), "9.00", "TRADE_SUCCESS")
+            .await,
+        (200, "success".to_owned())
+    );
+    let o = w.order(&part.id).await;
+    assert_eq!(
+        (o.status, o.refunded.map(|m| m.minor())),
+        (OrderStatus::Paid, Some(300))
+    );
+    assert_eq!(w.grants_for(&part.id).await, 1);
+    assert_eq!(w.mails_to(&email).await.len(), 1);
+
+    // An expired order's full refund is recorded too (no longer dropped), and wins over
+    // a payment that comes after.
+    let late = w.pending(&product, &w.buyer(3)).await;
+    w.shop.store.expire_order(&late.id, now()).await.unwrap();
+    let full = refund_notification(&w, &late, "TRADE_CLOSED", "9.00");
+    assert_eq!(w.notify(&full).await, (200, "success".to_owned()));
+    assert_eq!(w.order(&late.id).await.status, OrderStatus::Refunded);
+    assert_eq!(
+        w.notify_signed(late.id.as_str(), "9.00", "TRADE_SUCCESS")
+            .await,
+        (200, "success".to_owned())
+    );
+    assert_eq!(w.order(&late.id).await.status, OrderStatus::Refunded);
+    assert_eq!(w.grants_for(&late.id).await, 0);
+}
+
+#[tokio::test]
+async fn a_full_refund_racing_a_new_edition_leaves_no_live_link() {
+    let w = World::new(WorldOptions::default()).await.unwrap();
+    let email = w.buyer(1);
+    let (order, first, second) = paid_with_two_editions(&w, &email).await;
+
+    // The refund read the order (two links); a third edition's link lands before its
+    // write. The write must not succeed over a link set it did not read.
+    let stale = w.order(&order.id).await;
+    let mut v3 = Grant::for_order(&stale, DownloadToken::generate().unwrap(), None, now());
+    v3.edition = "v3".into();
+    w.shop
         .store
-        .get_product(&order.product_id)
+        .claim_edition_mail(&stale, &v3, now())
         .await
-        .unwrap()
         .unwrap();
-    let pending = w.pending(&product, &w.buyer(2)).await;
-    let early = refund_notification(&w, &pending, "TRADE_SUCCESS", "3.00");
-    assert_eq!(w.notify(&early).await.0, 400);
-    assert_eq!(w.order(&pending.id).await.status, OrderStatus::Pending);
+    let outcome = stale.record_refund(stale.amount, now()).unwrap();
+    assert!(
+        w.shop.store.apply_refund(&outcome, now()).await.is_err(),
+        "a refund computed before the new link must not be written"
+    );
+    assert!(!revoked(&w, &v3.token).await);
+    // Through the shop, which reads again: every link, the new one included, is dead.
+    let (_, changed) = w
+        .shop
+        .record_refund(stale.clone(), stale.amount, now())
+        .await
+        .unwrap();
+    assert!(changed);
+    for token in [&first, &second, &v3.token] {
+        assert!(
+            revoked(&w, token).await,
+            "no live link may outlive the refund"
+        );
+    }
+
+    // The race itself, a few rounds: a refund and `kiosk update`'s claim at once.
+    for round in 0..4 {
+        let email = w.buyer(10 + round);
+        let (order, ..) = paid_with_two_editions_of(&w, &email, &format!("race{round}")).await;
+        let paid = w.order(&order.id).await;
+        let mut next = Grant::for_order(&paid, DownloadToken::generate().unwrap(), None, now());
+        next.edition = "v3".into();
+        let (claimed, refunded) = tokio::join!(
+            w.shop.store.claim_edition_mail(&paid, &next, now()),
+            w.shop.record_refund(paid.clone(), paid.amount, now()),
+        );
+        refunded.unwrap();
+        let o = w.order(&order.id).await;
+        assert_eq!(o.status, OrderStatus::Refunded, "round {round}");
+        for token in o.all_grants() {
+            assert!(revoked(&w, &token).await, "round {round}: {claimed:?}");
+        }
+        if let Some(g) = w.shop.store.get_grant(&next.token).await.unwrap() {
+            assert!(
+                g.revoked,
+                "round {round}: the racing edition's link is revoked too"
+            );
+        }
+    }
 }

@@ -103,9 +103,18 @@ async fn mails(shop: &LocalShop, to: &str) -> usize {
     read_mails(&shop.http, &endpoint, to).await.len()
 }
 
-fn session_event(
+/// The tag the local shop puts on its Stripe objects (`metadata[kiosk_shop]`).
+fn tag(shop: &LocalShop) -> String {
+    shop.app.shop.config.table_name.clone()
+}
+
+/// A session event as Stripe sends it about session `cs` of this shop (`tag`).
+#[allow(clippy::too_many_arguments)]
+fn tagged_session_event(
     evt: &str,
     kind: &str,
+    cs: &str,
+    tag: &str,
     order: &str,
     amount: u64,
     currency: &str,
@@ -116,17 +125,27 @@ fn session_event(
         "object": "event",
         "type": kind,
         "data": {"object": {
-            "id": "cs_test_forged",
+            "id": cs,
             "object": "checkout.session",
             "amount_total": amount,
             "currency": currency,
             "client_reference_id": order,
-            "metadata": {"order_id": order},
+            "metadata": {"order_id": order, "kiosk_shop": tag},
             "payment_intent": format!("pi_test_{evt}"),
             "payment_status": payment_status,
             "status": "complete",
         }},
     })
+    .to_string()
+}
+
+/// A `charge.refunded` as Stripe sends it: `metadata` is the PaymentIntent's.
+fn charge_refunded(evt: &str, pi: &str, refunded: u64, metadata: serde_json::Value) -> String {
+    json!({"id": evt, "type": "charge.refunded", "data": {"object": {
+        "id": format!("ch_{}", pi.trim_start_matches("pi_")), "object": "charge", "amount": 900,
+        "amount_refunded": refunded, "currency": "cny", "payment_intent": pi,
+        "refunded": refunded == 900, "metadata": metadata,
+    }}})
     .to_string()
 }
 
@@ -265,9 +284,14 @@ async fn a_card_purchase_pays_once_mails_once_and_allows_five_downloads() {
 async fn forged_stale_or_mismatched_webhooks_change_nothing_and_duplicates_pay_once() {
     let shop = local("stripe-refusals-keys").await;
     let email = unique_email("hooks");
-    let (id, _session) = checkout(&shop, &email).await;
+    let (id, cs) = checkout(&shop, &email).await;
     let oid = id.as_str();
     let t = now().unix_timestamp();
+    let tag = tag(&shop);
+    let session_event =
+        |evt: &str, kind: &str, order: &str, amount, currency: &str, status: &str| {
+            tagged_session_event(evt, kind, &cs, &tag, order, amount, currency, status)
+        };
     let good = session_event(
         "evt_good",
         "checkout.session.completed",
@@ -335,6 +359,21 @@ async fn forged_stale_or_mismatched_webhooks_change_nothing_and_duplicates_pay_o
             400,
         ),
         (
+            "another session of this shop than the order's",
+            tagged_session_event(
+                "evt_s",
+                "checkout.session.completed",
+                "cs_test_another",
+                &tag,
+                oid,
+                900,
+                "cny",
+                "paid",
+            ),
+            None,
+            400,
+        ),
+        (
             "a body over 64 KiB (valid JSON, correctly signed)",
             format!("{good}{}", " ".repeat(64 * 1024)),
             None,
@@ -391,14 +430,10 @@ async fn forged_stale_or_mismatched_webhooks_change_nothing_and_duplicates_pay_o
     assert_eq!(post_webhook(&shop, &good, Some(header)).await.0, 200);
     assert_eq!(order(&shop, &id).await, o);
 
-    // A partial refund keeps access; the full one (found by its PaymentIntent) revokes it.
-    let refund = |evt: &str, refunded: u64| {
-        json!({"id": evt, "type": "charge.refunded", "data": {"object": {
-            "id": "ch_test_1", "object": "charge", "amount": 900, "amount_refunded": refunded,
-            "currency": "cny", "payment_intent": "pi_test_evt_good", "refunded": refunded == 900,
-        }}})
-        .to_string()
-    };
+    // A partial refund keeps access; the full one (found by its PaymentIntent: a charge
+    // made before Kiosk tagged its objects carries no tag) revokes it.
+    let refund =
+        |evt: &str, refunded: u64| charge_refunded(evt, "pi_test_evt_good", refunded, json!({}));
     let partial = refund("evt_r1", 300);
     assert_eq!(
         post_webhook(&shop, &partial, Some(sign(&shop, &partial, t)))
@@ -419,13 +454,269 @@ async fn forged_stale_or_mismatched_webhooks_change_nothing_and_duplicates_pay_o
         200
     );
     assert_eq!(order(&shop, &id).await.status, OrderStatus::Refunded);
-    // A refund of a payment this shop never recorded is refused.
-    let stray = refund("evt_r3", 900).replace("pi_test_evt_good", "pi_test_never");
+    // A refund of our order naming another payment than the order's is refused.
+    let wrong = charge_refunded(
+        "evt_r3",
+        "pi_test_someone_else",
+        900,
+        json!({"order_id": oid, "kiosk_shop": tag}),
+    );
     assert_eq!(
-        post_webhook(&shop, &stray, Some(sign(&shop, &stray, t)))
+        post_webhook(&shop, &wrong, Some(sign(&shop, &wrong, t)))
             .await
             .0,
         400
+    );
+}
+
+#[tokio::test]
+async fn other_integrations_objects_are_acknowledged_and_change_nothing() {
+    let shop = local("stripe-foreign-keys").await;
+    let email = unique_email("foreign");
+    let (id, cs) = checkout(&shop, &email).await;
+    let t = now().unix_timestamp();
+    // A Payment Link's session whose client_reference_id happens to be a number, and
+    // one whose metadata even names our order (another app's own `order_id`); another
+    // Kiosk shop's session on the same account; a refund of a PaymentIntent this shop
+    // never made.
+    let numeric = json!({"id": "evt_f1", "type": "checkout.session.completed", "data": {"object": {
+        "id": "cs_test_link", "object": "checkout.session", "amount_total": 900, "currency": "cny",
+        "client_reference_id": "12345", "metadata": {}, "payment_intent": "pi_test_link",
+        "payment_status": "paid", "status": "complete"}}})
+    .to_string();
+    let their_order_id =
+        json!({"id": "evt_f2", "type": "checkout.session.completed", "data": {"object": {
+        "id": "cs_test_app", "object": "checkout.session", "amount_total": 100, "currency": "usd",
+        "client_reference_id": id.as_str(), "metadata": {"order_id": id.as_str()},
+        "payment_intent": "pi_test_app", "payment_status": "paid", "status": "complete"}}})
+        .to_string();
+    let other_shop = tagged_session_event(
+        "evt_f3",
+        "checkout.session.completed",
+        &cs,
+        "kiosk-another-shop",
+        id.as_str(),
+        900,
+        "cny",
+        "paid",
+    );
+    let unknown_refund = charge_refunded("evt_f4", "pi_test_never_ours", 900, json!({}));
+    for (what, body) in [
+        ("numeric client_reference_id", numeric),
+        ("another app's order_id", their_order_id),
+        ("another Kiosk shop", other_shop),
+        ("an unknown PaymentIntent", unknown_refund),
+    ] {
+        let (status, text) = post_webhook(&shop, &body, Some(sign(&shop, &body, t))).await;
+        assert_eq!(status, 200, "{what}: {text}");
+        // Not a refusal, so the refused-notification alarm does not count it.
+        let mut headers = kiosk::channel::Headers::new();
+        headers.insert("stripe-signature", sign(&shop, &body, t).parse().unwrap());
+        let outcome = shop
+            .app
+            .shop
+            .notify("stripe", body.as_bytes(), &headers, now())
+            .await;
+        assert!(
+            matches!(outcome, Ok(kiosk::shop::NotifyOutcome::Irrelevant)),
+            "{what}: {outcome:?}"
+        );
+        let o = order(&shop, &id).await;
+        assert_eq!(o.status, OrderStatus::Pending, "{what}");
+        assert!(o.grant_token.is_none(), "{what}");
+    }
+    assert_eq!(mails(&shop, &email).await, 0);
+}
+
+#[tokio::test]
+async fn a_refund_before_the_payment_wins_by_webhook_and_by_reconcile() {
+    let shop = local("stripe-refund-first-keys").await;
+    let t = now().unix_timestamp();
+
+    // `charge.refunded` arrives before `checkout.session.completed`.
+    let email = unique_email("first");
+    let (id, session) = checkout(&shop, &email).await;
+    assert_eq!(
+        pay(&shop, &session, "card=4242424242424242&lose_webhook=1")
+            .await
+            .status(),
+        303
+    );
+    let pi = shop
+        .app
+        .stripe
+        .session(&session)
+        .unwrap()
+        .payment_intent
+        .unwrap();
+    let refunded = charge_refunded(
+        "evt_first_refund",
+        &pi,
+        900,
+        json!({"order_id": id.as_str(), "kiosk_shop": tag(&shop)}),
+    );
+    let (status, text) = post_webhook(&shop, &refunded, Some(sign(&shop, &refunded, t))).await;
+    assert_eq!(status, 200, "{text}");
+    assert_eq!(order(&shop, &id).await.status, OrderStatus::Refunded);
+    let completed = tagged_session_event(
+        "evt_late_completed",
+        "checkout.session.completed",
+        &session,
+        &tag(&shop),
+        id.as_str(),
+        900,
+        "cny",
+        "paid",
+    )
+    .replace("pi_test_evt_late_completed", &pi);
+    for _ in 0..2 {
+        let (status, text) =
+            post_webhook(&shop, &completed, Some(sign(&shop, &completed, t))).await;
+        assert_eq!(status, 200, "{text}");
+    }
+    // The browser's return, too, shows the refund.
+    let ret = shop
+        .http
+        .get(format!("{}/return/stripe?session_id={session}", shop.base))
+        .send()
+        .await
+        .unwrap();
+    assert!(ret.text().await.unwrap().contains("refunded"));
+    let o = order(&shop, &id).await;
+    assert_eq!(o.status, OrderStatus::Refunded);
+    assert_eq!(o.provider_txn_id.as_deref(), Some(pi.as_str()));
+    assert!(o.all_grants().is_empty(), "no working link");
+    assert_eq!(mails(&shop, &email).await, 0, "no purchase mail");
+
+    // Paid and refunded at Stripe with every webhook lost: reconcile asks, sees the
+    // charge refunded (expanded), and records the refund before the payment.
+    let email = unique_email("recon-refunded");
+    let (id, session) = checkout(&shop, &email).await;
+    pay(&shop, &session, "card=4242424242424242&lose_webhook=1").await;
+    shop.app.stripe.refund_quietly(&session, 900);
+    let at = now() + kiosk::reconcile::GRACE + time::Duration::seconds(5);
+    let run = shop
+        .app
+        .shop
+        .reconcile_pending(at, std::time::Instant::now() + Duration::from_secs(20))
+        .await
+        .unwrap();
+    assert!(run.refunded >= 1, "{run:?}");
+    let o = order(&shop, &id).await;
+    assert_eq!(o.status, OrderStatus::Refunded);
+    assert!(o.all_grants().is_empty());
+    assert_eq!(mails(&shop, &email).await, 0);
+}
+
+#[tokio::test]
+async fn a_dispute_suspends_the_links_and_a_won_one_restores_them() {
+    let shop = local("stripe-dispute-keys").await;
+    let email = unique_email("dispute");
+    let (id, session) = checkout(&shop, &email).await;
+    pay(&shop, &session, "card=4242424242424242").await;
+    let o = wait_for(&shop, &id, OrderStatus::Paid).await;
+    let link = format!(
+        "{}/download/{}",
+        shop.base,
+        o.grant_token.as_ref().unwrap().expose()
+    );
+    let get = |url: String| {
+        let http = shop.http.clone();
+        async move {
+            let r = http.get(url).send().await.unwrap();
+            (r.status().as_u16(), r.text().await.unwrap())
+        }
+    };
+    assert_eq!(get(link.clone()).await.0, 200);
+
+    let wait_page = |want: u16| {
+        let link = link.clone();
+        async move {
+            for _ in 0..100 {
+                let (status, page) = get(link.clone()).await;
+                if status == want {
+                    return page;
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            panic!("the link never answered {want}");
+        }
+    };
+    shop.app.stripe.dispute(&session, "needs_response");
+    let page = wait_page(410).await;
+    assert!(page.contains("disputed"), "{page}");
+    assert_eq!(shop.http.post(&link).send().await.unwrap().status(), 410);
+    assert_eq!(
+        order(&shop, &id).await.dispute,
+        Some(kiosk::order::Dispute::Open)
+    );
+
+    shop.app.stripe.dispute(&session, "won");
+    wait_page(200).await;
+    assert_eq!(shop.http.post(&link).send().await.unwrap().status(), 303);
+    assert_eq!(
+        order(&shop, &id).await.dispute,
+        Some(kiosk::order::Dispute::Won)
+    );
+
+    // Another purchase whose dispute is lost stays off.
+    let (lost, session) = checkout(&shop, &unique_email("lost")).await;
+    pay(&shop, &session, "card=4242424242424242").await;
+    let o = wait_for(&shop, &lost, OrderStatus::Paid).await;
+    shop.app.stripe.dispute(&session, "needs_response");
+    shop.app.stripe.dispute(&session, "lost");
+    let token = o.grant_token.unwrap();
+    for _ in 0..100 {
+        if order(&shop, &lost).await.dispute == Some(kiosk::order::Dispute::Lost) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        order(&shop, &lost).await.dispute,
+        Some(kiosk::order::Dispute::Lost)
+    );
+    let g = shop
+        .app
+        .shop
+        .store
+        .get_grant(&token)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(g.suspended && g.usable(now()).is_err());
+}
+
+#[tokio::test]
+async fn a_session_completed_unpaid_is_neither_expired_nor_an_error() {
+    let shop = local("stripe-delayed-keys").await;
+    let (id, session) = checkout(&shop, &unique_email("delayed")).await;
+    // Cards only at Stripe, so a bank debit cannot start; should one complete unpaid
+    // all the same, it is waited for.
+    assert_eq!(
+        shop.app.stripe.session(&session).unwrap().form["payment_method_types[0]"],
+        "card"
+    );
+    shop.app.stripe.complete_unpaid(&session);
+    let past_expiry = now() + time::Duration::hours(2);
+    let run = shop
+        .app
+        .shop
+        .reconcile_pending(
+            past_expiry,
+            std::time::Instant::now() + Duration::from_secs(20),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (run.errors, run.expired, run.still_open),
+        (0, 0, 1),
+        "{run:?}"
+    );
+    assert_eq!(order(&shop, &id).await.status, OrderStatus::Pending);
+    assert_eq!(
+        shop.app.stripe.session(&session).unwrap().status,
+        "complete"
     );
 }
 

@@ -433,8 +433,16 @@ impl Store {
             .table_name(&self.table)
             .set_key(Some(codec::order_key(&order.id)))
             .update_expression("SET dispute = :state")
-            .condition_expression(format!("attribute_exists(pk) AND {same_links}"))
             .expression_attribute_values(":state", s(state.as_str()));
+        update = if state == Dispute::Open {
+            // A closed dispute is not reopened by a late copy of its opening.
+            update.condition_expression(format!(
+                "attribute_exists(pk) AND {same_links} \
+                     AND (attribute_not_exists(dispute) OR dispute = :state)"
+            ))
+        } else {
+            update.condition_expression(format!("attribute_exists(pk) AND {same_links}"))
+        };
         if grants > 0 {
             update = update.expression_attribute_values(":links", n(grants as u64));
         }

@@ -500,7 +500,9 @@ impl Sandbox {
                     .ok()
                     .and_then(|mut f| (!f.is_empty()).then(|| f.remove(0)));
                 match fault {
-                    Some(crate::stripe::Fault::LoseAnswer) => return Reply::Dropped,
+                    Some(crate::stripe::Fault::LoseAnswer | crate::stripe::Fault::Outage(_)) => {
+                        return Reply::Dropped;
+                    }
                     Some(crate::stripe::Fault::ServerError) => {
                         return Reply::Html(502, "<h1>502 Bad Gateway</h1>".into());
                     }

@@ -72,6 +72,8 @@ pub struct StripeSandbox {
     /// Faults to inject into the next refund creations (tests): each makes the refund,
     /// then answers as the fault says.
     refund_faults: Mutex<Vec<Fault>>,
+    /// Requests still to drop unanswered ([`Fault::Outage`]).
+    outage: Mutex<u32>,
 }
 
 /// What goes wrong after the stand-in has made a refund.
@@ -80,8 +82,12 @@ pub enum Fault {
     /// A 500 `api_error`, stored with the idempotency key like any other answer (Stripe
     /// replays it to a retry with the same key for 24 hours).
     ServerError,
-    /// No answer at all: the connection is closed before a response is written.
+    /// The refund's answer is lost on the way: the connection is closed before a
+    /// response is written (Stripe has stored the answer under the key, as it does).
     LoseAnswer,
+    /// As `LoseAnswer`, and the next `n` requests of any kind are not answered either
+    /// (nor carried out): the caller gives up with the refund made.
+    Outage(u32),
 }
 
 /// Status of an [`ApiReply`] that means: close the connection without answering.
@@ -123,6 +129,7 @@ impl StripeSandbox {
             retry_unit,
             deliveries: Mutex::default(),
             refund_faults: Mutex::default(),
+            outage: Mutex::default(),
         })
     }
 
@@ -266,6 +273,13 @@ impl StripeSandbox {
         headers: &hyper::HeaderMap,
         body: &str,
     ) -> ApiReply {
+        {
+            let mut outage = self.outage.lock().unwrap_or_else(|p| p.into_inner());
+            if *outage > 0 {
+                *outage -= 1;
+                return (DROP_CONNECTION, String::new());
+            }
+        }
         let header = |n: &str| headers.get(n).and_then(|v| v.to_str().ok());
         if header("authorization") != Some(&format!("Bearer {}", self.secret_key)) {
             return error(
@@ -322,7 +336,8 @@ impl StripeSandbox {
         let q = parse_form(query).unwrap_or_default();
         let expand = query.contains("payment_intent.latest_charge");
         let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
-        let reply = match (method, parts.as_slice()) {
+        let mut dropped = false;
+        let mut reply = match (method, parts.as_slice()) {
             ("POST", ["v1", "checkout", "sessions"]) => self.create(form),
             ("GET", ["v1", "refunds"]) => self.list_refunds(q.get("payment_intent")),
             ("GET", ["v1", "checkout", "sessions", id]) => match self.session(id) {
@@ -335,7 +350,31 @@ impl StripeSandbox {
                 ),
             },
             ("POST", ["v1", "checkout", "sessions", id, "expire"]) => self.expire(id),
-            ("POST", ["v1", "refunds"]) => self.refund(form),
+            ("POST", ["v1", "refunds"]) => {
+                let made = self.refund(form);
+                let fault = {
+                    let mut f = self.refund_faults.lock().unwrap_or_else(|p| p.into_inner());
+                    (made.0 == 200 && !f.is_empty()).then(|| f.remove(0))
+                };
+                match fault {
+                    Some(Fault::ServerError) => error(
+                        500,
+                        "api_error",
+                        "",
+                        "An unknown error occurred (sandbox fault injected after the refund was made)",
+                    ),
+                    Some(Fault::LoseAnswer) => {
+                        dropped = true;
+                        made
+                    }
+                    Some(Fault::Outage(n)) => {
+                        dropped = true;
+                        *self.outage.lock().unwrap_or_else(|p| p.into_inner()) = n;
+                        made
+                    }
+                    None => made,
+                }
+            }
             _ => error(
                 404,
                 "invalid_request_error",
@@ -350,13 +389,15 @@ impl StripeSandbox {
         if method == "POST"
             && let Some(k) = key
             && reply.0 != 429
-            && reply.0 != DROP_CONNECTION
             && !validation
         {
             self.idempotent
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
                 .insert(k, (body.to_owned(), reply.clone()));
+        }
+        if dropped {
+            reply = (DROP_CONNECTION, String::new());
         }
         reply
     }
@@ -526,20 +567,7 @@ impl StripeSandbox {
             })
             .unwrap_or(s);
         self.send_event("charge.refunded", &s.id, Self::charge_json(&s));
-        let fault = {
-            let mut f = self.refund_faults.lock().unwrap_or_else(|p| p.into_inner());
-            (!f.is_empty()).then(|| f.remove(0))
-        };
-        match fault {
-            Some(Fault::ServerError) => error(
-                500,
-                "api_error",
-                "",
-                "An unknown error occurred (sandbox fault injected after the refund was made)",
-            ),
-            Some(Fault::LoseAnswer) => (DROP_CONNECTION, String::new()),
-            None => (200, refund.to_string()),
-        }
+        (200, refund.to_string())
     }
 
     /// A refund made outside Kiosk (the dashboard), whose `charge.refunded` never

@@ -1361,3 +1361,146 @@ async fn refund_at_the_sandbox_partly_then_fully_once_and_safely_again() {
     );
     let _ = std::fs::remove_dir_all(root);
 }
+
+/// Wait until `check` holds for the stored order (a provider's notification arriving).
+async fn wait_order(
+    store: &kiosk::store::Store,
+    id: &kiosk::OrderId,
+    what: &str,
+    check: impl Fn(&Order) -> bool,
+) -> Order {
+    for _ in 0..200 {
+        let o = store.get_order(id).await.unwrap().unwrap();
+        if check(&o) {
+            return o;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    panic!("order {id}: {what} never happened");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refund_rerun_after_a_lost_answer_or_a_provider_error_refunds_once() {
+    use devstack::stripe::Fault;
+    let root = std::env::temp_dir().join(format!(
+        "kiosk-refund-rerun-{}",
+        kiosk::OrderId::generate(now())
+            .unwrap()
+            .as_str()
+            .to_lowercase()
+    ));
+    std::fs::create_dir_all(&root).unwrap();
+    let shop = kiosk_e2e::local::LocalShop::start(&root.join("keys"))
+        .await
+        .unwrap();
+    let endpoint = std::env::var("AWS_ENDPOINT_URL").unwrap();
+    devstack::write_local_stack(&root, &shop.base, &endpoint, &shop.app.names).unwrap();
+    let app = &shop.app;
+    let store = &app.shop.store;
+    let tag = root.file_name().unwrap().to_string_lossy().into_owned();
+    let refunded = |o: &Order, minor: u64| o.refunded.map(|m| m.minor()) == Some(minor);
+
+    // ---- Alipay: the sandbox refunds, and every answer of the run is lost. ----
+    let id = shop
+        .open_cashier(&format!("alipay-{tag}@example.com"))
+        .await;
+    assert_eq!(shop.pay(&id, "").await.0, 303);
+    wait_order(store, &id, "paid", |o| o.status == OrderStatus::Paid).await;
+    app.sandbox
+        .fail_refunds(&[Fault::LoseAnswer, Fault::LoseAnswer, Fault::LoseAnswer]);
+    let out = local(&root, &["refund", id.as_str(), "--amount", "3.00"]);
+    assert!(
+        !out.status.success(),
+        "the run sees no answer: {}",
+        stdout(&out)
+    );
+    // Alipay's own refund notification gets through and moves the refunded total.
+    wait_order(store, &id, "the refund notification", |o| refunded(o, 300)).await;
+    // The author runs the same command again: the same request, not a second refund.
+    let out = local(&root, &["refund", id.as_str(), "--amount", "3.00"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("earlier run"), "{}", stdout(&out));
+    assert_eq!(app.sandbox.refund_requests(id.as_str()), vec![300]);
+    let o = store.get_order(&id).await.unwrap().unwrap();
+    assert!(refunded(&o, 300) && o.refund_request.is_none(), "{o:?}");
+
+    // A 502 from the gateway after it refunded: rerun until it succeeds, one refund.
+    app.sandbox.fail_refunds(&[Fault::ServerError]);
+    for _ in 0..2 {
+        if local(&root, &["refund", id.as_str(), "--amount", "3.00"])
+            .status
+            .success()
+        {
+            break;
+        }
+        wait_order(store, &id, "the second refund's notification", |o| {
+            refunded(o, 600)
+        })
+        .await;
+    }
+    assert_eq!(app.sandbox.refund_requests(id.as_str()), vec![300, 300]);
+    assert!(refunded(&store.get_order(&id).await.unwrap().unwrap(), 600));
+
+    // ---- Stripe: the refund is made, then the connection goes down for the run. ----
+    let resp = shop
+        .http
+        .post(format!("{}/checkout", shop.base))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!(
+            "product_id=little-book-of-rust&channel=stripe&email=card-{tag}%40example.com"
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 303);
+    let page = resp.headers()["location"].to_str().unwrap().to_owned();
+    let session = page.rsplit('/').next().unwrap().to_owned();
+    let paid = shop
+        .http
+        .post(format!("{}/sandbox/stripe/pay/{session}", shop.base))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("card=4242424242424242")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(paid.status(), 303);
+    let card =
+        kiosk::OrderId::parse(&app.stripe.session(&session).unwrap().form["metadata[order_id]"])
+            .unwrap();
+    wait_order(store, &card, "paid by card", |o| {
+        o.status == OrderStatus::Paid
+    })
+    .await;
+
+    // The POST's two retries and the next look's three attempts go unanswered too.
+    app.stripe.fail_refunds(&[Fault::Outage(5)]);
+    let out = local(&root, &["refund", card.as_str(), "--amount", "3.00"]);
+    assert!(
+        !out.status.success(),
+        "the run sees no answer: {}",
+        stdout(&out)
+    );
+    wait_order(store, &card, "charge.refunded", |o| refunded(o, 300)).await;
+    let out = local(&root, &["refund", card.as_str(), "--amount", "3.00"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(app.stripe.refunds_made(&session), 1, "one refund at Stripe");
+
+    // A 500 stored with the idempotency key (replayed to a retry with that key): the
+    // refund is found before anything is tried again.
+    app.stripe.fail_refunds(&[Fault::ServerError]);
+    for _ in 0..2 {
+        if local(&root, &["refund", card.as_str(), "--amount", "3.00"])
+            .status
+            .success()
+        {
+            break;
+        }
+        wait_order(store, &card, "the second charge.refunded", |o| {
+            refunded(o, 600)
+        })
+        .await;
+    }
+    assert_eq!(app.stripe.refunds_made(&session), 2);
+    wait_order(store, &card, "600 refunded", |o| refunded(o, 600)).await;
+    let _ = std::fs::remove_dir_all(root);
+}
