@@ -683,6 +683,24 @@ impl Shop {
         Self::new(sdk, config, channels).await
     }
 
+    /// The shop of the function that takes the providers' notifications: the only one
+    /// that verifies Stripe webhooks, so with Stripe on it must have the signing
+    /// secret's parameter (`STRIPE_WEBHOOK_SECRET_PARAM`), which no other function gets.
+    pub async fn from_env_for_notifications(
+        sdk: &aws_config::SdkConfig,
+    ) -> Result<Self, InitError> {
+        let config = Config::from_env()?;
+        let channels = ChannelsConfig::from_env()?;
+        if channels
+            .stripe
+            .as_ref()
+            .is_some_and(|s| s.webhook_secret_param.is_none())
+        {
+            return Err(crate::config::ConfigError::Missing("STRIPE_WEBHOOK_SECRET_PARAM").into());
+        }
+        Self::new(sdk, config, channels).await
+    }
+
     pub async fn new(
         sdk: &aws_config::SdkConfig,
         config: Config,

@@ -718,6 +718,26 @@ async fn a_session_completed_unpaid_is_neither_expired_nor_an_error() {
         shop.app.stripe.session(&session).unwrap().status,
         "complete"
     );
+
+    // An open session past its own expires_at takes no payment at Stripe: the order is
+    // expired here without asking Stripe to expire it.
+    let (abandoned, session) = checkout(&shop, &unique_email("past")).await;
+    let run = shop
+        .app
+        .shop
+        .reconcile_pending(
+            past_expiry,
+            std::time::Instant::now() + Duration::from_secs(20),
+        )
+        .await
+        .unwrap();
+    assert!(run.expired >= 1, "{run:?}");
+    assert_eq!(order(&shop, &abandoned).await.status, OrderStatus::Expired);
+    assert_eq!(
+        shop.app.stripe.session(&session).unwrap().status,
+        "open",
+        "no expire call for a session past its own expiry"
+    );
 }
 
 #[tokio::test]
