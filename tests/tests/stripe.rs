@@ -98,6 +98,15 @@ async fn wait_for(shop: &LocalShop, id: &OrderId, status: OrderStatus) -> kiosk:
     );
 }
 
+/// One pass of reconcile over the pending orders, as if it ran at `at`.
+async fn reconcile_at(shop: &LocalShop, at: time::OffsetDateTime) -> kiosk::reconcile::PendingRun {
+    shop.app
+        .shop
+        .reconcile_pending(at, std::time::Instant::now() + Duration::from_secs(20))
+        .await
+        .unwrap()
+}
+
 async fn mails(shop: &LocalShop, to: &str) -> usize {
     let endpoint = std::env::var("AWS_ENDPOINT_URL").expect("emulator");
     read_mails(&shop.http, &endpoint, to).await.len()
@@ -594,13 +603,11 @@ async fn a_refund_before_the_payment_wins_by_webhook_and_by_reconcile() {
     let (id, session) = checkout(&shop, &email).await;
     pay(&shop, &session, "card=4242424242424242&lose_webhook=1").await;
     shop.app.stripe.refund_quietly(&session, 900);
-    let at = now() + kiosk::reconcile::GRACE + time::Duration::seconds(5);
-    let run = shop
-        .app
-        .shop
-        .reconcile_pending(at, std::time::Instant::now() + Duration::from_secs(20))
-        .await
-        .unwrap();
+    let run = reconcile_at(
+        &shop,
+        now() + kiosk::reconcile::GRACE + time::Duration::seconds(5),
+    )
+    .await;
     assert!(run.refunded >= 1, "{run:?}");
     let o = order(&shop, &id).await;
     assert_eq!(o.status, OrderStatus::Refunded);
@@ -699,15 +706,7 @@ async fn a_session_completed_unpaid_is_neither_expired_nor_an_error() {
     );
     shop.app.stripe.complete_unpaid(&session);
     let past_expiry = now() + time::Duration::hours(2);
-    let run = shop
-        .app
-        .shop
-        .reconcile_pending(
-            past_expiry,
-            std::time::Instant::now() + Duration::from_secs(20),
-        )
-        .await
-        .unwrap();
+    let run = reconcile_at(&shop, past_expiry).await;
     assert_eq!(
         (run.errors, run.expired, run.still_open),
         (0, 0, 1),
@@ -722,15 +721,7 @@ async fn a_session_completed_unpaid_is_neither_expired_nor_an_error() {
     // An open session past its own expires_at takes no payment at Stripe: the order is
     // expired here without asking Stripe to expire it.
     let (abandoned, session) = checkout(&shop, &unique_email("past")).await;
-    let run = shop
-        .app
-        .shop
-        .reconcile_pending(
-            past_expiry,
-            std::time::Instant::now() + Duration::from_secs(20),
-        )
-        .await
-        .unwrap();
+    let run = reconcile_at(&shop, past_expiry).await;
     assert!(run.expired >= 1, "{run:?}");
     assert_eq!(order(&shop, &abandoned).await.status, OrderStatus::Expired);
     assert_eq!(
@@ -1011,13 +1002,11 @@ async fn reconcile_finds_a_lost_card_payment_and_abandoned_sessions_are_expired(
     // Paid, every webhook lost: reconcile's retrieve finds it (one grant, one mail).
     let (lost, session) = checkout(&shop, &email).await;
     pay(&shop, &session, "card=4242424242424242&lose_webhook=1").await;
-    let at = now() + kiosk::reconcile::GRACE + time::Duration::seconds(5);
-    let run = shop
-        .app
-        .shop
-        .reconcile_pending(at, std::time::Instant::now() + Duration::from_secs(20))
-        .await
-        .unwrap();
+    let run = reconcile_at(
+        &shop,
+        now() + kiosk::reconcile::GRACE + time::Duration::seconds(5),
+    )
+    .await;
     assert!(run.fulfilled >= 1, "{run:?}");
     let o = order(&shop, &lost).await;
     assert_eq!(o.status, OrderStatus::Paid);

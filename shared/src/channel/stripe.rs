@@ -645,10 +645,8 @@ impl Channel for StripeChannel {
             if let Some(total) = Self::settled(&refunds, request_no, amount)? {
                 return Ok(total);
             }
-            let key = format!(
-                "{request_no}-{}-{round}",
-                OffsetDateTime::now_utc().unix_timestamp_nanos()
-            );
+            let nonce = crate::ids::nonce().map_err(|e| bad_reply(e.to_string()))?;
+            let key = format!("{request_no}-{nonce}");
             match self
                 .call::<ApiRefund>("/v1/refunds", Some(&form), Retry::Keyed(&key))
                 .await

@@ -140,7 +140,43 @@ impl Store {
             .condition_expression("attribute_not_exists(pk)")
             .build()
             .map_err(building("build Put"))?;
+        let items = vec![
+            TransactWriteItem::builder().update(update).build(),
+            TransactWriteItem::builder().put(put).build(),
+        ];
+        let done = Paid::Now {
+            order: paid,
+            grant: Box::new(grant),
+        };
+        self.write_payment(
+            order,
+            items,
+            payment,
+            event,
+            now,
+            done,
+            "TransactWriteItems(pay)",
+        )
+        .await
+    }
 
+    /// One payment transaction: `items` (the order's own write, its grant), the lookup
+    /// from the provider's payment id to the order and, when given, the provider event
+    /// that reported it. `done` on success; a cancellation is explained from the stored
+    /// order with the rules that guarded the write: the same payment already recorded is
+    /// [`Paid::Already`], anything else a transient conflict the caller (or the
+    /// provider's retry) tries again.
+    #[allow(clippy::too_many_arguments)]
+    async fn write_payment(
+        &self,
+        order: &Order,
+        items: Vec<TransactWriteItem>,
+        payment: &Payment,
+        event: Option<(ChannelKind, &str)>,
+        now: OffsetDateTime,
+        done: Paid,
+        op: &'static str,
+    ) -> Result<Paid, StoreError> {
         // Unconditional: one payment id belongs to one order, and a repeat writes the
         // same item.
         let txn = Put::builder()
@@ -152,12 +188,10 @@ impl Store {
             )))
             .build()
             .map_err(building("build Put"))?;
-
         let mut tx = self
             .client
             .transact_write_items()
-            .transact_items(TransactWriteItem::builder().update(update).build())
-            .transact_items(TransactWriteItem::builder().put(put).build())
+            .set_transact_items(Some(items))
             .transact_items(TransactWriteItem::builder().put(txn).build());
         if let Some((channel, event_id)) = event {
             let record = Put::builder()
@@ -168,18 +202,12 @@ impl Store {
                 .map_err(building("build Put"))?;
             tx = tx.transact_items(TransactWriteItem::builder().put(record).build());
         }
-        let res = tx.send().await;
-        match res {
-            Ok(_) => Ok(Paid::Now {
-                order: paid,
-                grant: Box::new(grant),
-            }),
+        match tx.send().await {
+            Ok(_) => Ok(done),
             Err(e)
                 if e.as_service_error()
                     .is_some_and(|e| e.is_transaction_canceled_exception()) =>
             {
-                // Someone else changed the order first (or it vanished). Explain from the
-                // stored state, with the same rules that guarded the write.
                 let current = self
                     .get_order(&order.id)
                     .await?
@@ -192,15 +220,12 @@ impl Store {
                     PayOutcome::AlreadyPaid => Ok(Paid::Already {
                         order: Box::new(current),
                     }),
-                    // The stored order would accept this payment (or was refunded in the
-                    // meantime), so the cancellation was a transient conflict; the caller
-                    // (or the provider's retry) tries again.
                     PayOutcome::Paid(_) | PayOutcome::AlreadyRefunded(_) => {
                         Err(StoreError::Contention(order.id.clone()))
                     }
                 }
             }
-            Err(e) => Err(aws("TransactWriteItems(pay)")(e)),
+            Err(e) => Err(aws(op)(e)),
         }
     }
 
@@ -231,52 +256,18 @@ impl Store {
             .expression_attribute_values(":currency", s(payment.amount.currency().code()))
             .build()
             .map_err(building("build Update"))?;
-        let txn = Put::builder()
-            .table_name(&self.table)
-            .set_item(Some(codec::txn_item(
-                order.channel,
-                &payment.provider_txn_id,
-                &order.id,
-            )))
-            .build()
-            .map_err(building("build Put"))?;
-        let mut tx = self
-            .client
-            .transact_write_items()
-            .transact_items(TransactWriteItem::builder().update(update).build())
-            .transact_items(TransactWriteItem::builder().put(txn).build());
-        if let Some((channel, event_id)) = event {
-            let record = Put::builder()
-                .table_name(&self.table)
-                .set_item(Some(codec::event_item(channel, event_id, &order.id, now)))
-                .condition_expression("attribute_not_exists(pk)")
-                .build()
-                .map_err(building("build Put"))?;
-            tx = tx.transact_items(TransactWriteItem::builder().put(record).build());
-        }
-        match tx.send().await {
-            Ok(_) => Ok(Paid::Refunded { order: after }),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|e| e.is_transaction_canceled_exception()) =>
-            {
-                let current = self
-                    .get_order(&order.id)
-                    .await?
-                    .ok_or_else(|| StoreError::OrderNotFound(order.id.clone()))?;
-                let token = DownloadToken::generate().map_err(StoreError::Token)?;
-                match current
-                    .pay(payment, token, now)
-                    .map_err(StoreError::Transition)?
-                {
-                    PayOutcome::AlreadyPaid => Ok(Paid::Already {
-                        order: Box::new(current),
-                    }),
-                    _ => Err(StoreError::Contention(order.id.clone())),
-                }
-            }
-            Err(e) => Err(aws("TransactWriteItems(pay after refund)")(e)),
-        }
+        let items = vec![TransactWriteItem::builder().update(update).build()];
+        let done = Paid::Refunded { order: after };
+        self.write_payment(
+            order,
+            items,
+            payment,
+            event,
+            now,
+            done,
+            "TransactWriteItems(pay after refund)",
+        )
+        .await
     }
 
     /// A pending order the provider closed (or reconcile closed after its expiry). From

@@ -46,11 +46,11 @@ impl Store {
         window: Duration,
         now: OffsetDateTime,
     ) -> Result<bool, StoreError> {
-        let start = window_start(now, window);
-        self.count_in_window(
-            codec::resend_network_key(network.as_str(), start),
+        self.count_now(
+            |start| codec::resend_network_key(network.as_str(), start),
             limit,
-            start + window,
+            window,
+            now,
         )
         .await
     }
@@ -64,11 +64,11 @@ impl Store {
         window: Duration,
         now: OffsetDateTime,
     ) -> Result<bool, StoreError> {
-        let start = window_start(now, window);
-        self.count_in_window(
-            codec::checkout_network_key(network.as_str(), start),
+        self.count_now(
+            |start| codec::checkout_network_key(network.as_str(), start),
             limit,
-            start + window,
+            window,
+            now,
         )
         .await
     }
@@ -82,13 +82,27 @@ impl Store {
         window: Duration,
         now: OffsetDateTime,
     ) -> Result<bool, StoreError> {
-        let start = window_start(now, window);
-        self.count_in_window(
-            codec::resend_address_key(email, start),
+        self.count_now(
+            |start| codec::resend_address_key(email, start),
             limit,
-            start + window,
+            window,
+            now,
         )
         .await
+    }
+
+    /// Count one in the `window`-long window holding `now`, at the counter `key` names
+    /// for that window's start.
+    async fn count_now(
+        &self,
+        key: impl FnOnce(OffsetDateTime) -> Item,
+        limit: u32,
+        window: Duration,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        let start = window_start(now, window);
+        self.count_in_window(key(start), limit, start + window)
+            .await
     }
 
     /// Add one to the counter at `key` unless it already holds `limit`; DynamoDB's TTL

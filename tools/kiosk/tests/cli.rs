@@ -1198,11 +1198,11 @@ fn local(dir: &Path, args: &[&str]) -> Output {
     cmd.output().expect("run kiosk")
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn refund_at_the_sandbox_partly_then_fully_once_and_safely_again() {
-    // The local shop with its sandbox, and the file `kiosk --local` reads.
+/// The local shop with its sandboxes, in a folder of its own holding the file `kiosk
+/// --local` reads.
+async fn local_stack(prefix: &str) -> (PathBuf, kiosk_e2e::local::LocalShop) {
     let root = std::env::temp_dir().join(format!(
-        "kiosk-refund-{}",
+        "{prefix}-{}",
         kiosk::OrderId::generate(now())
             .unwrap()
             .as_str()
@@ -1214,6 +1214,12 @@ async fn refund_at_the_sandbox_partly_then_fully_once_and_safely_again() {
         .unwrap();
     let endpoint = std::env::var("AWS_ENDPOINT_URL").unwrap();
     devstack::write_local_stack(&root, &shop.base, &endpoint, &shop.app.names).unwrap();
+    (root, shop)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refund_at_the_sandbox_partly_then_fully_once_and_safely_again() {
+    let (root, shop) = local_stack("kiosk-refund").await;
     let (base, app, http) = (&shop.base, &shop.app, &shop.http);
 
     // A buyer pays at the sandbox; the notification records it.
@@ -1382,19 +1388,7 @@ async fn wait_order(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refund_rerun_after_a_lost_answer_or_a_provider_error_refunds_once() {
     use devstack::stripe::Fault;
-    let root = std::env::temp_dir().join(format!(
-        "kiosk-refund-rerun-{}",
-        kiosk::OrderId::generate(now())
-            .unwrap()
-            .as_str()
-            .to_lowercase()
-    ));
-    std::fs::create_dir_all(&root).unwrap();
-    let shop = kiosk_e2e::local::LocalShop::start(&root.join("keys"))
-        .await
-        .unwrap();
-    let endpoint = std::env::var("AWS_ENDPOINT_URL").unwrap();
-    devstack::write_local_stack(&root, &shop.base, &endpoint, &shop.app.names).unwrap();
+    let (root, shop) = local_stack("kiosk-refund-rerun").await;
     let app = &shop.app;
     let store = &app.shop.store;
     let tag = root.file_name().unwrap().to_string_lossy().into_owned();
