@@ -206,8 +206,9 @@ pub struct Order {
     pub dispute: Option<Dispute>,
 }
 
-/// One refund asked of the provider: its number there (`{order}_R{seq}`), which makes a
-/// repeat of it refund nothing more.
+/// One refund asked of the provider: its number there, which makes a repeat of it refund
+/// nothing more. `{order}RF{seq}`: letters and digits only (as Alipay's `out_request_no`
+/// examples), and never equal to the `{order}R{total}` numbers earlier versions used.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RefundRequest {
     pub seq: u32,
@@ -220,7 +221,7 @@ impl RefundRequest {
         RefundRequest {
             seq,
             amount,
-            request_no: format!("{order}_R{seq}"),
+            request_no: format!("{order}RF{seq}"),
         }
     }
 }

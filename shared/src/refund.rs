@@ -2,7 +2,7 @@
 //! (docs/architecture.md, "Refunds").
 //!
 //! The request is written on the order before the provider is called (its number,
-//! `{order}_R{n}`, and amount) and reused by every rerun until its outcome is recorded.
+//! `{order}RF{n}`, and amount) and reused by every rerun until its outcome is recorded.
 //! A run that dies after the provider refunded, or whose answer was lost, is rerun with
 //! the same number, which the provider does not refund twice (Alipay: the same
 //! `out_request_no`; Stripe: the PaymentIntent's refunds are listed for it first). The
@@ -237,7 +237,7 @@ mod tests {
         let id = OrderId::parse("K20261121093015123abc4567def89012").unwrap();
         let amount = Money::parse_decimal("9.00", crate::Currency::Cny).unwrap();
         let r = RefundRequest::new(&id, 2, amount);
-        assert_eq!(r.request_no, "K20261121093015123abc4567def89012_R2");
+        assert_eq!(r.request_no, "K20261121093015123abc4567def89012RF2");
         assert!(
             r.request_no.len() <= 64,
             "Alipay's out_request_no is at most 64 characters"

@@ -103,8 +103,6 @@ pub enum NotifyError {
     Rejected(ChannelError),
     #[error("notification for unknown order {0}")]
     UnknownOrder(OrderId),
-    #[error("notification for an unknown payment {0}")]
-    UnknownPayment(String),
     #[error("notification through {got} for order {order}, which is paid through {expected}")]
     WrongChannel {
         order: OrderId,
@@ -481,6 +479,12 @@ impl Shop {
             .get_order(&returned.order_id)
             .await?
             .filter(|o| o.channel == ch.kind())
+            .filter(|o| {
+                returned
+                    .checkout_ref
+                    .as_ref()
+                    .is_none_or(|r| o.checkout_ref.as_ref() == Some(r))
+            })
             .ok_or_else(|| ReturnError::UnknownOrder(returned.order_id.clone()))?;
         match order.status {
             OrderStatus::Paid => Ok(self.paid_view(order)),

@@ -89,7 +89,6 @@ async fn notify(
         Err(
             e @ (NotifyError::Rejected(_)
             | NotifyError::UnknownOrder(_)
-            | NotifyError::UnknownPayment(_)
             | NotifyError::WrongChannel { .. }
             | NotifyError::NotTheOrders { .. }
             | NotifyError::Refused(_)),

@@ -345,6 +345,7 @@ impl Channel for AlipayChannel {
         Ok(Returned {
             order_id,
             status: None,
+            checkout_ref: None,
         })
     }
 

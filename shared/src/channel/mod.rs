@@ -159,6 +159,9 @@ pub struct Returned {
     /// return carries only a session id, which is looked up): the shop then need not ask
     /// again.
     pub status: Option<ProviderStatus>,
+    /// The provider's checkout the return names (Stripe's session): it must be the one
+    /// the order started.
+    pub checkout_ref: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
