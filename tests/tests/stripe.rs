@@ -776,6 +776,36 @@ async fn the_return_page_confirms_with_stripe_and_never_trusts_the_query() {
         let (status, _) = ret(bad).await;
         assert_eq!(status, 400, "session_id={bad}");
     }
+
+    // A paid session that names a pending order of this shop but is not the one the
+    // order started (made with the same account by something else): it pays nothing.
+    let (pending, _) = checkout(&shop, &unique_email("other-session")).await;
+    let expires = (time::OffsetDateTime::now_utc() + time::Duration::hours(1)).unix_timestamp();
+    let made = shop
+        .http
+        .post(format!("{}/sandbox/stripe/v1/checkout/sessions", shop.base))
+        .bearer_auth(devstack::setup::STRIPE_SECRET_KEY)
+        .header("stripe-version", kiosk::stripe::checkout::API_VERSION)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!(
+            "mode=payment&success_url=https%3A%2F%2Fx%2Fr&line_items[0][quantity]=1\
+             &line_items[0][price_data][currency]=cny&line_items[0][price_data][unit_amount]=900\
+             &line_items[0][price_data][product_data][name]=Book&expires_at={expires}\
+             &metadata[order_id]={pending}&metadata[kiosk_shop]={}",
+            tag(&shop)
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(made.status(), 200);
+    let other: serde_json::Value = serde_json::from_str(&made.text().await.unwrap()).unwrap();
+    let other = other["id"].as_str().unwrap().to_owned();
+    pay(&shop, &other, "card=4242424242424242&lose_webhook=1").await;
+    let (status, page) = ret(&other).await;
+    assert_ne!(status, 200, "{page}");
+    let o = order(&shop, &pending).await;
+    assert_eq!(o.status, OrderStatus::Pending);
+    assert!(o.grant_token.is_none());
 }
 
 /// A shop set up like the local one but with only the channels given.
