@@ -498,37 +498,13 @@ impl Shop {
                 };
                 match status {
                     Ok(ProviderStatus::Paid(payment)) => {
-                        match self.fulfil(&order, &payment, None, now).await {
-                            Ok(Fulfilled::Now { order, .. } | Fulfilled::Already { order }) => {
-                                Ok(self.paid_view(*order))
-                            }
-                            Ok(Fulfilled::AfterRefund { order }) => {
-                                Ok(ReturnView::Refunded { order })
-                            }
-                            Err(e) => {
-                                tracing::error!(order_id = %order.id, error = %e, "return: provider says paid but recording failed");
-                                Ok(ReturnView::Confirming {
-                                    order: Box::new(order),
-                                })
-                            }
-                        }
+                        let recorded = self.fulfil(&order, &payment, None, now).await;
+                        Ok(self.recorded_view(order, recorded))
                     }
                     // Paid and refunded already: the refund wins (recorded first).
                     Ok(ProviderStatus::PaidRefunded { payment, total }) => {
-                        match self.settle_refunded(&order, &payment, total, now).await {
-                            Ok(Fulfilled::Now { order, .. } | Fulfilled::Already { order }) => {
-                                Ok(self.paid_view(*order))
-                            }
-                            Ok(Fulfilled::AfterRefund { order }) => {
-                                Ok(ReturnView::Refunded { order })
-                            }
-                            Err(e) => {
-                                tracing::error!(order_id = %order.id, error = %e, "return: could not record a refunded payment");
-                                Ok(ReturnView::Confirming {
-                                    order: Box::new(order),
-                                })
-                            }
-                        }
+                        let recorded = self.settle_refunded(&order, &payment, total, now).await;
+                        Ok(self.recorded_view(order, recorded))
                     }
                     Ok(_) => Ok(ReturnView::Confirming {
                         order: Box::new(order),
@@ -540,6 +516,23 @@ impl Shop {
                             order: Box::new(order),
                         })
                     }
+                }
+            }
+        }
+    }
+
+    /// What the buyer sees once a payment the provider confirmed was recorded (or could
+    /// not be: the confirming page, and the notification or reconcile finish it).
+    fn recorded_view(&self, order: Order, recorded: Result<Fulfilled, StoreError>) -> ReturnView {
+        match recorded {
+            Ok(Fulfilled::Now { order, .. } | Fulfilled::Already { order }) => {
+                self.paid_view(*order)
+            }
+            Ok(Fulfilled::AfterRefund { order }) => ReturnView::Refunded { order },
+            Err(e) => {
+                tracing::error!(order_id = %order.id, error = %e, "return: provider says paid but recording failed");
+                ReturnView::Confirming {
+                    order: Box::new(order),
                 }
             }
         }

@@ -334,43 +334,23 @@ impl Store {
                 .await
             }
             RefundOutcome::Full { order, from } => {
-                let grants = order.grant_tokens.len();
-                let same_links = if grants == 0 {
-                    "attribute_not_exists(grant_tokens)"
-                } else {
-                    "size(grant_tokens) = :links"
-                };
-                let mut update = Update::builder()
+                // No TTL: a refunded order stays in the books (`kiosk sales`); nothing
+                // is left pending for reconcile.
+                let update = Update::builder()
                     .table_name(&self.table)
                     .set_key(Some(codec::order_key(&order.id)))
-                    // No TTL: a refunded order stays in the books (`kiosk sales`); nothing
-                    // is left pending for reconcile.
                     .update_expression(
                         "SET #status = :refunded, refunded_at = :now, refunded_minor = :total \
                          REMOVE pending, check_at, #ttl",
                     )
-                    .condition_expression(format!("#status = :from AND {same_links}"))
+                    .condition_expression("#status = :from")
                     .expression_attribute_names("#status", "status")
                     .expression_attribute_names("#ttl", "ttl")
                     .expression_attribute_values(":refunded", s(OrderStatus::Refunded.as_str()))
                     .expression_attribute_values(":from", s(from.as_str()))
                     .expression_attribute_values(":now", ts(now))
                     .expression_attribute_values(":total", n(order.amount.minor()));
-                if grants > 0 {
-                    update = update.expression_attribute_values(":links", n(grants as u64));
-                }
-                let update = update.build().map_err(building("build refund"))?;
-                let mut tx = self
-                    .client
-                    .transact_write_items()
-                    .transact_items(TransactWriteItem::builder().update(update).build());
-                for token in order.all_grants() {
-                    tx = tx.transact_items(
-                        TransactWriteItem::builder()
-                            .update(self.grant_flag(&token, "revoked", true)?)
-                            .build(),
-                    );
-                }
+                let tx = self.with_every_link(order, update, "revoked", true)?;
                 match tx.send().await {
                     Ok(_) => Ok(true),
                     Err(e)
@@ -388,6 +368,46 @@ impl Store {
                 }
             }
         }
+    }
+
+    /// One transaction: `update` of the order, conditioned in addition on its link set
+    /// being the one `order` holds (links are only ever added, so the same count is the
+    /// same set), and `flag` set to `on` on every one of those links. A link added since
+    /// `order` was read makes the whole transaction fail, so none outlives the write.
+    fn with_every_link(
+        &self,
+        order: &Order,
+        update: aws_sdk_dynamodb::types::builders::UpdateBuilder,
+        flag: &str,
+        on: bool,
+    ) -> Result<aws_sdk_dynamodb::operation::transact_write_items::builders::TransactWriteItemsFluentBuilder, StoreError>{
+        let links = order.grant_tokens.len();
+        let same_links = if links == 0 {
+            "attribute_not_exists(grant_tokens)"
+        } else {
+            "size(grant_tokens) = :links"
+        };
+        let condition = match update.get_condition_expression() {
+            Some(c) => format!("({c}) AND {same_links}"),
+            None => same_links.to_owned(),
+        };
+        let mut update = update.condition_expression(condition);
+        if links > 0 {
+            update = update.expression_attribute_values(":links", n(links as u64));
+        }
+        let update = update.build().map_err(building("build order update"))?;
+        let mut tx = self
+            .client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().update(update).build());
+        for token in order.all_grants() {
+            tx = tx.transact_items(
+                TransactWriteItem::builder()
+                    .update(self.grant_flag(&token, flag, on)?)
+                    .build(),
+            );
+        }
+        Ok(tx)
     }
 
     /// Set a boolean flag (`revoked`, `suspended`) on an existing grant, as one item of a
@@ -414,41 +434,19 @@ impl Store {
     /// link set read, like a refund. `Ok(false)`: the order changed meanwhile (read and
     /// try again).
     pub async fn set_dispute(&self, order: &Order, state: Dispute) -> Result<bool, StoreError> {
-        let grants = order.grant_tokens.len();
-        let same_links = if grants == 0 {
-            "attribute_not_exists(grant_tokens)"
-        } else {
-            "size(grant_tokens) = :links"
-        };
         let mut update = Update::builder()
             .table_name(&self.table)
             .set_key(Some(codec::order_key(&order.id)))
             .update_expression("SET dispute = :state")
+            .condition_expression("attribute_exists(pk)")
             .expression_attribute_values(":state", s(state.as_str()));
-        update = if state == Dispute::Open {
+        if state == Dispute::Open {
             // A closed dispute is not reopened by a late copy of its opening.
-            update.condition_expression(format!(
-                "attribute_exists(pk) AND {same_links} \
-                     AND (attribute_not_exists(dispute) OR dispute = :state)"
-            ))
-        } else {
-            update.condition_expression(format!("attribute_exists(pk) AND {same_links}"))
-        };
-        if grants > 0 {
-            update = update.expression_attribute_values(":links", n(grants as u64));
-        }
-        let update = update.build().map_err(building("build dispute"))?;
-        let mut tx = self
-            .client
-            .transact_write_items()
-            .transact_items(TransactWriteItem::builder().update(update).build());
-        for token in order.all_grants() {
-            tx = tx.transact_items(
-                TransactWriteItem::builder()
-                    .update(self.grant_flag(&token, "suspended", state.suspends())?)
-                    .build(),
+            update = update.condition_expression(
+                "attribute_exists(pk) AND (attribute_not_exists(dispute) OR dispute = :state)",
             );
         }
+        let tx = self.with_every_link(order, update, "suspended", state.suspends())?;
         match tx.send().await {
             Ok(_) => Ok(true),
             Err(e)
