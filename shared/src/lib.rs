@@ -1,7 +1,10 @@
 //! Kiosk core: everything the functions, the CLI and the devstack share.
 //!
-//! Pure domain types and rules (`money`, `ids`, `email`, `product`, `order`), the Alipay
-//! RSA2 protocol primitives (`alipay`), configuration (`config`) and the DynamoDB
+//! Pure domain types and rules (`money`, `ids`, `email`, `product`, `order`, `grant`),
+//! the providers' protocols (`alipay`'s RSA2 signing, `stripe`'s webhooks and Checkout
+//! Session form), the payment channels over them (`channel`), the workflows (`shop`:
+//! checkout, notify, return, fulfil; `delivery`, `reconcile`, `refund`, `downloads`,
+//! `resend`, `edition`), configuration (`config`, `secrets`) and the DynamoDB
 //! single-table store (`store`). Handlers only translate HTTP to calls on this crate.
 
 pub mod alarm;

@@ -1,7 +1,7 @@
 //! `kiosk reconcile`: one run of the same reconcile the scheduled function does, from the
 //! author's machine (or against `make dev`): send every purchase mail that is due, then
-//! settle the pending orders with the payment channel (when the Alipay settings are
-//! known: `--stack`, `--local` or the `--alipay-*` flags).
+//! settle the pending orders with their payment channels (when a channel's settings are
+//! known: `--stack`, `--local`, or the `--alipay-*` / `--stripe-*` flags).
 
 use std::time::{Duration, Instant};
 

@@ -287,7 +287,7 @@ async fn mail_one(
         EditionClaim::Sent => return Ok(Outcome::AlreadySent),
         EditionClaim::NotPaid => return Ok(Outcome::NotPaid),
     }
-    let link = format!("{base}/download/{}", grant.token.expose());
+    let link = grant.token.url_under(base);
     let mail = edition_mail(order, &grant, &link, note, mailer.from_address());
     let mut attempt = 0;
     loop {
@@ -313,7 +313,7 @@ async fn mail_one(
             &product.id,
             &product.edition,
             &order.id,
-            OffsetDateTime::now_utc(),
+            kiosk::clock::now(),
         )
         .await
         .map_err(|e| {
