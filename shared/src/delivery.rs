@@ -22,14 +22,7 @@ use crate::mail::{Mailer, purchase_mail};
 use crate::order::{MailState, Order, OrderStatus};
 use crate::store::{Store, StoreError};
 
-/// How long the process that claimed a due mail owns it before another may try. Longer
-/// than any send takes (SES answers in well under a second; the functions time out after
-/// at most a minute), short enough that a crashed sender delays the mail only minutes.
-pub const MAIL_LEASE: Duration = Duration::minutes(5);
-
-/// Attempts before a purchase mail is given up: with [`mail_backoff`] that is about two
-/// days of trying (1, 2, 4, … minutes, then every 6 hours).
-pub const MAX_MAIL_ATTEMPTS: u32 = 16;
+pub use crate::order::{MAIL_LEASE, MAX_MAIL_ATTEMPTS};
 
 /// When a failed purchase mail is next due: 1, 2, 4, ... minutes, at most 6 hours apart.
 pub fn mail_backoff(attempts: u32) -> Duration {

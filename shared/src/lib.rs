@@ -23,6 +23,7 @@ pub mod grant;
 pub mod ids;
 pub mod mail;
 pub mod money;
+pub mod net;
 pub mod order;
 pub mod product;
 pub mod reconcile;
@@ -32,6 +33,7 @@ pub mod secrets;
 pub mod shop;
 pub mod store;
 pub mod stripe;
+pub mod text;
 
 /// An error and each of its causes, `: `-separated: the one line a log or the author's
 /// terminal shows (a `Display` alone hides the cause, e.g. SES's reason behind "send

@@ -86,21 +86,7 @@ pub fn redact(text: &str, address: &str) -> String {
     out
 }
 
-/// Escape text for HTML element content and attribute values.
-pub fn html_escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
+pub use crate::text::html_escape;
 
 /// The mail a buyer gets once the payment is recorded: what they bought, the link, how
 /// many downloads it allows, the order id, and where to get help.

@@ -118,26 +118,17 @@ impl Source {
     }
 }
 
-/// Characters that change how a terminal shows text rather than being text: controls
-/// (C0, DEL, C1) and the Unicode bidi/formatting marks that can reorder a line.
-pub fn is_hidden(c: char) -> bool {
-    c.is_control()
-        || matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{FEFF}')
-}
+pub use crate::text::{is_hidden, printable};
 
-/// `s` safe to print to a terminal: each hidden character shown escaped (`\u{1b}`), so
-/// text stored before it was cleaned (or by another tool) cannot drive the terminal.
-pub fn printable(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        if is_hidden(c) {
-            out.extend(c.escape_unicode());
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
+/// How long the process that claimed a due mail owns it before another may try. Longer
+/// than any send takes (SES answers in well under a second; the functions time out after
+/// at most a minute), short enough that a crashed sender delays the mail only minutes.
+pub const MAIL_LEASE: Duration = Duration::minutes(5);
+
+/// Attempts before a purchase mail is given up: with
+/// [`crate::delivery::mail_backoff`] that is about two days of trying (1, 2, 4, …
+/// minutes, then every 6 hours).
+pub const MAX_MAIL_ATTEMPTS: u32 = 16;
 
 /// Whether the purchase email still has to go out. Set to `Due` in the same write that
 /// marks the order paid, so a crash between payment and mail leaves a record in the
@@ -153,7 +144,7 @@ pub enum MailState {
     Sent {
         at: OffsetDateTime,
     },
-    /// Every attempt failed ([`crate::delivery::MAX_MAIL_ATTEMPTS`]): the author has to
+    /// Every attempt failed ([`MAX_MAIL_ATTEMPTS`]): the author has to
     /// act (`kiosk orders --mail failed`, then `kiosk resend`).
     Failed {
         attempts: u32,
@@ -402,7 +393,7 @@ impl Order {
         // reconcile takes over only if that did not happen within the lease.
         paid.mail = MailState::Due {
             attempts: 0,
-            next_at: now + crate::delivery::MAIL_LEASE,
+            next_at: now + MAIL_LEASE,
         };
         Ok(PayOutcome::Paid(Box::new(paid)))
     }
@@ -669,7 +660,7 @@ mod tests {
             paid.mail,
             MailState::Due {
                 attempts: 0,
-                next_at: LATER + crate::delivery::MAIL_LEASE
+                next_at: LATER + MAIL_LEASE
             }
         );
     }

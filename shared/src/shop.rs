@@ -42,7 +42,7 @@ pub struct CheckoutRequest {
     pub channel: Option<ChannelKind>,
     pub source: Source,
     /// Where the request came from, for the per-network rate ([`CHECKOUT_WINDOW`]).
-    pub network: crate::resend::Network,
+    pub network: crate::net::Network,
 }
 
 /// The window checkouts are counted in per network

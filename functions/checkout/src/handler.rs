@@ -3,8 +3,8 @@
 //! an HTML page or JSON per `Accept`. Nothing is written on any error. A checkout not
 //! finished within the request's deadline ([`kiosk::deadline`]) answers 503 "try again" (an order it wrote meanwhile stays pending and expires).
 
-use kiosk::alipay::parse_form;
 use kiosk::channel::{ChannelError, Device};
+use kiosk::form::parse_form;
 use kiosk::order::{ChannelKind, Source};
 use kiosk::shop::{CheckoutError, CheckoutRequest, Shop};
 use kiosk::{Email, ProductId};

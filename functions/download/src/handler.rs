@@ -5,8 +5,8 @@
 //! one. (Only a DynamoDB that stalls for seconds gets there; a download spent just
 //! before the cut counts without its link reaching the buyer, as with any lost reply.)
 
-use kiosk::alipay::parse_form;
 use kiosk::downloads::{DownloadError, Downloads};
+use kiosk::form::parse_form;
 use kiosk::resend::{Network, Resent};
 use kiosk::{DownloadToken, Email};
 use kiosk_web::{body_text, pages};

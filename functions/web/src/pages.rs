@@ -2,7 +2,7 @@
 //! they load fast, work with a strict CSP and look the same everywhere (390 px phones
 //! to desktops).
 
-use kiosk::mail::html_escape as e;
+use kiosk::text::html_escape as e;
 
 const STYLE: &str = "*{box-sizing:border-box}body{margin:0;font:16px/1.55 system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;\
 color:#1f2328;background:#f6f8fa}main{max-width:34rem;margin:2.5rem auto;padding:2rem 1.5rem;background:#fff;\

@@ -129,7 +129,7 @@ impl Store {
             .expression_attribute_values(":tokens", AttributeValue::Ss(vec![grant.token.expose().to_owned()]))
             .expression_attribute_values(":due", s(codec::MAIL_DUE_MARK))
             .expression_attribute_values(":zero", n(0))
-            .expression_attribute_values(":lease", ts(now + crate::delivery::MAIL_LEASE))
+            .expression_attribute_values(":lease", ts(now + crate::order::MAIL_LEASE))
             .expression_attribute_values(":amount", n(payment.amount.minor()))
             .expression_attribute_values(":currency", s(payment.amount.currency().code()))
             .build()

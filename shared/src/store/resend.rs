@@ -8,7 +8,7 @@ use time::{Duration, OffsetDateTime};
 use super::codec::{self, Item, n, s, ts};
 use super::{Store, StoreError, conditional};
 use crate::email::Email;
-use crate::resend::Network;
+use crate::net::Network;
 
 impl Store {
     /// Claim the right to mail `email` its links for a request from `network`: at most

@@ -1,7 +1,7 @@
 //! The local mailbox: every mail SES accepted, read back from the emulator, newest first,
 //! with clickable links.
 
-use kiosk::mail::html_escape as e;
+use kiosk::text::html_escape as e;
 use kiosk_web::pages::frame;
 
 /// The part of our own mail HTML between `<body ...>` and `</body>`.

@@ -18,7 +18,7 @@ use kiosk::alipay::{
     string_to_sign_request,
 };
 use kiosk::clock::beijing_seconds;
-use kiosk::mail::html_escape as e;
+use kiosk::text::html_escape as e;
 use kiosk_web::pages::frame;
 
 use crate::setup::{APP_ID, SELLER_ID};

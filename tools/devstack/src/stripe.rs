@@ -18,9 +18,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use kiosk::form::parse_form;
-use kiosk::mail::html_escape as e;
 use kiosk::stripe::checkout::API_VERSION;
 use kiosk::stripe::webhook::WebhookSecret;
+use kiosk::text::html_escape as e;
 use kiosk_web::pages::frame;
 use serde_json::{Value, json};
 

@@ -14,7 +14,8 @@
 use std::collections::BTreeMap;
 
 use anyhow::{Result, anyhow};
-use kiosk::order::{MailState, printable};
+use kiosk::order::MailState;
+use kiosk::text::printable;
 use kiosk::{Currency, Order, OrderStatus};
 use time::{Date, OffsetDateTime};
 

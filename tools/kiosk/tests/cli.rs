@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-use kiosk::alipay::parse_form;
+use kiosk::form::parse_form;
 use kiosk::order::{PayOutcome, Payment, Source};
 use kiosk::{DownloadToken, Grant, Order, OrderStatus, Product};
 use kiosk_e2e::{SentMail, World, WorldOptions, now, pending_order};
