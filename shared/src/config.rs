@@ -352,10 +352,11 @@ impl StripeConfig {
 pub fn default_channel(env: &dyn Env) -> Result<Option<crate::order::ChannelKind>, ConfigError> {
     optional(env, "DEFAULT_CHANNEL")
         .map(|v| {
-            v.parse().map_err(|e: String| ConfigError::Invalid {
-                name: "DEFAULT_CHANNEL",
-                reason: e,
-            })
+            v.parse()
+                .map_err(|e: crate::order::UnknownName| ConfigError::Invalid {
+                    name: "DEFAULT_CHANNEL",
+                    reason: e.to_string(),
+                })
         })
         .transpose()
 }

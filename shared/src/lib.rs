@@ -31,6 +31,7 @@ pub mod refund;
 pub mod resend;
 pub mod secrets;
 pub mod shop;
+pub mod startup;
 pub mod store;
 pub mod stripe;
 pub mod text;

@@ -45,15 +45,31 @@ impl fmt::Display for OrderStatus {
     }
 }
 
+/// A name that is none of the values a field can hold (an order status, a channel, a
+/// dispute state), with the name and the field it was read for.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown {field} {value:?}")]
+pub struct UnknownName {
+    pub field: &'static str,
+    pub value: String,
+}
+
+fn unknown(field: &'static str, value: &str) -> UnknownName {
+    UnknownName {
+        field,
+        value: value.to_owned(),
+    }
+}
+
 impl FromStr for OrderStatus {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
+    type Err = UnknownName;
+    fn from_str(s: &str) -> Result<Self, UnknownName> {
         match s {
             "PENDING" => Ok(OrderStatus::Pending),
             "PAID" => Ok(OrderStatus::Paid),
             "EXPIRED" => Ok(OrderStatus::Expired),
             "REFUNDED" => Ok(OrderStatus::Refunded),
-            other => Err(format!("unknown order status {other:?}")),
+            other => Err(unknown("order status", other)),
         }
     }
 }
@@ -77,12 +93,12 @@ impl ChannelKind {
 }
 
 impl FromStr for ChannelKind {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
+    type Err = UnknownName;
+    fn from_str(s: &str) -> Result<Self, UnknownName> {
         match s {
             "alipay" => Ok(ChannelKind::Alipay),
             "stripe" => Ok(ChannelKind::Stripe),
-            other => Err(format!("unknown payment channel {other:?}")),
+            other => Err(unknown("payment channel", other)),
         }
     }
 }
@@ -242,13 +258,13 @@ impl Dispute {
 }
 
 impl FromStr for Dispute {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
+    type Err = UnknownName;
+    fn from_str(s: &str) -> Result<Self, UnknownName> {
         match s {
             "OPEN" => Ok(Dispute::Open),
             "WON" => Ok(Dispute::Won),
             "LOST" => Ok(Dispute::Lost),
-            other => Err(format!("unknown dispute state {other:?}")),
+            other => Err(unknown("dispute state", other)),
         }
     }
 }
@@ -734,6 +750,9 @@ mod tests {
         ] {
             assert_eq!(s.as_str().parse::<OrderStatus>().unwrap(), s);
         }
-        assert!("paid".parse::<OrderStatus>().is_err());
+        assert_eq!(
+            "paid".parse::<OrderStatus>().unwrap_err().to_string(),
+            "unknown order status \"paid\""
+        );
     }
 }

@@ -114,7 +114,7 @@ pub async fn channel_secrets(
                         Some(h) => format!("{} / {h}", c.secret_key_param),
                         None => c.secret_key_param.clone(),
                     },
-                    source: why.into(),
+                    source: Box::new(why),
                 })?,
             )
         }

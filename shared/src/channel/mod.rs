@@ -17,7 +17,7 @@ mod stripe;
 use std::future::Future;
 
 pub use alipay::{AlipayChannel, AlipayUrls};
-pub use stripe::{StripeChannel, StripeKeys};
+pub use stripe::{StripeChannel, StripeKeyError, StripeKeys};
 
 use crate::ids::OrderId;
 use crate::money::{Currency, Money};

@@ -36,17 +36,27 @@ impl std::fmt::Debug for StripeKeys {
     }
 }
 
+/// A Stripe key that is not of the shape Stripe gives out.
+#[derive(Debug, thiserror::Error)]
+pub enum StripeKeyError {
+    #[error("the Stripe secret key starts with sk_ (or rk_ for a restricted key)")]
+    SecretKey,
+    #[error("the webhook signing secret is not one")]
+    WebhookSecret(#[source] crate::stripe::webhook::SecretError),
+}
+
 impl StripeKeys {
     /// Checks the shapes, so a key pasted into the wrong parameter fails at cold start.
-    pub fn parse(secret_key: &str, webhook_secret: Option<&str>) -> Result<StripeKeys, String> {
+    pub fn parse(
+        secret_key: &str,
+        webhook_secret: Option<&str>,
+    ) -> Result<StripeKeys, StripeKeyError> {
         let key = secret_key.trim();
         if !(key.starts_with("sk_") || key.starts_with("rk_")) || key.len() < 8 {
-            return Err(
-                "the Stripe secret key starts with sk_ (or rk_ for a restricted key)".into(),
-            );
+            return Err(StripeKeyError::SecretKey);
         }
         let webhook_secret = webhook_secret
-            .map(|w| WebhookSecret::parse(w).map_err(|e| e.to_string()))
+            .map(|w| WebhookSecret::parse(w).map_err(StripeKeyError::WebhookSecret))
             .transpose()?;
         Ok(StripeKeys {
             secret_key: key.to_owned(),

@@ -1,0 +1,121 @@
+//! Start-up wiring: what a function builds once at cold start -- its configuration
+//! from the environment, every configured channel's secrets from SSM in one call, the
+//! SDK clients -- into a [`Shop`]. Nothing here runs per request.
+
+use crate::channel::{ChannelError, Channels};
+use crate::config::Config;
+use crate::mail::Mailer;
+use crate::order::ChannelKind;
+use crate::shop::Shop;
+use crate::store::Store;
+
+/// Why a function could not start. Raised at cold start, never per request.
+#[derive(Debug, thiserror::Error)]
+pub enum InitError {
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+    #[error(transparent)]
+    Secret(#[from] crate::secrets::SecretError),
+    #[error(transparent)]
+    Channel(#[from] ChannelError),
+    #[error(transparent)]
+    Channels(#[from] crate::channel::ChannelsError),
+}
+
+/// Which payment channels a shop is set up with: each is configured or off.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChannelsConfig {
+    pub alipay: Option<crate::config::AlipayConfig>,
+    pub stripe: Option<crate::config::StripeConfig>,
+    /// `None`: the only configured one (Alipay when both are).
+    pub default: Option<ChannelKind>,
+}
+
+impl ChannelsConfig {
+    pub fn from_env() -> Result<Self, crate::config::ConfigError> {
+        Self::from(&crate::config::ProcessEnv)
+    }
+
+    pub fn from(env: &dyn crate::config::Env) -> Result<Self, crate::config::ConfigError> {
+        Ok(ChannelsConfig {
+            alipay: crate::config::AlipayConfig::optional(env)?,
+            stripe: crate::config::StripeConfig::optional(env)?,
+            default: crate::config::default_channel(env)?,
+        })
+    }
+}
+
+impl Shop {
+    /// Build the whole state once: config from the environment, every configured
+    /// channel's secrets from SSM in one call, SDK clients.
+    pub async fn from_env(sdk: &aws_config::SdkConfig) -> Result<Self, InitError> {
+        let config = Config::from_env()?;
+        let channels = ChannelsConfig::from_env()?;
+        Self::new(sdk, config, channels).await
+    }
+
+    /// The shop of the function that takes the providers' notifications: the only one
+    /// that verifies Stripe webhooks, so with Stripe on it must have the signing
+    /// secret's parameter (`STRIPE_WEBHOOK_SECRET_PARAM`), which no other function gets.
+    pub async fn from_env_for_notifications(
+        sdk: &aws_config::SdkConfig,
+    ) -> Result<Self, InitError> {
+        let config = Config::from_env()?;
+        let channels = ChannelsConfig::from_env()?;
+        if channels
+            .stripe
+            .as_ref()
+            .is_some_and(|s| s.webhook_secret_param.is_none())
+        {
+            return Err(crate::config::ConfigError::Missing("STRIPE_WEBHOOK_SECRET_PARAM").into());
+        }
+        Self::new(sdk, config, channels).await
+    }
+
+    pub async fn new(
+        sdk: &aws_config::SdkConfig,
+        config: Config,
+        channels: ChannelsConfig,
+    ) -> Result<Self, InitError> {
+        let ssm = aws_sdk_ssm::Client::new(sdk);
+        let secrets = crate::secrets::channel_secrets(
+            &ssm,
+            channels.alipay.as_ref(),
+            channels.stripe.as_ref(),
+        )
+        .await?;
+        let http = crate::channel::http_client()?;
+        let alipay = match (channels.alipay, secrets.alipay) {
+            (Some(c), Some((app_key, alipay_key))) => {
+                let urls =
+                    crate::channel::AlipayUrls::under(&config.public_base_url, &config.shop_url);
+                Some(crate::channel::AlipayChannel::new(
+                    c,
+                    urls,
+                    app_key,
+                    alipay_key,
+                    http.clone(),
+                ))
+            }
+            _ => None,
+        };
+        let stripe = match (channels.stripe, secrets.stripe) {
+            (Some(c), Some(keys)) => Some(crate::channel::StripeChannel::new(
+                &c.api_base,
+                &config.public_base_url,
+                &config.shop_url,
+                &config.table_name,
+                keys,
+                http,
+            )),
+            _ => None,
+        };
+        let channels = Channels::new(alipay, stripe, channels.default)?;
+        Ok(Shop {
+            store: Store::new(aws_sdk_dynamodb::Client::new(sdk), &config.table_name),
+            mailer: Mailer::new(aws_sdk_ses::Client::new(sdk), config.sender_email.clone()),
+            config,
+            channels,
+        })
+    }
+}
