@@ -1,7 +1,7 @@
 # Kiosk developer commands. Everything Python lives in the project-local .venv made by
 # scripts/venv.sh; nothing is installed system-wide.
 
-.PHONY: dev test unit fuzz package invoke check-deps browser-deps sam-venv fmt lint lint-rust bench one-build ci clean-venv
+.PHONY: dev test unit fuzz package invoke check-deps browser-deps sam-venv fmt lint lint-rust module-deps bench one-build ci clean-venv
 
 # The whole shop on this machine: emulator, table, bucket, SES identity, local keys,
 # sample products, and the devstack server on 127.0.0.1:$(PORT) (default 8080).
@@ -56,9 +56,14 @@ lint:
 bench:
 	cargo bench -p kiosk --bench alipay
 
-lint-rust:
+lint-rust: module-deps
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets --all-features -- -D warnings
+
+# The kiosk crate's modules must not depend on each other in a circle
+# (scripts/module-deps.py prints who uses whom and fails on a cycle).
+module-deps:
+	python3 scripts/module-deps.py
 
 # After the tests' build, the tools must build without compiling any dependency again
 # (docs/architecture.md, "One build").

@@ -634,5 +634,3 @@ pub enum Fulfilled {
         order: Box<Order>,
     },
 }
-
-pub use crate::startup::{ChannelsConfig, InitError};

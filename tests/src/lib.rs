@@ -113,7 +113,8 @@ use kiosk::alipay::{
     AlipayPublicKey, AppPrivateKey, Params, query_string, string_to_sign_callback,
 };
 use kiosk::config::AlipayConfig;
-use kiosk::shop::{ChannelsConfig, Shop};
+use kiosk::shop::Shop;
+use kiosk::startup::ChannelsConfig;
 use lambda_http::{Body, Request, Response};
 
 pub const APP_ID: &str = "2021000000000001";

@@ -12,7 +12,8 @@ use std::time::Duration;
 
 use kiosk::channel::Channel;
 use kiosk::order::ChannelKind;
-use kiosk::shop::{ChannelsConfig, CheckoutError, CheckoutRequest, Shop};
+use kiosk::shop::{CheckoutError, CheckoutRequest, Shop};
+use kiosk::startup::ChannelsConfig;
 use kiosk::stripe::webhook::WebhookSecret;
 use kiosk::{Email, OrderId, OrderStatus, ProductId};
 use kiosk_e2e::local::LocalShop;

@@ -196,7 +196,7 @@ impl AlipayChannel {
     ) -> Result<String, ChannelError> {
         let mut params = self.common_params(method, now);
         params.insert("biz_content".into(), biz_content);
-        sign_request(&mut params, &self.app_key).map_err(ChannelError::Sign)?;
+        sign_request(&mut params, &self.app_key).map_err(|e| ChannelError::Sign(Box::new(e)))?;
         let body = query_string(&params);
         let mut attempt = 0;
         loop {
@@ -285,7 +285,7 @@ impl Channel for AlipayChannel {
         params.insert("biz_content".into(), biz);
         params.insert("notify_url".into(), self.urls.notify_url.clone());
         params.insert("return_url".into(), self.urls.return_url.clone());
-        sign_request(&mut params, &self.app_key).map_err(ChannelError::Sign)?;
+        sign_request(&mut params, &self.app_key).map_err(|e| ChannelError::Sign(Box::new(e)))?;
         Ok(Redirect {
             url: format!("{}?{}", self.config.gateway_url, query_string(&params)),
             checkout_ref: None,
@@ -357,7 +357,7 @@ impl Channel for AlipayChannel {
         let biz = serde_json::json!({ "out_trade_no": order.id.as_str() }).to_string();
         let raw = self.call("alipay.trade.query", biz, now).await?;
         let reply: QueryReply = verify_response(&raw, "alipay.trade.query", &self.alipay_key)
-            .map_err(ChannelError::Reply)?;
+            .map_err(|e| ChannelError::Reply(Box::new(e)))?;
         if reply.outcome.is("40004", "ACQ.TRADE_NOT_EXIST") {
             // The buyer has not opened the cashier yet: still pending on our side.
             return Ok(ProviderStatus::Waiting);
@@ -404,7 +404,7 @@ impl Channel for AlipayChannel {
         let biz = serde_json::json!({ "out_trade_no": order.id.as_str() }).to_string();
         let raw = self.call("alipay.trade.close", biz, now).await?;
         let reply: CloseReply = verify_response(&raw, "alipay.trade.close", &self.alipay_key)
-            .map_err(ChannelError::Reply)?;
+            .map_err(|e| ChannelError::Reply(Box::new(e)))?;
         let o = reply.outcome;
         if o.ok() {
             Ok(CloseOutcome::Closed)
@@ -440,7 +440,7 @@ impl Channel for AlipayChannel {
             .call("alipay.trade.refund", biz.to_string(), now)
             .await?;
         let reply: RefundReply = verify_response(&raw, "alipay.trade.refund", &self.alipay_key)
-            .map_err(ChannelError::Reply)?;
+            .map_err(|e| ChannelError::Reply(Box::new(e)))?;
         if !reply.outcome.ok() {
             return Err(reply.outcome.into_error());
         }

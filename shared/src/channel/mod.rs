@@ -173,7 +173,7 @@ pub enum ChannelError {
     #[error("{0} cannot be paid through this channel")]
     Currency(crate::money::Currency),
     #[error("could not sign the request")]
-    Sign(#[source] crate::alipay::KeyError),
+    Sign(#[source] Box<dyn std::error::Error + Send + Sync>),
     #[error("could not reach the payment provider")]
     Transport(#[source] reqwest::Error),
     /// The request's deadline left no time for (another) attempt ([`crate::deadline`]).
@@ -182,7 +182,7 @@ pub enum ChannelError {
     #[error("payment provider answered HTTP {0}")]
     HttpStatus(u16),
     #[error("payment provider's reply was not acceptable")]
-    Reply(#[source] crate::alipay::ResponseError),
+    Reply(#[source] Box<dyn std::error::Error + Send + Sync>),
     #[error("payment provider's reply was not acceptable: {0}")]
     BadReply(String),
     #[error("payment provider refused the call: {code} {sub_code} {msg}")]

@@ -29,7 +29,8 @@ use kiosk::Config;
 use kiosk::alipay::{AlipayPublicKey, AppPrivateKey};
 use kiosk::config::{AlipayConfig, StripeConfig};
 use kiosk::downloads::Downloads;
-use kiosk::shop::{ChannelsConfig, Shop};
+use kiosk::shop::Shop;
+use kiosk::startup::ChannelsConfig;
 use kiosk::stripe::webhook::WebhookSecret;
 use tokio::net::TcpListener;
 

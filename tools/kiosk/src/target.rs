@@ -10,7 +10,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, anyhow, bail};
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use kiosk::config::{AlipayConfig, StripeConfig};
-use kiosk::shop::{ChannelsConfig, Shop};
+use kiosk::shop::Shop;
+use kiosk::startup::ChannelsConfig;
 use kiosk::{Config, Sender};
 use serde::{Deserialize, Serialize};
 
