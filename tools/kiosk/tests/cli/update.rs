@@ -1,0 +1,344 @@
+//! `kiosk update`: a new edition to every paying buyer exactly once, across a crash and SES refusals.
+
+use std::collections::HashSet;
+
+use kiosk::OrderStatus;
+use kiosk::order::Source;
+use kiosk_e2e::{World, WorldOptions, now, pending_order};
+
+use super::common::*;
+
+/// Paying buyers in the new-edition test, and after how many mails its first run dies.
+const BUYERS: u32 = 30;
+const CRASH_AFTER: u32 = 13;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn update_reaches_every_paying_buyer_exactly_once_across_a_crash() {
+    let w = World::new(WorldOptions::default()).await.unwrap();
+    let bucket = bucket_for(&w).await;
+    let dir = scratch(&w);
+    let v1 = write(&dir, "book.pdf", b"%PDF-1.4 edition one");
+    let v2_bytes = b"%PDF-1.4 edition two, with two new chapters".to_vec();
+    let v2 = write(&dir, "book-v2.pdf", &v2_bytes);
+    let out = kiosk(
+        &w,
+        &bucket,
+        &[
+            "product", "add", "book", "--title", "The Book", "--price", "9.00 CNY", "--file", &v1,
+        ],
+        &[],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let product = w
+        .shop
+        .store
+        .get_product(&kiosk::ProductId::parse("book").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+
+    // Paying buyers, plus pending and refunded orders that must get nothing. Tens of
+    // buyers prove the resume logic (a crash part-way, a rerun, a no-op third run); the
+    // store reads them through paginators, so hundreds would prove nothing more here.
+    let t0 = now() - time::Duration::days(3);
+    let mut paying = Vec::new();
+    for i in 0..BUYERS {
+        let (o, g) = paid_order(
+            &w,
+            &product,
+            &w.buyer(i),
+            t0 + time::Duration::seconds(i64::from(i)),
+            Source::default(),
+        )
+        .await;
+        paying.push((o, g));
+    }
+    let mut others = Vec::new();
+    for i in BUYERS..BUYERS + 5 {
+        let o = pending_order(&product, &w.buyer(i), now());
+        w.shop.store.create_order(&o).await.unwrap();
+        others.push(w.buyer(i));
+    }
+    for i in BUYERS + 5..BUYERS + 10 {
+        let refunded = refunded_order(&w, &product, &w.buyer(i), t0).await;
+        assert_eq!(refunded.status, OrderStatus::Refunded);
+        others.push(w.buyer(i));
+    }
+
+    // --dry-run: lists exactly the paying buyers, sends and changes nothing.
+    let dry = kiosk(
+        &w,
+        &bucket,
+        &[
+            "update",
+            "book",
+            "--file",
+            &v2,
+            "--note",
+            "Two new chapters",
+            "--dry-run",
+        ],
+        &[],
+    );
+    assert!(dry.status.success(), "{}", stderr(&dry));
+    let listed: HashSet<String> = stdout(&dry)
+        .lines()
+        .filter_map(|l| l.strip_prefix("would mail\t"))
+        .map(|l| l.split('\t').next().unwrap().to_owned())
+        .collect();
+    let expected: HashSet<String> = paying.iter().map(|(o, _)| o.id.to_string()).collect();
+    assert_eq!(listed, expected);
+    assert_eq!(
+        w.shop
+            .store
+            .get_product(&product.id)
+            .await
+            .unwrap()
+            .unwrap(),
+        product,
+        "dry run changes nothing"
+    );
+    assert!(
+        mails_by_recipient(&w, Some(NEW_EDITION))
+            .await
+            .keys()
+            .all(|to| !to.contains(&w.tag))
+    );
+    assert_eq!(objects(&bucket).await.len(), 1, "dry run uploads nothing");
+
+    // The real run, killed after CRASH_AFTER mails.
+    let first = kiosk(
+        &w,
+        &bucket,
+        &[
+            "update",
+            "book",
+            "--file",
+            &v2,
+            "--note",
+            "Two new chapters",
+        ],
+        &[("KIOSK_FAULT_EXIT_AFTER", &CRASH_AFTER.to_string())],
+    );
+    assert_eq!(first.status.code(), Some(137), "{}", stderr(&first));
+    let mailed = mails_by_recipient(&w, Some(NEW_EDITION)).await;
+    let mailed_once: usize = paying
+        .iter()
+        .map(|(o, _)| mailed.get(o.email.as_str()).map_or(0, Vec::len))
+        .sum();
+    assert_eq!(mailed_once, CRASH_AFTER as usize);
+
+    // Run again: it finishes the same edition.
+    let second = kiosk(
+        &w,
+        &bucket,
+        &[
+            "update",
+            "book",
+            "--file",
+            &v2,
+            "--note",
+            "Two new chapters",
+        ],
+        &[],
+    );
+    assert!(
+        second.status.success(),
+        "{}\n{}",
+        stdout(&second),
+        stderr(&second)
+    );
+    let summary = stdout(&second);
+    assert!(
+        summary.contains(&format!(
+            "sent {}, skipped {CRASH_AFTER} (already sent)",
+            BUYERS - CRASH_AFTER
+        )),
+        "{summary}"
+    );
+
+    let http = reqwest::Client::new();
+    let mailed = mails_by_recipient(&w, Some(NEW_EDITION)).await;
+    let mut new_tokens = Vec::new();
+    for (o, _) in &paying {
+        let mails = mailed
+            .get(o.email.as_str())
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        assert_eq!(
+            mails.len(),
+            1,
+            "{} gets exactly one new-edition mail",
+            o.email
+        );
+        assert!(mails[0].body.contains("Two new chapters"));
+        new_tokens.push(link_in(&mails[0]));
+    }
+    let all_mail = mails_by_recipient(&w, None).await;
+    for email in &others {
+        assert!(!all_mail.contains_key(email), "{email} gets nothing");
+    }
+    assert_eq!(
+        new_tokens.iter().collect::<HashSet<_>>().len(),
+        BUYERS as usize,
+        "one fresh link each"
+    );
+
+    // The new link serves the new file with the full count; the old link the old file.
+    let downloads = kiosk::downloads::Downloads::from_sdk(
+        &kiosk_localaws::emulator_config().await.unwrap(),
+        kiosk::Config {
+            files_bucket: bucket.clone(),
+            ..w.shop.config.clone()
+        },
+    );
+    for (i, (order, old)) in paying.iter().enumerate().step_by(7) {
+        let fresh = w
+            .shop
+            .store
+            .get_grant(&new_tokens[i])
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(fresh.downloads_left, 5);
+        assert_eq!(fresh.order_id, order.id);
+        let (_, url) = downloads.download(&new_tokens[i], now()).await.unwrap();
+        assert_eq!(
+            http.get(&url)
+                .send()
+                .await
+                .unwrap()
+                .bytes()
+                .await
+                .unwrap()
+                .as_ref(),
+            v2_bytes.as_slice()
+        );
+        let (_, url) = downloads.download(&old.token, now()).await.unwrap();
+        assert_eq!(
+            http.get(&url)
+                .send()
+                .await
+                .unwrap()
+                .bytes()
+                .await
+                .unwrap()
+                .as_ref(),
+            b"%PDF-1.4 edition one"
+        );
+        // "Email me my links" now gives the new edition.
+        assert_eq!(
+            w.order(&order.id).await.grant_token.as_ref(),
+            Some(&new_tokens[i])
+        );
+    }
+
+    // A third run has nothing left to do and mails nobody.
+    let third = kiosk(&w, &bucket, &["update", "book", "--file", &v2], &[]);
+    assert!(third.status.success());
+    assert!(
+        stdout(&third).contains(&format!("sent 0, skipped {BUYERS} (already sent)")),
+        "{}",
+        stdout(&third)
+    );
+    let mailed = mails_by_recipient(&w, Some(NEW_EDITION)).await;
+    let total: usize = paying
+        .iter()
+        .map(|(o, _)| mailed.get(o.email.as_str()).map_or(0, Vec::len))
+        .sum();
+    assert_eq!(total, BUYERS as usize);
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn update_reports_ses_refusals_exits_non_zero_and_retries_them_with_the_same_links() {
+    let w = World::new(WorldOptions::default()).await.unwrap();
+    let bucket = bucket_for(&w).await;
+    let dir = scratch(&w);
+    let v1 = write(&dir, "guide.pdf", b"%PDF-1.4 guide one");
+    let v2 = write(&dir, "guide-2.pdf", b"%PDF-1.4 guide two");
+    let out = kiosk(
+        &w,
+        &bucket,
+        &[
+            "product",
+            "add",
+            "guide",
+            "--title",
+            "The Guide",
+            "--price",
+            "5.00 CNY",
+            "--file",
+            &v1,
+        ],
+        &[],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let product = w
+        .shop
+        .store
+        .get_product(&kiosk::ProductId::parse("guide").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    let mut buyers = Vec::new();
+    for i in 0..4u32 {
+        buyers.push(
+            paid_order(&w, &product, &w.buyer(i), now(), Source::default())
+                .await
+                .0,
+        );
+    }
+
+    // SES refuses every mail from an address it has not verified.
+    let unverified = format!("nobody-{}@example.com", w.tag);
+    let first = kiosk(
+        &w,
+        &bucket,
+        &["update", "guide", "--file", &v2, "--edition", "v2"],
+        &[("KIOSK_SENDER", &unverified)],
+    );
+    assert_eq!(first.status.code(), Some(1), "{}", stderr(&first));
+    let report = stdout(&first);
+    assert!(
+        report.contains("sent 0,") && report.contains("failed 4."),
+        "{report}"
+    );
+    assert!(
+        report.contains("MessageRejected: Email address not verified"),
+        "the failure says why, in one line: {report}"
+    );
+    let records = w.shop.store.edition_mails(&product.id, "v2").await.unwrap();
+    assert_eq!(records.len(), 4, "{report}");
+    assert!(
+        mails_by_recipient(&w, Some(NEW_EDITION))
+            .await
+            .keys()
+            .all(|to| !to.contains(&w.tag))
+    );
+
+    // Fixed sender: the same command finishes, with the links recorded the first time.
+    let second = kiosk(
+        &w,
+        &bucket,
+        &["update", "guide", "--file", &v2, "--edition", "v2"],
+        &[],
+    );
+    assert!(second.status.success(), "{}", stdout(&second));
+    assert!(
+        stdout(&second).contains("sent 4, skipped 0 (already sent)"),
+        "{}",
+        stdout(&second)
+    );
+    let mailed = mails_by_recipient(&w, Some(NEW_EDITION)).await;
+    for o in &buyers {
+        let mails = &mailed[o.email.as_str()];
+        assert_eq!(mails.len(), 1);
+        assert_eq!(
+            link_in(&mails[0]),
+            records[&o.id].grant_token,
+            "same link as claimed"
+        );
+    }
+    let _ = std::fs::remove_dir_all(dir);
+}
