@@ -1,4 +1,5 @@
-//! `kiosk orders` and `kiosk sales`: totals by day, product and source, and reads of only the asked range.
+//! `kiosk orders` and `kiosk sales`: totals by day, product and source, and reads of only
+//! the asked range.
 
 use std::collections::BTreeMap;
 

@@ -1,4 +1,5 @@
-//! `kiosk update`: a new edition to every paying buyer exactly once, across a crash and SES refusals.
+//! `kiosk update`: a new edition to every paying buyer exactly once, across a crash and
+//! SES refusals.
 
 use std::collections::HashSet;
 

@@ -1,0 +1,28 @@
+//! The test shop's fixed settings, and the python-alipay-sdk vectors' files.
+
+use std::path::PathBuf;
+
+pub const APP_ID: &str = "2021000000000001";
+pub const SELLER_ID: &str = "2088000000000001";
+/// Mixed case on purpose: mail must go out from exactly the configured text (IAM's
+/// `ses:FromAddress` compares it case-sensitively).
+pub const VERIFIED_SENDER: &str = "Shop@Example.com";
+pub const BASE_URL: &str = "https://shop.example.com";
+/// The author's shop page (`SHOP_URL`).
+pub const SHOP_URL: &str = "https://example.com/books/";
+
+/// A file of the python-alipay-sdk vectors kept in the `kiosk` crate's test data.
+pub fn vector_file(rel: &str) -> String {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let path = dir
+        .parent()
+        .map(|p| {
+            p.join("shared")
+                .join("tests")
+                .join("data")
+                .join("alipay")
+                .join(rel)
+        })
+        .unwrap_or_default();
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}

@@ -1,0 +1,167 @@
+//! The download side on the emulator: table, files bucket with a product file, SES.
+
+use anyhow::Result;
+use kiosk::Config;
+use kiosk::Product;
+use kiosk::store::Store;
+use lambda_http::{Body, Request, Response};
+
+use crate::*;
+
+/// The download side on the emulator: table, files bucket with a product file, SES.
+pub struct DownloadWorld {
+    pub t: TestTable,
+    pub app: kiosk::downloads::Downloads,
+    pub bucket: String,
+    pub product: Product,
+    pub bytes: Vec<u8>,
+    pub endpoint: String,
+    pub http: reqwest::Client,
+    pub tag: String,
+}
+
+impl DownloadWorld {
+    pub async fn new() -> Result<DownloadWorld> {
+        let t = TestTable::new().await?;
+        let sdk = kiosk_localaws::emulator_config().await?;
+        let tag = t.name.trim_start_matches("kiosk-test-").to_owned();
+        let bucket = format!("files-{tag}");
+        let s3 = kiosk::files::s3_client(&sdk);
+        s3.create_bucket().bucket(&bucket).send().await?;
+        let mut product = product("rust-book", "9.00");
+        product.file.name = "The Rust Book.pdf".into();
+        product.file.key = "products/rust-book/v1/The Rust Book.pdf".into();
+        // Every byte value, so any mangling on the way shows.
+        let bytes: Vec<u8> = (0..4096u32).map(|i| (i * 7 % 256) as u8).collect();
+        s3.put_object()
+            .bucket(&bucket)
+            .key(&product.file.key)
+            .content_type(&product.file.content_type)
+            .body(bytes.clone().into())
+            .send()
+            .await?;
+        aws_sdk_ses::Client::new(&sdk)
+            .verify_email_identity()
+            .email_address(VERIFIED_SENDER)
+            .send()
+            .await?;
+        let config = Config::new(
+            &t.name,
+            &bucket,
+            kiosk::Sender::parse(VERIFIED_SENDER)?,
+            BASE_URL,
+            SHOP_URL,
+        );
+        let app = kiosk::downloads::Downloads::from_sdk(&sdk, config);
+        app.store.create_product(&product, now()).await?;
+        Ok(DownloadWorld {
+            t,
+            app,
+            bucket,
+            product,
+            bytes,
+            endpoint: std::env::var("AWS_ENDPOINT_URL")?,
+            http: reqwest::Client::new(),
+            tag,
+        })
+    }
+
+    pub fn buyer(&self, n: u32) -> String {
+        format!("buyer{n}-{}@example.com", self.tag)
+    }
+
+    /// The stored grant (which must exist).
+    pub async fn grant(&self, token: &kiosk::DownloadToken) -> kiosk::Grant {
+        self.app
+            .store
+            .get_grant(token)
+            .await
+            .expect("get grant")
+            .expect("grant exists")
+    }
+
+    /// A paid purchase of the product by `email`; returns its grant.
+    pub async fn purchase(&self, email: &str) -> kiosk::Grant {
+        paid_purchase(&self.app.store, &self.product, email).await
+    }
+
+    pub async fn request(&self, method: &str, path: &str, body: Option<&str>) -> Response<Body> {
+        let mut b = lambda_http::http::Request::builder()
+            .method(method)
+            .uri(format!("{BASE_URL}{path}"));
+        if body.is_some() {
+            b = b.header("content-type", "application/x-www-form-urlencoded");
+        }
+        let req = b
+            .body(
+                body.map(|s| Body::Text(s.to_owned()))
+                    .unwrap_or(Body::Empty),
+            )
+            .expect("request");
+        download::handler::handle(&self.app, req, now()).await
+    }
+
+    /// `POST /download/resend` for `email` as API Gateway delivers it from `source_ip`:
+    /// status, page, and how long the answer took.
+    pub async fn resend(&self, email: &str, source_ip: &str) -> (u16, String, std::time::Duration) {
+        let mut ctx =
+            lambda_http::aws_lambda_events::apigw::ApiGatewayV2httpRequestContext::default();
+        ctx.http.source_ip = Some(source_ip.to_owned());
+        let req: Request = lambda_http::http::Request::builder()
+            .method("POST")
+            .uri(format!("{BASE_URL}/download/resend"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(Body::Text(format!(
+                "email={}",
+                email.replace('@', "%40").replace('+', "%2B")
+            )))
+            .expect("request");
+        let req = lambda_http::RequestExt::with_request_context(
+            req,
+            lambda_http::request::RequestContext::ApiGatewayV2(ctx),
+        );
+        let started = std::time::Instant::now();
+        let resp = download::handler::handle(&self.app, req, now()).await;
+        (
+            resp.status().as_u16(),
+            body_string(&resp),
+            started.elapsed(),
+        )
+    }
+
+    /// Fetch a presigned URL from the emulator (which serves it without checking the
+    /// signature, so the URL's properties are asserted separately).
+    pub async fn fetch(&self, url: &str) -> Vec<u8> {
+        let resp = self
+            .http
+            .get(url)
+            .send()
+            .await
+            .expect("fetch presigned URL");
+        assert!(resp.status().is_success(), "{url}: {}", resp.status());
+        resp.bytes().await.expect("bytes").to_vec()
+    }
+
+    pub async fn mails_to(&self, to: &str) -> Vec<SentMail> {
+        read_mails(&self.http, &self.endpoint, to).await
+    }
+}
+
+/// A purchase of `product` by `email` recorded as paid straight in the store (the
+/// notification path is tested elsewhere); its new grant.
+pub async fn paid_purchase(store: &Store, product: &Product, email: &str) -> kiosk::Grant {
+    let o = pending_order(product, email, now());
+    store.create_order(&o).await.expect("order");
+    let payment = kiosk::order::Payment {
+        provider_txn_id: format!("T-{}", o.id),
+        amount: o.amount,
+    };
+    match store
+        .mark_paid(&o, &payment, None, None, now())
+        .await
+        .expect("pay")
+    {
+        kiosk::store::Paid::Now { grant, .. } => *grant,
+        other => panic!("expected a new grant, got {other:?}"),
+    }
+}

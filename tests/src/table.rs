@@ -1,0 +1,97 @@
+//! A fresh emulator table per test (created from template.yaml), and sample products and
+//! orders.
+
+use anyhow::Result;
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::types::AttributeValue;
+use kiosk::order::{ChannelKind, Source};
+use kiosk::product::FileRef;
+use kiosk::store::Store;
+use kiosk::{Currency, Email, Money, Order, OrderId, Product, ProductId};
+use time::{Duration, OffsetDateTime};
+
+/// A store over a brand-new table, so tests never see each other's data.
+pub struct TestTable {
+    pub client: Client,
+    pub store: Store,
+    pub name: String,
+}
+
+impl TestTable {
+    pub async fn new() -> Result<Self> {
+        let config = kiosk_localaws::emulator_config().await?;
+        let client = Client::new(&config);
+        let name = format!(
+            "kiosk-test-{}",
+            OrderId::generate(OffsetDateTime::now_utc())?
+                .as_str()
+                .to_lowercase()
+        );
+        kiosk_localaws::create_table(&client, &name).await?;
+        Ok(TestTable {
+            store: Store::new(client.clone(), &name),
+            client,
+            name,
+        })
+    }
+
+    /// Every item of an entity kind (`order`, `grant`, `product`), by full scan: test-only.
+    pub async fn scan_entity(
+        &self,
+        entity: &str,
+    ) -> Result<Vec<std::collections::HashMap<String, AttributeValue>>> {
+        let items = self
+            .client
+            .scan()
+            .table_name(&self.name)
+            .filter_expression("entity = :e")
+            .expression_attribute_values(":e", AttributeValue::S(entity.into()))
+            .into_paginator()
+            .items()
+            .send()
+            .collect::<Result<Vec<_>, _>>()
+            .await?;
+        Ok(items)
+    }
+}
+
+/// Whole seconds, like everything the store keeps.
+pub fn now() -> OffsetDateTime {
+    let t = OffsetDateTime::now_utc();
+    t.replace_nanosecond(0).unwrap_or(t)
+}
+
+pub fn cny(s: &str) -> Money {
+    Money::parse_decimal(s, Currency::Cny).expect("test amount")
+}
+
+pub fn product(id: &str, price: &str) -> Product {
+    Product {
+        id: ProductId::parse(id).expect("test product id"),
+        title: format!("The {id} book"),
+        price: cny(price),
+        edition: "v1".into(),
+        file: FileRef {
+            key: format!("products/{id}/v1/{id}.pdf"),
+            name: format!("{id}.pdf"),
+            content_type: "application/pdf".into(),
+            sha256: None,
+        },
+        download_limit: 5,
+    }
+}
+
+pub fn pending_order(product: &Product, email: &str, created_at: OffsetDateTime) -> Order {
+    Order::new_pending(
+        OrderId::generate(created_at).expect("order id"),
+        product,
+        Email::parse(email).expect("test email"),
+        ChannelKind::Alipay,
+        Source {
+            utm_source: Some("newsletter".into()),
+            ..Source::default()
+        },
+        created_at,
+        Duration::minutes(30),
+    )
+}

@@ -1,0 +1,296 @@
+//! A complete shop on the emulator: table, SSM keys, SES identity, a stand-in Alipay
+//! gateway, and the `Shop` the functions build.
+
+use std::sync::Arc;
+
+use anyhow::Result;
+use kiosk::Config;
+use kiosk::alipay::{AlipayPublicKey, AppPrivateKey, Params};
+use kiosk::config::AlipayConfig;
+use kiosk::shop::Shop;
+use kiosk::startup::ChannelsConfig;
+use kiosk::{Order, OrderId, Product};
+use lambda_http::{Body, Request, Response};
+use time::OffsetDateTime;
+
+use crate::*;
+
+pub struct WorldOptions {
+    pub seller_id: Option<&'static str>,
+    pub sender: &'static str,
+    pub checkouts_per_network_hour: u32,
+}
+
+impl Default for WorldOptions {
+    fn default() -> Self {
+        WorldOptions {
+            seller_id: Some(SELLER_ID),
+            sender: VERIFIED_SENDER,
+            checkouts_per_network_hour: Config::DEFAULT_CHECKOUTS_PER_NETWORK_HOUR,
+        }
+    }
+}
+
+/// A complete shop on the emulator: table, SSM keys, SES identity, a stand-in gateway,
+/// and the same `Shop` the functions build at cold start.
+pub struct World {
+    pub t: TestTable,
+    pub shop: Shop,
+    pub gateway: gateway::Gateway,
+    /// Signs as Alipay does (the vectors' "alipay" key pair).
+    pub alipay_signer: Arc<AppPrivateKey>,
+    /// The merchant's own key: a notification signed with it must be refused.
+    pub app_signer: AppPrivateKey,
+    /// Verifies what we send to Alipay.
+    pub app_public: AlipayPublicKey,
+    pub endpoint: String,
+    pub http: reqwest::Client,
+    pub tag: String,
+    /// The SSM parameters holding the app private key and Alipay's public key.
+    pub key_params: [String; 2],
+}
+
+impl World {
+    pub async fn new(opts: WorldOptions) -> Result<World> {
+        let t = TestTable::new().await?;
+        let sdk = kiosk_localaws::emulator_config().await?;
+        let endpoint = std::env::var("AWS_ENDPOINT_URL")?;
+        let tag = t.name.trim_start_matches("kiosk-test-").to_owned();
+
+        let ses = aws_sdk_ses::Client::new(&sdk);
+        ses.verify_email_identity()
+            .email_address(VERIFIED_SENDER)
+            .send()
+            .await?;
+
+        let ssm = aws_sdk_ssm::Client::new(&sdk);
+        let private_param = format!("/kiosk-test/{tag}/alipay/app-private-key");
+        let public_param = format!("/kiosk-test/{tag}/alipay/alipay-public-key");
+        put_secret(&ssm, &private_param, &vector_file("keys/app_pkcs8.b64")).await?;
+        put_secret(&ssm, &public_param, &vector_file("keys/alipay_spki.pem")).await?;
+
+        let app_public = AlipayPublicKey::parse(&vector_file("keys/app_spki.pem"))?;
+        let alipay_signer = Arc::new(AppPrivateKey::parse(&vector_file("keys/alipay_pkcs1.pem"))?);
+        let gateway = gateway::Gateway::start(app_public.clone(), alipay_signer.clone()).await?;
+
+        let mut config = Config::new(
+            &t.name,
+            "kiosk-files",
+            kiosk::Sender::parse(opts.sender)?,
+            BASE_URL,
+            SHOP_URL,
+        );
+        config.checkouts_per_network_hour = opts.checkouts_per_network_hour;
+        let alipay = AlipayConfig {
+            app_id: APP_ID.into(),
+            gateway_url: gateway.url.clone(),
+            seller_id: opts.seller_id.map(str::to_owned),
+            app_private_key_param: private_param.clone(),
+            alipay_public_key_param: public_param.clone(),
+        };
+        let channels = ChannelsConfig {
+            alipay: Some(alipay),
+            stripe: None,
+            default: None,
+        };
+        let shop = Shop::new(&sdk, config, channels).await?;
+        Ok(World {
+            t,
+            shop,
+            gateway,
+            alipay_signer,
+            app_signer: AppPrivateKey::parse(&vector_file("keys/app_pkcs1.pem"))?,
+            app_public,
+            endpoint,
+            http: reqwest::Client::new(),
+            tag,
+            key_params: [private_param, public_param],
+        })
+    }
+
+    /// A world whose sender SES does not know yet (so it refuses every mail), unique to
+    /// this world: SES identities are shared by every test on the emulator, so verifying
+    /// a common one would leak into other tests.
+    pub async fn with_unverified_sender(prefix: &str) -> Result<World> {
+        let tag = OrderId::generate(OffsetDateTime::now_utc())?
+            .as_str()
+            .to_lowercase();
+        let sender: &'static str =
+            Box::leak(format!("{prefix}-{tag}@example.com").into_boxed_str());
+        World::new(WorldOptions {
+            sender,
+            ..WorldOptions::default()
+        })
+        .await
+    }
+
+    /// Verify this world's sender in SES, so its mails go out from now on.
+    pub async fn verify_sender(&self) -> Result<()> {
+        let sdk = kiosk_localaws::emulator_config().await?;
+        aws_sdk_ses::Client::new(&sdk)
+            .verify_email_identity()
+            .email_address(self.shop.mailer.from_address().as_str())
+            .send()
+            .await?;
+        Ok(())
+    }
+
+    /// A buyer address unique to this world, so mail read back is this test's own.
+    pub fn buyer(&self, n: u32) -> String {
+        format!("buyer{n}-{}@example.com", self.tag)
+    }
+
+    pub async fn add_product(&self, id: &str, price: &str) -> Product {
+        let p = product(id, price);
+        self.shop
+            .store
+            .create_product(&p, now())
+            .await
+            .expect("create product");
+        p
+    }
+
+    /// A pending order created directly in the store.
+    pub async fn pending(&self, p: &Product, email: &str) -> Order {
+        let o = pending_order(p, email, now());
+        self.shop
+            .store
+            .create_order(&o)
+            .await
+            .expect("create order");
+        o
+    }
+
+    /// Notification params as Alipay sends them for `order_id`, signed with the Alipay key.
+    pub fn notify_params(&self, order_id: &str, amount: &str, status: &str) -> Params {
+        let n = AlipayNotify {
+            order_id,
+            amount,
+            status,
+            subject: "The book",
+            notify_id: &format!("N-{order_id}-{status}"),
+            trade_no: &format!("T-{order_id}"),
+        };
+        self.sign_as_alipay(n.params())
+    }
+
+    /// Send a notification for `order_id` signed as Alipay would; the reply.
+    pub async fn notify_signed(&self, order_id: &str, amount: &str, status: &str) -> (u16, String) {
+        self.notify(&form(&self.notify_params(order_id, amount, status)))
+            .await
+    }
+
+    /// The stored order (which must exist).
+    pub async fn order(&self, id: &OrderId) -> Order {
+        self.shop
+            .store
+            .get_order(id)
+            .await
+            .expect("get order")
+            .expect("order exists")
+    }
+
+    pub fn sign_as_alipay(&self, p: Params) -> Params {
+        sign_callback(p, &self.alipay_signer)
+    }
+
+    pub async fn checkout(
+        &self,
+        body: &str,
+        content_type: &str,
+        accept: &str,
+        user_agent: &str,
+    ) -> Response<Body> {
+        let req = lambda_http::http::Request::builder()
+            .method("POST")
+            .uri(format!("{BASE_URL}/checkout"))
+            .header("content-type", content_type)
+            .header("accept", accept)
+            .header("user-agent", user_agent)
+            .header("referer", "https://blog.example.com/post")
+            .body(Body::Text(body.to_owned()))
+            .expect("request");
+        checkout::handler::handle(&self.shop, req, now()).await
+    }
+
+    /// A form checkout as API Gateway delivers it from `source_ip`.
+    pub async fn checkout_from(&self, body: &str, accept: &str, source_ip: &str) -> Response<Body> {
+        let mut ctx =
+            lambda_http::aws_lambda_events::apigw::ApiGatewayV2httpRequestContext::default();
+        ctx.http.source_ip = Some(source_ip.to_owned());
+        let req: Request = lambda_http::http::Request::builder()
+            .method("POST")
+            .uri(format!("{BASE_URL}/checkout"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("accept", accept)
+            .body(Body::Text(body.to_owned()))
+            .expect("request");
+        let req = lambda_http::RequestExt::with_request_context(
+            req,
+            lambda_http::request::RequestContext::ApiGatewayV2(ctx),
+        );
+        checkout::handler::handle(&self.shop, req, now()).await
+    }
+
+    pub async fn notify(&self, body: &str) -> (u16, String) {
+        let req: Request = lambda_http::http::Request::builder()
+            .method("POST")
+            .uri(format!("{BASE_URL}/notify/alipay"))
+            .header(
+                "content-type",
+                "application/x-www-form-urlencoded; charset=utf-8",
+            )
+            .body(Body::Text(body.to_owned()))
+            .expect("request");
+        let resp = payment_notify::handler::handle(&self.shop, req, now()).await;
+        (resp.status().as_u16(), body_string(&resp))
+    }
+
+    pub async fn return_page(&self, query: &str) -> (u16, String) {
+        let req: Request = lambda_http::http::Request::builder()
+            .method("GET")
+            .uri(format!("{BASE_URL}/return/alipay?{query}"))
+            .body(Body::Empty)
+            .expect("request");
+        let resp = payment_notify::handler::handle(&self.shop, req, now()).await;
+        (resp.status().as_u16(), body_string(&resp))
+    }
+
+    /// The return page as Lambda runs it: with a context whose deadline is `timeout`
+    /// from now (the function's timeout).
+    pub async fn return_page_within(
+        &self,
+        query: &str,
+        timeout: std::time::Duration,
+    ) -> (u16, String) {
+        let mut ctx = lambda_http::Context::default();
+        let deadline = std::time::SystemTime::now() + timeout;
+        ctx.deadline = deadline
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("after the epoch")
+            .as_millis() as u64;
+        let req: Request = lambda_http::http::Request::builder()
+            .method("GET")
+            .uri(format!("{BASE_URL}/return/alipay?{query}"))
+            .body(Body::Empty)
+            .expect("request");
+        let req = lambda_http::RequestExt::with_lambda_context(req, ctx);
+        let resp = payment_notify::handler::handle(&self.shop, req, now()).await;
+        (resp.status().as_u16(), body_string(&resp))
+    }
+
+    /// Mails SES accepted for `to`, read back from the emulator.
+    pub async fn mails_to(&self, to: &str) -> Vec<SentMail> {
+        read_mails(&self.http, &self.endpoint, to).await
+    }
+
+    pub async fn grants_for(&self, order: &OrderId) -> usize {
+        self.t
+            .scan_entity("grant")
+            .await
+            .expect("scan")
+            .iter()
+            .filter(|g| g.get("order_id").and_then(|v| v.as_s().ok()) == Some(&order.to_string()))
+            .count()
+    }
+}
