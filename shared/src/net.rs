@@ -28,6 +28,25 @@ impl Network {
     }
 }
 
+/// What a per-network counter counts: each has its own allowance and its own items.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NetworkCounter {
+    /// "Email me my links" requests.
+    Resend,
+    /// Checkouts started.
+    Checkout,
+}
+
+impl NetworkCounter {
+    /// The counter items' key prefix (and sort key).
+    pub fn key_prefix(self) -> &'static str {
+        match self {
+            NetworkCounter::Resend => "RESEND",
+            NetworkCounter::Checkout => "CHECKOUT",
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -65,7 +65,9 @@ pub enum RefundError {
 /// What a refund did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RefundDone {
-    pub plan: RefundPlan,
+    /// The refund asked of the provider; `None` when the order was refunded in full
+    /// already and nothing was asked.
+    pub plan: Option<RefundPlan>,
     /// The provider's total refunded for the order after it.
     pub total: Money,
     pub outcome: RefundOutcome,
@@ -143,24 +145,9 @@ impl Shop {
             .ok_or_else(|| RefundError::UnknownOrder(id.clone()))?;
         let links = order.all_grants().len();
         if order.status == OrderStatus::Refunded && order.refund_request.is_none() {
-            let total = order.refunded.unwrap_or(order.amount);
             return Ok(RefundDone {
-                plan: RefundPlan {
-                    request: RefundRequest::new(
-                        id,
-                        order.refund_seq,
-                        Money::from_minor(0, total.currency()).map_err(|e| {
-                            StoreError::Corrupt {
-                                entity: "order",
-                                detail: e.to_string(),
-                            }
-                        })?,
-                    ),
-                    resumed: false,
-                    total_after: total,
-                    full: true,
-                },
-                total,
+                plan: None,
+                total: order.refunded.unwrap_or(order.amount),
                 outcome: RefundOutcome::Already,
                 links,
             });
@@ -220,7 +207,7 @@ impl Shop {
             .await?;
         tracing::info!(order_id = %id, request = %plan.request.request_no, refunded = %total, "refund made");
         Ok(RefundDone {
-            plan,
+            plan: Some(plan),
             total,
             outcome,
             links,

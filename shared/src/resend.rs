@@ -71,7 +71,13 @@ impl Downloads {
         let answer_at = tokio::time::Instant::now() + ANSWER_AFTER;
         if !self
             .store
-            .count_resend_request(network, PER_NETWORK, NETWORK_WINDOW, now)
+            .count_from_network(
+                crate::net::NetworkCounter::Resend,
+                network,
+                PER_NETWORK,
+                NETWORK_WINDOW,
+                now,
+            )
             .await?
         {
             tracing::warn!(network = network.as_str(), "resend: network over its limit");

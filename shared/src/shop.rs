@@ -180,7 +180,8 @@ impl Shop {
         // the provider) with sessions and pending orders that starve reconcile.
         if !self
             .store
-            .count_checkout(
+            .count_from_network(
+                crate::net::NetworkCounter::Checkout,
                 &req.network,
                 self.config.checkouts_per_network_hour,
                 CHECKOUT_WINDOW,

@@ -229,19 +229,17 @@ pub fn resend_item(email: &Email, network: &str, until: OffsetDateTime) -> Item 
         .0
 }
 
-/// The counter of "resend" requests from `network` in the window starting `window`.
-pub fn resend_network_key(network: &str, window: OffsetDateTime) -> Item {
+/// The counter of `counter`'s requests from `network` in the window starting `window`
+/// (`RESEND#NET#...`, `CHECKOUT#NET#...`).
+pub fn network_counter_key(
+    counter: crate::net::NetworkCounter,
+    network: &str,
+    window: OffsetDateTime,
+) -> Item {
+    let prefix = counter.key_prefix();
     key(
-        format!("RESEND#NET#{network}#{}", window.unix_timestamp()),
-        "RESEND",
-    )
-}
-
-/// The counter of checkouts from `network` in the window starting `window`.
-pub fn checkout_network_key(network: &str, window: OffsetDateTime) -> Item {
-    key(
-        format!("CHECKOUT#NET#{network}#{}", window.unix_timestamp()),
-        "CHECKOUT",
+        format!("{prefix}#NET#{network}#{}", window.unix_timestamp()),
+        prefix,
     )
 }
 

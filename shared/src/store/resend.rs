@@ -8,7 +8,7 @@ use time::{Duration, OffsetDateTime};
 use super::codec::{self, Item, n, s, ts};
 use super::{Store, StoreError, conditional};
 use crate::email::Email;
-use crate::net::Network;
+use crate::net::{Network, NetworkCounter};
 
 impl Store {
     /// Claim the right to mail `email` its links for a request from `network`: at most
@@ -37,35 +37,18 @@ impl Store {
         Ok(conditional(res, "PutItem(resend)")?.is_some())
     }
 
-    /// Count one request from `network` in the current `window`-long window: `Ok(false)`
-    /// (nothing counted) once `limit` were counted in it.
-    pub async fn count_resend_request(
+    /// Count one of `counter`'s requests from `network` in the current `window`-long
+    /// window: `Ok(false)` (nothing counted) once `limit` were counted in it.
+    pub async fn count_from_network(
         &self,
+        counter: NetworkCounter,
         network: &Network,
         limit: u32,
         window: Duration,
         now: OffsetDateTime,
     ) -> Result<bool, StoreError> {
         self.count_now(
-            |start| codec::resend_network_key(network.as_str(), start),
-            limit,
-            window,
-            now,
-        )
-        .await
-    }
-
-    /// Count one checkout from `network` in the current `window`-long window:
-    /// `Ok(false)` (nothing counted) once `limit` were counted in it.
-    pub async fn count_checkout(
-        &self,
-        network: &Network,
-        limit: u32,
-        window: Duration,
-        now: OffsetDateTime,
-    ) -> Result<bool, StoreError> {
-        self.count_now(
-            |start| codec::checkout_network_key(network.as_str(), start),
+            |start| codec::network_counter_key(counter, network.as_str(), start),
             limit,
             window,
             now,

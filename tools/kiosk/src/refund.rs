@@ -88,10 +88,17 @@ pub async fn run(t: &Target, a: RefundArgs, now: OffsetDateTime) -> Result<()> {
         .refund_order(&id, amount, a.reason.as_deref(), now)
         .await
         .map_err(|e| anyhow!(kiosk::error_chain(&e)))?;
-    if done.plan.resumed {
+    let Some(plan) = &done.plan else {
+        println!(
+            "order {id} is already refunded ({}); nothing to do",
+            done.total
+        );
+        return Ok(());
+    };
+    if plan.resumed {
         println!(
             "finished refund {} left by an earlier run (the provider was not asked twice)",
-            done.plan.request.request_no
+            plan.request.request_no
         );
     }
     match done.outcome {
@@ -101,7 +108,7 @@ pub async fn run(t: &Target, a: RefundArgs, now: OffsetDateTime) -> Result<()> {
         ),
         RefundOutcome::Partial(_) => println!(
             "refunded {} for order {id} ({} of {} in all); the buyer keeps access",
-            done.plan.request.amount, done.total, order.amount
+            plan.request.amount, done.total, order.amount
         ),
         RefundOutcome::Already => {
             println!(

@@ -117,12 +117,20 @@ pub async fn refunded_order(
     };
     let (o, _) = paid_order(w, p, email, at, source).await;
     let refunded = o.refund(now()).unwrap();
-    w.t.client
+    rewrite_order(&w.shop.store, &refunded).await;
+    refunded
+}
+
+/// Replace the stored order with `order` as given (a test setting up, or rewinding to,
+/// a state no command writes directly).
+pub async fn rewrite_order(store: &kiosk::store::Store, order: &Order) {
+    let sdk = kiosk_localaws::emulator_config().await.unwrap();
+    aws_sdk_dynamodb::Client::new(&sdk)
         .delete_item()
-        .table_name(&w.t.name)
+        .table_name(store.table())
         .key(
             "pk",
-            aws_sdk_dynamodb::types::AttributeValue::S(format!("ORDER#{}", o.id)),
+            aws_sdk_dynamodb::types::AttributeValue::S(format!("ORDER#{}", order.id)),
         )
         .key(
             "sk",
@@ -131,8 +139,7 @@ pub async fn refunded_order(
         .send()
         .await
         .unwrap();
-    w.shop.store.create_order(&refunded).await.unwrap();
-    refunded
+    store.create_order(order).await.unwrap();
 }
 
 /// Mails SES accepted, by recipient, optionally only those whose subject starts with
