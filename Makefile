@@ -22,12 +22,12 @@ test: check-deps browser-deps sam-venv
 unit:
 	cargo test -p kiosk
 
-# The request-parser properties (tests/tests/fuzz.rs: forms, queries, JSON checkout,
+# The request-parser properties (tests/tests/e2e/fuzz.rs: forms, queries, JSON checkout,
 # notify bodies, return queries, tokens, emails, money, through the real handlers) for
 # CASES cases each instead of make test's 256; no emulator needed. About 1.5 ms a case.
 CASES ?= 100000
 fuzz:
-	PROPTEST_CASES=$(CASES) cargo test -p kiosk-e2e --test fuzz
+	PROPTEST_CASES=$(CASES) cargo test -p kiosk-e2e --test e2e fuzz::
 
 # Signing uses aws-lc-rs; the `rsa` crate (RUSTSEC-2023-0071) must not creep in (README,
 # "Crypto").

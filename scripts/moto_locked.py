@@ -18,7 +18,7 @@ Two more changes, both for speed:
   It reads SES's own list of sent messages, so its cost is the number of mails.
 - Requests from an SDK whose app id (`AWS_SDK_UA_APP_ID`, sent in its user agent) starts
   `kiosk-iam-` are recorded as {target, body}; `GET /_kiosk/requests?app=ID` answers
-  them, oldest first. tests/tests/bootstraps.rs gives each real function binary such an
+  them, oldest first. tests/tests/e2e/bootstraps.rs gives each real function binary such an
   id and checks every AWS call it made against its IAM policy in template.yaml (the
   emulator enforces no IAM). Other requests are not recorded.
 

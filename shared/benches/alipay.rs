@@ -39,19 +39,20 @@ fn channel() -> AlipayChannel {
 }
 
 fn order() -> Order {
-    let product = Product {
-        id: ProductId::parse("little-book-of-rust").unwrap(),
-        title: "The Little Book of Rust".into(),
-        price: Money::parse_decimal("9.00", Currency::Cny).unwrap(),
-        edition: "v1".into(),
-        file: FileRef {
+    let product = Product::new(
+        ProductId::parse("little-book-of-rust").unwrap(),
+        "The Little Book of Rust",
+        Money::parse_decimal("9.00", Currency::Cny).unwrap(),
+        kiosk::product::Edition::parse("v1").expect("valid product"),
+        FileRef {
             key: "products/b/v1/b.pdf".into(),
             name: "b.pdf".into(),
             content_type: "application/pdf".into(),
             sha256: None,
         },
-        download_limit: 5,
-    };
+        5,
+    )
+    .expect("valid product");
     Order::new_pending(
         OrderId::parse("K20261121A1").unwrap(),
         &product,

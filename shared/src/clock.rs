@@ -8,8 +8,14 @@ use time::{OffsetDateTime, UtcOffset, macros::format_description};
 /// The current time in whole seconds: that is what the store keeps, so a value read back
 /// equals the one written.
 pub fn now() -> OffsetDateTime {
-    let now = OffsetDateTime::now_utc();
+    let now = now_exact();
     now.replace_nanosecond(0).unwrap_or(now)
+}
+
+/// The current time to the nanosecond: for the local stand-ins of the providers, which
+/// measure their windows (Stripe's session expiry) as exactly as the real ones.
+pub fn now_exact() -> OffsetDateTime {
+    OffsetDateTime::now_utc()
 }
 
 /// Alipay speaks Beijing time (UTC+8, no DST); Lambda clocks are UTC.

@@ -151,7 +151,7 @@ pub struct Config {
     /// comma-separated `https://host[:port]`; default none). A plain HTML form needs none.
     pub cors_origins: Vec<String>,
     /// Checkouts one network may start per hour (`CHECKOUTS_PER_NETWORK_HOUR`, default
-    /// [`Config::DEFAULT_CHECKOUTS_PER_NETWORK_HOUR`]); see [`crate::shop::CHECKOUT_WINDOW`].
+    /// [`Config::DEFAULT_CHECKOUTS_PER_NETWORK_HOUR`]); see [`crate::checkout::CHECKOUT_WINDOW`].
     pub checkouts_per_network_hour: u32,
 }
 
@@ -195,21 +195,68 @@ impl Config {
             name: "SENDER_EMAIL",
             reason: e.to_string(),
         })?;
+        let c = CheckoutConfig::from(env)?;
         Ok(Config {
-            table_name: required(env, "TABLE_NAME")?,
+            table_name: c.table_name,
             files_bucket: required(env, "FILES_BUCKET")?,
             sender_email,
-            public_base_url: base_url(env, "PUBLIC_BASE_URL")?,
-            shop_url: http_url(env, "SHOP_URL")?,
-            order_ttl: Duration::minutes(number(env, "ORDER_TTL_MINUTES", 30, 1..=1440)?.into()),
+            public_base_url: c.public_base_url,
+            shop_url: c.shop_url,
+            order_ttl: c.order_ttl,
             // S3 presigned URLs made with role credentials cannot outlive the session
             // anyway; a week is SigV4's hard limit.
             presign: Duration::seconds(number(env, "PRESIGN_SECONDS", 300, 10..=604_800)?.into()),
+            cors_origins: c.cors_origins,
+            checkouts_per_network_hour: c.checkouts_per_network_hour,
+        })
+    }
+
+    /// The part of this configuration the checkout function holds.
+    pub fn checkout(&self) -> CheckoutConfig {
+        CheckoutConfig {
+            table_name: self.table_name.clone(),
+            public_base_url: self.public_base_url.clone(),
+            shop_url: self.shop_url.clone(),
+            order_ttl: self.order_ttl,
+            cors_origins: self.cors_origins.clone(),
+            checkouts_per_network_hour: self.checkouts_per_network_hour,
+        }
+    }
+}
+
+/// What the checkout function reads: where the shop lives and how checkouts behave. No
+/// sender and no bucket: checkout sends no mail and serves no file, and does not need
+/// those variables set.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckoutConfig {
+    pub table_name: String,
+    /// Base URL of the API: the channels' notify and return URLs hang off it.
+    pub public_base_url: String,
+    /// Where a buyer who leaves a payment page goes back to.
+    pub shop_url: String,
+    pub order_ttl: Duration,
+    /// See [`Config::cors_origins`].
+    pub cors_origins: Vec<String>,
+    /// See [`Config::checkouts_per_network_hour`].
+    pub checkouts_per_network_hour: u32,
+}
+
+impl CheckoutConfig {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from(&ProcessEnv)
+    }
+
+    pub fn from(env: &dyn Env) -> Result<Self, ConfigError> {
+        Ok(CheckoutConfig {
+            table_name: required(env, "TABLE_NAME")?,
+            public_base_url: base_url(env, "PUBLIC_BASE_URL")?,
+            shop_url: http_url(env, "SHOP_URL")?,
+            order_ttl: Duration::minutes(number(env, "ORDER_TTL_MINUTES", 30, 1..=1440)?.into()),
             cors_origins: origins(env, "CORS_ALLOWED_ORIGINS")?,
             checkouts_per_network_hour: number(
                 env,
                 "CHECKOUTS_PER_NETWORK_HOUR",
-                Self::DEFAULT_CHECKOUTS_PER_NETWORK_HOUR,
+                Config::DEFAULT_CHECKOUTS_PER_NETWORK_HOUR,
                 1..=100_000,
             )?,
         })
@@ -409,6 +456,18 @@ mod tests {
             (c.order_ttl, c.presign),
             (Duration::minutes(15), Duration::seconds(60))
         );
+    }
+
+    #[test]
+    fn checkout_reads_no_sender_and_no_bucket() {
+        let pairs: Vec<_> = BASE
+            .iter()
+            .copied()
+            .filter(|(k, _)| !matches!(*k, "SENDER_EMAIL" | "FILES_BUCKET"))
+            .collect();
+        let c = CheckoutConfig::from(&env(&pairs)).unwrap();
+        assert_eq!(c, Config::from(&env(BASE)).unwrap().checkout());
+        assert!(Config::from(&env(&pairs)).is_err());
     }
 
     #[test]

@@ -54,7 +54,7 @@ impl From<ConsumeError> for DownloadError {
 impl Downloads {
     pub fn from_sdk(sdk: &aws_config::SdkConfig, config: Config) -> Self {
         Downloads {
-            store: Store::new(aws_sdk_dynamodb::Client::new(sdk), &config.table_name),
+            store: crate::startup::store(sdk, &config.table_name),
             files: Files::new(crate::files::s3_client(sdk), &config.files_bucket),
             mailer: Mailer::new(aws_sdk_ses::Client::new(sdk), config.sender_email.clone()),
             config,
@@ -118,15 +118,26 @@ impl Downloads {
         email: &Email,
         grants: Vec<Grant>,
     ) -> Result<usize, SendLinksError> {
-        let links: Vec<(Grant, String)> = grants
-            .into_iter()
-            .map(|g| {
-                let url = g.token.url_under(&self.config.public_base_url);
-                (g, url)
-            })
-            .collect();
-        let mail = links_mail(&links, self.mailer.from_address());
-        self.mailer.send(email, &mail).await?;
-        Ok(links.len())
+        Ok(mail_links(&self.mailer, &self.config.public_base_url, email, grants).await?)
     }
+}
+
+/// Mail `email` one message listing `grants`' links (under `public_base_url`); how many
+/// went out.
+pub(crate) async fn mail_links(
+    mailer: &Mailer,
+    public_base_url: &str,
+    email: &Email,
+    grants: Vec<Grant>,
+) -> Result<usize, crate::mail::MailError> {
+    let links: Vec<(Grant, String)> = grants
+        .into_iter()
+        .map(|g| {
+            let url = g.token.url_under(public_base_url);
+            (g, url)
+        })
+        .collect();
+    let mail = links_mail(&links, mailer.from_address());
+    mailer.send(email, &mail).await?;
+    Ok(links.len())
 }

@@ -102,19 +102,20 @@ mod tests {
     }
 
     fn order(id: &str, edition: &str, paid: bool) -> Order {
-        let product = Product {
-            id: ProductId::parse("book").unwrap(),
-            title: "Book".into(),
-            price: Money::parse_decimal("9.00", Currency::Cny).unwrap(),
-            edition: edition.into(),
-            file: FileRef {
+        let product = Product::new(
+            ProductId::parse("book").unwrap(),
+            "Book",
+            Money::parse_decimal("9.00", Currency::Cny).unwrap(),
+            crate::product::Edition::parse(edition).expect("valid product"),
+            FileRef {
                 key: "k".into(),
                 name: "b.pdf".into(),
                 content_type: "application/pdf".into(),
                 sha256: None,
             },
-            download_limit: 5,
-        };
+            5,
+        )
+        .expect("valid product");
         let now = datetime!(2026-11-21 10:00 UTC);
         let o = Order::new_pending(
             OrderId::parse(id).unwrap(),

@@ -1,4 +1,5 @@
-//! Product files in S3: presigned download URLs.
+//! Product files in S3: uploading an edition's file (checksummed by S3), presigned
+//! download URLs.
 
 use std::time::Duration;
 
@@ -17,6 +18,15 @@ pub fn s3_client(sdk: &aws_config::SdkConfig) -> aws_sdk_s3::Client {
         .force_path_style(sdk.endpoint_url().is_some())
         .build();
     aws_sdk_s3::Client::from_conf(conf)
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("uploading to s3://{bucket}/{key} failed")]
+pub struct UploadError {
+    pub bucket: String,
+    pub key: String,
+    #[source]
+    source: Box<dyn std::error::Error + Send + Sync>,
 }
 
 #[derive(Clone, Debug)]
@@ -59,6 +69,40 @@ impl Files {
 
     pub fn bucket(&self) -> &str {
         &self.bucket
+    }
+
+    /// Put `bytes` at `to.key`, with `to`'s content type; S3 checks the SHA-256 the
+    /// bytes are sent with, so a corrupted upload is refused, not stored.
+    pub async fn upload(&self, bytes: &[u8], to: &FileRef) -> Result<(), UploadError> {
+        use base64::Engine;
+        let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, bytes);
+        let checksum = base64::engine::general_purpose::STANDARD.encode(digest.as_ref());
+        self.s3
+            .put_object()
+            .bucket(&self.bucket)
+            .key(&to.key)
+            .content_type(&to.content_type)
+            .checksum_sha256(checksum)
+            .body(bytes.to_vec().into())
+            .send()
+            .await
+            .map_err(|e| UploadError {
+                bucket: self.bucket.clone(),
+                key: to.key.clone(),
+                source: Box::new(e),
+            })?;
+        Ok(())
+    }
+
+    /// Take an upload back out (best effort: a stray object costs storage, nothing else).
+    pub async fn remove(&self, key: &str) {
+        let _ = self
+            .s3
+            .delete_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await;
     }
 
     /// A GET URL for `file` valid for `expires_in`, telling the browser to save it under

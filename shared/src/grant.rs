@@ -75,9 +75,9 @@ impl Grant {
         now: OffsetDateTime,
     ) -> Grant {
         Grant {
-            product_title: product.title.clone(),
-            edition: product.edition.clone(),
-            file: product.file.clone(),
+            product_title: product.title().to_owned(),
+            edition: product.edition().to_string(),
+            file: product.file().clone(),
             ..Grant::for_order(order, token, None, now)
         }
     }

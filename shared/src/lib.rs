@@ -2,14 +2,20 @@
 //!
 //! Pure domain types and rules (`money`, `ids`, `email`, `product`, `order`, `grant`),
 //! the providers' protocols (`alipay`'s RSA2 signing, `stripe`'s webhooks and Checkout
-//! Session form), the payment channels over them (`channel`), the workflows (`shop`:
-//! checkout, notify, return, fulfil; `delivery`, `reconcile`, `refund`, `downloads`,
-//! `resend`, `edition`), configuration (`config`, `secrets`) and the DynamoDB
-//! single-table store (`store`). Handlers only translate HTTP to calls on this crate.
+//! Session form), the payment channels over them (`channel`), the workflows, each behind
+//! the handle of whoever may run it (`checkout` for the checkout function; `shop`:
+//! notify, return, fulfil for payment-notify; `downloads` and `resend` for download;
+//! `reconcile` and `delivery` for reconcile; `author` with `catalog`, `mailout` and
+//! `refund` for the CLI), configuration and start-up wiring (`config`, `secrets`,
+//! `startup`, `tls`) and the DynamoDB single-table store (`store`). Handlers and the CLI
+//! only translate their input to calls on this crate.
 
 pub mod alarm;
 pub mod alipay;
+pub mod author;
+pub mod catalog;
 pub mod channel;
+pub mod checkout;
 pub mod clock;
 pub mod config;
 pub mod deadline;
@@ -22,6 +28,7 @@ pub mod form;
 pub mod grant;
 pub mod ids;
 pub mod mail;
+pub mod mailout;
 pub mod money;
 pub mod net;
 pub mod order;
@@ -35,6 +42,7 @@ pub mod startup;
 pub mod store;
 pub mod stripe;
 pub mod text;
+pub mod tls;
 
 /// An error and each of its causes, `: `-separated: the one line a log or the author's
 /// terminal shows (a `Display` alone hides the cause, e.g. SES's reason behind "send

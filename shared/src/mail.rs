@@ -312,19 +312,20 @@ mod tests {
 
     #[test]
     fn purchase_mail_has_link_count_order_and_help_and_escapes_html() {
-        let product = Product {
-            id: ProductId::parse("b").unwrap(),
-            title: "Tips & <script>alert(1)</script>".into(),
-            price: Money::parse_decimal("9.00", Currency::Cny).unwrap(),
-            edition: "v2".into(),
-            file: FileRef {
+        let product = Product::new(
+            ProductId::parse("b").unwrap(),
+            "Tips & <script>alert(1)</script>",
+            Money::parse_decimal("9.00", Currency::Cny).unwrap(),
+            crate::product::Edition::parse("v2").expect("valid product"),
+            FileRef {
                 key: "k".into(),
                 name: "b.pdf".into(),
                 content_type: "application/pdf".into(),
                 sha256: None,
             },
-            download_limit: 5,
-        };
+            5,
+        )
+        .expect("valid product");
         let now = datetime!(2026-11-21 10:00 UTC);
         let order = Order::new_pending(
             OrderId::parse("K1").unwrap(),

@@ -329,13 +329,13 @@ impl Order {
     ) -> Order {
         Order {
             id,
-            product_id: product.id.clone(),
-            product_title: product.title.clone(),
-            edition: product.edition.clone(),
-            file: product.file.clone(),
-            download_limit: product.download_limit,
+            product_id: product.id().clone(),
+            product_title: product.title().to_owned(),
+            edition: product.edition().to_string(),
+            file: product.file().clone(),
+            download_limit: product.download_limit(),
             email,
-            amount: product.price,
+            amount: product.price(),
             channel,
             status: OrderStatus::Pending,
             provider_txn_id: None,
@@ -516,19 +516,20 @@ mod tests {
     use time::macros::datetime;
 
     fn product() -> Product {
-        Product {
-            id: ProductId::parse("book").unwrap(),
-            title: "The Book".into(),
-            price: Money::parse_decimal("9.00", Currency::Cny).unwrap(),
-            edition: "v1".into(),
-            file: FileRef {
+        Product::new(
+            ProductId::parse("book").unwrap(),
+            "The Book",
+            Money::parse_decimal("9.00", Currency::Cny).unwrap(),
+            crate::product::Edition::parse("v1").expect("valid product"),
+            FileRef {
                 key: "products/book/v1/book.pdf".into(),
                 name: "book.pdf".into(),
                 content_type: "application/pdf".into(),
                 sha256: None,
             },
-            download_limit: 5,
-        }
+            5,
+        )
+        .expect("valid product")
     }
 
     fn pending() -> Order {

@@ -37,6 +37,12 @@ pub enum RefundError {
     UnknownOrder(OrderId),
     #[error("order {id} is {status}, so there is nothing to refund")]
     NotPaid { id: OrderId, status: &'static str },
+    #[error("amount {asked:?}: {source} (write it like 3.00)")]
+    AmountFormat {
+        asked: String,
+        #[source]
+        source: crate::money::MoneyError,
+    },
     #[error("amount {asked}: between 0.01 and what is left to refund ({left})")]
     Amount { asked: Money, left: Money },
     #[error(
@@ -73,6 +79,8 @@ pub struct RefundDone {
     pub outcome: RefundOutcome,
     /// Download links the purchase had (all revoked by a full refund).
     pub links: usize,
+    /// What the order cost.
+    pub amount: Money,
 }
 
 impl RefundPlan {
@@ -126,15 +134,62 @@ impl RefundPlan {
     }
 }
 
+/// `amount` as a decimal in `order`'s currency (`3.00`); `None`: all that is left.
+fn amount_of(order: &Order, amount: Option<&str>) -> Result<Option<Money>, RefundError> {
+    amount
+        .map(|s| {
+            Money::parse_decimal(s, order.amount.currency()).map_err(|source| {
+                RefundError::AmountFormat {
+                    asked: s.to_owned(),
+                    source,
+                }
+            })
+        })
+        .transpose()
+}
+
+/// What `kiosk refund --dry-run` shows: the order, and the refund a real run would make
+/// (`None`: refunded in full already, nothing to do).
+#[derive(Debug, Clone)]
+pub struct RefundPreview {
+    pub order: Order,
+    pub plan: Option<RefundPlan>,
+}
+
+impl crate::author::Author {
+    /// What refunding `amount` (a decimal in the order's currency; all that is left when
+    /// `None`) of order `id` would do. Reads the order; asks and changes nothing.
+    pub async fn preview_refund(
+        &self,
+        id: &OrderId,
+        amount: Option<&str>,
+    ) -> Result<RefundPreview, RefundError> {
+        let order = self
+            .store()
+            .get_order(id)
+            .await?
+            .ok_or_else(|| RefundError::UnknownOrder(id.clone()))?;
+        if order.status == OrderStatus::Refunded && order.refund_request.is_none() {
+            return Ok(RefundPreview { order, plan: None });
+        }
+        let amount = amount_of(&order, amount)?;
+        let plan = RefundPlan::for_order(&order, amount)?;
+        Ok(RefundPreview {
+            order,
+            plan: Some(plan),
+        })
+    }
+}
+
 impl Shop {
-    /// Refund `amount` (all that is left when `None`) of order `id` through its
-    /// channel and apply the refund rule, at most once however often it runs (see the
-    /// module docs). An order already refunded in full is `Ok` with
-    /// [`RefundOutcome::Already`].
+    /// Refund `amount` (a decimal in the order's currency; all that is left when
+    /// `None`) of order `id` through its channel and apply the refund rule, at most once
+    /// however often it runs (see the module docs). An order already refunded in full is
+    /// `Ok` with [`RefundOutcome::Already`] and no plan.
     pub async fn refund_order(
         &self,
         id: &OrderId,
-        amount: Option<Money>,
+        amount: Option<&str>,
         reason: Option<&str>,
         now: OffsetDateTime,
     ) -> Result<RefundDone, RefundError> {
@@ -150,6 +205,7 @@ impl Shop {
                 total: order.refunded.unwrap_or(order.amount),
                 outcome: RefundOutcome::Already,
                 links,
+                amount: order.amount,
             });
         }
         let channel = self.channel_for(&order).ok_or(RefundError::ChannelOff {
@@ -170,7 +226,7 @@ impl Shop {
                 full: true,
             }
         } else {
-            RefundPlan::for_order(&order, amount)?
+            RefundPlan::for_order(&order, amount_of(&order, amount)?)?
         };
         if !plan.resumed {
             self.store
@@ -211,6 +267,7 @@ impl Shop {
             total,
             outcome,
             links,
+            amount: order.amount,
         })
     }
 }

@@ -11,17 +11,14 @@
 use time::OffsetDateTime;
 
 use crate::channel::{
-    AnyChannel, Channel, ChannelError, Channels, Device, Headers, Notice, OrderRef, ProviderStatus,
+    AnyChannel, Channel, ChannelError, Channels, Headers, Notice, OrderRef, ProviderStatus,
 };
 use crate::config::Config;
 use crate::delivery::{Delivery, MailOutcome};
-use crate::email::Email;
 use crate::grant::Grant;
-use crate::ids::{OrderId, ProductId};
+use crate::ids::OrderId;
 use crate::mail::Mailer;
-use crate::order::{
-    ChannelKind, Order, OrderStatus, Payment, RefundOutcome, Source, TransitionError,
-};
+use crate::order::{Order, OrderStatus, Payment, RefundOutcome, TransitionError};
 use crate::store::{Paid, Store, StoreError};
 
 /// Everything a function needs, built once at cold start.
@@ -30,46 +27,6 @@ pub struct Shop {
     pub store: Store,
     pub mailer: Mailer,
     pub channels: Channels,
-}
-
-/// A parsed checkout request: each field already valid.
-#[derive(Debug, Clone)]
-pub struct CheckoutRequest {
-    pub product_id: ProductId,
-    pub email: Email,
-    pub device: Device,
-    /// The buyer's choice (`channel=alipay|stripe`); `None`: the shop's default.
-    pub channel: Option<ChannelKind>,
-    pub source: Source,
-    /// Where the request came from, for the per-network rate ([`CHECKOUT_WINDOW`]).
-    pub network: crate::net::Network,
-}
-
-/// The window checkouts are counted in per network
-/// ([`Config::checkouts_per_network_hour`] of them per window).
-pub const CHECKOUT_WINDOW: time::Duration = time::Duration::hours(1);
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CheckoutStarted {
-    pub order_id: OrderId,
-    pub pay_url: String,
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum CheckoutError {
-    #[error("no product {0}")]
-    UnknownProduct(ProductId),
-    #[error("this shop does not take payments through {0}")]
-    ChannelOff(&'static str),
-    #[error(transparent)]
-    Channel(#[from] ChannelError),
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    #[error("could not make an order id")]
-    Id(#[source] crate::ids::IdError),
-    /// The network started its allowance of checkouts this hour; nothing was written.
-    #[error("too many checkouts from this network; try again later")]
-    TooMany,
 }
 
 /// What handling a notification did. Every variant is answered with the channel's ack.
@@ -160,67 +117,6 @@ impl Shop {
     /// still has it configured.
     pub fn channel_for(&self, order: &Order) -> Option<AnyChannel<'_>> {
         self.channels.get(order.channel)
-    }
-
-    /// Create a pending order priced from the product (never from the request) and the
-    /// provider's payment page for it. A channel that is off or cannot take the
-    /// product's currency is refused before anything is written or sent; a provider
-    /// call that fails leaves nothing behind either (the order is written last).
-    pub async fn checkout(
-        &self,
-        req: CheckoutRequest,
-        now: OffsetDateTime,
-    ) -> Result<CheckoutStarted, CheckoutError> {
-        let kind = req.channel.unwrap_or(self.channels.default);
-        let channel = self
-            .channels
-            .get(kind)
-            .ok_or(CheckoutError::ChannelOff(kind.as_str()))?;
-        // Counted before any other read or write, so a script cannot fill the table (and
-        // the provider) with sessions and pending orders that starve reconcile.
-        if !self
-            .store
-            .count_from_network(
-                crate::net::NetworkCounter::Checkout,
-                &req.network,
-                self.config.checkouts_per_network_hour,
-                CHECKOUT_WINDOW,
-                now,
-            )
-            .await?
-        {
-            tracing::warn!(
-                network = req.network.as_str(),
-                "checkout: network over its hourly limit"
-            );
-            return Err(CheckoutError::TooMany);
-        }
-        let product = self
-            .store
-            .get_product(&req.product_id)
-            .await?
-            .ok_or_else(|| CheckoutError::UnknownProduct(req.product_id.clone()))?;
-        if !channel.accepts(product.price.currency()) {
-            return Err(ChannelError::Currency(product.price.currency()).into());
-        }
-        let id = OrderId::generate(now).map_err(CheckoutError::Id)?;
-        let mut order = Order::new_pending(
-            id,
-            &product,
-            req.email,
-            kind,
-            req.source,
-            now,
-            self.config.order_ttl,
-        );
-        let redirect = channel.start_payment(&order, req.device, now).await?;
-        order.checkout_ref = redirect.checkout_ref;
-        self.store.create_order(&order).await?;
-        tracing::info!(order_id = %order.id, product = %product.id, amount = %order.amount, channel = kind.as_str(), "checkout started");
-        Ok(CheckoutStarted {
-            order_id: order.id,
-            pay_url: redirect.url,
-        })
     }
 
     /// Handle a provider's asynchronous notification to `/notify/{channel}`:

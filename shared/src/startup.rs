@@ -1,6 +1,8 @@
 //! Start-up wiring: what a function builds once at cold start -- its configuration
 //! from the environment, every configured channel's secrets from SSM in one call, the
-//! SDK clients -- into a [`Shop`]. Nothing here runs per request.
+//! SDK clients -- into its handle ([`Shop`] here; [`crate::checkout::Checkout`],
+//! [`crate::downloads::Downloads`] and [`crate::author::Author`] use the same
+//! [`store`] and [`channels_from`]). Nothing here runs per request.
 
 use crate::channel::{ChannelError, Channels};
 use crate::config::Config;
@@ -77,45 +79,66 @@ impl Shop {
         config: Config,
         channels: ChannelsConfig,
     ) -> Result<Self, InitError> {
-        let ssm = aws_sdk_ssm::Client::new(sdk);
-        let secrets = crate::secrets::channel_secrets(
-            &ssm,
-            channels.alipay.as_ref(),
-            channels.stripe.as_ref(),
+        let channels = channels_from(
+            sdk,
+            &config.public_base_url,
+            &config.shop_url,
+            &config.table_name,
+            channels,
         )
         .await?;
-        let http = crate::channel::http_client()?;
-        let alipay = match (channels.alipay, secrets.alipay) {
-            (Some(c), Some((app_key, alipay_key))) => {
-                let urls =
-                    crate::channel::AlipayUrls::under(&config.public_base_url, &config.shop_url);
-                Some(crate::channel::AlipayChannel::new(
-                    c,
-                    urls,
-                    app_key,
-                    alipay_key,
-                    http.clone(),
-                ))
-            }
-            _ => None,
-        };
-        let stripe = match (channels.stripe, secrets.stripe) {
-            (Some(c), Some(keys)) => Some(crate::channel::StripeChannel::new(
-                &c.api_base,
-                &config.public_base_url,
-                &config.shop_url,
-                &config.table_name,
-                keys,
-                http,
-            )),
-            _ => None,
-        };
-        let channels = Channels::new(alipay, stripe, channels.default)?;
         Ok(Shop {
-            store: Store::new(aws_sdk_dynamodb::Client::new(sdk), &config.table_name),
+            store: store(sdk, &config.table_name),
             mailer: Mailer::new(aws_sdk_ses::Client::new(sdk), config.sender_email.clone()),
             config,
             channels,
         })
     }
+}
+
+/// The shop's table, through a DynamoDB client made from `sdk`.
+pub fn store(sdk: &aws_config::SdkConfig, table: &str) -> Store {
+    Store::new(aws_sdk_dynamodb::Client::new(sdk), table)
+}
+
+/// Every configured channel, its secrets read from SSM in one call; their URLs hang off
+/// `public_base_url` (notify, return) and `shop_url` (where a buyer who leaves goes), and
+/// Stripe tags its objects with the shop's `table` name.
+pub async fn channels_from(
+    sdk: &aws_config::SdkConfig,
+    public_base_url: &str,
+    shop_url: &str,
+    table: &str,
+    channels: ChannelsConfig,
+) -> Result<Channels, InitError> {
+    let ssm = aws_sdk_ssm::Client::new(sdk);
+    let secrets =
+        crate::secrets::channel_secrets(&ssm, channels.alipay.as_ref(), channels.stripe.as_ref())
+            .await?;
+    let http = crate::channel::http_client()?;
+    let alipay = match (channels.alipay, secrets.alipay) {
+        (Some(c), Some((app_key, alipay_key))) => {
+            let urls = crate::channel::AlipayUrls::under(public_base_url, shop_url);
+            Some(crate::channel::AlipayChannel::new(
+                c,
+                urls,
+                app_key,
+                alipay_key,
+                http.clone(),
+            ))
+        }
+        _ => None,
+    };
+    let stripe = match (channels.stripe, secrets.stripe) {
+        (Some(c), Some(keys)) => Some(crate::channel::StripeChannel::new(
+            &c.api_base,
+            public_base_url,
+            shop_url,
+            table,
+            keys,
+            http,
+        )),
+        _ => None,
+    };
+    Ok(Channels::new(alipay, stripe, channels.default)?)
 }

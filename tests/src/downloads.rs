@@ -28,15 +28,19 @@ impl DownloadWorld {
         let bucket = format!("files-{tag}");
         let s3 = kiosk::files::s3_client(&sdk);
         s3.create_bucket().bucket(&bucket).send().await?;
-        let mut product = product("rust-book", "9.00");
-        product.file.name = "The Rust Book.pdf".into();
-        product.file.key = "products/rust-book/v1/The Rust Book.pdf".into();
+        let plain = product("rust-book", "9.00");
+        let file = kiosk::product::FileRef {
+            name: "The Rust Book.pdf".into(),
+            key: "products/rust-book/v1/The Rust Book.pdf".into(),
+            ..plain.file().clone()
+        };
+        let product = plain.clone().with_edition(plain.edition().clone(), file);
         // Every byte value, so any mangling on the way shows.
         let bytes: Vec<u8> = (0..4096u32).map(|i| (i * 7 % 256) as u8).collect();
         s3.put_object()
             .bucket(&bucket)
-            .key(&product.file.key)
-            .content_type(&product.file.content_type)
+            .key(&product.file().key)
+            .content_type(&product.file().content_type)
             .body(bytes.clone().into())
             .send()
             .await?;

@@ -112,11 +112,11 @@ impl EventStack {
         let s3 = kiosk::files::s3_client(&sdk);
         s3.create_bucket().bucket(&bucket).send().await?;
         let product = w.add_product(PRODUCT, "9.00").await;
-        let file = devstack::setup::tiny_pdf(&product.title);
+        let file = devstack::setup::tiny_pdf(product.title());
         s3.put_object()
             .bucket(&bucket)
-            .key(&product.file.key)
-            .content_type(&product.file.content_type)
+            .key(&product.file().key)
+            .content_type(&product.file().content_type)
             .body(file.clone().into())
             .send()
             .await?;
@@ -138,7 +138,7 @@ impl EventStack {
         );
 
         let template = crate::paid_purchase(&w.shop.store, &product, DOWNLOAD_BUYER).await;
-        for (token, left) in [(GRANT, product.download_limit), (EXHAUSTED_GRANT, 0)] {
+        for (token, left) in [(GRANT, product.download_limit()), (EXHAUSTED_GRANT, 0)] {
             let mut g = template.clone();
             g.token = DownloadToken::parse(token)?;
             g.downloads_left = left;

@@ -32,7 +32,7 @@ impl LocalShop {
             // Each shop its own table, bucket and secrets: tests start several at once.
             name: format!(
                 "kiosk-local-{}",
-                OrderId::generate(time::OffsetDateTime::now_utc())?
+                OrderId::generate(kiosk::clock::now_exact())?
                     .as_str()
                     .to_lowercase()
             ),

@@ -23,7 +23,7 @@ impl TestTable {
         let client = Client::new(&config);
         let name = format!(
             "kiosk-test-{}",
-            OrderId::generate(OffsetDateTime::now_utc())?
+            OrderId::generate(kiosk::clock::now_exact())?
                 .as_str()
                 .to_lowercase()
         );
@@ -57,7 +57,7 @@ impl TestTable {
 
 /// Whole seconds, like everything the store keeps.
 pub fn now() -> OffsetDateTime {
-    let t = OffsetDateTime::now_utc();
+    let t = kiosk::clock::now_exact();
     t.replace_nanosecond(0).unwrap_or(t)
 }
 
@@ -66,19 +66,20 @@ pub fn cny(s: &str) -> Money {
 }
 
 pub fn product(id: &str, price: &str) -> Product {
-    Product {
-        id: ProductId::parse(id).expect("test product id"),
-        title: format!("The {id} book"),
-        price: cny(price),
-        edition: "v1".into(),
-        file: FileRef {
+    Product::new(
+        ProductId::parse(id).expect("test product id"),
+        &format!("The {id} book"),
+        cny(price),
+        kiosk::product::Edition::parse("v1").expect("valid product"),
+        FileRef {
             key: format!("products/{id}/v1/{id}.pdf"),
             name: format!("{id}.pdf"),
             content_type: "application/pdf".into(),
             sha256: None,
         },
-        download_limit: 5,
-    }
+        5,
+    )
+    .expect("valid product")
 }
 
 pub fn pending_order(product: &Product, email: &str, created_at: OffsetDateTime) -> Order {

@@ -6,12 +6,12 @@ use std::sync::Arc;
 use anyhow::Result;
 use kiosk::Config;
 use kiosk::alipay::{AlipayPublicKey, AppPrivateKey, Params};
+use kiosk::checkout::Checkout;
 use kiosk::config::AlipayConfig;
 use kiosk::shop::Shop;
 use kiosk::startup::ChannelsConfig;
 use kiosk::{Order, OrderId, Product};
 use lambda_http::{Body, Request, Response};
-use time::OffsetDateTime;
 
 use crate::*;
 
@@ -35,7 +35,11 @@ impl Default for WorldOptions {
 /// and the same `Shop` the functions build at cold start.
 pub struct World {
     pub t: TestTable,
+    /// The checkout function's handle, built from the same configuration.
+    pub checkout: Checkout,
     pub shop: Shop,
+    /// The channels both handles were built with.
+    pub channels_config: ChannelsConfig,
     pub gateway: gateway::Gateway,
     /// Signs as Alipay does (the vectors' "alipay" key pair).
     pub alipay_signer: Arc<AppPrivateKey>,
@@ -93,9 +97,12 @@ impl World {
             stripe: None,
             default: None,
         };
+        let checkout = Checkout::new(&sdk, config.checkout(), channels.clone()).await?;
+        let channels_config = channels.clone();
         let shop = Shop::new(&sdk, config, channels).await?;
         Ok(World {
             t,
+            checkout,
             shop,
             gateway,
             alipay_signer,
@@ -105,14 +112,28 @@ impl World {
             http: reqwest::Client::new(),
             tag,
             key_params: [private_param, public_param],
+            channels_config,
         })
+    }
+
+    /// Rebuild the checkout function's handle with its configuration changed by `change`
+    /// (as a redeploy with other settings would).
+    pub async fn reconfigure_checkout(
+        &mut self,
+        change: impl FnOnce(&mut kiosk::config::CheckoutConfig),
+    ) -> Result<()> {
+        let mut config = self.shop.config.checkout();
+        change(&mut config);
+        let sdk = kiosk_localaws::emulator_config().await?;
+        self.checkout = Checkout::new(&sdk, config, self.channels_config.clone()).await?;
+        Ok(())
     }
 
     /// A world whose sender SES does not know yet (so it refuses every mail), unique to
     /// this world: SES identities are shared by every test on the emulator, so verifying
     /// a common one would leak into other tests.
     pub async fn with_unverified_sender(prefix: &str) -> Result<World> {
-        let tag = OrderId::generate(OffsetDateTime::now_utc())?
+        let tag = OrderId::generate(kiosk::clock::now_exact())?
             .as_str()
             .to_lowercase();
         let sender: &'static str =
@@ -210,7 +231,7 @@ impl World {
             .header("referer", "https://blog.example.com/post")
             .body(Body::Text(body.to_owned()))
             .expect("request");
-        checkout::handler::handle(&self.shop, req, now()).await
+        checkout::handler::handle(&self.checkout, req, now()).await
     }
 
     /// A form checkout as API Gateway delivers it from `source_ip`.
@@ -229,7 +250,7 @@ impl World {
             req,
             lambda_http::request::RequestContext::ApiGatewayV2(ctx),
         );
-        checkout::handler::handle(&self.shop, req, now()).await
+        checkout::handler::handle(&self.checkout, req, now()).await
     }
 
     pub async fn notify(&self, body: &str) -> (u16, String) {

@@ -1,12 +1,12 @@
-//! Translate a checkout request into `Shop::checkout` and its result into a response:
+//! Translate a checkout request into [`Checkout::start`] and its result into a response:
 //! `303` to the payment page for forms, `{order_id, pay_url}` for JSON clients; errors as
 //! an HTML page or JSON per `Accept`. Nothing is written on any error. A checkout not
 //! finished within the request's deadline ([`kiosk::deadline`]) answers 503 "try again" (an order it wrote meanwhile stays pending and expires).
 
 use kiosk::channel::{ChannelError, Device};
+use kiosk::checkout::{Checkout, CheckoutError, CheckoutRequest};
 use kiosk::form::parse_form;
 use kiosk::order::{ChannelKind, Source};
-use kiosk::shop::{CheckoutError, CheckoutRequest, Shop};
 use kiosk::{Email, ProductId};
 use kiosk_web::{BodyError, body_text, header_str, is_json_body, pages, wants_json};
 use lambda_http::http::{Method, StatusCode, header};
@@ -142,11 +142,10 @@ fn problem_response(req: &Request, p: &Problem) -> Response<Body> {
 /// `Access-Control-Allow-Origin` on every reply; any other origin gets no CORS header, so
 /// its browser keeps the reply from its script. No credentials are involved (checkout
 /// uses no cookies), so none are allowed.
-pub async fn handle(shop: &Shop, req: Request, now: OffsetDateTime) -> Response<Body> {
+pub async fn handle(shop: &Checkout, req: Request, now: OffsetDateTime) -> Response<Body> {
     let origin = header_str(&req, header::ORIGIN)
         .filter(|o| {
-            shop.config
-                .cors_origins
+            shop.cors_origins()
                 .iter()
                 .any(|a| a.eq_ignore_ascii_case(o))
         })
@@ -185,7 +184,7 @@ pub async fn handle(shop: &Shop, req: Request, now: OffsetDateTime) -> Response<
             }
         }
     };
-    if !shop.config.cors_origins.is_empty() {
+    if !shop.cors_origins().is_empty() {
         resp.headers_mut()
             .append(header::VARY, header::HeaderValue::from_static("Origin"));
     }
@@ -214,12 +213,12 @@ fn out_of_time(json: bool) -> Response<Body> {
     }
 }
 
-async fn checkout(shop: &Shop, req: &Request, now: OffsetDateTime) -> Response<Body> {
+async fn checkout(shop: &Checkout, req: &Request, now: OffsetDateTime) -> Response<Body> {
     let parsed = match parse(req) {
         Ok(r) => r,
         Err(p) => return problem_response(req, &p),
     };
-    match shop.checkout(parsed, now).await {
+    match shop.start(parsed, now).await {
         Ok(started) if wants_json(req) => kiosk_web::json(
             StatusCode::OK,
             &json!({ "order_id": started.order_id.as_str(), "pay_url": started.pay_url }),

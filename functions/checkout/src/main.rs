@@ -1,11 +1,11 @@
-use kiosk::shop::Shop;
+use kiosk::checkout::Checkout;
 use lambda_http::{Request, service_fn};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     kiosk_web::init_tracing();
-    let sdk = aws_config::load_from_env().await;
-    let shop = Shop::from_env(&sdk).await?;
+    let sdk = kiosk::tls::sdk_config().await?;
+    let shop = Checkout::from_env(&sdk).await?;
     let shop = &shop;
     lambda_http::run(service_fn(move |req: Request| async move {
         Ok::<_, std::convert::Infallible>(

@@ -4,7 +4,7 @@ use lambda_http::{Request, service_fn};
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     kiosk_web::init_tracing();
-    let sdk = aws_config::load_from_env().await;
+    let sdk = kiosk::tls::sdk_config().await?;
     let app = Downloads::from_sdk(&sdk, kiosk::Config::from_env()?);
     let app = &app;
     lambda_http::run(service_fn(move |req: Request| async move {

@@ -95,7 +95,7 @@ async fn notify(
         ) => {
             // Only events that claim to be ours get here: other integrations' objects on
             // the same provider account are acknowledged as irrelevant above.
-            tracing::warn!(message = kiosk::alarm::NOTIFY_REFUSED, error = %e);
+            tracing::warn!(message = kiosk::alarm::NOTIFY_REFUSED, error = %kiosk::error_chain(&e));
             kiosk_web::text(StatusCode::BAD_REQUEST, "fail")
         }
         Err(e @ (NotifyError::Store(_) | NotifyError::Provider(_))) => {
@@ -134,7 +134,7 @@ async fn return_page(
             pages::refunded(&order.product_title, order.id.as_str()),
         ),
         Err(e @ ReturnError::Rejected(_)) => {
-            tracing::warn!(error = %e, "return refused");
+            tracing::warn!(error = %kiosk::error_chain(&e), "return refused");
             kiosk_web::html(
                 StatusCode::BAD_REQUEST,
                 pages::error(

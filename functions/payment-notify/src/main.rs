@@ -4,7 +4,7 @@ use lambda_http::{Request, service_fn};
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     kiosk_web::init_tracing();
-    let sdk = aws_config::load_from_env().await;
+    let sdk = kiosk::tls::sdk_config().await?;
     let shop = Shop::from_env_for_notifications(&sdk).await?;
     let shop = &shop;
     lambda_http::run(service_fn(move |req: Request| async move {

@@ -5,7 +5,7 @@ use reconcile::handler;
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     kiosk_web::init_tracing();
-    let sdk = aws_config::load_from_env().await;
+    let sdk = kiosk::tls::sdk_config().await?;
     let shop = Shop::from_env(&sdk).await?;
     let shop = &shop;
     lambda_runtime::run(service_fn(

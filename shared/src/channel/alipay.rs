@@ -10,7 +10,7 @@ use time::OffsetDateTime;
 
 use super::{
     ATTEMPTS, Channel, ChannelError, CloseOutcome, Device, Headers, Notice, OrderRef, PaymentEvent,
-    ProviderStatus, Redirect, Returned, attempt_timeout, backoff,
+    ProviderStatus, Redirect, Rejection, Returned, attempt_timeout, backoff,
 };
 use crate::alipay::{
     AlipayPublicKey, AppPrivateKey, Params, parse_form, query_string, sign_request,
@@ -134,8 +134,8 @@ struct CloseReply {
     outcome: Outcome,
 }
 
-fn reject(why: impl Into<String>) -> ChannelError {
-    ChannelError::Rejected(why.into())
+fn reject(why: Rejection) -> ChannelError {
+    ChannelError::Rejected(why)
 }
 
 impl AlipayChannel {
@@ -173,16 +173,21 @@ impl AlipayChannel {
 
     /// Verify a callback's signature and that it is addressed to this merchant.
     fn authenticate(&self, params: &Params) -> Result<(), ChannelError> {
-        verify_callback(params, &self.alipay_key).map_err(|e| reject(e.to_string()))?;
+        verify_callback(params, &self.alipay_key)
+            .map_err(|e| reject(Rejection::Signature(Box::new(e))))?;
         if params.get("app_id") != Some(&self.config.app_id) {
-            return Err(reject("app_id is not ours"));
+            return Err(reject(Rejection::NotOurs("app_id")));
         }
         match &self.config.seller_id {
             Some(seller) if params.get("seller_id") == Some(seller) => {}
-            Some(_) => return Err(reject("seller_id is not ours")),
+            Some(_) => return Err(reject(Rejection::NotOurs("seller_id"))),
             // Fail closed: only the CLI builds a channel without it, and it never
             // authenticates a notification.
-            None => return Err(reject("no seller id configured to check seller_id against")),
+            None => {
+                return Err(reject(Rejection::Uncheckable(
+                    "no seller id configured to check seller_id against",
+                )));
+            }
         }
         Ok(())
     }
@@ -228,11 +233,11 @@ impl AlipayChannel {
     }
 }
 
-fn field<'a>(p: &'a Params, name: &str) -> Result<&'a str, ChannelError> {
+fn field<'a>(p: &'a Params, name: &'static str) -> Result<&'a str, ChannelError> {
     p.get(name)
         .map(String::as_str)
         .filter(|v| !v.is_empty())
-        .ok_or_else(|| reject(format!("{name} is missing")))
+        .ok_or(reject(Rejection::Missing(name)))
 }
 
 impl Channel for AlipayChannel {
@@ -299,11 +304,12 @@ impl Channel for AlipayChannel {
         _headers: &Headers,
         _now: OffsetDateTime,
     ) -> Result<Notice, ChannelError> {
-        let body = std::str::from_utf8(body).map_err(|_| reject("body is not UTF-8"))?;
-        let p = parse_form(body).map_err(|e| reject(e.to_string()))?;
+        let body =
+            std::str::from_utf8(body).map_err(|e| reject(Rejection::Malformed(Box::new(e))))?;
+        let p = parse_form(body).map_err(|e| reject(Rejection::Malformed(Box::new(e))))?;
         self.authenticate(&p)?;
         let order_id = OrderId::parse(field(&p, "out_trade_no")?)
-            .map_err(|_| reject("out_trade_no is not one of our order ids"))?;
+            .map_err(|_| reject(Rejection::NotOurs("out_trade_no")))?;
         let event_id = field(&p, "notify_id")?.to_owned();
         // A refund is reported on the trade's own notification: `refund_fee` (the total
         // refunded so far) with TRADE_SUCCESS for a partial refund, TRADE_CLOSED for a
@@ -311,18 +317,30 @@ impl Channel for AlipayChannel {
         let refund_fee = p.get("refund_fee").filter(|v| !v.is_empty());
         let status = match (field(&p, "trade_status")?, refund_fee) {
             ("TRADE_SUCCESS" | "TRADE_CLOSED", Some(fee)) => ProviderStatus::Refunded {
-                total: Money::parse_decimal(fee, Currency::Cny)
-                    .map_err(|e| reject(format!("refund_fee: {e}")))?,
+                total: Money::parse_decimal(fee, Currency::Cny).map_err(|e| {
+                    reject(Rejection::Field {
+                        field: "refund_fee",
+                        source: Box::new(e),
+                    })
+                })?,
                 payment: Some(field(&p, "trade_no")?.to_owned()),
             },
             ("TRADE_SUCCESS" | "TRADE_FINISHED", _) => ProviderStatus::Paid(Payment {
                 provider_txn_id: field(&p, "trade_no")?.to_owned(),
-                amount: Money::parse_decimal(field(&p, "total_amount")?, Currency::Cny)
-                    .map_err(|e| reject(format!("total_amount: {e}")))?,
+                amount: Money::parse_decimal(field(&p, "total_amount")?, Currency::Cny).map_err(
+                    |e| {
+                        reject(Rejection::Field {
+                            field: "total_amount",
+                            source: Box::new(e),
+                        })
+                    },
+                )?,
             }),
             ("WAIT_BUYER_PAY", _) => ProviderStatus::Waiting,
             ("TRADE_CLOSED", None) => ProviderStatus::Closed,
-            (other, _) => return Err(reject(format!("unknown trade_status {other:?}"))),
+            (other, _) => {
+                return Err(reject(Rejection::UnknownStatus(other.to_owned())));
+            }
         };
         Ok(Notice::Payment(PaymentEvent {
             order: OrderRef::Id(order_id),
@@ -338,10 +356,10 @@ impl Channel for AlipayChannel {
         query: &str,
         _now: OffsetDateTime,
     ) -> Result<Returned, ChannelError> {
-        let p = parse_form(query).map_err(|e| reject(e.to_string()))?;
+        let p = parse_form(query).map_err(|e| reject(Rejection::Malformed(Box::new(e))))?;
         self.authenticate(&p)?;
         let order_id = OrderId::parse(field(&p, "out_trade_no")?)
-            .map_err(|_| reject("out_trade_no is not one of our order ids"))?;
+            .map_err(|_| reject(Rejection::NotOurs("out_trade_no")))?;
         Ok(Returned {
             order_id,
             status: None,

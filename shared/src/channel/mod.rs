@@ -168,14 +168,16 @@ pub struct Returned {
 pub enum ChannelError {
     /// The callback is not authentic or not addressed to us: forged, tampered, signed
     /// with the wrong key, another app's, malformed.
-    #[error("notification rejected: {0}")]
-    Rejected(String),
+    #[error("notification rejected")]
+    Rejected(#[source] Rejection),
     #[error("{0} cannot be paid through this channel")]
     Currency(crate::money::Currency),
     #[error("could not sign the request")]
     Sign(#[source] Box<dyn std::error::Error + Send + Sync>),
     #[error("could not reach the payment provider")]
     Transport(#[source] reqwest::Error),
+    #[error("could not set up the payment providers' client")]
+    Tls(#[source] crate::tls::TlsError),
     /// The request's deadline left no time for (another) attempt ([`crate::deadline`]).
     #[error("no time left in this request to call the payment provider")]
     OutOfTime,
@@ -191,6 +193,37 @@ pub enum ChannelError {
         sub_code: String,
         msg: String,
     },
+}
+
+/// Why a callback (notification or browser return) was refused, with its cause.
+#[derive(Debug, thiserror::Error)]
+pub enum Rejection {
+    /// The signature is missing, malformed or does not verify with the provider's key.
+    #[error("signature does not verify")]
+    Signature(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// The body or query is not what the provider sends (not UTF-8, not a form, not an
+    /// event).
+    #[error("not a well-formed callback")]
+    Malformed(#[source] Box<dyn std::error::Error + Send + Sync>),
+    #[error("{0} is missing")]
+    Missing(&'static str),
+    #[error("{field} is not valid")]
+    Field {
+        field: &'static str,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// Authentic, but for another app, merchant or shop, or naming no order of ours.
+    #[error("{0} is not ours")]
+    NotOurs(&'static str),
+    #[error("unknown trade_status {0:?}")]
+    UnknownStatus(String),
+    /// This process cannot check the callback (no webhook secret or seller id): every
+    /// one is refused.
+    #[error("cannot be checked here: {0}")]
+    Uncheckable(&'static str),
+    #[error("Stripe has no such Checkout Session")]
+    NoSuchSession,
 }
 
 /// The request headers a notification arrived with (the signature may be in one).
@@ -219,7 +252,10 @@ pub(crate) fn attempt_timeout() -> Result<std::time::Duration, ChannelError> {
 /// channel must not cost a second TLS setup). Every provider call has a 3 s connect
 /// timeout and at most [`ATTEMPT_TIMEOUT`] per attempt.
 pub fn http_client() -> Result<reqwest::Client, ChannelError> {
+    // Compiled-in roots: building the client parses no CA bundle ([`crate::tls`]).
+    let tls = crate::tls::providers_config().map_err(ChannelError::Tls)?;
     reqwest::Client::builder()
+        .use_preconfigured_tls(tls)
         .connect_timeout(std::time::Duration::from_secs(3))
         .timeout(ATTEMPT_TIMEOUT)
         .build()

@@ -11,7 +11,7 @@ use time::OffsetDateTime;
 
 use super::{
     ATTEMPTS, Channel, ChannelError, CloseOutcome, Device, Dispute, Headers, Notice, OrderRef,
-    PaymentEvent, ProviderStatus, Redirect, Returned, attempt_timeout, backoff,
+    PaymentEvent, ProviderStatus, Redirect, Rejection, Returned, attempt_timeout, backoff,
 };
 use crate::form::{encode_pairs, parse_form};
 use crate::ids::OrderId;
@@ -131,8 +131,8 @@ struct ApiError {
     message: Option<String>,
 }
 
-fn reject(why: impl Into<String>) -> ChannelError {
-    ChannelError::Rejected(why.into())
+fn reject(why: Rejection) -> ChannelError {
+    ChannelError::Rejected(why)
 }
 
 fn bad_reply(why: impl Into<String>) -> ChannelError {
@@ -279,7 +279,7 @@ impl StripeChannel {
         let s = &api.session;
         match (&s.payment_status, api.status.as_deref()) {
             (PaymentStatus::Paid, _) => {
-                let payment = paid(s).map_err(bad_reply)?;
+                let payment = paid(s).map_err(|e| ChannelError::Reply(Box::new(e)))?;
                 match &s.refunded {
                     Some((minor, currency)) if *minor > 0 => Ok(ProviderStatus::PaidRefunded {
                         total: money(*minor, currency).map_err(|e| bad_reply(e.to_string()))?,
@@ -356,16 +356,19 @@ impl StripeChannel {
 }
 
 /// The payment a paid session records: its PaymentIntent and what was charged.
-fn paid(s: &Session) -> Result<Payment, String> {
+fn paid(s: &Session) -> Result<Payment, Rejection> {
     let provider_txn_id = s
         .payment_intent
         .clone()
         .filter(|p| !p.is_empty())
-        .ok_or("a paid session without payment_intent")?;
+        .ok_or(Rejection::Missing("payment_intent"))?;
     let amount = s
         .amount()
-        .ok_or("a paid session without amount_total and currency")?
-        .map_err(|e| format!("amount_total: {e}"))?;
+        .ok_or(Rejection::Missing("amount_total and currency"))?
+        .map_err(|e| Rejection::Field {
+            field: "amount_total",
+            source: Box::new(e),
+        })?;
     Ok(Payment {
         provider_txn_id,
         amount,
@@ -376,8 +379,8 @@ fn paid(s: &Session) -> Result<Payment, String> {
 fn order_of(s: &Session) -> Result<OrderId, ChannelError> {
     let id = s
         .order_id()
-        .ok_or_else(|| reject("a session of this shop without metadata.order_id"))?;
-    OrderId::parse(id).map_err(|_| reject("metadata.order_id is not one of our order ids"))
+        .ok_or(reject(Rejection::Missing("metadata.order_id")))?;
+    OrderId::parse(id).map_err(|_| reject(Rejection::NotOurs("metadata.order_id")))
 }
 
 fn irrelevant(what: &str) -> Result<Notice, ChannelError> {
@@ -441,14 +444,17 @@ impl Channel for StripeChannel {
         now: OffsetDateTime,
     ) -> Result<Notice, ChannelError> {
         let secret = self.keys.webhook_secret.as_ref().ok_or_else(|| {
-            reject("this function has no webhook signing secret (only payment-notify reads it)")
+            reject(Rejection::Uncheckable(
+                "this function has no webhook signing secret (only payment-notify reads it)",
+            ))
         })?;
         let header = headers
             .get("stripe-signature")
             .and_then(|v| v.to_str().ok())
-            .ok_or_else(|| reject("no Stripe-Signature header"))?;
-        verify(body, header, secret, now.unix_timestamp()).map_err(|e| reject(e.to_string()))?;
-        let event = parse_event(body).map_err(|e| reject(e.to_string()))?;
+            .ok_or(reject(Rejection::Missing("Stripe-Signature header")))?;
+        verify(body, header, secret, now.unix_timestamp())
+            .map_err(|e| reject(Rejection::Signature(Box::new(e))))?;
+        let event = parse_event(body).map_err(|e| reject(Rejection::Malformed(Box::new(e))))?;
         let payment = |order: OrderRef, status, checkout_ref: Option<&str>| {
             Ok(Notice::Payment(PaymentEvent {
                 order,
@@ -481,18 +487,22 @@ impl Channel for StripeChannel {
                 )
             }
             Event::ChargeRefunded(c) => {
-                let total = c
-                    .amount_refunded()
-                    .map_err(|e| reject(format!("amount_refunded: {e}")))?;
+                let total = c.amount_refunded().map_err(|e| {
+                    reject(Rejection::Field {
+                        field: "amount_refunded",
+                        source: Box::new(e),
+                    })
+                })?;
                 let pi = c.payment_intent.clone().filter(|p| !p.is_empty());
                 let order = if self.ours(&c.metadata) {
-                    let id =
-                        c.metadata.order_id.as_deref().ok_or_else(|| {
-                            reject("a charge of this shop without metadata.order_id")
-                        })?;
+                    let id = c
+                        .metadata
+                        .order_id
+                        .as_deref()
+                        .ok_or_else(|| reject(Rejection::Missing("metadata.order_id")))?;
                     OrderRef::Id(
                         OrderId::parse(id)
-                            .map_err(|_| reject("metadata.order_id is not one of our order ids"))?,
+                            .map_err(|_| reject(Rejection::NotOurs("metadata.order_id")))?,
                     )
                 } else if let Some(pi) = &pi {
                     // Untagged (a payment made before Kiosk tagged its objects, or not
@@ -502,9 +512,7 @@ impl Channel for StripeChannel {
                     return irrelevant("a refund of a charge without a PaymentIntent");
                 };
                 let Some(pi) = pi else {
-                    return Err(reject(
-                        "a refund of this shop's charge without a PaymentIntent",
-                    ));
+                    return Err(reject(Rejection::Missing("payment_intent")));
                 };
                 payment(
                     order,
@@ -544,14 +552,16 @@ impl Channel for StripeChannel {
         query: &str,
         now: OffsetDateTime,
     ) -> Result<Returned, ChannelError> {
-        let q = parse_form(query).map_err(|e| reject(e.to_string()))?;
+        let q = parse_form(query).map_err(|e| reject(Rejection::Malformed(Box::new(e))))?;
         let id = q
             .get("session_id")
             .and_then(|s| session_id(s))
-            .ok_or_else(|| reject("session_id is missing or not a Checkout Session id"))?;
+            .ok_or(reject(Rejection::Missing(
+                "session_id (a Checkout Session id)",
+            )))?;
         let api = match self.retrieve(id).await {
             Err(ChannelError::Provider { sub_code, .. }) if sub_code == "resource_missing" => {
-                return Err(reject("Stripe has no such Checkout Session"));
+                return Err(reject(Rejection::NoSuchSession));
             }
             other => other?,
         };

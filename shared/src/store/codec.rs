@@ -16,7 +16,7 @@ use crate::grant::Grant;
 use crate::ids::{DownloadToken, OrderId, ProductId};
 use crate::money::{Currency, Money};
 use crate::order::{ChannelKind, Dispute, MailState, Order, OrderStatus, RefundRequest, Source};
-use crate::product::{FileRef, Product};
+use crate::product::{Edition, FileRef, Product};
 
 pub type Item = HashMap<String, AttributeValue>;
 
@@ -112,14 +112,14 @@ impl Builder {
 }
 
 pub fn product_item(p: &Product, now: OffsetDateTime) -> Item {
-    Builder::new(product_key(&p.id), "product")
-        .s("product_id", p.id.as_str())
-        .s("title", &p.title)
-        .n("price_minor", p.price.minor())
-        .s("currency", p.price.currency().code())
-        .s("edition", &p.edition)
-        .file(&p.file)
-        .n("download_limit", p.download_limit)
+    Builder::new(product_key(p.id()), "product")
+        .s("product_id", p.id().as_str())
+        .s("title", p.title())
+        .n("price_minor", p.price().minor())
+        .s("currency", p.price().currency().code())
+        .s("edition", p.edition().as_str())
+        .file(p.file())
+        .n("download_limit", p.download_limit())
         .ts("updated_at", now)
         .0
 }
@@ -383,14 +383,18 @@ impl<'a> Reader<'a> {
 
 pub fn product_from(item: &Item) -> Result<Product, StoreError> {
     let r = Reader::new(item, "product");
-    Ok(Product {
-        id: r.id("product_id", ProductId::parse)?,
-        title: r.s("title")?.to_owned(),
-        price: r.money()?,
-        edition: r.s("edition")?.to_owned(),
-        file: r.file()?,
-        download_limit: r.n("download_limit")?,
-    })
+    let edition =
+        Edition::parse(r.s("edition")?).map_err(|e| r.corrupt("edition", &e.to_string()))?;
+    Product::new(
+        r.id("product_id", ProductId::parse)?,
+        r.s("title")?,
+        r.money()?,
+        edition,
+        r.file()?,
+        r.n("download_limit")?,
+    )
+    // Which attribute broke a rule is in the message; the item is not a product.
+    .map_err(|e| r.corrupt("product", &e.to_string()))
 }
 
 pub fn order_from(item: &Item) -> Result<Order, StoreError> {

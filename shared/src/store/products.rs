@@ -20,7 +20,7 @@ impl Store {
             .await?
         {
             true => Ok(()),
-            false => Err(StoreError::ProductExists(p.id.clone())),
+            false => Err(StoreError::ProductExists(p.id().clone())),
         }
     }
 
@@ -35,7 +35,7 @@ impl Store {
             .await?
         {
             true => Ok(()),
-            false => Err(StoreError::ProductNotFound(p.id.clone())),
+            false => Err(StoreError::ProductNotFound(p.id().clone())),
         }
     }
 

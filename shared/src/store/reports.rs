@@ -96,7 +96,7 @@ impl Store {
             .iter()
             .map(codec::product_from)
             .collect::<Result<Vec<_>, _>>()?;
-        products.sort_by(|a, b| a.id.cmp(&b.id));
+        products.sort_by(|a, b| a.id().cmp(b.id()));
         Ok(products)
     }
 }

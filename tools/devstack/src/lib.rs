@@ -27,6 +27,7 @@ use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
 use kiosk::Config;
 use kiosk::alipay::{AlipayPublicKey, AppPrivateKey};
+use kiosk::checkout::Checkout;
 use kiosk::config::{AlipayConfig, StripeConfig};
 use kiosk::downloads::Downloads;
 use kiosk::shop::Shop;
@@ -52,6 +53,8 @@ pub struct Options {
 }
 
 pub struct App {
+    /// The checkout function's handle (it holds no mailer).
+    pub checkout: Checkout,
     pub shop: Shop,
     downloads: Downloads,
     pub sandbox: Arc<Sandbox>,
@@ -98,6 +101,7 @@ pub async fn start(listener: TcpListener, opts: Options) -> Result<(String, Arc<
         stripe: Some(stripe_config),
         default: None,
     };
+    let checkout = Checkout::new(&sdk, config.checkout(), channels.clone()).await?;
     let shop = Shop::new(&sdk, config.clone(), channels).await?;
     let stripe = stripe::StripeSandbox::new(
         setup::STRIPE_SECRET_KEY,
@@ -112,6 +116,7 @@ pub async fn start(listener: TcpListener, opts: Options) -> Result<(String, Arc<
         opts.retry_unit,
     );
     let app = Arc::new(App {
+        checkout,
         shop,
         downloads,
         sandbox,
@@ -360,7 +365,7 @@ impl App {
             let lreq = lambda_http::http::Request::from_parts(parts, body);
             let now = kiosk::clock::now();
             let resp = if path == "/checkout" {
-                checkout::handler::handle(&self.shop, lreq, now).await
+                checkout::handler::handle(&self.checkout, lreq, now).await
             } else if path.starts_with("/download/") {
                 download::handler::handle(&self.downloads, lreq, now).await
             } else {

@@ -294,7 +294,7 @@ impl Sandbox {
             ("seller_id".into(), SELLER_ID.into()),
             (
                 "timestamp".into(),
-                beijing_seconds(time::OffsetDateTime::now_utc()),
+                beijing_seconds(kiosk::clock::now_exact()),
             ),
             ("total_amount".into(), trade.total_amount.clone()),
             ("trade_no".into(), trade.trade_no.clone()),
@@ -323,7 +323,7 @@ impl Sandbox {
     /// (the total refunded so far) and `gmt_refund`; TRADE_CLOSED once all is refunded.
     fn refund_notification(&self, t: &Trade, request_no: &str) -> Params {
         let mut p = self.notification_fields(t);
-        let now = beijing_seconds(time::OffsetDateTime::now_utc());
+        let now = beijing_seconds(kiosk::clock::now_exact());
         let total = kiosk::Money::from_minor(t.refunded_minor, kiosk::Currency::Cny)
             .map(|m| m.to_decimal())
             .unwrap_or_default();
@@ -343,7 +343,7 @@ impl Sandbox {
     }
 
     fn notification_fields(&self, t: &Trade) -> Params {
-        let now = beijing_seconds(time::OffsetDateTime::now_utc());
+        let now = beijing_seconds(kiosk::clock::now_exact());
         Params::from([
             ("app_id".into(), APP_ID.into()),
             ("auth_app_id".into(), APP_ID.into()),

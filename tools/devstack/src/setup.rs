@@ -79,32 +79,34 @@ pub fn tiny_pdf(text: &str) -> Vec<u8> {
 }
 
 pub fn sample_products() -> Vec<(Product, Vec<u8>)> {
-    let book = Product {
-        id: ProductId::parse("little-book-of-rust").unwrap_or_else(|_| unreachable!()),
-        title: "The Little Book of Rust".into(),
-        price: Money::from_minor(900, Currency::Cny).unwrap_or_else(|_| unreachable!()),
-        edition: "v1".into(),
-        file: FileRef {
+    let book = Product::new(
+        ProductId::parse("little-book-of-rust").unwrap_or_else(|_| unreachable!()),
+        "The Little Book of Rust",
+        Money::from_minor(900, Currency::Cny).unwrap_or_else(|_| unreachable!()),
+        kiosk::product::Edition::parse("v1").unwrap_or_else(|_| unreachable!()),
+        FileRef {
             key: "products/little-book-of-rust/v1/little-book-of-rust.pdf".into(),
             name: "little-book-of-rust.pdf".into(),
             content_type: "application/pdf".into(),
             sha256: None,
         },
-        download_limit: 5,
-    };
-    let wallpapers = Product {
-        id: ProductId::parse("desk-wallpapers").unwrap_or_else(|_| unreachable!()),
-        title: "Desk Wallpapers (text edition)".into(),
-        price: Money::from_minor(100, Currency::Cny).unwrap_or_else(|_| unreachable!()),
-        edition: "2026-11".into(),
-        file: FileRef {
+        5,
+    )
+    .unwrap_or_else(|_| unreachable!());
+    let wallpapers = Product::new(
+        ProductId::parse("desk-wallpapers").unwrap_or_else(|_| unreachable!()),
+        "Desk Wallpapers (text edition)",
+        Money::from_minor(100, Currency::Cny).unwrap_or_else(|_| unreachable!()),
+        kiosk::product::Edition::parse("2026-11").unwrap_or_else(|_| unreachable!()),
+        FileRef {
             key: "products/desk-wallpapers/2026-11/wallpapers.txt".into(),
             name: "wallpapers.txt".into(),
             content_type: "text/plain; charset=utf-8".into(),
             sha256: None,
         },
-        download_limit: 5,
-    };
+        5,
+    )
+    .unwrap_or_else(|_| unreachable!());
     vec![
         (book, tiny_pdf("The Little Book of Rust - sample edition")),
         (
@@ -171,12 +173,12 @@ pub async fn prepare(
             .with_context(|| format!("SSM PutParameter {name}"))?;
     }
     let store = kiosk::store::Store::new(ddb, table);
-    let now = time::OffsetDateTime::now_utc();
+    let now = kiosk::clock::now_exact();
     for (product, bytes) in sample_products() {
         s3.put_object()
             .bucket(bucket)
-            .key(&product.file.key)
-            .content_type(&product.file.content_type)
+            .key(&product.file().key)
+            .content_type(&product.file().content_type)
             .body(bytes.into())
             .send()
             .await

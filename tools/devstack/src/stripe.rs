@@ -104,7 +104,7 @@ fn error(status: u16, kind: &str, code: &str, message: &str) -> ApiReply {
 }
 
 fn now() -> i64 {
-    time::OffsetDateTime::now_utc().unix_timestamp()
+    kiosk::clock::now_exact().unix_timestamp()
 }
 
 impl StripeSandbox {
@@ -437,7 +437,7 @@ impl StripeSandbox {
         };
         // Stripe's window, measured from this moment on this clock, to the nanosecond and
         // with no slack: a request built with exactly 30 minutes left arrives with less.
-        let received = time::OffsetDateTime::now_utc();
+        let received = kiosk::clock::now_exact();
         let created = received.unix_timestamp();
         if let Some(exp) = form.get("expires_at") {
             let ok = exp

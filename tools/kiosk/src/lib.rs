@@ -2,7 +2,6 @@
 //! orders, sales, resending links, reconciling and refunds. `main.rs` only parses and reports; each command
 //! lives in its own module.
 
-pub mod pace;
 pub mod products;
 pub mod reconcile;
 pub mod refund;

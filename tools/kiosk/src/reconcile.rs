@@ -5,13 +5,12 @@
 
 use std::time::{Duration, Instant};
 
-use anyhow::Result;
-use kiosk::delivery::{Delivery, MailRun};
-use kiosk::mail::Mailer;
+use anyhow::{Result, anyhow};
+use kiosk::author::AuthorError;
+use kiosk::delivery::MailRun;
 use kiosk::reconcile::PendingRun;
 use time::OffsetDateTime;
 
-use crate::products::store;
 use crate::target::Target;
 
 #[derive(Debug, clap::Args)]
@@ -57,14 +56,14 @@ pub async fn run(t: &Target, a: ReconcileArgs, now: OffsetDateTime) -> Result<bo
         println!("{}", pending_summary(&r.pending));
         return Ok(r.mail.errors == 0 && r.pending.errors == 0);
     }
-    let store = store(t)?;
-    let mailer = Mailer::new(aws_sdk_ses::Client::new(&t.sdk), t.sender()?);
-    let delivery = Delivery {
-        store: &store,
-        mailer: &mailer,
-        public_base_url: t.api_url()?,
-    };
-    let run = delivery.retry_due_mails(now, deadline).await?;
+    let run = t
+        .author()?
+        .retry_due_mails(now, deadline)
+        .await
+        .map_err(|e| match e {
+            AuthorError::Missing(m) => crate::target::explain(m),
+            e => anyhow!(kiosk::error_chain(&e)),
+        })?;
     println!("{}", summary(&run));
     println!(
         "pending orders: not checked (no payment channel settings: use --stack, --local, --alipay-* or --stripe-*)"

@@ -8,9 +8,9 @@
 //! crash, a lost answer or a provider error never refunds twice.
 
 use anyhow::{Result, anyhow};
+use kiosk::OrderId;
 use kiosk::order::RefundOutcome;
-use kiosk::refund::RefundPlan;
-use kiosk::{Money, OrderId, OrderStatus};
+use kiosk::refund::{RefundError, RefundPreview};
 use time::OffsetDateTime;
 
 use crate::target::Target;
@@ -36,58 +36,22 @@ pub struct RefundArgs {
 
 pub async fn run(t: &Target, a: RefundArgs, now: OffsetDateTime) -> Result<()> {
     let id = OrderId::parse(&a.order_id).map_err(|e| anyhow!("order id {:?}: {e}", a.order_id))?;
-    let store = crate::products::store(t)?;
-    let order = store
-        .get_order(&id)
-        .await?
-        .ok_or_else(|| anyhow!("no order {id}"))?;
-    if order.status == OrderStatus::Refunded && order.refund_request.is_none() {
-        println!(
-            "order {id} is already refunded ({}); nothing to do",
-            order.amount
-        );
-        return Ok(());
-    }
-    let amount = a
-        .amount
-        .as_deref()
-        .map(|s| {
-            Money::parse_decimal(s, order.amount.currency())
-                .map_err(|e| anyhow!("amount {s:?}: {e} (write it like 3.00)"))
-        })
-        .transpose()?;
+    let fail = |e: RefundError| anyhow!(kiosk::error_chain(&e));
     if a.dry_run {
-        let plan = RefundPlan::for_order(&order, amount)?;
-        let links = order.all_grants().len();
-        if plan.resumed {
-            println!(
-                "an earlier run asked for refund {} of {}; it would be finished (not asked again)",
-                plan.request.request_no, plan.request.amount
-            );
-        }
-        println!(
-            "would refund {} of {} for order {id} ({}) through {}",
-            plan.request.amount,
-            order.amount,
-            order.email,
-            order.channel.as_str()
-        );
-        if plan.full {
-            println!("the order would be refunded and its {links} download link(s) stop working");
-        } else {
-            println!(
-                "a partial refund: {} refunded in all, the buyer keeps access",
-                plan.total_after
-            );
-        }
+        let preview = t
+            .author()?
+            .preview_refund(&id, a.amount.as_deref())
+            .await
+            .map_err(fail)?;
+        print_preview(&preview);
         return Ok(());
     }
-
-    let shop = t.shop().await?;
-    let done = shop
-        .refund_order(&id, amount, a.reason.as_deref(), now)
+    let done = t
+        .shop()
+        .await?
+        .refund_order(&id, a.amount.as_deref(), a.reason.as_deref(), now)
         .await
-        .map_err(|e| anyhow!(kiosk::error_chain(&e)))?;
+        .map_err(fail)?;
     let Some(plan) = &done.plan else {
         println!(
             "order {id} is already refunded ({}); nothing to do",
@@ -108,7 +72,7 @@ pub async fn run(t: &Target, a: RefundArgs, now: OffsetDateTime) -> Result<()> {
         ),
         RefundOutcome::Partial(_) => println!(
             "refunded {} for order {id} ({} of {} in all); the buyer keeps access",
-            plan.request.amount, done.total, order.amount
+            plan.request.amount, done.total, done.amount
         ),
         RefundOutcome::Already => {
             println!(
@@ -118,4 +82,40 @@ pub async fn run(t: &Target, a: RefundArgs, now: OffsetDateTime) -> Result<()> {
         }
     }
     Ok(())
+}
+
+fn print_preview(p: &RefundPreview) {
+    let order = &p.order;
+    let id = &order.id;
+    let Some(plan) = &p.plan else {
+        println!(
+            "order {id} is already refunded ({}); nothing to do",
+            order.amount
+        );
+        return;
+    };
+    if plan.resumed {
+        println!(
+            "an earlier run asked for refund {} of {}; it would be finished (not asked again)",
+            plan.request.request_no, plan.request.amount
+        );
+    }
+    println!(
+        "would refund {} of {} for order {id} ({}) through {}",
+        plan.request.amount,
+        order.amount,
+        order.email,
+        order.channel.as_str()
+    );
+    if plan.full {
+        println!(
+            "the order would be refunded and its {} download link(s) stop working",
+            order.all_grants().len()
+        );
+    } else {
+        println!(
+            "a partial refund: {} refunded in all, the buyer keeps access",
+            plan.total_after
+        );
+    }
 }

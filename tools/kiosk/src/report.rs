@@ -19,7 +19,7 @@ use kiosk::text::printable;
 use kiosk::{Currency, Order, OrderStatus};
 use time::{Date, OffsetDateTime};
 
-use crate::products::{clip, parse_id, store};
+use crate::products::{clip, parse_id};
 use crate::target::Target;
 
 #[derive(Debug, clap::Args)]
@@ -101,7 +101,9 @@ pub async fn orders(t: &Target, a: OrdersArgs) -> Result<()> {
     let status = a.status.as_deref().map(parse_status).transpose()?;
     let since = a.since.as_deref().map(parse_day).transpose()?;
     let mail = a.mail.as_deref().map(parse_mail).transpose()?;
-    let (all, reads) = store(t)?
+    let (all, reads) = t
+        .author()?
+        .store()
         .orders_created_since(since.map(|d| d.midnight().assume_utc()))
         .await?;
     let orders: Vec<Order> = all
@@ -226,7 +228,9 @@ fn amount(minor: u64, currency: Currency) -> String {
 
 pub async fn run_sales(t: &Target, a: SalesArgs) -> Result<()> {
     let since = a.since.as_deref().map(parse_day).transpose()?;
-    let (orders, reads) = store(t)?
+    let (orders, reads) = t
+        .author()?
+        .store()
         .orders_paid_since(since.map(|d| d.midnight().assume_utc()))
         .await?;
     let s = sales(&orders, since);

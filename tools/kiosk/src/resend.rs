@@ -3,11 +3,10 @@
 //! the author asked.
 
 use anyhow::{Result, anyhow, bail};
-use kiosk::downloads::{Downloads, SendLinksError};
-use kiosk::{Email, OrderId, OrderStatus};
+use kiosk::author::{AuthorError, ResendTo};
+use kiosk::{Email, OrderId};
 use time::OffsetDateTime;
 
-use crate::products::store;
 use crate::target::Target;
 
 #[derive(Debug, clap::Args)]
@@ -24,35 +23,28 @@ pub struct ResendArgs {
 }
 
 pub async fn run(t: &Target, a: ResendArgs, now: OffsetDateTime) -> Result<()> {
-    let store = store(t)?;
-    let email = match (&a.order_id, &a.email) {
-        (_, Some(e)) => Email::parse(e).map_err(|err| anyhow!("email {e:?}: {err}"))?,
+    let to = match (&a.order_id, &a.email) {
+        (_, Some(e)) => {
+            ResendTo::Address(Email::parse(e).map_err(|err| anyhow!("email {e:?}: {err}"))?)
+        }
         (Some(id), None) => {
-            let id = OrderId::parse(id).map_err(|e| anyhow!("order id {id:?}: {e}"))?;
-            let order = store
-                .get_order(&id)
-                .await?
-                .ok_or_else(|| anyhow!("no order {id}"))?;
-            if order.status != OrderStatus::Paid {
-                bail!(
-                    "order {id} is {}, so it has no links to send",
-                    order.status.as_str().to_ascii_lowercase()
-                );
-            }
-            order.email
+            ResendTo::Order(OrderId::parse(id).map_err(|e| anyhow!("order id {id:?}: {e}"))?)
         }
         (None, None) => bail!("give an ORDER_ID or --email ADDRESS"),
     };
-    let downloads = Downloads::from_sdk(&t.sdk, t.config()?);
-    match downloads.send_links(&email, now).await {
-        Ok(0) => bail!(
-            "{email} has no usable download links (none paid, or all used up, expired or refunded)"
-        ),
-        Ok(n) => {
+    let asked = match &to {
+        ResendTo::Address(e) => e.to_string(),
+        ResendTo::Order(_) => String::new(),
+    };
+    match t.author()?.resend_links(to, now).await {
+        Ok(Some((email, n))) => {
             println!("mailed {email} {n} usable link(s)");
             Ok(())
         }
-        Err(SendLinksError::Mail(e)) => Err(anyhow!("SES did not send the mail: {}", e.reason())),
-        Err(SendLinksError::Store(e)) => Err(e.into()),
+        Ok(None) => bail!(
+            "{asked} has no usable download links (none paid, or all used up, expired or refunded)"
+        ),
+        Err(AuthorError::Missing(m)) => Err(crate::target::explain(m)),
+        Err(e) => Err(anyhow!(kiosk::error_chain(&e))),
     }
 }

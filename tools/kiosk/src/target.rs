@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, anyhow, bail};
 use aws_config::{BehaviorVersion, Region, SdkConfig};
+use kiosk::author::{Author, AuthorSettings, Missing};
 use kiosk::config::{AlipayConfig, StripeConfig};
 use kiosk::shop::Shop;
 use kiosk::startup::ChannelsConfig;
@@ -188,6 +189,15 @@ pub struct Target {
     pub stripe: StripeSettings,
 }
 
+/// What to tell an author when a library workflow needed a part nobody named.
+pub fn explain(m: Missing) -> anyhow::Error {
+    match m {
+        Missing::Bucket => missing("files bucket", "--bucket", "KIOSK_BUCKET", "FilesBucket"),
+        Missing::Sender => missing("sender address", "--sender", "KIOSK_SENDER", "SenderEmail"),
+        Missing::ApiUrl => missing("API URL", "--api-url", "KIOSK_API_URL", "ApiUrl"),
+    }
+}
+
 fn missing(what: &str, flag: &str, env: &str, output: &str) -> anyhow::Error {
     anyhow!(
         "no {what} given: pass {flag} (or set {env}), or name the shop with --stack NAME \
@@ -220,6 +230,24 @@ impl Target {
             .as_deref()
             .ok_or_else(|| missing("sender address", "--sender", "KIOSK_SENDER", "SenderEmail"))?;
         Sender::parse(raw).map_err(|e| anyhow!("sender address: {e}"))
+    }
+
+    /// The author's handle on the shop (the library's one wiring function): the table is
+    /// required, the other parts only by the commands that use them.
+    pub fn author(&self) -> Result<Author> {
+        let sender = match &self.sender {
+            Some(_) => Some(self.sender()?),
+            None => None,
+        };
+        Ok(Author::new(
+            &self.sdk,
+            AuthorSettings {
+                table: self.table()?.to_owned(),
+                bucket: self.bucket.clone(),
+                sender,
+                public_base_url: self.api_url.clone(),
+            },
+        ))
     }
 
     /// Whether some payment channel's settings are all known (commands that can do

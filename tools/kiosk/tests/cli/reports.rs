@@ -40,7 +40,7 @@ async fn sales_totals_match_the_orders_by_day_product_and_source() {
         });
         for (dim, key) in [
             ("day", format!("2026-11-{}", 10 + d)),
-            ("product", p.id.to_string()),
+            ("product", p.id().to_string()),
             ("source", source),
             ("channel", "alipay".to_owned()),
         ] {

@@ -92,7 +92,7 @@ async fn update_reaches_every_paying_buyer_exactly_once_across_a_crash() {
     assert_eq!(
         w.shop
             .store
-            .get_product(&product.id)
+            .get_product(product.id())
             .await
             .unwrap()
             .unwrap(),
@@ -107,21 +107,38 @@ async fn update_reaches_every_paying_buyer_exactly_once_across_a_crash() {
     );
     assert_eq!(objects(&bucket).await.len(), 1, "dry run uploads nothing");
 
-    // The real run, killed after CRASH_AFTER mails.
-    let first = kiosk(
-        &w,
-        &bucket,
-        &[
-            "update",
-            "book",
-            "--file",
-            &v2,
-            "--note",
-            "Two new chapters",
-        ],
-        &[("KIOSK_FAULT_EXIT_AFTER", &CRASH_AFTER.to_string())],
+    // The real run, through the library the command calls, interrupted right after
+    // its CRASH_AFTER-th mail is recorded (as a crash there would leave it).
+    let author = kiosk::author::Author::new(
+        &kiosk_localaws::emulator_config().await.unwrap(),
+        kiosk::author::AuthorSettings {
+            table: w.t.name.clone(),
+            bucket: Some(bucket.clone()),
+            sender: Some(kiosk::Sender::parse(kiosk_e2e::VERIFIED_SENDER).unwrap()),
+            public_base_url: Some(kiosk_e2e::BASE_URL.to_owned()),
+        },
     );
-    assert_eq!(first.status.code(), Some(137), "{}", stderr(&first));
+    let req = kiosk_cli::update::request(&kiosk_cli::update::UpdateArgs {
+        product: "book".into(),
+        file: v2.clone().into(),
+        note: Some("Two new chapters".into()),
+        edition: None,
+        content_type: None,
+        dry_run: false,
+    })
+    .unwrap();
+    let mut interrupt = |p: kiosk::mailout::Progress<'_>| match p {
+        kiosk::mailout::Progress::Buyer { summary, .. } if summary.sent == CRASH_AFTER as usize => {
+            std::ops::ControlFlow::Break(())
+        }
+        _ => std::ops::ControlFlow::Continue(()),
+    };
+    let first = author
+        .run_update(&req, now(), &mut interrupt)
+        .await
+        .unwrap();
+    assert!(first.stopped && !first.ok(), "{first:?}");
+    assert_eq!(first.sent, CRASH_AFTER as usize);
     let mailed = mails_by_recipient(&w, Some(NEW_EDITION)).await;
     let mailed_once: usize = paying
         .iter()
@@ -309,7 +326,12 @@ async fn update_reports_ses_refusals_exits_non_zero_and_retries_them_with_the_sa
         report.contains("MessageRejected: Email address not verified"),
         "the failure says why, in one line: {report}"
     );
-    let records = w.shop.store.edition_mails(&product.id, "v2").await.unwrap();
+    let records = w
+        .shop
+        .store
+        .edition_mails(product.id(), "v2")
+        .await
+        .unwrap();
     assert_eq!(records.len(), 4, "{report}");
     assert!(
         mails_by_recipient(&w, Some(NEW_EDITION))

@@ -11,8 +11,9 @@ use std::path::Path;
 use std::time::Duration;
 
 use kiosk::channel::Channel;
+use kiosk::checkout::{Checkout, CheckoutError, CheckoutRequest};
 use kiosk::order::ChannelKind;
-use kiosk::shop::{CheckoutError, CheckoutRequest, Shop};
+use kiosk::shop::Shop;
 use kiosk::startup::ChannelsConfig;
 use kiosk::stripe::webhook::WebhookSecret;
 use kiosk::{Email, OrderId, OrderStatus, ProductId};
@@ -781,7 +782,7 @@ async fn the_return_page_confirms_with_stripe_and_never_trusts_the_query() {
     // A paid session that names a pending order of this shop but is not the one the
     // order started (made with the same account by something else): it pays nothing.
     let (pending, _) = checkout(&shop, &unique_email("other-session")).await;
-    let expires = (time::OffsetDateTime::now_utc() + time::Duration::hours(1)).unix_timestamp();
+    let expires = (kiosk::clock::now_exact() + time::Duration::hours(1)).unix_timestamp();
     let made = shop
         .http
         .post(format!("{}/sandbox/stripe/v1/checkout/sessions", shop.base))
@@ -821,6 +822,25 @@ async fn shop_configured(
     config: kiosk::Config,
 ) -> Shop {
     let sdk = kiosk_localaws::emulator_config().await.unwrap();
+    Shop::new(&sdk, config, channels_of(local, alipay, stripe))
+        .await
+        .unwrap()
+}
+
+/// The checkout function's handle for a shop like [`shop_configured`]'s.
+async fn checkout_configured(
+    local: &LocalShop,
+    alipay: bool,
+    stripe: bool,
+    config: kiosk::config::CheckoutConfig,
+) -> Checkout {
+    let sdk = kiosk_localaws::emulator_config().await.unwrap();
+    Checkout::new(&sdk, config, channels_of(local, alipay, stripe))
+        .await
+        .unwrap()
+}
+
+fn channels_of(local: &LocalShop, alipay: bool, stripe: bool) -> ChannelsConfig {
     let base = &local.base;
     let alipay = alipay.then(|| kiosk::config::AlipayConfig {
         app_id: devstack::setup::APP_ID.into(),
@@ -834,12 +854,11 @@ async fn shop_configured(
         webhook_secret_param: Some(local.app.names.stripe_webhook_secret.clone()),
         api_base: format!("{base}/sandbox/stripe"),
     });
-    let channels = ChannelsConfig {
+    ChannelsConfig {
         alipay,
         stripe,
         default: None,
-    };
-    Shop::new(&sdk, config, channels).await.unwrap()
+    }
 }
 
 #[tokio::test]
@@ -870,7 +889,7 @@ async fn card_checkouts_fit_stripes_expiry_window_at_any_order_ttl() {
             (r.status().as_u16(), r.text().await.unwrap())
         }
     };
-    let t = time::OffsetDateTime::now_utc();
+    let t = kiosk::clock::now_exact();
     let exactly_30 = (t + time::Duration::minutes(30)).unix_timestamp();
     let (status, text) = api(form(exactly_30)).await;
     assert_eq!(status, 400, "{text}");
@@ -884,10 +903,10 @@ async fn card_checkouts_fit_stripes_expiry_window_at_any_order_ttl() {
     for minutes in [30, 31, 1440] {
         let mut config = local.app.shop.config.clone();
         config.order_ttl = time::Duration::minutes(minutes);
-        let shop = shop_configured(&local, false, true, config).await;
+        let shop = checkout_configured(&local, false, true, config.checkout()).await;
         let email = unique_email(&format!("ttl{minutes}"));
         let started = shop
-            .checkout(request(&email, None), kiosk::clock::now())
+            .start(request(&email, None), kiosk::clock::now())
             .await
             .unwrap_or_else(|e| panic!("ORDER_TTL_MINUTES={minutes}: {e:?}"));
         let session = started.pay_url.rsplit('/').next().unwrap().to_owned();
@@ -925,10 +944,11 @@ async fn a_shop_with_only_stripe_sells_by_card_and_refuses_alipay() {
         ChannelKind::Stripe,
         "the only channel"
     );
+    let checkout = checkout_configured(&local, false, true, local.app.shop.config.checkout()).await;
     let email = unique_email("only-stripe");
 
-    let err = shop
-        .checkout(request(&email, Some(ChannelKind::Alipay)), now())
+    let err = checkout
+        .start(request(&email, Some(ChannelKind::Alipay)), now())
         .await
         .unwrap_err();
     assert!(
@@ -937,7 +957,7 @@ async fn a_shop_with_only_stripe_sells_by_card_and_refuses_alipay() {
     );
 
     // Without a channel: Stripe. Paid with the webhook lost, confirmed on return.
-    let started = shop.checkout(request(&email, None), now()).await.unwrap();
+    let started = checkout.start(request(&email, None), now()).await.unwrap();
     let session = started.pay_url.rsplit('/').next().unwrap().to_owned();
     assert!(session.starts_with("cs_"), "{}", started.pay_url);
     assert_eq!(
@@ -969,8 +989,9 @@ async fn a_shop_with_only_stripe_sells_by_card_and_refuses_alipay() {
 async fn an_alipay_only_shop_refuses_stripe_and_other_currencies_before_writing() {
     let w = World::new(WorldOptions::default()).await.unwrap();
     w.add_product("rust-book", "9.00").await;
-    let mut usd = kiosk_e2e::product("usd-book", "9.00");
-    usd.price = kiosk::Money::from_minor(900, kiosk::Currency::Usd).unwrap();
+    let usd = kiosk_e2e::product("usd-book", "9.00")
+        .with_price(kiosk::Money::from_minor(900, kiosk::Currency::Usd).unwrap())
+        .unwrap();
     w.shop.store.create_product(&usd, now()).await.unwrap();
     let email = w.buyer(1);
 
@@ -1012,8 +1033,8 @@ async fn an_alipay_only_shop_refuses_stripe_and_other_currencies_before_writing(
     assert!(w.t.scan_entity("order").await.unwrap().is_empty());
     // Alipay itself still works here.
     let started = w
-        .shop
-        .checkout(
+        .checkout
+        .start(
             CheckoutRequest {
                 product_id: ProductId::parse("rust-book").unwrap(),
                 ..request(&email, None)

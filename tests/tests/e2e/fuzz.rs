@@ -19,6 +19,7 @@ use std::sync::OnceLock;
 use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region, SharedCredentialsProvider};
 use kiosk::alipay::{AlipayPublicKey, AppPrivateKey, parse_form};
 use kiosk::channel::{AlipayChannel, AlipayUrls, Channels, StripeChannel, StripeKeys};
+use kiosk::checkout::Checkout;
 use kiosk::config::AlipayConfig;
 use kiosk::downloads::Downloads;
 use kiosk::files::Files;
@@ -57,43 +58,62 @@ fn config() -> Config {
     )
 }
 
-/// A shop with both channels (the test vectors' keys) in front of nothing.
+/// Both channels (the test vectors' keys) in front of nothing.
+fn channels() -> Channels {
+    let http = kiosk::channel::http_client().expect("http client");
+    let alipay = AlipayChannel::new(
+        AlipayConfig {
+            app_id: APP_ID.into(),
+            gateway_url: format!("{NOWHERE}/gateway.do"),
+            seller_id: Some(SELLER_ID.into()),
+            app_private_key_param: String::new(),
+            alipay_public_key_param: String::new(),
+        },
+        AlipayUrls::under(BASE_URL, SHOP_URL),
+        AppPrivateKey::parse(&vector_file("keys/app_pkcs8.b64")).expect("app key"),
+        AlipayPublicKey::parse(&vector_file("keys/alipay_spki.pem")).expect("alipay key"),
+        http.clone(),
+    );
+    let stripe = StripeChannel::new(
+        NOWHERE,
+        BASE_URL,
+        SHOP_URL,
+        STRIPE_TAG,
+        StripeKeys {
+            secret_key: "sk_test_fuzz".into(),
+            webhook_secret: Some(WebhookSecret::parse("whsec_fuzz").expect("secret")),
+        },
+        http,
+    );
+    Channels::new(Some(alipay), Some(stripe), None).expect("channels")
+}
+
+/// A shop with both channels in front of nothing.
 fn shop() -> &'static Shop {
     static SHOP: OnceLock<Shop> = OnceLock::new();
     SHOP.get_or_init(|| {
         let sdk = sdk();
-        let http = kiosk::channel::http_client().expect("http client");
         let config = config();
-        let alipay = AlipayChannel::new(
-            AlipayConfig {
-                app_id: APP_ID.into(),
-                gateway_url: format!("{NOWHERE}/gateway.do"),
-                seller_id: Some(SELLER_ID.into()),
-                app_private_key_param: String::new(),
-                alipay_public_key_param: String::new(),
-            },
-            AlipayUrls::under(BASE_URL, SHOP_URL),
-            AppPrivateKey::parse(&vector_file("keys/app_pkcs8.b64")).expect("app key"),
-            AlipayPublicKey::parse(&vector_file("keys/alipay_spki.pem")).expect("alipay key"),
-            http.clone(),
-        );
-        let stripe = StripeChannel::new(
-            NOWHERE,
-            BASE_URL,
-            SHOP_URL,
-            STRIPE_TAG,
-            StripeKeys {
-                secret_key: "sk_test_fuzz".into(),
-                webhook_secret: Some(WebhookSecret::parse("whsec_fuzz").expect("secret")),
-            },
-            http,
-        );
         Shop {
             store: Store::new(aws_sdk_dynamodb::Client::new(&sdk), &config.table_name),
             mailer: Mailer::new(aws_sdk_ses::Client::new(&sdk), config.sender_email.clone()),
-            channels: Channels::new(Some(alipay), Some(stripe), None).expect("channels"),
+            channels: channels(),
             config,
         }
+    })
+}
+
+/// The checkout function's handle over the same nothing.
+fn checkout() -> &'static Checkout {
+    static CHECKOUT: OnceLock<Checkout> = OnceLock::new();
+    CHECKOUT.get_or_init(|| {
+        let sdk = sdk();
+        let config = config();
+        Checkout::from_parts(
+            config.checkout(),
+            Store::new(aws_sdk_dynamodb::Client::new(&sdk), &config.table_name),
+            channels(),
+        )
     })
 }
 
@@ -503,7 +523,7 @@ proptest! {
                 .map(|v| (v["product_id"].as_str().map(str::to_owned), v["email"].as_str().map(str::to_owned)))
                 .or_else(|| parse_form(t).ok().map(|mut f| (f.remove("product_id"), f.remove("email"))))
         });
-        let resp = block_on(checkout::handler::handle(shop(), request(method, "/checkout", &headers, body), now()));
+        let resp = block_on(checkout::handler::handle(checkout(), request(method, "/checkout", &headers, body), now()));
         let s = status(&resp);
         if s >= 500 {
             let (p, e) = fields.unwrap_or_default();
@@ -554,7 +574,7 @@ fn a_valid_request_reaches_the_store() {
     let json = vec![("content-type".to_owned(), "application/json".to_owned())];
     let body = Body::Text(r#"{"product_id":"book","email":"reader@example.com"}"#.into());
     let resp = block_on(checkout::handler::handle(
-        shop(),
+        checkout(),
         request("POST", "/checkout", &json, body),
         now(),
     ));

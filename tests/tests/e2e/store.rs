@@ -2,6 +2,7 @@
 //!
 //! Over 400 lines: a dozen store scenarios, each with its own setup.
 
+use aws_sdk_dynamodb::types::AttributeValue;
 use futures::future::join_all;
 use kiosk::grant::Unusable;
 use kiosk::order::{MailState, OrderStatus, Payment, TransitionError};
@@ -36,25 +37,24 @@ async fn paid_grant(t: &TestTable) -> Grant {
 async fn products_round_trip_and_refuse_duplicates() {
     let t = TestTable::new().await.unwrap();
     let p = product("rust-book", "9.00");
-    assert_eq!(t.store.get_product(&p.id).await.unwrap(), None);
+    assert_eq!(t.store.get_product(p.id()).await.unwrap(), None);
     t.store.create_product(&p, now()).await.unwrap();
-    assert_eq!(t.store.get_product(&p.id).await.unwrap(), Some(p.clone()));
+    assert_eq!(t.store.get_product(p.id()).await.unwrap(), Some(p.clone()));
 
-    let mut other = p.clone();
-    other.title = "Impostor".into();
+    let other = p.clone().with_title("Impostor").unwrap();
     assert!(matches!(
         t.store.create_product(&other, now()).await,
         Err(StoreError::ProductExists(_))
     ));
     assert_eq!(
-        t.store.get_product(&p.id).await.unwrap().unwrap().title,
-        p.title
+        t.store.get_product(p.id()).await.unwrap().unwrap().title(),
+        p.title()
     );
 
-    other.price = cny("12.00");
+    let other = other.with_price(cny("12.00")).unwrap();
     t.store.update_product(&other, now()).await.unwrap();
     assert_eq!(
-        t.store.get_product(&p.id).await.unwrap().unwrap().price,
+        t.store.get_product(p.id()).await.unwrap().unwrap().price(),
         cny("12.00")
     );
     let unknown = product("nope", "1.00");
@@ -62,7 +62,75 @@ async fn products_round_trip_and_refuse_duplicates() {
         t.store.update_product(&unknown, now()).await,
         Err(StoreError::ProductNotFound(_))
     ));
-    assert_eq!(t.store.get_product(&unknown.id).await.unwrap(), None);
+    assert_eq!(t.store.get_product(unknown.id()).await.unwrap(), None);
+}
+
+/// The store takes only a `Product`, and a `Product` with a bad edition, price or limit
+/// cannot be made; an item edited by hand into one reads back as corrupt, never as a
+/// product.
+#[tokio::test]
+async fn an_invalid_product_cannot_be_stored_or_read() {
+    use kiosk::product::{Edition, Product, ProductError};
+    let t = TestTable::new().await.unwrap();
+    let good = product("valid-book", "9.00");
+    let make = |edition: &str, price: &str, limit: u32| -> Result<Product, ProductError> {
+        Product::new(
+            good.id().clone(),
+            good.title(),
+            cny(price),
+            Edition::parse(edition)?,
+            good.file().clone(),
+            limit,
+        )
+    };
+    for (edition, price, limit, why) in [
+        ("v 1", "9.00", 5, ProductError::Edition("v 1".into())),
+        ("../v1", "9.00", 5, ProductError::Edition("../v1".into())),
+        ("v1", "0.00", 5, ProductError::FreePrice),
+        ("v1", "9.00", 0, ProductError::DownloadLimit(0)),
+        ("v1", "9.00", 5000, ProductError::DownloadLimit(5000)),
+    ] {
+        match make(edition, price, limit) {
+            Err(e) => assert_eq!(e, why),
+            Ok(p) => {
+                // Unreachable if the rules hold; storing it would be the bug.
+                t.store.create_product(&p, now()).await.unwrap();
+                panic!("{p:?} was made");
+            }
+        }
+    }
+    assert_eq!(t.store.get_product(good.id()).await.unwrap(), None);
+
+    t.store.create_product(&good, now()).await.unwrap();
+    for (attr, value) in [
+        ("download_limit", AttributeValue::N("0".into())),
+        ("price_minor", AttributeValue::N("0".into())),
+        ("edition", AttributeValue::S("v 1/..".into())),
+    ] {
+        t.client
+            .update_item()
+            .table_name(&t.name)
+            .key("pk", AttributeValue::S(format!("PRODUCT#{}", good.id())))
+            .key("sk", AttributeValue::S("PRODUCT".into()))
+            .update_expression("SET #a = :v")
+            .expression_attribute_names("#a", attr)
+            .expression_attribute_values(":v", value)
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            matches!(
+                t.store.get_product(good.id()).await,
+                Err(StoreError::Corrupt { .. })
+            ),
+            "{attr}"
+        );
+        t.store.update_product(&good, now()).await.unwrap();
+        assert_eq!(
+            t.store.get_product(good.id()).await.unwrap(),
+            Some(good.clone())
+        );
+    }
 }
 
 #[tokio::test]
@@ -103,7 +171,7 @@ async fn paying_moves_the_order_and_creates_one_grant() {
         Some(*grant.clone())
     );
     assert_eq!(grant.downloads_left, 5);
-    assert_eq!(grant.file, p.file);
+    assert_eq!(&grant.file, p.file());
 
     // Paid orders leave the pending index and join the product's buyers.
     assert!(
@@ -113,7 +181,7 @@ async fn paying_moves_the_order_and_creates_one_grant() {
             .unwrap()
             .is_empty()
     );
-    let buyers = t.store.buyers_of(&p.id).await.unwrap();
+    let buyers = t.store.buyers_of(p.id()).await.unwrap();
     assert_eq!(buyers.iter().map(|b| &b.id).collect::<Vec<_>>(), [&o.id]);
 
     // The same payment again: nothing new. Another transaction id: refused.

@@ -68,13 +68,13 @@ async fn full_flow_checkout_notify_grant_and_one_mail() {
     let biz: serde_json::Value = serde_json::from_str(&p["biz_content"]).unwrap();
     assert_eq!(biz["total_amount"], "9.00");
     assert_eq!(biz["product_code"], "FAST_INSTANT_TRADE_PAY");
-    assert_eq!(biz["subject"], product.title.as_str());
+    assert_eq!(biz["subject"], product.title());
     assert_eq!(
         biz["time_expire"],
         kiosk::clock::beijing_seconds(order.expires_at)
     );
     assert_eq!(order.status, OrderStatus::Pending);
-    assert_eq!(order.amount, product.price);
+    assert_eq!(order.amount, product.price());
     assert_eq!(order.source.utm_source.as_deref(), Some("newsletter"));
     assert_eq!(
         order.source.referrer.as_deref(),
@@ -104,7 +104,7 @@ async fn full_flow_checkout_notify_grant_and_one_mail() {
         "mail must carry the grant's link"
     );
     assert!(mail_body.contains(order.id.as_str()));
-    assert!(mails[0].subject.contains(&product.title));
+    assert!(mails[0].subject.contains(product.title()));
 
     // The same notification again: acknowledged, nothing new.
     assert_eq!(w.notify(&notify).await, (200, "success".to_owned()));
@@ -126,7 +126,7 @@ async fn from_origin(w: &World, method: &str, origin: &str) -> Response<Body> {
             w.buyer(4)
         )))
         .unwrap();
-    checkout::handler::handle(&w.shop, req, kiosk_e2e::now()).await
+    checkout::handler::handle(&w.checkout, req, kiosk_e2e::now()).await
 }
 
 /// A shop page on another origin may call the JSON checkout with `fetch` once its origin
@@ -146,7 +146,9 @@ async fn cors_lets_only_the_allowed_origins_call_checkout_from_a_script() {
     assert_eq!((pre.status().as_u16(), acao(&pre)), (403, None));
     assert_eq!(acao(&from_origin(&w, "POST", allowed).await), None);
 
-    w.shop.config.cors_origins = vec![allowed.to_owned()];
+    w.reconfigure_checkout(|c| c.cors_origins = vec![allowed.to_owned()])
+        .await
+        .unwrap();
     let pre = from_origin(&w, "OPTIONS", allowed).await;
     assert_eq!(pre.status(), 204);
     assert_eq!(acao(&pre).as_deref(), Some(allowed));

@@ -201,7 +201,7 @@ async fn each_event_gets_its_response() {
     let product = w.add_product(PRODUCT, "9.00").await;
     let now = kiosk_e2e::now();
 
-    let resp = checkout::handler::handle(&w.shop, load("checkout-form.json"), now).await;
+    let resp = checkout::handler::handle(&w.checkout, load("checkout-form.json"), now).await;
     assert_eq!(resp.status(), 303);
     assert!(
         resp.headers()["location"]
@@ -210,7 +210,7 @@ async fn each_event_gets_its_response() {
             .contains("method=alipay.trade.page.pay")
     );
 
-    let resp = checkout::handler::handle(&w.shop, load("checkout-json.json"), now).await;
+    let resp = checkout::handler::handle(&w.checkout, load("checkout-json.json"), now).await;
     assert_eq!(resp.status(), 200);
     let v: Value = serde_json::from_str(&body_string(&resp)).unwrap();
     assert!(
@@ -226,15 +226,16 @@ async fn each_event_gets_its_response() {
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(created.amount, product.price);
+    assert_eq!(created.amount, product.price());
 
-    let resp = checkout::handler::handle(&w.shop, load("checkout-bad-email.json"), now).await;
+    let resp = checkout::handler::handle(&w.checkout, load("checkout-bad-email.json"), now).await;
     assert_eq!(resp.status(), 400);
     assert!(
         body_string(&resp).contains("@"),
         "the page says what is wrong with the email"
     );
-    let resp = checkout::handler::handle(&w.shop, load("checkout-unknown-product.json"), now).await;
+    let resp =
+        checkout::handler::handle(&w.checkout, load("checkout-unknown-product.json"), now).await;
     assert_eq!(resp.status(), 404);
 
     // The order the notify/return events are about.

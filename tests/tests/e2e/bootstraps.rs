@@ -185,7 +185,7 @@ async fn check_effect(
             let pay_url = v["pay_url"].as_str().unwrap_or_default();
             ensure!(pay_url.contains("method=alipay.trade.wap.pay"), "{v}");
             let id = kiosk::OrderId::parse(v["order_id"].as_str().unwrap_or_default())?;
-            ensure!(stack.w.order(&id).await.amount == stack.product.price);
+            ensure!(stack.w.order(&id).await.amount == stack.product.price());
         }
         "checkout-bad-email.json" => ensure!(http()?.body.contains('@')),
         // The status is all their rows promise.

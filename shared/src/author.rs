@@ -1,0 +1,165 @@
+//! The author's handle on a shop: what the `kiosk` command line may do, built by one
+//! wiring function ([`Author::new`]) from one SDK configuration.
+//!
+//! The CLI names the parts of the shop it knows (a `--stack`'s outputs, `--local`, flags);
+//! a part nothing named is an error only when a workflow needs it, naming the part
+//! ([`Missing`]), so `kiosk orders` works with a table name alone. Every workflow lives
+//! here or below ([`crate::catalog`], [`crate::mailout`], [`crate::refund`]); the CLI only
+//! parses arguments, makes one call and prints.
+
+use std::time::Instant;
+
+use time::OffsetDateTime;
+
+use crate::delivery::{Delivery, MailRun};
+use crate::email::{Email, Sender};
+use crate::files::Files;
+use crate::ids::OrderId;
+use crate::mail::Mailer;
+use crate::order::OrderStatus;
+use crate::store::{Store, StoreError};
+
+/// A part of the shop a workflow needed and the author did not name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum Missing {
+    #[error("no files bucket given")]
+    Bucket,
+    #[error("no sender address given")]
+    Sender,
+    #[error("no API URL given")]
+    ApiUrl,
+}
+
+/// The parts of a shop the author named. Only the table is always needed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthorSettings {
+    pub table: String,
+    pub bucket: Option<String>,
+    /// The From address, exactly as the stack's `SenderEmail`.
+    pub sender: Option<Sender>,
+    /// Base URL of the API, no trailing slash: download links hang off it.
+    pub public_base_url: Option<String>,
+}
+
+pub struct Author {
+    store: Store,
+    ses: aws_sdk_ses::Client,
+    s3: aws_sdk_s3::Client,
+    settings: AuthorSettings,
+}
+
+impl Author {
+    /// The one place the CLI's clients are made: the store, SES and S3, from `sdk`.
+    pub fn new(sdk: &aws_config::SdkConfig, settings: AuthorSettings) -> Author {
+        Author {
+            store: crate::startup::store(sdk, &settings.table),
+            ses: aws_sdk_ses::Client::new(sdk),
+            s3: crate::files::s3_client(sdk),
+            settings,
+        }
+    }
+
+    /// The store, for the read-only reports (`kiosk orders`, `sales`, `product list`).
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    pub fn settings(&self) -> &AuthorSettings {
+        &self.settings
+    }
+
+    pub(crate) fn ses(&self) -> &aws_sdk_ses::Client {
+        &self.ses
+    }
+
+    pub(crate) fn files(&self) -> Result<Files, Missing> {
+        let bucket = self.settings.bucket.as_deref().ok_or(Missing::Bucket)?;
+        Ok(Files::new(self.s3.clone(), bucket))
+    }
+
+    pub(crate) fn mailer(&self) -> Result<Mailer, Missing> {
+        let sender = self.settings.sender.clone().ok_or(Missing::Sender)?;
+        Ok(Mailer::new(self.ses.clone(), sender))
+    }
+
+    pub(crate) fn public_base_url(&self) -> Result<&str, Missing> {
+        self.settings
+            .public_base_url
+            .as_deref()
+            .map(|u| u.trim_end_matches('/'))
+            .ok_or(Missing::ApiUrl)
+    }
+
+    /// Send every purchase mail that is due (what reconcile does first), until
+    /// `deadline`.
+    pub async fn retry_due_mails(
+        &self,
+        now: OffsetDateTime,
+        deadline: Instant,
+    ) -> Result<MailRun, AuthorError> {
+        let mailer = self.mailer()?;
+        let delivery = Delivery {
+            store: &self.store,
+            mailer: &mailer,
+            public_base_url: self.public_base_url()?,
+        };
+        Ok(delivery.retry_due_mails(now, deadline).await?)
+    }
+
+    /// Mail a buyer every link they can still use, now: by order (which must be paid)
+    /// or by address. Unlike the download page's "email me my links", no rate limit:
+    /// the author asked. `Ok(None)`: the address has no usable link.
+    pub async fn resend_links(
+        &self,
+        to: ResendTo,
+        now: OffsetDateTime,
+    ) -> Result<Option<(Email, usize)>, AuthorError> {
+        let email = match to {
+            ResendTo::Address(e) => e,
+            ResendTo::Order(id) => {
+                let order = self
+                    .store
+                    .get_order(&id)
+                    .await?
+                    .ok_or(AuthorError::UnknownOrder(id))?;
+                if order.status != OrderStatus::Paid {
+                    return Err(AuthorError::NotPaid {
+                        order: order.id,
+                        status: order.status,
+                    });
+                }
+                order.email
+            }
+        };
+        let grants = self.store.usable_grants_for(&email, now).await?;
+        if grants.is_empty() {
+            return Ok(None);
+        }
+        let n =
+            crate::downloads::mail_links(&self.mailer()?, self.public_base_url()?, &email, grants)
+                .await
+                .map_err(AuthorError::Mail)?;
+        Ok(Some((email, n)))
+    }
+}
+
+/// Whose links `kiosk resend` mails.
+#[derive(Debug, Clone)]
+pub enum ResendTo {
+    Order(OrderId),
+    Address(Email),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AuthorError {
+    #[error(transparent)]
+    Missing(#[from] Missing),
+    #[error("no order {0}")]
+    UnknownOrder(OrderId),
+    #[error("order {order} is {}, so it has no links to send", status.as_str().to_ascii_lowercase())]
+    NotPaid { order: OrderId, status: OrderStatus },
+    #[error("SES did not send the mail: {}", .0.reason())]
+    Mail(#[source] crate::mail::MailError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}

@@ -1,0 +1,317 @@
+//! The author's products (`kiosk product add|set|show`): an edition's file checked and
+//! uploaded, then the product recorded, in an order that leaves nothing half-made.
+//!
+//! A file is uploaded only once the product id is known to be free (add) or to exist
+//! (set); a product is written only once its file is in the bucket, so a buyer never
+//! gets a link to a missing file. Losing a race for a new id takes the upload back out.
+
+use time::OffsetDateTime;
+
+use crate::author::{Author, Missing};
+use crate::files::UploadError;
+use crate::ids::ProductId;
+use crate::money::Money;
+use crate::order::OrderStatus;
+use crate::product::{Edition, FileRef, Product, ProductError};
+use crate::store::StoreError;
+
+/// An edition's file as the author gave it: its name, bytes, checksum and content type.
+#[derive(Clone, PartialEq, Eq)]
+pub struct EditionFile {
+    name: String,
+    bytes: Vec<u8>,
+    sha256: String,
+    content_type: String,
+}
+
+impl std::fmt::Debug for EditionFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EditionFile")
+            .field("name", &self.name)
+            .field("len", &self.bytes.len())
+            .field("sha256", &self.sha256)
+            .finish()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FileError {
+    #[error("the file is empty")]
+    Empty,
+    #[error("the file needs a plain UTF-8 name (no '/', '\\' or control characters)")]
+    Name,
+}
+
+impl EditionFile {
+    /// `bytes` saved by buyers as `name`; the content type from `content_type` or else
+    /// from the name's extension.
+    pub fn new(
+        name: &str,
+        bytes: Vec<u8>,
+        content_type: Option<&str>,
+    ) -> Result<EditionFile, FileError> {
+        if bytes.is_empty() {
+            return Err(FileError::Empty);
+        }
+        if name.is_empty() || name.contains(['/', '\\']) || name.chars().any(char::is_control) {
+            return Err(FileError::Name);
+        }
+        let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &bytes);
+        let sha256 = digest.as_ref().iter().map(|b| format!("{b:02x}")).collect();
+        Ok(EditionFile {
+            name: name.to_owned(),
+            content_type: content_type
+                .map(str::to_owned)
+                .unwrap_or_else(|| guess_content_type(name).to_owned()),
+            bytes,
+            sha256,
+        })
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+    pub fn len(&self) -> usize {
+        self.bytes.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.bytes.is_empty()
+    }
+    /// Hex SHA-256 of the bytes.
+    pub fn sha256(&self) -> &str {
+        &self.sha256
+    }
+
+    /// Where this file lives as `edition` of `id`.
+    pub fn file_ref(&self, id: &ProductId, edition: &Edition) -> FileRef {
+        FileRef::for_edition(
+            id,
+            edition,
+            &self.name,
+            &self.content_type,
+            Some(self.sha256.clone()),
+        )
+    }
+
+    pub(crate) fn bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+}
+
+fn guess_content_type(name: &str) -> &'static str {
+    let ext = name.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase());
+    match ext.as_deref() {
+        Some("pdf") => "application/pdf",
+        Some("epub") => "application/epub+zip",
+        Some("mobi") => "application/x-mobipocket-ebook",
+        Some("zip") => "application/zip",
+        Some("txt") => "text/plain; charset=utf-8",
+        Some("md") => "text/markdown; charset=utf-8",
+        Some("png") => "image/png",
+        Some("jpg" | "jpeg") => "image/jpeg",
+        Some("mp3") => "audio/mpeg",
+        Some("mp4") => "video/mp4",
+        _ => "application/octet-stream",
+    }
+}
+
+/// A new product as the author describes it.
+#[derive(Debug, Clone)]
+pub struct NewProduct {
+    pub id: ProductId,
+    pub title: String,
+    pub price: Money,
+    pub edition: Edition,
+    pub download_limit: u32,
+}
+
+/// What `kiosk product set` changes; `None` keeps the current value.
+#[derive(Debug, Clone, Default)]
+pub struct ProductChanges {
+    pub title: Option<String>,
+    pub price: Option<Money>,
+    pub download_limit: Option<u32>,
+    /// A new file for future buyers, as this edition (past buyers keep theirs).
+    pub file: Option<(Edition, EditionFile)>,
+}
+
+impl ProductChanges {
+    pub fn is_empty(&self) -> bool {
+        self.title.is_none()
+            && self.price.is_none()
+            && self.download_limit.is_none()
+            && self.file.is_none()
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CatalogError {
+    #[error(transparent)]
+    Invalid(#[from] ProductError),
+    #[error("product {0} already exists; change it with `kiosk product set {0}`")]
+    Exists(ProductId),
+    #[error("no product {0}; add it with `kiosk product add {0}`")]
+    NotFound(ProductId),
+    #[error("nothing to change")]
+    NoChanges,
+    #[error(transparent)]
+    Missing(#[from] Missing),
+    #[error(transparent)]
+    Upload(#[from] UploadError),
+    #[error(transparent)]
+    Store(StoreError),
+}
+
+impl From<StoreError> for CatalogError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::ProductExists(id) => CatalogError::Exists(id),
+            StoreError::ProductNotFound(id) => CatalogError::NotFound(id),
+            e => CatalogError::Store(e),
+        }
+    }
+}
+
+/// A product and how many paying buyers it has (`kiosk product show`).
+#[derive(Debug, Clone)]
+pub struct ProductOverview {
+    pub product: Product,
+    pub paying_buyers: usize,
+}
+
+impl Author {
+    /// Put a new product on sale: check it, make sure the id is free, upload its file,
+    /// record it.
+    pub async fn add_product(
+        &self,
+        new: NewProduct,
+        file: &EditionFile,
+        now: OffsetDateTime,
+    ) -> Result<Product, CatalogError> {
+        let file_ref = file.file_ref(&new.id, &new.edition);
+        let product = Product::new(
+            new.id,
+            &new.title,
+            new.price,
+            new.edition,
+            file_ref,
+            new.download_limit,
+        )?;
+        let files = self.files()?;
+        if self.store().get_product(product.id()).await?.is_some() {
+            return Err(CatalogError::Exists(product.id().clone()));
+        }
+        files.upload(file.bytes(), product.file()).await?;
+        if let Err(e) = self.store().create_product(&product, now).await {
+            // Lost a race for the id: take our file back out so nothing changed.
+            files.remove(&product.file().key).await;
+            return Err(e.into());
+        }
+        Ok(product)
+    }
+
+    /// Change a product for future buyers: every change checked first, then the new
+    /// file (if any) uploaded, then the product replaced.
+    pub async fn change_product(
+        &self,
+        id: &ProductId,
+        changes: ProductChanges,
+        now: OffsetDateTime,
+    ) -> Result<Product, CatalogError> {
+        if changes.is_empty() {
+            return Err(CatalogError::NoChanges);
+        }
+        let mut product = self
+            .store()
+            .get_product(id)
+            .await?
+            .ok_or_else(|| CatalogError::NotFound(id.clone()))?;
+        if let Some(title) = &changes.title {
+            product = product.with_title(title)?;
+        }
+        if let Some(price) = changes.price {
+            product = product.with_price(price)?;
+        }
+        if let Some(n) = changes.download_limit {
+            product = product.with_download_limit(n)?;
+        }
+        if let Some((edition, file)) = &changes.file {
+            let file_ref = file.file_ref(id, edition);
+            self.files()?.upload(file.bytes(), &file_ref).await?;
+            product = product.with_edition(edition.clone(), file_ref);
+        }
+        self.store().update_product(&product, now).await?;
+        Ok(product)
+    }
+
+    /// Switch `product` to `edition`, served from `file`: upload, then record.
+    pub(crate) async fn switch_edition(
+        &self,
+        product: Product,
+        edition: Edition,
+        file: &EditionFile,
+        now: OffsetDateTime,
+    ) -> Result<Product, CatalogError> {
+        let file_ref = file.file_ref(product.id(), &edition);
+        self.files()?.upload(file.bytes(), &file_ref).await?;
+        let product = product.with_edition(edition, file_ref);
+        self.store().update_product(&product, now).await?;
+        Ok(product)
+    }
+
+    pub async fn product_overview(&self, id: &ProductId) -> Result<ProductOverview, CatalogError> {
+        let product = self
+            .store()
+            .get_product(id)
+            .await?
+            .ok_or_else(|| CatalogError::NotFound(id.clone()))?;
+        let paying_buyers = self
+            .store()
+            .buyers_of(id)
+            .await?
+            .iter()
+            .filter(|o| o.status == OrderStatus::Paid)
+            .count();
+        Ok(ProductOverview {
+            product,
+            paying_buyers,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn content_types_come_from_extensions() {
+        assert_eq!(guess_content_type("Book.PDF"), "application/pdf");
+        assert_eq!(guess_content_type("a.epub"), "application/epub+zip");
+        assert_eq!(guess_content_type("noext"), "application/octet-stream");
+    }
+
+    #[test]
+    fn edition_files_are_named_and_not_empty() {
+        assert_eq!(
+            EditionFile::new("a.pdf", Vec::new(), None),
+            Err(FileError::Empty)
+        );
+        for bad in ["", "a/b.pdf", "a\\b", "a\nb"] {
+            assert_eq!(
+                EditionFile::new(bad, b"x".to_vec(), None),
+                Err(FileError::Name)
+            );
+        }
+        let f = EditionFile::new("a.pdf", b"abc".to_vec(), None).unwrap();
+        assert_eq!(
+            f.sha256(),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+        let r = f.file_ref(
+            &ProductId::parse("book").unwrap(),
+            &Edition::parse("v2").unwrap(),
+        );
+        assert_eq!(r.key, "products/book/v2/a.pdf");
+        assert_eq!(r.content_type, "application/pdf");
+    }
+}

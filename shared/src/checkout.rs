@@ -1,0 +1,171 @@
+//! The checkout function's handle (docs/architecture.md, Flows: Buy): read products,
+//! count and write orders, start a payment with a channel. Nothing else: a [`Checkout`]
+//! has no mailer, no files and no way to record a payment, so the checkout handler
+//! cannot send mail or serve a download whatever it does (a compile-time fact), which
+//! mirrors its IAM policy (read `PRODUCT#`, put `ORDER#`, update `CHECKOUT#`).
+
+use time::OffsetDateTime;
+
+use crate::channel::{Channel, ChannelError, Channels, Device};
+use crate::config::CheckoutConfig;
+use crate::email::Email;
+use crate::ids::{OrderId, ProductId};
+use crate::order::{ChannelKind, Order, Source};
+use crate::startup::{ChannelsConfig, InitError};
+use crate::store::{Store, StoreError};
+
+/// Built once at cold start: the checkout settings, the store, the channels.
+pub struct Checkout {
+    config: CheckoutConfig,
+    store: Store,
+    channels: Channels,
+}
+
+/// A parsed checkout request: each field already valid.
+#[derive(Debug, Clone)]
+pub struct CheckoutRequest {
+    pub product_id: ProductId,
+    pub email: Email,
+    pub device: Device,
+    /// The buyer's choice (`channel=alipay|stripe`); `None`: the shop's default.
+    pub channel: Option<ChannelKind>,
+    pub source: Source,
+    /// Where the request came from, for the per-network rate ([`CHECKOUT_WINDOW`]).
+    pub network: crate::net::Network,
+}
+
+/// The window checkouts are counted in per network
+/// ([`CheckoutConfig::checkouts_per_network_hour`] of them per window).
+pub const CHECKOUT_WINDOW: time::Duration = time::Duration::hours(1);
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckoutStarted {
+    pub order_id: OrderId,
+    pub pay_url: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CheckoutError {
+    #[error("no product {0}")]
+    UnknownProduct(ProductId),
+    #[error("this shop does not take payments through {0}")]
+    ChannelOff(&'static str),
+    #[error(transparent)]
+    Channel(#[from] ChannelError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("could not make an order id")]
+    Id(#[source] crate::ids::IdError),
+    /// The network started its allowance of checkouts this hour; nothing was written.
+    #[error("too many checkouts from this network; try again later")]
+    TooMany,
+}
+
+impl Checkout {
+    /// Build the checkout function's state once: its settings from the environment,
+    /// every configured channel's API key from SSM in one call, the clients.
+    pub async fn from_env(sdk: &aws_config::SdkConfig) -> Result<Self, InitError> {
+        Self::new(
+            sdk,
+            CheckoutConfig::from_env()?,
+            ChannelsConfig::from_env()?,
+        )
+        .await
+    }
+
+    pub async fn new(
+        sdk: &aws_config::SdkConfig,
+        config: CheckoutConfig,
+        channels: ChannelsConfig,
+    ) -> Result<Self, InitError> {
+        let channels = crate::startup::channels_from(
+            sdk,
+            &config.public_base_url,
+            &config.shop_url,
+            &config.table_name,
+            channels,
+        )
+        .await?;
+        Ok(Checkout {
+            store: crate::startup::store(sdk, &config.table_name),
+            config,
+            channels,
+        })
+    }
+
+    /// A handle over parts built elsewhere (tests that put channels in front of
+    /// nothing).
+    pub fn from_parts(config: CheckoutConfig, store: Store, channels: Channels) -> Self {
+        Checkout {
+            config,
+            store,
+            channels,
+        }
+    }
+
+    /// The origins whose pages may call `POST /checkout` with `fetch`.
+    pub fn cors_origins(&self) -> &[String] {
+        &self.config.cors_origins
+    }
+
+    /// Create a pending order priced from the product (never from the request) and the
+    /// provider's payment page for it. A channel that is off or cannot take the
+    /// product's currency is refused before anything is written or sent; a provider
+    /// call that fails leaves nothing behind either (the order is written last).
+    pub async fn start(
+        &self,
+        req: CheckoutRequest,
+        now: OffsetDateTime,
+    ) -> Result<CheckoutStarted, CheckoutError> {
+        let kind = req.channel.unwrap_or(self.channels.default);
+        let channel = self
+            .channels
+            .get(kind)
+            .ok_or(CheckoutError::ChannelOff(kind.as_str()))?;
+        // Counted before any other read or write, so a script cannot fill the table (and
+        // the provider) with sessions and pending orders that starve reconcile.
+        if !self
+            .store
+            .count_from_network(
+                crate::net::NetworkCounter::Checkout,
+                &req.network,
+                self.config.checkouts_per_network_hour,
+                CHECKOUT_WINDOW,
+                now,
+            )
+            .await?
+        {
+            tracing::warn!(
+                network = req.network.as_str(),
+                "checkout: network over its hourly limit"
+            );
+            return Err(CheckoutError::TooMany);
+        }
+        let product = self
+            .store
+            .get_product(&req.product_id)
+            .await?
+            .ok_or_else(|| CheckoutError::UnknownProduct(req.product_id.clone()))?;
+        if !channel.accepts(product.price().currency()) {
+            return Err(ChannelError::Currency(product.price().currency()).into());
+        }
+        let id = OrderId::generate(now).map_err(CheckoutError::Id)?;
+        let mut order = Order::new_pending(
+            id,
+            &product,
+            req.email,
+            kind,
+            req.source,
+            now,
+            self.config.order_ttl,
+        );
+        let redirect = channel.start_payment(&order, req.device, now).await?;
+        order.checkout_ref = redirect.checkout_ref;
+        self.store.create_order(&order).await?;
+        tracing::info!(order_id = %order.id, product = %product.id(), amount = %order.amount, channel = kind.as_str(), "checkout started");
+        Ok(CheckoutStarted {
+            order_id: order.id,
+            pay_url: redirect.url,
+        })
+    }
+}

@@ -1,0 +1,15 @@
+//! Every end-to-end test of the shop in one test binary (one link of the SDK and the
+//! devstack), a module per area. Run one area with a filter, e.g.
+//! `cargo test -p kiosk-e2e --test e2e store::` (the emulator tests through
+//! `scripts/with-emulator.sh`; `fuzz::` needs none).
+
+mod bootstraps;
+mod buy_flow;
+mod devstack;
+mod download;
+mod events;
+mod fuzz;
+mod reconcile;
+mod refunds;
+mod store;
+mod stripe;
