@@ -108,12 +108,13 @@ impl Author {
 
     /// Mail a buyer every link they can still use, now: by order (which must be paid)
     /// or by address. Unlike the download page's "email me my links", no rate limit:
-    /// the author asked. `Ok(None)`: the address has no usable link.
+    /// the author asked. Returns the address and how many links went out; 0: it has no
+    /// usable link, and nothing was sent.
     pub async fn resend_links(
         &self,
         to: ResendTo,
         now: OffsetDateTime,
-    ) -> Result<Option<(Email, usize)>, AuthorError> {
+    ) -> Result<(Email, usize), AuthorError> {
         let email = match to {
             ResendTo::Address(e) => e,
             ResendTo::Order(id) => {
@@ -133,13 +134,13 @@ impl Author {
         };
         let grants = self.store.usable_grants_for(&email, now).await?;
         if grants.is_empty() {
-            return Ok(None);
+            return Ok((email, 0));
         }
         let n =
             crate::downloads::mail_links(&self.mailer()?, self.public_base_url()?, &email, grants)
                 .await
                 .map_err(AuthorError::Mail)?;
-        Ok(Some((email, n)))
+        Ok((email, n))
     }
 }
 

@@ -281,10 +281,10 @@ impl Author {
                 .switch_edition(prepared.product, prepared.edition.clone(), &req.file, now)
                 .await?;
             let _ = watch.progress(Progress::Switched { product: &product });
-            // Read who to mail again: the list before the switch could miss an order
-            // paid meanwhile (it would have bought the old edition).
             product
         };
+        // Who to mail, read again now that new buyers get the new edition: an order
+        // paid while the file was uploading bought the old one and is on this list.
         let records = self
             .store()
             .edition_mails(product.id(), prepared.edition.as_str())

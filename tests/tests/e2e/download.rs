@@ -49,8 +49,7 @@ async fn five_downloads_serve_the_file_then_410_and_gets_change_nothing() {
     assert_page_headers(&landing);
     let page = body_string(&landing);
     assert!(
-        page.contains(w.product.title())
-            && page.contains("<strong>5</strong> of 5 downloads left")
+        page.contains(w.product.title()) && page.contains("<strong>5</strong> of 5 downloads left")
     );
     assert!(page.contains(&format!("action=\"{path}\"")) && page.contains("method=\"post\""));
 

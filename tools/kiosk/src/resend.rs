@@ -32,18 +32,14 @@ pub async fn run(t: &Target, a: ResendArgs, now: OffsetDateTime) -> Result<()> {
         }
         (None, None) => bail!("give an ORDER_ID or --email ADDRESS"),
     };
-    let asked = match &to {
-        ResendTo::Address(e) => e.to_string(),
-        ResendTo::Order(_) => String::new(),
-    };
     match t.author()?.resend_links(to, now).await {
-        Ok(Some((email, n))) => {
+        Ok((email, 0)) => bail!(
+            "{email} has no usable download links (none paid, or all used up, expired or refunded)"
+        ),
+        Ok((email, n)) => {
             println!("mailed {email} {n} usable link(s)");
             Ok(())
         }
-        Ok(None) => bail!(
-            "{asked} has no usable download links (none paid, or all used up, expired or refunded)"
-        ),
         Err(AuthorError::Missing(m)) => Err(crate::target::explain(m)),
         Err(e) => Err(anyhow!(kiosk::error_chain(&e))),
     }
