@@ -25,6 +25,72 @@ pub type Item = HashMap<String, AttributeValue>;
 /// a late payment is honoured.
 pub const UNPAID_RETENTION: Duration = Duration::days(7);
 
+/// The attribute names the store's conditional updates, queries and filters use, named
+/// once here beside the writers and readers below (which use them too), so an
+/// expression elsewhere in the store can only name an attribute this module writes.
+pub mod attr {
+    pub const AMOUNT_MINOR: &str = "amount_minor";
+    pub const CHECK_AT: &str = "check_at";
+    pub const CHECKS: &str = "checks";
+    pub const COUNT: &str = "count";
+    pub const CREATED_AT: &str = "created_at";
+    pub const CURRENCY: &str = "currency";
+    pub const DISPUTE: &str = "dispute";
+    pub const DOWNLOADS_LEFT: &str = "downloads_left";
+    pub const EMAIL: &str = "email";
+    pub const ENTITY: &str = "entity";
+    pub const EXPIRES_AT: &str = "expires_at";
+    pub const FAILURES: &str = "failures";
+    pub const GRANT_TOKEN: &str = "grant_token";
+    pub const GRANT_TOKENS: &str = "grant_tokens";
+    pub const LAST_ERROR: &str = "last_error";
+    pub const MAIL_ATTEMPTS: &str = "mail_attempts";
+    pub const MAIL_DUE: &str = "mail_due";
+    pub const MAIL_FAILED_AT: &str = "mail_failed_at";
+    pub const MAIL_NEXT_AT: &str = "mail_next_at";
+    pub const MAIL_SENT_AT: &str = "mail_sent_at";
+    pub const MAIL_STATE: &str = "mail_state";
+    pub const ORDER_ID: &str = "order_id";
+    pub const PAID_AT: &str = "paid_at";
+    pub const PENDING: &str = "pending";
+    pub const PK: &str = "pk";
+    pub const PRODUCT_ID: &str = "product_id";
+    pub const PROVIDER_TXN_ID: &str = "provider_txn_id";
+    pub const REFUND_REQ_AT: &str = "refund_req_at";
+    pub const REFUND_REQ_MINOR: &str = "refund_req_minor";
+    pub const REFUND_REQ_NO: &str = "refund_req_no";
+    pub const REFUND_REQ_SEQ: &str = "refund_req_seq";
+    pub const REFUND_SEQ: &str = "refund_seq";
+    pub const REFUNDED_AT: &str = "refunded_at";
+    pub const REFUNDED_MINOR: &str = "refunded_minor";
+    pub const REVOKED: &str = "revoked";
+    pub const SENT_AT: &str = "sent_at";
+    pub const STATE: &str = "state";
+    pub const STATUS: &str = "status";
+    pub const SUSPENDED: &str = "suspended";
+    pub const TTL: &str = "ttl";
+    pub const UNTIL: &str = "until";
+}
+
+/// The values of an order's `mail_state` ([`MailState`]).
+pub mod mail_state {
+    pub const NOT_DUE: &str = "NOT_DUE";
+    pub const DUE: &str = super::MAIL_DUE_MARK;
+    pub const SENT: &str = "SENT";
+    pub const FAILED: &str = "FAILED";
+}
+
+/// The values of a new-edition mail record's `state`.
+pub mod edition_state {
+    pub const SENDING: &str = "SENDING";
+    pub const SENT: &str = "SENT";
+    pub const FAILED: &str = "FAILED";
+}
+
+/// The condition of a put that must create its item, and of one that must replace it.
+pub const NEW_ITEM: &str = "attribute_not_exists(pk)";
+pub const EXISTING_ITEM: &str = "attribute_exists(pk)";
+
 pub const PENDING_MARK: &str = "PENDING";
 pub const MAIL_DUE_MARK: &str = "DUE";
 
@@ -57,7 +123,7 @@ struct Builder(Item);
 impl Builder {
     fn new(key: Item, entity: &str) -> Self {
         let mut item = key;
-        item.insert("entity".into(), s(entity));
+        item.insert(attr::ENTITY.into(), s(entity));
         Builder(item)
     }
     fn s(mut self, k: &str, v: impl Into<String>) -> Self {
@@ -113,10 +179,10 @@ impl Builder {
 
 pub fn product_item(p: &Product, now: OffsetDateTime) -> Item {
     Builder::new(product_key(p.id()), "product")
-        .s("product_id", p.id().as_str())
+        .s(attr::PRODUCT_ID, p.id().as_str())
         .s("title", p.title())
         .n("price_minor", p.price().minor())
-        .s("currency", p.price().currency().code())
+        .s(attr::CURRENCY, p.price().currency().code())
         .s("edition", p.edition().as_str())
         .file(p.file())
         .n("download_limit", p.download_limit())
@@ -126,25 +192,25 @@ pub fn product_item(p: &Product, now: OffsetDateTime) -> Item {
 
 pub fn order_item(o: &Order) -> Item {
     let mut b = Builder::new(order_key(&o.id), "order")
-        .s("order_id", o.id.as_str())
-        .s("product_id", o.product_id.as_str())
+        .s(attr::ORDER_ID, o.id.as_str())
+        .s(attr::PRODUCT_ID, o.product_id.as_str())
         .s("product_title", &o.product_title)
         .s("edition", &o.edition)
         .file(&o.file)
         .n("download_limit", o.download_limit)
-        .s("email", o.email.as_str())
-        .n("amount_minor", o.amount.minor())
-        .s("currency", o.amount.currency().code())
+        .s(attr::EMAIL, o.email.as_str())
+        .n(attr::AMOUNT_MINOR, o.amount.minor())
+        .s(attr::CURRENCY, o.amount.currency().code())
         .s("channel", o.channel.as_str())
-        .s("status", o.status.as_str())
-        .opt_s("provider_txn_id", o.provider_txn_id.as_deref())
+        .s(attr::STATUS, o.status.as_str())
+        .opt_s(attr::PROVIDER_TXN_ID, o.provider_txn_id.as_deref())
         .opt_s("checkout_ref", o.checkout_ref.as_deref())
-        .ts("created_at", o.created_at)
-        .ts("expires_at", o.expires_at)
-        .opt_ts("paid_at", o.paid_at)
-        .opt_ts("refunded_at", o.refunded_at)
-        .opt_n("refunded_minor", o.refunded.map(|m| m.minor()))
-        .tokens("grant_tokens", &o.grant_tokens)
+        .ts(attr::CREATED_AT, o.created_at)
+        .ts(attr::EXPIRES_AT, o.expires_at)
+        .opt_ts(attr::PAID_AT, o.paid_at)
+        .opt_ts(attr::REFUNDED_AT, o.refunded_at)
+        .opt_n(attr::REFUNDED_MINOR, o.refunded.map(|m| m.minor()))
+        .tokens(attr::GRANT_TOKENS, &o.grant_tokens)
         .opt_s(
             "grant_token",
             o.grant_token.as_ref().map(DownloadToken::expose),
@@ -153,35 +219,37 @@ pub fn order_item(o: &Order) -> Item {
         .opt_s("utm_medium", o.source.utm_medium.as_deref())
         .opt_s("utm_campaign", o.source.utm_campaign.as_deref())
         .opt_s("referrer", o.source.referrer.as_deref())
-        .opt_s("dispute", o.dispute.map(Dispute::as_str));
+        .opt_s(attr::DISPUTE, o.dispute.map(Dispute::as_str));
     if o.refund_seq > 0 {
-        b = b.n("refund_seq", o.refund_seq);
+        b = b.n(attr::REFUND_SEQ, o.refund_seq);
     }
     if let Some(r) = &o.refund_request {
         b = b
-            .s("refund_req_no", &r.request_no)
-            .n("refund_req_minor", r.amount.minor())
-            .n("refund_req_seq", r.seq);
+            .s(attr::REFUND_REQ_NO, &r.request_no)
+            .n(attr::REFUND_REQ_MINOR, r.amount.minor())
+            .n(attr::REFUND_REQ_SEQ, r.seq);
     }
     b = match o.mail {
-        MailState::NotDue => b.s("mail_state", "NOT_DUE"),
+        MailState::NotDue => b.s(attr::MAIL_STATE, mail_state::NOT_DUE),
         MailState::Due { attempts, next_at } => b
-            .s("mail_state", "DUE")
-            .s("mail_due", MAIL_DUE_MARK)
-            .n("mail_attempts", attempts)
-            .ts("mail_next_at", next_at),
-        MailState::Sent { at } => b.s("mail_state", "SENT").ts("mail_sent_at", at),
+            .s(attr::MAIL_STATE, mail_state::DUE)
+            .s(attr::MAIL_DUE, MAIL_DUE_MARK)
+            .n(attr::MAIL_ATTEMPTS, attempts)
+            .ts(attr::MAIL_NEXT_AT, next_at),
+        MailState::Sent { at } => b
+            .s(attr::MAIL_STATE, mail_state::SENT)
+            .ts(attr::MAIL_SENT_AT, at),
         MailState::Failed { attempts, at } => b
-            .s("mail_state", "FAILED")
-            .n("mail_attempts", attempts)
-            .ts("mail_failed_at", at),
+            .s(attr::MAIL_STATE, mail_state::FAILED)
+            .n(attr::MAIL_ATTEMPTS, attempts)
+            .ts(attr::MAIL_FAILED_AT, at),
     };
     // No TTL while pending: a pending order may have been paid with every notification
     // lost, and only reconcile, having asked the provider, may let it go (expiring it
     // sets the TTL).
     match o.status {
-        OrderStatus::Pending => b = b.s("pending", PENDING_MARK),
-        OrderStatus::Expired => b = b.ts("ttl", o.expires_at + UNPAID_RETENTION),
+        OrderStatus::Pending => b = b.s(attr::PENDING, PENDING_MARK),
+        OrderStatus::Expired => b = b.ts(attr::TTL, o.expires_at + UNPAID_RETENTION),
         OrderStatus::Paid | OrderStatus::Refunded => {}
     }
     b.0
@@ -200,9 +268,9 @@ pub fn event_item(
         key(format!("EVENT#{}#{event_id}", channel.as_str()), "EVENT"),
         "event",
     )
-    .s("order_id", order.as_str())
+    .s(attr::ORDER_ID, order.as_str())
     .ts("handled_at", now)
-    .ts("ttl", now + EVENT_RETENTION)
+    .ts(attr::TTL, now + EVENT_RETENTION)
     .0
 }
 
@@ -215,7 +283,7 @@ pub fn txn_key(channel: ChannelKind, txn: &str) -> Item {
 
 pub fn txn_item(channel: ChannelKind, txn: &str, order: &OrderId) -> Item {
     Builder::new(txn_key(channel, txn), "txn")
-        .s("order_id", order.as_str())
+        .s(attr::ORDER_ID, order.as_str())
         .0
 }
 
@@ -224,8 +292,8 @@ pub fn txn_item(channel: ChannelKind, txn: &str, order: &OrderId) -> Item {
 /// lowercase, so they cannot collide with the upper-case `NET#`/`DAY#` keys below.)
 pub fn resend_item(email: &Email, network: &str, until: OffsetDateTime) -> Item {
     Builder::new(key(format!("RESEND#{email}#{network}"), "RESEND"), "resend")
-        .ts("until", until)
-        .ts("ttl", until + Duration::days(1))
+        .ts(attr::UNTIL, until)
+        .ts(attr::TTL, until + Duration::days(1))
         .0
 }
 
@@ -253,17 +321,17 @@ pub fn resend_address_key(email: &Email, window: OffsetDateTime) -> Item {
 
 pub fn grant_item(g: &Grant) -> Item {
     Builder::new(grant_key(&g.token), "grant")
-        .s("order_id", g.order_id.as_str())
-        .s("product_id", g.product_id.as_str())
+        .s(attr::ORDER_ID, g.order_id.as_str())
+        .s(attr::PRODUCT_ID, g.product_id.as_str())
         .s("product_title", &g.product_title)
         .s("edition", &g.edition)
         .file(&g.file)
-        .n("downloads_left", g.downloads_left)
+        .n(attr::DOWNLOADS_LEFT, g.downloads_left)
         .n("download_limit", g.download_limit)
-        .ts("created_at", g.created_at)
-        .opt_ts("expires_at", g.expires_at)
-        .bool("revoked", g.revoked)
-        .bool("suspended", g.suspended)
+        .ts(attr::CREATED_AT, g.created_at)
+        .opt_ts(attr::EXPIRES_AT, g.expires_at)
+        .bool(attr::REVOKED, g.revoked)
+        .bool(attr::SUSPENDED, g.suspended)
         .0
 }
 
@@ -386,7 +454,7 @@ pub fn product_from(item: &Item) -> Result<Product, StoreError> {
     let edition =
         Edition::parse(r.s("edition")?).map_err(|e| r.corrupt("edition", &e.to_string()))?;
     Product::new(
-        r.id("product_id", ProductId::parse)?,
+        r.id(attr::PRODUCT_ID, ProductId::parse)?,
         r.s("title")?,
         r.money()?,
         edition,
@@ -399,44 +467,44 @@ pub fn product_from(item: &Item) -> Result<Product, StoreError> {
 
 pub fn order_from(item: &Item) -> Result<Order, StoreError> {
     let r = Reader::new(item, "order");
-    let mail = match r.s("mail_state")? {
-        "NOT_DUE" => MailState::NotDue,
-        "DUE" => MailState::Due {
-            attempts: r.n("mail_attempts")?,
-            next_at: r.ts("mail_next_at")?,
+    let mail = match r.s(attr::MAIL_STATE)? {
+        mail_state::NOT_DUE => MailState::NotDue,
+        mail_state::DUE => MailState::Due {
+            attempts: r.n(attr::MAIL_ATTEMPTS)?,
+            next_at: r.ts(attr::MAIL_NEXT_AT)?,
         },
-        "SENT" => MailState::Sent {
-            at: r.ts("mail_sent_at")?,
+        mail_state::SENT => MailState::Sent {
+            at: r.ts(attr::MAIL_SENT_AT)?,
         },
-        "FAILED" => MailState::Failed {
-            attempts: r.n("mail_attempts")?,
-            at: r.ts("mail_failed_at")?,
+        mail_state::FAILED => MailState::Failed {
+            attempts: r.n(attr::MAIL_ATTEMPTS)?,
+            at: r.ts(attr::MAIL_FAILED_AT)?,
         },
         _ => return Err(r.corrupt("mail_state", "unknown value")),
     };
-    let grant_token = match r.opt_s("grant_token")? {
+    let grant_token = match r.opt_s(attr::GRANT_TOKEN)? {
         Some(t) => {
             Some(DownloadToken::parse(t).map_err(|_| r.corrupt("grant_token", "not a token"))?)
         }
         None => None,
     };
     Ok(Order {
-        id: r.id("order_id", OrderId::parse)?,
-        product_id: r.id("product_id", ProductId::parse)?,
+        id: r.id(attr::ORDER_ID, OrderId::parse)?,
+        product_id: r.id(attr::PRODUCT_ID, ProductId::parse)?,
         product_title: r.s("product_title")?.to_owned(),
         edition: r.s("edition")?.to_owned(),
         file: r.file()?,
         download_limit: r.n("download_limit")?,
-        email: r.id("email", Email::from_stored)?,
+        email: r.id(attr::EMAIL, Email::from_stored)?,
         amount: r.money()?,
         channel: r.parse::<ChannelKind>("channel")?,
         status: r.parse::<OrderStatus>("status")?,
-        provider_txn_id: r.opt_s("provider_txn_id")?.map(str::to_owned),
+        provider_txn_id: r.opt_s(attr::PROVIDER_TXN_ID)?.map(str::to_owned),
         checkout_ref: r.opt_s("checkout_ref")?.map(str::to_owned),
-        created_at: r.ts("created_at")?,
-        expires_at: r.ts("expires_at")?,
-        paid_at: r.opt_ts("paid_at")?,
-        refunded_at: r.opt_ts("refunded_at")?,
+        created_at: r.ts(attr::CREATED_AT)?,
+        expires_at: r.ts(attr::EXPIRES_AT)?,
+        paid_at: r.opt_ts(attr::PAID_AT)?,
+        refunded_at: r.opt_ts(attr::REFUNDED_AT)?,
         refunded: match r.opt_n::<u64>("refunded_minor")? {
             Some(minor) => Some(
                 Money::from_minor(minor, r.money()?.currency())
@@ -445,7 +513,7 @@ pub fn order_from(item: &Item) -> Result<Order, StoreError> {
             None => None,
         },
         grant_token,
-        grant_tokens: r.tokens("grant_tokens")?,
+        grant_tokens: r.tokens(attr::GRANT_TOKENS)?,
         source: Source {
             utm_source: r.opt_s("utm_source")?.map(str::to_owned),
             utm_medium: r.opt_s("utm_medium")?.map(str::to_owned),
@@ -453,17 +521,17 @@ pub fn order_from(item: &Item) -> Result<Order, StoreError> {
             referrer: r.opt_s("referrer")?.map(str::to_owned),
         },
         mail,
-        refund_seq: r.opt_n("refund_seq")?.unwrap_or(0),
-        refund_request: match r.opt_s("refund_req_no")? {
+        refund_seq: r.opt_n(attr::REFUND_SEQ)?.unwrap_or(0),
+        refund_request: match r.opt_s(attr::REFUND_REQ_NO)? {
             Some(no) => Some(RefundRequest {
-                seq: r.n("refund_req_seq")?,
-                amount: Money::from_minor(r.n("refund_req_minor")?, r.money()?.currency())
+                seq: r.n(attr::REFUND_REQ_SEQ)?,
+                amount: Money::from_minor(r.n(attr::REFUND_REQ_MINOR)?, r.money()?.currency())
                     .map_err(|_| r.corrupt("refund_req_minor", "not an amount"))?,
                 request_no: no.to_owned(),
             }),
             None => None,
         },
-        dispute: match r.opt_s("dispute")? {
+        dispute: match r.opt_s(attr::DISPUTE)? {
             Some(d) => Some(
                 d.parse()
                     .map_err(|_| r.corrupt("dispute", "unknown value"))?,
@@ -477,20 +545,20 @@ pub fn grant_from(token: &DownloadToken, item: &Item) -> Result<Grant, StoreErro
     let r = Reader::new(item, "grant");
     Ok(Grant {
         token: token.clone(),
-        order_id: r.id("order_id", OrderId::parse)?,
-        product_id: r.id("product_id", ProductId::parse)?,
+        order_id: r.id(attr::ORDER_ID, OrderId::parse)?,
+        product_id: r.id(attr::PRODUCT_ID, ProductId::parse)?,
         product_title: r.s("product_title")?.to_owned(),
         edition: r.s("edition")?.to_owned(),
         file: r.file()?,
-        downloads_left: r.n("downloads_left")?,
+        downloads_left: r.n(attr::DOWNLOADS_LEFT)?,
         download_limit: r.n("download_limit")?,
-        created_at: r.ts("created_at")?,
-        expires_at: r.opt_ts("expires_at")?,
-        revoked: r.bool("revoked")?,
+        created_at: r.ts(attr::CREATED_AT)?,
+        expires_at: r.opt_ts(attr::EXPIRES_AT)?,
+        revoked: r.bool(attr::REVOKED)?,
         // Grants written before disputes were handled have no flag: not suspended.
-        suspended: match r.item.get("suspended") {
+        suspended: match r.item.get(attr::SUSPENDED) {
             None => false,
-            Some(_) => r.bool("suspended")?,
+            Some(_) => r.bool(attr::SUSPENDED)?,
         },
     })
 }
@@ -513,10 +581,10 @@ pub fn edition_mail_item(
     now: OffsetDateTime,
 ) -> Item {
     Builder::new(edition_mail_key(product, edition, &order.id), "update_mail")
-        .s("order_id", order.id.as_str())
-        .s("email", order.email.as_str())
-        .s("grant_token", token.expose())
-        .s("state", "SENDING")
+        .s(attr::ORDER_ID, order.id.as_str())
+        .s(attr::EMAIL, order.email.as_str())
+        .s(attr::GRANT_TOKEN, token.expose())
+        .s(attr::STATE, edition_state::SENDING)
         .ts("claimed_at", now)
         .0
 }
@@ -524,20 +592,20 @@ pub fn edition_mail_item(
 pub fn edition_mail_from(item: &Item) -> Result<crate::edition::EditionMail, StoreError> {
     use crate::edition::{EditionMail, EditionMailState};
     let r = Reader::new(item, "update_mail");
-    let state = match r.s("state")? {
-        "SENDING" => EditionMailState::Sending,
-        "SENT" => EditionMailState::Sent {
-            at: r.ts("sent_at")?,
+    let state = match r.s(attr::STATE)? {
+        edition_state::SENDING => EditionMailState::Sending,
+        edition_state::SENT => EditionMailState::Sent {
+            at: r.ts(attr::SENT_AT)?,
         },
-        "FAILED" => EditionMailState::Failed {
-            reason: r.s("last_error")?.to_owned(),
+        edition_state::FAILED => EditionMailState::Failed {
+            reason: r.s(attr::LAST_ERROR)?.to_owned(),
         },
         _ => return Err(r.corrupt("state", "unknown value")),
     };
     Ok(EditionMail {
-        order_id: r.id("order_id", OrderId::parse)?,
-        email: r.id("email", Email::from_stored)?,
-        grant_token: r.id("grant_token", DownloadToken::parse)?,
+        order_id: r.id(attr::ORDER_ID, OrderId::parse)?,
+        email: r.id(attr::EMAIL, Email::from_stored)?,
+        grant_token: r.id(attr::GRANT_TOKEN, DownloadToken::parse)?,
         state,
     })
 }

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use aws_sdk_dynamodb::types::{Put, TransactWriteItem, Update};
 use time::OffsetDateTime;
 
+use super::codec::attr::*;
 use super::codec::{self, Item, n, s, ts};
 use super::{Store, StoreError, aws, building};
 use crate::edition::EditionMail;
@@ -45,25 +46,27 @@ impl Store {
                 &grant.token,
                 now,
             )))
-            .condition_expression("attribute_not_exists(pk)")
+            .condition_expression(format!("attribute_not_exists({PK})"))
             .build()
             .map_err(building("build Put"))?;
         let new_grant = Put::builder()
             .table_name(&self.table)
             .set_item(Some(codec::grant_item(grant)))
-            .condition_expression("attribute_not_exists(pk)")
+            .condition_expression(format!("attribute_not_exists({PK})"))
             .build()
             .map_err(building("build Put"))?;
         let point = Update::builder()
             .table_name(&self.table)
             .set_key(Some(codec::order_key(&order.id)))
-            .update_expression("SET grant_token = :token ADD grant_tokens :tokens")
+            .update_expression(format!(
+                "SET {GRANT_TOKEN} = :token ADD {GRANT_TOKENS} :tokens"
+            ))
             // Not while the payment is disputed: a new link would outlive the suspension.
-            .condition_expression(
-                "#status = :paid AND (attribute_not_exists(dispute) OR dispute = :won)",
-            )
+            .condition_expression(format!(
+                "#status = :paid AND (attribute_not_exists({DISPUTE}) OR {DISPUTE} = :won)"
+            ))
             .expression_attribute_values(":won", s(crate::order::Dispute::Won.as_str()))
-            .expression_attribute_names("#status", "status")
+            .expression_attribute_names("#status", STATUS)
             .expression_attribute_values(":token", s(grant.token.expose()))
             .expression_attribute_values(
                 ":tokens",
@@ -137,7 +140,7 @@ impl Store {
             .client
             .query()
             .table_name(&self.table)
-            .key_condition_expression("pk = :pk")
+            .key_condition_expression(format!("{PK} = :pk"))
             .expression_attribute_values(":pk", s(codec::edition_mail_pk(product, edition)))
             .consistent_read(true)
             .into_paginator()
@@ -164,10 +167,12 @@ impl Store {
             .update_item()
             .table_name(&self.table)
             .set_key(Some(codec::edition_mail_key(product, edition, order)))
-            .update_expression("SET #state = :sent, sent_at = :now REMOVE last_error")
-            .condition_expression("attribute_exists(pk)")
-            .expression_attribute_names("#state", "state")
-            .expression_attribute_values(":sent", s("SENT"))
+            .update_expression(format!(
+                "SET #state = :sent, {SENT_AT} = :now REMOVE {LAST_ERROR}"
+            ))
+            .condition_expression(format!("attribute_exists({PK})"))
+            .expression_attribute_names("#state", STATE)
+            .expression_attribute_values(":sent", s(codec::edition_state::SENT))
             .expression_attribute_values(":now", ts(now))
             .send()
             .await
@@ -189,11 +194,13 @@ impl Store {
             .update_item()
             .table_name(&self.table)
             .set_key(Some(codec::edition_mail_key(product, edition, order)))
-            .update_expression("SET #state = :failed, last_error = :why ADD failures :one")
-            .condition_expression("attribute_exists(pk) AND #state <> :sent")
-            .expression_attribute_names("#state", "state")
-            .expression_attribute_values(":failed", s("FAILED"))
-            .expression_attribute_values(":sent", s("SENT"))
+            .update_expression(format!(
+                "SET #state = :failed, {LAST_ERROR} = :why ADD {FAILURES} :one"
+            ))
+            .condition_expression(format!("attribute_exists({PK}) AND #state <> :sent"))
+            .expression_attribute_names("#state", STATE)
+            .expression_attribute_values(":failed", s(codec::edition_state::FAILED))
+            .expression_attribute_values(":sent", s(codec::edition_state::SENT))
             .expression_attribute_values(":why", s(reason))
             .expression_attribute_values(":one", n(1))
             .send()

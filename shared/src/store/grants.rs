@@ -6,6 +6,7 @@ use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure};
 use time::OffsetDateTime;
 
+use super::codec::attr::*;
 use super::codec::{self, Item, Reader, n, s, ts};
 use super::{Store, StoreError, aws, building, index};
 use crate::grant::{Grant, Unusable};
@@ -33,9 +34,9 @@ impl Store {
     ) -> Result<Vec<Grant>, StoreError> {
         let q = self
             .query(index::ORDERS_BY_EMAIL)
-            .key_condition_expression("email = :e")
+            .key_condition_expression(format!("{EMAIL} = :e"))
             .filter_expression("#status = :paid")
-            .expression_attribute_names("#status", "status")
+            .expression_attribute_names("#status", STATUS)
             .expression_attribute_values(":e", s(email.as_str()))
             .expression_attribute_values(":paid", s(OrderStatus::Paid.as_str()))
             .scan_index_forward(false);
@@ -71,7 +72,7 @@ impl Store {
                     .flatten()
                 {
                     let token = Reader::new(item, "grant")
-                        .s("pk")?
+                        .s(PK)?
                         .strip_prefix("GRANT#")
                         .and_then(|t| DownloadToken::parse(t).ok())
                         .ok_or_else(|| StoreError::Corrupt {
@@ -97,11 +98,7 @@ impl Store {
     /// for new editions and fixtures). Refuses to overwrite an existing token.
     pub async fn create_grant(&self, grant: &Grant) -> Result<(), StoreError> {
         match self
-            .put_if(
-                codec::grant_item(grant),
-                "attribute_not_exists(pk)",
-                "PutItem(grant)",
-            )
+            .put_if(codec::grant_item(grant), codec::NEW_ITEM, "PutItem(grant)")
             .await?
         {
             true => Ok(()),
@@ -132,12 +129,12 @@ impl Store {
             .update_item()
             .table_name(&self.table)
             .set_key(Some(codec::grant_key(token)))
-            .update_expression("SET downloads_left = downloads_left - :one")
-            .condition_expression(
-                "attribute_exists(pk) AND downloads_left > :zero AND revoked = :false \
-                 AND (attribute_not_exists(suspended) OR suspended = :false) \
-                 AND (attribute_not_exists(expires_at) OR expires_at > :now)",
-            )
+            .update_expression(format!("SET {DOWNLOADS_LEFT} = {DOWNLOADS_LEFT} - :one"))
+            .condition_expression(format!(
+                "attribute_exists({PK}) AND {DOWNLOADS_LEFT} > :zero AND {REVOKED} = :false \
+                 AND (attribute_not_exists({SUSPENDED}) OR {SUSPENDED} = :false) \
+                 AND (attribute_not_exists({EXPIRES_AT}) OR {EXPIRES_AT} > :now)"
+            ))
             .expression_attribute_values(":one", n(1))
             .expression_attribute_values(":zero", n(0))
             .expression_attribute_values(":false", AttributeValue::Bool(false))

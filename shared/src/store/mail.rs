@@ -5,6 +5,7 @@
 use aws_sdk_dynamodb::types::ReturnValue;
 use time::OffsetDateTime;
 
+use super::codec::attr::*;
 use super::codec::{self, n, s, ts};
 use super::{Store, StoreError, aws, conditional, index};
 use crate::ids::OrderId;
@@ -19,9 +20,11 @@ impl Store {
                 .update_item()
                 .table_name(&self.table)
                 .set_key(Some(codec::order_key(id)))
-                .update_expression("SET mail_state = :not_due REMOVE mail_due, mail_next_at")
-                .condition_expression("mail_state = :due")
-                .expression_attribute_values(":not_due", s("NOT_DUE"))
+                .update_expression(format!(
+                    "SET {MAIL_STATE} = :not_due REMOVE {MAIL_DUE}, {MAIL_NEXT_AT}"
+                ))
+                .condition_expression(format!("{MAIL_STATE} = :due"))
+                .expression_attribute_values(":not_due", s(codec::mail_state::NOT_DUE))
                 .expression_attribute_values(":due", s(codec::MAIL_DUE_MARK)),
             "UpdateItem(mail not needed)",
         )
@@ -35,11 +38,11 @@ impl Store {
             .update_item()
             .table_name(&self.table)
             .set_key(Some(codec::order_key(id)))
-            .update_expression(
-                "SET mail_state = :sent, mail_sent_at = :now REMOVE mail_due, mail_next_at",
-            )
-            .condition_expression("attribute_exists(pk)")
-            .expression_attribute_values(":sent", s("SENT"))
+            .update_expression(format!(
+                "SET {MAIL_STATE} = :sent, {MAIL_SENT_AT} = :now REMOVE {MAIL_DUE}, {MAIL_NEXT_AT}"
+            ))
+            .condition_expression(format!("attribute_exists({PK})"))
+            .expression_attribute_values(":sent", s(codec::mail_state::SENT))
             .expression_attribute_values(":now", ts(now))
             .send()
             .await
@@ -58,8 +61,8 @@ impl Store {
             .update_item()
             .table_name(&self.table)
             .set_key(Some(codec::order_key(id)))
-            .update_expression("SET mail_attempts = :n, mail_next_at = :next")
-            .condition_expression("mail_state = :due")
+            .update_expression(format!("SET {MAIL_ATTEMPTS} = :n, {MAIL_NEXT_AT} = :next"))
+            .condition_expression(format!("{MAIL_STATE} = :due"))
             .expression_attribute_values(":n", n(attempts))
             .expression_attribute_values(":next", ts(next_at))
             .expression_attribute_values(":due", s(codec::MAIL_DUE_MARK))
@@ -81,12 +84,12 @@ impl Store {
             .update_item()
             .table_name(&self.table)
             .set_key(Some(codec::order_key(id)))
-            .update_expression(
-                "SET mail_state = :failed, mail_attempts = :n, mail_failed_at = :now \
-                 REMOVE mail_due, mail_next_at",
-            )
-            .condition_expression("mail_state = :due")
-            .expression_attribute_values(":failed", s("FAILED"))
+            .update_expression(format!(
+                "SET {MAIL_STATE} = :failed, {MAIL_ATTEMPTS} = :n, {MAIL_FAILED_AT} = :now \
+                 REMOVE {MAIL_DUE}, {MAIL_NEXT_AT}"
+            ))
+            .condition_expression(format!("{MAIL_STATE} = :due"))
+            .expression_attribute_values(":failed", s(codec::mail_state::FAILED))
             .expression_attribute_values(":n", n(attempts))
             .expression_attribute_values(":now", ts(now))
             .expression_attribute_values(":due", s(codec::MAIL_DUE_MARK))
@@ -104,7 +107,7 @@ impl Store {
     ) -> Result<Vec<Order>, StoreError> {
         let out = self
             .query(index::MAIL_DUE)
-            .key_condition_expression("mail_due = :due AND mail_next_at <= :now")
+            .key_condition_expression(format!("{MAIL_DUE} = :due AND {MAIL_NEXT_AT} <= :now"))
             .expression_attribute_values(":due", s(codec::MAIL_DUE_MARK))
             .expression_attribute_values(":now", ts(now))
             .limit(limit)
@@ -128,8 +131,8 @@ impl Store {
             .update_item()
             .table_name(&self.table)
             .set_key(Some(codec::order_key(id)))
-            .update_expression("SET mail_next_at = :lease")
-            .condition_expression("mail_state = :due AND mail_next_at = :seen")
+            .update_expression(format!("SET {MAIL_NEXT_AT} = :lease"))
+            .condition_expression(format!("{MAIL_STATE} = :due AND {MAIL_NEXT_AT} = :seen"))
             .expression_attribute_values(":lease", ts(lease_until))
             .expression_attribute_values(":seen", ts(seen))
             .expression_attribute_values(":due", s(codec::MAIL_DUE_MARK))

@@ -5,6 +5,7 @@
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
 use time::OffsetDateTime;
 
+use super::codec::attr::*;
 use super::codec::{self, Reader, UNPAID_RETENTION, n, s, ts};
 use super::{Store, StoreError, aws, building, index};
 use crate::grant::Grant;
@@ -32,11 +33,7 @@ impl Store {
     /// Store a new pending order. Fails without overwriting if the id exists.
     pub async fn create_order(&self, order: &Order) -> Result<(), StoreError> {
         match self
-            .put_if(
-                codec::order_item(order),
-                "attribute_not_exists(pk)",
-                "PutItem(order)",
-            )
+            .put_if(codec::order_item(order), codec::NEW_ITEM, "PutItem(order)")
             .await?
         {
             true => Ok(()),
@@ -64,7 +61,7 @@ impl Store {
             return Ok(None);
         };
         let r = Reader::new(&item, "txn");
-        Ok(Some(r.id("order_id", OrderId::parse)?))
+        Ok(Some(r.id(ORDER_ID, OrderId::parse)?))
     }
 
     /// Record a confirmed payment: in one transaction, move the order to PAID (condition:
@@ -109,17 +106,15 @@ impl Store {
         let update = Update::builder()
             .table_name(&self.table)
             .set_key(Some(codec::order_key(&order.id)))
-            .update_expression(
-                "SET #status = :paid, provider_txn_id = :txn, paid_at = :now, grant_token = :token, \
-                 mail_state = :due, mail_due = :due, mail_attempts = :zero, mail_next_at = :lease \
-                 REMOVE pending, #ttl, check_at ADD grant_tokens :tokens",
+            .update_expression(format!("SET #status = :paid, {PROVIDER_TXN_ID} = :txn, {PAID_AT} = :now, {GRANT_TOKEN} = :token, \
+                 {MAIL_STATE} = :due, {MAIL_DUE} = :due, {MAIL_ATTEMPTS} = :zero, {MAIL_NEXT_AT} = :lease \
+                 REMOVE {PENDING}, #ttl, {CHECK_AT} ADD {GRANT_TOKENS} :tokens"),
             )
-            .condition_expression(
-                "attribute_exists(pk) AND #status IN (:pending, :expired) \
-                 AND amount_minor = :amount AND currency = :currency",
+            .condition_expression(format!("attribute_exists({PK}) AND #status IN (:pending, :expired) \
+                 AND {AMOUNT_MINOR} = :amount AND {CURRENCY} = :currency"),
             )
-            .expression_attribute_names("#status", "status")
-            .expression_attribute_names("#ttl", "ttl")
+            .expression_attribute_names("#status", STATUS)
+            .expression_attribute_names("#ttl", TTL)
             .expression_attribute_values(":paid", s(OrderStatus::Paid.as_str()))
             .expression_attribute_values(":pending", s(OrderStatus::Pending.as_str()))
             .expression_attribute_values(":expired", s(OrderStatus::Expired.as_str()))
@@ -137,7 +132,7 @@ impl Store {
         let put = Put::builder()
             .table_name(&self.table)
             .set_item(Some(codec::grant_item(&grant)))
-            .condition_expression("attribute_not_exists(pk)")
+            .condition_expression(format!("attribute_not_exists({PK})"))
             .build()
             .map_err(building("build Put"))?;
         let items = vec![
@@ -197,7 +192,7 @@ impl Store {
             let record = Put::builder()
                 .table_name(&self.table)
                 .set_item(Some(codec::event_item(channel, event_id, &order.id, now)))
-                .condition_expression("attribute_not_exists(pk)")
+                .condition_expression(format!("attribute_not_exists({PK})"))
                 .build()
                 .map_err(building("build Put"))?;
             tx = tx.transact_items(TransactWriteItem::builder().put(record).build());
@@ -243,12 +238,12 @@ impl Store {
         let update = Update::builder()
             .table_name(&self.table)
             .set_key(Some(codec::order_key(&order.id)))
-            .update_expression("SET provider_txn_id = :txn, paid_at = :now")
-            .condition_expression(
-                "#status = :refunded AND attribute_not_exists(provider_txn_id) \
-                 AND amount_minor = :amount AND currency = :currency",
-            )
-            .expression_attribute_names("#status", "status")
+            .update_expression(format!("SET {PROVIDER_TXN_ID} = :txn, {PAID_AT} = :now"))
+            .condition_expression(format!(
+                "#status = :refunded AND attribute_not_exists({PROVIDER_TXN_ID}) \
+                 AND {AMOUNT_MINOR} = :amount AND {CURRENCY} = :currency"
+            ))
+            .expression_attribute_names("#status", STATUS)
             .expression_attribute_values(":refunded", s(OrderStatus::Refunded.as_str()))
             .expression_attribute_values(":txn", s(&payment.provider_txn_id))
             .expression_attribute_values(":now", ts(now))
@@ -284,10 +279,12 @@ impl Store {
                 .update_item()
                 .table_name(&self.table)
                 .set_key(Some(codec::order_key(id)))
-                .update_expression("SET #status = :expired, #ttl = :ttl REMOVE pending, check_at")
+                .update_expression(format!(
+                    "SET #status = :expired, #ttl = :ttl REMOVE {PENDING}, {CHECK_AT}"
+                ))
                 .condition_expression("#status = :pending")
-                .expression_attribute_names("#status", "status")
-                .expression_attribute_names("#ttl", "ttl")
+                .expression_attribute_names("#status", STATUS)
+                .expression_attribute_names("#ttl", TTL)
                 .expression_attribute_values(":ttl", ts(now + UNPAID_RETENTION))
                 .expression_attribute_values(":expired", s(OrderStatus::Expired.as_str()))
                 .expression_attribute_values(":pending", s(OrderStatus::Pending.as_str())),
@@ -319,12 +316,11 @@ impl Store {
                         .update_item()
                         .table_name(&self.table)
                         .set_key(Some(codec::order_key(&order.id)))
-                        .update_expression("SET refunded_minor = :total")
-                        .condition_expression(
-                            "#status IN (:pending, :expired, :paid) \
-                             AND (attribute_not_exists(refunded_minor) OR refunded_minor < :total)",
+                        .update_expression(format!("SET {REFUNDED_MINOR} = :total"))
+                        .condition_expression(format!("#status IN (:pending, :expired, :paid) \
+                             AND (attribute_not_exists({REFUNDED_MINOR}) OR {REFUNDED_MINOR} < :total)"),
                         )
-                        .expression_attribute_names("#status", "status")
+                        .expression_attribute_names("#status", STATUS)
                         .expression_attribute_values(":total", n(total.minor()))
                         .expression_attribute_values(":pending", s(OrderStatus::Pending.as_str()))
                         .expression_attribute_values(":expired", s(OrderStatus::Expired.as_str()))
@@ -339,18 +335,18 @@ impl Store {
                 let update = Update::builder()
                     .table_name(&self.table)
                     .set_key(Some(codec::order_key(&order.id)))
-                    .update_expression(
-                        "SET #status = :refunded, refunded_at = :now, refunded_minor = :total \
-                         REMOVE pending, check_at, #ttl",
-                    )
+                    .update_expression(format!(
+                        "SET #status = :refunded, {REFUNDED_AT} = :now, {REFUNDED_MINOR} = :total \
+                         REMOVE {PENDING}, {CHECK_AT}, #ttl"
+                    ))
                     .condition_expression("#status = :from")
-                    .expression_attribute_names("#status", "status")
-                    .expression_attribute_names("#ttl", "ttl")
+                    .expression_attribute_names("#status", STATUS)
+                    .expression_attribute_names("#ttl", TTL)
                     .expression_attribute_values(":refunded", s(OrderStatus::Refunded.as_str()))
                     .expression_attribute_values(":from", s(from.as_str()))
                     .expression_attribute_values(":now", ts(now))
                     .expression_attribute_values(":total", n(order.amount.minor()));
-                let tx = self.with_every_link(order, update, "revoked", true)?;
+                let tx = self.with_every_link(order, update, REVOKED, true)?;
                 match tx.send().await {
                     Ok(_) => Ok(true),
                     Err(e)
@@ -383,13 +379,13 @@ impl Store {
     ) -> Result<aws_sdk_dynamodb::operation::transact_write_items::builders::TransactWriteItemsFluentBuilder, StoreError>{
         let links = order.grant_tokens.len();
         let same_links = if links == 0 {
-            "attribute_not_exists(grant_tokens)"
+            format!("attribute_not_exists({GRANT_TOKENS})")
         } else {
-            "size(grant_tokens) = :links"
+            format!("size({GRANT_TOKENS}) = :links")
         };
         let condition = match update.get_condition_expression() {
             Some(c) => format!("({c}) AND {same_links}"),
-            None => same_links.to_owned(),
+            None => same_links,
         };
         let mut update = update.condition_expression(condition);
         if links > 0 {
@@ -422,7 +418,7 @@ impl Store {
             .table_name(&self.table)
             .set_key(Some(codec::grant_key(token)))
             .update_expression("SET #flag = :on")
-            .condition_expression("attribute_exists(pk)")
+            .condition_expression(format!("attribute_exists({PK})"))
             .expression_attribute_names("#flag", flag)
             .expression_attribute_values(":on", AttributeValue::Bool(on))
             .build()
@@ -437,16 +433,16 @@ impl Store {
         let mut update = Update::builder()
             .table_name(&self.table)
             .set_key(Some(codec::order_key(&order.id)))
-            .update_expression("SET dispute = :state")
-            .condition_expression("attribute_exists(pk)")
+            .update_expression(format!("SET {DISPUTE} = :state"))
+            .condition_expression(format!("attribute_exists({PK})"))
             .expression_attribute_values(":state", s(state.as_str()));
         if state == Dispute::Open {
             // A closed dispute is not reopened by a late copy of its opening.
-            update = update.condition_expression(
-                "attribute_exists(pk) AND (attribute_not_exists(dispute) OR dispute = :state)",
-            );
+            update = update.condition_expression(format!(
+                "attribute_exists({PK}) AND (attribute_not_exists({DISPUTE}) OR {DISPUTE} = :state)"
+            ));
         }
-        let tx = self.with_every_link(order, update, "suspended", state.suspends())?;
+        let tx = self.with_every_link(order, update, SUSPENDED, state.suspends())?;
         match tx.send().await {
             Ok(_) => Ok(true),
             Err(e)
@@ -473,15 +469,13 @@ impl Store {
                 .update_item()
                 .table_name(&self.table)
                 .set_key(Some(codec::order_key(&order.id)))
-                .update_expression(
-                    "SET refund_req_no = :no, refund_req_minor = :amount, refund_req_seq = :seq, \
-                     refund_req_at = :now, refund_seq = :seq",
+                .update_expression(format!("SET {REFUND_REQ_NO} = :no, {REFUND_REQ_MINOR} = :amount, {REFUND_REQ_SEQ} = :seq, \
+                     {REFUND_REQ_AT} = :now, {REFUND_SEQ} = :seq"),
                 )
-                .condition_expression(
-                    "#status = :paid AND attribute_not_exists(refund_req_no) \
-                     AND (attribute_not_exists(refund_seq) OR refund_seq = :prev)",
+                .condition_expression(format!("#status = :paid AND attribute_not_exists({REFUND_REQ_NO}) \
+                     AND (attribute_not_exists({REFUND_SEQ}) OR {REFUND_SEQ} = :prev)"),
                 )
-                .expression_attribute_names("#status", "status")
+                .expression_attribute_names("#status", STATUS)
                 .expression_attribute_values(":paid", s(OrderStatus::Paid.as_str()))
                 .expression_attribute_values(":no", s(&request.request_no))
                 .expression_attribute_values(":amount", n(request.amount.minor()))
@@ -510,10 +504,10 @@ impl Store {
                 .update_item()
                 .table_name(&self.table)
                 .set_key(Some(codec::order_key(id)))
-                .update_expression(
-                    "REMOVE refund_req_no, refund_req_minor, refund_req_seq, refund_req_at",
-                )
-                .condition_expression("refund_req_no = :no")
+                .update_expression(format!(
+                    "REMOVE {REFUND_REQ_NO}, {REFUND_REQ_MINOR}, {REFUND_REQ_SEQ}, {REFUND_REQ_AT}"
+                ))
+                .condition_expression(format!("{REFUND_REQ_NO} = :no"))
                 .expression_attribute_values(":no", s(request_no)),
             "UpdateItem(settle refund request)",
         )
@@ -524,9 +518,9 @@ impl Store {
     pub async fn buyers_of(&self, product: &ProductId) -> Result<Vec<Order>, StoreError> {
         let q = self
             .query(index::BUYERS_BY_PRODUCT)
-            .key_condition_expression("product_id = :p")
+            .key_condition_expression(format!("{PRODUCT_ID} = :p"))
             .filter_expression("#status = :paid")
-            .expression_attribute_names("#status", "status")
+            .expression_attribute_names("#status", STATUS)
             .expression_attribute_values(":p", s(product.as_str()))
             .expression_attribute_values(":paid", s(OrderStatus::Paid.as_str()));
         Self::collect_orders(q, "Query(BuyersByProduct)").await
@@ -539,7 +533,7 @@ impl Store {
     ) -> Result<Vec<Order>, StoreError> {
         let q = self
             .query(index::PENDING_BY_AGE)
-            .key_condition_expression("pending = :p AND created_at < :cutoff")
+            .key_condition_expression(format!("{PENDING} = :p AND {CREATED_AT} < :cutoff"))
             .expression_attribute_values(":p", s(codec::PENDING_MARK))
             .expression_attribute_values(":cutoff", ts(cutoff));
         Self::collect_orders(q, "Query(PendingByAge)").await
@@ -556,8 +550,10 @@ impl Store {
     ) -> Result<Vec<(Order, u32)>, StoreError> {
         let mut pages = self
             .query(index::PENDING_BY_AGE)
-            .key_condition_expression("pending = :p AND created_at < :cutoff")
-            .filter_expression("attribute_not_exists(check_at) OR check_at <= :now")
+            .key_condition_expression(format!("{PENDING} = :p AND {CREATED_AT} < :cutoff"))
+            .filter_expression(format!(
+                "attribute_not_exists({CHECK_AT}) OR {CHECK_AT} <= :now"
+            ))
             .expression_attribute_values(":p", s(codec::PENDING_MARK))
             .expression_attribute_values(":cutoff", ts(created_before))
             .expression_attribute_values(":now", ts(now))
@@ -569,7 +565,7 @@ impl Store {
             match pages.next().await {
                 Some(item) => {
                     let item = item.map_err(aws("Query(PendingByAge)"))?;
-                    let checks = codec::Reader::new(&item, "order").opt_n("checks")?;
+                    let checks = codec::Reader::new(&item, "order").opt_n(CHECKS)?;
                     out.push((codec::order_from(&item)?, checks.unwrap_or(0)));
                 }
                 None => break,
@@ -592,9 +588,9 @@ impl Store {
                 .update_item()
                 .table_name(&self.table)
                 .set_key(Some(codec::order_key(id)))
-                .update_expression("SET check_at = :next, checks = :n")
+                .update_expression(format!("SET {CHECK_AT} = :next, {CHECKS} = :n"))
                 .condition_expression("#status = :pending")
-                .expression_attribute_names("#status", "status")
+                .expression_attribute_names("#status", STATUS)
                 .expression_attribute_values(":next", ts(next_at))
                 .expression_attribute_values(":n", n(checks))
                 .expression_attribute_values(":pending", s(OrderStatus::Pending.as_str())),

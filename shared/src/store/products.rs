@@ -14,7 +14,7 @@ impl Store {
         match self
             .put_if(
                 codec::product_item(p, now),
-                "attribute_not_exists(pk)",
+                codec::NEW_ITEM,
                 "PutItem(product)",
             )
             .await?
@@ -29,7 +29,7 @@ impl Store {
         match self
             .put_if(
                 codec::product_item(p, now),
-                "attribute_exists(pk)",
+                codec::EXISTING_ITEM,
                 "PutItem(product)",
             )
             .await?

@@ -8,6 +8,7 @@
 use aws_sdk_dynamodb::types::AttributeValue;
 use time::{Duration, OffsetDateTime};
 
+use super::codec::attr::*;
 use super::codec::{self, Item, UNPAID_RETENTION, s, ts};
 use super::{Store, StoreError, aws, index};
 use crate::order::Order;
@@ -60,9 +61,9 @@ impl Store {
             .expression_attribute_values(":e", s("order"));
         q = match since {
             Some(t) => q
-                .key_condition_expression("entity = :e AND created_at >= :since")
+                .key_condition_expression(format!("{ENTITY} = :e AND {CREATED_AT} >= :since"))
                 .expression_attribute_values(":since", ts(t)),
-            None => q.key_condition_expression("entity = :e"),
+            None => q.key_condition_expression(format!("{ENTITY} = :e")),
         };
         let mut pages = q.into_paginator().send();
         let (mut orders, mut reads) = (Vec::new(), Reads::default());
@@ -84,7 +85,7 @@ impl Store {
             .client
             .scan()
             .table_name(&self.table)
-            .filter_expression("entity = :e")
+            .filter_expression(format!("{ENTITY} = :e"))
             .expression_attribute_values(":e", AttributeValue::S("product".into()))
             .into_paginator()
             .items()

@@ -5,6 +5,7 @@
 
 use time::{Duration, OffsetDateTime};
 
+use super::codec::attr::*;
 use super::codec::{self, Item, n, s, ts};
 use super::{Store, StoreError, conditional};
 use crate::email::Email;
@@ -29,8 +30,8 @@ impl Store {
                 network.as_str(),
                 now + window,
             )))
-            .condition_expression("attribute_not_exists(pk) OR #until <= :now")
-            .expression_attribute_names("#until", "until")
+            .condition_expression(format!("attribute_not_exists({PK}) OR #until <= :now"))
+            .expression_attribute_names("#until", UNTIL)
             .expression_attribute_values(":now", ts(now))
             .send()
             .await;
@@ -103,9 +104,9 @@ impl Store {
             .set_key(Some(key))
             .update_expression("ADD #count :one SET #entity = :entity, #ttl = :ttl")
             .condition_expression("attribute_not_exists(#count) OR #count < :limit")
-            .expression_attribute_names("#count", "count")
-            .expression_attribute_names("#entity", "entity")
-            .expression_attribute_names("#ttl", "ttl")
+            .expression_attribute_names("#count", COUNT)
+            .expression_attribute_names("#entity", ENTITY)
+            .expression_attribute_names("#ttl", TTL)
             .expression_attribute_values(":one", n(1))
             .expression_attribute_values(":limit", n(limit))
             .expression_attribute_values(":entity", s("resend_count"))
