@@ -1,6 +1,7 @@
 //! Serving purchases (docs/architecture.md, Flows: Download): the landing page's data,
-//! spending one download, and mailing a buyer their links (`kiosk resend`; the page's
-//! rate-limited "email me my links" is [`crate::resend`]).
+//! spending one download, and mailing a buyer their links (the page's rate-limited
+//! "email me my links" is [`crate::resend`]; the author's `kiosk resend` is
+//! [`crate::author::Author::resend_links`], through the same [`mail_links`]).
 //!
 //! The download function needs no payment channel, so this is separate from `Shop`.
 
@@ -31,14 +32,6 @@ pub enum DownloadError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Presign(#[from] PresignError),
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum SendLinksError {
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    #[error(transparent)]
-    Mail(#[from] crate::mail::MailError),
 }
 
 impl From<ConsumeError> for DownloadError {
@@ -96,29 +89,13 @@ impl Downloads {
         Ok((grant, url))
     }
 
-    /// Mail `email` every link it can still use, now, with no rate limit (the page's
-    /// "email me my links" has them: [`crate::resend`]; the author's `kiosk resend` does
-    /// not). Returns how many links went out; 0 means there were none and nothing was
-    /// sent.
-    pub async fn send_links(
-        &self,
-        email: &Email,
-        now: OffsetDateTime,
-    ) -> Result<usize, SendLinksError> {
-        let grants = self.store.usable_grants_for(email, now).await?;
-        if grants.is_empty() {
-            return Ok(0);
-        }
-        self.mail_links(email, grants).await
-    }
-
     /// Mail `email` one message listing `grants`' links.
     pub(crate) async fn mail_links(
         &self,
         email: &Email,
         grants: Vec<Grant>,
-    ) -> Result<usize, SendLinksError> {
-        Ok(mail_links(&self.mailer, &self.config.public_base_url, email, grants).await?)
+    ) -> Result<usize, crate::mail::MailError> {
+        mail_links(&self.mailer, &self.config.public_base_url, email, grants).await
     }
 }
 

@@ -21,7 +21,7 @@
 
 use time::{Duration, OffsetDateTime};
 
-use crate::downloads::{Downloads, SendLinksError};
+use crate::downloads::Downloads;
 use crate::email::Email;
 use crate::store::StoreError;
 
@@ -114,8 +114,7 @@ impl Downloads {
         }
         match self.mail_links(email, grants).await {
             Ok(links) => Ok(Resent::Mailed { links }),
-            Err(SendLinksError::Store(e)) => Err(e),
-            Err(SendLinksError::Mail(e)) => {
+            Err(e) => {
                 tracing::warn!(error = %e, reason = %e.reason(), "resend mail failed");
                 Ok(Resent::MailFailed)
             }

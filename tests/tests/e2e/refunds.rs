@@ -113,14 +113,18 @@ async fn a_partial_refund_keeps_access_and_a_full_one_revokes_every_link() {
 
     // "Email me my links" has nothing to send; new editions skip the buyer.
     let sdk = kiosk_localaws::emulator_config().await.unwrap();
-    let app = kiosk::downloads::Downloads::from_sdk(&sdk, w.shop.config.clone());
-    let mails_before = w.mails_to(&email).await.len();
-    assert_eq!(
-        app.send_links(&kiosk::Email::parse(&email).unwrap(), now())
-            .await
-            .unwrap(),
-        0
+    let author = kiosk::author::Author::new(
+        &sdk,
+        kiosk::author::AuthorSettings {
+            table: w.shop.config.table_name.clone(),
+            bucket: None,
+            sender: Some(w.shop.config.sender_email.clone()),
+            public_base_url: Some(w.shop.config.public_base_url.clone()),
+        },
     );
+    let mails_before = w.mails_to(&email).await.len();
+    let to = kiosk::author::ResendTo::Address(kiosk::Email::parse(&email).unwrap());
+    assert_eq!(author.resend_links(to, now()).await.unwrap().1, 0);
     assert_eq!(w.mails_to(&email).await.len(), mails_before);
     let buyers = w.shop.store.buyers_of(&order.product_id).await.unwrap();
     assert!(buyers.iter().all(|b| b.id != order.id));
