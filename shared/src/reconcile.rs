@@ -68,21 +68,38 @@ enum Checked {
     StillOpen,
 }
 
-impl Shop {
+/// The reconcile function's handle: due purchase mails and pending orders, nothing
+/// else. It owns its [`Shop`] privately, so the reconcile handler cannot take a
+/// notification, and payment-notify's handle (a bare `Shop`) has no reconcile run.
+pub struct Reconciler {
+    shop: Shop,
+}
+
+impl Reconciler {
+    /// Build the reconcile function's state once: the shop (config, channels' API keys
+    /// from SSM, clients), from the environment.
+    pub async fn from_env(sdk: &aws_config::SdkConfig) -> Result<Self, crate::startup::InitError> {
+        Ok(Reconciler::new(Shop::from_env(sdk).await?))
+    }
+
+    pub fn new(shop: Shop) -> Self {
+        Reconciler { shop }
+    }
+
     /// One reconcile run: due mails first (money already taken), then pending orders,
     /// both stopping at `deadline` between whole items.
-    pub async fn reconcile(
+    pub async fn run(
         &self,
         now: OffsetDateTime,
         deadline: Instant,
     ) -> Result<Reconciled, StoreError> {
-        let mail = self.delivery().retry_due_mails(now, deadline).await?;
-        let pending = self.reconcile_pending(now, deadline).await?;
+        let mail = self.shop.delivery().retry_due_mails(now, deadline).await?;
+        let pending = self.pending(now, deadline).await?;
         Ok(Reconciled { mail, pending })
     }
 
     /// Check every pending order that is due for a check (see the module docs).
-    pub async fn reconcile_pending(
+    pub async fn pending(
         &self,
         now: OffsetDateTime,
         deadline: Instant,
@@ -91,6 +108,7 @@ impl Shop {
         let mut seen = std::collections::HashSet::new();
         loop {
             let page = self
+                .shop
                 .store
                 .pending_due_for_check(now - GRACE, now, PAGE)
                 .await?;
@@ -112,14 +130,16 @@ impl Shop {
                     Ok(Checked::Refunded) => run.refunded += 1,
                     Ok(Checked::StillOpen) => {
                         run.still_open += 1;
-                        self.store
+                        self.shop
+                            .store
                             .record_check(&order.id, checks + 1, now + check_backoff(checks))
                             .await?;
                     }
                     Err(e) => {
                         tracing::error!(message = crate::alarm::RECONCILE_ITEM_FAILED, order_id = %order.id, error = %e, source = ?std::error::Error::source(&e));
                         run.errors += 1;
-                        self.store
+                        self.shop
+                            .store
                             .record_check(&order.id, checks + 1, now + check_backoff(checks))
                             .await?;
                     }
@@ -134,6 +154,7 @@ impl Shop {
         now: OffsetDateTime,
     ) -> Result<Checked, CheckError> {
         let channel = self
+            .shop
             .channel_for(order)
             .ok_or(CheckError::ChannelOff(order.channel.as_str()))?;
         // A session completed with a method that settles later is neither abandoned nor
@@ -153,14 +174,18 @@ impl Shop {
         };
         match status {
             ProviderStatus::Paid(payment) => {
-                self.fulfil(order, &payment, None, now).await?;
+                self.shop.fulfil(order, &payment, None, now).await?;
                 tracing::info!(order_id = %order.id, "reconcile: recorded a payment no notification reported");
                 Ok(Checked::Fulfilled)
             }
             // Paid and (partly or wholly) refunded before we heard: the refund is
             // recorded first, so a full one leaves no link and sends no mail.
             ProviderStatus::PaidRefunded { payment, total } => {
-                match self.settle_refunded(order, &payment, total, now).await? {
+                match self
+                    .shop
+                    .settle_refunded(order, &payment, total, now)
+                    .await?
+                {
                     crate::shop::Fulfilled::AfterRefund { .. } => {
                         tracing::info!(order_id = %order.id, "reconcile: a payment refunded before we heard of it; no link, no mail");
                         Ok(Checked::Refunded)
@@ -171,7 +196,7 @@ impl Shop {
             // A query reports a refunded Alipay trade as closed; `Refunded` comes only in
             // notifications. Either way no payment of this order stands.
             ProviderStatus::Closed | ProviderStatus::Refunded { .. } => {
-                self.store.expire_order(&order.id, now).await?;
+                self.shop.store.expire_order(&order.id, now).await?;
                 Ok(Checked::Expired)
             }
             ProviderStatus::Waiting | ProviderStatus::Processing => Ok(Checked::StillOpen),

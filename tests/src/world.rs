@@ -8,6 +8,7 @@ use kiosk::Config;
 use kiosk::alipay::{AlipayPublicKey, AppPrivateKey, Params};
 use kiosk::checkout::Checkout;
 use kiosk::config::AlipayConfig;
+use kiosk::reconcile::Reconciler;
 use kiosk::shop::Shop;
 use kiosk::startup::ChannelsConfig;
 use kiosk::{Order, OrderId, Product};
@@ -38,6 +39,8 @@ pub struct World {
     /// The checkout function's handle, built from the same configuration.
     pub checkout: Checkout,
     pub shop: Shop,
+    /// The reconcile function's handle over the same table and gateway.
+    pub reconciler: Reconciler,
     /// The channels both handles were built with.
     pub channels_config: ChannelsConfig,
     pub gateway: gateway::Gateway,
@@ -99,11 +102,13 @@ impl World {
         };
         let checkout = Checkout::new(&sdk, config.checkout(), channels.clone()).await?;
         let channels_config = channels.clone();
+        let reconciler = Reconciler::new(Shop::new(&sdk, config.clone(), channels.clone()).await?);
         let shop = Shop::new(&sdk, config, channels).await?;
         Ok(World {
             t,
             checkout,
             shop,
+            reconciler,
             gateway,
             alipay_signer,
             app_signer: AppPrivateKey::parse(&vector_file("keys/app_pkcs1.pem"))?,

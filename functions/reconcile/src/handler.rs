@@ -2,8 +2,7 @@
 
 use std::time::{Duration, Instant};
 
-use kiosk::reconcile::Reconciled;
-use kiosk::shop::Shop;
+use kiosk::reconcile::{Reconciled, Reconciler};
 use kiosk::store::StoreError;
 use time::OffsetDateTime;
 
@@ -23,11 +22,11 @@ pub fn budget_end(deadline_ms: u64, now_wall: std::time::SystemTime, now: Instan
 /// One run. A store failure ends the run with an error (the invocation fails, which the
 /// errors alarm sees); whatever was finished stays finished and the next run continues.
 pub async fn run(
-    shop: &Shop,
+    shop: &Reconciler,
     now: OffsetDateTime,
     stop_at: Instant,
 ) -> Result<Reconciled, StoreError> {
-    let r = shop.reconcile(now, stop_at).await?;
+    let r = shop.run(now, stop_at).await?;
     tracing::info!(
         mail_sent = r.mail.sent,
         mail_retry_later = r.mail.retry_later,
@@ -51,7 +50,7 @@ pub async fn run(
 /// at the deadline reports `out_of_time`; everything it finished is recorded (each
 /// write is one conditional item or transaction), and the next run continues.
 pub async fn run_invocation(
-    shop: &Shop,
+    shop: &Reconciler,
     now: OffsetDateTime,
     deadline_ms: u64,
 ) -> Result<Reconciled, StoreError> {

@@ -1,4 +1,4 @@
-use kiosk::shop::Shop;
+use kiosk::reconcile::Reconciler;
 use lambda_http::{LambdaEvent, lambda_runtime, service_fn};
 use reconcile::handler;
 
@@ -6,7 +6,7 @@ use reconcile::handler;
 async fn main() -> anyhow::Result<()> {
     kiosk_web::init_tracing();
     let sdk = kiosk::tls::sdk_config().await?;
-    let shop = Shop::from_env(&sdk).await?;
+    let shop = Reconciler::from_env(&sdk).await?;
     let shop = &shop;
     lambda_runtime::run(service_fn(
         move |event: LambdaEvent<serde_json::Value>| async move {

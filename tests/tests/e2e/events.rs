@@ -366,7 +366,7 @@ async fn the_schedule_event_runs_reconcile() {
         std::time::SystemTime::now(),
         std::time::Instant::now(),
     );
-    let run = reconcile::handler::run(&w.shop, next_at, stop_at)
+    let run = reconcile::handler::run(&w.reconciler, next_at, stop_at)
         .await
         .unwrap();
     assert_eq!(reconcile::handler::report(&run)["mail"]["sent"], 1);

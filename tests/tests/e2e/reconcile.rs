@@ -275,8 +275,8 @@ async fn a_mail_that_keeps_failing_is_given_up_after_its_last_try() {
 // ---- pending orders ---------------------------------------------------------------
 
 async fn reconcile_pending(w: &World, at: OffsetDateTime) -> kiosk::reconcile::PendingRun {
-    w.shop
-        .reconcile_pending(at, Instant::now() + StdDuration::from_secs(30))
+    w.reconciler
+        .pending(at, Instant::now() + StdDuration::from_secs(30))
         .await
         .unwrap()
 }
@@ -474,7 +474,7 @@ async fn reconcile_returns_before_its_timeout_when_the_provider_hangs() {
         .unwrap()
         .as_millis() as u64;
     let started = Instant::now();
-    let run = reconcile::handler::run_invocation(&w.shop, now(), deadline_ms)
+    let run = reconcile::handler::run_invocation(&w.reconciler, now(), deadline_ms)
         .await
         .unwrap();
     let took = started.elapsed();
@@ -549,8 +549,8 @@ async fn the_sandbox_shows_reconcile_delivering_a_lost_payment_and_closing_an_ab
     );
 
     let run = app
-        .shop
-        .reconcile_pending(
+        .reconciler
+        .pending(
             now() + Duration::minutes(3),
             Instant::now() + StdDuration::from_secs(30),
         )
@@ -567,8 +567,8 @@ async fn the_sandbox_shows_reconcile_delivering_a_lost_payment_and_closing_an_ab
     assert_eq!(mails.len(), 1);
     assert_eq!(order.all_grants().len(), 1, "one grant");
     // The next run finds nothing more to do for it.
-    app.shop
-        .reconcile_pending(
+    app.reconciler
+        .pending(
             now() + Duration::minutes(4),
             Instant::now() + StdDuration::from_secs(30),
         )
@@ -591,8 +591,8 @@ async fn the_sandbox_shows_reconcile_delivering_a_lost_payment_and_closing_an_ab
     // then refuses to take the money.
     let left = shop.open_cashier(&format!("left-{tag}@example.com")).await;
     let run = app
-        .shop
-        .reconcile_pending(
+        .reconciler
+        .pending(
             now() + Duration::minutes(31),
             Instant::now() + StdDuration::from_secs(30),
         )

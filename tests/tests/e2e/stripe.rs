@@ -103,8 +103,8 @@ async fn wait_for(shop: &LocalShop, id: &OrderId, status: OrderStatus) -> kiosk:
 /// One pass of reconcile over the pending orders, as if it ran at `at`.
 async fn reconcile_at(shop: &LocalShop, at: time::OffsetDateTime) -> kiosk::reconcile::PendingRun {
     shop.app
-        .shop
-        .reconcile_pending(at, std::time::Instant::now() + Duration::from_secs(20))
+        .reconciler
+        .pending(at, std::time::Instant::now() + Duration::from_secs(20))
         .await
         .unwrap()
 }

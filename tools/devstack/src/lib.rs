@@ -30,6 +30,7 @@ use kiosk::alipay::{AlipayPublicKey, AppPrivateKey};
 use kiosk::checkout::Checkout;
 use kiosk::config::{AlipayConfig, StripeConfig};
 use kiosk::downloads::Downloads;
+use kiosk::reconcile::Reconciler;
 use kiosk::shop::Shop;
 use kiosk::startup::ChannelsConfig;
 use kiosk::stripe::webhook::WebhookSecret;
@@ -56,6 +57,8 @@ pub struct App {
     /// The checkout function's handle (it holds no mailer).
     pub checkout: Checkout,
     pub shop: Shop,
+    /// The reconcile function's handle, run every [`RECONCILE_EVERY`].
+    pub reconciler: Reconciler,
     downloads: Downloads,
     pub sandbox: Arc<Sandbox>,
     pub stripe: Arc<stripe::StripeSandbox>,
@@ -102,6 +105,7 @@ pub async fn start(listener: TcpListener, opts: Options) -> Result<(String, Arc<
         default: None,
     };
     let checkout = Checkout::new(&sdk, config.checkout(), channels.clone()).await?;
+    let reconciler = Reconciler::new(Shop::new(&sdk, config.clone(), channels.clone()).await?);
     let shop = Shop::new(&sdk, config.clone(), channels).await?;
     let stripe = stripe::StripeSandbox::new(
         setup::STRIPE_SECRET_KEY,
@@ -118,6 +122,7 @@ pub async fn start(listener: TcpListener, opts: Options) -> Result<(String, Arc<
     let app = Arc::new(App {
         checkout,
         shop,
+        reconciler,
         downloads,
         sandbox,
         stripe,
@@ -137,7 +142,7 @@ pub async fn start(listener: TcpListener, opts: Options) -> Result<(String, Arc<
             tick.tick().await;
             let stop_at = std::time::Instant::now() + RECONCILE_EVERY / 2;
             let now = kiosk::clock::now();
-            match reconciling.shop.reconcile(now, stop_at).await {
+            match reconciling.reconciler.run(now, stop_at).await {
                 Ok(run) if run != Default::default() => {
                     tracing::info!(?run, "reconcile run")
                 }

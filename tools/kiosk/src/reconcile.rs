@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Result, anyhow};
 use kiosk::author::AuthorError;
 use kiosk::delivery::MailRun;
-use kiosk::reconcile::PendingRun;
+use kiosk::reconcile::{PendingRun, Reconciler};
 use time::OffsetDateTime;
 
 use crate::target::Target;
@@ -50,8 +50,7 @@ pub fn pending_summary(run: &PendingRun) -> String {
 pub async fn run(t: &Target, a: ReconcileArgs, now: OffsetDateTime) -> Result<bool> {
     let deadline = Instant::now() + Duration::from_secs(a.budget);
     if t.has_channel() {
-        let shop = t.shop().await?;
-        let r = shop.reconcile(now, deadline).await?;
+        let r = Reconciler::new(t.shop().await?).run(now, deadline).await?;
         println!("{}", summary(&r.mail));
         println!("{}", pending_summary(&r.pending));
         return Ok(r.mail.errors == 0 && r.pending.errors == 0);
