@@ -1,5 +1,5 @@
-//! The checkout function's handle (docs/architecture.md, Flows: Buy): read products,
-//! count and write orders, start a payment with a channel. Nothing else: a [`Checkout`]
+//! The checkout function's handle (docs/architecture.md, Flows: Buy): read products
+//! (the hosted buy page), count and write orders, start a payment with a channel. Nothing else: a [`Checkout`]
 //! has no mailer, no files and no way to record a payment, so the checkout handler
 //! cannot send mail or serve a download whatever it does (a compile-time fact), which
 //! mirrors its IAM policy (read `PRODUCT#`, put `ORDER#`, update `CHECKOUT#`).
@@ -11,6 +11,7 @@ use crate::config::CheckoutConfig;
 use crate::email::Email;
 use crate::ids::{OrderId, ProductId};
 use crate::order::{ChannelKind, Order, Source};
+use crate::product::Product;
 use crate::startup::{ChannelsConfig, InitError};
 use crate::store::{Store, StoreError};
 
@@ -61,6 +62,19 @@ pub enum CheckoutError {
     TooMany,
 }
 
+/// What the hosted buy page (`GET /buy/{product_id}`) shows: the product as stored
+/// (never a price typed into the author's page) and the channels this shop takes its
+/// currency through, the default first.
+#[derive(Debug, Clone)]
+pub struct BuyPage {
+    pub product: Product,
+    /// Empty: no configured channel takes the product's currency, so it cannot be
+    /// bought here now.
+    pub channels: Vec<ChannelKind>,
+    /// Where the page's form posts (`{PUBLIC_BASE_URL}/checkout`).
+    pub checkout_url: String,
+}
+
 impl Checkout {
     /// Build the checkout function's state once: its settings from the environment,
     /// every configured channel's API key from SSM in one call, the clients.
@@ -101,6 +115,31 @@ impl Checkout {
             store,
             channels,
         }
+    }
+
+    /// The buy page of product `id`, read as stored (one `GetItem`); `None`: no such
+    /// product.
+    pub async fn buy_page(&self, id: &ProductId) -> Result<Option<BuyPage>, StoreError> {
+        let Some(product) = self.store.get_product(id).await? else {
+            return Ok(None);
+        };
+        let currency = product.price().currency();
+        let mut channels = Vec::new();
+        for kind in [
+            self.channels.default,
+            ChannelKind::Alipay,
+            ChannelKind::Stripe,
+        ] {
+            let takes = self.channels.get(kind).is_some_and(|c| c.accepts(currency));
+            if takes && !channels.contains(&kind) {
+                channels.push(kind);
+            }
+        }
+        Ok(Some(BuyPage {
+            product,
+            channels,
+            checkout_url: format!("{}/checkout", self.config.public_base_url),
+        }))
     }
 
     /// The origins whose pages may call `POST /checkout` with `fetch`.

@@ -49,6 +49,8 @@ struct JsonBody {
     utm_source: Option<String>,
     utm_medium: Option<String>,
     utm_campaign: Option<String>,
+    /// The page that linked to the hosted buy page (which itself sends no referrer).
+    referrer: Option<String>,
 }
 
 fn parse(req: &Request) -> Result<CheckoutRequest, Problem> {
@@ -80,6 +82,7 @@ fn parse(req: &Request) -> Result<CheckoutRequest, Problem> {
             utm_source: f.remove("utm_source"),
             utm_medium: f.remove("utm_medium"),
             utm_campaign: f.remove("utm_campaign"),
+            referrer: f.remove("referrer"),
         }
     };
     let product_id = body
@@ -107,7 +110,11 @@ fn parse(req: &Request) -> Result<CheckoutRequest, Problem> {
         utm_source: Source::field(body.utm_source.as_deref()),
         utm_medium: Source::field(body.utm_medium.as_deref()),
         utm_campaign: Source::field(body.utm_campaign.as_deref()),
-        referrer: Source::field(header_str(req, header::REFERER)),
+        referrer: Source::field(
+            body.referrer
+                .as_deref()
+                .or_else(|| header_str(req, header::REFERER)),
+        ),
     };
     Ok(CheckoutRequest {
         product_id,
@@ -143,6 +150,9 @@ fn problem_response(req: &Request, p: &Problem) -> Response<Body> {
 /// its browser keeps the reply from its script. No credentials are involved (checkout
 /// uses no cookies), so none are allowed.
 pub async fn handle(shop: &Checkout, req: Request, now: OffsetDateTime) -> Response<Body> {
+    if let Some(id) = req.uri().path().strip_prefix("/buy/") {
+        return buy_page(shop, &req, id).await;
+    }
     let origin = header_str(&req, header::ORIGIN)
         .filter(|o| {
             shop.cors_origins()
@@ -193,6 +203,92 @@ pub async fn handle(shop: &Checkout, req: Request, now: OffsetDateTime) -> Respo
             .insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, value);
     }
     resp
+}
+
+/// `GET /buy/{product_id}`: the hosted buy page, rendered from the product as stored.
+/// The `utm_*` parameters of its URL and the page that linked to it (`Referer`) ride
+/// along as hidden fields, since the buy page itself sends no referrer.
+async fn buy_page(shop: &Checkout, req: &Request, id: &str) -> Response<Body> {
+    if !matches!(*req.method(), Method::GET | Method::HEAD) {
+        return kiosk_web::html(
+            StatusCode::METHOD_NOT_ALLOWED,
+            pages::error("Use the Buy Now button", "This page is only for viewing."),
+        );
+    }
+    let not_found = || {
+        kiosk_web::html(
+            StatusCode::NOT_FOUND,
+            pages::error(
+                "Product not found",
+                "There is no such product in this shop.",
+            ),
+        )
+    };
+    let Ok(id) = ProductId::parse(id) else {
+        return not_found();
+    };
+    let page = match kiosk_web::deadline(req).run(shop.buy_page(&id)).await {
+        Some(Ok(Some(page))) => page,
+        Some(Ok(None)) => return not_found(),
+        Some(Err(e)) => {
+            tracing::error!(error = %kiosk::error_chain(&e), "buy page failed");
+            return kiosk_web::html(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                pages::error("Something went wrong", "Please try again in a moment."),
+            );
+        }
+        None => return out_of_time(false),
+    };
+    let query = parse_form(req.uri().query().unwrap_or("")).unwrap_or_default();
+    let mut hidden: Vec<(&str, String)> = ["utm_source", "utm_medium", "utm_campaign"]
+        .into_iter()
+        .filter_map(|k| Source::field(query.get(k).map(String::as_str)).map(|v| (k, v)))
+        .collect();
+    if let Some(r) = Source::field(header_str(req, header::REFERER)) {
+        hidden.push(("referrer", r));
+    }
+    let hidden: Vec<(&str, &str)> = hidden.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let channels: Vec<(&str, &str)> = page
+        .channels
+        .iter()
+        .map(|k| match k {
+            ChannelKind::Alipay => ("alipay", "Alipay"),
+            ChannelKind::Stripe => ("stripe", "Card"),
+        })
+        .collect();
+    let product = &page.product;
+    let price = buyer_price(product.price());
+    let file = &product.file().name;
+    let kind = file
+        .rsplit_once('.')
+        .map(|(_, ext)| ext.to_ascii_uppercase())
+        .filter(|ext| !ext.is_empty() && ext.len() <= 8)
+        .unwrap_or_else(|| "File".to_owned());
+    kiosk_web::html(
+        StatusCode::OK,
+        pages::buy(&pages::BuyForm {
+            product_id: product.id().as_str(),
+            title: product.title(),
+            price: &price,
+            edition: product.edition().as_str(),
+            file_kind: &kind,
+            downloads: product.download_limit(),
+            action: &page.checkout_url,
+            channels: &channels,
+            hidden: &hidden,
+        }),
+    )
+}
+
+/// A price as buyers read it: the currency's sign and the amount (`¥9.00`, `$12.50`).
+fn buyer_price(m: kiosk::Money) -> String {
+    let sign = match m.currency() {
+        kiosk::Currency::Cny => "¥",
+        kiosk::Currency::Usd => "$",
+        kiosk::Currency::Eur => "€",
+        kiosk::Currency::Gbp => "£",
+    };
+    format!("{sign}{}", m.to_decimal())
 }
 
 /// The reply when checkout did not finish within the request's deadline (a slow

@@ -9,6 +9,9 @@ color:#1f2328;background:#f6f8fa}main{max-width:34rem;margin:2.5rem auto;padding
 border:1px solid #d0d7de;border-radius:12px}h1{font-size:1.45rem;line-height:1.25;margin:0 0 1rem}p{margin:.75rem 0}\
 .muted{color:#59636e;font-size:.92rem}.btn{display:inline-block;padding:.75rem 1.4rem;border:0;border-radius:8px;\
 background:#1a7f37;color:#fff;font:inherit;font-weight:600;text-decoration:none;cursor:pointer}\
+.field{width:100%;padding:.65rem .75rem;border:1px solid #8c959f;border-radius:8px;font:inherit}\
+fieldset{border:0;padding:0;margin:.75rem 0}legend{padding:0;margin-bottom:.25rem}.choice{display:block;padding:.3rem 0}\
+.price{font-size:1.3rem}:focus-visible{outline:3px solid #0969da;outline-offset:2px}\
 .link{word-break:break-all;background:#f6f8fa;padding:.5rem .75rem;border-radius:6px;font-size:.9rem}\
 @media (max-width:480px){main{margin:0;border:0;border-radius:0;min-height:100vh}}";
 
@@ -20,6 +23,100 @@ pub fn frame(title: &str, head_extra: &str, body: &str) -> String {
          <meta name=\"robots\" content=\"noindex\">{head_extra}<title>{title}</title><style>{STYLE}</style></head>\
          <body><main>{body}</main></body></html>",
         title = e(title),
+    )
+}
+
+/// What the hosted buy page shows, already formatted for the buyer.
+pub struct BuyForm<'a> {
+    pub product_id: &'a str,
+    pub title: &'a str,
+    /// The price as a buyer reads it, e.g. `¥9.00`.
+    pub price: &'a str,
+    pub edition: &'a str,
+    /// What the file is, e.g. `PDF`.
+    pub file_kind: &'a str,
+    pub downloads: u32,
+    /// Where the form posts.
+    pub action: &'a str,
+    /// (`channel` value, label) of each way to pay, the default first; empty: none takes
+    /// this product's currency.
+    pub channels: &'a [(&'a str, &'a str)],
+    /// Attribution carried into the order (`utm_*`, `referrer`), already sanitised.
+    pub hidden: &'a [(&'a str, &'a str)],
+}
+
+/// The hosted buy page: the product as stored, an email field and Buy Now, as a plain
+/// form (no script), labelled for screen readers and usable by keyboard.
+pub fn buy(f: &BuyForm) -> String {
+    let downloads = if f.downloads == 1 {
+        "1 download".to_owned()
+    } else {
+        format!("{} downloads", f.downloads)
+    };
+    let about = format!(
+        "<p><strong class=\"price\">{price}</strong></p>\
+         <p class=\"muted\">Edition {edition} · {kind} · {downloads}. The download link comes \
+         on the next page and by email.</p>",
+        price = e(f.price),
+        edition = e(f.edition),
+        kind = e(f.file_kind),
+    );
+    if f.channels.is_empty() {
+        return frame(
+            f.title,
+            "",
+            &format!(
+                "<h1>{}</h1>{about}<p>This product cannot be bought here right now.</p>",
+                e(f.title)
+            ),
+        );
+    }
+    let hidden: String = std::iter::once(("product_id", f.product_id))
+        .chain(f.hidden.iter().copied())
+        .map(|(k, v)| {
+            format!(
+                "<input type=\"hidden\" name=\"{}\" value=\"{}\">",
+                e(k),
+                e(v)
+            )
+        })
+        .collect();
+    let pay = if let [(value, _)] = f.channels {
+        format!(
+            "<input type=\"hidden\" name=\"channel\" value=\"{}\">",
+            e(value)
+        )
+    } else {
+        let options: String = f
+            .channels
+            .iter()
+            .enumerate()
+            .map(|(i, (value, label))| {
+                format!(
+                    "<label class=\"choice\"><input type=\"radio\" name=\"channel\" value=\"{v}\"{checked}> {l}</label>",
+                    v = e(value),
+                    l = e(label),
+                    checked = if i == 0 { " checked" } else { "" },
+                )
+            })
+            .collect();
+        format!("<fieldset><legend>Pay with</legend>{options}</fieldset>")
+    };
+    frame(
+        f.title,
+        "",
+        &format!(
+            "<h1>{title}</h1>{about}\
+             <form method=\"post\" action=\"{action}\">{hidden}\
+             <p><label for=\"email\">Your email</label><br>\
+             <input id=\"email\" name=\"email\" type=\"email\" required autocomplete=\"email\" \
+             inputmode=\"email\" aria-describedby=\"email-help\" class=\"field\"></p>\
+             <p id=\"email-help\" class=\"muted\">Where we send your download link.</p>\
+             {pay}<p><button class=\"btn\" type=\"submit\">Buy Now · {price}</button></p></form>",
+            title = e(f.title),
+            action = e(f.action),
+            price = e(f.price),
+        ),
     )
 }
 

@@ -176,6 +176,18 @@ async fn check_effect(
 ) -> Result<()> {
     let http = || HttpResult::from_json(result);
     match file {
+        "buy-page.json" => {
+            let body = http()?.body;
+            let price = format!("¥{}", stack.product.price().to_decimal());
+            ensure!(
+                body.contains(stack.product.title()) && body.contains(&price),
+                "{body}"
+            );
+            ensure!(
+                body.contains("name=\"utm_source\" value=\"blog\""),
+                "{body}"
+            );
+        }
         "checkout-form.json" => {
             let loc = http()?.header("location").unwrap_or_default().to_owned();
             ensure!(loc.contains("method=alipay.trade.page.pay"), "{loc}");

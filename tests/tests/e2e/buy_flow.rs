@@ -717,3 +717,89 @@ async fn checkouts_past_the_networks_hourly_rate_get_a_429_and_write_nothing() {
     assert_eq!(resp.status(), 303);
     assert_eq!(w.t.scan_entity("order").await.unwrap().len(), 4);
 }
+
+async fn buy_page(w: &World, path_and_query: &str) -> Response<Body> {
+    let req = lambda_http::http::Request::builder()
+        .method("GET")
+        .uri(format!("{}{path_and_query}", kiosk_e2e::BASE_URL))
+        .header("accept", "text/html")
+        .header("referer", "https://author.example.org/the-book")
+        .body(Body::Empty)
+        .unwrap();
+    checkout::handler::handle(&w.checkout, req, kiosk_e2e::now()).await
+}
+
+/// The hosted buy page shows the product as stored (so a price changed with `kiosk`
+/// shows at once), carries the link's attribution into the order, and its form buys.
+#[tokio::test]
+async fn the_hosted_buy_page_sells_the_product_as_stored() {
+    let w = World::new(WorldOptions::default()).await.unwrap();
+    let product = w.add_product("rust-book", "9.00").await;
+
+    let resp = buy_page(&w, "/buy/rust-book?utm_source=blog&utm_campaign=launch").await;
+    assert_eq!(resp.status(), 200);
+    assert!(
+        resp.headers()["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .contains("frame-ancestors 'none'")
+    );
+    let page = body_string(&resp);
+    assert!(page.contains(product.title()), "{page}");
+    assert!(page.contains("¥9.00"), "{page}");
+    assert!(page.contains(&format!("action=\"{}/checkout\"", kiosk_e2e::BASE_URL)));
+    assert!(page.contains("<label for=\"email\">"), "{page}");
+    for field in [
+        "name=\"product_id\" value=\"rust-book\"",
+        "name=\"utm_source\" value=\"blog\"",
+        "name=\"utm_campaign\" value=\"launch\"",
+        "name=\"referrer\" value=\"https://author.example.org/the-book\"",
+        "name=\"channel\" value=\"alipay\"",
+    ] {
+        assert!(page.contains(field), "{field} in {page}");
+    }
+
+    // The author changes the price: the page follows without any edit to a site.
+    let dearer = product.clone().with_price(kiosk_e2e::cny("12.50")).unwrap();
+    w.shop
+        .store
+        .update_product(&dearer, kiosk_e2e::now())
+        .await
+        .unwrap();
+    let page = body_string(&buy_page(&w, "/buy/rust-book").await);
+    assert!(page.contains("¥12.50") && !page.contains("¥9.00"), "{page}");
+
+    for missing in ["/buy/no-such-book", "/buy/NOT%20AN%20ID", "/buy/"] {
+        assert_eq!(buy_page(&w, missing).await.status(), 404, "{missing}");
+    }
+
+    // Submitting the page's form: an order at the stored price, with the link's
+    // attribution and the author's page as referrer.
+    let email = w.buyer(7);
+    let body = format!(
+        "product_id=rust-book&email={}&channel=alipay&utm_source=blog&utm_campaign=launch&referrer={}",
+        email.replace('@', "%40"),
+        "https%3A%2F%2Fauthor.example.org%2Fthe-book"
+    );
+    let resp = w
+        .checkout(
+            &body,
+            "application/x-www-form-urlencoded",
+            "text/html",
+            "Mozilla/5.0 (X11; Linux x86_64)",
+        )
+        .await;
+    assert_eq!(resp.status(), 303, "{}", body_string(&resp));
+    let url = resp.headers()["location"].to_str().unwrap().to_owned();
+    let biz: serde_json::Value = serde_json::from_str(&pay_params(&url)["biz_content"]).unwrap();
+    assert_eq!(biz["total_amount"], "12.50");
+    let id = OrderId::parse(biz["out_trade_no"].as_str().unwrap()).unwrap();
+    let order = w.order(&id).await;
+    assert_eq!(order.amount, kiosk_e2e::cny("12.50"));
+    assert_eq!(order.source.utm_source.as_deref(), Some("blog"));
+    assert_eq!(order.source.utm_campaign.as_deref(), Some("launch"));
+    assert_eq!(
+        order.source.referrer.as_deref(),
+        Some("https://author.example.org/the-book")
+    );
+}

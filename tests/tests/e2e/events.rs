@@ -149,7 +149,18 @@ fn events() -> Vec<(&'static str, Value)> {
             true,
         )
     };
+    let mut buy = event(
+        "GET",
+        "/buy/{product_id}",
+        &format!("/buy/{PRODUCT}"),
+        "utm_source=blog",
+        json!({ "user-agent": UA, "accept": "text/html", "referer": "https://author.example.org/the-book" }),
+        None,
+        false,
+    );
+    buy["pathParameters"] = json!({ "product_id": PRODUCT });
     vec![
+        ("buy-page.json", buy),
         ("checkout-form.json", event("POST", "/checkout", "/checkout", "", form_headers("text/html"), Some(&format!("product_id={PRODUCT}&email=reader%40example.com&utm_source=blog")), false)),
         (
             "checkout-json.json",
@@ -200,6 +211,18 @@ async fn each_event_gets_its_response() {
     let w = World::new(WorldOptions::default()).await.unwrap();
     let product = w.add_product(PRODUCT, "9.00").await;
     let now = kiosk_e2e::now();
+
+    let resp = checkout::handler::handle(&w.checkout, load("buy-page.json"), now).await;
+    assert_eq!(resp.status(), 200);
+    let page = body_string(&resp);
+    assert!(
+        page.contains(product.title()) && page.contains("¥9.00"),
+        "{page}"
+    );
+    assert!(
+        page.contains("name=\"utm_source\" value=\"blog\""),
+        "{page}"
+    );
 
     let resp = checkout::handler::handle(&w.checkout, load("checkout-form.json"), now).await;
     assert_eq!(resp.status(), 303);
