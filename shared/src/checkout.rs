@@ -73,6 +73,8 @@ pub struct BuyPage {
     pub channels: Vec<ChannelKind>,
     /// Where the page's form posts (`{PUBLIC_BASE_URL}/checkout`).
     pub checkout_url: String,
+    /// The page itself (`{PUBLIC_BASE_URL}/buy/{product_id}`).
+    pub buy_url: String,
 }
 
 impl Checkout {
@@ -135,10 +137,12 @@ impl Checkout {
                 channels.push(kind);
             }
         }
+        let base = &self.config.public_base_url;
         Ok(Some(BuyPage {
+            buy_url: format!("{base}/buy/{}", product.id()),
             product,
             channels,
-            checkout_url: format!("{}/checkout", self.config.public_base_url),
+            checkout_url: format!("{base}/checkout"),
         }))
     }
 

@@ -153,6 +153,9 @@ pub async fn handle(shop: &Checkout, req: Request, now: OffsetDateTime) -> Respo
     if let Some(id) = req.uri().path().strip_prefix("/buy/") {
         return buy_page(shop, &req, id).await;
     }
+    if let Some(id) = req.uri().path().strip_prefix("/products/") {
+        return product_json(shop, &req, id).await;
+    }
     let origin = header_str(&req, header::ORIGIN)
         .filter(|o| {
             shop.cors_origins()
@@ -278,6 +281,67 @@ async fn buy_page(shop: &Checkout, req: &Request, id: &str) -> Response<Body> {
             hidden: &hidden,
         }),
     )
+}
+
+/// `GET /products/{product_id}`: the product's public facts as JSON, for a page that
+/// shows the live price (`data-kiosk-price`): any origin may read it (nothing private,
+/// no credentials), and it is never cached, so a price changed with `kiosk` shows at once.
+async fn product_json(shop: &Checkout, req: &Request, id: &str) -> Response<Body> {
+    let reply = |status, value: serde_json::Value| {
+        let mut r = kiosk_web::json(status, &value);
+        r.headers_mut().insert(
+            header::ACCESS_CONTROL_ALLOW_ORIGIN,
+            header::HeaderValue::from_static("*"),
+        );
+        r
+    };
+    if !matches!(*req.method(), Method::GET | Method::HEAD) {
+        return reply(
+            StatusCode::METHOD_NOT_ALLOWED,
+            json!({ "error": { "field": null, "message": "use GET" } }),
+        );
+    }
+    let not_found = || {
+        reply(
+            StatusCode::NOT_FOUND,
+            json!({ "error": { "field": "product_id", "message": "no such product" } }),
+        )
+    };
+    let Ok(id) = ProductId::parse(id) else {
+        return not_found();
+    };
+    match kiosk_web::deadline(req).run(shop.buy_page(&id)).await {
+        Some(Ok(Some(page))) => {
+            let p = &page.product;
+            let channels: Vec<&str> = page.channels.iter().map(|k| k.as_str()).collect();
+            reply(
+                StatusCode::OK,
+                json!({
+                    "id": p.id().as_str(),
+                    "title": p.title(),
+                    "price": p.price().to_decimal(),
+                    "currency": p.price().currency().code(),
+                    "display_price": buyer_price(p.price()),
+                    "edition": p.edition().as_str(),
+                    "downloads": p.download_limit(),
+                    "channels": channels,
+                    "buy_url": page.buy_url,
+                }),
+            )
+        }
+        Some(Ok(None)) => not_found(),
+        Some(Err(e)) => {
+            tracing::error!(error = %kiosk::error_chain(&e), "product lookup failed");
+            reply(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                json!({ "error": { "field": null, "message": "please try again in a moment" } }),
+            )
+        }
+        None => reply(
+            StatusCode::SERVICE_UNAVAILABLE,
+            json!({ "error": { "field": null, "message": "please try again in a moment" } }),
+        ),
+    }
 }
 
 /// A price as buyers read it: the currency's sign and the amount (`¥9.00`, `$12.50`).

@@ -803,3 +803,54 @@ async fn the_hosted_buy_page_sells_the_product_as_stored() {
         Some("https://author.example.org/the-book")
     );
 }
+
+/// `GET /products/{id}`: the product's live public facts for any origin, never cached.
+#[tokio::test]
+async fn product_json_gives_the_live_price_to_any_origin() {
+    let w = World::new(WorldOptions::default()).await.unwrap();
+    let product = w.add_product("rust-book", "9.00").await;
+    let get = |path: &'static str| {
+        let w = &w;
+        async move {
+            let req = lambda_http::http::Request::builder()
+                .method("GET")
+                .uri(format!("{}{path}", kiosk_e2e::BASE_URL))
+                .header("origin", "https://author.example.org")
+                .body(Body::Empty)
+                .unwrap();
+            checkout::handler::handle(&w.checkout, req, kiosk_e2e::now()).await
+        }
+    };
+    let resp = get("/products/rust-book").await;
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.headers()["access-control-allow-origin"], "*");
+    assert_eq!(resp.headers()["cache-control"], "no-store");
+    let v: serde_json::Value = serde_json::from_str(&body_string(&resp)).unwrap();
+    assert_eq!(v["title"], product.title());
+    assert_eq!(
+        (v["price"].as_str(), v["currency"].as_str()),
+        (Some("9.00"), Some("CNY"))
+    );
+    assert_eq!(v["display_price"], "¥9.00");
+    assert_eq!(v["channels"], serde_json::json!(["alipay"]));
+    assert_eq!(
+        v["buy_url"],
+        format!("{}/buy/rust-book", kiosk_e2e::BASE_URL)
+    );
+
+    let dearer = product.with_price(kiosk_e2e::cny("12.50")).unwrap();
+    w.shop
+        .store
+        .update_product(&dearer, kiosk_e2e::now())
+        .await
+        .unwrap();
+    let v: serde_json::Value =
+        serde_json::from_str(&body_string(&get("/products/rust-book").await)).unwrap();
+    assert_eq!(v["display_price"], "¥12.50");
+
+    for missing in ["/products/no-such-book", "/products/%00"] {
+        let resp = get(missing).await;
+        assert_eq!(resp.status(), 404, "{missing}");
+        assert_eq!(resp.headers()["access-control-allow-origin"], "*");
+    }
+}

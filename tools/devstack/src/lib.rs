@@ -1,7 +1,7 @@
 //! `make dev`'s server: the whole shop in one process on 127.0.0.1.
 //!
 //! - `/` and other files: the static shop in `site/`;
-//! - `/checkout`, `/buy/{product_id}`, `/notify/alipay`, `/return/alipay`, `/download/...`: the very handler
+//! - `/checkout`, `/buy/{product_id}`, `/products/{product_id}`, `/notify/alipay`, `/return/alipay`, `/download/...`: the very handler
 //!   functions the Lambda binaries run, fed `lambda_http` requests;
 //! - `/sandbox/alipay/...`: a local Alipay (see `sandbox`);
 //! - `/sandbox/stripe/...`: a local Stripe: API and hosted checkout page (see `stripe`);
@@ -356,6 +356,7 @@ impl App {
 
         let function_route = path == "/checkout"
             || path.starts_with("/buy/")
+            || path.starts_with("/products/")
             || path.starts_with("/notify/")
             || path.starts_with("/return/")
             || path.starts_with("/download/");
@@ -370,7 +371,10 @@ impl App {
             };
             let lreq = lambda_http::http::Request::from_parts(parts, body);
             let now = kiosk::clock::now();
-            let resp = if path == "/checkout" || path.starts_with("/buy/") {
+            let resp = if path == "/checkout"
+                || path.starts_with("/buy/")
+                || path.starts_with("/products/")
+            {
                 checkout::handler::handle(&self.checkout, lreq, now).await
             } else if path.starts_with("/download/") {
                 download::handler::handle(&self.downloads, lreq, now).await
