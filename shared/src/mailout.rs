@@ -242,15 +242,7 @@ impl Author {
         } else {
             req.file.file_ref(&req.product, &edition).key
         };
-        let records = self
-            .store()
-            .edition_mails(&req.product, edition.as_str())
-            .await?;
-        let plan = plan(
-            self.store().buyers_of(&req.product).await?,
-            &records,
-            edition.as_str(),
-        );
+        let plan = self.plan(&req.product, &edition).await?;
         Ok(Prepared {
             product,
             edition,
@@ -271,29 +263,23 @@ impl Author {
     ) -> Result<Summary, UpdateError> {
         let prepared = self.prepare_update(req, now).await?;
         let quota = self.send_quota().await?;
-        let product = if prepared.resume {
+        let edition = prepared.edition.clone();
+        let (product, plan) = if prepared.resume {
             let _ = watch.progress(Progress::Resuming {
                 product: &prepared.product,
             });
-            prepared.product
+            // Nothing changed since the plan was read: mail who it lists.
+            (prepared.product, prepared.plan)
         } else {
             let product = self
-                .switch_edition(prepared.product, prepared.edition.clone(), &req.file, now)
+                .switch_edition(prepared.product, edition.clone(), &req.file, now)
                 .await?;
             let _ = watch.progress(Progress::Switched { product: &product });
-            product
+            // Who to mail, read again now that new buyers get the new edition: an order
+            // paid while the file was uploading bought the old one and is on this list.
+            let plan = self.plan(product.id(), &edition).await?;
+            (product, plan)
         };
-        // Who to mail, read again now that new buyers get the new edition: an order
-        // paid while the file was uploading bought the old one and is on this list.
-        let records = self
-            .store()
-            .edition_mails(product.id(), prepared.edition.as_str())
-            .await?;
-        let plan = plan(
-            self.store().buyers_of(product.id()).await?,
-            &records,
-            prepared.edition.as_str(),
-        );
         let _ = watch.progress(Progress::Mailing {
             to_mail: plan.to_mail.len(),
             quota,
@@ -306,6 +292,20 @@ impl Author {
             note: req.note.as_deref(),
         };
         Ok(out.run(plan, quota, now, watch).await)
+    }
+
+    /// Who a mail-out of `edition` reaches, from the product's orders and the
+    /// edition's mail records ([`plan`]).
+    async fn plan(&self, product: &ProductId, edition: &Edition) -> Result<Plan, StoreError> {
+        let records = self
+            .store()
+            .edition_mails(product, edition.as_str())
+            .await?;
+        Ok(plan(
+            self.store().buyers_of(product).await?,
+            &records,
+            edition.as_str(),
+        ))
     }
 
     async fn send_quota(&self) -> Result<Quota, UpdateError> {

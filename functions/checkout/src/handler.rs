@@ -4,7 +4,7 @@
 //! finished within the request's deadline ([`kiosk::deadline`]) answers 503 "try again" (an order it wrote meanwhile stays pending and expires).
 
 use kiosk::channel::{ChannelError, Device};
-use kiosk::checkout::{Checkout, CheckoutError, CheckoutRequest};
+use kiosk::checkout::{BuyPage, Checkout, CheckoutError, CheckoutRequest};
 use kiosk::form::parse_form;
 use kiosk::order::{ChannelKind, Source};
 use kiosk::{Email, ProductId};
@@ -218,29 +218,24 @@ async fn buy_page(shop: &Checkout, req: &Request, id: &str) -> Response<Body> {
             pages::error("Use the Buy Now button", "This page is only for viewing."),
         );
     }
-    let not_found = || {
-        kiosk_web::html(
-            StatusCode::NOT_FOUND,
-            pages::error(
-                "Product not found",
-                "There is no such product in this shop.",
-            ),
-        )
-    };
-    let Ok(id) = ProductId::parse(id) else {
-        return not_found();
-    };
-    let page = match kiosk_web::deadline(req).run(shop.buy_page(&id)).await {
-        Some(Ok(Some(page))) => page,
-        Some(Ok(None)) => return not_found(),
-        Some(Err(e)) => {
-            tracing::error!(error = %kiosk::error_chain(&e), "buy page failed");
+    let page = match lookup(shop, req, id).await {
+        Ok(page) => page,
+        Err(Missing::NotFound) => {
+            return kiosk_web::html(
+                StatusCode::NOT_FOUND,
+                pages::error(
+                    "Product not found",
+                    "There is no such product in this shop.",
+                ),
+            );
+        }
+        Err(Missing::Failed) => {
             return kiosk_web::html(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 pages::error("Something went wrong", "Please try again in a moment."),
             );
         }
-        None => return out_of_time(false),
+        Err(Missing::OutOfTime) => return out_of_time(false),
     };
     let query = parse_form(req.uri().query().unwrap_or("")).unwrap_or_default();
     let mut hidden: Vec<(&str, String)> = ["utm_source", "utm_medium", "utm_campaign"]
@@ -301,46 +296,55 @@ async fn product_json(shop: &Checkout, req: &Request, id: &str) -> Response<Body
             json!({ "error": { "field": null, "message": "use GET" } }),
         );
     }
-    let not_found = || {
-        reply(
-            StatusCode::NOT_FOUND,
-            json!({ "error": { "field": "product_id", "message": "no such product" } }),
-        )
-    };
-    let Ok(id) = ProductId::parse(id) else {
-        return not_found();
-    };
-    match kiosk_web::deadline(req).run(shop.buy_page(&id)).await {
-        Some(Ok(Some(page))) => {
-            let p = &page.product;
-            let channels: Vec<&str> = page.channels.iter().map(|k| k.as_str()).collect();
-            reply(
-                StatusCode::OK,
-                json!({
-                    "id": p.id().as_str(),
-                    "title": p.title(),
-                    "price": p.price().to_decimal(),
-                    "currency": p.price().currency().code(),
-                    "display_price": buyer_price(p.price()),
-                    "edition": p.edition().as_str(),
-                    "downloads": p.download_limit(),
-                    "channels": channels,
-                    "buy_url": page.buy_url,
-                }),
-            )
+    let retry = json!({ "error": { "field": null, "message": "please try again in a moment" } });
+    let page = match lookup(shop, req, id).await {
+        Ok(page) => page,
+        Err(Missing::NotFound) => {
+            return reply(
+                StatusCode::NOT_FOUND,
+                json!({ "error": { "field": "product_id", "message": "no such product" } }),
+            );
         }
-        Some(Ok(None)) => not_found(),
+        Err(Missing::Failed) => return reply(StatusCode::INTERNAL_SERVER_ERROR, retry),
+        Err(Missing::OutOfTime) => return reply(StatusCode::SERVICE_UNAVAILABLE, retry),
+    };
+    let p = &page.product;
+    let channels: Vec<&str> = page.channels.iter().map(|k| k.as_str()).collect();
+    reply(
+        StatusCode::OK,
+        json!({
+            "id": p.id().as_str(),
+            "title": p.title(),
+            "price": p.price().to_decimal(),
+            "currency": p.price().currency().code(),
+            "display_price": buyer_price(p.price()),
+            "edition": p.edition().as_str(),
+            "downloads": p.download_limit(),
+            "channels": channels,
+            "buy_url": page.buy_url,
+        }),
+    )
+}
+
+/// Why a product's page or facts cannot be shown.
+enum Missing {
+    NotFound,
+    Failed,
+    OutOfTime,
+}
+
+/// The product `id` (from the path) as the buy page and its JSON show it, read within
+/// the request's deadline; a malformed id is simply not found.
+async fn lookup(shop: &Checkout, req: &Request, id: &str) -> Result<BuyPage, Missing> {
+    let id = ProductId::parse(id).map_err(|_| Missing::NotFound)?;
+    match kiosk_web::deadline(req).run(shop.buy_page(&id)).await {
+        Some(Ok(Some(page))) => Ok(page),
+        Some(Ok(None)) => Err(Missing::NotFound),
         Some(Err(e)) => {
             tracing::error!(error = %kiosk::error_chain(&e), "product lookup failed");
-            reply(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                json!({ "error": { "field": null, "message": "please try again in a moment" } }),
-            )
+            Err(Missing::Failed)
         }
-        None => reply(
-            StatusCode::SERVICE_UNAVAILABLE,
-            json!({ "error": { "field": null, "message": "please try again in a moment" } }),
-        ),
+        None => Err(Missing::OutOfTime),
     }
 }
 
