@@ -151,6 +151,16 @@ impl Checkout {
         &self.config.cors_origins
     }
 
+    /// `origin` (lowercase) when it is one of the origins whose pages may show the buy
+    /// page in `kiosk.js`'s overlay ([`crate::config::Config::embed_origins`]).
+    pub fn embed_origin(&self, origin: &str) -> Option<&str> {
+        self.config
+            .embed_origins
+            .iter()
+            .find(|o| o.eq_ignore_ascii_case(origin))
+            .map(String::as_str)
+    }
+
     /// Create a pending order priced from the product (never from the request) and the
     /// provider's payment page for it. A channel that is off or cannot take the
     /// product's currency is refused before anything is written or sent; a provider

@@ -150,6 +150,11 @@ pub struct Config {
     /// Origins whose pages may call `POST /checkout` with `fetch` (`CORS_ALLOWED_ORIGINS`,
     /// comma-separated `https://host[:port]`; default none). A plain HTML form needs none.
     pub cors_origins: Vec<String>,
+    /// Origins whose pages may show the buy page in `kiosk.js`'s overlay (`EMBED_ORIGINS`,
+    /// comma-separated like [`Config::cors_origins`]; default: the origin of
+    /// [`Config::shop_url`]). Every other page, and the buy page outside the overlay,
+    /// refuses all framing.
+    pub embed_origins: Vec<String>,
     /// Checkouts one network may start per hour (`CHECKOUTS_PER_NETWORK_HOUR`, default
     /// [`Config::DEFAULT_CHECKOUTS_PER_NETWORK_HOUR`]); see [`crate::checkout::CHECKOUT_WINDOW`].
     pub checkouts_per_network_hour: u32,
@@ -172,12 +177,14 @@ impl Config {
         public_base_url: impl Into<String>,
         shop_url: impl Into<String>,
     ) -> Self {
+        let shop_url = shop_url.into();
         Config {
             table_name: table_name.into(),
             files_bucket: files_bucket.into(),
             sender_email,
             public_base_url: public_base_url.into(),
-            shop_url: shop_url.into(),
+            embed_origins: origin_of(&shop_url).into_iter().collect(),
+            shop_url,
             order_ttl: Self::DEFAULT_ORDER_TTL,
             presign: Self::DEFAULT_PRESIGN,
             cors_origins: Vec::new(),
@@ -207,6 +214,7 @@ impl Config {
             // anyway; a week is SigV4's hard limit.
             presign: Duration::seconds(number(env, "PRESIGN_SECONDS", 300, 10..=604_800)?.into()),
             cors_origins: c.cors_origins,
+            embed_origins: c.embed_origins,
             checkouts_per_network_hour: c.checkouts_per_network_hour,
         })
     }
@@ -219,6 +227,7 @@ impl Config {
             shop_url: self.shop_url.clone(),
             order_ttl: self.order_ttl,
             cors_origins: self.cors_origins.clone(),
+            embed_origins: self.embed_origins.clone(),
             checkouts_per_network_hour: self.checkouts_per_network_hour,
         }
     }
@@ -237,6 +246,8 @@ pub struct CheckoutConfig {
     pub order_ttl: Duration,
     /// See [`Config::cors_origins`].
     pub cors_origins: Vec<String>,
+    /// See [`Config::embed_origins`].
+    pub embed_origins: Vec<String>,
     /// See [`Config::checkouts_per_network_hour`].
     pub checkouts_per_network_hour: u32,
 }
@@ -247,10 +258,16 @@ impl CheckoutConfig {
     }
 
     pub fn from(env: &dyn Env) -> Result<Self, ConfigError> {
+        let shop_url = http_url(env, "SHOP_URL")?;
+        let embed_origins = match optional(env, "EMBED_ORIGINS") {
+            Some(_) => origins(env, "EMBED_ORIGINS")?,
+            None => origin_of(&shop_url).into_iter().collect(),
+        };
         Ok(CheckoutConfig {
             table_name: required(env, "TABLE_NAME")?,
             public_base_url: base_url(env, "PUBLIC_BASE_URL")?,
-            shop_url: http_url(env, "SHOP_URL")?,
+            shop_url,
+            embed_origins,
             order_ttl: Duration::minutes(number(env, "ORDER_TTL_MINUTES", 30, 1..=1440)?.into()),
             cors_origins: origins(env, "CORS_ALLOWED_ORIGINS")?,
             checkouts_per_network_hour: number(
@@ -273,29 +290,43 @@ fn origins(env: &dyn Env, name: &'static str) -> Result<Vec<String>, ConfigError
         .map(str::trim)
         .filter(|o| !o.is_empty())
         .map(|o| {
-            let host = o
-                .strip_prefix("https://")
-                .or_else(|| {
-                    o.strip_prefix("http://")
-                        .filter(|h| h.starts_with("127.0.0.1") || h.starts_with("localhost"))
-                })
-                .unwrap_or("");
-            let ok = !host.is_empty()
-                && host
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':'));
-            if ok {
-                Ok(o.to_ascii_lowercase())
-            } else {
-                Err(ConfigError::Invalid {
-                    name,
-                    reason: format!(
-                        "{o:?} is not an origin (https://host[:port], no path or trailing slash)"
-                    ),
-                })
-            }
+            parse_origin(o).ok_or_else(|| ConfigError::Invalid {
+                name,
+                reason: format!(
+                    "{o:?} is not an origin (https://host[:port], no path or trailing slash)"
+                ),
+            })
         })
         .collect()
+}
+
+/// `o` as a web origin in lowercase: `https://host[:port]`, or `http://` for 127.0.0.1
+/// and localhost only; nothing after the host and port.
+pub fn parse_origin(o: &str) -> Option<String> {
+    let o = o.to_ascii_lowercase();
+    let (host, loopback_only) = match o.strip_prefix("https://") {
+        Some(h) => (h, false),
+        None => (o.strip_prefix("http://")?, true),
+    };
+    let (name, port) = match host.split_once(':') {
+        Some((name, port)) => (name, Some(port)),
+        None => (host, None),
+    };
+    let name_ok = !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-'));
+    let port_ok = port.is_none_or(|p| (1..=5).contains(&p.len()) && p.parse::<u16>().is_ok());
+    let loopback_ok = !loopback_only || matches!(name, "127.0.0.1" | "localhost");
+    (name_ok && port_ok && loopback_ok).then_some(o)
+}
+
+/// The origin of an absolute URL (`https://example.com/book/` → `https://example.com`),
+/// when it is one [`parse_origin`] accepts.
+pub fn origin_of(url: &str) -> Option<String> {
+    let (scheme, rest) = url.split_once("://")?;
+    let host = rest.split(['/', '?', '#']).next()?;
+    parse_origin(&format!("{scheme}://{host}"))
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -598,6 +629,47 @@ mod tests {
                 "{bad}"
             );
         }
+    }
+
+    #[test]
+    fn embed_origins_default_to_the_shop_pages_origin() {
+        let c = Config::from(&env(BASE)).unwrap();
+        assert_eq!(c.embed_origins, ["https://example.com"]);
+        assert_eq!(c.checkout().embed_origins, ["https://example.com"]);
+        let c = Config::from(&env(&with(&[(
+            "EMBED_ORIGINS",
+            "https://Books.example.net:8443,https://example.org",
+        )])))
+        .unwrap();
+        assert_eq!(
+            c.embed_origins,
+            ["https://books.example.net:8443", "https://example.org"]
+        );
+        for bad in [
+            "https://a.example/x",
+            "http://127.0.0.1.evil.example",
+            "https://a.example:99999",
+            "https://a b",
+        ] {
+            assert!(
+                matches!(
+                    Config::from(&env(&with(&[("EMBED_ORIGINS", bad)]))),
+                    Err(ConfigError::Invalid {
+                        name: "EMBED_ORIGINS",
+                        ..
+                    })
+                ),
+                "{bad}"
+            );
+        }
+        assert_eq!(
+            origin_of("http://127.0.0.1:8081/"),
+            Some("http://127.0.0.1:8081".into())
+        );
+        assert_eq!(
+            origin_of("https://Example.com?x#y"),
+            Some("https://example.com".into())
+        );
     }
 
     #[test]

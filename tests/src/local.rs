@@ -27,6 +27,7 @@ impl LocalShop {
             endpoint: std::env::var("AWS_ENDPOINT_URL")
                 .context("AWS_ENDPOINT_URL is not set; run `make test`")?,
             site_dir: root.join("site"),
+            site_listener: tokio::net::TcpListener::bind("127.0.0.1:0").await?,
             keys_dir: keys_dir.to_path_buf(),
             retry_unit: Duration::from_millis(50),
             // Each shop its own table, bucket and secrets: tests start several at once.

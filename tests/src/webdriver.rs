@@ -68,6 +68,17 @@ impl ChromeDriver {
 
     /// A new headless Chromium session that saves downloads into `download_dir`.
     pub async fn session(&self, user_data_dir: &Path, download_dir: &Path) -> Result<Browser> {
+        self.session_with(user_data_dir, download_dir, true).await
+    }
+
+    /// [`ChromeDriver::session`] with JavaScript on or off (Chromium's content setting,
+    /// as a buyer who turned it off has it).
+    pub async fn session_with(
+        &self,
+        user_data_dir: &Path,
+        download_dir: &Path,
+        javascript: bool,
+    ) -> Result<Browser> {
         let mut args: Vec<String> = CHROMIUM_FLAGS.iter().map(|s| s.to_string()).collect();
         args.push(format!("--user-data-dir={}", user_data_dir.display()));
         let caps = json!({
@@ -81,6 +92,8 @@ impl ChromeDriver {
                         "download.prompt_for_download": false,
                         "download.directory_upgrade": true,
                         "safebrowsing.enabled": false,
+                        "profile.managed_default_content_settings.javascript":
+                            if javascript { 1 } else { 2 },
                     },
                 },
             }},
@@ -139,6 +152,13 @@ async fn call(
     }
     Ok(v["value"].clone())
 }
+
+/// WebDriver's Tab key.
+pub const TAB: char = '\u{E004}';
+/// WebDriver's Enter key.
+pub const ENTER: char = '\u{E007}';
+/// WebDriver's Escape key.
+pub const ESCAPE: char = '\u{E00C}';
 
 /// One browser session. Call [`Browser::quit`] at the end; the driver's drop kills the rest.
 pub struct Browser {
@@ -272,6 +292,66 @@ impl Browser {
             "still at {} after 10 s, waiting for {prefix}",
             self.current_url().await?
         )
+    }
+
+    /// Run `script` (a function body; `arguments` holds `args`) in the current frame and
+    /// return what it returns.
+    pub async fn execute(&self, script: &str, args: Value) -> Result<Value> {
+        self.post("/execute/sync", json!({ "script": script, "args": args }))
+            .await
+    }
+
+    /// Commands go to the document inside the iframe `frame` from now on.
+    pub async fn enter_frame(&self, frame: &Element) -> Result<()> {
+        self.post("/frame", json!({ "id": { ELEMENT_KEY: frame.0 } }))
+            .await
+            .map(drop)
+    }
+
+    /// Commands go to the top document again.
+    pub async fn leave_frames(&self) -> Result<()> {
+        self.post("/frame", json!({ "id": null })).await.map(drop)
+    }
+
+    /// The focused element of the current frame (an `<iframe>` when focus is inside it).
+    pub async fn active(&self) -> Result<Element> {
+        let v = self.get("/element/active").await?;
+        v[ELEMENT_KEY]
+            .as_str()
+            .map(|id| Element(id.to_owned()))
+            .ok_or_else(|| anyhow!("no active element: {v}"))
+    }
+
+    /// The element's tag and, when set, its `id` and `name` (`input#email`), to say
+    /// where focus is.
+    pub async fn describe(&self, el: &Element) -> Result<String> {
+        let v = self
+            .execute(
+                "const e = arguments[0]; return e.tagName.toLowerCase() + (e.id ? '#' + e.id : '') + (e.name ? '[' + e.name + ']' : '');",
+                json!([{ ELEMENT_KEY: el.0 }]),
+            )
+            .await?;
+        Ok(v.as_str().unwrap_or_default().to_owned())
+    }
+
+    /// Press keys as a keyboard would, to whatever has focus: each `char` of `keys` is
+    /// one key (WebDriver's code points: [`TAB`], [`ENTER`], [`ESCAPE`]).
+    pub async fn press(&self, keys: &str) -> Result<()> {
+        let mut actions = Vec::new();
+        for c in keys.chars() {
+            actions.push(json!({ "type": "keyDown", "value": c.to_string() }));
+            actions.push(json!({ "type": "keyUp", "value": c.to_string() }));
+        }
+        self.post(
+            "/actions",
+            json!({ "actions": [{ "type": "key", "id": "keyboard", "actions": actions }] }),
+        )
+        .await?;
+        self.http
+            .delete(format!("{}/actions", self.session))
+            .send()
+            .await?;
+        Ok(())
     }
 
     pub async fn quit(self) -> Result<()> {

@@ -150,6 +150,9 @@ fn problem_response(req: &Request, p: &Problem) -> Response<Body> {
 /// its browser keeps the reply from its script. No credentials are involved (checkout
 /// uses no cookies), so none are allowed.
 pub async fn handle(shop: &Checkout, req: Request, now: OffsetDateTime) -> Response<Body> {
+    if req.uri().path() == "/kiosk.js" {
+        return kiosk_js(&req);
+    }
     if let Some(id) = req.uri().path().strip_prefix("/buy/") {
         return buy_page(shop, &req, id).await;
     }
@@ -208,9 +211,32 @@ pub async fn handle(shop: &Checkout, req: Request, now: OffsetDateTime) -> Respo
     resp
 }
 
+/// `kiosk.js` (the overlay checkout for the author's pages), built into this binary.
+pub const KIOSK_JS: &str = include_str!("../assets/kiosk.js");
+
+/// The version of [`KIOSK_JS`] this binary serves: its `ETag`, and the `v=` of the URL
+/// that may be cached for a year (`/kiosk.js?v={version}`).
+pub fn kiosk_js_version() -> &'static str {
+    static VERSION: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    VERSION.get_or_init(|| kiosk_web::version_of(KIOSK_JS.as_bytes()))
+}
+
+/// `GET /kiosk.js`.
+fn kiosk_js(req: &Request) -> Response<Body> {
+    if !matches!(*req.method(), Method::GET | Method::HEAD) {
+        return kiosk_web::text(StatusCode::METHOD_NOT_ALLOWED, "use GET");
+    }
+    kiosk_web::script(req, KIOSK_JS, kiosk_js_version())
+}
+
 /// `GET /buy/{product_id}`: the hosted buy page, rendered from the product as stored.
 /// The `utm_*` parameters of its URL and the page that linked to it (`Referer`) ride
 /// along as hidden fields, since the buy page itself sends no referrer.
+///
+/// `?embed={origin}` (what `kiosk.js` adds) asks for the page in its overlay: when
+/// `origin` is one the shop allows (`EMBED_ORIGINS`), that origin alone may frame it and
+/// the page talks to it with `postMessage`; any other value gets the ordinary page,
+/// which no site may frame.
 async fn buy_page(shop: &Checkout, req: &Request, id: &str) -> Response<Body> {
     if !matches!(*req.method(), Method::GET | Method::HEAD) {
         return kiosk_web::html(
@@ -238,6 +264,10 @@ async fn buy_page(shop: &Checkout, req: &Request, id: &str) -> Response<Body> {
         Err(Missing::OutOfTime) => return out_of_time(false),
     };
     let query = parse_form(req.uri().query().unwrap_or("")).unwrap_or_default();
+    let embed = query
+        .get("embed")
+        .and_then(|o| shop.embed_origin(o))
+        .map(str::to_owned);
     let mut hidden: Vec<(&str, String)> = ["utm_source", "utm_medium", "utm_campaign"]
         .into_iter()
         .filter_map(|k| Source::field(query.get(k).map(String::as_str)).map(|v| (k, v)))
@@ -262,20 +292,22 @@ async fn buy_page(shop: &Checkout, req: &Request, id: &str) -> Response<Body> {
         .map(|(_, ext)| ext.to_ascii_uppercase())
         .filter(|ext| !ext.is_empty() && ext.len() <= 8)
         .unwrap_or_else(|| "File".to_owned());
-    kiosk_web::html(
-        StatusCode::OK,
-        pages::buy(&pages::BuyForm {
-            product_id: product.id().as_str(),
-            title: product.title(),
-            price: &price,
-            edition: product.edition().as_str(),
-            file_kind: &kind,
-            downloads: product.download_limit(),
-            action: &page.checkout_url,
-            channels: &channels,
-            hidden: &hidden,
-        }),
-    )
+    let html = pages::buy(&pages::BuyForm {
+        product_id: product.id().as_str(),
+        title: product.title(),
+        price: &price,
+        edition: product.edition().as_str(),
+        file_kind: &kind,
+        downloads: product.download_limit(),
+        action: &page.checkout_url,
+        channels: &channels,
+        hidden: &hidden,
+        embed: embed.as_deref(),
+    });
+    match &embed {
+        Some(host) => kiosk_web::html_embedded(StatusCode::OK, html, host),
+        None => kiosk_web::html(StatusCode::OK, html),
+    }
 }
 
 /// `GET /products/{product_id}`: the product's public facts as JSON, for a page that

@@ -103,6 +103,107 @@ pub fn wants_json(req: &Request) -> bool {
     accept.contains("application/json") || (is_json_body(req) && !accept.contains("text/html"))
 }
 
+/// Every page's policy: no script, nothing from elsewhere, forms only to this API or
+/// https (the provider), and no framing at all.
+const CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; form-action 'self' https:; base-uri 'none'; frame-ancestors 'none'";
+
+/// `'sha256-…'` of [`pages::EMBED_SCRIPT`], the one inline script a page may run.
+pub fn embed_script_hash() -> &'static str {
+    static HASH: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    HASH.get_or_init(|| {
+        use base64::Engine;
+        let digest =
+            aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, pages::EMBED_SCRIPT.as_bytes());
+        format!(
+            "'sha256-{}'",
+            base64::engine::general_purpose::STANDARD.encode(digest.as_ref())
+        )
+    })
+}
+
+/// The buy page in `kiosk.js`'s overlay: [`html`] but that `ancestor` (an origin the
+/// shop allows, `EMBED_ORIGINS`) alone may frame it and its one script may run.
+pub fn html_embedded(status: StatusCode, body: String, ancestor: &str) -> Response<Body> {
+    let mut resp = html(status, body);
+    let policy = CSP.replace(
+        "frame-ancestors 'none'",
+        &format!(
+            "script-src {}; frame-ancestors {ancestor}",
+            embed_script_hash()
+        ),
+    );
+    match HeaderValue::from_str(&policy) {
+        Ok(v) => {
+            resp.headers_mut()
+                .insert(header::CONTENT_SECURITY_POLICY, v);
+            resp
+        }
+        // An origin that passed configuration parsing is a valid header value; if not,
+        // the page stays unframeable rather than wrong.
+        Err(_) => resp,
+    }
+}
+
+/// A short version of `bytes` for URLs and `ETag`s: the first 16 hex digits of their
+/// SHA-256.
+pub fn version_of(bytes: &[u8]) -> String {
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, bytes);
+    digest.as_ref()[..8]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// A script served to other sites' pages (`kiosk.js`): cached for an hour and
+/// revalidated by `ETag` (`304` when unchanged); for the URL carrying its version
+/// (`?v={etag}`), cached for a year. `HEAD` gets the headers alone.
+pub fn script(req: &Request, source: &'static str, etag: &str) -> Response<Body> {
+    let quoted = format!("\"{etag}\"");
+    let fresh = header_str(req, header::IF_NONE_MATCH).is_some_and(|tags| {
+        tags.split(',')
+            .map(|t| t.trim().trim_start_matches("W/"))
+            .any(|t| t == quoted || t == "*")
+    });
+    let versioned = req
+        .uri()
+        .query()
+        .is_some_and(|q| q.split('&').any(|kv| kv == format!("v={etag}")));
+    let (status, body) = if fresh {
+        (StatusCode::NOT_MODIFIED, Body::Empty)
+    } else if req.method() == lambda_http::http::Method::HEAD {
+        (StatusCode::OK, Body::Empty)
+    } else {
+        (StatusCode::OK, Body::Text(source.to_owned()))
+    };
+    let mut resp = Response::new(body);
+    *resp.status_mut() = status;
+    let h = resp.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/javascript; charset=utf-8"),
+    );
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static(if versioned {
+            "public, max-age=31536000, immutable"
+        } else {
+            "public, max-age=3600"
+        }),
+    );
+    if let Ok(v) = HeaderValue::from_str(&quoted) {
+        h.insert(header::ETAG, v);
+    }
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::ACCESS_CONTROL_ALLOW_ORIGIN,
+        HeaderValue::from_static("*"),
+    );
+    resp
+}
+
 fn with_security_headers(mut resp: Response<Body>) -> Response<Body> {
     let h = resp.headers_mut();
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
@@ -116,7 +217,7 @@ fn with_security_headers(mut resp: Response<Body>) -> Response<Body> {
     );
     h.insert(
         header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static("default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; form-action 'self' https:; base-uri 'none'; frame-ancestors 'none'"),
+        HeaderValue::from_static(CSP),
     );
     resp
 }

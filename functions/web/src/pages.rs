@@ -1,6 +1,7 @@
 //! The HTML pages buyers see. Self-contained: inline CSS, no fonts, scripts or CDNs, so
 //! they load fast, work with a strict CSP and look the same everywhere (390 px phones
-//! to desktops).
+//! to desktops). The one script is the buy page's in `kiosk.js`'s overlay
+//! ([`EMBED_SCRIPT`]), allowed by its hash.
 
 use kiosk::text::html_escape as e;
 
@@ -13,15 +14,35 @@ background:#1a7f37;color:#fff;font:inherit;font-weight:600;text-decoration:none;
 fieldset{border:0;padding:0;margin:.75rem 0}legend{padding:0;margin-bottom:.25rem}.choice{display:block;padding:.3rem 0}\
 .price{font-size:1.3rem}:focus-visible{outline:3px solid #0969da;outline-offset:2px}\
 .link{word-break:break-all;background:#f6f8fa;padding:.5rem .75rem;border-radius:6px;font-size:.9rem}\
-@media (max-width:480px){main{margin:0;border:0;border-radius:0;min-height:100vh}}";
+@media (max-width:480px){main{margin:0;border:0;border-radius:0;min-height:100vh}}\
+html.embed body{background:#fff}html.embed main{margin:0 auto;border:0}html.embed h1{padding-right:2.5rem}";
+
+/// The buy page's script in the overlay: it talks to the host page only through
+/// `postMessage` to the one origin the server allowed to frame it (`data-host`), and
+/// listens to that origin alone: "ready" (the host then moves focus in), "resize", Esc →
+/// "close", and "payment-started" when the form goes to the provider in the top window.
+/// Allowed by its hash ([`crate::embed_script_hash`]), so it must stay byte-identical.
+pub const EMBED_SCRIPT: &str = "(function(){var d=document,h=d.documentElement.getAttribute(\"data-host\"),p=window.parent;\
+if(!h||p===window)return;function s(m){p.postMessage(m,h)}\
+d.addEventListener(\"keydown\",function(e){if(e.key===\"Escape\")s({kiosk:\"close\"})});\
+var f=d.querySelector(\"form\");if(f)f.addEventListener(\"submit\",function(){s({kiosk:\"payment-started\",product:f.elements.product_id.value})});\
+function r(){s({kiosk:\"resize\",height:Math.ceil(d.body.getBoundingClientRect().height)})}\
+if(window.ResizeObserver)new ResizeObserver(r).observe(d.body);\
+window.addEventListener(\"message\",function(e){if(e.origin!==h||e.source!==p||!e.data||e.data.kiosk!==\"focus\")return;\
+var i=d.getElementById(\"email\");if(i)i.focus()});s({kiosk:\"ready\"});r()})();";
 
 /// The page frame. `head_extra` is trusted markup (e.g. a refresh meta tag).
 pub fn frame(title: &str, head_extra: &str, body: &str) -> String {
+    framed("", title, head_extra, body, "")
+}
+
+/// [`frame`] with trusted attributes for `<html>` and markup after `<main>`.
+fn framed(html_attrs: &str, title: &str, head_extra: &str, body: &str, tail: &str) -> String {
     format!(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
+        "<!doctype html><html lang=\"en\"{html_attrs}><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">\
          <meta name=\"robots\" content=\"noindex\">{head_extra}<title>{title}</title><style>{STYLE}</style></head>\
-         <body><main>{body}</main></body></html>",
+         <body><main>{body}</main>{tail}</body></html>",
         title = e(title),
     )
 }
@@ -43,6 +64,10 @@ pub struct BuyForm<'a> {
     pub channels: &'a [(&'a str, &'a str)],
     /// Attribution carried into the order (`utm_*`, `referrer`), already sanitised.
     pub hidden: &'a [(&'a str, &'a str)],
+    /// In `kiosk.js`'s overlay: the host page's origin (one the shop allows to frame
+    /// this page). The form then opens the provider in the top window, since payment
+    /// pages do not run inside frames.
+    pub embed: Option<&'a str>,
 }
 
 /// The hosted buy page: the product as stored, an email field and Buy Now, as a plain
@@ -61,14 +86,24 @@ pub fn buy(f: &BuyForm) -> String {
         edition = e(f.edition),
         kind = e(f.file_kind),
     );
+    let (html_attrs, tail, target) = match f.embed {
+        Some(host) => (
+            format!(" class=\"embed\" data-host=\"{}\"", e(host)),
+            format!("<script>{EMBED_SCRIPT}</script>"),
+            " target=\"_top\"",
+        ),
+        None => (String::new(), String::new(), ""),
+    };
     if f.channels.is_empty() {
-        return frame(
+        return framed(
+            &html_attrs,
             f.title,
             "",
             &format!(
                 "<h1>{}</h1>{about}<p>This product cannot be bought here right now.</p>",
                 e(f.title)
             ),
+            &tail,
         );
     }
     let hidden: String = std::iter::once(("product_id", f.product_id))
@@ -102,12 +137,13 @@ pub fn buy(f: &BuyForm) -> String {
             .collect();
         format!("<fieldset><legend>Pay with</legend>{options}</fieldset>")
     };
-    frame(
+    framed(
+        &html_attrs,
         f.title,
         "",
         &format!(
             "<h1>{title}</h1>{about}\
-             <form method=\"post\" action=\"{action}\">{hidden}\
+             <form method=\"post\" action=\"{action}\"{target}>{hidden}\
              <p><label for=\"email\">Your email</label><br>\
              <input id=\"email\" name=\"email\" type=\"email\" required autocomplete=\"email\" \
              inputmode=\"email\" aria-describedby=\"email-help\" class=\"field\"></p>\
@@ -117,6 +153,7 @@ pub fn buy(f: &BuyForm) -> String {
             action = e(f.action),
             price = e(f.price),
         ),
+        &tail,
     )
 }
 

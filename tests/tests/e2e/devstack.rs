@@ -1,11 +1,16 @@
 //! The local shop (`make dev`'s server) in a real browser: headless Chromium, driven over
-//! WebDriver, buys a book the way a person would. Shop page -> Buy Now with an email ->
-//! sandbox cashier -> Pay -> return page with the download link -> the mailbox shows the
-//! same link -> five downloads land in Chromium's download folder with the right bytes ->
-//! the sixth shows the 410 page. The sandbox refuses a request signed with another key,
-//! visibly. Then the same book by card: the Stripe stand-in's page declines
-//! 4000 0000 0000 0002 (the order stays pending) and takes 4242 4242 4242 4242, and the
-//! return page shows the link. Every page is saved as a PNG at 390 and 1280 px under `target/e2e/`.
+//! WebDriver, buys a book the way a person would, from the example site on its own
+//! origin (another port than the API's, as on a real static host). The site's Buy Now
+//! link -> `kiosk.js`'s overlay with the stored title and price -> email, Buy Now ->
+//! sandbox cashier in the top window -> Pay -> return page with the download link -> the
+//! mailbox shows the same link -> five downloads land in Chromium's download folder with
+//! the right bytes -> the sixth shows the 410 page. The sandbox refuses a request signed
+//! with another key, visibly. The overlay by keyboard alone. The same book by card
+//! through the overlay: the Stripe stand-in's page declines 4000 0000 0000 0002 (the
+//! order stays pending) and takes 4242 4242 4242 4242. Framing: only the embed-mode buy
+//! page, only by the allowed origin. With JavaScript off, the same link is the hosted
+//! buy page and sells. A price changed by the author shows on the site and the buy page
+//! at once. Pages are saved as PNGs at 390 and 1280 px under `target/e2e/`.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -13,7 +18,8 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail, ensure};
 use kiosk::alipay::{AppPrivateKey, parse_form, query_string, string_to_sign_request};
 use kiosk_e2e::vector_file;
-use kiosk_e2e::webdriver::{Browser, ChromeDriver, screenshot_dir};
+use kiosk_e2e::webdriver::{Browser, ChromeDriver, ENTER, ESCAPE, Element, TAB, screenshot_dir};
+use serde_json::json;
 
 /// A phone and a laptop.
 const VIEWPORTS: [(u32, u32); 2] = [(390, 844), (1280, 800)];
@@ -112,19 +118,41 @@ async fn a_buyer_buys_a_book_in_chromium() -> Result<()> {
             .parent()
             .context("workspace root")?
             .join("site"),
+        site_listener: tokio::net::TcpListener::bind("127.0.0.1:0").await?,
         keys_dir: scratch.join("keys"),
         retry_unit: Duration::from_millis(100),
         name: format!("kiosk-browser-{}", std::process::id()),
     };
     let (base, app) = devstack::start(listener, opts).await?;
+    ensure!(app.site_url != base, "the site has its own origin");
 
     let driver = ChromeDriver::start().await?;
     let browser = driver.session(&scratch.join("profile"), &downloads).await?;
-    let mut result = buy(&browser, &base, &downloads).await;
+    let no_js = driver
+        .session_with(
+            &scratch.join("profile-no-js"),
+            &scratch.join("dl-no-js"),
+            false,
+        )
+        .await?;
+    let mut result = buy(&browser, &base, &app, &downloads).await;
+    if result.is_ok() {
+        result = by_keyboard(&browser, &base, &app).await;
+    }
     if result.is_ok() {
         result = buy_by_card(&browser, &base, &app).await;
     }
+    if result.is_ok() {
+        result = framing(&browser, &base, &app).await;
+    }
+    if result.is_ok() {
+        result = buy_without_javascript(&no_js, &base, &app).await;
+    }
+    if result.is_ok() {
+        result = live_price(&browser, &base, &app).await;
+    }
     let _ = browser.quit().await;
+    let _ = no_js.quit().await;
     drop(driver);
     if result.is_ok() {
         let _ = std::fs::remove_dir_all(&scratch);
@@ -132,24 +160,87 @@ async fn a_buyer_buys_a_book_in_chromium() -> Result<()> {
     result
 }
 
-async fn buy(browser: &Browser, base: &str, downloads: &Path) -> Result<()> {
+/// Wait until `check` (a script returning true or false) holds in the current frame.
+async fn wait_until(browser: &Browser, what: &str, check: &str) -> Result<()> {
+    for _ in 0..100 {
+        if browser.execute(check, json!([])).await?.as_bool() == Some(true) {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    bail!("{what}: `{check}` still false after 10 s")
+}
+
+/// Where focus is in the current frame (`input#email`, `a#buy-book`, `iframe`).
+async fn focused(browser: &Browser) -> Result<String> {
+    let active = browser.active().await?;
+    browser.describe(&active).await
+}
+
+/// Click the site's buy link `link` and wait for the overlay's buy page to be ready
+/// (it moves focus into its frame). Commands then go to the frame.
+async fn open_overlay(browser: &Browser, link: &str, title: &str) -> Result<Element> {
+    browser.click(&browser.find(link).await?).await?;
+    let frame = browser.find("dialog[open] iframe").await?;
+    wait_until(
+        browser,
+        "focus moves into the overlay",
+        "return document.activeElement && document.activeElement.tagName === 'IFRAME'",
+    )
+    .await?;
+    browser.enter_frame(&frame).await?;
+    wait_for_text(browser, title).await?;
+    Ok(frame)
+}
+
+/// The order a return URL is about (`out_trade_no`, or the Stripe session's order).
+fn order_of_return(url: &str) -> Result<kiosk::OrderId> {
+    let query = url.split_once('?').context("return URL has a query")?.1;
+    let params = parse_form(query)?;
+    let id = params.get("out_trade_no").context("out_trade_no")?;
+    Ok(kiosk::OrderId::parse(id)?)
+}
+
+async fn buy(browser: &Browser, base: &str, app: &devstack::App, downloads: &Path) -> Result<()> {
     let shots_dir = screenshot_dir()?;
 
-    // The shop.
-    browser.goto(&format!("{base}/")).await?;
+    // The shop, on its own origin; kiosk.js came from the API.
+    browser.goto(&format!("{}/", app.site_url)).await?;
     let text = browser.text().await?;
     ensure!(
         text.contains("The Little Book of Rust") && text.contains("Buy Now"),
         "shop page: {text}"
     );
+    ensure!(
+        browser
+            .source()
+            .await?
+            .contains(&format!("{base}/kiosk.js")),
+        "the site loads kiosk.js from the API"
+    );
     shots(browser, &shots_dir, "1-shop").await?;
+    // What an author's analytics would hook (kept in this tab across the navigations).
+    browser
+        .execute(
+            "document.addEventListener('kiosk:payment-started', e => \
+             sessionStorage.setItem('started', e.detail.product)); return true;",
+            json!([]),
+        )
+        .await?;
 
-    // Buy Now with an email: the checkout function sends the browser to the cashier.
+    // Buy Now opens the overlay over the site: the stored title and price, an email.
+    open_overlay(browser, "#buy-book", "The Little Book of Rust").await?;
+    let text = browser.text().await?;
+    ensure!(text.contains("¥9.00"), "overlay: {text}");
     let email = format!("reader-{}@example.com", std::process::id());
-    let input = browser.find("#email-book").await?;
-    browser.type_into(&input, &email).await?;
-    let buy = browser.find("#email-book ~ button").await?;
-    browser.click(&buy).await?;
+    browser
+        .type_into(&browser.find("#email").await?, &email)
+        .await?;
+    browser
+        .click(&browser.find("button[type=submit]").await?)
+        .await?;
+    // The cashier opens in the top window (payment pages do not run in frames).
+    browser.leave_frames().await?;
     let cashier_url = browser
         .wait_for_url(&format!("{base}/sandbox/alipay/gateway.do?"))
         .await?;
@@ -165,11 +256,29 @@ async fn buy(browser: &Browser, base: &str, downloads: &Path) -> Result<()> {
         .find("form[action=\"/sandbox/alipay/pay\"] button")
         .await?;
     browser.click(&pay).await?;
-    browser
+    let return_url = browser
         .wait_for_url(&format!("{base}/return/alipay?"))
         .await?;
     let link = download_link(browser, base).await?;
     shots(browser, &shots_dir, "3-return").await?;
+    // The order knows where the buyer came from: the link's utm_source and the site.
+    let order_id = order_of_return(&return_url)?;
+    let order = app
+        .shop
+        .store
+        .get_order(&order_id)
+        .await?
+        .context("order")?;
+    ensure!(
+        order.source.utm_source.as_deref() == Some("example-site")
+            && order
+                .source
+                .referrer
+                .as_deref()
+                .is_some_and(|r| r.starts_with(&app.site_url)),
+        "attribution: {:?}",
+        order.source
+    );
 
     // The mailbox shows the purchase mail with the very same link, clickable.
     browser.goto(&format!("{base}/mailbox")).await?;
@@ -238,20 +347,35 @@ async fn buy(browser: &Browser, base: &str, downloads: &Path) -> Result<()> {
         "no cashier for a forged request"
     );
     shots(browser, &shots_dir, "8-bad-signature").await?;
+
+    // The overlay told the site the payment started.
+    browser.goto(&format!("{}/", app.site_url)).await?;
+    let started = browser
+        .execute("return sessionStorage.getItem('started');", json!([]))
+        .await?;
+    ensure!(
+        started == "little-book-of-rust",
+        "kiosk:payment-started reached the site: {started}"
+    );
     Ok(())
 }
 
 /// Buy the book by card through the Stripe stand-in's hosted page.
 async fn buy_by_card(browser: &Browser, base: &str, app: &devstack::App) -> Result<()> {
     let shots_dir = screenshot_dir()?;
-    browser.goto(&format!("{base}/")).await?;
+    browser.goto(&format!("{}/", app.site_url)).await?;
+    open_overlay(browser, "#buy-book", "The Little Book of Rust").await?;
     let email = format!("card-reader-{}@example.com", std::process::id());
-    let input = browser.find("#email-book").await?;
-    browser.type_into(&input, &email).await?;
-    browser.click(&browser.find("#card-book").await?).await?;
     browser
-        .click(&browser.find("#email-book ~ button").await?)
+        .type_into(&browser.find("#email").await?, &email)
         .await?;
+    browser
+        .click(&browser.find("input[name=channel][value=stripe]").await?)
+        .await?;
+    browser
+        .click(&browser.find("button[type=submit]").await?)
+        .await?;
+    browser.leave_frames().await?;
     let page = browser
         .wait_for_url(&format!("{base}/sandbox/stripe/pay/"))
         .await?;
@@ -307,5 +431,269 @@ async fn buy_by_card(browser: &Browser, base: &str, app: &devstack::App) -> Resu
         order.status == kiosk::OrderStatus::Paid && order.all_grants().len() == 1,
         "paid once: {order:?}"
     );
+    Ok(())
+}
+
+/// The overlay by keyboard alone: Tab to the link, Enter opens it with focus on the
+/// email field, Tab reaches Buy Now, Esc closes it and focus is back on the link. Then
+/// the overlay's pictures: full screen on a phone, a panel on a laptop.
+async fn by_keyboard(browser: &Browser, base: &str, app: &devstack::App) -> Result<()> {
+    let shots_dir = screenshot_dir()?;
+    browser.set_viewport(1280, 800).await?;
+    browser.goto(&format!("{}/", app.site_url)).await?;
+    browser.press(&TAB.to_string()).await?;
+    ensure!(
+        focused(browser).await? == "a#buy-book",
+        "Tab reaches the link"
+    );
+    browser.press(&ENTER.to_string()).await?;
+    wait_until(
+        browser,
+        "Enter opens the overlay and focus moves into it",
+        "return document.activeElement && document.activeElement.tagName === 'IFRAME'",
+    )
+    .await?;
+    ensure!(
+        browser
+            .execute("return document.documentElement.style.overflow;", json!([]))
+            .await?
+            == "hidden",
+        "the page behind does not scroll"
+    );
+    let frame = browser.find("dialog[open] iframe").await?;
+    browser.enter_frame(&frame).await?;
+    wait_until(
+        browser,
+        "focus on the email field",
+        "return document.activeElement && document.activeElement.id === 'email'",
+    )
+    .await?;
+    browser.press(&TAB.to_string()).await?;
+    ensure!(
+        focused(browser).await? == "input[channel]",
+        "Tab: the way to pay"
+    );
+    browser.press(&TAB.to_string()).await?;
+    ensure!(focused(browser).await? == "button", "Tab: Buy Now");
+    browser.press(&ESCAPE.to_string()).await?;
+    browser.leave_frames().await?;
+    wait_until(
+        browser,
+        "Esc closes the overlay",
+        "return document.querySelector('dialog') === null",
+    )
+    .await?;
+    ensure!(
+        focused(browser).await? == "a#buy-book",
+        "focus returns to the link"
+    );
+    ensure!(
+        browser
+            .execute("return document.documentElement.style.overflow;", json!([]))
+            .await?
+            == "",
+        "the page scrolls again"
+    );
+
+    // The backdrop closes it too.
+    open_overlay(browser, "#buy-book", "The Little Book of Rust").await?;
+    browser.leave_frames().await?;
+    browser
+        .execute(
+            "const d = document.querySelector('dialog'); \
+             d.dispatchEvent(new MouseEvent('click', {bubbles: true})); return true;",
+            json!([]),
+        )
+        .await?;
+    wait_until(
+        browser,
+        "a click on the backdrop closes the overlay",
+        "return document.querySelector('dialog') === null",
+    )
+    .await?;
+
+    // Pictures: the overlay opened at each width, and the hosted buy page.
+    for (w, h) in VIEWPORTS {
+        browser.set_viewport(w, h).await?;
+        browser.goto(&format!("{}/", app.site_url)).await?;
+        open_overlay(browser, "#buy-book", "The Little Book of Rust").await?;
+        browser.leave_frames().await?;
+        browser
+            .screenshot(&shots_dir.join(format!("12-overlay-{w}.png")))
+            .await?;
+        browser.click(&browser.find("dialog button").await?).await?;
+    }
+    browser
+        .goto(&format!("{base}/buy/little-book-of-rust"))
+        .await?;
+    wait_for_text(browser, "Buy Now").await?;
+    shots(browser, &shots_dir, "13-buy-page").await?;
+    Ok(())
+}
+
+/// Put `url` in an iframe of the current page and say whether it loaded (Chromium shows
+/// its error page in a frame whose response refuses to be framed).
+async fn frames(browser: &Browser, url: &str) -> Result<bool> {
+    browser
+        .execute(
+            "const f = document.createElement('iframe'); f.id = 'probe'; f.src = arguments[0]; \
+             document.body.appendChild(f); return true;",
+            json!([url]),
+        )
+        .await?;
+    let frame = browser.find("#probe").await?;
+    let mut href = String::new();
+    for _ in 0..100 {
+        browser.enter_frame(&frame).await?;
+        href = browser
+            .execute(
+                "return document.readyState === 'complete' ? location.href : '';",
+                json!([]),
+            )
+            .await?
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        browser.leave_frames().await?;
+        if !href.is_empty() && href != "about:blank" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    browser
+        .execute(
+            "document.getElementById('probe').remove(); return true;",
+            json!([]),
+        )
+        .await?;
+    if href == url {
+        Ok(true)
+    } else if href.starts_with("chrome-error://") {
+        Ok(false)
+    } else {
+        bail!("the frame of {url} ended at {href:?}")
+    }
+}
+
+/// Only the embed-mode buy page may be framed, and only by an origin the shop allows
+/// (`EMBED_ORIGINS`; here the site's): Chromium refuses every other frame.
+async fn framing(browser: &Browser, base: &str, app: &devstack::App) -> Result<()> {
+    let site = &app.site_url;
+    // The same server under another name is another origin, not in EMBED_ORIGINS.
+    let other = site.replace("127.0.0.1", "localhost");
+    let buy = format!("{base}/buy/little-book-of-rust");
+
+    browser.goto(&format!("{site}/")).await?;
+    ensure!(
+        frames(browser, &format!("{buy}?embed={site}")).await?,
+        "the allowed site frames the embed-mode buy page"
+    );
+    for page in [
+        buy.clone(),
+        format!("{base}/download/{}", "A".repeat(32)),
+        format!("{base}/return/alipay"),
+        format!("{base}/checkout"),
+    ] {
+        ensure!(!frames(browser, &page).await?, "{page} refuses framing");
+    }
+
+    browser.goto(&format!("{other}/")).await?;
+    for page in [
+        format!("{buy}?embed={site}"),
+        format!("{buy}?embed={other}"),
+    ] {
+        ensure!(
+            !frames(browser, &page).await?,
+            "{other} cannot frame {page}"
+        );
+    }
+    Ok(())
+}
+
+/// With JavaScript off, the site's link is the hosted buy page, and it sells.
+async fn buy_without_javascript(browser: &Browser, base: &str, app: &devstack::App) -> Result<()> {
+    browser.goto(&format!("{}/", app.site_url)).await?;
+    browser.click(&browser.find("#buy-book").await?).await?;
+    browser
+        .wait_for_url(&format!(
+            "{base}/buy/little-book-of-rust?utm_source=example-site"
+        ))
+        .await?;
+    let text = wait_for_text(browser, "The Little Book of Rust").await?;
+    ensure!(text.contains("¥9.00"), "buy page: {text}");
+    let email = format!("no-js-reader-{}@example.com", std::process::id());
+    browser
+        .type_into(&browser.find("#email").await?, &email)
+        .await?;
+    browser
+        .click(&browser.find("button[type=submit]").await?)
+        .await?;
+    browser
+        .wait_for_url(&format!("{base}/sandbox/alipay/gateway.do?"))
+        .await?;
+    let pay = browser
+        .find("form[action=\"/sandbox/alipay/pay\"] button")
+        .await?;
+    browser.click(&pay).await?;
+    let return_url = browser
+        .wait_for_url(&format!("{base}/return/alipay?"))
+        .await?;
+    download_link(browser, base).await?;
+    let order = app
+        .shop
+        .store
+        .get_order(&order_of_return(&return_url)?)
+        .await?
+        .context("order")?;
+    ensure!(
+        order.status == kiosk::OrderStatus::Paid
+            && order.email.as_str() == email
+            && order.source.utm_source.as_deref() == Some("example-site"),
+        "paid without JavaScript: {order:?}"
+    );
+    Ok(())
+}
+
+/// The author changes the price (the library call `kiosk product set --price` makes):
+/// the site's `data-kiosk-price`, the overlay and the hosted buy page show the new one,
+/// and nothing on the site was touched.
+async fn live_price(browser: &Browser, base: &str, app: &devstack::App) -> Result<()> {
+    let sdk = kiosk_localaws::emulator_config().await?;
+    let author = kiosk::author::Author::new(
+        &sdk,
+        kiosk::author::AuthorSettings {
+            table: app.names.table.clone(),
+            bucket: None,
+            sender: None,
+            public_base_url: None,
+        },
+    );
+    let id = kiosk::ProductId::parse("little-book-of-rust")?;
+    author
+        .change_product(
+            &id,
+            kiosk::catalog::ProductChanges {
+                title: None,
+                price: Some(kiosk::Money::parse_price("12.50 CNY")?),
+                download_limit: None,
+                file: None,
+            },
+            kiosk::clock::now(),
+        )
+        .await?;
+    browser.goto(&format!("{}/", app.site_url)).await?;
+    wait_until(
+        browser,
+        "the site shows the live price",
+        "return document.querySelector('[data-kiosk-price=\"little-book-of-rust\"]').textContent === '¥12.50'",
+    )
+    .await?;
+    open_overlay(browser, "#buy-book", "The Little Book of Rust").await?;
+    ensure!(browser.text().await?.contains("¥12.50"), "overlay price");
+    browser.leave_frames().await?;
+    browser
+        .goto(&format!("{base}/buy/little-book-of-rust"))
+        .await?;
+    ensure!(browser.text().await?.contains("¥12.50"), "buy page price");
     Ok(())
 }

@@ -1,8 +1,14 @@
-//! `make dev`'s server: the whole shop in one process on 127.0.0.1.
+//! `make dev`'s server: the whole shop in one process on 127.0.0.1, on two origins as
+//! when deployed: the author's static site on one port, the API on another.
 //!
-//! - `/` and other files: the static shop in `site/`;
-//! - `/checkout`, `/buy/{product_id}`, `/products/{product_id}`, `/notify/alipay`, `/return/alipay`, `/download/...`: the very handler
-//!   functions the Lambda binaries run, fed `lambda_http` requests;
+//! The site's port: the example shop in `site/`, where every `API_URL` in an HTML file
+//! is replaced by the API's address (what an author does by hand), so its `kiosk.js`
+//! overlay runs cross-origin as on a real static host.
+//!
+//! The API's port:
+//! - `/checkout`, `/kiosk.js`, `/buy/{product_id}`, `/products/{product_id}`, `/notify/alipay`, `/return/alipay`, `/download/...`: the very handler
+//!   functions the Lambda binaries run, fed `lambda_http` requests; `/` sends you to
+//!   the site;
 //! - `/sandbox/alipay/...`: a local Alipay (see `sandbox`);
 //! - `/sandbox/stripe/...`: a local Stripe: API and hosted checkout page (see `stripe`);
 //! - `/mailbox`: the mails SES accepted in the emulator;
@@ -45,6 +51,8 @@ pub struct Options {
     /// The emulator (`AWS_ENDPOINT_URL`).
     pub endpoint: String,
     pub site_dir: PathBuf,
+    /// Where the site is served (another port than the API's: another origin).
+    pub site_listener: TcpListener,
     pub keys_dir: PathBuf,
     /// One step of Alipay's notification retry schedule (minutes there, seconds here).
     pub retry_unit: Duration,
@@ -66,6 +74,11 @@ pub struct App {
     pub stripe_webhook_secret: String,
     /// This shop's table, bucket and SSM parameters.
     pub names: setup::Names,
+    /// The example site's address (`http://127.0.0.1:{port}`, no trailing slash): the
+    /// shop's `SHOP_URL` and its one embedding origin.
+    pub site_url: String,
+    /// The API's address, which replaces `API_URL` in the site's pages.
+    pub api_url: String,
     site_dir: PathBuf,
     endpoint: String,
     http: reqwest::Client,
@@ -74,6 +87,7 @@ pub struct App {
 /// Prepare the emulator and start serving on `listener`. Returns the shop's base URL.
 pub async fn start(listener: TcpListener, opts: Options) -> Result<(String, Arc<App>)> {
     let base = format!("http://{}", listener.local_addr()?);
+    let site_url = format!("http://{}", opts.site_listener.local_addr()?);
     let sdk = kiosk_localaws::emulator_config().await?;
     let keys = keys::load_or_generate(&opts.keys_dir)?;
     let webhook_secret = local_webhook_secret()?;
@@ -85,7 +99,7 @@ pub async fn start(listener: TcpListener, opts: Options) -> Result<(String, Arc<
         &names.bucket,
         kiosk::Sender::parse(setup::SENDER)?,
         base.clone(),
-        format!("{base}/"),
+        format!("{site_url}/"),
     );
     let alipay = AlipayConfig {
         app_id: setup::APP_ID.into(),
@@ -128,6 +142,8 @@ pub async fn start(listener: TcpListener, opts: Options) -> Result<(String, Arc<
         stripe,
         stripe_webhook_secret: webhook_secret,
         names,
+        site_url,
+        api_url: base.clone(),
         site_dir: opts.site_dir,
         endpoint: opts.endpoint,
         http: reqwest::Client::new(),
@@ -149,6 +165,23 @@ pub async fn start(listener: TcpListener, opts: Options) -> Result<(String, Arc<
                 Ok(_) => {}
                 Err(e) => tracing::warn!(error = %e, "reconcile run failed"),
             }
+        }
+    });
+
+    let site = app.clone();
+    let site_listener = opts.site_listener;
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = site_listener.accept().await {
+            let app = site.clone();
+            tokio::spawn(async move {
+                let svc = hyper::service::service_fn(move |req: Request<Incoming>| {
+                    let app = app.clone();
+                    async move { Ok::<_, std::convert::Infallible>(app.site(req).await) }
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), svc)
+                    .await;
+            });
         }
     });
 
@@ -354,7 +387,15 @@ impl App {
             );
         }
 
+        if path == "/" {
+            let mut resp = plain(303, "text/plain", "");
+            if let Ok(v) = hyper::header::HeaderValue::from_str(&format!("{}/", self.site_url)) {
+                resp.headers_mut().insert(hyper::header::LOCATION, v);
+            }
+            return resp;
+        }
         let function_route = path == "/checkout"
+            || path == "/kiosk.js"
             || path.starts_with("/buy/")
             || path.starts_with("/products/")
             || path.starts_with("/notify/")
@@ -372,6 +413,7 @@ impl App {
             let lreq = lambda_http::http::Request::from_parts(parts, body);
             let now = kiosk::clock::now();
             let resp = if path == "/checkout"
+                || path == "/kiosk.js"
                 || path.starts_with("/buy/")
                 || path.starts_with("/products/")
             {
@@ -384,7 +426,20 @@ impl App {
             return from_lambda(resp, &self.endpoint);
         }
 
-        if method == hyper::Method::GET || method == hyper::Method::HEAD {
+        plain(
+            404,
+            "text/html; charset=utf-8",
+            kiosk_web::pages::error("Not found", "There is nothing at this address."),
+        )
+    }
+}
+
+impl App {
+    /// The site's port: files under `site/`, `API_URL` in HTML replaced by the API's
+    /// address.
+    async fn site(&self, req: Request<Incoming>) -> Resp {
+        let path = req.uri().path();
+        if req.method() == hyper::Method::GET || req.method() == hyper::Method::HEAD {
             let rel = if path == "/" {
                 "index.html"
             } else {
@@ -397,7 +452,13 @@ impl App {
             if safe {
                 let file = self.site_dir.join(rel);
                 if let Ok(content) = tokio::fs::read(&file).await {
-                    return plain(200, content_type_for(&file), content);
+                    let content_type = content_type_for(&file);
+                    if content_type.starts_with("text/html") {
+                        let html =
+                            String::from_utf8_lossy(&content).replace("API_URL", &self.api_url);
+                        return plain(200, content_type, html);
+                    }
+                    return plain(200, content_type, content);
                 }
             }
         }

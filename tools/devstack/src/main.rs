@@ -15,9 +15,22 @@ async fn main() -> anyhow::Result<()> {
         .map_err(|e| {
             anyhow::anyhow!("cannot listen on 127.0.0.1:{port} ({e}); set PORT to a free port")
         })?;
+    // The example site on the next port: another origin, as a static host would be.
+    let site_port: u16 = match std::env::var("SITE_PORT").ok() {
+        Some(p) => p.parse()?,
+        None => port.checked_add(1).unwrap_or(8081),
+    };
+    let site_listener = tokio::net::TcpListener::bind(("127.0.0.1", site_port))
+        .await
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "cannot listen on 127.0.0.1:{site_port} ({e}); set SITE_PORT to a free port"
+            )
+        })?;
     let opts = devstack::Options {
         endpoint: std::env::var("AWS_ENDPOINT_URL")?,
         site_dir: root.join("site"),
+        site_listener,
         keys_dir: root.join(".local/keys"),
         retry_unit: Duration::from_secs(2),
         name: devstack::setup::NAME.into(),
@@ -26,7 +39,11 @@ async fn main() -> anyhow::Result<()> {
     let (base, app) = devstack::start(listener, opts).await?;
     let stack_file = devstack::write_local_stack(&root, &base, &endpoint, &app.names)?;
     println!("\nKiosk is ready (local, no AWS account, no real money).\n");
-    println!("  Shop:     {base}/");
+    println!(
+        "  Shop:     {}/  (the example site, on its own origin)",
+        app.site_url
+    );
+    println!("  API:      {base}/  (checkout, buy pages, kiosk.js, downloads)");
     println!("  Mailbox:  {base}/mailbox");
     println!(
         "  Cards:    4242 4242 4242 4242 pays, 4000 0000 0000 0002 is declined (Stripe stand-in)"

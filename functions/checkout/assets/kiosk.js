@@ -1,0 +1,146 @@
+/*! kiosk.js: the overlay checkout. Add once to a page:
+ *    <script src="https://API/kiosk.js" defer></script>
+ *  then sell with plain links, which stay the hosted buy page without this script:
+ *    <a href="https://API/buy/PRODUCT_ID" data-kiosk>Buy</a>
+ *  and show live prices with <span data-kiosk-price="PRODUCT_ID">¥9.00</span>.
+ *  Events on the clicked link (they bubble): kiosk:open, kiosk:payment-started
+ *  (detail.product), kiosk:close. No cookies, no storage, nothing read from the page but
+ *  the clicked link and the price elements; messages only from this API's origin. */
+(function () {
+  "use strict";
+  var me = document.currentScript;
+  if (!me || !window.URL || !window.HTMLDialogElement) return;
+  var api = new URL(me.src).origin;
+  var current = null;
+
+  function css(el, style) {
+    for (var k in style) el.style[k] = style[k];
+    return el;
+  }
+
+  function tell(link, name, detail) {
+    link.dispatchEvent(new CustomEvent("kiosk:" + name, { bubbles: true, detail: detail || {} }));
+  }
+
+  /* The buy link `el` is in, if it is one of this API's buy pages. */
+  function buyLink(el) {
+    var a = el && el.closest ? el.closest("a[data-kiosk]") : null;
+    if (!a || !a.href) return null;
+    var u = new URL(a.href);
+    return u.origin === api && /^\/buy\/[a-z0-9][a-z0-9-]{0,63}$/.test(u.pathname) ? a : null;
+  }
+
+  function open(link) {
+    var url = new URL(link.href);
+    url.searchParams.set("embed", location.origin);
+    var small = window.matchMedia("(max-width: 480px)").matches;
+    var root = document.documentElement;
+    var overflow = root.style.overflow;
+
+    var dialog = css(document.createElement("dialog"), {
+      position: "fixed", inset: "0", width: "100%", height: "100%", maxWidth: "100%",
+      maxHeight: "100%", margin: "0", padding: "0", border: "0", overflow: "hidden",
+      background: "rgba(15,20,25,.6)", display: "flex", alignItems: "center",
+      justifyContent: "center"
+    });
+    dialog.setAttribute("aria-label", "Checkout");
+    var panel = css(document.createElement("div"), {
+      position: "relative", background: "#fff", overflow: "hidden",
+      width: small ? "100%" : "min(32rem, calc(100% - 2rem))",
+      height: small ? "100%" : "auto",
+      borderRadius: small ? "0" : "12px", boxShadow: "0 12px 40px rgba(0,0,0,.35)"
+    });
+    var frame = css(document.createElement("iframe"), {
+      display: "block", width: "100%", border: "0",
+      height: small ? "100%" : "26rem"
+    });
+    frame.title = "Checkout: " + (link.textContent || "").trim().slice(0, 80);
+    frame.src = url.href;
+    var close = css(document.createElement("button"), {
+      position: "absolute", top: ".5rem", right: ".5rem", width: "2.5rem", height: "2.5rem",
+      border: "0", borderRadius: "50%", background: "#f6f8fa", color: "#1f2328",
+      font: "1.5rem/1 system-ui,sans-serif", cursor: "pointer"
+    });
+    close.type = "button";
+    close.setAttribute("aria-label", "Close checkout");
+    close.textContent = "\u00d7";
+    panel.appendChild(frame);
+    panel.appendChild(close);
+    dialog.appendChild(panel);
+
+    /* The buy page says "ready" once it runs; a page that cannot load in the frame (a
+       host not allowed to frame it, a network failure) never does, and then the link
+       opens as the hosted buy page instead. */
+    var fallback = setTimeout(function () {
+      shut(false);
+      location.href = link.href;
+    }, 10000);
+
+    function onMessage(e) {
+      if (e.origin !== api || e.source !== frame.contentWindow || !e.data) return;
+      var m = e.data;
+      if (m.kiosk === "ready") {
+        clearTimeout(fallback);
+        frame.focus();
+        frame.contentWindow.postMessage({ kiosk: "focus" }, api);
+      } else if (m.kiosk === "resize" && !small && m.height > 0) {
+        frame.style.height = Math.min(m.height, window.innerHeight - 64) + "px";
+      } else if (m.kiosk === "close") {
+        shut(true);
+      } else if (m.kiosk === "payment-started") {
+        tell(link, "payment-started", { product: String(m.product || "") });
+      }
+    }
+
+    function shut(refocus) {
+      if (current !== dialog) return;
+      current = null;
+      clearTimeout(fallback);
+      window.removeEventListener("message", onMessage);
+      if (dialog.open) dialog.close();
+      dialog.remove();
+      root.style.overflow = overflow;
+      if (refocus) link.focus();
+      tell(link, "close");
+    }
+
+    window.addEventListener("message", onMessage);
+    close.addEventListener("click", function () { shut(true); });
+    dialog.addEventListener("cancel", function (e) { e.preventDefault(); shut(true); });
+    dialog.addEventListener("click", function (e) { if (e.target === dialog) shut(true); });
+    current = dialog;
+    document.body.appendChild(dialog);
+    root.style.overflow = "hidden";
+    dialog.showModal();
+    tell(link, "open");
+  }
+
+  document.addEventListener("click", function (e) {
+    if (current || e.defaultPrevented || e.button !== 0) return;
+    if (e.metaKey || e.ctrlKey || e.shiftKey || e.altKey) return;
+    var link = buyLink(e.target);
+    if (!link) return;
+    e.preventDefault();
+    open(link);
+  });
+
+  /* Live prices: one small public request per product shown. */
+  function prices() {
+    var wanted = {};
+    var els = document.querySelectorAll("[data-kiosk-price]");
+    for (var i = 0; i < els.length; i++) {
+      var id = els[i].getAttribute("data-kiosk-price");
+      if (/^[a-z0-9][a-z0-9-]{0,63}$/.test(id)) (wanted[id] = wanted[id] || []).push(els[i]);
+    }
+    Object.keys(wanted).forEach(function (id) {
+      fetch(api + "/products/" + id, { credentials: "omit", cache: "no-store" })
+        .then(function (r) { return r.ok ? r.json() : null; })
+        .then(function (p) {
+          if (!p || typeof p.display_price !== "string") return;
+          wanted[id].forEach(function (el) { el.textContent = p.display_price; });
+        })
+        .catch(function () {});
+    });
+  }
+  if (window.fetch) prices();
+})();
