@@ -188,6 +188,31 @@ async fn check_effect(
                 "{body}"
             );
         }
+        "buy-page-embed.json" => {
+            let r = http()?;
+            let csp = r.header("content-security-policy").unwrap_or_default();
+            ensure!(
+                csp.contains("frame-ancestors https://example.com")
+                    && csp.contains("script-src 'sha256-"),
+                "{csp}"
+            );
+            ensure!(
+                r.body.contains(stack.product.title())
+                    && r.body.contains("data-host=\"https://example.com\""),
+                "{}",
+                r.body
+            );
+        }
+        "kiosk-js.json" => {
+            let r = http()?;
+            ensure!(
+                r.header("content-type") == Some("text/javascript; charset=utf-8")
+                    && r.header("etag").is_some_and(|e| e.len() == 18)
+                    && r.body.contains("data-kiosk"),
+                "{:?}",
+                r.headers
+            );
+        }
         "checkout-form.json" => {
             let loc = http()?.header("location").unwrap_or_default().to_owned();
             ensure!(loc.contains("method=alipay.trade.page.pay"), "{loc}");

@@ -854,3 +854,150 @@ async fn product_json_gives_the_live_price_to_any_origin() {
         assert_eq!(resp.headers()["access-control-allow-origin"], "*");
     }
 }
+
+async fn get(w: &World, path_and_query: &str, headers: &[(&str, &str)]) -> Response<Body> {
+    let mut req = lambda_http::http::Request::builder()
+        .method("GET")
+        .uri(format!("{}{path_and_query}", kiosk_e2e::BASE_URL));
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    checkout::handler::handle(
+        &w.checkout,
+        req.body(Body::Empty).unwrap(),
+        kiosk_e2e::now(),
+    )
+    .await
+}
+
+fn csp(resp: &Response<Body>) -> String {
+    resp.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// Only the buy page asked for by kiosk.js (`?embed=origin`) may be framed, and only by
+/// that origin when the shop allows it (`EMBED_ORIGINS`, here `SHOP_URL`'s origin); the
+/// script it then runs is allowed by hash and talks to that origin alone.
+#[tokio::test]
+async fn the_buy_page_may_be_framed_only_by_the_shops_embed_origins() {
+    let w = World::new(WorldOptions::default()).await.unwrap();
+    w.add_product("rust-book", "9.00").await;
+    let allowed = "https://example.com"; // the origin of kiosk_e2e::SHOP_URL
+    assert!(kiosk_e2e::SHOP_URL.starts_with(allowed));
+
+    for query in [
+        "",
+        "?embed=https%3A%2F%2Fevil.example",
+        "?embed=https%3A%2F%2Fexample.com.evil.example",
+        "?embed=",
+        "?embed=null",
+    ] {
+        let resp = get(&w, &format!("/buy/rust-book{query}"), &[]).await;
+        assert_eq!(resp.status(), 200, "{query}");
+        let policy = csp(&resp);
+        assert!(
+            policy.ends_with("frame-ancestors 'none'"),
+            "{query}: {policy}"
+        );
+        assert!(!policy.contains("script-src"), "{query}: {policy}");
+        let page = body_string(&resp);
+        assert!(
+            !page.contains("<script") && !page.contains("data-host"),
+            "{query}: {page}"
+        );
+        assert!(!page.contains("target=\"_top\""), "{query}");
+    }
+
+    for query in [
+        "?embed=https%3A%2F%2Fexample.com",
+        "?embed=HTTPS://Example.COM",
+    ] {
+        let resp = get(&w, &format!("/buy/rust-book{query}"), &[]).await;
+        assert_eq!(resp.status(), 200);
+        let policy = csp(&resp);
+        assert!(
+            policy.contains(&format!("frame-ancestors {allowed}"))
+                && !policy.contains("frame-ancestors 'none'")
+                && policy.contains("script-src 'sha256-"),
+            "{query}: {policy}"
+        );
+        let page = body_string(&resp);
+        // postMessage goes to the allowed origin as configured, never to what the
+        // query said.
+        assert!(page.contains(&format!("data-host=\"{allowed}\"")), "{page}");
+        assert!(page.contains("target=\"_top\""), "pays in the top window");
+        assert!(page.contains("<script>(function(){"), "{page}");
+    }
+
+    // Other pages keep refusing all framing, embed or not.
+    for path in [
+        "/products/rust-book?embed=https%3A%2F%2Fexample.com",
+        "/buy/no-such-book?embed=https%3A%2F%2Fexample.com",
+    ] {
+        let resp = get(&w, path, &[]).await;
+        assert!(csp(&resp).ends_with("frame-ancestors 'none'"), "{path}");
+    }
+}
+
+/// kiosk.js: small (its gzipped size printed here and written in the README), JavaScript,
+/// revalidated by ETag, cached for a year under its versioned URL only.
+#[tokio::test]
+async fn kiosk_js_is_small_and_cached_by_its_version() {
+    let w = World::new(WorldOptions::default()).await.unwrap();
+    let resp = get(&w, "/kiosk.js", &[]).await;
+    assert_eq!(resp.status(), 200);
+    let h = resp.headers();
+    assert_eq!(h["content-type"], "text/javascript; charset=utf-8");
+    assert_eq!(h["cache-control"], "public, max-age=3600");
+    let version = checkout::handler::kiosk_js_version();
+    assert_eq!(h["etag"].to_str().unwrap(), format!("\"{version}\""));
+    let source = body_string(&resp);
+    assert_eq!(source, checkout::handler::KIOSK_JS);
+
+    let mut gzip = std::process::Command::new("gzip")
+        .arg("-9c")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("gzip");
+    std::io::Write::write_all(gzip.stdin.as_mut().unwrap(), source.as_bytes()).unwrap();
+    let zipped = gzip.wait_with_output().unwrap().stdout.len();
+    println!("kiosk.js: {} bytes, {zipped} bytes gzipped", source.len());
+    assert!(zipped > 0 && zipped <= 6 * 1024, "{zipped} bytes gzipped");
+
+    // Unchanged: 304 with nothing to send.
+    let resp = get(
+        &w,
+        "/kiosk.js",
+        &[("if-none-match", &format!("W/\"{version}\", \"x\""))],
+    )
+    .await;
+    assert_eq!(resp.status(), 304);
+    assert!(body_string(&resp).is_empty());
+    let resp = get(
+        &w,
+        "/kiosk.js",
+        &[("if-none-match", "\"0000000000000000\"")],
+    )
+    .await;
+    assert_eq!(resp.status(), 200);
+
+    // The versioned URL is immutable; another version is not pinned for a year.
+    let resp = get(&w, &format!("/kiosk.js?v={version}"), &[]).await;
+    assert_eq!(
+        resp.headers()["cache-control"],
+        "public, max-age=31536000, immutable"
+    );
+    let resp = get(&w, "/kiosk.js?v=0000000000000000", &[]).await;
+    assert_eq!(resp.headers()["cache-control"], "public, max-age=3600");
+
+    let req = lambda_http::http::Request::builder()
+        .method("POST")
+        .uri(format!("{}/kiosk.js", kiosk_e2e::BASE_URL))
+        .body(Body::Empty)
+        .unwrap();
+    let resp = checkout::handler::handle(&w.checkout, req, kiosk_e2e::now()).await;
+    assert_eq!(resp.status(), 405);
+}

@@ -159,8 +159,21 @@ fn events() -> Vec<(&'static str, Value)> {
         false,
     );
     buy["pathParameters"] = json!({ "product_id": PRODUCT });
+    // What kiosk.js asks for from a page on the shop's own origin (SHOP_URL's).
+    let mut embed = event(
+        "GET",
+        "/buy/{product_id}",
+        &format!("/buy/{PRODUCT}"),
+        "embed=https%3A%2F%2Fexample.com",
+        json!({ "user-agent": UA, "accept": "text/html", "referer": "https://example.com/" }),
+        None,
+        false,
+    );
+    embed["pathParameters"] = json!({ "product_id": PRODUCT });
     vec![
         ("buy-page.json", buy),
+        ("buy-page-embed.json", embed),
+        ("kiosk-js.json", event("GET", "/kiosk.js", "/kiosk.js", "", json!({ "user-agent": UA, "accept": "*/*" }), None, false)),
         ("checkout-form.json", event("POST", "/checkout", "/checkout", "", form_headers("text/html"), Some(&format!("product_id={PRODUCT}&email=reader%40example.com&utm_source=blog")), false)),
         (
             "checkout-json.json",
@@ -223,6 +236,27 @@ async fn each_event_gets_its_response() {
         page.contains("name=\"utm_source\" value=\"blog\""),
         "{page}"
     );
+
+    let resp = checkout::handler::handle(&w.checkout, load("buy-page-embed.json"), now).await;
+    assert_eq!(resp.status(), 200);
+    let csp = resp.headers()["content-security-policy"].to_str().unwrap();
+    assert!(
+        csp.contains("frame-ancestors https://example.com") && csp.contains("script-src 'sha256-"),
+        "{csp}"
+    );
+    let page = body_string(&resp);
+    assert!(
+        page.contains("data-host=\"https://example.com\"") && page.contains("target=\"_top\""),
+        "{page}"
+    );
+
+    let resp = checkout::handler::handle(&w.checkout, load("kiosk-js.json"), now).await;
+    assert_eq!(resp.status(), 200);
+    assert_eq!(
+        resp.headers()["etag"].to_str().unwrap(),
+        format!("\"{}\"", checkout::handler::kiosk_js_version())
+    );
+    assert_eq!(body_string(&resp), checkout::handler::KIOSK_JS);
 
     let resp = checkout::handler::handle(&w.checkout, load("checkout-form.json"), now).await;
     assert_eq!(resp.status(), 303);
