@@ -35,14 +35,16 @@ async fn shots(browser: &Browser, dir: &Path, name: &str) -> Result<()> {
     Ok(())
 }
 
-/// Finished downloads (Chromium writes `*.crdownload` until a file is complete).
+/// Finished downloads. While a download runs, Chromium keeps a `*.crdownload` file and
+/// may put an empty placeholder under the final name for a moment; neither counts.
 fn finished_downloads(dir: &Path) -> Result<Vec<PathBuf>> {
     let mut files = Vec::new();
     for entry in std::fs::read_dir(dir)? {
-        let path = entry?.path();
+        let entry = entry?;
+        let path = entry.path();
         let partial = path.extension().is_some_and(|e| e == "crdownload")
             || path.to_string_lossy().contains(".com.google.Chrome.");
-        if !partial {
+        if !partial && entry.metadata()?.len() > 0 {
             files.push(path);
         }
     }
@@ -50,10 +52,25 @@ fn finished_downloads(dir: &Path) -> Result<Vec<PathBuf>> {
     Ok(files)
 }
 
+/// Is any download still running?
+fn downloading(dir: &Path) -> Result<bool> {
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let path = entry.path();
+        if path.extension().is_some_and(|e| e == "crdownload")
+            || path.to_string_lossy().contains(".com.google.Chrome.")
+            || entry.metadata()?.len() == 0
+        {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
 async fn wait_for_downloads(dir: &Path, n: usize) -> Result<Vec<PathBuf>> {
     for _ in 0..100 {
         let files = finished_downloads(dir)?;
-        if files.len() >= n {
+        if files.len() >= n && !downloading(dir)? {
             return Ok(files);
         }
         tokio::time::sleep(Duration::from_millis(100)).await;

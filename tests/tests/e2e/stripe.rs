@@ -199,7 +199,8 @@ async fn a_card_purchase_pays_once_mails_once_and_allows_five_downloads() {
     assert_eq!(s.amount, 900);
     assert_eq!(s.currency, "cny");
     assert_eq!(s.form["customer_email"], email);
-    assert_eq!(s.form["cancel_url"], format!("{}/", shop.base));
+    // Back to the shop page (SHOP_URL: the example site, on its own origin).
+    assert_eq!(s.form["cancel_url"], format!("{}/", shop.app.site_url));
 
     // The hosted page shows product and price; a declined card leaves the order pending.
     let page = shop
