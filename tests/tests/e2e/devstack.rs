@@ -210,7 +210,12 @@ async fn open_overlay(browser: &Browser, link: &str, title: &str) -> Result<Elem
     Ok(frame)
 }
 
-/// The order a return URL is about (`out_trade_no`, or the Stripe session's order).
+/// The order `id` as the shop's table has it.
+async fn stored_order(app: &devstack::App, id: &kiosk::OrderId) -> Result<kiosk::Order> {
+    app.shop.store.get_order(id).await?.context("order")
+}
+
+/// The order an Alipay return URL is about (its `out_trade_no`).
 fn order_of_return(url: &str) -> Result<kiosk::OrderId> {
     let query = url.split_once('?').context("return URL has a query")?.1;
     let params = parse_form(query)?;
@@ -280,12 +285,7 @@ async fn buy(browser: &Browser, base: &str, app: &devstack::App, downloads: &Pat
     shots(browser, &shots_dir, "3-return").await?;
     // The order knows where the buyer came from: the link's utm_source and the site.
     let order_id = order_of_return(&return_url)?;
-    let order = app
-        .shop
-        .store
-        .get_order(&order_id)
-        .await?
-        .context("order")?;
+    let order = stored_order(app, &order_id).await?;
     ensure!(
         order.source.utm_source.as_deref() == Some("example-site")
             && order
@@ -417,12 +417,7 @@ async fn buy_by_card(browser: &Browser, base: &str, app: &devstack::App) -> Resu
     browser.click(&browser.find("#pay").await?).await?;
     wait_for_text(browser, "Your card was declined").await?;
     shots(browser, &shots_dir, "10-card-declined").await?;
-    let order = app
-        .shop
-        .store
-        .get_order(&order_id)
-        .await?
-        .context("order")?;
+    let order = stored_order(app, &order_id).await?;
     ensure!(
         order.status == kiosk::OrderStatus::Pending,
         "declined leaves it pending: {order:?}"
@@ -438,12 +433,7 @@ async fn buy_by_card(browser: &Browser, base: &str, app: &devstack::App) -> Resu
         .await?;
     download_link(browser, base).await?;
     shots(browser, &shots_dir, "11-card-paid").await?;
-    let order = app
-        .shop
-        .store
-        .get_order(&order_id)
-        .await?
-        .context("order")?;
+    let order = stored_order(app, &order_id).await?;
     ensure!(
         order.status == kiosk::OrderStatus::Paid && order.all_grants().len() == 1,
         "paid once: {order:?}"
@@ -656,12 +646,7 @@ async fn buy_without_javascript(browser: &Browser, base: &str, app: &devstack::A
         .wait_for_url(&format!("{base}/return/alipay?"))
         .await?;
     download_link(browser, base).await?;
-    let order = app
-        .shop
-        .store
-        .get_order(&order_of_return(&return_url)?)
-        .await?
-        .context("order")?;
+    let order = stored_order(app, &order_of_return(&return_url)?).await?;
     ensure!(
         order.status == kiosk::OrderStatus::Paid
             && order.email.as_str() == email
