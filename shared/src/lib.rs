@@ -26,6 +26,7 @@ pub mod email;
 pub mod files;
 pub mod form;
 pub mod grant;
+pub mod i18n;
 pub mod ids;
 pub mod mail;
 pub mod mailout;
