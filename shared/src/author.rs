@@ -102,6 +102,9 @@ impl Author {
             store: &self.store,
             mailer: &mailer,
             public_base_url: self.public_base_url()?,
+            // The author's machine does not know the stack's DefaultLanguage; orders
+            // made since languages are recorded carry their own.
+            default_lang: crate::i18n::Lang::EN,
         };
         Ok(delivery.retry_due_mails(now, deadline).await?)
     }
@@ -136,10 +139,21 @@ impl Author {
         if grants.is_empty() {
             return Ok((email, 0));
         }
-        let n =
-            crate::downloads::mail_links(&self.mailer()?, self.public_base_url()?, &email, grants)
-                .await
-                .map_err(AuthorError::Mail)?;
+        // The buyer's language, as their newest purchase recorded it.
+        let lang = grants
+            .iter()
+            .max_by_key(|g| g.created_at)
+            .and_then(|g| g.lang)
+            .unwrap_or(crate::i18n::Lang::EN);
+        let n = crate::downloads::mail_links(
+            &self.mailer()?,
+            self.public_base_url()?,
+            &email,
+            grants,
+            lang,
+        )
+        .await
+        .map_err(AuthorError::Mail)?;
         Ok((email, n))
     }
 }

@@ -33,6 +33,8 @@ pub struct CheckoutRequest {
     pub source: Source,
     /// Where the request came from, for the per-network rate ([`CHECKOUT_WINDOW`]).
     pub network: crate::net::Network,
+    /// The buyer's language, recorded on the order for its pages and mails.
+    pub lang: crate::i18n::Lang,
 }
 
 /// The window checkouts are counted in per network
@@ -147,6 +149,11 @@ impl Checkout {
     }
 
     /// The origins whose pages may call `POST /checkout` with `fetch`.
+    /// The language of a buyer whose browser asks for none the shop has.
+    pub fn default_lang(&self) -> crate::i18n::Lang {
+        self.config.default_lang
+    }
+
     pub fn cors_origins(&self) -> &[String] {
         &self.config.cors_origins
     }
@@ -212,6 +219,7 @@ impl Checkout {
             now,
             self.config.order_ttl,
         );
+        order.lang = Some(req.lang);
         let redirect = channel.start_payment(&order, req.device, now).await?;
         order.checkout_ref = redirect.checkout_ref;
         self.store.create_order(&order).await?;

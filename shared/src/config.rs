@@ -14,6 +14,7 @@
 use time::Duration;
 
 use crate::email::Sender;
+use crate::i18n::Lang;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ConfigError {
@@ -155,6 +156,9 @@ pub struct Config {
     /// [`Config::shop_url`]). Every other page, and the buy page outside the overlay,
     /// refuses all framing.
     pub embed_origins: Vec<String>,
+    /// The language of a buyer whose browser asks for none this shop has
+    /// (`DEFAULT_LANGUAGE`, a tag with a catalog in `shared/locales/`; default `en`).
+    pub default_lang: Lang,
     /// Checkouts one network may start per hour (`CHECKOUTS_PER_NETWORK_HOUR`, default
     /// [`Config::DEFAULT_CHECKOUTS_PER_NETWORK_HOUR`]); see [`crate::checkout::CHECKOUT_WINDOW`].
     pub checkouts_per_network_hour: u32,
@@ -184,6 +188,7 @@ impl Config {
             sender_email,
             public_base_url: public_base_url.into(),
             embed_origins: origin_of(&shop_url).into_iter().collect(),
+            default_lang: Lang::EN,
             shop_url,
             order_ttl: Self::DEFAULT_ORDER_TTL,
             presign: Self::DEFAULT_PRESIGN,
@@ -215,6 +220,7 @@ impl Config {
             presign: Duration::seconds(number(env, "PRESIGN_SECONDS", 300, 10..=604_800)?.into()),
             cors_origins: c.cors_origins,
             embed_origins: c.embed_origins,
+            default_lang: c.default_lang,
             checkouts_per_network_hour: c.checkouts_per_network_hour,
         })
     }
@@ -228,6 +234,7 @@ impl Config {
             order_ttl: self.order_ttl,
             cors_origins: self.cors_origins.clone(),
             embed_origins: self.embed_origins.clone(),
+            default_lang: self.default_lang,
             checkouts_per_network_hour: self.checkouts_per_network_hour,
         }
     }
@@ -248,6 +255,8 @@ pub struct CheckoutConfig {
     pub cors_origins: Vec<String>,
     /// See [`Config::embed_origins`].
     pub embed_origins: Vec<String>,
+    /// See [`Config::default_lang`].
+    pub default_lang: Lang,
     /// See [`Config::checkouts_per_network_hour`].
     pub checkouts_per_network_hour: u32,
 }
@@ -268,6 +277,7 @@ impl CheckoutConfig {
             public_base_url: base_url(env, "PUBLIC_BASE_URL")?,
             shop_url,
             embed_origins,
+            default_lang: default_lang(env)?,
             order_ttl: Duration::minutes(number(env, "ORDER_TTL_MINUTES", 30, 1..=1440)?.into()),
             cors_origins: origins(env, "CORS_ALLOWED_ORIGINS")?,
             checkouts_per_network_hour: number(
@@ -278,6 +288,22 @@ impl CheckoutConfig {
             )?,
         })
     }
+}
+
+/// `DEFAULT_LANGUAGE`: a language with a catalog, by its exact tag; `en` when unset.
+fn default_lang(env: &dyn Env) -> Result<Lang, ConfigError> {
+    let Some(raw) = optional(env, "DEFAULT_LANGUAGE") else {
+        return Ok(Lang::EN);
+    };
+    Lang::all()
+        .find(|l| l.tag().eq_ignore_ascii_case(&raw))
+        .ok_or_else(|| ConfigError::Invalid {
+            name: "DEFAULT_LANGUAGE",
+            reason: format!(
+                "{raw:?} has no catalog; the languages are {}",
+                Lang::all().map(Lang::tag).collect::<Vec<_>>().join(", ")
+            ),
+        })
 }
 
 /// A comma-separated list of web origins (`https://shop.example.com`, no path); an
@@ -623,6 +649,26 @@ mod tests {
                     Config::from(&env(&with(&[("CORS_ALLOWED_ORIGINS", bad)]))),
                     Err(ConfigError::Invalid {
                         name: "CORS_ALLOWED_ORIGINS",
+                        ..
+                    })
+                ),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_default_language_has_a_catalog() {
+        assert_eq!(Config::from(&env(BASE)).unwrap().default_lang, Lang::EN);
+        let c = Config::from(&env(&with(&[("DEFAULT_LANGUAGE", "zh-cn")]))).unwrap();
+        assert_eq!(c.default_lang.tag(), "zh-CN");
+        assert_eq!(c.checkout().default_lang.tag(), "zh-CN");
+        for bad in ["fr", "zh", "en-US"] {
+            assert!(
+                matches!(
+                    Config::from(&env(&with(&[("DEFAULT_LANGUAGE", bad)]))),
+                    Err(ConfigError::Invalid {
+                        name: "DEFAULT_LANGUAGE",
                         ..
                     })
                 ),

@@ -64,6 +64,8 @@ pub struct Delivery<'a> {
     pub mailer: &'a Mailer,
     /// Base URL of the API, for the download link.
     pub public_base_url: &'a str,
+    /// The language of a mail whose order has none recorded.
+    pub default_lang: crate::i18n::Lang,
 }
 
 /// How many due orders one query reads; a run queries again while it has time.
@@ -84,6 +86,7 @@ impl Delivery<'_> {
             grant,
             &grant.token.url_under(self.public_base_url),
             self.mailer.from_address(),
+            self.default_lang,
         );
         match self.mailer.send(&order.email, &mail).await {
             Ok(()) => {

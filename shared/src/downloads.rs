@@ -94,8 +94,16 @@ impl Downloads {
         &self,
         email: &Email,
         grants: Vec<Grant>,
+        lang: crate::i18n::Lang,
     ) -> Result<usize, crate::mail::MailError> {
-        mail_links(&self.mailer, &self.config.public_base_url, email, grants).await
+        mail_links(
+            &self.mailer,
+            &self.config.public_base_url,
+            email,
+            grants,
+            lang,
+        )
+        .await
     }
 }
 
@@ -106,6 +114,7 @@ pub(crate) async fn mail_links(
     public_base_url: &str,
     email: &Email,
     grants: Vec<Grant>,
+    lang: crate::i18n::Lang,
 ) -> Result<usize, crate::mail::MailError> {
     let links: Vec<(Grant, String)> = grants
         .into_iter()
@@ -114,7 +123,7 @@ pub(crate) async fn mail_links(
             (g, url)
         })
         .collect();
-    let mail = links_mail(&links, mailer.from_address());
+    let mail = links_mail(&links, mailer.from_address(), lang);
     mailer.send(email, &mail).await?;
     Ok(links.len())
 }

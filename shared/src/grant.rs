@@ -23,6 +23,9 @@ pub struct Grant {
     pub revoked: bool,
     /// Set while the payment is disputed (a chargeback), cleared if the dispute is won.
     pub suspended: bool,
+    /// The order's language (its download page speaks it); `None` for grants of
+    /// orders without one.
+    pub lang: Option<crate::i18n::Lang>,
 }
 
 /// Why a grant cannot serve a download right now. The order matters: a refunded link
@@ -62,6 +65,7 @@ impl Grant {
             expires_at,
             revoked: false,
             suspended: false,
+            lang: order.lang,
         }
     }
 

@@ -86,48 +86,83 @@ pub fn redact(text: &str, address: &str) -> String {
     out
 }
 
+use crate::i18n::{Arg, Lang};
 pub use crate::text::html_escape;
 
-/// The mail a buyer gets once the payment is recorded: what they bought, the link, how
-/// many downloads it allows, the order id, and where to get help.
-pub fn purchase_mail(order: &Order, grant: &Grant, link: &str, help: &Sender) -> Mail {
-    let title = &order.product_title;
-    let n = grant.download_limit;
-    let downloads = if n == 1 {
-        "1 download".to_owned()
-    } else {
-        format!("{n} downloads")
-    };
-    let subject = format!("Your download: {title}");
+const BODY_STYLE: &str = "font-family:system-ui,sans-serif;line-height:1.5;color:#222";
+const BUTTON_STYLE: &str = "display:inline-block;padding:.6em 1.2em;background:#1a7f37;color:#fff;\
+text-decoration:none;border-radius:6px";
+
+/// A mail's HTML part: `lang` on `<html>`, the body's paragraphs as given (trusted).
+fn html_mail(lang: Lang, body: &str) -> String {
+    format!(
+        "<!doctype html><html lang=\"{tag}\"><head><meta charset=\"utf-8\"></head>\
+         <body style=\"{BODY_STYLE}\">{body}</body></html>",
+        tag = lang.tag()
+    )
+}
+
+/// A catalog message escaped for HTML, with `address` (already in it) made a mail link.
+fn with_mailto(text: &str, address: &str) -> String {
+    html_escape(text).replacen(
+        &html_escape(address),
+        &format!("<a href=\"mailto:{0}\">{0}</a>", html_escape(address)),
+        1,
+    )
+}
+
+/// The mail a buyer gets once the payment is recorded, in the order's language (or
+/// `default`): what they bought, the link, how many downloads it allows, the order id,
+/// what was paid and when, and where to get help.
+pub fn purchase_mail(
+    order: &Order,
+    grant: &Grant,
+    link: &str,
+    help: &Sender,
+    default: Lang,
+) -> Mail {
+    let lang = order.lang.unwrap_or(default);
+    let title = order.product_title.as_str();
+    let downloads = lang.tr("downloads-count", &[("count", grant.download_limit.into())]);
+    let amount = lang.price(order.amount);
+    let date = lang.datetime(order.paid_at.unwrap_or(grant.created_at));
+    let subject = lang.tr("mail-purchase-subject", &[("title", title.into())]);
+    let thanks = lang.tr("mail-purchase-thanks", &[("title", title.into())]);
+    let order_line = lang.tr("mail-order", &[("order", order.id.as_str().into())]);
+    let paid_line = lang.tr(
+        "mail-paid",
+        &[("amount", Arg::Text(&amount)), ("date", Arg::Text(&date))],
+    );
+    let edition_line = lang.tr(
+        "mail-edition-line",
+        &[("edition", order.edition.as_str().into())],
+    );
+    let keep = lang.tr("mail-purchase-keep", &[("help", help.as_str().into())]);
     let text = format!(
-        "Thank you for buying {title}.\n\n\
-         Download it here ({downloads}):\n{link}\n\n\
-         Order: {order_id}\nPaid: {amount}\nEdition: {edition}\n\n\
-         The link is yours alone; please do not share it. If it stops working or you need \
-         help, reply to this email or write to {help}, and mention your order number.\n",
-        order_id = order.id,
-        amount = order.amount,
-        edition = order.edition,
+        "{thanks}\n\n{here}\n{link}\n\n{order_line}\n{paid_line}\n{edition_line}\n\n{keep}\n",
+        here = lang.tr(
+            "mail-purchase-here",
+            &[("downloads", Arg::Text(&downloads))]
+        ),
     );
     let e = html_escape;
-    let html = format!(
-        "<!doctype html><html><body style=\"font-family:system-ui,sans-serif;line-height:1.5;color:#222\">\
-         <p>Thank you for buying <strong>{title}</strong>.</p>\
-         <p><a href=\"{link}\" style=\"display:inline-block;padding:.6em 1.2em;background:#1a7f37;color:#fff;\
-         text-decoration:none;border-radius:6px\">Download {title}</a></p>\
-         <p>This link allows {downloads}. If the button does not work, copy this address into your browser:<br>\
-         <a href=\"{link}\">{link}</a></p>\
-         <p style=\"color:#555\">Order: {order_id}<br>Paid: {amount}<br>Edition: {edition}</p>\
-         <p style=\"color:#555\">The link is yours alone; please do not share it. If it stops working or you need help, \
-         reply to this email or write to <a href=\"mailto:{help}\">{help}</a>, and mention your order number.</p>\
-         </body></html>",
-        title = e(title),
-        link = e(link),
-        downloads = e(&downloads),
-        order_id = e(order.id.as_str()),
-        amount = e(&order.amount.to_string()),
-        edition = e(&order.edition),
-        help = e(help.as_str()),
+    let html = html_mail(
+        lang,
+        &format!(
+            "<p>{thanks}</p>\
+             <p><a href=\"{link}\" style=\"{BUTTON_STYLE}\">{button}</a></p>\
+             <p>{allows}<br><a href=\"{link}\">{link}</a></p>\
+             <p style=\"color:#555\">{order_line}<br>{paid_line}<br>{edition_line}</p>\
+             <p style=\"color:#555\">{keep}</p>",
+            thanks = e(&thanks),
+            link = e(link),
+            button = e(&lang.tr("mail-purchase-button", &[("title", title.into())])),
+            allows = e(&lang.tr("mail-link-allows", &[("downloads", Arg::Text(&downloads))])),
+            order_line = e(&order_line),
+            paid_line = e(&paid_line),
+            edition_line = e(&edition_line),
+            keep = with_mailto(&keep, help.as_str()),
+        ),
     );
     Mail {
         subject,
@@ -137,7 +172,8 @@ pub fn purchase_mail(order: &Order, grant: &Grant, link: &str, help: &Sender) ->
 }
 
 /// A new edition is out (`kiosk update`): the buyer's fresh link to it, with the full
-/// download count, the author's note, and the reassurance that the old link still works.
+/// download count, the author's note (in the author's words), and the reassurance that
+/// the old link still works; in the order's language (or English).
 pub fn edition_mail(
     order: &Order,
     grant: &Grant,
@@ -145,49 +181,42 @@ pub fn edition_mail(
     note: Option<&str>,
     help: &Sender,
 ) -> Mail {
-    let title = &grant.product_title;
-    let n = grant.download_limit;
-    let downloads = if n == 1 {
-        "1 download".to_owned()
-    } else {
-        format!("{n} downloads")
-    };
-    let subject = format!("New edition: {title}");
-    let note_text = note
-        .filter(|n| !n.trim().is_empty())
-        .map(|n| format!("{}\n\n", n.trim()))
-        .unwrap_or_default();
+    let lang = order.lang.unwrap_or(Lang::EN);
+    let title = grant.product_title.as_str();
+    let downloads = lang.tr("downloads-count", &[("count", grant.download_limit.into())]);
+    let subject = lang.tr("mail-edition-subject", &[("title", title.into())]);
+    let intro = lang.tr(
+        "mail-edition-intro",
+        &[
+            ("title", title.into()),
+            ("edition", grant.edition.as_str().into()),
+            ("order", order.id.as_str().into()),
+        ],
+    );
+    let keep = lang.tr("mail-edition-keep", &[("help", help.as_str().into())]);
+    let note = note.map(str::trim).filter(|n| !n.is_empty());
     let text = format!(
-        "A new edition of {title} is out ({edition}), and it is yours: you bought {title} \
-         (order {order_id}).\n\n{note_text}\
-         Download the new edition here ({downloads}):\n{link}\n\n\
-         Your earlier link keeps working for the edition you bought. The link is yours alone; \
-         please do not share it. Need help? Reply to this email or write to {help}.\n",
-        edition = grant.edition,
-        order_id = order.id,
+        "{intro}\n\n{note_text}{here}\n{link}\n\n{keep}\n",
+        note_text = note.map(|n| format!("{n}\n\n")).unwrap_or_default(),
+        here = lang.tr("mail-edition-here", &[("downloads", Arg::Text(&downloads))]),
     );
     let e = html_escape;
-    let note_html = note
-        .filter(|n| !n.trim().is_empty())
-        .map(|n| format!("<p style=\"white-space:pre-line\">{}</p>", e(n.trim())))
-        .unwrap_or_default();
-    let html = format!(
-        "<!doctype html><html><body style=\"font-family:system-ui,sans-serif;line-height:1.5;color:#222\">\
-         <p>A new edition of <strong>{title}</strong> is out ({edition}), and it is yours: you bought it \
-         (order {order_id}).</p>{note_html}\
-         <p><a href=\"{link}\" style=\"display:inline-block;padding:.6em 1.2em;background:#1a7f37;color:#fff;\
-         text-decoration:none;border-radius:6px\">Download the new edition</a></p>\
-         <p>This link allows {downloads}. If the button does not work, copy this address into your browser:<br>\
-         <a href=\"{link}\">{link}</a></p>\
-         <p style=\"color:#555\">Your earlier link keeps working for the edition you bought. The link is yours alone; \
-         please do not share it. Need help? Reply to this email or write to <a href=\"mailto:{help}\">{help}</a>.</p>\
-         </body></html>",
-        title = e(title),
-        edition = e(&grant.edition),
-        order_id = e(order.id.as_str()),
-        link = e(link),
-        downloads = e(&downloads),
-        help = e(help.as_str()),
+    let html = html_mail(
+        lang,
+        &format!(
+            "<p>{intro}</p>{note_html}\
+             <p><a href=\"{link}\" style=\"{BUTTON_STYLE}\">{button}</a></p>\
+             <p>{allows}<br><a href=\"{link}\">{link}</a></p>\
+             <p style=\"color:#555\">{keep}</p>",
+            intro = e(&intro),
+            note_html = note
+                .map(|n| format!("<p style=\"white-space:pre-line\">{}</p>", e(n)))
+                .unwrap_or_default(),
+            link = e(link),
+            button = e(&lang.t("mail-edition-button")),
+            allows = e(&lang.tr("mail-link-allows", &[("downloads", Arg::Text(&downloads))])),
+            keep = with_mailto(&keep, help.as_str()),
+        ),
     );
     Mail {
         subject,
@@ -196,44 +225,45 @@ pub fn edition_mail(
     }
 }
 
-/// "Resend my links": one mail listing every link the buyer can still use.
-pub fn links_mail(links: &[(Grant, String)], help: &Sender) -> Mail {
-    let subject = if links.len() == 1 {
-        format!("Your download link: {}", links[0].0.product_title)
-    } else {
-        format!("Your {} download links", links.len())
-    };
-    let mut text = String::from("Here are the download links for your purchases.\n\n");
+/// "Resend my links": one mail listing every link the buyer can still use, in `lang`.
+pub fn links_mail(links: &[(Grant, String)], help: &Sender, lang: Lang) -> Mail {
+    let first_title = links
+        .first()
+        .map(|(g, _)| g.product_title.as_str())
+        .unwrap_or_default();
+    let subject = lang.tr(
+        "mail-links-subject",
+        &[("count", links.len().into()), ("title", first_title.into())],
+    );
+    let intro = lang.t("mail-links-intro");
+    let mut text = format!("{intro}\n\n");
     let mut items = String::new();
     for (g, url) in links {
-        text.push_str(&format!(
-            "{title} (edition {edition}), {left} of {limit} downloads left:\n{url}\n\n",
-            title = g.product_title,
-            edition = g.edition,
-            left = g.downloads_left,
-            limit = g.download_limit,
-        ));
+        let line = lang.tr(
+            "mail-links-item",
+            &[
+                ("title", g.product_title.as_str().into()),
+                ("edition", g.edition.as_str().into()),
+                ("left", g.downloads_left.into()),
+                ("limit", g.download_limit.into()),
+            ],
+        );
+        text.push_str(&format!("{line}\n{url}\n\n"));
         items.push_str(&format!(
-            "<li style=\"margin:.8em 0\"><strong>{title}</strong> (edition {edition}), {left} of {limit} downloads left<br>\
-             <a href=\"{url}\">{url}</a></li>",
-            title = html_escape(&g.product_title),
-            edition = html_escape(&g.edition),
-            left = g.downloads_left,
-            limit = g.download_limit,
+            "<li style=\"margin:.8em 0\">{line}<br><a href=\"{url}\">{url}</a></li>",
+            line = html_escape(&line),
             url = html_escape(url),
         ));
     }
-    text.push_str(&format!(
-        "You asked for these links on our download page. If you did not, you can ignore this mail: \
-         the links only ever go to this address. Need help? Write to {help}.\n"
-    ));
-    let html = format!(
-        "<!doctype html><html><body style=\"font-family:system-ui,sans-serif;line-height:1.5;color:#222\">\
-         <p>Here are the download links for your purchases.</p><ul style=\"padding-left:1.2em\">{items}</ul>\
-         <p style=\"color:#555\">You asked for these links on our download page. If you did not, you can ignore this \
-         mail: the links only ever go to this address. Need help? Write to <a href=\"mailto:{help}\">{help}</a>.</p>\
-         </body></html>",
-        help = html_escape(help.as_str()),
+    let footer = lang.tr("mail-links-footer", &[("help", help.as_str().into())]);
+    text.push_str(&format!("{footer}\n"));
+    let html = html_mail(
+        lang,
+        &format!(
+            "<p>{}</p><ul style=\"padding-left:1.2em\">{items}</ul><p style=\"color:#555\">{}</p>",
+            html_escape(&intro),
+            with_mailto(&footer, help.as_str()),
+        ),
     );
     Mail {
         subject,
@@ -339,16 +369,32 @@ mod tests {
         let grant = Grant::for_order(&order, DownloadToken::generate().unwrap(), None, now);
         let link = format!("https://shop.example.com/download/{}", grant.token.expose());
         let help = Sender::parse("help@shop.example.com").unwrap();
-        let m = purchase_mail(&order, &grant, &link, &help);
+        let m = purchase_mail(&order, &grant, &link, &help, Lang::EN);
         assert_eq!(m.subject, "Your download: Tips & <script>alert(1)</script>");
         for part in [&m.text, &m.html] {
             assert!(part.contains(&link));
             assert!(part.contains("5 downloads"));
             assert!(part.contains("K1"));
             assert!(part.contains("help@shop.example.com"));
-            assert!(part.contains("9.00 CNY"));
+            assert!(part.contains("¥9.00"));
+            assert!(part.contains("UTC"), "the time zone is named");
         }
         assert!(m.html.contains("Tips &amp; &lt;script&gt;"));
         assert!(!m.html.contains("<script>"));
+        assert!(m.html.contains("<html lang=\"en\">"));
+
+        // The order's language wins over the shop's default; the title stays the author's.
+        let mut zh_order = order.clone();
+        zh_order.lang = Lang::parse("zh-CN");
+        let m = purchase_mail(&zh_order, &grant, &link, &help, Lang::EN);
+        assert_eq!(m.subject, "你的下载：Tips & <script>alert(1)</script>");
+        for part in [&m.text, &m.html] {
+            assert!(
+                part.contains("5 次下载") && part.contains("北京时间"),
+                "{part}"
+            );
+            assert!(part.contains(&link) && part.contains("help@shop.example.com"));
+        }
+        assert!(m.html.contains("<html lang=\"zh-CN\">"));
     }
 }

@@ -211,6 +211,9 @@ pub struct Order {
     pub refund_request: Option<RefundRequest>,
     /// A card dispute (chargeback) of the payment, while there is or was one.
     pub dispute: Option<Dispute>,
+    /// The language the buyer chose at checkout: their pages and mails use it. `None`
+    /// for orders made before languages were recorded (the shop's default then).
+    pub lang: Option<crate::i18n::Lang>,
 }
 
 /// One refund asked of the provider: its number there, which makes a repeat of it refund
@@ -352,6 +355,7 @@ impl Order {
             refund_seq: 0,
             refund_request: None,
             dispute: None,
+            lang: None,
         }
     }
 

@@ -66,6 +66,7 @@ impl Downloads {
         &self,
         email: &Email,
         network: &Network,
+        lang: crate::i18n::Lang,
         now: OffsetDateTime,
     ) -> Result<Resent, StoreError> {
         let answer_at = tokio::time::Instant::now() + ANSWER_AFTER;
@@ -83,7 +84,7 @@ impl Downloads {
             tracing::warn!(network = network.as_str(), "resend: network over its limit");
             return Ok(Resent::TooManyFromNetwork);
         }
-        let outcome = self.resend_to(email, network, now).await;
+        let outcome = self.resend_to(email, network, lang, now).await;
         tokio::time::sleep_until(answer_at).await;
         outcome
     }
@@ -92,6 +93,7 @@ impl Downloads {
         &self,
         email: &Email,
         network: &Network,
+        lang: crate::i18n::Lang,
         now: OffsetDateTime,
     ) -> Result<Resent, StoreError> {
         let grants = self.store.usable_grants_for(email, now).await?;
@@ -112,7 +114,7 @@ impl Downloads {
         {
             return Ok(Resent::AddressFull);
         }
-        match self.mail_links(email, grants).await {
+        match self.mail_links(email, grants, lang).await {
             Ok(links) => Ok(Resent::Mailed { links }),
             Err(e) => {
                 tracing::warn!(error = %e, reason = %e.reason(), "resend mail failed");

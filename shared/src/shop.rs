@@ -512,6 +512,7 @@ impl Shop {
             store: &self.store,
             mailer: &self.mailer,
             public_base_url: &self.config.public_base_url,
+            default_lang: self.config.default_lang,
         }
     }
 }

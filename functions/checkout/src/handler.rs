@@ -6,37 +6,50 @@
 use kiosk::channel::{ChannelError, Device};
 use kiosk::checkout::{BuyPage, Checkout, CheckoutError, CheckoutRequest};
 use kiosk::form::parse_form;
+use kiosk::i18n::{Arg, Lang};
 use kiosk::order::{ChannelKind, Source};
 use kiosk::{Email, ProductId};
-use kiosk_web::{BodyError, body_text, header_str, is_json_body, pages, wants_json};
+use kiosk_web::{BodyError, body_text, header_str, is_json_body, pages, request_lang, wants_json};
 use lambda_http::http::{Method, StatusCode, header};
 use lambda_http::{Body, Request, Response};
 use serde::Deserialize;
 use serde_json::json;
 use time::OffsetDateTime;
 
-/// A client error, naming the field when there is one.
+/// A client error, naming the field when there is one: `message` in English for JSON
+/// clients (scripts, read by developers), `id` the catalog message a buyer's HTML page
+/// shows in their language.
 #[derive(Debug)]
 struct Problem {
     status: StatusCode,
     field: Option<&'static str>,
     message: String,
+    id: &'static str,
+    args: Vec<(&'static str, String)>,
 }
 
 impl Problem {
-    fn field(field: &'static str, message: impl Into<String>) -> Self {
+    fn field(field: &'static str, id: &'static str, message: impl Into<String>) -> Self {
         Problem {
             status: StatusCode::BAD_REQUEST,
             field: Some(field),
             message: message.into(),
+            id,
+            args: Vec::new(),
         }
     }
-    fn status(status: StatusCode, message: impl Into<String>) -> Self {
+    fn status(status: StatusCode, id: &'static str, message: impl Into<String>) -> Self {
         Problem {
             status,
             field: None,
             message: message.into(),
+            id,
+            args: Vec::new(),
         }
+    }
+    fn arg(mut self, name: &'static str, value: impl Into<String>) -> Self {
+        self.args.push((name, value.into()));
+        self
     }
 }
 
@@ -51,30 +64,48 @@ struct JsonBody {
     utm_campaign: Option<String>,
     /// The page that linked to the hosted buy page (which itself sends no referrer).
     referrer: Option<String>,
+    /// The buyer's language (the buy page's choice); else `Accept-Language`.
+    lang: Option<String>,
 }
 
-fn parse(req: &Request) -> Result<CheckoutRequest, Problem> {
+/// The request's fields, as a form or JSON.
+fn read_body(req: &Request) -> Result<JsonBody, Problem> {
     if req.method() != Method::POST {
-        return Err(Problem::status(StatusCode::METHOD_NOT_ALLOWED, "use POST"));
+        return Err(Problem::status(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "checkout-unreadable",
+            "use POST",
+        ));
     }
     let text = body_text(req).map_err(|e| match e {
         BodyError::TooLarge => Problem::status(
             StatusCode::PAYLOAD_TOO_LARGE,
+            "checkout-too-large",
             "request body is larger than 16 KiB",
         ),
-        BodyError::NotUtf8 => Problem::status(StatusCode::BAD_REQUEST, "request body is not UTF-8"),
+        BodyError::NotUtf8 => Problem::status(
+            StatusCode::BAD_REQUEST,
+            "checkout-unreadable",
+            "request body is not UTF-8",
+        ),
     })?;
-    let body: JsonBody = if is_json_body(req) {
+    if is_json_body(req) {
         serde_json::from_str(text).map_err(|e| {
             Problem::status(
                 StatusCode::BAD_REQUEST,
+                "checkout-unreadable",
                 format!("request body is not valid JSON: {e}"),
             )
-        })?
+        })
     } else {
-        let mut f = parse_form(text)
-            .map_err(|e| Problem::status(StatusCode::BAD_REQUEST, e.to_string()))?;
-        JsonBody {
+        let mut f = parse_form(text).map_err(|e| {
+            Problem::status(
+                StatusCode::BAD_REQUEST,
+                "checkout-unreadable",
+                e.to_string(),
+            )
+        })?;
+        Ok(JsonBody {
             product_id: f.remove("product_id"),
             email: f.remove("email"),
             device: f.remove("device"),
@@ -83,25 +114,33 @@ fn parse(req: &Request) -> Result<CheckoutRequest, Problem> {
             utm_medium: f.remove("utm_medium"),
             utm_campaign: f.remove("utm_campaign"),
             referrer: f.remove("referrer"),
-        }
-    };
+            lang: f.remove("lang"),
+        })
+    }
+}
+
+fn parse(req: &Request, body: JsonBody, lang: Lang) -> Result<CheckoutRequest, Problem> {
     let product_id = body
         .product_id
         .filter(|s| !s.trim().is_empty())
-        .ok_or_else(|| Problem::field("product_id", "product_id is required"))?;
+        .ok_or_else(|| {
+            Problem::field("product_id", "checkout-product", "product_id is required")
+        })?;
     let product_id = ProductId::parse(product_id.trim())
-        .map_err(|e| Problem::field("product_id", e.to_string()))?;
+        .map_err(|e| Problem::field("product_id", "checkout-product", e.to_string()))?;
     let email = body
         .email
-        .ok_or_else(|| Problem::field("email", "email is required"))?;
-    let email = Email::parse(&email).map_err(|e| Problem::field("email", e.to_string()))?;
+        .ok_or_else(|| Problem::field("email", "checkout-email", "email is required"))?;
+    let email = Email::parse(&email)
+        .map_err(|e| Problem::field("email", "checkout-email", e.to_string()))?;
     let device = Device::choose(body.device.as_deref(), header_str(req, header::USER_AGENT))
-        .map_err(|m| Problem::field("device", m))?;
+        .map_err(|m| Problem::field("device", "checkout-device", m))?;
     let channel = match body.channel.as_deref().map(str::trim) {
         None | Some("") => None,
         Some(c) => Some(c.parse::<ChannelKind>().map_err(|_| {
             Problem::field(
                 "channel",
+                "checkout-channel",
                 format!("channel must be \"alipay\" or \"stripe\", got {c:?}"),
             )
         })?),
@@ -123,10 +162,11 @@ fn parse(req: &Request) -> Result<CheckoutRequest, Problem> {
         channel,
         source,
         network: kiosk::resend::Network::of(kiosk_web::source_ip(req)),
+        lang,
     })
 }
 
-fn problem_response(req: &Request, p: &Problem) -> Response<Body> {
+fn problem_response(req: &Request, lang: Lang, p: &Problem) -> Response<Body> {
     if wants_json(req) {
         kiosk_web::json(
             p.status,
@@ -134,13 +174,17 @@ fn problem_response(req: &Request, p: &Problem) -> Response<Body> {
         )
     } else {
         let title = match p.status {
-            StatusCode::NOT_FOUND => "Product not found",
-            StatusCode::TOO_MANY_REQUESTS => "Too many checkouts",
-            StatusCode::PAYLOAD_TOO_LARGE => "Request too large",
-            s if s.is_server_error() => "Something went wrong",
-            _ => "Please check your details",
+            StatusCode::NOT_FOUND => "product-not-found-title",
+            StatusCode::TOO_MANY_REQUESTS => "checkout-too-many-title",
+            StatusCode::PAYLOAD_TOO_LARGE => "checkout-too-large-title",
+            s if s.is_server_error() => "error-title",
+            _ => "checkout-check-title",
         };
-        kiosk_web::html(p.status, pages::error(title, &p.message))
+        let args: Vec<(&str, Arg)> = p.args.iter().map(|(k, v)| (*k, Arg::Text(v))).collect();
+        kiosk_web::html(
+            p.status,
+            pages::error_with(lang, title, &lang.tr(p.id, &args)),
+        )
     }
 }
 
@@ -196,7 +240,7 @@ pub async fn handle(shop: &Checkout, req: Request, now: OffsetDateTime) -> Respo
             Some(resp) => resp,
             None => {
                 tracing::error!("checkout: out of time");
-                out_of_time(json)
+                out_of_time(request_lang(&req, None, shop.default_lang()), json)
             }
         }
     };
@@ -238,10 +282,16 @@ fn kiosk_js(req: &Request) -> Response<Body> {
 /// the page talks to it with `postMessage`; any other value gets the ordinary page,
 /// which no site may frame.
 async fn buy_page(shop: &Checkout, req: &Request, id: &str) -> Response<Body> {
+    let query = parse_form(req.uri().query().unwrap_or("")).unwrap_or_default();
+    let lang = request_lang(
+        req,
+        query.get("lang").map(String::as_str),
+        shop.default_lang(),
+    );
     if !matches!(*req.method(), Method::GET | Method::HEAD) {
         return kiosk_web::html(
             StatusCode::METHOD_NOT_ALLOWED,
-            pages::error("Use the Buy Now button", "This page is only for viewing."),
+            pages::error(lang, "buy-view-only-title", "buy-view-only-body"),
         );
     }
     let page = match lookup(shop, req, id).await {
@@ -249,21 +299,17 @@ async fn buy_page(shop: &Checkout, req: &Request, id: &str) -> Response<Body> {
         Err(Missing::NotFound) => {
             return kiosk_web::html(
                 StatusCode::NOT_FOUND,
-                pages::error(
-                    "Product not found",
-                    "There is no such product in this shop.",
-                ),
+                pages::error(lang, "product-not-found-title", "product-not-found-body"),
             );
         }
         Err(Missing::Failed) => {
             return kiosk_web::html(
                 StatusCode::INTERNAL_SERVER_ERROR,
-                pages::error("Something went wrong", "Please try again in a moment."),
+                pages::error(lang, "error-title", "error-try-again"),
             );
         }
-        Err(Missing::OutOfTime) => return out_of_time(false),
+        Err(Missing::OutOfTime) => return out_of_time(lang, false),
     };
-    let query = parse_form(req.uri().query().unwrap_or("")).unwrap_or_default();
     let embed = query
         .get("embed")
         .and_then(|o| shop.embed_origin(o))
@@ -272,37 +318,52 @@ async fn buy_page(shop: &Checkout, req: &Request, id: &str) -> Response<Body> {
         .into_iter()
         .filter_map(|k| Source::field(query.get(k).map(String::as_str)).map(|v| (k, v)))
         .collect();
-    if let Some(r) = Source::field(header_str(req, header::REFERER)) {
-        hidden.push(("referrer", r));
+    // The page that linked here; a language switch carries it along, since this page
+    // sends no referrer itself.
+    let referrer = Source::field(header_str(req, header::REFERER))
+        .or_else(|| Source::field(query.get("referrer").map(String::as_str)));
+    if let Some(r) = &referrer {
+        hidden.push(("referrer", r.clone()));
     }
-    let hidden: Vec<(&str, &str)> = hidden.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let channels: Vec<(&str, &str)> = page
-        .channels
-        .iter()
-        .map(|k| match k {
-            ChannelKind::Alipay => ("alipay", "Alipay"),
-            ChannelKind::Stripe => ("stripe", "Card"),
+    let other_languages: Vec<(Lang, String)> = Lang::all()
+        .filter(|l| *l != lang)
+        .map(|l| {
+            let mut params: Vec<(String, String)> = hidden
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), v.clone()))
+                .collect();
+            if let Some(origin) = &embed {
+                params.push(("embed".into(), origin.clone()));
+            }
+            params.push(("lang".into(), l.tag().to_owned()));
+            (
+                l,
+                format!("{}?{}", page.buy_url, kiosk::form::encode_pairs(&params)),
+            )
         })
         .collect();
+    let hidden: Vec<(&str, &str)> = hidden.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let channels: Vec<&str> = page.channels.iter().map(|k| k.as_str()).collect();
     let product = &page.product;
-    let price = buyer_price(product.price());
+    let price = lang.price(product.price());
     let file = &product.file().name;
     let kind = file
         .rsplit_once('.')
         .map(|(_, ext)| ext.to_ascii_uppercase())
-        .filter(|ext| !ext.is_empty() && ext.len() <= 8)
-        .unwrap_or_else(|| "File".to_owned());
+        .filter(|ext| !ext.is_empty() && ext.len() <= 8);
     let html = pages::buy(&pages::BuyForm {
+        lang,
         product_id: product.id().as_str(),
         title: product.title(),
         price: &price,
         edition: product.edition().as_str(),
-        file_kind: &kind,
+        file_kind: kind.as_deref(),
         downloads: product.download_limit(),
         action: &page.checkout_url,
         channels: &channels,
         hidden: &hidden,
         embed: embed.as_deref(),
+        other_languages: &other_languages,
     });
     match &embed {
         Some(host) => kiosk_web::html_embedded(StatusCode::OK, html, host),
@@ -349,7 +410,7 @@ async fn product_json(shop: &Checkout, req: &Request, id: &str) -> Response<Body
             "title": p.title(),
             "price": p.price().to_decimal(),
             "currency": p.price().currency().code(),
-            "display_price": buyer_price(p.price()),
+            "display_price": request_lang(req, None, shop.default_lang()).price(p.price()),
             "edition": p.edition().as_str(),
             "downloads": p.download_limit(),
             "channels": channels,
@@ -380,23 +441,12 @@ async fn lookup(shop: &Checkout, req: &Request, id: &str) -> Result<BuyPage, Mis
     }
 }
 
-/// A price as buyers read it: the currency's sign and the amount (`¥9.00`, `$12.50`).
-fn buyer_price(m: kiosk::Money) -> String {
-    let sign = match m.currency() {
-        kiosk::Currency::Cny => "¥",
-        kiosk::Currency::Usd => "$",
-        kiosk::Currency::Eur => "€",
-        kiosk::Currency::Gbp => "£",
-    };
-    format!("{sign}{}", m.to_decimal())
-}
-
 /// The reply when checkout did not finish within the request's deadline (a slow
 /// provider or store): nothing the buyer must undo; an order written meanwhile stays
 /// pending and expires like any unpaid one.
-fn out_of_time(json: bool) -> Response<Body> {
-    let message = "We could not start your checkout in time. Please try again in a moment.";
+fn out_of_time(lang: Lang, json: bool) -> Response<Body> {
     if json {
+        let message = "We could not start your checkout in time. Please try again in a moment.";
         kiosk_web::json(
             StatusCode::SERVICE_UNAVAILABLE,
             &json!({ "error": { "field": null, "message": message } }),
@@ -404,62 +454,63 @@ fn out_of_time(json: bool) -> Response<Body> {
     } else {
         kiosk_web::html(
             StatusCode::SERVICE_UNAVAILABLE,
-            pages::error("Something went wrong", message),
+            pages::error(lang, "error-title", "checkout-out-of-time"),
         )
     }
 }
 
 async fn checkout(shop: &Checkout, req: &Request, now: OffsetDateTime) -> Response<Body> {
-    let parsed = match parse(req) {
-        Ok(r) => r,
-        Err(p) => return problem_response(req, &p),
+    let body = match read_body(req) {
+        Ok(b) => b,
+        Err(p) => return problem_response(req, request_lang(req, None, shop.default_lang()), &p),
     };
-    match shop.start(parsed, now).await {
-        Ok(started) if wants_json(req) => kiosk_web::json(
-            StatusCode::OK,
-            &json!({ "order_id": started.order_id.as_str(), "pay_url": started.pay_url }),
-        ),
-        Ok(started) => kiosk_web::see_other(&started.pay_url),
-        Err(CheckoutError::UnknownProduct(id)) => problem_response(
-            req,
-            &Problem {
-                status: StatusCode::NOT_FOUND,
-                field: Some("product_id"),
-                message: format!("there is no product {id}"),
-            },
-        ),
-        Err(CheckoutError::Channel(ChannelError::Currency(c))) => problem_response(
-            req,
-            &Problem::field(
-                "channel",
-                format!(
-                    "this product is priced in {c}, which this payment method cannot take; choose another"
-                ),
+    let lang = request_lang(req, body.lang.as_deref(), shop.default_lang());
+    let parsed = match parse(req, body, lang) {
+        Ok(r) => r,
+        Err(p) => return problem_response(req, lang, &p),
+    };
+    let problem = match shop.start(parsed, now).await {
+        Ok(started) if wants_json(req) => {
+            return kiosk_web::json(
+                StatusCode::OK,
+                &json!({ "order_id": started.order_id.as_str(), "pay_url": started.pay_url }),
+            );
+        }
+        Ok(started) => return kiosk_web::see_other(lang, &started.pay_url),
+        Err(CheckoutError::UnknownProduct(id)) => Problem {
+            status: StatusCode::NOT_FOUND,
+            field: Some("product_id"),
+            message: format!("there is no product {id}"),
+            id: "checkout-unknown-product",
+            args: Vec::new(),
+        },
+        Err(CheckoutError::Channel(ChannelError::Currency(c))) => Problem::field(
+            "channel",
+            "checkout-channel-currency",
+            format!(
+                "this product is priced in {c}, which this payment method cannot take; choose another"
             ),
+        )
+        .arg("currency", c.code()),
+        Err(CheckoutError::TooMany) => Problem::status(
+            StatusCode::TOO_MANY_REQUESTS,
+            "checkout-too-many",
+            "Too many checkouts were started from your network in the last hour. Please try again later; nothing was charged.",
         ),
-        Err(CheckoutError::TooMany) => problem_response(
-            req,
-            &Problem::status(
-                StatusCode::TOO_MANY_REQUESTS,
-                "Too many checkouts were started from your network in the last hour. Please try again later; nothing was charged.",
-            ),
-        ),
-        Err(CheckoutError::ChannelOff(name)) => problem_response(
-            req,
-            &Problem::field(
-                "channel",
-                format!("this shop does not take payments through {name}"),
-            ),
-        ),
+        Err(CheckoutError::ChannelOff(name)) => Problem::field(
+            "channel",
+            "checkout-channel-off",
+            format!("this shop does not take payments through {name}"),
+        )
+        .arg("channel", name.to_string()),
         Err(e) => {
             tracing::error!(error = %e, source = ?std::error::Error::source(&e), "checkout failed");
-            problem_response(
-                req,
-                &Problem::status(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "We could not start your checkout. Please try again in a moment.",
-                ),
+            Problem::status(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "checkout-failed",
+                "We could not start your checkout. Please try again in a moment.",
             )
         }
-    }
+    };
+    problem_response(req, lang, &problem)
 }

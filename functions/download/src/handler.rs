@@ -7,19 +7,22 @@
 
 use kiosk::downloads::{DownloadError, Downloads};
 use kiosk::form::parse_form;
+use kiosk::i18n::Lang;
 use kiosk::resend::{Network, Resent};
 use kiosk::{DownloadToken, Email};
 use kiosk_web::{body_text, pages};
 use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Request, Response};
 use time::OffsetDateTime;
-use time::macros::format_description;
 
-fn date(t: OffsetDateTime) -> String {
-    t.format(format_description!(
-        "[year]-[month]-[day] [hour]:[minute] UTC"
-    ))
-    .unwrap_or_default()
+/// The language of a page about no grant we could read: the visitor's browser's.
+fn visitor_lang(app: &Downloads, req: &Request) -> Lang {
+    kiosk_web::request_lang(req, None, app.config.default_lang)
+}
+
+/// A grant's pages speak its order's language.
+fn grant_lang(app: &Downloads, grant: &kiosk::Grant) -> Lang {
+    grant.lang.unwrap_or(app.config.default_lang)
 }
 
 pub async fn handle(app: &Downloads, req: Request, now: OffsetDateTime) -> Response<Body> {
@@ -29,7 +32,7 @@ pub async fn handle(app: &Downloads, req: Request, now: OffsetDateTime) -> Respo
             tracing::error!("download: out of time");
             kiosk_web::html(
                 StatusCode::SERVICE_UNAVAILABLE,
-                pages::error("Something went wrong", "Please try again in a moment."),
+                pages::error(visitor_lang(app, &req), "error-title", "error-try-again"),
             )
         }
     }
@@ -40,7 +43,10 @@ async fn route(app: &Downloads, req: &Request, now: OffsetDateTime) -> Response<
     let mut segments = path.rsplit('/');
     let (last, parent) = (segments.next().unwrap_or(""), segments.next().unwrap_or(""));
     if parent != "download" {
-        return kiosk_web::html(StatusCode::NOT_FOUND, pages::not_found_link());
+        return kiosk_web::html(
+            StatusCode::NOT_FOUND,
+            pages::not_found_link(visitor_lang(app, req)),
+        );
     }
     if last == "resend" {
         return match *req.method() {
@@ -49,101 +55,126 @@ async fn route(app: &Downloads, req: &Request, now: OffsetDateTime) -> Response<
         };
     }
     let Ok(token) = DownloadToken::parse(last) else {
-        return kiosk_web::html(StatusCode::NOT_FOUND, pages::not_found_link());
+        return kiosk_web::html(
+            StatusCode::NOT_FOUND,
+            pages::not_found_link(visitor_lang(app, req)),
+        );
     };
     match *req.method() {
-        Method::GET | Method::HEAD => landing(app, &token, now).await,
-        Method::POST => download(app, &token, now).await,
+        Method::GET | Method::HEAD => landing(app, req, &token, now).await,
+        Method::POST => download(app, req, &token, now).await,
         _ => kiosk_web::text(StatusCode::METHOD_NOT_ALLOWED, "method not allowed"),
     }
 }
 
-fn error_page(app: &Downloads, e: DownloadError) -> Response<Body> {
+fn error_page(app: &Downloads, req: &Request, e: DownloadError) -> Response<Body> {
     match e {
-        DownloadError::NotFound => kiosk_web::html(StatusCode::NOT_FOUND, pages::not_found_link()),
-        DownloadError::Gone { why, grant } => kiosk_web::html(
-            StatusCode::GONE,
-            pages::gone(
-                why,
-                &grant.product_title,
-                grant.order_id.as_str(),
-                app.config.sender_email.as_str(),
-                grant.expires_at.map(date).as_deref(),
-            ),
+        DownloadError::NotFound => kiosk_web::html(
+            StatusCode::NOT_FOUND,
+            pages::not_found_link(visitor_lang(app, req)),
         ),
+        DownloadError::Gone { why, grant } => {
+            let lang = grant_lang(app, &grant);
+            kiosk_web::html(
+                StatusCode::GONE,
+                pages::gone(
+                    lang,
+                    why,
+                    &grant.product_title,
+                    grant.order_id.as_str(),
+                    app.config.sender_email.as_str(),
+                    grant.expires_at.map(|t| lang.datetime(t)).as_deref(),
+                ),
+            )
+        }
         e => {
             tracing::error!(error = %e, source = ?std::error::Error::source(&e), "download failed");
             kiosk_web::html(
                 StatusCode::INTERNAL_SERVER_ERROR,
-                pages::error("Something went wrong", "Please try again in a moment."),
+                pages::error(visitor_lang(app, req), "error-title", "error-try-again"),
             )
         }
     }
 }
 
-async fn landing(app: &Downloads, token: &DownloadToken, now: OffsetDateTime) -> Response<Body> {
+async fn landing(
+    app: &Downloads,
+    req: &Request,
+    token: &DownloadToken,
+    now: OffsetDateTime,
+) -> Response<Body> {
     match app.landing(token, now).await {
-        Ok(g) => kiosk_web::html(
-            StatusCode::OK,
-            pages::download(
-                &g.product_title,
-                &g.edition,
-                g.downloads_left,
-                g.download_limit,
-                g.expires_at.map(date).as_deref(),
-                token.expose(),
-            ),
-        ),
-        Err(e) => error_page(app, e),
+        Ok(g) => {
+            let lang = grant_lang(app, &g);
+            kiosk_web::html(
+                StatusCode::OK,
+                pages::download(
+                    lang,
+                    &g.product_title,
+                    &g.edition,
+                    g.downloads_left,
+                    g.download_limit,
+                    g.expires_at.map(|t| lang.datetime(t)).as_deref(),
+                    token.expose(),
+                ),
+            )
+        }
+        Err(e) => error_page(app, req, e),
     }
 }
 
-async fn download(app: &Downloads, token: &DownloadToken, now: OffsetDateTime) -> Response<Body> {
+async fn download(
+    app: &Downloads,
+    req: &Request,
+    token: &DownloadToken,
+    now: OffsetDateTime,
+) -> Response<Body> {
     match app.download(token, now).await {
-        Ok((_, url)) => kiosk_web::see_other(&url),
-        Err(e) => error_page(app, e),
+        Ok((grant, url)) => kiosk_web::see_other(grant_lang(app, &grant), &url),
+        Err(e) => error_page(app, req, e),
     }
 }
 
+/// "Email me my links": the form's `lang` (the page it was on) is the language of the
+/// answer and of the mail.
 async fn resend(app: &Downloads, req: &Request, now: OffsetDateTime) -> Response<Body> {
-    let email = body_text(req)
+    let mut form = body_text(req)
         .ok()
         .and_then(|b| parse_form(b).ok())
-        .and_then(|mut f| f.remove("email"))
-        .map(|e| Email::parse(&e));
-    let email = match email {
+        .unwrap_or_default();
+    let lang = kiosk_web::request_lang(
+        req,
+        form.get("lang").map(String::as_str),
+        app.config.default_lang,
+    );
+    let email = match form.remove("email").map(|e| Email::parse(&e)) {
         Some(Ok(e)) => e,
         Some(Err(e)) => {
+            tracing::info!(error = %e, "resend: not an address");
             return kiosk_web::html(
                 StatusCode::BAD_REQUEST,
-                pages::error("Please check the address", &e.to_string()),
+                pages::error(lang, "resend-bad-email-title", "resend-bad-email-body"),
             );
         }
         None => {
             return kiosk_web::html(
                 StatusCode::BAD_REQUEST,
-                pages::error(
-                    "Please enter your email",
-                    "We need the address you bought with.",
-                ),
+                pages::error(lang, "resend-no-email-title", "resend-no-email-body"),
             );
         }
     };
     let network = Network::of(kiosk_web::source_ip(req));
-    match app.resend(&email, &network, now).await {
+    match app.resend(&email, &network, lang, now).await {
         // Depends on the requester's network alone, never on the address.
         Ok(Resent::TooManyFromNetwork) => {
             return kiosk_web::html(
                 StatusCode::TOO_MANY_REQUESTS,
-                pages::error(
-                    "Too many requests",
-                    "There have been too many link requests from your network. Please try again in an hour.",
-                ),
+                pages::error(lang, "resend-too-many-title", "resend-too-many-body"),
             );
         }
         Ok(outcome) => tracing::info!(?outcome, "resend"),
         Err(e) => tracing::error!(error = %e, "resend failed"),
     }
     // Same page whatever happened: the response must not tell whether the address bought.
-    kiosk_web::html(StatusCode::OK, pages::resend_sent())
+    kiosk_web::html(StatusCode::OK, pages::resend_sent(lang))
 }

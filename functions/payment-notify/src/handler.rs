@@ -15,6 +15,7 @@
 //! the provider sends it again.
 
 use kiosk::channel::Channel;
+use kiosk::i18n::Lang;
 use kiosk::shop::{NotifyError, ReturnError, ReturnView, Shop};
 use kiosk_web::pages;
 use lambda_http::http::{Method, StatusCode};
@@ -37,7 +38,10 @@ pub async fn handle(shop: &Shop, req: Request, now: OffsetDateTime) -> Response<
         }
         None => {
             tracing::warn!("return: out of time; showing the confirming page");
-            kiosk_web::html(StatusCode::OK, pages::confirming_later())
+            kiosk_web::html(
+                StatusCode::OK,
+                pages::confirming_later(visitor_lang(shop, &req)),
+            )
         }
     }
 }
@@ -49,7 +53,7 @@ async fn route(shop: &Shop, req: &Request, now: OffsetDateTime) -> Response<Body
     let Some(ch) = shop.channels.named(channel) else {
         return kiosk_web::html(
             StatusCode::NOT_FOUND,
-            pages::error("Not found", "There is nothing at this address."),
+            pages::error(visitor_lang(shop, req), "not-found-title", "not-found-body"),
         );
     };
     match (kind, req.method()) {
@@ -60,7 +64,7 @@ async fn route(shop: &Shop, req: &Request, now: OffsetDateTime) -> Response<Body
         }
         _ => kiosk_web::html(
             StatusCode::NOT_FOUND,
-            pages::error("Not found", "There is nothing at this address."),
+            pages::error(visitor_lang(shop, req), "not-found-title", "not-found-body"),
         ),
     }
 }
@@ -105,6 +109,11 @@ async fn notify(
     }
 }
 
+/// The language of a page about no order we could read: the visitor's browser's.
+fn visitor_lang(shop: &Shop, req: &Request) -> Lang {
+    kiosk_web::request_lang(req, None, shop.config.default_lang)
+}
+
 async fn return_page(
     shop: &Shop,
     channel: &str,
@@ -119,6 +128,7 @@ async fn return_page(
         }) => kiosk_web::html(
             StatusCode::OK,
             pages::paid(
+                order.lang.unwrap_or(shop.config.default_lang),
                 &order.product_title,
                 order.id.as_str(),
                 &download_url,
@@ -127,41 +137,51 @@ async fn return_page(
         ),
         Ok(ReturnView::Confirming { order }) => kiosk_web::html(
             StatusCode::OK,
-            pages::confirming(&order.product_title, order.id.as_str()),
+            pages::confirming(
+                order.lang.unwrap_or(shop.config.default_lang),
+                &order.product_title,
+                order.id.as_str(),
+            ),
         ),
         Ok(ReturnView::Refunded { order }) => kiosk_web::html(
             StatusCode::OK,
-            pages::refunded(&order.product_title, order.id.as_str()),
+            pages::refunded(
+                order.lang.unwrap_or(shop.config.default_lang),
+                &order.product_title,
+                order.id.as_str(),
+            ),
         ),
         Err(e @ ReturnError::Rejected(_)) => {
             tracing::warn!(error = %kiosk::error_chain(&e), "return refused");
             kiosk_web::html(
                 StatusCode::BAD_REQUEST,
                 pages::error(
-                    "We could not verify this page",
-                    "This return link is not a valid one from the payment provider. If you paid, your download link is on its way to your email.",
+                    visitor_lang(shop, req),
+                    "return-invalid-title",
+                    "return-invalid-body",
                 ),
             )
         }
         Err(e @ ReturnError::Provider(_)) => {
             tracing::warn!(error = %e, source = ?std::error::Error::source(&e), "return: provider unavailable");
-            kiosk_web::html(StatusCode::OK, pages::confirming_later())
+            kiosk_web::html(
+                StatusCode::OK,
+                pages::confirming_later(visitor_lang(shop, req)),
+            )
         }
         Err(ReturnError::UnknownOrder(_) | ReturnError::NoChannel(_)) => kiosk_web::html(
             StatusCode::NOT_FOUND,
             pages::error(
-                "Order not found",
-                "We have no record of this order. If you paid, please reply to your receipt email.",
+                visitor_lang(shop, req),
+                "order-not-found-title",
+                "order-not-found-body",
             ),
         ),
         Err(e @ ReturnError::Store(_)) => {
             tracing::error!(error = %e, source = ?std::error::Error::source(&e), "return page failed");
             kiosk_web::html(
                 StatusCode::INTERNAL_SERVER_ERROR,
-                pages::error(
-                    "Something went wrong",
-                    "Please refresh this page in a moment.",
-                ),
+                pages::error(visitor_lang(shop, req), "error-title", "error-refresh"),
             )
         }
     }

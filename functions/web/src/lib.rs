@@ -7,6 +7,7 @@ pub mod pages;
 use std::time::{Duration, SystemTime};
 
 use kiosk::deadline::{Deadline, REPLY_MARGIN};
+use kiosk::i18n::Lang;
 use lambda_http::http::{HeaderValue, StatusCode, header};
 use lambda_http::{Body, Request, RequestExt, Response};
 
@@ -80,6 +81,12 @@ pub fn body_text(req: &Request) -> Result<&str, BodyError> {
         return Err(BodyError::TooLarge);
     }
     std::str::from_utf8(bytes).map_err(|_| BodyError::NotUtf8)
+}
+
+/// The buyer's language for this request: `explicit` (a `lang` field or parameter) if
+/// it names a catalog, else the best for `Accept-Language`, else the shop's `default`.
+pub fn request_lang(req: &Request, explicit: Option<&str>, default: Lang) -> Lang {
+    Lang::choose(explicit, header_str(req, header::ACCEPT_LANGUAGE), default)
 }
 
 pub fn header_str(req: &Request, name: header::HeaderName) -> Option<&str> {
@@ -244,23 +251,20 @@ pub fn text(status: StatusCode, body: &str) -> Response<Body> {
 
 /// `303 See Other` to `location` (a URL we built, so always a valid header value; an
 /// invalid one degrades to a 500 page rather than a panic).
-pub fn see_other(location: &str) -> Response<Body> {
+pub fn see_other(lang: Lang, location: &str) -> Response<Body> {
     match HeaderValue::from_str(location) {
         Ok(v) => {
             let mut resp = build(
                 StatusCode::SEE_OTHER,
                 "text/html; charset=utf-8",
-                pages::redirecting(location),
+                pages::redirecting(lang, location),
             );
             resp.headers_mut().insert(header::LOCATION, v);
             resp
         }
         Err(_) => html(
             StatusCode::INTERNAL_SERVER_ERROR,
-            pages::error(
-                "Something went wrong",
-                "We could not build the payment link. Please try again.",
-            ),
+            pages::error(lang, "error-title", "error-try-again"),
         ),
     }
 }

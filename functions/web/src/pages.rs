@@ -1,8 +1,11 @@
 //! The HTML pages buyers see. Self-contained: inline CSS, no fonts, scripts or CDNs, so
 //! they load fast, work with a strict CSP and look the same everywhere (390 px phones
 //! to desktops). The one script is the buy page's in `kiosk.js`'s overlay
-//! ([`EMBED_SCRIPT`]), allowed by its hash.
+//! ([`EMBED_SCRIPT`]), allowed by its hash. Every word on them comes from the buyer's
+//! language's catalog ([`kiosk::i18n`]); what the author wrote (product titles) and
+//! addresses are shown as they are.
 
+use kiosk::i18n::{Arg, Lang};
 use kiosk::text::html_escape as e;
 
 const STYLE: &str = "*{box-sizing:border-box}body{margin:0;font:16px/1.55 system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;\
@@ -31,61 +34,110 @@ if(window.ResizeObserver)new ResizeObserver(r).observe(d.body);\
 window.addEventListener(\"message\",function(e){if(e.origin!==h||e.source!==p||!e.data||e.data.kiosk!==\"focus\")return;\
 var i=d.getElementById(\"email\");if(i)i.focus()});s({kiosk:\"ready\"});r()})();";
 
-/// The page frame. `head_extra` is trusted markup (e.g. a refresh meta tag).
-pub fn frame(title: &str, head_extra: &str, body: &str) -> String {
-    framed("", title, head_extra, body, "")
+/// The page frame, in `lang` (`<html lang>`). `head_extra` is trusted markup (e.g. a
+/// refresh meta tag).
+pub fn frame(lang: Lang, title: &str, head_extra: &str, body: &str) -> String {
+    framed(lang, "", title, head_extra, body, "")
 }
 
 /// [`frame`] with trusted attributes for `<html>` and markup after `<main>`.
-fn framed(html_attrs: &str, title: &str, head_extra: &str, body: &str, tail: &str) -> String {
+fn framed(
+    lang: Lang,
+    html_attrs: &str,
+    title: &str,
+    head_extra: &str,
+    body: &str,
+    tail: &str,
+) -> String {
     format!(
-        "<!doctype html><html lang=\"en\"{html_attrs}><head><meta charset=\"utf-8\">\
+        "<!doctype html><html lang=\"{tag}\"{html_attrs}><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">\
          <meta name=\"robots\" content=\"noindex\">{head_extra}<title>{title}</title><style>{STYLE}</style></head>\
          <body><main>{body}</main>{tail}</body></html>",
+        tag = lang.tag(),
         title = e(title),
     )
 }
 
+/// A message of `lang`'s catalog, escaped for HTML.
+fn t(lang: Lang, id: &str) -> String {
+    e(&lang.t(id))
+}
+
+/// A message with placeholders, escaped for HTML.
+fn tr(lang: Lang, id: &str, args: &[(&str, Arg)]) -> String {
+    e(&lang.tr(id, args))
+}
+
 /// What the hosted buy page shows, already formatted for the buyer.
 pub struct BuyForm<'a> {
+    pub lang: Lang,
     pub product_id: &'a str,
     pub title: &'a str,
     /// The price as a buyer reads it, e.g. `¥9.00`.
     pub price: &'a str,
     pub edition: &'a str,
-    /// What the file is, e.g. `PDF`.
-    pub file_kind: &'a str,
+    /// What the file is, e.g. `PDF`; `None`: a file of no telling type.
+    pub file_kind: Option<&'a str>,
     pub downloads: u32,
     /// Where the form posts.
     pub action: &'a str,
-    /// (`channel` value, label) of each way to pay, the default first; empty: none takes
+    /// The `channel` value of each way to pay, the default first; empty: none takes
     /// this product's currency.
-    pub channels: &'a [(&'a str, &'a str)],
+    pub channels: &'a [&'a str],
     /// Attribution carried into the order (`utm_*`, `referrer`), already sanitised.
     pub hidden: &'a [(&'a str, &'a str)],
     /// In `kiosk.js`'s overlay: the host page's origin (one the shop allows to frame
     /// this page). The form then opens the provider in the top window, since payment
     /// pages do not run inside frames.
     pub embed: Option<&'a str>,
+    /// This page in each other language: (language, URL).
+    pub other_languages: &'a [(Lang, String)],
 }
 
 /// The hosted buy page: the product as stored, an email field and Buy Now, as a plain
 /// form (no script), labelled for screen readers and usable by keyboard.
 pub fn buy(f: &BuyForm) -> String {
-    let downloads = if f.downloads == 1 {
-        "1 download".to_owned()
-    } else {
-        format!("{} downloads", f.downloads)
-    };
+    let lang = f.lang;
+    let downloads = lang.tr("downloads-count", &[("count", f.downloads.into())]);
+    let kind = f
+        .file_kind
+        .map(str::to_owned)
+        .unwrap_or_else(|| lang.t("buy-file"));
     let about = format!(
-        "<p><strong class=\"price\">{price}</strong></p>\
-         <p class=\"muted\">Edition {edition} · {kind} · {downloads}. The download link comes \
-         on the next page and by email.</p>",
+        "<p><strong class=\"price\">{price}</strong></p><p class=\"muted\">{about}</p>",
         price = e(f.price),
-        edition = e(f.edition),
-        kind = e(f.file_kind),
+        about = tr(
+            lang,
+            "buy-about",
+            &[
+                ("edition", f.edition.into()),
+                ("kind", Arg::Text(&kind)),
+                ("downloads", Arg::Text(&downloads)),
+            ]
+        ),
     );
+    let switch = if f.other_languages.is_empty() {
+        String::new()
+    } else {
+        let links: Vec<String> = f
+            .other_languages
+            .iter()
+            .map(|(other, url)| {
+                format!(
+                    "<a href=\"{url}\" hreflang=\"{tag}\" lang=\"{tag}\">{name}</a>",
+                    url = e(url),
+                    tag = other.tag(),
+                    name = t(*other, "language-name"),
+                )
+            })
+            .collect();
+        format!(
+            "<nav class=\"muted\" aria-label=\"{label}\">{links}</nav>",
+            label = t(lang, "buy-other-language"),
+            links = links.join(" · ")
+        )
+    };
     let (html_attrs, tail, target) = match f.embed {
         Some(host) => (
             format!(" class=\"embed\" data-host=\"{}\"", e(host)),
@@ -96,17 +148,20 @@ pub fn buy(f: &BuyForm) -> String {
     };
     if f.channels.is_empty() {
         return framed(
+            lang,
             &html_attrs,
             f.title,
             "",
             &format!(
-                "<h1>{}</h1>{about}<p>This product cannot be bought here right now.</p>",
-                e(f.title)
+                "<h1>{}</h1>{about}<p>{}</p>{switch}",
+                e(f.title),
+                t(lang, "buy-unavailable")
             ),
             &tail,
         );
     }
     let hidden: String = std::iter::once(("product_id", f.product_id))
+        .chain(std::iter::once(("lang", lang.tag())))
         .chain(f.hidden.iter().copied())
         .map(|(k, v)| {
             format!(
@@ -116,7 +171,11 @@ pub fn buy(f: &BuyForm) -> String {
             )
         })
         .collect();
-    let pay = if let [(value, _)] = f.channels {
+    let label = |channel: &str| match channel {
+        "alipay" => t(lang, "channel-alipay"),
+        _ => t(lang, "channel-card"),
+    };
+    let pay = if let [value] = f.channels {
         format!(
             "<input type=\"hidden\" name=\"channel\" value=\"{}\">",
             e(value)
@@ -126,86 +185,111 @@ pub fn buy(f: &BuyForm) -> String {
             .channels
             .iter()
             .enumerate()
-            .map(|(i, (value, label))| {
+            .map(|(i, value)| {
                 format!(
                     "<label class=\"choice\"><input type=\"radio\" name=\"channel\" value=\"{v}\"{checked}> {l}</label>",
                     v = e(value),
-                    l = e(label),
+                    l = label(value),
                     checked = if i == 0 { " checked" } else { "" },
                 )
             })
             .collect();
-        format!("<fieldset><legend>Pay with</legend>{options}</fieldset>")
+        format!(
+            "<fieldset><legend>{}</legend>{options}</fieldset>",
+            t(lang, "buy-pay-with")
+        )
     };
     framed(
+        lang,
         &html_attrs,
         f.title,
         "",
         &format!(
             "<h1>{title}</h1>{about}\
              <form method=\"post\" action=\"{action}\"{target}>{hidden}\
-             <p><label for=\"email\">Your email</label><br>\
+             <p><label for=\"email\">{email_label}</label><br>\
              <input id=\"email\" name=\"email\" type=\"email\" required autocomplete=\"email\" \
              inputmode=\"email\" aria-describedby=\"email-help\" class=\"field\"></p>\
-             <p id=\"email-help\" class=\"muted\">Where we send your download link.</p>\
-             {pay}<p><button class=\"btn\" type=\"submit\">Buy Now · {price}</button></p></form>",
+             <p id=\"email-help\" class=\"muted\">{email_help}</p>\
+             {pay}<p><button class=\"btn\" type=\"submit\">{button}</button></p></form>{switch}",
             title = e(f.title),
             action = e(f.action),
-            price = e(f.price),
+            email_label = t(lang, "buy-email-label"),
+            email_help = t(lang, "buy-email-help"),
+            button = tr(lang, "buy-button", &[("price", f.price.into())]),
         ),
         &tail,
     )
 }
 
-pub fn error(title: &str, message: &str) -> String {
+/// An error page: its title and message from the catalog.
+pub fn error(lang: Lang, title_id: &str, message_id: &str) -> String {
+    error_with(lang, title_id, &lang.t(message_id))
+}
+
+/// An error page whose message is already in the buyer's language.
+pub fn error_with(lang: Lang, title_id: &str, message: &str) -> String {
+    let title = lang.t(title_id);
     frame(
-        title,
+        lang,
+        &title,
         "",
-        &format!("<h1>{}</h1><p>{}</p>", e(title), e(message)),
+        &format!("<h1>{}</h1><p>{}</p>", e(&title), e(message)),
     )
 }
 
-pub fn redirecting(location: &str) -> String {
+pub fn redirecting(lang: Lang, location: &str) -> String {
     frame(
-        "Redirecting",
+        lang,
+        &lang.t("redirecting-title"),
         "",
         &format!(
-            "<h1>Taking you to the payment page…</h1><p><a class=\"btn\" href=\"{0}\">Continue</a></p>",
-            e(location)
+            "<h1>{heading}</h1><p><a class=\"btn\" href=\"{url}\">{cont}</a></p>",
+            heading = t(lang, "redirecting-heading"),
+            url = e(location),
+            cont = t(lang, "redirecting-continue"),
         ),
     )
 }
 
-pub fn paid(product_title: &str, order_id: &str, download_url: &str, email: &str) -> String {
+pub fn paid(
+    lang: Lang,
+    product_title: &str,
+    order_id: &str,
+    download_url: &str,
+    email: &str,
+) -> String {
     frame(
-        "Thank you",
+        lang,
+        &lang.t("paid-title"),
         "",
         &format!(
-            "<h1>Thank you! Your purchase is ready.</h1>\
+            "<h1>{heading}</h1>\
              <p><strong>{title}</strong></p>\
-             <p><a class=\"btn\" href=\"{url}\">Go to your download</a></p>\
-             <p class=\"muted\">We also sent this link to {email}. Keep it: it is yours alone.</p>\
+             <p><a class=\"btn\" href=\"{url}\">{button}</a></p>\
+             <p class=\"muted\">{sent}</p>\
              <p class=\"link\">{url}</p>\
-             <p class=\"muted\">Order {order}</p>",
+             <p class=\"muted\">{order}</p>",
+            heading = t(lang, "paid-heading"),
             title = e(product_title),
             url = e(download_url),
-            email = e(email),
-            order = e(order_id),
+            button = t(lang, "paid-button"),
+            sent = tr(lang, "paid-sent", &[("email", email.into())]),
+            order = tr(lang, "order-number", &[("order", order_id.into())]),
         ),
     )
 }
 
-pub fn confirming(product_title: &str, order_id: &str) -> String {
+pub fn confirming(lang: Lang, product_title: &str, order_id: &str) -> String {
     frame(
-        "Confirming your payment",
+        lang,
+        &lang.t("confirming-title"),
         "<meta http-equiv=\"refresh\" content=\"5\">",
         &format!(
-            "<h1>Confirming your payment…</h1>\
-             <p>We are waiting for the payment provider to confirm your payment for <strong>{title}</strong>. \
-             This page refreshes by itself; your download link will appear here and in your email.</p>\
-             <p class=\"muted\">Order {order}. If you cancelled the payment, you can close this page.</p>",
-            title = e(product_title),
-            order = e(order_id),
+            "<h1>{heading}</h1><p>{body}</p><p class=\"muted\">{note}</p>",
+            heading = t(lang, "confirming-heading"),
+            body = tr(lang, "confirming-body", &[("title", product_title.into())]),
+            note = tr(lang, "confirming-note", &[("order", order_id.into())]),
         ),
     )
 }
@@ -213,41 +297,53 @@ pub fn confirming(product_title: &str, order_id: &str) -> String {
 /// The confirming page when the order could not be looked at in time (the provider or
 /// the store too slow for this request): it refreshes itself like [`confirming`], and the
 /// next load usually finds the answer.
-pub fn confirming_later() -> String {
+pub fn confirming_later(lang: Lang) -> String {
     frame(
-        "Confirming your payment",
+        lang,
+        &lang.t("confirming-title"),
         "<meta http-equiv=\"refresh\" content=\"5\">",
-        "<h1>Confirming your payment…</h1>\
-         <p>We could not get an answer from the payment provider just now. This page refreshes by itself; \
-         if you paid, your download link will appear here and in your email.</p>",
-    )
-}
-
-pub fn refunded(product_title: &str, order_id: &str) -> String {
-    frame(
-        "Order refunded",
-        "",
         &format!(
-            "<h1>This order was refunded</h1><p>The payment for <strong>{}</strong> was returned, so there is no download \
-             for it. If this is a mistake, reply to your purchase email with order {}.</p>",
-            e(product_title),
-            e(order_id)
+            "<h1>{}</h1><p>{}</p>",
+            t(lang, "confirming-heading"),
+            t(lang, "confirming-later-body")
         ),
     )
 }
 
-fn resend_form() -> String {
-    "<form method=\"post\" action=\"/download/resend\" style=\"margin-top:1.5rem\">\
-     <p class=\"muted\">Lost a link? Enter the email you bought with and we will send you every link that still works.</p>\
-     <p><input type=\"email\" name=\"email\" required autocomplete=\"email\" placeholder=\"you@example.com\" \
-     style=\"width:100%;padding:.6rem;font:inherit;border:1px solid #d0d7de;border-radius:8px\"></p>\
-     <p><button class=\"btn\" type=\"submit\" style=\"background:#0969da\">Email me my links</button></p></form>"
-        .to_owned()
+pub fn refunded(lang: Lang, product_title: &str, order_id: &str) -> String {
+    frame(
+        lang,
+        &lang.t("refunded-title"),
+        "",
+        &format!(
+            "<h1>{}</h1><p>{}</p>",
+            t(lang, "refunded-heading"),
+            tr(
+                lang,
+                "refunded-body",
+                &[("title", product_title.into()), ("order", order_id.into())]
+            )
+        ),
+    )
+}
+
+fn resend_form(lang: Lang) -> String {
+    format!(
+        "<form method=\"post\" action=\"/download/resend\" style=\"margin-top:1.5rem\">\
+         <input type=\"hidden\" name=\"lang\" value=\"{tag}\">\
+         <p class=\"muted\"><label for=\"resend-email\">{prompt}</label></p>\
+         <p><input id=\"resend-email\" type=\"email\" name=\"email\" required autocomplete=\"email\" placeholder=\"you@example.com\" class=\"field\"></p>\
+         <p><button class=\"btn\" type=\"submit\" style=\"background:#0969da\">{button}</button></p></form>",
+        tag = lang.tag(),
+        prompt = t(lang, "resend-prompt"),
+        button = t(lang, "resend-button"),
+    )
 }
 
 /// The page a download link opens: what it is, how many downloads are left, and a button
 /// that POSTs (GET never spends a download).
 pub fn download(
+    lang: Lang,
     title: &str,
     edition: &str,
     left: u32,
@@ -256,37 +352,52 @@ pub fn download(
     token: &str,
 ) -> String {
     let expiry = match expires {
-        Some(d) => format!("<p class=\"muted\">This link works until {}.</p>", e(d)),
+        Some(d) => format!(
+            "<p class=\"muted\">{}</p>",
+            tr(lang, "download-until", &[("date", d.into())])
+        ),
         None => String::new(),
     };
     frame(
-        &format!("Download {title}"),
+        lang,
+        &lang.tr("download-title", &[("title", title.into())]),
         "",
         &format!(
-            "<h1>{title}</h1><p class=\"muted\">Edition {edition}</p>\
-             <p><strong>{left}</strong> of {limit} downloads left.</p>{expiry}\
-             <form method=\"post\" action=\"/download/{token}\"><button class=\"btn\" type=\"submit\">Download</button></form>\
-             <p class=\"muted\">Each click on Download uses one download. The file link it opens is valid for a few minutes.</p>",
+            "<h1>{title}</h1><p class=\"muted\">{edition}</p>\
+             <p>{left}</p>{expiry}\
+             <form method=\"post\" action=\"/download/{token}\"><button class=\"btn\" type=\"submit\">{button}</button></form>\
+             <p class=\"muted\">{note}</p>",
             title = e(title),
-            edition = e(edition),
+            edition = tr(lang, "download-edition", &[("edition", edition.into())]),
+            left = tr(
+                lang,
+                "download-left",
+                &[("left", left.into()), ("limit", limit.into())]
+            ),
             token = e(token),
+            button = t(lang, "download-button"),
+            note = t(lang, "download-note"),
         ),
     )
 }
 
-pub fn not_found_link() -> String {
+pub fn not_found_link(lang: Lang) -> String {
     frame(
-        "Link not found",
+        lang,
+        &lang.t("link-not-found-title"),
         "",
         &format!(
-            "<h1>This download link does not exist</h1><p>Please check that you copied the whole link from your email.</p>{}",
-            resend_form()
+            "<h1>{}</h1><p>{}</p>{}",
+            t(lang, "link-not-found-heading"),
+            t(lang, "link-not-found-body"),
+            resend_form(lang)
         ),
     )
 }
 
 /// 410: the link exists but cannot serve a download; says which and what to do.
 pub fn gone(
+    lang: Lang,
     why: kiosk::grant::Unusable,
     title: &str,
     order_id: &str,
@@ -294,60 +405,58 @@ pub fn gone(
     expired_on: Option<&str>,
 ) -> String {
     use kiosk::grant::Unusable;
+    let with_title = |id: &str| tr(lang, id, &[("title", title.into())]);
     let (heading, detail) = match why {
-        Unusable::Exhausted => (
-            "All downloads used",
-            format!(
-                "You have used every download this purchase of <strong>{}</strong> allows.",
-                e(title)
-            ),
-        ),
+        Unusable::Exhausted => ("gone-exhausted-heading", with_title("gone-exhausted-body")),
         Unusable::Expired => (
-            "This link has expired",
-            format!(
-                "The download link for <strong>{}</strong> expired{}.",
-                e(title),
-                expired_on
-                    .map(|d| format!(" on {}", e(d)))
-                    .unwrap_or_default()
-            ),
+            "gone-expired-heading",
+            match expired_on {
+                Some(d) => tr(
+                    lang,
+                    "gone-expired-on-body",
+                    &[("title", title.into()), ("date", d.into())],
+                ),
+                None => with_title("gone-expired-body"),
+            },
         ),
-        Unusable::Suspended => (
-            "This link is paused",
-            format!(
-                "The card payment for <strong>{}</strong> is disputed with the card issuer, so its download link is paused until the dispute is settled.",
-                e(title)
-            ),
-        ),
-        Unusable::Revoked => (
-            "This purchase was refunded",
-            format!(
-                "The payment for <strong>{}</strong> was refunded, so its download link no longer works.",
-                e(title)
-            ),
-        ),
+        Unusable::Suspended => ("gone-suspended-heading", with_title("gone-suspended-body")),
+        Unusable::Revoked => ("gone-revoked-heading", with_title("gone-revoked-body")),
     };
+    let heading = lang.t(heading);
+    // The address becomes a mail link inside the translated sentence.
+    let help_text = tr(
+        lang,
+        "gone-help",
+        &[("help", help.into()), ("order", order_id.into())],
+    )
+    .replacen(
+        &e(help),
+        &format!("<a href=\"mailto:{0}\">{0}</a>", e(help)),
+        1,
+    );
     frame(
-        heading,
+        lang,
+        &heading,
         "",
         &format!(
-            "<h1>{heading}</h1><p>{detail}</p>\
-             <p>Need it again or think this is a mistake? Write to <a href=\"mailto:{help}\">{help}</a> \
-             and mention order <strong>{order}</strong>.</p>{form}",
-            help = e(help),
-            order = e(order_id),
-            form = resend_form(),
+            "<h1>{}</h1><p>{detail}</p><p>{help_text}</p>{form}",
+            e(&heading),
+            form = resend_form(lang),
         ),
     )
 }
 
 /// The same answer whether or not the address bought anything.
-pub fn resend_sent() -> String {
+pub fn resend_sent(lang: Lang) -> String {
     frame(
-        "Check your email",
+        lang,
+        &lang.t("resend-sent-title"),
         "",
-        "<h1>Check your email</h1><p>If that address bought something here, we have sent it every download link that \
-         still works. It can take a minute to arrive; please look in your spam folder too.</p>\
-         <p class=\"muted\">An address gets its links at most once every 10 minutes, and at most 5 times a day.</p>",
+        &format!(
+            "<h1>{}</h1><p>{}</p><p class=\"muted\">{}</p>",
+            t(lang, "resend-sent-title"),
+            t(lang, "resend-sent-body"),
+            t(lang, "resend-sent-note")
+        ),
     )
 }

@@ -13,6 +13,7 @@ use time::{Duration, OffsetDateTime};
 use super::StoreError;
 use crate::email::Email;
 use crate::grant::Grant;
+use crate::i18n::Lang;
 use crate::ids::{DownloadToken, OrderId, ProductId};
 use crate::money::{Currency, Money};
 use crate::order::{ChannelKind, Dispute, MailState, Order, OrderStatus, RefundRequest, Source};
@@ -40,6 +41,8 @@ pub mod attr {
     pub const EMAIL: &str = "email";
     pub const ENTITY: &str = "entity";
     pub const EXPIRES_AT: &str = "expires_at";
+    /// The buyer's language tag (orders and grants).
+    pub const LANG: &str = "lang";
     pub const FAILURES: &str = "failures";
     pub const GRANT_TOKEN: &str = "grant_token";
     pub const GRANT_TOKENS: &str = "grant_tokens";
@@ -219,7 +222,8 @@ pub fn order_item(o: &Order) -> Item {
         .opt_s("utm_medium", o.source.utm_medium.as_deref())
         .opt_s("utm_campaign", o.source.utm_campaign.as_deref())
         .opt_s("referrer", o.source.referrer.as_deref())
-        .opt_s(attr::DISPUTE, o.dispute.map(Dispute::as_str));
+        .opt_s(attr::DISPUTE, o.dispute.map(Dispute::as_str))
+        .opt_s(attr::LANG, o.lang.map(Lang::tag));
     if o.refund_seq > 0 {
         b = b.n(attr::REFUND_SEQ, o.refund_seq);
     }
@@ -332,6 +336,7 @@ pub fn grant_item(g: &Grant) -> Item {
         .opt_ts(attr::EXPIRES_AT, g.expires_at)
         .bool(attr::REVOKED, g.revoked)
         .bool(attr::SUSPENDED, g.suspended)
+        .opt_s(attr::LANG, g.lang.map(Lang::tag))
         .0
 }
 
@@ -352,6 +357,12 @@ impl<'a> Reader<'a> {
             entity: self.entity,
             detail: format!("attribute {attr}: {why}"),
         }
+    }
+
+    /// The buyer's language: absent on items written before languages were recorded; a
+    /// tag this build has no catalog for (one removed since) falls back like absent.
+    pub fn lang(&self) -> Result<Option<Lang>, StoreError> {
+        Ok(self.opt_s(attr::LANG)?.and_then(Lang::parse))
     }
 
     pub fn opt_s(&self, k: &str) -> Result<Option<&'a str>, StoreError> {
@@ -538,6 +549,7 @@ pub fn order_from(item: &Item) -> Result<Order, StoreError> {
             ),
             None => None,
         },
+        lang: r.lang()?,
     })
 }
 
@@ -560,6 +572,7 @@ pub fn grant_from(token: &DownloadToken, item: &Item) -> Result<Grant, StoreErro
             None => false,
             Some(_) => r.bool(attr::SUSPENDED)?,
         },
+        lang: r.lang()?,
     })
 }
 

@@ -379,7 +379,7 @@ async fn each_download_event_gets_its_response() {
     };
     let resp = run("download-landing.json").await;
     assert_eq!(resp.status(), 200);
-    assert!(body_string(&resp).contains("<strong>5</strong> of 5 downloads left"));
+    assert!(body_string(&resp).contains("<p>5 of 5 downloads left.</p>"));
     let resp = run("download.json").await;
     assert_eq!(resp.status(), 303);
     assert_eq!(

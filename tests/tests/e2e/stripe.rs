@@ -927,6 +927,7 @@ fn local_secret_key() -> String {
 
 fn request(email: &str, channel: Option<ChannelKind>) -> CheckoutRequest {
     CheckoutRequest {
+        lang: kiosk::i18n::Lang::EN,
         product_id: ProductId::parse(BOOK).unwrap(),
         email: Email::parse(email).unwrap(),
         device: kiosk::channel::Device::Desktop,
@@ -1037,6 +1038,7 @@ async fn an_alipay_only_shop_refuses_stripe_and_other_currencies_before_writing(
         .checkout
         .start(
             CheckoutRequest {
+                lang: kiosk::i18n::Lang::EN,
                 product_id: ProductId::parse("rust-book").unwrap(),
                 ..request(&email, None)
             },

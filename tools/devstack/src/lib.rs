@@ -429,7 +429,7 @@ impl App {
         plain(
             404,
             "text/html; charset=utf-8",
-            kiosk_web::pages::error("Not found", "There is nothing at this address."),
+            kiosk_web::pages::error(kiosk::i18n::Lang::EN, "not-found-title", "not-found-body"),
         )
     }
 }
@@ -465,7 +465,7 @@ impl App {
         plain(
             404,
             "text/html; charset=utf-8",
-            kiosk_web::pages::error("Not found", "There is nothing at this address."),
+            kiosk_web::pages::error(kiosk::i18n::Lang::EN, "not-found-title", "not-found-body"),
         )
     }
 }

@@ -52,6 +52,7 @@ pub async fn page(http: &reqwest::Client, endpoint: &str) -> String {
         items = "<p class=\"muted\">No mail yet. Buy something in the shop and the purchase email appears here.</p>".into();
     }
     frame(
+        kiosk::i18n::Lang::EN,
         "Mailbox",
         "<meta http-equiv=\"refresh\" content=\"10\">",
         &format!(

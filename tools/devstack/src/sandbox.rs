@@ -74,6 +74,7 @@ fn error_page(code: &str, sub_code: &str, msg: &str) -> Reply {
     Reply::Html(
         400,
         frame(
+            kiosk::i18n::Lang::EN,
             "Alipay sandbox - error",
             "",
             &format!(
@@ -236,6 +237,7 @@ impl Sandbox {
         Reply::Html(
             200,
             frame(
+                kiosk::i18n::Lang::EN,
                 "Alipay sandbox - cashier",
                 "",
                 &format!(

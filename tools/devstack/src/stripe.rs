@@ -639,13 +639,19 @@ impl StripeSandbox {
         let Some(s) = self.session(id) else {
             return Reply::Html(
                 404,
-                frame("Stripe sandbox", "", "<h1>No such Checkout Session</h1>"),
+                frame(
+                    kiosk::i18n::Lang::EN,
+                    "Stripe sandbox",
+                    "",
+                    "<h1>No such Checkout Session</h1>",
+                ),
             );
         };
         if s.status != "open" {
             return Reply::Html(
                 410,
                 frame(
+                    kiosk::i18n::Lang::EN,
                     "Stripe sandbox",
                     "",
                     &format!(
@@ -665,6 +671,7 @@ impl StripeSandbox {
         Reply::Html(
             200,
             frame(
+                kiosk::i18n::Lang::EN,
                 "Stripe sandbox - checkout",
                 "<style>#card{display:block;width:100%;padding:.7rem;font:inherit;border:1px solid #d0d7de;border-radius:8px;margin:.35rem 0 .75rem}\
                  #pay{width:100%;padding:.8rem;border:0;border-radius:8px;background:#635bff;color:#fff;font:inherit;font-weight:600;cursor:pointer}</style>",
