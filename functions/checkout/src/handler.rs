@@ -502,7 +502,14 @@ async fn checkout(shop: &Checkout, req: &Request, now: OffsetDateTime) -> Respon
             "checkout-channel-off",
             format!("this shop does not take payments through {name}"),
         )
-        .arg("channel", name.to_string()),
+        .arg(
+            "channel",
+            lang.t(if name == "alipay" {
+                "channel-alipay"
+            } else {
+                "channel-card"
+            }),
+        ),
         Err(e) => {
             tracing::error!(error = %e, source = ?std::error::Error::source(&e), "checkout failed");
             Problem::status(

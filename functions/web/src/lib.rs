@@ -3,6 +3,7 @@
 //! security headers every page carries, and the HTML page frame.
 
 pub mod pages;
+pub mod preview;
 
 use std::time::{Duration, SystemTime};
 

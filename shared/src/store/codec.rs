@@ -735,6 +735,20 @@ mod tests {
         o.refund_request = None;
         o.dispute = Some(Dispute::Lost);
         round_trip(&o);
+        o.lang = Lang::parse("zh-CN");
+        round_trip(&o);
+    }
+
+    #[test]
+    fn a_language_without_a_catalog_reads_as_none() {
+        let mut o = pending();
+        o.lang = Some(Lang::EN);
+        let mut item = order_item(&o);
+        assert_eq!(order_from(&item).unwrap().lang, Some(Lang::EN));
+        item.insert(attr::LANG.into(), AttributeValue::S("tlh".into()));
+        assert_eq!(order_from(&item).unwrap().lang, None);
+        item.remove(attr::LANG);
+        assert_eq!(order_from(&item).unwrap().lang, None);
     }
 
     #[test]
@@ -759,6 +773,7 @@ mod tests {
         ] {
             let mut g = Grant::for_order(&o, token('c'), expires, T0);
             g.downloads_left = 3;
+            g.lang = if revoked { Lang::parse("zh-CN") } else { None };
             g.revoked = revoked;
             g.suspended = suspended;
             assert_eq!(grant_from(&g.token, &grant_item(&g)).unwrap(), g);

@@ -9,6 +9,7 @@ mod devstack;
 mod download;
 mod events;
 mod fuzz;
+mod languages;
 mod reconcile;
 mod refunds;
 mod store;

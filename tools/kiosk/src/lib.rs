@@ -2,6 +2,7 @@
 //! orders, sales, resending links, reconciling and refunds. `main.rs` only parses and reports; each command
 //! lives in its own module.
 
+pub mod preview;
 pub mod products;
 pub mod reconcile;
 pub mod refund;
@@ -49,11 +50,18 @@ pub enum Command {
     Reconcile(reconcile::ReconcileArgs),
     /// Give a buyer their money back; a full refund stops their download links.
     Refund(refund::RefundArgs),
+    /// Show any page or mail a buyer sees, in any language, with sample data (no shop
+    /// needed): `kiosk preview mail purchase --lang zh-CN`.
+    Preview(preview::PreviewArgs),
 }
 
 /// Run one command. `Ok(false)`: it ran but did not fully succeed (a mail-out with
 /// failures or mails left for tomorrow); the process exits non-zero.
 pub async fn run(cli: Cli) -> anyhow::Result<bool> {
+    let cli = match cli.command {
+        Command::Preview(a) => return preview::run(a).map(|()| true),
+        command => Cli { command, ..cli },
+    };
     let target = target::resolve(&cli.target).await?;
     let now = kiosk::clock::now();
     match cli.command {
@@ -64,5 +72,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<bool> {
         Command::Resend(a) => resend::run(&target, a, now).await.map(|()| true),
         Command::Reconcile(a) => reconcile::run(&target, a, now).await,
         Command::Refund(a) => refund::run(&target, a, now).await.map(|()| true),
+        Command::Preview(a) => preview::run(a).map(|()| true),
     }
 }

@@ -1,0 +1,250 @@
+//! Every page and mail a buyer can see, rendered with sample data in any language: what
+//! `kiosk preview` shows an author who adds or edits a language, and what the language
+//! test walks (so the two can never disagree about what exists).
+
+use kiosk::grant::{Grant, Unusable};
+use kiosk::i18n::{Arg, Lang};
+use kiosk::mail::{Mail, edition_mail, links_mail, purchase_mail};
+use kiosk::order::{ChannelKind, Order, Source};
+use kiosk::product::{Edition, FileRef, Product};
+use kiosk::{Currency, DownloadToken, Email, Money, OrderId, ProductId, Sender};
+use time::OffsetDateTime;
+use time::macros::datetime;
+
+use crate::pages;
+
+/// The sample product's title: the author's text, never translated.
+pub const SAMPLE_TITLE: &str = "The Little Book of Rust";
+/// The sample buyer.
+pub const SAMPLE_EMAIL: &str = "reader@example.com";
+/// The sample shop's address for help (its `SenderEmail`).
+pub const SAMPLE_HELP: &str = "help@example.com";
+/// The sample order id.
+pub const SAMPLE_ORDER: &str = "K20261128A1B2C3";
+/// The sample author's note in a new-edition mail: the author's words, not translated.
+pub const SAMPLE_NOTE: &str = "Two new chapters on async Rust.";
+const SAMPLE_TOKEN: &str = "ExampleGrantToken000000000000001";
+const SAMPLE_BASE: &str = "https://api.example.com";
+
+/// A page (HTML) or a mail (subject, text and HTML).
+#[derive(Debug, Clone)]
+pub struct Rendered {
+    pub name: String,
+    pub subject: Option<String>,
+    pub text: Option<String>,
+    pub html: String,
+}
+
+/// Error pages the functions show: (title id, message id, placeholders). A placeholder
+/// value that is itself a message id (`channel-card`) is shown in the page's language,
+/// as the functions do.
+pub const ERROR_PAGES: &[(&str, &str, &[(&str, &str)])] = &[
+    ("error-title", "error-try-again", &[]),
+    ("error-title", "error-refresh", &[]),
+    ("error-title", "checkout-failed", &[]),
+    ("error-title", "checkout-out-of-time", &[]),
+    ("not-found-title", "not-found-body", &[]),
+    ("product-not-found-title", "product-not-found-body", &[]),
+    ("product-not-found-title", "checkout-unknown-product", &[]),
+    ("buy-view-only-title", "buy-view-only-body", &[]),
+    ("checkout-check-title", "checkout-unreadable", &[]),
+    ("checkout-check-title", "checkout-product", &[]),
+    ("checkout-check-title", "checkout-email", &[]),
+    ("checkout-check-title", "checkout-device", &[]),
+    ("checkout-check-title", "checkout-channel", &[]),
+    (
+        "checkout-check-title",
+        "checkout-channel-off",
+        &[("channel", "channel-card")],
+    ),
+    (
+        "checkout-check-title",
+        "checkout-channel-currency",
+        &[("currency", "USD")],
+    ),
+    ("checkout-too-many-title", "checkout-too-many", &[]),
+    ("checkout-too-large-title", "checkout-too-large", &[]),
+    ("return-invalid-title", "return-invalid-body", &[]),
+    ("order-not-found-title", "order-not-found-body", &[]),
+    ("resend-bad-email-title", "resend-bad-email-body", &[]),
+    ("resend-no-email-title", "resend-no-email-body", &[]),
+    ("resend-too-many-title", "resend-too-many-body", &[]),
+];
+
+fn at() -> OffsetDateTime {
+    datetime!(2026-11-28 21:05 UTC)
+}
+
+fn sample() -> Option<(Product, Order, Grant, Sender)> {
+    let id = ProductId::parse("little-book-of-rust").ok()?;
+    let edition = Edition::parse("v2").ok()?;
+    let file = FileRef::for_edition(&id, &edition, "book.pdf", "application/pdf", None);
+    let price = Money::parse_decimal("9.00", Currency::Cny).ok()?;
+    let product = Product::new(id, SAMPLE_TITLE, price, edition, file, 5).ok()?;
+    let mut order = Order::new_pending(
+        OrderId::parse(SAMPLE_ORDER).ok()?,
+        &product,
+        Email::parse(SAMPLE_EMAIL).ok()?,
+        ChannelKind::Alipay,
+        Source::default(),
+        at(),
+        time::Duration::minutes(30),
+    );
+    order.paid_at = Some(at());
+    let token = DownloadToken::parse(SAMPLE_TOKEN).ok()?;
+    let mut grant = Grant::for_order(&order, token, Some(at() + time::Duration::days(30)), at());
+    grant.downloads_left = 3;
+    Some((product, order, grant, Sender::parse(SAMPLE_HELP).ok()?))
+}
+
+fn page(name: &str, html: String) -> Rendered {
+    Rendered {
+        name: name.to_owned(),
+        subject: None,
+        text: None,
+        html,
+    }
+}
+
+fn mail(name: &str, m: Mail) -> Rendered {
+    Rendered {
+        name: name.to_owned(),
+        subject: Some(m.subject),
+        text: Some(m.text),
+        html: m.html,
+    }
+}
+
+/// Every page a buyer can see, in `lang`.
+pub fn pages(lang: Lang) -> Vec<Rendered> {
+    let Some((product, _, grant, help)) = sample() else {
+        return Vec::new();
+    };
+    let price = lang.price(product.price());
+    let others: Vec<(Lang, String)> = Lang::all()
+        .filter(|l| *l != lang)
+        .map(|l| {
+            (
+                l,
+                format!("{SAMPLE_BASE}/buy/little-book-of-rust?lang={}", l.tag()),
+            )
+        })
+        .collect();
+    let form = |embed: Option<&'static str>, channels: &'static [&'static str]| {
+        pages::buy(&pages::BuyForm {
+            lang,
+            product_id: product.id().as_str(),
+            title: product.title(),
+            price: &price,
+            edition: product.edition().as_str(),
+            file_kind: Some("PDF"),
+            downloads: product.download_limit(),
+            action: &format!("{SAMPLE_BASE}/checkout"),
+            channels,
+            hidden: &[("utm_source", "newsletter")],
+            embed,
+            other_languages: &others,
+        })
+    };
+    let url = grant.token.url_under(SAMPLE_BASE);
+    let until = lang.datetime(at() + time::Duration::days(30));
+    let mut all = vec![
+        page("buy", form(None, &["alipay", "stripe"])),
+        page(
+            "buy-embedded",
+            form(Some("https://books.example.com"), &["alipay"]),
+        ),
+        page("buy-unavailable", form(None, &[])),
+        page("redirecting", pages::redirecting(lang, &url)),
+        page(
+            "paid",
+            pages::paid(lang, SAMPLE_TITLE, SAMPLE_ORDER, &url, SAMPLE_EMAIL),
+        ),
+        page(
+            "confirming",
+            pages::confirming(lang, SAMPLE_TITLE, SAMPLE_ORDER),
+        ),
+        page("confirming-later", pages::confirming_later(lang)),
+        page(
+            "refunded",
+            pages::refunded(lang, SAMPLE_TITLE, SAMPLE_ORDER),
+        ),
+        page(
+            "download",
+            pages::download(lang, SAMPLE_TITLE, "v2", 3, 5, Some(&until), SAMPLE_TOKEN),
+        ),
+        page("link-not-found", pages::not_found_link(lang)),
+        page("resend-sent", pages::resend_sent(lang)),
+    ];
+    for (name, why, expired) in [
+        ("used-up", Unusable::Exhausted, None),
+        ("expired", Unusable::Expired, Some(until.as_str())),
+        ("paused", Unusable::Suspended, None),
+        ("refunded-link", Unusable::Revoked, None),
+    ] {
+        all.push(page(
+            name,
+            pages::gone(
+                lang,
+                why,
+                SAMPLE_TITLE,
+                SAMPLE_ORDER,
+                help.as_str(),
+                expired,
+            ),
+        ));
+    }
+    for (title, message, args) in ERROR_PAGES {
+        let values: Vec<(&str, String)> = args
+            .iter()
+            .map(|(k, v)| {
+                let v = if v.starts_with("channel-") {
+                    lang.t(v)
+                } else {
+                    (*v).to_owned()
+                };
+                (*k, v)
+            })
+            .collect();
+        let args: Vec<(&str, Arg)> = values.iter().map(|(k, v)| (*k, Arg::Text(v))).collect();
+        all.push(page(
+            &format!("error {message}"),
+            pages::error_with(lang, title, &lang.tr(message, &args)),
+        ));
+    }
+    all
+}
+
+/// Every mail a buyer can get, in `lang` (the sample order's language).
+pub fn mails(lang: Lang) -> Vec<Rendered> {
+    let Some((product, mut order, grant, help)) = sample() else {
+        return Vec::new();
+    };
+    order.lang = Some(lang);
+    let url = grant.token.url_under(SAMPLE_BASE);
+    let mut second = grant.clone();
+    second.product_title = "Desk Wallpapers".into();
+    second.edition = product.edition().to_string();
+    vec![
+        mail("purchase", purchase_mail(&order, &grant, &url, &help, lang)),
+        mail(
+            "edition",
+            edition_mail(&order, &grant, &url, Some(SAMPLE_NOTE), &help),
+        ),
+        mail(
+            "links",
+            links_mail(&[(grant.clone(), url.clone())], &help, lang),
+        ),
+        mail(
+            "links-several",
+            links_mail(&[(grant, url.clone()), (second, url)], &help, lang),
+        ),
+    ]
+}
+
+/// Every page and mail, in `lang`.
+pub fn all(lang: Lang) -> Vec<Rendered> {
+    let mut all = pages(lang);
+    all.extend(mails(lang));
+    all
+}

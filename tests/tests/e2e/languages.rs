@@ -1,0 +1,292 @@
+//! Buyers in their own language. Every page and mail a buyer can see
+//! (`kiosk_web::preview`, what `kiosk preview` shows) in every language: no message id
+//! missing from a catalog, no placeholder left unfilled, the right `<html lang>`, and no
+//! English left in the Chinese ones beyond the author's words, addresses and codes.
+//! Then through the real handlers: the buy page's language from `lang=` or
+//! `Accept-Language`, recorded on the order at checkout, and kept by the mail and the
+//! return page whatever the later browser says.
+
+use kiosk::OrderId;
+use kiosk::alipay::parse_form;
+use kiosk::i18n::{Lang, MISSING_OPEN};
+use kiosk_e2e::{BASE_URL, body_string, form};
+use kiosk_e2e::{World, WorldOptions};
+use kiosk_web::preview::{self, Rendered};
+use lambda_http::{Body, Response};
+
+fn zh() -> Lang {
+    Lang::parse("zh-CN").expect("a zh-CN catalog")
+}
+
+/// What a reader sees of `html`: the text between tags (styles and scripts dropped) and
+/// the accessible names (`aria-label`), entities decoded.
+fn visible_text(html: &str) -> String {
+    let mut html = html.to_owned();
+    for (open, close) in [("<style", "</style>"), ("<script", "</script>")] {
+        while let Some(a) = html.find(open) {
+            let Some(b) = html[a..].find(close) else {
+                break;
+            };
+            html.replace_range(a..a + b + close.len(), " ");
+        }
+    }
+    let mut out = String::new();
+    for label in html.split("aria-label=\"").skip(1) {
+        out.push_str(label.split('"').next().unwrap_or_default());
+        out.push(' ');
+    }
+    let mut in_tag = false;
+    for c in html.chars() {
+        match c {
+            '<' => in_tag = true,
+            '>' => {
+                in_tag = false;
+                out.push(' ');
+            }
+            c if !in_tag => out.push(c),
+            _ => {}
+        }
+    }
+    out.replace("&amp;", "&")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&#39;", "'")
+}
+
+/// Text that is never translated: the author's titles and note, addresses, links,
+/// order ids, file types and codes, and each language's own name in the switch.
+fn without_exceptions(text: &str) -> String {
+    let mut text = text
+        .split_whitespace()
+        .filter(|w| !w.contains("://") && !w.contains('@'))
+        .collect::<Vec<_>>()
+        .join(" ");
+    for keep in [
+        preview::SAMPLE_TITLE,
+        preview::SAMPLE_NOTE,
+        "Desk Wallpapers",
+        preview::SAMPLE_ORDER,
+        "ExampleGrantToken000000000000001",
+        "English",
+        "PDF",
+        "USD",
+        "KiB",
+        "v2",
+    ] {
+        text = text.replace(keep, " ");
+    }
+    text
+}
+
+fn parts(r: &Rendered) -> Vec<(&'static str, String)> {
+    let mut parts = vec![("html", visible_text(&r.html))];
+    if let Some(s) = &r.subject {
+        parts.push(("subject", s.clone()));
+    }
+    if let Some(t) = &r.text {
+        parts.push(("text", t.clone()));
+    }
+    parts
+}
+
+#[test]
+fn every_page_and_mail_is_whole_in_every_language() {
+    assert_eq!(kiosk::i18n::catalog_errors(), Vec::<String>::new());
+    let en_ids = kiosk::i18n::message_ids(Lang::EN);
+    let mut checked = 0;
+    for lang in Lang::all() {
+        assert_eq!(kiosk::i18n::message_ids(lang), en_ids, "{}", lang.tag());
+        let all = preview::all(lang);
+        assert!(all.len() >= 40, "{} renderings", all.len());
+        for r in &all {
+            assert!(
+                r.html.contains(&format!("<html lang=\"{}\"", lang.tag())),
+                "{} {}: <html lang>",
+                lang.tag(),
+                r.name
+            );
+            for (part, text) in parts(r).into_iter().chain([("raw", r.html.clone())]) {
+                let at =
+                    |what: &str| format!("{} {} ({part}): {what} in {text}", lang.tag(), r.name);
+                assert!(!text.contains(MISSING_OPEN), "{}", at("a message missing"));
+                assert!(
+                    !text.contains("{$") && !text.contains("{ $"),
+                    "{}",
+                    at("a placeholder left")
+                );
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked > 100);
+
+    // No English in the Chinese renderings but the exceptions.
+    let english_word = |s: &str| {
+        s.split(|c: char| !c.is_ascii_alphabetic())
+            .find(|w| w.len() >= 2)
+            .map(str::to_owned)
+    };
+    let en_all = preview::all(Lang::EN);
+    for (r, en) in preview::all(zh()).iter().zip(&en_all) {
+        assert_eq!(r.name, en.name);
+        for (part, text) in parts(r) {
+            let rest = without_exceptions(&text);
+            assert_eq!(
+                english_word(&rest),
+                None,
+                "zh-CN {} ({part}) has untranslated English: {rest}",
+                r.name
+            );
+        }
+        assert_ne!(visible_text(&r.html), visible_text(&en.html), "{}", r.name);
+    }
+}
+
+/// Every message id the functions and the mails name exists in the catalogs, so no
+/// page the preview does not reach can show one missing.
+#[test]
+fn every_message_id_in_the_code_is_in_the_catalogs() {
+    let ids = kiosk::i18n::message_ids(Lang::EN);
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("workspace root");
+    let mut files = vec![root.join("shared/src/mail.rs")];
+    for f in ["checkout", "download", "payment-notify", "web"] {
+        for entry in std::fs::read_dir(root.join("functions").join(f).join("src")).unwrap() {
+            files.push(entry.unwrap().path());
+        }
+    }
+    // Literals that look like ids but are not messages.
+    let not_messages = [
+        "buy-embedded",
+        "confirming-later",
+        "link-not-found",
+        "links-several",
+        "refunded-link",
+        "resend-sent",
+        "used-up",
+        "little-book-of-rust",
+        "no-referrer",
+        "no-store",
+        "payment-started",
+    ];
+    let mut seen = 0;
+    for file in files
+        .iter()
+        .filter(|f| f.extension().is_some_and(|e| e == "rs"))
+    {
+        let source = std::fs::read_to_string(file).unwrap();
+        for literal in source.split('"').skip(1).step_by(2) {
+            let id_like = literal.contains('-')
+                && literal.split('-').all(|w| {
+                    !w.is_empty()
+                        && w.bytes()
+                            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+                })
+                && literal.starts_with(|c: char| c.is_ascii_lowercase());
+            if id_like && !not_messages.contains(&literal) {
+                assert!(
+                    ids.iter().any(|id| id == literal),
+                    "{}: \"{literal}\" is not in the catalogs",
+                    file.display()
+                );
+                seen += 1;
+            }
+        }
+    }
+    assert!(seen > 60, "{seen} ids found in the code");
+}
+
+async fn get(w: &World, path: &str, accept_language: Option<&str>) -> Response<Body> {
+    let mut req = lambda_http::http::Request::builder()
+        .method("GET")
+        .uri(format!("{BASE_URL}{path}"))
+        .header("accept", "text/html");
+    if let Some(l) = accept_language {
+        req = req.header("accept-language", l);
+    }
+    checkout::handler::handle(
+        &w.checkout,
+        req.body(Body::Empty).unwrap(),
+        kiosk_e2e::now(),
+    )
+    .await
+}
+
+async fn post_checkout(w: &World, body: &str, accept_language: &str) -> Response<Body> {
+    let req = lambda_http::http::Request::builder()
+        .method("POST")
+        .uri(format!("{BASE_URL}/checkout"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("accept", "text/html")
+        .header("accept-language", accept_language)
+        .header("user-agent", "Mozilla/5.0 (X11; Linux x86_64)")
+        .body(Body::Text(body.to_owned()))
+        .unwrap();
+    checkout::handler::handle(&w.checkout, req, kiosk_e2e::now()).await
+}
+
+#[tokio::test]
+async fn the_buyers_language_is_chosen_recorded_and_kept() {
+    let w = World::new(WorldOptions::default()).await.unwrap();
+    let product = w.add_product("rust-book", "9.00").await;
+
+    // The buy page: Accept-Language with quality values; lang= wins over it.
+    let page = body_string(&get(&w, "/buy/rust-book", Some("fr;q=1, zh-CN;q=0.8, en;q=0.5")).await);
+    assert!(
+        page.starts_with("<!doctype html><html lang=\"zh-CN\""),
+        "{page}"
+    );
+    assert!(
+        page.contains("立即购买 · ¥9.00") && page.contains(product.title()),
+        "{page}"
+    );
+    assert!(page.contains("name=\"lang\" value=\"zh-CN\""));
+    assert!(page.contains("hreflang=\"en\""), "a switch to English");
+    let page = body_string(&get(&w, "/buy/rust-book?lang=en", Some("zh-CN")).await);
+    assert!(
+        page.contains("<html lang=\"en\"") && page.contains("Buy Now · ¥9.00"),
+        "{page}"
+    );
+    let page = body_string(&get(&w, "/buy/rust-book", None).await);
+    assert!(page.contains("<html lang=\"en\""), "the shop's default");
+
+    // A mistake is explained in the buyer's language.
+    let resp = post_checkout(&w, "product_id=rust-book&email=nope", "zh-CN,zh;q=0.9").await;
+    assert_eq!(resp.status(), 400);
+    let page = body_string(&resp);
+    assert!(
+        page.contains("请输入有效的邮箱地址") && page.contains("lang=\"zh-CN\""),
+        "{page}"
+    );
+
+    // Checkout records the form's language (the buy page's), not the header's.
+    let email = w.buyer(1);
+    let body = format!(
+        "product_id=rust-book&lang=zh-CN&email={}",
+        email.replace('@', "%40")
+    );
+    let resp = post_checkout(&w, &body, "en-US,en;q=0.9").await;
+    assert_eq!(resp.status(), 303, "{}", body_string(&resp));
+    let pay_url = resp.headers()["location"].to_str().unwrap().to_owned();
+    let biz = parse_form(pay_url.split_once('?').unwrap().1).unwrap()["biz_content"].clone();
+    let biz: serde_json::Value = serde_json::from_str(&biz).unwrap();
+    let id = OrderId::parse(biz["out_trade_no"].as_str().unwrap()).unwrap();
+    assert_eq!(w.order(&id).await.lang, Some(zh()));
+
+    // Paid: the mail and the return page speak the order's language.
+    let (status, ack) = w.notify_signed(id.as_str(), "9.00", "TRADE_SUCCESS").await;
+    assert_eq!((status, ack.as_str()), (200, "success"));
+    let mails = w.mails_to(&email).await;
+    assert_eq!(mails.len(), 1);
+    assert_eq!(mails[0].subject, format!("你的下载：{}", product.title()));
+    assert!(mails[0].body.contains("<html lang=\"zh-CN\"") && mails[0].body.contains("北京时间"));
+    let ret = w.sign_as_alipay(w.notify_params(id.as_str(), "9.00", "TRADE_SUCCESS"));
+    let (status, page) = w.return_page(&form(&ret)).await;
+    assert_eq!(status, 200);
+    assert!(
+        page.contains("<html lang=\"zh-CN\"") && page.contains("前往下载"),
+        "{page}"
+    );
+}
