@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The browser test's tools: Debian's chromium and chromium-driver (and a font, so pages
-# render text), installed when missing. Needs root (or sudo) only when something is missing.
+# The browser test's tools: Debian's chromium and chromium-driver (and fonts, so pages
+# render text: a Latin one, and WenQuanYi Micro Hei, small, for the Chinese pages),
+# installed when missing. Needs root (or sudo) only when something is missing.
 set -euo pipefail
 
 missing=()
@@ -8,6 +9,9 @@ command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 command -v chromedriver >/dev/null 2>&1 || missing+=(chromium-driver)
 if ! command -v fc-list >/dev/null 2>&1 || [ -z "$(fc-list 2>/dev/null | head -n1)" ]; then
   missing+=(fonts-dejavu-core fontconfig)
+fi
+if ! command -v fc-list >/dev/null 2>&1 || [ -z "$(fc-list :lang=zh 2>/dev/null | head -n1)" ]; then
+  missing+=(fonts-wqy-microhei)
 fi
 [ ${#missing[@]} -eq 0 ] && exit 0
 

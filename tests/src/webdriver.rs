@@ -68,19 +68,25 @@ impl ChromeDriver {
 
     /// A new headless Chromium session that saves downloads into `download_dir`.
     pub async fn session(&self, user_data_dir: &Path, download_dir: &Path) -> Result<Browser> {
-        self.session_with(user_data_dir, download_dir, true).await
+        self.session_with(user_data_dir, download_dir, true, "en-US,en")
+            .await
     }
 
     /// [`ChromeDriver::session`] with JavaScript on or off (Chromium's content setting,
-    /// as a buyer who turned it off has it).
+    /// as a buyer who turned it off has it) and the languages the browser asks for
+    /// (`Accept-Language`, e.g. `zh-CN,zh`).
     pub async fn session_with(
         &self,
         user_data_dir: &Path,
         download_dir: &Path,
         javascript: bool,
+        languages: &str,
     ) -> Result<Browser> {
         let mut args: Vec<String> = CHROMIUM_FLAGS.iter().map(|s| s.to_string()).collect();
         args.push(format!("--user-data-dir={}", user_data_dir.display()));
+        if let Some(first) = languages.split(',').next() {
+            args.push(format!("--lang={first}"));
+        }
         let caps = json!({
             "capabilities": { "alwaysMatch": {
                 "browserName": "chrome",
@@ -94,6 +100,7 @@ impl ChromeDriver {
                         "safebrowsing.enabled": false,
                         "profile.managed_default_content_settings.javascript":
                             if javascript { 1 } else { 2 },
+                        "intl.accept_languages": languages,
                     },
                 },
             }},

@@ -150,6 +150,15 @@ async fn a_buyer_buys_a_book_in_chromium() -> Result<()> {
             &scratch.join("profile-no-js"),
             &scratch.join("dl-no-js"),
             false,
+            "en-US,en",
+        )
+        .await?;
+    let chinese = driver
+        .session_with(
+            &scratch.join("profile-zh"),
+            &scratch.join("dl-zh"),
+            true,
+            "zh-CN,zh",
         )
         .await?;
     let mut result = buy(&browser, &base, &app, &downloads).await;
@@ -166,10 +175,14 @@ async fn a_buyer_buys_a_book_in_chromium() -> Result<()> {
         result = buy_without_javascript(&no_js, &base, &app).await;
     }
     if result.is_ok() {
+        result = in_chinese(&chinese, &browser, &base, &app).await;
+    }
+    if result.is_ok() {
         result = live_price(&browser, &base, &app).await;
     }
     let _ = browser.quit().await;
     let _ = no_js.quit().await;
+    let _ = chinese.quit().await;
     drop(driver);
     if result.is_ok() {
         let _ = std::fs::remove_dir_all(&scratch);
@@ -697,5 +710,91 @@ async fn live_price(browser: &Browser, base: &str, app: &devstack::App) -> Resul
         .goto(&format!("{base}/buy/little-book-of-rust"))
         .await?;
     ensure!(browser.text().await?.contains("¥12.50"), "buy page price");
+    Ok(())
+}
+
+/// A buyer whose browser asks for Chinese buys in Chinese: the overlay, the return page
+/// and the purchase mail; the download page opened later from the mail, in a browser
+/// that asks for English, still speaks the order's language. `lang=` and the page's
+/// language switch win over the browser's header.
+async fn in_chinese(zh: &Browser, en: &Browser, base: &str, app: &devstack::App) -> Result<()> {
+    let shots_dir = screenshot_dir()?;
+    zh.goto(&format!("{base}/buy/little-book-of-rust")).await?;
+    let text = wait_for_text(zh, "立即购买").await?;
+    ensure!(
+        text.contains("¥9.00") && text.contains("你的邮箱"),
+        "{text}"
+    );
+    ensure!(
+        zh.source().await?.contains("<html lang=\"zh-CN\""),
+        "html lang"
+    );
+    shots(zh, &shots_dir, "14-zh-buy-page").await?;
+    // The switch, and lang= in a link, win over the browser's languages.
+    zh.click(&zh.find("a[hreflang=en]").await?).await?;
+    wait_for_text(zh, "Buy Now").await?;
+    zh.goto(&format!("{base}/buy/little-book-of-rust?lang=en"))
+        .await?;
+    wait_for_text(zh, "Your email").await?;
+
+    // The overlay on the site, in Chinese; pay at the (English) sandbox.
+    zh.set_viewport(1280, 800).await?;
+    zh.goto(&format!("{}/", app.site_url)).await?;
+    open_overlay(zh, "#buy-book", "立即购买").await?;
+    zh.leave_frames().await?;
+    zh.screenshot(&shots_dir.join("15-zh-overlay-1280.png"))
+        .await?;
+    zh.enter_frame(&zh.find("dialog[open] iframe").await?)
+        .await?;
+    let email = format!("zh-reader-{}@example.com", std::process::id());
+    zh.type_into(&zh.find("#email").await?, &email).await?;
+    zh.click(&zh.find("button[type=submit]").await?).await?;
+    zh.leave_frames().await?;
+    zh.wait_for_url(&format!("{base}/sandbox/alipay/gateway.do?"))
+        .await?;
+    zh.click(
+        &zh.find("form[action=\"/sandbox/alipay/pay\"] button")
+            .await?,
+    )
+    .await?;
+    let return_url = zh.wait_for_url(&format!("{base}/return/alipay?")).await?;
+    let text = wait_for_text(zh, "前往下载").await?;
+    ensure!(text.contains("谢谢") && text.contains(&email), "{text}");
+    shots(zh, &shots_dir, "16-zh-return").await?;
+    let order = stored_order(app, &order_of_return(&return_url)?).await?;
+    ensure!(
+        order.lang.map(|l| l.tag()) == Some("zh-CN"),
+        "the order records Chinese: {:?}",
+        order.lang
+    );
+
+    // The mail is Chinese; its link, opened in the English browser, stays Chinese.
+    let sdk_mail = kiosk_localaws::sent_mail(
+        &reqwest::Client::new(),
+        &std::env::var("AWS_ENDPOINT_URL")?,
+        Some(&email),
+    )
+    .await?;
+    let mail = sdk_mail.first().context("the purchase mail")?;
+    ensure!(
+        mail.subject == "你的下载：The Little Book of Rust" && mail.body.contains("北京时间"),
+        "mail: {} {}",
+        mail.subject,
+        mail.body
+    );
+    let link = mail
+        .body
+        .split('"')
+        .find(|s| s.starts_with(&format!("{base}/download/")))
+        .context("the link in the mail")?
+        .to_owned();
+    en.goto(&link).await?;
+    let text = wait_for_text(en, "下载").await?;
+    ensure!(text.contains("共 5 次下载，还剩 5 次"), "{text}");
+    ensure!(
+        en.source().await?.contains("<html lang=\"zh-CN\""),
+        "html lang"
+    );
+    shots(en, &shots_dir, "17-zh-download").await?;
     Ok(())
 }
