@@ -35,10 +35,17 @@ pub struct Rendered {
     pub html: String,
 }
 
+/// (title id, message id, placeholders) of one error page.
+pub type ErrorPage = (
+    &'static str,
+    &'static str,
+    &'static [(&'static str, &'static str)],
+);
+
 /// Error pages the functions show: (title id, message id, placeholders). A placeholder
 /// value that is itself a message id (`channel-card`) is shown in the page's language,
 /// as the functions do.
-pub const ERROR_PAGES: &[(&str, &str, &[(&str, &str)])] = &[
+pub const ERROR_PAGES: &[ErrorPage] = &[
     ("error-title", "error-try-again", &[]),
     ("error-title", "error-refresh", &[]),
     ("error-title", "checkout-failed", &[]),

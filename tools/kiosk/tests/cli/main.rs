@@ -6,6 +6,7 @@
 
 mod common;
 mod help;
+mod preview;
 mod products;
 mod reconcile;
 mod refund;
