@@ -40,6 +40,7 @@ pub mod resend;
 pub mod secrets;
 pub mod shop;
 pub mod startup;
+pub mod stats;
 pub mod store;
 pub mod stripe;
 pub mod text;
