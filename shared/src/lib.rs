@@ -25,6 +25,7 @@ pub mod edition;
 pub mod email;
 pub mod files;
 pub mod form;
+pub mod funnel;
 pub mod grant;
 pub mod i18n;
 pub mod ids;

@@ -35,6 +35,8 @@ pub enum NetworkCounter {
     Resend,
     /// Checkouts started.
     Checkout,
+    /// Page-view beacons (`POST /t`).
+    Beacon,
 }
 
 impl NetworkCounter {
@@ -43,6 +45,7 @@ impl NetworkCounter {
         match self {
             NetworkCounter::Resend => "RESEND",
             NetworkCounter::Checkout => "CHECKOUT",
+            NetworkCounter::Beacon => "BEACON",
         }
     }
 }

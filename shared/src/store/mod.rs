@@ -14,6 +14,7 @@ mod orders;
 mod products;
 mod reports;
 mod resend;
+mod visits;
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
@@ -24,6 +25,7 @@ pub use editions::EditionClaim;
 pub use grants::ConsumeError;
 pub use orders::Paid;
 pub use reports::{LATE_PAYMENT, Reads};
+pub use visits::ViewCount;
 
 use crate::ids::{IdError, OrderId, ProductId};
 use crate::order::{Order, TransitionError};

@@ -8,6 +8,7 @@ mod buy_flow;
 mod devstack;
 mod download;
 mod events;
+mod funnel;
 mod fuzz;
 mod languages;
 mod reconcile;

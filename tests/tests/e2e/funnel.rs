@@ -1,0 +1,270 @@
+//! The visitor funnel's counting (`kiosk::funnel::Collector`) against the emulator: exact
+//! counts under concurrency, one visitor a day however many views, bots and opted-out
+//! visitors, stable variants, and the daily salt gone from the table and from memory
+//! once the day is over.
+
+use std::sync::Arc;
+
+use kiosk::funnel::{Beacon, BeaconTest, Collector, Sender};
+use kiosk::net::Network;
+use kiosk_e2e::TestTable;
+use time::{Duration, OffsetDateTime};
+
+const SITE: &str = "https://books.example.com";
+
+fn ua(i: usize) -> String {
+    format!("Mozilla/5.0 (X11; Linux x86_64) Chrome/126.0 visitor-{i}")
+}
+
+fn beacon(tests: bool) -> Beacon {
+    Beacon {
+        products: vec!["rust-book".into()],
+        path: Some("/".into()),
+        referrer: None,
+        utm_source: None,
+        tests: if tests {
+            vec![BeaconTest {
+                name: "headline".into(),
+                variants: vec!["a".into(), "b".into()],
+            }]
+        } else {
+            Vec::new()
+        },
+    }
+}
+
+fn from<'a>(ip: &str, user_agent: &'a str) -> Sender<'a> {
+    Sender {
+        network: Network::of(Some(ip)),
+        user_agent: Some(user_agent),
+        site: SITE,
+        opted_out: false,
+    }
+}
+
+/// (views, visitors) of a counter row on `day`.
+async fn count(c: &Collector, day: time::Date, row: &str) -> (u64, u64) {
+    c.store()
+        .views_of(day)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|r| r.row == row)
+        .map(|r| (r.views, r.visitors))
+        .unwrap_or((0, 0))
+}
+
+fn noon() -> OffsetDateTime {
+    time::macros::datetime!(2026-11-28 12:00 UTC)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn five_hundred_concurrent_visitors_count_exactly_five_hundred() {
+    let t = TestTable::new().await.unwrap();
+    let c = Arc::new(Collector::new(t.store.clone()).await.unwrap());
+    let mut tasks = Vec::new();
+    for i in 0..500 {
+        let c = c.clone();
+        tasks.push(tokio::spawn(async move {
+            let agent = ua(i);
+            let ip = format!("10.{}.{}.1", i / 250, i % 250);
+            c.collect(beacon(false), &from(&ip, &agent), noon()).await
+        }));
+    }
+    for task in tasks {
+        assert!(task.await.unwrap().unwrap().counted);
+    }
+    let day = noon().date();
+    assert_eq!(count(&c, day, "P#rust-book#S#direct").await, (500, 500));
+    assert_eq!(
+        t.store.salt_days().await.unwrap(),
+        vec![day],
+        "one salt for the day"
+    );
+}
+
+#[tokio::test]
+async fn a_visitor_counts_once_a_day_and_keeps_their_variant() {
+    let t = TestTable::new().await.unwrap();
+    let c = Collector::new(t.store.clone()).await.unwrap();
+    let day = noon().date();
+    let mut seen = std::collections::BTreeSet::new();
+    for i in 0..12 {
+        let agent = ua(i);
+        let ip = format!("192.0.2.{}", i + 1);
+        let first = c
+            .collect(beacon(true), &from(&ip, &agent), noon())
+            .await
+            .unwrap();
+        let again = c
+            .collect(
+                beacon(true),
+                &from(&ip, &agent),
+                noon() + Duration::hours(3),
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            first.variants, again.variants,
+            "the same variant on every visit"
+        );
+        assert_eq!(first.variants.len(), 1);
+        seen.insert(first.variants[0].1.to_string());
+    }
+    assert_eq!(seen.len(), 2, "twelve visitors see both variants: {seen:?}");
+    assert_eq!(count(&c, day, "P#rust-book#S#direct").await, (24, 12));
+    let (a, b) = (
+        count(&c, day, "P#rust-book#T#headline#a").await,
+        count(&c, day, "P#rust-book#T#headline#b").await,
+    );
+    assert_eq!(
+        (a.0 + b.0, a.1 + b.1),
+        (24, 12),
+        "every view in the test once"
+    );
+
+    // The same variants as checkout will compute them, without a beacon.
+    let tests = vec![(
+        kiosk::visit::Name::parse("headline").unwrap(),
+        vec![
+            kiosk::visit::Name::parse("a").unwrap(),
+            kiosk::visit::Name::parse("b").unwrap(),
+        ],
+    )];
+    let agent = ua(0);
+    let answer = c
+        .collect(beacon(true), &from("192.0.2.1", &agent), noon())
+        .await
+        .unwrap();
+    assert_eq!(
+        c.variants(&from("192.0.2.1", &agent), &tests),
+        answer.variants
+    );
+
+    // A campaign is its own source.
+    let mut b = beacon(false);
+    b.utm_source = Some("Newsletter".into());
+    c.collect(b, &from("192.0.2.99", &agent), noon())
+        .await
+        .unwrap();
+    assert_eq!(count(&c, day, "P#rust-book#S#newsletter").await, (1, 1));
+}
+
+#[tokio::test]
+async fn bots_opt_outs_and_bad_beacons_count_no_visitor() {
+    let t = TestTable::new().await.unwrap();
+    let c = Collector::new(t.store.clone()).await.unwrap();
+    let day = noon().date();
+    for bot in [
+        "Googlebot/2.1 (+http://www.google.com/bot.html)",
+        "curl/8.5.0",
+        "Mozilla/5.0 HeadlessChrome/126",
+    ] {
+        let answer = c
+            .collect(beacon(true), &from("192.0.2.7", bot), noon())
+            .await
+            .unwrap();
+        assert!(!answer.counted, "{bot}");
+        assert_eq!(
+            answer.variants[0].1.as_str(),
+            "a",
+            "a bot sees the first variant"
+        );
+    }
+    let mut private = from("192.0.2.8", "Mozilla/5.0 (Macintosh) Safari/605");
+    private.opted_out = true;
+    let answer = c.collect(beacon(true), &private, noon()).await.unwrap();
+    assert!(answer.counted);
+    assert_eq!(answer.variants[0].1.as_str(), "a");
+    assert_eq!(
+        count(&c, day, "P#rust-book#S#direct").await,
+        (1, 0),
+        "a view, no visitor"
+    );
+    assert_eq!(
+        count(&c, day, "P#rust-book#T#headline#a").await,
+        (0, 0),
+        "not in the test"
+    );
+    assert!(
+        t.scan_entity("visit").await.unwrap().is_empty(),
+        "nothing derived from the visitor"
+    );
+
+    let agent = ua(1);
+    for bad in [
+        Beacon {
+            products: vec![],
+            ..beacon(false)
+        },
+        Beacon {
+            products: vec!["Not A Product".into()],
+            ..beacon(false)
+        },
+        Beacon {
+            products: vec!["b".into(); 11],
+            ..beacon(false)
+        },
+        Beacon {
+            tests: vec![BeaconTest {
+                name: "x".into(),
+                variants: vec![],
+            }],
+            ..beacon(false)
+        },
+        Beacon {
+            tests: vec![BeaconTest {
+                name: "Bad Name".into(),
+                variants: vec!["a".into()],
+            }],
+            ..beacon(false)
+        },
+    ] {
+        assert!(
+            c.collect(bad, &from("192.0.2.9", &agent), noon())
+                .await
+                .is_err()
+        );
+    }
+    assert_eq!(
+        count(&c, day, "P#rust-book#S#direct").await,
+        (1, 0),
+        "nothing more"
+    );
+}
+
+#[tokio::test]
+async fn the_days_salt_is_gone_from_the_table_and_from_memory_after_the_day() {
+    let t = TestTable::new().await.unwrap();
+    let c = Collector::new(t.store.clone()).await.unwrap();
+    let agent = ua(3);
+    let sender = from("192.0.2.3", &agent);
+    c.collect(beacon(false), &sender, noon()).await.unwrap();
+    let today = noon().date();
+    assert_eq!(t.store.salt_days().await.unwrap(), vec![today]);
+    assert_eq!(c.salt_in_memory(), Some(today));
+
+    let tomorrow = noon() + Duration::days(1);
+    c.collect(beacon(false), &sender, tomorrow).await.unwrap();
+    assert_eq!(
+        t.store.salt_days().await.unwrap(),
+        vec![tomorrow.date()],
+        "yesterday's deleted"
+    );
+    assert_eq!(c.salt_in_memory(), Some(tomorrow.date()), "and forgotten");
+    // Yesterday's visitor is a new one today: nothing links the two days.
+    assert_eq!(
+        count(&c, tomorrow.date(), "P#rust-book#S#direct").await,
+        (1, 1)
+    );
+    // A second instance, started cold, agrees on today's salt.
+    let other = Collector::new(t.store.clone()).await.unwrap();
+    other
+        .collect(beacon(false), &sender, tomorrow)
+        .await
+        .unwrap();
+    assert_eq!(
+        count(&c, tomorrow.date(), "P#rust-book#S#direct").await,
+        (2, 1)
+    );
+}
