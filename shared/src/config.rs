@@ -290,6 +290,40 @@ impl CheckoutConfig {
     }
 }
 
+/// What the collect function reads: its table and the sites whose page views it counts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CollectConfig {
+    pub table_name: String,
+    /// The shop's sites: `EMBED_ORIGINS`, default the origin of `SHOP_URL` (the same
+    /// sites that may show the checkout overlay).
+    pub sites: Vec<String>,
+}
+
+impl CollectConfig {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from(&ProcessEnv)
+    }
+
+    pub fn from(env: &dyn Env) -> Result<Self, ConfigError> {
+        let shop_url = http_url(env, "SHOP_URL")?;
+        Ok(CollectConfig {
+            table_name: required(env, "TABLE_NAME")?,
+            sites: match optional(env, "EMBED_ORIGINS") {
+                Some(_) => origins(env, "EMBED_ORIGINS")?,
+                None => origin_of(&shop_url).into_iter().collect(),
+            },
+        })
+    }
+
+    /// `origin` (as the shop spells it) when it is one of the shop's sites.
+    pub fn site(&self, origin: &str) -> Option<&str> {
+        self.sites
+            .iter()
+            .find(|o| o.eq_ignore_ascii_case(origin.trim()))
+            .map(String::as_str)
+    }
+}
+
 /// `DEFAULT_LANGUAGE`: a language with a catalog, by its exact tag; `en` when unset.
 fn default_lang(env: &dyn Env) -> Result<Lang, ConfigError> {
     let Some(raw) = optional(env, "DEFAULT_LANGUAGE") else {

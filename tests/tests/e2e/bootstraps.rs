@@ -203,6 +203,23 @@ async fn check_effect(
                 r.body
             );
         }
+        "beacon.json" => {
+            let v: Value = serde_json::from_str(&http()?.body)?;
+            ensure!(
+                v["counted"] == true
+                    && matches!(v["variants"]["headline"].as_str(), Some("a" | "b")),
+                "{v}"
+            );
+            let today = kiosk::clock::now().date();
+            let rows = stack.w.shop.store.views_of(today).await?;
+            ensure!(
+                rows.iter()
+                    .any(|r| r.row == format!("P#{}#S#direct", stack.product.id())
+                        && r.views >= 1
+                        && r.visitors >= 1),
+                "{rows:?}"
+            );
+        }
         "kiosk-js.json" => {
             let r = http()?;
             ensure!(

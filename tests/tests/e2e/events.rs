@@ -173,6 +173,18 @@ fn events() -> Vec<(&'static str, Value)> {
     vec![
         ("buy-page.json", buy),
         ("buy-page-embed.json", embed),
+        (
+            "beacon.json",
+            event(
+                "POST",
+                "/t",
+                "/t",
+                "",
+                json!({ "content-type": "text/plain;charset=UTF-8", "origin": "https://example.com", "user-agent": UA }),
+                Some(&json!({ "products": [PRODUCT], "path": "/books/", "tests": [{ "name": "headline", "variants": ["a", "b"] }] }).to_string()),
+                false,
+            ),
+        ),
         ("kiosk-js.json", event("GET", "/kiosk.js", "/kiosk.js", "", json!({ "user-agent": UA, "accept": "*/*" }), None, false)),
         ("checkout-form.json", event("POST", "/checkout", "/checkout", "", form_headers("text/html"), Some(&format!("product_id={PRODUCT}&email=reader%40example.com&utm_source=blog")), false)),
         (

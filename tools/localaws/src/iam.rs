@@ -480,6 +480,46 @@ mod tests {
         );
     }
 
+    /// Collect touches the funnel's items only: salts, the variant secret, counters,
+    /// visit markers and its beacon counter; never a product, an order or a grant.
+    #[test]
+    fn collect_touches_only_the_funnels_items() {
+        let p = policies(crate::TEMPLATE, &values("shop@example.com", false)).unwrap();
+        let collect = &p["CollectFunction"];
+        for (action, pk) in [
+            ("GetItem", "SALT"),
+            ("PutItem", "SALT"),
+            ("Query", "SALT"),
+            ("DeleteItem", "SALT"),
+            ("GetItem", "SECRET"),
+            ("PutItem", "SECRET"),
+            ("UpdateItem", "VIEWS#2026-11-28"),
+            ("Query", "VIEWS#2026-11-28"),
+            ("PutItem", "VISIT#2026-11-28#abc"),
+            ("UpdateItem", "BEACON#NET#192.0.2.1#1795000000"),
+        ] {
+            assert!(allowed(collect, &item(action, pk)), "{action} {pk}");
+        }
+        for (action, pk) in [
+            ("GetItem", "PRODUCT#rust-book"),
+            ("PutItem", "ORDER#K1"),
+            ("UpdateItem", "GRANT#x"),
+            ("DeleteItem", "VIEWS#2026-11-28"),
+            ("UpdateItem", "CHECKOUT#NET#192.0.2.1#1"),
+            ("Scan", "SALT"),
+        ] {
+            assert!(
+                !allowed(collect, &item(action, pk)),
+                "collect may {action} {pk}"
+            );
+        }
+        assert!(!collect.iter().any(|s| {
+            s.actions
+                .iter()
+                .any(|a| a.starts_with("ses:") || a.starts_with("s3:") || a.starts_with("ssm:"))
+        }));
+    }
+
     /// Payment-notify writes orders, grants, event records and payment lookups, never a
     /// product.
     #[test]

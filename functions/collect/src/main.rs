@@ -1,0 +1,18 @@
+use kiosk::funnel::Collector;
+use lambda_http::{Request, service_fn};
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    kiosk_web::init_tracing();
+    let sdk = kiosk::tls::sdk_config().await?;
+    let config = kiosk::config::CollectConfig::from_env()?;
+    let collector = Collector::new(kiosk::startup::store(&sdk, &config.table_name)).await?;
+    let state = (&collector, &config);
+    lambda_http::run(service_fn(move |req: Request| async move {
+        Ok::<_, std::convert::Infallible>(
+            collect::handler::handle(state.0, state.1, req, kiosk::clock::now()).await,
+        )
+    }))
+    .await
+    .map_err(|e| anyhow::anyhow!(e))
+}
