@@ -20,6 +20,9 @@ pub struct Checkout {
     config: CheckoutConfig,
     store: Store,
     channels: Channels,
+    /// The A/B variant secret, read from the store on the first checkout from a page
+    /// with tests.
+    secret: tokio::sync::OnceCell<crate::visit::VariantSecret>,
 }
 
 /// A parsed checkout request: each field already valid.
@@ -35,6 +38,11 @@ pub struct CheckoutRequest {
     pub network: crate::net::Network,
     /// The buyer's language, recorded on the order for its pages and mails.
     pub lang: crate::i18n::Lang,
+    /// The A/B tests of the page the buyer came from ([`crate::visit::parse_tests`]):
+    /// their variants are computed here, from this request, as the page's were.
+    pub tests: Vec<(crate::visit::Name, Vec<crate::visit::Name>)>,
+    /// The request's user agent (with `network`, the visitor's identity for the tests).
+    pub user_agent: Option<String>,
 }
 
 /// The window checkouts are counted in per network
@@ -108,6 +116,7 @@ impl Checkout {
             store: crate::startup::store(sdk, &config.table_name),
             config,
             channels,
+            secret: tokio::sync::OnceCell::new(),
         })
     }
 
@@ -118,6 +127,7 @@ impl Checkout {
             config,
             store,
             channels,
+            secret: tokio::sync::OnceCell::new(),
         }
     }
 
@@ -220,6 +230,20 @@ impl Checkout {
             self.config.order_ttl,
         );
         order.lang = Some(req.lang);
+        if !req.tests.is_empty() {
+            let secret = self
+                .secret
+                .get_or_try_init(|| self.store.variant_secret())
+                .await?;
+            let ua = req.user_agent.as_deref().unwrap_or_default();
+            order.variants = req
+                .tests
+                .iter()
+                .filter_map(|(t, vs)| {
+                    Some((t.clone(), secret.variant(&req.network, ua, t, vs)?.clone()))
+                })
+                .collect();
+        }
         let redirect = channel.start_payment(&order, req.device, now).await?;
         order.checkout_ref = redirect.checkout_ref;
         self.store.create_order(&order).await?;

@@ -214,6 +214,9 @@ pub struct Order {
     /// The language the buyer chose at checkout: their pages and mails use it. `None`
     /// for orders made before languages were recorded (the shop's default then).
     pub lang: Option<crate::i18n::Lang>,
+    /// The A/B variants this buyer saw (test, variant), computed at checkout from the
+    /// same request identity the page's beacon had; empty outside tests.
+    pub variants: Vec<(crate::visit::Name, crate::visit::Name)>,
 }
 
 /// One refund asked of the provider: its number there, which makes a repeat of it refund
@@ -356,6 +359,7 @@ impl Order {
             refund_request: None,
             dispute: None,
             lang: None,
+            variants: Vec::new(),
         }
     }
 

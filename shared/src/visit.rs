@@ -154,6 +154,36 @@ impl VariantSecret {
     }
 }
 
+/// A page's tests as `kiosk.js` passes them to the buy page and checkout
+/// (`headline:a.b,price-box:x.y`): malformed parts are dropped, at most 5 tests of at most
+/// 4 variants.
+pub fn parse_tests(s: &str) -> Vec<(Name, Vec<Name>)> {
+    s.split(',')
+        .filter_map(|part| {
+            let (test, variants) = part.split_once(':')?;
+            let test = Name::parse(test.trim())?;
+            let variants: Vec<Name> = variants
+                .split('.')
+                .map(|v| Name::parse(v.trim()))
+                .collect::<Option<Vec<_>>>()?;
+            (!variants.is_empty() && variants.len() <= 4).then_some((test, variants))
+        })
+        .take(5)
+        .collect()
+}
+
+/// [`parse_tests`]'s form.
+pub fn format_tests(tests: &[(Name, Vec<Name>)]) -> String {
+    tests
+        .iter()
+        .map(|(t, vs)| {
+            let vs: Vec<&str> = vs.iter().map(Name::as_str).collect();
+            format!("{t}:{}", vs.join("."))
+        })
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
 /// Agents that announce themselves as robots, crawlers, previews or HTTP libraries.
 const BOTS: &[&str] = &[
     "bot",
@@ -256,6 +286,17 @@ mod tests {
         assert!(seen.values().all(|&c| (140..=260).contains(&c)), "{seen:?}");
         assert!((120..=280).contains(&differ), "{differ}");
         assert_eq!(secret.variant(&net("192.0.2.1"), UA, &headline, &[]), None);
+    }
+
+    #[test]
+    fn tests_round_trip_and_junk_is_dropped() {
+        let t = parse_tests("headline:a.b,price-box:x.y.z");
+        assert_eq!(format_tests(&t), "headline:a.b,price-box:x.y.z");
+        assert_eq!(
+            format_tests(&parse_tests("Bad:a,ok:,x:a.b.c.d.e,y:q,<s>:a")),
+            "y:q"
+        );
+        assert!(parse_tests("").is_empty());
     }
 
     #[test]

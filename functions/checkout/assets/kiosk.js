@@ -3,9 +3,12 @@
  *  then sell with plain links, which stay the hosted buy page without this script:
  *    <a href="https://API/buy/PRODUCT_ID" data-kiosk>Buy</a>
  *  and show live prices with <span data-kiosk-price="PRODUCT_ID">¥9.00</span>.
+ *  A/B tests: mark each alternative <h2 data-kiosk-test="headline" data-kiosk-variant="a"
+ *  hidden>; the visitor's variant is shown (the first if the answer is slow).
  *  Events on the clicked link (they bubble): kiosk:open, kiosk:payment-started
- *  (detail.product), kiosk:close. No cookies, no storage, nothing read from the page but
- *  the clicked link and the price elements; messages only from this API's origin. */
+ *  (detail.product), kiosk:close. One page view is sent to this API (the products on
+ *  the page, its path, the referrer's host, utm_source, its tests); no cookies, no
+ *  storage, nothing else read from the page; messages only from this API's origin. */
 (function () {
   "use strict";
   var me = document.currentScript;
@@ -30,9 +33,74 @@
     return u.origin === api && /^\/buy\/[a-z0-9][a-z0-9-]{0,63}$/.test(u.pathname) ? a : null;
   }
 
+  /* The page's A/B tests: name -> its variants in page order. */
+  function pageTests() {
+    var tests = {}, order = [];
+    var els = document.querySelectorAll("[data-kiosk-test][data-kiosk-variant]");
+    for (var i = 0; i < els.length; i++) {
+      var t = els[i].getAttribute("data-kiosk-test"), v = els[i].getAttribute("data-kiosk-variant");
+      if (!/^[a-z0-9-]{1,32}$/.test(t) || !/^[a-z0-9-]{1,32}$/.test(v)) continue;
+      if (!tests[t]) { tests[t] = []; order.push(t); }
+      if (tests[t].indexOf(v) < 0) tests[t].push(v);
+    }
+    return order.slice(0, 5).map(function (t) { return { name: t, variants: tests[t].slice(0, 4) }; });
+  }
+  var tests = pageTests();
+
+  /* Show each test's chosen variant (its first when there is no answer). */
+  var shown = false;
+  function show(variants) {
+    if (shown) return;
+    shown = true;
+    tests.forEach(function (t) {
+      var chosen = (variants && variants[t.name]) || t.variants[0];
+      var els = document.querySelectorAll("[data-kiosk-test=\"" + t.name + "\"]");
+      for (var i = 0; i < els.length; i++) {
+        els[i].hidden = els[i].getAttribute("data-kiosk-variant") !== chosen;
+      }
+    });
+  }
+
+  /* One page view: to this API only, never with cookies. */
+  function pageView() {
+    var ids = {};
+    var links = document.querySelectorAll("a[data-kiosk]");
+    for (var i = 0; i < links.length; i++) {
+      if (buyLink(links[i])) ids[new URL(links[i].href).pathname.slice(5)] = 1;
+    }
+    var prices = document.querySelectorAll("[data-kiosk-price]");
+    for (var j = 0; j < prices.length; j++) {
+      var p = prices[j].getAttribute("data-kiosk-price");
+      if (/^[a-z0-9][a-z0-9-]{0,63}$/.test(p)) ids[p] = 1;
+    }
+    var products = Object.keys(ids).slice(0, 10);
+    if (!products.length) return show(null);
+    var ref = "";
+    try { ref = document.referrer ? new URL(document.referrer).host : ""; } catch (e) { ref = ""; }
+    var body = JSON.stringify({
+      products: products,
+      path: location.pathname.slice(0, 200),
+      referrer: ref && ref !== location.host ? ref : null,
+      utm_source: new URLSearchParams(location.search).get("utm_source"),
+      tests: tests
+    });
+    if (!tests.length) {
+      if (navigator.sendBeacon) navigator.sendBeacon(api + "/t", body);
+      return;
+    }
+    setTimeout(function () { show(null); }, 800);
+    fetch(api + "/t", { method: "POST", body: body, credentials: "omit", keepalive: true })
+      .then(function (r) { return r.ok ? r.json() : null; })
+      .then(function (a) { show(a && a.variants); })
+      .catch(function () { show(null); });
+  }
+
   function open(link) {
     var url = new URL(link.href);
     url.searchParams.set("embed", location.origin);
+    if (tests.length) {
+      url.searchParams.set("tests", tests.map(function (t) { return t.name + ":" + t.variants.join("."); }).join(","));
+    }
     var small = window.matchMedia("(max-width: 480px)").matches;
     var root = document.documentElement;
     var overflow = root.style.overflow;
@@ -142,5 +210,10 @@
         .catch(function () {});
     });
   }
-  if (window.fetch) prices();
+  if (window.fetch) {
+    prices();
+    pageView();
+  } else {
+    show(null);
+  }
 })();

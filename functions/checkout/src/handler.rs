@@ -66,6 +66,9 @@ struct JsonBody {
     referrer: Option<String>,
     /// The buyer's language (the buy page's choice); else `Accept-Language`.
     lang: Option<String>,
+    /// The A/B tests of the page the buyer came from (`headline:a.b`), as `kiosk.js`
+    /// passed them to the buy page.
+    tests: Option<String>,
 }
 
 /// The request's fields, as a form or JSON.
@@ -115,6 +118,7 @@ fn read_body(req: &Request) -> Result<JsonBody, Problem> {
             utm_campaign: f.remove("utm_campaign"),
             referrer: f.remove("referrer"),
             lang: f.remove("lang"),
+            tests: f.remove("tests"),
         })
     }
 }
@@ -163,6 +167,16 @@ fn parse(req: &Request, body: JsonBody, lang: Lang) -> Result<CheckoutRequest, P
         source,
         network: kiosk::resend::Network::of(kiosk_web::source_ip(req)),
         lang,
+        // A visitor who asked not to be tracked saw every test's first variant and is
+        // in no test.
+        tests: match kiosk::visit::opted_out(
+            header_str(req, header::HeaderName::from_static("sec-gpc")),
+            header_str(req, header::HeaderName::from_static("dnt")),
+        ) {
+            true => Vec::new(),
+            false => kiosk::visit::parse_tests(body.tests.as_deref().unwrap_or_default()),
+        },
+        user_agent: header_str(req, header::USER_AGENT).map(str::to_owned),
     })
 }
 
@@ -324,6 +338,11 @@ async fn buy_page(shop: &Checkout, req: &Request, id: &str) -> Response<Body> {
         .or_else(|| Source::field(query.get("referrer").map(String::as_str)));
     if let Some(r) = &referrer {
         hidden.push(("referrer", r.clone()));
+    }
+    let tests =
+        kiosk::visit::parse_tests(query.get("tests").map(String::as_str).unwrap_or_default());
+    if !tests.is_empty() {
+        hidden.push(("tests", kiosk::visit::format_tests(&tests)));
     }
     let other_languages: Vec<(Lang, String)> = Lang::all()
         .filter(|l| *l != lang)

@@ -18,6 +18,7 @@ use crate::ids::{DownloadToken, OrderId, ProductId};
 use crate::money::{Currency, Money};
 use crate::order::{ChannelKind, Dispute, MailState, Order, OrderStatus, RefundRequest, Source};
 use crate::product::{Edition, FileRef, Product};
+use crate::visit::Name;
 
 pub type Item = HashMap<String, AttributeValue>;
 
@@ -43,6 +44,8 @@ pub mod attr {
     pub const EXPIRES_AT: &str = "expires_at";
     /// The buyer's language tag (orders and grants).
     pub const LANG: &str = "lang";
+    /// The A/B variants an order's buyer saw.
+    pub const VARIANTS: &str = "variants";
     pub const FAILURES: &str = "failures";
     pub const GRANT_TOKEN: &str = "grant_token";
     pub const GRANT_TOKENS: &str = "grant_tokens";
@@ -223,7 +226,13 @@ pub fn order_item(o: &Order) -> Item {
         .opt_s("utm_campaign", o.source.utm_campaign.as_deref())
         .opt_s("referrer", o.source.referrer.as_deref())
         .opt_s(attr::DISPUTE, o.dispute.map(Dispute::as_str))
-        .opt_s(attr::LANG, o.lang.map(Lang::tag));
+        .opt_s(attr::LANG, o.lang.map(Lang::tag))
+        .opt_s(
+            attr::VARIANTS,
+            (!o.variants.is_empty())
+                .then(|| variants_text(&o.variants))
+                .as_deref(),
+        );
     if o.refund_seq > 0 {
         b = b.n(attr::REFUND_SEQ, o.refund_seq);
     }
@@ -550,7 +559,26 @@ pub fn order_from(item: &Item) -> Result<Order, StoreError> {
             None => None,
         },
         lang: r.lang()?,
+        variants: r
+            .opt_s(attr::VARIANTS)?
+            .map(|v| {
+                v.split(',')
+                    .filter_map(|tv| {
+                        let (t, v) = tv.split_once('=')?;
+                        Some((Name::parse(t)?, Name::parse(v)?))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default(),
     })
+}
+
+/// An order's variants as stored: `headline=b,price-box=x`.
+fn variants_text(v: &[(Name, Name)]) -> String {
+    v.iter()
+        .map(|(t, v)| format!("{t}={v}"))
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 pub fn grant_from(token: &DownloadToken, item: &Item) -> Result<Grant, StoreError> {
@@ -736,6 +764,11 @@ mod tests {
         o.dispute = Some(Dispute::Lost);
         round_trip(&o);
         o.lang = Lang::parse("zh-CN");
+        round_trip(&o);
+        o.variants = vec![
+            (Name::parse("headline").unwrap(), Name::parse("b").unwrap()),
+            (Name::parse("price-box").unwrap(), Name::parse("x").unwrap()),
+        ];
         round_trip(&o);
     }
 

@@ -268,3 +268,48 @@ async fn the_days_salt_is_gone_from_the_table_and_from_memory_after_the_day() {
         (2, 1)
     );
 }
+
+/// Checkout, seeing the same request identity as the page's beacon, records the variants
+/// the buyer saw on the order; a buyer who opted out is in no test.
+#[tokio::test]
+async fn checkout_records_the_variants_the_buyer_saw() {
+    use kiosk_e2e::{World, WorldOptions};
+    let w = World::new(WorldOptions::default()).await.unwrap();
+    w.add_product("rust-book", "9.00").await;
+    let c = Collector::new(w.shop.store.clone()).await.unwrap();
+    let tests = kiosk::visit::parse_tests("headline:a.b,price-box:x.y");
+    for i in 0..6 {
+        let agent = ua(i);
+        let email = w.buyer(i as u32);
+        let body = format!(
+            "product_id=rust-book&email={}&tests=headline%3Aa.b%2Cprice-box%3Ax.y",
+            email.replace('@', "%40")
+        );
+        let resp = w
+            .checkout(
+                &body,
+                "application/x-www-form-urlencoded",
+                "text/html",
+                &agent,
+            )
+            .await;
+        assert_eq!(resp.status(), 303);
+        let url = resp.headers()["location"].to_str().unwrap().to_owned();
+        let query = kiosk::alipay::parse_form(url.split_once('?').unwrap().1).unwrap();
+        let biz: serde_json::Value = serde_json::from_str(&query["biz_content"]).unwrap();
+        let id = kiosk::OrderId::parse(biz["out_trade_no"].as_str().unwrap()).unwrap();
+        let order = w.order(&id).await;
+        // World's checkout carries no source address: the network is "unknown" to both.
+        let seen = c.variants(
+            &Sender {
+                network: Network::of(None),
+                user_agent: Some(&agent),
+                site: SITE,
+                opted_out: false,
+            },
+            &tests,
+        );
+        assert_eq!(order.variants, seen, "{i}");
+        assert_eq!(order.variants.len(), 2);
+    }
+}

@@ -928,6 +928,8 @@ fn local_secret_key() -> String {
 fn request(email: &str, channel: Option<ChannelKind>) -> CheckoutRequest {
     CheckoutRequest {
         lang: kiosk::i18n::Lang::EN,
+        tests: Vec::new(),
+        user_agent: None,
         product_id: ProductId::parse(BOOK).unwrap(),
         email: Email::parse(email).unwrap(),
         device: kiosk::channel::Device::Desktop,
@@ -1039,6 +1041,8 @@ async fn an_alipay_only_shop_refuses_stripe_and_other_currencies_before_writing(
         .start(
             CheckoutRequest {
                 lang: kiosk::i18n::Lang::EN,
+                tests: Vec::new(),
+                user_agent: None,
                 product_id: ProductId::parse("rust-book").unwrap(),
                 ..request(&email, None)
             },

@@ -7,8 +7,8 @@
 //!
 //! The API's port:
 //! - `/checkout`, `/kiosk.js`, `/buy/{product_id}`, `/products/{product_id}`, `/notify/alipay`, `/return/alipay`, `/download/...`: the very handler
-//!   functions the Lambda binaries run, fed `lambda_http` requests; `/` sends you to
-//!   the site;
+//!   functions the Lambda binaries run, fed `lambda_http` requests (`/t` is the collect
+//!   function's); `/` sends you to the site;
 //! - `/sandbox/alipay/...`: a local Alipay (see `sandbox`);
 //! - `/sandbox/stripe/...`: a local Stripe: API and hosted checkout page (see `stripe`);
 //! - `/mailbox`: the mails SES accepted in the emulator;
@@ -68,6 +68,9 @@ pub struct App {
     /// The reconcile function's handle, run every [`RECONCILE_EVERY`].
     pub reconciler: Reconciler,
     downloads: Downloads,
+    /// The collect function's handle (`POST /t`) and its configuration.
+    pub collector: kiosk::funnel::Collector,
+    collect_config: kiosk::config::CollectConfig,
     pub sandbox: Arc<Sandbox>,
     pub stripe: Arc<stripe::StripeSandbox>,
     /// The webhook signing secret this run's Stripe stand-in signs with.
@@ -127,6 +130,12 @@ pub async fn start(listener: TcpListener, opts: Options) -> Result<(String, Arc<
         &base,
         opts.retry_unit,
     );
+    let collector =
+        kiosk::funnel::Collector::new(kiosk::startup::store(&sdk, &names.table)).await?;
+    let collect_config = kiosk::config::CollectConfig {
+        table_name: names.table.clone(),
+        sites: config.embed_origins.clone(),
+    };
     let downloads = Downloads::from_sdk(&sdk, config);
     let sandbox = Sandbox::new(
         AlipayPublicKey::parse(&keys.app_public_pem)?,
@@ -138,6 +147,8 @@ pub async fn start(listener: TcpListener, opts: Options) -> Result<(String, Arc<
         shop,
         reconciler,
         downloads,
+        collector,
+        collect_config,
         sandbox,
         stripe,
         stripe_webhook_secret: webhook_secret,
@@ -400,7 +411,8 @@ impl App {
             || path.starts_with("/products/")
             || path.starts_with("/notify/")
             || path.starts_with("/return/")
-            || path.starts_with("/download/");
+            || path.starts_with("/download/")
+            || path == "/t";
         if function_route {
             let body = if bytes.is_empty() {
                 lambda_http::Body::Empty
@@ -418,6 +430,8 @@ impl App {
                 || path.starts_with("/products/")
             {
                 checkout::handler::handle(&self.checkout, lreq, now).await
+            } else if path == "/t" {
+                collect::handler::handle(&self.collector, &self.collect_config, lreq, now).await
             } else if path.starts_with("/download/") {
                 download::handler::handle(&self.downloads, lreq, now).await
             } else {

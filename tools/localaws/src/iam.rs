@@ -461,6 +461,8 @@ mod tests {
         let checkout = &p["CheckoutFunction"];
         assert!(allowed(checkout, &item("GetItem", "PRODUCT#rust-book")));
         assert!(allowed(checkout, &item("PutItem", "ORDER#K1")));
+        assert!(allowed(checkout, &item("GetItem", "SECRET")));
+        assert!(!allowed(checkout, &item("UpdateItem", "SECRET")));
         for (action, pk) in [
             ("PutItem", "PRODUCT#rust-book"),
             ("UpdateItem", "PRODUCT#rust-book"),
