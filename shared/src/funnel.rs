@@ -255,3 +255,168 @@ impl Collector {
         })
     }
 }
+
+/// One funnel: visitors → checkouts started → paid → downloaded at least once, with the
+/// money (exact, from the orders) and refunds.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Steps {
+    pub views: u64,
+    pub visitors: u64,
+    pub checkouts: u64,
+    pub paid: u64,
+    pub downloaded: u64,
+    /// Revenue of the paid orders, by currency code, in minor units.
+    pub revenue: std::collections::BTreeMap<&'static str, u64>,
+    pub refunds: u64,
+}
+
+impl Steps {
+    fn add_counts(&mut self, views: u64, visitors: u64) {
+        self.views += views;
+        self.visitors += visitors;
+    }
+
+    fn add_order(&mut self, o: &crate::order::Order, downloaded: bool) {
+        self.checkouts += 1;
+        if o.paid_at.is_some() {
+            self.paid += 1;
+            *self.revenue.entry(o.amount.currency().code()).or_default() += o.amount.minor();
+            if downloaded {
+                self.downloaded += 1;
+            }
+        }
+        if o.refunded_at.is_some() || o.refunded.is_some() {
+            self.refunds += 1;
+        }
+    }
+}
+
+/// The funnel of a period, per product, source, day and test variant.
+#[derive(Debug, Clone, Default)]
+pub struct Funnel {
+    pub from: Option<Date>,
+    pub until: Option<Date>,
+    pub by_product: std::collections::BTreeMap<String, Steps>,
+    /// (product, source): the campaign, else the referrer's host, else `direct`.
+    pub by_source: std::collections::BTreeMap<(String, String), Steps>,
+    pub by_day: std::collections::BTreeMap<Date, Steps>,
+    /// (product, test) → its variants, in name order.
+    pub tests:
+        std::collections::BTreeMap<(String, String), std::collections::BTreeMap<String, Steps>>,
+}
+
+/// The source an order counts under, spelled as the beacons spell it.
+fn order_source(o: &crate::order::Order) -> String {
+    let referrer_host = o.source.referrer.as_deref().map(|r| {
+        let rest = r.split_once("://").map_or(r, |(_, rest)| rest);
+        rest.split(['/', '?', '#'])
+            .next()
+            .unwrap_or_default()
+            .to_owned()
+    });
+    source(&Beacon {
+        utm_source: o.source.utm_source.clone(),
+        referrer: referrer_host,
+        ..Beacon::default()
+    })
+}
+
+impl Store {
+    /// The funnel of the days `from..=until` (UTC), optionally of one product: the
+    /// counters of each day (one query a day) and the orders created in the period (the
+    /// `ByCreatedAt` index), with each paid order's link read to see whether it was used.
+    pub async fn funnel(
+        &self,
+        from: Date,
+        until: Date,
+        product: Option<&ProductId>,
+    ) -> Result<Funnel, StoreError> {
+        let mut f = Funnel {
+            from: Some(from),
+            until: Some(until),
+            ..Funnel::default()
+        };
+        let mut day = from;
+        while day <= until {
+            for c in self.views_of(day).await? {
+                let mut parts = c.row.splitn(4, '#');
+                let (Some("P"), Some(p), Some(kind), Some(rest)) =
+                    (parts.next(), parts.next(), parts.next(), parts.next())
+                else {
+                    continue;
+                };
+                if product.is_some_and(|want| want.as_str() != p) {
+                    continue;
+                }
+                match kind {
+                    "S" => {
+                        f.by_product
+                            .entry(p.to_owned())
+                            .or_default()
+                            .add_counts(c.views, c.visitors);
+                        f.by_source
+                            .entry((p.to_owned(), rest.to_owned()))
+                            .or_default()
+                            .add_counts(c.views, c.visitors);
+                        f.by_day
+                            .entry(day)
+                            .or_default()
+                            .add_counts(c.views, c.visitors);
+                    }
+                    "T" => {
+                        if let Some((test, variant)) = rest.split_once('#') {
+                            f.tests
+                                .entry((p.to_owned(), test.to_owned()))
+                                .or_default()
+                                .entry(variant.to_owned())
+                                .or_default()
+                                .add_counts(c.views, c.visitors);
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            match day.next_day() {
+                Some(d) => day = d,
+                None => break,
+            }
+        }
+        let start = from.midnight().assume_utc();
+        let end = until.next_day().unwrap_or(until).midnight().assume_utc();
+        let (orders, _) = self.orders_created_since(Some(start)).await?;
+        for o in orders.iter().filter(|o| o.created_at < end) {
+            let p = o.product_id.as_str().to_owned();
+            if product.is_some_and(|want| want != &o.product_id) {
+                continue;
+            }
+            let downloaded = match (&o.paid_at, &o.grant_token) {
+                (Some(_), Some(token)) => self
+                    .get_grant(token)
+                    .await?
+                    .is_some_and(|g| g.downloads_left < g.download_limit),
+                _ => false,
+            };
+            f.by_product
+                .entry(p.clone())
+                .or_default()
+                .add_order(o, downloaded);
+            f.by_source
+                .entry((p.clone(), order_source(o)))
+                .or_default()
+                .add_order(o, downloaded);
+            f.by_day
+                .entry(o.created_at.date())
+                .or_default()
+                .add_order(o, downloaded);
+            for (test, variant) in &o.variants {
+                f.tests
+                    .entry((p.clone(), test.to_string()))
+                    .or_default()
+                    .entry(variant.to_string())
+                    .or_default()
+                    .add_order(o, downloaded);
+            }
+        }
+        Ok(f)
+    }
+}

@@ -313,3 +313,78 @@ async fn checkout_records_the_variants_the_buyer_saw() {
         assert_eq!(order.variants.len(), 2);
     }
 }
+
+/// Two visitors on a page with a two-variant test see different variants; one buys. The
+/// funnel then shows 2 visitors, 1 checkout, 1 paid (and its money), each on its
+/// variant, and `kiosk funnel`'s table says so.
+#[tokio::test]
+async fn the_funnel_counts_visitors_checkouts_and_sales_per_variant() {
+    use kiosk_e2e::{World, WorldOptions};
+    let w = World::new(WorldOptions::default()).await.unwrap();
+    w.add_product("rust-book", "9.00").await;
+    let c = Collector::new(w.shop.store.clone()).await.unwrap();
+    let now = kiosk_e2e::now();
+    let tests = kiosk::visit::parse_tests("headline:a.b");
+    let buyer_agent = ua(100);
+    let buyer_variant = c.variants(&unknown_network(&buyer_agent), &tests)[0]
+        .1
+        .clone();
+    let other_agent = (101..200)
+        .map(ua)
+        .find(|a| c.variants(&unknown_network(a), &tests)[0].1 != buyer_variant)
+        .expect("an agent that hashes to the other variant");
+    for agent in [&buyer_agent, &other_agent] {
+        let answer = c
+            .collect(beacon(true), &unknown_network(agent), now)
+            .await
+            .unwrap();
+        assert!(answer.counted);
+    }
+    let email = w.buyer(1);
+    let body = format!(
+        "product_id=rust-book&email={}&tests=headline%3Aa.b",
+        email.replace('@', "%40")
+    );
+    let resp = w
+        .checkout(
+            &body,
+            "application/x-www-form-urlencoded",
+            "text/html",
+            &buyer_agent,
+        )
+        .await;
+    assert_eq!(resp.status(), 303);
+    let url = resp.headers()["location"].to_str().unwrap().to_owned();
+    let query = kiosk::alipay::parse_form(url.split_once('?').unwrap().1).unwrap();
+    let biz: serde_json::Value = serde_json::from_str(&query["biz_content"]).unwrap();
+    let id = biz["out_trade_no"].as_str().unwrap().to_owned();
+    assert_eq!(w.notify_signed(&id, "9.00", "TRADE_SUCCESS").await.0, 200);
+
+    let today = now.date();
+    let f = w.shop.store.funnel(today, today, None).await.unwrap();
+    let all = &f.by_product["rust-book"];
+    assert_eq!(
+        (all.visitors, all.checkouts, all.paid, all.downloaded),
+        (2, 1, 1, 0)
+    );
+    assert_eq!(all.revenue.get("CNY"), Some(&900));
+    let variants = &f.tests[&("rust-book".to_owned(), "headline".to_owned())];
+    let bought = &variants[buyer_variant.as_str()];
+    assert_eq!((bought.visitors, bought.checkouts, bought.paid), (1, 1, 1));
+    let other = variants
+        .iter()
+        .find(|(v, _)| v.as_str() != buyer_variant.as_str())
+        .map(|(_, s)| s)
+        .unwrap();
+    assert_eq!((other.visitors, other.checkouts, other.paid), (1, 0, 0));
+}
+
+/// A visitor as World's checkout is seen: no source address, so the network "unknown".
+fn unknown_network(agent: &str) -> Sender<'_> {
+    Sender {
+        network: Network::of(None),
+        user_agent: Some(agent),
+        site: SITE,
+        opted_out: false,
+    }
+}

@@ -2,6 +2,7 @@
 //! orders, sales, resending links, reconciling and refunds. `main.rs` only parses and reports; each command
 //! lives in its own module.
 
+pub mod funnel;
 pub mod preview;
 pub mod products;
 pub mod reconcile;
@@ -43,6 +44,9 @@ pub enum Command {
     Orders(report::OrdersArgs),
     /// Sales totals by day, product, channel and source (utm_source or referrer).
     Sales(report::SalesArgs),
+    /// The visitor funnel (visitors, checkouts, paid, downloaded) and the A/B tests,
+    /// with their statistics and a verdict.
+    Funnel(funnel::FunnelArgs),
     /// Mail a buyer every download link they can still use, now.
     Resend(resend::ResendArgs),
     /// Send every purchase mail that is due and settle pending orders with the payment
@@ -69,6 +73,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<bool> {
         Command::Update(a) => update::run(&target, a, now).await,
         Command::Orders(a) => report::orders(&target, a).await.map(|()| true),
         Command::Sales(a) => report::run_sales(&target, a).await.map(|()| true),
+        Command::Funnel(a) => funnel::run(&target, a, now).await.map(|()| true),
         Command::Resend(a) => resend::run(&target, a, now).await.map(|()| true),
         Command::Reconcile(a) => reconcile::run(&target, a, now).await,
         Command::Refund(a) => refund::run(&target, a, now).await.map(|()| true),

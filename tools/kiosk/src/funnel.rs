@@ -1,0 +1,270 @@
+//! `kiosk funnel`: the visitor funnel (visitors → checkouts → paid → downloaded, with
+//! revenue and refunds) per product and source, and each A/B test's variants with their
+//! conversion, 95% interval, revenue per visitor, the probability to beat the first
+//! variant and a plain verdict.
+
+use anyhow::{Context, Result, anyhow, bail};
+use clap::Args;
+use kiosk::funnel::{Funnel, Steps};
+use kiosk::stats::{self, Observed};
+use kiosk::text::printable;
+use time::{Date, Duration};
+
+use crate::target::Target;
+
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  kiosk --stack shop funnel\n  kiosk --stack shop funnel --product little-book --since 2026-11-01 --test headline"
+)]
+pub struct FunnelArgs {
+    /// Only this product.
+    #[arg(long, value_name = "PRODUCT")]
+    pub product: Option<String>,
+    /// The first day (YYYY-MM-DD, UTC); default 30 days ago.
+    #[arg(long, value_name = "DATE")]
+    pub since: Option<String>,
+    /// The last day (YYYY-MM-DD, UTC); default today.
+    #[arg(long, value_name = "DATE")]
+    pub until: Option<String>,
+    /// Only this A/B test.
+    #[arg(long, value_name = "TEST")]
+    pub test: Option<String>,
+}
+
+fn parse_day(s: &str) -> Result<Date> {
+    let fmt = time::macros::format_description!("[year]-[month]-[day]");
+    Date::parse(s, fmt).map_err(|_| anyhow!("date {s:?}: write it as YYYY-MM-DD"))
+}
+
+/// The money of a step, each currency as it is paid (`9.00 CNY`).
+pub fn revenue(s: &Steps) -> String {
+    if s.revenue.is_empty() {
+        return "-".into();
+    }
+    s.revenue
+        .iter()
+        .map(|(code, minor)| {
+            let text = code
+                .parse::<kiosk::Currency>()
+                .ok()
+                .and_then(|c| kiosk::Money::from_minor(*minor, c).ok())
+                .map(|m| m.to_decimal())
+                .unwrap_or_else(|| minor.to_string());
+            format!("{text} {code}")
+        })
+        .collect::<Vec<_>>()
+        .join(" + ")
+}
+
+fn percent(x: f64) -> String {
+    format!("{:.1}%", x * 100.0)
+}
+
+/// The period the arguments name.
+pub fn period(since: Option<&str>, until: Option<&str>, today: Date) -> Result<(Date, Date)> {
+    let until = until.map(parse_day).transpose()?.unwrap_or(today);
+    let from = since
+        .map(parse_day)
+        .transpose()?
+        .unwrap_or(until - Duration::days(29));
+    if from > until {
+        bail!("--since {from} is after --until {until}");
+    }
+    Ok((from, until))
+}
+
+pub async fn run(t: &Target, a: FunnelArgs, now: time::OffsetDateTime) -> Result<()> {
+    let (from, until) = period(a.since.as_deref(), a.until.as_deref(), now.date())?;
+    let product = a
+        .product
+        .as_deref()
+        .map(kiosk::ProductId::parse)
+        .transpose()
+        .context("--product")?;
+    let f = t
+        .author()?
+        .store()
+        .funnel(from, until, product.as_ref())
+        .await?;
+    print!("{}", render(&f, a.test.as_deref()));
+    Ok(())
+}
+
+/// The funnel as the terminal shows it.
+pub fn render(f: &Funnel, only_test: Option<&str>) -> String {
+    let mut out = String::new();
+    if let (Some(from), Some(until)) = (f.from, f.until) {
+        out.push_str(&format!("Funnel {from} to {until} (UTC)\n"));
+    }
+    if f.by_product.is_empty() {
+        out.push_str("no visitors or orders in this period\n");
+        return out;
+    }
+    let header = format!(
+        "  {:<28} {:>9} {:>9} {:>6} {:>10}  {:<18} {:>7}\n",
+        "", "visitors", "checkouts", "paid", "downloaded", "revenue", "refunds"
+    );
+    let line = |name: &str, s: &Steps| {
+        format!(
+            "  {:<28} {:>9} {:>9} {:>6} {:>10}  {:<18} {:>7}\n",
+            printable(name),
+            s.visitors,
+            s.checkouts,
+            s.paid,
+            s.downloaded,
+            revenue(s),
+            s.refunds
+        )
+    };
+    for (product, steps) in &f.by_product {
+        out.push_str(&format!("\n{}\n", printable(product)));
+        out.push_str(&header);
+        out.push_str(&line("all", steps));
+        for ((p, source), s) in &f.by_source {
+            if p == product {
+                out.push_str(&line(&format!("from {source}"), s));
+            }
+        }
+    }
+    for ((product, test), variants) in &f.tests {
+        if only_test.is_some_and(|t| t != test) {
+            continue;
+        }
+        out.push_str(&format!(
+            "\nA/B test {} on {}\n",
+            printable(test),
+            printable(product)
+        ));
+        out.push_str(&format!(
+            "  {:<10} {:>9} {:>6} {:>11} {:>17} {:>16} {:>11}\n",
+            "variant",
+            "visitors",
+            "paid",
+            "conversion",
+            "95% interval",
+            "revenue/visitor",
+            "P(beats 1st)"
+        ));
+        let mut first: Option<(&str, Observed)> = None;
+        let mut verdicts = Vec::new();
+        for (name, s) in variants {
+            let o = Observed {
+                visitors: s.visitors,
+                conversions: s.paid.min(s.visitors),
+            };
+            let conversion = (s.visitors > 0).then(|| o.conversions as f64 / s.visitors as f64);
+            let interval = stats::wilson(o.conversions, o.visitors)
+                .map(|(l, h)| format!("{}–{}", percent(l), percent(h)))
+                .unwrap_or_else(|| "-".into());
+            let rpv = if s.revenue.len() == 1 {
+                s.revenue
+                    .iter()
+                    .next()
+                    .and_then(|(code, minor)| {
+                        stats::revenue_per_visitor(*minor, s.visitors)
+                            .map(|r| format!("{:.2} {code}", r / 100.0))
+                    })
+                    .unwrap_or_else(|| "-".into())
+            } else {
+                "-".into()
+            };
+            let beats = match first {
+                None => "-".to_owned(),
+                Some((_, a)) => stats::probability_to_beat(a, o)
+                    .map(percent)
+                    .unwrap_or_else(|| "-".into()),
+            };
+            out.push_str(&format!(
+                "  {:<10} {:>9} {:>6} {:>11} {:>17} {:>16} {:>11}\n",
+                printable(name),
+                s.visitors,
+                s.paid,
+                conversion.map(percent).unwrap_or_else(|| "-".into()),
+                interval,
+                rpv,
+                beats
+            ));
+            match first {
+                None => first = Some((name, o)),
+                Some((a_name, a)) => verdicts.push(stats::verdict(a_name, a, name, o)),
+            }
+        }
+        for v in verdicts {
+            out.push_str(&format!("  verdict: {v}\n"));
+        }
+        out.push_str(&format!("  {}\n", stats::PEEKING_WARNING));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn steps(visitors: u64, paid: u64, minor: u64) -> Steps {
+        let mut s = Steps {
+            visitors,
+            views: visitors,
+            checkouts: paid,
+            paid,
+            ..Steps::default()
+        };
+        if minor > 0 {
+            s.revenue.insert("CNY", minor);
+        }
+        s
+    }
+
+    #[test]
+    fn the_table_shows_the_funnel_the_tests_and_a_verdict() {
+        let mut f = Funnel {
+            from: Some(time::macros::date!(2026 - 11 - 01)),
+            until: Some(time::macros::date!(2026 - 11 - 28)),
+            ..Funnel::default()
+        };
+        f.by_product
+            .insert("rust-book".into(), steps(2000, 130, 117_000));
+        f.by_source.insert(
+            ("rust-book".into(), "newsletter".into()),
+            steps(500, 50, 45_000),
+        );
+        let mut variants = std::collections::BTreeMap::new();
+        variants.insert("a".to_owned(), steps(1000, 50, 45_000));
+        variants.insert("b".to_owned(), steps(1000, 80, 72_000));
+        f.tests
+            .insert(("rust-book".into(), "headline".into()), variants);
+        let table = render(&f, None);
+        for want in [
+            "Funnel 2026-11-01 to 2026-11-28 (UTC)",
+            "1170.00 CNY",
+            "from newsletter",
+            "A/B test headline on rust-book",
+            "8.0%",
+            "verdict: b sells better, 99% sure",
+            "Decide how many visitors",
+        ] {
+            assert!(table.contains(want), "{want} in\n{table}");
+        }
+        assert!(!render(&f, Some("other")).contains("A/B test"));
+        assert_eq!(
+            period(
+                None,
+                Some("2026-11-28"),
+                time::macros::date!(2026 - 12 - 01)
+            )
+            .unwrap(),
+            (
+                time::macros::date!(2026 - 10 - 30),
+                time::macros::date!(2026 - 11 - 28)
+            )
+        );
+        assert!(
+            period(
+                Some("2026-12-02"),
+                Some("2026-12-01"),
+                time::macros::date!(2026 - 12 - 01)
+            )
+            .is_err()
+        );
+    }
+}
