@@ -4,6 +4,7 @@
 
 pub mod pages;
 pub mod preview;
+pub mod report;
 
 use std::time::{Duration, SystemTime};
 

@@ -246,6 +246,25 @@ mod tests {
             assert!(table.contains(want), "{want} in\n{table}");
         }
         assert!(!render(&f, Some("other")).contains("A/B test"));
+        let html = kiosk_web::report::html(&f);
+        for want in [
+            "<svg",
+            "role=\"img\"",
+            "A/B test headline on rust-book",
+            "b sells better, 99% sure",
+            "Funnel of rust-book. Visitors: 2000; Checkouts: 130; Paid: 130",
+        ] {
+            assert!(html.contains(want), "{want}");
+        }
+        assert!(
+            !html.contains("<script") && !html.contains("src=\"http"),
+            "self-contained"
+        );
+        // For looking at (target/ is never committed).
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/e2e");
+        if std::fs::create_dir_all(&dir).is_ok() {
+            let _ = std::fs::write(dir.join("report-sample.html"), &html);
+        }
         assert_eq!(
             period(
                 None,
@@ -267,4 +286,27 @@ mod tests {
             .is_err()
         );
     }
+}
+
+#[derive(Debug, Args)]
+#[command(after_help = "Example:\n  kiosk --stack shop report --html shop.html --since 2026-11-01")]
+pub struct ReportArgs {
+    /// Write the report to this HTML file (self-contained: open it anywhere, offline).
+    #[arg(long, value_name = "FILE")]
+    pub html: std::path::PathBuf,
+    /// The first day (YYYY-MM-DD, UTC); default 30 days ago.
+    #[arg(long, value_name = "DATE")]
+    pub since: Option<String>,
+    /// The last day (YYYY-MM-DD, UTC); default today.
+    #[arg(long, value_name = "DATE")]
+    pub until: Option<String>,
+}
+
+pub async fn run_report(t: &Target, a: ReportArgs, now: time::OffsetDateTime) -> Result<()> {
+    let (from, until) = period(a.since.as_deref(), a.until.as_deref(), now.date())?;
+    let f = t.author()?.store().funnel(from, until, None).await?;
+    std::fs::write(&a.html, kiosk_web::report::html(&f))
+        .with_context(|| format!("writing {}", a.html.display()))?;
+    println!("wrote {} ({from} to {until})", a.html.display());
+    Ok(())
 }

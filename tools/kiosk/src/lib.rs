@@ -47,6 +47,9 @@ pub enum Command {
     /// The visitor funnel (visitors, checkouts, paid, downloaded) and the A/B tests,
     /// with their statistics and a verdict.
     Funnel(funnel::FunnelArgs),
+    /// Write the funnel, the sales and the A/B tests as one self-contained HTML page of
+    /// charts.
+    Report(funnel::ReportArgs),
     /// Mail a buyer every download link they can still use, now.
     Resend(resend::ResendArgs),
     /// Send every purchase mail that is due and settle pending orders with the payment
@@ -74,6 +77,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<bool> {
         Command::Orders(a) => report::orders(&target, a).await.map(|()| true),
         Command::Sales(a) => report::run_sales(&target, a).await.map(|()| true),
         Command::Funnel(a) => funnel::run(&target, a, now).await.map(|()| true),
+        Command::Report(a) => funnel::run_report(&target, a, now).await.map(|()| true),
         Command::Resend(a) => resend::run(&target, a, now).await.map(|()| true),
         Command::Reconcile(a) => reconcile::run(&target, a, now).await,
         Command::Refund(a) => refund::run(&target, a, now).await.map(|()| true),
