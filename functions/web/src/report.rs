@@ -80,7 +80,10 @@ fn bars(title: &str, rows: &[(String, f64, String)], color: &str) -> String {
 }
 
 /// A test's variants: conversion as a dot with its 95% interval as a line, 0–max scale.
-fn intervals(title: &str, rows: &[(String, Option<f64>, Option<(f64, f64)>)]) -> String {
+/// A variant's row: its name, its conversion and its 95% interval (when it has visitors).
+type VariantRow = (String, Option<f64>, Option<(f64, f64)>);
+
+fn intervals(title: &str, rows: &[VariantRow]) -> String {
     let top = rows
         .iter()
         .filter_map(|r| r.2.map(|(_, h)| h))
