@@ -72,6 +72,24 @@ impl ChromeDriver {
             .await
     }
 
+    /// A session whose browser says it is `user_agent` (a visitor the funnel counts:
+    /// headless Chromium's own agent names itself a robot).
+    pub async fn session_as(
+        &self,
+        user_data_dir: &Path,
+        download_dir: &Path,
+        user_agent: &str,
+    ) -> Result<Browser> {
+        self.session_full(
+            user_data_dir,
+            download_dir,
+            true,
+            "en-US,en",
+            Some(user_agent),
+        )
+        .await
+    }
+
     /// [`ChromeDriver::session`] with JavaScript on or off (Chromium's content setting,
     /// as a buyer who turned it off has it) and the languages the browser asks for
     /// (`Accept-Language`, e.g. `zh-CN,zh`).
@@ -82,10 +100,25 @@ impl ChromeDriver {
         javascript: bool,
         languages: &str,
     ) -> Result<Browser> {
+        self.session_full(user_data_dir, download_dir, javascript, languages, None)
+            .await
+    }
+
+    async fn session_full(
+        &self,
+        user_data_dir: &Path,
+        download_dir: &Path,
+        javascript: bool,
+        languages: &str,
+        user_agent: Option<&str>,
+    ) -> Result<Browser> {
         let mut args: Vec<String> = CHROMIUM_FLAGS.iter().map(|s| s.to_string()).collect();
         args.push(format!("--user-data-dir={}", user_data_dir.display()));
         if let Some(first) = languages.split(',').next() {
             args.push(format!("--lang={first}"));
+        }
+        if let Some(ua) = user_agent {
+            args.push(format!("--user-agent={ua}"));
         }
         let caps = json!({
             "capabilities": { "alwaysMatch": {

@@ -169,10 +169,12 @@ fn parse(req: &Request, body: JsonBody, lang: Lang) -> Result<CheckoutRequest, P
         lang,
         // A visitor who asked not to be tracked saw every test's first variant and is
         // in no test.
+        // (nor is a robot, which the funnel does not count either).
         tests: match kiosk::visit::opted_out(
             header_str(req, header::HeaderName::from_static("sec-gpc")),
             header_str(req, header::HeaderName::from_static("dnt")),
-        ) {
+        ) || kiosk::visit::is_bot(header_str(req, header::USER_AGENT))
+        {
             true => Vec::new(),
             false => kiosk::visit::parse_tests(body.tests.as_deref().unwrap_or_default()),
         },

@@ -178,6 +178,9 @@ async fn a_buyer_buys_a_book_in_chromium() -> Result<()> {
         result = in_chinese(&chinese, &browser, &base, &app).await;
     }
     if result.is_ok() {
+        result = funnel_in_the_browser(&driver, &scratch, &base, &app).await;
+    }
+    if result.is_ok() {
         result = live_price(&browser, &base, &app).await;
     }
     let _ = browser.quit().await;
@@ -797,4 +800,161 @@ async fn in_chinese(zh: &Browser, en: &Browser, base: &str, app: &devstack::App)
     );
     shots(en, &shots_dir, "17-zh-download").await?;
     Ok(())
+}
+
+/// The variant of the site's `pitch` test the page shows now.
+async fn shown_pitch(b: &Browser) -> Result<String> {
+    for _ in 0..50 {
+        let v = b
+            .execute(
+                "const v = [...document.querySelectorAll('[data-kiosk-test=pitch]')]\
+                 .filter(e => !e.hidden).map(e => e.dataset.kioskVariant); \
+                 return v.length === 1 ? v[0] : '';",
+                json!([]),
+            )
+            .await?;
+        if let Some(v) = v.as_str().filter(|v| !v.is_empty()) {
+            return Ok(v.to_owned());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    bail!("the page never showed one variant of its test")
+}
+
+/// Two visitors (two browsers saying they are two different agents) land on the site's
+/// page with its two-variant test: each sees the variant the shop assigns them, keeps it
+/// on reload, and one buys. The funnel then has the two visitors, one checkout and one
+/// sale, each on its variant, and the HTML report renders it (saved and photographed).
+async fn funnel_in_the_browser(
+    driver: &ChromeDriver,
+    scratch: &Path,
+    base: &str,
+    app: &devstack::App,
+) -> Result<()> {
+    use kiosk::funnel::Sender;
+    let tests = kiosk::visit::parse_tests("pitch:a.b");
+    // The local server passes no source address: every visitor's network is "unknown",
+    // so the agents alone must tell them apart. Pick two that hash to different variants.
+    let variant_of = |ua: &str| {
+        app.collector.variants(
+            &Sender {
+                network: kiosk::net::Network::of(None),
+                user_agent: Some(ua),
+                site: &app.site_url,
+                opted_out: false,
+            },
+            &tests,
+        )[0]
+        .1
+        .to_string()
+    };
+    let agent = |i: u32| {
+        format!(
+            "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 Chrome/126.0 Safari/537.36 Visitor/{i}"
+        )
+    };
+    let buyer_agent = agent(1);
+    let buyer_variant = variant_of(&buyer_agent);
+    let other_agent = (2..100)
+        .map(agent)
+        .find(|a| variant_of(a) != buyer_variant)
+        .context("an agent on the other variant")?;
+    let other_variant = variant_of(&other_agent);
+
+    let buyer = driver
+        .session_as(
+            &scratch.join("profile-v1"),
+            &scratch.join("dl-v1"),
+            &buyer_agent,
+        )
+        .await?;
+    let other = driver
+        .session_as(
+            &scratch.join("profile-v2"),
+            &scratch.join("dl-v2"),
+            &other_agent,
+        )
+        .await?;
+    let result = async {
+        for (b, want) in [(&buyer, &buyer_variant), (&other, &other_variant)] {
+            b.goto(&format!("{}/", app.site_url)).await?;
+            ensure!(
+                &shown_pitch(b).await? == want,
+                "the assigned variant is shown"
+            );
+            b.goto(&format!("{}/", app.site_url)).await?;
+            ensure!(&shown_pitch(b).await? == want, "and kept on reload");
+        }
+        // The buyer buys in the overlay.
+        open_overlay(&buyer, "#buy-book", "The Little Book of Rust").await?;
+        let email = format!("ab-reader-{}@example.com", std::process::id());
+        buyer
+            .type_into(&buyer.find("#email").await?, &email)
+            .await?;
+        buyer
+            .click(&buyer.find("button[type=submit]").await?)
+            .await?;
+        buyer.leave_frames().await?;
+        buyer
+            .wait_for_url(&format!("{base}/sandbox/alipay/gateway.do?"))
+            .await?;
+        buyer
+            .click(
+                &buyer
+                    .find("form[action=\"/sandbox/alipay/pay\"] button")
+                    .await?,
+            )
+            .await?;
+        let return_url = buyer
+            .wait_for_url(&format!("{base}/return/alipay?"))
+            .await?;
+        download_link(&buyer, base).await?;
+        let order = stored_order(app, &order_of_return(&return_url)?).await?;
+        ensure!(
+            order
+                .variants
+                .iter()
+                .map(|(t, v)| (t.as_str(), v.as_str()))
+                .collect::<Vec<_>>()
+                == vec![("pitch", buyer_variant.as_str())],
+            "the order records the variant: {:?}",
+            order.variants
+        );
+
+        // The funnel: only these two visitors count (the other browsers here say they are
+        // headless, which the funnel takes for robots).
+        let today = kiosk::clock::now().date();
+        let f = app.shop.store.funnel(today, today, None).await?;
+        let book = f
+            .by_product
+            .get("little-book-of-rust")
+            .context("the book's funnel")?;
+        ensure!(book.visitors == 2, "two visitors: {book:?}");
+        let variants = f
+            .tests
+            .get(&("little-book-of-rust".to_owned(), "pitch".to_owned()))
+            .context("the pitch test")?;
+        let (won, lost) = (&variants[&buyer_variant], &variants[&other_variant]);
+        ensure!(
+            (won.visitors, won.checkouts, won.paid) == (1, 1, 1)
+                && (lost.visitors, lost.checkouts, lost.paid) == (1, 0, 0),
+            "per variant: {variants:?}"
+        );
+
+        // The report, as an author opens it.
+        let file = screenshot_dir()?.join("report.html");
+        std::fs::write(&file, kiosk_web::report::html(&f))?;
+        other.goto(&format!("file://{}", file.display())).await?;
+        let text = wait_for_text(&other, "A/B test pitch on little-book-of-rust").await?;
+        ensure!(
+            text.contains("Visitors") && text.contains("not enough data yet"),
+            "{text}"
+        );
+        shots(&other, &screenshot_dir()?, "18-report").await?;
+        Ok(())
+    }
+    .await;
+    let _ = buyer.quit().await;
+    let _ = other.quit().await;
+    result
 }
