@@ -388,3 +388,60 @@ fn unknown_network(agent: &str) -> Sender<'_> {
         opted_out: false,
     }
 }
+
+/// `POST /t` through the collect function's handler: only a page of the shop's own site
+/// (its `Origin`) is counted; anything else is refused and counts nothing.
+#[tokio::test]
+async fn only_the_shops_pages_are_counted() {
+    use lambda_http::Body;
+    let t = TestTable::new().await.unwrap();
+    let c = Collector::new(t.store.clone()).await.unwrap();
+    let config = kiosk::config::CollectConfig {
+        table_name: t.name.clone(),
+        sites: vec![SITE.to_owned()],
+    };
+    let body = r#"{"products":["rust-book"],"path":"/","tests":[{"name":"headline","variants":["a","b"]}]}"#;
+    let send = |method: &str, origin: Option<&str>, body: &str| {
+        let mut req = lambda_http::http::Request::builder()
+            .method(method)
+            .uri("https://api.example.com/t")
+            .header("content-type", "text/plain;charset=UTF-8")
+            .header("user-agent", ua(7));
+        if let Some(o) = origin {
+            req = req.header("origin", o);
+        }
+        req.body(Body::Text(body.to_owned())).unwrap()
+    };
+    let now = noon();
+    let resp = collect::handler::handle(&c, &config, send("POST", Some(SITE), body), now).await;
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.headers()["access-control-allow-origin"], SITE);
+    let v: serde_json::Value = serde_json::from_str(&kiosk_e2e::body_string(&resp)).unwrap();
+    assert_eq!(v["counted"], true);
+    assert!(
+        matches!(v["variants"]["headline"].as_str(), Some("a" | "b")),
+        "{v}"
+    );
+
+    for (method, origin, body, status) in [
+        ("POST", None, body, 403),
+        ("POST", Some("https://evil.example"), body, 403),
+        ("GET", Some(SITE), "", 405),
+        ("POST", Some(SITE), "{not json", 400),
+        (
+            "POST",
+            Some(SITE),
+            r#"{"products":["rust-book"],"extra":1}"#,
+            400,
+        ),
+        ("POST", Some(SITE), &"x".repeat(5000), 413),
+    ] {
+        let resp = collect::handler::handle(&c, &config, send(method, origin, body), now).await;
+        assert_eq!(resp.status(), status, "{method} {origin:?} {body:.40}");
+    }
+    assert_eq!(
+        count(&c, now.date(), "P#rust-book#S#direct").await,
+        (1, 1),
+        "only the shop's page counted"
+    );
+}
