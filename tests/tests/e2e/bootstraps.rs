@@ -26,7 +26,7 @@ use serde_json::Value;
 
 /// Build every binary of the workspace (as `make dev` and the CLI do, so no dependency
 /// is compiled again) and return each one's path by name.
-fn build_binaries() -> Result<BTreeMap<String, PathBuf>> {
+pub(crate) fn build_binaries() -> Result<BTreeMap<String, PathBuf>> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let out = std::process::Command::new(cargo)
         .current_dir(workspace_root())

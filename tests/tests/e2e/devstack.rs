@@ -941,9 +941,59 @@ async fn funnel_in_the_browser(
             "per variant: {variants:?}"
         );
 
-        // The report, as an author opens it.
+        // What the author runs: `kiosk --local funnel` and `kiosk --local report --html`,
+        // the real binary, on this shop.
+        let kiosk = crate::bootstraps::build_binaries()?
+            .remove("kiosk")
+            .context("the kiosk binary")?;
+        devstack::write_local_stack(
+            scratch,
+            base,
+            &std::env::var("AWS_ENDPOINT_URL")?,
+            &app.names,
+        )?;
+        let run = |args: &[&str]| -> Result<String> {
+            let out = std::process::Command::new(&kiosk)
+                .current_dir(scratch)
+                .arg("--local")
+                .args(args)
+                .output()?;
+            ensure!(
+                out.status.success(),
+                "kiosk {args:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+        };
+        let table = run(&[
+            "funnel",
+            "--product",
+            "little-book-of-rust",
+            "--test",
+            "pitch",
+        ])?;
+        let row = |variant: &str| {
+            table
+                .lines()
+                .find(|l| l.split_whitespace().next() == Some(variant))
+                .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+                .unwrap_or_default()
+        };
+        ensure!(
+            table.contains("A/B test pitch on little-book-of-rust")
+                && row(&buyer_variant) == format!("{buyer_variant} 1 1")
+                && row(&other_variant) == format!("{other_variant} 1 0")
+                && table.contains("verdict: not enough data yet"),
+            "kiosk funnel:\n{table}"
+        );
+        ensure!(
+            table
+                .lines()
+                .any(|l| l.split_whitespace().take(2).collect::<Vec<_>>() == ["all", "2"]),
+            "two visitors in all:\n{table}"
+        );
         let file = screenshot_dir()?.join("report.html");
-        std::fs::write(&file, kiosk_web::report::html(&f))?;
+        run(&["report", "--html", &file.display().to_string()])?;
         other.goto(&format!("file://{}", file.display())).await?;
         let text = wait_for_text(&other, "A/B test pitch on little-book-of-rust").await?;
         ensure!(

@@ -170,6 +170,7 @@ fn every_message_id_in_the_code_is_in_the_catalogs() {
         "no-referrer",
         "no-store",
         "payment-started",
+        "sec-gpc",
     ];
     let mut seen = 0;
     for file in files

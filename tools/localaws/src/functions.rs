@@ -435,7 +435,10 @@ Resources:
         let e = binary_of(crate::TEMPLATE, "Download")
             .unwrap_err()
             .to_string();
-        assert!(e.contains("CheckoutFunction, PaymentNotifyFunction"), "{e}");
+        assert!(
+            e.contains("CheckoutFunction, CollectFunction, PaymentNotifyFunction"),
+            "{e}"
+        );
         assert_eq!(
             fs.iter().map(|f| f.name.as_str()).collect::<Vec<_>>(),
             function_names(crate::TEMPLATE)?
