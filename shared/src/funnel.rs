@@ -271,6 +271,27 @@ pub struct Steps {
 }
 
 impl Steps {
+    /// The revenue as an author reads it, each currency on its own (`9.00 CNY + 5.00 USD`);
+    /// `-` without any.
+    pub fn revenue_text(&self) -> String {
+        if self.revenue.is_empty() {
+            return "-".into();
+        }
+        self.revenue
+            .iter()
+            .map(|(code, minor)| {
+                let text = code
+                    .parse::<crate::money::Currency>()
+                    .ok()
+                    .and_then(|c| crate::money::Money::from_minor(*minor, c).ok())
+                    .map(|m| m.to_decimal())
+                    .unwrap_or_else(|| minor.to_string());
+                format!("{text} {code}")
+            })
+            .collect::<Vec<_>>()
+            .join(" + ")
+    }
+
     fn add_counts(&mut self, views: u64, visitors: u64) {
         self.views += views;
         self.visitors += visitors;
@@ -419,4 +440,56 @@ impl Store {
         }
         Ok(f)
     }
+}
+
+/// One variant of a test, with its statistics.
+#[derive(Debug, Clone)]
+pub struct VariantStats<'a> {
+    pub name: &'a str,
+    pub steps: &'a Steps,
+    /// Paid / visitors.
+    pub conversion: Option<f64>,
+    /// Its 95% Wilson interval.
+    pub interval: Option<(f64, f64)>,
+    /// Revenue per visitor in major units, when it is all in one currency.
+    pub revenue_per_visitor: Option<(f64, &'static str)>,
+    /// The probability it converts better than the first variant (`None` for the first).
+    pub beats_first: Option<f64>,
+}
+
+/// A test's variants (in name order, the first the baseline) with their statistics, and
+/// the verdict on each later variant against the first.
+pub fn test_stats(
+    variants: &std::collections::BTreeMap<String, Steps>,
+) -> (Vec<VariantStats<'_>>, Vec<crate::stats::Verdict>) {
+    use crate::stats::{self, Observed};
+    let mut rows = Vec::new();
+    let mut verdicts = Vec::new();
+    let mut first: Option<(&str, Observed)> = None;
+    for (name, s) in variants {
+        let o = Observed {
+            visitors: s.visitors,
+            conversions: s.paid.min(s.visitors),
+        };
+        let revenue_per_visitor = match s.revenue.iter().collect::<Vec<_>>().as_slice() {
+            // Every currency Kiosk sells in has two decimals.
+            [(code, minor)] => {
+                stats::revenue_per_visitor(**minor, s.visitors).map(|r| (r / 100.0, **code))
+            }
+            _ => None,
+        };
+        rows.push(VariantStats {
+            name,
+            steps: s,
+            conversion: (s.visitors > 0).then(|| o.conversions as f64 / s.visitors as f64),
+            interval: stats::wilson(o.conversions, o.visitors),
+            revenue_per_visitor,
+            beats_first: first.and_then(|(_, a)| stats::probability_to_beat(a, o)),
+        });
+        match first {
+            None => first = Some((name, o)),
+            Some((a_name, a)) => verdicts.push(stats::verdict(a_name, a, name, o)),
+        }
+    }
+    (rows, verdicts)
 }

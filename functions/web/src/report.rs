@@ -4,7 +4,7 @@
 //! `aria-label`), so a screen reader reads the same numbers.
 
 use kiosk::funnel::{Funnel, Steps};
-use kiosk::stats::{self, Observed};
+use kiosk::stats;
 use kiosk::text::html_escape as e;
 
 const STYLE: &str = "*{box-sizing:border-box}body{margin:0;font:15px/1.5 system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;\
@@ -15,22 +15,10 @@ table{border-collapse:collapse;width:100%;font-size:.9rem}th,td{text-align:right
 th:first-child,td:first-child{text-align:left}.verdict{font-weight:600}figure{margin:0}";
 
 fn money(s: &Steps) -> String {
-    if s.revenue.is_empty() {
-        return "0".into();
+    match s.revenue_text().as_str() {
+        "-" => "0".into(),
+        text => text.to_owned(),
     }
-    s.revenue
-        .iter()
-        .map(|(code, minor)| {
-            let text = code
-                .parse::<kiosk::Currency>()
-                .ok()
-                .and_then(|c| kiosk::Money::from_minor(*minor, c).ok())
-                .map(|m| m.to_decimal())
-                .unwrap_or_else(|| minor.to_string());
-            format!("{text} {code}")
-        })
-        .collect::<Vec<_>>()
-        .join(" + ")
 }
 
 fn pct(x: f64) -> String {
@@ -185,34 +173,20 @@ pub fn html(f: &Funnel) -> String {
         let mut table = String::from(
             "<div class=\"scroll\"><table><tr><th>Variant</th><th>Visitors</th><th>Paid</th><th>Conversion</th><th>95% interval</th><th>P(beats first)</th></tr>",
         );
-        let mut first: Option<(&str, Observed)> = None;
-        let mut verdicts = Vec::new();
-        for (name, s) in variants {
-            let o = Observed {
-                visitors: s.visitors,
-                conversions: s.paid.min(s.visitors),
-            };
-            let rate = (s.visitors > 0).then(|| o.conversions as f64 / s.visitors as f64);
-            let ci = stats::wilson(o.conversions, o.visitors);
-            let beats = first
-                .and_then(|(_, a)| stats::probability_to_beat(a, o))
-                .map(pct)
-                .unwrap_or_else(|| "-".into());
+        let (stats_rows, verdicts) = kiosk::funnel::test_stats(variants);
+        for v in &stats_rows {
             table.push_str(&format!(
                 "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-                e(name),
-                s.visitors,
-                s.paid,
-                rate.map(pct).unwrap_or_else(|| "-".into()),
-                ci.map(|(l, h)| format!("{}–{}", pct(l), pct(h)))
+                e(v.name),
+                v.steps.visitors,
+                v.steps.paid,
+                v.conversion.map(pct).unwrap_or_else(|| "-".into()),
+                v.interval
+                    .map(|(l, h)| format!("{}–{}", pct(l), pct(h)))
                     .unwrap_or_else(|| "-".into()),
-                beats
+                v.beats_first.map(pct).unwrap_or_else(|| "-".into())
             ));
-            rows.push((name.clone(), rate, ci));
-            match first {
-                None => first = Some((name, o)),
-                Some((a_name, a)) => verdicts.push(stats::verdict(a_name, a, name, o)),
-            }
+            rows.push((v.name.to_owned(), v.conversion, v.interval));
         }
         table.push_str("</table></div>");
         let verdicts: String = verdicts

@@ -281,23 +281,7 @@ async fn checkout_records_the_variants_the_buyer_saw() {
     for i in 0..6 {
         let agent = ua(i);
         let email = w.buyer(i as u32);
-        let body = format!(
-            "product_id=rust-book&email={}&tests=headline%3Aa.b%2Cprice-box%3Ax.y",
-            email.replace('@', "%40")
-        );
-        let resp = w
-            .checkout(
-                &body,
-                "application/x-www-form-urlencoded",
-                "text/html",
-                &agent,
-            )
-            .await;
-        assert_eq!(resp.status(), 303);
-        let url = resp.headers()["location"].to_str().unwrap().to_owned();
-        let query = kiosk::alipay::parse_form(url.split_once('?').unwrap().1).unwrap();
-        let biz: serde_json::Value = serde_json::from_str(&query["biz_content"]).unwrap();
-        let id = kiosk::OrderId::parse(biz["out_trade_no"].as_str().unwrap()).unwrap();
+        let id = checkout_with_tests(&w, &email, "headline:a.b,price-box:x.y", &agent).await;
         let order = w.order(&id).await;
         // World's checkout carries no source address: the network is "unknown" to both.
         let seen = c.variants(
@@ -341,24 +325,13 @@ async fn the_funnel_counts_visitors_checkouts_and_sales_per_variant() {
         assert!(answer.counted);
     }
     let email = w.buyer(1);
-    let body = format!(
-        "product_id=rust-book&email={}&tests=headline%3Aa.b",
-        email.replace('@', "%40")
+    let id = checkout_with_tests(&w, &email, "headline:a.b", &buyer_agent).await;
+    assert_eq!(
+        w.notify_signed(id.as_str(), "9.00", "TRADE_SUCCESS")
+            .await
+            .0,
+        200
     );
-    let resp = w
-        .checkout(
-            &body,
-            "application/x-www-form-urlencoded",
-            "text/html",
-            &buyer_agent,
-        )
-        .await;
-    assert_eq!(resp.status(), 303);
-    let url = resp.headers()["location"].to_str().unwrap().to_owned();
-    let query = kiosk::alipay::parse_form(url.split_once('?').unwrap().1).unwrap();
-    let biz: serde_json::Value = serde_json::from_str(&query["biz_content"]).unwrap();
-    let id = biz["out_trade_no"].as_str().unwrap().to_owned();
-    assert_eq!(w.notify_signed(&id, "9.00", "TRADE_SUCCESS").await.0, 200);
 
     let today = now.date();
     let f = w.shop.store.funnel(today, today, None).await.unwrap();
@@ -444,4 +417,31 @@ async fn only_the_shops_pages_are_counted() {
         (1, 1),
         "only the shop's page counted"
     );
+}
+
+/// A form checkout of `rust-book` from a page with `tests`, as `agent`; its order.
+async fn checkout_with_tests(
+    w: &kiosk_e2e::World,
+    email: &str,
+    tests: &str,
+    agent: &str,
+) -> kiosk::OrderId {
+    let body = kiosk::form::encode_pairs(&[
+        ("product_id".into(), "rust-book".into()),
+        ("email".into(), email.into()),
+        ("tests".into(), tests.into()),
+    ]);
+    let resp = w
+        .checkout(
+            &body,
+            "application/x-www-form-urlencoded",
+            "text/html",
+            agent,
+        )
+        .await;
+    assert_eq!(resp.status(), 303);
+    let url = resp.headers()["location"].to_str().unwrap().to_owned();
+    let query = kiosk::alipay::parse_form(url.split_once('?').unwrap().1).unwrap();
+    let biz: serde_json::Value = serde_json::from_str(&query["biz_content"]).unwrap();
+    kiosk::OrderId::parse(biz["out_trade_no"].as_str().unwrap()).unwrap()
 }

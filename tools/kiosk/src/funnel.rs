@@ -6,7 +6,7 @@
 use anyhow::{Context, Result, anyhow, bail};
 use clap::Args;
 use kiosk::funnel::{Funnel, Steps};
-use kiosk::stats::{self, Observed};
+use kiosk::stats;
 use kiosk::text::printable;
 use time::{Date, Duration};
 
@@ -38,22 +38,7 @@ fn parse_day(s: &str) -> Result<Date> {
 
 /// The money of a step, each currency as it is paid (`9.00 CNY`).
 pub fn revenue(s: &Steps) -> String {
-    if s.revenue.is_empty() {
-        return "-".into();
-    }
-    s.revenue
-        .iter()
-        .map(|(code, minor)| {
-            let text = code
-                .parse::<kiosk::Currency>()
-                .ok()
-                .and_then(|c| kiosk::Money::from_minor(*minor, c).ok())
-                .map(|m| m.to_decimal())
-                .unwrap_or_else(|| minor.to_string());
-            format!("{text} {code}")
-        })
-        .collect::<Vec<_>>()
-        .join(" + ")
+    s.revenue_text()
 }
 
 fn percent(x: f64) -> String {
@@ -145,49 +130,26 @@ pub fn render(f: &Funnel, only_test: Option<&str>) -> String {
             "revenue/visitor",
             "P(beats 1st)"
         ));
-        let mut first: Option<(&str, Observed)> = None;
-        let mut verdicts = Vec::new();
-        for (name, s) in variants {
-            let o = Observed {
-                visitors: s.visitors,
-                conversions: s.paid.min(s.visitors),
-            };
-            let conversion = (s.visitors > 0).then(|| o.conversions as f64 / s.visitors as f64);
-            let interval = stats::wilson(o.conversions, o.visitors)
+        let (rows, verdicts) = kiosk::funnel::test_stats(variants);
+        for v in &rows {
+            let interval = v
+                .interval
                 .map(|(l, h)| format!("{}–{}", percent(l), percent(h)))
                 .unwrap_or_else(|| "-".into());
-            let rpv = if s.revenue.len() == 1 {
-                s.revenue
-                    .iter()
-                    .next()
-                    .and_then(|(code, minor)| {
-                        stats::revenue_per_visitor(*minor, s.visitors)
-                            .map(|r| format!("{:.2} {code}", r / 100.0))
-                    })
-                    .unwrap_or_else(|| "-".into())
-            } else {
-                "-".into()
-            };
-            let beats = match first {
-                None => "-".to_owned(),
-                Some((_, a)) => stats::probability_to_beat(a, o)
-                    .map(percent)
-                    .unwrap_or_else(|| "-".into()),
-            };
+            let rpv = v
+                .revenue_per_visitor
+                .map(|(r, code)| format!("{r:.2} {code}"))
+                .unwrap_or_else(|| "-".into());
             out.push_str(&format!(
                 "  {:<10} {:>9} {:>6} {:>11} {:>17} {:>16} {:>11}\n",
-                printable(name),
-                s.visitors,
-                s.paid,
-                conversion.map(percent).unwrap_or_else(|| "-".into()),
+                printable(v.name),
+                v.steps.visitors,
+                v.steps.paid,
+                v.conversion.map(percent).unwrap_or_else(|| "-".into()),
                 interval,
                 rpv,
-                beats
+                v.beats_first.map(percent).unwrap_or_else(|| "-".into())
             ));
-            match first {
-                None => first = Some((name, o)),
-                Some((a_name, a)) => verdicts.push(stats::verdict(a_name, a, name, o)),
-            }
         }
         for v in verdicts {
             out.push_str(&format!("  verdict: {v}\n"));
