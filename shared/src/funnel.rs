@@ -208,11 +208,14 @@ impl Collector {
                 counted: false,
             });
         }
+        let day = now.to_offset(time::UtcOffset::UTC).date();
+        let salt = self.salt(day).await?;
+        // Throttled by the network under the day's salt, never by its address.
         if !self
             .store
             .count_from_network(
                 NetworkCounter::Beacon,
-                &from.network,
+                &salt.network(&from.network),
                 BEACONS_PER_NETWORK_HOUR,
                 Duration::hours(1),
                 now,
@@ -222,18 +225,14 @@ impl Collector {
             return Err(CollectError::TooMany);
         }
         let variants = self.variants(from, &tests);
-        let day = now.to_offset(time::UtcOffset::UTC).date();
         let source = source(&beacon);
-        let visitor = if from.opted_out {
-            None
-        } else {
-            let salt = self.salt(day).await?;
-            Some(salt.visitor(
+        let visitor = (!from.opted_out).then(|| {
+            salt.visitor(
                 &from.network,
                 from.user_agent.unwrap_or_default(),
                 from.site,
-            ))
-        };
+            )
+        });
         for product in &products {
             let first = match &visitor {
                 Some(v) => self.store.first_visit(day, v, product).await?,

@@ -26,6 +26,12 @@ impl Network {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// A stand-in name for a network that must not be stored as its address (see
+    /// [`crate::visit::DailySalt::network`]).
+    pub(crate) fn pseudonym(name: String) -> Network {
+        Network(name)
+    }
 }
 
 /// What a per-network counter counts: each has its own allowance and its own items.

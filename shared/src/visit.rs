@@ -104,6 +104,20 @@ impl DailySalt {
     }
 }
 
+impl DailySalt {
+    /// The network under this day's salt (`h:` and 32 hex digits): what the page-view
+    /// throttle counts by, so no address is stored, and no one can tell which network
+    /// it was once the day's salt is gone.
+    pub fn network(&self, network: &Network) -> Network {
+        let tag = self.0.mac(&["throttle", network.as_str()]);
+        let hex: String = tag.as_ref()[..16]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        Network::pseudonym(format!("h:{hex}"))
+    }
+}
+
 /// A visitor for one day (see [`DailySalt::visitor`]).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct VisitorId(String);
@@ -261,6 +275,12 @@ mod tests {
             s.visitor(&net("192.0.2.1"), "a", "bc")
         );
         assert!(DailySalt::from_bytes(&[1; 31]).is_none());
+        // The throttle's name for a network: stable for the day, no address in it.
+        let n = today.network(&net("192.0.2.1"));
+        assert_eq!(n, today.network(&net("192.0.2.1")));
+        assert_ne!(n, tomorrow.network(&net("192.0.2.1")));
+        assert_ne!(n, today.network(&net("192.0.2.2")));
+        assert!(n.as_str().starts_with("h:") && !n.as_str().contains("192"));
         assert_eq!(format!("{today:?}"), "DailySalt(Key(…))");
     }
 
