@@ -35,17 +35,24 @@ async fn shots(browser: &Browser, dir: &Path, name: &str) -> Result<()> {
     Ok(())
 }
 
-/// Finished downloads. While a download runs, Chromium keeps a `*.crdownload` file and
-/// may put an empty placeholder under the final name for a moment; neither counts.
+/// Is this entry of the download folder a download still on its way? While a download
+/// runs, Chromium writes a `*.crdownload` file or a hidden temporary file (named after the
+/// browser's bundle id: `.com.google.Chrome.*` for Chrome, `.org.chromium.Chromium.*` for
+/// the Debian build CI uses), and may put an empty placeholder under the final name for a
+/// moment. None of these is a finished download.
+fn partial(entry: &std::fs::DirEntry) -> Result<bool> {
+    let name = entry.file_name();
+    let name = name.to_string_lossy();
+    Ok(name.starts_with('.') || name.ends_with(".crdownload") || entry.metadata()?.len() == 0)
+}
+
+/// Finished downloads, by path.
 fn finished_downloads(dir: &Path) -> Result<Vec<PathBuf>> {
     let mut files = Vec::new();
     for entry in std::fs::read_dir(dir)? {
         let entry = entry?;
-        let path = entry.path();
-        let partial = path.extension().is_some_and(|e| e == "crdownload")
-            || path.to_string_lossy().contains(".com.google.Chrome.");
-        if !partial && entry.metadata()?.len() > 0 {
-            files.push(path);
+        if !partial(&entry)? {
+            files.push(entry.path());
         }
     }
     files.sort();
@@ -55,12 +62,7 @@ fn finished_downloads(dir: &Path) -> Result<Vec<PathBuf>> {
 /// Is any download still running?
 fn downloading(dir: &Path) -> Result<bool> {
     for entry in std::fs::read_dir(dir)? {
-        let entry = entry?;
-        let path = entry.path();
-        if path.extension().is_some_and(|e| e == "crdownload")
-            || path.to_string_lossy().contains(".com.google.Chrome.")
-            || entry.metadata()?.len() == 0
-        {
+        if partial(&entry?)? {
             return Ok(true);
         }
     }
