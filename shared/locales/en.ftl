@@ -11,6 +11,7 @@ price-CNY = ¥{ $amount }
 price-USD = ${ $amount }
 price-EUR = €{ $amount }
 price-GBP = £{ $amount }
+price-JPY = JP¥{ $amount }
 # Dates are shown in this time zone, named by `datetime` (minutes east of UTC).
 time-zone-offset-minutes = 0
 datetime = { $day } { $month_name } { $year }, { $hour }:{ $minute } UTC
@@ -55,6 +56,15 @@ channel-alipay = Alipay
 channel-card = Card
 buy-button = Buy Now · { $price }
 buy-other-language = Other languages
+buy-amount-label = Pay what you want (at least { $min })
+buy-amount-help = Suggested: { $suggested }. Up to { $max }.
+buy-code-label = Discount code (optional)
+buy-code-applied = Code { $code }: { $price } instead of { $was }.
+buy-button-pwyw = Buy Now
+buy-button-free = Email me the link
+buy-free-note = Free: we email you the download link.
+free-sent-title = Check your email
+free-sent-body = We sent the download link for { $title } to { $email }. It may take a minute to arrive; please check your spam folder too.
 
 ## Checkout's answers
 
@@ -70,6 +80,19 @@ checkout-channel = Please choose Alipay or Card.
 checkout-channel-off = This shop does not take payments through { $channel }. Please choose another way to pay.
 checkout-channel-currency = This product is priced in { $currency }, which this way to pay cannot take. Please choose another.
 checkout-unknown-product = There is no such product in this shop.
+checkout-amount-format = “{ $input }” is not an amount. Please pay at least { $min }, written like { $example }.
+checkout-amount-low = Please pay at least { $min }.
+checkout-amount-high = Please pay at most { $max }.
+checkout-amount-fixed = This product has a fixed price of { $price }.
+checkout-amount-channel = { $channel } cannot charge less than { $smallest }. Please pay more or choose another way to pay.
+checkout-code-unknown = There is no discount code { $code }.
+checkout-code-expired = The discount code { $code } has expired.
+checkout-code-used-up = The discount code { $code } has been used up.
+checkout-code-disabled = The discount code { $code } is no longer valid.
+checkout-code-product = The discount code { $code } is not for this product.
+checkout-code-pwyw = Discount codes do not apply to pay-what-you-want products.
+checkout-free-too-many = Too many free copies were asked for from your network or for this address. Please try again later.
+checkout-free-off = This shop cannot send free copies right now.
 checkout-too-many = Too many checkouts were started from your network in the last hour. Please try again later; nothing was charged.
 checkout-failed = We could not start your checkout. Please try again in a moment.
 checkout-out-of-time = We could not start your checkout in time. Please try again in a moment.

@@ -10,6 +10,7 @@ price-CNY = ¥{ $amount }
 price-USD = US${ $amount }
 price-EUR = €{ $amount }
 price-GBP = £{ $amount }
+price-JPY = { $amount } 日元
 # 日期和时间以北京时间（UTC+8）显示，并注明时区。
 time-zone-offset-minutes = 480
 datetime = { $year }年{ $month }月{ $day }日 { $hour }:{ $minute }（北京时间）
@@ -51,6 +52,15 @@ channel-alipay = 支付宝
 channel-card = 银行卡
 buy-button = 立即购买 · { $price }
 buy-other-language = 其他语言
+buy-amount-label = 自定金额（至少 { $min }）
+buy-amount-help = 建议金额：{ $suggested }。最多 { $max }。
+buy-code-label = 优惠码（可选）
+buy-code-applied = 优惠码 { $code }：{ $price }（原价 { $was }）。
+buy-button-pwyw = 立即购买
+buy-button-free = 把链接发到我的邮箱
+buy-free-note = 免费：我们会把下载链接发到你的邮箱。
+free-sent-title = 请查收邮件
+free-sent-body = 我们已把《{ $title }》的下载链接发送到 { $email }。邮件可能需要一分钟左右才能到达，也请查看垃圾邮件文件夹。
 
 ## 下单的回应
 
@@ -66,6 +76,19 @@ checkout-channel = 请选择支付宝或银行卡。
 checkout-channel-off = 本店不支持通过 { $channel } 付款。请选择其他支付方式。
 checkout-channel-currency = 此商品以 { $currency } 标价，这种支付方式无法收取。请选择其他支付方式。
 checkout-unknown-product = 本店没有这件商品。
+checkout-amount-format = “{ $input }”不是有效金额。请至少支付 { $min }，格式如 { $example }。
+checkout-amount-low = 请至少支付 { $min }。
+checkout-amount-high = 最多只能支付 { $max }。
+checkout-amount-fixed = 本商品价格固定为 { $price }。
+checkout-amount-channel = { $channel }无法收取低于 { $smallest } 的金额。请提高金额或换一种支付方式。
+checkout-code-unknown = 优惠码 { $code } 不存在。
+checkout-code-expired = 优惠码 { $code } 已过期。
+checkout-code-used-up = 优惠码 { $code } 已被用完。
+checkout-code-disabled = 优惠码 { $code } 已失效。
+checkout-code-product = 优惠码 { $code } 不适用于本商品。
+checkout-code-pwyw = 自定金额的商品不能使用优惠码。
+checkout-free-too-many = 你的网络或该邮箱领取免费副本的次数过多，请稍后再试。
+checkout-free-off = 本店暂时无法发送免费副本。
 checkout-too-many = 过去一小时内，你所在的网络发起的下单次数过多。请稍后再试；没有产生任何扣款。
 checkout-failed = 暂时无法开始付款。请稍后再试。
 checkout-out-of-time = 未能及时开始付款。请稍后再试。

@@ -15,11 +15,14 @@ use crate::product::Product;
 use crate::startup::{ChannelsConfig, InitError};
 use crate::store::{Store, StoreError};
 
-/// Built once at cold start: the checkout settings, the store, the channels.
+/// Built once at cold start: the checkout settings, the store, the channels, and the
+/// mailer of free products' links.
 pub struct Checkout {
     config: CheckoutConfig,
     store: Store,
     channels: Channels,
+    /// `None` without `SENDER_EMAIL`: free claims are refused.
+    mailer: Option<crate::mail::Mailer>,
     /// The A/B variant secret, read from the store on the first checkout from a page
     /// with tests.
     secret: tokio::sync::OnceCell<crate::visit::VariantSecret>,
@@ -43,6 +46,44 @@ pub struct CheckoutRequest {
     pub tests: Vec<(crate::visit::Name, Vec<crate::visit::Name>)>,
     /// The request's user agent (with `network`, the visitor's identity for the tests).
     pub user_agent: Option<String>,
+    /// The amount the buyer typed, for a pay-what-you-want product (parsed against the
+    /// product's currency by [`crate::pricing::quote`]).
+    pub amount: Option<String>,
+    /// The discount code the buyer typed or arrived with (`?code=`), as typed.
+    pub code: Option<String>,
+}
+
+/// Free claims one network may make per [`FREE_NETWORK_WINDOW`]: a person claims a few
+/// books, a script filling SES's quota is stopped.
+pub const FREE_PER_NETWORK: u32 = 5;
+pub const FREE_NETWORK_WINDOW: time::Duration = time::Duration::hours(1);
+/// Free claims' mails one address may get per [`FREE_ADDRESS_WINDOW`], from every
+/// network together.
+pub const FREE_PER_ADDRESS: u32 = 3;
+pub const FREE_ADDRESS_WINDOW: time::Duration = time::Duration::days(1);
+
+/// What a checkout led to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Started {
+    /// A pending order: the buyer goes to the provider's page.
+    Pay(CheckoutStarted),
+    /// A free order: recorded, and its link mailed to the address (never shown, so the
+    /// address is proven by the mail).
+    Mailed {
+        order_id: OrderId,
+        email: Email,
+        title: String,
+    },
+}
+
+impl Started {
+    /// The payment page, if the buyer has to pay.
+    pub fn pay(self) -> Option<CheckoutStarted> {
+        match self {
+            Started::Pay(p) => Some(p),
+            Started::Mailed { .. } => None,
+        }
+    }
 }
 
 /// The window checkouts are counted in per network
@@ -70,6 +111,16 @@ pub enum CheckoutError {
     /// The network started its allowance of checkouts this hour; nothing was written.
     #[error("too many checkouts from this network; try again later")]
     TooMany,
+    /// The amount or the code could not make a price; nothing was written.
+    #[error(transparent)]
+    Price(#[from] crate::pricing::PriceError),
+    /// Too many free claims from this network, or mails to this address; nothing was
+    /// written.
+    #[error("too many free claims; try again later")]
+    TooManyFree,
+    /// A free product, and no sender to mail its link from.
+    #[error("this shop cannot mail free products' links (no SENDER_EMAIL)")]
+    FreeOff,
 }
 
 /// What the hosted buy page (`GET /buy/{product_id}`) shows: the product as stored
@@ -112,8 +163,13 @@ impl Checkout {
             channels,
         )
         .await?;
+        let ses = aws_sdk_ses::Client::new(sdk);
         Ok(Checkout {
             store: crate::startup::store(sdk, &config.table_name),
+            mailer: config
+                .sender_email
+                .clone()
+                .map(|from| crate::mail::Mailer::new(ses, from)),
             config,
             channels,
             secret: tokio::sync::OnceCell::new(),
@@ -122,12 +178,27 @@ impl Checkout {
 
     /// A handle over parts built elsewhere (tests that put channels in front of
     /// nothing).
-    pub fn from_parts(config: CheckoutConfig, store: Store, channels: Channels) -> Self {
+    pub fn from_parts(
+        config: CheckoutConfig,
+        store: Store,
+        channels: Channels,
+        mailer: Option<crate::mail::Mailer>,
+    ) -> Self {
         Checkout {
             config,
             store,
             channels,
+            mailer,
             secret: tokio::sync::OnceCell::new(),
+        }
+    }
+
+    /// The discount code a buyer named, as stored (`None`: no such code; a name that
+    /// cannot be a code is none either).
+    pub async fn code(&self, raw: &str) -> Result<Option<crate::pricing::Code>, StoreError> {
+        match crate::pricing::CodeName::parse(raw.trim()) {
+            Some(name) => self.store.get_code(&name).await,
+            None => Ok(None),
         }
     }
 
@@ -178,20 +249,18 @@ impl Checkout {
             .map(String::as_str)
     }
 
-    /// Create a pending order priced from the product (never from the request) and the
-    /// provider's payment page for it. A channel that is off or cannot take the
-    /// product's currency is refused before anything is written or sent; a provider
-    /// call that fails leaves nothing behind either (the order is written last).
+    /// Create a pending order priced on the server (the product's price, the buyer's own
+    /// amount within its bounds, or a discount code's price: [`crate::pricing`]) and
+    /// the provider's payment page for it; or, for a price of zero, a paid order whose
+    /// link is mailed. A channel that is off or cannot take the currency or the amount is
+    /// refused before anything is written or sent; a provider call that fails leaves
+    /// nothing behind either (the order is written last).
     pub async fn start(
         &self,
         req: CheckoutRequest,
         now: OffsetDateTime,
-    ) -> Result<CheckoutStarted, CheckoutError> {
+    ) -> Result<Started, CheckoutError> {
         let kind = req.channel.unwrap_or(self.channels.default);
-        let channel = self
-            .channels
-            .get(kind)
-            .ok_or(CheckoutError::ChannelOff(kind.as_str()))?;
         // Counted before any other read or write, so a script cannot fill the table (and
         // the provider) with sessions and pending orders that starve reconcile.
         if !self
@@ -216,8 +285,47 @@ impl Checkout {
             .get_product(&req.product_id)
             .await?
             .ok_or_else(|| CheckoutError::UnknownProduct(req.product_id.clone()))?;
-        if !channel.accepts(product.price().currency()) {
-            return Err(ChannelError::Currency(product.price().currency()).into());
+        let code_text = req.code.as_deref().map(str::trim).filter(|c| !c.is_empty());
+        let code = match code_text {
+            Some(text) if product.pay_what_you_want().is_none() => self.code(text).await?,
+            _ => None,
+        };
+        let code_name = code_text.map(|t| {
+            crate::pricing::CodeName::parse(t).ok_or_else(|| {
+                crate::pricing::PriceError::UnknownCode(t.chars().take(32).collect())
+            })
+        });
+        let code_name = code_name.transpose()?;
+        let mut quote = crate::pricing::quote(
+            &product,
+            req.amount.as_deref().map(str::trim).filter(|a| !a.is_empty()),
+            code_name.as_ref(),
+            code.as_ref(),
+            now,
+        )?;
+        let currency = quote.amount.currency();
+        if quote.is_free() {
+            return self.claim_free(req, &product, quote, now).await;
+        }
+        let channel = self
+            .channels
+            .get(kind)
+            .ok_or(CheckoutError::ChannelOff(kind.as_str()))?;
+        if !channel.accepts(currency) {
+            return Err(ChannelError::Currency(currency).into());
+        }
+        let smallest = channel.smallest_charge(currency);
+        if quote.amount.minor() < smallest.minor() {
+            if quote.code.is_some() && smallest.minor() <= quote.list.minor() {
+                // A discount never takes the price below what the channel can charge.
+                quote.amount = smallest;
+            } else {
+                return Err(ChannelError::TooSmall {
+                    channel: kind.as_str(),
+                    smallest,
+                }
+                .into());
+            }
         }
         let id = OrderId::generate(now).map_err(CheckoutError::Id)?;
         let mut order = Order::new_pending(
@@ -228,29 +336,118 @@ impl Checkout {
             req.source,
             now,
             self.config.order_ttl,
-        );
+        )
+        .priced(quote);
         order.lang = Some(req.lang);
-        if !req.tests.is_empty() {
-            let secret = self
-                .secret
-                .get_or_try_init(|| self.store.variant_secret())
-                .await?;
-            let ua = req.user_agent.as_deref().unwrap_or_default();
-            order.variants = req
-                .tests
-                .iter()
-                .filter_map(|(t, vs)| {
-                    Some((t.clone(), secret.variant(&req.network, ua, t, vs)?.clone()))
-                })
-                .collect();
-        }
+        order.variants = self
+            .variants(&req.tests, &req.network, req.user_agent.as_deref())
+            .await?;
         let redirect = channel.start_payment(&order, req.device, now).await?;
         order.checkout_ref = redirect.checkout_ref;
-        self.store.create_order(&order).await?;
-        tracing::info!(order_id = %order.id, product = %product.id(), amount = %order.amount, channel = kind.as_str(), "checkout started");
-        Ok(CheckoutStarted {
+        self.store.create_order(&order).await.map_err(|e| match e {
+            StoreError::CodeRefused(why) => CheckoutError::Price(why),
+            e => CheckoutError::Store(e),
+        })?;
+        tracing::info!(order_id = %order.id, product = %product.id(), amount = %order.amount, code = ?order.code, channel = kind.as_str(), "checkout started");
+        Ok(Started::Pay(CheckoutStarted {
             order_id: order.id,
             pay_url: redirect.url,
+        }))
+    }
+
+    /// The A/B variants this request's visitor saw, computed as the page's beacon did.
+    async fn variants(
+        &self,
+        tests: &[(crate::visit::Name, Vec<crate::visit::Name>)],
+        network: &crate::net::Network,
+        user_agent: Option<&str>,
+    ) -> Result<Vec<(crate::visit::Name, crate::visit::Name)>, StoreError> {
+        if tests.is_empty() {
+            return Ok(Vec::new());
+        }
+        let secret = self
+            .secret
+            .get_or_try_init(|| self.store.variant_secret())
+            .await?;
+        let ua = user_agent.unwrap_or_default();
+        Ok(tests
+            .iter()
+            .filter_map(|(t, vs)| Some((t.clone(), secret.variant(network, ua, t, vs)?.clone())))
+            .collect())
+    }
+
+    /// A free order: limited per network and per address ([`FREE_PER_NETWORK`],
+    /// [`FREE_PER_ADDRESS`]), written paid with its grant (and its code's use) in one
+    /// transaction, and its link mailed, never shown. A mail that fails stays due and
+    /// reconcile sends it, as for a sale.
+    async fn claim_free(
+        &self,
+        req: CheckoutRequest,
+        product: &Product,
+        quote: crate::pricing::Quote,
+        now: OffsetDateTime,
+    ) -> Result<Started, CheckoutError> {
+        let mailer = self.mailer.as_ref().ok_or(CheckoutError::FreeOff)?;
+        let counter = crate::net::NetworkCounter::Free;
+        if !self
+            .store
+            .count_from_network(counter, &req.network, FREE_PER_NETWORK, FREE_NETWORK_WINDOW, now)
+            .await?
+            || !self
+                .store
+                .count_mail_to(counter, &req.email, FREE_PER_ADDRESS, FREE_ADDRESS_WINDOW, now)
+                .await?
+        {
+            tracing::warn!(network = req.network.as_str(), "free claim: over the limit");
+            return Err(CheckoutError::TooManyFree);
+        }
+        let id = OrderId::generate(now).map_err(CheckoutError::Id)?;
+        let mut order = Order::new_pending(
+            id.clone(),
+            product,
+            req.email.clone(),
+            ChannelKind::Free,
+            req.source.clone(),
+            now,
+            self.config.order_ttl,
+        )
+        .priced(quote);
+        order.lang = Some(req.lang);
+        order.variants = self
+            .variants(&req.tests, &req.network, req.user_agent.as_deref())
+            .await?;
+        let token = crate::ids::DownloadToken::generate().map_err(StoreError::Token)?;
+        let payment = crate::order::Payment {
+            provider_txn_id: format!("free-{id}"),
+            amount: order.amount,
+        };
+        // A new pending order is always payable at its own amount; the other outcomes
+        // cannot happen, and are errors rather than panics all the same.
+        let paid = match order.pay(&payment, token.clone(), now) {
+            Ok(crate::order::PayOutcome::Paid(paid)) => *paid,
+            Ok(_) => return Err(StoreError::Contention(id).into()),
+            Err(e) => return Err(StoreError::Transition(e).into()),
+        };
+        let grant = crate::grant::Grant::for_order(&paid, token, None, now);
+        self.store
+            .create_free_order(&paid, &grant)
+            .await
+            .map_err(|e| match e {
+                StoreError::CodeRefused(why) => CheckoutError::Price(why),
+                e => CheckoutError::Store(e),
+            })?;
+        let delivery = crate::delivery::Delivery {
+            store: &self.store,
+            mailer,
+            public_base_url: &self.config.public_base_url,
+            default_lang: self.config.default_lang,
+        };
+        let outcome = delivery.send_purchase_mail(&paid, &grant, now).await;
+        tracing::info!(order_id = %id, product = %product.id(), code = ?paid.code, mail = ?outcome, "free order");
+        Ok(Started::Mailed {
+            order_id: id,
+            email: req.email,
+            title: product.title().to_owned(),
         })
     }
 }

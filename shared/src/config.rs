@@ -236,13 +236,15 @@ impl Config {
             embed_origins: self.embed_origins.clone(),
             default_lang: self.default_lang,
             checkouts_per_network_hour: self.checkouts_per_network_hour,
+            sender_email: Some(self.sender_email.clone()),
         }
     }
 }
 
 /// What the checkout function reads: where the shop lives and how checkouts behave. No
-/// sender and no bucket: checkout sends no mail and serves no file, and does not need
-/// those variables set.
+/// bucket: checkout serves no file. The sender is optional: checkout mails only the
+/// link of a free product ([`crate::pricing`]), and without `SENDER_EMAIL` it refuses
+/// free claims instead.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CheckoutConfig {
     pub table_name: String,
@@ -259,6 +261,8 @@ pub struct CheckoutConfig {
     pub default_lang: Lang,
     /// See [`Config::checkouts_per_network_hour`].
     pub checkouts_per_network_hour: u32,
+    /// See [`Config::sender_email`]; `None`: free claims are refused.
+    pub sender_email: Option<Sender>,
 }
 
 impl CheckoutConfig {
@@ -272,7 +276,16 @@ impl CheckoutConfig {
             Some(_) => origins(env, "EMBED_ORIGINS")?,
             None => origin_of(&shop_url).into_iter().collect(),
         };
+        let sender_email = optional(env, "SENDER_EMAIL")
+            .map(|raw| {
+                Sender::parse(&raw).map_err(|e| ConfigError::Invalid {
+                    name: "SENDER_EMAIL",
+                    reason: e.to_string(),
+                })
+            })
+            .transpose()?;
         Ok(CheckoutConfig {
+            sender_email,
             table_name: required(env, "TABLE_NAME")?,
             public_base_url: base_url(env, "PUBLIC_BASE_URL")?,
             shop_url,
@@ -549,15 +562,26 @@ mod tests {
         );
     }
 
+    /// Checkout needs no bucket, and no sender but for free products' links: without
+    /// `SENDER_EMAIL` it starts, with free claims off.
     #[test]
-    fn checkout_reads_no_sender_and_no_bucket() {
+    fn checkout_reads_no_bucket_and_a_sender_only_if_set() {
         let pairs: Vec<_> = BASE
             .iter()
             .copied()
             .filter(|(k, _)| !matches!(*k, "SENDER_EMAIL" | "FILES_BUCKET"))
             .collect();
         let c = CheckoutConfig::from(&env(&pairs)).unwrap();
-        assert_eq!(c, Config::from(&env(BASE)).unwrap().checkout());
+        assert_eq!(c.sender_email, None);
+        let full = Config::from(&env(BASE)).unwrap().checkout();
+        assert_eq!(
+            CheckoutConfig {
+                sender_email: full.sender_email.clone(),
+                ..c
+            },
+            full
+        );
+        assert!(full.sender_email.is_some());
         assert!(Config::from(&env(&pairs)).is_err());
     }
 

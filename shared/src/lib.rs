@@ -34,6 +34,7 @@ pub mod mailout;
 pub mod money;
 pub mod net;
 pub mod order;
+pub mod pricing;
 pub mod product;
 pub mod reconcile;
 pub mod refund;

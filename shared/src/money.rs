@@ -8,9 +8,8 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-/// Currencies Kiosk can price in. All of them have two decimal places, which is what the
-/// strict `"9.00"` format below assumes; a zero-decimal currency (JPY) would need its own
-/// exponent and is deliberately not offered yet.
+/// Currencies Kiosk can price in, each with its ISO 4217 exponent: two decimal places
+/// for all but the yen, which has none (`500 JPY`, never `500.00`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "UPPERCASE")]
 pub enum Currency {
@@ -18,6 +17,7 @@ pub enum Currency {
     Usd,
     Eur,
     Gbp,
+    Jpy,
 }
 
 impl Currency {
@@ -27,6 +27,23 @@ impl Currency {
             Currency::Usd => "USD",
             Currency::Eur => "EUR",
             Currency::Gbp => "GBP",
+            Currency::Jpy => "JPY",
+        }
+    }
+
+    /// Decimal places of the minor unit (ISO 4217): 2, or 0 for the yen.
+    pub fn exponent(self) -> u32 {
+        match self {
+            Currency::Jpy => 0,
+            _ => 2,
+        }
+    }
+
+    /// How an amount is written in this currency, for messages: `9.00`, `500`.
+    pub fn example(self) -> &'static str {
+        match self.exponent() {
+            0 => "500",
+            _ => "9.00",
         }
     }
 }
@@ -45,6 +62,7 @@ impl FromStr for Currency {
             "USD" => Ok(Currency::Usd),
             "EUR" => Ok(Currency::Eur),
             "GBP" => Ok(Currency::Gbp),
+            "JPY" => Ok(Currency::Jpy),
             _ => Err(MoneyError::UnknownCurrency(s.to_owned())),
         }
     }
@@ -52,11 +70,15 @@ impl FromStr for Currency {
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum MoneyError {
-    #[error("amount {0:?} is not of the form 9.00 (digits, a dot, exactly two decimals)")]
+    #[error("amount {0:?} is not of the form 9.00 (digits, a dot, exactly two decimals; none for JPY)")]
     Format(String),
     #[error("amount {0:?} is above the maximum of 100000000.00")]
     TooLarge(String),
-    #[error("unknown currency {0:?} (supported: CNY, USD, EUR, GBP)")]
+    /// A buyer's amount ([`Money::parse_amount`]) that is not a plain decimal with at most
+    /// the currency's decimal places.
+    #[error("{input:?} is not an amount in {currency} (write it like {})", currency.example())]
+    Amount { input: String, currency: Currency },
+    #[error("unknown currency {0:?} (supported: CNY, USD, EUR, GBP, JPY)")]
     UnknownCurrency(String),
     #[error("price {0:?} is not of the form \"9.00 CNY\"")]
     PriceFormat(String),
@@ -89,31 +111,75 @@ impl Money {
         self.currency
     }
 
-    /// Parse a decimal amount exactly as Alipay writes it: `0.01`, `9.00`, `100000000.00`.
-    /// Strict on purpose (this is what we compare a notification's amount against):
-    /// no sign, no exponent, no whitespace, no leading zeros, exactly two decimals.
+    /// Parse a decimal amount exactly as Alipay writes it: `0.01`, `9.00`, `100000000.00`
+    /// (`500` for the yen, which has no decimals). Strict on purpose (this is what we
+    /// compare a notification's amount against): no sign, no exponent, no whitespace, no
+    /// leading zeros, exactly the currency's decimals.
     pub fn parse_decimal(s: &str, currency: Currency) -> Result<Self, MoneyError> {
         let bad = || MoneyError::Format(s.to_owned());
-        let (int, frac) = s.split_once('.').ok_or_else(bad)?;
-        let all_digits = |p: &str| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit());
-        if !all_digits(int) || !all_digits(frac) || frac.len() != 2 {
+        let (int, frac) = match s.split_once('.') {
+            Some((int, frac)) if currency.exponent() > 0 => (int, frac),
+            None if currency.exponent() == 0 => (s, ""),
+            _ => return Err(bad()),
+        };
+        if frac.len() != currency.exponent() as usize {
             return Err(bad());
+        }
+        Self::from_parts(s, int, frac, currency).ok_or_else(bad)?
+    }
+
+    /// Parse an amount a buyer typed (pay what you want): digits, then optionally a dot
+    /// and at most the currency's decimals, so `9.5` and `9.50` are the same and `9` is
+    /// `9.00`. Refused: more decimals than the currency has (`9.501`; any for the yen),
+    /// signs, exponents, spaces, separators, leading zeros, and digits of other scripts
+    /// (`٩`): a buyer's typo must never become a different amount.
+    pub fn parse_amount(s: &str, currency: Currency) -> Result<Self, MoneyError> {
+        let bad = || MoneyError::Amount {
+            input: s.to_owned(),
+            currency,
+        };
+        let (int, frac) = match s.split_once('.') {
+            Some((int, frac)) if !frac.is_empty() => (int, frac),
+            Some(_) => return Err(bad()),
+            None => (s, ""),
+        };
+        if frac.len() > currency.exponent() as usize {
+            return Err(bad());
+        }
+        Self::from_parts(s, int, frac, currency).ok_or_else(bad)?
+    }
+
+    /// `int` and `frac` (at most the currency's decimals) as an amount: `None` if they
+    /// are not plain ASCII digits without leading zeros, `Some(Err)` over the maximum.
+    fn from_parts(
+        s: &str,
+        int: &str,
+        frac: &str,
+        currency: Currency,
+    ) -> Option<Result<Self, MoneyError>> {
+        let digits = |p: &str| p.bytes().all(|b| b.is_ascii_digit());
+        if int.is_empty() || !digits(int) || !digits(frac) {
+            return None;
         }
         if int.len() > 1 && int.starts_with('0') {
-            return Err(bad());
+            return None;
         }
-        // More than 9 integer digits is over the maximum; checking first keeps the
-        // arithmetic below inside u64 for any input length.
-        if int.len() > 9 {
-            return Err(MoneyError::TooLarge(s.to_owned()));
+        // More than 11 integer digits is over the maximum in any currency; checking
+        // first keeps the arithmetic below inside u64 for any input length.
+        if int.len() > 11 {
+            return Some(Err(MoneyError::TooLarge(s.to_owned())));
         }
-        let units: u64 = int.parse().map_err(|_| bad())?;
-        let cents: u64 = frac.parse().map_err(|_| bad())?;
-        let minor = units * 100 + cents;
+        let scale = 10u64.pow(currency.exponent());
+        let units: u64 = int.parse().ok()?;
+        let mut minor_frac = 0;
+        for (i, b) in frac.bytes().enumerate() {
+            minor_frac += u64::from(b - b'0') * 10u64.pow(currency.exponent() - 1 - i as u32);
+        }
+        let minor = units * scale + minor_frac;
         if minor > Self::MAX_MINOR {
-            return Err(MoneyError::TooLarge(s.to_owned()));
+            return Some(Err(MoneyError::TooLarge(s.to_owned())));
         }
-        Ok(Money { minor, currency })
+        Some(Ok(Money { minor, currency }))
     }
 
     /// Parse a price as an author types it: `"9.00 CNY"`.
@@ -126,9 +192,16 @@ impl Money {
         Money::parse_decimal(amount, currency)
     }
 
-    /// The amount as Alipay wants it: `"9.00"`.
+    /// The amount as Alipay wants it: `"9.00"` (`"500"` for the yen).
     pub fn to_decimal(self) -> String {
-        format_minor(self.minor)
+        match self.currency.exponent() {
+            0 => self.minor.to_string(),
+            _ => format_minor(self.minor),
+        }
+    }
+
+    pub fn is_zero(self) -> bool {
+        self.minor == 0
     }
 }
 
@@ -184,6 +257,48 @@ mod tests {
                 "{bad:?} should be rejected as malformed"
             );
         }
+    }
+
+    /// The buyer's amounts of issue 26: each accepted or refused as stated.
+    #[test]
+    fn buyers_amounts_are_parsed_strictly_per_currency() {
+        let cny = |s| Money::parse_amount(s, Currency::Cny).map(Money::minor);
+        for (input, minor) in [
+            ("9.5", 950),
+            ("9.50", 950),
+            ("9", 900),
+            ("0", 0),
+            ("0.01", 1),
+            ("12.34", 1234),
+        ] {
+            assert_eq!(cny(input), Ok(minor), "{input:?}");
+        }
+        for bad in [
+            "9.501", "1e3", "-1", " 9", "9 ", "٩", "9.", ".5", "+9", "09", "9,50", "", "0x10",
+            "9.5.0", "١٢", "９",
+        ] {
+            assert!(
+                matches!(cny(bad), Err(MoneyError::Amount { .. })),
+                "{bad:?} should be refused"
+            );
+        }
+        let jpy = |s| Money::parse_amount(s, Currency::Jpy).map(Money::minor);
+        assert_eq!(jpy("500"), Ok(500));
+        assert!(jpy("500.0").is_err() && jpy("500.").is_err() && jpy("5e2").is_err());
+        assert!(matches!(
+            cny("100000000.01"),
+            Err(MoneyError::TooLarge(_))
+        ));
+        let message = cny("9.501").unwrap_err().to_string();
+        assert!(message.contains("CNY") && message.contains("9.00"), "{message}");
+    }
+
+    #[test]
+    fn the_yen_has_no_decimals() {
+        let p = Money::parse_price("500 JPY").unwrap();
+        assert_eq!((p.minor(), p.to_string()), (500, "500 JPY".to_owned()));
+        assert!(Money::parse_price("500.00 JPY").is_err());
+        assert!(Money::parse_decimal("5.00", Currency::Jpy).is_err());
     }
 
     #[test]

@@ -43,6 +43,8 @@ pub enum NetworkCounter {
     Checkout,
     /// Page-view beacons (`POST /t`).
     Beacon,
+    /// Free claims (a product given for an email address), and their mails per address.
+    Free,
 }
 
 impl NetworkCounter {
@@ -52,6 +54,7 @@ impl NetworkCounter {
             NetworkCounter::Resend => "RESEND",
             NetworkCounter::Checkout => "CHECKOUT",
             NetworkCounter::Beacon => "BEACON",
+            NetworkCounter::Free => "FREE",
         }
     }
 }

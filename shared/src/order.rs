@@ -81,6 +81,9 @@ impl FromStr for OrderStatus {
 pub enum ChannelKind {
     Alipay,
     Stripe,
+    /// No provider: a free order (price 0, or 100% off), recorded paid at once and its
+    /// link mailed ([`crate::pricing`]).
+    Free,
 }
 
 impl ChannelKind {
@@ -88,6 +91,7 @@ impl ChannelKind {
         match self {
             ChannelKind::Alipay => "alipay",
             ChannelKind::Stripe => "stripe",
+            ChannelKind::Free => "free",
         }
     }
 }
@@ -98,6 +102,7 @@ impl FromStr for ChannelKind {
         match s {
             "alipay" => Ok(ChannelKind::Alipay),
             "stripe" => Ok(ChannelKind::Stripe),
+            "free" => Ok(ChannelKind::Free),
             other => Err(unknown("payment channel", other)),
         }
     }
@@ -179,7 +184,13 @@ pub struct Order {
     pub file: FileRef,
     pub download_limit: u32,
     pub email: Email,
+    /// What the buyer pays: the provider is held to exactly this.
     pub amount: Money,
+    /// The product's price when the order was made (the suggested price, for pay what
+    /// you want); differs from `amount` when the buyer chose or a code made the price.
+    pub list_price: Money,
+    /// The discount code that made the price; its use is reserved with the order.
+    pub code: Option<crate::pricing::CodeName>,
     pub channel: ChannelKind,
     pub status: OrderStatus,
     /// The provider's id for the payment itself (Alipay `trade_no`, Stripe's
@@ -342,6 +353,8 @@ impl Order {
             download_limit: product.download_limit(),
             email,
             amount: product.price(),
+            list_price: product.price(),
+            code: None,
             channel,
             status: OrderStatus::Pending,
             provider_txn_id: None,
@@ -361,6 +374,14 @@ impl Order {
             lang: None,
             variants: Vec::new(),
         }
+    }
+
+    /// This order at `quote`'s price.
+    pub fn priced(mut self, quote: crate::pricing::Quote) -> Order {
+        self.amount = quote.amount;
+        self.list_price = quote.list;
+        self.code = quote.code;
+        self
     }
 
     /// Record a confirmed payment. Pending and expired orders can be paid (money taken

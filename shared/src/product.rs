@@ -11,6 +11,7 @@ use std::fmt;
 
 use crate::ids::ProductId;
 use crate::money::Money;
+use crate::pricing::PayWhatYouWant;
 
 /// The file a grant serves: one edition of one product in the files bucket.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -100,14 +101,17 @@ pub struct Product {
     edition: Edition,
     file: FileRef,
     download_limit: u32,
+    /// Pay what you want: the buyer names the amount within these bounds; `price` is the
+    /// suggested amount.
+    pwyw: Option<PayWhatYouWant>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ProductError {
     #[error("title must not be empty")]
     EmptyTitle,
-    #[error("price must be more than zero")]
-    FreePrice,
+    #[error("pay what you want needs minimum <= suggested price <= maximum, in the price's currency, and a maximum above zero")]
+    PayWhatYouWant,
     #[error("download limit must be between 1 and {MAX_DOWNLOAD_LIMIT}, got {0}")]
     DownloadLimit(u32),
     #[error("edition must be 1-64 characters of letters, digits, '.', '-' and '_', got {0:?}")]
@@ -122,11 +126,14 @@ fn title(raw: &str) -> Result<String, ProductError> {
     Ok(t.to_owned())
 }
 
-fn price(p: Money) -> Result<Money, ProductError> {
-    if p.minor() == 0 {
-        return Err(ProductError::FreePrice);
+/// Bounds that hold around `price` (the suggested amount).
+fn pwyw(price: Money, p: Option<PayWhatYouWant>) -> Result<Option<PayWhatYouWant>, ProductError> {
+    let Some(b) = p else { return Ok(None) };
+    let same = b.min.currency() == price.currency() && b.max.currency() == price.currency();
+    if !same || b.min.minor() > price.minor() || price.minor() > b.max.minor() || b.max.is_zero() {
+        return Err(ProductError::PayWhatYouWant);
     }
-    Ok(p)
+    Ok(Some(b))
 }
 
 fn limit(n: u32) -> Result<u32, ProductError> {
@@ -137,8 +144,9 @@ fn limit(n: u32) -> Result<u32, ProductError> {
 }
 
 impl Product {
-    /// A product, if every field keeps its rule: a title (trimmed, not empty), a price
-    /// above zero, 1 to [`MAX_DOWNLOAD_LIMIT`] downloads per purchase.
+    /// A product, if every field keeps its rule: a title (trimmed, not empty), 1 to
+    /// [`MAX_DOWNLOAD_LIMIT`] downloads per purchase. A price of zero is a free product
+    /// (given for an email address, [`crate::pricing`]).
     pub fn new(
         id: ProductId,
         title_text: &str,
@@ -150,10 +158,11 @@ impl Product {
         Ok(Product {
             id,
             title: title(title_text)?,
-            price: price(price_)?,
+            price: price_,
             edition,
             file,
             download_limit: limit(download_limit)?,
+            pwyw: None,
         })
     }
 
@@ -173,6 +182,15 @@ impl Product {
     pub fn file(&self) -> &FileRef {
         &self.file
     }
+    /// Pay what you want: the bounds of the buyer's amount (the price is the suggested
+    /// amount); `None`: a fixed price.
+    pub fn pay_what_you_want(&self) -> Option<PayWhatYouWant> {
+        self.pwyw
+    }
+    /// Free: nothing to pay, the link is mailed ([`crate::pricing`]).
+    pub fn is_free(&self) -> bool {
+        self.price.is_zero() && self.pwyw.is_none()
+    }
     /// Downloads each purchase allows.
     pub fn download_limit(&self) -> u32 {
         self.download_limit
@@ -184,7 +202,16 @@ impl Product {
     }
     /// A new price for future orders (orders already placed keep theirs).
     pub fn with_price(mut self, p: Money) -> Result<Product, ProductError> {
-        self.price = price(p)?;
+        self.pwyw = pwyw(p, self.pwyw)?;
+        self.price = p;
+        Ok(self)
+    }
+    /// Sell at a price the buyer names within `bounds` (`None`: the fixed price again).
+    pub fn with_pay_what_you_want(
+        mut self,
+        bounds: Option<PayWhatYouWant>,
+    ) -> Result<Product, ProductError> {
+        self.pwyw = pwyw(self.price, bounds)?;
         Ok(self)
     }
     pub fn with_download_limit(mut self, n: u32) -> Result<Product, ProductError> {
@@ -232,7 +259,7 @@ mod tests {
             ("A book", 900, "v1")
         );
         assert_eq!(make(" ", 900, "v1", 5), Err(ProductError::EmptyTitle));
-        assert_eq!(make("A book", 0, "v1", 5), Err(ProductError::FreePrice));
+        assert!(make("A book", 0, "v1", 5).unwrap().is_free());
         assert_eq!(
             make("A book", 900, "v1", 0),
             Err(ProductError::DownloadLimit(0))
@@ -254,8 +281,23 @@ mod tests {
         let p = make("A book", 900, "v1", 5).unwrap();
         assert!(p.clone().with_title("").is_err());
         assert!(p.clone().with_download_limit(0).is_err());
-        let free = Money::from_minor(0, Currency::Cny).unwrap();
-        assert_eq!(p.clone().with_price(free), Err(ProductError::FreePrice));
+        let m = |minor| Money::from_minor(minor, Currency::Cny).unwrap();
+        let bounds = |min, max| Some(PayWhatYouWant { min: m(min), max: m(max) });
+        let pwyw = p.clone().with_pay_what_you_want(bounds(0, 90_000)).unwrap();
+        assert!(!pwyw.is_free() && pwyw.pay_what_you_want().is_some());
+        // The suggested price must stay within the bounds, in one currency.
+        for (min, max) in [(901, 90_000), (0, 899), (0, 0)] {
+            assert_eq!(
+                p.clone().with_pay_what_you_want(bounds(min, max)),
+                Err(ProductError::PayWhatYouWant)
+            );
+        }
+        assert_eq!(pwyw.clone().with_price(m(100_000)), Err(ProductError::PayWhatYouWant));
+        let usd = Money::from_minor(100, Currency::Usd).unwrap();
+        assert_eq!(
+            p.clone().with_pay_what_you_want(Some(PayWhatYouWant { min: usd, max: m(90_000) })),
+            Err(ProductError::PayWhatYouWant)
+        );
         let p = p.with_download_limit(3).unwrap();
         assert_eq!(p.download_limit(), 3);
     }

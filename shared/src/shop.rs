@@ -199,7 +199,7 @@ impl Shop {
             ProviderStatus::Closed => {
                 if order.status == OrderStatus::Pending {
                     self.store
-                        .expire_order(&order.id, now)
+                        .expire_order(&order, now)
                         .await
                         .map_err(NotifyError::Store)?;
                 }

@@ -4,10 +4,11 @@
 //! finished within the request's deadline ([`kiosk::deadline`]) answers 503 "try again" (an order it wrote meanwhile stays pending and expires).
 
 use kiosk::channel::{ChannelError, Device};
-use kiosk::checkout::{BuyPage, Checkout, CheckoutError, CheckoutRequest};
+use kiosk::checkout::{BuyPage, Checkout, CheckoutError, CheckoutRequest, Started};
 use kiosk::form::parse_form;
 use kiosk::i18n::{Arg, Lang};
 use kiosk::order::{ChannelKind, Source};
+use kiosk::pricing::PriceError;
 use kiosk::{Email, ProductId};
 use kiosk_web::{BodyError, body_text, header_str, is_json_body, pages, request_lang, wants_json};
 use lambda_http::http::{Method, StatusCode, header};
@@ -69,6 +70,10 @@ struct JsonBody {
     /// The A/B tests of the page the buyer came from (`headline:a.b`), as `kiosk.js`
     /// passed them to the buy page.
     tests: Option<String>,
+    /// Pay what you want: the amount the buyer typed (`"12.50"`).
+    amount: Option<String>,
+    /// A discount code, as typed.
+    code: Option<String>,
 }
 
 /// The request's fields, as a form or JSON.
@@ -119,6 +124,8 @@ fn read_body(req: &Request) -> Result<JsonBody, Problem> {
             referrer: f.remove("referrer"),
             lang: f.remove("lang"),
             tests: f.remove("tests"),
+            amount: f.remove("amount"),
+            code: f.remove("code"),
         })
     }
 }
@@ -179,6 +186,56 @@ fn parse(req: &Request, body: JsonBody, lang: Lang) -> Result<CheckoutRequest, P
             false => kiosk::visit::parse_tests(body.tests.as_deref().unwrap_or_default()),
         },
         user_agent: header_str(req, header::USER_AGENT).map(str::to_owned),
+        amount: body.amount,
+        code: body.code,
+    })
+}
+
+/// A price that could not be made, for the buyer: the English message for JSON clients,
+/// the catalog's for the page, each naming the bound or the code.
+fn price_problem(lang: Lang, e: &PriceError) -> Problem {
+    let price = |m: kiosk::Money| lang.price(m);
+    let (field, id, args): (&str, &str, Vec<(&str, String)>) = match e {
+        PriceError::AmountFormat { input, min } => (
+            "amount",
+            "checkout-amount-format",
+            vec![
+                ("input", input.clone()),
+                ("min", price(*min)),
+                ("example", min.currency().example().to_owned()),
+            ],
+        ),
+        PriceError::BelowMinimum { min } => {
+            ("amount", "checkout-amount-low", vec![("min", price(*min))])
+        }
+        PriceError::AboveMaximum { max } => {
+            ("amount", "checkout-amount-high", vec![("max", price(*max))])
+        }
+        PriceError::FixedPrice { price: p } => {
+            ("amount", "checkout-amount-fixed", vec![("price", price(*p))])
+        }
+        PriceError::UnknownCode(c) => ("code", "checkout-code-unknown", vec![("code", c.clone())]),
+        PriceError::ExpiredCode(c) => ("code", "checkout-code-expired", vec![("code", c.to_string())]),
+        PriceError::UsedUpCode(c) => ("code", "checkout-code-used-up", vec![("code", c.to_string())]),
+        PriceError::DisabledCode(c) => {
+            ("code", "checkout-code-disabled", vec![("code", c.to_string())])
+        }
+        PriceError::NotForProduct(c) => {
+            ("code", "checkout-code-product", vec![("code", c.to_string())])
+        }
+        PriceError::CodeWithPayWhatYouWant => ("code", "checkout-code-pwyw", Vec::new()),
+    };
+    let mut p = Problem::field(field, id, e.to_string());
+    p.args = args;
+    p
+}
+
+/// The name of a way to pay, in the buyer's language.
+fn channel_name(lang: Lang, name: &str) -> String {
+    lang.t(if name == "alipay" {
+        "channel-alipay"
+    } else {
+        "channel-card"
     })
 }
 
@@ -214,7 +271,7 @@ pub async fn handle(shop: &Checkout, req: Request, now: OffsetDateTime) -> Respo
         return kiosk_js(&req);
     }
     if let Some(id) = req.uri().path().strip_prefix("/buy/") {
-        return buy_page(shop, &req, id).await;
+        return buy_page(shop, &req, id, now).await;
     }
     if let Some(id) = req.uri().path().strip_prefix("/products/") {
         return product_json(shop, &req, id).await;
@@ -297,7 +354,12 @@ fn kiosk_js(req: &Request) -> Response<Body> {
 /// `origin` is one the shop allows (`EMBED_ORIGINS`), that origin alone may frame it and
 /// the page talks to it with `postMessage`; any other value gets the ordinary page,
 /// which no site may frame.
-async fn buy_page(shop: &Checkout, req: &Request, id: &str) -> Response<Body> {
+async fn buy_page(
+    shop: &Checkout,
+    req: &Request,
+    id: &str,
+    now: OffsetDateTime,
+) -> Response<Body> {
     let query = parse_form(req.uri().query().unwrap_or("")).unwrap_or_default();
     let lang = request_lang(
         req,
@@ -366,7 +428,64 @@ async fn buy_page(shop: &Checkout, req: &Request, id: &str) -> Response<Body> {
     let hidden: Vec<(&str, &str)> = hidden.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let channels: Vec<&str> = page.channels.iter().map(|k| k.as_str()).collect();
     let product = &page.product;
-    let price = lang.price(product.price());
+    let list = lang.price(product.price());
+    let mut price = list.clone();
+    // Pay what you want: the field, with the suggested amount filled in.
+    let bounds = product.pay_what_you_want().map(|b| {
+        (
+            product.price().to_decimal(),
+            lang.price(b.min),
+            lang.price(b.max),
+        )
+    });
+    let amount = bounds
+        .as_ref()
+        .map(|(suggested, min, max)| pages::AmountField {
+            suggested,
+            min,
+            max,
+            suggested_price: &list,
+        });
+    // A code the buyer arrived with (`?code=`): the page shows the price it makes, or
+    // why it cannot be used; the checkout decides again when the form is sent.
+    let code_text = query
+        .get("code")
+        .map(|c| c.trim().chars().take(32).collect::<String>())
+        .unwrap_or_default();
+    let mut applied = None;
+    let mut problem = None;
+    let offer_code = product.pay_what_you_want().is_none() && !product.is_free();
+    if offer_code && !code_text.is_empty() {
+        let stored = match kiosk_web::deadline(req).run(shop.code(&code_text)).await {
+            Some(Ok(c)) => c,
+            _ => None,
+        };
+        let name = kiosk::pricing::CodeName::parse(&code_text);
+        match kiosk::pricing::quote(product, None, name.as_ref(), stored.as_ref(), now) {
+            Ok(q) => {
+                let was = std::mem::replace(&mut price, lang.price(q.amount));
+                applied = Some(lang.tr(
+                    "buy-code-applied",
+                    &[
+                        ("code", Arg::Text(&code_text.to_ascii_uppercase())),
+                        ("price", Arg::Text(&price)),
+                        ("was", Arg::Text(&was)),
+                    ],
+                ));
+            }
+            Err(e) => {
+                let p = price_problem(lang, &e);
+                let args: Vec<(&str, Arg)> =
+                    p.args.iter().map(|(k, v)| (*k, Arg::Text(v))).collect();
+                problem = Some(lang.tr(p.id, &args));
+            }
+        }
+    }
+    let code = offer_code.then(|| pages::CodeField {
+        value: &code_text,
+        applied: applied.as_deref(),
+        problem: problem.as_deref(),
+    });
     let file = &product.file().name;
     let kind = file
         .rsplit_once('.')
@@ -385,6 +504,9 @@ async fn buy_page(shop: &Checkout, req: &Request, id: &str) -> Response<Body> {
         hidden: &hidden,
         embed: embed.as_deref(),
         other_languages: &other_languages,
+        amount,
+        code,
+        free: product.is_free(),
     });
     match &embed {
         Some(host) => kiosk_web::html_embedded(StatusCode::OK, html, host),
@@ -491,13 +613,50 @@ async fn checkout(shop: &Checkout, req: &Request, now: OffsetDateTime) -> Respon
         Err(p) => return problem_response(req, lang, &p),
     };
     let problem = match shop.start(parsed, now).await {
-        Ok(started) if wants_json(req) => {
+        Ok(Started::Pay(started)) if wants_json(req) => {
             return kiosk_web::json(
                 StatusCode::OK,
                 &json!({ "order_id": started.order_id.as_str(), "pay_url": started.pay_url }),
             );
         }
-        Ok(started) => return kiosk_web::see_other(lang, &started.pay_url),
+        Ok(Started::Pay(started)) => return kiosk_web::see_other(lang, &started.pay_url),
+        // Free: the link goes by mail only (the address is proven by it), so the reply
+        // says where it went and shows no link.
+        Ok(Started::Mailed { order_id, email, .. }) if wants_json(req) => {
+            return kiosk_web::json(
+                StatusCode::OK,
+                &json!({ "order_id": order_id.as_str(), "mailed_to": email.as_str() }),
+            );
+        }
+        Ok(Started::Mailed { email, title, .. }) => {
+            return kiosk_web::html(
+                StatusCode::OK,
+                pages::free_sent(lang, &title, email.as_str()),
+            );
+        }
+        Err(CheckoutError::Price(e)) => price_problem(lang, &e),
+        Err(CheckoutError::Channel(ChannelError::TooSmall { channel, smallest })) => {
+            let mut p = Problem::field(
+                "amount",
+                "checkout-amount-channel",
+                format!("{channel} cannot charge less than {smallest}"),
+            );
+            p.args = vec![
+                ("channel", channel_name(lang, channel)),
+                ("smallest", lang.price(smallest)),
+            ];
+            p
+        }
+        Err(CheckoutError::TooManyFree) => Problem::status(
+            StatusCode::TOO_MANY_REQUESTS,
+            "checkout-free-too-many",
+            "Too many free copies were asked for from your network or for this address. Please try again later.",
+        ),
+        Err(CheckoutError::FreeOff) => Problem::status(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "checkout-free-off",
+            "This shop cannot send free copies right now.",
+        ),
         Err(CheckoutError::UnknownProduct(id)) => Problem {
             status: StatusCode::NOT_FOUND,
             field: Some("product_id"),
@@ -523,14 +682,7 @@ async fn checkout(shop: &Checkout, req: &Request, now: OffsetDateTime) -> Respon
             "checkout-channel-off",
             format!("this shop does not take payments through {name}"),
         )
-        .arg(
-            "channel",
-            lang.t(if name == "alipay" {
-                "channel-alipay"
-            } else {
-                "channel-card"
-            }),
-        ),
+        .arg("channel", channel_name(lang, name)),
         Err(e) => {
             tracing::error!(error = %e, source = ?std::error::Error::source(&e), "checkout failed");
             Problem::status(

@@ -93,6 +93,51 @@ pub struct BuyForm<'a> {
     pub embed: Option<&'a str>,
     /// This page in each other language: (language, URL).
     pub other_languages: &'a [(Lang, String)],
+    /// Pay what you want: the buyer's amount field.
+    pub amount: Option<AmountField<'a>>,
+    /// The discount code field (fixed-price products that cost something).
+    pub code: Option<CodeField<'a>>,
+    /// Nothing to pay: the button mails the link.
+    pub free: bool,
+}
+
+/// The amount field of a pay-what-you-want product.
+pub struct AmountField<'a> {
+    /// Filled in: the suggested amount as typed (`12.00`).
+    pub suggested: &'a str,
+    /// The bounds and the suggestion as a buyer reads them (`¥5.00`).
+    pub min: &'a str,
+    pub max: &'a str,
+    pub suggested_price: &'a str,
+}
+
+/// The discount code field: the code the buyer arrived with (`?code=`), and what it did.
+pub struct CodeField<'a> {
+    pub value: &'a str,
+    /// The code applied: the line that says so (the page's price is already the
+    /// reduced one).
+    pub applied: Option<&'a str>,
+    /// The code could not be used: why, in the buyer's language.
+    pub problem: Option<&'a str>,
+}
+
+/// After a free claim: where the link went (it is never shown on the page).
+pub fn free_sent(lang: Lang, title: &str, email: &str) -> String {
+    let heading = lang.t("free-sent-title");
+    frame(
+        lang,
+        &heading,
+        "",
+        &format!(
+            "<h1>{}</h1><p>{}</p>",
+            e(&heading),
+            tr(
+                lang,
+                "free-sent-body",
+                &[("title", Arg::Text(title)), ("email", Arg::Text(email))]
+            )
+        ),
+    )
 }
 
 /// The hosted buy page: the product as stored, an email field and Buy Now, as a plain
@@ -117,6 +162,11 @@ pub fn buy(f: &BuyForm) -> String {
             ]
         ),
     );
+    let about = if f.free {
+        format!("{about}<p>{}</p>", t(lang, "buy-free-note"))
+    } else {
+        about
+    };
     let switch = if f.other_languages.is_empty() {
         String::new()
     } else {
@@ -211,14 +261,62 @@ pub fn buy(f: &BuyForm) -> String {
              <input id=\"email\" name=\"email\" type=\"email\" required autocomplete=\"email\" \
              inputmode=\"email\" aria-describedby=\"email-help\" class=\"field\"></p>\
              <p id=\"email-help\" class=\"muted\">{email_help}</p>\
-             {pay}<p><button class=\"btn\" type=\"submit\">{button}</button></p></form>{switch}",
+             {amount}{code}{pay}<p><button class=\"btn\" type=\"submit\">{button}</button></p></form>{switch}",
             title = e(f.title),
             action = e(f.action),
             email_label = t(lang, "buy-email-label"),
             email_help = t(lang, "buy-email-help"),
-            button = tr(lang, "buy-button", &[("price", f.price.into())]),
+            amount = amount_field(lang, f.amount.as_ref()),
+            code = code_field(lang, f.code.as_ref()),
+            button = if f.free {
+                t(lang, "buy-button-free")
+            } else if f.amount.is_some() {
+                t(lang, "buy-button-pwyw")
+            } else {
+                tr(lang, "buy-button", &[("price", f.price.into())])
+            },
         ),
         &tail,
+    )
+}
+
+fn amount_field(lang: Lang, a: Option<&AmountField>) -> String {
+    let Some(a) = a else {
+        return String::new();
+    };
+    format!(
+        "<p><label for=\"amount\">{label}</label><br>\
+         <input id=\"amount\" name=\"amount\" type=\"text\" inputmode=\"decimal\" required \
+         value=\"{value}\" aria-describedby=\"amount-help\" class=\"field\" autocomplete=\"off\"></p>\
+         <p id=\"amount-help\" class=\"muted\">{help}</p>",
+        label = tr(lang, "buy-amount-label", &[("min", Arg::Text(a.min))]),
+        value = e(a.suggested),
+        help = tr(
+            lang,
+            "buy-amount-help",
+            &[
+                ("suggested", Arg::Text(a.suggested_price)),
+                ("max", Arg::Text(a.max))
+            ]
+        ),
+    )
+}
+
+fn code_field(lang: Lang, c: Option<&CodeField>) -> String {
+    let Some(c) = c else {
+        return String::new();
+    };
+    let note = match (c.applied, c.problem) {
+        (_, Some(problem)) => format!("<p id=\"code-note\" class=\"error\" role=\"alert\">{}</p>", e(problem)),
+        (Some(applied), None) => format!("<p id=\"code-note\" class=\"muted\">{}</p>", e(applied)),
+        (None, None) => String::new(),
+    };
+    format!(
+        "<p><label for=\"code\">{label}</label><br>\
+         <input id=\"code\" name=\"code\" type=\"text\" value=\"{value}\" class=\"field\" \
+         autocomplete=\"off\" autocapitalize=\"characters\" spellcheck=\"false\" maxlength=\"32\"></p>{note}",
+        label = t(lang, "buy-code-label"),
+        value = e(c.value),
     )
 }
 

@@ -71,6 +71,27 @@ pub const ERROR_PAGES: &[ErrorPage] = &[
     ),
     ("checkout-too-many-title", "checkout-too-many", &[]),
     ("checkout-too-large-title", "checkout-too-large", &[]),
+    (
+        "checkout-check-title",
+        "checkout-amount-format",
+        &[("input", "9.501"), ("min", "¥5.00"), ("example", "9.00")],
+    ),
+    ("checkout-check-title", "checkout-amount-low", &[("min", "¥5.00")]),
+    ("checkout-check-title", "checkout-amount-high", &[("max", "¥1200.00")]),
+    ("checkout-check-title", "checkout-amount-fixed", &[("price", "¥9.00")]),
+    (
+        "checkout-check-title",
+        "checkout-amount-channel",
+        &[("channel", "channel-card"), ("smallest", "$0.50")],
+    ),
+    ("checkout-check-title", "checkout-code-unknown", &[("code", "LAUNCH")]),
+    ("checkout-check-title", "checkout-code-expired", &[("code", "LAUNCH")]),
+    ("checkout-check-title", "checkout-code-used-up", &[("code", "LAUNCH")]),
+    ("checkout-check-title", "checkout-code-disabled", &[("code", "LAUNCH")]),
+    ("checkout-check-title", "checkout-code-product", &[("code", "LAUNCH")]),
+    ("checkout-check-title", "checkout-code-pwyw", &[]),
+    ("checkout-too-many-title", "checkout-free-too-many", &[]),
+    ("error-title", "checkout-free-off", &[]),
     ("return-invalid-title", "return-invalid-body", &[]),
     ("order-not-found-title", "order-not-found-body", &[]),
     ("resend-bad-email-title", "resend-bad-email-body", &[]),
@@ -137,12 +158,32 @@ pub fn pages(lang: Lang) -> Vec<Rendered> {
             )
         })
         .collect();
-    let form = |embed: Option<&'static str>, channels: &'static [&'static str]| {
+    let min = lang.price(Money::from_minor(500, Currency::Cny).unwrap_or(product.price()));
+    let max = lang.price(Money::from_minor(90_000, Currency::Cny).unwrap_or(product.price()));
+    let reduced = lang.price(Money::from_minor(720, Currency::Cny).unwrap_or(product.price()));
+    let applied = lang.tr(
+        "buy-code-applied",
+        &[
+            ("code", Arg::Text("LAUNCH")),
+            ("price", Arg::Text(&reduced)),
+            ("was", Arg::Text(&price)),
+        ],
+    );
+    let used_up = lang.tr("checkout-code-used-up", &[("code", Arg::Text("LAUNCH"))]);
+    #[derive(Clone, Copy)]
+    enum Pricing {
+        Fixed,
+        Code(bool),
+        Pwyw,
+        Free,
+    }
+    let priced = |pricing: Pricing, embed: Option<&'static str>, channels: &'static [&'static str]| {
+        let suggested = product.price().to_decimal();
         pages::buy(&pages::BuyForm {
             lang,
             product_id: product.id().as_str(),
             title: product.title(),
-            price: &price,
+            price: if matches!(pricing, Pricing::Code(true)) { &reduced } else { &price },
             edition: product.edition().as_str(),
             file_kind: Some("PDF"),
             downloads: product.download_limit(),
@@ -151,7 +192,23 @@ pub fn pages(lang: Lang) -> Vec<Rendered> {
             hidden: &[("utm_source", "newsletter")],
             embed,
             other_languages: &others,
+            amount: matches!(pricing, Pricing::Pwyw).then(|| pages::AmountField {
+                suggested: &suggested,
+                min: &min,
+                max: &max,
+                suggested_price: &price,
+            }),
+            code: match pricing {
+                Pricing::Fixed => Some(pages::CodeField { value: "", applied: None, problem: None }),
+                Pricing::Code(true) => Some(pages::CodeField { value: "LAUNCH", applied: Some(&applied), problem: None }),
+                Pricing::Code(false) => Some(pages::CodeField { value: "LAUNCH", applied: None, problem: Some(&used_up) }),
+                Pricing::Pwyw | Pricing::Free => None,
+            },
+            free: matches!(pricing, Pricing::Free),
         })
+    };
+    let form = |embed: Option<&'static str>, channels: &'static [&'static str]| {
+        priced(Pricing::Fixed, embed, channels)
     };
     let url = grant.token.url_under(SAMPLE_BASE);
     let until = lang.datetime(at() + time::Duration::days(30));
@@ -162,6 +219,11 @@ pub fn pages(lang: Lang) -> Vec<Rendered> {
             form(Some("https://books.example.com"), &["alipay"]),
         ),
         page("buy-unavailable", form(None, &[])),
+        page("buy-code", priced(Pricing::Code(true), None, &["alipay"])),
+        page("buy-code-refused", priced(Pricing::Code(false), None, &["alipay"])),
+        page("buy-pay-what-you-want", priced(Pricing::Pwyw, None, &["alipay", "stripe"])),
+        page("buy-free", priced(Pricing::Free, None, &["alipay"])),
+        page("free-sent", pages::free_sent(lang, SAMPLE_TITLE, SAMPLE_EMAIL)),
         page("redirecting", pages::redirecting(lang, &url)),
         page(
             "paid",

@@ -249,6 +249,11 @@ impl Channel for AlipayChannel {
         currency == Currency::Cny
     }
 
+    /// Alipay's `total_amount` range starts at 0.01.
+    fn smallest_charge(&self, currency: Currency) -> Money {
+        Money::from_minor(1, currency).unwrap_or_else(|_| unreachable!("1 is below the maximum"))
+    }
+
     /// A signed URL of Alipay's cashier; no call to Alipay (the trade is created when the
     /// buyer opens it).
     async fn start_payment(

@@ -172,6 +172,12 @@ pub enum ChannelError {
     Rejected(#[source] Rejection),
     #[error("{0} cannot be paid through this channel")]
     Currency(crate::money::Currency),
+    /// The amount is below what the channel can charge.
+    #[error("{channel} cannot charge less than {smallest}")]
+    TooSmall {
+        channel: &'static str,
+        smallest: Money,
+    },
     #[error("could not sign the request")]
     Sign(#[source] Box<dyn std::error::Error + Send + Sync>),
     #[error("could not reach the payment provider")]
@@ -268,6 +274,11 @@ pub trait Channel: Send + Sync {
     /// Whether this channel can take payments in `currency` (checked before anything is
     /// written).
     fn accepts(&self, currency: Currency) -> bool;
+
+    /// The smallest amount this channel can charge in `currency` (Alipay: 0.01; Stripe:
+    /// its minimum charge per currency). A price below it is refused before anything is
+    /// written, or, for a discount, raised to it ([`crate::pricing`]).
+    fn smallest_charge(&self, currency: Currency) -> Money;
 
     /// Start paying `order`: the provider's payment page for it. May call the provider
     /// (Stripe creates a Checkout Session); nothing is written here.
@@ -387,6 +398,8 @@ impl Channels {
         match kind {
             ChannelKind::Alipay => self.alipay.as_ref().map(AnyChannel::Alipay),
             ChannelKind::Stripe => self.stripe.as_ref().map(AnyChannel::Stripe),
+            // Free orders have no provider.
+            ChannelKind::Free => None,
         }
     }
 
@@ -419,6 +432,9 @@ impl Channel for AnyChannel<'_> {
     }
     fn accepts(&self, currency: Currency) -> bool {
         each!(self, c => c.accepts(currency))
+    }
+    fn smallest_charge(&self, currency: Currency) -> Money {
+        each!(self, c => c.smallest_charge(currency))
     }
     async fn start_payment(
         &self,

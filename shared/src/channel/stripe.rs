@@ -387,6 +387,20 @@ fn irrelevant(what: &str) -> Result<Notice, ChannelError> {
     Ok(Notice::Irrelevant { what: what.into() })
 }
 
+/// Stripe's minimum charge per currency, from its "Minimum and maximum charge amounts"
+/// table (USD 0.50, EUR 0.50, GBP 0.30, JPY 50). The yuan is not in that table; Stripe
+/// asks for the equivalent of USD 0.50 there, which Kiosk fixes at CNY 4.00 so the
+/// limit does not move with the exchange rate.
+pub fn smallest_charge(currency: Currency) -> Money {
+    let minor = match currency {
+        Currency::Usd | Currency::Eur => 50,
+        Currency::Gbp => 30,
+        Currency::Jpy => 50,
+        Currency::Cny => 400,
+    };
+    Money::from_minor(minor, currency).unwrap_or_else(|_| unreachable!("below the maximum"))
+}
+
 impl Channel for StripeChannel {
     fn kind(&self) -> ChannelKind {
         ChannelKind::Stripe
@@ -395,6 +409,10 @@ impl Channel for StripeChannel {
     /// Every currency Kiosk prices in (Stripe charges all of them).
     fn accepts(&self, _currency: Currency) -> bool {
         true
+    }
+
+    fn smallest_charge(&self, currency: Currency) -> Money {
+        smallest_charge(currency)
     }
 
     /// Creates the Checkout Session (idempotent per order) and answers its page.

@@ -17,6 +17,7 @@ use crate::i18n::Lang;
 use crate::ids::{DownloadToken, OrderId, ProductId};
 use crate::money::{Currency, Money};
 use crate::order::{ChannelKind, Dispute, MailState, Order, OrderStatus, RefundRequest, Source};
+use crate::pricing::{Code, CodeName, Discount};
 use crate::product::{Edition, FileRef, Product};
 use crate::visit::Name;
 
@@ -32,6 +33,11 @@ pub const UNPAID_RETENTION: Duration = Duration::days(7);
 /// expression elsewhere in the store can only name an attribute this module writes.
 pub mod attr {
     pub const AMOUNT_MINOR: &str = "amount_minor";
+    pub const CODE: &str = "code";
+    pub const LIST_MINOR: &str = "list_minor";
+    pub const USES: &str = "uses";
+    pub const MAX_USES: &str = "max_uses";
+    pub const DISABLED: &str = "disabled";
     pub const CHECK_AT: &str = "check_at";
     pub const CHECKS: &str = "checks";
     pub const COUNT: &str = "count";
@@ -192,6 +198,8 @@ pub fn product_item(p: &Product, now: OffsetDateTime) -> Item {
         .s("edition", p.edition().as_str())
         .file(p.file())
         .n("download_limit", p.download_limit())
+        .opt_n("min_minor", p.pay_what_you_want().map(|b| b.min.minor()))
+        .opt_n("max_minor", p.pay_what_you_want().map(|b| b.max.minor()))
         .ts("updated_at", now)
         .0
 }
@@ -207,6 +215,8 @@ pub fn order_item(o: &Order) -> Item {
         .s(attr::EMAIL, o.email.as_str())
         .n(attr::AMOUNT_MINOR, o.amount.minor())
         .s(attr::CURRENCY, o.amount.currency().code())
+        .n(attr::LIST_MINOR, o.list_price.minor())
+        .opt_s(attr::CODE, o.code.as_ref().map(CodeName::as_str))
         .s("channel", o.channel.as_str())
         .s(attr::STATUS, o.status.as_str())
         .opt_s(attr::PROVIDER_TXN_ID, o.provider_txn_id.as_deref())
@@ -300,6 +310,63 @@ pub fn txn_item(channel: ChannelKind, txn: &str, order: &OrderId) -> Item {
         .0
 }
 
+/// Discount codes share one partition, `CODES`, keyed by name: `kiosk code list` is one
+/// query, and the checkout function's policy names one leading key.
+pub const CODES_PK: &str = "CODES";
+
+pub fn code_key(name: &CodeName) -> Item {
+    key(CODES_PK.to_owned(), name.as_str())
+}
+
+pub fn code_item(c: &Code) -> Item {
+    let (percent, off) = match c.discount {
+        Discount::Percent(p) => (Some(u64::from(p)), None),
+        Discount::Off(m) => (None, Some(m)),
+    };
+    let products: Vec<&str> = c.products.iter().map(ProductId::as_str).collect();
+    Builder::new(code_key(&c.name), "code")
+        .opt_n("percent", percent)
+        .opt_n("off_minor", off.map(Money::minor))
+        .opt_s(attr::CURRENCY, off.map(|m| m.currency().code()))
+        .opt_s("products", (!products.is_empty()).then(|| products.join(",")).as_deref())
+        .opt_n(attr::MAX_USES, c.max_uses.map(u64::from))
+        .n(attr::USES, c.uses)
+        .opt_ts(attr::EXPIRES_AT, c.expires_at)
+        .bool(attr::DISABLED, c.disabled)
+        .ts(attr::CREATED_AT, c.created_at)
+        .0
+}
+
+pub fn code_from(item: &Item) -> Result<Code, StoreError> {
+    let r = Reader::new(item, "code");
+    let name = CodeName::parse(r.s("sk")?).ok_or_else(|| r.corrupt("sk", "not a code"))?;
+    let discount = match (r.opt_n::<u8>("percent")?, r.opt_n::<u64>("off_minor")?) {
+        (Some(p), None) if (1..=100).contains(&p) => Discount::Percent(p),
+        (None, Some(minor)) => Discount::Off(
+            Money::from_minor(minor, r.parse(attr::CURRENCY)?)
+                .map_err(|e| r.corrupt("off_minor", &e.to_string()))?,
+        ),
+        _ => return Err(r.corrupt("code", "needs one of percent (1-100) and off_minor")),
+    };
+    let products = match r.opt_s("products")? {
+        Some(list) => list
+            .split(',')
+            .map(|p| ProductId::parse(p).map_err(|_| r.corrupt("products", "not a product id")))
+            .collect::<Result<_, _>>()?,
+        None => Vec::new(),
+    };
+    Ok(Code {
+        name,
+        discount,
+        products,
+        max_uses: r.opt_n(attr::MAX_USES)?,
+        uses: r.n(attr::USES)?,
+        expires_at: r.opt_ts(attr::EXPIRES_AT)?,
+        disabled: r.bool(attr::DISABLED)?,
+        created_at: r.ts(attr::CREATED_AT)?,
+    })
+}
+
 /// "Resend my links" rate limit for one address: no new mail before `until`.
 /// The "resend my links" slot of one address from one network. (Addresses are stored
 /// lowercase, so they cannot collide with the upper-case `NET#`/`DAY#` keys below.)
@@ -324,11 +391,17 @@ pub fn network_counter_key(
     )
 }
 
-/// The counter of "resend" mails to `email` in the window starting `window`.
-pub fn resend_address_key(email: &Email, window: OffsetDateTime) -> Item {
+/// The counter of `counter`'s mails to `email` in the window starting `window`
+/// (`RESEND#DAY#...`, `FREE#DAY#...`).
+pub fn address_counter_key(
+    counter: crate::net::NetworkCounter,
+    email: &Email,
+    window: OffsetDateTime,
+) -> Item {
+    let prefix = counter.key_prefix();
     key(
-        format!("RESEND#DAY#{}#{email}", window.unix_timestamp()),
-        "RESEND",
+        format!("{prefix}#DAY#{}#{email}", window.unix_timestamp()),
+        prefix,
     )
 }
 
@@ -473,14 +546,29 @@ pub fn product_from(item: &Item) -> Result<Product, StoreError> {
     let r = Reader::new(item, "product");
     let edition =
         Edition::parse(r.s("edition")?).map_err(|e| r.corrupt("edition", &e.to_string()))?;
+    let price = r.money()?;
+    let bound = |k: &str| -> Result<Option<Money>, StoreError> {
+        r.opt_n::<u64>(k)?
+            .map(|minor| {
+                Money::from_minor(minor, price.currency())
+                    .map_err(|e| r.corrupt("product", &e.to_string()))
+            })
+            .transpose()
+    };
+    let pwyw = match (bound("min_minor")?, bound("max_minor")?) {
+        (Some(min), Some(max)) => Some(crate::pricing::PayWhatYouWant { min, max }),
+        (None, None) => None,
+        _ => return Err(r.corrupt("product", "min_minor and max_minor go together")),
+    };
     Product::new(
         r.id(attr::PRODUCT_ID, ProductId::parse)?,
         r.s("title")?,
-        r.money()?,
+        price,
         edition,
         r.file()?,
         r.n("download_limit")?,
     )
+    .and_then(|p| p.with_pay_what_you_want(pwyw))
     // Which attribute broke a rule is in the message; the item is not a product.
     .map_err(|e| r.corrupt("product", &e.to_string()))
 }
@@ -517,6 +605,16 @@ pub fn order_from(item: &Item) -> Result<Order, StoreError> {
         download_limit: r.n("download_limit")?,
         email: r.id(attr::EMAIL, Email::from_stored)?,
         amount: r.money()?,
+        // Orders made before list prices were recorded were sold at the list price.
+        list_price: match r.opt_n::<u64>(attr::LIST_MINOR)? {
+            Some(minor) => Money::from_minor(minor, r.money()?.currency())
+                .map_err(|_| r.corrupt(attr::LIST_MINOR, "not an amount"))?,
+            None => r.money()?,
+        },
+        code: match r.opt_s(attr::CODE)? {
+            Some(c) => Some(CodeName::parse(c).ok_or_else(|| r.corrupt(attr::CODE, "not a code"))?),
+            None => None,
+        },
         channel: r.parse::<ChannelKind>("channel")?,
         status: r.parse::<OrderStatus>("status")?,
         provider_txn_id: r.opt_s(attr::PROVIDER_TXN_ID)?.map(str::to_owned),

@@ -7,6 +7,7 @@
 //! failed".
 
 mod codec;
+mod codes;
 mod editions;
 mod grants;
 mod mail;
@@ -70,6 +71,9 @@ pub enum StoreError {
     Contention(OrderId),
     #[error("could not make a download token")]
     Token(#[source] IdError),
+    /// The order's discount code could not be used (nothing was written).
+    #[error(transparent)]
+    CodeRefused(crate::pricing::PriceError),
 }
 
 fn aws<E, R>(op: &'static str) -> impl FnOnce(SdkError<E, R>) -> StoreError

@@ -30,8 +30,14 @@ pub enum Paid {
 }
 
 impl Store {
-    /// Store a new pending order. Fails without overwriting if the id exists.
+    /// Store a new order. Fails without overwriting if the id exists. An order that names
+    /// a discount code reserves one use of it in the same transaction
+    /// ([`StoreError::CodeRefused`] when it has none left, or had expired when the order
+    /// was created).
     pub async fn create_order(&self, order: &Order) -> Result<(), StoreError> {
+        if order.code.is_some() {
+            return self.create_order_with(order, None, order.created_at).await;
+        }
         match self
             .put_if(codec::order_item(order), codec::NEW_ITEM, "PutItem(order)")
             .await?
@@ -39,6 +45,13 @@ impl Store {
             true => Ok(()),
             false => Err(StoreError::OrderExists(order.id.clone())),
         }
+    }
+
+    /// Store a new free order, paid at once, with its grant (and its code's use) in one
+    /// transaction; see [`Store::create_order`].
+    pub async fn create_free_order(&self, order: &Order, grant: &Grant) -> Result<(), StoreError> {
+        self.create_order_with(order, Some(grant), order.created_at)
+            .await
     }
 
     pub async fn get_order(&self, id: &OrderId) -> Result<Option<Order>, StoreError> {
@@ -267,30 +280,72 @@ impl Store {
 
     /// A pending order the provider closed (or reconcile closed after its expiry). From
     /// now on DynamoDB's TTL may delete it, [`UNPAID_RETENTION`] from `now`: long enough
-    /// for a late notification, which still pays it. Returns `false` (and writes nothing)
-    /// if the order is no longer pending.
-    pub async fn expire_order(
-        &self,
-        id: &OrderId,
-        now: OffsetDateTime,
-    ) -> Result<bool, StoreError> {
-        Self::update_if(
-            self.client
+    /// for a late notification, which still pays it. An order that reserved a discount
+    /// code's use gives it back in the same transaction (a late payment keeps its price
+    /// all the same: the money was taken). Returns `false` (and writes nothing) if the
+    /// order is no longer pending.
+    pub async fn expire_order(&self, order: &Order, now: OffsetDateTime) -> Result<bool, StoreError> {
+        let expire = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(codec::order_key(&order.id)))
+            .update_expression(format!(
+                "SET #status = :expired, #ttl = :ttl REMOVE {PENDING}, {CHECK_AT}"
+            ))
+            .condition_expression("#status = :pending")
+            .expression_attribute_names("#status", STATUS)
+            .expression_attribute_names("#ttl", TTL)
+            .expression_attribute_values(":ttl", ts(now + UNPAID_RETENTION))
+            .expression_attribute_values(":expired", s(OrderStatus::Expired.as_str()))
+            .expression_attribute_values(":pending", s(OrderStatus::Pending.as_str()))
+            .build()
+            .map_err(building("build Update"))?;
+        let Some(code) = &order.code else {
+            let res = self
+                .client
                 .update_item()
                 .table_name(&self.table)
-                .set_key(Some(codec::order_key(id)))
-                .update_expression(format!(
-                    "SET #status = :expired, #ttl = :ttl REMOVE {PENDING}, {CHECK_AT}"
-                ))
-                .condition_expression("#status = :pending")
-                .expression_attribute_names("#status", STATUS)
-                .expression_attribute_names("#ttl", TTL)
-                .expression_attribute_values(":ttl", ts(now + UNPAID_RETENTION))
-                .expression_attribute_values(":expired", s(OrderStatus::Expired.as_str()))
-                .expression_attribute_values(":pending", s(OrderStatus::Pending.as_str())),
-            "UpdateItem(expire)",
-        )
-        .await
+                .set_key(Some(expire.key))
+                .set_update_expression(Some(expire.update_expression))
+                .set_condition_expression(expire.condition_expression)
+                .set_expression_attribute_names(expire.expression_attribute_names)
+                .set_expression_attribute_values(expire.expression_attribute_values)
+                .send()
+                .await;
+            return Ok(super::conditional(res, "UpdateItem(expire)")?.is_some());
+        };
+        let sent = self
+            .client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().update(expire).build())
+            .transact_items(
+                TransactWriteItem::builder()
+                    .update(self.release_code(code)?)
+                    .build(),
+            )
+            .send()
+            .await;
+        match sent {
+            Ok(_) => Ok(true),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_transaction_canceled_exception()) =>
+            {
+                let still_pending = self
+                    .get_order(&order.id)
+                    .await?
+                    .is_some_and(|o| o.status == OrderStatus::Pending);
+                if still_pending {
+                    // The code had no use to give back (it cannot: every pending order
+                    // reserved one); expire the order regardless, never keep it pending.
+                    tracing::error!(order_id = %order.id, code = %code, "expiring an order whose code had no use to give back");
+                    let mut plain = order.clone();
+                    plain.code = None;
+                    return Box::pin(self.expire_order(&plain, now)).await;
+                }
+                Ok(false)
+            }
+            Err(e) => Err(aws("TransactWriteItems(expire)")(e)),
+        }
     }
 
     /// Record a refund the provider reported (see [`Order::record_refund`]), whatever

@@ -66,8 +66,22 @@ impl Store {
         window: Duration,
         now: OffsetDateTime,
     ) -> Result<bool, StoreError> {
+        self.count_mail_to(NetworkCounter::Resend, email, limit, window, now)
+            .await
+    }
+
+    /// Count one of `counter`'s mails to `email` in the current `window`-long window:
+    /// `Ok(false)` (nothing counted) once `limit` were counted in it.
+    pub async fn count_mail_to(
+        &self,
+        counter: NetworkCounter,
+        email: &Email,
+        limit: u32,
+        window: Duration,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
         self.count_now(
-            |start| codec::resend_address_key(email, start),
+            |start| codec::address_counter_key(counter, email, start),
             limit,
             window,
             now,

@@ -334,7 +334,7 @@ async fn a_notification_for_an_expired_order_pays_it() {
     assert!(
         w.shop
             .store
-            .expire_order(&order.id, kiosk_e2e::now())
+            .expire_order(&order, kiosk_e2e::now())
             .await
             .unwrap()
     );

@@ -113,6 +113,10 @@ fn checkout() -> &'static Checkout {
             config.checkout(),
             Store::new(aws_sdk_dynamodb::Client::new(&sdk), &config.table_name),
             channels(),
+            Some(kiosk::mail::Mailer::new(
+                aws_sdk_ses::Client::new(&sdk),
+                config.sender_email.clone(),
+            )),
         )
     })
 }

@@ -230,7 +230,7 @@ async fn a_refund_reported_before_the_payment_wins_over_it() {
     // An expired order's full refund is recorded too (no longer dropped), and wins over
     // a payment that comes after.
     let late = w.pending(&product, &w.buyer(3)).await;
-    w.shop.store.expire_order(&late.id, now()).await.unwrap();
+    w.shop.store.expire_order(&late, now()).await.unwrap();
     let full = refund_notification(&w, &late, "TRADE_CLOSED", "9.00");
     assert_eq!(w.notify(&full).await, (200, "success".to_owned()));
     assert_eq!(w.order(&late.id).await.status, OrderStatus::Refunded);

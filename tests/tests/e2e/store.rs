@@ -86,7 +86,6 @@ async fn an_invalid_product_cannot_be_stored_or_read() {
     for (edition, price, limit, why) in [
         ("v 1", "9.00", 5, ProductError::Edition("v 1".into())),
         ("../v1", "9.00", 5, ProductError::Edition("../v1".into())),
-        ("v1", "0.00", 5, ProductError::FreePrice),
         ("v1", "9.00", 0, ProductError::DownloadLimit(0)),
         ("v1", "9.00", 5000, ProductError::DownloadLimit(5000)),
     ] {

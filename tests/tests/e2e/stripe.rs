@@ -909,7 +909,9 @@ async fn card_checkouts_fit_stripes_expiry_window_at_any_order_ttl() {
         let started = shop
             .start(request(&email, None), kiosk::clock::now())
             .await
-            .unwrap_or_else(|e| panic!("ORDER_TTL_MINUTES={minutes}: {e:?}"));
+            .unwrap_or_else(|e| panic!("ORDER_TTL_MINUTES={minutes}: {e:?}"))
+            .pay()
+            .expect("a sale, not a free order");
         let session = started.pay_url.rsplit('/').next().unwrap().to_owned();
         let s = local.app.stripe.session(&session).unwrap();
         let expires: i64 = s.form["expires_at"].parse().unwrap();
@@ -927,6 +929,8 @@ fn local_secret_key() -> String {
 
 fn request(email: &str, channel: Option<ChannelKind>) -> CheckoutRequest {
     CheckoutRequest {
+        amount: None,
+        code: None,
         lang: kiosk::i18n::Lang::EN,
         tests: Vec::new(),
         user_agent: None,
@@ -961,7 +965,12 @@ async fn a_shop_with_only_stripe_sells_by_card_and_refuses_alipay() {
     );
 
     // Without a channel: Stripe. Paid with the webhook lost, confirmed on return.
-    let started = checkout.start(request(&email, None), now()).await.unwrap();
+    let started = checkout
+        .start(request(&email, None), now())
+        .await
+        .unwrap()
+        .pay()
+        .expect("a sale");
     let session = started.pay_url.rsplit('/').next().unwrap().to_owned();
     assert!(session.starts_with("cs_"), "{}", started.pay_url);
     assert_eq!(
@@ -1049,7 +1058,9 @@ async fn an_alipay_only_shop_refuses_stripe_and_other_currencies_before_writing(
             now(),
         )
         .await
-        .unwrap();
+        .unwrap()
+        .pay()
+        .expect("a sale");
     assert!(started.pay_url.starts_with(&w.gateway.url));
 }
 
