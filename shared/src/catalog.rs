@@ -120,9 +120,59 @@ fn guess_content_type(name: &str) -> &'static str {
 pub struct NewProduct {
     pub id: ProductId,
     pub title: String,
+    /// The price; with pay what you want, the suggested amount.
     pub price: Money,
     pub edition: Edition,
     pub download_limit: u32,
+    pub pricing: Option<PricingChange>,
+}
+
+/// Selling at a fixed price, or at a price the buyer names (`kiosk product add|set
+/// --min … [--max …]`, `--fixed`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PricingChange {
+    Fixed,
+    /// Bounds not given keep the product's current ones; a product that had none takes
+    /// a minimum of 0 and a cap of [`crate::pricing::DEFAULT_CAP_FACTOR`] × its price.
+    PayWhatYouWant {
+        min: Option<Money>,
+        max: Option<Money>,
+    },
+}
+
+impl PricingChange {
+    /// This change with the bounds it does not give taken from `current`.
+    fn keeping(self, current: Option<crate::pricing::PayWhatYouWant>) -> PricingChange {
+        match self {
+            PricingChange::PayWhatYouWant { min, max } => PricingChange::PayWhatYouWant {
+                min: min.or(current.map(|b| b.min)),
+                max: max.or(current.map(|b| b.max)),
+            },
+            PricingChange::Fixed => PricingChange::Fixed,
+        }
+    }
+
+    /// The product's pricing after this change.
+    fn apply(self, product: Product) -> Result<Product, ProductError> {
+        match self {
+            PricingChange::Fixed => product.with_pay_what_you_want(None),
+            PricingChange::PayWhatYouWant { min, max } => {
+                let price = product.price();
+                let current = product.pay_what_you_want();
+                let zero = Money::from_minor(0, price.currency()).map_err(|_| ProductError::PayWhatYouWant)?;
+                let cap = Money::from_minor(
+                    price.minor().saturating_mul(crate::pricing::DEFAULT_CAP_FACTOR).min(Money::MAX_MINOR),
+                    price.currency(),
+                )
+                .map_err(|_| ProductError::PayWhatYouWant)?;
+                let bounds = crate::pricing::PayWhatYouWant {
+                    min: min.or(current.map(|b| b.min)).unwrap_or(zero),
+                    max: max.or(current.map(|b| b.max)).unwrap_or(cap),
+                };
+                product.with_pay_what_you_want(Some(bounds))
+            }
+        }
+    }
 }
 
 /// What `kiosk product set` changes; `None` keeps the current value.
@@ -130,6 +180,7 @@ pub struct NewProduct {
 pub struct ProductChanges {
     pub title: Option<String>,
     pub price: Option<Money>,
+    pub pricing: Option<PricingChange>,
     pub download_limit: Option<u32>,
     /// A new file for future buyers, as this edition (past buyers keep theirs).
     pub file: Option<(Edition, EditionFile)>,
@@ -139,6 +190,7 @@ impl ProductChanges {
     pub fn is_empty(&self) -> bool {
         self.title.is_none()
             && self.price.is_none()
+            && self.pricing.is_none()
             && self.download_limit.is_none()
             && self.file.is_none()
     }
@@ -197,6 +249,10 @@ impl Author {
             file_ref,
             new.download_limit,
         )?;
+        let product = match new.pricing {
+            Some(change) => change.apply(product)?,
+            None => product,
+        };
         let files = self.files()?;
         if self.store().get_product(product.id()).await?.is_some() {
             return Err(CatalogError::Exists(product.id().clone()));
@@ -229,8 +285,16 @@ impl Author {
         if let Some(title) = &changes.title {
             product = product.with_title(title)?;
         }
-        if let Some(price) = changes.price {
-            product = product.with_price(price)?;
+        match (changes.price, changes.pricing) {
+            // A new price with new bounds: the bounds first (the new price may lie
+            // outside the old ones), checked together.
+            (Some(price), Some(change)) => {
+                let change = change.keeping(product.pay_what_you_want());
+                product = change.apply(product.with_pay_what_you_want(None)?.with_price(price)?)?;
+            }
+            (Some(price), None) => product = product.with_price(price)?,
+            (None, Some(change)) => product = change.apply(product)?,
+            (None, None) => {}
         }
         if let Some(n) = changes.download_limit {
             product = product.with_download_limit(n)?;

@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, anyhow, bail};
-use kiosk::catalog::{CatalogError, EditionFile, NewProduct, ProductChanges};
+use kiosk::catalog::{CatalogError, EditionFile, NewProduct, PricingChange, ProductChanges};
 use kiosk::product::Edition;
 use kiosk::{Money, ProductId};
 use time::OffsetDateTime;
@@ -16,7 +16,7 @@ use crate::target::Target;
 pub enum ProductCommand {
     /// Put a new product on sale: uploads its file and records its price.
     #[command(
-        after_help = "Example:\n  kiosk --stack shop product add little-book \\\n    --title \"The Little Book of Rust\" --price \"9.00 CNY\" --file book.pdf"
+        after_help = "Examples:\n  kiosk --stack shop product add little-book \\\n    --title \"The Little Book of Rust\" --price \"9.00 CNY\" --file book.pdf\n  kiosk --stack shop product add zine --title \"A Zine\" \\\n    --suggested \"12.00 CNY\" --min 5.00 --file zine.pdf     # pay what you want\n  kiosk --stack shop product add sampler --title \"Sampler\" \\\n    --price \"0.00 CNY\" --file sampler.pdf                  # free, for an email address"
     )]
     Add(AddArgs),
     /// Change a product's title, price or download limit, or its file for future buyers
@@ -41,9 +41,12 @@ pub struct AddArgs {
     /// Title shown on the cashier, the download page and in mails.
     #[arg(long)]
     pub title: String,
-    /// Price with its currency, for example "9.00 CNY".
-    #[arg(long)]
-    pub price: String,
+    /// Price with its currency, for example "9.00 CNY" ("500 JPY"); "0.00 CNY" gives
+    /// the product away for an email address.
+    #[arg(long, required_unless_present = "suggested")]
+    pub price: Option<String>,
+    #[command(flatten)]
+    pub pwyw: PwywArgs,
     /// The file buyers download.
     #[arg(long, value_name = "PATH")]
     pub file: PathBuf,
@@ -68,6 +71,11 @@ pub struct SetArgs {
     /// the price they were created with.
     #[arg(long)]
     pub price: Option<String>,
+    #[command(flatten)]
+    pub pwyw: PwywArgs,
+    /// Back to a fixed price (no more pay what you want).
+    #[arg(long, conflicts_with_all = ["min", "max", "suggested"])]
+    pub fixed: bool,
     /// Downloads each future purchase allows.
     #[arg(long)]
     pub limit: Option<u32>,
@@ -79,6 +87,62 @@ pub struct SetArgs {
     pub edition: Option<String>,
     #[arg(long, requires = "file")]
     pub content_type: Option<String>,
+}
+
+/// Pay what you want: the buyer names the amount. Amounts in the price's currency, with
+/// or without it ("5.00" or "5.00 CNY").
+#[derive(Debug, clap::Args)]
+pub struct PwywArgs {
+    /// Sell at a price the buyer names, at least this (0 allows free copies).
+    #[arg(long)]
+    pub min: Option<String>,
+    /// The amount filled in for the buyer (the product's price; instead of --price).
+    #[arg(long, conflicts_with = "price")]
+    pub suggested: Option<String>,
+    /// The most a buyer may pay (default 100 × the suggested price, so a typo cannot
+    /// charge 9,000).
+    #[arg(long)]
+    pub max: Option<String>,
+}
+
+impl PwywArgs {
+    /// The price `--suggested` gives, if any.
+    fn suggested(&self, currency: Option<kiosk::Currency>) -> Result<Option<Money>> {
+        self.suggested
+            .as_deref()
+            .map(|s| amount_in(s, currency, "--suggested"))
+            .transpose()
+    }
+
+    /// The pricing change these flags ask for, in `currency`.
+    fn change(&self, currency: kiosk::Currency) -> Result<Option<PricingChange>> {
+        if self.min.is_none() && self.max.is_none() && self.suggested.is_none() {
+            return Ok(None);
+        }
+        let parse = |v: &Option<String>, flag| {
+            v.as_deref()
+                .map(|s| amount_in(s, Some(currency), flag))
+                .transpose()
+        };
+        Ok(Some(PricingChange::PayWhatYouWant {
+            min: parse(&self.min, "--min")?,
+            max: parse(&self.max, "--max")?,
+        }))
+    }
+}
+
+/// An amount as an author types it: "5.00 CNY", or "5.00" in `currency`.
+fn amount_in(s: &str, currency: Option<kiosk::Currency>, flag: &str) -> Result<Money> {
+    let m = match (s.trim().contains(' '), currency) {
+        (true, _) => parse_price(s)?,
+        (false, Some(c)) => Money::parse_decimal(s.trim(), c)
+            .map_err(|e| anyhow!("{flag} {s:?}: {e}"))?,
+        (false, None) => bail!("{flag} {s:?}: give the currency, like \"12.00 CNY\""),
+    };
+    if currency.is_some_and(|c| c != m.currency()) {
+        bail!("{flag} {s:?} is not in the product's currency");
+    }
+    Ok(m)
 }
 
 /// Read `path` whole into an edition file (the library checks the rest).
@@ -125,10 +189,16 @@ pub async fn run(t: &Target, cmd: ProductCommand, now: OffsetDateTime) -> Result
 }
 
 async fn add(t: &Target, a: AddArgs, now: OffsetDateTime) -> Result<()> {
+    let price = match (&a.price, a.pwyw.suggested(None)?) {
+        (Some(p), None) => parse_price(p)?,
+        (None, Some(suggested)) => suggested,
+        _ => bail!("give --price, or --suggested for pay what you want"),
+    };
     let new = NewProduct {
         id: parse_id(&a.id)?,
         title: a.title,
-        price: parse_price(&a.price)?,
+        pricing: a.pwyw.change(price.currency())?,
+        price,
         edition: parse_edition(&a.edition)?,
         download_limit: a.limit,
     };
@@ -142,7 +212,7 @@ async fn add(t: &Target, a: AddArgs, now: OffsetDateTime) -> Result<()> {
         "added {}: {} at {}, {} downloads per purchase, file {} ({} bytes, sha256 {})",
         product.id(),
         product.title(),
-        product.price(),
+        pricing_text(&product),
         product.download_limit(),
         product.file().key,
         file.len(),
@@ -157,14 +227,40 @@ async fn set(t: &Target, a: SetArgs, now: OffsetDateTime) -> Result<()> {
         (Some(f), Some(e)) => Some((parse_edition(e)?, read_file(f, a.content_type.as_deref())?)),
         _ => None,
     };
+    let price = match (&a.price, a.pwyw.suggested(None)?) {
+        (Some(p), _) => Some(parse_price(p)?),
+        (None, suggested) => suggested,
+    };
+    // Bounds without a currency are in the new price's, else the product's.
+    let currency = match price {
+        Some(p) => Some(p.currency()),
+        None if a.pwyw.min.is_some() || a.pwyw.max.is_some() => Some(
+            t.author()?
+                .store()
+                .get_product(&id)
+                .await?
+                .ok_or_else(|| anyhow!("no product {id}; add it with `kiosk product add {id}`"))?
+                .price()
+                .currency(),
+        ),
+        None => None,
+    };
+    let pricing = match (a.fixed, currency) {
+        (true, _) => Some(PricingChange::Fixed),
+        (false, Some(c)) => a.pwyw.change(c)?,
+        (false, None) => None,
+    };
     let changes = ProductChanges {
         title: a.title,
-        price: a.price.as_deref().map(parse_price).transpose()?,
+        pricing,
+        price,
         download_limit: a.limit,
         file,
     };
     if changes.is_empty() {
-        bail!("nothing to change: give --title, --price, --limit or --file with --edition");
+        bail!(
+            "nothing to change: give --title, --price, --min/--suggested/--max, --fixed, --limit or --file with --edition"
+        );
     }
     let product = t
         .author()?
@@ -175,7 +271,7 @@ async fn set(t: &Target, a: SetArgs, now: OffsetDateTime) -> Result<()> {
         "updated {}: {} at {}, {} downloads per purchase, edition {} ({})",
         product.id(),
         product.title(),
-        product.price(),
+        pricing_text(&product),
         product.download_limit(),
         product.edition(),
         product.file().key
@@ -198,7 +294,7 @@ async fn list(t: &Target) -> Result<()> {
             "{:<24} {:<32} {:>14} {:>6}  {}",
             p.id().as_str(),
             clip(p.title(), 32),
-            p.price().to_string(),
+            pricing_text(&p),
             p.download_limit(),
             p.edition()
         );
@@ -219,7 +315,7 @@ async fn show(t: &Target, id: &str) -> Result<()> {
     let p = &o.product;
     println!("id:              {}", p.id());
     println!("title:           {}", p.title());
-    println!("price:           {}", p.price());
+    println!("price:           {}", pricing_text(p));
     println!("downloads:       {} per purchase", p.download_limit());
     println!("edition:         {}", p.edition());
     println!(
@@ -233,6 +329,22 @@ async fn show(t: &Target, id: &str) -> Result<()> {
     );
     println!("paying buyers:   {}", o.paying_buyers);
     Ok(())
+}
+
+/// A product's price as the author reads it: `9.00 CNY`, `free (0.00 CNY)`, or
+/// `pay what you want: 5.00-1200.00 CNY, suggested 12.00`.
+pub fn pricing_text(p: &kiosk::product::Product) -> String {
+    match p.pay_what_you_want() {
+        Some(b) => format!(
+            "pay what you want: {}-{} {}, suggested {}",
+            b.min.to_decimal(),
+            b.max.to_decimal(),
+            p.price().currency(),
+            p.price().to_decimal()
+        ),
+        None if p.is_free() => format!("free ({})", p.price()),
+        None => p.price().to_string(),
+    }
 }
 
 /// Cut `s` to `n` characters for a table column.

@@ -80,7 +80,7 @@ pub struct SalesArgs {
     pub csv: bool,
 }
 
-fn parse_day(s: &str) -> Result<Date> {
+pub fn parse_day(s: &str) -> Result<Date> {
     let fmt = time::macros::format_description!("[year]-[month]-[day]");
     Date::parse(s, fmt).map_err(|_| anyhow!("date {s:?}: write it as YYYY-MM-DD"))
 }
@@ -113,18 +113,20 @@ pub async fn orders(t: &Target, a: OrdersArgs) -> Result<()> {
         .filter(|o| mail.is_none_or(|m| mail_is(o, m)))
         .collect();
     println!(
-        "{:<42} {:<17} {:<20} {:<9} {:>14}  {:<28} SOURCE",
-        "ORDER", "CREATED (UTC)", "PRODUCT", "STATUS", "AMOUNT", "EMAIL"
+        "{:<42} {:<17} {:<20} {:<9} {:>14} {:>14} {:<12}  {:<28} SOURCE",
+        "ORDER", "CREATED (UTC)", "PRODUCT", "STATUS", "AMOUNT", "LIST PRICE", "CODE", "EMAIL"
     );
     let fmt = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]");
     for o in &orders {
         println!(
-            "{:<42} {:<17} {:<20} {:<9} {:>14}  {:<28} {}",
+            "{:<42} {:<17} {:<20} {:<9} {:>14} {:>14} {:<12}  {:<28} {}",
             o.id.as_str(),
             o.created_at.format(fmt).unwrap_or_default(),
             clip(o.product_id.as_str(), 20),
             o.status.as_str().to_ascii_lowercase(),
             o.amount.to_string(),
+            o.list_price.to_string(),
+            clip(o.code.as_ref().map_or("-", |c| c.as_str()), 12),
             clip(o.email.as_str(), 28),
             printable(&source_of(o))
         );
@@ -170,7 +172,10 @@ pub struct Total {
 /// dimension -> key -> currency -> total.
 pub type Sales = BTreeMap<&'static str, BTreeMap<String, BTreeMap<Currency, Total>>>;
 
-pub const DIMENSIONS: [&str; 4] = ["day", "product", "channel", "source"];
+pub const DIMENSIONS: [&str; 5] = ["day", "product", "channel", "source", "code"];
+
+/// Free orders (nothing paid), by product: counted apart from sales.
+pub const FREE: &str = "free";
 
 /// Money given back, by product: the "refunds" rows after the sales.
 pub const REFUNDS: &str = "refunds";
@@ -199,11 +204,25 @@ pub fn sales(orders: &[Order], since: Option<Date>) -> Sales {
         if o.status != OrderStatus::Paid {
             continue;
         }
+        if o.amount.is_zero() {
+            let t = out
+                .entry(FREE)
+                .or_default()
+                .entry(o.product_id.as_str().to_owned())
+                .or_default()
+                .entry(o.amount.currency())
+                .or_default();
+            t.orders += 1;
+            continue;
+        }
         let keys = [
             day(paid_at),
             o.product_id.as_str().to_owned(),
             o.channel.as_str().to_ascii_lowercase(),
             source_of(o),
+            o.code
+                .as_ref()
+                .map_or_else(|| "(no code)".to_owned(), |c| c.to_string()),
         ];
         for (dim, key) in DIMENSIONS.iter().zip(keys) {
             let t = out
@@ -237,7 +256,7 @@ pub async fn run_sales(t: &Target, a: SalesArgs) -> Result<()> {
     if a.csv {
         eprintln!("{}", read_cost(reads));
         println!("dimension,key,currency,orders,amount");
-        for dim in DIMENSIONS.into_iter().chain([REFUNDS]) {
+        for dim in DIMENSIONS.into_iter().chain([REFUNDS, FREE]) {
             for (key, by_cur) in s.get(dim).into_iter().flatten() {
                 for (cur, total) in by_cur {
                     println!(
@@ -257,12 +276,14 @@ pub async fn run_sales(t: &Target, a: SalesArgs) -> Result<()> {
         println!("{}", read_cost(reads));
         return Ok(());
     }
-    for dim in DIMENSIONS.into_iter().chain([REFUNDS]) {
-        if dim == REFUNDS && !s.contains_key(REFUNDS) {
+    for dim in DIMENSIONS.into_iter().chain([REFUNDS, FREE]) {
+        if matches!(dim, REFUNDS | FREE) && !s.contains_key(dim) {
             continue;
         }
         if dim == REFUNDS {
             println!("\nRefunds, by product (not counted as sales when refunded in full):");
+        } else if dim == FREE {
+            println!("\nFree copies, by product (given for an email address; not sales):");
         } else {
             println!("\nBy {dim}:");
         }

@@ -454,20 +454,33 @@ mod tests {
         }
     }
 
-    /// Checkout reads products and writes new orders; it cannot rewrite a price.
+    /// Checkout reads products and codes, writes new orders (a free one with its grant
+    /// and its mail's state) and reserves a code's use; it cannot rewrite a price or
+    /// make a code.
     #[test]
     fn checkout_may_read_products_and_write_new_orders_only() {
         let p = policies(crate::TEMPLATE, &values("shop@example.com", false)).unwrap();
         let checkout = &p["CheckoutFunction"];
-        assert!(allowed(checkout, &item("GetItem", "PRODUCT#rust-book")));
-        assert!(allowed(checkout, &item("PutItem", "ORDER#K1")));
-        assert!(allowed(checkout, &item("GetItem", "SECRET")));
+        for (action, pk) in [
+            ("GetItem", "PRODUCT#rust-book"),
+            ("PutItem", "ORDER#K1"),
+            ("GetItem", "SECRET"),
+            ("PutItem", "GRANT#x"),
+            ("UpdateItem", "ORDER#K1"),
+            ("GetItem", "CODES"),
+            ("UpdateItem", "CODES"),
+            ("UpdateItem", "FREE#NET#192.0.2.1#1"),
+            ("UpdateItem", "FREE#DAY#1#a@example.com"),
+        ] {
+            assert!(allowed(checkout, &item(action, pk)), "{action} {pk}");
+        }
         assert!(!allowed(checkout, &item("UpdateItem", "SECRET")));
         for (action, pk) in [
             ("PutItem", "PRODUCT#rust-book"),
             ("UpdateItem", "PRODUCT#rust-book"),
-            ("PutItem", "GRANT#x"),
-            ("UpdateItem", "ORDER#K1"),
+            ("PutItem", "CODES"),
+            ("DeleteItem", "CODES"),
+            ("UpdateItem", "GRANT#x"),
             ("GetItem", "GRANT#x"),
         ] {
             assert!(
@@ -475,11 +488,22 @@ mod tests {
                 "checkout may {action} {pk}"
             );
         }
-        assert!(
-            !p["CheckoutFunction"]
-                .iter()
-                .any(|s| s.actions.iter().any(|a| a.starts_with("ses:")))
-        );
+    }
+
+    /// Payment-notify and reconcile may give a code's use back, and do nothing else to
+    /// codes.
+    #[test]
+    fn only_checkout_reserves_and_expiry_gives_back_code_uses() {
+        let p = policies(crate::TEMPLATE, &values("shop@example.com", false)).unwrap();
+        for f in ["PaymentNotifyFunction", "ReconcileFunction"] {
+            assert!(allowed(&p[f], &item("UpdateItem", "CODES")), "{f}");
+            for action in ["PutItem", "GetItem", "DeleteItem"] {
+                assert!(!allowed(&p[f], &item(action, "CODES")), "{f} {action}");
+            }
+        }
+        for f in ["CollectFunction", "DownloadFunction"] {
+            assert!(!allowed(&p[f], &item("UpdateItem", "CODES")), "{f}");
+        }
     }
 
     /// Collect touches the funnel's items only: salts, the variant secret, counters,
@@ -595,7 +619,10 @@ mod tests {
                     f.name
                 );
             }
-            assert_eq!(mailing, 3, "payment-notify, download and reconcile mail");
+            assert_eq!(
+                mailing, 4,
+                "payment-notify, download, reconcile and checkout (free products) mail"
+            );
         }
     }
 }

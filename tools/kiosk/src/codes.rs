@@ -1,0 +1,201 @@
+//! `kiosk code add|list|disable`: discount codes. Arguments are parsed here; the rules
+//! (what a code takes off, when it works, how uses are reserved) are
+//! [`kiosk::pricing`]'s and the store's.
+
+use anyhow::{Result, anyhow, bail};
+use kiosk::pricing::{Code, CodeName, Discount};
+use time::OffsetDateTime;
+
+use crate::products::{clip, parse_id, parse_price};
+use crate::target::Target;
+
+#[derive(Debug, clap::Subcommand)]
+pub enum CodeCommand {
+    /// Make a discount code. Codes are case-insensitive; they do not apply to
+    /// pay-what-you-want products.
+    #[command(
+        after_help = "Examples:\n  kiosk --stack shop code add LAUNCH --percent 20 --max-uses 100 --expires 2026-12-31\n  kiosk --stack shop code add FRIENDS --off \"2.00 CNY\" --product little-book-of-rust"
+    )]
+    Add(AddArgs),
+    /// Every code: its discount, uses, limits and the revenue of its paid orders.
+    List,
+    /// Stop a code working for new orders (orders already made keep their price).
+    Disable {
+        /// The code.
+        name: String,
+    },
+}
+
+#[derive(Debug, clap::Args)]
+pub struct AddArgs {
+    /// The code buyers type: 1-32 letters, digits, '-' and '_'.
+    pub name: String,
+    /// Percent off the list price (1-100; 100 gives the product away for an email
+    /// address). The price is rounded half up to the currency's minor unit.
+    #[arg(long, conflicts_with = "off", required_unless_present = "off")]
+    pub percent: Option<u8>,
+    /// A fixed amount off, with its currency ("2.00 CNY"); applies to products in that
+    /// currency only.
+    #[arg(long)]
+    pub off: Option<String>,
+    /// Only for this product (repeat for several; default: every product).
+    #[arg(long = "product", value_name = "ID")]
+    pub products: Vec<String>,
+    /// How many orders may use it (default: no limit). An order that expires unpaid
+    /// gives its use back; a refunded one does not.
+    #[arg(long)]
+    pub max_uses: Option<u32>,
+    /// The last day it works (YYYY-MM-DD; it stops at the end of that day, UTC).
+    #[arg(long, value_name = "DAY")]
+    pub expires: Option<String>,
+}
+
+pub async fn run(t: &Target, cmd: CodeCommand, now: OffsetDateTime) -> Result<()> {
+    match cmd {
+        CodeCommand::Add(a) => add(t, a, now).await,
+        CodeCommand::List => list(t, now).await,
+        CodeCommand::Disable { name } => {
+            let name = parse_name(&name)?;
+            if !t.author()?.store().disable_code(&name).await? {
+                bail!("no code {name}");
+            }
+            println!("disabled {name}: new orders can no longer use it");
+            Ok(())
+        }
+    }
+}
+
+fn parse_name(raw: &str) -> Result<CodeName> {
+    CodeName::parse(raw)
+        .ok_or_else(|| anyhow!("code {raw:?}: use 1-32 letters, digits, '-' and '_'"))
+}
+
+async fn add(t: &Target, a: AddArgs, now: OffsetDateTime) -> Result<()> {
+    let name = parse_name(&a.name)?;
+    let discount = match (a.percent, &a.off) {
+        (Some(p), None) if (1..=100).contains(&p) => Discount::Percent(p),
+        (Some(p), None) => bail!("--percent {p}: give 1 to 100"),
+        (None, Some(off)) => {
+            let m = parse_price(off)?;
+            if m.is_zero() {
+                bail!("--off {off:?}: give an amount above zero");
+            }
+            Discount::Off(m)
+        }
+        _ => bail!("give one of --percent and --off"),
+    };
+    if a.max_uses == Some(0) {
+        bail!("--max-uses 0: a code nobody can use; give 1 or more");
+    }
+    let expires_at = a
+        .expires
+        .as_deref()
+        .map(|d| crate::report::parse_day(d).map(kiosk::pricing::end_of_day))
+        .transpose()?;
+    if expires_at.is_some_and(|e| e <= now) {
+        bail!("--expires is in the past");
+    }
+    let products = a
+        .products
+        .iter()
+        .map(|p| parse_id(p))
+        .collect::<Result<Vec<_>>>()?;
+    let author = t.author()?;
+    for p in &products {
+        if author.store().get_product(p).await?.is_none() {
+            bail!("no product {p}");
+        }
+    }
+    let code = Code {
+        name: name.clone(),
+        discount,
+        products,
+        max_uses: a.max_uses,
+        uses: 0,
+        expires_at,
+        disabled: false,
+        created_at: now,
+    };
+    if !author.store().create_code(&code).await? {
+        bail!("code {name} exists already (codes are case-insensitive)");
+    }
+    println!("added {name}: {}", describe(&code));
+    Ok(())
+}
+
+/// `20% off, every product, 0/100 uses, until 2026-12-31`
+fn describe(c: &Code) -> String {
+    let products = if c.products.is_empty() {
+        "every product".to_owned()
+    } else {
+        c.products
+            .iter()
+            .map(|p| p.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let uses = match c.max_uses {
+        Some(max) => format!("{}/{max} uses", c.uses),
+        None => format!("{} uses", c.uses),
+    };
+    let until = c
+        .expires_at
+        .map(|t| {
+            let d = (t - time::Duration::seconds(1)).date();
+            format!(", until {:04}-{:02}-{:02}", d.year(), u8::from(d.month()), d.day())
+        })
+        .unwrap_or_default();
+    format!("{}, {products}, {uses}{until}", c.discount)
+}
+
+async fn list(t: &Target, now: OffsetDateTime) -> Result<()> {
+    let store = t.author()?.store().clone();
+    let codes = store.codes().await?;
+    if codes.is_empty() {
+        println!("no codes yet; make one with `kiosk code add`");
+        return Ok(());
+    }
+    let since = codes.iter().map(|c| c.created_at).min();
+    let (orders, _) = store.orders_created_since(since).await?;
+    let stats = kiosk::pricing::code_stats(&orders);
+    println!(
+        "{:<16} {:<8} {:>10} {:>6}  {:<20} DISCOUNT",
+        "CODE", "STATE", "USES", "PAID", "REVENUE"
+    );
+    for c in &codes {
+        let state = match c.check(now) {
+            Ok(()) => "active",
+            Err(kiosk::pricing::PriceError::DisabledCode(_)) => "disabled",
+            Err(kiosk::pricing::PriceError::ExpiredCode(_)) => "expired",
+            Err(_) => "used up",
+        };
+        let s = stats.get(&c.name).cloned().unwrap_or_default();
+        let revenue = if s.revenue.is_empty() {
+            "-".to_owned()
+        } else {
+            s.revenue
+                .iter()
+                .map(|(cur, minor)| {
+                    kiosk::Money::from_minor(*minor, *cur)
+                        .map(|m| m.to_string())
+                        .unwrap_or_default()
+                })
+                .collect::<Vec<_>>()
+                .join(" + ")
+        };
+        let uses = match c.max_uses {
+            Some(max) => format!("{}/{max}", c.uses),
+            None => c.uses.to_string(),
+        };
+        println!(
+            "{:<16} {:<8} {:>10} {:>6}  {:<20} {}",
+            clip(c.name.as_str(), 16),
+            state,
+            uses,
+            s.paid_orders,
+            revenue,
+            describe(c)
+        );
+    }
+    Ok(())
+}
