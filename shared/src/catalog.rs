@@ -159,9 +159,13 @@ impl PricingChange {
             PricingChange::PayWhatYouWant { min, max } => {
                 let price = product.price();
                 let current = product.pay_what_you_want();
-                let zero = Money::from_minor(0, price.currency()).map_err(|_| ProductError::PayWhatYouWant)?;
+                let zero = Money::from_minor(0, price.currency())
+                    .map_err(|_| ProductError::PayWhatYouWant)?;
                 let cap = Money::from_minor(
-                    price.minor().saturating_mul(crate::pricing::DEFAULT_CAP_FACTOR).min(Money::MAX_MINOR),
+                    price
+                        .minor()
+                        .saturating_mul(crate::pricing::DEFAULT_CAP_FACTOR)
+                        .min(Money::MAX_MINOR),
                     price.currency(),
                 )
                 .map_err(|_| ProductError::PayWhatYouWant)?;

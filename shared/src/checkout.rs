@@ -298,7 +298,8 @@ impl Checkout {
         let code_name = code_name.transpose()?;
         let mut quote = crate::pricing::quote(
             &product,
-            req.amount.as_deref().map(str::trim).filter(|a| !a.is_empty()),
+            // Not trimmed: " 9" is refused like any amount that is not plainly written.
+            req.amount.as_deref().filter(|a| !a.is_empty()),
             code_name.as_ref(),
             code.as_ref(),
             now,
@@ -391,11 +392,23 @@ impl Checkout {
         let counter = crate::net::NetworkCounter::Free;
         if !self
             .store
-            .count_from_network(counter, &req.network, FREE_PER_NETWORK, FREE_NETWORK_WINDOW, now)
+            .count_from_network(
+                counter,
+                &req.network,
+                FREE_PER_NETWORK,
+                FREE_NETWORK_WINDOW,
+                now,
+            )
             .await?
             || !self
                 .store
-                .count_mail_to(counter, &req.email, FREE_PER_ADDRESS, FREE_ADDRESS_WINDOW, now)
+                .count_mail_to(
+                    counter,
+                    &req.email,
+                    FREE_PER_ADDRESS,
+                    FREE_ADDRESS_WINDOW,
+                    now,
+                )
                 .await?
         {
             tracing::warn!(network = req.network.as_str(), "free claim: over the limit");

@@ -70,7 +70,9 @@ impl FromStr for Currency {
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum MoneyError {
-    #[error("amount {0:?} is not of the form 9.00 (digits, a dot, exactly two decimals; none for JPY)")]
+    #[error(
+        "amount {0:?} is not of the form 9.00 (digits, a dot, exactly two decimals; none for JPY)"
+    )]
     Format(String),
     #[error("amount {0:?} is above the maximum of 100000000.00")]
     TooLarge(String),
@@ -285,12 +287,12 @@ mod tests {
         let jpy = |s| Money::parse_amount(s, Currency::Jpy).map(Money::minor);
         assert_eq!(jpy("500"), Ok(500));
         assert!(jpy("500.0").is_err() && jpy("500.").is_err() && jpy("5e2").is_err());
-        assert!(matches!(
-            cny("100000000.01"),
-            Err(MoneyError::TooLarge(_))
-        ));
+        assert!(matches!(cny("100000000.01"), Err(MoneyError::TooLarge(_))));
         let message = cny("9.501").unwrap_err().to_string();
-        assert!(message.contains("CNY") && message.contains("9.00"), "{message}");
+        assert!(
+            message.contains("CNY") && message.contains("9.00"),
+            "{message}"
+        );
     }
 
     #[test]

@@ -264,10 +264,7 @@ pub fn code_stats(
 
 /// The moment a code made with `--expires DAY` stops working: the end of that day, UTC.
 pub fn end_of_day(day: time::Date) -> OffsetDateTime {
-    day.next_day()
-        .unwrap_or(day)
-        .midnight()
-        .assume_utc()
+    day.next_day().unwrap_or(day).midnight().assume_utc()
 }
 
 #[cfg(test)]

@@ -110,7 +110,9 @@ pub struct Product {
 pub enum ProductError {
     #[error("title must not be empty")]
     EmptyTitle,
-    #[error("pay what you want needs minimum <= suggested price <= maximum, in the price's currency, and a maximum above zero")]
+    #[error(
+        "pay what you want needs minimum <= suggested price <= maximum, in the price's currency, and a maximum above zero"
+    )]
     PayWhatYouWant,
     #[error("download limit must be between 1 and {MAX_DOWNLOAD_LIMIT}, got {0}")]
     DownloadLimit(u32),
@@ -282,7 +284,12 @@ mod tests {
         assert!(p.clone().with_title("").is_err());
         assert!(p.clone().with_download_limit(0).is_err());
         let m = |minor| Money::from_minor(minor, Currency::Cny).unwrap();
-        let bounds = |min, max| Some(PayWhatYouWant { min: m(min), max: m(max) });
+        let bounds = |min, max| {
+            Some(PayWhatYouWant {
+                min: m(min),
+                max: m(max),
+            })
+        };
         let pwyw = p.clone().with_pay_what_you_want(bounds(0, 90_000)).unwrap();
         assert!(!pwyw.is_free() && pwyw.pay_what_you_want().is_some());
         // The suggested price must stay within the bounds, in one currency.
@@ -292,10 +299,16 @@ mod tests {
                 Err(ProductError::PayWhatYouWant)
             );
         }
-        assert_eq!(pwyw.clone().with_price(m(100_000)), Err(ProductError::PayWhatYouWant));
+        assert_eq!(
+            pwyw.clone().with_price(m(100_000)),
+            Err(ProductError::PayWhatYouWant)
+        );
         let usd = Money::from_minor(100, Currency::Usd).unwrap();
         assert_eq!(
-            p.clone().with_pay_what_you_want(Some(PayWhatYouWant { min: usd, max: m(90_000) })),
+            p.clone().with_pay_what_you_want(Some(PayWhatYouWant {
+                min: usd,
+                max: m(90_000)
+            })),
             Err(ProductError::PayWhatYouWant)
         );
         let p = p.with_download_limit(3).unwrap();

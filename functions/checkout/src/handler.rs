@@ -211,18 +211,32 @@ fn price_problem(lang: Lang, e: &PriceError) -> Problem {
         PriceError::AboveMaximum { max } => {
             ("amount", "checkout-amount-high", vec![("max", price(*max))])
         }
-        PriceError::FixedPrice { price: p } => {
-            ("amount", "checkout-amount-fixed", vec![("price", price(*p))])
-        }
+        PriceError::FixedPrice { price: p } => (
+            "amount",
+            "checkout-amount-fixed",
+            vec![("price", price(*p))],
+        ),
         PriceError::UnknownCode(c) => ("code", "checkout-code-unknown", vec![("code", c.clone())]),
-        PriceError::ExpiredCode(c) => ("code", "checkout-code-expired", vec![("code", c.to_string())]),
-        PriceError::UsedUpCode(c) => ("code", "checkout-code-used-up", vec![("code", c.to_string())]),
-        PriceError::DisabledCode(c) => {
-            ("code", "checkout-code-disabled", vec![("code", c.to_string())])
-        }
-        PriceError::NotForProduct(c) => {
-            ("code", "checkout-code-product", vec![("code", c.to_string())])
-        }
+        PriceError::ExpiredCode(c) => (
+            "code",
+            "checkout-code-expired",
+            vec![("code", c.to_string())],
+        ),
+        PriceError::UsedUpCode(c) => (
+            "code",
+            "checkout-code-used-up",
+            vec![("code", c.to_string())],
+        ),
+        PriceError::DisabledCode(c) => (
+            "code",
+            "checkout-code-disabled",
+            vec![("code", c.to_string())],
+        ),
+        PriceError::NotForProduct(c) => (
+            "code",
+            "checkout-code-product",
+            vec![("code", c.to_string())],
+        ),
         PriceError::CodeWithPayWhatYouWant => ("code", "checkout-code-pwyw", Vec::new()),
     };
     let mut p = Problem::field(field, id, e.to_string());
@@ -354,12 +368,7 @@ fn kiosk_js(req: &Request) -> Response<Body> {
 /// `origin` is one the shop allows (`EMBED_ORIGINS`), that origin alone may frame it and
 /// the page talks to it with `postMessage`; any other value gets the ordinary page,
 /// which no site may frame.
-async fn buy_page(
-    shop: &Checkout,
-    req: &Request,
-    id: &str,
-    now: OffsetDateTime,
-) -> Response<Body> {
+async fn buy_page(shop: &Checkout, req: &Request, id: &str, now: OffsetDateTime) -> Response<Body> {
     let query = parse_form(req.uri().query().unwrap_or("")).unwrap_or_default();
     let lang = request_lang(
         req,

@@ -307,7 +307,10 @@ fn code_field(lang: Lang, c: Option<&CodeField>) -> String {
         return String::new();
     };
     let note = match (c.applied, c.problem) {
-        (_, Some(problem)) => format!("<p id=\"code-note\" class=\"error\" role=\"alert\">{}</p>", e(problem)),
+        (_, Some(problem)) => format!(
+            "<p id=\"code-note\" class=\"error\" role=\"alert\">{}</p>",
+            e(problem)
+        ),
         (Some(applied), None) => format!("<p id=\"code-note\" class=\"muted\">{}</p>", e(applied)),
         (None, None) => String::new(),
     };

@@ -76,19 +76,51 @@ pub const ERROR_PAGES: &[ErrorPage] = &[
         "checkout-amount-format",
         &[("input", "9.501"), ("min", "¥5.00"), ("example", "9.00")],
     ),
-    ("checkout-check-title", "checkout-amount-low", &[("min", "¥5.00")]),
-    ("checkout-check-title", "checkout-amount-high", &[("max", "¥1200.00")]),
-    ("checkout-check-title", "checkout-amount-fixed", &[("price", "¥9.00")]),
+    (
+        "checkout-check-title",
+        "checkout-amount-low",
+        &[("min", "¥5.00")],
+    ),
+    (
+        "checkout-check-title",
+        "checkout-amount-high",
+        &[("max", "¥1200.00")],
+    ),
+    (
+        "checkout-check-title",
+        "checkout-amount-fixed",
+        &[("price", "¥9.00")],
+    ),
     (
         "checkout-check-title",
         "checkout-amount-channel",
         &[("channel", "channel-card"), ("smallest", "$0.50")],
     ),
-    ("checkout-check-title", "checkout-code-unknown", &[("code", "LAUNCH")]),
-    ("checkout-check-title", "checkout-code-expired", &[("code", "LAUNCH")]),
-    ("checkout-check-title", "checkout-code-used-up", &[("code", "LAUNCH")]),
-    ("checkout-check-title", "checkout-code-disabled", &[("code", "LAUNCH")]),
-    ("checkout-check-title", "checkout-code-product", &[("code", "LAUNCH")]),
+    (
+        "checkout-check-title",
+        "checkout-code-unknown",
+        &[("code", "LAUNCH")],
+    ),
+    (
+        "checkout-check-title",
+        "checkout-code-expired",
+        &[("code", "LAUNCH")],
+    ),
+    (
+        "checkout-check-title",
+        "checkout-code-used-up",
+        &[("code", "LAUNCH")],
+    ),
+    (
+        "checkout-check-title",
+        "checkout-code-disabled",
+        &[("code", "LAUNCH")],
+    ),
+    (
+        "checkout-check-title",
+        "checkout-code-product",
+        &[("code", "LAUNCH")],
+    ),
     ("checkout-check-title", "checkout-code-pwyw", &[]),
     ("checkout-too-many-title", "checkout-free-too-many", &[]),
     ("error-title", "checkout-free-off", &[]),
@@ -177,36 +209,53 @@ pub fn pages(lang: Lang) -> Vec<Rendered> {
         Pwyw,
         Free,
     }
-    let priced = |pricing: Pricing, embed: Option<&'static str>, channels: &'static [&'static str]| {
-        let suggested = product.price().to_decimal();
-        pages::buy(&pages::BuyForm {
-            lang,
-            product_id: product.id().as_str(),
-            title: product.title(),
-            price: if matches!(pricing, Pricing::Code(true)) { &reduced } else { &price },
-            edition: product.edition().as_str(),
-            file_kind: Some("PDF"),
-            downloads: product.download_limit(),
-            action: &format!("{SAMPLE_BASE}/checkout"),
-            channels,
-            hidden: &[("utm_source", "newsletter")],
-            embed,
-            other_languages: &others,
-            amount: matches!(pricing, Pricing::Pwyw).then(|| pages::AmountField {
-                suggested: &suggested,
-                min: &min,
-                max: &max,
-                suggested_price: &price,
-            }),
-            code: match pricing {
-                Pricing::Fixed => Some(pages::CodeField { value: "", applied: None, problem: None }),
-                Pricing::Code(true) => Some(pages::CodeField { value: "LAUNCH", applied: Some(&applied), problem: None }),
-                Pricing::Code(false) => Some(pages::CodeField { value: "LAUNCH", applied: None, problem: Some(&used_up) }),
-                Pricing::Pwyw | Pricing::Free => None,
-            },
-            free: matches!(pricing, Pricing::Free),
-        })
-    };
+    let priced =
+        |pricing: Pricing, embed: Option<&'static str>, channels: &'static [&'static str]| {
+            let suggested = product.price().to_decimal();
+            pages::buy(&pages::BuyForm {
+                lang,
+                product_id: product.id().as_str(),
+                title: product.title(),
+                price: if matches!(pricing, Pricing::Code(true)) {
+                    &reduced
+                } else {
+                    &price
+                },
+                edition: product.edition().as_str(),
+                file_kind: Some("PDF"),
+                downloads: product.download_limit(),
+                action: &format!("{SAMPLE_BASE}/checkout"),
+                channels,
+                hidden: &[("utm_source", "newsletter")],
+                embed,
+                other_languages: &others,
+                amount: matches!(pricing, Pricing::Pwyw).then(|| pages::AmountField {
+                    suggested: &suggested,
+                    min: &min,
+                    max: &max,
+                    suggested_price: &price,
+                }),
+                code: match pricing {
+                    Pricing::Fixed => Some(pages::CodeField {
+                        value: "",
+                        applied: None,
+                        problem: None,
+                    }),
+                    Pricing::Code(true) => Some(pages::CodeField {
+                        value: "LAUNCH",
+                        applied: Some(&applied),
+                        problem: None,
+                    }),
+                    Pricing::Code(false) => Some(pages::CodeField {
+                        value: "LAUNCH",
+                        applied: None,
+                        problem: Some(&used_up),
+                    }),
+                    Pricing::Pwyw | Pricing::Free => None,
+                },
+                free: matches!(pricing, Pricing::Free),
+            })
+        };
     let form = |embed: Option<&'static str>, channels: &'static [&'static str]| {
         priced(Pricing::Fixed, embed, channels)
     };
@@ -220,10 +269,19 @@ pub fn pages(lang: Lang) -> Vec<Rendered> {
         ),
         page("buy-unavailable", form(None, &[])),
         page("buy-code", priced(Pricing::Code(true), None, &["alipay"])),
-        page("buy-code-refused", priced(Pricing::Code(false), None, &["alipay"])),
-        page("buy-pay-what-you-want", priced(Pricing::Pwyw, None, &["alipay", "stripe"])),
+        page(
+            "buy-code-refused",
+            priced(Pricing::Code(false), None, &["alipay"]),
+        ),
+        page(
+            "buy-pay-what-you-want",
+            priced(Pricing::Pwyw, None, &["alipay", "stripe"]),
+        ),
         page("buy-free", priced(Pricing::Free, None, &["alipay"])),
-        page("free-sent", pages::free_sent(lang, SAMPLE_TITLE, SAMPLE_EMAIL)),
+        page(
+            "free-sent",
+            pages::free_sent(lang, SAMPLE_TITLE, SAMPLE_EMAIL),
+        ),
         page("redirecting", pages::redirecting(lang, &url)),
         page(
             "paid",

@@ -328,7 +328,12 @@ pub fn code_item(c: &Code) -> Item {
         .opt_n("percent", percent)
         .opt_n("off_minor", off.map(Money::minor))
         .opt_s(attr::CURRENCY, off.map(|m| m.currency().code()))
-        .opt_s("products", (!products.is_empty()).then(|| products.join(",")).as_deref())
+        .opt_s(
+            "products",
+            (!products.is_empty())
+                .then(|| products.join(","))
+                .as_deref(),
+        )
         .opt_n(attr::MAX_USES, c.max_uses.map(u64::from))
         .n(attr::USES, c.uses)
         .opt_ts(attr::EXPIRES_AT, c.expires_at)

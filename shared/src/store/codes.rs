@@ -78,14 +78,11 @@ impl Store {
                 .build()
                 .map_err(building("build Put"))
         };
-        let mut tx = self
-            .client
-            .transact_write_items()
-            .transact_items(
-                TransactWriteItem::builder()
-                    .put(put(codec::order_item(order))?)
-                    .build(),
-            );
+        let mut tx = self.client.transact_write_items().transact_items(
+            TransactWriteItem::builder()
+                .put(put(codec::order_item(order))?)
+                .build(),
+        );
         if let Some(g) = grant {
             tx = tx.transact_items(
                 TransactWriteItem::builder()

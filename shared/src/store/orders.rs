@@ -284,7 +284,11 @@ impl Store {
     /// code's use gives it back in the same transaction (a late payment keeps its price
     /// all the same: the money was taken). Returns `false` (and writes nothing) if the
     /// order is no longer pending.
-    pub async fn expire_order(&self, order: &Order, now: OffsetDateTime) -> Result<bool, StoreError> {
+    pub async fn expire_order(
+        &self,
+        order: &Order,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
         let expire = Update::builder()
             .table_name(&self.table)
             .set_key(Some(codec::order_key(&order.id)))

@@ -695,6 +695,7 @@ async fn live_price(browser: &Browser, base: &str, app: &devstack::App) -> Resul
             kiosk::catalog::ProductChanges {
                 title: None,
                 price: Some(kiosk::Money::parse_price("12.50 CNY")?),
+                pricing: None,
                 download_limit: None,
                 file: None,
             },

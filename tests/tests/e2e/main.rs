@@ -11,6 +11,7 @@ mod events;
 mod funnel;
 mod fuzz;
 mod languages;
+mod pricing;
 mod reconcile;
 mod refunds;
 mod store;

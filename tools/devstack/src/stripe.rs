@@ -435,6 +435,35 @@ impl StripeSandbox {
                 "unit_amount must be a positive integer",
             );
         };
+        // Stripe's minimum charge per currency (its "Minimum and maximum charge amounts"
+        // table), in the currency's smallest unit: the yen has no decimals, so 50 is
+        // ¥50. A currency Stripe does not list takes the equivalent of USD 0.50; this
+        // stand-in fixes the yuan's at 4.00. An unknown currency is refused.
+        let currency = form["line_items[0][price_data][currency]"].as_str();
+        let minimum = match currency {
+            "usd" | "eur" => 50,
+            "gbp" => 30,
+            "jpy" => 50,
+            "cny" => 400,
+            other => {
+                return error(
+                    400,
+                    "invalid_request_error",
+                    "parameter_invalid_string",
+                    &format!("Invalid currency: {other}."),
+                );
+            }
+        };
+        if amount < minimum {
+            return error(
+                400,
+                "invalid_request_error",
+                "amount_too_small",
+                &format!(
+                    "The Checkout Session's total amount due must add up to at least {minimum} {currency} (in the currency's smallest unit)."
+                ),
+            );
+        }
         // Stripe's window, measured from this moment on this clock, to the nanosecond and
         // with no slack: a request built with exactly 30 minutes left arrives with less.
         let received = kiosk::clock::now_exact();

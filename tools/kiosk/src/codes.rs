@@ -142,7 +142,12 @@ fn describe(c: &Code) -> String {
         .expires_at
         .map(|t| {
             let d = (t - time::Duration::seconds(1)).date();
-            format!(", until {:04}-{:02}-{:02}", d.year(), u8::from(d.month()), d.day())
+            format!(
+                ", until {:04}-{:02}-{:02}",
+                d.year(),
+                u8::from(d.month()),
+                d.day()
+            )
         })
         .unwrap_or_default();
     format!("{}, {products}, {uses}{until}", c.discount)

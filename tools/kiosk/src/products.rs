@@ -135,8 +135,9 @@ impl PwywArgs {
 fn amount_in(s: &str, currency: Option<kiosk::Currency>, flag: &str) -> Result<Money> {
     let m = match (s.trim().contains(' '), currency) {
         (true, _) => parse_price(s)?,
-        (false, Some(c)) => Money::parse_decimal(s.trim(), c)
-            .map_err(|e| anyhow!("{flag} {s:?}: {e}"))?,
+        (false, Some(c)) => {
+            Money::parse_decimal(s.trim(), c).map_err(|e| anyhow!("{flag} {s:?}: {e}"))?
+        }
         (false, None) => bail!("{flag} {s:?}: give the currency, like \"12.00 CNY\""),
     };
     if currency.is_some_and(|c| c != m.currency()) {
