@@ -4,6 +4,7 @@
 //!
 //! A module per command; `common` holds what they share.
 
+mod codes;
 mod common;
 mod help;
 mod preview;

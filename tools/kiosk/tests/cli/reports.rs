@@ -43,6 +43,7 @@ async fn sales_totals_match_the_orders_by_day_product_and_source() {
             ("product", p.id().to_string()),
             ("source", source),
             ("channel", "alipay".to_owned()),
+            ("code", "(no code)".to_owned()),
         ] {
             let e = want.entry((dim.to_owned(), key)).or_default();
             e.0 += 1;
