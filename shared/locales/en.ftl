@@ -165,6 +165,7 @@ mail-purchase-button = Download { $title }
 mail-link-allows = This link allows { $downloads }. If the button does not work, copy this address into your browser:
 mail-order = Order: { $order }
 mail-paid = Paid: { $amount }, { $date }
+mail-free = A free copy, { $date }
 mail-edition-line = Edition: { $edition }
 mail-purchase-keep = The link is yours alone; please do not share it. If it stops working or you need help, reply to this email or write to { $help }, and mention your order number.
 mail-edition-subject = New edition: { $title }

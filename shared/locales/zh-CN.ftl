@@ -158,6 +158,7 @@ mail-purchase-button = 下载 { $title }
 mail-link-allows = 此链接可下载 { $downloads }。如果按钮无法使用，请把这个地址复制到浏览器中：
 mail-order = 订单号：{ $order }
 mail-paid = 已付款：{ $amount }，{ $date }
+mail-free = 免费领取，{ $date }
 mail-edition-line = 版本：{ $edition }
 mail-purchase-keep = 这个链接只属于你，请不要分享。如果链接失效或需要帮助，请回复此邮件或写信到 { $help }，并注明你的订单号。
 mail-edition-subject = 新版本：{ $title }

@@ -129,10 +129,15 @@ pub fn purchase_mail(
     let subject = lang.tr("mail-purchase-subject", &[("title", title.into())]);
     let thanks = lang.tr("mail-purchase-thanks", &[("title", title.into())]);
     let order_line = lang.tr("mail-order", &[("order", order.id.as_str().into())]);
-    let paid_line = lang.tr(
-        "mail-paid",
-        &[("amount", Arg::Text(&amount)), ("date", Arg::Text(&date))],
-    );
+    // A free copy says so rather than "Paid: ¥0.00".
+    let paid_line = if order.amount.is_zero() {
+        lang.tr("mail-free", &[("date", Arg::Text(&date))])
+    } else {
+        lang.tr(
+            "mail-paid",
+            &[("amount", Arg::Text(&amount)), ("date", Arg::Text(&date))],
+        )
+    };
     let edition_line = lang.tr(
         "mail-edition-line",
         &[("edition", order.edition.as_str().into())],

@@ -52,6 +52,8 @@
   function show(variants) {
     if (shown) return;
     shown = true;
+    /* Whether the shop's answer came in time (else every test shows its first variant). */
+    document.documentElement.setAttribute("data-kiosk-tests", variants ? "assigned" : "default");
     tests.forEach(function (t) {
       var chosen = (variants && variants[t.name]) || t.variants[0];
       var els = document.querySelectorAll("[data-kiosk-test=\"" + t.name + "\"]");

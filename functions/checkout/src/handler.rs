@@ -563,6 +563,11 @@ async fn product_json(shop: &Checkout, req: &Request, id: &str) -> Response<Body
             "price": p.price().to_decimal(),
             "currency": p.price().currency().code(),
             "display_price": request_lang(req, None, shop.default_lang()).price(p.price()),
+            // Pay what you want: `price` is the suggested amount, within these bounds.
+            "pay_what_you_want": p.pay_what_you_want().map(|b| json!({
+                "min": b.min.to_decimal(),
+                "max": b.max.to_decimal(),
+            })),
             "edition": p.edition().as_str(),
             "downloads": p.download_limit(),
             "channels": channels,

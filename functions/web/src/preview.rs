@@ -349,11 +349,17 @@ pub fn mails(lang: Lang) -> Vec<Rendered> {
     };
     order.lang = Some(lang);
     let url = grant.token.url_under(SAMPLE_BASE);
+    let mut free = order.clone();
+    free.amount = Money::from_minor(0, Currency::Cny).unwrap_or(order.amount);
     let mut second = grant.clone();
     second.product_title = "Desk Wallpapers".into();
     second.edition = product.edition().to_string();
     vec![
         mail("purchase", purchase_mail(&order, &grant, &url, &help, lang)),
+        mail(
+            "purchase-free",
+            purchase_mail(&free, &grant, &url, &help, lang),
+        ),
         mail(
             "edition",
             edition_mail(&order, &grant, &url, Some(SAMPLE_NOTE), &help),

@@ -185,6 +185,9 @@ async fn a_buyer_buys_a_book_in_chromium() -> Result<()> {
     if result.is_ok() {
         result = live_price(&browser, &base, &app).await;
     }
+    if result.is_ok() {
+        result = pay_what_you_want_and_a_code(&browser, &scratch, &base, &app).await;
+    }
     let _ = browser.quit().await;
     let _ = no_js.quit().await;
     let _ = chinese.quit().await;
@@ -495,6 +498,11 @@ async fn by_keyboard(browser: &Browser, base: &str, app: &devstack::App) -> Resu
     .await?;
     browser.press(&TAB.to_string()).await?;
     ensure!(
+        focused(browser).await? == "input#code[code]",
+        "Tab: the discount code"
+    );
+    browser.press(&TAB.to_string()).await?;
+    ensure!(
         focused(browser).await? == "input[channel]",
         "Tab: the way to pay"
     );
@@ -719,6 +727,166 @@ async fn live_price(browser: &Browser, base: &str, app: &devstack::App) -> Resul
     Ok(())
 }
 
+/// Pay through the Alipay sandbox from the overlay that is open: the email, Buy Now,
+/// the cashier (which must show `price`), pay; the order it made.
+async fn pay_in_overlay(
+    browser: &Browser,
+    base: &str,
+    app: &devstack::App,
+    email: &str,
+    price: &str,
+) -> Result<kiosk::Order> {
+    browser
+        .type_into(&browser.find("#email").await?, email)
+        .await?;
+    browser
+        .click(&browser.find("button[type=submit]").await?)
+        .await?;
+    browser.leave_frames().await?;
+    browser
+        .wait_for_url(&format!("{base}/sandbox/alipay/gateway.do?"))
+        .await?;
+    let text = browser.text().await?;
+    ensure!(text.contains(price), "cashier shows {price}: {text}");
+    let pay = browser
+        .find("form[action=\"/sandbox/alipay/pay\"] button")
+        .await?;
+    browser.click(&pay).await?;
+    let return_url = browser
+        .wait_for_url(&format!("{base}/return/alipay?"))
+        .await?;
+    download_link(browser, base).await?;
+    stored_order(app, &order_of_return(&return_url)?).await
+}
+
+/// A buyer names their price for the wallpapers (pay what you want) and another follows
+/// the site's `?code=LAUNCH` link to the book; both pay through the sandbox. The mails
+/// and the author's reports (the real `kiosk` binary) show the amounts paid.
+async fn pay_what_you_want_and_a_code(
+    browser: &Browser,
+    scratch: &Path,
+    base: &str,
+    app: &devstack::App,
+) -> Result<()> {
+    let shots_dir = screenshot_dir()?;
+    browser.goto(&format!("{}/", app.site_url)).await?;
+    open_overlay(browser, "#buy-wall", "Desk Wallpapers").await?;
+    let text = browser.text().await?;
+    ensure!(text.contains("at least ¥1.00"), "the minimum: {text}");
+    let amount = browser.find("#amount").await?;
+    ensure!(
+        browser
+            .execute("return document.getElementById('amount').value;", json!([]))
+            .await?
+            == "3.00",
+        "the suggested amount is filled in"
+    );
+    browser
+        .execute(
+            "document.getElementById('amount').value = ''; return true;",
+            json!([]),
+        )
+        .await?;
+    browser.type_into(&amount, "3.5").await?;
+    shots(browser, &shots_dir, "19-pay-what-you-want").await?;
+    let email = format!("pwyw-{}@example.com", std::process::id());
+    let wall = pay_in_overlay(browser, base, app, &email, "¥3.50").await?;
+    ensure!(
+        (wall.amount.minor(), wall.list_price.minor()) == (350, 300),
+        "the order records the chosen amount: {wall:?}"
+    );
+
+    browser.goto(&format!("{}/", app.site_url)).await?;
+    open_overlay(browser, "#buy-book-code", "The Little Book of Rust").await?;
+    let text = browser.text().await?;
+    // The book is ¥12.50 now (live_price); LAUNCH takes 20% off.
+    ensure!(
+        text.contains("Code LAUNCH: ¥10.00 instead of ¥12.50"),
+        "the reduced price: {text}"
+    );
+    shots(browser, &shots_dir, "20-code").await?;
+    let coded_email = format!("code-{}@example.com", std::process::id());
+    let book = pay_in_overlay(browser, base, app, &coded_email, "¥10.00").await?;
+    ensure!(
+        (
+            book.amount.minor(),
+            book.list_price.minor(),
+            book.code.as_ref().map(|c| c.as_str())
+        ) == (1000, 1250, Some("LAUNCH")),
+        "the order records the code's price: {book:?}"
+    );
+
+    // The mails say what was paid.
+    browser.goto(&format!("{base}/mailbox")).await?;
+    let text = browser.text().await?;
+    ensure!(
+        text.contains(&email) && text.contains(&coded_email),
+        "mailbox: {text}"
+    );
+    let mails = kiosk_localaws::sent_mail(
+        &reqwest::Client::new(),
+        &std::env::var("AWS_ENDPOINT_URL")?,
+        None,
+    )
+    .await?;
+    for (to, paid) in [(&email, "¥3.50"), (&coded_email, "¥10.00")] {
+        ensure!(
+            mails
+                .iter()
+                .any(|m| m.to.contains(to) && m.body.contains(&format!("Paid: {paid}"))),
+            "the mail to {to} says {paid}"
+        );
+    }
+
+    // The author's reports, from the real binary.
+    let kiosk = crate::bootstraps::build_binaries()?
+        .remove("kiosk")
+        .context("the kiosk binary")?;
+    devstack::write_local_stack(
+        scratch,
+        base,
+        &std::env::var("AWS_ENDPOINT_URL")?,
+        &app.names,
+    )?;
+    let run = |args: &[&str]| -> Result<String> {
+        let out = std::process::Command::new(&kiosk)
+            .current_dir(scratch)
+            .arg("--local")
+            .args(args)
+            .output()?;
+        ensure!(
+            out.status.success(),
+            "kiosk {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    };
+    let csv = run(&["sales", "--csv"])?;
+    for row in [
+        "code,LAUNCH,CNY,1,10.00",
+        "product,desk-wallpapers,CNY,1,3.50",
+    ] {
+        ensure!(csv.contains(row), "sales has {row}: {csv}");
+    }
+    let orders = run(&["orders", "--product", "little-book-of-rust"])?;
+    let line = orders
+        .lines()
+        .find(|l| l.contains(book.id.as_str()))
+        .context("the coded order in kiosk orders")?;
+    ensure!(
+        line.contains("10.00 CNY") && line.contains("12.50 CNY") && line.contains("LAUNCH"),
+        "kiosk orders shows paid, list price and code: {line}"
+    );
+    let codes = run(&["code", "list"])?;
+    ensure!(
+        codes
+            .lines()
+            .any(|l| l.starts_with("LAUNCH") && l.contains("10.00 CNY")),
+        "kiosk code list: {codes}"
+    );
+    Ok(())
+}
+
 /// A buyer whose browser asks for Chinese buys in Chinese: the overlay, the return page
 /// and the purchase mail; the download page opened later from the mail, in a browser
 /// that asks for English, still speaks the order's language. `lang=` and the page's
@@ -807,21 +975,31 @@ async fn in_chinese(zh: &Browser, en: &Browser, base: &str, app: &devstack::App)
 
 /// The variant of the site's `pitch` test the page shows now.
 async fn shown_pitch(b: &Browser) -> Result<String> {
-    for _ in 0..50 {
-        let v = b
-            .execute(
-                "const v = [...document.querySelectorAll('[data-kiosk-test=pitch]')]\
-                 .filter(e => !e.hidden).map(e => e.dataset.kioskVariant); \
-                 return v.length === 1 ? v[0] : '';",
-                json!([]),
-            )
-            .await?;
-        if let Some(v) = v.as_str().filter(|v| !v.is_empty()) {
-            return Ok(v.to_owned());
+    // A page whose answer missed kiosk.js's 0.8 s (a machine busy with the rest of the
+    // suite) shows the first variant by design and says so (`data-kiosk-tests=default`);
+    // it is loaded again, a few times at most, to see the shop's assignment.
+    for _ in 0..4 {
+        for _ in 0..50 {
+            let v = b
+                .execute(
+                    "if (!document.documentElement.dataset.kioskTests) return '';\
+                     if (document.documentElement.dataset.kioskTests !== 'assigned') return '-';\
+                     const v = [...document.querySelectorAll('[data-kiosk-test=pitch]')]\
+                     .filter(e => !e.hidden).map(e => e.dataset.kioskVariant); \
+                     return v.length === 1 ? v[0] : '';",
+                    json!([]),
+                )
+                .await?;
+            match v.as_str().unwrap_or_default() {
+                "" => tokio::time::sleep(Duration::from_millis(100)).await,
+                "-" => break,
+                v => return Ok(v.to_owned()),
+            }
         }
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        let here = b.execute("return location.href;", json!([])).await?;
+        b.goto(here.as_str().unwrap_or_default()).await?;
     }
-    bail!("the page never showed one variant of its test")
+    bail!("the page never showed the shop's variant of its test")
 }
 
 /// Two visitors (two browsers saying they are two different agents) land on the site's

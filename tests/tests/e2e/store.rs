@@ -103,7 +103,8 @@ async fn an_invalid_product_cannot_be_stored_or_read() {
     t.store.create_product(&good, now()).await.unwrap();
     for (attr, value) in [
         ("download_limit", AttributeValue::N("0".into())),
-        ("price_minor", AttributeValue::N("0".into())),
+        // A pay-what-you-want minimum above the suggested price.
+        ("min_minor", AttributeValue::N("99999".into())),
         ("edition", AttributeValue::S("v 1/..".into())),
     ] {
         t.client

@@ -96,7 +96,7 @@ pub fn sample_products() -> Vec<(Product, Vec<u8>)> {
     let wallpapers = Product::new(
         ProductId::parse("desk-wallpapers").unwrap_or_else(|_| unreachable!()),
         "Desk Wallpapers (text edition)",
-        Money::from_minor(100, Currency::Cny).unwrap_or_else(|_| unreachable!()),
+        Money::from_minor(300, Currency::Cny).unwrap_or_else(|_| unreachable!()),
         kiosk::product::Edition::parse("2026-11").unwrap_or_else(|_| unreachable!()),
         FileRef {
             key: "products/desk-wallpapers/2026-11/wallpapers.txt".into(),
@@ -106,6 +106,12 @@ pub fn sample_products() -> Vec<(Product, Vec<u8>)> {
         },
         5,
     )
+    .unwrap_or_else(|_| unreachable!())
+    // Pay what you want: at least ¥1.00, ¥3.00 suggested, up to ¥300.00.
+    .with_pay_what_you_want(Some(kiosk::pricing::PayWhatYouWant {
+        min: Money::from_minor(100, Currency::Cny).unwrap_or_else(|_| unreachable!()),
+        max: Money::from_minor(30_000, Currency::Cny).unwrap_or_else(|_| unreachable!()),
+    }))
     .unwrap_or_else(|_| unreachable!());
     vec![
         (book, tiny_pdf("The Little Book of Rust - sample edition")),
@@ -116,6 +122,21 @@ pub fn sample_products() -> Vec<(Product, Vec<u8>)> {
                 .to_vec(),
         ),
     ]
+}
+
+/// The sample discount code: 20% off every product, no limit (the example site links to
+/// the book with `?code=LAUNCH`).
+pub fn sample_code(now: time::OffsetDateTime) -> kiosk::pricing::Code {
+    kiosk::pricing::Code {
+        name: kiosk::pricing::CodeName::parse("LAUNCH").unwrap_or_else(|| unreachable!()),
+        discount: kiosk::pricing::Discount::Percent(20),
+        products: Vec::new(),
+        max_uses: None,
+        uses: 0,
+        expires_at: None,
+        disabled: false,
+        created_at: now,
+    }
 }
 
 /// Create what is missing; leave what exists (so orders survive a restart of `make dev`
@@ -188,5 +209,7 @@ pub async fn prepare(
             Err(e) => return Err(e.into()),
         }
     }
+    // `false`: it exists already (kept, with its uses).
+    store.create_code(&sample_code(now)).await?;
     Ok(())
 }
