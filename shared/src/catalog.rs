@@ -228,6 +228,34 @@ impl From<StoreError> for CatalogError {
     }
 }
 
+/// What a code brought in (`kiosk code list`): its paid orders and their revenue per
+/// currency (amounts paid less refunds), from the orders that name it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CodeStats {
+    pub paid_orders: u32,
+    pub revenue: std::collections::BTreeMap<crate::money::Currency, u64>,
+}
+
+/// Each code's [`CodeStats`] from `orders` (those created since the oldest code was made
+/// suffice: no order names a code older than itself).
+pub fn code_stats(
+    orders: &[crate::order::Order],
+) -> std::collections::BTreeMap<crate::pricing::CodeName, CodeStats> {
+    let mut out: std::collections::BTreeMap<crate::pricing::CodeName, CodeStats> =
+        Default::default();
+    for o in orders {
+        let Some(code) = &o.code else { continue };
+        if o.paid_at.is_none() {
+            continue;
+        }
+        let stats = out.entry(code.clone()).or_default();
+        stats.paid_orders += 1;
+        let kept = o.amount.minor() - o.refunded.map_or(0, Money::minor).min(o.amount.minor());
+        *stats.revenue.entry(o.amount.currency()).or_default() += kept;
+    }
+    out
+}
+
 /// A product and how many paying buyers it has (`kiosk product show`).
 #[derive(Debug, Clone)]
 pub struct ProductOverview {

@@ -129,16 +129,7 @@ impl Quote {
     }
 }
 
-/// Pay what you want: the bounds a buyer's amount must keep. The suggested price is the
-/// product's own price.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct PayWhatYouWant {
-    pub min: Money,
-    pub max: Money,
-}
-
-/// The default cap: 100 × the suggested price.
-pub const DEFAULT_CAP_FACTOR: u64 = 100;
+pub use crate::product::{DEFAULT_CAP_FACTOR, PayWhatYouWant};
 
 impl Code {
     /// Whether the code can be used at `now`, and if not, why.
@@ -233,33 +224,6 @@ pub fn quote(
         amount,
         code: None,
     })
-}
-
-/// What a code brought in (`kiosk code list`): its paid orders and their revenue per
-/// currency (amounts paid less refunds), from the orders that name it.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct CodeStats {
-    pub paid_orders: u32,
-    pub revenue: std::collections::BTreeMap<crate::money::Currency, u64>,
-}
-
-/// Each code's [`CodeStats`] from `orders` (those created since the oldest code was made
-/// suffice: no order names a code older than itself).
-pub fn code_stats(
-    orders: &[crate::order::Order],
-) -> std::collections::BTreeMap<CodeName, CodeStats> {
-    let mut out: std::collections::BTreeMap<CodeName, CodeStats> = Default::default();
-    for o in orders {
-        let Some(code) = &o.code else { continue };
-        if o.paid_at.is_none() {
-            continue;
-        }
-        let stats = out.entry(code.clone()).or_default();
-        stats.paid_orders += 1;
-        let kept = o.amount.minor() - o.refunded.map_or(0, Money::minor).min(o.amount.minor());
-        *stats.revenue.entry(o.amount.currency()).or_default() += kept;
-    }
-    out
 }
 
 /// The moment a code made with `--expires DAY` stops working: the end of that day, UTC.

@@ -11,7 +11,6 @@ use std::fmt;
 
 use crate::ids::ProductId;
 use crate::money::Money;
-use crate::pricing::PayWhatYouWant;
 
 /// The file a grant serves: one edition of one product in the files bucket.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -89,6 +88,17 @@ impl PartialEq<Edition> for String {
         *self == other.0
     }
 }
+
+/// Pay what you want: the bounds a buyer's amount must keep. The suggested price is the
+/// product's own price.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PayWhatYouWant {
+    pub min: Money,
+    pub max: Money,
+}
+
+/// The default cap: 100 × the suggested price.
+pub const DEFAULT_CAP_FACTOR: u64 = 100;
 
 /// The most downloads one purchase may allow: more is a typo, not a policy.
 pub const MAX_DOWNLOAD_LIMIT: u32 = 1000;

@@ -196,7 +196,7 @@ impl Reconciler {
             // A query reports a refunded Alipay trade as closed; `Refunded` comes only in
             // notifications. Either way no payment of this order stands.
             ProviderStatus::Closed | ProviderStatus::Refunded { .. } => {
-                self.shop.store.expire_order(&order, now).await?;
+                self.shop.store.expire_order(order, now).await?;
                 Ok(Checked::Expired)
             }
             ProviderStatus::Waiting | ProviderStatus::Processing => Ok(Checked::StillOpen),

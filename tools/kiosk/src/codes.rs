@@ -162,7 +162,7 @@ async fn list(t: &Target, now: OffsetDateTime) -> Result<()> {
     }
     let since = codes.iter().map(|c| c.created_at).min();
     let (orders, _) = store.orders_created_since(since).await?;
-    let stats = kiosk::pricing::code_stats(&orders);
+    let stats = kiosk::catalog::code_stats(&orders);
     println!(
         "{:<16} {:<8} {:>10} {:>6}  {:<20} DISCOUNT",
         "CODE", "STATE", "USES", "PAID", "REVENUE"
