@@ -366,6 +366,19 @@ mod tests {
         #[test]
         fn arbitrary_strings_never_panic(s in "\\PC{0,20}") {
             let _ = Money::parse_decimal(&s, Currency::Cny);
+            let _ = Money::parse_amount(&s, Currency::Cny);
+            let _ = Money::parse_amount(&s, Currency::Jpy);
+        }
+
+        /// A buyer's amount with 0, 1 or 2 decimals is exactly that many hundredths,
+        /// and whatever parses formats back to the same amount.
+        #[test]
+        fn buyers_amounts_mean_what_they_say(int in 0u64..=99_999_999, frac in "[0-9]{0,2}") {
+            let s = if frac.is_empty() { int.to_string() } else { format!("{int}.{frac}") };
+            let m = Money::parse_amount(&s, Currency::Cny).unwrap();
+            let hundredths = format!("{frac:0<2}").parse::<u64>().unwrap();
+            prop_assert_eq!(m.minor(), int * 100 + hundredths);
+            prop_assert_eq!(Money::parse_amount(&m.to_decimal(), Currency::Cny).unwrap(), m);
         }
     }
 }

@@ -17,6 +17,10 @@ use crate::{World, WorldOptions};
 
 pub const ORDER: &str = "K20261121A1";
 pub const PRODUCT: &str = "little-book-of-rust";
+/// A free product (price 0): its checkout mails the link.
+pub const FREE_PRODUCT: &str = "sampler";
+/// A discount code, 20% off every product, one use.
+pub const CODE: &str = "LAUNCH";
 /// The Alipay trade number in the signed notify and return events.
 pub const TRADE_NO: &str = "2026112122001446870501234567";
 /// Example download tokens: a usable grant, an exhausted one, none.
@@ -90,6 +94,20 @@ fn parse_rows(text: &str) -> Vec<Row> {
         .collect()
 }
 
+/// The code `checkout-code.json` uses: 20% off, one use.
+pub fn launch_code() -> kiosk::pricing::Code {
+    kiosk::pricing::Code {
+        name: kiosk::pricing::CodeName::parse(CODE).unwrap_or_else(|| unreachable!()),
+        discount: kiosk::pricing::Discount::Percent(20),
+        products: Vec::new(),
+        max_uses: Some(1),
+        uses: 0,
+        expires_at: None,
+        disabled: false,
+        created_at: crate::now(),
+    }
+}
+
 /// A shop on the emulator in the state the events are about.
 pub struct EventStack {
     pub w: World,
@@ -120,6 +138,15 @@ impl EventStack {
             .body(file.clone().into())
             .send()
             .await?;
+
+        let free = w.add_product(FREE_PRODUCT, "0.00").await;
+        s3.put_object()
+            .bucket(&bucket)
+            .key(&free.file().key)
+            .body(file.clone().into())
+            .send()
+            .await?;
+        w.shop.store.create_code(&launch_code()).await?;
 
         // The buyer's address is this stack's own: the emulator's mailbox is shared.
         let mut order = crate::pending_order(

@@ -241,6 +241,46 @@ async fn check_effect(
             let id = kiosk::OrderId::parse(v["order_id"].as_str().unwrap_or_default())?;
             ensure!(stack.w.order(&id).await.amount == stack.product.price());
         }
+        "checkout-code.json" => {
+            let loc = http()?.header("location").unwrap_or_default().to_owned();
+            ensure!(loc.contains("%22total_amount%22%3A%227.20%22"), "{loc}");
+            let code =
+                kiosk::pricing::CodeName::parse(kiosk_e2e::events::CODE).context("code name")?;
+            let uses = stack
+                .w
+                .shop
+                .store
+                .get_code(&code)
+                .await?
+                .context("code")?
+                .uses;
+            ensure!(uses == 1, "the code's one use is reserved: {uses}");
+        }
+        "checkout-free.json" => {
+            let body = http()?.body;
+            ensure!(
+                body.contains("Check your email") && !body.contains("/download/"),
+                "{body}"
+            );
+            let orders = stack.w.t.scan_entity("order").await?;
+            ensure!(
+                orders.iter().any(|o| {
+                    o.get("product_id")
+                        .and_then(|v| v.as_s().ok())
+                        .map(String::as_str)
+                        == Some(kiosk_e2e::events::FREE_PRODUCT)
+                        && o.get("status")
+                            .and_then(|v| v.as_s().ok())
+                            .map(String::as_str)
+                            == Some("PAID")
+                        && o.get("mail_state")
+                            .and_then(|v| v.as_s().ok())
+                            .map(String::as_str)
+                            == Some("SENT")
+                }),
+                "a paid free order whose mail went out (the checkout binary may mail): {orders:?}"
+            );
+        }
         "checkout-bad-email.json" => ensure!(http()?.body.contains('@')),
         // The status is all their rows promise.
         "checkout-unknown-product.json" | "download-exhausted.json" | "download-unknown.json" => {}

@@ -11,7 +11,8 @@ use kiosk::OrderId;
 use kiosk::alipay::{AppPrivateKey, Params};
 use kiosk::order::OrderStatus;
 use kiosk_e2e::events::{
-    DOWNLOAD_BUYER, EXHAUSTED_GRANT, GRANT, ORDER, PRODUCT, TRADE_NO, UNKNOWN_GRANT, events_dir,
+    CODE, DOWNLOAD_BUYER, EXHAUSTED_GRANT, FREE_PRODUCT, GRANT, ORDER, PRODUCT, TRADE_NO,
+    UNKNOWN_GRANT, events_dir,
 };
 use kiosk_e2e::{
     AlipayNotify, World, WorldOptions, body_string, form, pending_order, return_params,
@@ -191,6 +192,8 @@ fn events() -> Vec<(&'static str, Value)> {
             "checkout-json.json",
             event("POST", "/checkout", "/checkout", "", json!({ "content-type": "application/json", "accept": "application/json", "user-agent": UA }), Some(&json!({ "product_id": PRODUCT, "email": "reader@example.com", "device": "mobile" }).to_string()), false),
         ),
+        ("checkout-code.json", event("POST", "/checkout", "/checkout", "", form_headers("text/html"), Some(&format!("product_id={PRODUCT}&email=reader%40example.com&code=launch")), false)),
+        ("checkout-free.json", event("POST", "/checkout", "/checkout", "", form_headers("text/html"), Some(&format!("product_id={FREE_PRODUCT}&email=free-reader%40example.com")), false)),
         ("checkout-bad-email.json", event("POST", "/checkout", "/checkout", "", form_headers("text/html"), Some(&format!("product_id={PRODUCT}&email=reader-at-example.com")), false)),
         ("checkout-unknown-product.json", event("POST", "/checkout", "/checkout", "", form_headers("text/html"), Some("product_id=no-such-book&email=reader%40example.com"), false)),
         ("notify-paid.json", notify(&paid)),
@@ -296,6 +299,26 @@ async fn each_event_gets_its_response() {
         .unwrap()
         .unwrap();
     assert_eq!(created.amount, product.price());
+
+    // A code: the order is priced 20% off and reserves the code's one use.
+    w.shop
+        .store
+        .create_code(&kiosk_e2e::events::launch_code())
+        .await
+        .unwrap();
+    let resp = checkout::handler::handle(&w.checkout, load("checkout-code.json"), now).await;
+    assert_eq!(resp.status(), 303, "{}", body_string(&resp));
+    let code = kiosk::pricing::CodeName::parse(CODE).unwrap();
+    assert_eq!(w.shop.store.get_code(&code).await.unwrap().unwrap().uses, 1);
+    // A free product: mailed, the page shows no link.
+    w.add_product(FREE_PRODUCT, "0.00").await;
+    let resp = checkout::handler::handle(&w.checkout, load("checkout-free.json"), now).await;
+    assert_eq!(resp.status(), 200);
+    let page = body_string(&resp);
+    assert!(
+        page.contains("Check your email") && !page.contains("/download/"),
+        "{page}"
+    );
 
     let resp = checkout::handler::handle(&w.checkout, load("checkout-bad-email.json"), now).await;
     assert_eq!(resp.status(), 400);
