@@ -105,7 +105,7 @@ pub enum CheckoutError {
     #[error(transparent)]
     Channel(#[from] ChannelError),
     #[error(transparent)]
-    Store(#[from] StoreError),
+    Store(StoreError),
     #[error("could not make an order id")]
     Id(#[source] crate::ids::IdError),
     /// The network started its allowance of checkouts this hour; nothing was written.
@@ -121,6 +121,17 @@ pub enum CheckoutError {
     /// A free product, and no sender to mail its link from.
     #[error("this shop cannot mail free products' links (no SENDER_EMAIL)")]
     FreeOff,
+}
+
+impl From<StoreError> for CheckoutError {
+    /// A code the order's transaction could not reserve is the buyer's price problem,
+    /// not the store's.
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::CodeRefused(why) => CheckoutError::Price(why),
+            e => CheckoutError::Store(e),
+        }
+    }
 }
 
 /// What the hosted buy page (`GET /buy/{product_id}`) shows: the product as stored
@@ -345,10 +356,7 @@ impl Checkout {
             .await?;
         let redirect = channel.start_payment(&order, req.device, now).await?;
         order.checkout_ref = redirect.checkout_ref;
-        self.store.create_order(&order).await.map_err(|e| match e {
-            StoreError::CodeRefused(why) => CheckoutError::Price(why),
-            e => CheckoutError::Store(e),
-        })?;
+        self.store.create_order(&order).await?;
         tracing::info!(order_id = %order.id, product = %product.id(), amount = %order.amount, code = ?order.code, channel = kind.as_str(), "checkout started");
         Ok(Started::Pay(CheckoutStarted {
             order_id: order.id,
@@ -442,13 +450,7 @@ impl Checkout {
             Err(e) => return Err(StoreError::Transition(e).into()),
         };
         let grant = crate::grant::Grant::for_order(&paid, token, None, now);
-        self.store
-            .create_free_order(&paid, &grant)
-            .await
-            .map_err(|e| match e {
-                StoreError::CodeRefused(why) => CheckoutError::Price(why),
-                e => CheckoutError::Store(e),
-            })?;
+        self.store.create_free_order(&paid, &grant).await?;
         let delivery = crate::delivery::Delivery {
             store: &self.store,
             mailer,

@@ -727,6 +727,39 @@ async fn live_price(browser: &Browser, base: &str, app: &devstack::App) -> Resul
     Ok(())
 }
 
+/// What the author runs, `kiosk --local ARGS`: the real binary on this shop (its
+/// `.local/stack.json` written into `scratch`); each call its stdout, or its stderr as the
+/// error.
+fn kiosk_cli(
+    scratch: &Path,
+    base: &str,
+    app: &devstack::App,
+) -> Result<impl Fn(&[&str]) -> Result<String>> {
+    let kiosk = crate::bootstraps::build_binaries()?
+        .remove("kiosk")
+        .context("the kiosk binary")?;
+    devstack::write_local_stack(
+        scratch,
+        base,
+        &std::env::var("AWS_ENDPOINT_URL")?,
+        &app.names,
+    )?;
+    let dir = scratch.to_owned();
+    Ok(move |args: &[&str]| -> Result<String> {
+        let out = std::process::Command::new(&kiosk)
+            .current_dir(&dir)
+            .arg("--local")
+            .args(args)
+            .output()?;
+        ensure!(
+            out.status.success(),
+            "kiosk {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    })
+}
+
 /// Pay through the Alipay sandbox from the overlay that is open: the email, Buy Now,
 /// the cashier (which must show `price`), pay; the order it made.
 async fn pay_in_overlay(
@@ -839,28 +872,7 @@ async fn pay_what_you_want_and_a_code(
     }
 
     // The author's reports, from the real binary.
-    let kiosk = crate::bootstraps::build_binaries()?
-        .remove("kiosk")
-        .context("the kiosk binary")?;
-    devstack::write_local_stack(
-        scratch,
-        base,
-        &std::env::var("AWS_ENDPOINT_URL")?,
-        &app.names,
-    )?;
-    let run = |args: &[&str]| -> Result<String> {
-        let out = std::process::Command::new(&kiosk)
-            .current_dir(scratch)
-            .arg("--local")
-            .args(args)
-            .output()?;
-        ensure!(
-            out.status.success(),
-            "kiosk {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-    };
+    let run = kiosk_cli(scratch, base, app)?;
     let csv = run(&["sales", "--csv"])?;
     for row in [
         "code,LAUNCH,CNY,1,10.00",
@@ -1124,28 +1136,7 @@ async fn funnel_in_the_browser(
 
         // What the author runs: `kiosk --local funnel` and `kiosk --local report --html`,
         // the real binary, on this shop.
-        let kiosk = crate::bootstraps::build_binaries()?
-            .remove("kiosk")
-            .context("the kiosk binary")?;
-        devstack::write_local_stack(
-            scratch,
-            base,
-            &std::env::var("AWS_ENDPOINT_URL")?,
-            &app.names,
-        )?;
-        let run = |args: &[&str]| -> Result<String> {
-            let out = std::process::Command::new(&kiosk)
-                .current_dir(scratch)
-                .arg("--local")
-                .args(args)
-                .output()?;
-            ensure!(
-                out.status.success(),
-                "kiosk {args:?}: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-            Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-        };
+        let run = kiosk_cli(scratch, base, app)?;
         let table = run(&[
             "funnel",
             "--product",
