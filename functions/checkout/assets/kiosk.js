@@ -4,7 +4,8 @@
  *    <a href="https://API/buy/PRODUCT_ID" data-kiosk>Buy</a>
  *  and show live prices with <span data-kiosk-price="PRODUCT_ID">¥9.00</span>.
  *  A/B tests: mark each alternative <h2 data-kiosk-test="headline" data-kiosk-variant="a"
- *  hidden>; the visitor's variant is shown (the first if the answer is slow).
+ *  hidden>; the visitor's variant is shown (the first if the answer takes longer than
+ *  data-kiosk-wait="800" ms on the script tag, 100 to 5000).
  *  Events on the clicked link (they bubble): kiosk:open, kiosk:payment-started
  *  (detail.product), kiosk:close. One page view is sent to this API (the products on
  *  the page, its path, the referrer's host, utm_source, its tests); no cookies, no
@@ -14,6 +15,7 @@
   var me = document.currentScript;
   if (!me || !window.URL || !window.HTMLDialogElement) return;
   var api = new URL(me.src).origin;
+  var wait = Math.min(5000, Math.max(100, parseInt(me.getAttribute("data-kiosk-wait"), 10) || 800));
   var current = null;
 
   function css(el, style) {
@@ -90,7 +92,7 @@
       if (navigator.sendBeacon) navigator.sendBeacon(api + "/t", body);
       return;
     }
-    setTimeout(function () { show(null); }, 800);
+    setTimeout(function () { show(null); }, wait);
     fetch(api + "/t", { method: "POST", body: body, credentials: "omit", keepalive: true })
       .then(function (r) { return r.ok ? r.json() : null; })
       .then(function (a) { show(a && a.variants); })
