@@ -1,8 +1,12 @@
-//! The checkout function's handle (docs/architecture.md, Flows: Buy): read products
-//! (the hosted buy page), count and write orders, start a payment with a channel. Nothing else: a [`Checkout`]
-//! has no mailer, no files and no way to record a payment, so the checkout handler
-//! cannot send mail or serve a download whatever it does (a compile-time fact), which
-//! mirrors its IAM policy (read `PRODUCT#`, put `ORDER#`, update `CHECKOUT#`).
+//! The checkout function's handle (docs/architecture.md, Flows: Buy, Pricing, Free):
+//! read products and discount codes (the hosted buy page), price and count and write
+//! orders (reserving a code's use), start a payment with a channel, and give a free
+//! product away: its order written paid with its grant, its link mailed. Nothing else: a
+//! [`Checkout`] has no files and no way to record a provider's payment, so the checkout
+//! handler cannot serve a download or mark a sale paid whatever it does (a compile-time
+//! fact), which mirrors its IAM policy (read `PRODUCT#` and `CODES`, put `ORDER#` and
+//! `GRANT#`, update `CHECKOUT#`, `FREE#`, `CODES` and a free order's mail state, mail from
+//! the sender).
 
 use time::OffsetDateTime;
 
