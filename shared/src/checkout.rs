@@ -343,21 +343,7 @@ impl Checkout {
                 .into());
             }
         }
-        let id = OrderId::generate(now).map_err(CheckoutError::Id)?;
-        let mut order = Order::new_pending(
-            id,
-            &product,
-            req.email,
-            kind,
-            req.source,
-            now,
-            self.config.order_ttl,
-        )
-        .priced(quote);
-        order.lang = Some(req.lang);
-        order.variants = self
-            .variants(&req.tests, &req.network, req.user_agent.as_deref())
-            .await?;
+        let mut order = self.new_order(&req, &product, kind, quote, now).await?;
         let redirect = channel.start_payment(&order, req.device, now).await?;
         order.checkout_ref = redirect.checkout_ref;
         self.store.create_order(&order).await?;
@@ -366,6 +352,34 @@ impl Checkout {
             order_id: order.id,
             pay_url: redirect.url,
         }))
+    }
+
+    /// A new pending order of `product` at `quote` for `req`'s buyer through `kind`, in
+    /// the buyer's language and with the A/B variants they saw.
+    async fn new_order(
+        &self,
+        req: &CheckoutRequest,
+        product: &Product,
+        kind: ChannelKind,
+        quote: crate::pricing::Quote,
+        now: OffsetDateTime,
+    ) -> Result<Order, CheckoutError> {
+        let id = OrderId::generate(now).map_err(CheckoutError::Id)?;
+        let mut order = Order::new_pending(
+            id,
+            product,
+            req.email.clone(),
+            kind,
+            req.source.clone(),
+            now,
+            self.config.order_ttl,
+        )
+        .priced(quote);
+        order.lang = Some(req.lang);
+        order.variants = self
+            .variants(&req.tests, &req.network, req.user_agent.as_deref())
+            .await?;
+        Ok(order)
     }
 
     /// The A/B variants this request's visitor saw, computed as the page's beacon did.
@@ -426,21 +440,10 @@ impl Checkout {
             tracing::warn!(network = req.network.as_str(), "free claim: over the limit");
             return Err(CheckoutError::TooManyFree);
         }
-        let id = OrderId::generate(now).map_err(CheckoutError::Id)?;
-        let mut order = Order::new_pending(
-            id.clone(),
-            product,
-            req.email.clone(),
-            ChannelKind::Free,
-            req.source.clone(),
-            now,
-            self.config.order_ttl,
-        )
-        .priced(quote);
-        order.lang = Some(req.lang);
-        order.variants = self
-            .variants(&req.tests, &req.network, req.user_agent.as_deref())
+        let order = self
+            .new_order(&req, product, ChannelKind::Free, quote, now)
             .await?;
+        let id = order.id.clone();
         let token = crate::ids::DownloadToken::generate().map_err(StoreError::Token)?;
         let payment = crate::order::Payment {
             provider_txn_id: format!("free-{id}"),
