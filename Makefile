@@ -50,6 +50,10 @@ fmt:
 lint:
 	scripts/venv.sh sam
 	SAM_CLI_TELEMETRY=0 .venv-sam/bin/sam validate --lint --template template.yaml --region us-east-1
+	# The same template as a shop on its own domain deploys it (the domain's resources
+	# exist only then).
+	python3 scripts/template-with-domain.py target/lint/template-with-domain.yaml
+	SAM_CLI_TELEMETRY=0 .venv-sam/bin/sam validate --lint --template target/lint/template-with-domain.yaml --region us-east-1
 
 # Speed budgets (docs/architecture.md, "Speed budgets"): signing a pay URL, verifying a
 # notification.

@@ -6,6 +6,7 @@
 mod bootstraps;
 mod buy_flow;
 mod devstack;
+mod domain;
 mod download;
 mod events;
 mod funnel;

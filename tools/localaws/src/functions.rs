@@ -1,13 +1,15 @@
 //! The template's Lambda functions as the local runner needs them: the binary each one
 //! is built from, its timeout and memory, and its environment with every `!Ref`,
-//! `!Sub` and `!GetAtt` resolved against local values (the emulator's table and bucket,
-//! a stand-in gateway's URL, ...) instead of a deployed stack's.
+//! `!Sub`, `!GetAtt` and `!If` resolved against local values (the emulator's table and
+//! bucket, a stand-in gateway's URL, ...) instead of a deployed stack's; and which
+//! resources and outputs a deploy with those values makes (the template's `Conditions`
+//! evaluated: `!Equals`, `!Not`, `!And`, `!Or`, `!Condition`).
 //!
 //! Resolution is strict: a reference with no local value is an error naming it, so a
 //! variable added to the template cannot silently reach a function empty.
 //!
-//! Over 400 lines: the template resolver (`!Ref`, `!Sub`, `!GetAtt`, `!Select`,
-//! `!Split`) and its tests, one concern.
+//! Over 400 lines: the template resolver (`!Ref`, `!Sub`, `!GetAtt`, `!If`, `!Select`,
+//! `!Split`, conditions) and its tests, one concern.
 
 use std::collections::BTreeMap;
 
@@ -171,6 +173,50 @@ pub fn functions(template: &str, values: &Values) -> Result<Vec<FunctionDef>> {
         .collect()
 }
 
+/// The template's resources as a deploy with `values` creates them: the logical ids whose
+/// `Condition` holds (or that have none), each with its type.
+pub fn resources(template: &str, values: &Values) -> Result<BTreeMap<String, String>> {
+    let doc = doc(template)?;
+    let r = Resolver::new(&doc, values);
+    let mut out = BTreeMap::new();
+    for (name, res) in doc
+        .get("Resources")
+        .and_then(Value::as_mapping)
+        .ok_or_else(|| anyhow!("template has no Resources"))?
+    {
+        let name = name.as_str().unwrap_or_default().to_owned();
+        let made = match res.get("Condition").and_then(Value::as_str) {
+            Some(c) => r.holds(c)?,
+            None => true,
+        };
+        if made {
+            let kind = res.get("Type").and_then(Value::as_str).unwrap_or_default();
+            out.insert(name, kind.to_owned());
+        }
+    }
+    Ok(out)
+}
+
+/// One output's value as a deploy with `values` gives it (`None`: the output's
+/// condition does not hold).
+pub fn output(template: &str, values: &Values, name: &str) -> Result<Option<String>> {
+    let doc = doc(template)?;
+    let r = Resolver::new(&doc, values);
+    let o = doc
+        .get("Outputs")
+        .and_then(|o| o.get(name))
+        .ok_or_else(|| anyhow!("no output {name}"))?;
+    if let Some(c) = o.get("Condition").and_then(Value::as_str)
+        && !r.holds(c)?
+    {
+        return Ok(None);
+    }
+    let v = o
+        .get("Value")
+        .ok_or_else(|| anyhow!("output {name} has no Value"))?;
+    r.resolve(v).map(Some)
+}
+
 fn scalar(v: &Value) -> Option<String> {
     match v {
         Value::String(s) => Some(s.clone()),
@@ -183,6 +229,8 @@ fn scalar(v: &Value) -> Option<String> {
 pub(crate) struct Resolver<'a> {
     values: &'a Values,
     defaults: BTreeMap<String, Option<String>>,
+    /// The template's `Conditions`, by name, evaluated on demand.
+    conditions: BTreeMap<String, Value>,
 }
 
 impl<'a> Resolver<'a> {
@@ -199,7 +247,61 @@ impl<'a> Resolver<'a> {
                     .collect()
             })
             .unwrap_or_default();
-        Resolver { values, defaults }
+        let conditions = doc
+            .get("Conditions")
+            .and_then(Value::as_mapping)
+            .map(|m| {
+                m.iter()
+                    .filter_map(|(k, v)| Some((k.as_str()?.to_owned(), v.clone())))
+                    .collect()
+            })
+            .unwrap_or_default();
+        Resolver {
+            values,
+            defaults,
+            conditions,
+        }
+    }
+
+    /// Whether the template's condition `name` holds with these values.
+    pub(crate) fn holds(&self, name: &str) -> Result<bool> {
+        let c = self
+            .conditions
+            .get(name)
+            .ok_or_else(|| anyhow!("no condition {name}"))?;
+        self.condition(c)
+    }
+
+    /// A condition function: `!Equals`, `!Not`, `!And`, `!Or` and `!Condition`.
+    fn condition(&self, c: &Value) -> Result<bool> {
+        let Value::Tagged(t) = c else {
+            bail!("condition {c:?} is not supported");
+        };
+        let args = t.value.as_sequence().map(Vec::as_slice);
+        match (t.tag.to_string().trim_start_matches('!'), args) {
+            ("Not", Some([inner])) => Ok(!self.condition(inner)?),
+            ("Equals", Some([a, b])) => Ok(self.resolve(a)? == self.resolve(b)?),
+            ("And", Some(all)) => {
+                for c in all {
+                    if !self.condition(c)? {
+                        return Ok(false);
+                    }
+                }
+                Ok(true)
+            }
+            ("Or", Some(any)) => {
+                for c in any {
+                    if self.condition(c)? {
+                        return Ok(true);
+                    }
+                }
+                Ok(false)
+            }
+            ("Condition", None) => self.holds(t.value.as_str().unwrap_or_default()),
+            (f, _) => {
+                bail!("condition !{f} is not supported (only Equals, Not, And, Or, Condition)")
+            }
+        }
     }
 
     pub(crate) fn resolve(&self, v: &Value) -> Result<String> {
@@ -232,6 +334,16 @@ impl<'a> Resolver<'a> {
                 }
                 self.sub(text, &vars)
             }
+            ("If", Value::Sequence(parts)) if parts.len() == 3 => {
+                let name = parts[0]
+                    .as_str()
+                    .ok_or_else(|| anyhow!("!If: the condition is not a name"))?;
+                self.resolve(if self.holds(name)? {
+                    &parts[1]
+                } else {
+                    &parts[2]
+                })
+            }
             ("GetAtt", Value::String(path)) => self.attribute(path),
             ("GetAtt", Value::Sequence(parts)) => {
                 let parts: Vec<String> = parts.iter().filter_map(scalar).collect();
@@ -247,7 +359,7 @@ impl<'a> Resolver<'a> {
                     .ok_or_else(|| anyhow!("!Select {index}: the list has {} items", list.len()))
             }
             (f, _) => {
-                bail!("{f} is not supported locally (only Ref, Sub, GetAtt, Select of Split)")
+                bail!("{f} is not supported locally (only Ref, Sub, GetAtt, If, Select of Split)")
             }
         }
     }

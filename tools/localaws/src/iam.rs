@@ -4,8 +4,8 @@
 //! that allows far more than the code needs) would show only after `sam deploy`.
 //!
 //! Supported, because the template uses exactly this: `Effect: Allow`; actions named in
-//! full; resources exact or ending in `*`; `!If` on the template's `Conditions` (`!Not`,
-//! `!Equals`) with `!Ref AWS::NoValue`; conditions `StringEquals`,
+//! full; resources exact or ending in `*`; `!If` on the template's `Conditions`
+//! (evaluated by [`crate::functions`]) with `!Ref AWS::NoValue`; conditions `StringEquals`,
 //! `StringEqualsIgnoreCase` and `ForAllValues:StringLike`. Anything else in a policy is an
 //! error, so a new kind of statement cannot be ignored silently.
 //!
@@ -51,13 +51,7 @@ pub struct Request {
 pub fn policies(template: &str, values: &Values) -> Result<BTreeMap<String, Vec<Statement>>> {
     let doc = doc(template)?;
     let r = Resolver::new(&doc, values);
-    let conditions = doc.get("Conditions").and_then(Value::as_mapping);
-    let holds = |name: &str| -> Result<bool> {
-        let c = conditions
-            .and_then(|c| c.get(name))
-            .ok_or_else(|| anyhow!("no condition {name}"))?;
-        condition(&r, c)
-    };
+    let holds = |name: &str| r.holds(name);
     let resources = doc
         .get("Resources")
         .and_then(Value::as_mapping)
@@ -119,20 +113,6 @@ fn pick<'v>(holds: &dyn Fn(&str) -> Result<bool>, v: &'v Value) -> Result<Option
         },
         Value::Tagged(t) if t.tag == "Ref" && t.value.as_str() == Some("AWS::NoValue") => Ok(None),
         v => Ok(Some(v)),
-    }
-}
-
-fn condition(r: &Resolver, c: &Value) -> Result<bool> {
-    match c {
-        Value::Tagged(t) if t.tag == "Not" => match t.value.as_sequence().map(Vec::as_slice) {
-            Some([inner]) => Ok(!condition(r, inner)?),
-            _ => bail!("!Not takes one condition"),
-        },
-        Value::Tagged(t) if t.tag == "Equals" => match t.value.as_sequence().map(Vec::as_slice) {
-            Some([a, b]) => Ok(r.resolve(a)? == r.resolve(b)?),
-            _ => bail!("!Equals takes two values"),
-        },
-        other => bail!("condition {other:?} is not supported (only !Not and !Equals)"),
     }
 }
 
@@ -624,5 +604,81 @@ mod tests {
                 "payment-notify, download, reconcile and checkout (free products) mail"
             );
         }
+    }
+
+    /// The author's own domain: with `DomainName` (and its certificate) the stack makes
+    /// the custom domain and its mapping, and with `HostedZoneId` the alias records; every
+    /// function's `PUBLIC_BASE_URL` and the `ApiUrl` output are on the domain. Without it,
+    /// nothing of that exists and the execute-api address is used.
+    #[test]
+    fn the_shop_can_live_on_the_authors_domain() {
+        let domain_parts = [
+            ("ApiDomain", "AWS::ApiGatewayV2::DomainName"),
+            ("ApiDomainMapping", "AWS::ApiGatewayV2::ApiMapping"),
+        ];
+        let plain = values("shop@example.com", false);
+        let made = crate::functions::resources(crate::TEMPLATE, &plain).unwrap();
+        for (name, _) in domain_parts {
+            assert!(!made.contains_key(name), "{name} without a domain");
+        }
+        assert!(!made.contains_key("ApiDomainRecord"));
+        let url = crate::functions::output(crate::TEMPLATE, &plain, "ApiUrl").unwrap();
+        assert_eq!(
+            url.as_deref(),
+            Some("https://api.execute-api.us-east-1.amazonaws.com")
+        );
+        assert_eq!(
+            crate::functions::output(crate::TEMPLATE, &plain, "ApiDomainTarget").unwrap(),
+            None
+        );
+
+        let mut domain = values("shop@example.com", false);
+        for (k, v) in [
+            ("DomainName", "books.example.org"),
+            (
+                "CertificateArn",
+                "arn:aws:acm:us-east-1:123456789012:certificate/00000000-0000-0000-0000-000000000000",
+            ),
+        ] {
+            domain.params.insert(k.to_owned(), v.to_owned());
+        }
+        domain.resources.insert(
+            "ApiDomain.RegionalDomainName".to_owned(),
+            "d-abc.execute-api.us-east-1.amazonaws.com".to_owned(),
+        );
+        let made = crate::functions::resources(crate::TEMPLATE, &domain).unwrap();
+        for (name, kind) in domain_parts {
+            assert_eq!(made.get(name).map(String::as_str), Some(kind), "{name}");
+        }
+        assert!(!made.contains_key("ApiDomainRecord"), "no zone, no record");
+        assert_eq!(
+            crate::functions::output(crate::TEMPLATE, &domain, "ApiUrl")
+                .unwrap()
+                .as_deref(),
+            Some("https://books.example.org")
+        );
+        assert_eq!(
+            crate::functions::output(crate::TEMPLATE, &domain, "ApiDomainTarget")
+                .unwrap()
+                .as_deref(),
+            Some("d-abc.execute-api.us-east-1.amazonaws.com")
+        );
+        for f in crate::functions::functions(crate::TEMPLATE, &domain).unwrap() {
+            assert_eq!(
+                f.env.get("PUBLIC_BASE_URL").map(String::as_str),
+                Some("https://books.example.org"),
+                "{}",
+                f.name
+            );
+        }
+        domain.params.insert(
+            "HostedZoneId".to_owned(),
+            "Z0123456789ABCDEFGHIJ".to_owned(),
+        );
+        let made = crate::functions::resources(crate::TEMPLATE, &domain).unwrap();
+        assert_eq!(
+            made.get("ApiDomainRecord").map(String::as_str),
+            Some("AWS::Route53::RecordSetGroup")
+        );
     }
 }
