@@ -3,8 +3,8 @@
 
 `sam validate --lint` checks a template with its parameters' defaults, so the custom
 domain's resources (which exist only with `DomainName`) would go unchecked. This writes a
-copy whose `DomainName`, `CertificateArn` (a placeholder ARN) and `HostedZoneId`
-defaults are set, so `make lint` validates that shape too.
+copy whose `DomainName`, `CertificateArn` (a placeholder ARN), `HostedZoneId` and
+`MailDomain` defaults are set, so `make lint` validates that shape too.
 
     python3 scripts/template-with-domain.py OUT.yaml
 """
@@ -17,6 +17,7 @@ for name, value in [
     ("DomainName", "books.example.org"),
     ("CertificateArn", "arn:aws:acm:us-east-1:123456789012:certificate/00000000-0000-0000-0000-000000000000"),
     ("HostedZoneId", "Z0123456789ABCDEFGHIJ"),
+    ("MailDomain", "example.org"),
 ]:
     block = f"  {name}:\n    Type: String\n    Default: \"\"\n"
     if text.count(block) != 1:

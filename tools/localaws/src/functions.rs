@@ -1,6 +1,6 @@
 //! The template's Lambda functions as the local runner needs them: the binary each one
 //! is built from, its timeout and memory, and its environment with every `!Ref`,
-//! `!Sub`, `!GetAtt` and `!If` resolved against local values (the emulator's table and
+//! `!Sub`, `!GetAtt`, `!If` and `!Join` resolved against local values (the emulator's table and
 //! bucket, a stand-in gateway's URL, ...) instead of a deployed stack's; and which
 //! resources and outputs a deploy with those values makes (the template's `Conditions`
 //! evaluated: `!Equals`, `!Not`, `!And`, `!Or`, `!Condition`).
@@ -344,6 +344,18 @@ impl<'a> Resolver<'a> {
                     &parts[2]
                 })
             }
+            ("Join", Value::Sequence(parts)) if parts.len() == 2 => {
+                let delimiter = scalar(&parts[0])
+                    .ok_or_else(|| anyhow!("!Join: the delimiter is not a string"))?;
+                let items = parts[1]
+                    .as_sequence()
+                    .ok_or_else(|| anyhow!("!Join: the values are not a list"))?;
+                Ok(items
+                    .iter()
+                    .map(|v| self.resolve(v))
+                    .collect::<Result<Vec<_>>>()?
+                    .join(&delimiter))
+            }
             ("GetAtt", Value::String(path)) => self.attribute(path),
             ("GetAtt", Value::Sequence(parts)) => {
                 let parts: Vec<String> = parts.iter().filter_map(scalar).collect();
@@ -359,7 +371,9 @@ impl<'a> Resolver<'a> {
                     .ok_or_else(|| anyhow!("!Select {index}: the list has {} items", list.len()))
             }
             (f, _) => {
-                bail!("{f} is not supported locally (only Ref, Sub, GetAtt, If, Select of Split)")
+                bail!(
+                    "{f} is not supported locally (only Ref, Sub, GetAtt, If, Join, Select of Split)"
+                )
             }
         }
     }

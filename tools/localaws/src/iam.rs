@@ -671,6 +671,10 @@ mod tests {
                 f.name
             );
         }
+        assert!(
+            !made.contains_key("MailIdentity"),
+            "no MailDomain, no identity"
+        );
         domain.params.insert(
             "HostedZoneId".to_owned(),
             "Z0123456789ABCDEFGHIJ".to_owned(),
@@ -680,5 +684,41 @@ mod tests {
             made.get("ApiDomainRecord").map(String::as_str),
             Some("AWS::Route53::RecordSetGroup")
         );
+        assert!(!made.contains_key("MailIdentityRecords"));
+
+        // The sender's domain as an SES identity with Easy DKIM and MAIL FROM: its records
+        // are an output, and made in the zone when there is one.
+        domain
+            .params
+            .insert("MailDomain".to_owned(), "example.org".to_owned());
+        for n in 1..=3 {
+            domain.resources.insert(
+                format!("MailIdentity.DkimDNSTokenName{n}"),
+                format!("key{n}._domainkey.example.org"),
+            );
+            domain.resources.insert(
+                format!("MailIdentity.DkimDNSTokenValue{n}"),
+                format!("key{n}.dkim.amazonses.com"),
+            );
+        }
+        let made = crate::functions::resources(crate::TEMPLATE, &domain).unwrap();
+        assert_eq!(
+            made.get("MailIdentity").map(String::as_str),
+            Some("AWS::SES::EmailIdentity")
+        );
+        assert!(made.contains_key("MailIdentityRecords"));
+        let records = crate::functions::output(crate::TEMPLATE, &domain, "MailDnsRecords")
+            .unwrap()
+            .unwrap();
+        for want in [
+            "key2._domainkey.example.org CNAME key2.dkim.amazonses.com",
+            "mail.example.org MX 10 feedback-smtp.us-east-1.amazonses.com",
+            "mail.example.org TXT \"v=spf1 include:amazonses.com ~all\"",
+        ] {
+            assert!(records.contains(want), "{want}: {records}");
+        }
+        domain.params.remove("HostedZoneId");
+        let made = crate::functions::resources(crate::TEMPLATE, &domain).unwrap();
+        assert!(made.contains_key("MailIdentity") && !made.contains_key("MailIdentityRecords"));
     }
 }
