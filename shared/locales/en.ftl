@@ -106,6 +106,7 @@ paid-title = Thank you
 paid-heading = Thank you! Your purchase is ready.
 paid-button = Go to your download
 paid-sent = We also sent this link to { $email }. Keep it: it is yours alone.
+page-help = Questions about your order? Write to { $help }.
 order-number = Order { $order }
 confirming-title = Confirming your payment
 confirming-heading = Confirming your payment…

@@ -102,6 +102,7 @@ paid-title = 谢谢
 paid-heading = 谢谢！你购买的商品已准备好。
 paid-button = 前往下载
 paid-sent = 我们也已把这个链接发送到 { $email }。请妥善保存：这个链接只属于你。
+page-help = 对订单有疑问？请写信至 { $help }。
 order-number = 订单号 { $order }
 confirming-title = 正在确认付款
 confirming-heading = 正在确认付款…

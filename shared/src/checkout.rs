@@ -181,10 +181,9 @@ impl Checkout {
         let ses = aws_sdk_ses::Client::new(sdk);
         Ok(Checkout {
             store: crate::startup::store(sdk, &config.table_name),
-            mailer: config
-                .sender_email
-                .clone()
-                .map(|from| crate::mail::Mailer::new(ses, from)),
+            mailer: config.sender_email.clone().map(|from| {
+                crate::mail::Mailer::new(ses, from).with_reply_to(config.support_email.clone())
+            }),
             config,
             channels,
             secret: tokio::sync::OnceCell::new(),

@@ -141,6 +141,9 @@ pub struct Config {
     pub files_bucket: String,
     /// The From address exactly as configured (see [`Sender`]).
     pub sender_email: Sender,
+    /// The author's support address (`SUPPORT_EMAIL`): the mails' `Reply-To` and the
+    /// address pages and mails name for help; `None`: the sender.
+    pub support_email: Option<Sender>,
     /// Base URL of the API, no trailing slash: notify/return/download URLs hang off it.
     pub public_base_url: String,
     /// The author's shop page (`SHOP_URL`): where a buyer who leaves a payment page goes
@@ -186,6 +189,7 @@ impl Config {
             table_name: table_name.into(),
             files_bucket: files_bucket.into(),
             sender_email,
+            support_email: None,
             public_base_url: public_base_url.into(),
             embed_origins: origin_of(&shop_url).into_iter().collect(),
             default_lang: Lang::EN,
@@ -212,6 +216,7 @@ impl Config {
             table_name: c.table_name,
             files_bucket: required(env, "FILES_BUCKET")?,
             sender_email,
+            support_email: c.support_email,
             public_base_url: c.public_base_url,
             shop_url: c.shop_url,
             order_ttl: c.order_ttl,
@@ -223,6 +228,11 @@ impl Config {
             default_lang: c.default_lang,
             checkouts_per_network_hour: c.checkouts_per_network_hour,
         })
+    }
+
+    /// Where a buyer who needs help writes: the support address, else the sender.
+    pub fn help(&self) -> &Sender {
+        self.support_email.as_ref().unwrap_or(&self.sender_email)
     }
 
     /// The part of this configuration the checkout function holds.
@@ -237,6 +247,7 @@ impl Config {
             default_lang: self.default_lang,
             checkouts_per_network_hour: self.checkouts_per_network_hour,
             sender_email: Some(self.sender_email.clone()),
+            support_email: self.support_email.clone(),
         }
     }
 }
@@ -263,6 +274,8 @@ pub struct CheckoutConfig {
     pub checkouts_per_network_hour: u32,
     /// See [`Config::sender_email`]; `None`: free claims are refused.
     pub sender_email: Option<Sender>,
+    /// See [`Config::support_email`].
+    pub support_email: Option<Sender>,
 }
 
 impl CheckoutConfig {
@@ -284,8 +297,17 @@ impl CheckoutConfig {
                 })
             })
             .transpose()?;
+        let support_email = optional(env, "SUPPORT_EMAIL")
+            .map(|raw| {
+                Sender::parse(&raw).map_err(|e| ConfigError::Invalid {
+                    name: "SUPPORT_EMAIL",
+                    reason: e.to_string(),
+                })
+            })
+            .transpose()?;
         Ok(CheckoutConfig {
             sender_email,
+            support_email,
             table_name: required(env, "TABLE_NAME")?,
             public_base_url: base_url(env, "PUBLIC_BASE_URL")?,
             shop_url,
@@ -583,6 +605,22 @@ mod tests {
         );
         assert!(full.sender_email.is_some());
         assert!(Config::from(&env(&pairs)).is_err());
+    }
+
+    /// The support address is optional; set, it is where buyers are told to write, and a
+    /// malformed one fails the start naming the variable.
+    #[test]
+    fn the_support_address_is_the_help_when_set() {
+        let c = Config::from(&env(BASE)).unwrap();
+        assert_eq!(
+            (c.support_email.as_ref(), c.help()),
+            (None, &c.sender_email)
+        );
+        let c = Config::from(&env(&with(&[("SUPPORT_EMAIL", "help@example.com")]))).unwrap();
+        assert_eq!(c.help().as_str(), "help@example.com");
+        assert_eq!(c.checkout().support_email, c.support_email);
+        let err = Config::from(&env(&with(&[("SUPPORT_EMAIL", "not an address")]))).unwrap_err();
+        assert!(err.to_string().contains("SUPPORT_EMAIL"), "{err}");
     }
 
     #[test]

@@ -85,7 +85,7 @@ impl Delivery<'_> {
             order,
             grant,
             &grant.token.url_under(self.public_base_url),
-            self.mailer.from_address(),
+            self.mailer.help(),
             self.default_lang,
         );
         match self.mailer.send(&order.email, &mail).await {

@@ -49,7 +49,8 @@ impl Downloads {
         Downloads {
             store: crate::startup::store(sdk, &config.table_name),
             files: Files::new(crate::files::s3_client(sdk), &config.files_bucket),
-            mailer: Mailer::new(aws_sdk_ses::Client::new(sdk), config.sender_email.clone()),
+            mailer: Mailer::new(aws_sdk_ses::Client::new(sdk), config.sender_email.clone())
+                .with_reply_to(config.support_email.clone()),
             config,
         }
     }
@@ -123,7 +124,7 @@ pub(crate) async fn mail_links(
             (g, url)
         })
         .collect();
-    let mail = links_mail(&links, mailer.from_address(), lang);
+    let mail = links_mail(&links, mailer.help(), lang);
     mailer.send(email, &mail).await?;
     Ok(links.len())
 }

@@ -281,15 +281,33 @@ pub fn links_mail(links: &[(Grant, String)], help: &Sender, lang: Lang) -> Mail 
 pub struct Mailer {
     ses: aws_sdk_ses::Client,
     from: Sender,
+    /// The author's support address (`SUPPORT_EMAIL`): every mail's `Reply-To`, and the
+    /// address mails and pages name for help. `None`: the sender is both.
+    reply_to: Option<Sender>,
 }
 
 impl Mailer {
     pub fn new(ses: aws_sdk_ses::Client, from: Sender) -> Self {
-        Mailer { ses, from }
+        Mailer {
+            ses,
+            from,
+            reply_to: None,
+        }
+    }
+
+    /// Replies (and the help the mails offer) go to `support` instead of the sender.
+    pub fn with_reply_to(mut self, support: Option<Sender>) -> Self {
+        self.reply_to = support;
+        self
     }
 
     pub fn from_address(&self) -> &Sender {
         &self.from
+    }
+
+    /// Where a buyer who needs help writes: the support address, else the sender.
+    pub fn help(&self) -> &Sender {
+        self.reply_to.as_ref().unwrap_or(&self.from)
     }
 
     pub async fn send(&self, to: &Email, mail: &Mail) -> Result<(), MailError> {
@@ -307,6 +325,7 @@ impl Mailer {
             .send_email()
             .source(self.from.as_str())
             .destination(Destination::builder().to_addresses(to.as_str()).build())
+            .set_reply_to_addresses(self.reply_to.as_ref().map(|r| vec![r.as_str().to_owned()]))
             .message(message)
             .send()
             .await

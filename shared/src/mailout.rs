@@ -405,7 +405,7 @@ impl MailOut<'_> {
             EditionClaim::NotPaid => return Ok(Mailed::NotPaid),
         }
         let link = grant.token.url_under(self.base);
-        let mail = edition_mail(order, &grant, &link, self.note, self.mailer.from_address());
+        let mail = edition_mail(order, &grant, &link, self.note, self.mailer.help());
         let mut attempt = 0;
         loop {
             pacer.wait().await;

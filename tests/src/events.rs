@@ -17,6 +17,8 @@ use crate::{World, WorldOptions};
 
 pub const ORDER: &str = "K20261121A1";
 pub const PRODUCT: &str = "little-book-of-rust";
+/// The shop's support address (`SupportEmail`): every mail's `Reply-To`.
+pub const SUPPORT: &str = "help@example.com";
 /// A free product (price 0): its checkout mails the link.
 pub const FREE_PRODUCT: &str = "sampler";
 /// A discount code, 20% off every product, one use.
@@ -202,6 +204,7 @@ impl EventStack {
             ("StripeSecretKeyParam", self.stripe_params[0].clone()),
             ("StripeWebhookSecretParam", self.stripe_params[1].clone()),
             ("DefaultChannel", "alipay".to_owned()),
+            ("SupportEmail", SUPPORT.to_owned()),
         ];
         let resources = [
             ("Table", self.w.t.name.clone()),

@@ -82,7 +82,7 @@ fn error_page(app: &Downloads, req: &Request, e: DownloadError) -> Response<Body
                     why,
                     &grant.product_title,
                     grant.order_id.as_str(),
-                    app.config.sender_email.as_str(),
+                    app.config.help().as_str(),
                     grant.expires_at.map(|t| lang.datetime(t)).as_deref(),
                 ),
             )

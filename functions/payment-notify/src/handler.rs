@@ -133,6 +133,7 @@ async fn return_page(
                 order.id.as_str(),
                 &download_url,
                 order.email.as_str(),
+                shop.config.help().as_str(),
             ),
         ),
         Ok(ReturnView::Confirming { order }) => kiosk_web::html(
@@ -141,6 +142,7 @@ async fn return_page(
                 order.lang.unwrap_or(shop.config.default_lang),
                 &order.product_title,
                 order.id.as_str(),
+                shop.config.help().as_str(),
             ),
         ),
         Ok(ReturnView::Refunded { order }) => kiosk_web::html(
@@ -149,6 +151,7 @@ async fn return_page(
                 order.lang.unwrap_or(shop.config.default_lang),
                 &order.product_title,
                 order.id.as_str(),
+                shop.config.help().as_str(),
             ),
         ),
         Err(e @ ReturnError::Rejected(_)) => {

@@ -353,12 +353,23 @@ pub fn redirecting(lang: Lang, location: &str) -> String {
     )
 }
 
+/// "Questions about your order? Write to …", the address a `mailto:` link.
+fn help_line(lang: Lang, help: &str) -> String {
+    let text = tr(lang, "page-help", &[("help", help.into())]);
+    let link = format!("<a href=\"mailto:{0}\">{0}</a>", e(help));
+    format!(
+        "<p class=\"muted\">{}</p>",
+        text.replacen(&e(help), &link, 1)
+    )
+}
+
 pub fn paid(
     lang: Lang,
     product_title: &str,
     order_id: &str,
     download_url: &str,
     email: &str,
+    help: &str,
 ) -> String {
     frame(
         lang,
@@ -370,7 +381,8 @@ pub fn paid(
              <p><a class=\"btn\" href=\"{url}\">{button}</a></p>\
              <p class=\"muted\">{sent}</p>\
              <p class=\"link\">{url}</p>\
-             <p class=\"muted\">{order}</p>",
+             <p class=\"muted\">{order}</p>{help}",
+            help = help_line(lang, help),
             heading = t(lang, "paid-heading"),
             title = e(product_title),
             url = e(download_url),
@@ -381,13 +393,14 @@ pub fn paid(
     )
 }
 
-pub fn confirming(lang: Lang, product_title: &str, order_id: &str) -> String {
+pub fn confirming(lang: Lang, product_title: &str, order_id: &str, help: &str) -> String {
     frame(
         lang,
         &lang.t("confirming-title"),
         "<meta http-equiv=\"refresh\" content=\"5\">",
         &format!(
-            "<h1>{heading}</h1><p>{body}</p><p class=\"muted\">{note}</p>",
+            "<h1>{heading}</h1><p>{body}</p><p class=\"muted\">{note}</p>{help}",
+            help = help_line(lang, help),
             heading = t(lang, "confirming-heading"),
             body = tr(lang, "confirming-body", &[("title", product_title.into())]),
             note = tr(lang, "confirming-note", &[("order", order_id.into())]),
@@ -411,19 +424,20 @@ pub fn confirming_later(lang: Lang) -> String {
     )
 }
 
-pub fn refunded(lang: Lang, product_title: &str, order_id: &str) -> String {
+pub fn refunded(lang: Lang, product_title: &str, order_id: &str, help: &str) -> String {
     frame(
         lang,
         &lang.t("refunded-title"),
         "",
         &format!(
-            "<h1>{}</h1><p>{}</p>",
+            "<h1>{}</h1><p>{}</p>{}",
             t(lang, "refunded-heading"),
             tr(
                 lang,
                 "refunded-body",
                 &[("title", product_title.into()), ("order", order_id.into())]
-            )
+            ),
+            help_line(lang, help)
         ),
     )
 }

@@ -285,16 +285,23 @@ pub fn pages(lang: Lang) -> Vec<Rendered> {
         page("redirecting", pages::redirecting(lang, &url)),
         page(
             "paid",
-            pages::paid(lang, SAMPLE_TITLE, SAMPLE_ORDER, &url, SAMPLE_EMAIL),
+            pages::paid(
+                lang,
+                SAMPLE_TITLE,
+                SAMPLE_ORDER,
+                &url,
+                SAMPLE_EMAIL,
+                SAMPLE_HELP,
+            ),
         ),
         page(
             "confirming",
-            pages::confirming(lang, SAMPLE_TITLE, SAMPLE_ORDER),
+            pages::confirming(lang, SAMPLE_TITLE, SAMPLE_ORDER, SAMPLE_HELP),
         ),
         page("confirming-later", pages::confirming_later(lang)),
         page(
             "refunded",
-            pages::refunded(lang, SAMPLE_TITLE, SAMPLE_ORDER),
+            pages::refunded(lang, SAMPLE_TITLE, SAMPLE_ORDER, SAMPLE_HELP),
         ),
         page(
             "download",

@@ -147,6 +147,30 @@ async fn every_event_through_the_real_bootstraps() -> Result<()> {
         ));
     }
 
+    // The mails went out with the shop's support address as their Reply-To (SES's
+    // SendEmail form names it), from every function that mailed.
+    let reply_to = format!(
+        "ReplyToAddresses.member.1={}",
+        kiosk_e2e::events::SUPPORT.replace('@', "%40")
+    );
+    for name in [
+        "CheckoutFunction",
+        "PaymentNotifyFunction",
+        "DownloadFunction",
+    ] {
+        let sends: Vec<String> =
+            iam::recorded(&stack.w.http, &endpoint, &iam::app_id(&stack.w.tag, name))
+                .await?
+                .into_iter()
+                .map(|r| r.body)
+                .filter(|b| b.contains("Action=SendEmail"))
+                .collect();
+        ensure!(
+            !sends.is_empty() && sends.iter().all(|b| b.contains(&reply_to)),
+            "{name}: every SendEmail carries {reply_to}: {sends:?}"
+        );
+    }
+
     report("function                 init ms   peak RSS (bootstrap, debug build)");
     for (name, rie) in &running {
         let init = rie
