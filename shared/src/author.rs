@@ -120,6 +120,23 @@ impl Author {
     ) -> Result<(Email, usize), AuthorError> {
         let email = match to {
             ResendTo::Address(e) => e,
+            ResendTo::CorrectedOrder(id, to) => {
+                let order = self
+                    .store
+                    .get_order(&id)
+                    .await?
+                    .ok_or(AuthorError::UnknownOrder(id))?;
+                if order.status != OrderStatus::Paid {
+                    return Err(AuthorError::NotPaid {
+                        order: order.id,
+                        status: order.status,
+                    });
+                }
+                if order.email != to && !self.store.change_order_email(&order, &to).await? {
+                    return Err(AuthorError::Changed(order.id));
+                }
+                to
+            }
             ResendTo::Order(id) => {
                 let order = self
                     .store
@@ -163,6 +180,9 @@ impl Author {
 pub enum ResendTo {
     Order(OrderId),
     Address(Email),
+    /// The order's address was mistyped: correct it to this one (the old one kept in the
+    /// order's `previous_emails`), then mail the links there.
+    CorrectedOrder(OrderId, Email),
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -171,6 +191,8 @@ pub enum AuthorError {
     Missing(#[from] Missing),
     #[error("no order {0}")]
     UnknownOrder(OrderId),
+    #[error("order {0} changed while its address was corrected; run the command again")]
+    Changed(OrderId),
     #[error("order {order} is {}, so it has no links to send", status.as_str().to_ascii_lowercase())]
     NotPaid { order: OrderId, status: OrderStatus },
     #[error("SES did not send the mail: {}", .0.reason())]

@@ -228,6 +228,9 @@ pub struct Order {
     /// The A/B variants this buyer saw (test, variant), computed at checkout from the
     /// same request identity the page's beacon had; empty outside tests.
     pub variants: Vec<(crate::visit::Name, crate::visit::Name)>,
+    /// Addresses this order had before the author corrected it (`kiosk resend --to`),
+    /// oldest first.
+    pub previous_emails: Vec<Email>,
 }
 
 /// One refund asked of the provider: its number there, which makes a repeat of it refund
@@ -373,6 +376,7 @@ impl Order {
             dispute: None,
             lang: None,
             variants: Vec::new(),
+            previous_emails: Vec::new(),
         }
     }
 

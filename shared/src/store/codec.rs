@@ -38,6 +38,7 @@ pub mod attr {
     pub const USES: &str = "uses";
     pub const MAX_USES: &str = "max_uses";
     pub const DISABLED: &str = "disabled";
+    pub const PREVIOUS_EMAILS: &str = "previous_emails";
     pub const CHECK_AT: &str = "check_at";
     pub const CHECKS: &str = "checks";
     pub const COUNT: &str = "count";
@@ -243,6 +244,12 @@ pub fn order_item(o: &Order) -> Item {
                 .then(|| variants_text(&o.variants))
                 .as_deref(),
         );
+    if !o.previous_emails.is_empty() {
+        b.0.insert(
+            attr::PREVIOUS_EMAILS.into(),
+            AttributeValue::L(o.previous_emails.iter().map(|e| s(e.as_str())).collect()),
+        );
+    }
     if o.refund_seq > 0 {
         b = b.n(attr::REFUND_SEQ, o.refund_seq);
     }
@@ -673,6 +680,19 @@ pub fn order_from(item: &Item) -> Result<Order, StoreError> {
                     .collect()
             })
             .unwrap_or_default(),
+        previous_emails: match item.get(attr::PREVIOUS_EMAILS) {
+            None => Vec::new(),
+            Some(AttributeValue::L(list)) => list
+                .iter()
+                .map(|v| {
+                    v.as_s()
+                        .ok()
+                        .and_then(|e| Email::from_stored(e).ok())
+                        .ok_or_else(|| r.corrupt(attr::PREVIOUS_EMAILS, "not an address"))
+                })
+                .collect::<Result<_, _>>()?,
+            Some(_) => return Err(r.corrupt(attr::PREVIOUS_EMAILS, "not a list")),
+        },
     })
 }
 

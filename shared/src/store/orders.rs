@@ -8,6 +8,7 @@ use time::OffsetDateTime;
 use super::codec::attr::*;
 use super::codec::{self, Reader, UNPAID_RETENTION, n, s, ts};
 use super::{Store, StoreError, aws, building, index};
+use crate::email::Email;
 use crate::grant::Grant;
 use crate::ids::{DownloadToken, OrderId, ProductId};
 use crate::order::{
@@ -52,6 +53,28 @@ impl Store {
     pub async fn create_free_order(&self, order: &Order, grant: &Grant) -> Result<(), StoreError> {
         self.create_order_with(order, Some(grant), order.created_at)
             .await
+    }
+
+    /// Correct `order`'s address to `to`, keeping the old one in `previous_emails`:
+    /// conditioned on the address `order` was read with, so two corrections at once
+    /// cannot lose one. `false`: the order changed meanwhile (or is gone), nothing written.
+    pub async fn change_order_email(&self, order: &Order, to: &Email) -> Result<bool, StoreError> {
+        Self::update_if(
+            self.client
+                .update_item()
+                .table_name(&self.table)
+                .set_key(Some(codec::order_key(&order.id)))
+                .update_expression(format!(
+                    "SET {EMAIL} = :to, {PREVIOUS_EMAILS} = list_append(if_not_exists({PREVIOUS_EMAILS}, :none), :old)"
+                ))
+                .condition_expression(format!("attribute_exists({PK}) AND {EMAIL} = :was"))
+                .expression_attribute_values(":to", s(to.as_str()))
+                .expression_attribute_values(":was", s(order.email.as_str()))
+                .expression_attribute_values(":old", AttributeValue::L(vec![s(order.email.as_str())]))
+                .expression_attribute_values(":none", AttributeValue::L(Vec::new())),
+            "UpdateItem(order email)",
+        )
+        .await
     }
 
     pub async fn get_order(&self, id: &OrderId) -> Result<Option<Order>, StoreError> {

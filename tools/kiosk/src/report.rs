@@ -127,13 +127,29 @@ pub async fn orders(t: &Target, a: OrdersArgs) -> Result<()> {
             o.amount.to_string(),
             o.list_price.to_string(),
             clip(o.code.as_ref().map_or("-", |c| c.as_str()), 12),
-            clip(o.email.as_str(), 28),
+            clip(
+                &email_text(o),
+                if o.previous_emails.is_empty() {
+                    28
+                } else {
+                    200
+                }
+            ),
             printable(&source_of(o))
         );
     }
     println!("{} orders", orders.len());
     println!("{}", read_cost(reads));
     Ok(())
+}
+
+/// The order's address, and the ones it had before a correction (`kiosk resend --to`):
+/// `new@example.org (was old@example.com)`.
+fn email_text(o: &Order) -> String {
+    match o.previous_emails.last() {
+        Some(was) => format!("{} (was {was})", o.email),
+        None => o.email.to_string(),
+    }
 }
 
 /// What a report's read cost, for the author (on stdout after a table, on stderr after

@@ -11,7 +11,7 @@ use crate::target::Target;
 
 #[derive(Debug, clap::Args)]
 #[command(
-    after_help = "Examples:\n  kiosk --stack shop resend K20261121093015123abc4567def89012\n  kiosk --stack shop resend --email reader@example.com"
+    after_help = "Examples:\n  kiosk --stack shop resend K20261121093015123abc4567def89012\n  kiosk --stack shop resend --email reader@example.com\n  kiosk --stack shop resend K20261121093015123abc4567def89012 --to reader@example.org   # a mistyped address"
 )]
 pub struct ResendArgs {
     /// The order whose buyer gets their links.
@@ -20,10 +20,22 @@ pub struct ResendArgs {
     /// The buyer's address (every purchase made with it).
     #[arg(long)]
     pub email: Option<String>,
+    /// The order's address was mistyped: change it to this one (the old one stays in the
+    /// order's history, shown by `kiosk orders`) and mail the links there.
+    #[arg(long, requires = "order_id", value_name = "ADDRESS")]
+    pub to: Option<String>,
 }
 
 pub async fn run(t: &Target, a: ResendArgs, now: OffsetDateTime) -> Result<()> {
+    if a.to.is_some() && (a.order_id.is_none() || a.email.is_some()) {
+        bail!("--to corrects one order's address: give its ORDER_ID (and no --email)");
+    }
+    let parse = |e: &str| Email::parse(e).map_err(|err| anyhow!("email {e:?}: {err}"));
     let to = match (&a.order_id, &a.email) {
+        (Some(id), None) if a.to.is_some() => ResendTo::CorrectedOrder(
+            OrderId::parse(id).map_err(|e| anyhow!("order id {id:?}: {e}"))?,
+            parse(a.to.as_deref().unwrap_or_default())?,
+        ),
         (_, Some(e)) => {
             ResendTo::Address(Email::parse(e).map_err(|err| anyhow!("email {e:?}: {err}"))?)
         }

@@ -52,3 +52,65 @@ async fn resend_mails_the_buyers_usable_links() {
     }
     assert!(w.mails_to(&w.buyer(2)).await.is_empty());
 }
+
+/// A buyer mistyped their address: `resend ORDER --to` corrects it (the old one kept in
+/// the order's history, which `kiosk orders` shows), and the links go to the new one
+/// only. A malformed new address or an unpaid order changes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resend_to_corrects_a_mistyped_address() {
+    let w = World::new(WorldOptions::default()).await.unwrap();
+    let bucket = bucket_for(&w).await;
+    let book = w.add_product("book", "9.00").await;
+    let typo = format!("reader-{}@exmaple.com", w.tag);
+    let right = w.buyer(7);
+    let (o, g) = paid_order(&w, &book, &typo, now(), Source::default()).await;
+
+    for (args, needle) in [
+        (
+            vec!["resend", o.id.as_str(), "--to", "not-an-address"],
+            "email \"not-an-address\"",
+        ),
+        (vec!["resend", "--email", &right, "--to", &right], "--to"),
+    ] {
+        let out = kiosk(&w, &bucket, &args, &[]);
+        assert!(!out.status.success(), "{args:?}");
+        assert!(stderr(&out).contains(needle), "{args:?}: {}", stderr(&out));
+    }
+    assert_eq!(w.order(&o.id).await.email, o.email, "nothing changed");
+
+    let out = kiosk(&w, &bucket, &["resend", o.id.as_str(), "--to", &right], &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains(&right), "{}", stdout(&out));
+    let stored = w.order(&o.id).await;
+    assert_eq!(stored.email.as_str(), right);
+    assert_eq!(
+        stored
+            .previous_emails
+            .iter()
+            .map(|e| e.as_str())
+            .collect::<Vec<_>>(),
+        [typo.as_str()]
+    );
+    let mails = w.mails_to(&right).await;
+    assert_eq!(mails.len(), 1);
+    assert_eq!(link_in(&mails[0]), g.token);
+    assert!(
+        w.mails_to(&typo).await.is_empty(),
+        "nothing to the mistyped address"
+    );
+    let listed = stdout(&kiosk(&w, &bucket, &["orders"], &[]));
+    assert!(
+        listed.contains(&format!("{right} (was {typo})")),
+        "{listed}"
+    );
+
+    let pending = w.pending(&book, &w.buyer(8)).await;
+    let out = kiosk(
+        &w,
+        &bucket,
+        &["resend", pending.id.as_str(), "--to", &right],
+        &[],
+    );
+    assert!(!out.status.success() && stderr(&out).contains("is pending"));
+    assert!(w.order(&pending.id).await.previous_emails.is_empty());
+}
