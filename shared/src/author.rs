@@ -109,6 +109,22 @@ impl Author {
         Ok(delivery.retry_due_mails(now, deadline).await?)
     }
 
+    /// Order `id`, which must be paid (only a paid order has links to send).
+    async fn paid_order(&self, id: OrderId) -> Result<crate::order::Order, AuthorError> {
+        let order = self
+            .store
+            .get_order(&id)
+            .await?
+            .ok_or(AuthorError::UnknownOrder(id))?;
+        if order.status != OrderStatus::Paid {
+            return Err(AuthorError::NotPaid {
+                order: order.id,
+                status: order.status,
+            });
+        }
+        Ok(order)
+    }
+
     /// Mail a buyer every link they can still use, now: by order (which must be paid)
     /// or by address. Unlike the download page's "email me my links", no rate limit:
     /// the author asked. Returns the address and how many links went out; 0: it has no
@@ -121,36 +137,13 @@ impl Author {
         let email = match to {
             ResendTo::Address(e) => e,
             ResendTo::CorrectedOrder(id, to) => {
-                let order = self
-                    .store
-                    .get_order(&id)
-                    .await?
-                    .ok_or(AuthorError::UnknownOrder(id))?;
-                if order.status != OrderStatus::Paid {
-                    return Err(AuthorError::NotPaid {
-                        order: order.id,
-                        status: order.status,
-                    });
-                }
+                let order = self.paid_order(id).await?;
                 if order.email != to && !self.store.change_order_email(&order, &to).await? {
                     return Err(AuthorError::Changed(order.id));
                 }
                 to
             }
-            ResendTo::Order(id) => {
-                let order = self
-                    .store
-                    .get_order(&id)
-                    .await?
-                    .ok_or(AuthorError::UnknownOrder(id))?;
-                if order.status != OrderStatus::Paid {
-                    return Err(AuthorError::NotPaid {
-                        order: order.id,
-                        status: order.status,
-                    });
-                }
-                order.email
-            }
+            ResendTo::Order(id) => self.paid_order(id).await?.email,
         };
         let grants = self.store.usable_grants_for(&email, now).await?;
         if grants.is_empty() {

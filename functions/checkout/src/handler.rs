@@ -195,6 +195,7 @@ fn parse(req: &Request, body: JsonBody, lang: Lang) -> Result<CheckoutRequest, P
 /// the catalog's for the page, each naming the bound or the code.
 fn price_problem(lang: Lang, e: &PriceError) -> Problem {
     let price = |m: kiosk::Money| lang.price(m);
+    let code = |id, c: &kiosk::pricing::CodeName| ("code", id, vec![("code", c.to_string())]);
     let (field, id, args): (&str, &str, Vec<(&str, String)>) = match e {
         PriceError::AmountFormat { input, min } => (
             "amount",
@@ -217,26 +218,10 @@ fn price_problem(lang: Lang, e: &PriceError) -> Problem {
             vec![("price", price(*p))],
         ),
         PriceError::UnknownCode(c) => ("code", "checkout-code-unknown", vec![("code", c.clone())]),
-        PriceError::ExpiredCode(c) => (
-            "code",
-            "checkout-code-expired",
-            vec![("code", c.to_string())],
-        ),
-        PriceError::UsedUpCode(c) => (
-            "code",
-            "checkout-code-used-up",
-            vec![("code", c.to_string())],
-        ),
-        PriceError::DisabledCode(c) => (
-            "code",
-            "checkout-code-disabled",
-            vec![("code", c.to_string())],
-        ),
-        PriceError::NotForProduct(c) => (
-            "code",
-            "checkout-code-product",
-            vec![("code", c.to_string())],
-        ),
+        PriceError::ExpiredCode(c) => code("checkout-code-expired", c),
+        PriceError::UsedUpCode(c) => code("checkout-code-used-up", c),
+        PriceError::DisabledCode(c) => code("checkout-code-disabled", c),
+        PriceError::NotForProduct(c) => code("checkout-code-product", c),
         PriceError::CodeWithPayWhatYouWant => ("code", "checkout-code-pwyw", Vec::new()),
     };
     let mut p = Problem::field(field, id, e.to_string());

@@ -1099,28 +1099,7 @@ async fn funnel_in_the_browser(
         // The buyer buys in the overlay.
         open_overlay(&buyer, "#buy-book", "The Little Book of Rust").await?;
         let email = format!("ab-reader-{}@example.com", std::process::id());
-        buyer
-            .type_into(&buyer.find("#email").await?, &email)
-            .await?;
-        buyer
-            .click(&buyer.find("button[type=submit]").await?)
-            .await?;
-        buyer.leave_frames().await?;
-        buyer
-            .wait_for_url(&format!("{base}/sandbox/alipay/gateway.do?"))
-            .await?;
-        buyer
-            .click(
-                &buyer
-                    .find("form[action=\"/sandbox/alipay/pay\"] button")
-                    .await?,
-            )
-            .await?;
-        let return_url = buyer
-            .wait_for_url(&format!("{base}/return/alipay?"))
-            .await?;
-        download_link(&buyer, base).await?;
-        let order = stored_order(app, &order_of_return(&return_url)?).await?;
+        let order = pay_in_overlay(&buyer, base, app, &email, "¥9.00").await?;
         ensure!(
             order
                 .variants
