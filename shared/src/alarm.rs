@@ -21,11 +21,19 @@ pub const DISPUTE_OPENED: &str = "payment disputed";
 /// A dispute was lost: the money went back to the buyer; the links stay suspended.
 pub const DISPUTE_LOST: &str = "dispute lost";
 
-/// Every message an alarm counts.
-pub const ALL: [&str; 5] = [
+/// SES reported a permanent bounce of a buyer's address (counted as `Bounces`).
+pub const MAIL_BOUNCED: &str = "mail bounced";
+
+/// A buyer marked a mail as spam (counted as `Complaints`).
+pub const MAIL_COMPLAINED: &str = "mail complaint";
+
+/// Every message a metric filter counts.
+pub const ALL: [&str; 7] = [
     NOTIFY_REFUSED,
     MAIL_FAILED_FOR_GOOD,
     RECONCILE_ITEM_FAILED,
     DISPUTE_OPENED,
     DISPUTE_LOST,
+    MAIL_BOUNCED,
+    MAIL_COMPLAINED,
 ];

@@ -17,7 +17,7 @@ use crate::files::Files;
 use crate::ids::OrderId;
 use crate::mail::Mailer;
 use crate::order::OrderStatus;
-use crate::store::{Store, StoreError};
+use crate::store::{AddressLinks, Store, StoreError};
 
 /// A part of the shop a workflow needed and the author did not name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -39,6 +39,12 @@ pub struct AuthorSettings {
     pub sender: Option<Sender>,
     /// Base URL of the API, no trailing slash: download links hang off it.
     pub public_base_url: Option<String>,
+    /// The stack's `SupportEmail`: the Reply-To of the mails the author sends, and the
+    /// help they name (else the sender).
+    pub support: Option<Sender>,
+    /// The stack's SES configuration set, so bounces and complaints of the author's
+    /// mails are recorded like the functions' ([`crate::mail_events`]).
+    pub mail_configuration_set: Option<String>,
 }
 
 pub struct Author {
@@ -79,7 +85,9 @@ impl Author {
 
     pub(crate) fn mailer(&self) -> Result<Mailer, Missing> {
         let sender = self.settings.sender.clone().ok_or(Missing::Sender)?;
-        Ok(Mailer::new(self.ses.clone(), sender))
+        Ok(Mailer::new(self.ses.clone(), sender)
+            .with_reply_to(self.settings.support.clone())
+            .with_configuration_set(self.settings.mail_configuration_set.clone()))
     }
 
     pub(crate) fn public_base_url(&self) -> Result<&str, Missing> {
@@ -138,17 +146,28 @@ impl Author {
             ResendTo::Address(e) => e,
             ResendTo::CorrectedOrder(id, to) => {
                 let order = self.paid_order(id).await?;
-                if order.email != to && !self.store.change_order_email(&order, &to).await? {
-                    return Err(AuthorError::Changed(order.id));
+                if order.email != to {
+                    if !self.store.change_order_email(&order, &to).await? {
+                        return Err(AuthorError::Changed(order.id));
+                    }
+                } else {
+                    // The author vouches for the address as it is (the mailbox was
+                    // full, or is fixed now): every order of it may be mailed again.
+                    for o in self.store.orders_of(&to).await? {
+                        if o.mail_block.is_some() {
+                            self.store.clear_mail_block(&o.id, &to).await?;
+                        }
+                    }
                 }
                 to
             }
             ResendTo::Order(id) => self.paid_order(id).await?.email,
         };
-        let grants = self.store.usable_grants_for(&email, now).await?;
-        if grants.is_empty() {
-            return Ok((email, 0));
-        }
+        let grants = match self.store.usable_grants_for(&email, now).await? {
+            AddressLinks::Blocked(block) => return Err(AuthorError::Blocked { email, block }),
+            AddressLinks::Usable(g) if g.is_empty() => return Ok((email, 0)),
+            AddressLinks::Usable(g) => g,
+        };
         // The buyer's language, as their newest purchase recorded it.
         let lang = grants
             .iter()
@@ -188,6 +207,17 @@ pub enum AuthorError {
     Changed(OrderId),
     #[error("order {order} is {}, so it has no links to send", status.as_str().to_ascii_lowercase())]
     NotPaid { order: OrderId, status: OrderStatus },
+    #[error(
+        "mail to {email} {} on {} ({}); nothing was sent. Correct the address with \
+         `kiosk resend ORDER --to ADDRESS`, or give the same address with --to to try it again",
+        match block.kind { crate::order::MailBlockKind::Bounced => "bounced", crate::order::MailBlockKind::Complained => "was marked as spam" },
+        block.at.date(),
+        block.detail
+    )]
+    Blocked {
+        email: Email,
+        block: crate::order::MailBlock,
+    },
     #[error("SES did not send the mail: {}", .0.reason())]
     Mail(#[source] crate::mail::MailError),
     #[error(transparent)]

@@ -182,7 +182,9 @@ impl Checkout {
         Ok(Checkout {
             store: crate::startup::store(sdk, &config.table_name),
             mailer: config.sender_email.clone().map(|from| {
-                crate::mail::Mailer::new(ses, from).with_reply_to(config.support_email.clone())
+                crate::mail::Mailer::new(ses, from)
+                    .with_reply_to(config.support_email.clone())
+                    .with_configuration_set(config.mail_configuration_set.clone())
             }),
             config,
             channels,

@@ -120,6 +120,26 @@ fn base_url(env: &dyn Env, name: &'static str) -> Result<String, ConfigError> {
     Ok(raw.trim_end_matches('/').to_owned())
 }
 
+/// An SES configuration set's name, when set: letters, digits, `_` and `-`, at most 64.
+fn configuration_set(env: &dyn Env, name: &'static str) -> Result<Option<String>, ConfigError> {
+    let Some(raw) = optional(env, name) else {
+        return Ok(None);
+    };
+    let ok = raw.len() <= 64
+        && raw
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-'));
+    if !ok {
+        return Err(ConfigError::Invalid {
+            name,
+            reason: format!(
+                "{raw:?} is not an SES configuration set name (letters, digits, _ and -, at most 64)"
+            ),
+        });
+    }
+    Ok(Some(raw))
+}
+
 fn ssm_name(env: &dyn Env, name: &'static str) -> Result<String, ConfigError> {
     let raw = required(env, name)?;
     let ok = raw.len() <= 2048
@@ -144,6 +164,9 @@ pub struct Config {
     /// The author's support address (`SUPPORT_EMAIL`): the mails' `Reply-To` and the
     /// address pages and mails name for help; `None`: the sender.
     pub support_email: Option<Sender>,
+    /// The SES configuration set every mail is sent with (`MAIL_CONFIGURATION_SET`;
+    /// the stack's, which reports bounces and complaints). `None`: plain sends (local).
+    pub mail_configuration_set: Option<String>,
     /// Base URL of the API, no trailing slash: notify/return/download URLs hang off it.
     pub public_base_url: String,
     /// The author's shop page (`SHOP_URL`): where a buyer who leaves a payment page goes
@@ -190,6 +213,7 @@ impl Config {
             files_bucket: files_bucket.into(),
             sender_email,
             support_email: None,
+            mail_configuration_set: None,
             public_base_url: public_base_url.into(),
             embed_origins: origin_of(&shop_url).into_iter().collect(),
             default_lang: Lang::EN,
@@ -217,6 +241,7 @@ impl Config {
             files_bucket: required(env, "FILES_BUCKET")?,
             sender_email,
             support_email: c.support_email,
+            mail_configuration_set: c.mail_configuration_set,
             public_base_url: c.public_base_url,
             shop_url: c.shop_url,
             order_ttl: c.order_ttl,
@@ -248,6 +273,7 @@ impl Config {
             checkouts_per_network_hour: self.checkouts_per_network_hour,
             sender_email: Some(self.sender_email.clone()),
             support_email: self.support_email.clone(),
+            mail_configuration_set: self.mail_configuration_set.clone(),
         }
     }
 }
@@ -276,6 +302,8 @@ pub struct CheckoutConfig {
     pub sender_email: Option<Sender>,
     /// See [`Config::support_email`].
     pub support_email: Option<Sender>,
+    /// See [`Config::mail_configuration_set`].
+    pub mail_configuration_set: Option<String>,
 }
 
 impl CheckoutConfig {
@@ -308,6 +336,7 @@ impl CheckoutConfig {
         Ok(CheckoutConfig {
             sender_email,
             support_email,
+            mail_configuration_set: configuration_set(env, "MAIL_CONFIGURATION_SET")?,
             table_name: required(env, "TABLE_NAME")?,
             public_base_url: base_url(env, "PUBLIC_BASE_URL")?,
             shop_url,
@@ -356,6 +385,45 @@ impl CollectConfig {
             .iter()
             .find(|o| o.eq_ignore_ascii_case(origin.trim()))
             .map(String::as_str)
+    }
+}
+
+/// What the mail-events function reads: its table, and the one topic and configuration
+/// set whose reports it believes ([`crate::mail_events`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MailEventsConfig {
+    pub table_name: String,
+    /// `MAIL_EVENTS_TOPIC_ARN`: the stack's SNS topic for SES's reports.
+    pub topic_arn: String,
+    /// `MAIL_CONFIGURATION_SET`: the stack's SES configuration set.
+    pub configuration_set: String,
+}
+
+impl MailEventsConfig {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from(&ProcessEnv)
+    }
+
+    pub fn from(env: &dyn Env) -> Result<Self, ConfigError> {
+        let topic_arn = required(env, "MAIL_EVENTS_TOPIC_ARN")?;
+        // arn:partition:sns:region:account:name
+        let parts: Vec<&str> = topic_arn.split(':').collect();
+        if parts.len() != 6
+            || parts[0] != "arn"
+            || parts[2] != "sns"
+            || parts.iter().any(|p| p.is_empty())
+        {
+            return Err(ConfigError::Invalid {
+                name: "MAIL_EVENTS_TOPIC_ARN",
+                reason: format!("{topic_arn:?} is not an SNS topic ARN"),
+            });
+        }
+        Ok(MailEventsConfig {
+            table_name: required(env, "TABLE_NAME")?,
+            topic_arn,
+            configuration_set: configuration_set(env, "MAIL_CONFIGURATION_SET")?
+                .ok_or(ConfigError::Missing("MAIL_CONFIGURATION_SET"))?,
+        })
     }
 }
 
@@ -621,6 +689,66 @@ mod tests {
         assert_eq!(c.checkout().support_email, c.support_email);
         let err = Config::from(&env(&with(&[("SUPPORT_EMAIL", "not an address")]))).unwrap_err();
         assert!(err.to_string().contains("SUPPORT_EMAIL"), "{err}");
+    }
+
+    /// The stack's configuration set is optional (local shops send without one); a
+    /// name SES would refuse fails the start naming the variable.
+    #[test]
+    fn the_mail_configuration_set_is_an_ses_name() {
+        assert_eq!(
+            Config::from(&env(BASE)).unwrap().mail_configuration_set,
+            None
+        );
+        let c = Config::from(&env(&with(&[(
+            "MAIL_CONFIGURATION_SET",
+            "kiosk-prod_mail",
+        )])))
+        .unwrap();
+        assert_eq!(c.mail_configuration_set.as_deref(), Some("kiosk-prod_mail"));
+        assert_eq!(
+            c.checkout().mail_configuration_set,
+            c.mail_configuration_set
+        );
+        let long: &'static str = "x".repeat(65).leak();
+        for bad in ["kiosk mail", "kiosk/mail", long] {
+            let err = Config::from(&env(&with(&[("MAIL_CONFIGURATION_SET", bad)]))).unwrap_err();
+            assert!(err.to_string().contains("MAIL_CONFIGURATION_SET"), "{err}");
+        }
+    }
+
+    #[test]
+    fn mail_events_believe_one_topic_and_one_configuration_set() {
+        let base = [
+            ("TABLE_NAME", "kiosk"),
+            (
+                "MAIL_EVENTS_TOPIC_ARN",
+                "arn:aws:sns:us-east-1:123456789012:kiosk-mail-events",
+            ),
+            ("MAIL_CONFIGURATION_SET", "kiosk-mail"),
+        ];
+        let c = MailEventsConfig::from(&env(&base)).unwrap();
+        assert_eq!(
+            c.topic_arn,
+            "arn:aws:sns:us-east-1:123456789012:kiosk-mail-events"
+        );
+        assert_eq!(c.configuration_set, "kiosk-mail");
+        for (name, bad) in [
+            ("MAIL_EVENTS_TOPIC_ARN", "kiosk-mail-events"),
+            (
+                "MAIL_EVENTS_TOPIC_ARN",
+                "arn:aws:sqs:us-east-1:123456789012:q",
+            ),
+            ("MAIL_EVENTS_TOPIC_ARN", "arn:aws:sns:us-east-1::t"),
+            ("MAIL_CONFIGURATION_SET", "kiosk mail"),
+            ("MAIL_CONFIGURATION_SET", ""),
+        ] {
+            let pairs: Vec<_> = base
+                .iter()
+                .map(|&(k, v)| (k, if k == name { bad } else { v }))
+                .collect();
+            let err = MailEventsConfig::from(&env(&pairs)).unwrap_err();
+            assert!(err.to_string().contains(name), "{bad:?}: {err}");
+        }
     }
 
     #[test]

@@ -9,7 +9,8 @@
 //! each order is claimed with one conditional write before its mail is sent, so two runs,
 //! or a run and a late notification, never mail a buyer twice. After
 //! [`MAX_MAIL_ATTEMPTS`] (about two days of retries) the mail is marked failed for good
-//! and shows in `kiosk orders --mail failed`.
+//! and shows in `kiosk orders --mail failed`. An order whose address bounced or
+//! complained ([`crate::mail_events`]) is not mailed at all: its due mail is dropped.
 
 use std::collections::HashSet;
 use std::time::Instant;
@@ -42,6 +43,9 @@ pub enum MailOutcome {
     GaveUp {
         attempts: u32,
     },
+    /// The order's address bounced for good or complained: nothing sent, the mail is no
+    /// longer due.
+    Blocked,
 }
 
 /// What one run over the due mails did.
@@ -50,6 +54,8 @@ pub struct MailRun {
     pub sent: u32,
     pub retry_later: u32,
     pub gave_up: u32,
+    /// Due mails dropped because their address bounced or complained.
+    pub blocked: u32,
     /// Claimed by another run (or already sent) between the query and the claim.
     pub claimed_elsewhere: u32,
     /// Due orders whose grant is missing or unreadable: logged, left due.
@@ -81,6 +87,14 @@ impl Delivery<'_> {
         grant: &Grant,
         now: OffsetDateTime,
     ) -> MailOutcome {
+        if let Some(block) = &order.mail_block {
+            tracing::info!(order_id = %order.id, block = block.kind.as_str(), "purchase mail not sent: the address bounced or complained");
+            if let Err(e) = self.store.mail_not_needed(&order.id).await {
+                // Still due: the next run sees the block again and drops it then.
+                tracing::warn!(order_id = %order.id, error = %e, "could not drop a blocked mail");
+            }
+            return MailOutcome::Blocked;
+        }
         let mail = purchase_mail(
             order,
             grant,
@@ -193,6 +207,7 @@ impl Delivery<'_> {
                     MailOutcome::Sent => run.sent += 1,
                     MailOutcome::Retry { .. } => run.retry_later += 1,
                     MailOutcome::GaveUp { .. } => run.gave_up += 1,
+                    MailOutcome::Blocked => run.blocked += 1,
                 }
             }
         }

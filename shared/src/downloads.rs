@@ -49,8 +49,7 @@ impl Downloads {
         Downloads {
             store: crate::startup::store(sdk, &config.table_name),
             files: Files::new(crate::files::s3_client(sdk), &config.files_bucket),
-            mailer: Mailer::new(aws_sdk_ses::Client::new(sdk), config.sender_email.clone())
-                .with_reply_to(config.support_email.clone()),
+            mailer: Mailer::for_shop(aws_sdk_ses::Client::new(sdk), &config),
             config,
         }
     }

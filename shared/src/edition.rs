@@ -45,6 +45,10 @@ pub struct Plan {
     pub already_sent: Vec<OrderId>,
     /// Bought this very edition: their purchase mail already had it.
     pub bought_it: Vec<OrderId>,
+    /// Their address bounced for good or complained ([`crate::mail_events`]): not
+    /// mailed, and no new link is made for them (`kiosk resend --to` mails their
+    /// links once the address is corrected).
+    pub blocked: Vec<OrderId>,
 }
 
 /// Decide who gets mail about `edition`. `buyers` are the product's orders (only paid
@@ -59,6 +63,7 @@ pub fn plan(buyers: Vec<Order>, records: &HashMap<OrderId, EditionMail>, edition
         match records.get(&order.id).map(|r| &r.state) {
             Some(EditionMailState::Sent { .. }) => plan.already_sent.push(order.id),
             _ if order.edition == edition => plan.bought_it.push(order.id),
+            _ if order.mail_block.is_some() => plan.blocked.push(order.id),
             _ => plan.to_mail.push(order),
         }
     }

@@ -5,7 +5,8 @@
 //! Session form), the payment channels over them (`channel`), the workflows, each behind
 //! the handle of whoever may run it (`checkout` for the checkout function; `shop`:
 //! notify, return, fulfil for payment-notify; `downloads` and `resend` for download;
-//! `reconcile` and `delivery` for reconcile; `author` with `catalog`, `mailout` and
+//! `reconcile` and `delivery` for reconcile; `mail_events` for SES's bounce and complaint
+//! reports; `author` with `catalog`, `mailout` and
 //! `refund` for the CLI), configuration and start-up wiring (`config`, `secrets`,
 //! `startup`, `tls`) and the DynamoDB single-table store (`store`). Handlers and the CLI
 //! only translate their input to calls on this crate.
@@ -30,6 +31,7 @@ pub mod grant;
 pub mod i18n;
 pub mod ids;
 pub mod mail;
+pub mod mail_events;
 pub mod mailout;
 pub mod money;
 pub mod net;

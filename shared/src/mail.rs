@@ -284,6 +284,10 @@ pub struct Mailer {
     /// The author's support address (`SUPPORT_EMAIL`): every mail's `Reply-To`, and the
     /// address mails and pages name for help. `None`: the sender is both.
     reply_to: Option<Sender>,
+    /// The SES configuration set every mail is sent with (`MAIL_CONFIGURATION_SET`):
+    /// its event destination reports bounces and complaints to the mail-events
+    /// function ([`crate::mail_events`]).
+    configuration_set: Option<String>,
 }
 
 impl Mailer {
@@ -292,7 +296,22 @@ impl Mailer {
             ses,
             from,
             reply_to: None,
+            configuration_set: None,
         }
+    }
+
+    /// The shop's mailer as `config` sets it up: its sender, Reply-To and configuration
+    /// set.
+    pub fn for_shop(ses: aws_sdk_ses::Client, config: &crate::config::Config) -> Self {
+        Mailer::new(ses, config.sender_email.clone())
+            .with_reply_to(config.support_email.clone())
+            .with_configuration_set(config.mail_configuration_set.clone())
+    }
+
+    /// Send every mail with this SES configuration set.
+    pub fn with_configuration_set(mut self, name: Option<String>) -> Self {
+        self.configuration_set = name;
+        self
     }
 
     /// Replies (and the help the mails offer) go to `support` instead of the sender.
@@ -326,6 +345,7 @@ impl Mailer {
             .source(self.from.as_str())
             .destination(Destination::builder().to_addresses(to.as_str()).build())
             .set_reply_to_addresses(self.reply_to.as_ref().map(|r| vec![r.as_str().to_owned()]))
+            .set_configuration_set_name(self.configuration_set.clone())
             .message(message)
             .send()
             .await

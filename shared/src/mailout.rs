@@ -117,6 +117,8 @@ pub struct Summary {
     pub sent: usize,
     pub already_sent: usize,
     pub bought_it: usize,
+    /// Buyers whose address bounced or complained: not mailed.
+    pub blocked: usize,
     pub not_paid: usize,
     /// (`order <email>`, why) for each buyer SES or the store failed.
     pub failed: Vec<(String, String)>,
@@ -342,6 +344,7 @@ impl MailOut<'_> {
         let mut summary = Summary {
             already_sent: plan.already_sent.len(),
             bought_it: plan.bought_it.len(),
+            blocked: plan.blocked.len(),
             ..Summary::default()
         };
         let mut allowed = quota.left_today();

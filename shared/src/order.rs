@@ -231,6 +231,49 @@ pub struct Order {
     /// Addresses this order had before the author corrected it (`kiosk resend --to`),
     /// oldest first.
     pub previous_emails: Vec<Email>,
+    /// SES reported that mail to [`Order::email`] bounced for good or was marked as
+    /// spam ([`crate::mail_events`]): nothing more is mailed for this order until the
+    /// author corrects the address (`kiosk resend --to`), which clears it.
+    pub mail_block: Option<MailBlock>,
+}
+
+/// Why the shop stopped mailing an order's address.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MailBlock {
+    pub kind: MailBlockKind,
+    /// When SES saw it (the bounce's or complaint's own time).
+    pub at: OffsetDateTime,
+    /// SES's words for it, without the address: `Permanent/General: smtp; 550 5.1.1
+    /// <recipient>... user unknown`, or a complaint's feedback type (`abuse`).
+    pub detail: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum MailBlockKind {
+    /// A permanent bounce: the address does not take mail (most often a typo).
+    Bounced,
+    /// The buyer marked a mail as spam.
+    Complained,
+}
+
+impl MailBlockKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MailBlockKind::Bounced => "BOUNCED",
+            MailBlockKind::Complained => "COMPLAINED",
+        }
+    }
+}
+
+impl FromStr for MailBlockKind {
+    type Err = UnknownName;
+    fn from_str(s: &str) -> Result<Self, UnknownName> {
+        match s {
+            "BOUNCED" => Ok(MailBlockKind::Bounced),
+            "COMPLAINED" => Ok(MailBlockKind::Complained),
+            other => Err(unknown("mail block", other)),
+        }
+    }
 }
 
 /// One refund asked of the provider: its number there, which makes a repeat of it refund
@@ -377,6 +420,7 @@ impl Order {
             lang: None,
             variants: Vec::new(),
             previous_emails: Vec::new(),
+            mail_block: None,
         }
     }
 

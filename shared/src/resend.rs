@@ -23,7 +23,7 @@ use time::{Duration, OffsetDateTime};
 
 use crate::downloads::Downloads;
 use crate::email::Email;
-use crate::store::StoreError;
+use crate::store::{AddressLinks, StoreError};
 
 /// Requests one network may make per [`NETWORK_WINDOW`].
 pub const PER_NETWORK: u32 = 10;
@@ -48,6 +48,9 @@ pub enum Resent {
     },
     /// The address has no usable link (or none at all).
     NoLinks,
+    /// Mail to the address bounced for good or was marked as spam
+    /// ([`crate::mail_events`]): the shop mails it nothing, asked or not.
+    Blocked,
     /// This address was mailed for this network within [`PAIR_WINDOW`].
     AlreadyMailed,
     /// This address got [`PER_ADDRESS`] mails in the current window.
@@ -96,10 +99,11 @@ impl Downloads {
         lang: crate::i18n::Lang,
         now: OffsetDateTime,
     ) -> Result<Resent, StoreError> {
-        let grants = self.store.usable_grants_for(email, now).await?;
-        if grants.is_empty() {
-            return Ok(Resent::NoLinks);
-        }
+        let grants = match self.store.usable_grants_for(email, now).await? {
+            AddressLinks::Blocked(_) => return Ok(Resent::Blocked),
+            AddressLinks::Usable(g) if g.is_empty() => return Ok(Resent::NoLinks),
+            AddressLinks::Usable(g) => g,
+        };
         if !self
             .store
             .claim_resend(email, network, PAIR_WINDOW, now)

@@ -89,8 +89,7 @@ impl Shop {
         .await?;
         Ok(Shop {
             store: store(sdk, &config.table_name),
-            mailer: Mailer::new(aws_sdk_ses::Client::new(sdk), config.sender_email.clone())
-                .with_reply_to(config.support_email.clone()),
+            mailer: Mailer::for_shop(aws_sdk_ses::Client::new(sdk), &config),
             config,
             channels,
         })

@@ -16,7 +16,9 @@ use crate::grant::Grant;
 use crate::i18n::Lang;
 use crate::ids::{DownloadToken, OrderId, ProductId};
 use crate::money::{Currency, Money};
-use crate::order::{ChannelKind, Dispute, MailState, Order, OrderStatus, RefundRequest, Source};
+use crate::order::{
+    ChannelKind, Dispute, MailBlock, MailState, Order, OrderStatus, RefundRequest, Source,
+};
 use crate::pricing::{Code, CodeName, Discount};
 use crate::product::{Edition, FileRef, Product};
 use crate::visit::Name;
@@ -39,6 +41,11 @@ pub mod attr {
     pub const MAX_USES: &str = "max_uses";
     pub const DISABLED: &str = "disabled";
     pub const PREVIOUS_EMAILS: &str = "previous_emails";
+    /// Why mail to an order's address stopped (`BOUNCED`, `COMPLAINED`), when, and SES's
+    /// words for it.
+    pub const MAIL_BLOCK: &str = "mail_block";
+    pub const MAIL_BLOCK_AT: &str = "mail_block_at";
+    pub const MAIL_BLOCK_DETAIL: &str = "mail_block_detail";
     pub const CHECK_AT: &str = "check_at";
     pub const CHECKS: &str = "checks";
     pub const COUNT: &str = "count";
@@ -237,6 +244,15 @@ pub fn order_item(o: &Order) -> Item {
         .opt_s("utm_campaign", o.source.utm_campaign.as_deref())
         .opt_s("referrer", o.source.referrer.as_deref())
         .opt_s(attr::DISPUTE, o.dispute.map(Dispute::as_str))
+        .opt_s(
+            attr::MAIL_BLOCK,
+            o.mail_block.as_ref().map(|b| b.kind.as_str()),
+        )
+        .opt_ts(attr::MAIL_BLOCK_AT, o.mail_block.as_ref().map(|b| b.at))
+        .opt_s(
+            attr::MAIL_BLOCK_DETAIL,
+            o.mail_block.as_ref().map(|b| b.detail.as_str()),
+        )
         .opt_s(attr::LANG, o.lang.map(Lang::tag))
         .opt_s(
             attr::VARIANTS,
@@ -693,6 +709,16 @@ pub fn order_from(item: &Item) -> Result<Order, StoreError> {
                 .collect::<Result<_, _>>()?,
             Some(_) => return Err(r.corrupt(attr::PREVIOUS_EMAILS, "not a list")),
         },
+        mail_block: match r.opt_s(attr::MAIL_BLOCK)? {
+            Some(kind) => Some(MailBlock {
+                kind: kind
+                    .parse()
+                    .map_err(|_| r.corrupt(attr::MAIL_BLOCK, "unknown value"))?,
+                at: r.ts(attr::MAIL_BLOCK_AT)?,
+                detail: r.opt_s(attr::MAIL_BLOCK_DETAIL)?.unwrap_or("").to_owned(),
+            }),
+            None => None,
+        },
     })
 }
 
@@ -893,6 +919,17 @@ mod tests {
             (Name::parse("price-box").unwrap(), Name::parse("x").unwrap()),
         ];
         round_trip(&o);
+        for kind in [
+            crate::order::MailBlockKind::Bounced,
+            crate::order::MailBlockKind::Complained,
+        ] {
+            o.mail_block = Some(MailBlock {
+                kind,
+                at: T0 + Duration::days(3),
+                detail: "Permanent/General: smtp; 550 5.1.1 user unknown".into(),
+            });
+            round_trip(&o);
+        }
     }
 
     #[test]

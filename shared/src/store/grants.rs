@@ -24,14 +24,25 @@ pub enum ConsumeError {
     Store(#[from] StoreError),
 }
 
+/// What an address may be mailed: its usable links (maybe none), or nothing at all.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AddressLinks {
+    Usable(Vec<Grant>),
+    /// Mail to the address bounced for good or was marked as spam (the newest order's
+    /// record): the shop mails it nothing.
+    Blocked(crate::order::MailBlock),
+}
+
 impl Store {
     /// The download grants of `email`'s paid orders that can still serve a download,
     /// newest order first. One query on `OrdersByEmail`, one batch read of the grants.
+    /// When one of those orders records that mail to the address bounced or complained,
+    /// that is the answer instead ([`AddressLinks::Blocked`]) and no grant is read.
     pub async fn usable_grants_for(
         &self,
         email: &crate::email::Email,
         now: OffsetDateTime,
-    ) -> Result<Vec<Grant>, StoreError> {
+    ) -> Result<AddressLinks, StoreError> {
         let q = self
             .query(index::ORDERS_BY_EMAIL)
             .key_condition_expression(format!("{EMAIL} = :e"))
@@ -40,11 +51,11 @@ impl Store {
             .expression_attribute_values(":e", s(email.as_str()))
             .expression_attribute_values(":paid", s(OrderStatus::Paid.as_str()))
             .scan_index_forward(false);
-        let tokens: Vec<DownloadToken> = Self::collect_orders(q, "Query(OrdersByEmail)")
-            .await?
-            .into_iter()
-            .filter_map(|o| o.grant_token)
-            .collect();
+        let orders = Self::collect_orders(q, "Query(OrdersByEmail)").await?;
+        if let Some(block) = orders.iter().find_map(|o| o.mail_block.clone()) {
+            return Ok(AddressLinks::Blocked(block));
+        }
+        let tokens: Vec<DownloadToken> = orders.into_iter().filter_map(|o| o.grant_token).collect();
         let mut grants = Vec::with_capacity(tokens.len());
         for chunk in tokens.chunks(100) {
             let mut keys: Vec<Item> = chunk.iter().map(codec::grant_key).collect();
@@ -91,7 +102,7 @@ impl Store {
         // Keep the order of `tokens` (newest order first).
         grants.sort_by_key(|g| tokens.iter().position(|t| *t == g.token));
         grants.retain(|g| g.usable(now).is_ok());
-        Ok(grants)
+        Ok(AddressLinks::Usable(grants))
     }
 
     /// Store a new grant on its own (the pay transaction creates the usual ones; this is

@@ -1,6 +1,7 @@
 //! An order's purchase mail state: marked sent, failed (retried later) or given up, and
 //! the `MailDue` index reconcile reads, with the claim that keeps two senders from
-//! mailing one buyer twice ([`crate::delivery`] has the policy).
+//! mailing one buyer twice ([`crate::delivery`] has the policy); and the bounces and
+//! complaints recorded on the orders of an address ([`crate::mail_events`]).
 
 use aws_sdk_dynamodb::types::ReturnValue;
 use time::OffsetDateTime;
@@ -8,8 +9,9 @@ use time::OffsetDateTime;
 use super::codec::attr::*;
 use super::codec::{self, n, s, ts};
 use super::{Store, StoreError, aws, conditional, index};
+use crate::email::Email;
 use crate::ids::OrderId;
-use crate::order::Order;
+use crate::order::{MailBlock, MailBlockKind, Order};
 
 impl Store {
     /// The purchase mail is no longer wanted (the order was refunded before it went
@@ -150,5 +152,69 @@ impl Store {
                 entity: "order",
                 detail: "claimed mail returned no attributes".into(),
             })
+    }
+
+    /// Every order of `email`, in any state, newest first: one query on `OrdersByEmail`.
+    pub async fn orders_of(&self, email: &Email) -> Result<Vec<Order>, StoreError> {
+        let q = self
+            .query(index::ORDERS_BY_EMAIL)
+            .key_condition_expression(format!("{EMAIL} = :e"))
+            .expression_attribute_values(":e", s(email.as_str()))
+            .scan_index_forward(false);
+        Self::collect_orders(q, "Query(OrdersByEmail)").await
+    }
+
+    /// Record on order `id` that mail to `email` stopped. Conditioned on the order still
+    /// having that address (a correction made meanwhile wins) and, for a bounce, on no
+    /// complaint being recorded (a complaint is the stronger reason and stays). `false`:
+    /// nothing written.
+    pub async fn block_mail(
+        &self,
+        id: &OrderId,
+        email: &Email,
+        block: &MailBlock,
+    ) -> Result<bool, StoreError> {
+        let mut condition = format!("attribute_exists({PK}) AND {EMAIL} = :e");
+        if block.kind == MailBlockKind::Bounced {
+            condition.push_str(&format!(
+                " AND (attribute_not_exists({MAIL_BLOCK}) OR {MAIL_BLOCK} <> :complained)"
+            ));
+        }
+        let mut update = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(codec::order_key(id)))
+            .update_expression(format!(
+                "SET {MAIL_BLOCK} = :kind, {MAIL_BLOCK_AT} = :at, {MAIL_BLOCK_DETAIL} = :detail"
+            ))
+            .condition_expression(condition)
+            .expression_attribute_values(":e", s(email.as_str()))
+            .expression_attribute_values(":kind", s(block.kind.as_str()))
+            .expression_attribute_values(":at", ts(block.at))
+            .expression_attribute_values(":detail", s(&block.detail));
+        if block.kind == MailBlockKind::Bounced {
+            update = update
+                .expression_attribute_values(":complained", s(MailBlockKind::Complained.as_str()));
+        }
+        Self::update_if(update, "UpdateItem(mail block)").await
+    }
+
+    /// Forget a bounce or complaint recorded on order `id` (the author vouches for the
+    /// address), conditioned on the order still having `email`.
+    pub async fn clear_mail_block(&self, id: &OrderId, email: &Email) -> Result<bool, StoreError> {
+        Self::update_if(
+            self.client
+                .update_item()
+                .table_name(&self.table)
+                .set_key(Some(codec::order_key(id)))
+                .update_expression(format!(
+                    "REMOVE {MAIL_BLOCK}, {MAIL_BLOCK_AT}, {MAIL_BLOCK_DETAIL}"
+                ))
+                .condition_expression(format!("attribute_exists({PK}) AND {EMAIL} = :e"))
+                .expression_attribute_values(":e", s(email.as_str())),
+            "UpdateItem(clear mail block)",
+        )
+        .await
     }
 }

@@ -23,7 +23,7 @@ use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use codec::Item;
 pub use codec::UNPAID_RETENTION;
 pub use editions::EditionClaim;
-pub use grants::ConsumeError;
+pub use grants::{AddressLinks, ConsumeError};
 pub use orders::Paid;
 pub use reports::{LATE_PAYMENT, Reads};
 pub use visits::ViewCount;

@@ -55,9 +55,11 @@ impl Store {
             .await
     }
 
-    /// Correct `order`'s address to `to`, keeping the old one in `previous_emails`:
-    /// conditioned on the address `order` was read with, so two corrections at once
-    /// cannot lose one. `false`: the order changed meanwhile (or is gone), nothing written.
+    /// Correct `order`'s address to `to`, keeping the old one in `previous_emails` and
+    /// clearing a bounce or complaint recorded for the old one (the new address has
+    /// none): conditioned on the address `order` was read with, so two corrections at
+    /// once cannot lose one. `false`: the order changed meanwhile (or is gone), nothing
+    /// written.
     pub async fn change_order_email(&self, order: &Order, to: &Email) -> Result<bool, StoreError> {
         Self::update_if(
             self.client
@@ -65,7 +67,8 @@ impl Store {
                 .table_name(&self.table)
                 .set_key(Some(codec::order_key(&order.id)))
                 .update_expression(format!(
-                    "SET {EMAIL} = :to, {PREVIOUS_EMAILS} = list_append(if_not_exists({PREVIOUS_EMAILS}, :none), :old)"
+                    "SET {EMAIL} = :to, {PREVIOUS_EMAILS} = list_append(if_not_exists({PREVIOUS_EMAILS}, :none), :old) \
+                     REMOVE {MAIL_BLOCK}, {MAIL_BLOCK_AT}, {MAIL_BLOCK_DETAIL}"
                 ))
                 .condition_expression(format!("attribute_exists({PK}) AND {EMAIL} = :was"))
                 .expression_attribute_values(":to", s(to.as_str()))

@@ -712,6 +712,8 @@ async fn live_price(browser: &Browser, base: &str, app: &devstack::App) -> Resul
             bucket: None,
             sender: None,
             public_base_url: None,
+            support: None,
+            mail_configuration_set: None,
         },
     );
     let id = kiosk::ProductId::parse("little-book-of-rust")?;

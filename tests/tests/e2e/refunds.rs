@@ -120,6 +120,8 @@ async fn a_partial_refund_keeps_access_and_a_full_one_revokes_every_link() {
             bucket: None,
             sender: Some(w.shop.config.sender_email.clone()),
             public_base_url: Some(w.shop.config.public_base_url.clone()),
+            support: None,
+            mail_configuration_set: None,
         },
     );
     let mails_before = w.mails_to(&email).await.len();

@@ -26,8 +26,8 @@ pub struct ReconcileArgs {
 pub fn summary(run: &MailRun) -> String {
     let mut s = format!(
         "purchase mails: sent {}, failed again (retried later) {}, failed for good {}, \
-         taken by another run {}, errors {}",
-        run.sent, run.retry_later, run.gave_up, run.claimed_elsewhere, run.errors
+         not sent (address bounced or complained) {}, taken by another run {}, errors {}",
+        run.sent, run.retry_later, run.gave_up, run.blocked, run.claimed_elsewhere, run.errors
     );
     if run.out_of_time {
         s.push_str("; stopped at the time budget, run again for the rest");

@@ -170,6 +170,10 @@ pub struct LocalStack {
     pub bucket: String,
     pub api_url: String,
     pub sender: String,
+    /// The SES configuration set the local shop mails with (its bounces reach the
+    /// mailbox's bounce button).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mail_configuration_set: Option<String>,
     #[serde(flatten)]
     pub alipay: AlipaySettings,
     #[serde(flatten)]
@@ -185,6 +189,10 @@ pub struct Target {
     pub bucket: Option<String>,
     pub api_url: Option<String>,
     pub sender: Option<String>,
+    /// The stack's `SupportEmail` output (empty: none).
+    pub support: Option<String>,
+    /// The stack's `MailConfigurationSet` output, or the local shop's.
+    pub mail_configuration_set: Option<String>,
     pub alipay: AlipaySettings,
     pub stripe: StripeSettings,
 }
@@ -232,6 +240,14 @@ impl Target {
         Sender::parse(raw).map_err(|e| anyhow!("sender address: {e}"))
     }
 
+    /// The support address the stack names, if any.
+    pub fn support(&self) -> Result<Option<Sender>> {
+        self.support
+            .as_deref()
+            .map(|raw| Sender::parse(raw).map_err(|e| anyhow!("support address: {e}")))
+            .transpose()
+    }
+
     /// The author's handle on the shop (the library's one wiring function): the table is
     /// required, the other parts only by the commands that use them.
     pub fn author(&self) -> Result<Author> {
@@ -246,6 +262,8 @@ impl Target {
                 bucket: self.bucket.clone(),
                 sender,
                 public_base_url: self.api_url.clone(),
+                support: self.support()?,
+                mail_configuration_set: self.mail_configuration_set.clone(),
             },
         ))
     }
@@ -258,14 +276,17 @@ impl Target {
 
     /// The settings the CLI shares with the functions (the defaults for the rest).
     pub fn config(&self) -> Result<Config> {
-        Ok(Config::new(
+        let mut config = Config::new(
             self.table()?,
             self.bucket().unwrap_or_default(),
             self.sender()?,
             self.api_url()?,
             // Only where a buyer goes back from a payment page; the CLI starts none.
             format!("{}/", self.api_url()?),
-        ))
+        );
+        config.support_email = self.support()?;
+        config.mail_configuration_set = self.mail_configuration_set.clone();
+        Ok(config)
     }
 
     /// The shop as the functions build it: config, every channel whose settings are
@@ -417,6 +438,8 @@ pub async fn resolve(args: &TargetArgs) -> Result<Target> {
             bucket: Some(local.bucket),
             api_url: Some(local.api_url),
             sender: Some(local.sender),
+            support: None,
+            mail_configuration_set: local.mail_configuration_set,
             alipay: local.alipay,
             stripe: local.stripe,
         }
@@ -428,6 +451,8 @@ pub async fn resolve(args: &TargetArgs) -> Result<Target> {
             bucket: None,
             api_url: None,
             sender: None,
+            support: None,
+            mail_configuration_set: None,
             alipay: AlipaySettings::default(),
             stripe: StripeSettings::default(),
         };
@@ -437,6 +462,10 @@ pub async fn resolve(args: &TargetArgs) -> Result<Target> {
             t.bucket = outputs.remove("FilesBucket");
             t.api_url = outputs.remove("ApiUrl");
             t.sender = outputs.remove("SenderEmail");
+            t.support = outputs
+                .remove("SupportEmail")
+                .filter(|s| !s.trim().is_empty());
+            t.mail_configuration_set = outputs.remove("MailConfigurationSet");
             t.alipay = AlipaySettings {
                 alipay_app_id: outputs.remove("AlipayAppId"),
                 alipay_gateway_url: outputs.remove("AlipayGatewayUrl"),
@@ -497,6 +526,7 @@ mod tests {
             bucket: "b".into(),
             api_url: "http://127.0.0.1:8080".into(),
             sender: "shop@example.com".into(),
+            mail_configuration_set: Some("kiosk-local-mail".into()),
             alipay: AlipaySettings {
                 alipay_app_id: Some("2021000000000001".into()),
                 ..AlipaySettings::default()

@@ -90,10 +90,12 @@ fn print_dry_run(p: &Prepared, a: &UpdateArgs) {
         println!("would mail\t{}\t{}", order.id, order.email);
     }
     println!(
-        "dry run: {} would get mail; {} already mailed about {edition}; {} bought {edition} itself; nothing sent.",
+        "dry run: {} would get mail; {} already mailed about {edition}; {} bought {edition} itself; \
+         {} not mailed (address bounced or complained); nothing sent.",
         p.plan.to_mail.len(),
         p.plan.already_sent.len(),
-        p.plan.bought_it.len()
+        p.plan.bought_it.len(),
+        p.plan.blocked.len()
     );
 }
 
@@ -179,11 +181,13 @@ impl Bar {
 
 fn print_summary(s: &Summary, edition: &str) {
     println!(
-        "edition {edition}: sent {}, skipped {} (already sent), skipped {} (bought this edition), skipped {} (no longer paid), failed {}.",
+        "edition {edition}: sent {}, skipped {} (already sent), skipped {} (bought this edition), skipped {} (no longer paid), \
+         skipped {} (address bounced or complained), failed {}.",
         s.sent,
         s.already_sent,
         s.bought_it,
         s.not_paid,
+        s.blocked,
         s.failed.len()
     );
     for (who, why) in &s.failed {

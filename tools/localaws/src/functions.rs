@@ -553,6 +553,11 @@ Resources:
                 ("Table".into(), "t".into()),
                 ("FilesBucket".into(), "b".into()),
                 ("HttpApi".into(), "api-id".into()),
+                ("MailConfigurationSet".into(), "kiosk-mail".into()),
+                (
+                    "MailEventsTopic".into(),
+                    "arn:aws:sns:us-east-1:123456789012:kiosk-MailEventsTopic".into(),
+                ),
             ]
             .into(),
         };

@@ -278,11 +278,21 @@ pub fn requests_of(r: &Recorded) -> Result<Vec<Request>> {
     match form.get("Action").map(String::as_str) {
         Some(action @ ("SendEmail" | "SendRawEmail")) => {
             let from = form.get("Source").cloned().unwrap_or_default();
-            Ok(vec![Request {
+            let context = vec![("ses:FromAddress".into(), vec![from.clone()])];
+            let mut out = vec![Request {
                 action: format!("ses:{action}"),
                 resource: arn("ses", &format!("identity/{from}")),
-                context: vec![("ses:FromAddress".into(), vec![from])],
-            }])
+                context: context.clone(),
+            }];
+            // A send naming a configuration set is authorised on that set too.
+            if let Some(set) = form.get("ConfigurationSetName") {
+                out.push(Request {
+                    action: format!("ses:{action}"),
+                    resource: arn("ses", &format!("configuration-set/{set}")),
+                    context,
+                });
+            }
+            Ok(out)
         }
         Some(action) => Ok(vec![Request {
             action: format!("ses:{action}"),
@@ -419,12 +429,17 @@ mod tests {
                 ("FilesBucket", "b"),
                 ("FilesBucket.Arn", "arn:aws:s3:::b"),
                 ("HttpApi", "api"),
+                ("MailConfigurationSet", MAIL_SET),
+                ("MailEventsTopic", MAIL_TOPIC),
             ]
             .into_iter()
             .map(|(k, v)| (k.to_owned(), v.to_owned()))
             .collect(),
         }
     }
+
+    const MAIL_SET: &str = "kiosk-mail";
+    const MAIL_TOPIC: &str = "arn:aws:sns:us-east-1:123456789012:kiosk-MailEventsTopic";
 
     fn item(action: &str, pk: &str) -> Request {
         Request {
@@ -526,6 +541,101 @@ mod tests {
         }));
     }
 
+    /// The mail-events function reads the orders of an address and writes the bounce
+    /// record on them: nothing else in the table, no mail, no files, no keys. Only the
+    /// shop's topic may invoke it, and SES may publish to that topic only for the shop's
+    /// configuration set.
+    #[test]
+    fn mail_events_touch_only_orders_and_only_our_topic_invokes_them() {
+        let v = values("shop@example.com", false);
+        let p = policies(crate::TEMPLATE, &v).unwrap();
+        let f = &p["MailEventsFunction"];
+        assert!(allowed(
+            f,
+            &Request {
+                action: "dynamodb:Query".into(),
+                resource: format!("{TABLE}/index/OrdersByEmail"),
+                context: vec![],
+            }
+        ));
+        assert!(allowed(f, &item("UpdateItem", "ORDER#K20261121A1")));
+        for (action, pk) in [
+            ("UpdateItem", "GRANT#x"),
+            ("UpdateItem", "PRODUCT#rust-book"),
+            ("PutItem", "ORDER#K1"),
+            ("DeleteItem", "ORDER#K1"),
+            ("GetItem", "SECRET"),
+        ] {
+            assert!(
+                !allowed(f, &item(action, pk)),
+                "mail-events may {action} {pk}"
+            );
+        }
+        for index in ["MailDue", "PendingByAge", "ByCreatedAt"] {
+            assert!(
+                !allowed(
+                    f,
+                    &Request {
+                        action: "dynamodb:Query".into(),
+                        resource: format!("{TABLE}/index/{index}"),
+                        context: vec![],
+                    }
+                ),
+                "{index}"
+            );
+        }
+        assert!(
+            !f.iter()
+                .any(|s| s.actions.iter().any(|a| !a.starts_with("dynamodb:")))
+        );
+
+        let template = doc(crate::TEMPLATE).unwrap();
+        let r = Resolver::new(&template, &v);
+        let props = |name: &str| template["Resources"][name]["Properties"].clone();
+        let resolved = |v: &Value, k: &str| r.resolve(&v[k]).unwrap();
+        let permission = props("MailEventsInvokePermission");
+        assert_eq!(resolved(&permission, "Principal"), "sns.amazonaws.com");
+        assert_eq!(resolved(&permission, "SourceArn"), MAIL_TOPIC);
+        assert_eq!(resolved(&permission, "Action"), "lambda:InvokeFunction");
+        assert!(format!("{:?}", permission["FunctionName"]).contains("MailEventsFunction"));
+        let subscription = props("MailEventsSubscription");
+        assert_eq!(resolved(&subscription, "TopicArn"), MAIL_TOPIC);
+        assert_eq!(resolved(&subscription, "Protocol"), "lambda");
+        assert!(format!("{:?}", subscription["Endpoint"]).contains("MailEventsFunction"));
+        let destination = props("MailEventDestination");
+        assert_eq!(resolved(&destination, "ConfigurationSetName"), MAIL_SET);
+        assert_eq!(
+            resolved(
+                &destination["EventDestination"]["SnsDestination"],
+                "TopicARN"
+            ),
+            MAIL_TOPIC
+        );
+        let d = format!("{destination:?}");
+        assert!(
+            d.contains("MailEventsTopic") && d.contains("bounce") && d.contains("complaint"),
+            "{d}"
+        );
+        let statement = &props("MailEventsTopicPolicy")["PolicyDocument"]["Statement"][0];
+        assert_eq!(
+            resolved(&statement["Principal"], "Service"),
+            "ses.amazonaws.com"
+        );
+        assert_eq!(resolved(statement, "Action"), "sns:Publish");
+        assert_eq!(
+            resolved(&statement["Condition"]["StringEquals"], "AWS:SourceArn"),
+            format!("arn:aws:ses:us-east-1:123456789012:configuration-set/{MAIL_SET}")
+        );
+        let fs = crate::functions::functions(crate::TEMPLATE, &v).unwrap();
+        let me = fs.iter().find(|f| f.name == "MailEventsFunction").unwrap();
+        let env = |k: &str| me.env.get(k).cloned();
+        let c = kiosk::config::MailEventsConfig::from(&env).unwrap();
+        assert_eq!(
+            (c.topic_arn.as_str(), c.configuration_set.as_str()),
+            (MAIL_TOPIC, MAIL_SET)
+        );
+    }
+
     /// Payment-notify writes orders, grants, event records and payment lookups, never a
     /// product.
     #[test]
@@ -591,6 +701,21 @@ mod tests {
                     &send("evil.example", "x@evil.example")
                 ));
                 assert!(!allowed(statements, &send(&from, "other@Example.com")));
+                // Every mail names the stack's configuration set, which the policy allows
+                // (and no other set).
+                assert_eq!(
+                    config.mail_configuration_set.as_deref(),
+                    Some(MAIL_SET),
+                    "{}",
+                    f.name
+                );
+                let with_set = |set: &str| Request {
+                    action: "ses:SendEmail".into(),
+                    resource: format!("arn:aws:ses:us-east-1:123456789012:configuration-set/{set}"),
+                    context: vec![("ses:FromAddress".into(), vec![from.clone()])],
+                };
+                assert!(allowed(statements, &with_set(MAIL_SET)), "{}", f.name);
+                assert!(!allowed(statements, &with_set("other-set")), "{}", f.name);
                 // In the sandbox SES also authorises the recipient's identity.
                 assert_eq!(
                     allowed(statements, &send("buyer@example.net", &from)),

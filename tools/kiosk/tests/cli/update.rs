@@ -116,6 +116,8 @@ async fn update_reaches_every_paying_buyer_exactly_once_across_a_crash() {
             bucket: Some(bucket.clone()),
             sender: Some(kiosk::Sender::parse(kiosk_e2e::VERIFIED_SENDER).unwrap()),
             public_base_url: Some(kiosk_e2e::BASE_URL.to_owned()),
+            support: None,
+            mail_configuration_set: None,
         },
     );
     let req = kiosk_cli::update::request(&kiosk_cli::update::UpdateArgs {

@@ -1,0 +1,20 @@
+use kiosk::mail_events::MailEvents;
+use lambda_http::{LambdaEvent, lambda_runtime, service_fn};
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    kiosk_web::init_tracing();
+    let sdk = kiosk::tls::sdk_config().await?;
+    let config = kiosk::config::MailEventsConfig::from_env()?;
+    let events = MailEvents::from_sdk(&sdk, &config);
+    let events = &events;
+    lambda_runtime::run(service_fn(
+        move |event: LambdaEvent<serde_json::Value>| async move {
+            let done =
+                mail_events::handler::run(events, &event.payload, kiosk::clock::now()).await?;
+            Ok::<_, lambda_runtime::Error>(mail_events::handler::report(&done))
+        },
+    ))
+    .await
+    .map_err(|e| anyhow::anyhow!(e))
+}
