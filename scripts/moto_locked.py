@@ -14,8 +14,12 @@ Two more changes, both for speed:
   all under the lock. Nothing here uses that endpoint, so objects are not tracked (it
   answers with nothing tracked).
 - `GET /_kiosk/mail[?to=ADDRESS]` answers the mails SES accepted (optionally only those
-  addressed to ADDRESS) as a JSON list of {id, source, to, subject, body}, oldest first.
+  addressed to ADDRESS) as a JSON list of {id, source, to, subject, body,
+  configuration_set}, oldest first.
   It reads SES's own list of sent messages, so its cost is the number of mails.
+- SES's SendEmail with a `ConfigurationSetName` is refused (`ConfigurationSetDoesNotExist`)
+  unless that set exists, as SES does (moto ignores the name), and the name is kept
+  with the mail (`configuration_set` in `/_kiosk/mail`).
 - Requests from an SDK whose app id (`AWS_SDK_UA_APP_ID`, sent in its user agent) starts
   `kiosk-iam-` are recorded as {target, body}; `GET /_kiosk/requests?app=ID` answers
   them, oldest first. tests/tests/e2e/bootstraps.rs gives each real function binary such an
@@ -81,6 +85,27 @@ def _production_ses_quota() -> None:
     models.SESBackend.get_send_quota = get_send_quota
 
 
+def _strict_configuration_sets() -> None:
+    """SendEmail naming a configuration set that does not exist fails as at SES; the
+    name is recorded on the accepted message."""
+    from moto.ses import exceptions, responses
+
+    stock = responses.EmailResponse.send_email
+
+    def send_email(self):
+        name = self._get_param("ConfigurationSetName")
+        if name and name not in self.backend.config_sets:
+            raise exceptions.ConfigurationSetDoesNotExist(
+                f"Configuration set <{name}> does not exist."
+            )
+        result = stock(self)
+        if name:
+            self.backend.sent_messages[-1].configuration_set = name
+        return result
+
+    responses.EmailResponse.send_email = send_email
+
+
 def _no_instance_tracking() -> None:
     """Create model objects as moto does, minus appending each to its class's
     `instances_tracked` list (which only /moto-api/data.json and S3's reset read)."""
@@ -110,6 +135,7 @@ def sent_mail(to=None):
                     "to": rcpt,
                     "subject": getattr(m, "subject", ""),
                     "body": getattr(m, "body", ""),
+                    "configuration_set": getattr(m, "configuration_set", None),
                 }
             )
     return out
@@ -160,6 +186,7 @@ class LockedApp:
 def main() -> None:
     port = int(sys.argv[1])
     _production_ses_quota()
+    _strict_configuration_sets()
     _no_instance_tracking()
     app = DomainDispatcherApplication(create_backend_app)
     run_simple(

@@ -10,6 +10,10 @@ pub const VERIFIED_SENDER: &str = "Shop@Example.com";
 pub const BASE_URL: &str = "https://shop.example.com";
 /// The author's shop page (`SHOP_URL`).
 pub const SHOP_URL: &str = "https://example.com/books/";
+/// The SES configuration set every test shop mails with (`MAIL_CONFIGURATION_SET`), and
+/// the topic its bounces and complaints come from (`MAIL_EVENTS_TOPIC_ARN`).
+pub const MAIL_CONFIGURATION_SET: &str = "kiosk-test-mail";
+pub const MAIL_EVENTS_TOPIC: &str = "arn:aws:sns:us-east-1:123456789012:kiosk-test-MailEventsTopic";
 
 /// A file of the python-alipay-sdk vectors kept in the `kiosk` crate's test data.
 pub fn vector_file(rel: &str) -> String {

@@ -33,6 +33,10 @@ pub const UNKNOWN_GRANT: &str = "ExampleGrantToken000000000000003";
 pub const DOWNLOAD_BUYER: &str = "download-reader@example.com";
 /// `requestContext.apiId` of every HTTP event; the local value of the template's HttpApi.
 pub const API_ID: &str = "api-id";
+/// The buyer whose address `ses-bounce.json` reports bouncing for good, and the one
+/// `ses-complaint.json` reports complaining: each has a paid order.
+pub const BOUNCE_BUYER: &str = "bounce-reader@example.com";
+pub const COMPLAINT_BUYER: &str = "complaint-reader@example.com";
 
 /// The repository's root (this crate lives in `tests/`).
 pub fn workspace_root() -> PathBuf {
@@ -173,6 +177,9 @@ impl EventStack {
             g.downloads_left = left;
             w.shop.store.create_grant(&g).await?;
         }
+        for buyer in [BOUNCE_BUYER, COMPLAINT_BUYER] {
+            crate::paid_purchase(&w.shop.store, &product, buyer).await;
+        }
         let ssm = aws_sdk_ssm::Client::new(&sdk);
         let stripe_params = [
             format!("/kiosk-test/{}/stripe/secret-key", w.tag),
@@ -218,6 +225,11 @@ impl EventStack {
             ("FilesBucket", self.bucket.clone()),
             ("FilesBucket.Arn", format!("arn:aws:s3:::{}", self.bucket)),
             ("HttpApi", API_ID.to_owned()),
+            (
+                "MailConfigurationSet",
+                crate::MAIL_CONFIGURATION_SET.to_owned(),
+            ),
+            ("MailEventsTopic", crate::MAIL_EVENTS_TOPIC.to_owned()),
         ];
         Values {
             params: params.into_iter().map(|(k, v)| (k.to_owned(), v)).collect(),

@@ -69,6 +69,7 @@ impl World {
             .email_address(VERIFIED_SENDER)
             .send()
             .await?;
+        kiosk_localaws::ensure_configuration_set(&sdk, MAIL_CONFIGURATION_SET).await?;
 
         let ssm = aws_sdk_ssm::Client::new(&sdk);
         let private_param = format!("/kiosk-test/{tag}/alipay/app-private-key");
@@ -88,6 +89,7 @@ impl World {
             SHOP_URL,
         );
         config.checkouts_per_network_hour = opts.checkouts_per_network_hour;
+        config.mail_configuration_set = Some(MAIL_CONFIGURATION_SET.to_owned());
         let alipay = AlipayConfig {
             app_id: APP_ID.into(),
             gateway_url: gateway.url.clone(),

@@ -14,10 +14,11 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use anyhow::{Context, Result, anyhow, bail, ensure};
+use kiosk::order::MailBlockKind;
 use kiosk::order::OrderStatus;
 use kiosk_e2e::events::{
-    DOWNLOAD_BUYER, EventStack, HttpResult, check_row, events_dir, load_event, readme_rows,
-    workspace_root,
+    BOUNCE_BUYER, COMPLAINT_BUYER, DOWNLOAD_BUYER, EventStack, HttpResult, check_row, events_dir,
+    load_event, readme_rows, workspace_root,
 };
 use kiosk_localaws::functions::function_named;
 use kiosk_localaws::iam;
@@ -147,12 +148,14 @@ async fn every_event_through_the_real_bootstraps() -> Result<()> {
         ));
     }
 
-    // The mails went out with the shop's support address as their Reply-To (SES's
-    // SendEmail form names it), from every function that mailed.
+    // The mails went out with the shop's support address as their Reply-To and with the
+    // stack's configuration set (SES's SendEmail form names both), from every function
+    // that mailed.
     let reply_to = format!(
         "ReplyToAddresses.member.1={}",
         kiosk_e2e::events::SUPPORT.replace('@', "%40")
     );
+    let configuration_set = format!("ConfigurationSetName={}", kiosk_e2e::MAIL_CONFIGURATION_SET);
     for name in [
         "CheckoutFunction",
         "PaymentNotifyFunction",
@@ -166,8 +169,11 @@ async fn every_event_through_the_real_bootstraps() -> Result<()> {
                 .filter(|b| b.contains("Action=SendEmail"))
                 .collect();
         ensure!(
-            !sends.is_empty() && sends.iter().all(|b| b.contains(&reply_to)),
-            "{name}: every SendEmail carries {reply_to}: {sends:?}"
+            !sends.is_empty()
+                && sends
+                    .iter()
+                    .all(|b| b.contains(&reply_to) && b.contains(&configuration_set)),
+            "{name}: every SendEmail carries {reply_to} and {configuration_set}: {sends:?}"
         );
     }
 
@@ -358,6 +364,26 @@ async fn check_effect(
         "reconcile-schedule.json" => {
             ensure!(result["mail"]["sent"].is_u64(), "a report of the run");
             ensure!(result["out_of_time"] == false);
+        }
+        "ses-bounce.json" | "ses-complaint.json" => {
+            let (buyer, kind, count) = if file == "ses-bounce.json" {
+                (BOUNCE_BUYER, MailBlockKind::Bounced, "bounced")
+            } else {
+                (COMPLAINT_BUYER, MailBlockKind::Complained, "complained")
+            };
+            ensure!(
+                result[count] == 1 && result["orders_marked"] == 1 && result["ignored"] == 0,
+                "{result}"
+            );
+            let email = kiosk::Email::parse(buyer)?;
+            let orders = stack.w.shop.store.orders_of(&email).await?;
+            ensure!(
+                orders.len() == 1
+                    && orders
+                        .iter()
+                        .all(|o| o.mail_block.as_ref().map(|b| b.kind) == Some(kind)),
+                "{buyer}'s orders marked {kind:?}: {orders:?}"
+            );
         }
         other => bail!("{other}: no check of its effect here; add one"),
     }

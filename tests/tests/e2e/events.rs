@@ -11,8 +11,8 @@ use kiosk::OrderId;
 use kiosk::alipay::{AppPrivateKey, Params};
 use kiosk::order::OrderStatus;
 use kiosk_e2e::events::{
-    CODE, DOWNLOAD_BUYER, EXHAUSTED_GRANT, FREE_PRODUCT, GRANT, ORDER, PRODUCT, TRADE_NO,
-    UNKNOWN_GRANT, events_dir,
+    BOUNCE_BUYER, CODE, COMPLAINT_BUYER, DOWNLOAD_BUYER, EXHAUSTED_GRANT, FREE_PRODUCT, GRANT,
+    ORDER, PRODUCT, TRADE_NO, UNKNOWN_GRANT, events_dir,
 };
 use kiosk_e2e::{
     AlipayNotify, World, WorldOptions, body_string, form, pending_order, return_params,
@@ -107,6 +107,21 @@ fn schedule_event() -> Value {
         "resources": ["arn:aws:events:us-east-1:123456789012:rule/kiosk-ReconcileFunctionEveryFiveMinutes"],
         "detail": {}
     })
+}
+
+/// What SNS delivers to the mail-events function when SES reports on a mail to `to`.
+fn ses_event(report: kiosk_localaws::ses::Report, to: &str, message_id: &str) -> Value {
+    kiosk_localaws::ses::sns_event(
+        report,
+        &kiosk_localaws::ses::About {
+            topic_arn: kiosk_e2e::MAIL_EVENTS_TOPIC,
+            configuration_set: kiosk_e2e::MAIL_CONFIGURATION_SET,
+            source: kiosk_e2e::VERIFIED_SENDER,
+            recipient: to,
+            message_id,
+            at: "2026-11-22T10:00:00.000Z",
+        },
+    )
 }
 
 /// Every event file and its contents.
@@ -209,6 +224,14 @@ fn events() -> Vec<(&'static str, Value)> {
         ("download-unknown.json", download_event("GET", UNKNOWN_GRANT, None)),
         ("download-resend.json", download_event("POST", "resend", Some(&format!("email={}", DOWNLOAD_BUYER.replace('@', "%40"))))),
         ("reconcile-schedule.json", schedule_event()),
+        (
+            "ses-bounce.json",
+            ses_event(kiosk_localaws::ses::Report::PermanentBounce, BOUNCE_BUYER, "0100019a0b1c2d3e-bounce"),
+        ),
+        (
+            "ses-complaint.json",
+            ses_event(kiosk_localaws::ses::Report::Complaint, COMPLAINT_BUYER, "0100019a0b1c2d3e-complaint"),
+        ),
     ]
 }
 

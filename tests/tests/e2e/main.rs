@@ -12,6 +12,7 @@ mod events;
 mod funnel;
 mod fuzz;
 mod languages;
+mod mail_events;
 mod pricing;
 mod reconcile;
 mod refunds;

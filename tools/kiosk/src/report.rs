@@ -14,7 +14,7 @@
 use std::collections::BTreeMap;
 
 use anyhow::{Result, anyhow};
-use kiosk::order::MailState;
+use kiosk::order::{MailBlockKind, MailState};
 use kiosk::text::printable;
 use kiosk::{Currency, Order, OrderStatus};
 use time::{Date, OffsetDateTime};
@@ -24,7 +24,7 @@ use crate::target::Target;
 
 #[derive(Debug, clap::Args)]
 #[command(
-    after_help = "Examples:\n  kiosk --stack shop orders --status paid --since 2026-11-01\n  kiosk --stack shop orders --product little-book\n  kiosk --stack shop orders --mail failed"
+    after_help = "Examples:\n  kiosk --stack shop orders --status paid --since 2026-11-01\n  kiosk --stack shop orders --product little-book\n  kiosk --stack shop orders --mail failed\n  kiosk --stack shop orders --mail bounced"
 )]
 pub struct OrdersArgs {
     /// Only this product's orders.
@@ -37,7 +37,10 @@ pub struct OrdersArgs {
     #[arg(long, value_name = "DATE")]
     pub since: Option<String>,
     /// Only orders whose purchase mail is in this state: due (not sent yet, retried by
-    /// reconcile), sent, or failed (given up: resend it by hand).
+    /// reconcile), sent, failed (given up: resend it by hand), bounced (SES reported the
+    /// address does not take mail: most often a typo, fix it with `kiosk resend ORDER
+    /// --to ADDRESS`) or complained (the buyer marked a mail as spam). Nothing more is
+    /// mailed to a bounced or complained address.
     #[arg(long, value_name = "STATE")]
     pub mail: Option<String>,
 }
@@ -47,6 +50,8 @@ enum MailFilter {
     Due,
     Sent,
     Failed,
+    Bounced,
+    Complained,
 }
 
 fn parse_mail(s: &str) -> Result<MailFilter> {
@@ -54,17 +59,42 @@ fn parse_mail(s: &str) -> Result<MailFilter> {
         "due" => Ok(MailFilter::Due),
         "sent" => Ok(MailFilter::Sent),
         "failed" => Ok(MailFilter::Failed),
-        _ => Err(anyhow!("mail {s:?}: use due, sent or failed")),
+        "bounced" => Ok(MailFilter::Bounced),
+        "complained" => Ok(MailFilter::Complained),
+        _ => Err(anyhow!(
+            "mail {s:?}: use due, sent, failed, bounced or complained"
+        )),
     }
 }
 
 fn mail_is(o: &Order, f: MailFilter) -> bool {
-    matches!(
-        (o.mail, f),
-        (MailState::Due { .. }, MailFilter::Due)
-            | (MailState::Sent { .. }, MailFilter::Sent)
-            | (MailState::Failed { .. }, MailFilter::Failed)
-    )
+    let block = o.mail_block.as_ref().map(|b| b.kind);
+    match f {
+        MailFilter::Bounced => block == Some(MailBlockKind::Bounced),
+        MailFilter::Complained => block == Some(MailBlockKind::Complained),
+        _ => matches!(
+            (o.mail, f),
+            (MailState::Due { .. }, MailFilter::Due)
+                | (MailState::Sent { .. }, MailFilter::Sent)
+                | (MailState::Failed { .. }, MailFilter::Failed)
+        ),
+    }
+}
+
+/// The line under an order whose address takes no more mail: what SES said, and the fix.
+fn block_line(o: &Order) -> Option<String> {
+    let b = o.mail_block.as_ref()?;
+    let what = match b.kind {
+        MailBlockKind::Bounced => "bounced",
+        MailBlockKind::Complained => "was marked as spam",
+    };
+    Some(format!(
+        "  ! mail to {} {what} on {} ({}); nothing more is mailed there. Fix: kiosk resend {} --to ADDRESS",
+        o.email,
+        day(b.at),
+        printable(&b.detail),
+        o.id
+    ))
 }
 
 #[derive(Debug, clap::Args)]
@@ -137,6 +167,9 @@ pub async fn orders(t: &Target, a: OrdersArgs) -> Result<()> {
             ),
             printable(&source_of(o))
         );
+        if let Some(line) = block_line(o) {
+            println!("{line}");
+        }
     }
     println!("{} orders", orders.len());
     println!("{}", read_cost(reads));

@@ -21,7 +21,9 @@ pub struct ResendArgs {
     #[arg(long)]
     pub email: Option<String>,
     /// The order's address was mistyped: change it to this one (the old one stays in the
-    /// order's history, shown by `kiosk orders`) and mail the links there.
+    /// order's history, shown by `kiosk orders`) and mail the links there. A bounce or
+    /// complaint recorded for the old address does not carry over; give the order's own
+    /// address to clear it and try that address again (a full mailbox that is fixed).
     #[arg(long, requires = "order_id", value_name = "ADDRESS")]
     pub to: Option<String>,
 }

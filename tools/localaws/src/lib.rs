@@ -8,6 +8,7 @@
 pub mod functions;
 pub mod iam;
 pub mod rie;
+pub mod ses;
 
 use anyhow::{Context, Result, anyhow, bail};
 use aws_config::{BehaviorVersion, SdkConfig};
@@ -44,6 +45,31 @@ pub struct SentMail {
     pub subject: String,
     /// The HTML part when the mail has one, else the text part (as moto keeps it).
     pub body: String,
+    /// The SES configuration set the mail was sent with.
+    #[serde(default)]
+    pub configuration_set: Option<String>,
+}
+
+/// Make the SES configuration set `name` in the emulator unless it exists (every test
+/// and the devstack share one emulator). Sends naming a set that does not exist are
+/// refused, as SES refuses them (`scripts/moto_locked.py`).
+pub async fn ensure_configuration_set(sdk: &SdkConfig, name: &str) -> Result<()> {
+    use aws_sdk_ses::error::ProvideErrorMetadata;
+    let ses = aws_sdk_ses::Client::new(sdk);
+    let set = aws_sdk_ses::types::ConfigurationSet::builder()
+        .name(name)
+        .build()
+        .context("a configuration set")?;
+    match ses
+        .create_configuration_set()
+        .configuration_set(set)
+        .send()
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(e) if e.code() == Some("ConfigurationSetAlreadyExists") => Ok(()),
+        Err(e) => Err(anyhow!(e).context(format!("CreateConfigurationSet {name}"))),
+    }
 }
 
 /// The locked emulator's sent-mail endpoint (see `scripts/moto_locked.py`).
