@@ -697,6 +697,31 @@ async fn buy_without_javascript(browser: &Browser, base: &str, app: &devstack::A
             && order.source.utm_source.as_deref() == Some("example-site"),
         "paid without JavaScript: {order:?}"
     );
+
+    // The buyer's address turns out not to exist: in the local mailbox, SES reports the
+    // purchase mail bounced (a button, no JavaScript needed), and the order records it.
+    browser.goto(&format!("{base}/mailbox")).await?;
+    let bounce = browser
+        .find(&format!(
+            "form.report[data-to=\"{email}\"] button[value=bounce]"
+        ))
+        .await?;
+    browser.click(&bounce).await?;
+    browser
+        .wait_for_url(&format!("{base}/mailbox?note="))
+        .await?;
+    let text = wait_for_text(browser, "bounced for good").await?;
+    ensure!(
+        text.contains(&format!(
+            "mail to {email} bounced for good: 1 order(s) marked BOUNCED"
+        )),
+        "mailbox: {text}"
+    );
+    let order = stored_order(app, &order.id).await?;
+    ensure!(
+        order.mail_block.as_ref().map(|b| b.kind) == Some(kiosk::order::MailBlockKind::Bounced),
+        "the order records the bounce: {order:?}"
+    );
     Ok(())
 }
 

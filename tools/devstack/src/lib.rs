@@ -11,7 +11,8 @@
 //!   function's); `/` sends you to the site;
 //! - `/sandbox/alipay/...`: a local Alipay (see `sandbox`);
 //! - `/sandbox/stripe/...`: a local Stripe: API and hosted checkout page (see `stripe`);
-//! - `/mailbox`: the mails SES accepted in the emulator;
+//! - `/mailbox`: the mails SES accepted in the emulator, each with buttons that make SES
+//!   report it bounced or complained (through the mail-events handler);
 //! - reconcile (due purchase mails, pending orders checked with the sandbox) every
 //!   [`RECONCILE_EVERY`], as the scheduled function does when deployed.
 
@@ -71,6 +72,9 @@ pub struct App {
     /// The collect function's handle (`POST /t`) and its configuration.
     pub collector: kiosk::funnel::Collector,
     collect_config: kiosk::config::CollectConfig,
+    /// The mail-events function's handle: the mailbox's bounce and complaint buttons
+    /// send it what SES would.
+    mail_events: kiosk::mail_events::MailEvents,
     pub sandbox: Arc<Sandbox>,
     pub stripe: Arc<stripe::StripeSandbox>,
     /// The webhook signing secret this run's Stripe stand-in signs with.
@@ -97,12 +101,21 @@ pub async fn start(listener: TcpListener, opts: Options) -> Result<(String, Arc<
     let names = setup::Names::of(&opts.name);
     setup::prepare(&sdk, &names, &keys, &webhook_secret).await?;
 
-    let config = Config::new(
+    let mut config = Config::new(
         &names.table,
         &names.bucket,
         kiosk::Sender::parse(setup::SENDER)?,
         base.clone(),
         format!("{site_url}/"),
+    );
+    config.mail_configuration_set = Some(names.mail_configuration_set.clone());
+    let mail_events = kiosk::mail_events::MailEvents::from_sdk(
+        &sdk,
+        &kiosk::config::MailEventsConfig {
+            table_name: names.table.clone(),
+            topic_arn: names.mail_events_topic.clone(),
+            configuration_set: names.mail_configuration_set.clone(),
+        },
     );
     let alipay = AlipayConfig {
         app_id: setup::APP_ID.into(),
@@ -149,6 +162,7 @@ pub async fn start(listener: TcpListener, opts: Options) -> Result<(String, Arc<
         downloads,
         collector,
         collect_config,
+        mail_events,
         sandbox,
         stripe,
         stripe_webhook_secret: webhook_secret,
@@ -390,11 +404,26 @@ impl App {
         if let Some(rest) = path.strip_prefix("/sandbox/stripe") {
             return self.stripe_route(method.as_str(), rest, &query, &parts.headers, &text);
         }
+        if path == "/mailbox" && method == hyper::Method::POST {
+            let note = self.report_mail(&text).await;
+            let mut resp = plain(303, "text/plain", "");
+            let to = format!(
+                "/mailbox?{}",
+                kiosk::form::encode_pairs(&[("note".into(), note)])
+            );
+            if let Ok(v) = hyper::header::HeaderValue::from_str(&to) {
+                resp.headers_mut().insert(hyper::header::LOCATION, v);
+            }
+            return resp;
+        }
         if path == "/mailbox" {
+            let note = kiosk::form::parse_form(&query)
+                .ok()
+                .and_then(|mut q| q.remove("note"));
             return plain(
                 200,
                 "text/html; charset=utf-8",
-                mailbox::page(&self.http, &self.endpoint).await,
+                mailbox::page(&self.http, &self.endpoint, note.as_deref()).await,
             );
         }
 
@@ -449,6 +478,65 @@ impl App {
 }
 
 impl App {
+    /// The mailbox's bounce and complaint buttons: what SES reports about the mail `id`
+    /// (`report`: bounce, transient or complaint), sent through the mail-events
+    /// function's handler as SNS would deliver it. Returns what happened, for the page.
+    async fn report_mail(&self, body: &str) -> String {
+        let form = kiosk::form::parse_form(body).unwrap_or_default();
+        let report = match form.get("report").map(String::as_str) {
+            Some("bounce") => kiosk_localaws::ses::Report::PermanentBounce,
+            Some("transient") => kiosk_localaws::ses::Report::TransientBounce,
+            Some("complaint") => kiosk_localaws::ses::Report::Complaint,
+            _ => return "Nothing reported: say bounce, transient or complaint.".into(),
+        };
+        let id = form.get("id").map(String::as_str).unwrap_or_default();
+        let mails = kiosk_localaws::sent_mail(&self.http, &self.endpoint, None)
+            .await
+            .unwrap_or_default();
+        let Some(mail) = mails.iter().find(|m| m.id == id) else {
+            return format!("No mail {id:?} in the emulator.");
+        };
+        let Some(to) = mail.to.first() else {
+            return "That mail has no recipient.".into();
+        };
+        let at = kiosk::clock::now()
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default();
+        let event = kiosk_localaws::ses::sns_event(
+            report,
+            &kiosk_localaws::ses::About {
+                topic_arn: &self.names.mail_events_topic,
+                // A mail sent without the shop's set is reported as such, and ignored.
+                configuration_set: mail.configuration_set.as_deref().unwrap_or(""),
+                source: &mail.source,
+                recipient: to,
+                message_id: &mail.id,
+                at: &at,
+            },
+        );
+        match mail_events::handler::run(&self.mail_events, &event, kiosk::clock::now()).await {
+            Ok(done) if done.ignored > 0 => {
+                format!(
+                    "SES's report about the mail to {to} was ignored (not the shop's configuration set)."
+                )
+            }
+            Ok(done) => match report {
+                kiosk_localaws::ses::Report::TransientBounce => format!(
+                    "SES reported a transient bounce for {to} (a full mailbox): nothing recorded."
+                ),
+                kiosk_localaws::ses::Report::PermanentBounce => format!(
+                    "SES reported that mail to {to} bounced for good: {} order(s) marked BOUNCED; nothing more is mailed there.",
+                    done.orders_marked
+                ),
+                kiosk_localaws::ses::Report::Complaint => format!(
+                    "SES reported that {to} marked the mail as spam: {} order(s) marked COMPLAINED; nothing more is mailed there.",
+                    done.orders_marked
+                ),
+            },
+            Err(e) => format!("The report could not be recorded: {e}"),
+        }
+    }
+
     /// The site's port: files under `site/`, `API_URL` in HTML replaced by the API's
     /// address.
     async fn site(&self, req: Request<Incoming>) -> Resp {

@@ -1,5 +1,6 @@
 //! The local mailbox: every mail SES accepted, read back from the emulator, newest first,
-//! with clickable links.
+//! with clickable links, and buttons that make SES report a mail bounced (for good or for
+//! now) or marked as spam, so the bounce handling can be watched locally.
 
 use kiosk::text::html_escape as e;
 use kiosk_web::pages::frame;
@@ -18,7 +19,7 @@ fn body_of(html: &str) -> &str {
     }
 }
 
-pub async fn page(http: &reqwest::Client, endpoint: &str) -> String {
+pub async fn page(http: &reqwest::Client, endpoint: &str, note: Option<&str>) -> String {
     // A page for a person: an emulator that does not answer shows as an empty mailbox
     // with the reason, not an error page.
     let (mails, trouble) = match kiosk_localaws::sent_mail(http, endpoint, None).await {
@@ -33,13 +34,26 @@ pub async fn page(http: &reqwest::Client, endpoint: &str) -> String {
         } else {
             format!("<pre style=\"white-space:pre-wrap\">{}</pre>", e(&m.body))
         };
+        let report = |value: &str, label: &str| {
+            format!(
+                "<button name=\"report\" value=\"{value}\" style=\"margin-right:.5rem\">{label}</button>"
+            )
+        };
         items.push_str(&format!(
             "<article class=\"mail\" style=\"border-top:1px solid #d0d7de;padding:1rem 0\">\
-             <p class=\"muted\">From {from} to {to}</p><h2 style=\"font-size:1.1rem;margin:.25rem 0\">{subject}</h2>\
-             <div class=\"mail-body\">{shown}</div></article>",
+             <p class=\"muted\">From {from} to {to} (configuration set: {set})</p><h2 style=\"font-size:1.1rem;margin:.25rem 0\">{subject}</h2>\
+             <div class=\"mail-body\">{shown}</div>\
+             <form method=\"post\" action=\"/mailbox\" class=\"report\" data-to=\"{to}\">\
+             <input type=\"hidden\" name=\"id\" value=\"{id}\">\
+             <span class=\"muted\">Make SES report this mail: </span>{bounce}{transient}{complaint}</form></article>",
             from = e(&m.source),
             to = e(&m.to.join(", ")),
+            set = e(m.configuration_set.as_deref().unwrap_or("none")),
             subject = e(&m.subject),
+            id = e(&m.id),
+            bounce = report("bounce", "Bounced (address does not exist)"),
+            transient = report("transient", "Bounced for now (mailbox full)"),
+            complaint = report("complaint", "Marked as spam"),
         ));
     }
     if let Some(t) = trouble {
@@ -56,8 +70,14 @@ pub async fn page(http: &reqwest::Client, endpoint: &str) -> String {
         "Mailbox",
         "<meta http-equiv=\"refresh\" content=\"10\">",
         &format!(
-            "<h1>Mailbox</h1><p class=\"muted\">{} mail(s) SES accepted in the local emulator. <a href=\"/\">Back to the shop</a></p>{items}",
-            mails.len()
+            "<h1>Mailbox</h1><p class=\"muted\">{} mail(s) SES accepted in the local emulator. <a href=\"/\">Back to the shop</a></p>{note}{items}",
+            mails.len(),
+            note = note
+                .map(|n| format!(
+                    "<p class=\"note\" role=\"status\"><strong>{}</strong></p>",
+                    e(n)
+                ))
+                .unwrap_or_default()
         ),
     )
 }

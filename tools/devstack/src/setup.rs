@@ -1,5 +1,5 @@
 //! Everything the local shop needs in the emulator: the table (from template.yaml), the
-//! files bucket, the SES sender identity, the SSM key parameters (Alipay keys, the Stripe
+//! files bucket, the SES sender identity and configuration set, the SSM key parameters (Alipay keys, the Stripe
 //! stand-in's key and webhook secret), and two sample products
 //! with small generated files (one a real PDF).
 
@@ -26,6 +26,10 @@ pub struct Names {
     pub alipay_public_key: String,
     pub stripe_secret_key: String,
     pub stripe_webhook_secret: String,
+    /// The SES configuration set the shop mails with, and the topic its bounces and
+    /// complaints would come from when deployed (the mailbox's buttons report on it).
+    pub mail_configuration_set: String,
+    pub mail_events_topic: String,
 }
 
 impl Names {
@@ -38,6 +42,8 @@ impl Names {
             alipay_public_key: format!("{prefix}/alipay/alipay-public-key"),
             stripe_secret_key: format!("{prefix}/stripe/secret-key"),
             stripe_webhook_secret: format!("{prefix}/stripe/webhook-secret"),
+            mail_configuration_set: format!("{name}-mail"),
+            mail_events_topic: format!("arn:aws:sns:us-east-1:123456789012:{name}-MailEventsTopic"),
         }
     }
 }
@@ -177,6 +183,7 @@ pub async fn prepare(
         .send()
         .await
         .context("SES VerifyEmailIdentity")?;
+    kiosk_localaws::ensure_configuration_set(sdk, &names.mail_configuration_set).await?;
     let ssm = aws_sdk_ssm::Client::new(sdk);
     for (name, value) in [
         (&names.alipay_private_key, keys.app_private_pem.as_str()),

@@ -114,3 +114,77 @@ async fn resend_to_corrects_a_mistyped_address() {
     assert!(!out.status.success() && stderr(&out).contains("is pending"));
     assert!(w.order(&pending.id).await.previous_emails.is_empty());
 }
+
+/// SES reported the address bouncing: `kiosk orders --mail bounced` lists the order with
+/// what SES said and the fix, `kiosk resend` refuses to mail there, and `--to` mails the
+/// corrected address and takes the order off the list.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bounced_orders_are_listed_and_fixed_with_resend_to() {
+    let w = World::new(WorldOptions::default()).await.unwrap();
+    let bucket = bucket_for(&w).await;
+    let book = w.add_product("book", "9.00").await;
+    let typo = format!("reader-{}@exmaple.com", w.tag);
+    let (o, _) = paid_order(&w, &book, &typo, now(), Source::default()).await;
+    let (fine, _) = paid_order(&w, &book, &w.buyer(1), now(), Source::default()).await;
+    let events = kiosk::mail_events::MailEvents::new(
+        w.shop.store.clone(),
+        &kiosk::config::MailEventsConfig {
+            table_name: w.shop.config.table_name.clone(),
+            topic_arn: kiosk_e2e::MAIL_EVENTS_TOPIC.into(),
+            configuration_set: kiosk_e2e::MAIL_CONFIGURATION_SET.into(),
+        },
+    );
+    let bounce = kiosk_localaws::ses::sns_event(
+        kiosk_localaws::ses::Report::PermanentBounce,
+        &kiosk_localaws::ses::About {
+            topic_arn: kiosk_e2e::MAIL_EVENTS_TOPIC,
+            configuration_set: kiosk_e2e::MAIL_CONFIGURATION_SET,
+            source: kiosk_e2e::VERIFIED_SENDER,
+            recipient: &typo,
+            message_id: "0100019a-cli",
+            at: "2026-11-28T09:30:00.000Z",
+        },
+    );
+    assert_eq!(
+        events.handle(&bounce, now()).await.unwrap().orders_marked,
+        1
+    );
+
+    let listed = stdout(&kiosk(&w, &bucket, &["orders", "--mail", "bounced"], &[]));
+    assert!(listed.contains(o.id.as_str()), "{listed}");
+    assert!(!listed.contains(fine.id.as_str()), "{listed}");
+    assert!(listed.contains("1 orders"), "{listed}");
+    assert!(
+        listed.contains(&format!(
+            "! mail to {typo} bounced on 2026-11-28 (Permanent/General: smtp; 550 5.1.1 user unknown)"
+        )) && listed.contains(&format!("kiosk resend {} --to ADDRESS", o.id)),
+        "{listed}"
+    );
+    let none = stdout(&kiosk(
+        &w,
+        &bucket,
+        &["orders", "--mail", "complained"],
+        &[],
+    ));
+    assert!(none.contains("0 orders"), "{none}");
+    let out = kiosk(&w, &bucket, &["orders", "--mail", "lost"], &[]);
+    assert!(!out.status.success() && stderr(&out).contains("bounced or complained"));
+
+    let out = kiosk(&w, &bucket, &["resend", o.id.as_str()], &[]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("bounced") && stderr(&out).contains("--to"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(w.mails_to(&typo).await.is_empty());
+
+    let right = w.buyer(2);
+    let out = kiosk(&w, &bucket, &["resend", o.id.as_str(), "--to", &right], &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(w.mails_to(&right).await.len(), 1);
+    let listed = stdout(&kiosk(&w, &bucket, &["orders", "--mail", "bounced"], &[]));
+    assert!(listed.contains("0 orders"), "{listed}");
+    let all = stdout(&kiosk(&w, &bucket, &["orders"], &[]));
+    assert!(all.contains(&format!("{right} (was {typo})")), "{all}");
+}
