@@ -258,7 +258,7 @@ async fn a_complaint_is_recorded_and_outlasts_a_later_bounce() {
         &records,
         "v2",
     );
-    assert_eq!(plan.blocked, [order.id.clone()]);
+    assert_eq!(plan.blocked, std::slice::from_ref(&order.id));
     assert!(plan.to_mail.is_empty());
 
     // The author vouches for the address (same address with --to): mail goes there again.
