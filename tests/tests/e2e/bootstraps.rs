@@ -365,6 +365,23 @@ async fn check_effect(
             ensure!(result["mail"]["sent"].is_u64(), "a report of the run");
             ensure!(result["out_of_time"] == false);
         }
+        "ses-bounce-transient.json" | "ses-bounce-foreign-topic.json" => {
+            let (count, what) = if file == "ses-bounce-transient.json" {
+                ("transient", "a transient bounce")
+            } else {
+                ("ignored", "another topic's report")
+            };
+            ensure!(
+                result[count] == 1 && result["orders_marked"] == 0 && result["bounced"] == 0,
+                "{what}: {result}"
+            );
+            let email = kiosk::Email::parse(BOUNCE_BUYER)?;
+            let orders = stack.w.shop.store.orders_of(&email).await?;
+            ensure!(
+                !orders.is_empty() && orders.iter().all(|o| o.mail_block.is_none()),
+                "{what} records nothing: {orders:?}"
+            );
+        }
         "ses-bounce.json" | "ses-complaint.json" => {
             let (buyer, kind, count) = if file == "ses-bounce.json" {
                 (BOUNCE_BUYER, MailBlockKind::Bounced, "bounced")

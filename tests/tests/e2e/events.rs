@@ -111,10 +111,20 @@ fn schedule_event() -> Value {
 
 /// What SNS delivers to the mail-events function when SES reports on a mail to `to`.
 fn ses_event(report: kiosk_localaws::ses::Report, to: &str, message_id: &str) -> Value {
+    ses_event_from(kiosk_e2e::MAIL_EVENTS_TOPIC, report, to, message_id)
+}
+
+/// The same, delivered by the SNS topic `topic`.
+fn ses_event_from(
+    topic: &str,
+    report: kiosk_localaws::ses::Report,
+    to: &str,
+    message_id: &str,
+) -> Value {
     kiosk_localaws::ses::sns_event(
         report,
         &kiosk_localaws::ses::About {
-            topic_arn: kiosk_e2e::MAIL_EVENTS_TOPIC,
+            topic_arn: topic,
             configuration_set: kiosk_e2e::MAIL_CONFIGURATION_SET,
             source: kiosk_e2e::VERIFIED_SENDER,
             recipient: to,
@@ -224,6 +234,19 @@ fn events() -> Vec<(&'static str, Value)> {
         ("download-unknown.json", download_event("GET", UNKNOWN_GRANT, None)),
         ("download-resend.json", download_event("POST", "resend", Some(&format!("email={}", DOWNLOAD_BUYER.replace('@', "%40"))))),
         ("reconcile-schedule.json", schedule_event()),
+        (
+            "ses-bounce-transient.json",
+            ses_event(kiosk_localaws::ses::Report::TransientBounce, BOUNCE_BUYER, "0100019a0b1c2d3e-full"),
+        ),
+        (
+            "ses-bounce-foreign-topic.json",
+            ses_event_from(
+                "arn:aws:sns:us-east-1:123456789012:someone-elses-topic",
+                kiosk_localaws::ses::Report::PermanentBounce,
+                BOUNCE_BUYER,
+                "0100019a0b1c2d3e-foreign",
+            ),
+        ),
         (
             "ses-bounce.json",
             ses_event(kiosk_localaws::ses::Report::PermanentBounce, BOUNCE_BUYER, "0100019a0b1c2d3e-bounce"),

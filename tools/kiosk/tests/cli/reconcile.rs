@@ -30,7 +30,7 @@ async fn reconcile_sends_due_mails_and_orders_shows_the_mail_state() {
     let bad = kiosk(&w, &bucket, &["orders", "--mail", "lost"], &env);
     assert!(!bad.status.success());
     assert!(
-        stderr(&bad).contains("use due, sent or failed"),
+        stderr(&bad).contains("use due, sent, failed, bounced or complained"),
         "{}",
         stderr(&bad)
     );
