@@ -391,40 +391,24 @@ mod tests {
             recipients[0].1,
             "Permanent/General: smtp; 550 5.1.1 <<recipient>>: user unknown"
         );
-        let r = parse_record(
-            &record(TOPIC, bounce("Transient", SET, "a@example.com")),
-            TOPIC,
-            SET,
-            NOW,
-        )
-        .unwrap();
-        assert!(
-            matches!(
-                r,
-                Report::Bounce {
-                    permanent: false,
-                    ..
-                }
-            ),
-            "{r:?}"
-        );
-        let r = parse_record(
-            &record(TOPIC, bounce("Undetermined", SET, "a@example.com")),
-            TOPIC,
-            SET,
-            NOW,
-        )
-        .unwrap();
-        assert!(
-            matches!(
-                r,
-                Report::Bounce {
-                    permanent: false,
-                    ..
-                }
-            ),
-            "{r:?}"
-        );
+        for kind in ["Transient", "Undetermined"] {
+            let r = parse_record(
+                &record(TOPIC, bounce(kind, SET, "a@example.com")),
+                TOPIC,
+                SET,
+                NOW,
+            );
+            assert!(
+                matches!(
+                    r,
+                    Ok(Report::Bounce {
+                        permanent: false,
+                        ..
+                    })
+                ),
+                "{kind}: {r:?}"
+            );
+        }
     }
 
     #[test]

@@ -15,7 +15,7 @@ use crate::order::{MailBlock, MailBlockKind, Order};
 
 impl Store {
     /// The purchase mail is no longer wanted (the order was refunded before it went
-    /// out): out of `MailDue`, nothing sent.
+    /// out, or its address bounced or complained): out of `MailDue`, nothing sent.
     pub async fn mail_not_needed(&self, id: &OrderId) -> Result<(), StoreError> {
         Self::update_if(
             self.client
