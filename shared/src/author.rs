@@ -210,7 +210,7 @@ pub enum AuthorError {
     #[error(
         "mail to {email} {} on {} ({}); nothing was sent. Correct the address with \
          `kiosk resend ORDER --to ADDRESS`, or give the same address with --to to try it again",
-        match block.kind { crate::order::MailBlockKind::Bounced => "bounced", crate::order::MailBlockKind::Complained => "was marked as spam" },
+        block.kind.what(),
         block.at.date(),
         block.detail
     )]

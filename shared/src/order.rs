@@ -263,6 +263,14 @@ impl MailBlockKind {
             MailBlockKind::Complained => "COMPLAINED",
         }
     }
+
+    /// What happened to the mail, for the author: "mail to x {what} on {date}".
+    pub fn what(self) -> &'static str {
+        match self {
+            MailBlockKind::Bounced => "bounced",
+            MailBlockKind::Complained => "was marked as spam",
+        }
+    }
 }
 
 impl FromStr for MailBlockKind {

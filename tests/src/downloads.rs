@@ -108,9 +108,6 @@ impl DownloadWorld {
     /// `POST /download/resend` for `email` as API Gateway delivers it from `source_ip`:
     /// status, page, and how long the answer took.
     pub async fn resend(&self, email: &str, source_ip: &str) -> (u16, String, std::time::Duration) {
-        let mut ctx =
-            lambda_http::aws_lambda_events::apigw::ApiGatewayV2httpRequestContext::default();
-        ctx.http.source_ip = Some(source_ip.to_owned());
         let req: Request = lambda_http::http::Request::builder()
             .method("POST")
             .uri(format!("{BASE_URL}/download/resend"))
@@ -120,10 +117,7 @@ impl DownloadWorld {
                 email.replace('@', "%40").replace('+', "%2B")
             )))
             .expect("request");
-        let req = lambda_http::RequestExt::with_request_context(
-            req,
-            lambda_http::request::RequestContext::ApiGatewayV2(ctx),
-        );
+        let req = from_ip(req, source_ip);
         let started = std::time::Instant::now();
         let resp = download::handler::handle(&self.app, req, now()).await;
         (

@@ -243,21 +243,7 @@ impl World {
 
     /// A form checkout as API Gateway delivers it from `source_ip`.
     pub async fn checkout_from(&self, body: &str, accept: &str, source_ip: &str) -> Response<Body> {
-        let mut ctx =
-            lambda_http::aws_lambda_events::apigw::ApiGatewayV2httpRequestContext::default();
-        ctx.http.source_ip = Some(source_ip.to_owned());
-        let req: Request = lambda_http::http::Request::builder()
-            .method("POST")
-            .uri(format!("{BASE_URL}/checkout"))
-            .header("content-type", "application/x-www-form-urlencoded")
-            .header("accept", accept)
-            .body(Body::Text(body.to_owned()))
-            .expect("request");
-        let req = lambda_http::RequestExt::with_request_context(
-            req,
-            lambda_http::request::RequestContext::ApiGatewayV2(ctx),
-        );
-        checkout::handler::handle(&self.checkout, req, now()).await
+        checkout_from(&self.checkout, body, accept, source_ip).await
     }
 
     pub async fn notify(&self, body: &str) -> (u16, String) {
@@ -321,4 +307,33 @@ impl World {
             .filter(|g| g.get("order_id").and_then(|v| v.as_s().ok()) == Some(&order.to_string()))
             .count()
     }
+}
+
+/// `req` as API Gateway delivers it from `source_ip` (the address the per-network limits
+/// count).
+pub fn from_ip(req: Request, source_ip: &str) -> Request {
+    let mut ctx = lambda_http::aws_lambda_events::apigw::ApiGatewayV2httpRequestContext::default();
+    ctx.http.source_ip = Some(source_ip.to_owned());
+    lambda_http::RequestExt::with_request_context(
+        req,
+        lambda_http::request::RequestContext::ApiGatewayV2(ctx),
+    )
+}
+
+/// A form checkout from `source_ip`, answered by `checkout` (any instance of the
+/// checkout function's handle).
+pub async fn checkout_from(
+    checkout: &Checkout,
+    body: &str,
+    accept: &str,
+    source_ip: &str,
+) -> Response<Body> {
+    let req: Request = lambda_http::http::Request::builder()
+        .method("POST")
+        .uri(format!("{BASE_URL}/checkout"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("accept", accept)
+        .body(Body::Text(body.to_owned()))
+        .expect("request");
+    checkout::handler::handle(checkout, from_ip(req, source_ip), now()).await
 }

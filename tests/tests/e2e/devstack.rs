@@ -313,13 +313,7 @@ async fn buy(browser: &Browser, base: &str, app: &devstack::App, downloads: &Pat
     shots(browser, &shots_dir, "2-cashier").await?;
 
     // Pay: the sandbox notifies the shop and sends the browser to the return page.
-    let pay = browser
-        .find("form[action=\"/sandbox/alipay/pay\"] button")
-        .await?;
-    browser.click(&pay).await?;
-    let return_url = browser
-        .wait_for_url(&format!("{base}/return/alipay?"))
-        .await?;
+    let return_url = pay_at_cashier(browser, base).await?;
     let link = download_link(browser, base).await?;
     shots(browser, &shots_dir, "3-return").await?;
     // The order knows where the buyer came from: the link's utm_source and the site.
@@ -682,13 +676,7 @@ async fn buy_without_javascript(browser: &Browser, base: &str, app: &devstack::A
     browser
         .wait_for_url(&format!("{base}/sandbox/alipay/gateway.do?"))
         .await?;
-    let pay = browser
-        .find("form[action=\"/sandbox/alipay/pay\"] button")
-        .await?;
-    browser.click(&pay).await?;
-    let return_url = browser
-        .wait_for_url(&format!("{base}/return/alipay?"))
-        .await?;
+    let return_url = pay_at_cashier(browser, base).await?;
     download_link(browser, base).await?;
     let order = stored_order(app, &order_of_return(&return_url)?).await?;
     ensure!(
@@ -805,6 +793,18 @@ fn kiosk_cli(
     })
 }
 
+/// At the Alipay sandbox's cashier (the browser shows it): pay; the sandbox notifies the
+/// shop and sends the browser to the return page, whose URL this returns.
+async fn pay_at_cashier(browser: &Browser, base: &str) -> Result<String> {
+    let pay = browser
+        .find("form[action=\"/sandbox/alipay/pay\"] button")
+        .await?;
+    browser.click(&pay).await?;
+    browser
+        .wait_for_url(&format!("{base}/return/alipay?"))
+        .await
+}
+
 /// Pay through the Alipay sandbox from the overlay that is open: the email, Buy Now,
 /// the cashier (which must show `price`), pay; the order it made.
 async fn pay_in_overlay(
@@ -826,13 +826,7 @@ async fn pay_in_overlay(
         .await?;
     let text = browser.text().await?;
     ensure!(text.contains(price), "cashier shows {price}: {text}");
-    let pay = browser
-        .find("form[action=\"/sandbox/alipay/pay\"] button")
-        .await?;
-    browser.click(&pay).await?;
-    let return_url = browser
-        .wait_for_url(&format!("{base}/return/alipay?"))
-        .await?;
+    let return_url = pay_at_cashier(browser, base).await?;
     download_link(browser, base).await?;
     stored_order(app, &order_of_return(&return_url)?).await
 }
@@ -983,12 +977,7 @@ async fn in_chinese(zh: &Browser, en: &Browser, base: &str, app: &devstack::App)
     zh.leave_frames().await?;
     zh.wait_for_url(&format!("{base}/sandbox/alipay/gateway.do?"))
         .await?;
-    zh.click(
-        &zh.find("form[action=\"/sandbox/alipay/pay\"] button")
-            .await?,
-    )
-    .await?;
-    let return_url = zh.wait_for_url(&format!("{base}/return/alipay?")).await?;
+    let return_url = pay_at_cashier(zh, base).await?;
     let text = wait_for_text(zh, "前往下载").await?;
     ensure!(text.contains("谢谢") && text.contains(&email), "{text}");
     shots(zh, &shots_dir, "16-zh-return").await?;

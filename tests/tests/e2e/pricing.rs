@@ -11,8 +11,8 @@ use kiosk::checkout::Checkout;
 use kiosk::order::OrderStatus;
 use kiosk::pricing::{Code, CodeName, Discount, PayWhatYouWant};
 use kiosk::{Currency, Money, OrderId, ProductId};
-use kiosk_e2e::{World, WorldOptions, body_string, now};
-use lambda_http::{Body, Request, Response};
+use kiosk_e2e::{World, WorldOptions, body_string, checkout_from, now};
+use lambda_http::{Body, Response};
 
 fn cny(minor: u64) -> Money {
     Money::from_minor(minor, Currency::Cny).unwrap()
@@ -31,22 +31,15 @@ fn code(name: &str, discount: Discount, max_uses: Option<u32>) -> Code {
     }
 }
 
-/// A checkout POST from `ip` (as API Gateway delivers it), answered by `checkout`.
-async fn post(checkout: &Checkout, body: &str, accept: &str, ip: &str) -> Response<Body> {
-    let mut ctx = lambda_http::aws_lambda_events::apigw::ApiGatewayV2httpRequestContext::default();
-    ctx.http.source_ip = Some(ip.to_owned());
-    let req: Request = lambda_http::http::Request::builder()
-        .method("POST")
-        .uri(format!("{}/checkout", kiosk_e2e::BASE_URL))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .header("accept", accept)
-        .body(Body::Text(body.to_owned()))
-        .unwrap();
-    let req = lambda_http::RequestExt::with_request_context(
-        req,
-        lambda_http::request::RequestContext::ApiGatewayV2(ctx),
-    );
-    checkout::handler::handle(checkout, req, now()).await
+/// A checkout form for `product` by `email`, with `extra` fields (encoded as a browser
+/// does).
+fn order_form(product: &str, email: &str, extra: &[(&str, &str)]) -> String {
+    let mut pairs = vec![
+        ("product_id".to_owned(), product.to_owned()),
+        ("email".to_owned(), email.to_owned()),
+    ];
+    pairs.extend(extra.iter().map(|&(k, v)| (k.to_owned(), v.to_owned())));
+    kiosk::form::encode_pairs(&pairs)
 }
 
 fn json(resp: &Response<Body>) -> serde_json::Value {
@@ -76,22 +69,19 @@ async fn a_code_with_five_uses_is_used_exactly_five_times_whatever_the_race() {
     }
     let bodies: Vec<String> = (0..20)
         .map(|n| {
-            format!(
-                "product_id=rust-book&email={}&code={}",
-                w.buyer(n).replace('@', "%40"),
-                if n % 2 == 0 { "launch" } else { "Launch" }
+            order_form(
+                "rust-book",
+                &w.buyer(n),
+                &[("code", if n % 2 == 0 { "launch" } else { "Launch" })],
             )
         })
         .collect();
     let ips: Vec<String> = (0..20).map(|n| format!("198.51.100.{n}")).collect();
-    let replies = join_all(
-        bodies
-            .iter()
-            .zip(&ips)
-            .enumerate()
-            .map(|(n, (body, ip))| post(&instances[n % 10], body, "application/json", ip)),
-    )
-    .await;
+    let replies =
+        join_all(bodies.iter().zip(&ips).enumerate().map(|(n, (body, ip))| {
+            checkout_from(&instances[n % 10], body, "application/json", ip)
+        }))
+        .await;
     let mut sold = Vec::new();
     for resp in &replies {
         let v = json(resp);
@@ -174,17 +164,12 @@ async fn a_code_with_five_uses_is_used_exactly_five_times_whatever_the_race() {
     assert_eq!(stored(&w).await, 3);
 
     let more_bodies: Vec<String> = (20..23)
-        .map(|n| {
-            format!(
-                "product_id=rust-book&email={}&code=LAUNCH",
-                w.buyer(n).replace('@', "%40")
-            )
-        })
+        .map(|n| order_form("rust-book", &w.buyer(n), &[("code", "LAUNCH")]))
         .collect();
     let more = join_all(
         more_bodies
             .iter()
-            .map(|body| post(&w.checkout, body, "application/json", "203.0.113.9")),
+            .map(|body| checkout_from(&w.checkout, body, "application/json", "203.0.113.9")),
     )
     .await;
     let ok = more.iter().filter(|r| r.status() == 200).count();
@@ -213,12 +198,8 @@ async fn codes_say_why_they_cannot_be_used_and_change_nothing() {
         ("other", "OTHER is not for this product"),
         ("bad code!", "no discount code bad code!"),
     ] {
-        let body = format!(
-            "product_id=rust-book&email={}&code={}",
-            w.buyer(1).replace('@', "%40"),
-            code.replace(' ', "+").replace('!', "%21")
-        );
-        let resp = post(&w.checkout, &body, "application/json", "192.0.2.7").await;
+        let body = order_form("rust-book", &w.buyer(1), &[("code", code)]);
+        let resp = checkout_from(&w.checkout, &body, "application/json", "192.0.2.7").await;
         let v = json(&resp);
         assert_eq!(resp.status(), 400, "{code}: {v}");
         let message = v["error"]["message"].as_str().unwrap();
@@ -285,13 +266,9 @@ async fn buyers_amounts_are_parsed_strictly_and_held_against_the_notification() 
     let n = std::sync::atomic::AtomicU32::new(0);
     let try_amount = |amount: &str| {
         let n = n.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let body = format!(
-            "product_id=zine&email={}&{}",
-            w.buyer(n).replace('@', "%40"),
-            kiosk::form::encode_pairs(&[("amount".to_owned(), amount.to_owned())])
-        );
+        let body = order_form("zine", &w.buyer(n), &[("amount", amount)]);
         let w = &w;
-        async move { post(&w.checkout, &body, "application/json", "192.0.2.8").await }
+        async move { checkout_from(&w.checkout, &body, "application/json", "192.0.2.8").await }
     };
     for (amount, minor) in [("9.5", 950), ("9.50", 950), ("12.34", 1234), ("5", 500)] {
         let resp = try_amount(amount).await;
@@ -326,12 +303,9 @@ async fn buyers_amounts_are_parsed_strictly_and_held_against_the_notification() 
         assert_eq!(w.t.scan_entity("order").await.unwrap().len(), before);
     }
     // The HTML page names the minimum in the buyer's language too.
-    let resp = post(
+    let resp = checkout_from(
         &w.checkout,
-        &format!(
-            "product_id=zine&email={}&amount=abc",
-            w.buyer(99).replace('@', "%40")
-        ),
+        &order_form("zine", &w.buyer(99), &[("amount", "abc")]),
         "text/html",
         "192.0.2.8",
     )
@@ -351,12 +325,9 @@ async fn buyers_amounts_are_parsed_strictly_and_held_against_the_notification() 
     assert_eq!((status, body.as_str()), (200, "success"));
     assert_eq!(w.order(&id).await.status, OrderStatus::Paid);
     // No code with pay what you want.
-    let resp = post(
+    let resp = checkout_from(
         &w.checkout,
-        &format!(
-            "product_id=zine&email={}&amount=6&code=X",
-            w.buyer(98).replace('@', "%40")
-        ),
+        &order_form("zine", &w.buyer(98), &[("amount", "6"), ("code", "X")]),
         "application/json",
         "192.0.2.8",
     )
@@ -373,9 +344,9 @@ async fn a_free_product_is_mailed_never_shown_and_limited_per_network() {
     assert!(page.contains("Email me the link"), "{page}");
 
     let email = w.buyer(1);
-    let resp = post(
+    let resp = checkout_from(
         &w.checkout,
-        &format!("product_id=sampler&email={}", email.replace('@', "%40")),
+        &order_form("sampler", &email, &[]),
         "text/html",
         "192.0.2.50",
     )
@@ -412,12 +383,9 @@ async fn a_free_product_is_mailed_never_shown_and_limited_per_network() {
     // hour), the rest refused with a 429 and nothing written or mailed.
     let mut statuses = Vec::new();
     for n in 2..=11 {
-        let resp = post(
+        let resp = checkout_from(
             &w.checkout,
-            &format!(
-                "product_id=sampler&email={}",
-                w.buyer(n).replace('@', "%40")
-            ),
+            &order_form("sampler", &w.buyer(n), &[]),
             "application/json",
             "192.0.2.50",
         )
@@ -430,12 +398,9 @@ async fn a_free_product_is_mailed_never_shown_and_limited_per_network() {
     // One address, many networks: three mails a day.
     let mut statuses = Vec::new();
     for n in 0..4 {
-        let resp = post(
+        let resp = checkout_from(
             &w.checkout,
-            &format!(
-                "product_id=sampler&email={}",
-                w.buyer(50).replace('@', "%40")
-            ),
+            &order_form("sampler", &w.buyer(50), &[]),
             "application/json",
             &format!("203.0.113.{n}"),
         )
@@ -451,12 +416,9 @@ async fn a_free_product_is_mailed_never_shown_and_limited_per_network() {
     w.add_product("rust-book", "9.00").await;
     let gift = code("GIFT", Discount::Percent(100), Some(1));
     assert!(w.shop.store.create_code(&gift).await.unwrap());
-    let resp = post(
+    let resp = checkout_from(
         &w.checkout,
-        &format!(
-            "product_id=rust-book&email={}&code=gift",
-            w.buyer(60).replace('@', "%40")
-        ),
+        &order_form("rust-book", &w.buyer(60), &[("code", "gift")]),
         "application/json",
         "198.51.100.60",
     )
@@ -519,12 +481,9 @@ async fn stripe_refuses_too_small_an_amount_and_takes_yen_without_decimals() {
     .await
     .unwrap();
     let email = format!("tip-{}@example.com", std::process::id());
-    let resp = post(
+    let resp = checkout_from(
         &checkout,
-        &format!(
-            "product_id=usd-tip&email={}&amount=0.30",
-            email.replace('@', "%40")
-        ),
+        &order_form("usd-tip", &email, &[("amount", "0.30")]),
         "application/json",
         "192.0.2.77",
     )
@@ -537,12 +496,9 @@ async fn stripe_refuses_too_small_an_amount_and_takes_yen_without_decimals() {
         "{v}"
     );
     // 0.50 is Stripe's smallest USD charge: taken.
-    let resp = post(
+    let resp = checkout_from(
         &checkout,
-        &format!(
-            "product_id=usd-tip&email={}&amount=0.5",
-            email.replace('@', "%40")
-        ),
+        &order_form("usd-tip", &email, &[("amount", "0.5")]),
         "application/json",
         "192.0.2.77",
     )
@@ -555,9 +511,9 @@ async fn stripe_refuses_too_small_an_amount_and_takes_yen_without_decimals() {
         .unwrap();
     assert_eq!(session.form["line_items[0][price_data][unit_amount]"], "50");
 
-    let resp = post(
+    let resp = checkout_from(
         &checkout,
-        &format!("product_id=yen-book&email={}", email.replace('@', "%40")),
+        &order_form("yen-book", &email, &[]),
         "application/json",
         "192.0.2.77",
     )

@@ -479,7 +479,7 @@ impl App {
 
 impl App {
     /// The mailbox's bounce and complaint buttons: what SES reports about the mail `id`
-    /// (`report`: bounce, transient or complaint), sent through the mail-events
+    /// to `to` (`report`: bounce, transient or complaint), sent through the mail-events
     /// function's handler as SNS would deliver it. Returns what happened, for the page.
     async fn report_mail(&self, body: &str) -> String {
         let form = kiosk::form::parse_form(body).unwrap_or_default();
@@ -490,14 +490,13 @@ impl App {
             _ => return "Nothing reported: say bounce, transient or complaint.".into(),
         };
         let id = form.get("id").map(String::as_str).unwrap_or_default();
-        let mails = kiosk_localaws::sent_mail(&self.http, &self.endpoint, None)
+        let to = form.get("to").map(String::as_str).unwrap_or_default();
+        // The recipient's mails only, not everything the emulator holds.
+        let mails = kiosk_localaws::sent_mail(&self.http, &self.endpoint, Some(to))
             .await
             .unwrap_or_default();
         let Some(mail) = mails.iter().find(|m| m.id == id) else {
-            return format!("No mail {id:?} in the emulator.");
-        };
-        let Some(to) = mail.to.first() else {
-            return "That mail has no recipient.".into();
+            return format!("No mail {id:?} to {to:?} in the emulator.");
         };
         let at = kiosk::clock::now()
             .format(&time::format_description::well_known::Rfc3339)

@@ -45,12 +45,14 @@ pub async fn page(http: &reqwest::Client, endpoint: &str, note: Option<&str>) ->
              <div class=\"mail-body\">{shown}</div>\
              <form method=\"post\" action=\"/mailbox\" class=\"report\" data-to=\"{to}\">\
              <input type=\"hidden\" name=\"id\" value=\"{id}\">\
+             <input type=\"hidden\" name=\"to\" value=\"{first}\">\
              <span class=\"muted\">Make SES report this mail: </span>{bounce}{transient}{complaint}</form></article>",
             from = e(&m.source),
             to = e(&m.to.join(", ")),
             set = e(m.configuration_set.as_deref().unwrap_or("none")),
             subject = e(&m.subject),
             id = e(&m.id),
+            first = e(m.to.first().map(String::as_str).unwrap_or_default()),
             bounce = report("bounce", "Bounced (address does not exist)"),
             transient = report("transient", "Bounced for now (mailbox full)"),
             complaint = report("complaint", "Marked as spam"),

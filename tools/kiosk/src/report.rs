@@ -84,13 +84,10 @@ fn mail_is(o: &Order, f: MailFilter) -> bool {
 /// The line under an order whose address takes no more mail: what SES said, and the fix.
 fn block_line(o: &Order) -> Option<String> {
     let b = o.mail_block.as_ref()?;
-    let what = match b.kind {
-        MailBlockKind::Bounced => "bounced",
-        MailBlockKind::Complained => "was marked as spam",
-    };
     Some(format!(
-        "  ! mail to {} {what} on {} ({}); nothing more is mailed there. Fix: kiosk resend {} --to ADDRESS",
+        "  ! mail to {} {} on {} ({}); nothing more is mailed there. Fix: kiosk resend {} --to ADDRESS",
         o.email,
+        b.kind.what(),
         day(b.at),
         printable(&b.detail),
         o.id
