@@ -65,6 +65,8 @@ buy-button-free = Email me the link
 buy-free-note = Free: we email you the download link.
 free-sent-title = Check your email
 free-sent-body = We sent the download link for { $title } to { $email }. It may take a minute to arrive; please check your spam folder too.
+free-confirm-title = Confirm your free copy
+free-confirm-body = Shall we email the download link for { $title } to { $email }? Nothing is sent until you press the button.
 
 ## Checkout's answers
 
@@ -85,13 +87,15 @@ checkout-amount-low = Please pay at least { $min }.
 checkout-amount-high = Please pay at most { $max }.
 checkout-amount-fixed = This product has a fixed price of { $price }.
 checkout-amount-channel = { $channel } cannot charge less than { $smallest }. Please pay more or choose another way to pay.
-checkout-code-unknown = There is no discount code { $code }.
-checkout-code-expired = The discount code { $code } has expired.
 checkout-code-used-up = The discount code { $code } has been used up.
-checkout-code-disabled = The discount code { $code } is no longer valid.
-checkout-code-product = The discount code { $code } is not for this product.
+checkout-code-invalid = This discount code cannot be used here.
+checkout-code-free = This product is free; it needs no discount code.
+checkout-code-busy = Another checkout with this code is starting from your network. Please try again.
+checkout-codes-too-many-title = Too many codes tried
+checkout-codes-too-many = Too many discount codes that do not work were tried from your network. Please try again later.
 checkout-code-pwyw = Discount codes do not apply to pay-what-you-want products.
 checkout-free-too-many = Too many free copies were asked for from your network or for this address. Please try again later.
+checkout-free-cap = This shop has sent as many free copies as it can for now. Please try again in an hour.
 checkout-free-off = This shop cannot send free copies right now.
 checkout-too-many = Too many checkouts were started from your network in the last hour. Please try again later; nothing was charged.
 checkout-failed = We could not start your checkout. Please try again in a moment.

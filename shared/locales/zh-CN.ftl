@@ -61,6 +61,8 @@ buy-button-free = 把链接发到我的邮箱
 buy-free-note = 免费：我们会把下载链接发到你的邮箱。
 free-sent-title = 请查收邮件
 free-sent-body = 我们已把《{ $title }》的下载链接发送到 { $email }。邮件可能需要一分钟左右才能到达，也请查看垃圾邮件文件夹。
+free-confirm-title = 确认领取免费副本
+free-confirm-body = 要把《{ $title }》的下载链接发送到 { $email } 吗？在你按下按钮之前，我们不会发送任何邮件。
 
 ## 下单的回应
 
@@ -81,13 +83,15 @@ checkout-amount-low = 请至少支付 { $min }。
 checkout-amount-high = 最多只能支付 { $max }。
 checkout-amount-fixed = 本商品价格固定为 { $price }。
 checkout-amount-channel = { $channel }无法收取低于 { $smallest } 的金额。请提高金额或换一种支付方式。
-checkout-code-unknown = 优惠码 { $code } 不存在。
-checkout-code-expired = 优惠码 { $code } 已过期。
 checkout-code-used-up = 优惠码 { $code } 已被用完。
-checkout-code-disabled = 优惠码 { $code } 已失效。
-checkout-code-product = 优惠码 { $code } 不适用于本商品。
+checkout-code-invalid = 此优惠码在这里无法使用。
+checkout-code-free = 本商品免费，无需优惠码。
+checkout-code-busy = 你所在的网络正在用此优惠码发起另一笔下单。请重试。
+checkout-codes-too-many-title = 尝试的优惠码过多
+checkout-codes-too-many = 你所在的网络尝试了过多无效的优惠码。请稍后再试。
 checkout-code-pwyw = 自定金额的商品不能使用优惠码。
 checkout-free-too-many = 你的网络或该邮箱领取免费副本的次数过多，请稍后再试。
+checkout-free-cap = 本店目前发出的免费副本已达上限。请一小时后再试。
 checkout-free-off = 本店暂时无法发送免费副本。
 checkout-too-many = 过去一小时内，你所在的网络发起的下单次数过多。请稍后再试；没有产生任何扣款。
 checkout-failed = 暂时无法开始付款。请稍后再试。

@@ -27,8 +27,13 @@ pub const MAIL_BOUNCED: &str = "mail bounced";
 /// A buyer marked a mail as spam (counted as `Complaints`).
 pub const MAIL_COMPLAINED: &str = "mail complaint";
 
+/// A free claim was refused because the shop mailed its hourly or daily allowance of
+/// free copies (`FreeMailsPerHour`, `FreeMailsPerDay`): a launch, or someone making the
+/// shop mail strangers (counted as `FreeCapReached`).
+pub const FREE_CAP_REACHED: &str = "free copies: shop-wide cap reached";
+
 /// Every message a metric filter counts.
-pub const ALL: [&str; 7] = [
+pub const ALL: [&str; 8] = [
     NOTIFY_REFUSED,
     MAIL_FAILED_FOR_GOOD,
     RECONCILE_ITEM_FAILED,
@@ -36,4 +41,5 @@ pub const ALL: [&str; 7] = [
     DISPUTE_LOST,
     MAIL_BOUNCED,
     MAIL_COMPLAINED,
+    FREE_CAP_REACHED,
 ];

@@ -55,12 +55,19 @@ pub struct CheckoutRequest {
     pub amount: Option<String>,
     /// The discount code the buyer typed or arrived with (`?code=`), as typed.
     pub code: Option<String>,
+    /// The buy page's proof that it was served to this network ([`crate::claim`]); a
+    /// free claim without a good one is asked to confirm, never mailed.
+    pub claim: Option<String>,
 }
 
-/// Free claims one network may make per [`FREE_NETWORK_WINDOW`]: a person claims a few
-/// books, a script filling SES's quota is stopped.
-pub const FREE_PER_NETWORK: u32 = 5;
+/// The window free claims are counted in per network
+/// ([`crate::config::FreeLimits::per_network_hour`] of them per window).
 pub const FREE_NETWORK_WINDOW: time::Duration = time::Duration::hours(1);
+/// Failed code lookups one network may make per [`CODE_MISS_WINDOW`] (the buy page's
+/// `?code=` and checkout's `code` together): a buyer mistypes a code a few times, a
+/// script trying a dictionary of names is stopped.
+pub const CODE_MISSES_PER_NETWORK: u32 = 10;
+pub const CODE_MISS_WINDOW: time::Duration = time::Duration::hours(1);
 /// Free claims' mails one address may get per [`FREE_ADDRESS_WINDOW`], from every
 /// network together.
 pub const FREE_PER_ADDRESS: u32 = 3;
@@ -72,11 +79,22 @@ pub enum Started {
     /// A pending order: the buyer goes to the provider's page.
     Pay(CheckoutStarted),
     /// A free order: recorded, and its link mailed to the address (never shown, so the
-    /// address is proven by the mail).
+    /// address is proven by the mail). Also the answer when the address is blocked
+    /// (its mail bounced or complained): nothing is written or mailed then, and the
+    /// page cannot tell, so it leaks nothing of the address.
     Mailed {
-        order_id: OrderId,
+        order_id: Option<OrderId>,
         email: Email,
         title: String,
+    },
+    /// A free claim that did not come with a good token from the shop's own page (a
+    /// form on another site, a script, a page left open for hours): nothing written or
+    /// mailed; the buyer confirms on a page that carries `claim`, a fresh token.
+    Confirm {
+        product_id: ProductId,
+        email: Email,
+        title: String,
+        claim: crate::claim::ClaimToken,
     },
 }
 
@@ -85,7 +103,7 @@ impl Started {
     pub fn pay(self) -> Option<CheckoutStarted> {
         match self {
             Started::Pay(p) => Some(p),
-            Started::Mailed { .. } => None,
+            Started::Mailed { .. } | Started::Confirm { .. } => None,
         }
     }
 }
@@ -122,6 +140,16 @@ pub enum CheckoutError {
     /// written.
     #[error("too many free claims; try again later")]
     TooManyFree,
+    /// The shop mailed as many free copies as it may this hour or day
+    /// ([`crate::config::FreeLimits`]); nothing was written.
+    #[error("the shop's free copies are used up for now; try again later")]
+    FreeCapReached,
+    /// The network tried too many codes that do not work; nothing was looked up.
+    #[error("too many discount codes tried from this network; try again later")]
+    TooManyCodes,
+    /// Another checkout from this network is taking this code's use right now.
+    #[error("another checkout with this code is starting from your network; try again")]
+    CodeBusy,
     /// A free product, and no sender to mail its link from.
     #[error("this shop cannot mail free products' links (no SENDER_EMAIL)")]
     FreeOff,
@@ -133,6 +161,7 @@ impl From<StoreError> for CheckoutError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::CodeRefused(why) => CheckoutError::Price(why),
+            StoreError::CodeHeld => CheckoutError::CodeBusy,
             e => CheckoutError::Store(e),
         }
     }
@@ -209,13 +238,74 @@ impl Checkout {
         }
     }
 
-    /// The discount code a buyer named, as stored (`None`: no such code; a name that
-    /// cannot be a code is none either).
-    pub async fn code(&self, raw: &str) -> Result<Option<crate::pricing::Code>, StoreError> {
-        match crate::pricing::CodeName::parse(raw.trim()) {
-            Some(name) => self.store.get_code(&name).await,
-            None => Ok(None),
+    /// The price `product` has with the code `raw` (as typed) for a request from
+    /// `network`, as the buy page shows it: every lookup that finds no usable code
+    /// counts against the network's [`CODE_MISSES_PER_NETWORK`], and past it no code
+    /// is looked up at all ([`CheckoutError::TooManyCodes`]), so names cannot be
+    /// guessed; a code that works costs nothing.
+    pub async fn try_code(
+        &self,
+        product: &Product,
+        raw: &str,
+        network: &crate::net::Network,
+        now: OffsetDateTime,
+    ) -> Result<crate::pricing::Quote, CheckoutError> {
+        let name = crate::pricing::CodeName::parse(raw.trim());
+        let miss = || crate::pricing::PriceError::UnknownCode(raw.chars().take(32).collect());
+        self.count_code_miss(network, now, async {
+            let code = match &name {
+                Some(n) => self.store.get_code(n).await?,
+                None => None,
+            };
+            let name = name.as_ref().ok_or_else(miss)?;
+            Ok(crate::pricing::quote(
+                product,
+                None,
+                Some(name),
+                code.as_ref(),
+                now,
+            )?)
+        })
+        .await
+    }
+
+    /// Run a code lookup as a failed one counted in advance: past the network's
+    /// allowance [`CheckoutError::TooManyCodes`] without running it; a lookup that found
+    /// a usable code gives its count back.
+    async fn count_code_miss<T>(
+        &self,
+        network: &crate::net::Network,
+        now: OffsetDateTime,
+        lookup: impl std::future::Future<Output = Result<T, CheckoutError>>,
+    ) -> Result<T, CheckoutError> {
+        let tag = self.store.network_tag(network, now).await?;
+        let counter = crate::net::NetworkCounter::CodeMiss;
+        if !self
+            .store
+            .count_from_network(
+                counter,
+                &tag,
+                CODE_MISSES_PER_NETWORK,
+                CODE_MISS_WINDOW,
+                now,
+            )
+            .await?
+        {
+            tracing::warn!(network = %tag, "code lookup: network over its limit of failed codes");
+            return Err(CheckoutError::TooManyCodes);
         }
+        let out = lookup.await;
+        let missed = match &out {
+            Err(CheckoutError::Price(e)) => e.is_code_miss(),
+            Err(_) => false,
+            Ok(_) => false,
+        };
+        if !missed {
+            self.store
+                .uncount_from_network(counter, &tag, CODE_MISS_WINDOW, now)
+                .await?;
+        }
+        out
     }
 
     /// The buy page of product `id`, read as stored (one `GetItem`); `None`: no such
@@ -251,6 +341,11 @@ impl Checkout {
         self.config.default_lang
     }
 
+    /// The API's base URL (`PUBLIC_BASE_URL`).
+    pub fn public_base_url(&self) -> &str {
+        &self.config.public_base_url
+    }
+
     pub fn cors_origins(&self) -> &[String] {
         &self.config.cors_origins
     }
@@ -279,21 +374,19 @@ impl Checkout {
         let kind = req.channel.unwrap_or(self.channels.default);
         // Counted before any other read or write, so a script cannot fill the table (and
         // the provider) with sessions and pending orders that starve reconcile.
+        let tag = self.store.network_tag(&req.network, now).await?;
         if !self
             .store
             .count_from_network(
                 crate::net::NetworkCounter::Checkout,
-                &req.network,
+                &tag,
                 self.config.checkouts_per_network_hour,
                 CHECKOUT_WINDOW,
                 now,
             )
             .await?
         {
-            tracing::warn!(
-                network = req.network.as_str(),
-                "checkout: network over its hourly limit"
-            );
+            tracing::warn!(network = %tag, "checkout: network over its hourly limit");
             return Err(CheckoutError::TooMany);
         }
         let product = self
@@ -302,24 +395,25 @@ impl Checkout {
             .await?
             .ok_or_else(|| CheckoutError::UnknownProduct(req.product_id.clone()))?;
         let code_text = req.code.as_deref().map(str::trim).filter(|c| !c.is_empty());
-        let code = match code_text {
-            Some(text) if product.pay_what_you_want().is_none() => self.code(text).await?,
-            _ => None,
+        // Not trimmed: " 9" is refused like any amount that is not plainly written.
+        let amount = req.amount.as_deref().filter(|a| !a.is_empty());
+        let mut quote = match code_text {
+            // Refused before any lookup: codes never apply to these products.
+            Some(_) if product.pay_what_you_want().is_some() => {
+                return Err(crate::pricing::PriceError::CodeWithPayWhatYouWant.into());
+            }
+            Some(_) if product.price().is_zero() => {
+                return Err(crate::pricing::PriceError::CodeOnFreeProduct.into());
+            }
+            Some(_) if amount.is_some() => {
+                return Err(crate::pricing::PriceError::FixedPrice {
+                    price: product.price(),
+                }
+                .into());
+            }
+            Some(text) => self.try_code(&product, text, &req.network, now).await?,
+            None => crate::pricing::quote(&product, amount, None, None, now)?,
         };
-        let code_name = code_text.map(|t| {
-            crate::pricing::CodeName::parse(t).ok_or_else(|| {
-                crate::pricing::PriceError::UnknownCode(t.chars().take(32).collect())
-            })
-        });
-        let code_name = code_name.transpose()?;
-        let mut quote = crate::pricing::quote(
-            &product,
-            // Not trimmed: " 9" is refused like any amount that is not plainly written.
-            req.amount.as_deref().filter(|a| !a.is_empty()),
-            code_name.as_ref(),
-            code.as_ref(),
-            now,
-        )?;
         let currency = quote.amount.currency();
         if quote.is_free() {
             return self.claim_free(req, &product, quote, now).await;
@@ -345,9 +439,25 @@ impl Checkout {
             }
         }
         let mut order = self.new_order(&req, &product, kind, quote, now).await?;
+        // A network holds at most one pending use of a code: its earlier pending order
+        // with this code (another tab, an abandoned payment) is expired first, giving
+        // that use back (docs/architecture.md, Pricing).
+        let held = match &order.code {
+            Some(code) => Some((code.clone(), self.release_held(code, &tag, now).await?)),
+            None => None,
+        };
         let redirect = channel.start_payment(&order, req.device, now).await?;
         order.checkout_ref = redirect.checkout_ref;
-        self.store.create_order(&order).await?;
+        match &held {
+            Some((_, previous)) => {
+                let hold = crate::store::CodeHold {
+                    network: &tag,
+                    previous: previous.as_ref(),
+                };
+                self.store.create_order_holding(&order, hold).await?;
+            }
+            None => self.store.create_order(&order).await?,
+        }
         tracing::info!(order_id = %order.id, product = %product.id(), amount = %order.amount, code = ?order.code, channel = kind.as_str(), "checkout started");
         Ok(Started::Pay(CheckoutStarted {
             order_id: order.id,
@@ -383,6 +493,25 @@ impl Checkout {
         Ok(order)
     }
 
+    /// Give back the use of `code` that `network`'s earlier pending order holds, if any:
+    /// that order is expired (a payment for it that still arrives is honoured, as for
+    /// any expired order). Returns the order the hold named, which the new order's
+    /// transaction expects to replace.
+    async fn release_held(
+        &self,
+        code: &crate::pricing::CodeName,
+        network: &crate::net::NetworkTag,
+        now: OffsetDateTime,
+    ) -> Result<Option<OrderId>, CheckoutError> {
+        let Some(previous) = self.store.code_hold(code, network).await? else {
+            return Ok(None);
+        };
+        if self.store.expire_held(&previous, code, now).await? {
+            tracing::info!(order_id = %previous, code = %code, "checkout: released the code use of this network's earlier pending order");
+        }
+        Ok(Some(previous))
+    }
+
     /// The A/B variants this request's visitor saw, computed as the page's beacon did.
     async fn variants(
         &self,
@@ -404,10 +533,32 @@ impl Checkout {
             .collect())
     }
 
-    /// A free order: limited per network and per address ([`FREE_PER_NETWORK`],
-    /// [`FREE_PER_ADDRESS`]), written paid with its grant (and its code's use) in one
-    /// transaction, and its link mailed, never shown. A mail that fails stays due and
-    /// reconcile sends it, as for a sale.
+    /// The token the buy page of `product` carries for a request from `network`
+    /// ([`crate::claim`]).
+    pub async fn claim_token(
+        &self,
+        product: &ProductId,
+        network: &crate::net::Network,
+        now: OffsetDateTime,
+    ) -> Result<crate::claim::ClaimToken, StoreError> {
+        let secret = self.secret().await?;
+        Ok(crate::claim::ClaimToken::issue(
+            secret, product, network, now,
+        ))
+    }
+
+    async fn secret(&self) -> Result<&crate::visit::VariantSecret, StoreError> {
+        self.secret
+            .get_or_try_init(|| self.store.variant_secret())
+            .await
+    }
+
+    /// A free order (docs/architecture.md, Flows: Free): only with a good token from the
+    /// shop's own page (else [`Started::Confirm`]); never to an address whose mail
+    /// bounced or complained; limited per network, per address and shop-wide per hour
+    /// and day ([`crate::config::FreeLimits`]); written paid with its grant (and its
+    /// code's use) in one transaction, and its link mailed, never shown. A mail that
+    /// fails stays due and reconcile sends it, as for a sale.
     async fn claim_free(
         &self,
         req: CheckoutRequest,
@@ -416,13 +567,27 @@ impl Checkout {
         now: OffsetDateTime,
     ) -> Result<Started, CheckoutError> {
         let mailer = self.mailer.as_ref().ok_or(CheckoutError::FreeOff)?;
+        let secret = self.secret().await?;
+        let proven = req.claim.as_deref().is_some_and(|t| {
+            crate::claim::ClaimToken::verify(secret, t, product.id(), &req.network, now)
+        });
+        if !proven {
+            return Ok(Started::Confirm {
+                product_id: product.id().clone(),
+                email: req.email,
+                title: product.title().to_owned(),
+                claim: crate::claim::ClaimToken::issue(secret, product.id(), &req.network, now),
+            });
+        }
+        let limits = self.config.free;
         let counter = crate::net::NetworkCounter::Free;
+        let tag = self.store.network_tag(&req.network, now).await?;
         if !self
             .store
             .count_from_network(
                 counter,
-                &req.network,
-                FREE_PER_NETWORK,
+                &tag,
+                limits.per_network_hour,
                 FREE_NETWORK_WINDOW,
                 now,
             )
@@ -438,8 +603,30 @@ impl Checkout {
                 )
                 .await?
         {
-            tracing::warn!(network = req.network.as_str(), "free claim: over the limit");
+            tracing::warn!(network = %tag, "free claim: over the limit");
             return Err(CheckoutError::TooManyFree);
+        }
+        if self.store.address_blocked(&req.email).await? {
+            // The same answer as a mailed claim: the page must not tell who bounced.
+            tracing::info!(product = %product.id(), "free claim: the address is blocked (bounced or complained); nothing mailed");
+            return Ok(Started::Mailed {
+                order_id: None,
+                email: req.email,
+                title: product.title().to_owned(),
+            });
+        }
+        for (limit, window) in [
+            (limits.per_hour, time::Duration::hours(1)),
+            (limits.per_day, time::Duration::days(1)),
+        ] {
+            if !self.store.count_shop(counter, limit, window, now).await? {
+                tracing::warn!(
+                    message = crate::alarm::FREE_CAP_REACHED,
+                    limit,
+                    window_hours = window.whole_hours()
+                );
+                return Err(CheckoutError::FreeCapReached);
+            }
         }
         let order = self
             .new_order(&req, product, ChannelKind::Free, quote, now)
@@ -468,7 +655,7 @@ impl Checkout {
         let outcome = delivery.send_purchase_mail(&paid, &grant, now).await;
         tracing::info!(order_id = %id, product = %product.id(), code = ?paid.code, mail = ?outcome, "free order");
         Ok(Started::Mailed {
-            order_id: id,
+            order_id: Some(id),
             email: req.email,
             title: product.title().to_owned(),
         })

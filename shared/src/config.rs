@@ -274,7 +274,44 @@ impl Config {
             sender_email: Some(self.sender_email.clone()),
             support_email: self.support_email.clone(),
             mail_configuration_set: self.mail_configuration_set.clone(),
+            free: FreeLimits::default(),
         }
+    }
+}
+
+/// How many free copies the shop mails (docs/architecture.md, Flows: Free): per
+/// network and hour, and for the whole shop per hour and per day, so no number of
+/// networks can make it spend its SES quota and reputation on strangers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FreeLimits {
+    /// `FREE_PER_NETWORK_HOUR` (template `FreePerNetworkHour`), default 5.
+    pub per_network_hour: u32,
+    /// `FREE_MAILS_PER_HOUR` (template `FreeMailsPerHour`), default 100.
+    pub per_hour: u32,
+    /// `FREE_MAILS_PER_DAY` (template `FreeMailsPerDay`), default 500: a hundredth of a
+    /// production SES account's 50,000 a day, so paying buyers' mails always have room
+    /// (an account still in the sandbox sends 200 a day: set it lower there).
+    pub per_day: u32,
+}
+
+impl Default for FreeLimits {
+    fn default() -> Self {
+        FreeLimits {
+            per_network_hour: 5,
+            per_hour: 100,
+            per_day: 500,
+        }
+    }
+}
+
+impl FreeLimits {
+    fn from(env: &dyn Env) -> Result<Self, ConfigError> {
+        let d = FreeLimits::default();
+        Ok(FreeLimits {
+            per_network_hour: number(env, "FREE_PER_NETWORK_HOUR", d.per_network_hour, 1..=1000)?,
+            per_hour: number(env, "FREE_MAILS_PER_HOUR", d.per_hour, 1..=100_000)?,
+            per_day: number(env, "FREE_MAILS_PER_DAY", d.per_day, 1..=1_000_000)?,
+        })
     }
 }
 
@@ -304,6 +341,8 @@ pub struct CheckoutConfig {
     pub support_email: Option<Sender>,
     /// See [`Config::mail_configuration_set`].
     pub mail_configuration_set: Option<String>,
+    /// How many free copies are mailed, per network and shop-wide.
+    pub free: FreeLimits,
 }
 
 impl CheckoutConfig {
@@ -350,6 +389,7 @@ impl CheckoutConfig {
                 Config::DEFAULT_CHECKOUTS_PER_NETWORK_HOUR,
                 1..=100_000,
             )?,
+            free: FreeLimits::from(env)?,
         })
     }
 }

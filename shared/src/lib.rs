@@ -17,6 +17,7 @@ pub mod author;
 pub mod catalog;
 pub mod channel;
 pub mod checkout;
+pub mod claim;
 pub mod clock;
 pub mod config;
 pub mod deadline;

@@ -1,11 +1,46 @@
 //! Where a request came from, as the per-network limits count it ("email me my links",
-//! checkout): a leaf the store and the workflows both use.
+//! checkout, free copies, code lookups, beacons): a leaf the store and the workflows both
+//! use.
+//!
+//! A [`Network`] holds the address's network (an IPv4 address, or an IPv6 /48: one
+//! subscriber or tunnel broker's customer gets a /48, so counting by /64 would give one
+//! person 65,536 allowances). It is never stored or logged: its `Debug` is redacted and
+//! what the store keys its counters by is a [`NetworkTag`], a keyed hash of it under the
+//! day's salt ([`crate::visit::DailySalt::network`]), which no one can reverse once the
+//! day's salt is gone.
 
 use std::net::IpAddr;
 
-/// The network a request came from, as the limits count it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// The network a request came from, as the limits count it. Never stored, never logged.
+#[derive(Clone, PartialEq, Eq)]
 pub struct Network(String);
+
+impl std::fmt::Debug for Network {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Network(…)")
+    }
+}
+
+/// What the store and the logs know of a [`Network`]: `h:` and 32 hex digits, a keyed
+/// hash under the day's salt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NetworkTag(String);
+
+impl NetworkTag {
+    pub(crate) fn new(hex: String) -> NetworkTag {
+        NetworkTag(format!("h:{hex}"))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for NetworkTag {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
 
 impl Network {
     /// From the source address API Gateway saw (`requestContext.http.sourceIp`; not a
@@ -17,20 +52,21 @@ impl Network {
             Some(IpAddr::V4(a)) => a.to_string(),
             Some(IpAddr::V6(a)) => {
                 let s = a.segments();
-                format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+                format!("{:x}:{:x}:{:x}::/48", s[0], s[1], s[2])
             }
             None => "unknown".to_owned(),
         })
     }
 
-    pub fn as_str(&self) -> &str {
+    /// The network's own text: only for keyed hashes, never to store or log.
+    pub(crate) fn as_str(&self) -> &str {
         &self.0
     }
 
-    /// A stand-in name for a network that must not be stored as its address (see
-    /// [`crate::visit::DailySalt::network`]).
-    pub(crate) fn pseudonym(name: String) -> Network {
-        Network(name)
+    /// The text tests compare (`192.0.2.10`, `2001:db8:1::/48`).
+    #[doc(hidden)]
+    pub fn text_for_tests(&self) -> &str {
+        &self.0
     }
 }
 
@@ -45,6 +81,9 @@ pub enum NetworkCounter {
     Beacon,
     /// Free claims (a product given for an email address), and their mails per address.
     Free,
+    /// Discount-code lookups that found no usable code (the buy page's `?code=` and
+    /// checkout's `code`): a small allowance, so codes cannot be guessed.
+    CodeMiss,
 }
 
 impl NetworkCounter {
@@ -55,6 +94,7 @@ impl NetworkCounter {
             NetworkCounter::Checkout => "CHECKOUT",
             NetworkCounter::Beacon => "BEACON",
             NetworkCounter::Free => "FREE",
+            NetworkCounter::CodeMiss => "CODEMISS",
         }
     }
 }
@@ -68,12 +108,21 @@ mod tests {
         assert_eq!(Network::of(Some("192.0.2.10")).as_str(), "192.0.2.10");
         assert_eq!(
             Network::of(Some("2001:db8:1:2:aaaa::1")),
-            Network::of(Some("2001:db8:1:2:ffff:1:2:3")),
-            "one /64 is one network"
+            Network::of(Some("2001:db8:1:ffff:ffff:1:2:3")),
+            "one /48 is one network: a tunnel broker's customer holds 65,536 /64s"
+        );
+        assert_eq!(
+            Network::of(Some("2001:db8:1::9")).as_str(),
+            "2001:db8:1::/48"
         );
         assert_ne!(
             Network::of(Some("2001:db8:1:2::1")),
-            Network::of(Some("2001:db8:1:3::1"))
+            Network::of(Some("2001:db8:2:2::1"))
+        );
+        assert_eq!(
+            format!("{:?}", Network::of(Some("192.0.2.10"))),
+            "Network(…)",
+            "a network is never printed"
         );
         assert_eq!(
             Network::of(Some("::ffff:192.0.2.10")).as_str(),

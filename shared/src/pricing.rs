@@ -39,6 +39,24 @@ impl CodeName {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// A code no one can guess (`kiosk code add --random`): 16 characters of a
+    /// 32-letter alphabet without look-alikes (no I, O, 0, 1), 80 random bits from the
+    /// OS. `None` only if the OS has no randomness.
+    pub fn random() -> Option<CodeName> {
+        const ALPHABET: &[u8; 32] = b"ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+        let mut bytes = [0u8; 16];
+        aws_lc_rs::rand::fill(&mut bytes).ok()?;
+        // 256 is a multiple of 32, so each byte's low five bits are uniform.
+        let name: String = bytes
+            .iter()
+            .map(|b| char::from(ALPHABET[usize::from(b & 31)]))
+            .collect();
+        Some(CodeName(name))
+    }
+
+    /// Bits of randomness a [`CodeName::random`] name carries.
+    pub const RANDOM_BITS: u32 = 16 * 5;
 }
 
 impl fmt::Display for CodeName {
@@ -109,6 +127,29 @@ pub enum PriceError {
     NotForProduct(CodeName),
     #[error("discount codes do not apply to pay-what-you-want products")]
     CodeWithPayWhatYouWant,
+    #[error("this product is free; it needs no discount code")]
+    CodeOnFreeProduct,
+}
+
+impl PriceError {
+    /// A code that does not exist, is disabled, has expired or is another product's:
+    /// the buyer gets one answer for all of them (and the code is not echoed), so no
+    /// one can learn which names are codes by trying them.
+    pub fn hides_code(&self) -> bool {
+        matches!(
+            self,
+            PriceError::UnknownCode(_)
+                | PriceError::ExpiredCode(_)
+                | PriceError::DisabledCode(_)
+                | PriceError::NotForProduct(_)
+        )
+    }
+
+    /// A code lookup that found no usable code: counted against the network's small
+    /// allowance of failed lookups ([`crate::net::NetworkCounter::CodeMiss`]).
+    pub fn is_code_miss(&self) -> bool {
+        self.hides_code() || matches!(self, PriceError::UsedUpCode(_))
+    }
 }
 
 /// What an order will cost.
@@ -189,6 +230,9 @@ pub fn quote(
         if product.pay_what_you_want().is_some() {
             return Err(PriceError::CodeWithPayWhatYouWant);
         }
+        if list.is_zero() {
+            return Err(PriceError::CodeOnFreeProduct);
+        }
         let code = code.ok_or_else(|| PriceError::UnknownCode(name.to_string()))?;
         return Ok(Quote {
             list,
@@ -233,6 +277,27 @@ pub fn end_of_day(day: time::Date) -> OffsetDateTime {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn random_codes_are_long_unguessable_and_valid_names() {
+        let mut seen = std::collections::HashSet::new();
+        for _ in 0..1000 {
+            let c = super::CodeName::random().unwrap();
+            assert_eq!(c.as_str().len(), 16);
+            assert!(
+                c.as_str()
+                    .bytes()
+                    .all(|b| b"ABCDEFGHJKLMNPQRSTUVWXYZ23456789".contains(&b))
+            );
+            assert_eq!(
+                super::CodeName::parse(&c.as_str().to_ascii_lowercase()),
+                Some(c.clone())
+            );
+            assert!(seen.insert(c), "no repeats");
+        }
+        // 16 symbols of a 32-letter alphabet.
+        assert_eq!(super::CodeName::RANDOM_BITS, 80);
+    }
+
     use super::*;
     use crate::money::Currency;
     use crate::product::{Edition, FileRef};

@@ -3,7 +3,8 @@
 //!
 //! The reply must be the same for a buyer's address and a stranger's, and no one but
 //! the buyer may be able to stop the buyer getting links. So:
-//! - **Per network** (an IPv4 address, or an IPv6 /64, one subscriber's usual block): at
+//! - **Per network** (an IPv4 address, or an IPv6 /48, one subscriber's block, under a
+//!   keyed hash: [`crate::net`]): at
 //!   most [`PER_NETWORK`] requests per [`NETWORK_WINDOW`], counted first, for every
 //!   request alike. Past it the requester gets a 429, which depends on the requester
 //!   alone and says nothing about the address.
@@ -73,21 +74,22 @@ impl Downloads {
         now: OffsetDateTime,
     ) -> Result<Resent, StoreError> {
         let answer_at = tokio::time::Instant::now() + ANSWER_AFTER;
+        let network = self.store.network_tag(network, now).await?;
         if !self
             .store
             .count_from_network(
                 crate::net::NetworkCounter::Resend,
-                network,
+                &network,
                 PER_NETWORK,
                 NETWORK_WINDOW,
                 now,
             )
             .await?
         {
-            tracing::warn!(network = network.as_str(), "resend: network over its limit");
+            tracing::warn!(network = %network, "resend: network over its limit");
             return Ok(Resent::TooManyFromNetwork);
         }
-        let outcome = self.resend_to(email, network, lang, now).await;
+        let outcome = self.resend_to(email, &network, lang, now).await;
         tokio::time::sleep_until(answer_at).await;
         outcome
     }
@@ -95,7 +97,7 @@ impl Downloads {
     async fn resend_to(
         &self,
         email: &Email,
-        network: &Network,
+        network: &crate::net::NetworkTag,
         lang: crate::i18n::Lang,
         now: OffsetDateTime,
     ) -> Result<Resent, StoreError> {

@@ -15,7 +15,7 @@
 
 use aws_lc_rs::hmac;
 
-use crate::net::Network;
+use crate::net::{Network, NetworkTag};
 
 /// A name an author gives a test or a variant in their page (`data-kiosk-test`,
 /// `data-kiosk-variant`): lowercase letters, digits and `-`, 1–32 long.
@@ -105,16 +105,17 @@ impl DailySalt {
 }
 
 impl DailySalt {
-    /// The network under this day's salt (`h:` and 32 hex digits): what the page-view
-    /// throttle counts by, so no address is stored, and no one can tell which network
+    /// The network under this day's salt (`h:` and 32 hex digits): what every
+    /// per-network counter (checkouts, free claims, code lookups, "email me my links",
+    /// beacons) is keyed by, so no address is stored, and no one can tell which network
     /// it was once the day's salt is gone.
-    pub fn network(&self, network: &Network) -> Network {
+    pub fn network(&self, network: &Network) -> NetworkTag {
         let tag = self.0.mac(&["throttle", network.as_str()]);
         let hex: String = tag.as_ref()[..16]
             .iter()
             .map(|b| format!("{b:02x}"))
             .collect();
-        Network::pseudonym(format!("h:{hex}"))
+        NetworkTag::new(hex)
     }
 }
 
@@ -144,6 +145,15 @@ impl VariantSecret {
 
     pub fn as_bytes(&self) -> &[u8] {
         &self.0.0
+    }
+
+    /// HMAC-SHA256 of `parts` under this secret, for the shop's other short-lived proofs
+    /// ([`crate::claim`]); the first part names the use, so no two uses' tags can stand
+    /// in for each other or for a variant.
+    pub(crate) fn tag(&self, parts: &[&str]) -> [u8; 32] {
+        let mut out = [0u8; 32];
+        out.copy_from_slice(self.0.mac(parts).as_ref());
+        out
     }
 
     /// The variant of `test` this visitor sees: one of `variants` (in the page's order),

@@ -21,6 +21,21 @@ pub const PRODUCT: &str = "little-book-of-rust";
 pub const SUPPORT: &str = "help@example.com";
 /// A free product (price 0): its checkout mails the link.
 pub const FREE_PRODUCT: &str = "sampler";
+/// In `checkout-free.json`'s body, where the runner puts the claim token of the buy page
+/// it got for the event's network first (a token is good for two hours, so none can be
+/// committed; `make invoke` sends the placeholder, and gets the confirming page).
+pub const CLAIM_PLACEHOLDER: &str = "CLAIM-FROM-THE-BUY-PAGE";
+
+/// `event` with [`CLAIM_PLACEHOLDER`] in its body replaced by `token`.
+pub fn with_claim(event: serde_json::Value, token: &str) -> serde_json::Value {
+    let mut event = event;
+    if let Some(body) = event.get_mut("body")
+        && let Some(text) = body.as_str()
+    {
+        *body = serde_json::Value::String(text.replace(CLAIM_PLACEHOLDER, token));
+    }
+    event
+}
 /// A discount code, 20% off every product, one use.
 pub const CODE: &str = "LAUNCH";
 /// The Alipay trade number in the signed notify and return events.

@@ -337,3 +337,34 @@ pub async fn checkout_from(
         .expect("request");
     checkout::handler::handle(checkout, from_ip(req, source_ip), now()).await
 }
+
+/// The hosted buy page of `path_and_query` (`/buy/{id}?...`) as a browser on `source_ip`
+/// gets it: status and body.
+pub async fn buy_page_from(
+    checkout: &Checkout,
+    path_and_query: &str,
+    source_ip: &str,
+) -> (u16, String) {
+    let req: Request = lambda_http::http::Request::builder()
+        .method("GET")
+        .uri(format!("{BASE_URL}{path_and_query}"))
+        .header("accept-language", "en")
+        .body(Body::Empty)
+        .expect("request");
+    let resp = checkout::handler::handle(checkout, from_ip(req, source_ip), now()).await;
+    (resp.status().as_u16(), body_string(&resp))
+}
+
+/// The free-claim token (`claim`) of a page the checkout function served: the buy
+/// page's, or the confirming page's.
+pub fn claim_of(page: &str) -> Option<String> {
+    let (_, rest) = page.split_once("name=\"claim\" value=\"")?;
+    rest.split_once('"').map(|(v, _)| v.to_owned())
+}
+
+/// The claim token the buy page of `product` carries for a browser on `source_ip`.
+pub async fn claim_token(checkout: &Checkout, product: &str, source_ip: &str) -> String {
+    let (status, page) = buy_page_from(checkout, &format!("/buy/{product}"), source_ip).await;
+    assert_eq!(status, 200, "{page}");
+    claim_of(&page).expect("the buy page carries a claim token")
+}

@@ -74,6 +74,8 @@ struct JsonBody {
     amount: Option<String>,
     /// A discount code, as typed.
     code: Option<String>,
+    /// The buy page's token for a free claim ([`kiosk::claim`]).
+    claim: Option<String>,
 }
 
 /// The request's fields, as a form or JSON.
@@ -126,6 +128,7 @@ fn read_body(req: &Request) -> Result<JsonBody, Problem> {
             tests: f.remove("tests"),
             amount: f.remove("amount"),
             code: f.remove("code"),
+            claim: f.remove("claim"),
         })
     }
 }
@@ -188,6 +191,7 @@ fn parse(req: &Request, body: JsonBody, lang: Lang) -> Result<CheckoutRequest, P
         user_agent: header_str(req, header::USER_AGENT).map(str::to_owned),
         amount: body.amount,
         code: body.code,
+        claim: body.claim,
     })
 }
 
@@ -217,17 +221,29 @@ fn price_problem(lang: Lang, e: &PriceError) -> Problem {
             "checkout-amount-fixed",
             vec![("price", price(*p))],
         ),
-        PriceError::UnknownCode(c) => ("code", "checkout-code-unknown", vec![("code", c.clone())]),
-        PriceError::ExpiredCode(c) => code("checkout-code-expired", c),
+        // One answer, without the code, for every code that does not work here.
+        e if e.hides_code() => ("code", "checkout-code-invalid", Vec::new()),
         PriceError::UsedUpCode(c) => code("checkout-code-used-up", c),
-        PriceError::DisabledCode(c) => code("checkout-code-disabled", c),
-        PriceError::NotForProduct(c) => code("checkout-code-product", c),
         PriceError::CodeWithPayWhatYouWant => ("code", "checkout-code-pwyw", Vec::new()),
+        PriceError::CodeOnFreeProduct => ("code", "checkout-code-free", Vec::new()),
+        PriceError::UnknownCode(_)
+        | PriceError::ExpiredCode(_)
+        | PriceError::DisabledCode(_)
+        | PriceError::NotForProduct(_) => ("code", "checkout-code-invalid", Vec::new()),
     };
-    let mut p = Problem::field(field, id, e.to_string());
+    let message = if e.hides_code() {
+        CODE_INVALID.to_owned()
+    } else {
+        e.to_string()
+    };
+    let mut p = Problem::field(field, id, message);
     p.args = args;
     p
 }
+
+/// The one answer (for JSON clients) to a code that does not exist, is disabled, has
+/// expired or is another product's.
+const CODE_INVALID: &str = "this discount code cannot be used here";
 
 /// The name of a way to pay, in the buyer's language.
 fn channel_name(lang: Lang, name: &str) -> String {
@@ -248,6 +264,7 @@ fn problem_response(req: &Request, lang: Lang, p: &Problem) -> Response<Body> {
         let title = match p.status {
             StatusCode::NOT_FOUND => "product-not-found-title",
             StatusCode::TOO_MANY_REQUESTS => "checkout-too-many-title",
+            StatusCode::CONFLICT => "checkout-check-title",
             StatusCode::PAYLOAD_TOO_LARGE => "checkout-too-large-title",
             s if s.is_server_error() => "error-title",
             _ => "checkout-check-title",
@@ -270,7 +287,8 @@ pub async fn handle(shop: &Checkout, req: Request, now: OffsetDateTime) -> Respo
         return kiosk_js(&req);
     }
     if let Some(id) = req.uri().path().strip_prefix("/buy/") {
-        return buy_page(shop, &req, id, now).await;
+        // Boxed: the page's future is large, and callers nest it in their own.
+        return Box::pin(buy_page(shop, &req, id, now)).await;
     }
     if let Some(id) = req.uri().path().strip_prefix("/products/") {
         return product_json(shop, &req, id).await;
@@ -308,7 +326,7 @@ pub async fn handle(shop: &Checkout, req: Request, now: OffsetDateTime) -> Respo
     } else {
         let deadline = kiosk_web::deadline(&req);
         let json = wants_json(&req);
-        match deadline.run(checkout(shop, &req, now)).await {
+        match deadline.run(Box::pin(checkout(shop, &req, now))).await {
             Some(resp) => resp,
             None => {
                 tracing::error!("checkout: out of time");
@@ -419,6 +437,19 @@ async fn buy_page(shop: &Checkout, req: &Request, id: &str, now: OffsetDateTime)
             )
         })
         .collect();
+    let network = kiosk::net::Network::of(kiosk_web::source_ip(req));
+    // The proof a free claim from this page needs ([`kiosk::claim`]); every product
+    // carries it, since a code or an amount of 0 can make any product free.
+    match kiosk_web::deadline(req)
+        .run(shop.claim_token(page.product.id(), &network, now))
+        .await
+    {
+        Some(Ok(token)) => hidden.push(("claim", token.as_str().to_owned())),
+        Some(Err(e)) => {
+            tracing::error!(error = %kiosk::error_chain(&e), "buy page: no claim token");
+        }
+        None => return out_of_time(lang, false),
+    }
     let hidden: Vec<(&str, &str)> = hidden.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let channels: Vec<&str> = page.channels.iter().map(|k| k.as_str()).collect();
     let product = &page.product;
@@ -448,15 +479,42 @@ async fn buy_page(shop: &Checkout, req: &Request, id: &str, now: OffsetDateTime)
         .unwrap_or_default();
     let mut applied = None;
     let mut problem = None;
-    let offer_code = product.pay_what_you_want().is_none() && !product.is_free();
+    let offer_code = product.pay_what_you_want().is_none() && !product.price().is_zero();
+    let mut code_value = code_text.as_str();
     if offer_code && !code_text.is_empty() {
-        let stored = match kiosk_web::deadline(req).run(shop.code(&code_text)).await {
-            Some(Ok(c)) => c,
-            _ => None,
-        };
-        let name = kiosk::pricing::CodeName::parse(&code_text);
-        match kiosk::pricing::quote(product, None, name.as_ref(), stored.as_ref(), now) {
-            Ok(q) => {
+        let tried = kiosk_web::deadline(req)
+            .run(shop.try_code(product, &code_text, &network, now))
+            .await;
+        match tried {
+            None => return out_of_time(lang, false),
+            Some(Err(CheckoutError::TooManyCodes)) => {
+                return kiosk_web::html(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    pages::error(
+                        lang,
+                        "checkout-codes-too-many-title",
+                        "checkout-codes-too-many",
+                    ),
+                );
+            }
+            Some(Err(CheckoutError::Price(e))) => {
+                if e.hides_code() {
+                    // Not echoed: the page is the same whatever was typed.
+                    code_value = "";
+                }
+                let p = price_problem(lang, &e);
+                let args: Vec<(&str, Arg)> =
+                    p.args.iter().map(|(k, v)| (*k, Arg::Text(v))).collect();
+                problem = Some(lang.tr(p.id, &args));
+            }
+            Some(Err(e)) => {
+                tracing::error!(error = %kiosk::error_chain(&e), "buy page: code lookup failed");
+                return kiosk_web::html(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    pages::error(lang, "error-title", "error-try-again"),
+                );
+            }
+            Some(Ok(q)) => {
                 let was = std::mem::replace(&mut price, lang.price(q.amount));
                 applied = Some(lang.tr(
                     "buy-code-applied",
@@ -467,16 +525,10 @@ async fn buy_page(shop: &Checkout, req: &Request, id: &str, now: OffsetDateTime)
                     ],
                 ));
             }
-            Err(e) => {
-                let p = price_problem(lang, &e);
-                let args: Vec<(&str, Arg)> =
-                    p.args.iter().map(|(k, v)| (*k, Arg::Text(v))).collect();
-                problem = Some(lang.tr(p.id, &args));
-            }
         }
     }
-    let code = offer_code.then(|| pages::CodeField {
-        value: &code_text,
+    let code = offer_code.then_some(pages::CodeField {
+        value: code_value,
         applied: applied.as_deref(),
         problem: problem.as_deref(),
     });
@@ -621,10 +673,33 @@ async fn checkout(shop: &Checkout, req: &Request, now: OffsetDateTime) -> Respon
         Ok(Started::Pay(started)) => return kiosk_web::see_other(lang, &started.pay_url),
         // Free: the link goes by mail only (the address is proven by it), so the reply
         // says where it went and shows no link.
-        Ok(Started::Mailed { order_id, email, .. }) if wants_json(req) => {
-            return kiosk_web::json(
+        Ok(Started::Mailed { email, .. }) if wants_json(req) => {
+            // No order id: a claim for a blocked address (nothing mailed) must read the
+            // same as one that was mailed.
+            return kiosk_web::json(StatusCode::OK, &json!({ "mailed_to": email.as_str() }));
+        }
+        // A free claim without the shop page's token: nothing mailed until the buyer
+        // confirms on this page (which carries a fresh token).
+        Ok(Started::Confirm { product_id, email, title, claim }) => {
+            let confirm_url = format!("{}/buy/{}", shop.public_base_url(), product_id);
+            if wants_json(req) {
+                return kiosk_web::json(
+                    StatusCode::FORBIDDEN,
+                    &json!({ "error": {
+                        "field": "claim",
+                        "message": "a free copy is mailed only from the shop's own page; confirm it there",
+                    }, "confirm_url": confirm_url }),
+                );
+            }
+            let hidden = [
+                ("product_id", product_id.as_str()),
+                ("email", email.as_str()),
+                ("lang", lang.tag()),
+                ("claim", claim.as_str()),
+            ];
+            return kiosk_web::html(
                 StatusCode::OK,
-                &json!({ "order_id": order_id.as_str(), "mailed_to": email.as_str() }),
+                pages::free_confirm(lang, &title, email.as_str(), &format!("{}/checkout", shop.public_base_url()), &hidden),
             );
         }
         Ok(Started::Mailed { email, title, .. }) => {
@@ -650,6 +725,21 @@ async fn checkout(shop: &Checkout, req: &Request, now: OffsetDateTime) -> Respon
             StatusCode::TOO_MANY_REQUESTS,
             "checkout-free-too-many",
             "Too many free copies were asked for from your network or for this address. Please try again later.",
+        ),
+        Err(CheckoutError::FreeCapReached) => Problem::status(
+            StatusCode::TOO_MANY_REQUESTS,
+            "checkout-free-cap",
+            "This shop has sent as many free copies as it can for now. Please try again in an hour.",
+        ),
+        Err(CheckoutError::TooManyCodes) => Problem::status(
+            StatusCode::TOO_MANY_REQUESTS,
+            "checkout-codes-too-many",
+            "Too many discount codes that do not work were tried from your network. Please try again later.",
+        ),
+        Err(CheckoutError::CodeBusy) => Problem::status(
+            StatusCode::CONFLICT,
+            "checkout-code-busy",
+            "Another checkout with this code is starting from your network. Please try again.",
         ),
         Err(CheckoutError::FreeOff) => Problem::status(
             StatusCode::SERVICE_UNAVAILABLE,

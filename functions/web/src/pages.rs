@@ -140,6 +140,47 @@ pub fn free_sent(lang: Lang, title: &str, email: &str) -> String {
     )
 }
 
+/// A free claim that did not come from the shop's own page (or whose page was left open
+/// too long): nothing was mailed; one button sends the claim again with a fresh token
+/// (`hidden`: the claim's fields), so only a person who sees this page can make the shop
+/// mail the address.
+pub fn free_confirm(
+    lang: Lang,
+    title: &str,
+    email: &str,
+    action: &str,
+    hidden: &[(&str, &str)],
+) -> String {
+    let heading = lang.t("free-confirm-title");
+    let fields: String = hidden
+        .iter()
+        .map(|(k, v)| {
+            format!(
+                "<input type=\"hidden\" name=\"{}\" value=\"{}\">",
+                e(k),
+                e(v)
+            )
+        })
+        .collect();
+    frame(
+        lang,
+        &heading,
+        "",
+        &format!(
+            "<h1>{}</h1><p>{}</p><form method=\"post\" action=\"{}\">{fields}\
+             <p><button class=\"btn\" type=\"submit\">{}</button></p></form>",
+            e(&heading),
+            tr(
+                lang,
+                "free-confirm-body",
+                &[("title", Arg::Text(title)), ("email", Arg::Text(email))]
+            ),
+            e(action),
+            t(lang, "buy-button-free"),
+        ),
+    )
+}
+
 /// The hosted buy page: the product as stored, an email field and Buy Now, as a plain
 /// form (no script), labelled for screen readers and usable by keyboard.
 pub fn buy(f: &BuyForm) -> String {

@@ -96,31 +96,20 @@ pub const ERROR_PAGES: &[ErrorPage] = &[
         "checkout-amount-channel",
         &[("channel", "channel-card"), ("smallest", "$0.50")],
     ),
-    (
-        "checkout-check-title",
-        "checkout-code-unknown",
-        &[("code", "LAUNCH")],
-    ),
-    (
-        "checkout-check-title",
-        "checkout-code-expired",
-        &[("code", "LAUNCH")],
-    ),
+    ("checkout-check-title", "checkout-code-invalid", &[]),
     (
         "checkout-check-title",
         "checkout-code-used-up",
         &[("code", "LAUNCH")],
     ),
+    ("checkout-check-title", "checkout-code-free", &[]),
+    ("checkout-check-title", "checkout-code-busy", &[]),
     (
-        "checkout-check-title",
-        "checkout-code-disabled",
-        &[("code", "LAUNCH")],
+        "checkout-codes-too-many-title",
+        "checkout-codes-too-many",
+        &[],
     ),
-    (
-        "checkout-check-title",
-        "checkout-code-product",
-        &[("code", "LAUNCH")],
-    ),
+    ("checkout-too-many-title", "checkout-free-cap", &[]),
     ("checkout-check-title", "checkout-code-pwyw", &[]),
     ("checkout-too-many-title", "checkout-free-too-many", &[]),
     ("error-title", "checkout-free-off", &[]),
@@ -281,6 +270,19 @@ pub fn pages(lang: Lang) -> Vec<Rendered> {
         page(
             "free-sent",
             pages::free_sent(lang, SAMPLE_TITLE, SAMPLE_EMAIL),
+        ),
+        page(
+            "free-confirm",
+            pages::free_confirm(
+                lang,
+                SAMPLE_TITLE,
+                SAMPLE_EMAIL,
+                "https://shop.example.com/checkout",
+                &[
+                    ("product_id", "little-book"),
+                    ("claim", "1800000000.0123456789abcdef0123456789abcdef"),
+                ],
+            ),
         ),
         page("redirecting", pages::redirecting(lang, &url)),
         page(

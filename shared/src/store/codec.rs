@@ -419,6 +419,26 @@ pub fn network_counter_key(
     )
 }
 
+/// The shop-wide counter of `counter` in the `span`-second window starting `window`
+/// (`FREE#SHOP#3600#...`).
+pub fn shop_counter_key(
+    counter: crate::net::NetworkCounter,
+    span: i64,
+    window: OffsetDateTime,
+) -> Item {
+    let prefix = counter.key_prefix();
+    key(
+        format!("{prefix}#SHOP#{span}#{}", window.unix_timestamp()),
+        prefix,
+    )
+}
+
+/// The pending use of discount code `code` that one network holds: the order holding
+/// it (`HOLD#{CODE}#{network tag}`).
+pub fn code_hold_key(code: &CodeName, network: &str) -> Item {
+    key(format!("HOLD#{code}#{network}"), "HOLD")
+}
+
 /// The counter of `counter`'s mails to `email` in the window starting `window`
 /// (`RESEND#DAY#...`, `FREE#DAY#...`).
 pub fn address_counter_key(

@@ -68,6 +68,7 @@ impl Store {
         &self,
         order: &Order,
         grant: Option<&crate::grant::Grant>,
+        hold: Option<super::CodeHold<'_>>,
         now: OffsetDateTime,
     ) -> Result<(), StoreError> {
         let put = |item| {
@@ -116,16 +117,40 @@ impl Store {
             .expression_attribute_values(":now", ts(now))
             .build()
             .map_err(building("build Update"))?;
-        let sent = tx
-            .transact_items(TransactWriteItem::builder().update(reserve).build())
-            .send()
-            .await;
+        let mut tx = tx.transact_items(TransactWriteItem::builder().update(reserve).build());
+        if let Some(h) = hold {
+            let mut item = codec::code_hold_key(code, h.network.as_str());
+            item.insert(ENTITY.into(), s("code_hold"));
+            item.insert(ORDER_ID.into(), s(order.id.as_str()));
+            // Gone a day after the order would have expired; a hold naming an order that
+            // is no longer pending holds nothing anyway.
+            item.insert(TTL.into(), ts(order.expires_at + time::Duration::days(1)));
+            let mut put = Put::builder().table_name(&self.table).set_item(Some(item));
+            put = match h.previous {
+                None => put.condition_expression("attribute_not_exists(pk)"),
+                Some(prev) => put
+                    .condition_expression("#order = :prev")
+                    .expression_attribute_names("#order", ORDER_ID)
+                    .expression_attribute_values(":prev", s(prev.as_str())),
+            };
+            tx = tx.transact_items(
+                TransactWriteItem::builder()
+                    .put(put.build().map_err(building("build Put"))?)
+                    .build(),
+            );
+        }
+        let sent = tx.send().await;
         match sent {
             Ok(_) => Ok(()),
             Err(e)
                 if e.as_service_error()
                     .is_some_and(|e| e.is_transaction_canceled_exception()) =>
             {
+                if let Some(h) = hold
+                    && self.code_hold(code, h.network).await?.as_ref() != h.previous
+                {
+                    return Err(StoreError::CodeHeld);
+                }
                 match self.get_code(code).await? {
                     None => Err(StoreError::CodeRefused(
                         crate::pricing::PriceError::UnknownCode(code.to_string()),
@@ -139,6 +164,100 @@ impl Store {
             }
             Err(e) => Err(aws("TransactWriteItems(order with code)")(e)),
         }
+    }
+
+    /// The order holding `network`'s pending use of `code`, if one was recorded (it may
+    /// no longer be pending).
+    pub async fn code_hold(
+        &self,
+        code: &CodeName,
+        network: &crate::net::NetworkTag,
+    ) -> Result<Option<crate::ids::OrderId>, StoreError> {
+        let item = self
+            .get(
+                codec::code_hold_key(code, network.as_str()),
+                true,
+                "GetItem(code hold)",
+            )
+            .await?;
+        item.map(|i| {
+            codec::Reader::new(&i, "code hold")
+                .s(ORDER_ID)
+                .and_then(|id| {
+                    crate::ids::OrderId::parse(id).map_err(|_| StoreError::Corrupt {
+                        entity: "code hold",
+                        detail: "not an order id".into(),
+                    })
+                })
+        })
+        .transpose()
+    }
+
+    /// Expire `order_id` if it is still a pending order with `code`, giving the code's
+    /// use back in the same transaction (what a network's new checkout with the same
+    /// code does to its earlier one). `false`: it was no longer pending (paid, expired
+    /// already, gone), and nothing was written. No read of the order is needed.
+    pub async fn expire_held(
+        &self,
+        order_id: &crate::ids::OrderId,
+        code: &CodeName,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        use crate::order::OrderStatus;
+        let expire = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(codec::order_key(order_id)))
+            .update_expression(format!(
+                "SET #status = :expired, #ttl = :ttl REMOVE {PENDING}, {CHECK_AT}"
+            ))
+            .condition_expression(format!("#status = :pending AND {CODE} = :code"))
+            .expression_attribute_names("#status", STATUS)
+            .expression_attribute_names("#ttl", TTL)
+            .expression_attribute_values(":ttl", ts(now + codec::UNPAID_RETENTION))
+            .expression_attribute_values(":expired", s(OrderStatus::Expired.as_str()))
+            .expression_attribute_values(":pending", s(OrderStatus::Pending.as_str()))
+            .expression_attribute_values(":code", s(code.as_str()))
+            .build()
+            .map_err(building("build Update"))?;
+        let sent = self
+            .client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().update(expire).build())
+            .transact_items(
+                TransactWriteItem::builder()
+                    .update(self.release_code(code)?)
+                    .build(),
+            )
+            .send()
+            .await;
+        match sent {
+            Ok(_) => Ok(true),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_transaction_canceled_exception()) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(aws("TransactWriteItems(expire held)")(e)),
+        }
+    }
+
+    /// Did SES report mail to `email` bouncing for good or marked as spam (on any of
+    /// its orders)? One query on `OrdersByEmail`, reading only the mark.
+    pub async fn address_blocked(&self, email: &crate::email::Email) -> Result<bool, StoreError> {
+        let out = self
+            .query(super::index::ORDERS_BY_EMAIL)
+            .key_condition_expression(format!("{EMAIL} = :e"))
+            .filter_expression(format!("attribute_exists({MAIL_BLOCK})"))
+            .projection_expression(format!("{PK}, {MAIL_BLOCK}"))
+            .expression_attribute_values(":e", s(email.as_str()))
+            .into_paginator()
+            .items()
+            .send()
+            .collect::<Result<Vec<_>, _>>()
+            .await
+            .map_err(aws("Query(blocked address)"))?;
+        Ok(!out.is_empty())
     }
 
     /// The update that gives back the use `code`'s order reserved (for the transaction

@@ -24,7 +24,7 @@ use codec::Item;
 pub use codec::UNPAID_RETENTION;
 pub use editions::EditionClaim;
 pub use grants::{AddressLinks, ConsumeError};
-pub use orders::Paid;
+pub use orders::{CodeHold, Paid};
 pub use reports::{LATE_PAYMENT, Reads};
 pub use visits::ViewCount;
 
@@ -74,6 +74,10 @@ pub enum StoreError {
     /// The order's discount code could not be used (nothing was written).
     #[error(transparent)]
     CodeRefused(crate::pricing::PriceError),
+    /// Another order of the same network took the code's hold meanwhile (nothing was
+    /// written).
+    #[error("another order from this network holds the code's use")]
+    CodeHeld,
 }
 
 fn aws<E, R>(op: &'static str) -> impl FnOnce(SdkError<E, R>) -> StoreError
@@ -122,6 +126,8 @@ fn building(op: &'static str) -> impl FnOnce(aws_sdk_dynamodb::error::BuildError
 pub struct Store {
     client: Client,
     table: String,
+    /// The day's salt, kept in memory while the day lasts, for [`Store::network_tag`].
+    salt: std::sync::Arc<std::sync::Mutex<Option<(time::Date, crate::visit::DailySalt)>>>,
 }
 
 impl Store {
@@ -129,6 +135,7 @@ impl Store {
         Store {
             client,
             table: table.into(),
+            salt: Default::default(),
         }
     }
 

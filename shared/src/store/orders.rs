@@ -30,6 +30,14 @@ pub enum Paid {
     Refunded { order: Box<Order> },
 }
 
+/// Which network's hold on a code's use a new order takes over, and the order that held
+/// it when it was read (`None`: none did).
+#[derive(Debug, Clone, Copy)]
+pub struct CodeHold<'a> {
+    pub network: &'a crate::net::NetworkTag,
+    pub previous: Option<&'a crate::ids::OrderId>,
+}
+
 impl Store {
     /// Store a new order. Fails without overwriting if the id exists. An order that names
     /// a discount code reserves one use of it in the same transaction
@@ -37,7 +45,9 @@ impl Store {
     /// was created).
     pub async fn create_order(&self, order: &Order) -> Result<(), StoreError> {
         if order.code.is_some() {
-            return self.create_order_with(order, None, order.created_at).await;
+            return self
+                .create_order_with(order, None, None, order.created_at)
+                .await;
         }
         match self
             .put_if(codec::order_item(order), codec::NEW_ITEM, "PutItem(order)")
@@ -48,10 +58,23 @@ impl Store {
         }
     }
 
+    /// Store a new order that names a discount code, and make it the one order holding
+    /// a use of that code for `hold.network` (see [`CodeHold`]), in one transaction.
+    /// [`StoreError::CodeHeld`] when another order took the hold since `hold.previous`
+    /// was read (a concurrent checkout from the same network): nothing written.
+    pub async fn create_order_holding(
+        &self,
+        order: &Order,
+        hold: CodeHold<'_>,
+    ) -> Result<(), StoreError> {
+        self.create_order_with(order, None, Some(hold), order.created_at)
+            .await
+    }
+
     /// Store a new free order, paid at once, with its grant (and its code's use) in one
     /// transaction; see [`Store::create_order`].
     pub async fn create_free_order(&self, order: &Order, grant: &Grant) -> Result<(), StoreError> {
-        self.create_order_with(order, Some(grant), order.created_at)
+        self.create_order_with(order, Some(grant), None, order.created_at)
             .await
     }
 

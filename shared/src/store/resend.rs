@@ -9,7 +9,7 @@ use super::codec::attr::*;
 use super::codec::{self, Item, n, s, ts};
 use super::{Store, StoreError, conditional};
 use crate::email::Email;
-use crate::net::{Network, NetworkCounter};
+use crate::net::{NetworkCounter, NetworkTag};
 
 impl Store {
     /// Claim the right to mail `email` its links for a request from `network`: at most
@@ -17,7 +17,7 @@ impl Store {
     pub async fn claim_resend(
         &self,
         email: &Email,
-        network: &Network,
+        network: &NetworkTag,
         window: Duration,
         now: OffsetDateTime,
     ) -> Result<bool, StoreError> {
@@ -43,13 +43,63 @@ impl Store {
     pub async fn count_from_network(
         &self,
         counter: NetworkCounter,
-        network: &Network,
+        network: &NetworkTag,
         limit: u32,
         window: Duration,
         now: OffsetDateTime,
     ) -> Result<bool, StoreError> {
         self.count_now(
             |start| codec::network_counter_key(counter, network.as_str(), start),
+            limit,
+            window,
+            now,
+        )
+        .await
+    }
+
+    /// Take back one count of `counter` from `network` in the current window (a code
+    /// lookup counted in advance that found a usable code); never below zero.
+    pub async fn uncount_from_network(
+        &self,
+        counter: NetworkCounter,
+        network: &NetworkTag,
+        window: Duration,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        let start = window_start(now, window);
+        let res = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(codec::network_counter_key(
+                counter,
+                network.as_str(),
+                start,
+            )))
+            .update_expression("ADD #count :minus")
+            .condition_expression("#count > :zero")
+            .expression_attribute_names("#count", COUNT)
+            .expression_attribute_values(":minus", n(-1))
+            .expression_attribute_values(":zero", n(0))
+            .send()
+            .await;
+        conditional(res, "UpdateItem(uncount)")?;
+        Ok(())
+    }
+
+    /// Count one of `counter`'s events for the whole shop in the current `window`-long
+    /// window (free copies mailed this hour, this day): `Ok(false)` (nothing counted)
+    /// once `limit` were counted in it.
+    pub async fn count_shop(
+        &self,
+        counter: NetworkCounter,
+        limit: u32,
+        window: Duration,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        let span = window.whole_seconds();
+        self.count_now(
+            |start| codec::shop_counter_key(counter, span, start),
             limit,
             window,
             now,

@@ -47,12 +47,46 @@ pub struct ViewCount {
 }
 
 impl Store {
+    /// The tag every per-network counter of `now`'s day is keyed by: `network` under
+    /// the day's salt ([`DailySalt::network`]), never its address. The salt is read (or
+    /// made) once a day per instance and kept in memory; made here, the earlier days'
+    /// are left to their TTL (the collect function, which makes most days' salt, deletes
+    /// them at once).
+    pub async fn network_tag(
+        &self,
+        network: &crate::net::Network,
+        now: OffsetDateTime,
+    ) -> Result<crate::net::NetworkTag, StoreError> {
+        let day = now.to_offset(time::UtcOffset::UTC).date();
+        if let Ok(guard) = self.salt.lock()
+            && let Some((d, salt)) = guard.as_ref()
+            && *d == day
+        {
+            return Ok(salt.network(network));
+        }
+        let salt = match self.stored_salt(day).await? {
+            Some(salt) => salt,
+            None => self.make_salt(day, false).await?,
+        };
+        let tag = salt.network(network);
+        if let Ok(mut guard) = self.salt.lock() {
+            *guard = Some((day, salt));
+        }
+        Ok(tag)
+    }
+
     /// `day`'s salt: the stored one, or a new one if this is the day's first view; every
     /// earlier day's salt is deleted on the way.
     pub async fn daily_salt(&self, day: Date) -> Result<DailySalt, StoreError> {
         if let Some(salt) = self.stored_salt(day).await? {
             return Ok(salt);
         }
+        self.make_salt(day, true).await
+    }
+
+    /// Make `day`'s salt (a conditional put: of concurrent makers, one wins and the
+    /// others read its salt); the winner deletes the earlier days' when `clean_up`.
+    async fn make_salt(&self, day: Date, clean_up: bool) -> Result<DailySalt, StoreError> {
         let fresh = DailySalt::generate().ok_or_else(|| StoreError::Corrupt {
             entity: "salt",
             detail: "no randomness".into(),
@@ -79,6 +113,9 @@ impl Store {
         }
         // The instance that made the day's salt deletes the earlier days'; should it stop
         // before that, their TTL removes them within hours.
+        if !clean_up {
+            return Ok(fresh);
+        }
         for past in self.salt_days().await?.into_iter().filter(|d| *d < day) {
             self.client
                 .delete_item()

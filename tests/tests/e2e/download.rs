@@ -382,8 +382,13 @@ async fn resend_item(w: &DownloadWorld, pk: &str) -> Option<HashMap<String, Attr
 async fn resend_window_is_enforced_by_the_store_across_instances() {
     let w = DownloadWorld::new().await.unwrap();
     let email = kiosk::Email::parse(&w.buyer(1)).unwrap();
-    let net = kiosk::resend::Network::of(Some(HOME));
     let t0 = kiosk_e2e::now();
+    let net = w
+        .app
+        .store
+        .network_tag(&kiosk::resend::Network::of(Some(HOME)), t0)
+        .await
+        .unwrap();
     assert!(
         w.app
             .store

@@ -218,7 +218,8 @@ fn events() -> Vec<(&'static str, Value)> {
             event("POST", "/checkout", "/checkout", "", json!({ "content-type": "application/json", "accept": "application/json", "user-agent": UA }), Some(&json!({ "product_id": PRODUCT, "email": "reader@example.com", "device": "mobile" }).to_string()), false),
         ),
         ("checkout-code.json", event("POST", "/checkout", "/checkout", "", form_headers("text/html"), Some(&format!("product_id={PRODUCT}&email=reader%40example.com&code=launch")), false)),
-        ("checkout-free.json", event("POST", "/checkout", "/checkout", "", form_headers("text/html"), Some(&format!("product_id={FREE_PRODUCT}&email=free-reader%40example.com")), false)),
+        ("checkout-free-foreign.json", event("POST", "/checkout", "/checkout", "", form_headers("text/html"), Some(&format!("product_id={FREE_PRODUCT}&email=free-reader%40example.com")), false)),
+        ("checkout-free.json", event("POST", "/checkout", "/checkout", "", form_headers("text/html"), Some(&format!("product_id={FREE_PRODUCT}&email=free-reader%40example.com&claim={}", kiosk_e2e::events::CLAIM_PLACEHOLDER)), false)),
         ("checkout-bad-email.json", event("POST", "/checkout", "/checkout", "", form_headers("text/html"), Some(&format!("product_id={PRODUCT}&email=reader-at-example.com")), false)),
         ("checkout-unknown-product.json", event("POST", "/checkout", "/checkout", "", form_headers("text/html"), Some("product_id=no-such-book&email=reader%40example.com"), false)),
         ("notify-paid.json", notify(&paid)),
@@ -356,9 +357,34 @@ async fn each_event_gets_its_response() {
     assert_eq!(resp.status(), 303, "{}", body_string(&resp));
     let code = kiosk::pricing::CodeName::parse(CODE).unwrap();
     assert_eq!(w.shop.store.get_code(&code).await.unwrap().unwrap().uses, 1);
-    // A free product: mailed, the page shows no link.
+    // A free product: without the buy page's token (a form on another site), a page to
+    // confirm and nothing mailed; with it, mailed, and the page shows no link.
     w.add_product(FREE_PRODUCT, "0.00").await;
-    let resp = checkout::handler::handle(&w.checkout, load("checkout-free.json"), now).await;
+    // (The emulator's mail is shared by every test, and others mail this reader too:
+    // count orders of this table instead.)
+    let resp =
+        checkout::handler::handle(&w.checkout, load("checkout-free-foreign.json"), now).await;
+    assert_eq!(resp.status(), 200);
+    assert!(body_string(&resp).contains("Confirm your free copy"));
+    let free_orders = || async {
+        w.t.scan_entity("order")
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|o| o["product_id"].as_s().ok().map(String::as_str) == Some(FREE_PRODUCT))
+            .count()
+    };
+    assert_eq!(free_orders().await, 0, "nothing written without the token");
+    let token = kiosk_e2e::claim_token(&w.checkout, FREE_PRODUCT, "192.0.2.10").await;
+    let text = std::fs::read_to_string(events_dir().join("checkout-free.json"))
+        .unwrap()
+        .replace(kiosk_e2e::events::CLAIM_PLACEHOLDER, &token);
+    let resp = checkout::handler::handle(
+        &w.checkout,
+        lambda_http::request::from_str(&text).unwrap(),
+        now,
+    )
+    .await;
     assert_eq!(resp.status(), 200);
     let page = body_string(&resp);
     assert!(

@@ -296,7 +296,7 @@ proptest! {
             prop_assert_eq!(ProductId::parse(id.as_str()).expect("reparse"), id);
         }
         let net = Network::of(Some(&text));
-        prop_assert!(!net.as_str().is_empty() && net.as_str().is_ascii());
+        prop_assert!(!net.text_for_tests().is_empty() && net.text_for_tests().is_ascii());
     }
 
     /// No notification authenticates without the provider's key, so none reaches the

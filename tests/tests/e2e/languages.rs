@@ -167,6 +167,8 @@ fn every_message_id_in_the_code_is_in_the_catalogs() {
         "buy-pay-what-you-want",
         "buy-free",
         "free-sent",
+        "free-confirm",
+        "little-book",
         "purchase-free",
         "confirming-later",
         "link-not-found",

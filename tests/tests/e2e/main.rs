@@ -13,6 +13,7 @@ mod funnel;
 mod fuzz;
 mod languages;
 mod mail_events;
+mod open_shop;
 mod pricing;
 mod reconcile;
 mod refunds;

@@ -931,6 +931,7 @@ fn request(email: &str, channel: Option<ChannelKind>) -> CheckoutRequest {
     CheckoutRequest {
         amount: None,
         code: None,
+        claim: None,
         lang: kiosk::i18n::Lang::EN,
         tests: Vec::new(),
         user_agent: None,

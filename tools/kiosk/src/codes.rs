@@ -14,7 +14,7 @@ pub enum CodeCommand {
     /// Make a discount code. Codes are case-insensitive; they do not apply to
     /// pay-what-you-want products.
     #[command(
-        after_help = "Examples:\n  kiosk --stack shop code add LAUNCH --percent 20 --max-uses 100 --expires 2026-12-31\n  kiosk --stack shop code add FRIENDS --off \"2.00 CNY\" --product little-book-of-rust"
+        after_help = "Examples:\n  kiosk --stack shop code add LAUNCH --percent 20 --max-uses 100 --expires 2026-12-31\n  kiosk --stack shop code add FRIENDS --off \"2.00 CNY\" --product little-book-of-rust\n  kiosk --stack shop code add --random --percent 100 --max-uses 1   (a private code: unguessable)"
     )]
     Add(AddArgs),
     /// Every code: its discount, uses, limits and the revenue of its paid orders.
@@ -28,8 +28,14 @@ pub enum CodeCommand {
 
 #[derive(Debug, clap::Args)]
 pub struct AddArgs {
-    /// The code buyers type: 1-32 letters, digits, '-' and '_'.
-    pub name: String,
+    /// The code buyers type: 1-32 letters, digits, '-' and '_'. A name anyone could
+    /// guess (LAUNCH, FRIENDS) suits a public code; for a private one, use --random.
+    #[arg(required_unless_present = "random", conflicts_with = "random")]
+    pub name: Option<String>,
+    /// Make an unguessable name instead (16 characters, 80 random bits), printed once
+    /// it is stored: what a private code (a review copy, a 100% code) should be.
+    #[arg(long)]
+    pub random: bool,
     /// Percent off the list price (1-100; 100 gives the product away for an email
     /// address). The price is rounded half up to the currency's minor unit.
     #[arg(long, conflicts_with = "off", required_unless_present = "off")]
@@ -71,7 +77,10 @@ fn parse_name(raw: &str) -> Result<CodeName> {
 }
 
 async fn add(t: &Target, a: AddArgs, now: OffsetDateTime) -> Result<()> {
-    let name = parse_name(&a.name)?;
+    let name = match &a.name {
+        Some(n) => parse_name(n)?,
+        None => CodeName::random().ok_or_else(|| anyhow!("no randomness from the OS"))?,
+    };
     let discount = match (a.percent, &a.off) {
         (Some(p), None) if (1..=100).contains(&p) => Discount::Percent(p),
         (Some(p), None) => bail!("--percent {p}: give 1 to 100"),

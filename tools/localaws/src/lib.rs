@@ -305,7 +305,7 @@ mod tests {
     #[test]
     fn every_alarm_filter_counts_a_message_the_code_logs() {
         let filters = metric_filter_messages(TEMPLATE).unwrap();
-        assert_eq!(filters.len(), 8, "{filters:?}");
+        assert_eq!(filters.len(), 9, "{filters:?}");
         for (name, message) in &filters {
             assert!(
                 kiosk::alarm::ALL.contains(&message.as_str()),

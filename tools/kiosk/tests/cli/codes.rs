@@ -44,6 +44,34 @@ async fn codes_are_made_listed_with_their_revenue_and_disabled() {
         &k(&["code", "add", "launch", "--percent", "5"]),
         "exists already",
     );
+    // A private code: a name no dictionary holds, printed once.
+    let out = ok(&k(&[
+        "code",
+        "add",
+        "--random",
+        "--percent",
+        "100",
+        "--max-uses",
+        "1",
+    ]));
+    let name = out
+        .strip_prefix("added ")
+        .and_then(|r| r.split_once(':'))
+        .map(|(n, _)| n.to_owned())
+        .unwrap_or_default();
+    assert_eq!(name.len(), 16, "{out}");
+    let stored = w
+        .shop
+        .store
+        .get_code(&CodeName::parse(&name).unwrap())
+        .await
+        .unwrap()
+        .expect("the random code is stored");
+    assert_eq!(stored.max_uses, Some(1));
+    fails(
+        &k(&["code", "add", "NAMED", "--random", "--percent", "5"]),
+        "cannot be used with",
+    );
     fails(&k(&["code", "add", "X", "--percent", "0"]), "1 to 100");
     fails(&k(&["code", "add", "X", "--percent", "101"]), "1 to 100");
     fails(&k(&["code", "add", "X"]), "--percent");
