@@ -27,8 +27,8 @@ pub struct Checkout {
     channels: Channels,
     /// `None` without `SENDER_EMAIL`: free claims are refused.
     mailer: Option<crate::mail::Mailer>,
-    /// The A/B variant secret, read from the store on the first checkout from a page
-    /// with tests.
+    /// The shop's stable secret (A/B variants' tokens, free claims' tokens), read from
+    /// the store on first use.
     secret: tokio::sync::OnceCell<crate::visit::VariantSecret>,
 }
 
@@ -45,11 +45,9 @@ pub struct CheckoutRequest {
     pub network: crate::net::Network,
     /// The buyer's language, recorded on the order for its pages and mails.
     pub lang: crate::i18n::Lang,
-    /// The A/B tests of the page the buyer came from ([`crate::visit::parse_tests`]):
-    /// their variants are computed here, from this request, as the page's were.
-    pub tests: Vec<(crate::visit::Name, Vec<crate::visit::Name>)>,
-    /// The request's user agent (with `network`, the visitor's identity for the tests).
-    pub user_agent: Option<String>,
+    /// The signed variants the page showed ([`crate::abtest::VariantToken`], `vt`): the
+    /// order records exactly these, or none when it is missing or not good.
+    pub variants: Option<String>,
     /// The amount the buyer typed, for a pay-what-you-want product (parsed against the
     /// product's currency by [`crate::pricing::quote`]).
     pub amount: Option<String>,
@@ -487,9 +485,7 @@ impl Checkout {
         )
         .priced(quote);
         order.lang = Some(req.lang);
-        order.variants = self
-            .variants(&req.tests, &req.network, req.user_agent.as_deref())
-            .await?;
+        order.variants = self.variants(req.variants.as_deref(), now).await?;
         Ok(order)
     }
 
@@ -512,25 +508,18 @@ impl Checkout {
         Ok(Some(previous))
     }
 
-    /// The A/B variants this request's visitor saw, computed as the page's beacon did.
+    /// The A/B variants the buyer's page showed: exactly those of its signed token
+    /// ([`crate::abtest::VariantToken`]), never recomputed; none without a good one.
     async fn variants(
         &self,
-        tests: &[(crate::visit::Name, Vec<crate::visit::Name>)],
-        network: &crate::net::Network,
-        user_agent: Option<&str>,
+        token: Option<&str>,
+        now: OffsetDateTime,
     ) -> Result<Vec<(crate::visit::Name, crate::visit::Name)>, StoreError> {
-        if tests.is_empty() {
+        let Some(token) = token.filter(|t| !t.is_empty()) else {
             return Ok(Vec::new());
-        }
-        let secret = self
-            .secret
-            .get_or_try_init(|| self.store.variant_secret())
-            .await?;
-        let ua = user_agent.unwrap_or_default();
-        Ok(tests
-            .iter()
-            .filter_map(|(t, vs)| Some((t.clone(), secret.variant(network, ua, t, vs)?.clone())))
-            .collect())
+        };
+        let secret = self.secret().await?;
+        Ok(crate::abtest::VariantToken::verify(secret, token, now).unwrap_or_default())
     }
 
     /// The token the buy page of `product` carries for a request from `network`

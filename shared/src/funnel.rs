@@ -19,6 +19,19 @@ pub const MAX_VARIANTS: usize = 4;
 /// Beacons one network may send per hour before they are refused (a busy office or a
 /// carrier's NAT stays far below it; a script does not).
 pub const BEACONS_PER_NETWORK_HOUR: u32 = 600;
+/// New visitors one network may add per UTC day: a household, an office or a carrier's
+/// NAT has a few dozen browsers; a script that sends a new User-Agent per beacon adds no
+/// more than this, so it cannot inflate one variant's visitors.
+pub const NEW_VISITORS_PER_NETWORK_DAY: u32 = 20;
+/// Sources with a counter row of their own per day (the first this many seen; every
+/// later one counts as `other`), so a script cannot make rows by the thousand.
+pub const SOURCES_PER_DAY: usize = 30;
+/// Most items one beacon writes, whatever it names: the network's beacon count, the
+/// visitor's marker, the network's new-visitor count, the day's source list, the
+/// source's counter row and one row per running test ([`crate::abtest::MAX_RUNNING`]).
+pub const MAX_WRITES_PER_BEACON: usize = 5 + crate::abtest::MAX_RUNNING;
+/// How long the collector trusts what it read of the catalog and the tests.
+const CACHE_FOR: Duration = Duration::minutes(1);
 
 /// What the page sends (`POST /t`, JSON): the products on it, its path, where the
 /// visitor came from, and the A/B tests it carries.
@@ -65,17 +78,31 @@ pub enum CollectError {
     Store(#[from] StoreError),
 }
 
-/// The answer: each test's variant for this visitor, and whether the view counted.
+/// The answer: each registered test's variant for this visitor, whether the view
+/// counted, and the token that carries those variants to checkout (none for a robot or a
+/// visitor who opted out, who are in no test).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Answer {
     pub variants: Vec<(Name, Name)>,
     pub counted: bool,
+    pub token: Option<crate::abtest::VariantToken>,
 }
 
 pub struct Collector {
     store: Store,
     secret: VariantSecret,
     salt: Mutex<Option<(Date, DailySalt)>>,
+    /// What was read of the shop, kept for [`CACHE_FOR`].
+    cache: Mutex<Cache>,
+}
+
+#[derive(Default)]
+struct Cache {
+    tests: Option<(OffsetDateTime, Vec<crate::abtest::AbTest>)>,
+    /// Product id → (read at, exists).
+    products: std::collections::HashMap<ProductId, (OffsetDateTime, bool)>,
+    /// The day's sources with a row of their own, and whether the list is full.
+    sources: Option<(Date, Vec<String>, bool)>,
 }
 
 /// A counter row's source: the campaign, else the referrer's host, else `direct`.
@@ -106,6 +133,7 @@ impl Collector {
             store,
             secret,
             salt: Mutex::new(None),
+            cache: Mutex::new(Cache::default()),
         })
     }
 
@@ -137,8 +165,9 @@ impl Collector {
             .and_then(|g| g.as_ref().map(|(d, _)| *d))
     }
 
-    /// The variants of `tests` this visitor sees (the page's first variant for a test
-    /// the visitor cannot be told apart in, e.g. one who opted out).
+    /// The variants [`Collector::collect`] answers this visitor for `tests` (registered
+    /// with these variants): the first for a visitor who opted out. Nothing is read or
+    /// written; what `make dev`'s browser test uses to pick visitors on each variant.
     pub fn variants(&self, from: &Sender, tests: &[(Name, Vec<Name>)]) -> Vec<(Name, Name)> {
         tests
             .iter()
@@ -156,6 +185,101 @@ impl Collector {
                 Some((test.clone(), v.clone()))
             })
             .collect()
+    }
+
+    /// The running registered tests (read once a minute).
+    async fn registered(
+        &self,
+        now: OffsetDateTime,
+    ) -> Result<Vec<crate::abtest::AbTest>, StoreError> {
+        if let Ok(c) = self.cache.lock()
+            && let Some((at, tests)) = &c.tests
+            && now - *at < CACHE_FOR
+        {
+            return Ok(tests.clone());
+        }
+        let tests: Vec<_> = self
+            .store
+            .tests()
+            .await?
+            .into_iter()
+            .filter(|t| t.running())
+            .collect();
+        if let Ok(mut c) = self.cache.lock() {
+            c.tests = Some((now, tests.clone()));
+        }
+        Ok(tests)
+    }
+
+    /// Which of `ids` are this shop's products (unknown ones read in one batch, then
+    /// remembered a minute either way).
+    async fn known(
+        &self,
+        ids: &[ProductId],
+        now: OffsetDateTime,
+    ) -> Result<Vec<ProductId>, StoreError> {
+        let mut ask = Vec::new();
+        if let Ok(c) = self.cache.lock() {
+            for id in ids {
+                match c.products.get(id) {
+                    Some((at, _)) if now - *at < CACHE_FOR => {}
+                    _ => ask.push(id.clone()),
+                }
+            }
+        }
+        if !ask.is_empty() {
+            let found = self.store.existing_products(&ask).await?;
+            if let Ok(mut c) = self.cache.lock() {
+                if c.products.len() > 10_000 {
+                    c.products.clear();
+                }
+                for id in ask {
+                    let exists = found.contains(&id);
+                    c.products.insert(id, (now, exists));
+                }
+            }
+        }
+        let c = self.cache.lock().map_err(|_| StoreError::Corrupt {
+            entity: "collector cache",
+            detail: "poisoned".into(),
+        })?;
+        Ok(ids
+            .iter()
+            .filter(|id| c.products.get(*id).is_some_and(|(_, e)| *e))
+            .cloned()
+            .collect())
+    }
+
+    /// The row `source` counts under on `day`: its own while the day has fewer than
+    /// [`SOURCES_PER_DAY`] sources (and always `direct`), else `other`.
+    async fn source_row(&self, day: Date, source: String) -> Result<String, StoreError> {
+        if source == "direct" {
+            return Ok(source);
+        }
+        let cached = self.cache.lock().ok().and_then(|c| c.sources.clone());
+        let (known, full) = match cached {
+            Some((d, names, full)) if d == day => (names, full),
+            _ => (self.store.day_sources(day).await?, false),
+        };
+        if known.contains(&source) {
+            return Ok(source);
+        }
+        let (names, full, row) = if full || known.len() >= SOURCES_PER_DAY {
+            (known, true, "other".to_owned())
+        } else {
+            match self
+                .store
+                .claim_source(day, &source, SOURCES_PER_DAY)
+                .await?
+            {
+                Some(names) => (names, false, source),
+                None => (known, true, "other".to_owned()),
+            }
+        };
+        if let Ok(mut c) = self.cache.lock() {
+            c.sources = Some((day, names, full));
+        }
+        Ok(row)
     }
 
     /// Count one page view and answer its variants. Bots get the first variants and
@@ -199,23 +323,17 @@ impl Collector {
             tests.push((name, variants));
         }
         if visit::is_bot(from.user_agent) {
-            let first = tests
-                .iter()
-                .filter_map(|(t, v)| Some((t.clone(), v.first()?.clone())))
-                .collect();
-            return Ok(Answer {
-                variants: first,
-                counted: false,
-            });
+            return Ok(Answer::default());
         }
         let day = now.to_offset(time::UtcOffset::UTC).date();
         let salt = self.salt(day).await?;
         // Throttled by the network under the day's salt, never by its address.
+        let network = salt.network(&from.network);
         if !self
             .store
             .count_from_network(
                 NetworkCounter::Beacon,
-                &salt.network(&from.network),
+                &network,
                 BEACONS_PER_NETWORK_HOUR,
                 Duration::hours(1),
                 now,
@@ -224,33 +342,109 @@ impl Collector {
         {
             return Err(CollectError::TooMany);
         }
-        let variants = self.variants(from, &tests);
-        let source = source(&beacon);
-        let visitor = (!from.opted_out).then(|| {
-            salt.visitor(
-                &from.network,
-                from.user_agent.unwrap_or_default(),
-                from.site,
-            )
-        });
-        for product in &products {
-            let first = match &visitor {
-                Some(v) => self.store.first_visit(day, v, product).await?,
-                None => false,
-            };
-            let mut rows = vec![format!("P#{product}#S#{source}")];
-            if !from.opted_out {
-                rows.extend(
-                    variants
-                        .iter()
-                        .map(|(t, v)| format!("P#{product}#T#{t}#{v}")),
-                );
-            }
-            self.store.count_view(day, &rows, first).await?;
+        let products = self.known(&products, now).await?;
+        // Only the author's running tests, with the variants they registered, and only
+        // on a page about their product (or, for a test without one, any product).
+        let registered = self.registered(now).await?;
+        let running: Vec<(&crate::abtest::AbTest, Vec<ProductId>)> = tests
+            .iter()
+            .filter_map(|(name, page_variants)| {
+                let t = registered.iter().find(|t| &t.name == name)?;
+                if !t.matches(page_variants) {
+                    return None;
+                }
+                let on: Vec<ProductId> = match &t.product {
+                    Some(p) => products.iter().filter(|q| *q == p).cloned().collect(),
+                    None => products.clone(),
+                };
+                (!on.is_empty()).then_some((t, on))
+            })
+            .take(crate::abtest::MAX_RUNNING)
+            .collect();
+        let variants: Vec<(Name, Name)> = running
+            .iter()
+            .filter_map(|(t, _)| {
+                let v = if from.opted_out {
+                    t.variants.first()
+                } else {
+                    self.secret.variant(
+                        &from.network,
+                        from.user_agent.unwrap_or_default(),
+                        &t.name,
+                        &t.variants,
+                    )
+                }?;
+                Some((t.name.clone(), v.clone()))
+            })
+            .collect();
+        if products.is_empty() {
+            // No product of this shop: nothing to count.
+            return Ok(Answer {
+                variants,
+                counted: false,
+                token: None,
+            });
         }
+        let source = self.source_row(day, source(&beacon)).await?;
+        let mut new: Vec<ProductId> = match from.opted_out {
+            true => Vec::new(),
+            false => {
+                let visitor = salt.visitor(
+                    &from.network,
+                    from.user_agent.unwrap_or_default(),
+                    from.site,
+                );
+                self.store.visit(day, &visitor, &products).await?
+            }
+        };
+        if !new.is_empty()
+            && !self
+                .store
+                .count_from_network(
+                    NetworkCounter::Visitors,
+                    &network,
+                    NEW_VISITORS_PER_NETWORK_DAY,
+                    Duration::days(1),
+                    now,
+                )
+                .await?
+        {
+            // The network added its day's new visitors: this one counts as a view only.
+            new.clear();
+        }
+        let cells: Vec<(ProductId, bool)> = products
+            .iter()
+            .map(|p| (p.clone(), new.contains(p)))
+            .collect();
+        let test_rows: Vec<crate::store::TestCells> = match from.opted_out {
+            true => Vec::new(),
+            false => running
+                .iter()
+                .zip(&variants)
+                .map(|((t, on), (_, v))| {
+                    (
+                        t.name.clone(),
+                        on.iter()
+                            .map(|p| (p.clone(), v.clone(), new.contains(p)))
+                            .collect(),
+                    )
+                })
+                .collect(),
+        };
+        let mut shard = [0u8; 1];
+        aws_lc_rs::rand::fill(&mut shard).map_err(|_| StoreError::Corrupt {
+            entity: "shard",
+            detail: "no randomness".into(),
+        })?;
+        self.store
+            .count_views(day, shard[0], &source, &cells, &test_rows)
+            .await?;
+        let token = (!from.opted_out && !variants.is_empty())
+            .then(|| crate::abtest::VariantToken::issue(&self.secret, &variants, now));
         Ok(Answer {
             variants,
             counted: true,
+            token,
         })
     }
 }

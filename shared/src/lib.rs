@@ -11,6 +11,7 @@
 //! `startup`, `tls`) and the DynamoDB single-table store (`store`). Handlers and the CLI
 //! only translate their input to calls on this crate.
 
+pub mod abtest;
 pub mod alarm;
 pub mod alipay;
 pub mod author;

@@ -81,6 +81,8 @@ pub enum NetworkCounter {
     Beacon,
     /// Free claims (a product given for an email address), and their mails per address.
     Free,
+    /// New visitors of the funnel per day.
+    Visitors,
     /// Discount-code lookups that found no usable code (the buy page's `?code=` and
     /// checkout's `code`): a small allowance, so codes cannot be guessed.
     CodeMiss,
@@ -95,6 +97,7 @@ impl NetworkCounter {
             NetworkCounter::Beacon => "BEACON",
             NetworkCounter::Free => "FREE",
             NetworkCounter::CodeMiss => "CODEMISS",
+            NetworkCounter::Visitors => "VISITORS",
         }
     }
 }

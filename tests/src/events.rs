@@ -116,6 +116,18 @@ fn parse_rows(text: &str) -> Vec<Row> {
 }
 
 /// The code `checkout-code.json` uses: 20% off, one use.
+/// The A/B test `beacon.json`'s page carries: `headline` (a, b), registered.
+pub fn headline_test() -> kiosk::abtest::AbTest {
+    let name = |s: &str| kiosk::visit::Name::parse(s).expect("a test name");
+    kiosk::abtest::AbTest {
+        name: name("headline"),
+        variants: vec![name("a"), name("b")],
+        product: None,
+        created_at: kiosk::clock::now(),
+        stopped_at: None,
+    }
+}
+
 pub fn launch_code() -> kiosk::pricing::Code {
     kiosk::pricing::Code {
         name: kiosk::pricing::CodeName::parse(CODE).unwrap_or_else(|| unreachable!()),
@@ -168,6 +180,8 @@ impl EventStack {
             .send()
             .await?;
         w.shop.store.create_code(&launch_code()).await?;
+        // The test the beacon's page carries, registered as the author does.
+        w.shop.store.create_test(&headline_test()).await?;
 
         // The buyer's address is this stack's own: the emulator's mailbox is shared.
         let mut order = crate::pending_order(

@@ -3,9 +3,11 @@
  *  then sell with plain links, which stay the hosted buy page without this script:
  *    <a href="https://API/buy/PRODUCT_ID" data-kiosk>Buy</a>
  *  and show live prices with <span data-kiosk-price="PRODUCT_ID">¥9.00</span>.
- *  A/B tests: mark each alternative <h2 data-kiosk-test="headline" data-kiosk-variant="a"
- *  hidden>; the visitor's variant is shown (the first if the answer takes longer than
- *  data-kiosk-wait="800" ms on the script tag, 100 to 5000).
+ *  A/B tests (registered with `kiosk test add headline --variants a,b`): mark each
+ *  alternative <h2 data-kiosk-test="headline" data-kiosk-variant="a" hidden>; the
+ *  visitor's variant is shown (the first if the answer takes longer than
+ *  data-kiosk-wait="800" ms on the script tag, 100 to 5000), and the shop's signed token
+ *  of the variants shown rides along on the buy links, so the order records them.
  *  Events on the clicked link (they bubble): kiosk:open, kiosk:payment-started
  *  (detail.product), kiosk:close. One page view is sent to this API (the products on
  *  the page, its path, the referrer's host, utm_source, its tests); no cookies, no
@@ -17,6 +19,9 @@
   var api = new URL(me.src).origin;
   var wait = Math.min(5000, Math.max(100, parseInt(me.getAttribute("data-kiosk-wait"), 10) || 800));
   var current = null;
+  /* The shop's signed token of the variants this page shows (none if it showed the
+     first variants because the answer came late, or had no tests). */
+  var variantToken = null;
 
   function css(el, style) {
     for (var k in style) el.style[k] = style[k];
@@ -51,9 +56,20 @@
 
   /* Show each test's chosen variant (its first when there is no answer). */
   var shown = false;
-  function show(variants) {
+  function show(variants, token) {
     if (shown) return;
     shown = true;
+    if (variants && typeof token === "string") {
+      variantToken = token;
+      /* Plain links (a new tab, no overlay) carry it too. */
+      var links = document.querySelectorAll("a[data-kiosk]");
+      for (var l = 0; l < links.length; l++) {
+        if (!buyLink(links[l])) continue;
+        var u = new URL(links[l].href);
+        u.searchParams.set("vt", token);
+        links[l].href = u.href;
+      }
+    }
     /* Whether the shop's answer came in time (else every test shows its first variant). */
     document.documentElement.setAttribute("data-kiosk-tests", variants ? "assigned" : "default");
     tests.forEach(function (t) {
@@ -88,23 +104,30 @@
       utm_source: new URLSearchParams(location.search).get("utm_source"),
       tests: tests
     });
+    /* A CORS-mode fetch carries the page's real Origin whatever its Referrer-Policy
+       (a no-cors request, like sendBeacon's, may carry "null" under no-referrer,
+       which the shop refuses); sendBeacon only where fetch cannot keep a request
+       alive. */
     if (!tests.length) {
-      if (navigator.sendBeacon) navigator.sendBeacon(api + "/t", body);
+      try {
+        fetch(api + "/t", { method: "POST", body: body, mode: "cors", credentials: "omit", keepalive: true })
+          .catch(function () {});
+      } catch (e) {
+        if (navigator.sendBeacon) navigator.sendBeacon(api + "/t", body);
+      }
       return;
     }
     setTimeout(function () { show(null); }, wait);
-    fetch(api + "/t", { method: "POST", body: body, credentials: "omit", keepalive: true })
+    fetch(api + "/t", { method: "POST", body: body, mode: "cors", credentials: "omit", keepalive: true })
       .then(function (r) { return r.ok ? r.json() : null; })
-      .then(function (a) { show(a && a.variants); })
+      .then(function (a) { show(a && a.variants, a && a.token); })
       .catch(function () { show(null); });
   }
 
   function open(link) {
     var url = new URL(link.href);
     url.searchParams.set("embed", location.origin);
-    if (tests.length) {
-      url.searchParams.set("tests", tests.map(function (t) { return t.name + ":" + t.variants.join("."); }).join(","));
-    }
+    if (variantToken) url.searchParams.set("vt", variantToken);
     var small = window.matchMedia("(max-width: 480px)").matches;
     var root = document.documentElement;
     var overflow = root.style.overflow;
@@ -140,18 +163,30 @@
     panel.appendChild(close);
     dialog.appendChild(panel);
 
-    /* The buy page says "ready" once it runs; a page that cannot load in the frame (a
-       host not allowed to frame it, a network failure) never does, and then the link
-       opens as the hosted buy page instead. */
-    var fallback = setTimeout(function () {
+    /* The buy page says "ready" as it loads. A page that cannot show in the frame (an
+       origin the shop does not allow to frame it: the browser blocks it, and the frame
+       still fires "load") never does: then the link opens as the hosted buy page, a
+       moment after the frame's load, well within 2 s. A network that never loads the
+       frame at all falls back after 10 s. */
+    var ready = false;
+    function fallBack() {
+      if (ready || current !== dialog) return;
       shut(false);
       location.href = link.href;
-    }, 10000);
+    }
+    var fallback = setTimeout(fallBack, 10000);
+    frame.addEventListener("load", function () {
+      /* The frame's own first, empty document is not the buy page; a cross-origin
+         document (the buy page, or the browser's page for a blocked one) cannot be read. */
+      try { if (frame.contentWindow.location.href === "about:blank") return; } catch (e) {}
+      if (!ready) setTimeout(fallBack, 300);
+    });
 
     function onMessage(e) {
       if (e.origin !== api || e.source !== frame.contentWindow || !e.data) return;
       var m = e.data;
       if (m.kiosk === "ready") {
+        ready = true;
         clearTimeout(fallback);
         frame.focus();
         frame.contentWindow.postMessage({ kiosk: "focus" }, api);

@@ -67,9 +67,9 @@ struct JsonBody {
     referrer: Option<String>,
     /// The buyer's language (the buy page's choice); else `Accept-Language`.
     lang: Option<String>,
-    /// The A/B tests of the page the buyer came from (`headline:a.b`), as `kiosk.js`
-    /// passed them to the buy page.
-    tests: Option<String>,
+    /// The signed A/B variants the page showed (`vt`), as `kiosk.js` passed them to
+    /// the buy page ([`kiosk::abtest::VariantToken`]).
+    vt: Option<String>,
     /// Pay what you want: the amount the buyer typed (`"12.50"`).
     amount: Option<String>,
     /// A discount code, as typed.
@@ -125,7 +125,7 @@ fn read_body(req: &Request) -> Result<JsonBody, Problem> {
             utm_campaign: f.remove("utm_campaign"),
             referrer: f.remove("referrer"),
             lang: f.remove("lang"),
-            tests: f.remove("tests"),
+            vt: f.remove("vt"),
             amount: f.remove("amount"),
             code: f.remove("code"),
             claim: f.remove("claim"),
@@ -177,18 +177,15 @@ fn parse(req: &Request, body: JsonBody, lang: Lang) -> Result<CheckoutRequest, P
         source,
         network: kiosk::resend::Network::of(kiosk_web::source_ip(req)),
         lang,
-        // A visitor who asked not to be tracked saw every test's first variant and is
-        // in no test.
-        // (nor is a robot, which the funnel does not count either).
-        tests: match kiosk::visit::opted_out(
+        // A visitor who asked not to be tracked (or a robot) is in no test.
+        variants: match kiosk::visit::opted_out(
             header_str(req, header::HeaderName::from_static("sec-gpc")),
             header_str(req, header::HeaderName::from_static("dnt")),
         ) || kiosk::visit::is_bot(header_str(req, header::USER_AGENT))
         {
-            true => Vec::new(),
-            false => kiosk::visit::parse_tests(body.tests.as_deref().unwrap_or_default()),
+            true => None,
+            false => body.vt,
         },
-        user_agent: header_str(req, header::USER_AGENT).map(str::to_owned),
         amount: body.amount,
         code: body.code,
         claim: body.claim,
@@ -415,10 +412,14 @@ async fn buy_page(shop: &Checkout, req: &Request, id: &str, now: OffsetDateTime)
     if let Some(r) = &referrer {
         hidden.push(("referrer", r.clone()));
     }
-    let tests =
-        kiosk::visit::parse_tests(query.get("tests").map(String::as_str).unwrap_or_default());
-    if !tests.is_empty() {
-        hidden.push(("tests", kiosk::visit::format_tests(&tests)));
+    // The variants the page showed, signed by the collect function: carried to
+    // checkout as they are (checkout verifies them), when they look like a token.
+    if let Some(vt) = query.get("vt").filter(|v| {
+        v.len() <= 400
+            && v.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b":,.-".contains(&b))
+    }) {
+        hidden.push(("vt", vt.clone()));
     }
     let other_languages: Vec<(Lang, String)> = Lang::all()
         .filter(|l| *l != lang)

@@ -83,7 +83,13 @@ pub async fn handle(
                 .collect();
             reply(
                 StatusCode::OK,
-                json!({ "variants": variants, "counted": answer.counted }),
+                json!({
+                    "variants": variants,
+                    "counted": answer.counted,
+                    // The variants, signed: the page passes it to checkout when it showed
+                    // them (kiosk::abtest).
+                    "token": answer.token.as_ref().map(|t| t.as_str()),
+                }),
                 Some(site),
             )
         }

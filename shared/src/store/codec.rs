@@ -482,7 +482,7 @@ impl<'a> Reader<'a> {
         Reader { item, entity }
     }
 
-    fn corrupt(&self, attr: &str, why: &str) -> StoreError {
+    pub fn corrupt(&self, attr: &str, why: &str) -> StoreError {
         StoreError::Corrupt {
             entity: self.entity,
             detail: format!("attribute {attr}: {why}"),

@@ -6,6 +6,7 @@
 //! domain rules explain why, so callers get a precise error rather than "condition
 //! failed".
 
+mod abtests;
 mod codec;
 mod codes;
 mod editions;
@@ -26,7 +27,7 @@ pub use editions::EditionClaim;
 pub use grants::{AddressLinks, ConsumeError};
 pub use orders::{CodeHold, Paid};
 pub use reports::{LATE_PAYMENT, Reads};
-pub use visits::ViewCount;
+pub use visits::{TestCells, ViewCount};
 
 use crate::ids::{IdError, OrderId, ProductId};
 use crate::order::{Order, TransitionError};

@@ -37,6 +37,18 @@ fn end_of(day: Date) -> OffsetDateTime {
         .assume_utc()
 }
 
+/// The shards each day's view counters are spread over: a launch's page views land on
+/// `VIEWS#{day}#0` … `#7` at random instead of one partition and item
+/// (docs/architecture.md, "The visitor funnel", for the arithmetic).
+pub const VIEW_SHARDS: u8 = 8;
+
+/// One running test's cells of one page view: the test, and per product counted the
+/// visitor's variant and whether the visitor is new for that product today.
+pub type TestCells = (
+    crate::visit::Name,
+    Vec<(crate::ids::ProductId, crate::visit::Name, bool)>,
+);
+
 /// One counter row of one day.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ViewCount {
@@ -231,44 +243,158 @@ impl Store {
             .collect())
     }
 
-    /// Mark `visitor` as counted for `product` on `day`: `Ok(true)` the first time that
-    /// day, `Ok(false)` after.
-    pub async fn first_visit(
+    /// Mark `visitor` as seen on `day` for each of `products` (one item per visitor and
+    /// day holding the set of products it was counted for: one write, however many
+    /// products): returns the products it had not been counted for yet today.
+    pub async fn visit(
         &self,
         day: Date,
         visitor: &crate::visit::VisitorId,
-        product: &crate::ids::ProductId,
-    ) -> Result<bool, StoreError> {
-        let mut item = key(
-            format!("VISIT#{day}#{}", visitor.as_str()),
-            format!("P#{product}"),
-        );
-        item.insert(ENTITY.into(), s("visit"));
-        item.insert(TTL.into(), ts(end_of(day) + Duration::hours(1)));
-        self.put_if(item, "attribute_not_exists(pk)", "PutItem(visit)")
+        products: &[crate::ids::ProductId],
+    ) -> Result<Vec<crate::ids::ProductId>, StoreError> {
+        if products.is_empty() {
+            return Ok(Vec::new());
+        }
+        let out = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(
+                format!("VISIT#{day}#{}", visitor.as_str()),
+                "VISIT".into(),
+            )))
+            .update_expression("ADD #products :p SET #entity = :entity, #ttl = :ttl")
+            .expression_attribute_names("#products", "products")
+            .expression_attribute_names("#entity", ENTITY)
+            .expression_attribute_names("#ttl", TTL)
+            .expression_attribute_values(
+                ":p",
+                AttributeValue::Ss(products.iter().map(|p| p.as_str().to_owned()).collect()),
+            )
+            .expression_attribute_values(":entity", s("visit"))
+            .expression_attribute_values(":ttl", ts(end_of(day) + Duration::hours(1)))
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllOld)
+            .send()
             .await
+            .map_err(aws("UpdateItem(visit)"))?;
+        let before: Vec<String> = match out.attributes().and_then(|a| a.get("products")) {
+            Some(AttributeValue::Ss(set)) => set.clone(),
+            _ => Vec::new(),
+        };
+        Ok(products
+            .iter()
+            .filter(|p| !before.iter().any(|b| b == p.as_str()))
+            .cloned()
+            .collect())
     }
 
-    /// Count one view on each of `rows` of `day` (and one visitor when `new_visitor`).
-    pub async fn count_view(
+    /// The sources that have a counter row of their own on `day` (at most the cap
+    /// [`Store::claim_source`] was given; every other source counts as `other`).
+    pub async fn day_sources(&self, day: Date) -> Result<Vec<String>, StoreError> {
+        let item = self
+            .get(
+                key(format!("SOURCES#{day}"), "SOURCES".into()),
+                true,
+                "GetItem(sources)",
+            )
+            .await?;
+        Ok(match item.as_ref().and_then(|i| i.get("names")) {
+            Some(AttributeValue::Ss(set)) => set.clone(),
+            _ => Vec::new(),
+        })
+    }
+
+    /// Give `source` a counter row of its own on `day`, unless `max` sources have one
+    /// already: the sources of the day after the call (`None`: full, and `source` is
+    /// not among them). One conditional write.
+    pub async fn claim_source(
         &self,
         day: Date,
-        rows: &[String],
-        new_visitor: bool,
+        source: &str,
+        max: usize,
+    ) -> Result<Option<Vec<String>>, StoreError> {
+        let res = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(format!("SOURCES#{day}"), "SOURCES".into())))
+            .update_expression("ADD #names :s SET #entity = :entity")
+            .condition_expression(
+                "attribute_not_exists(#names) OR size(#names) < :max OR contains(#names, :one)",
+            )
+            .expression_attribute_names("#names", "names")
+            .expression_attribute_names("#entity", ENTITY)
+            .expression_attribute_values(":s", AttributeValue::Ss(vec![source.to_owned()]))
+            .expression_attribute_values(":one", s(source))
+            .expression_attribute_values(":max", n(max))
+            .expression_attribute_values(":entity", s("sources"))
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllNew)
+            .send()
+            .await;
+        Ok(conditional(res, "UpdateItem(sources)")?.map(|out| {
+            match out.attributes().and_then(|a| a.get("names")) {
+                Some(AttributeValue::Ss(set)) => set.clone(),
+                _ => vec![source.to_owned()],
+            }
+        }))
+    }
+
+    /// Count one page view on `day` in counter shard `shard` (of [`VIEW_SHARDS`]): on
+    /// the `source`'s row, a view of each of `products` (and a visitor where `true`);
+    /// on each test's row, a view of (product, variant) (and a visitor where `true`).
+    /// One `ADD` per row, so a beacon writes `1 + tests.len()` counter items.
+    pub async fn count_views(
+        &self,
+        day: Date,
+        shard: u8,
+        source: &str,
+        products: &[(crate::ids::ProductId, bool)],
+        tests: &[TestCells],
     ) -> Result<(), StoreError> {
-        for row in rows {
-            let res = self
+        let pk = format!("VIEWS#{day}#{}", shard % VIEW_SHARDS);
+        let mut rows: Vec<(String, Vec<(String, bool)>)> = vec![(
+            format!("S#{source}"),
+            products
+                .iter()
+                .map(|(p, new)| (p.as_str().to_owned(), *new))
+                .collect(),
+        )];
+        for (test, counted) in tests {
+            rows.push((
+                format!("T#{test}"),
+                counted
+                    .iter()
+                    .map(|(p, v, new)| (format!("{p}:{v}"), *new))
+                    .collect(),
+            ));
+        }
+        for (sk, cells) in rows {
+            if cells.is_empty() {
+                continue;
+            }
+            let mut update = self
                 .client
                 .update_item()
                 .table_name(&self.table)
-                .set_key(Some(key(format!("VIEWS#{day}"), row.clone())))
-                .update_expression("ADD #views :one, #visitors :new SET #entity = :entity")
-                .expression_attribute_names("#views", "views")
-                .expression_attribute_names("#visitors", "visitors")
+                .set_key(Some(key(pk.clone(), sk)))
                 .expression_attribute_names("#entity", ENTITY)
-                .expression_attribute_values(":one", n(1))
-                .expression_attribute_values(":new", n(u8::from(new_visitor)))
                 .expression_attribute_values(":entity", s("views"))
+                .expression_attribute_values(":one", n(1));
+            if cells.iter().any(|(_, new)| !new) {
+                update = update.expression_attribute_values(":zero", n(0));
+            }
+            let mut adds = Vec::new();
+            for (i, (cell, new)) in cells.iter().enumerate() {
+                update = update
+                    .expression_attribute_names(format!("#v{i}"), format!("v:{cell}"))
+                    .expression_attribute_names(format!("#u{i}"), format!("u:{cell}"));
+                adds.push(format!(
+                    "#v{i} :one, #u{i} {}",
+                    if *new { ":one" } else { ":zero" }
+                ));
+            }
+            let res = update
+                .update_expression(format!("ADD {} SET #entity = :entity", adds.join(", ")))
                 .send()
                 .await;
             conditional(res, "UpdateItem(views)")?;
@@ -276,41 +402,75 @@ impl Store {
         Ok(())
     }
 
-    /// Every counter row of `day`.
+    /// Every counter row of `day`, summed over its shards, as
+    /// `P#{product}#S#{source}` and `P#{product}#T#{test}#{variant}` rows (the rows of
+    /// the unsharded `VIEWS#{day}` partition that shops wrote before are read too).
     pub async fn views_of(&self, day: Date) -> Result<Vec<ViewCount>, StoreError> {
-        let mut rows = Vec::new();
-        let mut start = None;
-        loop {
-            let out = self
+        let mut sums: std::collections::BTreeMap<String, (u64, u64)> = Default::default();
+        let mut partitions = vec![format!("VIEWS#{day}")];
+        partitions.extend((0..VIEW_SHARDS).map(|i| format!("VIEWS#{day}#{i}")));
+        for pk in partitions {
+            let items = self
                 .client
                 .query()
                 .table_name(&self.table)
                 .key_condition_expression("pk = :pk")
-                .expression_attribute_values(":pk", s(format!("VIEWS#{day}")))
-                .set_exclusive_start_key(start)
+                .expression_attribute_values(":pk", s(pk))
+                .into_paginator()
+                .items()
                 .send()
+                .collect::<Result<Vec<_>, _>>()
                 .await
                 .map_err(aws("Query(views)"))?;
-            for item in out.items() {
-                let num = |k: &str| {
-                    item.get(k)
-                        .and_then(|v| v.as_n().ok())
-                        .and_then(|v| v.parse().ok())
+            for item in &items {
+                let Some(sk) = item.get("sk").and_then(|v| v.as_s().ok()) else {
+                    continue;
+                };
+                let num = |v: &AttributeValue| {
+                    v.as_n()
+                        .ok()
+                        .and_then(|v| v.parse::<u64>().ok())
                         .unwrap_or(0)
                 };
-                if let Some(row) = item.get("sk").and_then(|v| v.as_s().ok()) {
-                    rows.push(ViewCount {
-                        row: row.clone(),
-                        views: num("views"),
-                        visitors: num("visitors"),
-                    });
+                if sk.starts_with("P#") {
+                    // Written before the counters were sharded: one row per cell.
+                    let e = sums.entry(sk.clone()).or_default();
+                    e.0 += item.get("views").map(num).unwrap_or(0);
+                    e.1 += item.get("visitors").map(num).unwrap_or(0);
+                    continue;
+                }
+                for (attr, value) in item {
+                    let (is_views, cell) = match attr.split_once(':') {
+                        Some(("v", cell)) => (true, cell),
+                        Some(("u", cell)) => (false, cell),
+                        _ => continue,
+                    };
+                    let row = if let Some(source) = sk.strip_prefix("S#") {
+                        format!("P#{cell}#S#{source}")
+                    } else if let Some(test) = sk.strip_prefix("T#") {
+                        let Some((product, variant)) = cell.split_once(':') else {
+                            continue;
+                        };
+                        format!("P#{product}#T#{test}#{variant}")
+                    } else {
+                        continue;
+                    };
+                    let e = sums.entry(row).or_default();
+                    if is_views {
+                        e.0 += num(value);
+                    } else {
+                        e.1 += num(value);
+                    }
                 }
             }
-            start = out.last_evaluated_key;
-            if start.is_none() {
-                break;
-            }
         }
-        Ok(rows)
+        Ok(sums
+            .into_iter()
+            .map(|(row, (views, visitors))| ViewCount {
+                row,
+                views,
+                visitors,
+            })
+            .collect())
     }
 }

@@ -248,7 +248,10 @@ async fn check_effect(
             let v: Value = serde_json::from_str(&http()?.body)?;
             ensure!(
                 v["counted"] == true
-                    && matches!(v["variants"]["headline"].as_str(), Some("a" | "b")),
+                    && matches!(v["variants"]["headline"].as_str(), Some("a" | "b"))
+                    && v["token"]
+                        .as_str()
+                        .is_some_and(|t| t.starts_with("headline:")),
                 "{v}"
             );
             let today = kiosk::clock::now().date();

@@ -1,7 +1,10 @@
 //! The visitor funnel's counting (`kiosk::funnel::Collector`) against the emulator: exact
 //! counts under concurrency, one visitor a day however many views, bots and opted-out
-//! visitors, stable variants, and the daily salt gone from the table and from memory
-//! once the day is over.
+//! visitors, stable variants, the daily salt gone from the table and from memory once
+//! the day is over; and what a script cannot do (issue 33): name its own tests or
+//! products, add visitors by changing its User-Agent, make source rows by the thousand,
+//! write more than a fixed number of items, or make an order record a variant its page
+//! did not show.
 
 use std::sync::Arc;
 
@@ -58,10 +61,41 @@ fn noon() -> OffsetDateTime {
     time::macros::datetime!(2026-11-28 12:00 UTC)
 }
 
+/// The shop's side of these tests: the product `rust-book` and the registered test
+/// `headline` (a, b).
+async fn shop(store: &kiosk::store::Store) {
+    let p = kiosk_e2e::product("rust-book", "9.00");
+    match store.create_product(&p, noon()).await {
+        Ok(()) | Err(kiosk::store::StoreError::ProductExists(_)) => {}
+        Err(e) => panic!("{e}"),
+    }
+    register(store, "headline", &["a", "b"]).await;
+}
+
+async fn register(store: &kiosk::store::Store, name: &str, variants: &[&str]) {
+    let t = kiosk::abtest::AbTest {
+        name: kiosk::visit::Name::parse(name).unwrap(),
+        variants: variants
+            .iter()
+            .map(|v| kiosk::visit::Name::parse(v).unwrap())
+            .collect(),
+        product: None,
+        created_at: noon() - Duration::days(1),
+        stopped_at: None,
+    };
+    assert!(store.create_test(&t).await.unwrap());
+}
+
+/// A collector over `t`'s table with the shop's product and test.
+async fn collector(t: &TestTable) -> Collector {
+    shop(&t.store).await;
+    Collector::new(t.store.clone()).await.unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn five_hundred_concurrent_visitors_count_exactly_five_hundred() {
     let t = TestTable::new().await.unwrap();
-    let c = Arc::new(Collector::new(t.store.clone()).await.unwrap());
+    let c = Arc::new(collector(&t).await);
     let mut tasks = Vec::new();
     for i in 0..500 {
         let c = c.clone();
@@ -86,7 +120,7 @@ async fn five_hundred_concurrent_visitors_count_exactly_five_hundred() {
 #[tokio::test]
 async fn a_visitor_counts_once_a_day_and_keeps_their_variant() {
     let t = TestTable::new().await.unwrap();
-    let c = Collector::new(t.store.clone()).await.unwrap();
+    let c = collector(&t).await;
     let day = noon().date();
     let mut seen = std::collections::BTreeSet::new();
     for i in 0..12 {
@@ -123,22 +157,16 @@ async fn a_visitor_counts_once_a_day_and_keeps_their_variant() {
         "every view in the test once"
     );
 
-    // The same variants as checkout will compute them, without a beacon.
-    let tests = vec![(
-        kiosk::visit::Name::parse("headline").unwrap(),
-        vec![
-            kiosk::visit::Name::parse("a").unwrap(),
-            kiosk::visit::Name::parse("b").unwrap(),
-        ],
-    )];
+    // The answer's token carries exactly the answer's variants.
     let agent = ua(0);
     let answer = c
         .collect(beacon(true), &from("192.0.2.1", &agent), noon())
         .await
         .unwrap();
+    let secret = t.store.variant_secret().await.unwrap();
     assert_eq!(
-        c.variants(&from("192.0.2.1", &agent), &tests),
-        answer.variants
+        kiosk::abtest::VariantToken::verify(&secret, answer.token.unwrap().as_str(), noon()),
+        Some(answer.variants)
     );
 
     // A campaign is its own source.
@@ -153,7 +181,7 @@ async fn a_visitor_counts_once_a_day_and_keeps_their_variant() {
 #[tokio::test]
 async fn bots_opt_outs_and_bad_beacons_count_no_visitor() {
     let t = TestTable::new().await.unwrap();
-    let c = Collector::new(t.store.clone()).await.unwrap();
+    let c = collector(&t).await;
     let day = noon().date();
     for bot in [
         "Googlebot/2.1 (+http://www.google.com/bot.html)",
@@ -165,10 +193,9 @@ async fn bots_opt_outs_and_bad_beacons_count_no_visitor() {
             .await
             .unwrap();
         assert!(!answer.counted, "{bot}");
-        assert_eq!(
-            answer.variants[0].1.as_str(),
-            "a",
-            "a bot sees the first variant"
+        assert!(
+            answer.variants.is_empty() && answer.token.is_none(),
+            "a bot gets no variant (the page shows its first)"
         );
     }
     let mut private = from("192.0.2.8", "Mozilla/5.0 (Macintosh) Safari/605");
@@ -176,6 +203,10 @@ async fn bots_opt_outs_and_bad_beacons_count_no_visitor() {
     let answer = c.collect(beacon(true), &private, noon()).await.unwrap();
     assert!(answer.counted);
     assert_eq!(answer.variants[0].1.as_str(), "a");
+    assert!(
+        answer.token.is_none(),
+        "in no test, so nothing for checkout to record"
+    );
     assert_eq!(
         count(&c, day, "P#rust-book#S#direct").await,
         (1, 0),
@@ -236,7 +267,7 @@ async fn bots_opt_outs_and_bad_beacons_count_no_visitor() {
 #[tokio::test]
 async fn the_days_salt_is_gone_from_the_table_and_from_memory_after_the_day() {
     let t = TestTable::new().await.unwrap();
-    let c = Collector::new(t.store.clone()).await.unwrap();
+    let c = collector(&t).await;
     let agent = ua(3);
     let sender = from("192.0.2.3", &agent);
     c.collect(beacon(false), &sender, noon()).await.unwrap();
@@ -269,32 +300,81 @@ async fn the_days_salt_is_gone_from_the_table_and_from_memory_after_the_day() {
     );
 }
 
-/// Checkout, seeing the same request identity as the page's beacon, records the variants
-/// the buyer saw on the order; a buyer who opted out is in no test.
+/// Checkout records exactly the variants of the token the page's answer carried: never
+/// recomputed, so a buyer whose network changed, or whose page showed the first variants
+/// because the answer came late (kiosk.js then passes no token), records what the page
+/// showed or nothing; a forged or altered token records nothing.
 #[tokio::test]
-async fn checkout_records_the_variants_the_buyer_saw() {
+async fn checkout_records_the_variants_the_page_showed_or_none() {
     use kiosk_e2e::{World, WorldOptions};
     let w = World::new(WorldOptions::default()).await.unwrap();
-    w.add_product("rust-book", "9.00").await;
+    shop(&w.shop.store).await;
+    register(&w.shop.store, "price-box", &["x", "y"]).await;
     let c = Collector::new(w.shop.store.clone()).await.unwrap();
-    let tests = kiosk::visit::parse_tests("headline:a.b,price-box:x.y");
+    let mut b = beacon(true);
+    b.tests.push(BeaconTest {
+        name: "price-box".into(),
+        variants: vec!["x".into(), "y".into()],
+    });
     for i in 0..6 {
         let agent = ua(i);
-        let email = w.buyer(i as u32);
-        let id = checkout_with_tests(&w, &email, "headline:a.b,price-box:x.y", &agent).await;
-        let order = w.order(&id).await;
-        // World's checkout carries no source address: the network is "unknown" to both.
-        let seen = c.variants(
-            &Sender {
-                network: Network::of(None),
-                user_agent: Some(&agent),
-                site: SITE,
-                opted_out: false,
-            },
-            &tests,
-        );
-        assert_eq!(order.variants, seen, "{i}");
-        assert_eq!(order.variants.len(), 2);
+        let answer = c
+            .collect(
+                clone_beacon(&b),
+                &from(&format!("198.51.100.{i}"), &agent),
+                kiosk_e2e::now(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(answer.variants.len(), 2);
+        let token = answer.token.clone().unwrap();
+        // Checked out from another network and another agent: the token decides.
+        let id =
+            checkout_with_variants(&w, &w.buyer(i as u32), Some(token.as_str()), &ua(99)).await;
+        assert_eq!(w.order(&id).await.variants, answer.variants, "{i}");
+    }
+    // The answer came after the page's wait: kiosk.js passes no token, nothing recorded.
+    let id = checkout_with_variants(&w, &w.buyer(50), None, &ua(1)).await;
+    assert!(w.order(&id).await.variants.is_empty());
+    // A token altered to the other variant, or made up: nothing recorded.
+    let answer = c
+        .collect(
+            clone_beacon(&b),
+            &from("198.51.100.77", &ua(1)),
+            kiosk_e2e::now(),
+        )
+        .await
+        .unwrap();
+    let token = answer.token.unwrap();
+    let (test, shown) = &answer.variants[0];
+    let other = if shown.as_str() == "a" { "b" } else { "a" };
+    let altered =
+        token
+            .as_str()
+            .replacen(&format!("{test}:{shown}"), &format!("{test}:{other}"), 1);
+    for bad in [
+        altered.as_str(),
+        "headline:b.1800000000.00112233445566778899aabbccddeeff",
+    ] {
+        let id = checkout_with_variants(&w, &w.buyer(51), Some(bad), &ua(1)).await;
+        assert!(w.order(&id).await.variants.is_empty(), "{bad}");
+    }
+}
+
+fn clone_beacon(b: &Beacon) -> Beacon {
+    Beacon {
+        products: b.products.clone(),
+        path: b.path.clone(),
+        referrer: b.referrer.clone(),
+        utm_source: b.utm_source.clone(),
+        tests: b
+            .tests
+            .iter()
+            .map(|t| BeaconTest {
+                name: t.name.clone(),
+                variants: t.variants.clone(),
+            })
+            .collect(),
     }
 }
 
@@ -305,27 +385,37 @@ async fn checkout_records_the_variants_the_buyer_saw() {
 async fn the_funnel_counts_visitors_checkouts_and_sales_per_variant() {
     use kiosk_e2e::{World, WorldOptions};
     let w = World::new(WorldOptions::default()).await.unwrap();
-    w.add_product("rust-book", "9.00").await;
+    shop(&w.shop.store).await;
     let c = Collector::new(w.shop.store.clone()).await.unwrap();
     let now = kiosk_e2e::now();
-    let tests = kiosk::visit::parse_tests("headline:a.b");
     let buyer_agent = ua(100);
-    let buyer_variant = c.variants(&unknown_network(&buyer_agent), &tests)[0]
-        .1
-        .clone();
-    let other_agent = (101..200)
-        .map(ua)
-        .find(|a| c.variants(&unknown_network(a), &tests)[0].1 != buyer_variant)
-        .expect("an agent that hashes to the other variant");
-    for agent in [&buyer_agent, &other_agent] {
-        let answer = c
-            .collect(beacon(true), &unknown_network(agent), now)
+    let bought = c
+        .collect(beacon(true), &unknown_network(&buyer_agent), now)
+        .await
+        .unwrap();
+    assert!(bought.counted);
+    let buyer_variant = bought.variants[0].1.clone();
+    let mut other_seen = false;
+    for i in 101..200 {
+        let agent = ua(i);
+        let a = c
+            .collect(beacon(true), &unknown_network(&agent), now)
             .await
             .unwrap();
-        assert!(answer.counted);
+        if a.variants[0].1 != buyer_variant {
+            other_seen = true;
+            break;
+        }
     }
+    assert!(other_seen, "an agent that hashes to the other variant");
     let email = w.buyer(1);
-    let id = checkout_with_tests(&w, &email, "headline:a.b", &buyer_agent).await;
+    let id = checkout_with_variants(
+        &w,
+        &email,
+        bought.token.as_ref().map(|t| t.as_str()),
+        &buyer_agent,
+    )
+    .await;
     assert_eq!(
         w.notify_signed(id.as_str(), "9.00", "TRADE_SUCCESS")
             .await
@@ -336,20 +426,24 @@ async fn the_funnel_counts_visitors_checkouts_and_sales_per_variant() {
     let today = now.date();
     let f = w.shop.store.funnel(today, today, None).await.unwrap();
     let all = &f.by_product["rust-book"];
-    assert_eq!(
-        (all.visitors, all.checkouts, all.paid, all.downloaded),
-        (2, 1, 1, 0)
-    );
+    let visitors = all.visitors;
+    assert!(visitors >= 2, "{visitors}");
+    assert_eq!((all.checkouts, all.paid, all.downloaded), (1, 1, 0));
     assert_eq!(all.revenue.get("CNY"), Some(&900));
     let variants = &f.tests[&("rust-book".to_owned(), "headline".to_owned())];
-    let bought = &variants[buyer_variant.as_str()];
-    assert_eq!((bought.visitors, bought.checkouts, bought.paid), (1, 1, 1));
+    let on_bought = &variants[buyer_variant.as_str()];
+    assert_eq!((on_bought.checkouts, on_bought.paid), (1, 1));
     let other = variants
         .iter()
         .find(|(v, _)| v.as_str() != buyer_variant.as_str())
         .map(|(_, s)| s)
         .unwrap();
     assert_eq!((other.visitors, other.checkouts, other.paid), (1, 0, 0));
+    assert_eq!(
+        variants.values().map(|s| s.visitors).sum::<u64>(),
+        visitors,
+        "every visitor in the test once"
+    );
 }
 
 /// A visitor as World's checkout is seen: no source address, so the network "unknown".
@@ -368,7 +462,7 @@ fn unknown_network(agent: &str) -> Sender<'_> {
 async fn only_the_shops_pages_are_counted() {
     use lambda_http::Body;
     let t = TestTable::new().await.unwrap();
-    let c = Collector::new(t.store.clone()).await.unwrap();
+    let c = collector(&t).await;
     let config = kiosk::config::CollectConfig {
         table_name: t.name.clone(),
         sites: vec![SITE.to_owned()],
@@ -419,18 +513,22 @@ async fn only_the_shops_pages_are_counted() {
     );
 }
 
-/// A form checkout of `rust-book` from a page with `tests`, as `agent`; its order.
-async fn checkout_with_tests(
+/// A form checkout of `rust-book` carrying the page's variant token `vt`, as `agent`;
+/// its order.
+async fn checkout_with_variants(
     w: &kiosk_e2e::World,
     email: &str,
-    tests: &str,
+    vt: Option<&str>,
     agent: &str,
 ) -> kiosk::OrderId {
-    let body = kiosk::form::encode_pairs(&[
-        ("product_id".into(), "rust-book".into()),
-        ("email".into(), email.into()),
-        ("tests".into(), tests.into()),
-    ]);
+    let mut pairs = vec![
+        ("product_id".to_owned(), "rust-book".to_owned()),
+        ("email".to_owned(), email.to_owned()),
+    ];
+    if let Some(vt) = vt {
+        pairs.push(("vt".to_owned(), vt.to_owned()));
+    }
+    let body = kiosk::form::encode_pairs(&pairs);
     let resp = w
         .checkout(
             &body,
@@ -444,4 +542,192 @@ async fn checkout_with_tests(
     let query = kiosk::alipay::parse_form(url.split_once('?').unwrap().1).unwrap();
     let biz: serde_json::Value = serde_json::from_str(&query["biz_content"]).unwrap();
     kiosk::OrderId::parse(biz["out_trade_no"].as_str().unwrap()).unwrap()
+}
+
+/// What one script cannot do to the counts (issue 33).
+#[tokio::test]
+async fn a_script_cannot_name_its_own_tests_products_or_visitors() {
+    let t = TestTable::new().await.unwrap();
+    let c = collector(&t).await;
+    let day = noon().date();
+    // Unregistered test, a registered test with other variants, an unknown product:
+    // nothing stored for them, and no variant answered for them.
+    let mut b = beacon(false);
+    b.products = vec!["rust-book".into(), "no-such-book".into()];
+    b.tests = vec![
+        BeaconTest {
+            name: "made-up".into(),
+            variants: vec!["a".into(), "b".into()],
+        },
+        BeaconTest {
+            name: "headline".into(),
+            variants: vec!["b".into()],
+        },
+    ];
+    let answer = c
+        .collect(b, &from("192.0.2.60", &ua(60)), noon())
+        .await
+        .unwrap();
+    assert!(
+        answer.variants.is_empty() && answer.token.is_none(),
+        "{answer:?}"
+    );
+    let rows: Vec<String> = t
+        .store
+        .views_of(day)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.row)
+        .collect();
+    assert_eq!(
+        rows,
+        ["P#rust-book#S#direct"],
+        "only the real product, in no test"
+    );
+    // A beacon about no product of the shop counts nothing at all.
+    let mut b = beacon(true);
+    b.products = vec!["no-such-book".into()];
+    let answer = c
+        .collect(b, &from("192.0.2.61", &ua(61)), noon())
+        .await
+        .unwrap();
+    assert!(!answer.counted);
+    assert_eq!(t.store.views_of(day).await.unwrap().len(), 1);
+
+    // Fifty User-Agents from one network: at most the day's cap of new visitors.
+    for i in 0..50 {
+        c.collect(beacon(true), &from("203.0.113.200", &ua(1000 + i)), noon())
+            .await
+            .unwrap();
+    }
+    let (views, visitors) = count(&c, day, "P#rust-book#S#direct").await;
+    assert_eq!(views, 51);
+    assert_eq!(
+        visitors,
+        1 + u64::from(kiosk::funnel::NEW_VISITORS_PER_NETWORK_DAY),
+        "the network adds at most its cap"
+    );
+    let (a, b) = (
+        count(&c, day, "P#rust-book#T#headline#a").await,
+        count(&c, day, "P#rust-book#T#headline#b").await,
+    );
+    assert_eq!(
+        a.1 + b.1,
+        u64::from(kiosk::funnel::NEW_VISITORS_PER_NETWORK_DAY)
+    );
+
+    // Sources: the day's first SOURCES_PER_DAY get rows of their own, the rest `other`.
+    let extra = kiosk::funnel::SOURCES_PER_DAY + 10;
+    for i in 0..extra {
+        let mut b = beacon(false);
+        b.utm_source = Some(format!("junk{i}"));
+        c.collect(b, &from(&format!("198.51.100.{}", i % 200), &ua(i)), noon())
+            .await
+            .unwrap();
+    }
+    let rows = t.store.views_of(day).await.unwrap();
+    let sources = rows
+        .iter()
+        .filter(|r| r.row.starts_with("P#rust-book#S#junk"))
+        .count();
+    assert_eq!(sources, kiosk::funnel::SOURCES_PER_DAY);
+    let other = rows
+        .iter()
+        .find(|r| r.row == "P#rust-book#S#other")
+        .expect("the rest count as other");
+    assert_eq!(other.views, 10);
+}
+
+/// One beacon with ten products and five tests, every one registered, writes at most
+/// `MAX_WRITES_PER_BEACON` items (counted from the requests the emulator recorded).
+#[tokio::test]
+async fn one_beacon_writes_a_bounded_number_of_items() {
+    let t = TestTable::new().await.unwrap();
+    shop(&t.store).await;
+    let mut products = Vec::new();
+    for i in 0..10 {
+        let id = format!("book-{i}");
+        t.store
+            .create_product(&kiosk_e2e::product(&id, "9.00"), noon())
+            .await
+            .unwrap();
+        products.push(id);
+    }
+    let mut tests = Vec::new();
+    for i in 0..4 {
+        let name = format!("test-{i}");
+        register(&t.store, &name, &["a", "b"]).await;
+        tests.push(BeaconTest {
+            name,
+            variants: vec!["a".into(), "b".into()],
+        });
+    }
+    tests.push(BeaconTest {
+        name: "headline".into(),
+        variants: vec!["a".into(), "b".into()],
+    });
+    // A store whose every request the emulator records under its own app id.
+    let app = kiosk_localaws::iam::app_id(&t.name.replace("kiosk-test-", ""), "beacon-writes");
+    let sdk = kiosk_localaws::emulator_config()
+        .await
+        .unwrap()
+        .to_builder()
+        .app_name(aws_config::AppName::new(app.clone()).unwrap())
+        .build();
+    let store = kiosk::store::Store::new(aws_sdk_dynamodb::Client::new(&sdk), &t.name);
+    let c = Collector::new(store).await.unwrap();
+    let endpoint = std::env::var("AWS_ENDPOINT_URL").unwrap();
+    let http = reqwest::Client::new();
+    let writes = |recorded: &[kiosk_localaws::iam::Recorded]| {
+        recorded
+            .iter()
+            .filter(|r| {
+                [
+                    "PutItem",
+                    "UpdateItem",
+                    "DeleteItem",
+                    "TransactWriteItems",
+                    "BatchWriteItem",
+                ]
+                .iter()
+                .any(|op| r.target.ends_with(&format!(".{op}")))
+            })
+            .count()
+    };
+    // The day's first beacon makes the day's salt (one more write, once a day).
+    c.collect(beacon(false), &from("192.0.2.89", &ua(89)), noon())
+        .await
+        .unwrap();
+    let before = writes(
+        &kiosk_localaws::iam::recorded(&http, &endpoint, &app)
+            .await
+            .unwrap(),
+    );
+    let b = Beacon {
+        products,
+        path: Some("/".into()),
+        referrer: Some("news.example.org".into()),
+        utm_source: None,
+        tests,
+    };
+    let answer = c
+        .collect(b, &from("192.0.2.90", &ua(90)), noon())
+        .await
+        .unwrap();
+    assert!(answer.counted);
+    assert_eq!(answer.variants.len(), 5);
+    let after = writes(
+        &kiosk_localaws::iam::recorded(&http, &endpoint, &app)
+            .await
+            .unwrap(),
+    );
+    let n = after - before;
+    assert!(
+        n <= kiosk::funnel::MAX_WRITES_PER_BEACON,
+        "{n} writes, more than {}",
+        kiosk::funnel::MAX_WRITES_PER_BEACON
+    );
+    // Beacon count, visit marker, new visitor, new source, source row, five test rows.
+    assert_eq!(n, 10);
 }

@@ -933,8 +933,7 @@ fn request(email: &str, channel: Option<ChannelKind>) -> CheckoutRequest {
         code: None,
         claim: None,
         lang: kiosk::i18n::Lang::EN,
-        tests: Vec::new(),
-        user_agent: None,
+        variants: None,
         product_id: ProductId::parse(BOOK).unwrap(),
         email: Email::parse(email).unwrap(),
         device: kiosk::channel::Device::Desktop,
@@ -1051,8 +1050,7 @@ async fn an_alipay_only_shop_refuses_stripe_and_other_currencies_before_writing(
         .start(
             CheckoutRequest {
                 lang: kiosk::i18n::Lang::EN,
-                tests: Vec::new(),
-                user_agent: None,
+                variants: None,
                 product_id: ProductId::parse("rust-book").unwrap(),
                 ..request(&email, None)
             },

@@ -130,6 +130,18 @@ pub fn sample_products() -> Vec<(Product, Vec<u8>)> {
     ]
 }
 
+/// The example site's registered A/B test, `pitch` (a, b).
+pub fn sample_test(now: time::OffsetDateTime) -> kiosk::abtest::AbTest {
+    let name = |s: &str| kiosk::visit::Name::parse(s).unwrap_or_else(|| unreachable!());
+    kiosk::abtest::AbTest {
+        name: name("pitch"),
+        variants: vec![name("a"), name("b")],
+        product: None,
+        created_at: now,
+        stopped_at: None,
+    }
+}
+
 /// The sample discount code: 20% off every product, no limit (the example site links to
 /// the book with `?code=LAUNCH`).
 pub fn sample_code(now: time::OffsetDateTime) -> kiosk::pricing::Code {
@@ -218,5 +230,8 @@ pub async fn prepare(
     }
     // `false`: it exists already (kept, with its uses).
     store.create_code(&sample_code(now)).await?;
+    // The example site's A/B test (`data-kiosk-test="pitch"`), registered as an author
+    // does with `kiosk test add pitch --variants a,b`; `false`: registered already.
+    store.create_test(&sample_test(now)).await?;
     Ok(())
 }

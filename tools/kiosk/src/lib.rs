@@ -2,6 +2,7 @@
 //! orders, sales, resending links, reconciling and refunds. `main.rs` only parses and reports; each command
 //! lives in its own module.
 
+pub mod abtests;
 pub mod codes;
 pub mod funnel;
 pub mod preview;
@@ -42,6 +43,9 @@ pub enum Command {
     /// Make, list and disable discount codes.
     #[command(subcommand)]
     Code(codes::CodeCommand),
+    /// Register, list and stop the A/B tests the funnel counts.
+    #[command(subcommand)]
+    Test(abtests::TestCommand),
     /// Upload a new edition and mail every paying buyer a fresh link to it (resumable).
     Update(update::UpdateArgs),
     /// List orders, optionally by product, status and date.
@@ -78,6 +82,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<bool> {
     match cli.command {
         Command::Product(cmd) => products::run(&target, cmd, now).await.map(|()| true),
         Command::Code(cmd) => codes::run(&target, cmd, now).await.map(|()| true),
+        Command::Test(cmd) => abtests::run(&target, cmd, now).await.map(|()| true),
         Command::Update(a) => update::run(&target, a, now).await,
         Command::Orders(a) => report::orders(&target, a).await.map(|()| true),
         Command::Sales(a) => report::run_sales(&target, a).await.map(|()| true),

@@ -514,15 +514,22 @@ mod tests {
             ("DeleteItem", "SALT"),
             ("GetItem", "SECRET"),
             ("PutItem", "SECRET"),
-            ("UpdateItem", "VIEWS#2026-11-28"),
-            ("Query", "VIEWS#2026-11-28"),
-            ("PutItem", "VISIT#2026-11-28#abc"),
-            ("UpdateItem", "BEACON#NET#192.0.2.1#1795000000"),
+            ("UpdateItem", "VIEWS#2026-11-28#3"),
+            ("UpdateItem", "VISIT#2026-11-28#abc"),
+            ("UpdateItem", "BEACON#NET#h:0123#1795000000"),
+            ("UpdateItem", "VISITORS#NET#h:0123#1795000000"),
+            ("UpdateItem", "SOURCES#2026-11-28"),
+            ("GetItem", "SOURCES#2026-11-28"),
+            ("Query", "TESTS"),
+            ("BatchGetItem", "PRODUCT#rust-book"),
         ] {
             assert!(allowed(collect, &item(action, pk)), "{action} {pk}");
         }
         for (action, pk) in [
             ("GetItem", "PRODUCT#rust-book"),
+            ("UpdateItem", "TESTS"),
+            ("PutItem", "TESTS"),
+            ("PutItem", "VISIT#2026-11-28#abc"),
             ("PutItem", "ORDER#K1"),
             ("UpdateItem", "GRANT#x"),
             ("DeleteItem", "VIEWS#2026-11-28"),

@@ -302,6 +302,41 @@ mod tests {
         assert_eq!(def.key_schema.len(), 2);
     }
 
+    /// Every route has a throttle of its own on the stage, so a flood of page views
+    /// cannot use up the allowance of notifications or checkouts, and the page-view
+    /// route takes a launch (1,000 a second).
+    #[test]
+    fn every_route_is_throttled_for_its_own_traffic() {
+        let doc: serde_norway::Value = serde_norway::from_str(TEMPLATE).unwrap();
+        let resources = doc["Resources"].as_mapping().unwrap();
+        let routes: Vec<String> = resources
+            .values()
+            .filter(|r| r["Type"].as_str() == Some("AWS::ApiGatewayV2::Route"))
+            .map(|r| r["Properties"]["RouteKey"].as_str().unwrap().to_owned())
+            .collect();
+        assert!(routes.len() >= 9, "{routes:?}");
+        let settings = doc["Resources"]["HttpApiStage"]["Properties"]["RouteSettings"]
+            .as_mapping()
+            .expect("per-route settings on the stage");
+        let rate = |route: &str| {
+            settings
+                .get(route)
+                .and_then(|s| s["ThrottlingRateLimit"].as_u64())
+                .unwrap_or_else(|| panic!("{route} has no throttle of its own"))
+        };
+        for route in &routes {
+            let burst = settings[route.as_str()]["ThrottlingBurstLimit"]
+                .as_u64()
+                .unwrap();
+            assert!(burst >= rate(route), "{route}: burst below rate");
+        }
+        assert!(rate("POST /t") >= 1000, "a launch's page views");
+        assert!(rate("POST /notify/{channel}") >= 50);
+        assert!(rate("POST /checkout") >= 50);
+        // Together within API Gateway's regional 10,000 a second.
+        assert!(routes.iter().map(|r| rate(r)).sum::<u64>() <= 10_000);
+    }
+
     #[test]
     fn every_alarm_filter_counts_a_message_the_code_logs() {
         let filters = metric_filter_messages(TEMPLATE).unwrap();

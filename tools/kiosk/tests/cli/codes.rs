@@ -245,3 +245,51 @@ async fn products_sell_at_a_price_the_buyer_names_or_for_free() {
         "none for JPY",
     );
 }
+
+/// `kiosk test add|list|stop`: what the funnel counts is what the author registered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tests_are_registered_listed_and_stopped() {
+    let w = World::new(WorldOptions::default()).await.unwrap();
+    let bucket = bucket_for(&w).await;
+    w.add_product("book", "9.00").await;
+    let k = |args: &[&str]| kiosk(&w, &bucket, args, &[]);
+    let out = ok(&k(&["test", "add", "headline", "--variants", "a,b"]));
+    assert!(
+        out.contains("added headline: a, b, every product, running"),
+        "{out}"
+    );
+    ok(&k(&[
+        "test",
+        "add",
+        "price-box",
+        "--variants",
+        "x,y,z",
+        "--product",
+        "book",
+    ]));
+    fails(
+        &k(&["test", "add", "headline", "--variants", "a,b"]),
+        "exists already",
+    );
+    fails(&k(&["test", "add", "solo", "--variants", "a"]), "2 to 4");
+    fails(
+        &k(&["test", "add", "Bad Name", "--variants", "a,b"]),
+        "lowercase",
+    );
+    fails(
+        &k(&["test", "add", "t", "--variants", "a,b", "--product", "nope"]),
+        "no product nope",
+    );
+    let out = ok(&k(&["test", "list"]));
+    assert!(out.contains("price-box: x, y, z, book, running"), "{out}");
+    let out = ok(&k(&["test", "stop", "headline"]));
+    assert!(out.contains("stopped headline"), "{out}");
+    fails(&k(&["test", "stop", "headline"]), "no running test");
+    let stored = w.shop.store.tests().await.unwrap();
+    assert_eq!(stored.len(), 2);
+    assert!(
+        stored
+            .iter()
+            .any(|t| t.name.as_str() == "headline" && !t.running())
+    );
+}
