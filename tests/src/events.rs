@@ -251,6 +251,17 @@ impl EventStack {
                     self.w.t.name
                 ),
             ),
+            (
+                "VisitsTable",
+                kiosk_localaws::visits_table_of(&self.w.t.name),
+            ),
+            (
+                "VisitsTable.Arn",
+                format!(
+                    "arn:aws:dynamodb:us-east-1:123456789012:table/{}",
+                    kiosk_localaws::visits_table_of(&self.w.t.name)
+                ),
+            ),
             ("FilesBucket", self.bucket.clone()),
             ("FilesBucket.Arn", format!("arn:aws:s3:::{}", self.bucket)),
             ("HttpApi", API_ID.to_owned()),

@@ -123,21 +123,38 @@ fn building(op: &'static str) -> impl FnOnce(aws_sdk_dynamodb::error::BuildError
     }
 }
 
+/// The name of the second table that belongs to `table`: the template names it so
+/// (`VisitsTable`, `{Table}-visits`), and the local emulator makes it beside every table.
+pub fn visits_table_of(table: &str) -> String {
+    format!("{table}-visits")
+}
+
 #[derive(Clone, Debug)]
 pub struct Store {
     client: Client,
     table: String,
+    /// The second table (docs/architecture.md, "Data model"): what may be known of a
+    /// visitor or a network for a day (the day's salt, visit markers, the per-network
+    /// counters and resend slots). No point-in-time recovery, no backups: gone is gone.
+    visits: String,
     /// The day's salt, kept in memory while the day lasts, for [`Store::network_tag`].
     salt: std::sync::Arc<std::sync::Mutex<Option<(time::Date, crate::visit::DailySalt)>>>,
 }
 
 impl Store {
     pub fn new(client: Client, table: impl Into<String>) -> Self {
+        let table = table.into();
         Store {
             client,
-            table: table.into(),
+            visits: visits_table_of(&table),
+            table,
             salt: Default::default(),
         }
+    }
+
+    /// The second table's name ([`visits_table_of`] the main one).
+    pub fn visits_table(&self) -> &str {
+        &self.visits
     }
 
     pub fn table(&self) -> &str {

@@ -1,7 +1,9 @@
-//! The items behind "email me my links"' limits ([`crate::resend`] has the policy) and
-//! checkout's per-network rate: a slot per address and network, and fixed-window
-//! counters. Each is one conditional
-//! write, so a limit holds across concurrent Lambda instances.
+//! The items behind "email me my links"' limits ([`crate::resend`] has the policy),
+//! checkout's per-network rates and the free copies' caps: a slot per address and
+//! network, and fixed-window counters. Each is one conditional write, so a limit holds
+//! across concurrent Lambda instances. What is keyed by a network (its counters, the
+//! resend slots) lives in the second table ([`super::visits_table_of`]), which keeps no
+//! backups; the per-address and shop-wide counters in the main one.
 
 use time::{Duration, OffsetDateTime};
 
@@ -24,7 +26,7 @@ impl Store {
         let res = self
             .client
             .put_item()
-            .table_name(&self.table)
+            .table_name(&self.visits)
             .set_item(Some(codec::resend_item(
                 email,
                 network.as_str(),
@@ -49,6 +51,7 @@ impl Store {
         now: OffsetDateTime,
     ) -> Result<bool, StoreError> {
         self.count_now(
+            &self.visits,
             |start| codec::network_counter_key(counter, network.as_str(), start),
             limit,
             window,
@@ -70,7 +73,7 @@ impl Store {
         let res = self
             .client
             .update_item()
-            .table_name(&self.table)
+            .table_name(&self.visits)
             .set_key(Some(codec::network_counter_key(
                 counter,
                 network.as_str(),
@@ -99,6 +102,7 @@ impl Store {
     ) -> Result<bool, StoreError> {
         let span = window.whole_seconds();
         self.count_now(
+            &self.table,
             |start| codec::shop_counter_key(counter, span, start),
             limit,
             window,
@@ -131,6 +135,7 @@ impl Store {
         now: OffsetDateTime,
     ) -> Result<bool, StoreError> {
         self.count_now(
+            &self.table,
             |start| codec::address_counter_key(counter, email, start),
             limit,
             window,
@@ -143,13 +148,14 @@ impl Store {
     /// for that window's start.
     async fn count_now(
         &self,
+        table: &str,
         key: impl FnOnce(OffsetDateTime) -> Item,
         limit: u32,
         window: Duration,
         now: OffsetDateTime,
     ) -> Result<bool, StoreError> {
         let start = window_start(now, window);
-        self.count_in_window(key(start), limit, start + window)
+        self.count_in_window(table, key(start), limit, start + window)
             .await
     }
 
@@ -157,6 +163,7 @@ impl Store {
     /// removes it a day after its window `ends`.
     async fn count_in_window(
         &self,
+        table: &str,
         key: Item,
         limit: u32,
         ends: OffsetDateTime,
@@ -164,7 +171,7 @@ impl Store {
         let res = self
             .client
             .update_item()
-            .table_name(&self.table)
+            .table_name(table)
             .set_key(Some(key))
             .update_expression("ADD #count :one SET #entity = :entity, #ttl = :ttl")
             .condition_expression("attribute_not_exists(#count) OR #count < :limit")

@@ -1,4 +1,5 @@
-//! The visitor funnel's items ([`crate::visit`]):
+//! The visitor funnel's items ([`crate::visit`]). In the second table
+//! ([`super::visits_table_of`]: no point-in-time recovery, no backups):
 //!
 //! - `SALT` / `DAY#{date}`: one UTC day's salt. Made on the day's first view (a
 //!   conditional put, so concurrent first views agree on one); whoever made it deletes
@@ -110,9 +111,15 @@ impl Store {
             AttributeValue::B(fresh.as_bytes().to_vec().into()),
         );
         item.insert(TTL.into(), ts(end_of(day) + Duration::hours(1)));
-        let won = self
-            .put_if(item, "attribute_not_exists(pk)", "PutItem(salt)")
-            .await?;
+        let res = self
+            .client
+            .put_item()
+            .table_name(&self.visits)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await;
+        let won = conditional(res, "PutItem(salt)")?.is_some();
         if !won {
             // Another instance made the day's salt first (and deletes the old ones).
             return self
@@ -131,7 +138,7 @@ impl Store {
         for past in self.salt_days().await?.into_iter().filter(|d| *d < day) {
             self.client
                 .delete_item()
-                .table_name(&self.table)
+                .table_name(&self.visits)
                 .set_key(Some(key(SALT_PK.into(), day_key(past))))
                 .send()
                 .await
@@ -194,7 +201,7 @@ impl Store {
         let out = self
             .client
             .get_item()
-            .table_name(&self.table)
+            .table_name(&self.visits)
             .set_key(Some(key(SALT_PK.into(), day_key(day))))
             .consistent_read(true)
             .send()
@@ -220,7 +227,7 @@ impl Store {
         let out = self
             .client
             .query()
-            .table_name(&self.table)
+            .table_name(&self.visits)
             .key_condition_expression("pk = :pk")
             .expression_attribute_values(":pk", s(SALT_PK))
             .projection_expression("sk")
@@ -258,7 +265,7 @@ impl Store {
         let out = self
             .client
             .update_item()
-            .table_name(&self.table)
+            .table_name(&self.visits)
             .set_key(Some(key(
                 format!("VISIT#{day}#{}", visitor.as_str()),
                 "VISIT".into(),

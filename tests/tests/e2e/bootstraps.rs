@@ -188,6 +188,16 @@ async fn every_event_through_the_real_bootstraps() -> Result<()> {
         );
     }
 
+    // No function logs the address a request came from (every event comes from
+    // 192.0.2.10; the per-network limits log the network's hash).
+    for (name, rie) in &running {
+        let out = rie.output();
+        ensure!(
+            !out.contains("192.0.2.10"),
+            "{name} logged the request's source address:\n{out}"
+        );
+    }
+
     report("function                 init ms   peak RSS (bootstrap, debug build)");
     for (name, rie) in &running {
         let init = rie

@@ -400,3 +400,135 @@ async fn one_network_holds_at_most_one_pending_use_of_a_code() {
     }
     assert_eq!(uses().await, 5);
 }
+
+/// Every item of both of the shop's tables, as text (test-only: a whole scan).
+async fn every_item(w: &World) -> Vec<String> {
+    let mut out = Vec::new();
+    for table in [w.t.name.clone(), kiosk_localaws::visits_table_of(&w.t.name)] {
+        let items =
+            w.t.client
+                .scan()
+                .table_name(&table)
+                .into_paginator()
+                .items()
+                .send()
+                .collect::<Result<Vec<_>, _>>()
+                .await
+                .unwrap();
+        out.extend(items.iter().map(|i| format!("{i:?}")));
+    }
+    out
+}
+
+/// Does `text` hold something written like an IPv4 address (four dot-separated numbers
+/// of at most three digits)?
+fn has_ipv4(text: &str) -> bool {
+    let b = text.as_bytes();
+    (0..b.len()).any(|start| {
+        if start > 0 && (b[start - 1].is_ascii_digit() || b[start - 1] == b'.') {
+            return false;
+        }
+        let mut i = start;
+        for part in 0..4 {
+            let digits = b[i..].iter().take_while(|c| c.is_ascii_digit()).count();
+            if !(1..=3).contains(&digits) {
+                return false;
+            }
+            i += digits;
+            if part < 3 {
+                if b.get(i) != Some(&b'.') {
+                    return false;
+                }
+                i += 1;
+            }
+        }
+        !b.get(i).is_some_and(|c| c.is_ascii_digit() || *c == b'.')
+    })
+}
+
+/// After a purchase, a free claim, "email me my links" and 100 page views from IPv4 and
+/// IPv6 networks, no item of either table holds an address (every per-network key is a
+/// hash under the day's salt, which lives in the table without backups).
+#[tokio::test]
+async fn no_table_holds_an_address() {
+    assert!(
+        has_ipv4("x 192.0.2.1 y") && !has_ipv4("2026-12-07 9.00 1.2.3") && !has_ipv4("1.2.3.4.5")
+    );
+    let w = World::new(WorldOptions::default()).await.unwrap();
+    w.add_product("rust-book", "9.00").await;
+    w.add_product("sampler", "0.00").await;
+    let v4 = "198.51.100.23";
+    let v6 = "2001:db8:abcd:12::7";
+    // A purchase, paid.
+    let resp = checkout_from(
+        &w.checkout,
+        &form("rust-book", &w.buyer(1), &[]),
+        "application/json",
+        v4,
+    )
+    .await;
+    let v: serde_json::Value = serde_json::from_str(&body_string(&resp)).unwrap();
+    let id = v["order_id"].as_str().unwrap().to_owned();
+    assert_eq!(w.notify_signed(&id, "9.00", "TRADE_SUCCESS").await.0, 200);
+    // A free claim from IPv6, and a code lookup that fails.
+    let token = claim_token(&w.checkout, "sampler", v6).await;
+    let resp = checkout_from(
+        &w.checkout,
+        &form("sampler", &w.buyer(2), &[("claim", &token)]),
+        "application/json",
+        v6,
+    )
+    .await;
+    assert_eq!(resp.status(), 200);
+    let (status, _) = buy_page_from(&w.checkout, "/buy/rust-book?code=NOPE", v6).await;
+    assert_eq!(status, 200);
+    // "Email me my links" from both.
+    let sdk = kiosk_localaws::emulator_config().await.unwrap();
+    let downloads = kiosk::downloads::Downloads::from_sdk(&sdk, w.shop.config.clone());
+    for ip in [v4, v6] {
+        downloads
+            .resend(
+                &Email::parse(&w.buyer(1)).unwrap(),
+                &kiosk::net::Network::of(Some(ip)),
+                kiosk::i18n::Lang::EN,
+                now(),
+            )
+            .await
+            .unwrap();
+    }
+    // 100 page views.
+    let c = kiosk::funnel::Collector::new(w.shop.store.clone())
+        .await
+        .unwrap();
+    for i in 0..100u32 {
+        let ip = if i % 2 == 0 {
+            v4.to_owned()
+        } else {
+            format!("2001:db8:abcd:{i:x}::1")
+        };
+        let agent = format!("Mozilla/5.0 (X11; Linux x86_64) Chrome/126.0 visitor-{i}");
+        let beacon = kiosk::funnel::Beacon {
+            products: vec!["rust-book".into()],
+            ..Default::default()
+        };
+        let from = kiosk::funnel::Sender {
+            network: kiosk::net::Network::of(Some(&ip)),
+            user_agent: Some(&agent),
+            site: "https://example.com",
+            opted_out: false,
+        };
+        c.collect(beacon, &from, now()).await.unwrap();
+    }
+    let items = every_item(&w).await;
+    assert!(items.len() > 10, "the tables hold the shop's items");
+    for item in &items {
+        assert!(!has_ipv4(item), "an IPv4 address is stored: {item}");
+        assert!(
+            !item.contains("2001:db8"),
+            "an IPv6 network is stored: {item}"
+        );
+    }
+    // The per-network counters are there, under their hash, in the second table.
+    let visits: Vec<&String> = items.iter().filter(|i| i.contains("NET#h:")).collect();
+    assert!(visits.len() >= 4, "{visits:?}");
+}

@@ -551,6 +551,7 @@ Resources:
             .into(),
             resources: [
                 ("Table".into(), "t".into()),
+                ("VisitsTable".into(), "t-visits".into()),
                 ("FilesBucket".into(), "b".into()),
                 ("HttpApi".into(), "api-id".into()),
                 ("MailConfigurationSet".into(), "kiosk-mail".into()),

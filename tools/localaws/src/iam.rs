@@ -411,6 +411,7 @@ mod tests {
     }
 
     const TABLE: &str = "arn:aws:dynamodb:us-east-1:123456789012:table/t";
+    const VISITS: &str = "arn:aws:dynamodb:us-east-1:123456789012:table/t-visits";
 
     fn values(sender: &str, sandbox: bool) -> Values {
         Values {
@@ -426,6 +427,8 @@ mod tests {
             resources: [
                 ("Table", "t"),
                 ("Table.Arn", TABLE),
+                ("VisitsTable", "t-visits"),
+                ("VisitsTable.Arn", VISITS),
                 ("FilesBucket", "b"),
                 ("FilesBucket.Arn", "arn:aws:s3:::b"),
                 ("HttpApi", "api"),
@@ -449,6 +452,14 @@ mod tests {
         }
     }
 
+    /// An item of the second table (no backups).
+    fn visits_item(action: &str, pk: &str) -> Request {
+        Request {
+            resource: VISITS.into(),
+            ..item(action, pk)
+        }
+    }
+
     /// Checkout reads products and codes, writes new orders (a free one with its grant
     /// and its mail's state) and reserves a code's use; it cannot rewrite a price or
     /// make a code.
@@ -464,11 +475,29 @@ mod tests {
             ("UpdateItem", "ORDER#K1"),
             ("GetItem", "CODES"),
             ("UpdateItem", "CODES"),
-            ("UpdateItem", "FREE#NET#192.0.2.1#1"),
             ("UpdateItem", "FREE#DAY#1#a@example.com"),
+            ("UpdateItem", "FREE#SHOP#3600#1"),
+            ("GetItem", "HOLD#LAUNCH#h:0123"),
+            ("PutItem", "HOLD#LAUNCH#h:0123"),
         ] {
             assert!(allowed(checkout, &item(action, pk)), "{action} {pk}");
         }
+        // Its per-network counters and the day's salt, only in the table without
+        // backups.
+        for (action, pk) in [
+            ("UpdateItem", "CHECKOUT#NET#h:0123#1"),
+            ("UpdateItem", "FREE#NET#h:0123#1"),
+            ("UpdateItem", "CODEMISS#NET#h:0123#1"),
+            ("GetItem", "SALT"),
+            ("PutItem", "SALT"),
+        ] {
+            assert!(allowed(checkout, &visits_item(action, pk)), "{action} {pk}");
+            assert!(
+                !allowed(checkout, &item(action, pk)),
+                "{action} {pk} in the main table"
+            );
+        }
+        assert!(!allowed(checkout, &visits_item("UpdateItem", "ORDER#K1")));
         assert!(!allowed(checkout, &item("UpdateItem", "SECRET")));
         for (action, pk) in [
             ("PutItem", "PRODUCT#rust-book"),
@@ -508,22 +537,30 @@ mod tests {
         let p = policies(crate::TEMPLATE, &values("shop@example.com", false)).unwrap();
         let collect = &p["CollectFunction"];
         for (action, pk) in [
-            ("GetItem", "SALT"),
-            ("PutItem", "SALT"),
-            ("Query", "SALT"),
-            ("DeleteItem", "SALT"),
             ("GetItem", "SECRET"),
             ("PutItem", "SECRET"),
             ("UpdateItem", "VIEWS#2026-11-28#3"),
-            ("UpdateItem", "VISIT#2026-11-28#abc"),
-            ("UpdateItem", "BEACON#NET#h:0123#1795000000"),
-            ("UpdateItem", "VISITORS#NET#h:0123#1795000000"),
             ("UpdateItem", "SOURCES#2026-11-28"),
             ("GetItem", "SOURCES#2026-11-28"),
             ("Query", "TESTS"),
             ("BatchGetItem", "PRODUCT#rust-book"),
         ] {
             assert!(allowed(collect, &item(action, pk)), "{action} {pk}");
+        }
+        for (action, pk) in [
+            ("GetItem", "SALT"),
+            ("PutItem", "SALT"),
+            ("Query", "SALT"),
+            ("DeleteItem", "SALT"),
+            ("UpdateItem", "VISIT#2026-11-28#abc"),
+            ("UpdateItem", "BEACON#NET#h:0123#1795000000"),
+            ("UpdateItem", "VISITORS#NET#h:0123#1795000000"),
+        ] {
+            assert!(allowed(collect, &visits_item(action, pk)), "{action} {pk}");
+            assert!(
+                !allowed(collect, &item(action, pk)),
+                "{action} {pk} in the main table"
+            );
         }
         for (action, pk) in [
             ("GetItem", "PRODUCT#rust-book"),

@@ -138,23 +138,32 @@ fn key_schema(v: &Value, ctx: &str) -> Result<Vec<KeySchemaElement>> {
         .collect()
 }
 
-/// Read the one `AWS::DynamoDB::Table` resource of a SAM/CloudFormation template.
+/// The shop's tables in template.yaml, by logical id: the main one and the second one
+/// without backups (`kiosk::store::visits_table_of`).
+pub const TABLES: [&str; 2] = ["Table", "VisitsTable"];
+
+/// The second table of main table `name`, as the template names it and
+/// `kiosk::store::visits_table_of` finds it (a test checks the two agree).
+pub fn visits_table_of(name: &str) -> String {
+    format!("{name}-visits")
+}
+
+/// Read the main table (`Table`) of a SAM/CloudFormation template.
 pub fn table_definition(template: &str) -> Result<TableDef> {
+    table_definition_of(template, "Table")
+}
+
+/// Read the `AWS::DynamoDB::Table` resource `logical_id` of a template.
+pub fn table_definition_of(template: &str, logical_id: &str) -> Result<TableDef> {
     let doc: Value = serde_norway::from_str(template).context("template.yaml does not parse")?;
     let resources = doc
         .get("Resources")
         .and_then(Value::as_mapping)
         .ok_or_else(|| anyhow!("template has no Resources"))?;
-    let tables: Vec<&Value> = resources
-        .values()
+    let table = resources
+        .get(logical_id)
         .filter(|r| r.get("Type").and_then(Value::as_str) == Some("AWS::DynamoDB::Table"))
-        .collect();
-    let [table] = tables.as_slice() else {
-        bail!(
-            "template must define exactly one AWS::DynamoDB::Table, found {}",
-            tables.len()
-        );
-    };
+        .ok_or_else(|| anyhow!("template has no AWS::DynamoDB::Table {logical_id}"))?;
     let props = table
         .get("Properties")
         .ok_or_else(|| anyhow!("table has no Properties"))?;
@@ -252,7 +261,20 @@ pub fn metric_filter_messages(template: &str) -> Result<Vec<(String, String)>> {
 
 /// Create `name` in the emulator exactly as the template defines the table.
 pub async fn create_table(client: &aws_sdk_dynamodb::Client, name: &str) -> Result<TableDef> {
+    let visits = visits_table_of(name);
+    create_one(
+        client,
+        &visits,
+        &table_definition_of(TEMPLATE, "VisitsTable")?,
+    )
+    .await?;
     let def = table_definition(TEMPLATE)?;
+    create_one(client, name, &def).await?;
+    Ok(def)
+}
+
+/// Create table `name` as `def` defines it (with its TTL).
+async fn create_one(client: &aws_sdk_dynamodb::Client, name: &str, def: &TableDef) -> Result<()> {
     client
         .create_table()
         .table_name(name)
@@ -277,7 +299,7 @@ pub async fn create_table(client: &aws_sdk_dynamodb::Client, name: &str) -> Resu
             .await
             .with_context(|| format!("UpdateTimeToLive {name}"))?;
     }
-    Ok(def)
+    Ok(())
 }
 
 #[cfg(test)]
@@ -357,13 +379,37 @@ mod tests {
     }
 
     #[test]
-    fn refuses_templates_without_exactly_one_table() {
+    fn refuses_templates_without_the_table() {
         assert!(table_definition("Resources: {}").is_err());
-        assert!(
-            table_definition(
-                "Resources:\n  A: {Type: AWS::DynamoDB::Table}\n  B: {Type: AWS::DynamoDB::Table}"
-            )
-            .is_err()
+        assert!(table_definition("Resources:\n  A: {Type: AWS::DynamoDB::Table}").is_err());
+        assert!(table_definition("Resources:\n  Table: {Type: AWS::S3::Bucket}").is_err());
+    }
+
+    /// The second table holds what may be known of a visitor or a network for a day:
+    /// it keeps no point-in-time recovery (so a deleted salt cannot be restored), its
+    /// items expire by TTL, it has no index, and it is named after the main table, as
+    /// the functions find it; the main table keeps its recovery.
+    #[test]
+    fn the_visits_table_keeps_no_backups() {
+        let doc: Value = serde_norway::from_str(TEMPLATE).unwrap();
+        let visits = &doc["Resources"]["VisitsTable"];
+        let props = &visits["Properties"];
+        assert_eq!(
+            props["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"].as_bool(),
+            Some(false)
+        );
+        assert_eq!(visits["DeletionPolicy"].as_str(), Some("Delete"));
+        assert!(props.get("GlobalSecondaryIndexes").is_none());
+        let def = table_definition_of(TEMPLATE, "VisitsTable").unwrap();
+        assert_eq!(def.ttl_attribute.as_deref(), Some("ttl"));
+        let name = serde_norway::to_string(&props["TableName"]).unwrap();
+        assert!(name.contains("${Table}-visits"), "{name}");
+        assert_eq!(kiosk::store::visits_table_of("T"), visits_table_of("T"));
+        assert_eq!(
+            doc["Resources"]["Table"]["Properties"]["PointInTimeRecoverySpecification"]
+                ["PointInTimeRecoveryEnabled"]
+                .as_bool(),
+            Some(true)
         );
     }
 
