@@ -26,6 +26,13 @@ Two more changes, both for speed:
   id and checks every AWS call it made against its IAM policy in template.yaml (the
   emulator enforces no IAM). Other requests are not recorded.
 
+- SES's account-level suppression list, which moto lacks: SES v2's
+  `PUT /v2/email/suppression/addresses` (PutSuppressedDestination), `GET` and `DELETE
+  .../addresses/{address}` (NotFoundException when the address is not listed), as SES
+  answers them. A SendEmail to a listed address is accepted and not delivered, as at SES
+  (it is left out of `/_kiosk/mail`). Recorded requests carry their method and path, so
+  the IAM replay can name SES v2's actions.
+
 Usage: moto_locked.py PORT   (binds 127.0.0.1 only)
 """
 
@@ -48,6 +55,8 @@ MAIL_PATH = "/_kiosk/mail"
 REQUESTS_PATH = "/_kiosk/requests"
 _APP_ID = re.compile(r"\bapp/(kiosk-iam-[A-Za-z0-9._-]+)")
 _RECORDED = {}
+SUPPRESSION_PATH = "/v2/email/suppression/addresses"
+_SUPPRESSED = {}
 
 
 def _record(environ) -> None:
@@ -63,6 +72,8 @@ def _record(environ) -> None:
         {
             "target": environ.get("HTTP_X_AMZ_TARGET", ""),
             "body": raw.decode("utf-8", "replace"),
+            "method": environ.get("REQUEST_METHOD", ""),
+            "path": environ.get("PATH_INFO", ""),
         }
     )
 
@@ -101,6 +112,12 @@ def _strict_configuration_sets() -> None:
         result = stock(self)
         if name:
             self.backend.sent_messages[-1].configuration_set = name
+        sent = self.backend.sent_messages[-1]
+        dest = getattr(sent, "destinations", None) or {}
+        rcpt = list(dest.get("ToAddresses", [])) if isinstance(dest, dict) else []
+        if any(r.lower() in _SUPPRESSED for r in rcpt):
+            # Accepted, never delivered: what SES does with a suppressed recipient.
+            sent.suppressed = True
         return result
 
     responses.EmailResponse.send_email = send_email
@@ -124,6 +141,8 @@ def sent_mail(to=None):
     out = []
     for _account, _region, backend in ses_backends.iter_backends():
         for m in backend.sent_messages:
+            if getattr(m, "suppressed", False):
+                continue
             dest = getattr(m, "destinations", None) or {}
             rcpt = list(dest.get("ToAddresses", [])) if isinstance(dest, dict) else []
             if to is not None and to not in rcpt:
@@ -152,6 +171,8 @@ class LockedApp:
             if environ.get("PATH_INFO") == REQUESTS_PATH:
                 return self.requests(environ, start_response)
             _record(environ)
+            if environ.get("PATH_INFO", "").startswith(SUPPRESSION_PATH):
+                return self.suppression(environ, start_response)
             body = self.app(environ, start_response)
             try:
                 chunks = list(body)
@@ -160,6 +181,49 @@ class LockedApp:
                 if close is not None:
                     close()
         return chunks
+
+    @staticmethod
+    def suppression(environ, start_response):
+        """SES v2's account-level suppression list (PutSuppressedDestination,
+        GetSuppressedDestination, DeleteSuppressedDestination)."""
+        method = environ.get("REQUEST_METHOD", "")
+        rest = environ.get("PATH_INFO", "")[len(SUPPRESSION_PATH):].strip("/")
+        address = rest.lower()
+
+        def answer(status, value, error=None):
+            body = json.dumps(value).encode()
+            headers = [("Content-Type", "application/json"), ("Content-Length", str(len(body)))]
+            if error:
+                headers.append(("x-amzn-ErrorType", error))
+            start_response(status, headers)
+            return [body]
+
+        if method == "PUT" and not rest:
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+            req = json.loads(environ["wsgi.input"].read(length) or b"{}")
+            addr = str(req.get("EmailAddress", "")).lower()
+            reason = req.get("Reason", "BOUNCE")
+            if not addr or reason not in ("BOUNCE", "COMPLAINT"):
+                return answer("400 Bad Request", {"message": "EmailAddress and Reason (BOUNCE or COMPLAINT) are required"}, "BadRequestException")
+            _SUPPRESSED[addr] = reason
+            return answer("200 OK", {})
+        if not address:
+            return answer("400 Bad Request", {"message": "no address"}, "BadRequestException")
+        if address not in _SUPPRESSED:
+            return answer(
+                "404 Not Found",
+                {"message": f"Email address {address} does not exist on your suppression list."},
+                "NotFoundException",
+            )
+        if method == "GET":
+            return answer(
+                "200 OK",
+                {"SuppressedDestination": {"EmailAddress": address, "Reason": _SUPPRESSED[address], "LastUpdateTime": 0}},
+            )
+        if method == "DELETE":
+            del _SUPPRESSED[address]
+            return answer("200 OK", {})
+        return answer("405 Method Not Allowed", {"message": method}, "BadRequestException")
 
     @staticmethod
     def requests(environ, start_response):

@@ -142,10 +142,12 @@ impl Author {
         to: ResendTo,
         now: OffsetDateTime,
     ) -> Result<(Email, usize), AuthorError> {
+        let mut own = None;
         let email = match to {
             ResendTo::Address(e) => e,
             ResendTo::CorrectedOrder(id, to) => {
                 let order = self.paid_order(id).await?;
+                own = Some(order.all_grants());
                 if order.email != to {
                     if !self.store.change_order_email(&order, &to).await? {
                         return Err(AuthorError::Changed(order.id));
@@ -163,10 +165,30 @@ impl Author {
             }
             ResendTo::Order(id) => self.paid_order(id).await?.email,
         };
-        let grants = match self.store.usable_grants_for(&email, now).await? {
-            AddressLinks::Blocked(block) => return Err(AuthorError::Blocked { email, block }),
-            AddressLinks::Usable(g) if g.is_empty() => return Ok((email, 0)),
-            AddressLinks::Usable(g) => g,
+        let grants = match own {
+            // A corrected order: its own links, read by key (strongly consistent), not
+            // through the address's index, which may not show the correction yet.
+            Some(tokens) => {
+                let mut grants = Vec::new();
+                for token in &tokens {
+                    if let Some(g) = self.store.get_grant(token).await?
+                        && g.usable(now).is_ok()
+                    {
+                        grants.push(g);
+                    }
+                }
+                if grants.is_empty() {
+                    return Ok((email, 0));
+                }
+                grants
+            }
+            None => match self.store.usable_grants_for(&email, now).await? {
+                AddressLinks::Blocked(block) => {
+                    return Err(AuthorError::Blocked { email, block });
+                }
+                AddressLinks::Usable(g) if g.is_empty() => return Ok((email, 0)),
+                AddressLinks::Usable(g) => g,
+            },
         };
         // The buyer's language, as their newest purchase recorded it.
         let lang = grants

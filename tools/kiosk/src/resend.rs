@@ -46,6 +46,25 @@ pub async fn run(t: &Target, a: ResendArgs, now: OffsetDateTime) -> Result<()> {
         }
         (None, None) => bail!("give an ORDER_ID or --email ADDRESS"),
     };
+    // SES keeps its own account-level list of addresses that bounced or complained and
+    // silently drops mail to them; the author vouches for this address, so take it off
+    // that list first (SES v2 DeleteSuppressedDestination), or say plainly that we could
+    // not.
+    if let ResendTo::CorrectedOrder(_, address) = &to {
+        match unsuppress(&t.sdk, address).await {
+            Unsuppressed::Removed => {
+                println!("removed {address} from SES's account-level suppression list");
+            }
+            Unsuppressed::NotListed => {}
+            Unsuppressed::Failed(why) => eprintln!(
+                "warning: could not remove {address} from SES's account-level suppression \
+                 list ({why}); if it is listed, SES drops this mail. Remove it in the SES \
+                 console (Configuration > Suppression list) or with `aws sesv2 \
+                 delete-suppressed-destination --email-address {address}`, then run this \
+                 again"
+            ),
+        }
+    }
     match t.author()?.resend_links(to, now).await {
         Ok((email, 0)) => bail!(
             "{email} has no usable download links (none paid, or all used up, expired or refunded)"
@@ -56,5 +75,38 @@ pub async fn run(t: &Target, a: ResendArgs, now: OffsetDateTime) -> Result<()> {
         }
         Err(AuthorError::Missing(m)) => Err(crate::target::explain(m)),
         Err(e) => Err(anyhow!(kiosk::error_chain(&e))),
+    }
+}
+
+/// What asking SES to forget a suppressed address did.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Unsuppressed {
+    /// It was on the account's suppression list, and is no longer.
+    Removed,
+    /// It was not on the list (SES answers NotFoundException).
+    NotListed,
+    /// SES refused or could not be reached: why, as SES said it.
+    Failed(String),
+}
+
+/// Take `address` off the SES account-level suppression list (SES v2
+/// `DeleteSuppressedDestination`; the CLI's policy allows it: README, "The `kiosk`
+/// command line's permissions").
+pub async fn unsuppress(sdk: &aws_config::SdkConfig, address: &Email) -> Unsuppressed {
+    let client = aws_sdk_sesv2::Client::new(sdk);
+    match client
+        .delete_suppressed_destination()
+        .email_address(address.as_str())
+        .send()
+        .await
+    {
+        Ok(_) => Unsuppressed::Removed,
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|s| s.is_not_found_exception()) =>
+        {
+            Unsuppressed::NotListed
+        }
+        Err(e) => Unsuppressed::Failed(kiosk::error_chain(&e)),
     }
 }

@@ -58,10 +58,27 @@ pub fn policies(template: &str, values: &Values) -> Result<BTreeMap<String, Vec<
         .ok_or_else(|| anyhow!("template has no Resources"))?;
     let mut out = BTreeMap::new();
     for (name, res) in resources {
+        let name_str = name.as_str().unwrap_or_default().to_owned();
+        if res.get("Type").and_then(Value::as_str) == Some("AWS::IAM::ManagedPolicy") {
+            // A policy for people (the `kiosk` command line's), by its logical id.
+            let list = res
+                .get("Properties")
+                .and_then(|p| p.get("PolicyDocument"))
+                .and_then(|d| d.get("Statement"))
+                .and_then(Value::as_sequence)
+                .ok_or_else(|| anyhow!("{name_str}: no PolicyDocument.Statement list"))?;
+            let mut statements = Vec::new();
+            for s in list {
+                statements
+                    .push(statement(&r, &holds, s).map_err(|e| anyhow!("{name_str}: {e:#}"))?);
+            }
+            out.insert(name_str, statements);
+            continue;
+        }
         if res.get("Type").and_then(Value::as_str) != Some("AWS::Serverless::Function") {
             continue;
         }
-        let name = name.as_str().unwrap_or_default().to_owned();
+        let name = name_str;
         let mut statements = Vec::new();
         let policies = res
             .get("Properties")
@@ -213,6 +230,11 @@ pub struct Recorded {
     /// `X-Amz-Target` (JSON protocols: DynamoDB, SSM); empty for SES's query protocol.
     pub target: String,
     pub body: String,
+    /// The HTTP method and path (REST protocols: SES v2).
+    #[serde(default)]
+    pub method: String,
+    #[serde(default)]
+    pub path: String,
 }
 
 /// Where the emulator answers the requests an app id made.
@@ -270,6 +292,19 @@ pub fn requests_of(r: &Recorded) -> Result<Vec<Request>> {
                 context: vec![],
             })
             .collect());
+    }
+    if let Some(address) = r.path.strip_prefix("/v2/email/suppression/addresses/") {
+        let action = match r.method.as_str() {
+            "DELETE" => "DeleteSuppressedDestination",
+            "GET" => "GetSuppressedDestination",
+            m => bail!("SES v2 {m} {address}: not a request the shop makes"),
+        };
+        // The suppression list has no resource type in IAM: only "*" grants it.
+        return Ok(vec![Request {
+            action: format!("ses:{action}"),
+            resource: "*".into(),
+            context: vec![],
+        }]);
     }
     let form: BTreeMap<String, String> = reqwest::Url::parse(&format!("q:?{}", r.body))?
         .query_pairs()

@@ -443,7 +443,11 @@ mod tests {
         let mut all = Vec::new();
         actions(&doc, &mut all);
         let ssm: Vec<&String> = all.iter().filter(|a| a.starts_with("ssm:")).collect();
-        assert_eq!(ssm.len(), 3, "checkout, payment-notify, reconcile: {ssm:?}");
+        assert_eq!(
+            ssm.len(),
+            4,
+            "checkout, payment-notify, reconcile, the kiosk command line: {ssm:?}"
+        );
         assert!(ssm.iter().all(|a| *a == "ssm:GetParameters"), "{ssm:?}");
     }
 

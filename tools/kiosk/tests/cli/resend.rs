@@ -188,3 +188,120 @@ async fn bounced_orders_are_listed_and_fixed_with_resend_to() {
     let all = stdout(&kiosk(&w, &bucket, &["orders"], &[]));
     assert!(all.contains(&format!("{right} (was {typo})")), "{all}");
 }
+
+/// SES keeps its own account-level list of addresses that bounced or complained and
+/// drops mail to them silently. `resend ORDER --to` takes the address off it first
+/// (SES v2 DeleteSuppressedDestination), so the mail arrives; every AWS call the command
+/// made is one the CLI's documented policy (`KioskCliPolicy` in template.yaml) allows.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resend_to_takes_the_address_off_the_ses_suppression_list() {
+    let w = World::new(WorldOptions::default()).await.unwrap();
+    let bucket = bucket_for(&w).await;
+    let book = w.add_product("book", "9.00").await;
+    let typo = format!("reader-{}@exmaple.com", w.tag);
+    let right = w.buyer(9);
+    let (o, g) = paid_order(&w, &book, &typo, now(), Source::default()).await;
+    let sdk = kiosk_localaws::emulator_config().await.unwrap();
+    let sesv2 = aws_sdk_sesv2::Client::new(&sdk);
+    sesv2
+        .put_suppressed_destination()
+        .email_address(&right)
+        .reason(aws_sdk_sesv2::types::SuppressionListReason::Bounce)
+        .send()
+        .await
+        .unwrap();
+
+    let app = kiosk_localaws::iam::app_id(&w.tag, "cli");
+    let out = kiosk(
+        &w,
+        &bucket,
+        &["resend", o.id.as_str(), "--to", &right],
+        &[("AWS_SDK_UA_APP_ID", app.as_str())],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains(&format!(
+            "removed {right} from SES's account-level suppression list"
+        )),
+        "{}",
+        stdout(&out)
+    );
+    let mails = w.mails_to(&right).await;
+    assert_eq!(mails.len(), 1, "delivered, not dropped");
+    assert_eq!(link_in(&mails[0]), g.token);
+    let listed = sesv2
+        .get_suppressed_destination()
+        .email_address(&right)
+        .send()
+        .await;
+    assert!(listed.is_err(), "no longer on the list");
+
+    // Not on the list (any more): nothing to remove, said nowhere, mailed all the same.
+    let out = kiosk(&w, &bucket, &["resend", o.id.as_str(), "--to", &right], &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(!stdout(&out).contains("suppression"), "{}", stdout(&out));
+    assert_eq!(w.mails_to(&right).await.len(), 2);
+
+    // Every call of the first run, replayed against the CLI's policy.
+    let endpoint = std::env::var("AWS_ENDPOINT_URL").unwrap();
+    let values = kiosk_localaws::functions::Values {
+        params: [
+            ("SenderEmail", kiosk_e2e::VERIFIED_SENDER),
+            ("ShopUrl", kiosk_e2e::SHOP_URL),
+            ("AlipayAppId", kiosk_e2e::APP_ID),
+            ("AlipaySellerId", kiosk_e2e::SELLER_ID),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect(),
+        resources: [
+            ("Table", w.t.name.clone()),
+            (
+                "Table.Arn",
+                format!("arn:aws:dynamodb:us-east-1:123456789012:table/{}", w.t.name),
+            ),
+            ("VisitsTable", kiosk_localaws::visits_table_of(&w.t.name)),
+            (
+                "VisitsTable.Arn",
+                format!(
+                    "arn:aws:dynamodb:us-east-1:123456789012:table/{}",
+                    kiosk_localaws::visits_table_of(&w.t.name)
+                ),
+            ),
+            ("FilesBucket", bucket.clone()),
+            ("FilesBucket.Arn", format!("arn:aws:s3:::{bucket}")),
+            ("HttpApi", "api".to_owned()),
+            (
+                "MailConfigurationSet",
+                kiosk_e2e::MAIL_CONFIGURATION_SET.to_owned(),
+            ),
+            ("MailEventsTopic", kiosk_e2e::MAIL_EVENTS_TOPIC.to_owned()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect(),
+    };
+    let policies = kiosk_localaws::iam::policies(kiosk_localaws::TEMPLATE, &values).unwrap();
+    let cli = &policies["KioskCliPolicy"];
+    let http = reqwest::Client::new();
+    let mut actions = Vec::new();
+    for r in kiosk_localaws::iam::recorded(&http, &endpoint, &app)
+        .await
+        .unwrap()
+    {
+        for req in kiosk_localaws::iam::requests_of(&r).unwrap() {
+            assert!(
+                kiosk_localaws::iam::allowed(cli, &req),
+                "KioskCliPolicy denies {req:?}"
+            );
+            actions.push(req.action);
+        }
+    }
+    assert!(
+        actions
+            .iter()
+            .any(|a| a == "ses:DeleteSuppressedDestination"),
+        "{actions:?}"
+    );
+    assert!(actions.iter().any(|a| a == "ses:SendEmail"), "{actions:?}");
+}
