@@ -148,6 +148,8 @@ impl Author {
             ResendTo::CorrectedOrder(id, to) => {
                 let order = self.paid_order(id).await?;
                 own = Some(order.all_grants());
+                // The author vouches for the address: SES's report about it is forgotten.
+                self.store.clear_address_block(&to).await?;
                 if order.email != to {
                     if !self.store.change_order_email(&order, &to).await? {
                         return Err(AuthorError::Changed(order.id));

@@ -87,7 +87,28 @@ impl Delivery<'_> {
         grant: &Grant,
         now: OffsetDateTime,
     ) -> MailOutcome {
-        if let Some(block) = &order.mail_block {
+        // The order's own mark (recorded before SES's reports were kept per address), or
+        // its address's.
+        let block = match &order.mail_block {
+            Some(b) => Some(b.clone()),
+            None => match self.store.address_block(&order.email).await {
+                Ok(b) => b,
+                Err(e) => {
+                    // Not known: stays due (the lease, or its next try), and the next
+                    // run asks again; no attempt is counted.
+                    tracing::warn!(order_id = %order.id, error = %e, "could not read the address's mail block");
+                    let attempts = match order.mail {
+                        MailState::Due { attempts, .. } => attempts,
+                        _ => 0,
+                    };
+                    return MailOutcome::Retry {
+                        attempts,
+                        next_at: now,
+                    };
+                }
+            },
+        };
+        if let Some(block) = &block {
             tracing::info!(order_id = %order.id, block = block.kind.as_str(), "purchase mail not sent: the address bounced or complained");
             if let Err(e) = self.store.mail_not_needed(&order.id).await {
                 // Still due: the next run sees the block again and drops it then.

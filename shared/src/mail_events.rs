@@ -79,7 +79,7 @@ pub struct Handled {
     /// Addresses that complained.
     pub complained: u32,
     /// Orders that now carry the record.
-    pub orders_marked: u32,
+    pub addresses_marked: u32,
     /// Records not believed or not understood.
     pub ignored: u32,
 }
@@ -302,7 +302,7 @@ impl MailEvents {
                         let n = self.mark(&email, MailBlock { kind, at, detail }).await?;
                         tracing::warn!(message = crate::alarm::MAIL_BOUNCED, orders = n);
                         done.bounced += 1;
-                        done.orders_marked += n;
+                        done.addresses_marked += n;
                     }
                 }
                 Report::Complaint { at, recipients } => {
@@ -311,7 +311,7 @@ impl MailEvents {
                         let n = self.mark(&email, MailBlock { kind, at, detail }).await?;
                         tracing::warn!(message = crate::alarm::MAIL_COMPLAINED, orders = n);
                         done.complained += 1;
-                        done.orders_marked += n;
+                        done.addresses_marked += n;
                     }
                 }
                 Report::Other(kind) => {
@@ -322,16 +322,14 @@ impl MailEvents {
         Ok(done)
     }
 
-    /// Mark every order of `email`; how many now carry `block`.
+    /// Record the block on `email`'s one block item (one write, however many orders the
+    /// address has); 1 when written, 0 when a complaint was there for a bounce.
     async fn mark(&self, email: &Email, block: MailBlock) -> Result<u32, StoreError> {
-        let mut n = 0;
-        for order in self.store.orders_of(email).await? {
-            if self.store.block_mail(&order.id, email, &block).await? {
-                tracing::info!(order_id = %order.id, block = block.kind.as_str(), "mail to the order's address stopped");
-                n += 1;
-            }
+        let written = self.store.block_address(email, &block).await?;
+        if written {
+            tracing::info!(block = block.kind.as_str(), "mail to the address stopped");
         }
-        Ok(n)
+        Ok(u32::from(written))
     }
 }
 

@@ -303,11 +303,10 @@ impl Author {
             .store()
             .edition_mails(product, edition.as_str())
             .await?;
-        Ok(plan(
-            self.store().buyers_of(product).await?,
-            &records,
-            edition.as_str(),
-        ))
+        let mut buyers = self.store().buyers_of(product).await?;
+        // SES's reports are kept per address: a blocked address is skipped.
+        self.store().with_address_blocks(&mut buyers).await?;
+        Ok(plan(buyers, &records, edition.as_str()))
     }
 
     async fn send_quota(&self) -> Result<Quota, UpdateError> {

@@ -16,7 +16,7 @@ pub async fn run(
         bounced = done.bounced,
         transient = done.transient,
         complained = done.complained,
-        orders_marked = done.orders_marked,
+        addresses_marked = done.addresses_marked,
         ignored = done.ignored,
         "mail events handled"
     );
@@ -29,7 +29,7 @@ pub fn report(done: &Handled) -> serde_json::Value {
         "bounced": done.bounced,
         "transient": done.transient,
         "complained": done.complained,
-        "orders_marked": done.orders_marked,
+        "addresses_marked": done.addresses_marked,
         "ignored": done.ignored,
     })
 }

@@ -419,6 +419,30 @@ pub fn network_counter_key(
     )
 }
 
+/// The one record of SES's report about an address (`MAILBLOCK#{email}`): read where
+/// mail is sent, written once per report whatever the address's order count.
+pub fn address_block_key(email: &Email) -> Item {
+    key(format!("MAILBLOCK#{email}"), "MAILBLOCK")
+}
+
+/// An address block item's record.
+pub fn mail_block_from(item: &Item) -> Result<crate::order::MailBlock, StoreError> {
+    let r = Reader::new(item, "mail block");
+    let kind = match r.s(attr::MAIL_BLOCK)? {
+        "BOUNCED" => crate::order::MailBlockKind::Bounced,
+        "COMPLAINED" => crate::order::MailBlockKind::Complained,
+        _ => return Err(r.corrupt(attr::MAIL_BLOCK, "unknown value")),
+    };
+    Ok(crate::order::MailBlock {
+        kind,
+        at: r.ts(attr::MAIL_BLOCK_AT)?,
+        detail: r
+            .opt_s(attr::MAIL_BLOCK_DETAIL)?
+            .unwrap_or_default()
+            .to_owned(),
+    })
+}
+
 /// The shop-wide counter of `counter` in the `span`-second window starting `window`
 /// (`FREE#SHOP#3600#...`).
 pub fn shop_counter_key(

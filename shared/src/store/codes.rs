@@ -242,22 +242,10 @@ impl Store {
         }
     }
 
-    /// Did SES report mail to `email` bouncing for good or marked as spam (on any of
-    /// its orders)? One query on `OrdersByEmail`, reading only the mark.
+    /// Did SES report mail to `email` bouncing for good or marked as spam? One read of
+    /// the address's block item.
     pub async fn address_blocked(&self, email: &crate::email::Email) -> Result<bool, StoreError> {
-        let out = self
-            .query(super::index::ORDERS_BY_EMAIL)
-            .key_condition_expression(format!("{EMAIL} = :e"))
-            .filter_expression(format!("attribute_exists({MAIL_BLOCK})"))
-            .projection_expression(format!("{PK}, {MAIL_BLOCK}"))
-            .expression_attribute_values(":e", s(email.as_str()))
-            .into_paginator()
-            .items()
-            .send()
-            .collect::<Result<Vec<_>, _>>()
-            .await
-            .map_err(aws("Query(blocked address)"))?;
-        Ok(!out.is_empty())
+        Ok(self.address_block(email).await?.is_some())
     }
 
     /// The update that gives back the use `code`'s order reserved (for the transaction

@@ -55,6 +55,12 @@ impl Store {
         if let Some(block) = orders.iter().find_map(|o| o.mail_block.clone()) {
             return Ok(AddressLinks::Blocked(block));
         }
+        if orders.is_empty() {
+            return Ok(AddressLinks::Usable(Vec::new()));
+        }
+        if let Some(block) = self.address_block(email).await? {
+            return Ok(AddressLinks::Blocked(block));
+        }
         let tokens: Vec<DownloadToken> = orders.into_iter().filter_map(|o| o.grant_token).collect();
         let mut grants = Vec::with_capacity(tokens.len());
         for chunk in tokens.chunks(100) {

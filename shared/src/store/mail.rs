@@ -217,4 +217,128 @@ impl Store {
         )
         .await
     }
+
+    /// Record that mail to `email` stopped (SES's report): one item per address,
+    /// `MAILBLOCK#{email}`, whatever the number of its orders. A bounce does not replace a
+    /// complaint (the stronger reason stays). `false`: nothing written (a complaint was
+    /// there for a bounce).
+    pub async fn block_address(
+        &self,
+        email: &Email,
+        block: &MailBlock,
+    ) -> Result<bool, StoreError> {
+        let mut update = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(codec::address_block_key(email)))
+            .update_expression(format!(
+                "SET {MAIL_BLOCK} = :kind, {MAIL_BLOCK_AT} = :at, {MAIL_BLOCK_DETAIL} = :detail, {ENTITY} = :entity"
+            ))
+            .expression_attribute_values(":kind", s(block.kind.as_str()))
+            .expression_attribute_values(":at", ts(block.at))
+            .expression_attribute_values(":detail", s(&block.detail))
+            .expression_attribute_values(":entity", s("mail_block"));
+        if block.kind == MailBlockKind::Bounced {
+            update = update
+                .condition_expression(format!(
+                    "attribute_not_exists({MAIL_BLOCK}) OR {MAIL_BLOCK} <> :complained"
+                ))
+                .expression_attribute_values(":complained", s(MailBlockKind::Complained.as_str()));
+        }
+        Self::update_if(update, "UpdateItem(address block)").await
+    }
+
+    /// The bounce or complaint SES reported for `email`, if any (one strongly
+    /// consistent read).
+    pub async fn address_block(&self, email: &Email) -> Result<Option<MailBlock>, StoreError> {
+        let item = self
+            .get(
+                codec::address_block_key(email),
+                true,
+                "GetItem(address block)",
+            )
+            .await?;
+        item.as_ref().map(codec::mail_block_from).transpose()
+    }
+
+    /// The blocks of several addresses (one batch read per 100).
+    pub async fn address_blocks(
+        &self,
+        emails: &[Email],
+    ) -> Result<std::collections::HashMap<Email, MailBlock>, StoreError> {
+        let mut out = std::collections::HashMap::new();
+        let mut unique: Vec<&Email> = emails.iter().collect();
+        unique.sort_by(|a, b| a.as_str().cmp(b.as_str()));
+        unique.dedup();
+        for chunk in unique.chunks(100) {
+            let mut keys: Vec<codec::Item> =
+                chunk.iter().map(|e| codec::address_block_key(e)).collect();
+            for _ in 0..5 {
+                if keys.is_empty() {
+                    break;
+                }
+                let req = aws_sdk_dynamodb::types::KeysAndAttributes::builder()
+                    .set_keys(Some(std::mem::take(&mut keys)))
+                    .consistent_read(true)
+                    .build()
+                    .map_err(super::building("build BatchGetItem"))?;
+                let got = self
+                    .client
+                    .batch_get_item()
+                    .request_items(&self.table, req)
+                    .send()
+                    .await
+                    .map_err(super::aws("BatchGetItem(address blocks)"))?;
+                for item in got
+                    .responses()
+                    .and_then(|r| r.get(&self.table))
+                    .into_iter()
+                    .flatten()
+                {
+                    let email = codec::Reader::new(item, "mail block")
+                        .s(PK)?
+                        .strip_prefix("MAILBLOCK#")
+                        .and_then(|e| Email::parse(e).ok());
+                    if let Some(email) = email {
+                        out.insert(email, codec::mail_block_from(item)?);
+                    }
+                }
+                keys = got
+                    .unprocessed_keys()
+                    .and_then(|u| u.get(&self.table))
+                    .map(|k| k.keys().to_vec())
+                    .unwrap_or_default();
+            }
+        }
+        Ok(out)
+    }
+
+    /// Give each of `orders` without a mark of its own its address's block, if any: what
+    /// a reader of orders (a mail-out, `kiosk orders --mail bounced`) sees of SES's
+    /// reports.
+    pub async fn with_address_blocks(&self, orders: &mut [Order]) -> Result<(), StoreError> {
+        let emails: Vec<Email> = orders.iter().map(|o| o.email.clone()).collect();
+        let blocks = self.address_blocks(&emails).await?;
+        for o in orders.iter_mut() {
+            if o.mail_block.is_none()
+                && let Some(b) = blocks.get(&o.email)
+            {
+                o.mail_block = Some(b.clone());
+            }
+        }
+        Ok(())
+    }
+
+    /// Forget the bounce or complaint recorded for `email` (the author vouches for it).
+    pub async fn clear_address_block(&self, email: &Email) -> Result<(), StoreError> {
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(codec::address_block_key(email)))
+            .send()
+            .await
+            .map_err(super::aws("DeleteItem(address block)"))?;
+        Ok(())
+    }
 }

@@ -95,7 +95,7 @@ async fn a_bounce_stops_every_mail_to_the_address_until_the_author_corrects_it()
     // A transient bounce (a full mailbox), a report from another topic and one about
     // mail of another configuration set: nothing is recorded.
     let done = run(&w, &ours(Report::TransientBounce, &typo)).await;
-    assert_eq!((done.transient, done.orders_marked), (1, 0), "{done:?}");
+    assert_eq!((done.transient, done.addresses_marked), (1, 0), "{done:?}");
     let foreign_topic = "arn:aws:sns:us-east-1:123456789012:someone-elses-topic";
     for event in [
         report(
@@ -118,22 +118,21 @@ async fn a_bounce_stops_every_mail_to_the_address_until_the_author_corrects_it()
         ),
     ] {
         let done = run(&w, &event).await;
-        assert_eq!((done.ignored, done.orders_marked), (1, 0), "{done:?}");
+        assert_eq!((done.ignored, done.addresses_marked), (1, 0), "{done:?}");
     }
     for o in [&first, &second] {
         assert_eq!(w.order(&o.id).await, *o, "nothing changed");
     }
 
-    // The permanent bounce marks both orders of the address, and only those.
+    // The permanent bounce marks the address (one write, whatever its orders), and only
+    // that one.
     let done = run(&w, &ours(Report::PermanentBounce, &typo)).await;
-    assert_eq!((done.bounced, done.orders_marked), (1, 2), "{done:?}");
-    for o in [&first, &second] {
-        let block = w.order(&o.id).await.mail_block.expect("marked");
-        assert_eq!(block.kind, MailBlockKind::Bounced);
-        assert!(block.detail.starts_with("Permanent/General"), "{block:?}");
-        assert!(!block.detail.contains(&typo), "{block:?}");
-    }
-    assert_eq!(w.order(&other.id).await.mail_block, None);
+    assert_eq!((done.bounced, done.addresses_marked), (1, 1), "{done:?}");
+    let block = block_of(&w, &typo).await.expect("marked");
+    assert_eq!(block.kind, MailBlockKind::Bounced);
+    assert!(block.detail.starts_with("Permanent/General"), "{block:?}");
+    assert!(!block.detail.contains(&typo), "{block:?}");
+    assert_eq!(block_of(&w, other.email.as_str()).await, None);
 
     // Reconcile's retry (once all three are due) sends the other buyer's mail and drops
     // the bounced ones.
@@ -204,8 +203,9 @@ async fn a_bounce_stops_every_mail_to_the_address_until_the_author_corrects_it()
     assert_eq!(corrected.email.as_str(), fixed);
     assert_eq!(corrected.previous_emails, [Email::parse(&typo).unwrap()]);
     assert_eq!(corrected.mail_block, None);
-    // The other order of the mistyped address keeps its record.
-    assert!(w.order(&second.id).await.mail_block.is_some());
+    assert_eq!(block_of(&w, &fixed).await, None);
+    // The mistyped address keeps its record (its other order is not mailed).
+    assert!(block_of(&w, &typo).await.is_some());
     assert!(w.mails_to(&typo).await.is_empty());
 }
 
@@ -228,8 +228,8 @@ async fn a_complaint_is_recorded_and_outlasts_a_later_bounce() {
     );
 
     let done = run(&w, &ours(Report::Complaint, &buyer)).await;
-    assert_eq!((done.complained, done.orders_marked), (1, 1), "{done:?}");
-    let block = w.order(&order.id).await.mail_block.expect("marked");
+    assert_eq!((done.complained, done.addresses_marked), (1, 1), "{done:?}");
+    let block = block_of(&w, &buyer).await.expect("marked");
     assert_eq!(
         (block.kind, block.detail.as_str()),
         (MailBlockKind::Complained, "abuse")
@@ -241,10 +241,10 @@ async fn a_complaint_is_recorded_and_outlasts_a_later_bounce() {
     );
     // A bounce reported later does not replace the complaint; a repeat changes nothing.
     let done = run(&w, &ours(Report::PermanentBounce, &buyer)).await;
-    assert_eq!((done.bounced, done.orders_marked), (1, 0), "{done:?}");
+    assert_eq!((done.bounced, done.addresses_marked), (1, 0), "{done:?}");
     let done = run(&w, &ours(Report::Complaint, &buyer)).await;
-    assert_eq!(done.orders_marked, 1, "{done:?}");
-    assert_eq!(w.order(&order.id).await.mail_block, Some(block));
+    assert_eq!(done.addresses_marked, 1, "{done:?}");
+    assert_eq!(block_of(&w, &buyer).await, Some(block));
 
     // A new edition mails every buyer but this one.
     let records = w
@@ -253,11 +253,9 @@ async fn a_complaint_is_recorded_and_outlasts_a_later_bounce() {
         .edition_mails(product.id(), "v2")
         .await
         .unwrap();
-    let plan = kiosk::edition::plan(
-        w.shop.store.buyers_of(product.id()).await.unwrap(),
-        &records,
-        "v2",
-    );
+    let mut buyers = w.shop.store.buyers_of(product.id()).await.unwrap();
+    w.shop.store.with_address_blocks(&mut buyers).await.unwrap();
+    let plan = kiosk::edition::plan(buyers, &records, "v2");
     assert_eq!(plan.blocked, std::slice::from_ref(&order.id));
     assert!(plan.to_mail.is_empty());
 
@@ -271,7 +269,7 @@ async fn a_complaint_is_recorded_and_outlasts_a_later_bounce() {
         .await
         .unwrap();
     assert_eq!(n, 1);
-    assert_eq!(w.order(&order.id).await.mail_block, None);
+    assert_eq!(block_of(&w, &buyer).await, None);
     assert_eq!(w.mails_to(&buyer).await.len(), 2);
 }
 
@@ -300,25 +298,73 @@ async fn the_committed_ses_events_mark_their_buyers() {
             kiosk_e2e::events::load_event(&kiosk_e2e::events::events_dir().join(file)).unwrap();
         let done = run(&w, &event).await;
         assert_eq!(
-            (done.orders_marked, done.ignored),
+            (done.addresses_marked, done.ignored),
             (1, 0),
             "{file}: {done:?}"
         );
-        let orders = w
-            .shop
-            .store
-            .orders_of(&Email::parse(buyer).unwrap())
-            .await
-            .unwrap();
         assert_eq!(
-            orders[0].mail_block.as_ref().map(|b| b.kind),
+            block_of(&w, buyer).await.map(|b| b.kind),
             Some(kind),
             "{file}"
         );
         assert_eq!(
-            mail_events::handler::report(&done)["orders_marked"],
+            mail_events::handler::report(&done)["addresses_marked"],
             1,
             "{file}"
         );
     }
+}
+
+/// What SES's reports recorded for `email` (one item per address).
+async fn block_of(w: &World, email: &str) -> Option<kiosk::order::MailBlock> {
+    w.shop
+        .store
+        .address_block(&Email::parse(email).unwrap())
+        .await
+        .unwrap()
+}
+
+/// However many orders an address has, a report about it costs one write and reads no
+/// order.
+#[tokio::test]
+async fn a_report_costs_one_write_for_an_address_with_200_orders() {
+    let w = World::new(kiosk_e2e::WorldOptions::default())
+        .await
+        .unwrap();
+    let product = w.add_product("rust-book", "9.00").await;
+    let buyer = w.buyer(1);
+    for _ in 0..200 {
+        w.pending(&product, &buyer).await;
+    }
+    let app = kiosk_localaws::iam::app_id(&w.tag, "mail-events-200");
+    let sdk = kiosk_localaws::emulator_config()
+        .await
+        .unwrap()
+        .to_builder()
+        .app_name(aws_config::AppName::new(app.clone()).unwrap())
+        .build();
+    let events = MailEvents::new(
+        kiosk::store::Store::new(aws_sdk_dynamodb::Client::new(&sdk), &w.t.name),
+        &MailEventsConfig {
+            table_name: w.t.name.clone(),
+            topic_arn: MAIL_EVENTS_TOPIC.into(),
+            configuration_set: MAIL_CONFIGURATION_SET.into(),
+        },
+    );
+    let done = events
+        .handle(&ours(Report::PermanentBounce, &buyer), now())
+        .await
+        .unwrap();
+    assert_eq!((done.bounced, done.addresses_marked), (1, 1), "{done:?}");
+    let endpoint = std::env::var("AWS_ENDPOINT_URL").unwrap();
+    let calls = kiosk_localaws::iam::recorded(&reqwest::Client::new(), &endpoint, &app)
+        .await
+        .unwrap();
+    assert_eq!(
+        calls.len(),
+        1,
+        "one write, no read of the orders: {calls:?}"
+    );
+    assert!(calls[0].target.ends_with(".UpdateItem"));
+    assert!(block_of(&w, &buyer).await.is_some());
 }

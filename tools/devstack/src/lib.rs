@@ -524,12 +524,12 @@ impl App {
                     "SES reported a transient bounce for {to} (a full mailbox): nothing recorded."
                 ),
                 kiosk_localaws::ses::Report::PermanentBounce => format!(
-                    "SES reported that mail to {to} bounced for good: {} order(s) marked BOUNCED; nothing more is mailed there.",
-                    done.orders_marked
+                    "SES reported that mail to {to} bounced for good: {} address marked BOUNCED; nothing more is mailed there.",
+                    done.addresses_marked
                 ),
                 kiosk_localaws::ses::Report::Complaint => format!(
-                    "SES reported that {to} marked the mail as spam: {} order(s) marked COMPLAINED; nothing more is mailed there.",
-                    done.orders_marked
+                    "SES reported that {to} marked the mail as spam: {} address marked COMPLAINED; nothing more is mailed there.",
+                    done.addresses_marked
                 ),
             },
             Err(e) => format!("The report could not be recorded: {e}"),

@@ -128,11 +128,13 @@ pub async fn orders(t: &Target, a: OrdersArgs) -> Result<()> {
     let status = a.status.as_deref().map(parse_status).transpose()?;
     let since = a.since.as_deref().map(parse_day).transpose()?;
     let mail = a.mail.as_deref().map(parse_mail).transpose()?;
-    let (all, reads) = t
-        .author()?
+    let author = t.author()?;
+    let (mut all, reads) = author
         .store()
         .orders_created_since(since.map(|d| d.midnight().assume_utc()))
         .await?;
+    // SES's bounces and complaints are kept per address.
+    author.store().with_address_blocks(&mut all).await?;
     let orders: Vec<Order> = all
         .into_iter()
         .filter(|o| product.as_ref().is_none_or(|p| &o.product_id == p))

@@ -625,11 +625,13 @@ mod tests {
     /// shop's topic may invoke it, and SES may publish to that topic only for the shop's
     /// configuration set.
     #[test]
-    fn mail_events_touch_only_orders_and_only_our_topic_invokes_them() {
+    fn mail_events_touch_only_address_blocks_and_only_our_topic_invokes_them() {
         let v = values("shop@example.com", false);
         let p = policies(crate::TEMPLATE, &v).unwrap();
         let f = &p["MailEventsFunction"];
-        assert!(allowed(
+        assert!(allowed(f, &item("UpdateItem", "MAILBLOCK#a@example.com")));
+        // It reads no order (no download link) and writes none.
+        assert!(!allowed(
             f,
             &Request {
                 action: "dynamodb:Query".into(),
@@ -637,8 +639,10 @@ mod tests {
                 context: vec![],
             }
         ));
-        assert!(allowed(f, &item("UpdateItem", "ORDER#K20261121A1")));
         for (action, pk) in [
+            ("UpdateItem", "ORDER#K20261121A1"),
+            ("GetItem", "ORDER#K20261121A1"),
+            ("GetItem", "MAILBLOCK#a@example.com"),
             ("UpdateItem", "GRANT#x"),
             ("UpdateItem", "PRODUCT#rust-book"),
             ("PutItem", "ORDER#K1"),

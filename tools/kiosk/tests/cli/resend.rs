@@ -146,7 +146,11 @@ async fn bounced_orders_are_listed_and_fixed_with_resend_to() {
         },
     );
     assert_eq!(
-        events.handle(&bounce, now()).await.unwrap().orders_marked,
+        events
+            .handle(&bounce, now())
+            .await
+            .unwrap()
+            .addresses_marked,
         1
     );
 
