@@ -116,6 +116,11 @@ fn parse_rows(text: &str) -> Vec<Row> {
 }
 
 /// The code `checkout-code.json` uses: 20% off, one use.
+/// The name of the local queue that stands for the stack's `MailEventsDeadLetters`.
+pub fn mail_dead_letters(tag: &str) -> String {
+    format!("kiosk-test-{tag}-mail-dead-letters")
+}
+
 /// The A/B test `beacon.json`'s page carries: `headline` (a, b), registered.
 pub fn headline_test() -> kiosk::abtest::AbTest {
     let name = |s: &str| kiosk::visit::Name::parse(s).expect("a test name");
@@ -270,6 +275,13 @@ impl EventStack {
                 crate::MAIL_CONFIGURATION_SET.to_owned(),
             ),
             ("MailEventsTopic", crate::MAIL_EVENTS_TOPIC.to_owned()),
+            (
+                "MailEventsDeadLetters.Arn",
+                format!(
+                    "arn:aws:sqs:us-east-1:123456789012:{}",
+                    mail_dead_letters(&self.w.tag)
+                ),
+            ),
         ];
         Values {
             params: params.into_iter().map(|(k, v)| (k.to_owned(), v)).collect(),

@@ -458,3 +458,83 @@ async fn a_function_without_a_template_variable_fails_at_start() -> Result<()> {
     ensure!(err.contains("TABLE_NAME is not set"), "{err}");
     Ok(())
 }
+
+/// A report the function cannot record (its table is gone: the store fails every time)
+/// is tried again as Lambda retries an asynchronous invocation (the template's
+/// `MaximumRetryAttempts`), then lands in the template's dead-letter queue with the whole
+/// event, ready to replay (README, "Bounces and complaints"). The retries and the
+/// hand-over are `Rie::invoke_async`'s stand-in for Lambda's; the function, its failure
+/// and the queue (the emulator's SQS) are real.
+#[tokio::test]
+async fn a_report_that_fails_every_attempt_lands_in_the_dead_letter_queue() -> Result<()> {
+    let bins = build_binaries()?;
+    let stack = EventStack::start().await?;
+    let sdk = kiosk_localaws::emulator_config().await?;
+    let sqs = aws_sdk_sqs::Client::new(&sdk);
+    let queue = kiosk_e2e::events::mail_dead_letters(&stack.w.tag);
+    let url = sqs
+        .create_queue()
+        .queue_name(&queue)
+        .send()
+        .await?
+        .queue_url
+        .context("queue url")?;
+    let mut values = stack.values();
+    let gone = format!("{}-gone", stack.w.t.name);
+    values.resources.insert("Table".into(), gone.clone());
+    values.resources.insert(
+        "Table.Arn".into(),
+        format!("arn:aws:dynamodb:us-east-1:123456789012:table/{gone}"),
+    );
+    let functions = kiosk_localaws::functions::functions(kiosk_localaws::TEMPLATE, &values)?;
+    let f = function_named(&functions, "MailEventsFunction")?;
+    ensure!(f.async_retries == 2, "Lambda retries a report twice");
+    ensure!(
+        f.dead_letter
+            .as_deref()
+            .is_some_and(|a| a.ends_with(&queue)),
+        "the function has the dead-letter queue: {:?}",
+        f.dead_letter
+    );
+    let bootstrap = bins.get(&f.binary).context("the mail-events binary")?;
+    let rie = Rie::start(
+        &rie_binary(&workspace_root())?,
+        bootstrap,
+        &lambda_env(&f, &stack.w.endpoint),
+    )?;
+    let event = load_event(&events_dir().join("ses-bounce.json"))?;
+    let outcome = rie.invoke_async(&f, &event, &sqs).await?;
+    ensure!(
+        matches!(
+            outcome,
+            kiosk_localaws::rie::AsyncOutcome::DeadLettered { attempts: 3, .. }
+        ),
+        "{outcome:?}\n{}",
+        rie.output()
+    );
+    let got = sqs
+        .receive_message()
+        .queue_url(&url)
+        .max_number_of_messages(10)
+        .message_attribute_names("All")
+        .send()
+        .await?;
+    let messages = got.messages();
+    ensure!(messages.len() == 1, "{messages:?}");
+    let body: Value = serde_json::from_str(messages[0].body().unwrap_or_default())?;
+    ensure!(body == event, "the whole event, to replay: {body}");
+    // Replayed once the cause is fixed (the table back), it is recorded.
+    let functions = stack.functions()?;
+    let fixed = function_named(&functions, "MailEventsFunction")?;
+    let rie = Rie::start(
+        &rie_binary(&workspace_root())?,
+        bootstrap,
+        &lambda_env(&fixed, &stack.w.endpoint),
+    )?;
+    let result = rie.invoke(&body).await?;
+    ensure!(
+        result["bounced"] == 1 && result["addresses_marked"] == 1,
+        "{result}"
+    );
+    Ok(())
+}

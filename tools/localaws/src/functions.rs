@@ -50,6 +50,12 @@ pub struct FunctionDef {
     pub log_format: Option<String>,
     /// The function's environment variables, resolved.
     pub env: BTreeMap<String, String>,
+    /// How often Lambda retries an asynchronous invocation that failed
+    /// (`EventInvokeConfig.MaximumRetryAttempts`; Lambda's default is 2).
+    pub async_retries: u64,
+    /// Where an asynchronous invocation that failed every attempt goes
+    /// (`DeadLetterQueue.TargetArn`, resolved), if anywhere.
+    pub dead_letter: Option<String>,
 }
 
 pub(crate) fn doc(template: &str) -> Result<Value> {
@@ -158,7 +164,24 @@ pub fn functions(template: &str, values: &Values) -> Result<Vec<FunctionDef>> {
                     env.insert(k.to_owned(), v);
                 }
             }
+            let dead_letter = match prop("DeadLetterQueue").and_then(|d| d.get("TargetArn")) {
+                Some(v) => Some(
+                    r.resolve(v)
+                        .with_context(|| format!("{name}: DeadLetterQueue.TargetArn"))?,
+                ),
+                None => None,
+            };
+            let async_retries =
+                match prop("EventInvokeConfig").and_then(|c| c.get("MaximumRetryAttempts")) {
+                    Some(v) => r
+                        .resolve(v)?
+                        .parse()
+                        .with_context(|| format!("{name}: MaximumRetryAttempts is not a number"))?,
+                    None => 2,
+                };
             Ok(FunctionDef {
+                async_retries,
+                dead_letter,
                 timeout_s: number("Timeout", 3)?,
                 memory_mb: number("MemorySize", 128)?,
                 log_format: prop("LoggingConfig")
@@ -552,6 +575,10 @@ Resources:
             resources: [
                 ("Table".into(), "t".into()),
                 ("VisitsTable".into(), "t-visits".into()),
+                (
+                    "MailEventsDeadLetters.Arn".into(),
+                    "arn:aws:sqs:us-east-1:123456789012:dlq".into(),
+                ),
                 ("FilesBucket".into(), "b".into()),
                 ("HttpApi".into(), "api-id".into()),
                 ("MailConfigurationSet".into(), "kiosk-mail".into()),

@@ -464,6 +464,10 @@ mod tests {
                 ("Table.Arn", TABLE),
                 ("VisitsTable", "t-visits"),
                 ("VisitsTable.Arn", VISITS),
+                (
+                    "MailEventsDeadLetters.Arn",
+                    "arn:aws:sqs:us-east-1:123456789012:dlq",
+                ),
                 ("FilesBucket", "b"),
                 ("FilesBucket.Arn", "arn:aws:s3:::b"),
                 ("HttpApi", "api"),

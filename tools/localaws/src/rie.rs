@@ -95,6 +95,17 @@ pub fn lambda_env(f: &FunctionDef, endpoint: &str) -> Vec<(String, String)> {
 }
 
 /// One function under the RIE, until dropped (which kills it and its bootstrap).
+/// What an asynchronous invocation ([`Rie::invoke_async`]) came to.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AsyncOutcome {
+    /// Attempt `attempt` (1 = the first) succeeded with `result`.
+    Succeeded { attempt: u64, result: Value },
+    /// Every attempt failed and the event went to the dead-letter queue at `queue_url`.
+    DeadLettered { attempts: u64, queue_url: String },
+    /// Every attempt failed and the function has no dead-letter queue: the event is lost.
+    Dropped { attempts: u64 },
+}
+
 pub struct Rie {
     child: Child,
     url: String,
@@ -225,6 +236,63 @@ impl Rie {
             last = now;
         }
         last
+    }
+
+    /// Invoke with `event` as Lambda runs an asynchronous invocation (what SNS makes):
+    /// on a function error it tries again, `def.async_retries` more times (Lambda waits a
+    /// minute, then two; here no time passes), and when every attempt failed it sends the
+    /// event to `def.dead_letter` (an SQS queue's ARN) as Lambda's dead-letter queue does:
+    /// the event as the body, `ErrorMessage` among the attributes. A stand-in for
+    /// Lambda's own retry machinery, which the emulator does not run; everything it
+    /// invokes and writes is real.
+    pub async fn invoke_async(
+        &self,
+        def: &crate::functions::FunctionDef,
+        event: &Value,
+        sqs: &aws_sdk_sqs::Client,
+    ) -> Result<AsyncOutcome> {
+        let mut last_error = String::new();
+        for attempt in 1..=1 + def.async_retries {
+            match self.invoke(event).await {
+                Ok(v) => return Ok(AsyncOutcome::Succeeded { attempt, result: v }),
+                Err(e) => last_error = format!("{e:#}"),
+            }
+        }
+        let attempts = 1 + def.async_retries;
+        let Some(arn) = &def.dead_letter else {
+            return Ok(AsyncOutcome::Dropped { attempts });
+        };
+        // arn:aws:sqs:REGION:ACCOUNT:NAME
+        let name = arn
+            .rsplit(':')
+            .next()
+            .ok_or_else(|| anyhow::anyhow!("{arn} is not a queue ARN"))?;
+        let url = sqs
+            .get_queue_url()
+            .queue_name(name)
+            .send()
+            .await
+            .with_context(|| format!("GetQueueUrl {name}"))?
+            .queue_url
+            .ok_or_else(|| anyhow::anyhow!("no URL for queue {name}"))?;
+        let message: String = last_error.chars().take(1000).collect();
+        sqs.send_message()
+            .queue_url(&url)
+            .message_body(serde_json::to_string(event)?)
+            .message_attributes(
+                "ErrorMessage",
+                aws_sdk_sqs::types::MessageAttributeValue::builder()
+                    .data_type("String")
+                    .string_value(message)
+                    .build()?,
+            )
+            .send()
+            .await
+            .with_context(|| format!("SendMessage to {name}"))?;
+        Ok(AsyncOutcome::DeadLettered {
+            attempts,
+            queue_url: url,
+        })
     }
 
     /// Everything the RIE and the bootstrap printed so far.
