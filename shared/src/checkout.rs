@@ -437,11 +437,12 @@ impl Checkout {
             }
         }
         let mut order = self.new_order(&req, &product, kind, quote, now).await?;
-        // A network holds at most one pending use of a code: its earlier pending order
-        // with this code (another tab, an abandoned payment) is expired first, giving
-        // that use back (docs/architecture.md, Pricing).
+        // A network holds at most one pending use of a code: a new order takes over the
+        // use of the network's earlier order still pending with it (another tab, an
+        // abandoned payment) in the transaction that writes it (docs/architecture.md,
+        // Pricing).
         let held = match &order.code {
-            Some(code) => Some((code.clone(), self.release_held(code, &tag, now).await?)),
+            Some(code) => Some((code.clone(), self.store.code_hold(code, &tag).await?)),
             None => None,
         };
         let redirect = channel.start_payment(&order, req.device, now).await?;
@@ -487,25 +488,6 @@ impl Checkout {
         order.lang = Some(req.lang);
         order.variants = self.variants(req.variants.as_deref(), now).await?;
         Ok(order)
-    }
-
-    /// Give back the use of `code` that `network`'s earlier pending order holds, if any:
-    /// that order is expired (a payment for it that still arrives is honoured, as for
-    /// any expired order). Returns the order the hold named, which the new order's
-    /// transaction expects to replace.
-    async fn release_held(
-        &self,
-        code: &crate::pricing::CodeName,
-        network: &crate::net::NetworkTag,
-        now: OffsetDateTime,
-    ) -> Result<Option<OrderId>, CheckoutError> {
-        let Some(previous) = self.store.code_hold(code, network).await? else {
-            return Ok(None);
-        };
-        if self.store.expire_held(&previous, code, now).await? {
-            tracing::info!(order_id = %previous, code = %code, "checkout: released the code use of this network's earlier pending order");
-        }
-        Ok(Some(previous))
     }
 
     /// The A/B variants the buyer's page showed: exactly those of its signed token

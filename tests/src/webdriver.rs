@@ -319,18 +319,22 @@ impl Browser {
         std::fs::write(path, png).with_context(|| format!("writing {}", path.display()))
     }
 
-    /// Wait until the page's URL starts with `prefix` (a navigation after a click).
+    /// Wait until the page's URL starts with `prefix` (a navigation after a click), up to
+    /// 20 s: the whole suite shares one emulator, and a checkout's requests queue behind
+    /// the other tests' under its lock.
     pub async fn wait_for_url(&self, prefix: &str) -> Result<String> {
-        for _ in 0..100 {
+        for _ in 0..200 {
             let url = self.current_url().await?;
             if url.starts_with(prefix) {
                 return Ok(url);
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
+        let text = self.text().await.unwrap_or_default();
         bail!(
-            "still at {} after 10 s, waiting for {prefix}",
-            self.current_url().await?
+            "still at {} after 20 s, waiting for {prefix}; the page says: {}",
+            self.current_url().await?,
+            text.chars().take(600).collect::<String>()
         )
     }
 

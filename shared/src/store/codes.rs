@@ -1,5 +1,5 @@
-//! Discount codes: one item each under the `CODES` partition, and the use a code's order
-//! reserves. A use is reserved in the transaction that writes the order, conditioned on
+//! Discount codes: one item each under the `CODES` partition, the use a code's order
+//! reserves, and the one pending use each network may hold (`HOLD#`). A use is reserved in the transaction that writes the order, conditioned on
 //! the code still having one, so a code with 5 uses is used at most 5 times whatever the
 //! concurrency; an order that expires unpaid gives its use back in the transaction that
 //! expires it ([`Store::expire_order`]). Codes are never deleted, only disabled, so the
@@ -103,6 +103,61 @@ impl Store {
                 Err(e) => Err(aws("TransactWriteItems(order)")(e)),
             };
         };
+        let hold_put = |h: super::CodeHold<'_>| -> Result<Put, StoreError> {
+            let mut item = codec::code_hold_key(code, h.network.as_str());
+            item.insert(ENTITY.into(), s("code_hold"));
+            item.insert(ORDER_ID.into(), s(order.id.as_str()));
+            // Gone a day after the order would have expired; a hold naming an order that
+            // is no longer pending holds nothing anyway.
+            item.insert(TTL.into(), ts(order.expires_at + time::Duration::days(1)));
+            let put = Put::builder().table_name(&self.table).set_item(Some(item));
+            match h.previous {
+                None => put.condition_expression("attribute_not_exists(pk)"),
+                Some(prev) => put
+                    .condition_expression("#order = :prev")
+                    .expression_attribute_names("#order", ORDER_ID)
+                    .expression_attribute_values(":prev", s(prev.as_str())),
+            }
+            .build()
+            .map_err(building("build Put"))
+        };
+        // The network's earlier order still pending with this code: the new order takes
+        // over its use (the earlier one no longer names the code, so its expiry gives
+        // nothing back; paid after all, it keeps the price it was offered). No new use.
+        if let Some(h) = hold
+            && let Some(prev) = h.previous
+        {
+            let release = Update::builder()
+                .table_name(&self.table)
+                .set_key(Some(codec::order_key(prev)))
+                .update_expression(format!("REMOVE {CODE}"))
+                .condition_expression(format!("#status = :pending AND {CODE} = :code"))
+                .expression_attribute_names("#status", STATUS)
+                .expression_attribute_values(
+                    ":pending",
+                    s(crate::order::OrderStatus::Pending.as_str()),
+                )
+                .expression_attribute_values(":code", s(code.as_str()))
+                .build()
+                .map_err(building("build Update"))?;
+            let took_over = tx
+                .clone()
+                .transact_items(TransactWriteItem::builder().put(hold_put(h)?).build())
+                .transact_items(TransactWriteItem::builder().update(release).build())
+                .send()
+                .await;
+            match took_over {
+                Ok(_) => return Ok(()),
+                Err(e)
+                    if e.as_service_error()
+                        .is_some_and(|e| e.is_transaction_canceled_exception()) =>
+                {
+                    // Paid or expired meanwhile (or the hold moved): reserve a use of
+                    // its own below, which says which.
+                }
+                Err(e) => return Err(aws("TransactWriteItems(order taking a code use over)")(e)),
+            }
+        }
         let reserve = Update::builder()
             .table_name(&self.table)
             .set_key(Some(codec::code_key(code)))
@@ -119,25 +174,7 @@ impl Store {
             .map_err(building("build Update"))?;
         let mut tx = tx.transact_items(TransactWriteItem::builder().update(reserve).build());
         if let Some(h) = hold {
-            let mut item = codec::code_hold_key(code, h.network.as_str());
-            item.insert(ENTITY.into(), s("code_hold"));
-            item.insert(ORDER_ID.into(), s(order.id.as_str()));
-            // Gone a day after the order would have expired; a hold naming an order that
-            // is no longer pending holds nothing anyway.
-            item.insert(TTL.into(), ts(order.expires_at + time::Duration::days(1)));
-            let mut put = Put::builder().table_name(&self.table).set_item(Some(item));
-            put = match h.previous {
-                None => put.condition_expression("attribute_not_exists(pk)"),
-                Some(prev) => put
-                    .condition_expression("#order = :prev")
-                    .expression_attribute_names("#order", ORDER_ID)
-                    .expression_attribute_values(":prev", s(prev.as_str())),
-            };
-            tx = tx.transact_items(
-                TransactWriteItem::builder()
-                    .put(put.build().map_err(building("build Put"))?)
-                    .build(),
-            );
+            tx = tx.transact_items(TransactWriteItem::builder().put(hold_put(h)?).build());
         }
         let sent = tx.send().await;
         match sent {
@@ -191,55 +228,6 @@ impl Store {
                 })
         })
         .transpose()
-    }
-
-    /// Expire `order_id` if it is still a pending order with `code`, giving the code's
-    /// use back in the same transaction (what a network's new checkout with the same
-    /// code does to its earlier one). `false`: it was no longer pending (paid, expired
-    /// already, gone), and nothing was written. No read of the order is needed.
-    pub async fn expire_held(
-        &self,
-        order_id: &crate::ids::OrderId,
-        code: &CodeName,
-        now: OffsetDateTime,
-    ) -> Result<bool, StoreError> {
-        use crate::order::OrderStatus;
-        let expire = Update::builder()
-            .table_name(&self.table)
-            .set_key(Some(codec::order_key(order_id)))
-            .update_expression(format!(
-                "SET #status = :expired, #ttl = :ttl REMOVE {PENDING}, {CHECK_AT}"
-            ))
-            .condition_expression(format!("#status = :pending AND {CODE} = :code"))
-            .expression_attribute_names("#status", STATUS)
-            .expression_attribute_names("#ttl", TTL)
-            .expression_attribute_values(":ttl", ts(now + codec::UNPAID_RETENTION))
-            .expression_attribute_values(":expired", s(OrderStatus::Expired.as_str()))
-            .expression_attribute_values(":pending", s(OrderStatus::Pending.as_str()))
-            .expression_attribute_values(":code", s(code.as_str()))
-            .build()
-            .map_err(building("build Update"))?;
-        let sent = self
-            .client
-            .transact_write_items()
-            .transact_items(TransactWriteItem::builder().update(expire).build())
-            .transact_items(
-                TransactWriteItem::builder()
-                    .update(self.release_code(code)?)
-                    .build(),
-            )
-            .send()
-            .await;
-        match sent {
-            Ok(_) => Ok(true),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|e| e.is_transaction_canceled_exception()) =>
-            {
-                Ok(false)
-            }
-            Err(e) => Err(aws("TransactWriteItems(expire held)")(e)),
-        }
     }
 
     /// Did SES report mail to `email` bouncing for good or marked as spam? One read of

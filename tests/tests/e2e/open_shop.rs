@@ -363,11 +363,20 @@ async fn one_network_holds_at_most_one_pending_use_of_a_code() {
         ids.push(OrderId::parse(v["order_id"].as_str().unwrap()).unwrap());
     }
     assert_eq!(uses().await, 1, "one network holds one use");
-    // Only the newest is still pending; the rest were expired, their uses given back.
+    // Each new checkout took the use over: only the newest names the code; the earlier
+    // ones stay payable at the price they were offered, and their expiry gives nothing
+    // back.
     let newest = w.order(ids.last().unwrap()).await;
     assert_eq!(newest.status, kiosk::OrderStatus::Pending);
-    let first = w.order(&ids[0]).await;
-    assert_eq!(first.status, kiosk::OrderStatus::Expired);
+    assert_eq!(newest.code.as_ref().map(|c| c.as_str()), Some("LAUNCH"));
+    for id in &ids[..19] {
+        let o = w.order(id).await;
+        assert_eq!(
+            (o.status, o.code.is_none()),
+            (kiosk::OrderStatus::Pending, true)
+        );
+        assert_eq!(o.amount.minor(), 799, "the price it was offered");
+    }
     // A burst from the same network still holds at most one.
     let burst = futures::future::join_all((0..6).map(|n| {
         let body = form("rust-book", &w.buyer(50 + n), &[("code", "launch")]);
@@ -395,6 +404,33 @@ async fn one_network_holds_at_most_one_pending_use_of_a_code() {
         assert_eq!(resp.status(), expected, "{}", body_string(&resp));
     }
     assert_eq!(uses().await, 5);
+
+    // Once a network's order with a code is paid, its next checkout needs a use of its
+    // own (here: none left).
+    let spring = code("SPRING", Discount::Percent(10), Some(2));
+    assert!(w.shop.store.create_code(&spring).await.unwrap());
+    let w = &w;
+    let checkout = |n: u32| {
+        let body = form("rust-book", &w.buyer(200 + n), &[("code", "spring")]);
+        async move { checkout_from(&w.checkout, &body, "application/json", "192.0.2.45").await }
+    };
+    let resp = checkout(0).await;
+    let v: serde_json::Value = serde_json::from_str(&body_string(&resp)).unwrap();
+    let first = v["order_id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        w.notify_signed(&first, "8.99", "TRADE_SUCCESS").await.0,
+        200
+    );
+    assert_eq!(checkout(1).await.status(), 200);
+    let spring_uses = w
+        .shop
+        .store
+        .get_code(&spring.name)
+        .await
+        .unwrap()
+        .unwrap()
+        .uses;
+    assert_eq!(spring_uses, 2, "the paid order's and the new one's");
 }
 
 /// Every item of both of the shop's tables, as text (test-only: a whole scan).

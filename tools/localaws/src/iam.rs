@@ -149,7 +149,10 @@ fn statement(r: &Resolver, holds: &dyn Fn(&str) -> Result<bool>, s: &Value) -> R
             let operator = op.as_str().unwrap_or_default().to_owned();
             if !matches!(
                 operator.as_str(),
-                "StringEquals" | "StringEqualsIgnoreCase" | "ForAllValues:StringLike"
+                "StringEquals"
+                    | "StringEqualsIgnoreCase"
+                    | "ForAllValues:StringLike"
+                    | "ForAllValues:StringEquals"
             ) {
                 bail!("{sid}: condition operator {operator} is not supported");
             }
@@ -214,6 +217,10 @@ impl Condition {
                 .unwrap_or_default()
                 .iter()
                 .all(|v| self.values.iter().any(|p| like(p, v))),
+            ("ForAllValues:StringEquals", given) => given
+                .unwrap_or_default()
+                .iter()
+                .all(|v| self.values.iter().any(|want| want == v)),
             _ => false,
         }
     }
@@ -358,14 +365,57 @@ fn pk(item: &Json) -> Vec<String> {
         .collect()
 }
 
+/// The attribute names an update touches, as IAM's `dynamodb:Attributes` lists them: the
+/// key's attributes and every attribute its `UpdateExpression` names (placeholders
+/// resolved through `ExpressionAttributeNames`).
+fn updated_attributes(update: &Json) -> Vec<String> {
+    let mut out: Vec<String> = update["Key"]
+        .as_object()
+        .map(|k| k.keys().cloned().collect())
+        .unwrap_or_default();
+    let names = &update["ExpressionAttributeNames"];
+    let expr = update["UpdateExpression"].as_str().unwrap_or_default();
+    let keywords = [
+        "SET",
+        "REMOVE",
+        "ADD",
+        "DELETE",
+        "if_not_exists",
+        "list_append",
+    ];
+    for token in
+        expr.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '#' || c == ':'))
+    {
+        if token.is_empty() || token.starts_with(':') || token.chars().all(|c| c.is_ascii_digit()) {
+            continue;
+        }
+        let name = match token.strip_prefix('#') {
+            Some(_) => names[token].as_str().unwrap_or(token).to_owned(),
+            None if keywords.iter().any(|k| k.eq_ignore_ascii_case(token)) => continue,
+            None => token.to_owned(),
+        };
+        if !out.contains(&name) {
+            out.push(name);
+        }
+    }
+    out
+}
+
 fn dynamodb(op: &str, body: &Json) -> Result<Vec<Request>> {
     let item_request = |action: &str, table: &Json, item: &Json| Request {
         action: format!("dynamodb:{action}"),
         resource: table_arn(table),
         context: vec![("dynamodb:LeadingKeys".into(), pk(item))],
     };
+    let update_request = |table: &Json, update: &Json| {
+        let mut r = item_request("UpdateItem", table, &update["Key"]);
+        r.context
+            .push(("dynamodb:Attributes".into(), updated_attributes(update)));
+        r
+    };
     Ok(match op {
-        "GetItem" | "UpdateItem" | "DeleteItem" => {
+        "UpdateItem" => vec![update_request(&body["TableName"], body)],
+        "GetItem" | "DeleteItem" => {
             vec![item_request(op, &body["TableName"], &body["Key"])]
         }
         "PutItem" => vec![item_request(op, &body["TableName"], &body["Item"])],
@@ -415,6 +465,9 @@ fn dynamodb(op: &str, body: &Json) -> Result<Vec<Request>> {
                     "Get" => "GetItem",
                     other => bail!("transaction item {other}"),
                 };
+                if kind == "Update" {
+                    return Ok(update_request(&part["TableName"], part));
+                }
                 let item = if kind == "Put" {
                     &part["Item"]
                 } else {
@@ -434,6 +487,34 @@ fn dynamodb(op: &str, body: &Json) -> Result<Vec<Request>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_update_names_its_key_and_the_attributes_it_writes() {
+        let update = serde_json::json!({
+            "Key": {"pk": {"S": "CODES"}, "sk": {"S": "LAUNCH"}},
+            "UpdateExpression": "SET #u = #u + :one, mail_state = if_not_exists(mail_state, :x) REMOVE pending, check_at",
+            "ExpressionAttributeNames": {"#u": "uses"},
+        });
+        assert_eq!(
+            updated_attributes(&update),
+            ["pk", "sk", "uses", "mail_state", "pending", "check_at"]
+        );
+        let code_only = Condition {
+            operator: "ForAllValues:StringEquals".into(),
+            key: "dynamodb:Attributes".into(),
+            values: vec!["pk".into(), "sk".into(), "uses".into()],
+        };
+        let req = |attrs: &[&str]| Request {
+            action: "dynamodb:UpdateItem".into(),
+            resource: TABLE.into(),
+            context: vec![(
+                "dynamodb:Attributes".into(),
+                attrs.iter().map(|a| (*a).to_owned()).collect(),
+            )],
+        };
+        assert!(code_only.holds(&req(&["pk", "sk", "uses"])));
+        assert!(!code_only.holds(&req(&["pk", "sk", "uses", "disabled"])));
+    }
 
     #[test]
     fn wildcards_match_as_iam_does() {
@@ -549,6 +630,66 @@ mod tests {
             assert!(
                 !allowed(checkout, &item(action, pk)),
                 "checkout may {action} {pk}"
+            );
+        }
+    }
+
+    /// An update naming `attrs` of the item `pk`.
+    fn update(pk: &str, attrs: &[&str]) -> Request {
+        let mut r = item("UpdateItem", pk);
+        r.context.push((
+            "dynamodb:Attributes".into(),
+            attrs.iter().map(|a| (*a).to_owned()).collect(),
+        ));
+        r
+    }
+
+    /// No function may change a code but for its use counter; checkout may change an
+    /// order's mail state and hand a code's use over, never its status, payment or links.
+    #[test]
+    fn code_and_order_updates_are_limited_to_their_attributes() {
+        let p = policies(crate::TEMPLATE, &values("shop@example.com", false)).unwrap();
+        for f in [
+            "CheckoutFunction",
+            "PaymentNotifyFunction",
+            "ReconcileFunction",
+        ] {
+            assert!(
+                allowed(&p[f], &update("CODES", &["pk", "sk", "uses"])),
+                "{f}"
+            );
+            for attr in ["disabled", "percent", "max_uses", "expires_at"] {
+                assert!(
+                    !allowed(&p[f], &update("CODES", &["pk", "sk", attr])),
+                    "{f} may change a code's {attr}"
+                );
+            }
+        }
+        let checkout = &p["CheckoutFunction"];
+        for attrs in [
+            &[
+                "pk",
+                "sk",
+                "mail_state",
+                "mail_sent_at",
+                "mail_due",
+                "mail_next_at",
+            ][..],
+            &["pk", "sk", "code"],
+        ] {
+            assert!(allowed(checkout, &update("ORDER#K1", attrs)), "{attrs:?}");
+        }
+        for attr in [
+            "status",
+            "paid_at",
+            "provider_txn_id",
+            "grant_token",
+            "amount",
+            "email",
+        ] {
+            assert!(
+                !allowed(checkout, &update("ORDER#K1", &["pk", "sk", attr])),
+                "checkout may change an order's {attr}"
             );
         }
     }
