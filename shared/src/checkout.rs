@@ -1,12 +1,13 @@
 //! The checkout function's handle (docs/architecture.md, Flows: Buy, Pricing, Free):
 //! read products and discount codes (the hosted buy page), price and count and write
-//! orders (reserving a code's use), start a payment with a channel, and give a free
-//! product away: its order written paid with its grant, its link mailed. Nothing else: a
-//! [`Checkout`] has no files and no way to record a provider's payment, so the checkout
-//! handler cannot serve a download or mark a sale paid whatever it does (a compile-time
-//! fact), which mirrors its IAM policy (read `PRODUCT#` and `CODES`, put `ORDER#` and
-//! `GRANT#`, update `CHECKOUT#`, `FREE#`, `CODES` and a free order's mail state, mail from
-//! the sender).
+//! orders (reserving a code's use, or taking over its network's earlier one), start a
+//! payment with a channel, and queue a free order for the reconcile function to grant
+//! ([`crate::free`]). Nothing else: a [`Checkout`] has no files, no mailer and no way to
+//! record a payment or make a grant, so the checkout handler cannot serve a download,
+//! mark a sale paid or send mail whatever it does (a compile-time fact), which mirrors
+//! its IAM policy (read `PRODUCT#`, `CODES`, `HOLD#`, `MAILBLOCK#`, `SECRET`; put
+//! `ORDER#` and `HOLD#`; update a code's `uses`, an order's `code`, its counters; send to
+//! the free-orders queue).
 
 use time::OffsetDateTime;
 
@@ -19,14 +20,15 @@ use crate::product::Product;
 use crate::startup::{ChannelsConfig, InitError};
 use crate::store::{Store, StoreError};
 
-/// Built once at cold start: the checkout settings, the store, the channels, and the
-/// mailer of free products' links.
+/// Built once at cold start: the checkout settings, the store, the channels, and where
+/// free orders go to be fulfilled.
 pub struct Checkout {
     config: CheckoutConfig,
     store: Store,
     channels: Channels,
-    /// `None` without `SENDER_EMAIL`: free claims are refused.
-    mailer: Option<crate::mail::Mailer>,
+    /// `None` without `FREE_ORDERS_QUEUE_URL` (or an in-process fulfiller): free claims
+    /// are refused.
+    free: Option<crate::free::FreeFulfilment>,
     /// The shop's stable secret (A/B variants' tokens, free claims' tokens), read from
     /// the store on first use.
     secret: tokio::sync::OnceCell<crate::visit::VariantSecret>,
@@ -76,8 +78,8 @@ pub const FREE_ADDRESS_WINDOW: time::Duration = time::Duration::days(1);
 pub enum Started {
     /// A pending order: the buyer goes to the provider's page.
     Pay(CheckoutStarted),
-    /// A free order: recorded, and its link mailed to the address (never shown, so the
-    /// address is proven by the mail). Also the answer when the address is blocked
+    /// A free order: recorded and handed to the fulfiller, which mails its link to the
+    /// address (never shown, so the address is proven by the mail). Also the answer when the address is blocked
     /// (its mail bounced or complained): nothing is written or mailed then, and the
     /// page cannot tell, so it leaks nothing of the address.
     Mailed {
@@ -205,13 +207,13 @@ impl Checkout {
             channels,
         )
         .await?;
-        let ses = aws_sdk_ses::Client::new(sdk);
         Ok(Checkout {
             store: crate::startup::store(sdk, &config.table_name),
-            mailer: config.sender_email.clone().map(|from| {
-                crate::mail::Mailer::new(ses, from)
-                    .with_reply_to(config.support_email.clone())
-                    .with_configuration_set(config.mail_configuration_set.clone())
+            free: config.free_orders_queue_url.clone().map(|url| {
+                crate::free::FreeFulfilment::Queue {
+                    client: aws_sdk_sqs::Client::new(sdk),
+                    url,
+                }
             }),
             config,
             channels,
@@ -225,15 +227,21 @@ impl Checkout {
         config: CheckoutConfig,
         store: Store,
         channels: Channels,
-        mailer: Option<crate::mail::Mailer>,
+        free: Option<crate::free::FreeFulfilment>,
     ) -> Self {
         Checkout {
             config,
             store,
             channels,
-            mailer,
+            free,
             secret: tokio::sync::OnceCell::new(),
         }
+    }
+
+    /// This handle with free orders fulfilled by `free` (a local shop's fulfiller).
+    pub fn with_free_fulfilment(mut self, free: crate::free::FreeFulfilment) -> Self {
+        self.free = Some(free);
+        self
     }
 
     /// The price `product` has with the code `raw` (as typed) for a request from
@@ -527,9 +535,10 @@ impl Checkout {
     /// A free order (docs/architecture.md, Flows: Free): only with a good token from the
     /// shop's own page (else [`Started::Confirm`]); never to an address whose mail
     /// bounced or complained; limited per network, per address and shop-wide per hour
-    /// and day ([`crate::config::FreeLimits`]); written paid with its grant (and its
-    /// code's use) in one transaction, and its link mailed, never shown. A mail that
-    /// fails stays due and reconcile sends it, as for a sale.
+    /// and day ([`crate::config::FreeLimits`]); written pending (with its code's use),
+    /// then handed to the fulfiller ([`crate::free`]), which grants it and mails the
+    /// link, never shown. A request that fails leaves the order pending, and reconcile
+    /// fulfils it on its next run.
     async fn claim_free(
         &self,
         req: CheckoutRequest,
@@ -537,7 +546,7 @@ impl Checkout {
         quote: crate::pricing::Quote,
         now: OffsetDateTime,
     ) -> Result<Started, CheckoutError> {
-        let mailer = self.mailer.as_ref().ok_or(CheckoutError::FreeOff)?;
+        let fulfilment = self.free.as_ref().ok_or(CheckoutError::FreeOff)?;
         let secret = self.secret().await?;
         let proven = req.claim.as_deref().is_some_and(|t| {
             crate::claim::ClaimToken::verify(secret, t, product.id(), &req.network, now)
@@ -603,28 +612,16 @@ impl Checkout {
             .new_order(&req, product, ChannelKind::Free, quote, now)
             .await?;
         let id = order.id.clone();
-        let token = crate::ids::DownloadToken::generate().map_err(StoreError::Token)?;
-        let payment = crate::order::Payment {
-            provider_txn_id: format!("free-{id}"),
-            amount: order.amount,
-        };
-        // A new pending order is always payable at its own amount; the other outcomes
-        // cannot happen, and are errors rather than panics all the same.
-        let paid = match order.pay(&payment, token.clone(), now) {
-            Ok(crate::order::PayOutcome::Paid(paid)) => *paid,
-            Ok(_) => return Err(StoreError::Contention(id).into()),
-            Err(e) => return Err(StoreError::Transition(e).into()),
-        };
-        let grant = crate::grant::Grant::for_order(&paid, token, None, now);
-        self.store.create_free_order(&paid, &grant).await?;
-        let delivery = crate::delivery::Delivery {
-            store: &self.store,
-            mailer,
-            public_base_url: &self.config.public_base_url,
-            default_lang: self.config.default_lang,
-        };
-        let outcome = delivery.send_purchase_mail(&paid, &grant, now).await;
-        tracing::info!(order_id = %id, product = %product.id(), code = ?paid.code, mail = ?outcome, "free order");
+        self.store.create_order(&order).await?;
+        match fulfilment.request(&id).await {
+            Ok(()) => {
+                tracing::info!(order_id = %id, product = %product.id(), code = ?order.code, "free order");
+            }
+            Err(e) => {
+                // Pending: reconcile fulfils it on its next run.
+                tracing::warn!(order_id = %id, error = %e, "free order: fulfilment request failed; reconcile fulfils it");
+            }
+        }
         Ok(Started::Mailed {
             order_id: Some(id),
             email: req.email,

@@ -275,6 +275,7 @@ impl Config {
             support_email: self.support_email.clone(),
             mail_configuration_set: self.mail_configuration_set.clone(),
             free: FreeLimits::default(),
+            free_orders_queue_url: None,
         }
     }
 }
@@ -343,6 +344,10 @@ pub struct CheckoutConfig {
     pub mail_configuration_set: Option<String>,
     /// How many free copies are mailed, per network and shop-wide.
     pub free: FreeLimits,
+    /// Where free orders go to be fulfilled (`FREE_ORDERS_QUEUE_URL`, the stack's
+    /// `FreeOrdersQueue`, consumed by the reconcile function: [`crate::free`]); `None`:
+    /// free claims are refused (unless a local shop hands checkout a fulfiller).
+    pub free_orders_queue_url: Option<String>,
 }
 
 impl CheckoutConfig {
@@ -390,6 +395,7 @@ impl CheckoutConfig {
                 1..=100_000,
             )?,
             free: FreeLimits::from(env)?,
+            free_orders_queue_url: optional(env, "FREE_ORDERS_QUEUE_URL"),
         })
     }
 }

@@ -28,6 +28,7 @@ pub mod edition;
 pub mod email;
 pub mod files;
 pub mod form;
+pub mod free;
 pub mod funnel;
 pub mod grant;
 pub mod i18n;

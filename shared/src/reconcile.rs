@@ -60,6 +60,19 @@ pub struct Reconciled {
     pub pending: PendingRun,
 }
 
+/// What one batch of the free-orders queue came to.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct FreeRun {
+    /// Recorded paid with their grant, link mailed (or due).
+    pub granted: u32,
+    /// Already paid (a repeated message).
+    pub already: u32,
+    /// Not a free order the shop could have made, or no such order: nothing written.
+    pub refused: u32,
+    /// Not a message of ours.
+    pub ignored: u32,
+}
+
 /// The outcome for one pending order.
 enum Checked {
     Fulfilled,
@@ -148,11 +161,50 @@ impl Reconciler {
         }
     }
 
+    /// Fulfil the free orders named by the queue's messages ([`crate::free`]). A store
+    /// error stops the batch (the queue delivers it again; fulfilling twice changes
+    /// nothing); a message that names no order is logged and dropped.
+    pub async fn free_orders(
+        &self,
+        bodies: &[&str],
+        now: OffsetDateTime,
+    ) -> Result<FreeRun, StoreError> {
+        let mut run = FreeRun::default();
+        for body in bodies {
+            let Some(id) = crate::free::parse_message(body) else {
+                tracing::warn!("free order message ignored: not {{\"free_order\": ID}}");
+                run.ignored += 1;
+                continue;
+            };
+            match self.shop.fulfil_free(&id, now).await? {
+                crate::free::FreeOutcome::Granted => run.granted += 1,
+                crate::free::FreeOutcome::Already => run.already += 1,
+                crate::free::FreeOutcome::Refused(_) | crate::free::FreeOutcome::Unknown => {
+                    run.refused += 1
+                }
+            }
+        }
+        Ok(run)
+    }
+
     async fn check_pending(
         &self,
         order: &Order,
         now: OffsetDateTime,
     ) -> Result<Checked, CheckError> {
+        // A free order whose fulfilment request was lost: fulfilled here (no provider).
+        if order.channel == crate::order::ChannelKind::Free {
+            return match self.shop.fulfil_free(&order.id, now).await? {
+                crate::free::FreeOutcome::Granted | crate::free::FreeOutcome::Already => {
+                    Ok(Checked::Fulfilled)
+                }
+                _ => {
+                    // Not a free order the shop could have made: it never becomes one.
+                    self.shop.store.expire_order(order, now).await?;
+                    Ok(Checked::Expired)
+                }
+            };
+        }
         let channel = self
             .shop
             .channel_for(order)

@@ -116,6 +116,22 @@ fn parse_rows(text: &str) -> Vec<Row> {
 }
 
 /// The code `checkout-code.json` uses: 20% off, one use.
+/// In `free-order.json`'s message, where the runner puts the id of the free order that
+/// checkout queued just before (the order's id is made at checkout).
+pub const FREE_ORDER_PLACEHOLDER: &str = "FREE-ORDER-FROM-THE-QUEUE";
+
+/// `event` (an SQS event) with [`FREE_ORDER_PLACEHOLDER`] in its records' bodies
+/// replaced by `id`.
+pub fn with_free_order(event: serde_json::Value, id: &str) -> serde_json::Value {
+    let text = event.to_string().replace(FREE_ORDER_PLACEHOLDER, id);
+    serde_json::from_str(&text).unwrap_or(event)
+}
+
+/// The name of the local queue that stands for the stack's `FreeOrdersQueue`.
+pub fn free_orders_queue(tag: &str) -> String {
+    format!("kiosk-test-{tag}-free-orders")
+}
+
 /// The name of the local queue that stands for the stack's `MailEventsDeadLetters`.
 pub fn mail_dead_letters(tag: &str) -> String {
     format!("kiosk-test-{tag}-mail-dead-letters")
@@ -187,6 +203,12 @@ impl EventStack {
         w.shop.store.create_code(&launch_code()).await?;
         // The test the beacon's page carries, registered as the author does.
         w.shop.store.create_test(&headline_test()).await?;
+        // The stack's queue of free orders (checkout asks, reconcile grants).
+        aws_sdk_sqs::Client::new(&sdk)
+            .create_queue()
+            .queue_name(free_orders_queue(&w.tag))
+            .send()
+            .await?;
 
         // The buyer's address is this stack's own: the emulator's mailbox is shared.
         let mut order = crate::pending_order(
@@ -275,6 +297,21 @@ impl EventStack {
                 crate::MAIL_CONFIGURATION_SET.to_owned(),
             ),
             ("MailEventsTopic", crate::MAIL_EVENTS_TOPIC.to_owned()),
+            (
+                "FreeOrdersQueue",
+                format!(
+                    "{}/123456789012/{}",
+                    self.w.endpoint,
+                    free_orders_queue(&self.w.tag)
+                ),
+            ),
+            (
+                "FreeOrdersQueue.Arn",
+                format!(
+                    "arn:aws:sqs:us-east-1:123456789012:{}",
+                    free_orders_queue(&self.w.tag)
+                ),
+            ),
             (
                 "MailEventsDeadLetters.Arn",
                 format!(

@@ -55,6 +55,8 @@ pub struct World {
     pub tag: String,
     /// The SSM parameters holding the app private key and Alipay's public key.
     pub key_params: [String; 2],
+    /// How this world's checkout has free orders fulfilled (in process).
+    pub fulfiller: kiosk::free::FreeFulfilment,
 }
 
 impl World {
@@ -102,7 +104,14 @@ impl World {
             stripe: None,
             default: None,
         };
-        let checkout = Checkout::new(&sdk, config.checkout(), channels.clone()).await?;
+        // Free orders are fulfilled as the reconcile function fulfils them from the queue,
+        // here in process (kiosk::free).
+        let fulfiller = kiosk::free::FreeFulfilment::by(std::sync::Arc::new(
+            Shop::new(&sdk, config.clone(), channels.clone()).await?,
+        ));
+        let checkout = Checkout::new(&sdk, config.checkout(), channels.clone())
+            .await?
+            .with_free_fulfilment(fulfiller.clone());
         let channels_config = channels.clone();
         let reconciler = Reconciler::new(Shop::new(&sdk, config.clone(), channels.clone()).await?);
         let shop = Shop::new(&sdk, config, channels).await?;
@@ -120,6 +129,7 @@ impl World {
             tag,
             key_params: [private_param, public_param],
             channels_config,
+            fulfiller,
         })
     }
 
@@ -132,7 +142,9 @@ impl World {
         let mut config = self.shop.config.checkout();
         change(&mut config);
         let sdk = kiosk_localaws::emulator_config().await?;
-        self.checkout = Checkout::new(&sdk, config, self.channels_config.clone()).await?;
+        self.checkout = Checkout::new(&sdk, config, self.channels_config.clone())
+            .await?
+            .with_free_fulfilment(self.fulfiller.clone());
         Ok(())
     }
 

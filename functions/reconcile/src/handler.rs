@@ -1,4 +1,5 @@
-//! One reconcile run, from a schedule event.
+//! One reconcile run, from a schedule event; or one batch of the free-orders queue
+//! (`kiosk::free`), from an SQS event.
 
 use std::time::{Duration, Instant};
 
@@ -71,6 +72,42 @@ pub async fn run_invocation(
     }
 }
 
+/// The bodies of an SQS event's records (`Records[].body` of records whose
+/// `eventSource` is `aws:sqs`); `None`: not an SQS event (a schedule event).
+pub fn sqs_bodies(event: &serde_json::Value) -> Option<Vec<&str>> {
+    let records = event.get("Records")?.as_array()?;
+    Some(
+        records
+            .iter()
+            .filter(|r| r.get("eventSource").and_then(|s| s.as_str()) == Some("aws:sqs"))
+            .filter_map(|r| r.get("body").and_then(|b| b.as_str()))
+            .collect(),
+    )
+}
+
+/// One invocation: an SQS batch of free orders is fulfilled (a store error fails the
+/// invocation, and the queue delivers the batch again); anything else is a schedule
+/// event and runs reconcile.
+pub async fn handle(
+    shop: &Reconciler,
+    event: &serde_json::Value,
+    now: OffsetDateTime,
+    deadline_ms: u64,
+) -> Result<serde_json::Value, StoreError> {
+    if let Some(bodies) = sqs_bodies(event) {
+        let run = shop.free_orders(&bodies, now).await?;
+        tracing::info!(
+            granted = run.granted,
+            already = run.already,
+            refused = run.refused,
+            ignored = run.ignored,
+            "free orders"
+        );
+        return Ok(serde_json::json!({ "free_orders": run }));
+    }
+    Ok(report(&run_invocation(shop, now, deadline_ms).await?))
+}
+
 /// The invocation's result, as JSON for the logs and `sam local invoke`.
 pub fn report(r: &Reconciled) -> serde_json::Value {
     serde_json::json!({
@@ -96,6 +133,18 @@ pub fn report(r: &Reconciled) -> serde_json::Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sqs_events_are_told_from_schedule_events() {
+        let sqs = serde_json::json!({"Records": [
+            {"eventSource": "aws:sqs", "body": "{\"free_order\":\"K1\"}"},
+            {"eventSource": "aws:sns", "body": "x"}
+        ]});
+        assert_eq!(sqs_bodies(&sqs), Some(vec!["{\"free_order\":\"K1\"}"]));
+        let schedule =
+            serde_json::json!({"source": "aws.events", "detail-type": "Scheduled Event"});
+        assert_eq!(sqs_bodies(&schedule), None);
+    }
 
     #[test]
     fn the_budget_ends_a_margin_before_the_deadline() {

@@ -10,9 +10,14 @@ async fn main() -> anyhow::Result<()> {
     let shop = &shop;
     lambda_runtime::run(service_fn(
         move |event: LambdaEvent<serde_json::Value>| async move {
-            let r =
-                handler::run_invocation(shop, kiosk::clock::now(), event.context.deadline).await?;
-            Ok::<_, lambda_runtime::Error>(handler::report(&r))
+            let out = handler::handle(
+                shop,
+                &event.payload,
+                kiosk::clock::now(),
+                event.context.deadline,
+            )
+            .await?;
+            Ok::<_, lambda_runtime::Error>(out)
         },
     ))
     .await

@@ -109,6 +109,29 @@ fn schedule_event() -> Value {
     })
 }
 
+/// What SQS delivers to the reconcile function from the stack's free-orders queue: one
+/// message asking for a free order (its id filled in by the runner).
+fn free_order_event() -> Value {
+    json!({
+        "Records": [{
+            "messageId": "8d1f6c3e-2a4b-4e5f-9a6b-1c2d3e4f5a6b",
+            "receiptHandle": "AQEB-example-receipt-handle",
+            "body": json!({ "free_order": kiosk_e2e::events::FREE_ORDER_PLACEHOLDER }).to_string(),
+            "attributes": {
+                "ApproximateReceiveCount": "1",
+                "SentTimestamp": "1795000000000",
+                "SenderId": "AROAEXAMPLE:kiosk-CheckoutFunction",
+                "ApproximateFirstReceiveTimestamp": "1795000000100"
+            },
+            "messageAttributes": {},
+            "md5OfBody": "",
+            "eventSource": "aws:sqs",
+            "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:kiosk-FreeOrdersQueue",
+            "awsRegion": "us-east-1"
+        }]
+    })
+}
+
 /// What SNS delivers to the mail-events function when SES reports on a mail to `to`.
 fn ses_event(report: kiosk_localaws::ses::Report, to: &str, message_id: &str) -> Value {
     ses_event_from(kiosk_e2e::MAIL_EVENTS_TOPIC, report, to, message_id)
@@ -220,6 +243,7 @@ fn events() -> Vec<(&'static str, Value)> {
         ("checkout-code.json", event("POST", "/checkout", "/checkout", "", form_headers("text/html"), Some(&format!("product_id={PRODUCT}&email=reader%40example.com&code=launch")), false)),
         ("checkout-free-foreign.json", event("POST", "/checkout", "/checkout", "", form_headers("text/html"), Some(&format!("product_id={FREE_PRODUCT}&email=free-reader%40example.com")), false)),
         ("checkout-free.json", event("POST", "/checkout", "/checkout", "", form_headers("text/html"), Some(&format!("product_id={FREE_PRODUCT}&email=free-reader%40example.com&claim={}", kiosk_e2e::events::CLAIM_PLACEHOLDER)), false)),
+        ("free-order.json", free_order_event()),
         ("checkout-bad-email.json", event("POST", "/checkout", "/checkout", "", form_headers("text/html"), Some(&format!("product_id={PRODUCT}&email=reader-at-example.com")), false)),
         ("checkout-unknown-product.json", event("POST", "/checkout", "/checkout", "", form_headers("text/html"), Some("product_id=no-such-book&email=reader%40example.com"), false)),
         ("notify-paid.json", notify(&paid)),

@@ -564,3 +564,64 @@ async fn no_table_holds_an_address() {
     let visits: Vec<&String> = items.iter().filter(|i| i.contains("NET#h:")).collect();
     assert!(visits.len() >= 4, "{visits:?}");
 }
+
+/// The fulfiller grants only an order that could be free: a pending `free` order of a
+/// paid product (what a compromised checkout could write) is refused and never granted,
+/// and reconcile expires it; a real one is granted once, however often it is asked.
+#[tokio::test]
+async fn only_an_order_that_could_be_free_is_granted() {
+    let w = World::new(WorldOptions::default()).await.unwrap();
+    let paid = w.add_product("rust-book", "9.00").await;
+    let free = w.add_product("sampler", "0.00").await;
+    let forged = |p: &kiosk::Product, email: &str| {
+        let mut o = kiosk::Order::new_pending(
+            OrderId::generate(now()).unwrap(),
+            p,
+            Email::parse(email).unwrap(),
+            kiosk::order::ChannelKind::Free,
+            Default::default(),
+            now() - time::Duration::minutes(10),
+            time::Duration::minutes(30),
+        );
+        o.amount = kiosk::Money::from_minor(0, kiosk::Currency::Cny).unwrap();
+        o
+    };
+    let bad = forged(&paid, &w.buyer(1));
+    w.shop.store.create_order(&bad).await.unwrap();
+    assert!(matches!(
+        w.shop.fulfil_free(&bad.id, now()).await.unwrap(),
+        kiosk::free::FreeOutcome::Refused(_)
+    ));
+    assert_eq!(w.grants_for(&bad.id).await, 0);
+    assert!(w.mails_to(&w.buyer(1)).await.is_empty());
+    // Nor does a code that takes only part of the price off.
+    let ten = code("TEN", Discount::Percent(10), None);
+    assert!(w.shop.store.create_code(&ten).await.unwrap());
+    let mut with_code = forged(&paid, &w.buyer(2));
+    with_code.code = Some(ten.name.clone());
+    w.shop.store.create_order(&with_code).await.unwrap();
+    assert!(matches!(
+        w.shop.fulfil_free(&with_code.id, now()).await.unwrap(),
+        kiosk::free::FreeOutcome::Refused(_)
+    ));
+    // A real free order: granted once.
+    let good = forged(&free, &w.buyer(3));
+    w.shop.store.create_order(&good).await.unwrap();
+    for _ in 0..3 {
+        w.shop.fulfil_free(&good.id, now()).await.unwrap();
+    }
+    assert_eq!(w.grants_for(&good.id).await, 1);
+    assert_eq!(w.mails_to(&w.buyer(3)).await.len(), 1);
+    // Reconcile's run: the forged ones expire, nothing is granted.
+    let run = w
+        .reconciler
+        .pending(
+            now(),
+            std::time::Instant::now() + std::time::Duration::from_secs(60),
+        )
+        .await
+        .unwrap();
+    assert_eq!(run.expired, 2, "{run:?}");
+    assert_eq!(w.order(&bad.id).await.status, kiosk::OrderStatus::Expired);
+    assert_eq!(w.grants_for(&bad.id).await, 0);
+}

@@ -134,7 +134,14 @@ pub async fn start(listener: TcpListener, opts: Options) -> Result<(String, Arc<
         stripe: Some(stripe_config),
         default: None,
     };
-    let checkout = Checkout::new(&sdk, config.checkout(), channels.clone()).await?;
+    // Free orders are fulfilled in this process, as the reconcile function fulfils them
+    // from the stack's queue (kiosk::free).
+    let fulfiller = kiosk::free::FreeFulfilment::by(Arc::new(
+        Shop::new(&sdk, config.clone(), channels.clone()).await?,
+    ));
+    let checkout = Checkout::new(&sdk, config.checkout(), channels.clone())
+        .await?
+        .with_free_fulfilment(fulfiller);
     let reconciler = Reconciler::new(Shop::new(&sdk, config.clone(), channels.clone()).await?);
     let shop = Shop::new(&sdk, config.clone(), channels).await?;
     let stripe = stripe::StripeSandbox::new(

@@ -579,6 +579,10 @@ Resources:
                     "MailEventsDeadLetters.Arn".into(),
                     "arn:aws:sqs:us-east-1:123456789012:dlq".into(),
                 ),
+                (
+                    "FreeOrdersQueue".into(),
+                    "http://localhost/123456789012/free-orders".into(),
+                ),
                 ("FilesBucket".into(), "b".into()),
                 ("HttpApi".into(), "api-id".into()),
                 ("MailConfigurationSet".into(), "kiosk-mail".into()),

@@ -300,6 +300,21 @@ pub fn requests_of(r: &Recorded) -> Result<Vec<Request>> {
             })
             .collect());
     }
+    if let Some(op) = r.target.strip_prefix("AmazonSQS.") {
+        let body: Json = serde_json::from_str(&r.body).context("an SQS body")?;
+        // http://HOST/ACCOUNT/NAME -> arn:aws:sqs:REGION:ACCOUNT:NAME
+        let url = body["QueueUrl"].as_str().unwrap_or_default();
+        let mut parts = url.rsplit('/');
+        let (name, account) = (
+            parts.next().unwrap_or_default(),
+            parts.next().unwrap_or_default(),
+        );
+        return Ok(vec![Request {
+            action: format!("sqs:{op}"),
+            resource: format!("arn:aws:sqs:us-east-1:{account}:{name}"),
+            context: vec![],
+        }]);
+    }
     if let Some(address) = r.path.strip_prefix("/v2/email/suppression/addresses/") {
         let action = match r.method.as_str() {
             "DELETE" => "DeleteSuppressedDestination",
@@ -549,6 +564,14 @@ mod tests {
                     "MailEventsDeadLetters.Arn",
                     "arn:aws:sqs:us-east-1:123456789012:dlq",
                 ),
+                (
+                    "FreeOrdersQueue",
+                    "http://localhost/123456789012/free-orders",
+                ),
+                (
+                    "FreeOrdersQueue.Arn",
+                    "arn:aws:sqs:us-east-1:123456789012:free-orders",
+                ),
                 ("FilesBucket", "b"),
                 ("FilesBucket.Arn", "arn:aws:s3:::b"),
                 ("HttpApi", "api"),
@@ -591,8 +614,6 @@ mod tests {
             ("GetItem", "PRODUCT#rust-book"),
             ("PutItem", "ORDER#K1"),
             ("GetItem", "SECRET"),
-            ("PutItem", "GRANT#x"),
-            ("UpdateItem", "ORDER#K1"),
             ("GetItem", "CODES"),
             ("UpdateItem", "CODES"),
             ("UpdateItem", "FREE#DAY#1#a@example.com"),
@@ -626,12 +647,29 @@ mod tests {
             ("DeleteItem", "CODES"),
             ("UpdateItem", "GRANT#x"),
             ("GetItem", "GRANT#x"),
+            // It grants nothing (reconcile grants free orders: kiosk::free).
+            ("PutItem", "GRANT#x"),
+            ("PutItem", "TXN#free#x"),
         ] {
             assert!(
                 !allowed(checkout, &item(action, pk)),
                 "checkout may {action} {pk}"
             );
         }
+        // It asks for free orders on the queue, and mails nothing.
+        assert!(allowed(
+            checkout,
+            &Request {
+                action: "sqs:SendMessage".into(),
+                resource: "arn:aws:sqs:us-east-1:123456789012:free-orders".into(),
+                context: vec![],
+            }
+        ));
+        assert!(
+            !checkout
+                .iter()
+                .any(|s| s.actions.iter().any(|a| a.starts_with("ses:")))
+        );
     }
 
     /// An update naming `attrs` of the item `pk`.
@@ -666,19 +704,10 @@ mod tests {
             }
         }
         let checkout = &p["CheckoutFunction"];
-        for attrs in [
-            &[
-                "pk",
-                "sk",
-                "mail_state",
-                "mail_sent_at",
-                "mail_due",
-                "mail_next_at",
-            ][..],
-            &["pk", "sk", "code"],
-        ] {
-            assert!(allowed(checkout, &update("ORDER#K1", attrs)), "{attrs:?}");
-        }
+        assert!(allowed(
+            checkout,
+            &update("ORDER#K1", &["pk", "sk", "code"])
+        ));
         for attr in [
             "status",
             "paid_at",
@@ -686,6 +715,7 @@ mod tests {
             "grant_token",
             "amount",
             "email",
+            "mail_state",
         ] {
             assert!(
                 !allowed(checkout, &update("ORDER#K1", &["pk", "sk", attr])),
@@ -695,16 +725,29 @@ mod tests {
     }
 
     /// Payment-notify and reconcile may give a code's use back, and do nothing else to
-    /// codes.
+    /// codes (reconcile also reads one, to check a free order before granting it).
     #[test]
     fn only_checkout_reserves_and_expiry_gives_back_code_uses() {
         let p = policies(crate::TEMPLATE, &values("shop@example.com", false)).unwrap();
         for f in ["PaymentNotifyFunction", "ReconcileFunction"] {
             assert!(allowed(&p[f], &item("UpdateItem", "CODES")), "{f}");
-            for action in ["PutItem", "GetItem", "DeleteItem"] {
+            for action in ["PutItem", "DeleteItem"] {
                 assert!(!allowed(&p[f], &item(action, "CODES")), "{f} {action}");
             }
         }
+        assert!(!allowed(
+            &p["PaymentNotifyFunction"],
+            &item("GetItem", "CODES")
+        ));
+        assert!(allowed(&p["ReconcileFunction"], &item("GetItem", "CODES")));
+        assert!(allowed(
+            &p["ReconcileFunction"],
+            &item("GetItem", "PRODUCT#b")
+        ));
+        assert!(!allowed(
+            &p["ReconcileFunction"],
+            &item("UpdateItem", "PRODUCT#b")
+        ));
         for f in ["CollectFunction", "DownloadFunction"] {
             assert!(!allowed(&p[f], &item("UpdateItem", "CODES")), "{f}");
         }
@@ -953,8 +996,8 @@ mod tests {
                 );
             }
             assert_eq!(
-                mailing, 4,
-                "payment-notify, download, reconcile and checkout (free products) mail"
+                mailing, 3,
+                "payment-notify, download and reconcile mail (checkout no longer does)"
             );
         }
     }

@@ -280,6 +280,10 @@ async fn resend_to_takes_the_address_off_the_ses_suppression_list() {
                 kiosk_e2e::MAIL_CONFIGURATION_SET.to_owned(),
             ),
             ("MailEventsTopic", kiosk_e2e::MAIL_EVENTS_TOPIC.to_owned()),
+            (
+                "FreeOrdersQueue.Arn",
+                "arn:aws:sqs:us-east-1:123456789012:free-orders".to_owned(),
+            ),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v))
