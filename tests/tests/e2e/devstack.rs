@@ -149,6 +149,18 @@ async fn a_buyer_buys_a_book_in_chromium() -> Result<()> {
             "<script src=\"API_URL/kiosk.js\" data-kiosk-wait=\"5000\" defer>",
         ),
     )?;
+    // The site's test on a page whose network is slow: its `fetch` of the shop's answer
+    // (POST /t) is held back 1.5 s, past the page's 0.2 s wait.
+    std::fs::write(
+        site.join("late.html"),
+        "<!doctype html><html><head><meta charset=\"utf-8\"><title>Late</title>\
+         <script>(function(){var f=window.fetch;window.fetch=function(u,o){\
+         return /\\/t$/.test(String(u))?new Promise(function(r){setTimeout(function(){r(f(u,o))},1500)}):f(u,o)}})();</script>\
+         <script src=\"API_URL/kiosk.js\" data-kiosk-wait=\"200\" defer></script></head><body>\
+         <p data-kiosk-test=\"pitch\" data-kiosk-variant=\"a\" hidden>A</p>\
+         <p data-kiosk-test=\"pitch\" data-kiosk-variant=\"b\" hidden>B</p>\
+         <a id=\"buy-book\" href=\"API_URL/buy/little-book-of-rust\" data-kiosk>Buy Now</a></body></html>",
+    )?;
     // A page of the site under Referrer-Policy no-referrer, without A/B tests.
     std::fs::write(
         site.join("no-referrer.html"),
@@ -215,6 +227,9 @@ async fn a_buyer_buys_a_book_in_chromium() -> Result<()> {
     }
     if result.is_ok() {
         result = pay_what_you_want_and_a_code(&browser, &scratch, &base, &app).await;
+    }
+    if result.is_ok() {
+        result = late_variants(&driver, &scratch, &base, &app).await;
     }
     let _ = browser.quit().await;
     let _ = no_js.quit().await;
@@ -1280,5 +1295,60 @@ async fn funnel_in_the_browser(
     .await;
     let _ = buyer.quit().await;
     let _ = other.quit().await;
+    result
+}
+
+/// The shop's answer comes after the page's wait: the page shows every test's first
+/// variant, the answer (and its signed variants) arrives later and is not used, so the
+/// order records no variant, never the one the shop would have assigned.
+async fn late_variants(
+    driver: &ChromeDriver,
+    scratch: &Path,
+    base: &str,
+    app: &devstack::App,
+) -> Result<()> {
+    let browser = driver
+        .session_as(
+            &scratch.join("profile-late"),
+            &scratch.join("dl-late"),
+            "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 Chrome/126.0 Safari/537.36 LateVisitor/1",
+        )
+        .await?;
+    let result = async {
+        browser.goto(&format!("{}/late.html", app.site_url)).await?;
+        wait_until(
+            &browser,
+            "the page gave up waiting",
+            "return document.documentElement.dataset.kioskTests === 'default'",
+        )
+        .await?;
+        // Let the late answer arrive; it must change nothing.
+        tokio::time::sleep(Duration::from_millis(2000)).await;
+        let shown = browser
+            .execute(
+                "return [...document.querySelectorAll('[data-kiosk-test=pitch]')]\
+                 .filter(e => !e.hidden).map(e => e.dataset.kioskVariant).join(',') + '|' + \
+                 document.getElementById('buy-book').href;",
+                json!([]),
+            )
+            .await?;
+        let shown = shown.as_str().unwrap_or_default().to_owned();
+        ensure!(
+            shown.starts_with("a|") && !shown.contains("vt="),
+            "the first variant, and no variants on the link: {shown}"
+        );
+        open_overlay(&browser, "#buy-book", "The Little Book of Rust").await?;
+        let email = format!("late-reader-{}@example.com", std::process::id());
+        // (Whatever the book costs by now: an earlier step changed its price.)
+        let order = pay_in_overlay(&browser, base, app, &email, "¥").await?;
+        ensure!(
+            order.variants.is_empty(),
+            "the order records no variant: {:?}",
+            order.variants
+        );
+        Ok(())
+    }
+    .await;
+    let _ = browser.quit().await;
     result
 }
