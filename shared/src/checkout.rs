@@ -95,6 +95,9 @@ pub enum Started {
         email: Email,
         title: String,
         claim: crate::claim::ClaimToken,
+        /// What made the claim free, as the buyer typed it (carried by the page).
+        code: Option<String>,
+        amount: Option<String>,
     },
 }
 
@@ -557,6 +560,8 @@ impl Checkout {
                 email: req.email,
                 title: product.title().to_owned(),
                 claim: crate::claim::ClaimToken::issue(secret, product.id(), &req.network, now),
+                code: req.code,
+                amount: req.amount,
             });
         }
         let limits = self.config.free;

@@ -681,7 +681,7 @@ async fn checkout(shop: &Checkout, req: &Request, now: OffsetDateTime) -> Respon
         }
         // A free claim without the shop page's token: nothing mailed until the buyer
         // confirms on this page (which carries a fresh token).
-        Ok(Started::Confirm { product_id, email, title, claim }) => {
+        Ok(Started::Confirm { product_id, email, title, claim, code, amount }) => {
             let confirm_url = format!("{}/buy/{}", shop.public_base_url(), product_id);
             if wants_json(req) {
                 return kiosk_web::json(
@@ -692,12 +692,19 @@ async fn checkout(shop: &Checkout, req: &Request, now: OffsetDateTime) -> Respon
                     }, "confirm_url": confirm_url }),
                 );
             }
-            let hidden = [
+            let mut hidden = vec![
                 ("product_id", product_id.as_str()),
                 ("email", email.as_str()),
                 ("lang", lang.tag()),
                 ("claim", claim.as_str()),
             ];
+            // What made it free comes along, so the confirmed claim is the same claim.
+            if let Some(c) = code.as_deref().filter(|c| !c.is_empty()) {
+                hidden.push(("code", c));
+            }
+            if let Some(a) = amount.as_deref().filter(|a| !a.is_empty()) {
+                hidden.push(("amount", a));
+            }
             return kiosk_web::html(
                 StatusCode::OK,
                 pages::free_confirm(lang, &title, email.as_str(), &format!("{}/checkout", shop.public_base_url()), &hidden),

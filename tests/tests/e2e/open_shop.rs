@@ -121,6 +121,38 @@ async fn free_copies_are_mailed_only_from_the_shops_page_and_one_48_gets_its_lim
     assert!(body_string(&resp).contains("Check your email"));
     assert_eq!(w.mails_to(&victim).await.len(), 1);
 
+    // A claim made free by a 100% code: the page to confirm carries the code along, so
+    // the confirmed claim is the same free claim.
+    w.add_product("rust-book", "9.00").await;
+    let gift = code("GIFT", Discount::Percent(100), Some(3));
+    assert!(w.shop.store.create_code(&gift).await.unwrap());
+    let gifted = w.buyer(3);
+    let resp = checkout_from(
+        &w.checkout,
+        &form("rust-book", &gifted, &[("code", "gift")]),
+        "text/html",
+        "198.51.100.3",
+    )
+    .await;
+    let page = body_string(&resp);
+    assert!(
+        page.contains("Confirm your free copy") && page.contains("name=\"code\" value=\"gift\""),
+        "{page}"
+    );
+    let resp = checkout_from(
+        &w.checkout,
+        &form(
+            "rust-book",
+            &gifted,
+            &[("code", "gift"), ("claim", &claim_of(&page).unwrap())],
+        ),
+        "text/html",
+        "198.51.100.3",
+    )
+    .await;
+    assert!(body_string(&resp).contains("Check your email"));
+    assert_eq!(w.mails_to(&gifted).await.len(), 1);
+
     // 1,000 claims from 1,000 /64s of one /48, with a token the buy page gave one of
     // them: one network, so at most the per-network limit (5) are mailed.
     let token = claim_token(&w.checkout, "sampler", "2001:db8:77::1").await;
