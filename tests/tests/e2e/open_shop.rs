@@ -215,10 +215,10 @@ async fn claims_from_many_networks_stop_at_the_shop_wide_cap_and_say_so_in_the_l
         .await
         .unwrap();
     w.add_product("sampler", "0.00").await;
-    // Twelve networks, each with its own token from the shop's page.
+    // Twelve networks (IPv6 /48s), each with its own token from the shop's page.
     let mut claims = Vec::new();
     for n in 0..12u32 {
-        let ip = format!("203.0.113.{}", n + 1);
+        let ip = format!("2001:db8:{:x}::1", 0x100 + n);
         let token = claim_token(&w.checkout, "sampler", &ip).await;
         claims.push((ip, form("sampler", &w.buyer(100 + n), &[("claim", &token)])));
     }
