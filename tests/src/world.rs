@@ -380,3 +380,33 @@ pub async fn claim_token(checkout: &Checkout, product: &str, source_ip: &str) ->
     assert_eq!(status, 200, "{page}");
     claim_of(&page).expect("the buy page carries a claim token")
 }
+
+/// A discount code `name` taking `discount` off, with at most `max_uses` uses, for every
+/// product, made now.
+pub fn sample_code(
+    name: &str,
+    discount: kiosk::pricing::Discount,
+    max_uses: Option<u32>,
+) -> kiosk::pricing::Code {
+    kiosk::pricing::Code {
+        name: kiosk::pricing::CodeName::parse(name).expect("a code name"),
+        discount,
+        products: Vec::new(),
+        max_uses,
+        uses: 0,
+        expires_at: None,
+        disabled: false,
+        created_at: now(),
+    }
+}
+
+/// A checkout form for `product` by `email`, with `extra` fields (encoded as a browser
+/// does).
+pub fn order_form(product: &str, email: &str, extra: &[(&str, &str)]) -> String {
+    let mut pairs = vec![
+        ("product_id".to_owned(), product.to_owned()),
+        ("email".to_owned(), email.to_owned()),
+    ];
+    pairs.extend(extra.iter().map(|&(k, v)| (k.to_owned(), v.to_owned())));
+    kiosk::form::encode_pairs(&pairs)
+}

@@ -97,43 +97,17 @@ impl Store {
 
     /// Which of `ids` are products of this shop (one batch read of their keys).
     pub async fn existing_products(&self, ids: &[ProductId]) -> Result<Vec<ProductId>, StoreError> {
+        let keys: Vec<Item> = ids.iter().map(super::codec::product_key).collect();
         let mut found = Vec::new();
-        for chunk in ids.chunks(100) {
-            let mut keys: Vec<Item> = chunk.iter().map(super::codec::product_key).collect();
-            for _ in 0..5 {
-                if keys.is_empty() {
-                    break;
-                }
-                let req = aws_sdk_dynamodb::types::KeysAndAttributes::builder()
-                    .set_keys(Some(std::mem::take(&mut keys)))
-                    .projection_expression("pk")
-                    .build()
-                    .map_err(super::building("build BatchGetItem"))?;
-                let out = self
-                    .client
-                    .batch_get_item()
-                    .request_items(&self.table, req)
-                    .send()
-                    .await
-                    .map_err(aws("BatchGetItem(products)"))?;
-                for item in out
-                    .responses()
-                    .and_then(|r| r.get(&self.table))
-                    .into_iter()
-                    .flatten()
-                {
-                    if let Some(AttributeValue::S(pk)) = item.get("pk")
-                        && let Some(id) = pk.strip_prefix("PRODUCT#")
-                        && let Ok(id) = ProductId::parse(id)
-                    {
-                        found.push(id);
-                    }
-                }
-                keys = out
-                    .unprocessed_keys()
-                    .and_then(|u| u.get(&self.table))
-                    .map(|k| k.keys().to_vec())
-                    .unwrap_or_default();
+        for item in self
+            .batch_get(keys, Some("pk"), "BatchGetItem(products)")
+            .await?
+        {
+            if let Some(AttributeValue::S(pk)) = item.get("pk")
+                && let Some(id) = pk.strip_prefix("PRODUCT#")
+                && let Ok(id) = ProductId::parse(id)
+            {
+                found.push(id);
             }
         }
         Ok(found)

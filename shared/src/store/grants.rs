@@ -8,7 +8,7 @@ use time::OffsetDateTime;
 
 use super::codec::attr::*;
 use super::codec::{self, Item, Reader, n, s, ts};
-use super::{Store, StoreError, aws, building, index};
+use super::{Store, StoreError, aws, index};
 use crate::grant::{Grant, Unusable};
 use crate::ids::DownloadToken;
 use crate::order::OrderStatus;
@@ -62,48 +62,18 @@ impl Store {
             return Ok(AddressLinks::Blocked(block));
         }
         let tokens: Vec<DownloadToken> = orders.into_iter().filter_map(|o| o.grant_token).collect();
+        let keys: Vec<Item> = tokens.iter().map(codec::grant_key).collect();
         let mut grants = Vec::with_capacity(tokens.len());
-        for chunk in tokens.chunks(100) {
-            let mut keys: Vec<Item> = chunk.iter().map(codec::grant_key).collect();
-            // BatchGetItem may return part of the keys as unprocessed; ask again for those.
-            for _ in 0..5 {
-                if keys.is_empty() {
-                    break;
-                }
-                let req = aws_sdk_dynamodb::types::KeysAndAttributes::builder()
-                    .set_keys(Some(std::mem::take(&mut keys)))
-                    .consistent_read(true)
-                    .build()
-                    .map_err(building("build BatchGetItem"))?;
-                let out = self
-                    .client
-                    .batch_get_item()
-                    .request_items(&self.table, req)
-                    .send()
-                    .await
-                    .map_err(aws("BatchGetItem(grants)"))?;
-                for item in out
-                    .responses()
-                    .and_then(|r| r.get(&self.table))
-                    .into_iter()
-                    .flatten()
-                {
-                    let token = Reader::new(item, "grant")
-                        .s(PK)?
-                        .strip_prefix("GRANT#")
-                        .and_then(|t| DownloadToken::parse(t).ok())
-                        .ok_or_else(|| StoreError::Corrupt {
-                            entity: "grant",
-                            detail: "bad key".into(),
-                        })?;
-                    grants.push(codec::grant_from(&token, item)?);
-                }
-                keys = out
-                    .unprocessed_keys()
-                    .and_then(|u| u.get(&self.table))
-                    .map(|k| k.keys().to_vec())
-                    .unwrap_or_default();
-            }
+        for item in self.batch_get(keys, None, "BatchGetItem(grants)").await? {
+            let token = Reader::new(&item, "grant")
+                .s(PK)?
+                .strip_prefix("GRANT#")
+                .and_then(|t| DownloadToken::parse(t).ok())
+                .ok_or_else(|| StoreError::Corrupt {
+                    entity: "grant",
+                    detail: "bad key".into(),
+                })?;
+            grants.push(codec::grant_from(&token, &item)?);
         }
         // Keep the order of `tokens` (newest order first).
         grants.sort_by_key(|g| tokens.iter().position(|t| *t == g.token));

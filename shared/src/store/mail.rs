@@ -271,44 +271,17 @@ impl Store {
         let mut unique: Vec<&Email> = emails.iter().collect();
         unique.sort_by(|a, b| a.as_str().cmp(b.as_str()));
         unique.dedup();
-        for chunk in unique.chunks(100) {
-            let mut keys: Vec<codec::Item> =
-                chunk.iter().map(|e| codec::address_block_key(e)).collect();
-            for _ in 0..5 {
-                if keys.is_empty() {
-                    break;
-                }
-                let req = aws_sdk_dynamodb::types::KeysAndAttributes::builder()
-                    .set_keys(Some(std::mem::take(&mut keys)))
-                    .consistent_read(true)
-                    .build()
-                    .map_err(super::building("build BatchGetItem"))?;
-                let got = self
-                    .client
-                    .batch_get_item()
-                    .request_items(&self.table, req)
-                    .send()
-                    .await
-                    .map_err(super::aws("BatchGetItem(address blocks)"))?;
-                for item in got
-                    .responses()
-                    .and_then(|r| r.get(&self.table))
-                    .into_iter()
-                    .flatten()
-                {
-                    let email = codec::Reader::new(item, "mail block")
-                        .s(PK)?
-                        .strip_prefix("MAILBLOCK#")
-                        .and_then(|e| Email::parse(e).ok());
-                    if let Some(email) = email {
-                        out.insert(email, codec::mail_block_from(item)?);
-                    }
-                }
-                keys = got
-                    .unprocessed_keys()
-                    .and_then(|u| u.get(&self.table))
-                    .map(|k| k.keys().to_vec())
-                    .unwrap_or_default();
+        let keys: Vec<codec::Item> = unique.iter().map(|e| codec::address_block_key(e)).collect();
+        for item in self
+            .batch_get(keys, None, "BatchGetItem(address blocks)")
+            .await?
+        {
+            let email = codec::Reader::new(&item, "mail block")
+                .s(PK)?
+                .strip_prefix("MAILBLOCK#")
+                .and_then(|e| Email::parse(e).ok());
+            if let Some(email) = email {
+                out.insert(email, codec::mail_block_from(&item)?);
             }
         }
         Ok(out)

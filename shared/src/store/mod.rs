@@ -207,6 +207,52 @@ impl Store {
         Ok(out.item)
     }
 
+    /// Every item of `keys` that exists (strongly consistent; `projection`, if given,
+    /// names the attributes read): one `BatchGetItem` per 100 keys, asking again for
+    /// the keys DynamoDB hands back unprocessed (at most five rounds).
+    async fn batch_get(
+        &self,
+        keys: Vec<Item>,
+        projection: Option<&str>,
+        op: &'static str,
+    ) -> Result<Vec<Item>, StoreError> {
+        let mut out = Vec::with_capacity(keys.len());
+        for chunk in keys.chunks(100) {
+            let mut keys = chunk.to_vec();
+            for _ in 0..5 {
+                if keys.is_empty() {
+                    break;
+                }
+                let req = aws_sdk_dynamodb::types::KeysAndAttributes::builder()
+                    .set_keys(Some(std::mem::take(&mut keys)))
+                    .consistent_read(true)
+                    .set_projection_expression(projection.map(str::to_owned))
+                    .build()
+                    .map_err(building("build BatchGetItem"))?;
+                let got = self
+                    .client
+                    .batch_get_item()
+                    .request_items(&self.table, req)
+                    .send()
+                    .await
+                    .map_err(aws(op))?;
+                out.extend(
+                    got.responses()
+                        .and_then(|r| r.get(&self.table))
+                        .into_iter()
+                        .flatten()
+                        .cloned(),
+                );
+                keys = got
+                    .unprocessed_keys()
+                    .and_then(|u| u.get(&self.table))
+                    .map(|k| k.keys().to_vec())
+                    .unwrap_or_default();
+            }
+        }
+        Ok(out)
+    }
+
     /// A query on one of the table's indexes; finish it with `collect_orders`.
     fn query(
         &self,

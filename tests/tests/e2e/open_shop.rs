@@ -7,33 +7,12 @@ use std::sync::{Arc, Mutex};
 
 use futures::StreamExt;
 use kiosk::order::{MailBlock, MailBlockKind};
-use kiosk::pricing::{Code, CodeName, Discount};
+use kiosk::pricing::{CodeName, Discount};
 use kiosk::{Email, OrderId, ProductId};
 use kiosk_e2e::{
     World, WorldOptions, body_string, buy_page_from, checkout_from, claim_of, claim_token, now,
+    order_form as form, sample_code as code,
 };
-
-fn code(name: &str, discount: Discount, max_uses: Option<u32>) -> Code {
-    Code {
-        name: CodeName::parse(name).unwrap(),
-        discount,
-        products: Vec::new(),
-        max_uses,
-        uses: 0,
-        expires_at: None,
-        disabled: false,
-        created_at: now(),
-    }
-}
-
-fn form(product: &str, email: &str, extra: &[(&str, &str)]) -> String {
-    let mut pairs = vec![
-        ("product_id".to_owned(), product.to_owned()),
-        ("email".to_owned(), email.to_owned()),
-    ];
-    pairs.extend(extra.iter().map(|&(k, v)| (k.to_owned(), v.to_owned())));
-    kiosk::form::encode_pairs(&pairs)
-}
 
 /// Every mail the emulator sent to a buyer of this world.
 async fn mails_of(w: &World, buyers: impl IntoIterator<Item = String>) -> usize {

@@ -9,37 +9,15 @@ use std::path::Path;
 use futures::future::join_all;
 use kiosk::checkout::Checkout;
 use kiosk::order::OrderStatus;
-use kiosk::pricing::{Code, CodeName, Discount, PayWhatYouWant};
+use kiosk::pricing::{CodeName, Discount, PayWhatYouWant};
 use kiosk::{Currency, Money, OrderId, ProductId};
-use kiosk_e2e::{World, WorldOptions, body_string, checkout_from, now};
+use kiosk_e2e::{
+    World, WorldOptions, body_string, checkout_from, now, order_form, sample_code as code,
+};
 use lambda_http::{Body, Response};
 
 fn cny(minor: u64) -> Money {
     Money::from_minor(minor, Currency::Cny).unwrap()
-}
-
-fn code(name: &str, discount: Discount, max_uses: Option<u32>) -> Code {
-    Code {
-        name: CodeName::parse(name).unwrap(),
-        discount,
-        products: Vec::new(),
-        max_uses,
-        uses: 0,
-        expires_at: None,
-        disabled: false,
-        created_at: now(),
-    }
-}
-
-/// A checkout form for `product` by `email`, with `extra` fields (encoded as a browser
-/// does).
-fn order_form(product: &str, email: &str, extra: &[(&str, &str)]) -> String {
-    let mut pairs = vec![
-        ("product_id".to_owned(), product.to_owned()),
-        ("email".to_owned(), email.to_owned()),
-    ];
-    pairs.extend(extra.iter().map(|&(k, v)| (k.to_owned(), v.to_owned())));
-    kiosk::form::encode_pairs(&pairs)
 }
 
 fn json(resp: &Response<Body>) -> serde_json::Value {
