@@ -410,3 +410,23 @@ pub fn order_form(product: &str, email: &str, extra: &[(&str, &str)]) -> String 
     pairs.extend(extra.iter().map(|&(k, v)| (k.to_owned(), v.to_owned())));
     kiosk::form::encode_pairs(&pairs)
 }
+
+/// A store over `table` whose every request the locked emulator records under the app
+/// id `kiosk-iam-{tag}-{name}` (read them with `kiosk_localaws::iam::recorded`), and that
+/// app id.
+pub async fn recording_store(
+    table: &str,
+    tag: &str,
+    name: &str,
+) -> Result<(kiosk::store::Store, String)> {
+    let app = kiosk_localaws::iam::app_id(tag, name);
+    let sdk = kiosk_localaws::emulator_config()
+        .await?
+        .to_builder()
+        .app_name(aws_config::AppName::new(app.clone())?)
+        .build();
+    Ok((
+        kiosk::store::Store::new(aws_sdk_dynamodb::Client::new(&sdk), table),
+        app,
+    ))
+}

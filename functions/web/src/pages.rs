@@ -121,6 +121,19 @@ pub struct CodeField<'a> {
     pub problem: Option<&'a str>,
 }
 
+/// Hidden form fields, escaped.
+fn hidden_fields<'a>(pairs: impl Iterator<Item = (&'a str, &'a str)>) -> String {
+    pairs
+        .map(|(k, v)| {
+            format!(
+                "<input type=\"hidden\" name=\"{}\" value=\"{}\">",
+                e(k),
+                e(v)
+            )
+        })
+        .collect()
+}
+
 /// After a free claim: where the link went (it is never shown on the page).
 pub fn free_sent(lang: Lang, title: &str, email: &str) -> String {
     let heading = lang.t("free-sent-title");
@@ -152,16 +165,7 @@ pub fn free_confirm(
     hidden: &[(&str, &str)],
 ) -> String {
     let heading = lang.t("free-confirm-title");
-    let fields: String = hidden
-        .iter()
-        .map(|(k, v)| {
-            format!(
-                "<input type=\"hidden\" name=\"{}\" value=\"{}\">",
-                e(k),
-                e(v)
-            )
-        })
-        .collect();
+    let fields = hidden_fields(hidden.iter().copied());
     frame(
         lang,
         &heading,
@@ -251,17 +255,11 @@ pub fn buy(f: &BuyForm) -> String {
             &tail,
         );
     }
-    let hidden: String = std::iter::once(("product_id", f.product_id))
-        .chain(std::iter::once(("lang", lang.tag())))
-        .chain(f.hidden.iter().copied())
-        .map(|(k, v)| {
-            format!(
-                "<input type=\"hidden\" name=\"{}\" value=\"{}\">",
-                e(k),
-                e(v)
-            )
-        })
-        .collect();
+    let hidden = hidden_fields(
+        std::iter::once(("product_id", f.product_id))
+            .chain(std::iter::once(("lang", lang.tag())))
+            .chain(f.hidden.iter().copied()),
+    );
     let label = |channel: &str| match channel {
         "alipay" => t(lang, "channel-alipay"),
         _ => t(lang, "channel-card"),

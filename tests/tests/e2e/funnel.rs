@@ -668,14 +668,10 @@ async fn one_beacon_writes_a_bounded_number_of_items() {
         variants: vec!["a".into(), "b".into()],
     });
     // A store whose every request the emulator records under its own app id.
-    let app = kiosk_localaws::iam::app_id(&t.name.replace("kiosk-test-", ""), "beacon-writes");
-    let sdk = kiosk_localaws::emulator_config()
-        .await
-        .unwrap()
-        .to_builder()
-        .app_name(aws_config::AppName::new(app.clone()).unwrap())
-        .build();
-    let store = kiosk::store::Store::new(aws_sdk_dynamodb::Client::new(&sdk), &t.name);
+    let (store, app) =
+        kiosk_e2e::recording_store(&t.name, &t.name.replace("kiosk-test-", ""), "beacon-writes")
+            .await
+            .unwrap();
     let c = Collector::new(store).await.unwrap();
     let endpoint = std::env::var("AWS_ENDPOINT_URL").unwrap();
     let http = reqwest::Client::new();

@@ -336,15 +336,11 @@ async fn a_report_costs_one_write_for_an_address_with_200_orders() {
     for _ in 0..200 {
         w.pending(&product, &buyer).await;
     }
-    let app = kiosk_localaws::iam::app_id(&w.tag, "mail-events-200");
-    let sdk = kiosk_localaws::emulator_config()
+    let (store, app) = kiosk_e2e::recording_store(&w.t.name, &w.tag, "mail-events-200")
         .await
-        .unwrap()
-        .to_builder()
-        .app_name(aws_config::AppName::new(app.clone()).unwrap())
-        .build();
+        .unwrap();
     let events = MailEvents::new(
-        kiosk::store::Store::new(aws_sdk_dynamodb::Client::new(&sdk), &w.t.name),
+        store,
         &MailEventsConfig {
             table_name: w.t.name.clone(),
             topic_arn: MAIL_EVENTS_TOPIC.into(),
