@@ -14,9 +14,10 @@ use time::OffsetDateTime;
 use crate::delivery::{Delivery, MailRun};
 use crate::email::{Email, Sender};
 use crate::files::Files;
-use crate::ids::OrderId;
+use crate::ids::{OrderId, ProductId};
 use crate::mail::Mailer;
-use crate::order::OrderStatus;
+use crate::order::{Order, OrderStatus};
+use crate::product::Product;
 use crate::store::{AddressLinks, Store, StoreError};
 
 /// A part of the shop a workflow needed and the author did not name.
@@ -48,7 +49,7 @@ pub struct AuthorSettings {
 }
 
 pub struct Author {
-    store: Store,
+    pub(crate) store: Store,
     ses: aws_sdk_ses::Client,
     s3: aws_sdk_s3::Client,
     settings: AuthorSettings,
@@ -65,9 +66,82 @@ impl Author {
         }
     }
 
-    /// The store, for the read-only reports (`kiosk orders`, `sales`, `product list`).
-    pub fn store(&self) -> &Store {
-        &self.store
+    // What `kiosk` reads and changes beside the workflows of its own modules: one call
+    // each, named for what the author does (the store itself stays inside the handle).
+
+    /// A product as stored.
+    pub async fn product(&self, id: &ProductId) -> Result<Option<Product>, StoreError> {
+        self.store.get_product(id).await
+    }
+
+    /// Every product (`kiosk product list`).
+    pub async fn products(&self) -> Result<Vec<Product>, StoreError> {
+        self.store.all_products().await
+    }
+
+    /// Orders created since `since` (all, without), with what the read cost.
+    pub async fn orders_created_since(
+        &self,
+        since: Option<OffsetDateTime>,
+    ) -> Result<(Vec<Order>, crate::store::Reads), StoreError> {
+        self.store.orders_created_since(since).await
+    }
+
+    /// Orders that may have been paid since `since` (`kiosk sales`).
+    pub async fn orders_paid_since(
+        &self,
+        since: Option<OffsetDateTime>,
+    ) -> Result<(Vec<Order>, crate::store::Reads), StoreError> {
+        self.store.orders_paid_since(since).await
+    }
+
+    /// Each of `orders` with its address's bounce or complaint, if SES reported one.
+    pub async fn with_mail_blocks(&self, orders: &mut [Order]) -> Result<(), StoreError> {
+        self.store.with_address_blocks(orders).await
+    }
+
+    /// The visitor funnel of `from..=until` (`kiosk funnel`, `kiosk report`).
+    pub async fn funnel(
+        &self,
+        from: time::Date,
+        until: time::Date,
+        product: Option<&ProductId>,
+    ) -> Result<crate::funnel::Funnel, StoreError> {
+        self.store.funnel(from, until, product).await
+    }
+
+    /// Every discount code.
+    pub async fn codes(&self) -> Result<Vec<crate::pricing::Code>, StoreError> {
+        self.store.codes().await
+    }
+
+    /// Add a code; `false` if the name is taken.
+    pub async fn add_code(&self, code: &crate::pricing::Code) -> Result<bool, StoreError> {
+        self.store.create_code(code).await
+    }
+
+    /// Stop a code working; `false` if there is no such code.
+    pub async fn disable_code(&self, name: &crate::pricing::CodeName) -> Result<bool, StoreError> {
+        self.store.disable_code(name).await
+    }
+
+    /// Every registered A/B test.
+    pub async fn tests(&self) -> Result<Vec<crate::abtest::AbTest>, StoreError> {
+        self.store.tests().await
+    }
+
+    /// Register a test; `false` if the name is taken.
+    pub async fn add_test(&self, test: &crate::abtest::AbTest) -> Result<bool, StoreError> {
+        self.store.create_test(test).await
+    }
+
+    /// Stop a running test; `false` if there is no such running test.
+    pub async fn stop_test(
+        &self,
+        name: &crate::visit::Name,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        self.store.stop_test(name, now).await
     }
 
     pub fn settings(&self) -> &AuthorSettings {

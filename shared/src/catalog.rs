@@ -286,11 +286,11 @@ impl Author {
             None => product,
         };
         let files = self.files()?;
-        if self.store().get_product(product.id()).await?.is_some() {
+        if self.store.get_product(product.id()).await?.is_some() {
             return Err(CatalogError::Exists(product.id().clone()));
         }
         files.upload(file.bytes(), product.file()).await?;
-        if let Err(e) = self.store().create_product(&product, now).await {
+        if let Err(e) = self.store.create_product(&product, now).await {
             // Lost a race for the id: take our file back out so nothing changed.
             files.remove(&product.file().key).await;
             return Err(e.into());
@@ -310,7 +310,7 @@ impl Author {
             return Err(CatalogError::NoChanges);
         }
         let mut product = self
-            .store()
+            .store
             .get_product(id)
             .await?
             .ok_or_else(|| CatalogError::NotFound(id.clone()))?;
@@ -336,7 +336,7 @@ impl Author {
             self.files()?.upload(file.bytes(), &file_ref).await?;
             product = product.with_edition(edition.clone(), file_ref);
         }
-        self.store().update_product(&product, now).await?;
+        self.store.update_product(&product, now).await?;
         Ok(product)
     }
 
@@ -351,18 +351,18 @@ impl Author {
         let file_ref = file.file_ref(product.id(), &edition);
         self.files()?.upload(file.bytes(), &file_ref).await?;
         let product = product.with_edition(edition, file_ref);
-        self.store().update_product(&product, now).await?;
+        self.store.update_product(&product, now).await?;
         Ok(product)
     }
 
     pub async fn product_overview(&self, id: &ProductId) -> Result<ProductOverview, CatalogError> {
         let product = self
-            .store()
+            .store
             .get_product(id)
             .await?
             .ok_or_else(|| CatalogError::NotFound(id.clone()))?;
         let paying_buyers = self
-            .store()
+            .store
             .buyers_of(id)
             .await?
             .iter()

@@ -16,10 +16,10 @@ use crate::mail::{Mailer, links_mail};
 use crate::store::{ConsumeError, Store, StoreError};
 
 pub struct Downloads {
-    pub config: Config,
-    pub store: Store,
-    pub files: Files,
-    pub mailer: Mailer,
+    config: Config,
+    pub(crate) store: Store,
+    files: Files,
+    mailer: Mailer,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -52,6 +52,18 @@ impl Downloads {
             mailer: Mailer::for_shop(aws_sdk_ses::Client::new(sdk), &config),
             config,
         }
+    }
+
+    /// The settings it was built with (links, languages, the help address).
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// A handle over a store built elsewhere (tests that point it at a table that is not
+    /// there).
+    pub fn with_store(mut self, store: Store) -> Self {
+        self.store = store;
+        self
     }
 
     /// What the landing page shows. Reads only; never spends a download.

@@ -137,10 +137,6 @@ impl Collector {
         })
     }
 
-    pub fn store(&self) -> &Store {
-        &self.store
-    }
-
     /// The salt of `day`, from memory while the day lasts; a new day's replaces the old
     /// one in memory, and the store deletes the old item.
     async fn salt(&self, day: Date) -> Result<DailySalt, StoreError> {

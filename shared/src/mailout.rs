@@ -213,7 +213,7 @@ impl Author {
         self.mailer()?;
         self.files()?;
         let product = self
-            .store()
+            .store
             .get_product(&req.product)
             .await?
             .ok_or_else(|| UpdateError::NotFound(req.product.clone()))?;
@@ -299,13 +299,10 @@ impl Author {
     /// Who a mail-out of `edition` reaches, from the product's orders and the
     /// edition's mail records ([`plan`]).
     async fn plan(&self, product: &ProductId, edition: &Edition) -> Result<Plan, StoreError> {
-        let records = self
-            .store()
-            .edition_mails(product, edition.as_str())
-            .await?;
-        let mut buyers = self.store().buyers_of(product).await?;
+        let records = self.store.edition_mails(product, edition.as_str()).await?;
+        let mut buyers = self.store.buyers_of(product).await?;
         // SES's reports are kept per address: a blocked address is skipped.
-        self.store().with_address_blocks(&mut buyers).await?;
+        self.store.with_address_blocks(&mut buyers).await?;
         Ok(plan(buyers, &records, edition.as_str()))
     }
 
@@ -392,7 +389,7 @@ impl MailOut<'_> {
         pacer: &mut Pacer,
         now: OffsetDateTime,
     ) -> Result<Mailed, String> {
-        let store = self.author.store();
+        let store = &self.author.store;
         let product = self.product;
         let token = DownloadToken::generate().map_err(|e| e.to_string())?;
         let mut grant = Grant::for_edition(order, product, token, now);

@@ -165,7 +165,7 @@ impl crate::author::Author {
         amount: Option<&str>,
     ) -> Result<RefundPreview, RefundError> {
         let order = self
-            .store()
+            .store
             .get_order(id)
             .await?
             .ok_or_else(|| RefundError::UnknownOrder(id.clone()))?;

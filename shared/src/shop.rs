@@ -23,10 +23,10 @@ use crate::store::{Paid, Store, StoreError};
 
 /// Everything a function needs, built once at cold start.
 pub struct Shop {
-    pub config: Config,
-    pub store: Store,
-    pub mailer: Mailer,
-    pub channels: Channels,
+    pub(crate) config: Config,
+    pub(crate) store: Store,
+    pub(crate) mailer: Mailer,
+    pub(crate) channels: Channels,
 }
 
 /// What handling a notification did. Every variant is answered with the channel's ack.
@@ -113,6 +113,33 @@ pub enum ReturnError {
 }
 
 impl Shop {
+    /// A handle over parts built elsewhere (tests that put channels in front of
+    /// nothing).
+    pub fn from_parts(config: Config, store: Store, mailer: Mailer, channels: Channels) -> Self {
+        Shop {
+            config,
+            store,
+            mailer,
+            channels,
+        }
+    }
+
+    /// The settings it was built with (links, languages, the help address).
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The channel of a checkout that names none.
+    pub fn default_channel(&self) -> crate::order::ChannelKind {
+        self.channels.default
+    }
+
+    /// The channel a notification or return URL names (`/notify/{channel}`), if this
+    /// shop has it configured.
+    pub fn channel_named(&self, name: &str) -> Option<crate::channel::AnyChannel<'_>> {
+        self.channels.named(name)
+    }
+
     /// The channel that handles `order` (the one it was started with), if this shop
     /// still has it configured.
     pub fn channel_for(&self, order: &Order) -> Option<AnyChannel<'_>> {

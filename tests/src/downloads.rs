@@ -57,7 +57,7 @@ impl DownloadWorld {
             SHOP_URL,
         );
         let app = kiosk::downloads::Downloads::from_sdk(&sdk, config);
-        app.store.create_product(&product, now()).await?;
+        t.store.create_product(&product, now()).await?;
         Ok(DownloadWorld {
             t,
             app,
@@ -76,7 +76,7 @@ impl DownloadWorld {
 
     /// The stored grant (which must exist).
     pub async fn grant(&self, token: &kiosk::DownloadToken) -> kiosk::Grant {
-        self.app
+        self.t
             .store
             .get_grant(token)
             .await
@@ -86,7 +86,7 @@ impl DownloadWorld {
 
     /// A paid purchase of the product by `email`; returns its grant.
     pub async fn purchase(&self, email: &str) -> kiosk::Grant {
-        paid_purchase(&self.app.store, &self.product, email).await
+        paid_purchase(&self.t.store, &self.product, email).await
     }
 
     pub async fn request(&self, method: &str, path: &str, body: Option<&str>) -> Response<Body> {

@@ -200,9 +200,9 @@ impl EventStack {
             .body(file.clone().into())
             .send()
             .await?;
-        w.shop.store.create_code(&launch_code()).await?;
+        w.t.store.create_code(&launch_code()).await?;
         // The test the beacon's page carries, registered as the author does.
-        w.shop.store.create_test(&headline_test()).await?;
+        w.t.store.create_test(&headline_test()).await?;
         // The stack's queue of free orders (checkout asks, reconcile grants).
         aws_sdk_sqs::Client::new(&sdk)
             .create_queue()
@@ -217,7 +217,7 @@ impl EventStack {
             crate::now(),
         );
         order.id = OrderId::parse(ORDER)?;
-        w.shop.store.create_order(&order).await?;
+        w.t.store.create_order(&order).await?;
         w.gateway.set(
             ORDER,
             Answer::Paid {
@@ -226,15 +226,15 @@ impl EventStack {
             },
         );
 
-        let template = crate::paid_purchase(&w.shop.store, &product, DOWNLOAD_BUYER).await;
+        let template = crate::paid_purchase(&w.t.store, &product, DOWNLOAD_BUYER).await;
         for (token, left) in [(GRANT, product.download_limit()), (EXHAUSTED_GRANT, 0)] {
             let mut g = template.clone();
             g.token = DownloadToken::parse(token)?;
             g.downloads_left = left;
-            w.shop.store.create_grant(&g).await?;
+            w.t.store.create_grant(&g).await?;
         }
         for buyer in [BOUNCE_BUYER, COMPLAINT_BUYER] {
-            crate::paid_purchase(&w.shop.store, &product, buyer).await;
+            crate::paid_purchase(&w.t.store, &product, buyer).await;
         }
         let ssm = aws_sdk_ssm::Client::new(&sdk);
         let stripe_params = [

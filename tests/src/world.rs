@@ -139,7 +139,7 @@ impl World {
         &mut self,
         change: impl FnOnce(&mut kiosk::config::CheckoutConfig),
     ) -> Result<()> {
-        let mut config = self.shop.config.checkout();
+        let mut config = self.shop.config().checkout();
         change(&mut config);
         let sdk = kiosk_localaws::emulator_config().await?;
         self.checkout = Checkout::new(&sdk, config, self.channels_config.clone())
@@ -169,7 +169,7 @@ impl World {
         let sdk = kiosk_localaws::emulator_config().await?;
         aws_sdk_ses::Client::new(&sdk)
             .verify_email_identity()
-            .email_address(self.shop.mailer.from_address().as_str())
+            .email_address(self.shop.config().sender_email.as_str())
             .send()
             .await?;
         Ok(())
@@ -182,7 +182,7 @@ impl World {
 
     pub async fn add_product(&self, id: &str, price: &str) -> Product {
         let p = product(id, price);
-        self.shop
+        self.t
             .store
             .create_product(&p, now())
             .await
@@ -193,11 +193,7 @@ impl World {
     /// A pending order created directly in the store.
     pub async fn pending(&self, p: &Product, email: &str) -> Order {
         let o = pending_order(p, email, now());
-        self.shop
-            .store
-            .create_order(&o)
-            .await
-            .expect("create order");
+        self.t.store.create_order(&o).await.expect("create order");
         o
     }
 
@@ -222,7 +218,7 @@ impl World {
 
     /// The stored order (which must exist).
     pub async fn order(&self, id: &OrderId) -> Order {
-        self.shop
+        self.t
             .store
             .get_order(id)
             .await

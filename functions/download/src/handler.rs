@@ -17,12 +17,12 @@ use time::OffsetDateTime;
 
 /// The language of a page about no grant we could read: the visitor's browser's.
 fn visitor_lang(app: &Downloads, req: &Request) -> Lang {
-    kiosk_web::request_lang(req, None, app.config.default_lang)
+    kiosk_web::request_lang(req, None, app.config().default_lang)
 }
 
 /// A grant's pages speak its order's language.
 fn grant_lang(app: &Downloads, grant: &kiosk::Grant) -> Lang {
-    grant.lang.unwrap_or(app.config.default_lang)
+    grant.lang.unwrap_or(app.config().default_lang)
 }
 
 pub async fn handle(app: &Downloads, req: Request, now: OffsetDateTime) -> Response<Body> {
@@ -82,7 +82,7 @@ fn error_page(app: &Downloads, req: &Request, e: DownloadError) -> Response<Body
                     why,
                     &grant.product_title,
                     grant.order_id.as_str(),
-                    app.config.help().as_str(),
+                    app.config().help().as_str(),
                     grant.expires_at.map(|t| lang.datetime(t)).as_deref(),
                 ),
             )
@@ -145,7 +145,7 @@ async fn resend(app: &Downloads, req: &Request, now: OffsetDateTime) -> Response
     let lang = kiosk_web::request_lang(
         req,
         form.get("lang").map(String::as_str),
-        app.config.default_lang,
+        app.config().default_lang,
     );
     let email = match form.remove("email").map(|e| Email::parse(&e)) {
         Some(Ok(e)) => e,

@@ -50,7 +50,7 @@ async fn route(shop: &Shop, req: &Request, now: OffsetDateTime) -> Response<Body
     let path = req.uri().path().trim_end_matches('/');
     let mut segments = path.rsplit('/');
     let (channel, kind) = (segments.next().unwrap_or(""), segments.next().unwrap_or(""));
-    let Some(ch) = shop.channels.named(channel) else {
+    let Some(ch) = shop.channel_named(channel) else {
         return kiosk_web::html(
             StatusCode::NOT_FOUND,
             pages::error(visitor_lang(shop, req), "not-found-title", "not-found-body"),
@@ -111,7 +111,7 @@ async fn notify(
 
 /// The language of a page about no order we could read: the visitor's browser's.
 fn visitor_lang(shop: &Shop, req: &Request) -> Lang {
-    kiosk_web::request_lang(req, None, shop.config.default_lang)
+    kiosk_web::request_lang(req, None, shop.config().default_lang)
 }
 
 async fn return_page(
@@ -128,30 +128,30 @@ async fn return_page(
         }) => kiosk_web::html(
             StatusCode::OK,
             pages::paid(
-                order.lang.unwrap_or(shop.config.default_lang),
+                order.lang.unwrap_or(shop.config().default_lang),
                 &order.product_title,
                 order.id.as_str(),
                 &download_url,
                 order.email.as_str(),
-                shop.config.help().as_str(),
+                shop.config().help().as_str(),
             ),
         ),
         Ok(ReturnView::Confirming { order }) => kiosk_web::html(
             StatusCode::OK,
             pages::confirming(
-                order.lang.unwrap_or(shop.config.default_lang),
+                order.lang.unwrap_or(shop.config().default_lang),
                 &order.product_title,
                 order.id.as_str(),
-                shop.config.help().as_str(),
+                shop.config().help().as_str(),
             ),
         ),
         Ok(ReturnView::Refunded { order }) => kiosk_web::html(
             StatusCode::OK,
             pages::refunded(
-                order.lang.unwrap_or(shop.config.default_lang),
+                order.lang.unwrap_or(shop.config().default_lang),
                 &order.product_title,
                 order.id.as_str(),
-                shop.config.help().as_str(),
+                shop.config().help().as_str(),
             ),
         ),
         Err(e @ ReturnError::Rejected(_)) => {

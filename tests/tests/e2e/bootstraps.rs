@@ -270,7 +270,7 @@ async fn check_effect(
                 "{v}"
             );
             let today = kiosk::clock::now().date();
-            let rows = stack.w.shop.store.views_of(today).await?;
+            let rows = stack.w.t.store.views_of(today).await?;
             ensure!(
                 rows.iter()
                     .any(|r| r.row == format!("P#{}#S#direct", stack.product.id())
@@ -305,14 +305,7 @@ async fn check_effect(
             ensure!(loc.contains("%22total_amount%22%3A%227.20%22"), "{loc}");
             let code =
                 kiosk::pricing::CodeName::parse(kiosk_e2e::events::CODE).context("code name")?;
-            let uses = stack
-                .w
-                .shop
-                .store
-                .get_code(&code)
-                .await?
-                .context("code")?
-                .uses;
+            let uses = stack.w.t.store.get_code(&code).await?.context("code")?.uses;
             ensure!(uses == 1, "the code's one use is reserved: {uses}");
         }
         "checkout-free-foreign.json" => {
@@ -377,7 +370,7 @@ async fn check_effect(
             let o = stack.order_now().await;
             ensure!(o.status == OrderStatus::Refunded);
             let token = o.grant_token.context("no grant")?;
-            let grant = stack.w.shop.store.get_grant(&token).await?;
+            let grant = stack.w.t.store.get_grant(&token).await?;
             ensure!(grant.is_some_and(|g| g.revoked), "the link is revoked");
         }
         "download-landing.json" => {
@@ -411,7 +404,7 @@ async fn check_effect(
                 "{what}: {result}"
             );
             let email = kiosk::Email::parse(BOUNCE_BUYER)?;
-            let block = stack.w.shop.store.address_block(&email).await?;
+            let block = stack.w.t.store.address_block(&email).await?;
             ensure!(block.is_none(), "{what} records nothing: {block:?}");
         }
         "ses-bounce.json" | "ses-complaint.json" => {
@@ -425,7 +418,7 @@ async fn check_effect(
                 "{result}"
             );
             let email = kiosk::Email::parse(buyer)?;
-            let block = stack.w.shop.store.address_block(&email).await?;
+            let block = stack.w.t.store.address_block(&email).await?;
             ensure!(
                 block.as_ref().map(|b| b.kind) == Some(kind),
                 "{buyer}'s address marked {kind:?}: {block:?}"

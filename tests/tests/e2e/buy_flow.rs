@@ -40,8 +40,7 @@ async fn checkout_order(w: &World, product: &str, email: &str) -> (Order, String
     let biz: serde_json::Value = serde_json::from_str(&p["biz_content"]).unwrap();
     let id = OrderId::parse(biz["out_trade_no"].as_str().unwrap()).unwrap();
     (
-        w.shop
-            .store
+        w.t.store
             .get_order(&id)
             .await
             .unwrap()
@@ -92,7 +91,7 @@ async fn full_flow_checkout_notify_grant_and_one_mail() {
         paid.mail
     );
     let token = paid.grant_token.clone().unwrap();
-    let grant = w.shop.store.get_grant(&token).await.unwrap().unwrap();
+    let grant = w.t.store.get_grant(&token).await.unwrap().unwrap();
     assert_eq!(grant.downloads_left, 5);
     assert_eq!(w.grants_for(&order.id).await, 1);
     let mails = w.mails_to(&email).await;
@@ -332,8 +331,7 @@ async fn a_notification_for_an_expired_order_pays_it() {
     let email = w.buyer(1);
     let order = w.pending(&product, &email).await;
     assert!(
-        w.shop
-            .store
+        w.t.store
             .expire_order(&order, kiosk_e2e::now())
             .await
             .unwrap()
@@ -535,13 +533,12 @@ async fn checkout_answers_json_and_picks_wap_pay_for_phones() {
     // The shop page, not the API root (which has no route).
     assert_eq!(biz["quit_url"], kiosk_e2e::SHOP_URL);
     assert_eq!(biz["out_trade_no"], v["order_id"]);
-    let stored = w
-        .shop
-        .store
-        .get_order(&OrderId::parse(v["order_id"].as_str().unwrap()).unwrap())
-        .await
-        .unwrap()
-        .unwrap();
+    let stored =
+        w.t.store
+            .get_order(&OrderId::parse(v["order_id"].as_str().unwrap()).unwrap())
+            .await
+            .unwrap()
+            .unwrap();
     assert_eq!(
         biz["time_expire"],
         kiosk::clock::beijing_minutes(stored.expires_at)
@@ -761,8 +758,7 @@ async fn the_hosted_buy_page_sells_the_product_as_stored() {
 
     // The author changes the price: the page follows without any edit to a site.
     let dearer = product.clone().with_price(kiosk_e2e::cny("12.50")).unwrap();
-    w.shop
-        .store
+    w.t.store
         .update_product(&dearer, kiosk_e2e::now())
         .await
         .unwrap();
@@ -839,8 +835,7 @@ async fn product_json_gives_the_live_price_to_any_origin() {
     );
 
     let dearer = product.with_price(kiosk_e2e::cny("12.50")).unwrap();
-    w.shop
-        .store
+    w.t.store
         .update_product(&dearer, kiosk_e2e::now())
         .await
         .unwrap();

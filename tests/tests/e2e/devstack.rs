@@ -276,7 +276,7 @@ async fn open_overlay(browser: &Browser, link: &str, title: &str) -> Result<Elem
 
 /// The order `id` as the shop's table has it.
 async fn stored_order(app: &devstack::App, id: &kiosk::OrderId) -> Result<kiosk::Order> {
-    app.shop.store.get_order(id).await?.context("order")
+    app.store.get_order(id).await?.context("order")
 }
 
 /// The order an Alipay return URL is about (its `out_trade_no`).
@@ -747,8 +747,7 @@ async fn count_no_referrer_view(browser: &Browser, app: &devstack::App) -> Resul
     for _ in 0..100 {
         let today = kiosk::clock::now().date();
         let counted = app
-            .collector
-            .store()
+            .store
             .views_of(today)
             .await?
             .into_iter()
@@ -811,7 +810,7 @@ async fn buy_without_javascript(browser: &Browser, base: &str, app: &devstack::A
         )),
         "mailbox: {text}"
     );
-    let block = app.shop.store.address_block(&order.email).await?;
+    let block = app.store.address_block(&order.email).await?;
     ensure!(
         block.as_ref().map(|b| b.kind) == Some(kiosk::order::MailBlockKind::Bounced),
         "the address's record says it bounced: {block:?}"
@@ -1236,7 +1235,7 @@ async fn funnel_in_the_browser(
         // The funnel: only these two visitors count (the other browsers here say they are
         // headless, which the funnel takes for robots).
         let today = kiosk::clock::now().date();
-        let f = app.shop.store.funnel(today, today, None).await?;
+        let f = app.store.funnel(today, today, None).await?;
         let book = f
             .by_product
             .get("little-book-of-rust")

@@ -207,8 +207,9 @@ async fn unknown_tokens_get_404_and_malformed_ones_never_reach_dynamodb() {
         .endpoint_url("http://127.0.0.1:9")
         .load()
         .await;
-    let mut broken = kiosk::downloads::Downloads::from_sdk(&sdk, w.app.config.clone());
-    broken.store = kiosk::store::Store::new(aws_sdk_dynamodb::Client::new(&sdk), "no-such-table");
+    let broken = kiosk::downloads::Downloads::from_sdk(&sdk, w.app.config().clone()).with_store(
+        kiosk::store::Store::new(aws_sdk_dynamodb::Client::new(&sdk), "no-such-table"),
+    );
     let good_path = format!("/download/{}", unknown.expose());
     let req = |m: &str, p: &str| {
         lambda_http::http::Request::builder()
@@ -383,22 +384,19 @@ async fn resend_window_is_enforced_by_the_store_across_instances() {
     let w = DownloadWorld::new().await.unwrap();
     let email = kiosk::Email::parse(&w.buyer(1)).unwrap();
     let t0 = kiosk_e2e::now();
-    let net = w
-        .app
-        .store
-        .network_tag(&kiosk::resend::Network::of(Some(HOME)), t0)
-        .await
-        .unwrap();
+    let net =
+        w.t.store
+            .network_tag(&kiosk::resend::Network::of(Some(HOME)), t0)
+            .await
+            .unwrap();
     assert!(
-        w.app
-            .store
+        w.t.store
             .claim_resend(&email, &net, Duration::minutes(10), t0)
             .await
             .unwrap()
     );
     assert!(
-        !w.app
-            .store
+        !w.t.store
             .claim_resend(
                 &email,
                 &net,
@@ -409,8 +407,7 @@ async fn resend_window_is_enforced_by_the_store_across_instances() {
             .unwrap()
     );
     assert!(
-        w.app
-            .store
+        w.t.store
             .claim_resend(
                 &email,
                 &net,

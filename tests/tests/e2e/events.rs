@@ -362,25 +362,23 @@ async fn each_event_gets_its_response() {
             .unwrap()
             .contains("method=alipay.trade.wap.pay")
     );
-    let created = w
-        .shop
-        .store
-        .get_order(&OrderId::parse(v["order_id"].as_str().unwrap()).unwrap())
-        .await
-        .unwrap()
-        .unwrap();
+    let created =
+        w.t.store
+            .get_order(&OrderId::parse(v["order_id"].as_str().unwrap()).unwrap())
+            .await
+            .unwrap()
+            .unwrap();
     assert_eq!(created.amount, product.price());
 
     // A code: the order is priced 20% off and reserves the code's one use.
-    w.shop
-        .store
+    w.t.store
         .create_code(&kiosk_e2e::events::launch_code())
         .await
         .unwrap();
     let resp = checkout::handler::handle(&w.checkout, load("checkout-code.json"), now).await;
     assert_eq!(resp.status(), 303, "{}", body_string(&resp));
     let code = kiosk::pricing::CodeName::parse(CODE).unwrap();
-    assert_eq!(w.shop.store.get_code(&code).await.unwrap().unwrap().uses, 1);
+    assert_eq!(w.t.store.get_code(&code).await.unwrap().unwrap().uses, 1);
     // A free product: without the buy page's token (a form on another site), a page to
     // confirm and nothing mailed; with it, mailed, and the page shows no link.
     w.add_product(FREE_PRODUCT, "0.00").await;
@@ -431,7 +429,7 @@ async fn each_event_gets_its_response() {
     let reader = format!("reader-{}@example.com", w.tag);
     let mut order = pending_order(&product, &reader, now);
     order.id = OrderId::parse(ORDER).unwrap();
-    w.shop.store.create_order(&order).await.unwrap();
+    w.t.store.create_order(&order).await.unwrap();
 
     for bad in [
         "notify-tampered-amount.json",
@@ -481,15 +479,7 @@ async fn each_event_gets_its_response() {
         (200, "success")
     );
     assert_eq!(w.order(&order.id).await.status, OrderStatus::Refunded);
-    assert!(
-        w.shop
-            .store
-            .get_grant(&token)
-            .await
-            .unwrap()
-            .unwrap()
-            .revoked
-    );
+    assert!(w.t.store.get_grant(&token).await.unwrap().unwrap().revoked);
 }
 
 #[tokio::test]
@@ -502,7 +492,7 @@ async fn each_download_event_gets_its_response() {
         let mut g = template.clone();
         g.token = kiosk::DownloadToken::parse(token).unwrap();
         g.downloads_left = left;
-        w.app.store.create_grant(&g).await.unwrap();
+        w.t.store.create_grant(&g).await.unwrap();
     }
     let run = |name: &'static str| {
         let app = &w.app;

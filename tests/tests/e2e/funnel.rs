@@ -46,8 +46,8 @@ fn from<'a>(ip: &str, user_agent: &'a str) -> Sender<'a> {
 }
 
 /// (views, visitors) of a counter row on `day`.
-async fn count(c: &Collector, day: time::Date, row: &str) -> (u64, u64) {
-    c.store()
+async fn count(store: &kiosk::store::Store, day: time::Date, row: &str) -> (u64, u64) {
+    store
         .views_of(day)
         .await
         .unwrap()
@@ -109,7 +109,10 @@ async fn five_hundred_concurrent_visitors_count_exactly_five_hundred() {
         assert!(task.await.unwrap().unwrap().counted);
     }
     let day = noon().date();
-    assert_eq!(count(&c, day, "P#rust-book#S#direct").await, (500, 500));
+    assert_eq!(
+        count(&t.store, day, "P#rust-book#S#direct").await,
+        (500, 500)
+    );
     assert_eq!(
         t.store.salt_days().await.unwrap(),
         vec![day],
@@ -146,10 +149,10 @@ async fn a_visitor_counts_once_a_day_and_keeps_their_variant() {
         seen.insert(first.variants[0].1.to_string());
     }
     assert_eq!(seen.len(), 2, "twelve visitors see both variants: {seen:?}");
-    assert_eq!(count(&c, day, "P#rust-book#S#direct").await, (24, 12));
+    assert_eq!(count(&t.store, day, "P#rust-book#S#direct").await, (24, 12));
     let (a, b) = (
-        count(&c, day, "P#rust-book#T#headline#a").await,
-        count(&c, day, "P#rust-book#T#headline#b").await,
+        count(&t.store, day, "P#rust-book#T#headline#a").await,
+        count(&t.store, day, "P#rust-book#T#headline#b").await,
     );
     assert_eq!(
         (a.0 + b.0, a.1 + b.1),
@@ -175,7 +178,10 @@ async fn a_visitor_counts_once_a_day_and_keeps_their_variant() {
     c.collect(b, &from("192.0.2.99", &agent), noon())
         .await
         .unwrap();
-    assert_eq!(count(&c, day, "P#rust-book#S#newsletter").await, (1, 1));
+    assert_eq!(
+        count(&t.store, day, "P#rust-book#S#newsletter").await,
+        (1, 1)
+    );
 }
 
 #[tokio::test]
@@ -208,12 +214,12 @@ async fn bots_opt_outs_and_bad_beacons_count_no_visitor() {
         "in no test, so nothing for checkout to record"
     );
     assert_eq!(
-        count(&c, day, "P#rust-book#S#direct").await,
+        count(&t.store, day, "P#rust-book#S#direct").await,
         (1, 0),
         "a view, no visitor"
     );
     assert_eq!(
-        count(&c, day, "P#rust-book#T#headline#a").await,
+        count(&t.store, day, "P#rust-book#T#headline#a").await,
         (0, 0),
         "not in the test"
     );
@@ -258,7 +264,7 @@ async fn bots_opt_outs_and_bad_beacons_count_no_visitor() {
         );
     }
     assert_eq!(
-        count(&c, day, "P#rust-book#S#direct").await,
+        count(&t.store, day, "P#rust-book#S#direct").await,
         (1, 0),
         "nothing more"
     );
@@ -285,7 +291,7 @@ async fn the_days_salt_is_gone_from_the_table_and_from_memory_after_the_day() {
     assert_eq!(c.salt_in_memory(), Some(tomorrow.date()), "and forgotten");
     // Yesterday's visitor is a new one today: nothing links the two days.
     assert_eq!(
-        count(&c, tomorrow.date(), "P#rust-book#S#direct").await,
+        count(&t.store, tomorrow.date(), "P#rust-book#S#direct").await,
         (1, 1)
     );
     // A second instance, started cold, agrees on today's salt.
@@ -295,7 +301,7 @@ async fn the_days_salt_is_gone_from_the_table_and_from_memory_after_the_day() {
         .await
         .unwrap();
     assert_eq!(
-        count(&c, tomorrow.date(), "P#rust-book#S#direct").await,
+        count(&t.store, tomorrow.date(), "P#rust-book#S#direct").await,
         (2, 1)
     );
 }
@@ -308,9 +314,9 @@ async fn the_days_salt_is_gone_from_the_table_and_from_memory_after_the_day() {
 async fn checkout_records_the_variants_the_page_showed_or_none() {
     use kiosk_e2e::{World, WorldOptions};
     let w = World::new(WorldOptions::default()).await.unwrap();
-    shop(&w.shop.store).await;
-    register(&w.shop.store, "price-box", &["x", "y"]).await;
-    let c = Collector::new(w.shop.store.clone()).await.unwrap();
+    shop(&w.t.store).await;
+    register(&w.t.store, "price-box", &["x", "y"]).await;
+    let c = Collector::new(w.t.store.clone()).await.unwrap();
     let mut b = beacon(true);
     b.tests.push(BeaconTest {
         name: "price-box".into(),
@@ -385,8 +391,8 @@ fn clone_beacon(b: &Beacon) -> Beacon {
 async fn the_funnel_counts_visitors_checkouts_and_sales_per_variant() {
     use kiosk_e2e::{World, WorldOptions};
     let w = World::new(WorldOptions::default()).await.unwrap();
-    shop(&w.shop.store).await;
-    let c = Collector::new(w.shop.store.clone()).await.unwrap();
+    shop(&w.t.store).await;
+    let c = Collector::new(w.t.store.clone()).await.unwrap();
     let now = kiosk_e2e::now();
     let buyer_agent = ua(100);
     let bought = c
@@ -424,7 +430,7 @@ async fn the_funnel_counts_visitors_checkouts_and_sales_per_variant() {
     );
 
     let today = now.date();
-    let f = w.shop.store.funnel(today, today, None).await.unwrap();
+    let f = w.t.store.funnel(today, today, None).await.unwrap();
     let all = &f.by_product["rust-book"];
     let visitors = all.visitors;
     assert!(visitors >= 2, "{visitors}");
@@ -507,7 +513,7 @@ async fn only_the_shops_pages_are_counted() {
         assert_eq!(resp.status(), status, "{method} {origin:?} {body:.40}");
     }
     assert_eq!(
-        count(&c, now.date(), "P#rust-book#S#direct").await,
+        count(&t.store, now.date(), "P#rust-book#S#direct").await,
         (1, 1),
         "only the shop's page counted"
     );
@@ -601,7 +607,7 @@ async fn a_script_cannot_name_its_own_tests_products_or_visitors() {
             .await
             .unwrap();
     }
-    let (views, visitors) = count(&c, day, "P#rust-book#S#direct").await;
+    let (views, visitors) = count(&t.store, day, "P#rust-book#S#direct").await;
     assert_eq!(views, 51);
     assert_eq!(
         visitors,
@@ -609,8 +615,8 @@ async fn a_script_cannot_name_its_own_tests_products_or_visitors() {
         "the network adds at most its cap"
     );
     let (a, b) = (
-        count(&c, day, "P#rust-book#T#headline#a").await,
-        count(&c, day, "P#rust-book#T#headline#b").await,
+        count(&t.store, day, "P#rust-book#T#headline#a").await,
+        count(&t.store, day, "P#rust-book#T#headline#b").await,
     );
     assert_eq!(
         a.1 + b.1,

@@ -22,7 +22,6 @@ use kiosk::channel::{AlipayChannel, AlipayUrls, Channels, StripeChannel, StripeK
 use kiosk::checkout::Checkout;
 use kiosk::config::AlipayConfig;
 use kiosk::downloads::Downloads;
-use kiosk::files::Files;
 use kiosk::mail::Mailer;
 use kiosk::resend::Network;
 use kiosk::shop::Shop;
@@ -94,12 +93,12 @@ fn shop() -> &'static Shop {
     SHOP.get_or_init(|| {
         let sdk = sdk();
         let config = config();
-        Shop {
-            store: Store::new(aws_sdk_dynamodb::Client::new(&sdk), &config.table_name),
-            mailer: Mailer::new(aws_sdk_ses::Client::new(&sdk), config.sender_email.clone()),
-            channels: channels(),
-            config,
-        }
+        Shop::from_parts(
+            config.clone(),
+            Store::new(aws_sdk_dynamodb::Client::new(&sdk), &config.table_name),
+            Mailer::new(aws_sdk_ses::Client::new(&sdk), config.sender_email.clone()),
+            channels(),
+        )
     })
 }
 
@@ -126,12 +125,7 @@ fn downloads() -> &'static Downloads {
     APP.get_or_init(|| {
         let sdk = sdk();
         let config = config();
-        Downloads {
-            store: Store::new(aws_sdk_dynamodb::Client::new(&sdk), &config.table_name),
-            files: Files::new(kiosk::files::s3_client(&sdk), &config.files_bucket),
-            mailer: Mailer::new(aws_sdk_ses::Client::new(&sdk), config.sender_email.clone()),
-            config,
-        }
+        Downloads::from_sdk(&sdk, config)
     })
 }
 

@@ -15,9 +15,9 @@ use serde_json::Value;
 
 fn mail_events(w: &World) -> MailEvents {
     MailEvents::new(
-        w.shop.store.clone(),
+        w.t.store.clone(),
         &MailEventsConfig {
-            table_name: w.shop.config.table_name.clone(),
+            table_name: w.shop.config().table_name.clone(),
             topic_arn: MAIL_EVENTS_TOPIC.into(),
             configuration_set: MAIL_CONFIGURATION_SET.into(),
         },
@@ -54,10 +54,10 @@ async fn author(w: &World) -> Author {
     Author::new(
         &sdk,
         AuthorSettings {
-            table: w.shop.config.table_name.clone(),
+            table: w.shop.config().table_name.clone(),
             bucket: None,
-            sender: Some(w.shop.config.sender_email.clone()),
-            public_base_url: Some(w.shop.config.public_base_url.clone()),
+            sender: Some(w.shop.config().sender_email.clone()),
+            public_base_url: Some(w.shop.config().public_base_url.clone()),
             support: None,
             mail_configuration_set: Some(MAIL_CONFIGURATION_SET.into()),
         },
@@ -158,7 +158,7 @@ async fn a_bounce_stops_every_mail_to_the_address_until_the_author_corrects_it()
     // "Email me my links" sends nothing there (the page says the same as ever).
     let downloads = kiosk::downloads::Downloads::from_sdk(
         &kiosk_localaws::emulator_config().await.unwrap(),
-        w.shop.config.clone(),
+        w.shop.config().clone(),
     );
     let asked = downloads
         .resend(
@@ -247,14 +247,9 @@ async fn a_complaint_is_recorded_and_outlasts_a_later_bounce() {
     assert_eq!(block_of(&w, &buyer).await, Some(block));
 
     // A new edition mails every buyer but this one.
-    let records = w
-        .shop
-        .store
-        .edition_mails(product.id(), "v2")
-        .await
-        .unwrap();
-    let mut buyers = w.shop.store.buyers_of(product.id()).await.unwrap();
-    w.shop.store.with_address_blocks(&mut buyers).await.unwrap();
+    let records = w.t.store.edition_mails(product.id(), "v2").await.unwrap();
+    let mut buyers = w.t.store.buyers_of(product.id()).await.unwrap();
+    w.t.store.with_address_blocks(&mut buyers).await.unwrap();
     let plan = kiosk::edition::plan(buyers, &records, "v2");
     assert_eq!(plan.blocked, std::slice::from_ref(&order.id));
     assert!(plan.to_mail.is_empty());
@@ -293,7 +288,7 @@ async fn the_committed_ses_events_mark_their_buyers() {
             MailBlockKind::Complained,
         ),
     ] {
-        kiosk_e2e::paid_purchase(&w.shop.store, &product, buyer).await;
+        kiosk_e2e::paid_purchase(&w.t.store, &product, buyer).await;
         let event =
             kiosk_e2e::events::load_event(&kiosk_e2e::events::events_dir().join(file)).unwrap();
         let done = run(&w, &event).await;
@@ -317,8 +312,7 @@ async fn the_committed_ses_events_mark_their_buyers() {
 
 /// What SES's reports recorded for `email` (one item per address).
 async fn block_of(w: &World, email: &str) -> Option<kiosk::order::MailBlock> {
-    w.shop
-        .store
+    w.t.store
         .address_block(&Email::parse(email).unwrap())
         .await
         .unwrap()

@@ -104,7 +104,7 @@ async fn free_copies_are_mailed_only_from_the_shops_page_and_one_48_gets_its_lim
     // the confirmed claim is the same free claim.
     w.add_product("rust-book", "9.00").await;
     let gift = code("GIFT", Discount::Percent(100), Some(3));
-    assert!(w.shop.store.create_code(&gift).await.unwrap());
+    assert!(w.t.store.create_code(&gift).await.unwrap());
     let gifted = w.buyer(3);
     let resp = checkout_from(
         &w.checkout,
@@ -161,8 +161,7 @@ async fn free_copies_are_mailed_only_from_the_shops_page_and_one_48_gets_its_lim
 
     // An address whose mail bounced gets no free copy, and the answer does not say so.
     let bounced = w.buyer(2);
-    w.shop
-        .store
+    w.t.store
         .block_address(
             &Email::parse(&bounced).unwrap(),
             &MailBlock {
@@ -259,7 +258,7 @@ async fn codes_cannot_be_told_apart_or_guessed() {
     other.products = vec![ProductId::parse("other-book").unwrap()];
     let launch = code("LAUNCH", Discount::Percent(50), None);
     for c in [&old, &off, &other, &launch] {
-        assert!(w.shop.store.create_code(c).await.unwrap());
+        assert!(w.t.store.create_code(c).await.unwrap());
     }
     // Unknown, expired, disabled and another product's: byte-identical answers, from
     // checkout and from the buy page (each from its own network, within its allowance).
@@ -349,10 +348,9 @@ async fn one_network_holds_at_most_one_pending_use_of_a_code() {
     let w = World::new(WorldOptions::default()).await.unwrap();
     w.add_product("rust-book", "9.99").await;
     let launch = code("LAUNCH", Discount::Percent(20), Some(5));
-    assert!(w.shop.store.create_code(&launch).await.unwrap());
+    assert!(w.t.store.create_code(&launch).await.unwrap());
     let uses = || async {
-        w.shop
-            .store
+        w.t.store
             .get_code(&launch.name)
             .await
             .unwrap()
@@ -419,7 +417,7 @@ async fn one_network_holds_at_most_one_pending_use_of_a_code() {
     // Once a network's order with a code is paid, its next checkout needs a use of its
     // own (here: none left).
     let spring = code("SPRING", Discount::Percent(10), Some(2));
-    assert!(w.shop.store.create_code(&spring).await.unwrap());
+    assert!(w.t.store.create_code(&spring).await.unwrap());
     let w = &w;
     let checkout = |n: u32| {
         let body = form("rust-book", &w.buyer(200 + n), &[("code", "spring")]);
@@ -433,14 +431,13 @@ async fn one_network_holds_at_most_one_pending_use_of_a_code() {
         200
     );
     assert_eq!(checkout(1).await.status(), 200);
-    let spring_uses = w
-        .shop
-        .store
-        .get_code(&spring.name)
-        .await
-        .unwrap()
-        .unwrap()
-        .uses;
+    let spring_uses =
+        w.t.store
+            .get_code(&spring.name)
+            .await
+            .unwrap()
+            .unwrap()
+            .uses;
     assert_eq!(spring_uses, 2, "the paid order's and the new one's");
 }
 
@@ -527,7 +524,7 @@ async fn no_table_holds_an_address() {
     assert_eq!(status, 200);
     // "Email me my links" from both.
     let sdk = kiosk_localaws::emulator_config().await.unwrap();
-    let downloads = kiosk::downloads::Downloads::from_sdk(&sdk, w.shop.config.clone());
+    let downloads = kiosk::downloads::Downloads::from_sdk(&sdk, w.shop.config().clone());
     for ip in [v4, v6] {
         downloads
             .resend(
@@ -540,7 +537,7 @@ async fn no_table_holds_an_address() {
             .unwrap();
     }
     // 100 page views.
-    let c = kiosk::funnel::Collector::new(w.shop.store.clone())
+    let c = kiosk::funnel::Collector::new(w.t.store.clone())
         .await
         .unwrap();
     for i in 0..100u32 {
@@ -598,7 +595,7 @@ async fn only_an_order_that_could_be_free_is_granted() {
         o
     };
     let bad = forged(&paid, &w.buyer(1));
-    w.shop.store.create_order(&bad).await.unwrap();
+    w.t.store.create_order(&bad).await.unwrap();
     assert!(matches!(
         w.shop.fulfil_free(&bad.id, now()).await.unwrap(),
         kiosk::free::FreeOutcome::Refused(_)
@@ -607,17 +604,17 @@ async fn only_an_order_that_could_be_free_is_granted() {
     assert!(w.mails_to(&w.buyer(1)).await.is_empty());
     // Nor does a code that takes only part of the price off.
     let ten = code("TEN", Discount::Percent(10), None);
-    assert!(w.shop.store.create_code(&ten).await.unwrap());
+    assert!(w.t.store.create_code(&ten).await.unwrap());
     let mut with_code = forged(&paid, &w.buyer(2));
     with_code.code = Some(ten.name.clone());
-    w.shop.store.create_order(&with_code).await.unwrap();
+    w.t.store.create_order(&with_code).await.unwrap();
     assert!(matches!(
         w.shop.fulfil_free(&with_code.id, now()).await.unwrap(),
         kiosk::free::FreeOutcome::Refused(_)
     ));
     // A real free order: granted once.
     let good = forged(&free, &w.buyer(3));
-    w.shop.store.create_order(&good).await.unwrap();
+    w.t.store.create_order(&good).await.unwrap();
     for _ in 0..3 {
         w.shop.fulfil_free(&good.id, now()).await.unwrap();
     }

@@ -34,13 +34,13 @@ async fn a_code_with_five_uses_is_used_exactly_five_times_whatever_the_race() {
     let w = World::new(WorldOptions::default()).await.unwrap();
     w.add_product("rust-book", "9.99").await;
     let launch = code("LAUNCH", Discount::Percent(20), Some(5));
-    assert!(w.shop.store.create_code(&launch).await.unwrap());
+    assert!(w.t.store.create_code(&launch).await.unwrap());
     // Ten checkout instances, as ten Lambda instances would be, two requests each.
     let sdk = kiosk_localaws::emulator_config().await.unwrap();
     let mut instances = Vec::new();
     for _ in 0..10 {
         instances.push(
-            Checkout::new(&sdk, w.shop.config.checkout(), w.channels_config.clone())
+            Checkout::new(&sdk, w.shop.config().checkout(), w.channels_config.clone())
                 .await
                 .unwrap(),
         );
@@ -94,7 +94,7 @@ async fn a_code_with_five_uses_is_used_exactly_five_times_whatever_the_race() {
     assert_eq!(w.t.scan_entity("order").await.unwrap().len(), 5);
     async fn stored(w: &World) -> u32 {
         let name = CodeName::parse("LAUNCH").unwrap();
-        w.shop.store.get_code(&name).await.unwrap().unwrap().uses
+        w.t.store.get_code(&name).await.unwrap().unwrap().uses
     }
     assert_eq!(stored(&w).await, 5);
 
@@ -170,7 +170,7 @@ async fn codes_that_cannot_be_used_get_one_answer_and_change_nothing() {
     let mut other = code("OTHER", Discount::Percent(10), None);
     other.products = vec![ProductId::parse("other-book").unwrap()];
     for c in [&old, &off, &other] {
-        assert!(w.shop.store.create_code(c).await.unwrap());
+        assert!(w.t.store.create_code(c).await.unwrap());
     }
     // One answer for all of them, naming no code (issue 33: codes are not an oracle).
     for (code, needle) in [
@@ -197,7 +197,7 @@ async fn codes_that_cannot_be_used_get_one_answer_and_change_nothing() {
     assert!(w.t.scan_entity("order").await.unwrap().is_empty());
     // The buy page shows the reduced price for ?code=, or why not.
     let fixed = code("HALF", Discount::Percent(50), None);
-    assert!(w.shop.store.create_code(&fixed).await.unwrap());
+    assert!(w.t.store.create_code(&fixed).await.unwrap());
     let page = buy_page(&w, "/buy/rust-book?code=half").await;
     assert!(
         page.contains("¥4.50") && page.contains("value=\"half\""),
@@ -230,7 +230,7 @@ async fn zine(w: &World) -> kiosk::Product {
             max: cny(120_000),
         }))
         .unwrap();
-    w.shop.store.create_product(&p, now()).await.unwrap();
+    w.t.store.create_product(&p, now()).await.unwrap();
     p
 }
 
@@ -401,7 +401,7 @@ async fn a_free_product_is_mailed_never_shown_and_limited_per_network() {
     // 100% off is the free path too.
     w.add_product("rust-book", "9.00").await;
     let gift = code("GIFT", Discount::Percent(100), Some(1));
-    assert!(w.shop.store.create_code(&gift).await.unwrap());
+    assert!(w.t.store.create_code(&gift).await.unwrap());
     let token = kiosk_e2e::claim_token(&w.checkout, "rust-book", "198.51.100.60").await;
     let resp = checkout_from(
         &w.checkout,
@@ -433,13 +433,7 @@ async fn a_free_product_is_mailed_never_shown_and_limited_per_network() {
         (0, 900, OrderStatus::Paid)
     );
     assert_eq!(
-        w.shop
-            .store
-            .get_code(&gift.name)
-            .await
-            .unwrap()
-            .unwrap()
-            .uses,
+        w.t.store.get_code(&gift.name).await.unwrap().unwrap().uses,
         1
     );
 }
@@ -451,7 +445,7 @@ async fn stripe_refuses_too_small_an_amount_and_takes_yen_without_decimals() {
     )
     .await
     .unwrap();
-    let store = &local.app.shop.store;
+    let store = &local.app.store;
     let usd = Money::from_minor(500, Currency::Usd).unwrap();
     let tip = kiosk_e2e::product("usd-tip", "5.00")
         .with_price(usd)
@@ -468,7 +462,7 @@ async fn stripe_refuses_too_small_an_amount_and_takes_yen_without_decimals() {
     store.create_product(&yen, now()).await.unwrap();
     let checkout = Checkout::new(
         &kiosk_localaws::emulator_config().await.unwrap(),
-        local.app.shop.config.checkout(),
+        local.app.shop.config().checkout(),
         kiosk::startup::ChannelsConfig {
             alipay: None,
             stripe: Some(kiosk::config::StripeConfig {

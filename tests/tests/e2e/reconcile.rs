@@ -39,13 +39,13 @@ async fn reconcile(w: &World, at: OffsetDateTime, budget: StdDuration) -> MailRu
 /// (as if the process died right after the transaction).
 async fn paid_without_mail(w: &World, p: &Product, email: &str, at: OffsetDateTime) -> Order {
     let o = pending_order(p, email, at);
-    w.shop.store.create_order(&o).await.unwrap();
+    w.t.store.create_order(&o).await.unwrap();
     let payment = Payment {
         provider_txn_id: format!("T-{}", o.id),
         amount: o.amount,
     };
     match w
-        .shop
+        .t
         .store
         .mark_paid(&o, &payment, None, None, at)
         .await
@@ -69,9 +69,8 @@ async fn paid_without_mail_fast(w: &World, p: &Product, email: &str, at: OffsetD
     let PayOutcome::Paid(paid) = o.pay(&payment, token.clone(), at).unwrap() else {
         panic!("not paid")
     };
-    w.shop.store.create_order(&paid).await.unwrap();
-    w.shop
-        .store
+    w.t.store.create_order(&paid).await.unwrap();
+    w.t.store
         .create_grant(&Grant::for_order(&paid, token, None, at))
         .await
         .unwrap();
@@ -205,7 +204,7 @@ async fn a_small_budget_stops_between_whole_orders_and_later_runs_finish_the_res
         first.sent as usize,
         "every order the run started was finished: one mail each, nothing half-done"
     );
-    let still_due = w.shop.store.due_mails(at, 1000).await.unwrap().len();
+    let still_due = w.t.store.due_mails(at, 1000).await.unwrap().len();
     assert_eq!(still_due, (DUE - first.sent) as usize);
 
     let mut total = first.sent;
@@ -224,7 +223,7 @@ async fn a_small_budget_stops_between_whole_orders_and_later_runs_finish_the_res
     let mails = mails_by_buyer(&w).await;
     assert_eq!(mails.len(), DUE as usize);
     assert!(mails.values().all(|&n| n == 1), "no buyer mailed twice");
-    assert!(w.shop.store.due_mails(at, 10).await.unwrap().is_empty());
+    assert!(w.t.store.due_mails(at, 10).await.unwrap().is_empty());
 }
 
 /// Purchase mails of this world's buyers, counted by recipient (one read).
@@ -250,8 +249,7 @@ async fn a_mail_that_keeps_failing_is_given_up_after_its_last_try() {
     let order = paid_without_mail(&w, &product, &email, paid_at).await;
     // Every try but the last has failed already.
     let last_try = now() - Duration::minutes(1);
-    w.shop
-        .store
+    w.t.store
         .mail_failed(&order.id, MAX_MAIL_ATTEMPTS - 1, last_try)
         .await
         .unwrap();
@@ -284,7 +282,7 @@ async fn reconcile_pending(w: &World, at: OffsetDateTime) -> kiosk::reconcile::P
 /// A pending order created `age` ago (it expires 30 minutes after creation).
 async fn pending_aged(w: &World, p: &Product, email: &str, age: Duration) -> Order {
     let o = pending_order(p, email, now() - age);
-    w.shop.store.create_order(&o).await.unwrap();
+    w.t.store.create_order(&o).await.unwrap();
     o
 }
 
@@ -533,7 +531,7 @@ async fn the_sandbox_shows_reconcile_delivering_a_lost_payment_and_closing_an_ab
         "the browser is sent back, and the buyer closes it"
     );
     tokio::time::sleep(StdDuration::from_millis(300)).await;
-    let order = app.shop.store.get_order(&paid).await.unwrap().unwrap();
+    let order = app.store.get_order(&paid).await.unwrap().unwrap();
     assert_eq!(
         order.status,
         OrderStatus::Pending,
@@ -557,7 +555,7 @@ async fn the_sandbox_shows_reconcile_delivering_a_lost_payment_and_closing_an_ab
         .await
         .unwrap();
     assert!(run.fulfilled >= 1, "{run:?}");
-    let order = app.shop.store.get_order(&paid).await.unwrap().unwrap();
+    let order = app.store.get_order(&paid).await.unwrap().unwrap();
     assert_eq!(order.status, OrderStatus::Paid);
     let http_plain = reqwest::Client::new();
     let endpoint = std::env::var("AWS_ENDPOINT_URL").unwrap();
@@ -574,10 +572,7 @@ async fn the_sandbox_shows_reconcile_delivering_a_lost_payment_and_closing_an_ab
         )
         .await
         .unwrap();
-    assert_eq!(
-        app.shop.store.get_order(&paid).await.unwrap().unwrap(),
-        order
-    );
+    assert_eq!(app.store.get_order(&paid).await.unwrap().unwrap(), order);
     assert_eq!(
         kiosk_localaws::sent_mail(&http_plain, &endpoint, Some(&buyer))
             .await
@@ -600,26 +595,14 @@ async fn the_sandbox_shows_reconcile_delivering_a_lost_payment_and_closing_an_ab
         .unwrap();
     assert!(run.expired >= 1, "{run:?}");
     assert_eq!(
-        app.shop
-            .store
-            .get_order(&left)
-            .await
-            .unwrap()
-            .unwrap()
-            .status,
+        app.store.get_order(&left).await.unwrap().unwrap().status,
         OrderStatus::Expired
     );
     let (status, page) = shop.pay(&left, "").await;
     assert_eq!(status, 400);
     assert!(page.contains("ACQ.TRADE_HAS_CLOSE"), "{page}");
     assert_eq!(
-        app.shop
-            .store
-            .get_order(&left)
-            .await
-            .unwrap()
-            .unwrap()
-            .status,
+        app.store.get_order(&left).await.unwrap().unwrap().status,
         OrderStatus::Expired
     );
 }

@@ -27,7 +27,7 @@ fn refund_notification(w: &World, order: &Order, status: &str, refund_fee: &str)
 
 async fn download_page(w: &World, token: &DownloadToken) -> (u16, String) {
     let sdk = kiosk_localaws::emulator_config().await.unwrap();
-    let app = kiosk::downloads::Downloads::from_sdk(&sdk, w.shop.config.clone());
+    let app = kiosk::downloads::Downloads::from_sdk(&sdk, w.shop.config().clone());
     let req = lambda_http::http::Request::builder()
         .method("GET")
         .uri(format!(
@@ -42,7 +42,7 @@ async fn download_page(w: &World, token: &DownloadToken) -> (u16, String) {
 }
 
 async fn revoked(w: &World, token: &DownloadToken) -> bool {
-    let g = w.shop.store.get_grant(token).await.unwrap().unwrap();
+    let g = w.t.store.get_grant(token).await.unwrap().unwrap();
     g.revoked && g.usable(now()) == Err(Unusable::Revoked)
 }
 
@@ -67,8 +67,7 @@ async fn paid_with_two_editions_of(
     let first = paid.grant_token.clone().unwrap();
     let mut v2 = Grant::for_order(&paid, DownloadToken::generate().unwrap(), None, now());
     v2.edition = "v2".into();
-    w.shop
-        .store
+    w.t.store
         .claim_edition_mail(&paid, &v2, now())
         .await
         .unwrap();
@@ -116,10 +115,10 @@ async fn a_partial_refund_keeps_access_and_a_full_one_revokes_every_link() {
     let author = kiosk::author::Author::new(
         &sdk,
         kiosk::author::AuthorSettings {
-            table: w.shop.config.table_name.clone(),
+            table: w.shop.config().table_name.clone(),
             bucket: None,
-            sender: Some(w.shop.config.sender_email.clone()),
-            public_base_url: Some(w.shop.config.public_base_url.clone()),
+            sender: Some(w.shop.config().sender_email.clone()),
+            public_base_url: Some(w.shop.config().public_base_url.clone()),
             support: None,
             mail_configuration_set: None,
         },
@@ -128,7 +127,7 @@ async fn a_partial_refund_keeps_access_and_a_full_one_revokes_every_link() {
     let to = kiosk::author::ResendTo::Address(kiosk::Email::parse(&email).unwrap());
     assert_eq!(author.resend_links(to, now()).await.unwrap().1, 0);
     assert_eq!(w.mails_to(&email).await.len(), mails_before);
-    let buyers = w.shop.store.buyers_of(&order.product_id).await.unwrap();
+    let buyers = w.t.store.buyers_of(&order.product_id).await.unwrap();
     assert!(buyers.iter().all(|b| b.id != order.id));
 
     // A late partial report after the full refund changes nothing.
@@ -232,7 +231,7 @@ async fn a_refund_reported_before_the_payment_wins_over_it() {
     // An expired order's full refund is recorded too (no longer dropped), and wins over
     // a payment that comes after.
     let late = w.pending(&product, &w.buyer(3)).await;
-    w.shop.store.expire_order(&late, now()).await.unwrap();
+    w.t.store.expire_order(&late, now()).await.unwrap();
     let full = refund_notification(&w, &late, "TRADE_CLOSED", "9.00");
     assert_eq!(w.notify(&full).await, (200, "success".to_owned()));
     assert_eq!(w.order(&late.id).await.status, OrderStatus::Refunded);
@@ -256,14 +255,13 @@ async fn a_full_refund_racing_a_new_edition_leaves_no_live_link() {
     let stale = w.order(&order.id).await;
     let mut v3 = Grant::for_order(&stale, DownloadToken::generate().unwrap(), None, now());
     v3.edition = "v3".into();
-    w.shop
-        .store
+    w.t.store
         .claim_edition_mail(&stale, &v3, now())
         .await
         .unwrap();
     let outcome = stale.record_refund(stale.amount, now()).unwrap();
     assert!(
-        w.shop.store.apply_refund(&outcome, now()).await.is_err(),
+        w.t.store.apply_refund(&outcome, now()).await.is_err(),
         "a refund computed before the new link must not be written"
     );
     assert!(!revoked(&w, &v3.token).await);
@@ -289,7 +287,7 @@ async fn a_full_refund_racing_a_new_edition_leaves_no_live_link() {
         let mut next = Grant::for_order(&paid, DownloadToken::generate().unwrap(), None, now());
         next.edition = "v3".into();
         let (claimed, refunded) = tokio::join!(
-            w.shop.store.claim_edition_mail(&paid, &next, now()),
+            w.t.store.claim_edition_mail(&paid, &next, now()),
             w.shop.record_refund(paid.clone(), paid.amount, now()),
         );
         refunded.unwrap();
@@ -298,7 +296,7 @@ async fn a_full_refund_racing_a_new_edition_leaves_no_live_link() {
         for token in o.all_grants() {
             assert!(revoked(&w, &token).await, "round {round}: {claimed:?}");
         }
-        if let Some(g) = w.shop.store.get_grant(&next.token).await.unwrap() {
+        if let Some(g) = w.t.store.get_grant(&next.token).await.unwrap() {
             assert!(
                 g.revoked,
                 "round {round}: the racing edition's link is revoked too"

@@ -77,7 +77,6 @@ async fn pay(shop: &LocalShop, session: &str, form: &str) -> reqwest::Response {
 
 async fn order(shop: &LocalShop, id: &OrderId) -> kiosk::Order {
     shop.app
-        .shop
         .store
         .get_order(id)
         .await
@@ -116,7 +115,7 @@ async fn mails(shop: &LocalShop, to: &str) -> usize {
 
 /// The tag the local shop puts on its Stripe objects (`metadata[kiosk_shop]`).
 fn tag(shop: &LocalShop) -> String {
-    shop.app.shop.config.table_name.clone()
+    shop.app.shop.config().table_name.clone()
 }
 
 /// A session event as Stripe sends it about session `cs` of this shop (`tag`).
@@ -686,14 +685,7 @@ async fn a_dispute_suspends_the_links_and_a_won_one_restores_them() {
         order(&shop, &lost).await.dispute,
         Some(kiosk::order::Dispute::Lost)
     );
-    let g = shop
-        .app
-        .shop
-        .store
-        .get_grant(&token)
-        .await
-        .unwrap()
-        .unwrap();
+    let g = shop.app.store.get_grant(&token).await.unwrap().unwrap();
     assert!(g.suspended && g.usable(now()).is_err());
 }
 
@@ -813,7 +805,7 @@ async fn the_return_page_confirms_with_stripe_and_never_trusts_the_query() {
 
 /// A shop set up like the local one but with only the channels given.
 async fn shop_with(local: &LocalShop, alipay: bool, stripe: bool) -> Shop {
-    shop_configured(local, alipay, stripe, local.app.shop.config.clone()).await
+    shop_configured(local, alipay, stripe, local.app.shop.config().clone()).await
 }
 
 async fn shop_configured(
@@ -902,7 +894,7 @@ async fn card_checkouts_fit_stripes_expiry_window_at_any_order_ttl() {
 
     // The shop's checkouts pass at the default TTL, just above the minimum, and a day.
     for minutes in [30, 31, 1440] {
-        let mut config = local.app.shop.config.clone();
+        let mut config = local.app.shop.config().clone();
         config.order_ttl = time::Duration::minutes(minutes);
         let shop = checkout_configured(&local, false, true, config.checkout()).await;
         let email = unique_email(&format!("ttl{minutes}"));
@@ -948,11 +940,12 @@ async fn a_shop_with_only_stripe_sells_by_card_and_refuses_alipay() {
     let local = local("stripe-only-keys").await;
     let shop = shop_with(&local, false, true).await;
     assert_eq!(
-        shop.channels.default,
+        shop.default_channel(),
         ChannelKind::Stripe,
         "the only channel"
     );
-    let checkout = checkout_configured(&local, false, true, local.app.shop.config.checkout()).await;
+    let checkout =
+        checkout_configured(&local, false, true, local.app.shop.config().checkout()).await;
     let email = unique_email("only-stripe");
 
     let err = checkout
@@ -1005,7 +998,7 @@ async fn an_alipay_only_shop_refuses_stripe_and_other_currencies_before_writing(
     let usd = kiosk_e2e::product("usd-book", "9.00")
         .with_price(kiosk::Money::from_minor(900, kiosk::Currency::Usd).unwrap())
         .unwrap();
-    w.shop.store.create_product(&usd, now()).await.unwrap();
+    w.t.store.create_product(&usd, now()).await.unwrap();
     let email = w.buyer(1);
 
     for (body, field, needle) in [

@@ -81,6 +81,9 @@ pub struct App {
     pub stripe_webhook_secret: String,
     /// This shop's table, bucket and SSM parameters.
     pub names: setup::Names,
+    /// The shop's table, as the tests (and an author's look) read it; the handles keep
+    /// their own.
+    pub store: kiosk::store::Store,
     /// The example site's address (`http://127.0.0.1:{port}`, no trailing slash): the
     /// shop's `SHOP_URL` and its one embedding origin.
     pub site_url: String,
@@ -164,6 +167,7 @@ pub async fn start(listener: TcpListener, opts: Options) -> Result<(String, Arc<
     );
     let app = Arc::new(App {
         checkout,
+        store: kiosk::startup::store(&sdk, &names.table),
         shop,
         reconciler,
         downloads,

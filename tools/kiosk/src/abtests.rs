@@ -43,7 +43,6 @@ fn parse_name(raw: &str) -> Result<Name> {
 
 pub async fn run(t: &Target, cmd: TestCommand, now: OffsetDateTime) -> Result<()> {
     let author = t.author()?;
-    let store = author.store();
     match cmd {
         TestCommand::Add {
             name,
@@ -54,11 +53,11 @@ pub async fn run(t: &Target, cmd: TestCommand, now: OffsetDateTime) -> Result<()
             let variants = parse_variants(&variants).map_err(|e| anyhow!("--variants: {e}"))?;
             let product = product.as_deref().map(parse_id).transpose()?;
             if let Some(p) = &product
-                && store.get_product(p).await?.is_none()
+                && author.product(p).await?.is_none()
             {
                 bail!("no product {p}");
             }
-            let running = store.tests().await?.iter().filter(|t| t.running()).count();
+            let running = author.tests().await?.iter().filter(|t| t.running()).count();
             if running >= MAX_RUNNING {
                 bail!(
                     "{running} tests are running already (at most {MAX_RUNNING}); stop one first"
@@ -71,13 +70,13 @@ pub async fn run(t: &Target, cmd: TestCommand, now: OffsetDateTime) -> Result<()
                 created_at: now,
                 stopped_at: None,
             };
-            if !store.create_test(&test).await? {
+            if !author.add_test(&test).await? {
                 bail!("test {name} exists already (a stopped test keeps its name and numbers)");
             }
             println!("added {}", describe(&test));
         }
         TestCommand::List => {
-            let tests = store.tests().await?;
+            let tests = author.tests().await?;
             if tests.is_empty() {
                 println!("no tests yet; register one with `kiosk test add`");
             }
@@ -87,7 +86,7 @@ pub async fn run(t: &Target, cmd: TestCommand, now: OffsetDateTime) -> Result<()
         }
         TestCommand::Stop { name } => {
             let name = parse_name(&name)?;
-            if !store.stop_test(&name, now).await? {
+            if !author.stop_test(&name, now).await? {
                 bail!("no running test {name}");
             }
             println!("stopped {name}: its views are no longer counted");

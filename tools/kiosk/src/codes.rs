@@ -62,7 +62,7 @@ pub async fn run(t: &Target, cmd: CodeCommand, now: OffsetDateTime) -> Result<()
         CodeCommand::List => list(t, now).await,
         CodeCommand::Disable { name } => {
             let name = parse_name(&name)?;
-            if !t.author()?.store().disable_code(&name).await? {
+            if !t.author()?.disable_code(&name).await? {
                 bail!("no code {name}");
             }
             println!("disabled {name}: new orders can no longer use it");
@@ -111,7 +111,7 @@ async fn add(t: &Target, a: AddArgs, now: OffsetDateTime) -> Result<()> {
         .collect::<Result<Vec<_>>>()?;
     let author = t.author()?;
     for p in &products {
-        if author.store().get_product(p).await?.is_none() {
+        if author.product(p).await?.is_none() {
             bail!("no product {p}");
         }
     }
@@ -125,7 +125,7 @@ async fn add(t: &Target, a: AddArgs, now: OffsetDateTime) -> Result<()> {
         disabled: false,
         created_at: now,
     };
-    if !author.store().create_code(&code).await? {
+    if !author.add_code(&code).await? {
         bail!("code {name} exists already (codes are case-insensitive)");
     }
     println!("added {name}: {}", describe(&code));
@@ -163,14 +163,14 @@ fn describe(c: &Code) -> String {
 }
 
 async fn list(t: &Target, now: OffsetDateTime) -> Result<()> {
-    let store = t.author()?.store().clone();
-    let codes = store.codes().await?;
+    let author = t.author()?;
+    let codes = author.codes().await?;
     if codes.is_empty() {
         println!("no codes yet; make one with `kiosk code add`");
         return Ok(());
     }
     let since = codes.iter().map(|c| c.created_at).min();
-    let (orders, _) = store.orders_created_since(since).await?;
+    let (orders, _) = author.orders_created_since(since).await?;
     let stats = kiosk::catalog::code_stats(&orders);
     println!(
         "{:<16} {:<8} {:>10} {:>6}  {:<20} DISCOUNT",

@@ -66,11 +66,7 @@ pub async fn run(t: &Target, a: FunnelArgs, now: time::OffsetDateTime) -> Result
         .map(kiosk::ProductId::parse)
         .transpose()
         .context("--product")?;
-    let f = t
-        .author()?
-        .store()
-        .funnel(from, until, product.as_ref())
-        .await?;
+    let f = t.author()?.funnel(from, until, product.as_ref()).await?;
     print!("{}", render(&f, a.test.as_deref()));
     Ok(())
 }
@@ -266,7 +262,7 @@ pub struct ReportArgs {
 
 pub async fn run_report(t: &Target, a: ReportArgs, now: time::OffsetDateTime) -> Result<()> {
     let (from, until) = period(a.since.as_deref(), a.until.as_deref(), now.date())?;
-    let f = t.author()?.store().funnel(from, until, None).await?;
+    let f = t.author()?.funnel(from, until, None).await?;
     std::fs::write(&a.html, kiosk_web::report::html(&f))
         .with_context(|| format!("writing {}", a.html.display()))?;
     println!("wrote {} ({from} to {until})", a.html.display());

@@ -237,8 +237,7 @@ async fn set(t: &Target, a: SetArgs, now: OffsetDateTime) -> Result<()> {
         Some(p) => Some(p.currency()),
         None if a.pwyw.min.is_some() || a.pwyw.max.is_some() => Some(
             t.author()?
-                .store()
-                .get_product(&id)
+                .product(&id)
                 .await?
                 .ok_or_else(|| anyhow!("no product {id}; add it with `kiosk product add {id}`"))?
                 .price()
@@ -281,7 +280,7 @@ async fn set(t: &Target, a: SetArgs, now: OffsetDateTime) -> Result<()> {
 }
 
 async fn list(t: &Target) -> Result<()> {
-    let products = t.author()?.store().all_products().await?;
+    let products = t.author()?.products().await?;
     if products.is_empty() {
         println!("no products yet; add one with `kiosk product add`");
         return Ok(());

@@ -130,11 +130,10 @@ pub async fn orders(t: &Target, a: OrdersArgs) -> Result<()> {
     let mail = a.mail.as_deref().map(parse_mail).transpose()?;
     let author = t.author()?;
     let (mut all, reads) = author
-        .store()
         .orders_created_since(since.map(|d| d.midnight().assume_utc()))
         .await?;
     // SES's bounces and complaints are kept per address.
-    author.store().with_address_blocks(&mut all).await?;
+    author.with_mail_blocks(&mut all).await?;
     let orders: Vec<Order> = all
         .into_iter()
         .filter(|o| product.as_ref().is_none_or(|p| &o.product_id == p))
@@ -297,7 +296,6 @@ pub async fn run_sales(t: &Target, a: SalesArgs) -> Result<()> {
     let since = a.since.as_deref().map(parse_day).transpose()?;
     let (orders, reads) = t
         .author()?
-        .store()
         .orders_paid_since(since.map(|d| d.midnight().assume_utc()))
         .await?;
     let s = sales(&orders, since);

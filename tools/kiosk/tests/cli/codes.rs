@@ -60,13 +60,12 @@ async fn codes_are_made_listed_with_their_revenue_and_disabled() {
         .map(|(n, _)| n.to_owned())
         .unwrap_or_default();
     assert_eq!(name.len(), 16, "{out}");
-    let stored = w
-        .shop
-        .store
-        .get_code(&CodeName::parse(&name).unwrap())
-        .await
-        .unwrap()
-        .expect("the random code is stored");
+    let stored =
+        w.t.store
+            .get_code(&CodeName::parse(&name).unwrap())
+            .await
+            .unwrap()
+            .expect("the random code is stored");
     assert_eq!(stored.max_uses, Some(1));
     fails(
         &k(&["code", "add", "NAMED", "--random", "--percent", "5"]),
@@ -110,7 +109,7 @@ async fn codes_are_made_listed_with_their_revenue_and_disabled() {
     let (mut coded, _) = paid_order(&w, &book, &w.buyer(1), now(), Default::default()).await;
     coded.code = CodeName::parse("LAUNCH");
     coded.amount = Money::from_minor(720, Currency::Cny).unwrap();
-    rewrite_order(&w.shop.store, &coded).await;
+    rewrite_order(&w.t.store, &coded).await;
     paid_order(&w, &book, &w.buyer(2), now(), Default::default()).await;
     paid_order(&w, &free, &w.buyer(3), now(), Default::default()).await;
 
@@ -153,13 +152,12 @@ async fn codes_are_made_listed_with_their_revenue_and_disabled() {
     );
 
     ok(&k(&["code", "disable", "launch"]));
-    let stored = w
-        .shop
-        .store
-        .get_code(&CodeName::parse("LAUNCH").unwrap())
-        .await
-        .unwrap()
-        .unwrap();
+    let stored =
+        w.t.store
+            .get_code(&CodeName::parse("LAUNCH").unwrap())
+            .await
+            .unwrap()
+            .unwrap();
     assert!(stored.disabled && stored.uses == 1);
     assert!(ok(&k(&["code", "list"])).contains("LAUNCH           disabled"));
     fails(&k(&["code", "disable", "NOPE"]), "no code NOPE");
@@ -174,7 +172,7 @@ async fn products_sell_at_a_price_the_buyer_names_or_for_free() {
     let k = |args: &[&str]| kiosk(&w, &bucket, args, &[]);
     let stored = |id: &str| {
         let id = ProductId::parse(id).unwrap();
-        let store = w.shop.store.clone();
+        let store = w.t.store.clone();
         async move { store.get_product(&id).await.unwrap().unwrap() }
     };
 
@@ -285,7 +283,7 @@ async fn tests_are_registered_listed_and_stopped() {
     let out = ok(&k(&["test", "stop", "headline"]));
     assert!(out.contains("stopped headline"), "{out}");
     fails(&k(&["test", "stop", "headline"]), "no running test");
-    let stored = w.shop.store.tests().await.unwrap();
+    let stored = w.t.store.tests().await.unwrap();
     assert_eq!(stored.len(), 2);
     assert!(
         stored

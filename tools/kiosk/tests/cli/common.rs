@@ -99,8 +99,8 @@ pub async fn paid_order(
         panic!("not paid")
     };
     let grant = Grant::for_order(&paid, token, None, at);
-    w.shop.store.create_order(&paid).await.unwrap();
-    w.shop.store.create_grant(&grant).await.unwrap();
+    w.t.store.create_order(&paid).await.unwrap();
+    w.t.store.create_grant(&grant).await.unwrap();
     (*paid, grant)
 }
 
@@ -117,7 +117,7 @@ pub async fn refunded_order(
     };
     let (o, _) = paid_order(w, p, email, at, source).await;
     let refunded = o.refund(now()).unwrap();
-    rewrite_order(&w.shop.store, &refunded).await;
+    rewrite_order(&w.t.store, &refunded).await;
     refunded
 }
 

@@ -31,13 +31,12 @@ async fn product_add_sets_the_price_checkout_charges_and_bad_input_changes_nothi
         &[],
     );
     assert!(out.status.success(), "{}", stderr(&out));
-    let p = w
-        .shop
-        .store
-        .get_product(&kiosk::ProductId::parse("zine").unwrap())
-        .await
-        .unwrap()
-        .expect("product stored");
+    let p =
+        w.t.store
+            .get_product(&kiosk::ProductId::parse("zine").unwrap())
+            .await
+            .unwrap()
+            .expect("product stored");
     assert_eq!(p.price().minor(), 1250);
     assert_eq!(p.price().currency(), kiosk::Currency::Cny);
     assert_eq!(p.download_limit(), 3);
@@ -69,7 +68,7 @@ async fn product_add_sets_the_price_checkout_charges_and_bad_input_changes_nothi
 
     // Every kind of bad input: a clear message, a failing status, nothing changed.
     let before_objects = objects(&bucket).await;
-    let before_products = w.shop.store.all_products().await.unwrap();
+    let before_products = w.t.store.all_products().await.unwrap();
     let missing = dir.join("nope.pdf").to_string_lossy().into_owned();
     let cases: Vec<(Vec<&str>, &str)> = vec![
         (
@@ -164,7 +163,7 @@ async fn product_add_sets_the_price_checkout_charges_and_bad_input_changes_nothi
         assert!(!err.contains("panicked"), "{args:?}: {err}");
     }
     assert_eq!(objects(&bucket).await, before_objects, "no file uploaded");
-    assert_eq!(w.shop.store.all_products().await.unwrap(), before_products);
+    assert_eq!(w.t.store.all_products().await.unwrap(), before_products);
 
     // set changes what future buyers pay; list and show report it.
     let out = kiosk(

@@ -9,7 +9,7 @@ use super::common::*;
 async fn reconcile_sends_due_mails_and_orders_shows_the_mail_state() {
     // A sender only this test uses: SES refuses it until the test verifies it.
     let w = World::with_unverified_sender("cli-late").await.unwrap();
-    let sender = w.shop.mailer.from_address().as_str().to_owned();
+    let sender = w.shop.config().sender_email.as_str().to_owned();
     let bucket = bucket_for(&w).await;
     let book = w.add_product("book", "9.00").await;
     let order = w.pending(&book, &w.buyer(1)).await;
@@ -41,8 +41,7 @@ async fn reconcile_sends_due_mails_and_orders_shows_the_mail_state() {
     assert!(stdout(&out).contains("sent 0"), "{}", stdout(&out));
 
     // Its next try comes; SES now knows the sender.
-    w.shop
-        .store
+    w.t.store
         .mail_failed(&order.id, 1, now() - time::Duration::seconds(1))
         .await
         .unwrap();
@@ -63,13 +62,11 @@ async fn reconcile_sends_due_mails_and_orders_shows_the_mail_state() {
         provider_txn_id: format!("T-{}", failing.id),
         amount: failing.amount,
     };
-    w.shop
-        .store
+    w.t.store
         .mark_paid(&failing, &payment, None, None, now())
         .await
         .unwrap();
-    w.shop
-        .store
+    w.t.store
         .mail_given_up(&failing.id, kiosk::delivery::MAX_MAIL_ATTEMPTS, now())
         .await
         .unwrap();

@@ -17,7 +17,7 @@ async fn refund_at_the_sandbox_partly_then_fully_once_and_safely_again() {
     );
     let id = shop.open_cashier(&email).await;
     assert_eq!(shop.pay(&id, "").await.0, 303);
-    let store = &app.shop.store;
+    let store = &app.store;
     let mut order = store.get_order(&id).await.unwrap().unwrap();
     for _ in 0..100 {
         if order.status == OrderStatus::Paid {
@@ -186,7 +186,7 @@ async fn a_refund_rerun_after_a_lost_answer_or_a_provider_error_refunds_once() {
     use devstack::stripe::Fault;
     let (root, shop) = local_stack("kiosk-refund-rerun").await;
     let app = &shop.app;
-    let store = &app.shop.store;
+    let store = &app.store;
     let tag = root.file_name().unwrap().to_string_lossy().into_owned();
     let refunded = |o: &Order, minor: u64| o.refunded.map(|m| m.minor()) == Some(minor);
 

@@ -127,9 +127,9 @@ async fn bounced_orders_are_listed_and_fixed_with_resend_to() {
     let (o, _) = paid_order(&w, &book, &typo, now(), Source::default()).await;
     let (fine, _) = paid_order(&w, &book, &w.buyer(1), now(), Source::default()).await;
     let events = kiosk::mail_events::MailEvents::new(
-        w.shop.store.clone(),
+        w.t.store.clone(),
         &kiosk::config::MailEventsConfig {
-            table_name: w.shop.config.table_name.clone(),
+            table_name: w.shop.config().table_name.clone(),
             topic_arn: kiosk_e2e::MAIL_EVENTS_TOPIC.into(),
             configuration_set: kiosk_e2e::MAIL_CONFIGURATION_SET.into(),
         },

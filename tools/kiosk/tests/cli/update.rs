@@ -30,13 +30,12 @@ async fn update_reaches_every_paying_buyer_exactly_once_across_a_crash() {
         &[],
     );
     assert!(out.status.success(), "{}", stderr(&out));
-    let product = w
-        .shop
-        .store
-        .get_product(&kiosk::ProductId::parse("book").unwrap())
-        .await
-        .unwrap()
-        .unwrap();
+    let product =
+        w.t.store
+            .get_product(&kiosk::ProductId::parse("book").unwrap())
+            .await
+            .unwrap()
+            .unwrap();
 
     // Paying buyers, plus pending and refunded orders that must get nothing. Tens of
     // buyers prove the resume logic (a crash part-way, a rerun, a no-op third run); the
@@ -57,7 +56,7 @@ async fn update_reaches_every_paying_buyer_exactly_once_across_a_crash() {
     let mut others = Vec::new();
     for i in BUYERS..BUYERS + 5 {
         let o = pending_order(&product, &w.buyer(i), now());
-        w.shop.store.create_order(&o).await.unwrap();
+        w.t.store.create_order(&o).await.unwrap();
         others.push(w.buyer(i));
     }
     for i in BUYERS + 5..BUYERS + 10 {
@@ -90,12 +89,7 @@ async fn update_reaches_every_paying_buyer_exactly_once_across_a_crash() {
     let expected: HashSet<String> = paying.iter().map(|(o, _)| o.id.to_string()).collect();
     assert_eq!(listed, expected);
     assert_eq!(
-        w.shop
-            .store
-            .get_product(product.id())
-            .await
-            .unwrap()
-            .unwrap(),
+        w.t.store.get_product(product.id()).await.unwrap().unwrap(),
         product,
         "dry run changes nothing"
     );
@@ -209,17 +203,11 @@ async fn update_reaches_every_paying_buyer_exactly_once_across_a_crash() {
         &kiosk_localaws::emulator_config().await.unwrap(),
         kiosk::Config {
             files_bucket: bucket.clone(),
-            ..w.shop.config.clone()
+            ..w.shop.config().clone()
         },
     );
     for (i, (order, old)) in paying.iter().enumerate().step_by(7) {
-        let fresh = w
-            .shop
-            .store
-            .get_grant(&new_tokens[i])
-            .await
-            .unwrap()
-            .unwrap();
+        let fresh = w.t.store.get_grant(&new_tokens[i]).await.unwrap().unwrap();
         assert_eq!(fresh.downloads_left, 5);
         assert_eq!(fresh.order_id, order.id);
         let (_, url) = downloads.download(&new_tokens[i], now()).await.unwrap();
@@ -294,13 +282,12 @@ async fn update_reports_ses_refusals_exits_non_zero_and_retries_them_with_the_sa
         &[],
     );
     assert!(out.status.success(), "{}", stderr(&out));
-    let product = w
-        .shop
-        .store
-        .get_product(&kiosk::ProductId::parse("guide").unwrap())
-        .await
-        .unwrap()
-        .unwrap();
+    let product =
+        w.t.store
+            .get_product(&kiosk::ProductId::parse("guide").unwrap())
+            .await
+            .unwrap()
+            .unwrap();
     let mut buyers = Vec::new();
     for i in 0..4u32 {
         buyers.push(
@@ -328,12 +315,7 @@ async fn update_reports_ses_refusals_exits_non_zero_and_retries_them_with_the_sa
         report.contains("MessageRejected: Email address not verified"),
         "the failure says why, in one line: {report}"
     );
-    let records = w
-        .shop
-        .store
-        .edition_mails(product.id(), "v2")
-        .await
-        .unwrap();
+    let records = w.t.store.edition_mails(product.id(), "v2").await.unwrap();
     assert_eq!(records.len(), 4, "{report}");
     assert!(
         mails_by_recipient(&w, Some(NEW_EDITION))
