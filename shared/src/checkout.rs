@@ -79,14 +79,10 @@ pub enum Started {
     /// A pending order: the buyer goes to the provider's page.
     Pay(CheckoutStarted),
     /// A free order: recorded and handed to the fulfiller, which mails its link to the
-    /// address (never shown, so the address is proven by the mail). Also the answer when the address is blocked
-    /// (its mail bounced or complained): nothing is written or mailed then, and the
-    /// page cannot tell, so it leaks nothing of the address.
-    Mailed {
-        order_id: Option<OrderId>,
-        email: Email,
-        title: String,
-    },
+    /// address (never shown, so the address is proven by the mail). Also the answer when
+    /// the address is blocked (its mail bounced or complained): nothing is written or
+    /// mailed then, and the page cannot tell, so it leaks nothing of the address.
+    Mailed { email: Email, title: String },
     /// A free claim that did not come with a good token from the shop's own page (a
     /// form on another site, a script, a page left open for hours): nothing written or
     /// mailed; the buyer confirms on a page that carries `claim`, a fresh token.
@@ -591,11 +587,10 @@ impl Checkout {
             tracing::warn!(network = %tag, "free claim: over the limit");
             return Err(CheckoutError::TooManyFree);
         }
-        if self.store.address_blocked(&req.email).await? {
+        if self.store.address_block(&req.email).await?.is_some() {
             // The same answer as a mailed claim: the page must not tell who bounced.
             tracing::info!(product = %product.id(), "free claim: the address is blocked (bounced or complained); nothing mailed");
             return Ok(Started::Mailed {
-                order_id: None,
                 email: req.email,
                 title: product.title().to_owned(),
             });
@@ -628,7 +623,6 @@ impl Checkout {
             }
         }
         Ok(Started::Mailed {
-            order_id: Some(id),
             email: req.email,
             title: product.title().to_owned(),
         })

@@ -293,7 +293,10 @@ mod tests {
         // `h:` and 32 hex digits: never the address (a hex digest may well hold "192" by
         // chance, never a dot).
         let hex = n.as_str().strip_prefix("h:").unwrap();
-        assert!(hex.len() == 32 && hex.bytes().all(|b| b.is_ascii_hexdigit()), "{n:?}");
+        assert!(
+            hex.len() == 32 && hex.bytes().all(|b| b.is_ascii_hexdigit()),
+            "{n:?}"
+        );
         assert_eq!(format!("{today:?}"), "DailySalt(Key(…))");
     }
 

@@ -218,15 +218,15 @@ fn price_problem(lang: Lang, e: &PriceError) -> Problem {
             "checkout-amount-fixed",
             vec![("price", price(*p))],
         ),
-        // One answer, without the code, for every code that does not work here.
-        e if e.hides_code() => ("code", "checkout-code-invalid", Vec::new()),
-        PriceError::UsedUpCode(c) => code("checkout-code-used-up", c),
-        PriceError::CodeWithPayWhatYouWant => ("code", "checkout-code-pwyw", Vec::new()),
-        PriceError::CodeOnFreeProduct => ("code", "checkout-code-free", Vec::new()),
+        // One answer, without the code, for every code that does not work here
+        // (`PriceError::hides_code`).
         PriceError::UnknownCode(_)
         | PriceError::ExpiredCode(_)
         | PriceError::DisabledCode(_)
         | PriceError::NotForProduct(_) => ("code", "checkout-code-invalid", Vec::new()),
+        PriceError::UsedUpCode(c) => code("checkout-code-used-up", c),
+        PriceError::CodeWithPayWhatYouWant => ("code", "checkout-code-pwyw", Vec::new()),
+        PriceError::CodeOnFreeProduct => ("code", "checkout-code-free", Vec::new()),
     };
     let message = if e.hides_code() {
         CODE_INVALID.to_owned()

@@ -230,12 +230,6 @@ impl Store {
         .transpose()
     }
 
-    /// Did SES report mail to `email` bouncing for good or marked as spam? One read of
-    /// the address's block item.
-    pub async fn address_blocked(&self, email: &crate::email::Email) -> Result<bool, StoreError> {
-        Ok(self.address_block(email).await?.is_some())
-    }
-
     /// The update that gives back the use `code`'s order reserved (for the transaction
     /// that expires the order).
     pub(super) fn release_code(&self, code: &CodeName) -> Result<Update, StoreError> {
