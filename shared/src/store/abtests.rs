@@ -6,7 +6,7 @@ use time::OffsetDateTime;
 
 use super::codec::attr::{ENTITY, PK};
 use super::codec::{Item, Reader, s, ts};
-use super::{Store, StoreError, aws};
+use super::{Store, StoreError};
 use crate::abtest::AbTest;
 use crate::ids::ProductId;
 use crate::visit::Name;
@@ -63,18 +63,7 @@ impl Store {
 
     /// Every registered test, by name.
     pub async fn tests(&self) -> Result<Vec<AbTest>, StoreError> {
-        let items = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .key_condition_expression("pk = :pk")
-            .expression_attribute_values(":pk", s(TESTS_PK))
-            .into_paginator()
-            .items()
-            .send()
-            .collect::<Result<Vec<_>, _>>()
-            .await
-            .map_err(aws("Query(ab tests)"))?;
+        let items = self.partition(TESTS_PK, "Query(ab tests)").await?;
         items.iter().map(from_item).collect()
     }
 

@@ -30,18 +30,7 @@ impl Store {
 
     /// Every code, by name: one query of the `CODES` partition.
     pub async fn codes(&self) -> Result<Vec<Code>, StoreError> {
-        let items = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .key_condition_expression("pk = :pk")
-            .expression_attribute_values(":pk", s(codec::CODES_PK))
-            .into_paginator()
-            .items()
-            .send()
-            .collect::<Result<Vec<_>, _>>()
-            .await
-            .map_err(aws("Query(codes)"))?;
+        let items = self.partition(codec::CODES_PK, "Query(codes)").await?;
         items.iter().map(codec::code_from).collect()
     }
 

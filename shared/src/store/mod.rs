@@ -207,6 +207,21 @@ impl Store {
         Ok(out.item)
     }
 
+    /// Every item of the main table's partition `pk`, in sort-key order (every page).
+    async fn partition(&self, pk: &str, op: &'static str) -> Result<Vec<Item>, StoreError> {
+        self.client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk")
+            .expression_attribute_values(":pk", codec::s(pk))
+            .into_paginator()
+            .items()
+            .send()
+            .collect::<Result<Vec<_>, _>>()
+            .await
+            .map_err(aws(op))
+    }
+
     /// Every item of `keys` that exists (strongly consistent; `projection`, if given,
     /// names the attributes read): one `BatchGetItem` per 100 keys, asking again for
     /// the keys DynamoDB hands back unprocessed (at most five rounds).

@@ -417,18 +417,7 @@ impl Store {
         let mut partitions = vec![format!("VIEWS#{day}")];
         partitions.extend((0..VIEW_SHARDS).map(|i| format!("VIEWS#{day}#{i}")));
         for pk in partitions {
-            let items = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("pk = :pk")
-                .expression_attribute_values(":pk", s(pk))
-                .into_paginator()
-                .items()
-                .send()
-                .collect::<Result<Vec<_>, _>>()
-                .await
-                .map_err(aws("Query(views)"))?;
+            let items = self.partition(&pk, "Query(views)").await?;
             for item in &items {
                 let Some(sk) = item.get("sk").and_then(|v| v.as_s().ok()) else {
                     continue;
