@@ -69,35 +69,48 @@ pub fn parse_variants(raw: &str) -> Result<Vec<Name>, String> {
 /// overnight still has them).
 pub const TOKEN_LIFETIME: Duration = Duration::days(1);
 
-/// The variants a visitor was assigned, signed: `{test}:{variant},…` `.{issued}.{tag}`.
+/// A counted visit, signed for checkout: the variants the visitor was assigned, the
+/// source the view counted under and the visitor (a keyed hash of the day's visitor id):
+/// `{test}:{variant},…~{source}~{visitor}.{issued}.{tag}`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VariantToken(String);
 
+/// What a good token says.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Signed {
+    pub variants: Vec<(Name, Name)>,
+    pub visit: Option<crate::order::Visit>,
+}
+
 impl VariantToken {
-    /// The token of `variants` (test, variant), issued `now`.
-    pub fn issue(secret: &VariantSecret, variants: &[(Name, Name)], now: OffsetDateTime) -> Self {
-        let list = format_list(variants);
+    /// The token of `variants` (test, variant) and `visit`, issued `now`.
+    pub fn issue(
+        secret: &VariantSecret,
+        variants: &[(Name, Name)],
+        visit: Option<&crate::order::Visit>,
+        now: OffsetDateTime,
+    ) -> Self {
+        let mut body = format_list(variants);
+        if let Some(v) = visit {
+            body = format!("{body}~{}~{}", v.source, v.visitor);
+        }
         let issued = now.unix_timestamp();
-        VariantToken(format!("{list}.{issued}.{}", tag(secret, &list, issued)))
+        VariantToken(format!("{body}.{issued}.{}", tag(secret, &body, issued)))
     }
 
     pub fn as_str(&self) -> &str {
         &self.0
     }
 
-    /// The variants of a token this shop issued within [`TOKEN_LIFETIME`] of `now`;
-    /// `None` for anything else (malformed, forged, altered, too old).
-    pub fn verify(
-        secret: &VariantSecret,
-        text: &str,
-        now: OffsetDateTime,
-    ) -> Option<Vec<(Name, Name)>> {
+    /// What a token this shop issued within [`TOKEN_LIFETIME`] of `now` says; `None`
+    /// for anything else (malformed, forged, altered, too old).
+    pub fn verify(secret: &VariantSecret, text: &str, now: OffsetDateTime) -> Option<Signed> {
         let text = text.trim();
         if text.len() > 400 {
             return None;
         }
         let mut parts = text.rsplitn(3, '.');
-        let (mac, issued, list) = (parts.next()?, parts.next()?, parts.next()?);
+        let (mac, issued, body) = (parts.next()?, parts.next()?, parts.next()?);
         if issued.is_empty() || issued.len() > 12 || !issued.bytes().all(|b| b.is_ascii_digit()) {
             return None;
         }
@@ -106,7 +119,7 @@ impl VariantToken {
         if !(-60..=TOKEN_LIFETIME.whole_seconds()).contains(&age) {
             return None;
         }
-        let expected = tag(secret, list, issued);
+        let expected = tag(secret, body, issued);
         if mac.len() != expected.len()
             || aws_lc_rs::constant_time::verify_slices_are_equal(
                 mac.as_bytes(),
@@ -116,7 +129,32 @@ impl VariantToken {
         {
             return None;
         }
-        parse_list(list)
+        let mut fields = body.split('~');
+        let variants = parse_list(fields.next()?)?;
+        let visit = match (fields.next(), fields.next(), fields.next()) {
+            (None, None, None) => None,
+            (Some(source), Some(visitor), None)
+                if visitor.len() == 16
+                    && visitor
+                        .bytes()
+                        .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()) =>
+            {
+                Some(crate::order::Visit {
+                    source: crate::sales::clean_source(source).filter(|s| s == source)?,
+                    visitor: visitor.to_owned(),
+                })
+            }
+            _ => return None,
+        };
+        Some(Signed { variants, visit })
+    }
+
+    /// The characters a token is written in (the buy page carries only such text on).
+    pub fn looks_like(text: &str) -> bool {
+        text.len() <= 400
+            && text
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b":,.-_~".contains(&b))
     }
 }
 
@@ -156,21 +194,30 @@ mod tests {
     }
 
     #[test]
-    fn a_token_carries_exactly_its_variants_and_cannot_be_altered() {
+    fn a_token_carries_exactly_its_variants_and_visit_and_cannot_be_altered() {
         let secret = VariantSecret::from_bytes(&[5; 32]).unwrap();
         let t0 = OffsetDateTime::from_unix_timestamp(1_800_000_000).unwrap();
         let v = vec![
             (name("headline"), name("b")),
             (name("price-box"), name("a")),
         ];
-        let token = VariantToken::issue(&secret, &v, t0);
+        let visit = crate::order::Visit {
+            source: "news.example.com".into(),
+            visitor: "0123456789abcdef".into(),
+        };
+        let token = VariantToken::issue(&secret, &v, Some(&visit), t0);
+        assert!(VariantToken::looks_like(token.as_str()));
+        let want = Signed {
+            variants: v.clone(),
+            visit: Some(visit.clone()),
+        };
         assert_eq!(
             VariantToken::verify(&secret, token.as_str(), t0),
-            Some(v.clone())
+            Some(want.clone())
         );
         assert_eq!(
             VariantToken::verify(&secret, token.as_str(), t0 + TOKEN_LIFETIME),
-            Some(v)
+            Some(want)
         );
         assert_eq!(
             VariantToken::verify(
@@ -180,9 +227,16 @@ mod tests {
             ),
             None
         );
-        // Another variant with the same tag, another secret, junk: nothing.
-        let altered = token.as_str().replacen("headline:b", "headline:a", 1);
-        assert_eq!(VariantToken::verify(&secret, &altered, t0), None);
+        // Another variant or source with the same tag, another secret, junk: nothing.
+        for altered in [
+            token.as_str().replacen("headline:b", "headline:a", 1),
+            token.as_str().replacen("news.example.com", "newsletter", 1),
+            token
+                .as_str()
+                .replacen("0123456789abcdef", "0123456789abcdee", 1),
+        ] {
+            assert_eq!(VariantToken::verify(&secret, &altered, t0), None);
+        }
         let other = VariantSecret::from_bytes(&[6; 32]).unwrap();
         assert_eq!(VariantToken::verify(&other, token.as_str(), t0), None);
         for junk in [
@@ -195,10 +249,17 @@ mod tests {
         ] {
             assert_eq!(VariantToken::verify(&secret, junk, t0), None, "{junk:?}");
         }
-        let none = VariantToken::issue(&secret, &[], t0);
+        // A token the shop signed with a malformed visit is still refused.
+        let bad = crate::order::Visit {
+            source: "News".into(),
+            visitor: "0123456789abcdef".into(),
+        };
+        let t = VariantToken::issue(&secret, &[], Some(&bad), t0);
+        assert_eq!(VariantToken::verify(&secret, t.as_str(), t0), None);
+        let none = VariantToken::issue(&secret, &[], None, t0);
         assert_eq!(
             VariantToken::verify(&secret, none.as_str(), t0),
-            Some(Vec::new())
+            Some(Signed::default())
         );
     }
 

@@ -46,6 +46,9 @@ pub struct AuthorSettings {
     /// The stack's SES configuration set, so bounces and complaints of the author's
     /// mails are recorded like the functions' ([`crate::mail_events`]).
     pub mail_configuration_set: Option<String>,
+    /// The stack's `DefaultLanguage`: the language of mails about orders that recorded
+    /// none ([`crate::i18n::Lang::of_purchase`]).
+    pub default_lang: crate::i18n::Lang,
 }
 
 pub struct Author {
@@ -64,6 +67,11 @@ impl Author {
             s3: crate::files::s3_client(sdk),
             settings,
         }
+    }
+
+    /// The shop's default language (see [`AuthorSettings::default_lang`]).
+    pub fn default_lang(&self) -> crate::i18n::Lang {
+        self.settings.default_lang
     }
 
     // What `kiosk` reads and changes beside the workflows of its own modules: one call
@@ -184,9 +192,7 @@ impl Author {
             store: &self.store,
             mailer: &mailer,
             public_base_url: self.public_base_url()?,
-            // The author's machine does not know the stack's DefaultLanguage; orders
-            // made since languages are recorded carry their own.
-            default_lang: crate::i18n::Lang::EN,
+            default_lang: self.settings.default_lang,
         };
         Ok(delivery.retry_due_mails(now, deadline).await?)
     }
@@ -270,8 +276,8 @@ impl Author {
         let lang = grants
             .iter()
             .max_by_key(|g| g.created_at)
-            .and_then(|g| g.lang)
-            .unwrap_or(crate::i18n::Lang::EN);
+            .and_then(|g| g.lang);
+        let lang = crate::i18n::Lang::of_purchase(lang, self.settings.default_lang);
         let n = crate::downloads::mail_links(
             &self.mailer()?,
             self.public_base_url()?,

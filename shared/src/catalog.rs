@@ -228,13 +228,9 @@ impl From<StoreError> for CatalogError {
     }
 }
 
-/// What a code brought in (`kiosk code list`): its paid orders and their revenue per
-/// currency (amounts paid less refunds), from the orders that name it.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct CodeStats {
-    pub paid_orders: u32,
-    pub revenue: std::collections::BTreeMap<crate::money::Currency, u64>,
-}
+/// What a code brought in (`kiosk code list`): its sales and their net revenue per
+/// currency, by [`crate::sales`]'s rule (the reports count the same).
+pub type CodeStats = crate::sales::Totals;
 
 /// Each code's [`CodeStats`] from `orders` (those created since the oldest code was made
 /// suffice: no order names a code older than itself).
@@ -243,15 +239,10 @@ pub fn code_stats(
 ) -> std::collections::BTreeMap<crate::pricing::CodeName, CodeStats> {
     let mut out: std::collections::BTreeMap<crate::pricing::CodeName, CodeStats> =
         Default::default();
-    for o in orders {
-        let Some(code) = &o.code else { continue };
-        if o.paid_at.is_none() {
-            continue;
+    for p in orders.iter().filter_map(crate::sales::paid) {
+        if let Some(code) = &p.order.code {
+            out.entry(code.clone()).or_default().add(&p);
         }
-        let stats = out.entry(code.clone()).or_default();
-        stats.paid_orders += 1;
-        let kept = o.amount.minor() - o.refunded.map_or(0, Money::minor).min(o.amount.minor());
-        *stats.revenue.entry(o.amount.currency()).or_default() += kept;
     }
     out
 }

@@ -47,9 +47,13 @@ pub struct CheckoutRequest {
     pub network: crate::net::Network,
     /// The buyer's language, recorded on the order for its pages and mails.
     pub lang: crate::i18n::Lang,
-    /// The signed variants the page showed ([`crate::abtest::VariantToken`], `vt`): the
-    /// order records exactly these, or none when it is missing or not good.
+    /// The signed visit and variants ([`crate::abtest::VariantToken`], `vt`): the order
+    /// records exactly these, or none when it is missing or not good.
     pub variants: Option<String>,
+    /// Whether the page showed the token's variants (`kiosk.js` says `vn=1` when its
+    /// answer came too late and the page showed each test's first variant): when not,
+    /// the order records the visit but no variants.
+    pub variants_shown: bool,
     /// The amount the buyer typed, for a pay-what-you-want product (parsed against the
     /// product's currency by [`crate::pricing::quote`]).
     pub amount: Option<String>,
@@ -493,19 +497,23 @@ impl Checkout {
         )
         .priced(quote);
         order.lang = Some(req.lang);
-        order.variants = self.variants(req.variants.as_deref(), now).await?;
+        let signed = self.visit(req.variants.as_deref(), now).await?;
+        if req.variants_shown {
+            order.variants = signed.variants;
+        }
+        order.source.visit = signed.visit;
         Ok(order)
     }
 
-    /// The A/B variants the buyer's page showed: exactly those of its signed token
+    /// The visit and A/B variants the buyer's page had: exactly those of its signed token
     /// ([`crate::abtest::VariantToken`]), never recomputed; none without a good one.
-    async fn variants(
+    async fn visit(
         &self,
         token: Option<&str>,
         now: OffsetDateTime,
-    ) -> Result<Vec<(crate::visit::Name, crate::visit::Name)>, StoreError> {
+    ) -> Result<crate::abtest::Signed, StoreError> {
         let Some(token) = token.filter(|t| !t.is_empty()) else {
-            return Ok(Vec::new());
+            return Ok(crate::abtest::Signed::default());
         };
         let secret = self.secret().await?;
         Ok(crate::abtest::VariantToken::verify(secret, token, now).unwrap_or_default())

@@ -105,23 +105,10 @@ struct Cache {
     sources: Option<(Date, Vec<String>, bool)>,
 }
 
-/// A counter row's source: the campaign, else the referrer's host, else `direct`.
+/// A counter row's source: the campaign, else the referrer's host, else `direct`
+/// ([`crate::sales::source_named`], the rule orders are counted by too).
 fn source(b: &Beacon) -> String {
-    let clean = |s: &str| -> Option<String> {
-        let s: String = s
-            .trim()
-            .to_ascii_lowercase()
-            .chars()
-            .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
-            .take(64)
-            .collect();
-        (!s.is_empty()).then_some(s)
-    };
-    b.utm_source
-        .as_deref()
-        .and_then(clean)
-        .or_else(|| b.referrer.as_deref().and_then(clean))
-        .unwrap_or_else(|| "direct".to_owned())
+    crate::sales::source_named(b.utm_source.as_deref(), b.referrer.as_deref())
 }
 
 impl Collector {
@@ -382,16 +369,16 @@ impl Collector {
             });
         }
         let source = self.source_row(day, source(&beacon)).await?;
-        let mut new: Vec<ProductId> = match from.opted_out {
-            true => Vec::new(),
-            false => {
-                let visitor = salt.visitor(
-                    &from.network,
-                    from.user_agent.unwrap_or_default(),
-                    from.site,
-                );
-                self.store.visit(day, &visitor, &products).await?
-            }
+        let visitor = (!from.opted_out).then(|| {
+            salt.visitor(
+                &from.network,
+                from.user_agent.unwrap_or_default(),
+                from.site,
+            )
+        });
+        let mut new: Vec<ProductId> = match &visitor {
+            None => Vec::new(),
+            Some(visitor) => self.store.visit(day, visitor, &products).await?,
         };
         if !new.is_empty()
             && !self
@@ -435,8 +422,15 @@ impl Collector {
         self.store
             .count_views(day, shard[0], &source, &cells, &test_rows)
             .await?;
-        let token = (!from.opted_out && !variants.is_empty())
-            .then(|| crate::abtest::VariantToken::issue(&self.secret, &variants, now));
+        // The visit rides to checkout with the variants, so the order counts under the
+        // source its views did, and once per visitor (crate::sales).
+        let token = visitor.map(|v| {
+            let visit = crate::order::Visit {
+                source: source.clone(),
+                visitor: self.secret.visitor_key(&v),
+            };
+            crate::abtest::VariantToken::issue(&self.secret, &variants, Some(&visit), now)
+        });
         Ok(Answer {
             variants,
             counted: true,
@@ -445,40 +439,28 @@ impl Collector {
     }
 }
 
-/// One funnel: visitors → checkouts started → paid → downloaded at least once, with the
-/// money (exact, from the orders) and refunds.
+/// One funnel: visitors → checkouts started → converted (visitors with a sale or a free
+/// copy) → downloaded at least once, with the paid orders summed by [`crate::sales`]'s
+/// rule (sales, net revenue, refunds) on the days they were paid.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Steps {
     pub views: u64,
     pub visitors: u64,
     pub checkouts: u64,
-    pub paid: u64,
     pub downloaded: u64,
-    /// Revenue of the paid orders, by currency code, in minor units.
-    pub revenue: std::collections::BTreeMap<&'static str, u64>,
-    pub refunds: u64,
+    pub sales: crate::sales::Totals,
 }
 
 impl Steps {
-    /// The revenue as an author reads it, each currency on its own (`9.00 CNY + 5.00 USD`);
-    /// `-` without any.
+    /// The net revenue as an author reads it, each currency on its own
+    /// (`9.00 CNY + 500 JPY`); `-` without any.
     pub fn revenue_text(&self) -> String {
-        if self.revenue.is_empty() {
-            return "-".into();
-        }
-        self.revenue
-            .iter()
-            .map(|(code, minor)| {
-                let text = code
-                    .parse::<crate::money::Currency>()
-                    .ok()
-                    .and_then(|c| crate::money::Money::from_minor(*minor, c).ok())
-                    .map(|m| m.to_decimal())
-                    .unwrap_or_else(|| minor.to_string());
-                format!("{text} {code}")
-            })
-            .collect::<Vec<_>>()
-            .join(" + ")
+        self.sales.net_text()
+    }
+
+    /// Visitors who bought or claimed a copy.
+    pub fn converted(&self) -> u64 {
+        self.sales.converted()
     }
 
     fn add_counts(&mut self, views: u64, visitors: u64) {
@@ -486,17 +468,10 @@ impl Steps {
         self.visitors += visitors;
     }
 
-    fn add_order(&mut self, o: &crate::order::Order, downloaded: bool) {
-        self.checkouts += 1;
-        if o.paid_at.is_some() {
-            self.paid += 1;
-            *self.revenue.entry(o.amount.currency().code()).or_default() += o.amount.minor();
-            if downloaded {
-                self.downloaded += 1;
-            }
-        }
-        if o.refunded_at.is_some() || o.refunded.is_some() {
-            self.refunds += 1;
+    fn add_paid(&mut self, p: &crate::sales::Paid<'_>, downloaded: bool) {
+        self.sales.add(p);
+        if downloaded && p.outcome != crate::sales::Outcome::Reversed {
+            self.downloaded += 1;
         }
     }
 }
@@ -507,7 +482,7 @@ pub struct Funnel {
     pub from: Option<Date>,
     pub until: Option<Date>,
     pub by_product: std::collections::BTreeMap<String, Steps>,
-    /// (product, source): the campaign, else the referrer's host, else `direct`.
+    /// (product, source): see [`crate::sales::source`].
     pub by_source: std::collections::BTreeMap<(String, String), Steps>,
     pub by_day: std::collections::BTreeMap<Date, Steps>,
     /// (product, test) → its variants, in name order.
@@ -515,20 +490,30 @@ pub struct Funnel {
         std::collections::BTreeMap<(String, String), std::collections::BTreeMap<String, Steps>>,
 }
 
-/// The source an order counts under, spelled as the beacons spell it.
-fn order_source(o: &crate::order::Order) -> String {
-    let referrer_host = o.source.referrer.as_deref().map(|r| {
-        let rest = r.split_once("://").map_or(r, |(_, rest)| rest);
-        rest.split(['/', '?', '#'])
-            .next()
-            .unwrap_or_default()
-            .to_owned()
-    });
-    source(&Beacon {
-        utm_source: o.source.utm_source.clone(),
-        referrer: referrer_host,
-        ..Beacon::default()
-    })
+impl Funnel {
+    /// Apply `add` to every group an order counts in: its product, its source, the
+    /// day, each of its variants.
+    fn each(&mut self, o: &crate::order::Order, day: Date, add: impl Fn(&mut Steps)) {
+        let p = o.product_id.as_str().to_owned();
+        add(self.by_product.entry(p.clone()).or_default());
+        add(self
+            .by_source
+            .entry((p.clone(), crate::sales::source(o)))
+            .or_default());
+        add(self.by_day.entry(day).or_default());
+        let mut seen = std::collections::BTreeSet::new();
+        for (test, variant) in &o.variants {
+            // An order counts in each test once.
+            if seen.insert(test.as_str()) {
+                add(self
+                    .tests
+                    .entry((p.clone(), test.to_string()))
+                    .or_default()
+                    .entry(variant.to_string())
+                    .or_default());
+            }
+        }
+    }
 }
 
 impl Store {
@@ -593,39 +578,29 @@ impl Store {
         }
         let start = from.midnight().assume_utc();
         let end = until.next_day().unwrap_or(until).midnight().assume_utc();
-        let (orders, _) = self.orders_created_since(Some(start)).await?;
-        for o in orders.iter().filter(|o| o.created_at < end) {
-            let p = o.product_id.as_str().to_owned();
+        // Checkouts count on the day they began, sales on the day they were paid
+        // (crate::sales): the orders read are those that may have been paid in the period.
+        let (orders, _) = self
+            .orders_created_since(Some(start - crate::store::LATE_PAYMENT))
+            .await?;
+        for o in &orders {
             if product.is_some_and(|want| want != &o.product_id) {
                 continue;
             }
-            let downloaded = match (&o.paid_at, &o.grant_token) {
-                (Some(_), Some(token)) => self
+            if (start..end).contains(&o.created_at) {
+                f.each(o, o.created_at.date(), |s| s.checkouts += 1);
+            }
+            let Some(p) = crate::sales::paid(o).filter(|p| (start..end).contains(&p.at)) else {
+                continue;
+            };
+            let downloaded = match &o.grant_token {
+                Some(token) => self
                     .get_grant(token)
                     .await?
                     .is_some_and(|g| g.downloads_left < g.download_limit),
-                _ => false,
+                None => false,
             };
-            f.by_product
-                .entry(p.clone())
-                .or_default()
-                .add_order(o, downloaded);
-            f.by_source
-                .entry((p.clone(), order_source(o)))
-                .or_default()
-                .add_order(o, downloaded);
-            f.by_day
-                .entry(o.created_at.date())
-                .or_default()
-                .add_order(o, downloaded);
-            for (test, variant) in &o.variants {
-                f.tests
-                    .entry((p.clone(), test.to_string()))
-                    .or_default()
-                    .entry(variant.to_string())
-                    .or_default()
-                    .add_order(o, downloaded);
-            }
+            f.each(o, p.at.date(), |s| s.add_paid(&p, downloaded));
         }
         Ok(f)
     }
@@ -636,12 +611,13 @@ impl Store {
 pub struct VariantStats<'a> {
     pub name: &'a str,
     pub steps: &'a Steps,
-    /// Paid / visitors.
+    /// Converted visitors / visitors.
     pub conversion: Option<f64>,
     /// Its 95% Wilson interval.
     pub interval: Option<(f64, f64)>,
-    /// Revenue per visitor in major units, when it is all in one currency.
-    pub revenue_per_visitor: Option<(f64, &'static str)>,
+    /// Net revenue per visitor in the currency's major units, when it is all in one
+    /// currency ([`crate::sales::Totals::per_visitor`]).
+    pub revenue_per_visitor: Option<(f64, crate::money::Currency)>,
     /// The probability it converts better than the first variant (`None` for the first).
     pub beats_first: Option<f64>,
 }
@@ -656,23 +632,18 @@ pub fn test_stats(
     let mut verdicts = Vec::new();
     let mut first: Option<(&str, Observed)> = None;
     for (name, s) in variants {
+        // A visitor counted on a day the beacon did not reach (a late answer, a tab left
+        // open) can convert without a counted visit: never above 100%.
         let o = Observed {
             visitors: s.visitors,
-            conversions: s.paid.min(s.visitors),
-        };
-        let revenue_per_visitor = match s.revenue.iter().collect::<Vec<_>>().as_slice() {
-            // Every currency Kiosk sells in has two decimals.
-            [(code, minor)] => {
-                stats::revenue_per_visitor(**minor, s.visitors).map(|r| (r / 100.0, **code))
-            }
-            _ => None,
+            conversions: s.converted().min(s.visitors),
         };
         rows.push(VariantStats {
             name,
             steps: s,
             conversion: (s.visitors > 0).then(|| o.conversions as f64 / s.visitors as f64),
             interval: stats::wilson(o.conversions, o.visitors),
-            revenue_per_visitor,
+            revenue_per_visitor: s.sales.per_visitor(s.visitors),
             beats_first: first.and_then(|(_, a)| stats::probability_to_beat(a, o)),
         });
         match first {
@@ -681,4 +652,66 @@ pub fn test_stats(
         }
     }
     (rows, verdicts)
+}
+
+/// An A/B test as a table, the one model the terminal and the HTML report both render:
+/// a row per variant (already formatted), the verdicts and the conversion chart's data.
+#[derive(Debug, Clone)]
+pub struct AbTable {
+    pub rows: Vec<[String; AB_COLUMNS.len()]>,
+    pub verdicts: Vec<String>,
+    /// Each variant's conversion and interval, for a chart.
+    pub points: Vec<VariantPoint>,
+}
+
+/// (variant, conversion, its 95% interval).
+pub type VariantPoint = (String, Option<f64>, Option<(f64, f64)>);
+
+/// The A/B table's columns.
+pub const AB_COLUMNS: [&str; 8] = [
+    "variant",
+    "visitors",
+    "converted",
+    "paid",
+    "conversion",
+    "95% interval",
+    "revenue/visitor",
+    "P(beats 1st)",
+];
+
+/// A share as the reports print it: `8.0%`.
+pub fn percent(x: f64) -> String {
+    format!("{:.1}%", x * 100.0)
+}
+
+/// The table of one test's variants.
+pub fn ab_table(variants: &std::collections::BTreeMap<String, Steps>) -> AbTable {
+    let (stats, verdicts) = test_stats(variants);
+    let dash = || "-".to_owned();
+    AbTable {
+        rows: stats
+            .iter()
+            .map(|v| {
+                [
+                    v.name.to_owned(),
+                    v.steps.visitors.to_string(),
+                    v.steps.converted().to_string(),
+                    v.steps.sales.sales.to_string(),
+                    v.conversion.map(percent).unwrap_or_else(dash),
+                    v.interval
+                        .map(|(l, h)| format!("{}–{}", percent(l), percent(h)))
+                        .unwrap_or_else(dash),
+                    v.revenue_per_visitor
+                        .map(crate::sales::per_visitor_text)
+                        .unwrap_or_else(dash),
+                    v.beats_first.map(percent).unwrap_or_else(dash),
+                ]
+            })
+            .collect(),
+        verdicts: verdicts.iter().map(ToString::to_string).collect(),
+        points: stats
+            .iter()
+            .map(|v| (v.name.to_owned(), v.conversion, v.interval))
+            .collect(),
+    }
 }

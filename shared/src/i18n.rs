@@ -186,6 +186,14 @@ impl Lang {
         ranked.into_iter().find_map(|(_, _, tag)| Lang::parse(tag))
     }
 
+    /// The language of every page and mail about a purchase: the one the buyer chose at
+    /// checkout (recorded on the order and its grants), else the shop's default
+    /// (`DefaultLanguage`). The one fallback: purchase and new-edition mails, the
+    /// author's resend, the return and download pages all use it.
+    pub fn of_purchase(recorded: Option<Lang>, shop_default: Lang) -> Lang {
+        recorded.unwrap_or(shop_default)
+    }
+
     /// A buyer's language: `explicit` (`lang=`) if it names a catalog, else the best
     /// for `accept_language`, else `default`.
     pub fn choose(explicit: Option<&str>, accept_language: Option<&str>, default: Lang) -> Lang {

@@ -44,6 +44,7 @@ pub mod product;
 pub mod reconcile;
 pub mod refund;
 pub mod resend;
+pub mod sales;
 pub mod secrets;
 pub mod shop;
 pub mod startup;

@@ -121,7 +121,7 @@ pub fn purchase_mail(
     help: &Sender,
     default: Lang,
 ) -> Mail {
-    let lang = order.lang.unwrap_or(default);
+    let lang = Lang::of_purchase(order.lang, default);
     let title = order.product_title.as_str();
     let downloads = lang.tr("downloads-count", &[("count", grant.download_limit.into())]);
     let amount = lang.price(order.amount);
@@ -178,15 +178,16 @@ pub fn purchase_mail(
 
 /// A new edition is out (`kiosk update`): the buyer's fresh link to it, with the full
 /// download count, the author's note (in the author's words), and the reassurance that
-/// the old link still works; in the order's language (or English).
+/// the old link still works; in the order's language (or the shop's, `default`).
 pub fn edition_mail(
     order: &Order,
     grant: &Grant,
     link: &str,
     note: Option<&str>,
     help: &Sender,
+    default: Lang,
 ) -> Mail {
-    let lang = order.lang.unwrap_or(Lang::EN);
+    let lang = Lang::of_purchase(order.lang, default);
     let title = grant.product_title.as_str();
     let downloads = lang.tr("downloads-count", &[("count", grant.download_limit.into())]);
     let subject = lang.tr("mail-edition-subject", &[("title", title.into())]);
@@ -440,5 +441,45 @@ mod tests {
             assert!(part.contains(&link) && part.contains("help@shop.example.com"));
         }
         assert!(m.html.contains("<html lang=\"zh-CN\">"));
+    }
+
+    /// One language fallback (issue 34): an order that recorded no language gets the
+    /// shop's default in its purchase and its new-edition mail alike (the edition mail
+    /// used to fall back to English).
+    #[test]
+    fn every_mail_about_an_order_without_a_language_uses_the_shop_default() {
+        let product = Product::new(
+            ProductId::parse("b").unwrap(),
+            "Book",
+            Money::parse_decimal("9.00", Currency::Cny).unwrap(),
+            crate::product::Edition::parse("v2").expect("valid product"),
+            FileRef {
+                key: "k".into(),
+                name: "b.pdf".into(),
+                content_type: "application/pdf".into(),
+                sha256: None,
+            },
+            5,
+        )
+        .expect("valid product");
+        let now = datetime!(2026-11-21 10:00 UTC);
+        let order = Order::new_pending(
+            OrderId::parse("K1").unwrap(),
+            &product,
+            Email::parse("a@example.com").unwrap(),
+            ChannelKind::Alipay,
+            Source::default(),
+            now,
+            time::Duration::minutes(30),
+        );
+        assert_eq!(order.lang, None);
+        let grant = Grant::for_order(&order, DownloadToken::generate().unwrap(), None, now);
+        let help = Sender::parse("help@shop.example.com").unwrap();
+        let zh = Lang::parse("zh-CN").unwrap();
+        let purchase = purchase_mail(&order, &grant, "https://x/d", &help, zh);
+        let edition = edition_mail(&order, &grant, "https://x/d", None, &help, zh);
+        for m in [&purchase, &edition] {
+            assert!(m.html.contains("<html lang=\"zh-CN\">"), "{}", m.subject);
+        }
     }
 }

@@ -404,7 +404,14 @@ impl MailOut<'_> {
             EditionClaim::NotPaid => return Ok(Mailed::NotPaid),
         }
         let link = grant.token.url_under(self.base);
-        let mail = edition_mail(order, &grant, &link, self.note, self.mailer.help());
+        let mail = edition_mail(
+            order,
+            &grant,
+            &link,
+            self.note,
+            self.mailer.help(),
+            self.author.default_lang(),
+        );
         let mut attempt = 0;
         loop {
             pacer.wait().await;

@@ -108,13 +108,28 @@ impl FromStr for ChannelKind {
     }
 }
 
-/// Where the buyer came from, captured at checkout for `kiosk sales`.
+/// Where the buyer came from, captured at checkout for the reports ([`crate::sales`]).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Source {
     pub utm_source: Option<String>,
     pub utm_medium: Option<String>,
     pub utm_campaign: Option<String>,
     pub referrer: Option<String>,
+    /// The visit that led here, as the collect function counted it (from the signed
+    /// visit token `kiosk.js` passes on); `None` without one.
+    pub visit: Option<Visit>,
+}
+
+/// A counted page view's source and its visitor, as checkout received them signed
+/// ([`crate::abtest::VariantToken`]): the order counts under the same source as the
+/// visitor's views, and one visitor's orders convert once ([`crate::sales`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Visit {
+    /// The source the view counted under, spelled by [`crate::sales::clean_source`].
+    pub source: String,
+    /// The visitor, as a keyed hash of the day's visitor id (16 hex digits): the same
+    /// for one visitor's orders that day, and nothing else.
+    pub visitor: String,
 }
 
 impl Source {

@@ -181,11 +181,6 @@ fn rate(o: Observed) -> Option<f64> {
         .then(|| o.conversions as f64 / o.visitors as f64)
 }
 
-/// Revenue per visitor in minor units (`None` without visitors).
-pub fn revenue_per_visitor(revenue_minor: u64, visitors: u64) -> Option<f64> {
-    (visitors > 0).then(|| revenue_minor as f64 / visitors as f64)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -156,6 +156,15 @@ impl VariantSecret {
         out
     }
 
+    /// The visitor as an order may record it (16 hex digits): keyed under this secret,
+    /// so it says nothing of the network or agent, and changes with the day's visitor id.
+    pub fn visitor_key(&self, visitor: &VisitorId) -> String {
+        self.tag(&["visitor", visitor.as_str()])[..8]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    }
+
     /// The variant of `test` this visitor sees: one of `variants` (in the page's order),
     /// the same on every visit from the same agent and network; independent between
     /// tests. `None` without variants.

@@ -69,7 +69,11 @@ pub fn product(id: &str, price: &str) -> Product {
     Product::new(
         ProductId::parse(id).expect("test product id"),
         &format!("The {id} book"),
-        cny(price),
+        // "9.00" is yuan; "500 JPY" names its currency.
+        match price.contains(' ') {
+            true => kiosk::Money::parse_price(price).expect("test price"),
+            false => cny(price),
+        },
         kiosk::product::Edition::parse("v1").expect("valid product"),
         FileRef {
             key: format!("products/{id}/v1/{id}.pdf"),

@@ -6,8 +6,9 @@
  *  A/B tests (registered with `kiosk test add headline --variants a,b`): mark each
  *  alternative <h2 data-kiosk-test="headline" data-kiosk-variant="a" hidden>; the
  *  visitor's variant is shown (the first if the answer takes longer than
- *  data-kiosk-wait="800" ms on the script tag, 100 to 5000), and the shop's signed token
- *  of the variants shown rides along on the buy links, so the order records them.
+ *  data-kiosk-wait="800" ms on the script tag, 100 to 5000). The shop's signed token of
+ *  the visit (the source it counted under, the visitor, the variants) rides along on the
+ *  buy links, so the order counts under the same source and records the variants shown.
  *  Events on the clicked link (they bubble): kiosk:open, kiosk:payment-started
  *  (detail.product), kiosk:close. One page view is sent to this API (the products on
  *  the page, its path, the referrer's host, utm_source, its tests); no cookies, no
@@ -19,9 +20,10 @@
   var api = new URL(me.src).origin;
   var wait = Math.min(5000, Math.max(100, parseInt(me.getAttribute("data-kiosk-wait"), 10) || 800));
   var current = null;
-  /* The shop's signed token of the variants this page shows (none if it showed the
-     first variants because the answer came late, or had no tests). */
-  var variantToken = null;
+  /* The shop's signed token of this visit (none before its answer, or without one), and
+     whether the page shows the token's variants (not when the answer came late). */
+  var visitToken = null;
+  var variantsShown = false;
 
   function css(el, style) {
     for (var k in style) el.style[k] = style[k];
@@ -54,22 +56,12 @@
   }
   var tests = pageTests();
 
-  /* Show each test's chosen variant (its first when there is no answer). */
+  /* Show each test's chosen variant (its first when there is no answer); true when this
+     call chose what the page shows. */
   var shown = false;
-  function show(variants, token) {
-    if (shown) return;
+  function show(variants) {
+    if (shown) return false;
     shown = true;
-    if (variants && typeof token === "string") {
-      variantToken = token;
-      /* Plain links (a new tab, no overlay) carry it too. */
-      var links = document.querySelectorAll("a[data-kiosk]");
-      for (var l = 0; l < links.length; l++) {
-        if (!buyLink(links[l])) continue;
-        var u = new URL(links[l].href);
-        u.searchParams.set("vt", token);
-        links[l].href = u.href;
-      }
-    }
     /* Whether the shop's answer came in time (else every test shows its first variant). */
     document.documentElement.setAttribute("data-kiosk-tests", variants ? "assigned" : "default");
     tests.forEach(function (t) {
@@ -79,6 +71,22 @@
         els[i].hidden = els[i].getAttribute("data-kiosk-variant") !== chosen;
       }
     });
+    return true;
+  }
+
+  /* The visit's token on every buy link (plain links, a new tab, no overlay, carry it
+     too), with vn=1 when the page did not show its variants. */
+  function carry(token, inTime) {
+    visitToken = token;
+    variantsShown = inTime;
+    var links = document.querySelectorAll("a[data-kiosk]");
+    for (var l = 0; l < links.length; l++) {
+      if (!buyLink(links[l])) continue;
+      var u = new URL(links[l].href);
+      u.searchParams.set("vt", token);
+      if (inTime) u.searchParams.delete("vn"); else u.searchParams.set("vn", "1");
+      links[l].href = u.href;
+    }
   }
 
   /* One page view: to this API only, never with cookies. */
@@ -108,26 +116,31 @@
        (a no-cors request, like sendBeacon's, may carry "null" under no-referrer,
        which the shop refuses); sendBeacon only where fetch cannot keep a request
        alive. */
-    if (!tests.length) {
-      try {
-        fetch(api + "/t", { method: "POST", body: body, mode: "cors", credentials: "omit", keepalive: true })
-          .catch(function () {});
-      } catch (e) {
-        if (navigator.sendBeacon) navigator.sendBeacon(api + "/t", body);
-      }
+    if (tests.length) setTimeout(function () { show(null); }, wait);
+    else show(null);
+    var sent;
+    try {
+      sent = fetch(api + "/t", { method: "POST", body: body, mode: "cors", credentials: "omit", keepalive: true });
+    } catch (e) {
+      if (navigator.sendBeacon) navigator.sendBeacon(api + "/t", body);
       return;
     }
-    setTimeout(function () { show(null); }, wait);
-    fetch(api + "/t", { method: "POST", body: body, mode: "cors", credentials: "omit", keepalive: true })
+    sent
       .then(function (r) { return r.ok ? r.json() : null; })
-      .then(function (a) { show(a && a.variants, a && a.token); })
+      .then(function (a) {
+        var inTime = tests.length ? show(a && a.variants) && !!(a && a.variants) : true;
+        if (a && typeof a.token === "string") carry(a.token, inTime);
+      })
       .catch(function () { show(null); });
   }
 
   function open(link) {
     var url = new URL(link.href);
     url.searchParams.set("embed", location.origin);
-    if (variantToken) url.searchParams.set("vt", variantToken);
+    if (visitToken) {
+      url.searchParams.set("vt", visitToken);
+      if (!variantsShown) url.searchParams.set("vn", "1");
+    }
     var small = window.matchMedia("(max-width: 480px)").matches;
     var root = document.documentElement;
     var overflow = root.style.overflow;

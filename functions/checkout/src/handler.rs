@@ -70,6 +70,9 @@ struct JsonBody {
     /// The signed A/B variants the page showed (`vt`), as `kiosk.js` passed them to
     /// the buy page ([`kiosk::abtest::VariantToken`]).
     vt: Option<String>,
+    /// `1` when the page showed each test's first variant, not the token's (`kiosk.js`'s
+    /// answer came too late): the order then records the visit but no variants.
+    vn: Option<String>,
     /// Pay what you want: the amount the buyer typed (`"12.50"`).
     amount: Option<String>,
     /// A discount code, as typed.
@@ -126,6 +129,7 @@ fn read_body(req: &Request) -> Result<JsonBody, Problem> {
             referrer: f.remove("referrer"),
             lang: f.remove("lang"),
             vt: f.remove("vt"),
+            vn: f.remove("vn"),
             amount: f.remove("amount"),
             code: f.remove("code"),
             claim: f.remove("claim"),
@@ -168,6 +172,8 @@ fn parse(req: &Request, body: JsonBody, lang: Lang) -> Result<CheckoutRequest, P
                 .as_deref()
                 .or_else(|| header_str(req, header::REFERER)),
         ),
+        // Set from the signed token, never from the request (kiosk::checkout).
+        visit: None,
     };
     Ok(CheckoutRequest {
         product_id,
@@ -186,6 +192,7 @@ fn parse(req: &Request, body: JsonBody, lang: Lang) -> Result<CheckoutRequest, P
             true => None,
             false => body.vt,
         },
+        variants_shown: body.vn.as_deref() != Some("1"),
         amount: body.amount,
         code: body.code,
         claim: body.claim,
@@ -414,12 +421,14 @@ async fn buy_page(shop: &Checkout, req: &Request, id: &str, now: OffsetDateTime)
     }
     // The variants the page showed, signed by the collect function: carried to
     // checkout as they are (checkout verifies them), when they look like a token.
-    if let Some(vt) = query.get("vt").filter(|v| {
-        v.len() <= 400
-            && v.bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b":,.-".contains(&b))
-    }) {
+    if let Some(vt) = query
+        .get("vt")
+        .filter(|v| kiosk::abtest::VariantToken::looks_like(v))
+    {
         hidden.push(("vt", vt.clone()));
+        if query.get("vn").is_some_and(|v| v == "1") {
+            hidden.push(("vn", "1".to_owned()));
+        }
     }
     let other_languages: Vec<(Lang, String)> = Lang::all()
         .filter(|l| *l != lang)

@@ -22,7 +22,7 @@ fn visitor_lang(app: &Downloads, req: &Request) -> Lang {
 
 /// A grant's pages speak its order's language.
 fn grant_lang(app: &Downloads, grant: &kiosk::Grant) -> Lang {
-    grant.lang.unwrap_or(app.config().default_lang)
+    Lang::of_purchase(grant.lang, app.config().default_lang)
 }
 
 pub async fn handle(app: &Downloads, req: Request, now: OffsetDateTime) -> Response<Body> {

@@ -128,7 +128,7 @@ async fn return_page(
         }) => kiosk_web::html(
             StatusCode::OK,
             pages::paid(
-                order.lang.unwrap_or(shop.config().default_lang),
+                kiosk::i18n::Lang::of_purchase(order.lang, shop.config().default_lang),
                 &order.product_title,
                 order.id.as_str(),
                 &download_url,
@@ -139,7 +139,7 @@ async fn return_page(
         Ok(ReturnView::Confirming { order }) => kiosk_web::html(
             StatusCode::OK,
             pages::confirming(
-                order.lang.unwrap_or(shop.config().default_lang),
+                kiosk::i18n::Lang::of_purchase(order.lang, shop.config().default_lang),
                 &order.product_title,
                 order.id.as_str(),
                 shop.config().help().as_str(),
@@ -148,7 +148,7 @@ async fn return_page(
         Ok(ReturnView::Refunded { order }) => kiosk_web::html(
             StatusCode::OK,
             pages::refunded(
-                order.lang.unwrap_or(shop.config().default_lang),
+                kiosk::i18n::Lang::of_purchase(order.lang, shop.config().default_lang),
                 &order.product_title,
                 order.id.as_str(),
                 shop.config().help().as_str(),

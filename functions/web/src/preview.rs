@@ -371,7 +371,7 @@ pub fn mails(lang: Lang) -> Vec<Rendered> {
         ),
         mail(
             "edition",
-            edition_mail(&order, &grant, &url, Some(SAMPLE_NOTE), &help),
+            edition_mail(&order, &grant, &url, Some(SAMPLE_NOTE), &help, lang),
         ),
         mail(
             "links",

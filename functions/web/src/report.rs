@@ -21,8 +21,11 @@ fn money(s: &Steps) -> String {
     }
 }
 
-fn pct(x: f64) -> String {
-    format!("{:.1}%", x * 100.0)
+use kiosk::funnel::percent as pct;
+
+/// `1 visitor`, `2 visitors`.
+fn count(n: u64, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
 }
 
 /// A bar's label as it fits beside the bar (the caption has it whole).
@@ -68,8 +71,7 @@ fn bars(title: &str, rows: &[(String, f64, String)], color: &str) -> String {
 }
 
 /// A test's variants: conversion as a dot with its 95% interval as a line, 0–max scale.
-/// A variant's row: its name, its conversion and its 95% interval (when it has visitors).
-type VariantRow = (String, Option<f64>, Option<(f64, f64)>);
+use kiosk::funnel::VariantPoint as VariantRow;
 
 fn intervals(title: &str, rows: &[VariantRow]) -> String {
     let top = rows
@@ -131,8 +133,8 @@ pub fn html(f: &Funnel) -> String {
             .map(|(d, s)| {
                 (
                     d.to_string(),
-                    s.paid as f64,
-                    format!("{} sold, {}", s.paid, money(s)),
+                    s.sales.sales as f64,
+                    format!("{} sold, {}", s.sales.sales, money(s)),
                 )
             })
             .collect();
@@ -153,7 +155,16 @@ pub fn html(f: &Funnel) -> String {
                 s.checkouts as f64,
                 s.checkouts.to_string(),
             ),
-            ("Paid".to_owned(), s.paid as f64, s.paid.to_string()),
+            (
+                "Converted".to_owned(),
+                s.converted() as f64,
+                s.converted().to_string(),
+            ),
+            (
+                "Paid".to_owned(),
+                s.sales.sales as f64,
+                s.sales.sales.to_string(),
+            ),
             (
                 "Downloaded".to_owned(),
                 s.downloaded as f64,
@@ -161,37 +172,38 @@ pub fn html(f: &Funnel) -> String {
             ),
         ];
         body.push_str(&format!(
-            "<section><h2>{p}</h2><p>Revenue {m}; refunds {r}.</p>{chart}</section>",
+            "<section><h2>{p}</h2><p>Revenue {m} (net of refunds){pv}; refunds {r}.</p>{chart}</section>",
             p = e(product),
             m = e(&money(s)),
-            r = s.refunds,
+            pv = s
+                .sales
+                .per_visitor(s.visitors)
+                .map(|v| format!(", {} per visitor", e(&kiosk::sales::per_visitor_text(v))))
+                .unwrap_or_default(),
+            r = s.sales.refunds,
             chart = bars(&format!("Funnel of {product}"), &rows, "#0969da"),
         ));
     }
     for ((product, test), variants) in &f.tests {
-        let mut rows = Vec::new();
-        let mut table = String::from(
-            "<div class=\"scroll\"><table><tr><th>Variant</th><th>Visitors</th><th>Paid</th><th>Conversion</th><th>95% interval</th><th>P(beats first)</th></tr>",
-        );
-        let (stats_rows, verdicts) = kiosk::funnel::test_stats(variants);
-        for v in &stats_rows {
-            table.push_str(&format!(
-                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-                e(v.name),
-                v.steps.visitors,
-                v.steps.paid,
-                v.conversion.map(pct).unwrap_or_else(|| "-".into()),
-                v.interval
-                    .map(|(l, h)| format!("{}–{}", pct(l), pct(h)))
-                    .unwrap_or_else(|| "-".into()),
-                v.beats_first.map(pct).unwrap_or_else(|| "-".into())
-            ));
-            rows.push((v.name.to_owned(), v.conversion, v.interval));
+        let model = kiosk::funnel::ab_table(variants);
+        let mut table = String::from("<div class=\"scroll\"><table><tr>");
+        for c in kiosk::funnel::AB_COLUMNS {
+            table.push_str(&format!("<th>{}</th>", e(c)));
         }
+        table.push_str("</tr>");
+        for r in &model.rows {
+            table.push_str("<tr>");
+            for c in r {
+                table.push_str(&format!("<td>{}</td>", e(c)));
+            }
+            table.push_str("</tr>");
+        }
+        let rows = model.points;
         table.push_str("</table></div>");
-        let verdicts: String = verdicts
+        let verdicts: String = model
+            .verdicts
             .iter()
-            .map(|v| format!("<p class=\"verdict\">{}</p>", e(&v.to_string())))
+            .map(|v| format!("<p class=\"verdict\">{}</p>", e(v)))
             .collect();
         body.push_str(&format!(
             "<section><h2>A/B test {t} on {p}</h2>{chart}{table}{verdicts}<p class=\"muted\">{warn}</p></section>",
@@ -205,7 +217,7 @@ pub fn html(f: &Funnel) -> String {
     sources.sort_by(|a, b| {
         b.1.visitors
             .cmp(&a.1.visitors)
-            .then(b.1.paid.cmp(&a.1.paid))
+            .then(b.1.sales.sales.cmp(&a.1.sales.sales))
     });
     if !sources.is_empty() {
         let rows: Vec<(String, f64, String)> = sources
@@ -215,7 +227,12 @@ pub fn html(f: &Funnel) -> String {
                 (
                     format!("{src} ({p})"),
                     s.visitors as f64,
-                    format!("{} visitors, {} paid", s.visitors, s.paid),
+                    format!(
+                        "{}, {} converted, {} paid",
+                        count(s.visitors, "visitor", "visitors"),
+                        s.converted(),
+                        s.sales.sales
+                    ),
                 )
             })
             .collect();

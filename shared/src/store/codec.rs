@@ -60,6 +60,9 @@ pub mod attr {
     pub const LANG: &str = "lang";
     /// The A/B variants an order's buyer saw.
     pub const VARIANTS: &str = "variants";
+    /// The source and visitor of the page view an order came from ([`crate::order::Visit`]).
+    pub const VISIT_SOURCE: &str = "visit_source";
+    pub const VISITOR: &str = "visitor";
     pub const FAILURES: &str = "failures";
     pub const GRANT_TOKEN: &str = "grant_token";
     pub const GRANT_TOKENS: &str = "grant_tokens";
@@ -243,6 +246,14 @@ pub fn order_item(o: &Order) -> Item {
         .opt_s("utm_medium", o.source.utm_medium.as_deref())
         .opt_s("utm_campaign", o.source.utm_campaign.as_deref())
         .opt_s("referrer", o.source.referrer.as_deref())
+        .opt_s(
+            attr::VISIT_SOURCE,
+            o.source.visit.as_ref().map(|v| v.source.as_str()),
+        )
+        .opt_s(
+            attr::VISITOR,
+            o.source.visit.as_ref().map(|v| v.visitor.as_str()),
+        )
         .opt_s(attr::DISPUTE, o.dispute.map(Dispute::as_str))
         .opt_s(
             attr::MAIL_BLOCK,
@@ -709,6 +720,13 @@ pub fn order_from(item: &Item) -> Result<Order, StoreError> {
             utm_medium: r.opt_s("utm_medium")?.map(str::to_owned),
             utm_campaign: r.opt_s("utm_campaign")?.map(str::to_owned),
             referrer: r.opt_s("referrer")?.map(str::to_owned),
+            visit: match (r.opt_s(attr::VISIT_SOURCE)?, r.opt_s(attr::VISITOR)?) {
+                (Some(source), Some(visitor)) => Some(crate::order::Visit {
+                    source: source.to_owned(),
+                    visitor: visitor.to_owned(),
+                }),
+                _ => None,
+            },
         },
         mail,
         refund_seq: r.opt_n(attr::REFUND_SEQ)?.unwrap_or(0),
@@ -887,6 +905,10 @@ mod tests {
                 utm_medium: None,
                 utm_campaign: Some("launch".into()),
                 referrer: Some("https://example.net/".into()),
+                visit: Some(crate::order::Visit {
+                    source: "blog".into(),
+                    visitor: "0123456789abcdef".into(),
+                }),
             },
             T0,
             Duration::minutes(30),

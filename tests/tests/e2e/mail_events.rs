@@ -60,6 +60,7 @@ async fn author(w: &World) -> Author {
             public_base_url: Some(w.shop.config().public_base_url.clone()),
             support: None,
             mail_configuration_set: Some(MAIL_CONFIGURATION_SET.into()),
+            default_lang: kiosk::i18n::Lang::EN,
         },
     )
 }

@@ -121,6 +121,7 @@ async fn a_partial_refund_keeps_access_and_a_full_one_revokes_every_link() {
             public_base_url: Some(w.shop.config().public_base_url.clone()),
             support: None,
             mail_configuration_set: None,
+            default_lang: kiosk::i18n::Lang::EN,
         },
     );
     let mails_before = w.mails_to(&email).await.len();

@@ -926,6 +926,7 @@ fn request(email: &str, channel: Option<ChannelKind>) -> CheckoutRequest {
         claim: None,
         lang: kiosk::i18n::Lang::EN,
         variants: None,
+        variants_shown: true,
         product_id: ProductId::parse(BOOK).unwrap(),
         email: Email::parse(email).unwrap(),
         device: kiosk::channel::Device::Desktop,
@@ -1044,6 +1045,7 @@ async fn an_alipay_only_shop_refuses_stripe_and_other_currencies_before_writing(
             CheckoutRequest {
                 lang: kiosk::i18n::Lang::EN,
                 variants: None,
+                variants_shown: true,
                 product_id: ProductId::parse("rust-book").unwrap(),
                 ..request(&email, None)
             },

@@ -184,19 +184,7 @@ async fn list(t: &Target, now: OffsetDateTime) -> Result<()> {
             Err(_) => "used up",
         };
         let s = stats.get(&c.name).cloned().unwrap_or_default();
-        let revenue = if s.revenue.is_empty() {
-            "-".to_owned()
-        } else {
-            s.revenue
-                .iter()
-                .map(|(cur, minor)| {
-                    kiosk::Money::from_minor(*minor, *cur)
-                        .map(|m| m.to_string())
-                        .unwrap_or_default()
-                })
-                .collect::<Vec<_>>()
-                .join(" + ")
-        };
+        let revenue = s.net_text();
         let uses = match c.max_uses {
             Some(max) => format!("{}/{max}", c.uses),
             None => c.uses.to_string(),
@@ -206,7 +194,7 @@ async fn list(t: &Target, now: OffsetDateTime) -> Result<()> {
             clip(c.name.as_str(), 16),
             state,
             uses,
-            s.paid_orders,
+            s.sales,
             revenue,
             describe(c)
         );

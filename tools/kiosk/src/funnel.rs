@@ -36,15 +36,6 @@ fn parse_day(s: &str) -> Result<Date> {
     Date::parse(s, fmt).map_err(|_| anyhow!("date {s:?}: write it as YYYY-MM-DD"))
 }
 
-/// The money of a step, each currency as it is paid (`9.00 CNY`).
-pub fn revenue(s: &Steps) -> String {
-    s.revenue_text()
-}
-
-fn percent(x: f64) -> String {
-    format!("{:.1}%", x * 100.0)
-}
-
 /// The period the arguments name.
 pub fn period(since: Option<&str>, until: Option<&str>, today: Date) -> Result<(Date, Date)> {
     let until = until.map(parse_day).transpose()?.unwrap_or(today);
@@ -82,19 +73,32 @@ pub fn render(f: &Funnel, only_test: Option<&str>) -> String {
         return out;
     }
     let header = format!(
-        "  {:<28} {:>9} {:>9} {:>6} {:>10}  {:<18} {:>7}\n",
-        "", "visitors", "checkouts", "paid", "downloaded", "revenue", "refunds"
+        "  {:<28} {:>9} {:>9} {:>9} {:>6} {:>10}  {:<18} {:>14} {:>7}\n",
+        "",
+        "visitors",
+        "checkouts",
+        "converted",
+        "paid",
+        "downloaded",
+        "revenue",
+        "per visitor",
+        "refunds"
     );
     let line = |name: &str, s: &Steps| {
         format!(
-            "  {:<28} {:>9} {:>9} {:>6} {:>10}  {:<18} {:>7}\n",
+            "  {:<28} {:>9} {:>9} {:>9} {:>6} {:>10}  {:<18} {:>14} {:>7}\n",
             printable(name),
             s.visitors,
             s.checkouts,
-            s.paid,
+            s.converted(),
+            s.sales.sales,
             s.downloaded,
-            revenue(s),
-            s.refunds
+            s.revenue_text(),
+            s.sales
+                .per_visitor(s.visitors)
+                .map(kiosk::sales::per_visitor_text)
+                .unwrap_or_else(|| "-".into()),
+            s.sales.refunds
         )
     };
     for (product, steps) in &f.by_product {
@@ -107,6 +111,10 @@ pub fn render(f: &Funnel, only_test: Option<&str>) -> String {
             }
         }
     }
+    out.push_str(
+        "\nA sale counts on the day it was paid, net of refunds; a visitor who bought twice is one\n\
+         conversion with two sales, under the source their visit came from.\n",
+    );
     for ((product, test), variants) in &f.tests {
         if only_test.is_some_and(|t| t != test) {
             continue;
@@ -116,38 +124,25 @@ pub fn render(f: &Funnel, only_test: Option<&str>) -> String {
             printable(test),
             printable(product)
         ));
-        out.push_str(&format!(
-            "  {:<10} {:>9} {:>6} {:>11} {:>17} {:>16} {:>11}\n",
-            "variant",
-            "visitors",
-            "paid",
-            "conversion",
-            "95% interval",
-            "revenue/visitor",
-            "P(beats 1st)"
-        ));
-        let (rows, verdicts) = kiosk::funnel::test_stats(variants);
-        for v in &rows {
-            let interval = v
-                .interval
-                .map(|(l, h)| format!("{}–{}", percent(l), percent(h)))
-                .unwrap_or_else(|| "-".into());
-            let rpv = v
-                .revenue_per_visitor
-                .map(|(r, code)| format!("{r:.2} {code}"))
-                .unwrap_or_else(|| "-".into());
-            out.push_str(&format!(
-                "  {:<10} {:>9} {:>6} {:>11} {:>17} {:>16} {:>11}\n",
-                printable(v.name),
-                v.steps.visitors,
-                v.steps.paid,
-                v.conversion.map(percent).unwrap_or_else(|| "-".into()),
-                interval,
-                rpv,
-                v.beats_first.map(percent).unwrap_or_else(|| "-".into())
-            ));
+        let table = kiosk::funnel::ab_table(variants);
+        let row = |cells: &[String]| {
+            format!(
+                "  {:<10} {:>9} {:>9} {:>6} {:>11} {:>17} {:>16} {:>12}\n",
+                printable(&cells[0]),
+                cells[1],
+                cells[2],
+                cells[3],
+                cells[4],
+                cells[5],
+                cells[6],
+                cells[7]
+            )
+        };
+        out.push_str(&row(&kiosk::funnel::AB_COLUMNS.map(str::to_owned)));
+        for r in &table.rows {
+            out.push_str(&row(r));
         }
-        for v in verdicts {
+        for v in &table.verdicts {
             out.push_str(&format!("  verdict: {v}\n"));
         }
         out.push_str(&format!("  {}\n", stats::PEEKING_WARNING));
@@ -160,17 +155,17 @@ mod tests {
     use super::*;
 
     fn steps(visitors: u64, paid: u64, minor: u64) -> Steps {
-        let mut s = Steps {
+        Steps {
             visitors,
             views: visitors,
             checkouts: paid,
-            paid,
+            sales: kiosk::sales::Totals::sample(
+                paid,
+                paid,
+                kiosk::Money::from_minor(minor, kiosk::Currency::Cny).unwrap(),
+            ),
             ..Steps::default()
-        };
-        if minor > 0 {
-            s.revenue.insert("CNY", minor);
         }
-        s
     }
 
     #[test]
@@ -210,7 +205,9 @@ mod tests {
             "role=\"img\"",
             "A/B test headline on rust-book",
             "b sells better, 99% sure",
-            "Funnel of rust-book. Visitors: 2000; Checkouts: 130; Paid: 130",
+            "Funnel of rust-book. Visitors: 2000; Checkouts: 130; Converted: 130; Paid: 130",
+            "<th>revenue/visitor</th>",
+            "0.72 CNY",
         ] {
             assert!(html.contains(want), "{want}");
         }

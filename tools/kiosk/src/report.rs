@@ -6,15 +6,16 @@
 //! report's price grows with the range asked, not with everything the shop ever stored.
 //! Without `--since` that range is every order.
 //!
-//! Days are UTC calendar days of the payment. A sale is a paid order that was not
-//! refunded in full; its source is the `utm_source` captured at checkout, else the
-//! referring site's host, else "direct". Refunds (full and partial) are listed after the
+//! What counts as a sale, on which day, for how much and under which source is
+//! [`kiosk::sales`]'s rule, the same the funnel and the HTML report use: UTC days of the
+//! payment, net of refunds and lost disputes. What was given back is listed after the
 //! sales, by product.
 
 use std::collections::BTreeMap;
 
 use anyhow::{Result, anyhow};
 use kiosk::order::{MailBlockKind, MailState};
+use kiosk::sales::Outcome;
 use kiosk::text::printable;
 use kiosk::{Currency, Order, OrderStatus};
 use time::{Date, OffsetDateTime};
@@ -163,7 +164,7 @@ pub async fn orders(t: &Target, a: OrdersArgs) -> Result<()> {
                     200
                 }
             ),
-            printable(&source_of(o))
+            printable(&kiosk::sales::source(o))
         );
         if let Some(line) = block_line(o) {
             println!("{line}");
@@ -194,21 +195,6 @@ fn read_cost(r: kiosk::store::Reads) -> String {
     )
 }
 
-/// Where a buyer came from: utm_source, else the referrer's host, else "direct".
-pub fn source_of(o: &Order) -> String {
-    if let Some(s) = o.source.utm_source.as_deref().filter(|s| !s.is_empty()) {
-        return s.to_owned();
-    }
-    if let Some(r) = o.source.referrer.as_deref() {
-        let rest = r.split_once("://").map_or(r, |(_, rest)| rest);
-        let host = rest.split(['/', '?', '#']).next().unwrap_or("");
-        if !host.is_empty() {
-            return host.to_owned();
-        }
-    }
-    "direct".to_owned()
-}
-
 /// Totals for one key of one dimension, per currency (minor units).
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Total {
@@ -227,60 +213,55 @@ pub const FREE: &str = "free";
 /// Money given back, by product: the "refunds" rows after the sales.
 pub const REFUNDS: &str = "refunds";
 
-/// Sum the sales (paid, not refunded) paid on or after `since`, and, under
-/// [`REFUNDS`], what was refunded of orders paid then (a fully refunded order is not a
-/// sale; a partly refunded one is, and its refund is listed too).
+/// Sum the sales paid on or after `since` by [`kiosk::sales`]'s rule (the funnel and the
+/// HTML report count the same): net of refunds and lost disputes, on the day paid, under
+/// the order's source. Under [`REFUNDS`], what was given back of orders paid then; under
+/// [`FREE`], the free copies.
 pub fn sales(orders: &[Order], since: Option<Date>) -> Sales {
     let mut out: Sales = BTreeMap::new();
-    for o in orders {
-        let Some(paid_at) = o.paid_at else { continue };
-        if since.is_some_and(|d| paid_at.date() < d) {
+    let mut add = |dim: &'static str, key: String, money: kiosk::Money, count: bool| {
+        let t = out
+            .entry(dim)
+            .or_default()
+            .entry(key)
+            .or_default()
+            .entry(money.currency())
+            .or_default();
+        t.orders += u64::from(count);
+        t.minor += money.minor();
+    };
+    for p in orders.iter().filter_map(kiosk::sales::paid) {
+        if since.is_some_and(|d| p.at.date() < d) {
             continue;
         }
-        if let Some(refunded) = o.refunded.filter(|r| r.minor() > 0) {
-            let t = out
-                .entry(REFUNDS)
-                .or_default()
-                .entry(o.product_id.as_str().to_owned())
-                .or_default()
-                .entry(refunded.currency())
-                .or_default();
-            t.orders += 1;
-            t.minor += refunded.minor();
+        let o = p.order;
+        if !p.given_back.is_zero() {
+            add(
+                REFUNDS,
+                o.product_id.as_str().to_owned(),
+                p.given_back,
+                true,
+            );
         }
-        if o.status != OrderStatus::Paid {
-            continue;
-        }
-        if o.amount.is_zero() {
-            let t = out
-                .entry(FREE)
-                .or_default()
-                .entry(o.product_id.as_str().to_owned())
-                .or_default()
-                .entry(o.amount.currency())
-                .or_default();
-            t.orders += 1;
-            continue;
+        match p.outcome {
+            Outcome::Reversed => continue,
+            Outcome::Free => {
+                add(FREE, o.product_id.as_str().to_owned(), p.net, true);
+                continue;
+            }
+            Outcome::Sale => {}
         }
         let keys = [
-            day(paid_at),
+            day(p.at),
             o.product_id.as_str().to_owned(),
-            o.channel.as_str().to_ascii_lowercase(),
-            source_of(o),
+            o.channel.as_str().to_owned(),
+            kiosk::sales::source(o),
             o.code
                 .as_ref()
                 .map_or_else(|| "(no code)".to_owned(), |c| c.to_string()),
         ];
         for (dim, key) in DIMENSIONS.iter().zip(keys) {
-            let t = out
-                .entry(dim)
-                .or_default()
-                .entry(key)
-                .or_default()
-                .entry(o.amount.currency())
-                .or_default();
-            t.orders += 1;
-            t.minor += o.amount.minor();
+            add(dim, key, p.net, true);
         }
     }
     out
@@ -327,7 +308,9 @@ pub async fn run_sales(t: &Target, a: SalesArgs) -> Result<()> {
             continue;
         }
         if dim == REFUNDS {
-            println!("\nRefunds, by product (not counted as sales when refunded in full):");
+            println!(
+                "\nGiven back, by product (refunds and lost disputes; the sales above are net of them):"
+            );
         } else if dim == FREE {
             println!("\nFree copies, by product (given for an email address; not sales):");
         } else {

@@ -40,6 +40,15 @@ pub struct TargetArgs {
     /// Address mails come from, verified in SES (overrides the stack's SenderEmail).
     #[arg(long, global = true, env = "KIOSK_SENDER", value_name = "EMAIL")]
     pub sender: Option<String>,
+    /// The shop's default language, for mails about orders that recorded none (overrides
+    /// the stack's DefaultLanguage; `en` or `zh-CN`).
+    #[arg(
+        long,
+        global = true,
+        env = "KIOSK_DEFAULT_LANGUAGE",
+        value_name = "TAG"
+    )]
+    pub default_language: Option<String>,
     #[command(flatten)]
     pub alipay: AlipaySettings,
     #[command(flatten)]
@@ -174,6 +183,9 @@ pub struct LocalStack {
     /// mailbox's bounce button).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mail_configuration_set: Option<String>,
+    /// The local shop's default language tag.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_language: Option<String>,
     #[serde(flatten)]
     pub alipay: AlipaySettings,
     #[serde(flatten)]
@@ -193,6 +205,8 @@ pub struct Target {
     pub support: Option<String>,
     /// The stack's `MailConfigurationSet` output, or the local shop's.
     pub mail_configuration_set: Option<String>,
+    /// The stack's `DefaultLanguage` output, the local shop's, or `--default-language`.
+    pub default_language: Option<String>,
     pub alipay: AlipaySettings,
     pub stripe: StripeSettings,
 }
@@ -248,6 +262,15 @@ impl Target {
             .transpose()
     }
 
+    /// The shop's default language (English when nothing names one).
+    pub fn default_lang(&self) -> Result<kiosk::i18n::Lang> {
+        match self.default_language.as_deref().map(str::trim) {
+            None | Some("") => Ok(kiosk::i18n::Lang::EN),
+            Some(tag) => kiosk::i18n::Lang::parse(tag)
+                .ok_or_else(|| anyhow!("default language {tag:?}: use en or zh-CN")),
+        }
+    }
+
     /// The author's handle on the shop (the library's one wiring function): the table is
     /// required, the other parts only by the commands that use them.
     pub fn author(&self) -> Result<Author> {
@@ -264,6 +287,7 @@ impl Target {
                 public_base_url: self.api_url.clone(),
                 support: self.support()?,
                 mail_configuration_set: self.mail_configuration_set.clone(),
+                default_lang: self.default_lang()?,
             },
         ))
     }
@@ -286,6 +310,7 @@ impl Target {
         );
         config.support_email = self.support()?;
         config.mail_configuration_set = self.mail_configuration_set.clone();
+        config.default_lang = self.default_lang()?;
         Ok(config)
     }
 
@@ -440,6 +465,7 @@ pub async fn resolve(args: &TargetArgs) -> Result<Target> {
             sender: Some(local.sender),
             support: None,
             mail_configuration_set: local.mail_configuration_set,
+            default_language: local.default_language,
             alipay: local.alipay,
             stripe: local.stripe,
         }
@@ -453,6 +479,7 @@ pub async fn resolve(args: &TargetArgs) -> Result<Target> {
             sender: None,
             support: None,
             mail_configuration_set: None,
+            default_language: None,
             alipay: AlipaySettings::default(),
             stripe: StripeSettings::default(),
         };
@@ -466,6 +493,7 @@ pub async fn resolve(args: &TargetArgs) -> Result<Target> {
                 .remove("SupportEmail")
                 .filter(|s| !s.trim().is_empty());
             t.mail_configuration_set = outputs.remove("MailConfigurationSet");
+            t.default_language = outputs.remove("DefaultLanguage");
             t.alipay = AlipaySettings {
                 alipay_app_id: outputs.remove("AlipayAppId"),
                 alipay_gateway_url: outputs.remove("AlipayGatewayUrl"),
@@ -503,6 +531,9 @@ pub async fn resolve(args: &TargetArgs) -> Result<Target> {
     if args.sender.is_some() {
         target.sender = args.sender.clone();
     }
+    if args.default_language.is_some() {
+        target.default_language = args.default_language.clone();
+    }
     target.alipay.override_with(&args.alipay);
     target.stripe.override_with(&args.stripe);
     Ok(target)
@@ -527,6 +558,7 @@ mod tests {
             api_url: "http://127.0.0.1:8080".into(),
             sender: "shop@example.com".into(),
             mail_configuration_set: Some("kiosk-local-mail".into()),
+            default_language: Some("zh-CN".into()),
             alipay: AlipaySettings {
                 alipay_app_id: Some("2021000000000001".into()),
                 ..AlipaySettings::default()

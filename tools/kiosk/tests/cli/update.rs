@@ -112,6 +112,7 @@ async fn update_reaches_every_paying_buyer_exactly_once_across_a_crash() {
             public_base_url: Some(kiosk_e2e::BASE_URL.to_owned()),
             support: None,
             mail_configuration_set: None,
+            default_lang: kiosk::i18n::Lang::EN,
         },
     );
     let req = kiosk_cli::update::request(&kiosk_cli::update::UpdateArgs {
