@@ -179,12 +179,30 @@ impl Shop {
                 .map_err(NotifyError::Store)?
             {
                 Some(id) => id,
-                // A payment this shop never recorded (another integration's, or one it has
-                // not heard of yet and whose event will name the order): nothing to act on.
-                None => {
-                    tracing::info!(channel, payment = %txn, "notification about a payment this shop did not record");
-                    return Ok(NotifyOutcome::Irrelevant);
-                }
+                // A dispute of a payment not recorded yet (its webhook overtook the
+                // payment's, or it is another integration's): kept for the payment, which
+                // records it, so the links are never live.
+                None => match &event.status {
+                    ProviderStatus::Disputed { payment, state } => match self
+                        .store
+                        .hold_dispute(ch.kind(), payment, *state, now)
+                        .await
+                        .map_err(NotifyError::Store)?
+                    {
+                        crate::store::DisputeHold::Recorded(id) => id,
+                        crate::store::DisputeHold::Held(kept) => {
+                            tracing::warn!(channel, payment = %txn, state = kept.as_str(), "a dispute of a payment not recorded yet: kept until it is");
+                            return Ok(NotifyOutcome::Disputed { state: kept });
+                        }
+                    },
+                    // A payment this shop never recorded (another integration's, or one it
+                    // has not heard of yet and whose event will name the order): nothing
+                    // to act on.
+                    _ => {
+                        tracing::info!(channel, payment = %txn, "notification about a payment this shop did not record");
+                        return Ok(NotifyOutcome::Irrelevant);
+                    }
+                },
             },
         };
         let order = self
@@ -499,6 +517,17 @@ impl Shop {
             }
             Paid::Now { order, grant } => {
                 tracing::info!(order_id = %order.id, grant = ?grant.token, "order paid");
+                match order.dispute {
+                    // A dispute that arrived before the payment: recorded with it, the
+                    // links suspended from the start.
+                    Some(crate::order::Dispute::Open) => {
+                        tracing::error!(message = crate::alarm::DISPUTE_OPENED, order_id = %order.id, "paid with a dispute already open: the links are suspended until it is closed")
+                    }
+                    Some(crate::order::Dispute::Lost) => {
+                        tracing::error!(message = crate::alarm::DISPUTE_LOST, order_id = %order.id, "paid with its dispute already lost: the links stay suspended")
+                    }
+                    _ => {}
+                }
                 let mail_sent = self
                     .delivery()
                     .send_purchase_mail(&order, &grant, now)

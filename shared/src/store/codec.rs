@@ -63,6 +63,9 @@ pub mod attr {
     /// The source and visitor of the page view an order came from ([`crate::order::Visit`]).
     pub const VISIT_SOURCE: &str = "visit_source";
     pub const VISITOR: &str = "visitor";
+    /// A dispute that named a payment before the payment was recorded, kept on the
+    /// payment id's lookup item until it is ([`crate::store::Store::hold_dispute`]).
+    pub const HELD_DISPUTE: &str = "held_dispute";
     pub const FAILURES: &str = "failures";
     pub const GRANT_TOKEN: &str = "grant_token";
     pub const GRANT_TOKENS: &str = "grant_tokens";
@@ -343,6 +346,10 @@ pub fn txn_item(channel: ChannelKind, txn: &str, order: &OrderId) -> Item {
         .s(attr::ORDER_ID, order.as_str())
         .0
 }
+
+/// How long a dispute of a payment not recorded yet is kept for it (a payment is recorded
+/// within days of its checkout; a dispute of another integration's payment is dropped).
+pub const DISPUTE_HOLD: Duration = Duration::days(30);
 
 /// Discount codes share one partition, `CODES`, keyed by name: `kiosk code list` is one
 /// query, and the checkout function's policy names one leading key.

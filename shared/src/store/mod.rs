@@ -25,7 +25,7 @@ use codec::Item;
 pub use codec::UNPAID_RETENTION;
 pub use editions::EditionClaim;
 pub use grants::{AddressLinks, ConsumeError};
-pub use orders::{CodeHold, Paid};
+pub use orders::{CodeHold, DisputeHold, Paid};
 pub use reports::{LATE_PAYMENT, Reads};
 pub use visits::{TestCells, ViewCount};
 

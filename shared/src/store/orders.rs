@@ -30,6 +30,34 @@ pub enum Paid {
     Refunded { order: Box<Order> },
 }
 
+/// What became of a dispute naming a payment id no order is recorded under.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DisputeHold {
+    /// Kept on the payment id's lookup item, in this state (a closed dispute is not
+    /// reopened by a late copy of its opening); the payment's recording applies it.
+    Held(Dispute),
+    /// The payment was recorded meanwhile, for this order: apply the dispute to it.
+    Recorded(OrderId),
+}
+
+/// How a payment's transaction writes the payment id's lookup item.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum TxnGuard {
+    /// Whatever is there (a payment after a full refund: the links are revoked anyway).
+    Overwrite,
+    /// Only if no dispute is held for the payment.
+    NoHold,
+    /// Only if this dispute state is held (the payment records it).
+    Hold(Dispute),
+}
+
+/// One try at recording a payment.
+enum Attempt {
+    Done(Paid),
+    /// A dispute is held for the payment: try again, recording it.
+    Held(Dispute),
+}
+
 /// Which network's hold on a code's use a new order takes over, and the order that held
 /// it when it was read (`None`: none did).
 #[derive(Debug, Clone, Copy)]
@@ -126,6 +154,76 @@ impl Store {
         Ok(Some(r.id(ORDER_ID, OrderId::parse)?))
     }
 
+    /// A dispute named `txn`, a payment no order is recorded under yet (its webhook
+    /// overtook the payment's): keep it on the payment id's lookup item, where recording
+    /// the payment finds it ([`Store::mark_paid`]), for [`codec::DISPUTE_HOLD`]. A closed
+    /// dispute is not reopened by a late copy of its opening.
+    pub async fn hold_dispute(
+        &self,
+        channel: ChannelKind,
+        txn: &str,
+        state: Dispute,
+        now: OffsetDateTime,
+    ) -> Result<DisputeHold, StoreError> {
+        let mut condition = format!("attribute_not_exists({ORDER_ID})");
+        if state == Dispute::Open {
+            condition.push_str(&format!(
+                " AND (attribute_not_exists({HELD_DISPUTE}) OR {HELD_DISPUTE} = :state)"
+            ));
+        }
+        let written = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(codec::txn_key(channel, txn)))
+            .update_expression(format!(
+                "SET {ENTITY} = :entity, {HELD_DISPUTE} = :state, #ttl = :ttl"
+            ))
+            .condition_expression(condition)
+            .expression_attribute_names("#ttl", TTL)
+            .expression_attribute_values(":entity", s("txn"))
+            .expression_attribute_values(":state", s(state.as_str()))
+            .expression_attribute_values(":ttl", ts(now + codec::DISPUTE_HOLD))
+            .send()
+            .await;
+        match written {
+            Ok(_) => Ok(DisputeHold::Held(state)),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                match self.order_id_by_txn(channel, txn).await? {
+                    Some(id) => Ok(DisputeHold::Recorded(id)),
+                    None => Ok(DisputeHold::Held(
+                        self.held_dispute(channel, txn).await?.unwrap_or(state),
+                    )),
+                }
+            }
+            Err(e) => Err(aws("UpdateItem(hold dispute)")(e)),
+        }
+    }
+
+    /// The dispute held for a payment not recorded yet, if any.
+    async fn held_dispute(
+        &self,
+        channel: ChannelKind,
+        txn: &str,
+    ) -> Result<Option<Dispute>, StoreError> {
+        let Some(item) = self
+            .get(codec::txn_key(channel, txn), true, "GetItem(txn)")
+            .await?
+        else {
+            return Ok(None);
+        };
+        let r = Reader::new(&item, "txn");
+        r.opt_s(HELD_DISPUTE)?
+            .map(|d| {
+                d.parse()
+                    .map_err(|_| r.corrupt(HELD_DISPUTE, "unknown dispute state"))
+            })
+            .transpose()
+    }
+
     /// Record a confirmed payment: in one transaction, move the order to PAID (condition:
     /// still pending or expired, same amount), create its download grant and the lookup
     /// from the provider's payment id to the order.
@@ -138,6 +236,10 @@ impl Store {
     /// `event`, when given, is the provider notification that reported the payment
     /// (`(channel, notify_id)`); it is recorded in the same transaction, with a TTL, as the
     /// notification that paid this order.
+    ///
+    /// A dispute that named the payment before it was recorded ([`Store::hold_dispute`])
+    /// is recorded with it: the order carries it and the grant is made suspended, so the
+    /// links are never live.
     pub async fn mark_paid(
         &self,
         order: &Order,
@@ -146,15 +248,38 @@ impl Store {
         grant_expires_at: Option<OffsetDateTime>,
         now: OffsetDateTime,
     ) -> Result<Paid, StoreError> {
+        let mut held = None;
+        // A held dispute changes state at most twice (open, then closed).
+        for _ in 0..3 {
+            match self
+                .try_mark_paid(order, payment, event, grant_expires_at, held, now)
+                .await?
+            {
+                Attempt::Done(paid) => return Ok(paid),
+                Attempt::Held(state) => held = Some(state),
+            }
+        }
+        Err(StoreError::Contention(order.id.clone()))
+    }
+
+    async fn try_mark_paid(
+        &self,
+        order: &Order,
+        payment: &Payment,
+        event: Option<(ChannelKind, &str)>,
+        grant_expires_at: Option<OffsetDateTime>,
+        held: Option<Dispute>,
+        now: OffsetDateTime,
+    ) -> Result<Attempt, StoreError> {
         let token = DownloadToken::generate().map_err(StoreError::Token)?;
-        let paid = match order
+        let mut paid = match order
             .pay(payment, token.clone(), now)
             .map_err(StoreError::Transition)?
         {
             PayOutcome::AlreadyPaid => {
-                return Ok(Paid::Already {
+                return Ok(Attempt::Done(Paid::Already {
                     order: Box::new(order.clone()),
-                });
+                }));
             }
             PayOutcome::AlreadyRefunded(after) => {
                 return self
@@ -163,13 +288,18 @@ impl Store {
             }
             PayOutcome::Paid(paid) => paid,
         };
-        let grant = Grant::for_order(&paid, token, grant_expires_at, now);
-
-        let update = Update::builder()
+        paid.dispute = held.or(paid.dispute);
+        let mut grant = Grant::for_order(&paid, token, grant_expires_at, now);
+        grant.suspended = held.is_some_and(Dispute::suspends);
+        let dispute = match held {
+            Some(_) => format!(", {DISPUTE} = :dispute"),
+            None => String::new(),
+        };
+        let mut update = Update::builder()
             .table_name(&self.table)
             .set_key(Some(codec::order_key(&order.id)))
             .update_expression(format!("SET #status = :paid, {PROVIDER_TXN_ID} = :txn, {PAID_AT} = :now, {GRANT_TOKEN} = :token, \
-                 {MAIL_STATE} = :due, {MAIL_DUE} = :due, {MAIL_ATTEMPTS} = :zero, {MAIL_NEXT_AT} = :lease \
+                 {MAIL_STATE} = :due, {MAIL_DUE} = :due, {MAIL_ATTEMPTS} = :zero, {MAIL_NEXT_AT} = :lease{dispute} \
                  REMOVE {PENDING}, #ttl, {CHECK_AT} ADD {GRANT_TOKENS} :tokens"),
             )
             .condition_expression(format!("attribute_exists({PK}) AND #status IN (:pending, :expired) \
@@ -188,9 +318,11 @@ impl Store {
             .expression_attribute_values(":zero", n(0))
             .expression_attribute_values(":lease", ts(now + crate::order::MAIL_LEASE))
             .expression_attribute_values(":amount", n(payment.amount.minor()))
-            .expression_attribute_values(":currency", s(payment.amount.currency().code()))
-            .build()
-            .map_err(building("build Update"))?;
+            .expression_attribute_values(":currency", s(payment.amount.currency().code()));
+        if let Some(d) = held {
+            update = update.expression_attribute_values(":dispute", s(d.as_str()));
+        }
+        let update = update.build().map_err(building("build Update"))?;
         let put = Put::builder()
             .table_name(&self.table)
             .set_item(Some(codec::grant_item(&grant)))
@@ -205,11 +337,15 @@ impl Store {
             order: paid,
             grant: Box::new(grant),
         };
+        let guard = match held {
+            Some(d) => TxnGuard::Hold(d),
+            None => TxnGuard::NoHold,
+        };
         self.write_payment(
             order,
             items,
             payment,
-            event,
+            (event, guard),
             now,
             done,
             "TransactWriteItems(pay)",
@@ -229,22 +365,30 @@ impl Store {
         order: &Order,
         items: Vec<TransactWriteItem>,
         payment: &Payment,
-        event: Option<(ChannelKind, &str)>,
+        (event, guard): (Option<(ChannelKind, &str)>, TxnGuard),
         now: OffsetDateTime,
         done: Paid,
         op: &'static str,
-    ) -> Result<Paid, StoreError> {
-        // Unconditional: one payment id belongs to one order, and a repeat writes the
-        // same item.
-        let txn = Put::builder()
+    ) -> Result<Attempt, StoreError> {
+        // One payment id belongs to one order, and a repeat writes the same item; it
+        // replaces a dispute held for the payment only when this write records it.
+        let mut txn = Put::builder()
             .table_name(&self.table)
             .set_item(Some(codec::txn_item(
                 order.channel,
                 &payment.provider_txn_id,
                 &order.id,
-            )))
-            .build()
-            .map_err(building("build Put"))?;
+            )));
+        txn = match guard {
+            TxnGuard::Overwrite => txn,
+            TxnGuard::NoHold => {
+                txn.condition_expression(format!("attribute_not_exists({HELD_DISPUTE})"))
+            }
+            TxnGuard::Hold(d) => txn
+                .condition_expression(format!("{HELD_DISPUTE} = :held"))
+                .expression_attribute_values(":held", s(d.as_str())),
+        };
+        let txn = txn.build().map_err(building("build Put"))?;
         let mut tx = self
             .client
             .transact_write_items()
@@ -260,11 +404,19 @@ impl Store {
             tx = tx.transact_items(TransactWriteItem::builder().put(record).build());
         }
         match tx.send().await {
-            Ok(_) => Ok(done),
+            Ok(_) => Ok(Attempt::Done(done)),
             Err(e)
                 if e.as_service_error()
                     .is_some_and(|e| e.is_transaction_canceled_exception()) =>
             {
+                if guard != TxnGuard::Overwrite
+                    && let Some(held) = self
+                        .held_dispute(order.channel, &payment.provider_txn_id)
+                        .await?
+                    && guard != TxnGuard::Hold(held)
+                {
+                    return Ok(Attempt::Held(held));
+                }
                 let current = self
                     .get_order(&order.id)
                     .await?
@@ -274,9 +426,9 @@ impl Store {
                     .pay(payment, retry_token, now)
                     .map_err(StoreError::Transition)?
                 {
-                    PayOutcome::AlreadyPaid => Ok(Paid::Already {
+                    PayOutcome::AlreadyPaid => Ok(Attempt::Done(Paid::Already {
                         order: Box::new(current),
-                    }),
+                    })),
                     PayOutcome::Paid(_) | PayOutcome::AlreadyRefunded(_) => {
                         Err(StoreError::Contention(order.id.clone()))
                     }
@@ -296,7 +448,7 @@ impl Store {
         payment: &Payment,
         event: Option<(ChannelKind, &str)>,
         now: OffsetDateTime,
-    ) -> Result<Paid, StoreError> {
+    ) -> Result<Attempt, StoreError> {
         let update = Update::builder()
             .table_name(&self.table)
             .set_key(Some(codec::order_key(&order.id)))
@@ -319,7 +471,7 @@ impl Store {
             order,
             items,
             payment,
-            event,
+            (event, TxnGuard::Overwrite),
             now,
             done,
             "TransactWriteItems(pay after refund)",

@@ -689,6 +689,73 @@ async fn a_dispute_suspends_the_links_and_a_won_one_restores_them() {
     assert!(g.suspended && g.usable(now()).is_err());
 }
 
+/// Waits until the stand-in's webhook `kind` about `session` was acknowledged.
+async fn acknowledged(shop: &LocalShop, kind: &str, session: &str) {
+    for _ in 0..200 {
+        let done = shop
+            .app
+            .stripe
+            .deliveries
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|(k, about, _)| k == kind && about == session);
+        if done {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("{kind} about {session} was never acknowledged");
+}
+
+/// A dispute in any order (issue 34): the dispute's webhook arrives before the payment
+/// is recorded (the payment's own webhook was lost). It is kept for the payment, which
+/// records it: the order is paid with the dispute open and its link suspended from the
+/// start, never live. Lost, the sale counts as given back, not as a sale.
+#[tokio::test]
+async fn a_dispute_before_its_payment_keeps_the_links_off_from_the_start() {
+    let shop = local("stripe-dispute-first-keys").await;
+    let email = unique_email("dispute-first");
+    let (id, session) = checkout(&shop, &email).await;
+    pay(&shop, &session, "card=4242424242424242&lose_webhook=1").await;
+    shop.app.stripe.dispute(&session, "needs_response");
+    acknowledged(&shop, "charge.dispute.created", &session).await;
+    let o = order(&shop, &id).await;
+    assert_eq!((o.status, o.dispute), (OrderStatus::Pending, None));
+
+    // Reconcile finds the session paid and records the payment, with its dispute.
+    let run = reconcile_at(
+        &shop,
+        now() + kiosk::reconcile::GRACE + time::Duration::seconds(5),
+    )
+    .await;
+    assert!(run.fulfilled >= 1, "{run:?}");
+    let o = order(&shop, &id).await;
+    assert_eq!(
+        (o.status, o.dispute),
+        (OrderStatus::Paid, Some(kiosk::order::Dispute::Open))
+    );
+    let token = o.grant_token.clone().unwrap();
+    let g = shop.app.store.get_grant(&token).await.unwrap().unwrap();
+    assert!(
+        g.suspended && g.usable(now()).is_err(),
+        "suspended from the start"
+    );
+    let link = format!("{}/download/{}", shop.base, token.expose());
+    let r = shop.http.get(&link).send().await.unwrap();
+    assert_eq!(r.status(), 410);
+    assert!(r.text().await.unwrap().contains("disputed"));
+
+    // Lost: the links stay off, and the reports count it as given back.
+    shop.app.stripe.dispute(&session, "lost");
+    acknowledged(&shop, "charge.dispute.closed", &session).await;
+    let o = order(&shop, &id).await;
+    assert_eq!(o.dispute, Some(kiosk::order::Dispute::Lost));
+    let p = kiosk::sales::paid(&o).unwrap();
+    assert_eq!(p.outcome, kiosk::sales::Outcome::Reversed);
+    assert_eq!((p.net.minor(), p.given_back.minor()), (0, o.amount.minor()));
+}
+
 #[tokio::test]
 async fn a_session_completed_unpaid_is_neither_expired_nor_an_error() {
     let shop = local("stripe-delayed-keys").await;

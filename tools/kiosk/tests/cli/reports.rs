@@ -243,7 +243,7 @@ async fn reports_read_only_the_orders_of_the_asked_range() {
 }
 
 /// One rule for every report (issue 34): orders paid on another day than made, a partial
-/// and a full refund, mixed-case sources and a yen product. `kiosk sales`, `kiosk
+/// and a full refund, a lost dispute, mixed-case sources and a yen product. `kiosk sales`, `kiosk
 /// funnel` and `kiosk report --html` print the same totals, and revenue per visitor in
 /// yen is in yen (2 × 500 JPY over 10 visitors is 100 JPY, not 1.00).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -270,6 +270,10 @@ async fn sales_funnel_and_report_agree_on_every_total() {
     // Refunded in full: no sale, 9.00 given back.
     let (whole, _) = paid_order(&w, &book, &w.buyer(3), day1, src(Some("NEWSLETTER"), None)).await;
     rewrite_order(&w.t.store, &whole.refund(day1).unwrap()).await;
+    // A card dispute lost: no sale, 9.00 given back.
+    let (mut disputed, _) = paid_order(&w, &book, &w.buyer(6), day1, src(None, None)).await;
+    disputed.dispute = Some(kiosk::order::Dispute::Lost);
+    rewrite_order(&w.t.store, &disputed).await;
     for i in 4..6 {
         paid_order(
             &w,
@@ -311,7 +315,7 @@ async fn sales_funnel_and_report_agree_on_every_total() {
         "product,tokyo,JPY,2,1000",
         "source,newsletter,CNY,2,16.00",
         "source,blog.example,JPY,2,1000",
-        "refunds,book,CNY,2,11.00",
+        "refunds,book,CNY,3,20.00",
     ] {
         assert!(csv.contains(want), "{want} in\n{csv}");
     }
@@ -338,7 +342,7 @@ async fn sales_funnel_and_report_agree_on_every_total() {
     // label, visitors, checkouts, converted, paid, downloaded, revenue, per visitor, refunds
     assert_eq!(
         row("book", "all"),
-        ["all", "0", "3", "2", "2", "0", "16.00", "CNY", "-", "2"]
+        ["all", "0", "4", "2", "2", "0", "16.00", "CNY", "-", "3"]
     );
     assert_eq!(
         row("book", "from newsletter"),
@@ -382,7 +386,7 @@ async fn sales_funnel_and_report_agree_on_every_total() {
     let page = std::fs::read_to_string(&html).unwrap();
     let _ = std::fs::remove_file(&html);
     for want in [
-        "Revenue 16.00 CNY (net of refunds); refunds 2.",
+        "Revenue 16.00 CNY (net of refunds); refunds 3.",
         "Revenue 1000 JPY (net of refunds), 100 JPY per visitor; refunds 0.",
         "2026-11-11: 4 sold, 16.00 CNY + 1000 JPY",
     ] {
