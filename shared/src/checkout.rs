@@ -381,28 +381,27 @@ impl Checkout {
         now: OffsetDateTime,
     ) -> Result<Started, CheckoutError> {
         let kind = req.channel.unwrap_or(self.channels.default);
-        // Counted before any other read or write, so a script cannot fill the table (and
-        // the provider) with sessions and pending orders that starve reconcile.
+        // Counted before anything is written or sent, so a script cannot fill the table
+        // (and the provider) with sessions and pending orders that starve reconcile. The
+        // product is read together with the count (one round trip for both, the order's
+        // write the second): a refused request costs one small read more.
         let tag = self.store.network_tag(&req.network, now).await?;
-        if !self
-            .store
-            .count_from_network(
+        let (allowed, product) = tokio::try_join!(
+            self.store.count_from_network(
                 crate::net::NetworkCounter::Checkout,
                 &tag,
                 self.config.checkouts_per_network_hour,
                 CHECKOUT_WINDOW,
                 now,
-            )
-            .await?
-        {
+            ),
+            self.store.get_product(&req.product_id),
+        )?;
+        if !allowed {
             tracing::warn!(network = %tag, "checkout: network over its hourly limit");
             return Err(CheckoutError::TooMany);
         }
-        let product = self
-            .store
-            .get_product(&req.product_id)
-            .await?
-            .ok_or_else(|| CheckoutError::UnknownProduct(req.product_id.clone()))?;
+        let product =
+            product.ok_or_else(|| CheckoutError::UnknownProduct(req.product_id.clone()))?;
         let code_text = req.code.as_deref().map(str::trim).filter(|c| !c.is_empty());
         // Not trimmed: " 9" is refused like any amount that is not plainly written.
         let amount = req.amount.as_deref().filter(|a| !a.is_empty());

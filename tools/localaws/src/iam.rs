@@ -242,6 +242,55 @@ pub struct Recorded {
     pub method: String,
     #[serde(default)]
     pub path: String,
+    /// When it reached the emulator (before waiting for its lock) and when it was
+    /// answered, in seconds on the emulator's clock.
+    #[serde(default)]
+    pub arrived: f64,
+    #[serde(default)]
+    pub answered: f64,
+}
+
+impl Recorded {
+    /// The operation, as a log reads it: `DynamoDB_20120810.GetItem` → `GetItem`, SES's
+    /// query protocol by its `Action`, SES v2 by method and path.
+    pub fn operation(&self) -> String {
+        if let Some((_, op)) = self.target.rsplit_once('.') {
+            return op.to_owned();
+        }
+        if let Some(action) = self
+            .body
+            .split('&')
+            .find_map(|kv| kv.strip_prefix("Action="))
+        {
+            return action.to_owned();
+        }
+        format!("{} {}", self.method, self.path)
+    }
+
+    /// Whether it is a DynamoDB call.
+    pub fn is_dynamodb(&self) -> bool {
+        self.target.starts_with("DynamoDB_")
+    }
+}
+
+/// How many calls of `calls` were made one after another: a call that reached the
+/// emulator before the calls in flight were answered went out together with them (the
+/// emulator's lock makes it wait, but the caller did not). The latency a request pays
+/// is about this many round trips.
+pub fn sequential_steps(calls: &[&Recorded]) -> usize {
+    let mut sorted: Vec<&&Recorded> = calls.iter().collect();
+    sorted.sort_by(|a, b| a.arrived.total_cmp(&b.arrived));
+    let mut steps = 0;
+    let mut in_flight_until = f64::NEG_INFINITY;
+    for c in sorted {
+        if c.arrived >= in_flight_until {
+            steps += 1;
+            in_flight_until = c.answered;
+        } else {
+            in_flight_until = in_flight_until.max(c.answered);
+        }
+    }
+    steps
 }
 
 /// Where the emulator answers the requests an app id made.
@@ -501,6 +550,33 @@ fn dynamodb(op: &str, body: &Json) -> Result<Vec<Request>> {
 
 #[cfg(test)]
 mod tests {
+    fn call(target: &str, arrived: f64, answered: f64) -> Recorded {
+        Recorded {
+            target: target.into(),
+            body: String::new(),
+            method: "POST".into(),
+            path: "/".into(),
+            arrived,
+            answered,
+        }
+    }
+
+    #[test]
+    fn calls_made_together_are_one_step() {
+        let a = call("DynamoDB_20120810.UpdateItem", 0.0, 1.0);
+        // Sent while `a` was in flight (it waited for the emulator's lock).
+        let b = call("DynamoDB_20120810.GetItem", 0.1, 2.0);
+        // Sent after both were answered.
+        let c = call("DynamoDB_20120810.TransactWriteItems", 2.1, 3.0);
+        assert_eq!(sequential_steps(&[&a, &b, &c]), 2);
+        assert_eq!(sequential_steps(&[&c, &a]), 2);
+        let d = call("DynamoDB_20120810.GetItem", 1.5, 1.6);
+        assert_eq!(sequential_steps(&[&a, &d, &c]), 3, "after a, before c");
+        assert_eq!(sequential_steps(&[]), 0);
+        assert_eq!(a.operation(), "UpdateItem");
+        assert!(a.is_dynamodb());
+    }
+
     use super::*;
 
     #[test]
