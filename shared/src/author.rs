@@ -123,11 +123,6 @@ impl Author {
         self.store.codes().await
     }
 
-    /// Add a code; `false` if the name is taken.
-    pub async fn add_code(&self, code: &crate::pricing::Code) -> Result<bool, StoreError> {
-        self.store.create_code(code).await
-    }
-
     /// Stop a code working; `false` if there is no such code.
     pub async fn disable_code(&self, name: &crate::pricing::CodeName) -> Result<bool, StoreError> {
         self.store.disable_code(name).await

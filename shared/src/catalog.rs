@@ -228,6 +228,40 @@ impl From<StoreError> for CatalogError {
     }
 }
 
+/// Why `kiosk code add` made no code.
+#[derive(Debug, thiserror::Error)]
+pub enum CodeAddError {
+    #[error(transparent)]
+    Invalid(#[from] crate::pricing::CodeError),
+    #[error("no product {0}")]
+    NoProduct(ProductId),
+    #[error("code {0} exists already (codes are case-insensitive)")]
+    Exists(crate::pricing::CodeName),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl Author {
+    /// `kiosk code add`: a code valid by its rules ([`crate::pricing::Code::new`]), for
+    /// products that exist, under a name not taken; written once.
+    pub async fn add_code(
+        &self,
+        spec: crate::pricing::NewCode,
+        now: OffsetDateTime,
+    ) -> Result<crate::pricing::Code, CodeAddError> {
+        let code = crate::pricing::Code::new(spec, now)?;
+        for p in code.products() {
+            if self.store.get_product(p).await?.is_none() {
+                return Err(CodeAddError::NoProduct(p.clone()));
+            }
+        }
+        if !self.store.create_code(&code).await? {
+            return Err(CodeAddError::Exists(code.name().clone()));
+        }
+        Ok(code)
+    }
+}
+
 /// What a code brought in (`kiosk code list`): its sales and their net revenue per
 /// currency, by [`crate::sales`]'s rule (the reports count the same).
 pub type CodeStats = crate::sales::Totals;

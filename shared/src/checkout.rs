@@ -260,7 +260,8 @@ impl Checkout {
         now: OffsetDateTime,
     ) -> Result<crate::pricing::Quote, CheckoutError> {
         let name = crate::pricing::CodeName::parse(raw.trim());
-        let miss = || crate::pricing::PriceError::UnknownCode(raw.chars().take(32).collect());
+        let miss =
+            || crate::pricing::PriceError::UnknownCode(crate::pricing::CodeName::as_typed(raw));
         self.count_code_miss(network, now, async {
             let code = match &name {
                 Some(n) => self.store.get_code(n).await?,
@@ -406,20 +407,11 @@ impl Checkout {
         // Not trimmed: " 9" is refused like any amount that is not plainly written.
         let amount = req.amount.as_deref().filter(|a| !a.is_empty());
         let mut quote = match code_text {
-            // Refused before any lookup: codes never apply to these products.
-            Some(_) if product.pay_what_you_want().is_some() => {
-                return Err(crate::pricing::PriceError::CodeWithPayWhatYouWant.into());
+            Some(text) => {
+                // Refused before any lookup where codes never apply (crate::pricing).
+                crate::pricing::code_request(&product, amount)?;
+                self.try_code(&product, text, &req.network, now).await?
             }
-            Some(_) if product.price().is_zero() => {
-                return Err(crate::pricing::PriceError::CodeOnFreeProduct.into());
-            }
-            Some(_) if amount.is_some() => {
-                return Err(crate::pricing::PriceError::FixedPrice {
-                    price: product.price(),
-                }
-                .into());
-            }
-            Some(text) => self.try_code(&product, text, &req.network, now).await?,
             None => crate::pricing::quote(&product, amount, None, None, now)?,
         };
         let currency = quote.amount.currency();

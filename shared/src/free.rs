@@ -109,9 +109,9 @@ pub fn could_be_free(product: &Product, order: &Order, code: Option<&Code>) -> b
     }
     match (order.code.as_ref(), code) {
         (Some(name), Some(c)) => {
-            c.name == *name
-                && (c.products.is_empty() || c.products.contains(product.id()))
-                && match c.discount {
+            c.name() == name
+                && c.covers(product.id())
+                && match c.discount() {
                     Discount::Percent(p) => p >= 100,
                     Discount::Off(off) => {
                         off.currency() == product.price().currency()

@@ -28,8 +28,11 @@ use crate::product::Product;
 pub struct CodeName(String);
 
 impl CodeName {
+    /// The longest name, in characters.
+    pub const MAX_LEN: usize = 32;
+
     pub fn parse(raw: &str) -> Option<CodeName> {
-        let ok = (1..=32).contains(&raw.len())
+        let ok = (1..=Self::MAX_LEN).contains(&raw.len())
             && raw
                 .bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
@@ -38,6 +41,12 @@ impl CodeName {
 
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+
+    /// What a buyer typed, as far as it can be a name: trimmed and cut to
+    /// [`Self::MAX_LEN`] characters (shown back on the buy page, never parsed).
+    pub fn as_typed(raw: &str) -> String {
+        raw.trim().chars().take(Self::MAX_LEN).collect()
     }
 
     /// A code no one can guess (`kiosk code add --random`): 16 characters of a
@@ -84,22 +93,156 @@ impl fmt::Display for Discount {
     }
 }
 
-/// A discount code as the author made it and as it stands.
+/// A discount code as the author made it and as it stands: valid by construction
+/// ([`Code::new`] enforces the rules; the store reads back only what it wrote).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Code {
-    pub name: CodeName,
-    pub discount: Discount,
+    name: CodeName,
+    discount: Discount,
     /// The products it applies to; empty: every product.
-    pub products: Vec<ProductId>,
+    products: Vec<ProductId>,
     /// How many orders may use it; `None`: no limit.
-    pub max_uses: Option<u32>,
+    max_uses: Option<u32>,
     /// Uses reserved: one per order written with it, given back when that order expires
     /// unpaid, kept when it is refunded.
-    pub uses: u32,
+    uses: u32,
     /// It works until this moment (`--expires 2026-12-31`: the end of that day, UTC).
+    expires_at: Option<OffsetDateTime>,
+    disabled: bool,
+    created_at: OffsetDateTime,
+}
+
+/// What the author asks for (`kiosk code add`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewCode {
+    pub name: CodeName,
+    pub discount: Discount,
+    /// Empty: every product.
+    pub products: Vec<ProductId>,
+    pub max_uses: Option<u32>,
     pub expires_at: Option<OffsetDateTime>,
-    pub disabled: bool,
-    pub created_at: OffsetDateTime,
+}
+
+/// Why a code cannot be made, in the author's words.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CodeError {
+    #[error("--percent {0}: give 1 to 100")]
+    Percent(u8),
+    #[error("--off: give an amount above zero")]
+    ZeroOff,
+    #[error("--max-uses 0: a code nobody can use; give 1 or more")]
+    NoUses,
+    #[error("--expires is in the past")]
+    Expired,
+}
+
+impl Code {
+    /// A new code, unused and enabled, made `now`: a percentage of 1 to 100, an amount
+    /// off above zero, at least one use, an end in the future.
+    pub fn new(spec: NewCode, now: OffsetDateTime) -> Result<Code, CodeError> {
+        match spec.discount {
+            Discount::Percent(p) if !(1..=100).contains(&p) => return Err(CodeError::Percent(p)),
+            Discount::Off(m) if m.is_zero() => return Err(CodeError::ZeroOff),
+            _ => {}
+        }
+        if spec.max_uses == Some(0) {
+            return Err(CodeError::NoUses);
+        }
+        if spec.expires_at.is_some_and(|e| e <= now) {
+            return Err(CodeError::Expired);
+        }
+        Ok(Code {
+            name: spec.name,
+            discount: spec.discount,
+            products: spec.products,
+            max_uses: spec.max_uses,
+            uses: 0,
+            expires_at: spec.expires_at,
+            disabled: false,
+            created_at: now,
+        })
+    }
+
+    /// A code as the store holds it (its rules were checked when it was made).
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn stored(
+        name: CodeName,
+        discount: Discount,
+        products: Vec<ProductId>,
+        max_uses: Option<u32>,
+        uses: u32,
+        expires_at: Option<OffsetDateTime>,
+        disabled: bool,
+        created_at: OffsetDateTime,
+    ) -> Code {
+        Code {
+            name,
+            discount,
+            products,
+            max_uses,
+            uses,
+            expires_at,
+            disabled,
+            created_at,
+        }
+    }
+
+    pub fn name(&self) -> &CodeName {
+        &self.name
+    }
+    pub fn discount(&self) -> Discount {
+        self.discount
+    }
+    /// The products it applies to; empty: every product.
+    pub fn products(&self) -> &[ProductId] {
+        &self.products
+    }
+    pub fn max_uses(&self) -> Option<u32> {
+        self.max_uses
+    }
+    pub fn uses(&self) -> u32 {
+        self.uses
+    }
+    pub fn expires_at(&self) -> Option<OffsetDateTime> {
+        self.expires_at
+    }
+    pub fn disabled(&self) -> bool {
+        self.disabled
+    }
+    pub fn created_at(&self) -> OffsetDateTime {
+        self.created_at
+    }
+
+    /// Whether it names `product` (or every product).
+    pub fn covers(&self, product: &ProductId) -> bool {
+        self.products.is_empty() || self.products.contains(product)
+    }
+}
+
+/// Whether `product` takes a discount code: never one priced 0 (already free) or one
+/// whose buyer names the price (pay what you want). The buy page offers a code field
+/// only where this says so, and checkout refuses a code elsewhere before any lookup.
+pub fn offers_codes(product: &Product) -> Result<(), PriceError> {
+    if product.pay_what_you_want().is_some() {
+        return Err(PriceError::CodeWithPayWhatYouWant);
+    }
+    if product.price().is_zero() {
+        return Err(PriceError::CodeOnFreeProduct);
+    }
+    Ok(())
+}
+
+/// Whether a request naming a code may use one on `product`: the product must offer
+/// codes ([`offers_codes`]) and the buyer must not have named an amount too. Checked
+/// before any lookup, by [`quote`] and by checkout alike.
+pub fn code_request(product: &Product, chosen: Option<&str>) -> Result<(), PriceError> {
+    offers_codes(product)?;
+    if chosen.is_some() {
+        return Err(PriceError::FixedPrice {
+            price: product.price(),
+        });
+    }
+    Ok(())
 }
 
 /// Why a price could not be made; each says what the buyer can do, and none reveals
@@ -195,7 +338,7 @@ impl Code {
         now: OffsetDateTime,
     ) -> Result<Money, PriceError> {
         self.check(now)?;
-        if !self.products.is_empty() && !self.products.contains(product) {
+        if !self.covers(product) {
             return Err(PriceError::NotForProduct(self.name.clone()));
         }
         let minor = match self.discount {
@@ -227,12 +370,7 @@ pub fn quote(
 ) -> Result<Quote, PriceError> {
     let list = product.price();
     if let Some(name) = code_name {
-        if product.pay_what_you_want().is_some() {
-            return Err(PriceError::CodeWithPayWhatYouWant);
-        }
-        if list.is_zero() {
-            return Err(PriceError::CodeOnFreeProduct);
-        }
+        code_request(product, chosen)?;
         let code = code.ok_or_else(|| PriceError::UnknownCode(name.to_string()))?;
         return Ok(Quote {
             list,
@@ -326,16 +464,51 @@ mod tests {
     }
 
     fn code(discount: Discount) -> Code {
-        Code {
-            name: CodeName::parse("launch").unwrap(),
+        Code::new(
+            NewCode {
+                name: CodeName::parse("launch").unwrap(),
+                discount,
+                products: vec![],
+                max_uses: Some(5),
+                expires_at: Some(datetime!(2026-12-31 23:59:59.999 UTC)),
+            },
+            NOW,
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn a_code_is_valid_by_construction() {
+        let spec = |discount, max_uses, expires_at| NewCode {
+            name: CodeName::parse("x").unwrap(),
             discount,
             products: vec![],
-            max_uses: Some(5),
-            uses: 0,
-            expires_at: Some(datetime!(2026-12-31 23:59:59.999 UTC)),
-            disabled: false,
-            created_at: NOW,
+            max_uses,
+            expires_at,
+        };
+        let later = Some(NOW + time::Duration::days(1));
+        assert!(Code::new(spec(Discount::Percent(1), None, None), NOW).is_ok());
+        assert!(Code::new(spec(Discount::Percent(100), Some(1), later), NOW).is_ok());
+        for (bad, why) in [
+            (
+                spec(Discount::Percent(0), None, None),
+                CodeError::Percent(0),
+            ),
+            (
+                spec(Discount::Percent(101), None, None),
+                CodeError::Percent(101),
+            ),
+            (spec(Discount::Off(cny(0)), None, None), CodeError::ZeroOff),
+            (spec(Discount::Percent(5), Some(0), None), CodeError::NoUses),
+            (
+                spec(Discount::Percent(5), None, Some(NOW)),
+                CodeError::Expired,
+            ),
+        ] {
+            assert_eq!(Code::new(bad, NOW), Err(why));
         }
+        let c = Code::new(spec(Discount::Percent(5), None, None), NOW).unwrap();
+        assert_eq!((c.uses(), c.disabled(), c.created_at()), (0, false, NOW));
     }
 
     #[test]

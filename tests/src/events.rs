@@ -150,16 +150,17 @@ pub fn headline_test() -> kiosk::abtest::AbTest {
 }
 
 pub fn launch_code() -> kiosk::pricing::Code {
-    kiosk::pricing::Code {
-        name: kiosk::pricing::CodeName::parse(CODE).unwrap_or_else(|| unreachable!()),
-        discount: kiosk::pricing::Discount::Percent(20),
-        products: Vec::new(),
-        max_uses: Some(1),
-        uses: 0,
-        expires_at: None,
-        disabled: false,
-        created_at: crate::now(),
-    }
+    kiosk::pricing::Code::new(
+        kiosk::pricing::NewCode {
+            name: kiosk::pricing::CodeName::parse(CODE).unwrap_or_else(|| unreachable!()),
+            discount: kiosk::pricing::Discount::Percent(20),
+            products: Vec::new(),
+            max_uses: Some(1),
+            expires_at: None,
+        },
+        crate::now(),
+    )
+    .unwrap_or_else(|_| unreachable!("a valid code"))
 }
 
 /// A shop on the emulator in the state the events are about.

@@ -384,16 +384,51 @@ pub fn sample_code(
     discount: kiosk::pricing::Discount,
     max_uses: Option<u32>,
 ) -> kiosk::pricing::Code {
-    kiosk::pricing::Code {
-        name: kiosk::pricing::CodeName::parse(name).expect("a code name"),
-        discount,
-        products: Vec::new(),
-        max_uses,
-        uses: 0,
-        expires_at: None,
-        disabled: false,
-        created_at: now(),
+    kiosk::pricing::Code::new(
+        kiosk::pricing::NewCode {
+            name: kiosk::pricing::CodeName::parse(name).expect("a code name"),
+            discount,
+            products: Vec::new(),
+            max_uses,
+            expires_at: None,
+        },
+        now(),
+    )
+    .expect("a valid code")
+}
+
+/// Three codes no buyer can use on `rust-book`: `OLD` (ended a second ago), `OFF`
+/// (disabled by the author) and `OTHER` (for `other-book` only), written to `store`.
+pub async fn unusable_codes(store: &kiosk::store::Store) -> [kiosk::pricing::Code; 3] {
+    use kiosk::ProductId;
+    use kiosk::pricing::{Code, CodeName, Discount, NewCode};
+    let spec = |name: &str, products: Vec<ProductId>, expires_at| NewCode {
+        name: CodeName::parse(name).expect("a code name"),
+        discount: Discount::Percent(10),
+        products,
+        max_uses: None,
+        expires_at,
+    };
+    let old = Code::new(
+        spec("OLD", vec![], Some(now() - time::Duration::seconds(1))),
+        now() - time::Duration::days(1),
+    )
+    .expect("a valid code");
+    let off = sample_code("OFF", Discount::Percent(10), None);
+    let other = Code::new(
+        spec(
+            "OTHER",
+            vec![ProductId::parse("other-book").expect("an id")],
+            None,
+        ),
+        now(),
+    )
+    .expect("a valid code");
+    for c in [&old, &off, &other] {
+        assert!(store.create_code(c).await.expect("create code"));
     }
+    assert!(store.disable_code(off.name()).await.expect("disable"));
+    [old, off, other]
 }
 
 /// A checkout form for `product` by `email`, with `extra` fields (encoded as a browser

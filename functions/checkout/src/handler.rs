@@ -485,11 +485,11 @@ async fn buy_page(shop: &Checkout, req: &Request, id: &str, now: OffsetDateTime)
     // why it cannot be used; the checkout decides again when the form is sent.
     let code_text = query
         .get("code")
-        .map(|c| c.trim().chars().take(32).collect::<String>())
+        .map(|c| kiosk::pricing::CodeName::as_typed(c))
         .unwrap_or_default();
     let mut applied = None;
     let mut problem = None;
-    let offer_code = product.pay_what_you_want().is_none() && !product.price().is_zero();
+    let offer_code = kiosk::pricing::offers_codes(product).is_ok();
     let mut code_value = code_text.as_str();
     if offer_code && !code_text.is_empty() {
         let tried = kiosk_web::deadline(req)

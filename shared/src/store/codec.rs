@@ -360,12 +360,12 @@ pub fn code_key(name: &CodeName) -> Item {
 }
 
 pub fn code_item(c: &Code) -> Item {
-    let (percent, off) = match c.discount {
+    let (percent, off) = match c.discount() {
         Discount::Percent(p) => (Some(u64::from(p)), None),
         Discount::Off(m) => (None, Some(m)),
     };
-    let products: Vec<&str> = c.products.iter().map(ProductId::as_str).collect();
-    Builder::new(code_key(&c.name), "code")
+    let products: Vec<&str> = c.products().iter().map(ProductId::as_str).collect();
+    Builder::new(code_key(c.name()), "code")
         .opt_n("percent", percent)
         .opt_n("off_minor", off.map(Money::minor))
         .opt_s(attr::CURRENCY, off.map(|m| m.currency().code()))
@@ -375,11 +375,11 @@ pub fn code_item(c: &Code) -> Item {
                 .then(|| products.join(","))
                 .as_deref(),
         )
-        .opt_n(attr::MAX_USES, c.max_uses.map(u64::from))
-        .n(attr::USES, c.uses)
-        .opt_ts(attr::EXPIRES_AT, c.expires_at)
-        .bool(attr::DISABLED, c.disabled)
-        .ts(attr::CREATED_AT, c.created_at)
+        .opt_n(attr::MAX_USES, c.max_uses().map(u64::from))
+        .n(attr::USES, c.uses())
+        .opt_ts(attr::EXPIRES_AT, c.expires_at())
+        .bool(attr::DISABLED, c.disabled())
+        .ts(attr::CREATED_AT, c.created_at())
         .0
 }
 
@@ -401,16 +401,16 @@ pub fn code_from(item: &Item) -> Result<Code, StoreError> {
             .collect::<Result<_, _>>()?,
         None => Vec::new(),
     };
-    Ok(Code {
+    Ok(Code::stored(
         name,
         discount,
         products,
-        max_uses: r.opt_n(attr::MAX_USES)?,
-        uses: r.n(attr::USES)?,
-        expires_at: r.opt_ts(attr::EXPIRES_AT)?,
-        disabled: r.bool(attr::DISABLED)?,
-        created_at: r.ts(attr::CREATED_AT)?,
-    })
+        r.opt_n(attr::MAX_USES)?,
+        r.n(attr::USES)?,
+        r.opt_ts(attr::EXPIRES_AT)?,
+        r.bool(attr::DISABLED)?,
+        r.ts(attr::CREATED_AT)?,
+    ))
 }
 
 /// "Resend my links" rate limit for one address: no new mail before `until`.

@@ -362,7 +362,14 @@ async fn check_effect(
             ensure!(loc.contains("%22total_amount%22%3A%227.20%22"), "{loc}");
             let code =
                 kiosk::pricing::CodeName::parse(kiosk_e2e::events::CODE).context("code name")?;
-            let uses = stack.w.t.store.get_code(&code).await?.context("code")?.uses;
+            let uses = stack
+                .w
+                .t
+                .store
+                .get_code(&code)
+                .await?
+                .context("code")?
+                .uses();
             ensure!(uses == 1, "the code's one use is reserved: {uses}");
         }
         "checkout-free-foreign.json" => {

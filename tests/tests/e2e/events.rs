@@ -378,7 +378,7 @@ async fn each_event_gets_its_response() {
     let resp = checkout::handler::handle(&w.checkout, load("checkout-code.json"), now).await;
     assert_eq!(resp.status(), 303, "{}", body_string(&resp));
     let code = kiosk::pricing::CodeName::parse(CODE).unwrap();
-    assert_eq!(w.t.store.get_code(&code).await.unwrap().unwrap().uses, 1);
+    assert_eq!(w.t.store.get_code(&code).await.unwrap().unwrap().uses(), 1);
     // A free product: without the buy page's token (a form on another site), a page to
     // confirm and nothing mailed; with it, mailed, and the page shows no link.
     w.add_product(FREE_PRODUCT, "0.00").await;

@@ -145,16 +145,17 @@ pub fn sample_test(now: time::OffsetDateTime) -> kiosk::abtest::AbTest {
 /// The sample discount code: 20% off every product, no limit (the example site links to
 /// the book with `?code=LAUNCH`).
 pub fn sample_code(now: time::OffsetDateTime) -> kiosk::pricing::Code {
-    kiosk::pricing::Code {
-        name: kiosk::pricing::CodeName::parse("LAUNCH").unwrap_or_else(|| unreachable!()),
-        discount: kiosk::pricing::Discount::Percent(20),
-        products: Vec::new(),
-        max_uses: None,
-        uses: 0,
-        expires_at: None,
-        disabled: false,
-        created_at: now,
-    }
+    kiosk::pricing::Code::new(
+        kiosk::pricing::NewCode {
+            name: kiosk::pricing::CodeName::parse("LAUNCH").unwrap_or_else(|| unreachable!()),
+            discount: kiosk::pricing::Discount::Percent(20),
+            products: Vec::new(),
+            max_uses: None,
+            expires_at: None,
+        },
+        now,
+    )
+    .unwrap_or_else(|_| unreachable!("20% off is a valid code"))
 }
 
 /// Create what is missing; leave what exists (so orders survive a restart of `make dev`

@@ -66,7 +66,7 @@ async fn codes_are_made_listed_with_their_revenue_and_disabled() {
             .await
             .unwrap()
             .expect("the random code is stored");
-    assert_eq!(stored.max_uses, Some(1));
+    assert_eq!(stored.max_uses(), Some(1));
     fails(
         &k(&["code", "add", "NAMED", "--random", "--percent", "5"]),
         "cannot be used with",
@@ -158,7 +158,7 @@ async fn codes_are_made_listed_with_their_revenue_and_disabled() {
             .await
             .unwrap()
             .unwrap();
-    assert!(stored.disabled && stored.uses == 1);
+    assert!(stored.disabled() && stored.uses() == 1);
     assert!(ok(&k(&["code", "list"])).contains("LAUNCH           disabled"));
     fails(&k(&["code", "disable", "NOPE"]), "no code NOPE");
 }
