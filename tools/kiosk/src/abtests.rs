@@ -28,8 +28,10 @@ pub enum TestCommand {
         product: Option<String>,
     },
     /// Every test: variants, product, running or stopped.
+    #[command(after_help = "Example:\n  kiosk --stack shop test list")]
     List,
     /// Stop counting a test (its numbers stay in `kiosk funnel`).
+    #[command(after_help = "Example:\n  kiosk --stack shop test stop headline")]
     Stop {
         /// The test's name.
         name: String,

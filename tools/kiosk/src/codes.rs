@@ -18,8 +18,10 @@ pub enum CodeCommand {
     )]
     Add(AddArgs),
     /// Every code: its discount, uses, limits and the revenue of its paid orders.
+    #[command(after_help = "Example:\n  kiosk --stack shop code list")]
     List,
     /// Stop a code working for new orders (orders already made keep their price).
+    #[command(after_help = "Example:\n  kiosk --stack shop code disable LAUNCH")]
     Disable {
         /// The code.
         name: String,

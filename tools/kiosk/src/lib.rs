@@ -38,13 +38,22 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Add, change, list and show products.
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  kiosk --stack shop product add little-book --title \"The Little Book\" --price \"9.00 CNY\" --file book.pdf\n  kiosk --stack shop product list"
+    )]
     Product(products::ProductCommand),
     /// Make, list and disable discount codes.
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  kiosk --stack shop code add LAUNCH --percent 20 --max-uses 100\n  kiosk --stack shop code list"
+    )]
     Code(codes::CodeCommand),
     /// Register, list and stop the A/B tests the funnel counts.
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  kiosk --stack shop test add headline --variants a,b\n  kiosk --stack shop test list"
+    )]
     Test(abtests::TestCommand),
     /// Upload a new edition and mail every paying buyer a fresh link to it (resumable).
     Update(update::UpdateArgs),
@@ -67,6 +76,9 @@ pub enum Command {
     Refund(refund::RefundArgs),
     /// Show any page or mail a buyer sees, in any language, with sample data (no shop
     /// needed): `kiosk preview mail purchase --lang zh-CN`.
+    #[command(
+        after_help = "Examples:\n  kiosk preview list\n  kiosk preview page download --lang zh-CN > download.html\n  kiosk preview mail purchase --html"
+    )]
     Preview(preview::PreviewArgs),
 }
 

@@ -26,8 +26,10 @@ pub enum ProductCommand {
     )]
     Set(SetArgs),
     /// List every product.
+    #[command(after_help = "Example:\n  kiosk --stack shop product list")]
     List,
     /// Show one product: its file, edition and how many people bought it.
+    #[command(after_help = "Example:\n  kiosk --stack shop product show little-book")]
     Show {
         /// The product id.
         id: String,

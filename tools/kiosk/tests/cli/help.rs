@@ -52,4 +52,38 @@ fn help_names_every_command_with_examples() {
             assert!(text.contains(w), "{args:?} help lacks {w}:\n{text}");
         }
     }
+
+    // Every command and subcommand clap knows (so a new one cannot be missed): listed in
+    // its parent's help, and its own help gives an example.
+    use clap::CommandFactory;
+    fn walk(cmd: &clap::Command, path: Vec<String>, out: &mut Vec<Vec<String>>) {
+        for sub in cmd.get_subcommands().filter(|c| c.get_name() != "help") {
+            let mut p = path.clone();
+            p.push(sub.get_name().to_owned());
+            out.push(p.clone());
+            walk(sub, p, out);
+        }
+    }
+    let mut all = Vec::new();
+    walk(&kiosk_cli::Cli::command(), Vec::new(), &mut all);
+    assert!(all.len() >= 20, "{all:?}");
+    for path in &all {
+        let (name, parent) = path.split_last().unwrap();
+        let mut parent_args: Vec<&str> = parent.iter().map(String::as_str).collect();
+        parent_args.push("--help");
+        let listed = help(&parent_args);
+        assert!(
+            listed
+                .lines()
+                .any(|l| l.trim_start().starts_with(name.as_str())),
+            "{parent:?} --help does not list {name}:\n{listed}"
+        );
+        let mut args: Vec<&str> = path.iter().map(String::as_str).collect();
+        args.push("--help");
+        let own = help(&args);
+        assert!(
+            own.contains("Example"),
+            "{path:?} --help gives no example:\n{own}"
+        );
+    }
 }
