@@ -48,6 +48,8 @@ fmt:
 # The SAM template, checked by `sam validate --lint` (cfn-lint) from the project-local
 # .venv-sam; needs no AWS account.
 lint:
+	# Every library module is named in README.md's Layout (issue 34: the claim that drifted most).
+	python3 scripts/check-layout.py
 	scripts/venv.sh sam
 	SAM_CLI_TELEMETRY=0 .venv-sam/bin/sam validate --lint --template template.yaml --region us-east-1
 	# The same template as a shop on its own domain deploys it (the domain's resources

@@ -235,13 +235,21 @@ impl Config {
             name: "SENDER_EMAIL",
             reason: e.to_string(),
         })?;
+        let support_email = optional(env, "SUPPORT_EMAIL")
+            .map(|raw| {
+                Sender::parse(&raw).map_err(|e| ConfigError::Invalid {
+                    name: "SUPPORT_EMAIL",
+                    reason: e.to_string(),
+                })
+            })
+            .transpose()?;
         let c = CheckoutConfig::from(env)?;
         Ok(Config {
             table_name: c.table_name,
             files_bucket: required(env, "FILES_BUCKET")?,
             sender_email,
-            support_email: c.support_email,
-            mail_configuration_set: c.mail_configuration_set,
+            support_email,
+            mail_configuration_set: configuration_set(env, "MAIL_CONFIGURATION_SET")?,
             public_base_url: c.public_base_url,
             shop_url: c.shop_url,
             order_ttl: c.order_ttl,
@@ -271,9 +279,6 @@ impl Config {
             embed_origins: self.embed_origins.clone(),
             default_lang: self.default_lang,
             checkouts_per_network_hour: self.checkouts_per_network_hour,
-            sender_email: Some(self.sender_email.clone()),
-            support_email: self.support_email.clone(),
-            mail_configuration_set: self.mail_configuration_set.clone(),
             free: FreeLimits::default(),
             free_orders_queue_url: None,
         }
@@ -317,9 +322,10 @@ impl FreeLimits {
 }
 
 /// What the checkout function reads: where the shop lives and how checkouts behave. No
-/// bucket: checkout serves no file. The sender is optional: checkout mails only the
-/// link of a free product ([`crate::pricing`]), and without `SENDER_EMAIL` it refuses
-/// free claims instead.
+/// bucket and no sender: checkout serves no file and mails nothing (a free copy's link
+/// is mailed by reconcile, from the queue checkout puts the order on: [`crate::free`]),
+/// so it never reads `FILES_BUCKET`, `PRESIGN_SECONDS`, `SENDER_EMAIL`, `SUPPORT_EMAIL`
+/// or `MAIL_CONFIGURATION_SET`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CheckoutConfig {
     pub table_name: String,
@@ -336,12 +342,6 @@ pub struct CheckoutConfig {
     pub default_lang: Lang,
     /// See [`Config::checkouts_per_network_hour`].
     pub checkouts_per_network_hour: u32,
-    /// See [`Config::sender_email`]; `None`: free claims are refused.
-    pub sender_email: Option<Sender>,
-    /// See [`Config::support_email`].
-    pub support_email: Option<Sender>,
-    /// See [`Config::mail_configuration_set`].
-    pub mail_configuration_set: Option<String>,
     /// How many free copies are mailed, per network and shop-wide.
     pub free: FreeLimits,
     /// Where free orders go to be fulfilled (`FREE_ORDERS_QUEUE_URL`, the stack's
@@ -361,26 +361,7 @@ impl CheckoutConfig {
             Some(_) => origins(env, "EMBED_ORIGINS")?,
             None => origin_of(&shop_url).into_iter().collect(),
         };
-        let sender_email = optional(env, "SENDER_EMAIL")
-            .map(|raw| {
-                Sender::parse(&raw).map_err(|e| ConfigError::Invalid {
-                    name: "SENDER_EMAIL",
-                    reason: e.to_string(),
-                })
-            })
-            .transpose()?;
-        let support_email = optional(env, "SUPPORT_EMAIL")
-            .map(|raw| {
-                Sender::parse(&raw).map_err(|e| ConfigError::Invalid {
-                    name: "SUPPORT_EMAIL",
-                    reason: e.to_string(),
-                })
-            })
-            .transpose()?;
         Ok(CheckoutConfig {
-            sender_email,
-            support_email,
-            mail_configuration_set: configuration_set(env, "MAIL_CONFIGURATION_SET")?,
             table_name: required(env, "TABLE_NAME")?,
             public_base_url: base_url(env, "PUBLIC_BASE_URL")?,
             shop_url,
@@ -698,26 +679,19 @@ mod tests {
         );
     }
 
-    /// Checkout needs no bucket, and no sender but for free products' links: without
-    /// `SENDER_EMAIL` it starts, with free claims off.
+    /// Checkout needs no bucket and mails nothing: without `SENDER_EMAIL` and
+    /// `FILES_BUCKET`, and with a malformed `SUPPORT_EMAIL`, it reads the same.
     #[test]
-    fn checkout_reads_no_bucket_and_a_sender_only_if_set() {
+    fn checkout_reads_no_bucket_and_no_mail_settings() {
         let pairs: Vec<_> = BASE
             .iter()
             .copied()
             .filter(|(k, _)| !matches!(*k, "SENDER_EMAIL" | "FILES_BUCKET"))
+            .chain([("SUPPORT_EMAIL", "not an address")])
             .collect();
         let c = CheckoutConfig::from(&env(&pairs)).unwrap();
-        assert_eq!(c.sender_email, None);
         let full = Config::from(&env(BASE)).unwrap().checkout();
-        assert_eq!(
-            CheckoutConfig {
-                sender_email: full.sender_email.clone(),
-                ..c
-            },
-            full
-        );
-        assert!(full.sender_email.is_some());
+        assert_eq!(c, full);
         assert!(Config::from(&env(&pairs)).is_err());
     }
 
@@ -732,7 +706,6 @@ mod tests {
         );
         let c = Config::from(&env(&with(&[("SUPPORT_EMAIL", "help@example.com")]))).unwrap();
         assert_eq!(c.help().as_str(), "help@example.com");
-        assert_eq!(c.checkout().support_email, c.support_email);
         let err = Config::from(&env(&with(&[("SUPPORT_EMAIL", "not an address")]))).unwrap_err();
         assert!(err.to_string().contains("SUPPORT_EMAIL"), "{err}");
     }
@@ -751,10 +724,6 @@ mod tests {
         )])))
         .unwrap();
         assert_eq!(c.mail_configuration_set.as_deref(), Some("kiosk-prod_mail"));
-        assert_eq!(
-            c.checkout().mail_configuration_set,
-            c.mail_configuration_set
-        );
         let long: &'static str = "x".repeat(65).leak();
         for bad in ["kiosk mail", "kiosk/mail", long] {
             let err = Config::from(&env(&with(&[("MAIL_CONFIGURATION_SET", bad)]))).unwrap_err();

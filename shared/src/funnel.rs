@@ -9,7 +9,7 @@ use time::{Date, Duration, OffsetDateTime};
 
 use crate::ids::ProductId;
 use crate::net::{Network, NetworkCounter};
-use crate::store::{Store, StoreError};
+use crate::store::{Store, StoreError, ViewCell};
 use crate::visit::{self, DailySalt, Name, VariantSecret};
 
 /// Most products one beacon may name, tests it may carry, variants a test may have.
@@ -534,23 +534,17 @@ impl Store {
         let mut day = from;
         while day <= until {
             for c in self.views_of(day).await? {
-                let mut parts = c.row.splitn(4, '#');
-                let (Some("P"), Some(p), Some(kind), Some(rest)) =
-                    (parts.next(), parts.next(), parts.next(), parts.next())
-                else {
-                    continue;
-                };
-                if product.is_some_and(|want| want.as_str() != p) {
+                if product.is_some_and(|want| want.as_str() != c.cell.product()) {
                     continue;
                 }
-                match kind {
-                    "S" => {
+                match &c.cell {
+                    ViewCell::Source { product: p, source } => {
                         f.by_product
-                            .entry(p.to_owned())
+                            .entry(p.clone())
                             .or_default()
                             .add_counts(c.views, c.visitors);
                         f.by_source
-                            .entry((p.to_owned(), rest.to_owned()))
+                            .entry((p.clone(), source.clone()))
                             .or_default()
                             .add_counts(c.views, c.visitors);
                         f.by_day
@@ -558,17 +552,18 @@ impl Store {
                             .or_default()
                             .add_counts(c.views, c.visitors);
                     }
-                    "T" => {
-                        if let Some((test, variant)) = rest.split_once('#') {
-                            f.tests
-                                .entry((p.to_owned(), test.to_owned()))
-                                .or_default()
-                                .entry(variant.to_owned())
-                                .or_default()
-                                .add_counts(c.views, c.visitors);
-                        }
+                    ViewCell::Test {
+                        product: p,
+                        test,
+                        variant,
+                    } => {
+                        f.tests
+                            .entry((p.clone(), test.clone()))
+                            .or_default()
+                            .entry(variant.clone())
+                            .or_default()
+                            .add_counts(c.views, c.visitors);
                     }
-                    _ => {}
                 }
             }
             match day.next_day() {

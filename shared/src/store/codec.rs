@@ -347,6 +347,156 @@ pub fn txn_item(channel: ChannelKind, txn: &str, order: &OrderId) -> Item {
         .0
 }
 
+// The visitor funnel's items (in the visits table: `store/visits.rs` says what each
+// holds). Their keys are made and read here, like every other item's.
+
+/// The partition of the daily salts.
+pub const SALT_PK: &str = "SALT";
+
+/// `SALT` / `DAY#{day}`: one UTC day's salt.
+pub fn salt_key(day: time::Date) -> Item {
+    key(SALT_PK.to_owned(), &format!("DAY#{day}"))
+}
+
+/// The day of a salt's sort key (`DAY#{day}`).
+pub fn salt_day(sk: &str) -> Option<time::Date> {
+    let format = time::macros::format_description!("[year]-[month]-[day]");
+    time::Date::parse(sk.strip_prefix("DAY#")?, format).ok()
+}
+
+/// `SECRET` / `VARIANTS`: the stable secret A/B variants are chosen under.
+pub fn variant_secret_key() -> Item {
+    key("SECRET".to_owned(), "VARIANTS")
+}
+
+/// `VISIT#{day}#{visitor}` / `VISIT`: the products a visitor was counted for that day.
+pub fn visit_key(day: time::Date, visitor: &crate::visit::VisitorId) -> Item {
+    key(format!("VISIT#{day}#{}", visitor.as_str()), "VISIT")
+}
+
+/// `SOURCES#{day}` / `SOURCES`: the day's sources with a counter row of their own.
+pub fn sources_key(day: time::Date) -> Item {
+    key(format!("SOURCES#{day}"), "SOURCES")
+}
+
+/// A day's view-counter partitions: the unsharded one shops wrote before, then each
+/// shard's (`VIEWS#{day}#{shard}`).
+pub fn views_partitions(day: time::Date, shards: u8) -> Vec<String> {
+    std::iter::once(format!("VIEWS#{day}"))
+        .chain((0..shards).map(|i| format!("VIEWS#{day}#{i}")))
+        .collect()
+}
+
+/// A view-counter row: a source's (`S#{source}`) or a test's (`T#{test}`) in shard
+/// `shard` of `day`, whose attributes are `v:{cell}` and `u:{cell}`.
+pub fn views_key(day: time::Date, shard: u8, row: &ViewsRow<'_>) -> Item {
+    let sk = match row {
+        ViewsRow::Source(source) => format!("S#{source}"),
+        ViewsRow::Test(test) => format!("T#{test}"),
+    };
+    key(format!("VIEWS#{day}#{shard}"), &sk)
+}
+
+/// Which counter row a page view raises.
+#[derive(Debug, Clone, Copy)]
+pub enum ViewsRow<'a> {
+    Source(&'a str),
+    Test(&'a str),
+}
+
+/// A source row's cell is the product; a test row's, `{product}:{variant}`.
+pub fn test_cell(product: &crate::ids::ProductId, variant: &crate::visit::Name) -> String {
+    format!("{product}:{variant}")
+}
+
+/// A cell's two counters on its row: views (`v:{cell}`) and new visitors (`u:{cell}`).
+pub fn view_attrs(cell: &str) -> (String, String) {
+    (format!("v:{cell}"), format!("u:{cell}"))
+}
+
+/// One counted cell of a day, as the funnel reads it.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum ViewCell {
+    /// Views of `product` from `source`.
+    Source { product: String, source: String },
+    /// Views of `product` that showed `variant` of `test`.
+    Test {
+        product: String,
+        test: String,
+        variant: String,
+    },
+}
+
+impl ViewCell {
+    /// The cell an attribute (`v:{cell}` or `u:{cell}`: `true` for views) of row `sk`
+    /// counts; `None` for anything else. Rows written before the counters were sharded
+    /// are `P#{product}#S#{source}` and `P#{product}#T#{test}#{variant}` themselves
+    /// ([`ViewCell::legacy`]).
+    pub fn of_attribute(sk: &str, attr: &str) -> Option<(ViewCell, bool)> {
+        let (is_views, cell) = match attr.split_once(':')? {
+            ("v", cell) => (true, cell),
+            ("u", cell) => (false, cell),
+            _ => return None,
+        };
+        let cell = if let Some(source) = sk.strip_prefix("S#") {
+            ViewCell::Source {
+                product: cell.to_owned(),
+                source: source.to_owned(),
+            }
+        } else if let Some(test) = sk.strip_prefix("T#") {
+            let (product, variant) = cell.split_once(':')?;
+            ViewCell::Test {
+                product: product.to_owned(),
+                test: test.to_owned(),
+                variant: variant.to_owned(),
+            }
+        } else {
+            return None;
+        };
+        Some((cell, is_views))
+    }
+
+    /// The cell of an unsharded row (`sk` = `P#…`), if it is one.
+    pub fn legacy(sk: &str) -> Option<ViewCell> {
+        let mut parts = sk.splitn(4, '#');
+        match (parts.next()?, parts.next()?, parts.next()?, parts.next()?) {
+            ("P", product, "S", source) => Some(ViewCell::Source {
+                product: product.to_owned(),
+                source: source.to_owned(),
+            }),
+            ("P", product, "T", rest) => {
+                let (test, variant) = rest.split_once('#')?;
+                Some(ViewCell::Test {
+                    product: product.to_owned(),
+                    test: test.to_owned(),
+                    variant: variant.to_owned(),
+                })
+            }
+            _ => None,
+        }
+    }
+
+    pub fn product(&self) -> &str {
+        match self {
+            ViewCell::Source { product, .. } | ViewCell::Test { product, .. } => product,
+        }
+    }
+}
+
+impl std::fmt::Display for ViewCell {
+    /// `P#{product}#S#{source}` or `P#{product}#T#{test}#{variant}`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ViewCell::Source { product, source } => write!(f, "P#{product}#S#{source}"),
+            ViewCell::Test {
+                product,
+                test,
+                variant,
+            } => write!(f, "P#{product}#T#{test}#{variant}"),
+        }
+    }
+}
+
 /// How long a dispute of a payment not recorded yet is kept for it (a payment is recorded
 /// within days of its checkout; a dispute of another integration's payment is dropped).
 pub const DISPUTE_HOLD: Duration = Duration::days(30);

@@ -23,6 +23,7 @@ use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 
 use codec::Item;
 pub use codec::UNPAID_RETENTION;
+pub use codec::ViewCell;
 pub use editions::EditionClaim;
 pub use grants::{AddressLinks, ConsumeError};
 pub use orders::{CodeHold, DisputeHold, Paid};

@@ -17,19 +17,9 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use time::{Date, Duration, OffsetDateTime, Time};
 
 use super::codec::attr::{ENTITY, TTL};
-use super::codec::{Item, n, s, ts};
+use super::codec::{self, SALT_PK, ViewCell, ViewsRow, n, s, ts};
 use super::{Store, StoreError, aws, conditional};
 use crate::visit::DailySalt;
-
-const SALT_PK: &str = "SALT";
-
-fn day_key(day: Date) -> String {
-    format!("DAY#{day}")
-}
-
-fn key(pk: String, sk: String) -> Item {
-    Item::from([("pk".to_owned(), s(pk)), ("sk".to_owned(), s(sk))])
-}
 
 fn end_of(day: Date) -> OffsetDateTime {
     day.next_day()
@@ -50,10 +40,11 @@ pub type TestCells = (
     Vec<(crate::ids::ProductId, crate::visit::Name, bool)>,
 );
 
-/// One counter row of one day.
+/// One counted cell of one day.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ViewCount {
-    /// `P#{product}#S#{source}` or `P#{product}#T#{test}#{variant}`.
+    pub cell: ViewCell,
+    /// The cell as text: `P#{product}#S#{source}` or `P#{product}#T#{test}#{variant}`.
     pub row: String,
     pub views: u64,
     pub visitors: u64,
@@ -104,7 +95,7 @@ impl Store {
             entity: "salt",
             detail: "no randomness".into(),
         })?;
-        let mut item = key(SALT_PK.into(), day_key(day));
+        let mut item = codec::salt_key(day);
         item.insert(ENTITY.into(), s("salt"));
         item.insert(
             "salt".into(),
@@ -139,7 +130,7 @@ impl Store {
             self.client
                 .delete_item()
                 .table_name(&self.visits)
-                .set_key(Some(key(SALT_PK.into(), day_key(past))))
+                .set_key(Some(codec::salt_key(past)))
                 .send()
                 .await
                 .map_err(aws("DeleteItem(salt)"))?;
@@ -150,7 +141,7 @@ impl Store {
     /// The stable secret A/B variants are chosen under: made on first use (a conditional
     /// put, so every function agrees on one), then read.
     pub async fn variant_secret(&self) -> Result<crate::visit::VariantSecret, StoreError> {
-        let k = || key("SECRET".into(), "VARIANTS".into());
+        let k = codec::variant_secret_key;
         for _ in 0..2 {
             let out = self
                 .client
@@ -202,7 +193,7 @@ impl Store {
             .client
             .get_item()
             .table_name(&self.visits)
-            .set_key(Some(key(SALT_PK.into(), day_key(day))))
+            .set_key(Some(codec::salt_key(day)))
             .consistent_read(true)
             .send()
             .await
@@ -235,18 +226,10 @@ impl Store {
             .send()
             .await
             .map_err(aws("Query(salts)"))?;
-        let format = time::macros::format_description!("[year]-[month]-[day]");
         Ok(out
             .items()
             .iter()
-            .filter_map(|i| {
-                i.get("sk")?
-                    .as_s()
-                    .ok()?
-                    .strip_prefix("DAY#")
-                    .map(str::to_owned)
-            })
-            .filter_map(|d| Date::parse(&d, format).ok())
+            .filter_map(|i| codec::salt_day(i.get("sk")?.as_s().ok()?))
             .collect())
     }
 
@@ -266,10 +249,7 @@ impl Store {
             .client
             .update_item()
             .table_name(&self.visits)
-            .set_key(Some(key(
-                format!("VISIT#{day}#{}", visitor.as_str()),
-                "VISIT".into(),
-            )))
+            .set_key(Some(codec::visit_key(day, visitor)))
             .update_expression("ADD #products :p SET #entity = :entity, #ttl = :ttl")
             .expression_attribute_names("#products", "products")
             .expression_attribute_names("#entity", ENTITY)
@@ -299,11 +279,7 @@ impl Store {
     /// [`Store::claim_source`] was given; every other source counts as `other`).
     pub async fn day_sources(&self, day: Date) -> Result<Vec<String>, StoreError> {
         let item = self
-            .get(
-                key(format!("SOURCES#{day}"), "SOURCES".into()),
-                true,
-                "GetItem(sources)",
-            )
+            .get(codec::sources_key(day), true, "GetItem(sources)")
             .await?;
         Ok(match item.as_ref().and_then(|i| i.get("names")) {
             Some(AttributeValue::Ss(set)) => set.clone(),
@@ -324,7 +300,7 @@ impl Store {
             .client
             .update_item()
             .table_name(&self.table)
-            .set_key(Some(key(format!("SOURCES#{day}"), "SOURCES".into())))
+            .set_key(Some(codec::sources_key(day)))
             .update_expression("ADD #names :s SET #entity = :entity")
             .condition_expression(
                 "attribute_not_exists(#names) OR size(#names) < :max OR contains(#names, :one)",
@@ -358,9 +334,9 @@ impl Store {
         products: &[(crate::ids::ProductId, bool)],
         tests: &[TestCells],
     ) -> Result<(), StoreError> {
-        let pk = format!("VIEWS#{day}#{}", shard % VIEW_SHARDS);
-        let mut rows: Vec<(String, Vec<(String, bool)>)> = vec![(
-            format!("S#{source}"),
+        let shard = shard % VIEW_SHARDS;
+        let mut rows: Vec<(ViewsRow<'_>, Vec<(String, bool)>)> = vec![(
+            ViewsRow::Source(source),
             products
                 .iter()
                 .map(|(p, new)| (p.as_str().to_owned(), *new))
@@ -368,14 +344,14 @@ impl Store {
         )];
         for (test, counted) in tests {
             rows.push((
-                format!("T#{test}"),
+                ViewsRow::Test(test.as_str()),
                 counted
                     .iter()
-                    .map(|(p, v, new)| (format!("{p}:{v}"), *new))
+                    .map(|(p, v, new)| (codec::test_cell(p, v), *new))
                     .collect(),
             ));
         }
-        for (sk, cells) in rows {
+        for (row, cells) in rows {
             if cells.is_empty() {
                 continue;
             }
@@ -383,7 +359,7 @@ impl Store {
                 .client
                 .update_item()
                 .table_name(&self.table)
-                .set_key(Some(key(pk.clone(), sk)))
+                .set_key(Some(codec::views_key(day, shard, &row)))
                 .expression_attribute_names("#entity", ENTITY)
                 .expression_attribute_values(":entity", s("views"))
                 .expression_attribute_values(":one", n(1));
@@ -392,9 +368,10 @@ impl Store {
             }
             let mut adds = Vec::new();
             for (i, (cell, new)) in cells.iter().enumerate() {
+                let (views, visitors) = codec::view_attrs(cell);
                 update = update
-                    .expression_attribute_names(format!("#v{i}"), format!("v:{cell}"))
-                    .expression_attribute_names(format!("#u{i}"), format!("u:{cell}"));
+                    .expression_attribute_names(format!("#v{i}"), views)
+                    .expression_attribute_names(format!("#u{i}"), visitors);
                 adds.push(format!(
                     "#v{i} :one, #u{i} {}",
                     if *new { ":one" } else { ":zero" }
@@ -413,10 +390,8 @@ impl Store {
     /// `P#{product}#S#{source}` and `P#{product}#T#{test}#{variant}` rows (the rows of
     /// the unsharded `VIEWS#{day}` partition that shops wrote before are read too).
     pub async fn views_of(&self, day: Date) -> Result<Vec<ViewCount>, StoreError> {
-        let mut sums: std::collections::BTreeMap<String, (u64, u64)> = Default::default();
-        let mut partitions = vec![format!("VIEWS#{day}")];
-        partitions.extend((0..VIEW_SHARDS).map(|i| format!("VIEWS#{day}#{i}")));
-        for pk in partitions {
+        let mut sums: std::collections::BTreeMap<ViewCell, (u64, u64)> = Default::default();
+        for pk in codec::views_partitions(day, VIEW_SHARDS) {
             let items = self.partition(&pk, "Query(views)").await?;
             for item in &items {
                 let Some(sk) = item.get("sk").and_then(|v| v.as_s().ok()) else {
@@ -428,30 +403,18 @@ impl Store {
                         .and_then(|v| v.parse::<u64>().ok())
                         .unwrap_or(0)
                 };
-                if sk.starts_with("P#") {
+                if let Some(cell) = ViewCell::legacy(sk) {
                     // Written before the counters were sharded: one row per cell.
-                    let e = sums.entry(sk.clone()).or_default();
+                    let e = sums.entry(cell).or_default();
                     e.0 += item.get("views").map(num).unwrap_or(0);
                     e.1 += item.get("visitors").map(num).unwrap_or(0);
                     continue;
                 }
                 for (attr, value) in item {
-                    let (is_views, cell) = match attr.split_once(':') {
-                        Some(("v", cell)) => (true, cell),
-                        Some(("u", cell)) => (false, cell),
-                        _ => continue,
-                    };
-                    let row = if let Some(source) = sk.strip_prefix("S#") {
-                        format!("P#{cell}#S#{source}")
-                    } else if let Some(test) = sk.strip_prefix("T#") {
-                        let Some((product, variant)) = cell.split_once(':') else {
-                            continue;
-                        };
-                        format!("P#{product}#T#{test}#{variant}")
-                    } else {
+                    let Some((cell, is_views)) = ViewCell::of_attribute(sk, attr) else {
                         continue;
                     };
-                    let e = sums.entry(row).or_default();
+                    let e = sums.entry(cell).or_default();
                     if is_views {
                         e.0 += num(value);
                     } else {
@@ -462,8 +425,9 @@ impl Store {
         }
         Ok(sums
             .into_iter()
-            .map(|(row, (views, visitors))| ViewCount {
-                row,
+            .map(|(cell, (views, visitors))| ViewCount {
+                row: cell.to_string(),
+                cell,
                 views,
                 visitors,
             })

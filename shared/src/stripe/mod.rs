@@ -3,8 +3,8 @@
 //! Session request ([`checkout`]). Pure: no I/O, the clock is a parameter. Checked
 //! against vectors made with Stripe's own Python library (`shared/tests/data/stripe/`).
 //!
-//! Not wired into the shop yet: the channel that uses these (sessions, webhooks, the
-//! return page, refunds) is the rest of the Stripe work (docs/architecture.md).
+//! The channel over them (sessions, webhooks, the return page, queries, refunds) is
+//! [`crate::channel::stripe`].
 
 pub mod checkout;
 pub mod event;
