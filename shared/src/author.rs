@@ -183,12 +183,13 @@ impl Author {
         deadline: Instant,
     ) -> Result<MailRun, AuthorError> {
         let mailer = self.mailer()?;
-        let delivery = Delivery {
-            store: &self.store,
-            mailer: &mailer,
-            public_base_url: self.public_base_url()?,
-            default_lang: self.settings.default_lang,
-        };
+        let store = crate::store::views::MailStore::of(self.store.clone());
+        let delivery = Delivery::new(
+            &store,
+            &mailer,
+            self.public_base_url()?,
+            self.settings.default_lang,
+        );
         Ok(delivery.retry_due_mails(now, deadline).await?)
     }
 

@@ -18,13 +18,14 @@ use crate::ids::{OrderId, ProductId};
 use crate::order::{ChannelKind, Order, Source};
 use crate::product::Product;
 use crate::startup::{ChannelsConfig, InitError};
+use crate::store::views::CheckoutStore;
 use crate::store::{Store, StoreError};
 
 /// Built once at cold start: the checkout settings, the store, the channels, and where
 /// free orders go to be fulfilled.
 pub struct Checkout {
     config: CheckoutConfig,
-    store: Store,
+    store: CheckoutStore,
     channels: Channels,
     /// `None` without `FREE_ORDERS_QUEUE_URL` (or an in-process fulfiller): free claims
     /// are refused.
@@ -211,7 +212,7 @@ impl Checkout {
         )
         .await?;
         Ok(Checkout {
-            store: crate::startup::store(sdk, &config.table_name),
+            store: CheckoutStore::of(crate::startup::store(sdk, &config.table_name)),
             free: config.free_orders_queue_url.clone().map(|url| {
                 crate::free::FreeFulfilment::Queue {
                     client: aws_sdk_sqs::Client::new(sdk),
@@ -234,7 +235,7 @@ impl Checkout {
     ) -> Self {
         Checkout {
             config,
-            store,
+            store: CheckoutStore::of(store),
             channels,
             free,
             secret: tokio::sync::OnceCell::new(),

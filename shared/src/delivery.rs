@@ -21,7 +21,8 @@ use crate::grant::Grant;
 use crate::ids::OrderId;
 use crate::mail::{Mailer, purchase_mail};
 use crate::order::{MailState, Order, OrderStatus};
-use crate::store::{Store, StoreError};
+use crate::store::StoreError;
+use crate::store::views::MailStore;
 
 pub use crate::order::{MAIL_LEASE, MAX_MAIL_ATTEMPTS};
 
@@ -66,18 +67,32 @@ pub struct MailRun {
 
 /// Sends purchase mails and records the outcome on the order.
 pub struct Delivery<'a> {
-    pub store: &'a Store,
-    pub mailer: &'a Mailer,
+    store: &'a MailStore,
+    mailer: &'a Mailer,
     /// Base URL of the API, for the download link.
-    pub public_base_url: &'a str,
+    public_base_url: &'a str,
     /// The language of a mail whose order has none recorded.
-    pub default_lang: crate::i18n::Lang,
+    default_lang: crate::i18n::Lang,
 }
 
 /// How many due orders one query reads; a run queries again while it has time.
 const PAGE: i32 = 50;
 
-impl Delivery<'_> {
+impl<'a> Delivery<'a> {
+    pub fn new(
+        store: &'a MailStore,
+        mailer: &'a Mailer,
+        public_base_url: &'a str,
+        default_lang: crate::i18n::Lang,
+    ) -> Self {
+        Delivery {
+            store,
+            mailer,
+            public_base_url,
+            default_lang,
+        }
+    }
+
     /// Send the purchase mail for `grant` and record the outcome. A failure is logged and
     /// left due (or failed for good after [`MAX_MAIL_ATTEMPTS`]), never propagated: the
     /// payment is what matters, and the mail is retried.

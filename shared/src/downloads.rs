@@ -13,11 +13,12 @@ use crate::files::{Files, PresignError};
 use crate::grant::{Grant, Unusable};
 use crate::ids::DownloadToken;
 use crate::mail::{Mailer, links_mail};
+use crate::store::views::DownloadStore;
 use crate::store::{ConsumeError, Store, StoreError};
 
 pub struct Downloads {
     config: Config,
-    pub(crate) store: Store,
+    pub(crate) store: DownloadStore,
     files: Files,
     mailer: Mailer,
 }
@@ -47,7 +48,7 @@ impl From<ConsumeError> for DownloadError {
 impl Downloads {
     pub fn from_sdk(sdk: &aws_config::SdkConfig, config: Config) -> Self {
         Downloads {
-            store: crate::startup::store(sdk, &config.table_name),
+            store: DownloadStore::of(crate::startup::store(sdk, &config.table_name)),
             files: Files::new(crate::files::s3_client(sdk), &config.files_bucket),
             mailer: Mailer::for_shop(aws_sdk_ses::Client::new(sdk), &config),
             config,
@@ -62,7 +63,7 @@ impl Downloads {
     /// A handle over a store built elsewhere (tests that point it at a table that is not
     /// there).
     pub fn with_store(mut self, store: Store) -> Self {
-        self.store = store;
+        self.store = DownloadStore::of(store);
         self
     }
 

@@ -89,7 +89,7 @@ pub struct Answer {
 }
 
 pub struct Collector {
-    store: Store,
+    store: crate::store::views::CollectStore,
     secret: VariantSecret,
     salt: Mutex<Option<(Date, DailySalt)>>,
     /// What was read of the shop, kept for [`CACHE_FOR`].
@@ -115,6 +115,7 @@ impl Collector {
     /// The collect function's state: its store and the variant secret (read, or made on
     /// first use).
     pub async fn new(store: Store) -> Result<Collector, StoreError> {
+        let store = crate::store::views::CollectStore::of(store);
         let secret = store.variant_secret().await?;
         Ok(Collector {
             store,

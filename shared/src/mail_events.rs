@@ -236,7 +236,7 @@ fn recipients(
 
 /// The mail-events function's handle: the store, and whose reports it believes.
 pub struct MailEvents {
-    store: Store,
+    store: crate::store::views::MailEventsStore,
     topic_arn: String,
     configuration_set: String,
 }
@@ -244,7 +244,7 @@ pub struct MailEvents {
 impl MailEvents {
     pub fn new(store: Store, config: &crate::config::MailEventsConfig) -> MailEvents {
         MailEvents {
-            store,
+            store: crate::store::views::MailEventsStore::of(store),
             topic_arn: config.topic_arn.clone(),
             configuration_set: config.configuration_set.clone(),
         }

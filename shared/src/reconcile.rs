@@ -86,6 +86,8 @@ enum Checked {
 /// notification, and payment-notify's handle (a bare `Shop`) has no reconcile run.
 pub struct Reconciler {
     shop: Shop,
+    /// Reconcile's own view of the shop's store (pending orders due for a check).
+    store: crate::store::views::ReconcileStore,
 }
 
 impl Reconciler {
@@ -96,7 +98,10 @@ impl Reconciler {
     }
 
     pub fn new(shop: Shop) -> Self {
-        Reconciler { shop }
+        Reconciler {
+            store: shop.store.reconcile(),
+            shop,
+        }
     }
 
     /// One reconcile run: due mails first (money already taken), then pending orders,
@@ -121,7 +126,6 @@ impl Reconciler {
         let mut seen = std::collections::HashSet::new();
         loop {
             let page = self
-                .shop
                 .store
                 .pending_due_for_check(now - GRACE, now, PAGE)
                 .await?;
@@ -143,16 +147,14 @@ impl Reconciler {
                     Ok(Checked::Refunded) => run.refunded += 1,
                     Ok(Checked::StillOpen) => {
                         run.still_open += 1;
-                        self.shop
-                            .store
+                        self.store
                             .record_check(&order.id, checks + 1, now + check_backoff(checks))
                             .await?;
                     }
                     Err(e) => {
                         tracing::error!(message = crate::alarm::RECONCILE_ITEM_FAILED, order_id = %order.id, error = %e, source = ?std::error::Error::source(&e));
                         run.errors += 1;
-                        self.shop
-                            .store
+                        self.store
                             .record_check(&order.id, checks + 1, now + check_backoff(checks))
                             .await?;
                     }
@@ -200,7 +202,7 @@ impl Reconciler {
                 }
                 _ => {
                     // Not a free order the shop could have made: it never becomes one.
-                    self.shop.store.expire_order(order, now).await?;
+                    self.store.expire_order(order, now).await?;
                     Ok(Checked::Expired)
                 }
             };
@@ -248,7 +250,7 @@ impl Reconciler {
             // A query reports a refunded Alipay trade as closed; `Refunded` comes only in
             // notifications. Either way no payment of this order stands.
             ProviderStatus::Closed | ProviderStatus::Refunded { .. } => {
-                self.shop.store.expire_order(order, now).await?;
+                self.store.expire_order(order, now).await?;
                 Ok(Checked::Expired)
             }
             ProviderStatus::Waiting | ProviderStatus::Processing => Ok(Checked::StillOpen),

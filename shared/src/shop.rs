@@ -19,12 +19,15 @@ use crate::grant::Grant;
 use crate::ids::OrderId;
 use crate::mail::Mailer;
 use crate::order::{Order, OrderStatus, Payment, RefundOutcome, TransitionError};
+use crate::store::views::{MailStore, PaymentStore};
 use crate::store::{Paid, Store, StoreError};
 
 /// Everything a function needs, built once at cold start.
 pub struct Shop {
     pub(crate) config: Config,
-    pub(crate) store: Store,
+    pub(crate) store: PaymentStore,
+    /// The purchase mail's view of the same store ([`Shop::delivery`]).
+    mail: MailStore,
     pub(crate) mailer: Mailer,
     pub(crate) channels: Channels,
 }
@@ -116,8 +119,10 @@ impl Shop {
     /// A handle over parts built elsewhere (tests that put channels in front of
     /// nothing).
     pub fn from_parts(config: Config, store: Store, mailer: Mailer, channels: Channels) -> Self {
+        let store = PaymentStore::of(store);
         Shop {
             config,
+            mail: store.mail(),
             store,
             mailer,
             channels,
@@ -564,12 +569,12 @@ impl Shop {
 
     /// The purchase mail's sender, over this shop's store and SES client.
     pub fn delivery(&self) -> Delivery<'_> {
-        Delivery {
-            store: &self.store,
-            mailer: &self.mailer,
-            public_base_url: &self.config.public_base_url,
-            default_lang: self.config.default_lang,
-        }
+        Delivery::new(
+            &self.mail,
+            &self.mailer,
+            &self.config.public_base_url,
+            self.config.default_lang,
+        )
     }
 }
 

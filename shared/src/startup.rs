@@ -87,12 +87,13 @@ impl Shop {
             channels,
         )
         .await?;
-        Ok(Shop {
-            store: store(sdk, &config.table_name),
-            mailer: Mailer::for_shop(aws_sdk_ses::Client::new(sdk), &config),
-            config,
+        let mailer = Mailer::for_shop(aws_sdk_ses::Client::new(sdk), &config);
+        Ok(Shop::from_parts(
+            config.clone(),
+            store(sdk, &config.table_name),
+            mailer,
             channels,
-        })
+        ))
     }
 }
 

@@ -16,6 +16,7 @@ mod orders;
 mod products;
 mod reports;
 mod resend;
+pub mod views;
 mod visits;
 
 use aws_sdk_dynamodb::Client;
