@@ -181,12 +181,35 @@ impl crate::author::Author {
     }
 }
 
-impl Shop {
+/// The author's refund workflow (`kiosk refund`): a handle of its own over the shop's
+/// parts, so payment-notify's [`Shop`] has no way to start a refund and this one no way
+/// to take a notification.
+pub struct Refunds {
+    shop: Shop,
+}
+
+impl Refunds {
+    pub fn new(shop: Shop) -> Self {
+        Refunds { shop }
+    }
+
     /// Refund `amount` (a decimal in the order's currency; all that is left when
     /// `None`) of order `id` through its channel and apply the refund rule, at most once
     /// however often it runs (see the module docs). An order already refunded in full is
     /// `Ok` with [`RefundOutcome::Already`] and no plan.
     pub async fn refund_order(
+        &self,
+        id: &OrderId,
+        amount: Option<&str>,
+        reason: Option<&str>,
+        now: OffsetDateTime,
+    ) -> Result<RefundDone, RefundError> {
+        self.shop.refund_order(id, amount, reason, now).await
+    }
+}
+
+impl Shop {
+    async fn refund_order(
         &self,
         id: &OrderId,
         amount: Option<&str>,

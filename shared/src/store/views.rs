@@ -236,6 +236,7 @@ mod tests {
             ("MailEvents", include_str!("../mail_events.rs")),
             ("Author", include_str!("../author.rs")),
             ("Delivery<'a>", include_str!("../delivery.rs")),
+            ("Refunds", include_str!("../refund.rs")),
         ] {
             let start = src
                 .find(&format!("pub struct {handle} {{"))

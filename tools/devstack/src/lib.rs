@@ -18,6 +18,7 @@
 
 pub mod keys;
 pub mod mailbox;
+pub mod reply;
 pub mod sandbox;
 pub mod setup;
 pub mod stripe;

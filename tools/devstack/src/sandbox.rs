@@ -21,6 +21,7 @@ use kiosk::clock::beijing_seconds;
 use kiosk::text::html_escape as e;
 use kiosk_web::pages::frame;
 
+pub use crate::reply::Reply;
 use crate::setup::{APP_ID, SELLER_ID};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -58,16 +59,7 @@ pub struct Sandbox {
     pub deliveries: Mutex<Vec<(String, u32)>>,
     /// Faults to inject into the next refunds (tests): each makes the refund, then
     /// answers as the fault says.
-    refund_faults: Mutex<Vec<crate::stripe::Fault>>,
-}
-
-/// A reply to the browser or API caller.
-pub enum Reply {
-    Html(u16, String),
-    Json(String),
-    Redirect(String),
-    /// No reply: the connection is closed (an injected fault).
-    Dropped,
+    refund_faults: Mutex<Vec<crate::reply::Fault>>,
 }
 
 fn error_page(code: &str, sub_code: &str, msg: &str) -> Reply {
@@ -111,7 +103,7 @@ impl Sandbox {
     }
 
     /// Make each of the next refunds fail after the refund is made, one fault each.
-    pub fn fail_refunds(&self, faults: &[crate::stripe::Fault]) {
+    pub fn fail_refunds(&self, faults: &[crate::reply::Fault]) {
         if let Ok(mut f) = self.refund_faults.lock() {
             f.extend_from_slice(faults);
         }
@@ -502,10 +494,10 @@ impl Sandbox {
                     .ok()
                     .and_then(|mut f| (!f.is_empty()).then(|| f.remove(0)));
                 match fault {
-                    Some(crate::stripe::Fault::LoseAnswer | crate::stripe::Fault::Outage(_)) => {
+                    Some(crate::reply::Fault::LoseAnswer | crate::reply::Fault::Outage(_)) => {
                         return Reply::Dropped;
                     }
-                    Some(crate::stripe::Fault::ServerError) => {
+                    Some(crate::reply::Fault::ServerError) => {
                         return Reply::Html(502, "<h1>502 Bad Gateway</h1>".into());
                     }
                     None => made,

@@ -24,7 +24,8 @@ use kiosk::text::html_escape as e;
 use kiosk_web::pages::frame;
 use serde_json::{Value, json};
 
-use crate::sandbox::Reply;
+use crate::reply::Reply;
+pub use crate::reply::{DROP_CONNECTION, Fault};
 
 /// The cards the hosted page knows, as Stripe's test mode names them.
 pub const CARD_PAYS: &str = "4242424242424242";
@@ -75,23 +76,6 @@ pub struct StripeSandbox {
     /// Requests still to drop unanswered ([`Fault::Outage`]).
     outage: Mutex<u32>,
 }
-
-/// What goes wrong after the stand-in has made a refund.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Fault {
-    /// A 500 `api_error`, stored with the idempotency key like any other answer (Stripe
-    /// replays it to a retry with the same key for 24 hours).
-    ServerError,
-    /// The refund's answer is lost on the way: the connection is closed before a
-    /// response is written (Stripe has stored the answer under the key, as it does).
-    LoseAnswer,
-    /// As `LoseAnswer`, and the next `n` requests of any kind are not answered either
-    /// (nor carried out): the caller gives up with the refund made.
-    Outage(u32),
-}
-
-/// Status of an [`ApiReply`] that means: close the connection without answering.
-pub const DROP_CONNECTION: u16 = 0;
 
 /// An API reply: HTTP status and JSON body.
 pub type ApiReply = (u16, String);

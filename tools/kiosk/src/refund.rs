@@ -46,9 +46,7 @@ pub async fn run(t: &Target, a: RefundArgs, now: OffsetDateTime) -> Result<()> {
         print_preview(&preview);
         return Ok(());
     }
-    let done = t
-        .shop()
-        .await?
+    let done = kiosk::refund::Refunds::new(t.shop().await?)
         .refund_order(&id, a.amount.as_deref(), a.reason.as_deref(), now)
         .await
         .map_err(fail)?;
