@@ -7,8 +7,6 @@
 //! here or below ([`crate::catalog`], [`crate::mailout`], [`crate::refund`]); the CLI only
 //! parses arguments, makes one call and prints.
 
-use std::time::Instant;
-
 use time::OffsetDateTime;
 
 use crate::delivery::{Delivery, MailRun};
@@ -180,7 +178,7 @@ impl Author {
     pub async fn retry_due_mails(
         &self,
         now: OffsetDateTime,
-        deadline: Instant,
+        deadline: crate::deadline::Deadline,
     ) -> Result<MailRun, AuthorError> {
         let mailer = self.mailer()?;
         let store = crate::store::views::MailStore::of(self.store.clone());

@@ -15,8 +15,10 @@
 //! transaction, so reconcile sends it if the invocation ends first.
 //!
 //! The deadline is task-local rather than a parameter of every channel method: only the
-//! request's own task reads it, and code outside [`Deadline::run`] (the CLI, reconcile's
-//! own budget) sees none and keeps the fixed per-call timeouts.
+//! request's own task reads it, and code outside [`Deadline::run`] (the CLI) sees none
+//! and keeps the fixed per-call timeouts. Runs that stop between whole items (reconcile,
+//! `kiosk reconcile`) take the same type as their budget ([`Deadline::passed`]): one
+//! deadline type for every stop.
 
 use std::future::Future;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -58,6 +60,20 @@ impl Deadline {
     /// passed: the work is not started and the fallback is answered at once.
     pub fn from_lambda(deadline_ms: u64, now_wall: SystemTime) -> Self {
         Deadline::after(lambda_time_left(deadline_ms, now_wall).saturating_sub(REPLY_MARGIN))
+    }
+
+    /// Whether it has passed: work that is finished whole or not started checks this
+    /// between items (reconcile's runs, `kiosk reconcile`).
+    pub fn passed(&self) -> bool {
+        Instant::now() >= self.end
+    }
+
+    /// The deadline `d` before this one (a run's budget for starting new work, inside the
+    /// invocation's deadline).
+    pub fn earlier_by(self, d: Duration) -> Deadline {
+        Deadline {
+            end: self.end.checked_sub(d).unwrap_or_else(Instant::now),
+        }
     }
 
     /// Time left until the deadline (zero once it has passed).

@@ -13,7 +13,6 @@
 //! complained ([`crate::mail_events`]) is not mailed at all: its due mail is dropped.
 
 use std::collections::HashSet;
-use std::time::Instant;
 
 use time::{Duration, OffsetDateTime};
 
@@ -186,7 +185,7 @@ impl<'a> Delivery<'a> {
     pub async fn retry_due_mails(
         &self,
         now: OffsetDateTime,
-        deadline: Instant,
+        deadline: crate::deadline::Deadline,
     ) -> Result<MailRun, StoreError> {
         let mut run = MailRun::default();
         // The index is eventually consistent: an order handled this run may still show as
@@ -202,7 +201,7 @@ impl<'a> Delivery<'a> {
                 return Ok(run);
             }
             for order in fresh {
-                if Instant::now() >= deadline {
+                if deadline.passed() {
                     run.out_of_time = true;
                     return Ok(run);
                 }

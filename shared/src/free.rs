@@ -62,12 +62,13 @@ impl std::fmt::Debug for FreeFulfilment {
 
 impl FreeFulfilment {
     /// Fulfilment by `shop` in this process, as the reconcile function does it from the
-    /// queue (a local shop, tests).
-    pub fn by(shop: Arc<Shop>) -> FreeFulfilment {
+    /// queue (a local shop, tests), at the time `clock` tells (the caller's clock: the
+    /// library reads none).
+    pub fn by(shop: Arc<Shop>, clock: fn() -> time::OffsetDateTime) -> FreeFulfilment {
         FreeFulfilment::InProcess(Arc::new(move |id: OrderId| {
             let shop = shop.clone();
             Box::pin(async move {
-                shop.fulfil_free(&id, crate::clock::now())
+                shop.fulfil_free(&id, clock())
                     .await
                     .map(|_| ())
                     .map_err(|e| crate::error_chain(&e))

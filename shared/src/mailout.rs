@@ -337,6 +337,12 @@ impl MailOut<'_> {
         now: OffsetDateTime,
         watch: &mut dyn Watch,
     ) -> Summary {
+        // The run's clock: `now` when it started, moved on by the monotonic clock, so
+        // each mail records when it went out without the library reading the wall clock.
+        let started = Instant::now();
+        let clock = move || {
+            now + time::Duration::try_from(started.elapsed()).unwrap_or(time::Duration::ZERO)
+        };
         let mut summary = Summary {
             already_sent: plan.already_sent.len(),
             bought_it: plan.bought_it.len(),
@@ -351,7 +357,7 @@ impl MailOut<'_> {
                 summary.deferred = total - i;
                 break;
             }
-            let mailed = match self.one(&order, &mut pacer, now).await {
+            let mailed = match self.one(&order, &mut pacer, now, &clock).await {
                 Ok(m) => m,
                 Err(why) => Mailed::Failed(why),
             };
@@ -388,6 +394,7 @@ impl MailOut<'_> {
         order: &Order,
         pacer: &mut Pacer,
         now: OffsetDateTime,
+        clock: &dyn Fn() -> OffsetDateTime,
     ) -> Result<Mailed, String> {
         let store = &self.author.store;
         let product = self.product;
@@ -442,7 +449,7 @@ impl MailOut<'_> {
                 product.edition().as_str(),
                 &order.id,
                 // When it went out, not when the run started.
-                crate::clock::now(),
+                clock(),
             )
             .await
             .map_err(|e| {

@@ -13,8 +13,6 @@
 //! - otherwise (open, not yet expired, or the provider could not be asked): checked
 //!   again later, with a growing interval, so a run does not ask about every order.
 
-use std::time::Instant;
-
 use time::{Duration, OffsetDateTime};
 
 use crate::channel::{Channel, ChannelError, CloseOutcome, ProviderStatus};
@@ -109,7 +107,7 @@ impl Reconciler {
     pub async fn run(
         &self,
         now: OffsetDateTime,
-        deadline: Instant,
+        deadline: crate::deadline::Deadline,
     ) -> Result<Reconciled, StoreError> {
         let mail = self.shop.delivery().retry_due_mails(now, deadline).await?;
         let pending = self.pending(now, deadline).await?;
@@ -120,7 +118,7 @@ impl Reconciler {
     pub async fn pending(
         &self,
         now: OffsetDateTime,
-        deadline: Instant,
+        deadline: crate::deadline::Deadline,
     ) -> Result<PendingRun, StoreError> {
         let mut run = PendingRun::default();
         let mut seen = std::collections::HashSet::new();
@@ -137,7 +135,7 @@ impl Reconciler {
                 return Ok(run);
             }
             for (order, checks) in fresh {
-                if Instant::now() >= deadline {
+                if deadline.passed() {
                     run.out_of_time = true;
                     return Ok(run);
                 }

@@ -106,9 +106,10 @@ impl World {
         };
         // Free orders are fulfilled as the reconcile function fulfils them from the queue,
         // here in process (kiosk::free).
-        let fulfiller = kiosk::free::FreeFulfilment::by(std::sync::Arc::new(
-            Shop::new(&sdk, config.clone(), channels.clone()).await?,
-        ));
+        let fulfiller = kiosk::free::FreeFulfilment::by(
+            std::sync::Arc::new(Shop::new(&sdk, config.clone(), channels.clone()).await?),
+            kiosk::clock::now,
+        );
         let checkout = Checkout::new(&sdk, config.checkout(), channels.clone())
             .await?
             .with_free_fulfilment(fulfiller.clone());

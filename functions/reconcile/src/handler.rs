@@ -1,8 +1,9 @@
 //! One reconcile run, from a schedule event; or one batch of the free-orders queue
 //! (`kiosk::free`), from an SQS event.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use kiosk::deadline::{Deadline, REPLY_MARGIN};
 use kiosk::reconcile::{Reconciled, Reconciler};
 use kiosk::store::StoreError;
 use time::OffsetDateTime;
@@ -14,10 +15,10 @@ use time::OffsetDateTime;
 /// would stop it ([`run_invocation`]).
 pub const MARGIN: Duration = Duration::from_secs(3);
 
-/// The instant to stop starting new work, from the invocation's deadline (milliseconds
-/// since the epoch, as the runtime reports it) and the current wall clock.
-pub fn budget_end(deadline_ms: u64, now_wall: std::time::SystemTime, now: Instant) -> Instant {
-    now + kiosk::deadline::lambda_time_left(deadline_ms, now_wall).saturating_sub(MARGIN)
+/// When to stop starting new work: [`MARGIN`] before Lambda's deadline, inside the
+/// invocation's own deadline (`Deadline::from_lambda`, which keeps [`REPLY_MARGIN`]).
+pub fn budget(invocation: Deadline) -> Deadline {
+    invocation.earlier_by(MARGIN.saturating_sub(REPLY_MARGIN))
 }
 
 /// One run. A store failure ends the run with an error (the invocation fails, which the
@@ -25,9 +26,9 @@ pub fn budget_end(deadline_ms: u64, now_wall: std::time::SystemTime, now: Instan
 pub async fn run(
     shop: &Reconciler,
     now: OffsetDateTime,
-    stop_at: Instant,
+    budget: Deadline,
 ) -> Result<Reconciled, StoreError> {
-    let r = shop.run(now, stop_at).await?;
+    let r = shop.run(now, budget).await?;
     tracing::info!(
         mail_sent = r.mail.sent,
         mail_retry_later = r.mail.retry_later,
@@ -56,10 +57,8 @@ pub async fn run_invocation(
     now: OffsetDateTime,
     deadline_ms: u64,
 ) -> Result<Reconciled, StoreError> {
-    let wall = std::time::SystemTime::now();
-    let stop_at = budget_end(deadline_ms, wall, Instant::now());
-    let deadline = kiosk::deadline::Deadline::from_lambda(deadline_ms, wall);
-    match deadline.run(run(shop, now, stop_at)).await {
+    let deadline = Deadline::from_lambda(deadline_ms, std::time::SystemTime::now());
+    match deadline.run(run(shop, now, budget(deadline))).await {
         Some(r) => r,
         None => {
             tracing::warn!(
@@ -149,14 +148,15 @@ mod tests {
     #[test]
     fn the_budget_ends_a_margin_before_the_deadline() {
         let wall = std::time::UNIX_EPOCH + Duration::from_secs(1_000_000);
-        let now = Instant::now();
-        let deadline_ms = 1_000_000_000 + 60_000;
-        assert_eq!(
-            budget_end(deadline_ms, wall, now),
-            now + Duration::from_secs(57)
+        // 60 s left: Lambda's deadline less the reply margin, less the rest of MARGIN.
+        let b = budget(Deadline::from_lambda(1_000_000_000 + 60_000, wall));
+        let left = b.remaining();
+        assert!(
+            left <= Duration::from_secs(57) && left > Duration::from_millis(56_500),
+            "{left:?}"
         );
         // A deadline already closer than the margin: no new work at all.
-        assert_eq!(budget_end(1_000_000_000 + 2_000, wall, now), now);
-        assert_eq!(budget_end(0, wall, now), now);
+        assert!(budget(Deadline::from_lambda(1_000_000_000 + 2_000, wall)).passed());
+        assert!(budget(Deadline::from_lambda(0, wall)).passed());
     }
 }

@@ -539,12 +539,11 @@ async fn the_schedule_event_runs_reconcile() {
         .unwrap()
         .as_millis() as u64
         + 60_000;
-    let stop_at = reconcile::handler::budget_end(
+    let budget = reconcile::handler::budget(kiosk::deadline::Deadline::from_lambda(
         deadline_ms,
         std::time::SystemTime::now(),
-        std::time::Instant::now(),
-    );
-    let run = reconcile::handler::run(&w.reconciler, next_at, stop_at)
+    ));
+    let run = reconcile::handler::run(&w.reconciler, next_at, budget)
         .await
         .unwrap();
     assert_eq!(reconcile::handler::report(&run)["mail"]["sent"], 1);

@@ -618,7 +618,7 @@ async fn only_an_order_that_could_be_free_is_granted() {
         .reconciler
         .pending(
             now(),
-            std::time::Instant::now() + std::time::Duration::from_secs(60),
+            kiosk::deadline::Deadline::after(std::time::Duration::from_secs(60)),
         )
         .await
         .unwrap();

@@ -122,7 +122,7 @@ async fn a_code_with_five_uses_is_used_exactly_five_times_whatever_the_race() {
         .reconciler
         .pending(
             later,
-            std::time::Instant::now() + std::time::Duration::from_secs(60),
+            kiosk::deadline::Deadline::after(std::time::Duration::from_secs(60)),
         )
         .await
         .unwrap();
@@ -135,7 +135,7 @@ async fn a_code_with_five_uses_is_used_exactly_five_times_whatever_the_race() {
     w.reconciler
         .pending(
             later,
-            std::time::Instant::now() + std::time::Duration::from_secs(60),
+            kiosk::deadline::Deadline::after(std::time::Duration::from_secs(60)),
         )
         .await
         .unwrap();

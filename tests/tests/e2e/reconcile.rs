@@ -30,7 +30,7 @@ async fn verify_sender(w: &World) {
 async fn reconcile(w: &World, at: OffsetDateTime, budget: StdDuration) -> MailRun {
     w.shop
         .delivery()
-        .retry_due_mails(at, Instant::now() + budget)
+        .retry_due_mails(at, kiosk::deadline::Deadline::after(budget))
         .await
         .unwrap()
 }
@@ -274,7 +274,10 @@ async fn a_mail_that_keeps_failing_is_given_up_after_its_last_try() {
 
 async fn reconcile_pending(w: &World, at: OffsetDateTime) -> kiosk::reconcile::PendingRun {
     w.reconciler
-        .pending(at, Instant::now() + StdDuration::from_secs(30))
+        .pending(
+            at,
+            kiosk::deadline::Deadline::after(StdDuration::from_secs(30)),
+        )
         .await
         .unwrap()
 }
@@ -550,7 +553,7 @@ async fn the_sandbox_shows_reconcile_delivering_a_lost_payment_and_closing_an_ab
         .reconciler
         .pending(
             now() + Duration::minutes(3),
-            Instant::now() + StdDuration::from_secs(30),
+            kiosk::deadline::Deadline::after(StdDuration::from_secs(30)),
         )
         .await
         .unwrap();
@@ -568,7 +571,7 @@ async fn the_sandbox_shows_reconcile_delivering_a_lost_payment_and_closing_an_ab
     app.reconciler
         .pending(
             now() + Duration::minutes(4),
-            Instant::now() + StdDuration::from_secs(30),
+            kiosk::deadline::Deadline::after(StdDuration::from_secs(30)),
         )
         .await
         .unwrap();
@@ -589,7 +592,7 @@ async fn the_sandbox_shows_reconcile_delivering_a_lost_payment_and_closing_an_ab
         .reconciler
         .pending(
             now() + Duration::minutes(31),
-            Instant::now() + StdDuration::from_secs(30),
+            kiosk::deadline::Deadline::after(StdDuration::from_secs(30)),
         )
         .await
         .unwrap();

@@ -103,7 +103,10 @@ async fn wait_for(shop: &LocalShop, id: &OrderId, status: OrderStatus) -> kiosk:
 async fn reconcile_at(shop: &LocalShop, at: time::OffsetDateTime) -> kiosk::reconcile::PendingRun {
     shop.app
         .reconciler
-        .pending(at, std::time::Instant::now() + Duration::from_secs(20))
+        .pending(
+            at,
+            kiosk::deadline::Deadline::after(Duration::from_secs(20)),
+        )
         .await
         .unwrap()
 }

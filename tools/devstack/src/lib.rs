@@ -140,9 +140,10 @@ pub async fn start(listener: TcpListener, opts: Options) -> Result<(String, Arc<
     };
     // Free orders are fulfilled in this process, as the reconcile function fulfils them
     // from the stack's queue (kiosk::free).
-    let fulfiller = kiosk::free::FreeFulfilment::by(Arc::new(
-        Shop::new(&sdk, config.clone(), channels.clone()).await?,
-    ));
+    let fulfiller = kiosk::free::FreeFulfilment::by(
+        Arc::new(Shop::new(&sdk, config.clone(), channels.clone()).await?),
+        kiosk::clock::now,
+    );
     let checkout = Checkout::new(&sdk, config.checkout(), channels.clone())
         .await?
         .with_free_fulfilment(fulfiller);
@@ -193,9 +194,9 @@ pub async fn start(listener: TcpListener, opts: Options) -> Result<(String, Arc<
         let mut tick = tokio::time::interval(RECONCILE_EVERY);
         loop {
             tick.tick().await;
-            let stop_at = std::time::Instant::now() + RECONCILE_EVERY / 2;
+            let budget = kiosk::deadline::Deadline::after(RECONCILE_EVERY / 2);
             let now = kiosk::clock::now();
-            match reconciling.reconciler.run(now, stop_at).await {
+            match reconciling.reconciler.run(now, budget).await {
                 Ok(run) if run != Default::default() => {
                     tracing::info!(?run, "reconcile run")
                 }

@@ -3,7 +3,7 @@
 //! settle the pending orders with their payment channels (when a channel's settings are
 //! known: `--stack`, `--local`, or the `--alipay-*` / `--stripe-*` flags).
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{Result, anyhow};
 use kiosk::author::AuthorError;
@@ -48,7 +48,7 @@ pub fn pending_summary(run: &PendingRun) -> String {
 
 /// `Ok(false)` when some item could not be handled (an error, not SES refusing).
 pub async fn run(t: &Target, a: ReconcileArgs, now: OffsetDateTime) -> Result<bool> {
-    let deadline = Instant::now() + Duration::from_secs(a.budget);
+    let deadline = kiosk::deadline::Deadline::after(Duration::from_secs(a.budget));
     if t.has_channel() {
         let r = Reconciler::new(t.shop().await?).run(now, deadline).await?;
         println!("{}", summary(&r.mail));
