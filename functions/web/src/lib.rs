@@ -3,8 +3,6 @@
 //! security headers every page carries, and the HTML page frame.
 
 pub mod pages;
-pub mod preview;
-pub mod report;
 
 use std::time::{Duration, SystemTime};
 

@@ -834,9 +834,5 @@ async fn one_visitor_who_buys_twice_is_one_conversion_with_two_sales() {
         ),
         ("1", "1", "2", "100.0%", "18.00 CNY")
     );
-    let html = kiosk_web::report::html(&f);
-    assert!(
-        html.contains("forum.example.org (rust-book): 1 visitor, 1 converted, 2 paid"),
-        "the report says it the same way"
-    );
+    // The HTML report renders these same numbers (the CLI's html_report tests).
 }

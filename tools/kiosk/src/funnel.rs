@@ -199,7 +199,7 @@ mod tests {
             assert!(table.contains(want), "{want} in\n{table}");
         }
         assert!(!render(&f, Some("other")).contains("A/B test"));
-        let html = kiosk_web::report::html(&f);
+        let html = crate::html_report::html(&f);
         for want in [
             "<svg",
             "role=\"img\"",
@@ -214,6 +214,21 @@ mod tests {
         assert!(
             !html.contains("<script") && !html.contains("src=\"http"),
             "self-contained"
+        );
+        // One visitor who bought twice reads as such (issue 34), in the report's words.
+        let mut once = Funnel::default();
+        let mut s = steps(1, 2, 1800);
+        s.sales = kiosk::sales::Totals::sample(
+            1,
+            2,
+            kiosk::Money::from_minor(1800, kiosk::Currency::Cny).unwrap(),
+        );
+        once.by_product.insert("rust-book".into(), s.clone());
+        once.by_source
+            .insert(("rust-book".into(), "forum.example.org".into()), s);
+        assert!(
+            crate::html_report::html(&once)
+                .contains("forum.example.org (rust-book): 1 visitor, 1 converted, 2 paid")
         );
         // For looking at (target/ is never committed).
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/e2e");
@@ -260,7 +275,7 @@ pub struct ReportArgs {
 pub async fn run_report(t: &Target, a: ReportArgs, now: time::OffsetDateTime) -> Result<()> {
     let (from, until) = period(a.since.as_deref(), a.until.as_deref(), now.date())?;
     let f = t.author()?.funnel(from, until, None).await?;
-    std::fs::write(&a.html, kiosk_web::report::html(&f))
+    std::fs::write(&a.html, crate::html_report::html(&f))
         .with_context(|| format!("writing {}", a.html.display()))?;
     println!("wrote {} ({from} to {until})", a.html.display());
     Ok(())

@@ -5,12 +5,14 @@
 pub mod abtests;
 pub mod codes;
 pub mod funnel;
+pub mod html_report;
 pub mod preview;
 pub mod products;
 pub mod reconcile;
 pub mod refund;
 pub mod report;
 pub mod resend;
+pub mod samples;
 pub mod target;
 pub mod update;
 

@@ -1,10 +1,10 @@
 //! `kiosk preview`: any page or mail a buyer sees, in any language, with sample data:
 //! for an author adding or editing a language (README, "Languages"). Needs no shop.
 
+use crate::samples::{self as preview, Rendered};
 use anyhow::{Result, bail};
 use clap::{Args, ValueEnum};
 use kiosk::i18n::Lang;
-use kiosk_web::preview::{self, Rendered};
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum What {

@@ -7,6 +7,7 @@
 mod codes;
 mod common;
 mod help;
+mod languages;
 mod preview;
 mod products;
 mod reconcile;

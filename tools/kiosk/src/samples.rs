@@ -11,7 +11,7 @@ use kiosk::{Currency, DownloadToken, Email, Money, OrderId, ProductId, Sender};
 use time::OffsetDateTime;
 use time::macros::datetime;
 
-use crate::pages;
+use kiosk_web::pages;
 
 /// The sample product's title: the author's text, never translated.
 pub const SAMPLE_TITLE: &str = "The Little Book of Rust";
