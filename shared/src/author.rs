@@ -113,7 +113,7 @@ impl Author {
         until: time::Date,
         product: Option<&ProductId>,
     ) -> Result<crate::funnel::Funnel, StoreError> {
-        self.store.funnel(from, until, product).await
+        crate::funnel::report(&self.store, from, until, product).await
     }
 
     /// Every discount code.

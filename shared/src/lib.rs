@@ -20,6 +20,7 @@ pub mod channel;
 pub mod checkout;
 pub mod claim;
 pub mod clock;
+pub mod collect;
 pub mod config;
 pub mod deadline;
 pub mod delivery;

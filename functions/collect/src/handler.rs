@@ -1,10 +1,10 @@
-//! `POST /t`: one page view from `kiosk.js` (a JSON [`kiosk::funnel::Beacon`], sent as
+//! `POST /t`: one page view from `kiosk.js` (a JSON [`kiosk::collect::Beacon`], sent as
 //! `text/plain` so the browser needs no preflight). Only the shop's own sites
 //! (`EMBED_ORIGINS`, by the browser's `Origin`) are counted; the answer is the visitor's
 //! variants, readable by that origin alone. Nothing is written on any error.
 
+use kiosk::collect::{Beacon, CollectError, Collector, Sender};
 use kiosk::config::CollectConfig;
-use kiosk::funnel::{Beacon, CollectError, Collector, Sender};
 use kiosk::net::Network;
 use lambda_http::http::{HeaderValue, Method, StatusCode, header};
 use lambda_http::{Body, Request, Response};

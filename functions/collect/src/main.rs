@@ -1,4 +1,4 @@
-use kiosk::funnel::Collector;
+use kiosk::collect::Collector;
 use lambda_http::{Request, service_fn};
 
 #[tokio::main]

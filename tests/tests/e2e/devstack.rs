@@ -1254,7 +1254,7 @@ async fn funnel_in_the_browser(
     base: &str,
     app: &devstack::App,
 ) -> Result<()> {
-    use kiosk::funnel::Sender;
+    use kiosk::collect::Sender;
     let tests = kiosk::visit::parse_tests("pitch:a.b");
     // The local server passes no source address: every visitor's network is "unknown",
     // so the agents alone must tell them apart. Pick two that hash to different variants.
@@ -1326,7 +1326,7 @@ async fn funnel_in_the_browser(
         // The funnel: only these two visitors count (the other browsers here say they are
         // headless, which the funnel takes for robots).
         let today = kiosk::clock::now().date();
-        let f = app.store.funnel(today, today, None).await?;
+        let f = kiosk::funnel::report(&app.store, today, today, None).await?;
         let book = f
             .by_product
             .get("little-book-of-rust")

@@ -1,4 +1,4 @@
-//! The visitor funnel's counting (`kiosk::funnel::Collector`) against the emulator: exact
+//! The visitor funnel's counting (`kiosk::collect::Collector`) against the emulator: exact
 //! counts under concurrency, one visitor a day however many views, bots and opted-out
 //! visitors, stable variants, the daily salt gone from the table and from memory once
 //! the day is over; and what a script cannot do (issue 33): name its own tests or
@@ -8,7 +8,7 @@
 
 use std::sync::Arc;
 
-use kiosk::funnel::{Beacon, BeaconTest, Collector, Sender};
+use kiosk::collect::{Beacon, BeaconTest, Collector, Sender};
 use kiosk::net::Network;
 use kiosk_e2e::TestTable;
 use time::{Duration, OffsetDateTime};
@@ -431,7 +431,9 @@ async fn the_funnel_counts_visitors_checkouts_and_sales_per_variant() {
     );
 
     let today = now.date();
-    let f = w.t.store.funnel(today, today, None).await.unwrap();
+    let f = kiosk::funnel::report(&w.t.store, today, today, None)
+        .await
+        .unwrap();
     let all = &f.by_product["rust-book"];
     let visitors = all.visitors;
     assert!(visitors >= 2, "{visitors}");
@@ -629,7 +631,7 @@ async fn a_script_cannot_name_its_own_tests_products_or_visitors() {
     assert_eq!(views, 51);
     assert_eq!(
         visitors,
-        1 + u64::from(kiosk::funnel::NEW_VISITORS_PER_NETWORK_DAY),
+        1 + u64::from(kiosk::collect::NEW_VISITORS_PER_NETWORK_DAY),
         "the network adds at most its cap"
     );
     let (a, b) = (
@@ -638,11 +640,11 @@ async fn a_script_cannot_name_its_own_tests_products_or_visitors() {
     );
     assert_eq!(
         a.1 + b.1,
-        u64::from(kiosk::funnel::NEW_VISITORS_PER_NETWORK_DAY)
+        u64::from(kiosk::collect::NEW_VISITORS_PER_NETWORK_DAY)
     );
 
     // Sources: the day's first SOURCES_PER_DAY get rows of their own, the rest `other`.
-    let extra = kiosk::funnel::SOURCES_PER_DAY + 10;
+    let extra = kiosk::collect::SOURCES_PER_DAY + 10;
     for i in 0..extra {
         let mut b = beacon(false);
         b.utm_source = Some(format!("junk{i}"));
@@ -655,7 +657,7 @@ async fn a_script_cannot_name_its_own_tests_products_or_visitors() {
         .iter()
         .filter(|r| r.row.starts_with("P#rust-book#S#junk"))
         .count();
-    assert_eq!(sources, kiosk::funnel::SOURCES_PER_DAY);
+    assert_eq!(sources, kiosk::collect::SOURCES_PER_DAY);
     let other = rows
         .iter()
         .find(|r| r.row == "P#rust-book#S#other")
@@ -744,9 +746,9 @@ async fn one_beacon_writes_a_bounded_number_of_items() {
     );
     let n = after - before;
     assert!(
-        n <= kiosk::funnel::MAX_WRITES_PER_BEACON,
+        n <= kiosk::collect::MAX_WRITES_PER_BEACON,
         "{n} writes, more than {}",
-        kiosk::funnel::MAX_WRITES_PER_BEACON
+        kiosk::collect::MAX_WRITES_PER_BEACON
     );
     // Beacon count, visit marker, new visitor, new source, source row, five test rows.
     assert_eq!(n, 10);
@@ -801,7 +803,9 @@ async fn one_visitor_who_buys_twice_is_one_conversion_with_two_sales() {
     }
 
     let today = now.date();
-    let f = w.t.store.funnel(today, today, None).await.unwrap();
+    let f = kiosk::funnel::report(&w.t.store, today, today, None)
+        .await
+        .unwrap();
     let key = ("rust-book".to_owned(), "forum.example.org".to_owned());
     let s = &f.by_source[&key];
     assert_eq!(

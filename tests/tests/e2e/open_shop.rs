@@ -530,7 +530,7 @@ async fn no_table_holds_an_address() {
             .unwrap();
     }
     // 100 page views.
-    let c = kiosk::funnel::Collector::new(w.t.store.clone())
+    let c = kiosk::collect::Collector::new(w.t.store.clone())
         .await
         .unwrap();
     for i in 0..100u32 {
@@ -540,11 +540,11 @@ async fn no_table_holds_an_address() {
             format!("2001:db8:abcd:{i:x}::1")
         };
         let agent = format!("Mozilla/5.0 (X11; Linux x86_64) Chrome/126.0 visitor-{i}");
-        let beacon = kiosk::funnel::Beacon {
+        let beacon = kiosk::collect::Beacon {
             products: vec!["rust-book".into()],
             ..Default::default()
         };
-        let from = kiosk::funnel::Sender {
+        let from = kiosk::collect::Sender {
             network: kiosk::net::Network::of(Some(&ip)),
             user_agent: Some(&agent),
             site: "https://example.com",

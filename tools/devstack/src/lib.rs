@@ -71,7 +71,7 @@ pub struct App {
     pub reconciler: Reconciler,
     downloads: Downloads,
     /// The collect function's handle (`POST /t`) and its configuration.
-    pub collector: kiosk::funnel::Collector,
+    pub collector: kiosk::collect::Collector,
     collect_config: kiosk::config::CollectConfig,
     /// The mail-events function's handle: the mailbox's bounce and complaint buttons
     /// send it what SES would.
@@ -156,7 +156,7 @@ pub async fn start(listener: TcpListener, opts: Options) -> Result<(String, Arc<
         opts.retry_unit,
     );
     let collector =
-        kiosk::funnel::Collector::new(kiosk::startup::store(&sdk, &names.table)).await?;
+        kiosk::collect::Collector::new(kiosk::startup::store(&sdk, &names.table)).await?;
     let collect_config = kiosk::config::CollectConfig {
         table_name: names.table.clone(),
         sites: config.embed_origins.clone(),

@@ -248,7 +248,7 @@ async fn reports_read_only_the_orders_of_the_asked_range() {
 /// yen is in yen (2 × 500 JPY over 10 visitors is 100 JPY, not 1.00).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sales_funnel_and_report_agree_on_every_total() {
-    use kiosk::funnel::{Beacon, Collector, Sender};
+    use kiosk::collect::{Beacon, Collector, Sender};
     let w = World::new(WorldOptions::default()).await.unwrap();
     let bucket = bucket_for(&w).await;
     let book = w.add_product("book", "9.00").await;
