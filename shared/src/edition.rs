@@ -54,7 +54,11 @@ pub struct Plan {
 /// Decide who gets mail about `edition`. `buyers` are the product's orders (only paid
 /// ones are considered: pending, expired and refunded orders never get mail); `records`
 /// are the edition's existing mail records by order.
-pub fn plan(buyers: Vec<Order>, records: &HashMap<OrderId, EditionMail>, edition: &str) -> Plan {
+pub fn plan(
+    buyers: Vec<Order>,
+    records: &HashMap<OrderId, EditionMail>,
+    edition: &crate::product::Edition,
+) -> Plan {
     let mut plan = Plan::default();
     for order in buyers {
         if order.status != OrderStatus::Paid {
@@ -62,7 +66,7 @@ pub fn plan(buyers: Vec<Order>, records: &HashMap<OrderId, EditionMail>, edition
         }
         match records.get(&order.id).map(|r| &r.state) {
             Some(EditionMailState::Sent { .. }) => plan.already_sent.push(order.id),
-            _ if order.edition == edition => plan.bought_it.push(order.id),
+            _ if order.edition == *edition => plan.bought_it.push(order.id),
             _ if order.mail_block.is_some() => plan.blocked.push(order.id),
             _ => plan.to_mail.push(order),
         }
@@ -177,7 +181,11 @@ mod tests {
                 rec("K5", EditionMailState::Sending),
             ),
         ]);
-        let p = plan(buyers, &records, "v2");
+        let p = plan(
+            buyers,
+            &records,
+            &crate::product::Edition::parse("v2").unwrap(),
+        );
         let ids: Vec<&str> = p.to_mail.iter().map(|o| o.id.as_str()).collect();
         assert_eq!(ids, ["K2", "K5"]);
         assert_eq!(p.already_sent, [OrderId::parse("K1").unwrap()]);

@@ -12,7 +12,7 @@ pub struct Grant {
     pub order_id: OrderId,
     pub product_id: ProductId,
     pub product_title: String,
-    pub edition: String,
+    pub edition: crate::product::Edition,
     pub file: FileRef,
     pub downloads_left: u32,
     pub download_limit: u32,
@@ -80,7 +80,7 @@ impl Grant {
     ) -> Grant {
         Grant {
             product_title: product.title().to_owned(),
-            edition: product.edition().to_string(),
+            edition: product.edition().clone(),
             file: product.file().clone(),
             ..Grant::for_order(order, token, None, now)
         }

@@ -299,11 +299,11 @@ impl Author {
     /// Who a mail-out of `edition` reaches, from the product's orders and the
     /// edition's mail records ([`plan`]).
     async fn plan(&self, product: &ProductId, edition: &Edition) -> Result<Plan, StoreError> {
-        let records = self.store.edition_mails(product, edition.as_str()).await?;
+        let records = self.store.edition_mails(product, edition).await?;
         let mut buyers = self.store.buyers_of(product).await?;
         // SES's reports are kept per address: a blocked address is skipped.
         self.store.with_address_blocks(&mut buyers).await?;
-        Ok(plan(buyers, &records, edition.as_str()))
+        Ok(plan(buyers, &records, edition))
     }
 
     async fn send_quota(&self) -> Result<Quota, UpdateError> {
@@ -432,12 +432,7 @@ impl MailOut<'_> {
                 Err(e) => {
                     let why = e.reason();
                     let _ = store
-                        .edition_mail_failed(
-                            product.id(),
-                            product.edition().as_str(),
-                            &order.id,
-                            &why,
-                        )
+                        .edition_mail_failed(product.id(), product.edition(), &order.id, &why)
                         .await;
                     return Err(why);
                 }
@@ -446,7 +441,7 @@ impl MailOut<'_> {
         store
             .edition_mail_sent(
                 product.id(),
-                product.edition().as_str(),
+                product.edition(),
                 &order.id,
                 // When it went out, not when the run started.
                 clock(),

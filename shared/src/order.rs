@@ -193,7 +193,7 @@ pub struct Order {
     pub id: OrderId,
     pub product_id: ProductId,
     pub product_title: String,
-    pub edition: String,
+    pub edition: crate::product::Edition,
     /// The file the grant will serve, fixed at checkout: the buyer gets the edition that
     /// was on sale when they clicked Buy (a later `kiosk update` mails them the new one).
     pub file: FileRef,
@@ -417,7 +417,7 @@ impl Order {
             id,
             product_id: product.id().clone(),
             product_title: product.title().to_owned(),
-            edition: product.edition().to_string(),
+            edition: product.edition().clone(),
             file: product.file().clone(),
             download_limit: product.download_limit(),
             email,

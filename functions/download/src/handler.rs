@@ -111,7 +111,7 @@ async fn landing(
                 pages::download(
                     lang,
                     &g.product_title,
-                    &g.edition,
+                    g.edition.as_str(),
                     g.downloads_left,
                     g.download_limit,
                     g.expires_at.map(|t| lang.datetime(t)).as_deref(),

@@ -223,7 +223,7 @@ pub fn order_item(o: &Order) -> Item {
         .s(attr::ORDER_ID, o.id.as_str())
         .s(attr::PRODUCT_ID, o.product_id.as_str())
         .s("product_title", &o.product_title)
-        .s("edition", &o.edition)
+        .s("edition", o.edition.as_str())
         .file(&o.file)
         .n("download_limit", o.download_limit)
         .s(attr::EMAIL, o.email.as_str())
@@ -650,7 +650,7 @@ pub fn grant_item(g: &Grant) -> Item {
         .s(attr::ORDER_ID, g.order_id.as_str())
         .s(attr::PRODUCT_ID, g.product_id.as_str())
         .s("product_title", &g.product_title)
-        .s("edition", &g.edition)
+        .s("edition", g.edition.as_str())
         .file(&g.file)
         .n(attr::DOWNLOADS_LEFT, g.downloads_left)
         .n("download_limit", g.download_limit)
@@ -840,7 +840,8 @@ pub fn order_from(item: &Item) -> Result<Order, StoreError> {
         id: r.id(attr::ORDER_ID, OrderId::parse)?,
         product_id: r.id(attr::PRODUCT_ID, ProductId::parse)?,
         product_title: r.s("product_title")?.to_owned(),
-        edition: r.s("edition")?.to_owned(),
+        edition: Edition::parse(r.s("edition")?)
+            .map_err(|e| r.corrupt("edition", &e.to_string()))?,
         file: r.file()?,
         download_limit: r.n("download_limit")?,
         email: r.id(attr::EMAIL, Email::from_stored)?,
@@ -956,7 +957,8 @@ pub fn grant_from(token: &DownloadToken, item: &Item) -> Result<Grant, StoreErro
         order_id: r.id(attr::ORDER_ID, OrderId::parse)?,
         product_id: r.id(attr::PRODUCT_ID, ProductId::parse)?,
         product_title: r.s("product_title")?.to_owned(),
-        edition: r.s("edition")?.to_owned(),
+        edition: Edition::parse(r.s("edition")?)
+            .map_err(|e| r.corrupt("edition", &e.to_string()))?,
         file: r.file()?,
         downloads_left: r.n(attr::DOWNLOADS_LEFT)?,
         download_limit: r.n("download_limit")?,
@@ -974,17 +976,17 @@ pub fn grant_from(token: &DownloadToken, item: &Item) -> Result<Grant, StoreErro
 
 /// One buyer's mail about one new edition (`kiosk update`): the record that makes a
 /// mail-out resumable. Keyed by edition so every edition is its own mail-out.
-pub fn edition_mail_pk(product: &ProductId, edition: &str) -> String {
+pub fn edition_mail_pk(product: &ProductId, edition: &Edition) -> String {
     format!("UPDATE#{product}#{edition}")
 }
 
-pub fn edition_mail_key(product: &ProductId, edition: &str, order: &OrderId) -> Item {
+pub fn edition_mail_key(product: &ProductId, edition: &Edition, order: &OrderId) -> Item {
     key(edition_mail_pk(product, edition), &format!("ORDER#{order}"))
 }
 
 pub fn edition_mail_item(
     product: &ProductId,
-    edition: &str,
+    edition: &Edition,
     order: &Order,
     token: &DownloadToken,
     now: OffsetDateTime,
@@ -1199,7 +1201,13 @@ mod tests {
     #[test]
     fn edition_mails_round_trip_as_claimed() {
         let o = pending();
-        let item = edition_mail_item(&o.product_id, "v2", &o, &token('d'), T0);
+        let item = edition_mail_item(
+            &o.product_id,
+            &Edition::parse("v2").unwrap(),
+            &o,
+            &token('d'),
+            T0,
+        );
         let m = edition_mail_from(&item).unwrap();
         assert_eq!(m.order_id, o.id);
         assert_eq!(m.email, o.email);

@@ -117,7 +117,7 @@ impl Store {
     pub async fn edition_mail(
         &self,
         product: &ProductId,
-        edition: &str,
+        edition: &crate::product::Edition,
         order: &OrderId,
     ) -> Result<Option<EditionMail>, StoreError> {
         let item = self
@@ -134,7 +134,7 @@ impl Store {
     pub async fn edition_mails(
         &self,
         product: &ProductId,
-        edition: &str,
+        edition: &crate::product::Edition,
     ) -> Result<HashMap<OrderId, EditionMail>, StoreError> {
         let items = self
             .client
@@ -159,7 +159,7 @@ impl Store {
     pub async fn edition_mail_sent(
         &self,
         product: &ProductId,
-        edition: &str,
+        edition: &crate::product::Edition,
         order: &OrderId,
         now: OffsetDateTime,
     ) -> Result<(), StoreError> {
@@ -184,7 +184,7 @@ impl Store {
     pub async fn edition_mail_failed(
         &self,
         product: &ProductId,
-        edition: &str,
+        edition: &crate::product::Edition,
         order: &OrderId,
         reason: &str,
     ) -> Result<(), StoreError> {

@@ -232,7 +232,7 @@ mod tests {
             ("Shop", include_str!("../shop.rs")),
             ("Reconciler", include_str!("../reconcile.rs")),
             ("Downloads", include_str!("../downloads.rs")),
-            ("Collector", include_str!("../funnel.rs")),
+            ("Collector", include_str!("../collect.rs")),
             ("MailEvents", include_str!("../mail_events.rs")),
             ("Author", include_str!("../author.rs")),
             ("Delivery<'a>", include_str!("../delivery.rs")),

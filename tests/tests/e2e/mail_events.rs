@@ -248,10 +248,11 @@ async fn a_complaint_is_recorded_and_outlasts_a_later_bounce() {
     assert_eq!(block_of(&w, &buyer).await, Some(block));
 
     // A new edition mails every buyer but this one.
-    let records = w.t.store.edition_mails(product.id(), "v2").await.unwrap();
+    let v2 = kiosk::product::Edition::parse("v2").unwrap();
+    let records = w.t.store.edition_mails(product.id(), &v2).await.unwrap();
     let mut buyers = w.t.store.buyers_of(product.id()).await.unwrap();
     w.t.store.with_address_blocks(&mut buyers).await.unwrap();
-    let plan = kiosk::edition::plan(buyers, &records, "v2");
+    let plan = kiosk::edition::plan(buyers, &records, &v2);
     assert_eq!(plan.blocked, std::slice::from_ref(&order.id));
     assert!(plan.to_mail.is_empty());
 

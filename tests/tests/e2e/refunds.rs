@@ -66,7 +66,7 @@ async fn paid_with_two_editions_of(
     let paid = w.order(&order.id).await;
     let first = paid.grant_token.clone().unwrap();
     let mut v2 = Grant::for_order(&paid, DownloadToken::generate().unwrap(), None, now());
-    v2.edition = "v2".into();
+    v2.edition = kiosk::product::Edition::parse("v2").unwrap();
     w.t.store
         .claim_edition_mail(&paid, &v2, now())
         .await
@@ -255,7 +255,7 @@ async fn a_full_refund_racing_a_new_edition_leaves_no_live_link() {
     // write. The write must not succeed over a link set it did not read.
     let stale = w.order(&order.id).await;
     let mut v3 = Grant::for_order(&stale, DownloadToken::generate().unwrap(), None, now());
-    v3.edition = "v3".into();
+    v3.edition = kiosk::product::Edition::parse("v3").unwrap();
     w.t.store
         .claim_edition_mail(&stale, &v3, now())
         .await
@@ -286,7 +286,7 @@ async fn a_full_refund_racing_a_new_edition_leaves_no_live_link() {
         let (order, ..) = paid_with_two_editions_of(&w, &email, &format!("race{round}")).await;
         let paid = w.order(&order.id).await;
         let mut next = Grant::for_order(&paid, DownloadToken::generate().unwrap(), None, now());
-        next.edition = "v3".into();
+        next.edition = kiosk::product::Edition::parse("v3").unwrap();
         let (claimed, refunded) = tokio::join!(
             w.t.store.claim_edition_mail(&paid, &next, now()),
             w.shop.record_refund(paid.clone(), paid.amount, now()),

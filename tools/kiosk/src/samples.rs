@@ -362,7 +362,7 @@ pub fn mails(lang: Lang) -> Vec<Rendered> {
     free.amount = Money::from_minor(0, Currency::Cny).unwrap_or(order.amount);
     let mut second = grant.clone();
     second.product_title = "Desk Wallpapers".into();
-    second.edition = product.edition().to_string();
+    second.edition = product.edition().clone();
     vec![
         mail("purchase", purchase_mail(&order, &grant, &url, &help, lang)),
         mail(

@@ -316,7 +316,11 @@ async fn update_reports_ses_refusals_exits_non_zero_and_retries_them_with_the_sa
         report.contains("MessageRejected: Email address not verified"),
         "the failure says why, in one line: {report}"
     );
-    let records = w.t.store.edition_mails(product.id(), "v2").await.unwrap();
+    let records =
+        w.t.store
+            .edition_mails(product.id(), &kiosk::product::Edition::parse("v2").unwrap())
+            .await
+            .unwrap();
     assert_eq!(records.len(), 4, "{report}");
     assert!(
         mails_by_recipient(&w, Some(NEW_EDITION))
