@@ -91,6 +91,8 @@ pub struct Answer {
 
 pub struct Collector {
     store: crate::store::views::CollectStore,
+    /// The sites whose page views count.
+    config: crate::config::CollectConfig,
     secret: VariantSecret,
     salt: Mutex<Option<(Date, DailySalt)>>,
     /// What was read of the shop, kept for [`CACHE_FOR`].
@@ -113,17 +115,45 @@ fn source(b: &Beacon) -> String {
 }
 
 impl Collector {
-    /// The collect function's state: its store and the variant secret (read, or made on
-    /// first use).
+    /// A collector over a store built elsewhere (tests, which hand the handler a config
+    /// of their own): the store and the variant secret (read, or made on first use), no
+    /// site of its own.
     pub async fn new(store: Store) -> Result<Collector, StoreError> {
+        let config = crate::config::CollectConfig {
+            table_name: store.table().to_owned(),
+            sites: Vec::new(),
+        };
+        Self::with_config(store, config).await
+    }
+
+    /// The collect function's handle, built once from the environment.
+    pub async fn from_env(sdk: &aws_config::SdkConfig) -> Result<Self, crate::startup::InitError> {
+        let config = crate::config::CollectConfig::from_env()?;
+        let store = crate::startup::store(sdk, &config.table_name);
+        Self::with_config(store, config)
+            .await
+            .map_err(crate::startup::InitError::Store)
+    }
+
+    /// A collector counting the page views of `config`'s sites.
+    pub async fn with_config(
+        store: Store,
+        config: crate::config::CollectConfig,
+    ) -> Result<Collector, StoreError> {
         let store = crate::store::views::CollectStore::of(store);
         let secret = store.variant_secret().await?;
         Ok(Collector {
+            config,
             store,
             secret,
             salt: Mutex::new(None),
             cache: Mutex::new(Cache::default()),
         })
+    }
+
+    /// What it was built with (its sites).
+    pub fn config(&self) -> &crate::config::CollectConfig {
+        &self.config
     }
 
     /// The salt of `day`, from memory while the day lasts; a new day's replaces the old

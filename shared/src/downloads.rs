@@ -46,7 +46,13 @@ impl From<ConsumeError> for DownloadError {
 }
 
 impl Downloads {
-    pub fn from_sdk(sdk: &aws_config::SdkConfig, config: Config) -> Self {
+    /// The download function's handle, built once from the environment.
+    pub fn from_env(sdk: &aws_config::SdkConfig) -> Result<Self, crate::startup::InitError> {
+        Ok(Self::new(sdk, Config::from_env()?))
+    }
+
+    /// A handle with `config` (tests and `make dev`).
+    pub fn new(sdk: &aws_config::SdkConfig, config: Config) -> Self {
         Downloads {
             store: DownloadStore::of(crate::startup::store(sdk, &config.table_name)),
             files: Files::new(crate::files::s3_client(sdk), &config.files_bucket),

@@ -242,7 +242,8 @@ pub struct MailEvents {
 }
 
 impl MailEvents {
-    pub fn new(store: Store, config: &crate::config::MailEventsConfig) -> MailEvents {
+    /// A handle over a store built elsewhere (tests).
+    pub fn from_parts(store: Store, config: &crate::config::MailEventsConfig) -> MailEvents {
         MailEvents {
             store: crate::store::views::MailEventsStore::of(store),
             topic_arn: config.topic_arn.clone(),
@@ -250,8 +251,17 @@ impl MailEvents {
         }
     }
 
-    pub fn from_sdk(sdk: &aws_config::SdkConfig, config: &crate::config::MailEventsConfig) -> Self {
-        Self::new(crate::startup::store(sdk, &config.table_name), config)
+    /// The mail-events function's handle, built once from the environment.
+    pub fn from_env(sdk: &aws_config::SdkConfig) -> Result<Self, crate::startup::InitError> {
+        Ok(Self::new(
+            sdk,
+            &crate::config::MailEventsConfig::from_env()?,
+        ))
+    }
+
+    /// A handle with `config` (`make dev`).
+    pub fn new(sdk: &aws_config::SdkConfig, config: &crate::config::MailEventsConfig) -> Self {
+        Self::from_parts(crate::startup::store(sdk, &config.table_name), config)
     }
 
     /// Record every believable report of one SNS invocation. A store failure stops the

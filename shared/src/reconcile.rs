@@ -92,7 +92,9 @@ impl Reconciler {
     /// Build the reconcile function's state once: the shop (config, channels' API keys
     /// from SSM, clients), from the environment.
     pub async fn from_env(sdk: &aws_config::SdkConfig) -> Result<Self, crate::startup::InitError> {
-        Ok(Reconciler::new(Shop::from_env(sdk).await?))
+        let config = crate::Config::from_env()?;
+        let channels = crate::startup::ChannelsConfig::from_env()?;
+        Ok(Reconciler::new(Shop::new(sdk, config, channels).await?))
     }
 
     pub fn new(shop: Shop) -> Self {

@@ -22,6 +22,8 @@ pub enum InitError {
     Channel(#[from] ChannelError),
     #[error(transparent)]
     Channels(#[from] crate::channel::ChannelsError),
+    #[error(transparent)]
+    Store(crate::store::StoreError),
 }
 
 /// Which payment channels a shop is set up with: each is configured or off.
@@ -48,20 +50,11 @@ impl ChannelsConfig {
 }
 
 impl Shop {
-    /// Build the whole state once: config from the environment, every configured
-    /// channel's secrets from SSM in one call, SDK clients.
-    pub async fn from_env(sdk: &aws_config::SdkConfig) -> Result<Self, InitError> {
-        let config = Config::from_env()?;
-        let channels = ChannelsConfig::from_env()?;
-        Self::new(sdk, config, channels).await
-    }
-
-    /// The shop of the function that takes the providers' notifications: the only one
-    /// that verifies Stripe webhooks, so with Stripe on it must have the signing
+    /// Payment-notify's handle, built once from the environment: config, every
+    /// configured channel's secrets from SSM in one call, SDK clients. It is the only
+    /// function that verifies Stripe webhooks, so with Stripe on it must have the signing
     /// secret's parameter (`STRIPE_WEBHOOK_SECRET_PARAM`), which no other function gets.
-    pub async fn from_env_for_notifications(
-        sdk: &aws_config::SdkConfig,
-    ) -> Result<Self, InitError> {
+    pub async fn from_env(sdk: &aws_config::SdkConfig) -> Result<Self, InitError> {
         let config = Config::from_env()?;
         let channels = ChannelsConfig::from_env()?;
         if channels

@@ -56,7 +56,7 @@ impl DownloadWorld {
             BASE_URL,
             SHOP_URL,
         );
-        let app = kiosk::downloads::Downloads::from_sdk(&sdk, config);
+        let app = kiosk::downloads::Downloads::new(&sdk, config);
         t.store.create_product(&product, now()).await?;
         Ok(DownloadWorld {
             t,

@@ -5,9 +5,8 @@ use lambda_http::{Request, service_fn};
 async fn main() -> anyhow::Result<()> {
     kiosk_web::init_tracing();
     let sdk = kiosk::tls::sdk_config().await?;
-    let config = kiosk::config::CollectConfig::from_env()?;
-    let collector = Collector::new(kiosk::startup::store(&sdk, &config.table_name)).await?;
-    let state = (&collector, &config);
+    let collector = Collector::from_env(&sdk).await?;
+    let state = (&collector, collector.config());
     lambda_http::run(service_fn(move |req: Request| async move {
         Ok::<_, std::convert::Infallible>(
             collect::handler::handle(state.0, state.1, req, kiosk::clock::now()).await,

@@ -5,7 +5,7 @@ use lambda_http::{Request, service_fn};
 async fn main() -> anyhow::Result<()> {
     kiosk_web::init_tracing();
     let sdk = kiosk::tls::sdk_config().await?;
-    let app = Downloads::from_sdk(&sdk, kiosk::Config::from_env()?);
+    let app = Downloads::from_env(&sdk)?;
     let app = &app;
     lambda_http::run(service_fn(move |req: Request| async move {
         Ok::<_, std::convert::Infallible>(

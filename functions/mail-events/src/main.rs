@@ -5,8 +5,7 @@ use lambda_http::{LambdaEvent, lambda_runtime, service_fn};
 async fn main() -> anyhow::Result<()> {
     kiosk_web::init_tracing();
     let sdk = kiosk::tls::sdk_config().await?;
-    let config = kiosk::config::MailEventsConfig::from_env()?;
-    let events = MailEvents::from_sdk(&sdk, &config);
+    let events = MailEvents::from_env(&sdk)?;
     let events = &events;
     lambda_runtime::run(service_fn(
         move |event: LambdaEvent<serde_json::Value>| async move {

@@ -5,7 +5,7 @@ use lambda_http::{Request, service_fn};
 async fn main() -> anyhow::Result<()> {
     kiosk_web::init_tracing();
     let sdk = kiosk::tls::sdk_config().await?;
-    let shop = Shop::from_env_for_notifications(&sdk).await?;
+    let shop = Shop::from_env(&sdk).await?;
     let shop = &shop;
     lambda_http::run(service_fn(move |req: Request| async move {
         Ok::<_, std::convert::Infallible>(

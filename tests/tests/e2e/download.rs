@@ -207,7 +207,7 @@ async fn unknown_tokens_get_404_and_malformed_ones_never_reach_dynamodb() {
         .endpoint_url("http://127.0.0.1:9")
         .load()
         .await;
-    let broken = kiosk::downloads::Downloads::from_sdk(&sdk, w.app.config().clone()).with_store(
+    let broken = kiosk::downloads::Downloads::new(&sdk, w.app.config().clone()).with_store(
         kiosk::store::Store::new(aws_sdk_dynamodb::Client::new(&sdk), "no-such-table"),
     );
     let good_path = format!("/download/{}", unknown.expose());

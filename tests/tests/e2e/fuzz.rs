@@ -125,7 +125,7 @@ fn downloads() -> &'static Downloads {
     APP.get_or_init(|| {
         let sdk = sdk();
         let config = config();
-        Downloads::from_sdk(&sdk, config)
+        Downloads::new(&sdk, config)
     })
 }
 

@@ -14,7 +14,7 @@ use kiosk_localaws::ses::{About, Report, sns_event};
 use serde_json::Value;
 
 fn mail_events(w: &World) -> MailEvents {
-    MailEvents::new(
+    MailEvents::from_parts(
         w.t.store.clone(),
         &MailEventsConfig {
             table_name: w.shop.config().table_name.clone(),
@@ -157,7 +157,7 @@ async fn a_bounce_stops_every_mail_to_the_address_until_the_author_corrects_it()
     }
 
     // "Email me my links" sends nothing there (the page says the same as ever).
-    let downloads = kiosk::downloads::Downloads::from_sdk(
+    let downloads = kiosk::downloads::Downloads::new(
         &kiosk_localaws::emulator_config().await.unwrap(),
         w.shop.config().clone(),
     );
@@ -335,7 +335,7 @@ async fn a_report_costs_one_write_for_an_address_with_200_orders() {
     let (store, app) = kiosk_e2e::recording_store(&w.t.name, &w.tag, "mail-events-200")
         .await
         .unwrap();
-    let events = MailEvents::new(
+    let events = MailEvents::from_parts(
         store,
         &MailEventsConfig {
             table_name: w.t.name.clone(),

@@ -517,7 +517,7 @@ async fn no_table_holds_an_address() {
     assert_eq!(status, 200);
     // "Email me my links" from both.
     let sdk = kiosk_localaws::emulator_config().await.unwrap();
-    let downloads = kiosk::downloads::Downloads::from_sdk(&sdk, w.shop.config().clone());
+    let downloads = kiosk::downloads::Downloads::new(&sdk, w.shop.config().clone());
     for ip in [v4, v6] {
         downloads
             .resend(

@@ -27,7 +27,7 @@ fn refund_notification(w: &World, order: &Order, status: &str, refund_fee: &str)
 
 async fn download_page(w: &World, token: &DownloadToken) -> (u16, String) {
     let sdk = kiosk_localaws::emulator_config().await.unwrap();
-    let app = kiosk::downloads::Downloads::from_sdk(&sdk, w.shop.config().clone());
+    let app = kiosk::downloads::Downloads::new(&sdk, w.shop.config().clone());
     let req = lambda_http::http::Request::builder()
         .method("GET")
         .uri(format!(

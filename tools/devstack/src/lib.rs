@@ -113,7 +113,7 @@ pub async fn start(listener: TcpListener, opts: Options) -> Result<(String, Arc<
         format!("{site_url}/"),
     );
     config.mail_configuration_set = Some(names.mail_configuration_set.clone());
-    let mail_events = kiosk::mail_events::MailEvents::from_sdk(
+    let mail_events = kiosk::mail_events::MailEvents::new(
         &sdk,
         &kiosk::config::MailEventsConfig {
             table_name: names.table.clone(),
@@ -161,7 +161,7 @@ pub async fn start(listener: TcpListener, opts: Options) -> Result<(String, Arc<
         table_name: names.table.clone(),
         sites: config.embed_origins.clone(),
     };
-    let downloads = Downloads::from_sdk(&sdk, config);
+    let downloads = Downloads::new(&sdk, config);
     let sandbox = Sandbox::new(
         AlipayPublicKey::parse(&keys.app_public_pem)?,
         AppPrivateKey::parse(&keys.alipay_private_pem)?,

@@ -126,7 +126,7 @@ async fn bounced_orders_are_listed_and_fixed_with_resend_to() {
     let typo = format!("reader-{}@exmaple.com", w.tag);
     let (o, _) = paid_order(&w, &book, &typo, now(), Source::default()).await;
     let (fine, _) = paid_order(&w, &book, &w.buyer(1), now(), Source::default()).await;
-    let events = kiosk::mail_events::MailEvents::new(
+    let events = kiosk::mail_events::MailEvents::from_parts(
         w.t.store.clone(),
         &kiosk::config::MailEventsConfig {
             table_name: w.shop.config().table_name.clone(),

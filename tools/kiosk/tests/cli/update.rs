@@ -200,7 +200,7 @@ async fn update_reaches_every_paying_buyer_exactly_once_across_a_crash() {
     );
 
     // The new link serves the new file with the full count; the old link the old file.
-    let downloads = kiosk::downloads::Downloads::from_sdk(
+    let downloads = kiosk::downloads::Downloads::new(
         &kiosk_localaws::emulator_config().await.unwrap(),
         kiosk::Config {
             files_bucket: bucket.clone(),
