@@ -1,7 +1,7 @@
 # Kiosk developer commands. Everything Python lives in the project-local .venv made by
 # scripts/venv.sh; nothing is installed system-wide.
 
-.PHONY: dev test unit fuzz package invoke check-deps browser-deps sam-venv fmt lint lint-rust module-deps bench one-build ci clean-venv
+.PHONY: dev test unit fuzz package invoke rie-figures check-deps browser-deps sam-venv fmt lint lint-rust module-deps bench one-build ci clean-venv
 
 # The whole shop on this machine: emulator, table, bucket, SES identity, local keys,
 # sample products, and the devstack server on 127.0.0.1:$(PORT) (default 8080).
@@ -89,6 +89,11 @@ package:
 # (README, "Invoke a function locally"). PROFILE=dev uses the debug build.
 invoke:
 	@scripts/invoke.sh "$(FN)" "$(EVENT)" "$(PROFILE)"
+
+# A function's init, first and warm invocation under the RIE beside a hello-world
+# lambda_runtime bootstrap's (README, "Performance").
+rie-figures:
+	@scripts/rie-figures.sh "$(or $(FN),CheckoutFunction)" "$(or $(EVENT),events/checkout-form.json)" "$(or $(RUNS),9)"
 
 clean-venv:
 	rm -rf .venv .venv-sam

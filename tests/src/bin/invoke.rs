@@ -3,6 +3,10 @@
 //!
 //!   invoke --binary-of FN            the cargo binary of template function FN
 //!   invoke FN EVENT BOOTSTRAP        run EVENT through BOOTSTRAP under the RIE
+//!   invoke --figures FN EVENT BOOTSTRAP HELLO RUNS
+//!                                    `make rie-figures`: init, first and warm
+//!                                    invocation of FN and of a hello-world bootstrap,
+//!                                    RUNS fresh starts each, alternating; medians
 //!
 //! The second form seeds the events' stack on the emulator (kiosk_e2e::events), starts
 //! the bootstrap under AWS's Runtime Interface Emulator with the environment the
@@ -21,7 +25,9 @@ use kiosk_localaws::functions::function_named;
 use kiosk_localaws::rie::{Rie, lambda_env, rie_binary};
 
 fn usage() -> ! {
-    eprintln!("usage: invoke --binary-of FUNCTION | invoke FUNCTION EVENT_FILE BOOTSTRAP");
+    eprintln!(
+        "usage: invoke --binary-of FUNCTION | invoke FUNCTION EVENT_FILE BOOTSTRAP\n       invoke --figures FUNCTION EVENT_FILE BOOTSTRAP HELLO_BOOTSTRAP RUNS"
+    );
     std::process::exit(2)
 }
 
@@ -36,6 +42,21 @@ async fn main() -> ExitCode {
         }
         [function, event, bootstrap] => {
             invoke(function, Path::new(event), Path::new(bootstrap)).await
+        }
+        [flag, function, event, bootstrap, hello, runs] if flag == "--figures" => {
+            match runs.parse::<usize>() {
+                Ok(runs) if runs > 0 => {
+                    figures(
+                        function,
+                        Path::new(event),
+                        Path::new(bootstrap),
+                        Path::new(hello),
+                        runs,
+                    )
+                    .await
+                }
+                _ => usage(),
+            }
         }
         _ => usage(),
     };
@@ -127,5 +148,72 @@ async fn invoke(function: &str, event_path: &Path, bootstrap: &Path) -> Result<(
             f.memory_mb
         );
     }
+    Ok(())
+}
+
+/// One fresh start of `bootstrap` under the RIE: its init, first and warm durations (ms,
+/// as the RIE reports them).
+async fn one_start(
+    bootstrap: &Path,
+    env: &[(String, String)],
+    event: &serde_json::Value,
+) -> Result<(f64, f64, f64)> {
+    let rie = Rie::start(&rie_binary(&workspace_root())?, bootstrap, env)?;
+    rie.invoke(event).await?;
+    rie.invoke(event).await?;
+    // The RIE writes its REPORT after answering.
+    for _ in 0..50 {
+        if rie.durations_ms().len() >= 2 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let d = rie.durations_ms();
+    let init = rie.init_ms().context("no init report")?;
+    match d.as_slice() {
+        [first, warm, ..] => Ok((init, *first, *warm)),
+        _ => bail!("the RIE reported {} durations:\n{}", d.len(), rie.output()),
+    }
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+/// `make rie-figures`: FN with EVENT and the hello-world bootstrap, `runs` fresh starts
+/// each, alternating so both see the same machine; the medians of init, first and warm.
+async fn figures(
+    function: &str,
+    event_path: &Path,
+    bootstrap: &Path,
+    hello: &Path,
+    runs: usize,
+) -> Result<()> {
+    let event = load_event(event_path)?;
+    let stack = EventStack::start().await?;
+    let f = function_named(&stack.functions()?, function)?;
+    let mut env = lambda_env(&f, &stack.w.endpoint);
+    // Every run checks out from the event's one network.
+    env.push(("CHECKOUTS_PER_NETWORK_HOUR".into(), "10000".into()));
+    let (mut ours, mut base) = (Vec::new(), Vec::new());
+    for _ in 0..runs {
+        ours.push(one_start(bootstrap, &env, &event).await?);
+        base.push(one_start(hello, &[], &serde_json::json!({})).await?);
+    }
+    let row = |name: &str, v: &[(f64, f64, f64)]| {
+        println!(
+            "{name:<28} init {:>6.1} ms   first {:>6.1} ms   warm {:>6.1} ms",
+            median(v.iter().map(|r| r.0).collect()),
+            median(v.iter().map(|r| r.1).collect()),
+            median(v.iter().map(|r| r.2).collect()),
+        );
+    };
+    println!(
+        "medians of {runs} fresh starts each, alternating ({}):",
+        event_path.display()
+    );
+    row(function, &ours);
+    row("hello-world lambda_runtime", &base);
     Ok(())
 }

@@ -305,6 +305,12 @@ impl Rie {
         parse_init_ms(&self.output())
     }
 
+    /// Each invocation's `Duration` from the RIE's `REPORT` lines, in order (ms): the
+    /// time the function took, without the client's round trip.
+    pub fn durations_ms(&self) -> Vec<f64> {
+        parse_durations_ms(&self.output())
+    }
+
     /// The `INIT REPORT` line as RIE printed it.
     pub fn init_report(&self) -> Option<String> {
         self.output()
@@ -353,6 +359,30 @@ fn child_of(parent: u32) -> Option<u32> {
     })
 }
 
+/// The `Duration: X ms` of each `REPORT` line (not its `Init Duration` or `Billed
+/// Duration`).
+fn parse_durations_ms(output: &str) -> Vec<f64> {
+    output
+        .lines()
+        .filter(|l| l.contains("REPORT RequestId"))
+        .filter_map(|l| {
+            let mut rest = l;
+            loop {
+                let (before, after) = rest.split_once("Duration:")?;
+                if !(before.ends_with("Init ") || before.ends_with("Billed ")) {
+                    return after
+                        .trim_start()
+                        .split(|c: char| !(c.is_ascii_digit() || c == '.'))
+                        .next()?
+                        .parse()
+                        .ok();
+                }
+                rest = after;
+            }
+        })
+        .collect()
+}
+
 /// RIE's `INIT REPORT(... durationMs: X ...)`; else a `REPORT` line's `Init Duration: X`.
 /// The first INIT REPORT is the real init (a second one follows a failed init).
 fn parse_init_ms(output: &str) -> Option<f64> {
@@ -377,6 +407,14 @@ fn parse_init_ms(output: &str) -> Option<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn each_invocations_duration_from_its_report() {
+        let out = "START RequestId: a\nREPORT RequestId: a\tInit Duration: 2.10 ms\tDuration: 13.80 ms\tBilled Duration: 14 ms\n\
+                   REPORT RequestId: b\tDuration: 0.31 ms\tBilled Duration: 1 ms\tMax Memory Used: 9 MB\n";
+        assert_eq!(parse_durations_ms(out), vec![13.8, 0.31]);
+        assert_eq!(parse_durations_ms("no reports"), Vec::<f64>::new());
+    }
 
     #[test]
     fn init_duration_from_either_report_format() {
