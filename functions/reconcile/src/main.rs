@@ -1,3 +1,7 @@
+// The main future nests the runtime's, the SDK's and the handler's: a fresh build's
+// layout query can run deeper than the default limit (CI met it in mail-events).
+#![recursion_limit = "256"]
+
 use kiosk::reconcile::Reconciler;
 use lambda_http::{LambdaEvent, lambda_runtime, service_fn};
 use reconcile::handler;
