@@ -86,6 +86,8 @@ pub fn redact(text: &str, address: &str) -> String {
     out
 }
 
+use maud::{DOCTYPE, Markup, html};
+
 use crate::i18n::{Arg, Lang};
 pub use crate::text::html_escape;
 
@@ -93,22 +95,28 @@ const BODY_STYLE: &str = "font-family:system-ui,sans-serif;line-height:1.5;color
 const BUTTON_STYLE: &str = "display:inline-block;padding:.6em 1.2em;background:#1a7f37;color:#fff;\
 text-decoration:none;border-radius:6px";
 
-/// A mail's HTML part: `lang` on `<html>`, the body's paragraphs as given (trusted).
-fn html_mail(lang: Lang, body: &str) -> String {
-    format!(
-        "<!doctype html><html lang=\"{tag}\"><head><meta charset=\"utf-8\"></head>\
-         <body style=\"{BODY_STYLE}\">{body}</body></html>",
-        tag = lang.tag()
-    )
+/// A mail's HTML part: `lang` on `<html>`, around `body` (made by [`maud::html!`], so
+/// every value in it was escaped unless it was asked for unescaped by name).
+fn html_mail(lang: Lang, body: Markup) -> String {
+    html! {
+        (DOCTYPE)
+        html lang=(lang.tag()) {
+            head { meta charset="utf-8"; }
+            body style=(BODY_STYLE) { (body) }
+        }
+    }
+    .into_string()
 }
 
-/// A catalog message escaped for HTML, with `address` (already in it) made a mail link.
-fn with_mailto(text: &str, address: &str) -> String {
-    html_escape(text).replacen(
-        &html_escape(address),
-        &format!("<a href=\"mailto:{0}\">{0}</a>", html_escape(address)),
-        1,
-    )
+/// A catalog message with `address` (already in it) made a mail link; the rest of the
+/// text is escaped like any other value.
+fn with_mailto(text: &str, address: &str) -> Markup {
+    match text.split_once(address) {
+        Some((before, after)) => html! {
+            (before) a href={ "mailto:" (address) } { (address) } (after)
+        },
+        None => html! { (text) },
+    }
 }
 
 /// The mail a buyer gets once the payment is recorded, in the order's language (or
@@ -150,24 +158,17 @@ pub fn purchase_mail(
             &[("downloads", Arg::Text(&downloads))]
         ),
     );
-    let e = html_escape;
+    let button = lang.tr("mail-purchase-button", &[("title", title.into())]);
+    let allows = lang.tr("mail-link-allows", &[("downloads", Arg::Text(&downloads))]);
     let html = html_mail(
         lang,
-        &format!(
-            "<p>{thanks}</p>\
-             <p><a href=\"{link}\" style=\"{BUTTON_STYLE}\">{button}</a></p>\
-             <p>{allows}<br><a href=\"{link}\">{link}</a></p>\
-             <p style=\"color:#555\">{order_line}<br>{paid_line}<br>{edition_line}</p>\
-             <p style=\"color:#555\">{keep}</p>",
-            thanks = e(&thanks),
-            link = e(link),
-            button = e(&lang.tr("mail-purchase-button", &[("title", title.into())])),
-            allows = e(&lang.tr("mail-link-allows", &[("downloads", Arg::Text(&downloads))])),
-            order_line = e(&order_line),
-            paid_line = e(&paid_line),
-            edition_line = e(&edition_line),
-            keep = with_mailto(&keep, help.as_str()),
-        ),
+        html! {
+            p { (thanks) }
+            p { a href=(link) style=(BUTTON_STYLE) { (button) } }
+            p { (allows) br; a href=(link) { (link) } }
+            p style="color:#555" { (order_line) br; (paid_line) br; (edition_line) }
+            p style="color:#555" { (with_mailto(&keep, help.as_str())) }
+        },
     );
     Mail {
         subject,
@@ -206,23 +207,16 @@ pub fn edition_mail(
         note_text = note.map(|n| format!("{n}\n\n")).unwrap_or_default(),
         here = lang.tr("mail-edition-here", &[("downloads", Arg::Text(&downloads))]),
     );
-    let e = html_escape;
+    let allows = lang.tr("mail-link-allows", &[("downloads", Arg::Text(&downloads))]);
     let html = html_mail(
         lang,
-        &format!(
-            "<p>{intro}</p>{note_html}\
-             <p><a href=\"{link}\" style=\"{BUTTON_STYLE}\">{button}</a></p>\
-             <p>{allows}<br><a href=\"{link}\">{link}</a></p>\
-             <p style=\"color:#555\">{keep}</p>",
-            intro = e(&intro),
-            note_html = note
-                .map(|n| format!("<p style=\"white-space:pre-line\">{}</p>", e(n)))
-                .unwrap_or_default(),
-            link = e(link),
-            button = e(&lang.t("mail-edition-button")),
-            allows = e(&lang.tr("mail-link-allows", &[("downloads", Arg::Text(&downloads))])),
-            keep = with_mailto(&keep, help.as_str()),
-        ),
+        html! {
+            p { (intro) }
+            @if let Some(n) = note { p style="white-space:pre-line" { (n) } }
+            p { a href=(link) style=(BUTTON_STYLE) { (lang.t("mail-edition-button")) } }
+            p { (allows) br; a href=(link) { (link) } }
+            p style="color:#555" { (with_mailto(&keep, help.as_str())) }
+        },
     );
     Mail {
         subject,
@@ -243,7 +237,7 @@ pub fn links_mail(links: &[(Grant, String)], help: &Sender, lang: Lang) -> Mail 
     );
     let intro = lang.t("mail-links-intro");
     let mut text = format!("{intro}\n\n");
-    let mut items = String::new();
+    let mut items = Vec::new();
     for (g, url) in links {
         let line = lang.tr(
             "mail-links-item",
@@ -255,21 +249,21 @@ pub fn links_mail(links: &[(Grant, String)], help: &Sender, lang: Lang) -> Mail 
             ],
         );
         text.push_str(&format!("{line}\n{url}\n\n"));
-        items.push_str(&format!(
-            "<li style=\"margin:.8em 0\">{line}<br><a href=\"{url}\">{url}</a></li>",
-            line = html_escape(&line),
-            url = html_escape(url),
-        ));
+        items.push((line, url.as_str()));
     }
     let footer = lang.tr("mail-links-footer", &[("help", help.as_str().into())]);
     text.push_str(&format!("{footer}\n"));
     let html = html_mail(
         lang,
-        &format!(
-            "<p>{}</p><ul style=\"padding-left:1.2em\">{items}</ul><p style=\"color:#555\">{}</p>",
-            html_escape(&intro),
-            with_mailto(&footer, help.as_str()),
-        ),
+        html! {
+            p { (intro) }
+            ul style="padding-left:1.2em" {
+                @for (line, url) in &items {
+                    li style="margin:.8em 0" { (line) br; a href=(url) { (url) } }
+                }
+            }
+            p style="color:#555" { (with_mailto(&footer, help.as_str())) }
+        },
     );
     Mail {
         subject,

@@ -54,6 +54,7 @@ fn every_message_id_in_the_code_is_in_the_catalogs() {
         "no-store",
         "payment-started",
         "sec-gpc",
+        "utf-8",
     ];
     let mut seen = 0;
     for file in files

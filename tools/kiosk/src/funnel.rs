@@ -215,6 +215,14 @@ mod tests {
             !html.contains("<script") && !html.contains("src=\"http"),
             "self-contained"
         );
+        // Escaped by construction (maud): whatever a key holds reaches the page as text.
+        let mut hostile = f.clone();
+        hostile.by_source.insert(
+            ("rust-book".into(), "<script>alert(1)</script>".into()),
+            steps(1, 0, 0),
+        );
+        let page = crate::html_report::html(&hostile);
+        assert!(!page.contains("<script>alert") && page.contains("&lt;script&gt;alert(1)"));
         // One visitor who bought twice reads as such (issue 34), in the report's words.
         let mut once = Funnel::default();
         let mut s = steps(1, 2, 1800);
