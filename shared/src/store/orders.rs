@@ -294,6 +294,10 @@ impl Store {
             return Ok(None);
         };
         let r = Reader::new(&item, "txn");
+        // A lookup item holding only a dispute ([`Store::hold_dispute`]) names no order yet.
+        if r.opt_s(ORDER_ID)?.is_none() {
+            return Ok(None);
+        }
         Ok(Some(r.id(ORDER_ID, OrderId::parse)?))
     }
 

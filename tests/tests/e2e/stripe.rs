@@ -759,6 +759,45 @@ async fn a_dispute_before_its_payment_keeps_the_links_off_from_the_start() {
     assert_eq!((p.net.minor(), p.given_back.minor()), (0, o.amount.minor()));
 }
 
+/// A dispute opened and closed before its payment is recorded: both webhooks are
+/// acknowledged (the second finds the held dispute, not an order), and the payment is
+/// recorded with the dispute as it ended: lost, its link never live; won, its link works.
+#[tokio::test]
+async fn a_dispute_closed_before_its_payment_is_recorded_as_it_ended() {
+    let shop = local("stripe-dispute-closed-first-keys").await;
+    for (status, suspended) in [("lost", true), ("won", false)] {
+        let (id, session) = checkout(&shop, &unique_email(&format!("dispute-{status}"))).await;
+        pay(&shop, &session, "card=4242424242424242&lose_webhook=1").await;
+        shop.app.stripe.dispute(&session, "needs_response");
+        acknowledged(&shop, "charge.dispute.created", &session).await;
+        shop.app.stripe.dispute(&session, status);
+        acknowledged(&shop, "charge.dispute.closed", &session).await;
+        // A late copy of the opening does not reopen it.
+        shop.app.stripe.dispute(&session, "needs_response");
+        let run = reconcile_at(
+            &shop,
+            now() + kiosk::reconcile::GRACE + time::Duration::seconds(5),
+        )
+        .await;
+        assert!(run.fulfilled >= 1, "{run:?}");
+        let o = order(&shop, &id).await;
+        let want = if suspended {
+            kiosk::order::Dispute::Lost
+        } else {
+            kiosk::order::Dispute::Won
+        };
+        assert_eq!((o.status, o.dispute), (OrderStatus::Paid, Some(want)));
+        let g = shop
+            .app
+            .store
+            .get_grant(o.grant_token.as_ref().unwrap())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(g.suspended, suspended, "{status}");
+    }
+}
+
 #[tokio::test]
 async fn a_session_completed_unpaid_is_neither_expired_nor_an_error() {
     let shop = local("stripe-delayed-keys").await;
