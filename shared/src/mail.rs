@@ -86,10 +86,9 @@ pub fn redact(text: &str, address: &str) -> String {
     out
 }
 
-use maud::{DOCTYPE, Markup, html};
+use maud::{Markup, PreEscaped, html};
 
 use crate::i18n::{Arg, Lang};
-pub use crate::text::html_escape;
 
 const BODY_STYLE: &str = "font-family:system-ui,sans-serif;line-height:1.5;color:#222";
 const BUTTON_STYLE: &str = "display:inline-block;padding:.6em 1.2em;background:#1a7f37;color:#fff;\
@@ -99,7 +98,7 @@ text-decoration:none;border-radius:6px";
 /// every value in it was escaped unless it was asked for unescaped by name).
 fn html_mail(lang: Lang, body: Markup) -> String {
     html! {
-        (DOCTYPE)
+        (PreEscaped("<!doctype html>"))
         html lang=(lang.tag()) {
             head { meta charset="utf-8"; }
             body style=(BODY_STYLE) { (body) }

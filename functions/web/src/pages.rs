@@ -4,9 +4,13 @@
 //! ([`EMBED_SCRIPT`]), allowed by its hash. Every word on them comes from the buyer's
 //! language's catalog ([`kiosk::i18n`]); what the author wrote (product titles) and
 //! addresses are shown as they are.
+//!
+//! Every page is a `maud::html!` template: each value is escaped by construction, and
+//! what is written unescaped is asked for by name (`PreEscaped`: the stylesheet, the
+//! overlay's script, and the trusted markup a caller of [`frame`] passes).
 
 use kiosk::i18n::{Arg, Lang};
-use kiosk::text::html_escape as e;
+use maud::{Markup, PreEscaped, html};
 
 const STYLE: &str = "*{box-sizing:border-box}body{margin:0;font:16px/1.55 system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;\
 color:#1f2328;background:#f6f8fa}main{max-width:34rem;margin:2.5rem auto;padding:2rem 1.5rem;background:#fff;\
@@ -34,39 +38,64 @@ if(window.ResizeObserver)new ResizeObserver(r).observe(d.body);\
 window.addEventListener(\"message\",function(e){if(e.origin!==h||e.source!==p||!e.data||e.data.kiosk!==\"focus\")return;\
 var i=d.getElementById(\"email\");if(i)i.focus()});s({kiosk:\"ready\"});r()})();";
 
-/// The page frame, in `lang` (`<html lang>`). `head_extra` is trusted markup (e.g. a
-/// refresh meta tag).
+/// The page frame, in `lang` (`<html lang>`). `head_extra` and `body` are trusted
+/// markup, written as given (the local stand-ins' pages): the pages below build theirs
+/// with [`page`].
 pub fn frame(lang: Lang, title: &str, head_extra: &str, body: &str) -> String {
-    framed(lang, "", title, head_extra, body, "")
+    html! {
+        (PreEscaped("<!doctype html>"))
+        html lang=(lang.tag()) {
+            (head(title, PreEscaped(head_extra.to_owned())))
+            body { main { (PreEscaped(body)) } }
+        }
+    }
+    .into_string()
 }
 
-/// [`frame`] with trusted attributes for `<html>` and markup after `<main>`.
-fn framed(
-    lang: Lang,
-    html_attrs: &str,
-    title: &str,
-    head_extra: &str,
-    body: &str,
-    tail: &str,
-) -> String {
-    format!(
-        "<!doctype html><html lang=\"{tag}\"{html_attrs}><head><meta charset=\"utf-8\">\
-         <meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">\
-         <meta name=\"robots\" content=\"noindex\">{head_extra}<title>{title}</title><style>{STYLE}</style></head>\
-         <body><main>{body}</main>{tail}</body></html>",
-        tag = lang.tag(),
-        title = e(title),
-    )
+fn head(title: &str, extra: Markup) -> Markup {
+    html! {
+        head {
+            meta charset="utf-8";
+            meta name="viewport" content="width=device-width,initial-scale=1";
+            meta name="robots" content="noindex";
+            (extra)
+            title { (title) }
+            style { (PreEscaped(STYLE)) }
+        }
+    }
 }
 
-/// A message of `lang`'s catalog, escaped for HTML.
-fn t(lang: Lang, id: &str) -> String {
-    e(&lang.t(id))
+/// Whether a page refreshes itself (the confirming pages).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Refresh {
+    No,
+    Every5s,
 }
 
-/// A message with placeholders, escaped for HTML.
-fn tr(lang: Lang, id: &str, args: &[(&str, Arg)]) -> String {
-    e(&lang.tr(id, args))
+/// A page: its `<title>`, its `<main>`, in `lang`.
+fn page(lang: Lang, title: &str, refresh: Refresh, main: Markup) -> String {
+    let extra = match refresh {
+        Refresh::Every5s => html! { meta http-equiv="refresh" content="5"; },
+        Refresh::No => html! {},
+    };
+    html! {
+        (PreEscaped("<!doctype html>"))
+        html lang=(lang.tag()) {
+            (head(title, extra))
+            body { main { (main) } }
+        }
+    }
+    .into_string()
+}
+
+/// `text` with `address` (already in it) made a mail link; the rest escaped as text.
+fn with_mailto(text: &str, address: &str) -> Markup {
+    match text.split_once(address) {
+        Some((before, after)) => html! {
+            (before) a href={ "mailto:" (address) } { (address) } (after)
+        },
+        None => html! { (text) },
+    }
 }
 
 /// What the hosted buy page shows, already formatted for the buyer.
@@ -121,35 +150,24 @@ pub struct CodeField<'a> {
     pub problem: Option<&'a str>,
 }
 
-/// Hidden form fields, escaped.
-fn hidden_fields<'a>(pairs: impl Iterator<Item = (&'a str, &'a str)>) -> String {
-    pairs
-        .map(|(k, v)| {
-            format!(
-                "<input type=\"hidden\" name=\"{}\" value=\"{}\">",
-                e(k),
-                e(v)
-            )
-        })
-        .collect()
+/// Hidden form fields.
+fn hidden_fields<'a>(pairs: impl Iterator<Item = (&'a str, &'a str)>) -> Markup {
+    html! {
+        @for (k, v) in pairs { input type="hidden" name=(k) value=(v); }
+    }
 }
 
 /// After a free claim: where the link went (it is never shown on the page).
 pub fn free_sent(lang: Lang, title: &str, email: &str) -> String {
     let heading = lang.t("free-sent-title");
-    frame(
+    page(
         lang,
         &heading,
-        "",
-        &format!(
-            "<h1>{}</h1><p>{}</p>",
-            e(&heading),
-            tr(
-                lang,
-                "free-sent-body",
-                &[("title", Arg::Text(title)), ("email", Arg::Text(email))]
-            )
-        ),
+        Refresh::No,
+        html! {
+            h1 { (heading) }
+            p { (lang.tr("free-sent-body", &[("title", Arg::Text(title)), ("email", Arg::Text(email))])) }
+        },
     )
 }
 
@@ -165,23 +183,18 @@ pub fn free_confirm(
     hidden: &[(&str, &str)],
 ) -> String {
     let heading = lang.t("free-confirm-title");
-    let fields = hidden_fields(hidden.iter().copied());
-    frame(
+    page(
         lang,
         &heading,
-        "",
-        &format!(
-            "<h1>{}</h1><p>{}</p><form method=\"post\" action=\"{}\">{fields}\
-             <p><button class=\"btn\" type=\"submit\">{}</button></p></form>",
-            e(&heading),
-            tr(
-                lang,
-                "free-confirm-body",
-                &[("title", Arg::Text(title)), ("email", Arg::Text(email))]
-            ),
-            e(action),
-            t(lang, "buy-button-free"),
-        ),
+        Refresh::No,
+        html! {
+            h1 { (heading) }
+            p { (lang.tr("free-confirm-body", &[("title", Arg::Text(title)), ("email", Arg::Text(email))])) }
+            form method="post" action=(action) {
+                (hidden_fields(hidden.iter().copied()))
+                p { button class="btn" type="submit" { (lang.t("buy-button-free")) } }
+            }
+        },
     )
 }
 
@@ -194,172 +207,132 @@ pub fn buy(f: &BuyForm) -> String {
         .file_kind
         .map(str::to_owned)
         .unwrap_or_else(|| lang.t("buy-file"));
-    let about = format!(
-        "<p><strong class=\"price\">{price}</strong></p><p class=\"muted\">{about}</p>",
-        price = e(f.price),
-        about = tr(
-            lang,
-            "buy-about",
-            &[
+    let about = html! {
+        p { strong class="price" { (f.price) } }
+        p class="muted" {
+            (lang.tr("buy-about", &[
                 ("edition", f.edition.into()),
                 ("kind", Arg::Text(&kind)),
                 ("downloads", Arg::Text(&downloads)),
-            ]
-        ),
-    );
-    let about = if f.free {
-        format!("{about}<p>{}</p>", t(lang, "buy-free-note"))
+            ]))
+        }
+        @if f.free { p { (lang.t("buy-free-note")) } }
+    };
+    let switch = html! {
+        @if !f.other_languages.is_empty() {
+            nav class="muted" aria-label=(lang.t("buy-other-language")) {
+                @for (i, (other, url)) in f.other_languages.iter().enumerate() {
+                    @if i > 0 { " · " }
+                    a href=(url) hreflang=(other.tag()) lang=(other.tag()) { (other.t("language-name")) }
+                }
+            }
+        }
+    };
+    let main = if f.channels.is_empty() {
+        html! {
+            h1 { (f.title) }
+            (about)
+            p { (lang.t("buy-unavailable")) }
+            (switch)
+        }
     } else {
-        about
+        let label = |channel: &str| match channel {
+            "alipay" => lang.t("channel-alipay"),
+            _ => lang.t("channel-card"),
+        };
+        let button = if f.free {
+            lang.t("buy-button-free")
+        } else if f.amount.is_some() {
+            lang.t("buy-button-pwyw")
+        } else {
+            lang.tr("buy-button", &[("price", f.price.into())])
+        };
+        html! {
+            h1 { (f.title) }
+            (about)
+            form method="post" action=(f.action) target=[f.embed.map(|_| "_top")] {
+                (hidden_fields(
+                    std::iter::once(("product_id", f.product_id))
+                        .chain(std::iter::once(("lang", lang.tag())))
+                        .chain(f.hidden.iter().copied()),
+                ))
+                p {
+                    label for="email" { (lang.t("buy-email-label")) }
+                    br;
+                    input id="email" name="email" type="email" required autocomplete="email"
+                        inputmode="email" aria-describedby="email-help" class="field";
+                }
+                p id="email-help" class="muted" { (lang.t("buy-email-help")) }
+                (amount_field(lang, f.amount.as_ref()))
+                (code_field(lang, f.code.as_ref()))
+                @if let [value] = f.channels {
+                    input type="hidden" name="channel" value=(value);
+                } @else {
+                    fieldset {
+                        legend { (lang.t("buy-pay-with")) }
+                        @for (i, value) in f.channels.iter().enumerate() {
+                            label class="choice" {
+                                input type="radio" name="channel" value=(value) checked[i == 0];
+                                " " (label(value))
+                            }
+                        }
+                    }
+                }
+                p { button class="btn" type="submit" { (button) } }
+            }
+            (switch)
+        }
     };
-    let switch = if f.other_languages.is_empty() {
-        String::new()
-    } else {
-        let links: Vec<String> = f
-            .other_languages
-            .iter()
-            .map(|(other, url)| {
-                format!(
-                    "<a href=\"{url}\" hreflang=\"{tag}\" lang=\"{tag}\">{name}</a>",
-                    url = e(url),
-                    tag = other.tag(),
-                    name = t(*other, "language-name"),
-                )
-            })
-            .collect();
-        format!(
-            "<nav class=\"muted\" aria-label=\"{label}\">{links}</nav>",
-            label = t(lang, "buy-other-language"),
-            links = links.join(" · ")
-        )
-    };
-    let (html_attrs, tail, target) = match f.embed {
-        Some(host) => (
-            format!(" class=\"embed\" data-host=\"{}\"", e(host)),
-            format!("<script>{EMBED_SCRIPT}</script>"),
-            " target=\"_top\"",
-        ),
-        None => (String::new(), String::new(), ""),
-    };
-    if f.channels.is_empty() {
-        return framed(
-            lang,
-            &html_attrs,
-            f.title,
-            "",
-            &format!(
-                "<h1>{}</h1>{about}<p>{}</p>{switch}",
-                e(f.title),
-                t(lang, "buy-unavailable")
-            ),
-            &tail,
-        );
+    html! {
+        (PreEscaped("<!doctype html>"))
+        html lang=(lang.tag()) class=[f.embed.map(|_| "embed")] data-host=[f.embed] {
+            (head(f.title, html! {}))
+            body {
+                main { (main) }
+                @if f.embed.is_some() { script { (PreEscaped(EMBED_SCRIPT)) } }
+            }
+        }
     }
-    let hidden = hidden_fields(
-        std::iter::once(("product_id", f.product_id))
-            .chain(std::iter::once(("lang", lang.tag())))
-            .chain(f.hidden.iter().copied()),
-    );
-    let label = |channel: &str| match channel {
-        "alipay" => t(lang, "channel-alipay"),
-        _ => t(lang, "channel-card"),
-    };
-    let pay = if let [value] = f.channels {
-        format!(
-            "<input type=\"hidden\" name=\"channel\" value=\"{}\">",
-            e(value)
-        )
-    } else {
-        let options: String = f
-            .channels
-            .iter()
-            .enumerate()
-            .map(|(i, value)| {
-                format!(
-                    "<label class=\"choice\"><input type=\"radio\" name=\"channel\" value=\"{v}\"{checked}> {l}</label>",
-                    v = e(value),
-                    l = label(value),
-                    checked = if i == 0 { " checked" } else { "" },
-                )
-            })
-            .collect();
-        format!(
-            "<fieldset><legend>{}</legend>{options}</fieldset>",
-            t(lang, "buy-pay-with")
-        )
-    };
-    framed(
-        lang,
-        &html_attrs,
-        f.title,
-        "",
-        &format!(
-            "<h1>{title}</h1>{about}\
-             <form method=\"post\" action=\"{action}\"{target}>{hidden}\
-             <p><label for=\"email\">{email_label}</label><br>\
-             <input id=\"email\" name=\"email\" type=\"email\" required autocomplete=\"email\" \
-             inputmode=\"email\" aria-describedby=\"email-help\" class=\"field\"></p>\
-             <p id=\"email-help\" class=\"muted\">{email_help}</p>\
-             {amount}{code}{pay}<p><button class=\"btn\" type=\"submit\">{button}</button></p></form>{switch}",
-            title = e(f.title),
-            action = e(f.action),
-            email_label = t(lang, "buy-email-label"),
-            email_help = t(lang, "buy-email-help"),
-            amount = amount_field(lang, f.amount.as_ref()),
-            code = code_field(lang, f.code.as_ref()),
-            button = if f.free {
-                t(lang, "buy-button-free")
-            } else if f.amount.is_some() {
-                t(lang, "buy-button-pwyw")
-            } else {
-                tr(lang, "buy-button", &[("price", f.price.into())])
-            },
-        ),
-        &tail,
-    )
+    .into_string()
 }
 
-fn amount_field(lang: Lang, a: Option<&AmountField>) -> String {
+fn amount_field(lang: Lang, a: Option<&AmountField>) -> Markup {
     let Some(a) = a else {
-        return String::new();
+        return html! {};
     };
-    format!(
-        "<p><label for=\"amount\">{label}</label><br>\
-         <input id=\"amount\" name=\"amount\" type=\"text\" inputmode=\"decimal\" required \
-         value=\"{value}\" aria-describedby=\"amount-help\" class=\"field\" autocomplete=\"off\"></p>\
-         <p id=\"amount-help\" class=\"muted\">{help}</p>",
-        label = tr(lang, "buy-amount-label", &[("min", Arg::Text(a.min))]),
-        value = e(a.suggested),
-        help = tr(
-            lang,
-            "buy-amount-help",
-            &[
+    html! {
+        p {
+            label for="amount" { (lang.tr("buy-amount-label", &[("min", Arg::Text(a.min))])) }
+            br;
+            input id="amount" name="amount" type="text" inputmode="decimal" required
+                value=(a.suggested) aria-describedby="amount-help" class="field" autocomplete="off";
+        }
+        p id="amount-help" class="muted" {
+            (lang.tr("buy-amount-help", &[
                 ("suggested", Arg::Text(a.suggested_price)),
-                ("max", Arg::Text(a.max))
-            ]
-        ),
-    )
+                ("max", Arg::Text(a.max)),
+            ]))
+        }
+    }
 }
 
-fn code_field(lang: Lang, c: Option<&CodeField>) -> String {
+fn code_field(lang: Lang, c: Option<&CodeField>) -> Markup {
     let Some(c) = c else {
-        return String::new();
+        return html! {};
     };
-    let note = match (c.applied, c.problem) {
-        (_, Some(problem)) => format!(
-            "<p id=\"code-note\" class=\"error\" role=\"alert\">{}</p>",
-            e(problem)
-        ),
-        (Some(applied), None) => format!("<p id=\"code-note\" class=\"muted\">{}</p>", e(applied)),
-        (None, None) => String::new(),
-    };
-    format!(
-        "<p><label for=\"code\">{label}</label><br>\
-         <input id=\"code\" name=\"code\" type=\"text\" value=\"{value}\" class=\"field\" \
-         autocomplete=\"off\" autocapitalize=\"characters\" spellcheck=\"false\" maxlength=\"32\"></p>{note}",
-        label = t(lang, "buy-code-label"),
-        value = e(c.value),
-    )
+    html! {
+        p {
+            label for="code" { (lang.t("buy-code-label")) }
+            br;
+            input id="code" name="code" type="text" value=(c.value) class="field"
+                autocomplete="off" autocapitalize="characters" spellcheck="false" maxlength="32";
+        }
+        @match (c.applied, c.problem) {
+            (_, Some(problem)) => { p id="code-note" class="error" role="alert" { (problem) } }
+            (Some(applied), None) => { p id="code-note" class="muted" { (applied) } }
+            (None, None) => {}
+        }
+    }
 }
 
 /// An error page: its title and message from the catalog.
@@ -370,36 +343,31 @@ pub fn error(lang: Lang, title_id: &str, message_id: &str) -> String {
 /// An error page whose message is already in the buyer's language.
 pub fn error_with(lang: Lang, title_id: &str, message: &str) -> String {
     let title = lang.t(title_id);
-    frame(
+    page(
         lang,
         &title,
-        "",
-        &format!("<h1>{}</h1><p>{}</p>", e(&title), e(message)),
+        Refresh::No,
+        html! { h1 { (title) } p { (message) } },
     )
 }
 
 pub fn redirecting(lang: Lang, location: &str) -> String {
-    frame(
+    page(
         lang,
         &lang.t("redirecting-title"),
-        "",
-        &format!(
-            "<h1>{heading}</h1><p><a class=\"btn\" href=\"{url}\">{cont}</a></p>",
-            heading = t(lang, "redirecting-heading"),
-            url = e(location),
-            cont = t(lang, "redirecting-continue"),
-        ),
+        Refresh::No,
+        html! {
+            h1 { (lang.t("redirecting-heading")) }
+            p { a class="btn" href=(location) { (lang.t("redirecting-continue")) } }
+        },
     )
 }
 
 /// "Questions about your order? Write to …", the address a `mailto:` link.
-fn help_line(lang: Lang, help: &str) -> String {
-    let text = tr(lang, "page-help", &[("help", help.into())]);
-    let link = format!("<a href=\"mailto:{0}\">{0}</a>", e(help));
-    format!(
-        "<p class=\"muted\">{}</p>",
-        text.replacen(&e(help), &link, 1)
-    )
+fn help_line(lang: Lang, help: &str) -> Markup {
+    html! {
+        p class="muted" { (with_mailto(&lang.tr("page-help", &[("help", help.into())]), help)) }
+    }
 }
 
 pub fn paid(
@@ -410,40 +378,33 @@ pub fn paid(
     email: &str,
     help: &str,
 ) -> String {
-    frame(
+    page(
         lang,
         &lang.t("paid-title"),
-        "",
-        &format!(
-            "<h1>{heading}</h1>\
-             <p><strong>{title}</strong></p>\
-             <p><a class=\"btn\" href=\"{url}\">{button}</a></p>\
-             <p class=\"muted\">{sent}</p>\
-             <p class=\"link\">{url}</p>\
-             <p class=\"muted\">{order}</p>{help}",
-            help = help_line(lang, help),
-            heading = t(lang, "paid-heading"),
-            title = e(product_title),
-            url = e(download_url),
-            button = t(lang, "paid-button"),
-            sent = tr(lang, "paid-sent", &[("email", email.into())]),
-            order = tr(lang, "order-number", &[("order", order_id.into())]),
-        ),
+        Refresh::No,
+        html! {
+            h1 { (lang.t("paid-heading")) }
+            p { strong { (product_title) } }
+            p { a class="btn" href=(download_url) { (lang.t("paid-button")) } }
+            p class="muted" { (lang.tr("paid-sent", &[("email", email.into())])) }
+            p class="link" { (download_url) }
+            p class="muted" { (lang.tr("order-number", &[("order", order_id.into())])) }
+            (help_line(lang, help))
+        },
     )
 }
 
 pub fn confirming(lang: Lang, product_title: &str, order_id: &str, help: &str) -> String {
-    frame(
+    page(
         lang,
         &lang.t("confirming-title"),
-        "<meta http-equiv=\"refresh\" content=\"5\">",
-        &format!(
-            "<h1>{heading}</h1><p>{body}</p><p class=\"muted\">{note}</p>{help}",
-            help = help_line(lang, help),
-            heading = t(lang, "confirming-heading"),
-            body = tr(lang, "confirming-body", &[("title", product_title.into())]),
-            note = tr(lang, "confirming-note", &[("order", order_id.into())]),
-        ),
+        Refresh::Every5s,
+        html! {
+            h1 { (lang.t("confirming-heading")) }
+            p { (lang.tr("confirming-body", &[("title", product_title.into())])) }
+            p class="muted" { (lang.tr("confirming-note", &[("order", order_id.into())])) }
+            (help_line(lang, help))
+        },
     )
 }
 
@@ -451,47 +412,42 @@ pub fn confirming(lang: Lang, product_title: &str, order_id: &str, help: &str) -
 /// the store too slow for this request): it refreshes itself like [`confirming`], and the
 /// next load usually finds the answer.
 pub fn confirming_later(lang: Lang) -> String {
-    frame(
+    page(
         lang,
         &lang.t("confirming-title"),
-        "<meta http-equiv=\"refresh\" content=\"5\">",
-        &format!(
-            "<h1>{}</h1><p>{}</p>",
-            t(lang, "confirming-heading"),
-            t(lang, "confirming-later-body")
-        ),
+        Refresh::Every5s,
+        html! {
+            h1 { (lang.t("confirming-heading")) }
+            p { (lang.t("confirming-later-body")) }
+        },
     )
 }
 
 pub fn refunded(lang: Lang, product_title: &str, order_id: &str, help: &str) -> String {
-    frame(
+    page(
         lang,
         &lang.t("refunded-title"),
-        "",
-        &format!(
-            "<h1>{}</h1><p>{}</p>{}",
-            t(lang, "refunded-heading"),
-            tr(
-                lang,
-                "refunded-body",
-                &[("title", product_title.into()), ("order", order_id.into())]
-            ),
-            help_line(lang, help)
-        ),
+        Refresh::No,
+        html! {
+            h1 { (lang.t("refunded-heading")) }
+            p { (lang.tr("refunded-body", &[("title", product_title.into()), ("order", order_id.into())])) }
+            (help_line(lang, help))
+        },
     )
 }
 
-fn resend_form(lang: Lang) -> String {
-    format!(
-        "<form method=\"post\" action=\"/download/resend\" style=\"margin-top:1.5rem\">\
-         <input type=\"hidden\" name=\"lang\" value=\"{tag}\">\
-         <p class=\"muted\"><label for=\"resend-email\">{prompt}</label></p>\
-         <p><input id=\"resend-email\" type=\"email\" name=\"email\" required autocomplete=\"email\" placeholder=\"you@example.com\" class=\"field\"></p>\
-         <p><button class=\"btn\" type=\"submit\" style=\"background:#0969da\">{button}</button></p></form>",
-        tag = lang.tag(),
-        prompt = t(lang, "resend-prompt"),
-        button = t(lang, "resend-button"),
-    )
+fn resend_form(lang: Lang) -> Markup {
+    html! {
+        form method="post" action="/download/resend" style="margin-top:1.5rem" {
+            input type="hidden" name="lang" value=(lang.tag());
+            p class="muted" { label for="resend-email" { (lang.t("resend-prompt")) } }
+            p {
+                input id="resend-email" type="email" name="email" required autocomplete="email"
+                    placeholder="you@example.com" class="field";
+            }
+            p { button class="btn" type="submit" style="background:#0969da" { (lang.t("resend-button")) } }
+        }
+    }
 }
 
 /// The page a download link opens: what it is, how many downloads are left, and a button
@@ -505,47 +461,35 @@ pub fn download(
     expires: Option<&str>,
     token: &str,
 ) -> String {
-    let expiry = match expires {
-        Some(d) => format!(
-            "<p class=\"muted\">{}</p>",
-            tr(lang, "download-until", &[("date", d.into())])
-        ),
-        None => String::new(),
-    };
-    frame(
+    page(
         lang,
         &lang.tr("download-title", &[("title", title.into())]),
-        "",
-        &format!(
-            "<h1>{title}</h1><p class=\"muted\">{edition}</p>\
-             <p>{left}</p>{expiry}\
-             <form method=\"post\" action=\"/download/{token}\"><button class=\"btn\" type=\"submit\">{button}</button></form>\
-             <p class=\"muted\">{note}</p>",
-            title = e(title),
-            edition = tr(lang, "download-edition", &[("edition", edition.into())]),
-            left = tr(
-                lang,
-                "download-left",
-                &[("left", left.into()), ("limit", limit.into())]
-            ),
-            token = e(token),
-            button = t(lang, "download-button"),
-            note = t(lang, "download-note"),
-        ),
+        Refresh::No,
+        html! {
+            h1 { (title) }
+            p class="muted" { (lang.tr("download-edition", &[("edition", edition.into())])) }
+            p { (lang.tr("download-left", &[("left", left.into()), ("limit", limit.into())])) }
+            @if let Some(d) = expires {
+                p class="muted" { (lang.tr("download-until", &[("date", d.into())])) }
+            }
+            form method="post" action={ "/download/" (token) } {
+                button class="btn" type="submit" { (lang.t("download-button")) }
+            }
+            p class="muted" { (lang.t("download-note")) }
+        },
     )
 }
 
 pub fn not_found_link(lang: Lang) -> String {
-    frame(
+    page(
         lang,
         &lang.t("link-not-found-title"),
-        "",
-        &format!(
-            "<h1>{}</h1><p>{}</p>{}",
-            t(lang, "link-not-found-heading"),
-            t(lang, "link-not-found-body"),
-            resend_form(lang)
-        ),
+        Refresh::No,
+        html! {
+            h1 { (lang.t("link-not-found-heading")) }
+            p { (lang.t("link-not-found-body")) }
+            (resend_form(lang))
+        },
     )
 }
 
@@ -559,14 +503,13 @@ pub fn gone(
     expired_on: Option<&str>,
 ) -> String {
     use kiosk::grant::Unusable;
-    let with_title = |id: &str| tr(lang, id, &[("title", title.into())]);
+    let with_title = |id: &str| lang.tr(id, &[("title", title.into())]);
     let (heading, detail) = match why {
         Unusable::Exhausted => ("gone-exhausted-heading", with_title("gone-exhausted-body")),
         Unusable::Expired => (
             "gone-expired-heading",
             match expired_on {
-                Some(d) => tr(
-                    lang,
+                Some(d) => lang.tr(
                     "gone-expired-on-body",
                     &[("title", title.into()), ("date", d.into())],
                 ),
@@ -578,39 +521,33 @@ pub fn gone(
     };
     let heading = lang.t(heading);
     // The address becomes a mail link inside the translated sentence.
-    let help_text = tr(
-        lang,
+    let help_text = lang.tr(
         "gone-help",
         &[("help", help.into()), ("order", order_id.into())],
-    )
-    .replacen(
-        &e(help),
-        &format!("<a href=\"mailto:{0}\">{0}</a>", e(help)),
-        1,
     );
-    frame(
+    page(
         lang,
         &heading,
-        "",
-        &format!(
-            "<h1>{}</h1><p>{detail}</p><p>{help_text}</p>{form}",
-            e(&heading),
-            form = resend_form(lang),
-        ),
+        Refresh::No,
+        html! {
+            h1 { (heading) }
+            p { (detail) }
+            p { (with_mailto(&help_text, help)) }
+            (resend_form(lang))
+        },
     )
 }
 
 /// The same answer whether or not the address bought anything.
 pub fn resend_sent(lang: Lang) -> String {
-    frame(
+    page(
         lang,
         &lang.t("resend-sent-title"),
-        "",
-        &format!(
-            "<h1>{}</h1><p>{}</p><p class=\"muted\">{}</p>",
-            t(lang, "resend-sent-title"),
-            t(lang, "resend-sent-body"),
-            t(lang, "resend-sent-note")
-        ),
+        Refresh::No,
+        html! {
+            h1 { (lang.t("resend-sent-title")) }
+            p { (lang.t("resend-sent-body")) }
+            p class="muted" { (lang.t("resend-sent-note")) }
+        },
     )
 }

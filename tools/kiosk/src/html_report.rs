@@ -5,7 +5,7 @@
 
 use kiosk::funnel::{Funnel, Steps};
 use kiosk::stats;
-use maud::{DOCTYPE, Markup, PreEscaped, html};
+use maud::{Markup, PreEscaped, html};
 
 const STYLE: &str = "*{box-sizing:border-box}body{margin:0;font:15px/1.5 system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;\
 color:#1f2328;background:#f6f8fa}main{max-width:56rem;margin:0 auto;padding:1rem}section{background:#fff;\
@@ -135,7 +135,7 @@ pub fn html(f: &Funnel) -> String {
         })
         .collect();
     html! {
-        (DOCTYPE)
+        (PreEscaped("<!doctype html>"))
         html lang="en" {
             head {
                 meta charset="utf-8";
