@@ -68,7 +68,7 @@ pub fn source_ip(req: &Request) -> Option<&str> {
     }
 }
 
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BodyError {
     TooLarge,
     NotUtf8,
@@ -87,6 +87,44 @@ pub fn body_text(req: &Request) -> Result<&str, BodyError> {
 /// it names a catalog, else the best for `Accept-Language`, else the shop's `default`.
 pub fn request_lang(req: &Request, explicit: Option<&str>, default: Lang) -> Lang {
     Lang::choose(explicit, header_str(req, header::ACCEPT_LANGUAGE), default)
+}
+
+/// What a handler reads of a request, read once where the request comes in, so its way
+/// through the handler does not go back and forth to this crate: the body within
+/// [`MAX_BODY`], how it is encoded and how the caller wants the answer, the headers the
+/// shop looks at, and the source address.
+#[derive(Debug)]
+pub struct Incoming<'a> {
+    pub method: &'a lambda_http::http::Method,
+    pub body: Result<&'a str, BodyError>,
+    /// The body is JSON (`Content-Type`), else a form.
+    pub json_body: bool,
+    /// The caller wants JSON back (`Accept`), else a page.
+    pub wants_json: bool,
+    pub user_agent: Option<&'a str>,
+    pub referer: Option<&'a str>,
+    pub accept_language: Option<&'a str>,
+    /// `Sec-GPC`, `DNT`.
+    pub sec_gpc: Option<&'a str>,
+    pub dnt: Option<&'a str>,
+    pub source_ip: Option<&'a str>,
+}
+
+impl<'a> Incoming<'a> {
+    pub fn of(req: &'a Request) -> Incoming<'a> {
+        Incoming {
+            method: req.method(),
+            body: body_text(req),
+            json_body: is_json_body(req),
+            wants_json: wants_json(req),
+            user_agent: header_str(req, header::USER_AGENT),
+            referer: header_str(req, header::REFERER),
+            accept_language: header_str(req, header::ACCEPT_LANGUAGE),
+            sec_gpc: header_str(req, header::HeaderName::from_static("sec-gpc")),
+            dnt: header_str(req, header::HeaderName::from_static("dnt")),
+            source_ip: source_ip(req),
+        }
+    }
 }
 
 pub fn header_str(req: &Request, name: header::HeaderName) -> Option<&str> {

@@ -7,8 +7,8 @@ use kiosk::i18n::{Arg, Lang};
 use kiosk::order::{ChannelKind, Source};
 use kiosk::pricing::PriceError;
 use kiosk::{Email, ProductId};
-use kiosk_web::{BodyError, body_text, header_str, is_json_body, pages, request_lang, wants_json};
-use lambda_http::http::{Method, StatusCode, header};
+use kiosk_web::{BodyError, Incoming, pages};
+use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Request, Response};
 use serde::Deserialize;
 use serde_json::json;
@@ -79,15 +79,15 @@ struct JsonBody {
 }
 
 /// The request's fields, as a form or JSON.
-fn read_body(req: &Request) -> Result<JsonBody, Problem> {
-    if req.method() != Method::POST {
+fn read_body(req: &Incoming<'_>) -> Result<JsonBody, Problem> {
+    if *req.method != Method::POST {
         return Err(Problem::status(
             StatusCode::METHOD_NOT_ALLOWED,
             "checkout-unreadable",
             "use POST",
         ));
     }
-    let text = body_text(req).map_err(|e| match e {
+    let text = req.body.map_err(|e| match e {
         BodyError::TooLarge => Problem::status(
             StatusCode::PAYLOAD_TOO_LARGE,
             "checkout-too-large",
@@ -99,7 +99,7 @@ fn read_body(req: &Request) -> Result<JsonBody, Problem> {
             "request body is not UTF-8",
         ),
     })?;
-    if is_json_body(req) {
+    if req.json_body {
         serde_json::from_str(text).map_err(|e| {
             Problem::status(
                 StatusCode::BAD_REQUEST,
@@ -134,7 +134,7 @@ fn read_body(req: &Request) -> Result<JsonBody, Problem> {
     }
 }
 
-fn parse(req: &Request, body: JsonBody, lang: Lang) -> Result<CheckoutRequest, Problem> {
+fn parse(req: &Incoming<'_>, body: JsonBody, lang: Lang) -> Result<CheckoutRequest, Problem> {
     let product_id = body
         .product_id
         .filter(|s| !s.trim().is_empty())
@@ -148,7 +148,7 @@ fn parse(req: &Request, body: JsonBody, lang: Lang) -> Result<CheckoutRequest, P
         .ok_or_else(|| Problem::field("email", "checkout-email", "email is required"))?;
     let email = Email::parse(&email)
         .map_err(|e| Problem::field("email", "checkout-email", e.to_string()))?;
-    let device = Device::choose(body.device.as_deref(), header_str(req, header::USER_AGENT))
+    let device = Device::choose(body.device.as_deref(), req.user_agent)
         .map_err(|m| Problem::field("device", "checkout-device", m))?;
     let channel = match body.channel.as_deref().map(str::trim) {
         None | Some("") => None,
@@ -164,11 +164,7 @@ fn parse(req: &Request, body: JsonBody, lang: Lang) -> Result<CheckoutRequest, P
         utm_source: Source::field(body.utm_source.as_deref()),
         utm_medium: Source::field(body.utm_medium.as_deref()),
         utm_campaign: Source::field(body.utm_campaign.as_deref()),
-        referrer: Source::field(
-            body.referrer
-                .as_deref()
-                .or_else(|| header_str(req, header::REFERER)),
-        ),
+        referrer: Source::field(body.referrer.as_deref().or(req.referer)),
         // Set from the signed token, never from the request (kiosk::checkout).
         visit: None,
     };
@@ -178,13 +174,11 @@ fn parse(req: &Request, body: JsonBody, lang: Lang) -> Result<CheckoutRequest, P
         device,
         channel,
         source,
-        network: kiosk::resend::Network::of(kiosk_web::source_ip(req)),
+        network: kiosk::resend::Network::of(req.source_ip),
         lang,
         // A visitor who asked not to be tracked (or a robot) is in no test.
-        variants: match kiosk::visit::opted_out(
-            header_str(req, header::HeaderName::from_static("sec-gpc")),
-            header_str(req, header::HeaderName::from_static("dnt")),
-        ) || kiosk::visit::is_bot(header_str(req, header::USER_AGENT))
+        variants: match kiosk::visit::opted_out(req.sec_gpc, req.dnt)
+            || kiosk::visit::is_bot(req.user_agent)
         {
             true => None,
             false => body.vt,
@@ -255,8 +249,9 @@ pub(super) fn channel_name(lang: Lang, name: &str) -> String {
     })
 }
 
-pub(super) fn problem_response(req: &Request, lang: Lang, p: &Problem) -> Response<Body> {
-    if wants_json(req) {
+/// `p` as JSON (for a caller that `wants_json`) or as a page in `lang`.
+pub(super) fn problem_response(wants_json: bool, lang: Lang, p: &Problem) -> Response<Body> {
+    if wants_json {
         kiosk_web::json(
             p.status,
             &json!({ "error": { "field": p.field, "message": p.message } }),
@@ -283,17 +278,27 @@ pub(super) async fn checkout(
     req: &Request,
     now: OffsetDateTime,
 ) -> Response<Body> {
+    // Everything this route reads of the request, read once.
+    let req = &Incoming::of(req);
+    let json = req.wants_json;
     let body = match read_body(req) {
         Ok(b) => b,
-        Err(p) => return problem_response(req, request_lang(req, None, shop.default_lang()), &p),
+        Err(p) => {
+            let lang = Lang::choose(None, req.accept_language, shop.default_lang());
+            return problem_response(json, lang, &p);
+        }
     };
-    let lang = request_lang(req, body.lang.as_deref(), shop.default_lang());
+    let lang = Lang::choose(
+        body.lang.as_deref(),
+        req.accept_language,
+        shop.default_lang(),
+    );
     let parsed = match parse(req, body, lang) {
         Ok(r) => r,
-        Err(p) => return problem_response(req, lang, &p),
+        Err(p) => return problem_response(json, lang, &p),
     };
     let problem = match shop.start(parsed, now).await {
-        Ok(Started::Pay(started)) if wants_json(req) => {
+        Ok(Started::Pay(started)) if json => {
             return kiosk_web::json(
                 StatusCode::OK,
                 &json!({ "order_id": started.order_id.as_str(), "pay_url": started.pay_url }),
@@ -302,7 +307,7 @@ pub(super) async fn checkout(
         Ok(Started::Pay(started)) => return kiosk_web::see_other(lang, &started.pay_url),
         // Free: the link goes by mail only (the address is proven by it), so the reply
         // says where it went and shows no link.
-        Ok(Started::Mailed { email, .. }) if wants_json(req) => {
+        Ok(Started::Mailed { email, .. }) if json => {
             // No order id: a claim for a blocked address (nothing mailed) must read the
             // same as one that was mailed.
             return kiosk_web::json(StatusCode::OK, &json!({ "mailed_to": email.as_str() }));
@@ -311,7 +316,7 @@ pub(super) async fn checkout(
         // confirms on this page (which carries a fresh token).
         Ok(Started::Confirm { product_id, email, title, claim, code, amount }) => {
             let confirm_url = format!("{}/buy/{}", shop.public_base_url(), product_id);
-            if wants_json(req) {
+            if json {
                 return kiosk_web::json(
                     StatusCode::FORBIDDEN,
                     &json!({ "error": {
@@ -417,5 +422,5 @@ pub(super) async fn checkout(
             )
         }
     };
-    problem_response(req, lang, &problem)
+    problem_response(json, lang, &problem)
 }
