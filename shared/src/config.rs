@@ -548,6 +548,20 @@ impl AlipayConfig {
     }
 
     pub fn from(env: &dyn Env) -> Result<Self, ConfigError> {
+        Self::parse(env, true)
+    }
+
+    /// As the author's command line reads it (`kiosk refund`, `kiosk reconcile`): the
+    /// same variables by the same rules, the seller id optional, since it only checks
+    /// notifications, which the CLI never takes.
+    pub fn optional_for_author(env: &dyn Env) -> Result<Option<Self>, ConfigError> {
+        match optional(env, "ALIPAY_APP_ID") {
+            None => Ok(None),
+            Some(_) => Self::parse(env, false).map(Some),
+        }
+    }
+
+    fn parse(env: &dyn Env, seller_required: bool) -> Result<Self, ConfigError> {
         let app_id = required(env, "ALIPAY_APP_ID")?;
         if !app_id.bytes().all(|b| b.is_ascii_digit()) {
             return Err(ConfigError::Invalid {
@@ -555,10 +569,14 @@ impl AlipayConfig {
                 reason: format!("{app_id:?} is not an Alipay app id (digits only)"),
             });
         }
-        let seller_id = required(env, "ALIPAY_SELLER_ID")?;
-        if !(seller_id.len() == 16
-            && seller_id.starts_with("2088")
-            && seller_id.bytes().all(|b| b.is_ascii_digit()))
+        let seller_id = match seller_required {
+            true => Some(required(env, "ALIPAY_SELLER_ID")?),
+            false => optional(env, "ALIPAY_SELLER_ID"),
+        };
+        if let Some(seller_id) = &seller_id
+            && !(seller_id.len() == 16
+                && seller_id.starts_with("2088")
+                && seller_id.bytes().all(|b| b.is_ascii_digit()))
         {
             return Err(ConfigError::Invalid {
                 name: "ALIPAY_SELLER_ID",
@@ -567,7 +585,6 @@ impl AlipayConfig {
                 ),
             });
         }
-        let seller_id = Some(seller_id);
         Ok(AlipayConfig {
             app_id,
             gateway_url: base_url(env, "ALIPAY_GATEWAY_URL")?,
@@ -1012,5 +1029,41 @@ mod tests {
                 ..
             })
         ));
+    }
+
+    /// The author's command line reads Alipay by the functions' rules, but without the
+    /// seller id, which only checks notifications; a malformed one is still refused.
+    #[test]
+    fn the_author_reads_alipay_by_the_same_rules_without_the_seller_id() {
+        let pairs = [
+            ("ALIPAY_APP_ID", "2021000000000001"),
+            (
+                "ALIPAY_GATEWAY_URL",
+                "https://openapi.alipay.com/gateway.do",
+            ),
+            (
+                "ALIPAY_APP_PRIVATE_KEY_PARAM",
+                "/kiosk/alipay/app-private-key",
+            ),
+            ("ALIPAY_PUBLIC_KEY_PARAM", "/kiosk/alipay/alipay-public-key"),
+        ];
+        let a = AlipayConfig::optional_for_author(&env(&pairs))
+            .unwrap()
+            .unwrap();
+        assert_eq!((a.app_id.as_str(), a.seller_id), ("2021000000000001", None));
+        assert!(
+            AlipayConfig::from(&env(&pairs)).is_err(),
+            "the functions need it"
+        );
+        let bad: Vec<_> = pairs
+            .iter()
+            .copied()
+            .chain([("ALIPAY_SELLER_ID", "12345")])
+            .collect();
+        assert!(AlipayConfig::optional_for_author(&env(&bad)).is_err());
+        let mut wrong = pairs;
+        wrong[1] = ("ALIPAY_GATEWAY_URL", "not a url");
+        assert!(AlipayConfig::optional_for_author(&env(&wrong)).is_err());
+        assert_eq!(AlipayConfig::optional_for_author(&env(&[])).unwrap(), None);
     }
 }

@@ -47,6 +47,17 @@ impl ChannelsConfig {
             default: crate::config::default_channel(env)?,
         })
     }
+
+    /// The channels as the author's command line reads them: the functions' variables
+    /// and rules ([`crate::config::AlipayConfig::optional_for_author`]), from whatever
+    /// `env` the CLI made of the stack's outputs and its flags.
+    pub fn for_author(env: &dyn crate::config::Env) -> Result<Self, crate::config::ConfigError> {
+        Ok(ChannelsConfig {
+            alipay: crate::config::AlipayConfig::optional_for_author(env)?,
+            stripe: crate::config::StripeConfig::optional(env)?,
+            default: None,
+        })
+    }
 }
 
 impl Shop {

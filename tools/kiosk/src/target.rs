@@ -10,7 +10,6 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, anyhow, bail};
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use kiosk::author::{Author, AuthorSettings, Missing};
-use kiosk::config::{AlipayConfig, StripeConfig};
 use kiosk::shop::Shop;
 use kiosk::startup::ChannelsConfig;
 use kiosk::{Config, Sender};
@@ -315,72 +314,31 @@ impl Target {
     }
 
     /// The shop as the functions build it: config, every channel whose settings are
-    /// known with its keys from SSM, clients.
+    /// known with its keys from SSM, clients. The channels' settings are read by the
+    /// library's own parser (`ChannelsConfig::for_author`, the functions' variables and
+    /// rules), from the stack's outputs and the flags under the functions' names.
     pub async fn shop(&self) -> Result<Shop> {
-        let need = |v: &Option<String>, what: &str, flag: &str, env: &str, output: &str| {
-            v.clone().ok_or_else(|| missing(what, flag, env, output))
-        };
         let config = self.config()?;
-        let alipay = self
-            .alipay
-            .complete()
-            .then(|| -> Result<AlipayConfig> {
-                Ok(AlipayConfig {
-                    app_id: need(
-                        &self.alipay.alipay_app_id,
-                        "Alipay app id",
-                        "--alipay-app-id",
-                        "KIOSK_ALIPAY_APP_ID",
-                        "AlipayAppId",
-                    )?,
-                    gateway_url: need(
-                        &self.alipay.alipay_gateway_url,
-                        "Alipay gateway",
-                        "--alipay-gateway-url",
-                        "KIOSK_ALIPAY_GATEWAY_URL",
-                        "AlipayGatewayUrl",
-                    )?,
-                    seller_id: None,
-                    app_private_key_param: need(
-                        &self.alipay.alipay_private_key_param,
-                        "app private key parameter",
-                        "--alipay-private-key-param",
-                        "KIOSK_ALIPAY_PRIVATE_KEY_PARAM",
-                        "AlipayAppPrivateKeyParam",
-                    )?,
-                    alipay_public_key_param: need(
-                        &self.alipay.alipay_public_key_param,
-                        "Alipay public key parameter",
-                        "--alipay-public-key-param",
-                        "KIOSK_ALIPAY_PUBLIC_KEY_PARAM",
-                        "AlipayPublicKeyParam",
-                    )?,
-                })
-            })
-            .transpose()?;
-        let stripe = self.stripe.complete().then(|| StripeConfig {
-            secret_key_param: self
-                .stripe
-                .stripe_secret_key_param
-                .clone()
-                .unwrap_or_default(),
-            webhook_secret_param: None,
-            api_base: self
-                .stripe
-                .stripe_api_base
-                .clone()
-                .unwrap_or_else(|| kiosk::config::STRIPE_API.to_owned()),
-        });
-        if alipay.is_none() && stripe.is_none() {
+        if !self.alipay.complete() && !self.stripe.complete() {
             bail!(
                 "no payment channel settings: name the shop with --stack NAME or --local, or pass --alipay-* or --stripe-* flags"
             );
         }
-        let channels = ChannelsConfig {
-            alipay,
-            stripe,
-            default: None,
+        let alipay = self.alipay.complete().then_some(&self.alipay);
+        let stripe = self.stripe.complete().then_some(&self.stripe);
+        let env = |name: &str| -> Option<String> {
+            match name {
+                "ALIPAY_APP_ID" => alipay?.alipay_app_id.clone(),
+                "ALIPAY_GATEWAY_URL" => alipay?.alipay_gateway_url.clone(),
+                "ALIPAY_APP_PRIVATE_KEY_PARAM" => alipay?.alipay_private_key_param.clone(),
+                "ALIPAY_PUBLIC_KEY_PARAM" => alipay?.alipay_public_key_param.clone(),
+                "STRIPE_SECRET_KEY_PARAM" => stripe?.stripe_secret_key_param.clone(),
+                "STRIPE_API_BASE" => stripe?.stripe_api_base.clone(),
+                _ => None,
+            }
         };
+        let channels = ChannelsConfig::for_author(&env)
+            .map_err(|e| anyhow!("the payment channels' settings: {e}"))?;
         Shop::new(&self.sdk, config, channels)
             .await
             .map_err(|e| anyhow!("could not set up the payment channels: {e}"))
