@@ -60,7 +60,7 @@ impl Author {
     /// The one place the CLI's clients are made: the store, SES and S3, from `sdk`.
     pub fn new(sdk: &aws_config::SdkConfig, settings: AuthorSettings) -> Author {
         Author {
-            store: crate::startup::store(sdk, &settings.table),
+            store: crate::startup::open_store(sdk, &settings.table),
             ses: aws_sdk_ses::Client::new(sdk),
             s3: crate::files::s3_client(sdk),
             settings,

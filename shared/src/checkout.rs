@@ -212,7 +212,7 @@ impl Checkout {
         )
         .await?;
         Ok(Checkout {
-            store: CheckoutStore::of(crate::startup::store(sdk, &config.table_name)),
+            store: CheckoutStore::of(crate::startup::open_store(sdk, &config.table_name)),
             free: config.free_orders_queue_url.clone().map(|url| {
                 crate::free::FreeFulfilment::Queue {
                     client: aws_sdk_sqs::Client::new(sdk),

@@ -118,25 +118,30 @@ impl Collector {
     /// A collector over a store built elsewhere (tests, which hand the handler a config
     /// of their own): the store and the variant secret (read, or made on first use), no
     /// site of its own.
-    pub async fn new(store: Store) -> Result<Collector, StoreError> {
+    pub async fn from_parts(store: Store) -> Result<Collector, StoreError> {
         let config = crate::config::CollectConfig {
             table_name: store.table().to_owned(),
             sites: Vec::new(),
         };
-        Self::with_config(store, config).await
+        Self::with_store(store, config).await
     }
 
     /// The collect function's handle, built once from the environment.
     pub async fn from_env(sdk: &aws_config::SdkConfig) -> Result<Self, crate::startup::InitError> {
-        let config = crate::config::CollectConfig::from_env()?;
-        let store = crate::startup::store(sdk, &config.table_name);
-        Self::with_config(store, config)
+        Self::new(sdk, crate::config::CollectConfig::from_env()?)
             .await
             .map_err(crate::startup::InitError::Store)
     }
 
-    /// A collector counting the page views of `config`'s sites.
-    pub async fn with_config(
+    /// A collector counting the page views of `config`'s sites (`make dev`).
+    pub async fn new(
+        sdk: &aws_config::SdkConfig,
+        config: crate::config::CollectConfig,
+    ) -> Result<Collector, StoreError> {
+        Self::with_store(crate::startup::open_store(sdk, &config.table_name), config).await
+    }
+
+    async fn with_store(
         store: Store,
         config: crate::config::CollectConfig,
     ) -> Result<Collector, StoreError> {

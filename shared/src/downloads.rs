@@ -54,7 +54,7 @@ impl Downloads {
     /// A handle with `config` (tests and `make dev`).
     pub fn new(sdk: &aws_config::SdkConfig, config: Config) -> Self {
         Downloads {
-            store: DownloadStore::of(crate::startup::store(sdk, &config.table_name)),
+            store: DownloadStore::of(crate::startup::open_store(sdk, &config.table_name)),
             files: Files::new(crate::files::s3_client(sdk), &config.files_bucket),
             mailer: Mailer::for_shop(aws_sdk_ses::Client::new(sdk), &config),
             config,

@@ -261,7 +261,7 @@ impl MailEvents {
 
     /// A handle with `config` (`make dev`).
     pub fn new(sdk: &aws_config::SdkConfig, config: &crate::config::MailEventsConfig) -> Self {
-        Self::from_parts(crate::startup::store(sdk, &config.table_name), config)
+        Self::from_parts(crate::startup::open_store(sdk, &config.table_name), config)
     }
 
     /// Record every believable report of one SNS invocation. A store failure stops the

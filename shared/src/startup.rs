@@ -92,17 +92,14 @@ impl Shop {
         )
         .await?;
         let mailer = Mailer::for_shop(aws_sdk_ses::Client::new(sdk), &config);
-        Ok(Shop::from_parts(
-            config.clone(),
-            store(sdk, &config.table_name),
-            mailer,
-            channels,
-        ))
+        let store = open_store(sdk, &config.table_name);
+        Ok(Shop::from_parts(config, store, mailer, channels))
     }
 }
 
-/// The shop's table, through a DynamoDB client made from `sdk`.
-pub fn store(sdk: &aws_config::SdkConfig, table: &str) -> Store {
+/// The shop's table, through a DynamoDB client made from `sdk`: what each handle's
+/// constructor wraps in its own view ([`crate::store::views`]); never handed out.
+pub(crate) fn open_store(sdk: &aws_config::SdkConfig, table: &str) -> Store {
     Store::new(aws_sdk_dynamodb::Client::new(sdk), table)
 }
 

@@ -251,5 +251,10 @@ mod tests {
             }
             assert!(!src.contains("fn store("), "{handle} hands out its store");
         }
+        // Nor does the wiring: the store a handle wraps is opened crate-privately.
+        let startup = include_str!("../startup.rs");
+        assert!(
+            startup.contains("pub(crate) fn open_store(") && !startup.contains("pub fn store(")
+        );
     }
 }

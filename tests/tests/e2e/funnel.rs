@@ -89,7 +89,7 @@ async fn register(store: &kiosk::store::Store, name: &str, variants: &[&str]) {
 /// A collector over `t`'s table with the shop's product and test.
 async fn collector(t: &TestTable) -> Collector {
     shop(&t.store).await;
-    Collector::new(t.store.clone()).await.unwrap()
+    Collector::from_parts(t.store.clone()).await.unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -296,7 +296,7 @@ async fn the_days_salt_is_gone_from_the_table_and_from_memory_after_the_day() {
         (1, 1)
     );
     // A second instance, started cold, agrees on today's salt.
-    let other = Collector::new(t.store.clone()).await.unwrap();
+    let other = Collector::from_parts(t.store.clone()).await.unwrap();
     other
         .collect(beacon(false), &sender, tomorrow)
         .await
@@ -317,7 +317,7 @@ async fn checkout_records_the_variants_the_page_showed_or_none() {
     let w = World::new(WorldOptions::default()).await.unwrap();
     shop(&w.t.store).await;
     register(&w.t.store, "price-box", &["x", "y"]).await;
-    let c = Collector::new(w.t.store.clone()).await.unwrap();
+    let c = Collector::from_parts(w.t.store.clone()).await.unwrap();
     let mut b = beacon(true);
     b.tests.push(BeaconTest {
         name: "price-box".into(),
@@ -393,7 +393,7 @@ async fn the_funnel_counts_visitors_checkouts_and_sales_per_variant() {
     use kiosk_e2e::{World, WorldOptions};
     let w = World::new(WorldOptions::default()).await.unwrap();
     shop(&w.t.store).await;
-    let c = Collector::new(w.t.store.clone()).await.unwrap();
+    let c = Collector::from_parts(w.t.store.clone()).await.unwrap();
     let now = kiosk_e2e::now();
     let buyer_agent = ua(100);
     let bought = c
@@ -698,7 +698,7 @@ async fn one_beacon_writes_a_bounded_number_of_items() {
         kiosk_e2e::recording_store(&t.name, &t.name.replace("kiosk-test-", ""), "beacon-writes")
             .await
             .unwrap();
-    let c = Collector::new(store).await.unwrap();
+    let c = Collector::from_parts(store).await.unwrap();
     let endpoint = std::env::var("AWS_ENDPOINT_URL").unwrap();
     let http = reqwest::Client::new();
     let writes = |recorded: &[kiosk_localaws::iam::Recorded]| {
@@ -764,7 +764,7 @@ async fn one_visitor_who_buys_twice_is_one_conversion_with_two_sales() {
     use kiosk_e2e::{World, WorldOptions};
     let w = World::new(WorldOptions::default()).await.unwrap();
     shop(&w.t.store).await;
-    let c = Collector::new(w.t.store.clone()).await.unwrap();
+    let c = Collector::from_parts(w.t.store.clone()).await.unwrap();
     let now = kiosk_e2e::now();
     let agent = ua(7);
     let mut b = beacon(true);

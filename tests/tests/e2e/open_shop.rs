@@ -530,7 +530,7 @@ async fn no_table_holds_an_address() {
             .unwrap();
     }
     // 100 page views.
-    let c = kiosk::collect::Collector::new(w.t.store.clone())
+    let c = kiosk::collect::Collector::from_parts(w.t.store.clone())
         .await
         .unwrap();
     for i in 0..100u32 {

@@ -72,7 +72,6 @@ pub struct App {
     downloads: Downloads,
     /// The collect function's handle (`POST /t`) and its configuration.
     pub collector: kiosk::collect::Collector,
-    collect_config: kiosk::config::CollectConfig,
     /// The mail-events function's handle: the mailbox's bounce and complaint buttons
     /// send it what SES would.
     mail_events: kiosk::mail_events::MailEvents,
@@ -155,12 +154,14 @@ pub async fn start(listener: TcpListener, opts: Options) -> Result<(String, Arc<
         &base,
         opts.retry_unit,
     );
-    let collector =
-        kiosk::collect::Collector::new(kiosk::startup::store(&sdk, &names.table)).await?;
-    let collect_config = kiosk::config::CollectConfig {
-        table_name: names.table.clone(),
-        sites: config.embed_origins.clone(),
-    };
+    let collector = kiosk::collect::Collector::new(
+        &sdk,
+        kiosk::config::CollectConfig {
+            table_name: names.table.clone(),
+            sites: config.embed_origins.clone(),
+        },
+    )
+    .await?;
     let downloads = Downloads::new(&sdk, config);
     let sandbox = Sandbox::new(
         AlipayPublicKey::parse(&keys.app_public_pem)?,
@@ -169,12 +170,11 @@ pub async fn start(listener: TcpListener, opts: Options) -> Result<(String, Arc<
     );
     let app = Arc::new(App {
         checkout,
-        store: kiosk::startup::store(&sdk, &names.table),
+        store: kiosk::store::Store::new(aws_sdk_dynamodb::Client::new(&sdk), &names.table),
         shop,
         reconciler,
         downloads,
         collector,
-        collect_config,
         mail_events,
         sandbox,
         stripe,
@@ -473,7 +473,7 @@ impl App {
             {
                 checkout::handler::handle(&self.checkout, lreq, now).await
             } else if path == "/t" {
-                collect::handler::handle(&self.collector, &self.collect_config, lreq, now).await
+                collect::handler::handle(&self.collector, self.collector.config(), lreq, now).await
             } else if path.starts_with("/download/") {
                 download::handler::handle(&self.downloads, lreq, now).await
             } else {

@@ -285,7 +285,7 @@ async fn sales_funnel_and_report_agree_on_every_total() {
         .await;
     }
     // Ten visitors of the yen product's page on day 1.
-    let collector = Collector::new(w.t.store.clone()).await.unwrap();
+    let collector = Collector::from_parts(w.t.store.clone()).await.unwrap();
     for i in 0..10 {
         let agent = format!("Mozilla/5.0 Chrome/126.0 reader-{i}");
         let from = Sender {
