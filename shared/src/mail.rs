@@ -89,6 +89,7 @@ pub fn redact(text: &str, address: &str) -> String {
 use maud::{Markup, PreEscaped, html};
 
 use crate::i18n::{Arg, Lang};
+use crate::text::with_mailto;
 
 const BODY_STYLE: &str = "font-family:system-ui,sans-serif;line-height:1.5;color:#222";
 const BUTTON_STYLE: &str = "display:inline-block;padding:.6em 1.2em;background:#1a7f37;color:#fff;\
@@ -105,17 +106,6 @@ fn html_mail(lang: Lang, body: Markup) -> String {
         }
     }
     .into_string()
-}
-
-/// A catalog message with `address` (already in it) made a mail link; the rest of the
-/// text is escaped like any other value.
-fn with_mailto(text: &str, address: &str) -> Markup {
-    match text.split_once(address) {
-        Some((before, after)) => html! {
-            (before) a href={ "mailto:" (address) } { (address) } (after)
-        },
-        None => html! { (text) },
-    }
 }
 
 /// The mail a buyer gets once the payment is recorded, in the order's language (or
@@ -378,11 +368,12 @@ mod tests {
     use crate::{Currency, DownloadToken, Money, OrderId, ProductId};
     use time::macros::datetime;
 
-    #[test]
-    fn purchase_mail_has_link_count_order_and_help_and_escapes_html() {
+    /// An order of a product titled `title` (9.00 CNY, edition v2, 5 downloads), made
+    /// 2026-11-21 10:00 UTC with no language, and its grant.
+    fn sample(title: &str) -> (Order, Grant) {
         let product = Product::new(
             ProductId::parse("b").unwrap(),
-            "Tips & <script>alert(1)</script>",
+            title,
             Money::parse_decimal("9.00", Currency::Cny).unwrap(),
             crate::product::Edition::parse("v2").expect("valid product"),
             FileRef {
@@ -405,6 +396,12 @@ mod tests {
             time::Duration::minutes(30),
         );
         let grant = Grant::for_order(&order, DownloadToken::generate().unwrap(), None, now);
+        (order, grant)
+    }
+
+    #[test]
+    fn purchase_mail_has_link_count_order_and_help_and_escapes_html() {
+        let (order, grant) = sample("Tips & <script>alert(1)</script>");
         let link = format!("https://shop.example.com/download/{}", grant.token.expose());
         let help = Sender::parse("help@shop.example.com").unwrap();
         let m = purchase_mail(&order, &grant, &link, &help, Lang::EN);
@@ -441,32 +438,8 @@ mod tests {
     /// used to fall back to English).
     #[test]
     fn every_mail_about_an_order_without_a_language_uses_the_shop_default() {
-        let product = Product::new(
-            ProductId::parse("b").unwrap(),
-            "Book",
-            Money::parse_decimal("9.00", Currency::Cny).unwrap(),
-            crate::product::Edition::parse("v2").expect("valid product"),
-            FileRef {
-                key: "k".into(),
-                name: "b.pdf".into(),
-                content_type: "application/pdf".into(),
-                sha256: None,
-            },
-            5,
-        )
-        .expect("valid product");
-        let now = datetime!(2026-11-21 10:00 UTC);
-        let order = Order::new_pending(
-            OrderId::parse("K1").unwrap(),
-            &product,
-            Email::parse("a@example.com").unwrap(),
-            ChannelKind::Alipay,
-            Source::default(),
-            now,
-            time::Duration::minutes(30),
-        );
+        let (order, grant) = sample("Book");
         assert_eq!(order.lang, None);
-        let grant = Grant::for_order(&order, DownloadToken::generate().unwrap(), None, now);
         let help = Sender::parse("help@shop.example.com").unwrap();
         let zh = Lang::parse("zh-CN").unwrap();
         let purchase = purchase_mail(&order, &grant, "https://x/d", &help, zh);

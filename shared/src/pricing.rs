@@ -163,25 +163,21 @@ impl Code {
         })
     }
 
-    /// A code as the store holds it (its rules were checked when it was made).
-    #[allow(clippy::too_many_arguments)]
+    /// A code as the store holds it: what the author asked for (its rules were checked
+    /// when it was made) and where it stands.
     pub(crate) fn stored(
-        name: CodeName,
-        discount: Discount,
-        products: Vec<ProductId>,
-        max_uses: Option<u32>,
+        spec: NewCode,
         uses: u32,
-        expires_at: Option<OffsetDateTime>,
         disabled: bool,
         created_at: OffsetDateTime,
     ) -> Code {
         Code {
-            name,
-            discount,
-            products,
-            max_uses,
+            name: spec.name,
+            discount: spec.discount,
+            products: spec.products,
+            max_uses: spec.max_uses,
             uses,
-            expires_at,
+            expires_at: spec.expires_at,
             disabled,
             created_at,
         }

@@ -37,3 +37,15 @@ pub fn printable(s: &str) -> String {
     }
     out
 }
+
+/// A message (already in the reader's language) with `address`, which it contains, made
+/// a `mailto:` link: the one way pages and mails link the shop's help address inside a
+/// translated sentence; the rest of the text is escaped like any other value.
+pub fn with_mailto(text: &str, address: &str) -> maud::Markup {
+    match text.split_once(address) {
+        Some((before, after)) => maud::html! {
+            (before) a href={ "mailto:" (address) } { (address) } (after)
+        },
+        None => maud::html! { (text) },
+    }
+}

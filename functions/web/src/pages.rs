@@ -10,6 +10,7 @@
 //! overlay's script, and the trusted markup a caller of [`frame`] passes).
 
 use kiosk::i18n::{Arg, Lang};
+use kiosk::text::with_mailto;
 use maud::{Markup, PreEscaped, html};
 
 const STYLE: &str = "*{box-sizing:border-box}body{margin:0;font:16px/1.55 system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;\
@@ -86,16 +87,6 @@ fn page(lang: Lang, title: &str, refresh: Refresh, main: Markup) -> String {
         }
     }
     .into_string()
-}
-
-/// `text` with `address` (already in it) made a mail link; the rest escaped as text.
-fn with_mailto(text: &str, address: &str) -> Markup {
-    match text.split_once(address) {
-        Some((before, after)) => html! {
-            (before) a href={ "mailto:" (address) } { (address) } (after)
-        },
-        None => html! { (text) },
-    }
 }
 
 /// What the hosted buy page shows, already formatted for the buyer.

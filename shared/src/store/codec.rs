@@ -551,13 +551,16 @@ pub fn code_from(item: &Item) -> Result<Code, StoreError> {
             .collect::<Result<_, _>>()?,
         None => Vec::new(),
     };
-    Ok(Code::stored(
+    let spec = crate::pricing::NewCode {
         name,
         discount,
         products,
-        r.opt_n(attr::MAX_USES)?,
+        max_uses: r.opt_n(attr::MAX_USES)?,
+        expires_at: r.opt_ts(attr::EXPIRES_AT)?,
+    };
+    Ok(Code::stored(
+        spec,
         r.n(attr::USES)?,
-        r.opt_ts(attr::EXPIRES_AT)?,
         r.bool(attr::DISABLED)?,
         r.ts(attr::CREATED_AT)?,
     ))

@@ -287,18 +287,36 @@ impl Store {
         channel: ChannelKind,
         txn: &str,
     ) -> Result<Option<OrderId>, StoreError> {
+        Ok(self.txn_lookup(channel, txn, false).await?.0)
+    }
+
+    /// The payment id's lookup item, read once: the order it names (none while it holds
+    /// only a dispute, [`Store::hold_dispute`]) and the dispute it holds.
+    async fn txn_lookup(
+        &self,
+        channel: ChannelKind,
+        txn: &str,
+        consistent: bool,
+    ) -> Result<(Option<OrderId>, Option<Dispute>), StoreError> {
         let Some(item) = self
-            .get(codec::txn_key(channel, txn), false, "GetItem(txn)")
+            .get(codec::txn_key(channel, txn), consistent, "GetItem(txn)")
             .await?
         else {
-            return Ok(None);
+            return Ok((None, None));
         };
         let r = Reader::new(&item, "txn");
-        // A lookup item holding only a dispute ([`Store::hold_dispute`]) names no order yet.
-        if r.opt_s(ORDER_ID)?.is_none() {
-            return Ok(None);
-        }
-        Ok(Some(r.id(ORDER_ID, OrderId::parse)?))
+        let order = match r.opt_s(ORDER_ID)? {
+            Some(_) => Some(r.id(ORDER_ID, OrderId::parse)?),
+            None => None,
+        };
+        let held = r
+            .opt_s(HELD_DISPUTE)?
+            .map(|d| {
+                d.parse()
+                    .map_err(|_| r.corrupt(HELD_DISPUTE, "unknown dispute state"))
+            })
+            .transpose()?;
+        Ok((order, held))
     }
 
     /// A dispute named `txn`, a payment no order is recorded under yet (its webhook
@@ -339,36 +357,13 @@ impl Store {
                 if e.as_service_error()
                     .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
             {
-                match self.order_id_by_txn(channel, txn).await? {
-                    Some(id) => Ok(DisputeHold::Recorded(id)),
-                    None => Ok(DisputeHold::Held(
-                        self.held_dispute(channel, txn).await?.unwrap_or(state),
-                    )),
+                match self.txn_lookup(channel, txn, true).await? {
+                    (Some(id), _) => Ok(DisputeHold::Recorded(id)),
+                    (None, held) => Ok(DisputeHold::Held(held.unwrap_or(state))),
                 }
             }
             Err(e) => Err(aws("UpdateItem(hold dispute)")(e)),
         }
-    }
-
-    /// The dispute held for a payment not recorded yet, if any.
-    async fn held_dispute(
-        &self,
-        channel: ChannelKind,
-        txn: &str,
-    ) -> Result<Option<Dispute>, StoreError> {
-        let Some(item) = self
-            .get(codec::txn_key(channel, txn), true, "GetItem(txn)")
-            .await?
-        else {
-            return Ok(None);
-        };
-        let r = Reader::new(&item, "txn");
-        r.opt_s(HELD_DISPUTE)?
-            .map(|d| {
-                d.parse()
-                    .map_err(|_| r.corrupt(HELD_DISPUTE, "unknown dispute state"))
-            })
-            .transpose()
     }
 
     /// Record a confirmed payment: in one transaction, move the order to PAID (condition:
@@ -558,8 +553,9 @@ impl Store {
             {
                 if guard != TxnGuard::Overwrite
                     && let Some(held) = self
-                        .held_dispute(order.channel, &payment.provider_txn_id)
+                        .txn_lookup(order.channel, &payment.provider_txn_id, true)
                         .await?
+                        .1
                     && guard != TxnGuard::Hold(held)
                 {
                     return Ok(Attempt::Held(held));

@@ -111,6 +111,15 @@ async fn reconcile_at(shop: &LocalShop, at: time::OffsetDateTime) -> kiosk::reco
         .unwrap()
 }
 
+/// A reconcile run just past the grace reconcile leaves a fresh checkout.
+async fn reconcile_after_grace(shop: &LocalShop) -> kiosk::reconcile::PendingRun {
+    reconcile_at(
+        shop,
+        now() + kiosk::reconcile::GRACE + time::Duration::seconds(5),
+    )
+    .await
+}
+
 async fn mails(shop: &LocalShop, to: &str) -> usize {
     let endpoint = std::env::var("AWS_ENDPOINT_URL").expect("emulator");
     read_mails(&shop.http, &endpoint, to).await.len()
@@ -261,16 +270,7 @@ async fn a_card_purchase_pays_once_mails_once_and_allows_five_downloads() {
     assert_eq!(shop.http.post(&link).send().await.unwrap().status(), 410);
 
     // The stand-in's webhook was acknowledged once; nothing else was granted or mailed.
-    let acked: Vec<_> = shop
-        .app
-        .stripe
-        .deliveries
-        .lock()
-        .unwrap()
-        .iter()
-        .filter(|(_, about, _)| *about == session)
-        .cloned()
-        .collect();
+    let acked = shop.app.stripe.delivered_about(&session);
     assert_eq!(acked.len(), 1, "{acked:?}");
     assert_eq!(order(&shop, &id).await.all_grants().len(), 1);
     assert_eq!(mails(&shop, &email).await, 1);
@@ -608,11 +608,7 @@ async fn a_refund_before_the_payment_wins_by_webhook_and_by_reconcile() {
     let (id, session) = checkout(&shop, &email).await;
     pay(&shop, &session, "card=4242424242424242&lose_webhook=1").await;
     shop.app.stripe.refund_quietly(&session, 900);
-    let run = reconcile_at(
-        &shop,
-        now() + kiosk::reconcile::GRACE + time::Duration::seconds(5),
-    )
-    .await;
+    let run = reconcile_after_grace(&shop).await;
     assert!(run.refunded >= 1, "{run:?}");
     let o = order(&shop, &id).await;
     assert_eq!(o.status, OrderStatus::Refunded);
@@ -695,15 +691,8 @@ async fn a_dispute_suspends_the_links_and_a_won_one_restores_them() {
 /// Waits until the stand-in's webhook `kind` about `session` was acknowledged.
 async fn acknowledged(shop: &LocalShop, kind: &str, session: &str) {
     for _ in 0..200 {
-        let done = shop
-            .app
-            .stripe
-            .deliveries
-            .lock()
-            .unwrap()
-            .iter()
-            .any(|(k, about, _)| k == kind && about == session);
-        if done {
+        let delivered = shop.app.stripe.delivered_about(session);
+        if delivered.iter().any(|(k, _)| k == kind) {
             return;
         }
         tokio::time::sleep(Duration::from_millis(25)).await;
@@ -727,11 +716,7 @@ async fn a_dispute_before_its_payment_keeps_the_links_off_from_the_start() {
     assert_eq!((o.status, o.dispute), (OrderStatus::Pending, None));
 
     // Reconcile finds the session paid and records the payment, with its dispute.
-    let run = reconcile_at(
-        &shop,
-        now() + kiosk::reconcile::GRACE + time::Duration::seconds(5),
-    )
-    .await;
+    let run = reconcile_after_grace(&shop).await;
     assert!(run.fulfilled >= 1, "{run:?}");
     let o = order(&shop, &id).await;
     assert_eq!(
@@ -774,11 +759,7 @@ async fn a_dispute_closed_before_its_payment_is_recorded_as_it_ended() {
         acknowledged(&shop, "charge.dispute.closed", &session).await;
         // A late copy of the opening does not reopen it.
         shop.app.stripe.dispute(&session, "needs_response");
-        let run = reconcile_at(
-            &shop,
-            now() + kiosk::reconcile::GRACE + time::Duration::seconds(5),
-        )
-        .await;
+        let run = reconcile_after_grace(&shop).await;
         assert!(run.fulfilled >= 1, "{run:?}");
         let o = order(&shop, &id).await;
         let want = if suspended {
@@ -1175,11 +1156,7 @@ async fn reconcile_finds_a_lost_card_payment_and_abandoned_sessions_are_expired(
     // Paid, every webhook lost: reconcile's retrieve finds it (one grant, one mail).
     let (lost, session) = checkout(&shop, &email).await;
     pay(&shop, &session, "card=4242424242424242&lose_webhook=1").await;
-    let run = reconcile_at(
-        &shop,
-        now() + kiosk::reconcile::GRACE + time::Duration::seconds(5),
-    )
-    .await;
+    let run = reconcile_after_grace(&shop).await;
     assert!(run.fulfilled >= 1, "{run:?}");
     let o = order(&shop, &lost).await;
     assert_eq!(o.status, OrderStatus::Paid);

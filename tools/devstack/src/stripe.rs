@@ -616,6 +616,18 @@ impl StripeSandbox {
         )
     }
 
+    /// The webhooks the shop acknowledged about `about` (a session), oldest first:
+    /// (event type, attempts it took).
+    pub fn delivered_about(&self, about: &str) -> Vec<(String, u32)> {
+        self.deliveries
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .filter(|(_, a, _)| a == about)
+            .map(|(kind, _, attempts)| (kind.clone(), *attempts))
+            .collect()
+    }
+
     /// The buyer's bank disputes the session's payment (`charge.dispute.created`), or
     /// the dispute closes `won` or `lost` (`charge.dispute.closed`).
     pub fn dispute(self: &Arc<Self>, session: &str, status: &str) {
