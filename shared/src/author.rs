@@ -198,10 +198,10 @@ impl Author {
             .get_order(&id)
             .await?
             .ok_or(AuthorError::UnknownOrder(id))?;
-        if order.status != OrderStatus::Paid {
+        if order.status() != OrderStatus::Paid {
             return Err(AuthorError::NotPaid {
+                status: order.status(),
                 order: order.id,
-                status: order.status,
             });
         }
         Ok(order)

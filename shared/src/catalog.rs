@@ -391,7 +391,7 @@ impl Author {
             .buyers_of(id)
             .await?
             .iter()
-            .filter(|o| o.status == OrderStatus::Paid)
+            .filter(|o| o.status() == OrderStatus::Paid)
             .count();
         Ok(ProductOverview {
             product,

@@ -19,7 +19,7 @@ use time::{Duration, OffsetDateTime};
 use crate::grant::Grant;
 use crate::ids::OrderId;
 use crate::mail::{Mailer, purchase_mail};
-use crate::order::{MailState, Order, OrderStatus};
+use crate::order::{MailState, Order, OrderState};
 use crate::store::StoreError;
 use crate::store::views::MailStore;
 
@@ -216,16 +216,12 @@ impl<'a> Delivery<'a> {
                     run.claimed_elsewhere += 1;
                     continue;
                 };
-                if claimed.status != OrderStatus::Paid {
+                let OrderState::Paid(granted) = claimed.state() else {
                     // Refunded before its mail went out: the link is revoked, so no mail.
                     self.store.mail_not_needed(&claimed.id).await?;
                     continue;
-                }
-                let grant = match &claimed.grant_token {
-                    Some(token) => self.store.get_grant(token).await,
-                    None => Ok(None),
                 };
-                let grant = match grant {
+                let grant = match self.store.get_grant(&granted.grant).await {
                     Ok(Some(g)) => g,
                     Ok(None) => {
                         tracing::error!(order_id = %claimed.id, "due purchase mail has no grant to link to");

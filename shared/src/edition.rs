@@ -61,7 +61,7 @@ pub fn plan(
 ) -> Plan {
     let mut plan = Plan::default();
     for order in buyers {
-        if order.status != OrderStatus::Paid {
+        if order.status() != OrderStatus::Paid {
             continue;
         }
         match records.get(&order.id).map(|r| &r.state) {

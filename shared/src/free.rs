@@ -151,7 +151,7 @@ impl Shop {
         if order.channel != ChannelKind::Free {
             return Ok(refused(&order, "not a free order"));
         }
-        match order.status {
+        match order.status() {
             OrderStatus::Paid => return Ok(FreeOutcome::Already),
             OrderStatus::Pending => {}
             _ => return Ok(refused(&order, "not pending")),

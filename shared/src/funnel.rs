@@ -156,7 +156,7 @@ pub async fn report(
         let Some(p) = crate::sales::paid(o).filter(|p| (start..end).contains(&p.at)) else {
             continue;
         };
-        let downloaded = match &o.grant_token {
+        let downloaded = match o.grant_token() {
             Some(token) => store
                 .get_grant(token)
                 .await?

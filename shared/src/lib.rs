@@ -75,5 +75,5 @@ pub use email::{Email, Sender};
 pub use grant::Grant;
 pub use ids::{DownloadToken, OrderId, ProductId};
 pub use money::{Currency, Money};
-pub use order::{Order, OrderStatus};
+pub use order::{Order, OrderState, OrderStatus};
 pub use product::Product;

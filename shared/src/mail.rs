@@ -122,7 +122,7 @@ pub fn purchase_mail(
     let title = order.product_title.as_str();
     let downloads = lang.tr("downloads-count", &[("count", grant.download_limit.into())]);
     let amount = lang.price(order.amount);
-    let date = lang.datetime(order.paid_at.unwrap_or(grant.created_at));
+    let date = lang.datetime(order.paid_at().unwrap_or(grant.created_at));
     let subject = lang.tr("mail-purchase-subject", &[("title", title.into())]);
     let thanks = lang.tr("mail-purchase-thanks", &[("title", title.into())]);
     let order_line = lang.tr("mail-order", &[("order", order.id.as_str().into())]);

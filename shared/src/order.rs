@@ -2,6 +2,8 @@
 //!
 //! `PENDING -> PAID -> REFUNDED` and `PENDING -> EXPIRED`, plus `EXPIRED -> PAID`: a
 //! payment confirmed after expiry is still honoured because the money was taken.
+//! [`OrderState`] carries what each state has (a paid order's payment and link, a
+//! refund's time); it is private to the transitions, read through accessors.
 //! Transitions are pure functions returning `Result`; the store performs the same checks
 //! as DynamoDB conditions and uses these functions to explain a failed condition.
 //!
@@ -207,23 +209,18 @@ pub struct Order {
     /// The discount code that made the price; its use is reserved with the order.
     pub code: Option<crate::pricing::CodeName>,
     pub channel: ChannelKind,
-    pub status: OrderStatus,
-    /// The provider's id for the payment itself (Alipay `trade_no`, Stripe's
-    /// PaymentIntent `pi_...`), set when the order is paid.
-    pub provider_txn_id: Option<String>,
+    /// Where the order stands, with what only that state has (the payment, the link,
+    /// the refund's time): changed only by the transitions below.
+    pub(crate) state: OrderState,
     /// The provider's id for the checkout this order started (Stripe's Checkout Session
     /// `cs_...`), set at checkout by channels that create one; Alipay needs none (its
     /// trade is named by our order id).
     pub checkout_ref: Option<String>,
     pub created_at: OffsetDateTime,
     pub expires_at: OffsetDateTime,
-    pub paid_at: Option<OffsetDateTime>,
-    pub refunded_at: Option<OffsetDateTime>,
     /// How much of the payment the provider has returned so far (a partial refund keeps
     /// the order PAID; the full amount makes it REFUNDED).
     pub refunded: Option<Money>,
-    /// The newest download link of this purchase (`kiosk update` moves it on).
-    pub grant_token: Option<DownloadToken>,
     /// Every download link this purchase ever got: the purchase's own and each new
     /// edition's. A full refund revokes them all.
     pub grant_tokens: Vec<DownloadToken>,
@@ -250,6 +247,94 @@ pub struct Order {
     /// spam ([`crate::mail_events`]): nothing more is mailed for this order until the
     /// author corrects the address (`kiosk resend --to`), which clears it.
     pub mail_block: Option<MailBlock>,
+}
+
+/// The provider's payment as the shop recorded it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settlement {
+    /// The provider's id for the payment (Alipay `trade_no`, Stripe's PaymentIntent
+    /// `pi_...`, `free-{order}` for a free copy).
+    pub txn: String,
+    /// When the shop recorded it.
+    pub at: OffsetDateTime,
+}
+
+/// A recorded payment and the download link it made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Granted {
+    pub payment: Settlement,
+    /// The newest download link of this purchase (`kiosk update` moves it on).
+    pub grant: DownloadToken,
+}
+
+/// Where an order stands, carrying what only that state has: a pending or expired order
+/// has no payment and no link; a paid one has both; a refunded one has its refund's
+/// time and whatever payment it had ([`Refunded`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OrderState {
+    Pending,
+    Expired,
+    Paid(Granted),
+    Refunded(Refunded),
+}
+
+/// A fully refunded order: when, and what it had been paid.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refunded {
+    pub at: OffsetDateTime,
+    pub payment: RefundedPayment,
+}
+
+/// The payment of a refunded order. A refund can overtake its payment's own
+/// notification: then no link was ever made, and the payment (if it is recorded at
+/// all) is recorded after the refund.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RefundedPayment {
+    /// The refund was reported first; no payment is recorded yet.
+    NotRecorded,
+    /// The payment was recorded after its refund: no link, no purchase mail.
+    RecordedLate(Settlement),
+    /// Paid with a link, then refunded: every link of the purchase is revoked.
+    Granted(Granted),
+}
+
+impl OrderState {
+    pub fn status(&self) -> OrderStatus {
+        match self {
+            OrderState::Pending => OrderStatus::Pending,
+            OrderState::Expired => OrderStatus::Expired,
+            OrderState::Paid(_) => OrderStatus::Paid,
+            OrderState::Refunded(_) => OrderStatus::Refunded,
+        }
+    }
+
+    /// The recorded payment, in whichever state holds one.
+    pub fn payment(&self) -> Option<&Settlement> {
+        match self {
+            OrderState::Paid(g)
+            | OrderState::Refunded(Refunded {
+                payment: RefundedPayment::Granted(g),
+                ..
+            }) => Some(&g.payment),
+            OrderState::Refunded(Refunded {
+                payment: RefundedPayment::RecordedLate(p),
+                ..
+            }) => Some(p),
+            _ => None,
+        }
+    }
+
+    /// The newest download link, in whichever state holds one.
+    pub fn grant(&self) -> Option<&DownloadToken> {
+        match self {
+            OrderState::Paid(g)
+            | OrderState::Refunded(Refunded {
+                payment: RefundedPayment::Granted(g),
+                ..
+            }) => Some(&g.grant),
+            _ => None,
+        }
+    }
 }
 
 /// Why the shop stopped mailing an order's address.
@@ -425,15 +510,11 @@ impl Order {
             list_price: product.price(),
             code: None,
             channel,
-            status: OrderStatus::Pending,
-            provider_txn_id: None,
+            state: OrderState::Pending,
             checkout_ref: None,
             created_at: now,
             expires_at: now + ttl,
-            paid_at: None,
-            refunded_at: None,
             refunded: None,
-            grant_token: None,
             grant_tokens: Vec::new(),
             source,
             mail: MailState::NotDue,
@@ -455,6 +536,37 @@ impl Order {
         self
     }
 
+    pub fn state(&self) -> &OrderState {
+        &self.state
+    }
+
+    pub fn status(&self) -> OrderStatus {
+        self.state.status()
+    }
+
+    /// The provider's id for the payment, once one is recorded.
+    pub fn provider_txn_id(&self) -> Option<&str> {
+        self.state.payment().map(|p| p.txn.as_str())
+    }
+
+    /// When the payment was recorded, once it is.
+    pub fn paid_at(&self) -> Option<OffsetDateTime> {
+        self.state.payment().map(|p| p.at)
+    }
+
+    /// When the whole amount went back, for a refunded order.
+    pub fn refunded_at(&self) -> Option<OffsetDateTime> {
+        match &self.state {
+            OrderState::Refunded(r) => Some(r.at),
+            _ => None,
+        }
+    }
+
+    /// The newest download link of this purchase, once it is paid.
+    pub fn grant_token(&self) -> Option<&DownloadToken> {
+        self.state.grant()
+    }
+
     /// Record a confirmed payment. Pending and expired orders can be paid (money taken
     /// after expiry is honoured); the amount must match exactly; a repeat of the same
     /// provider transaction is `AlreadyPaid`, a different one is an error.
@@ -464,47 +576,46 @@ impl Order {
         grant_token: DownloadToken,
         now: OffsetDateTime,
     ) -> Result<PayOutcome, TransitionError> {
-        match self.status {
-            OrderStatus::Refunded if self.provider_txn_id.is_none() => {
-                if payment.amount != self.amount {
-                    return Err(TransitionError::AmountMismatch {
-                        expected: self.amount,
-                        got: payment.amount,
-                    });
-                }
+        let settlement = Settlement {
+            txn: payment.provider_txn_id.clone(),
+            at: now,
+        };
+        match &self.state {
+            OrderState::Refunded(Refunded {
+                at,
+                payment: RefundedPayment::NotRecorded,
+            }) => {
+                self.check_amount(payment.amount)?;
                 let mut o = self.clone();
-                o.provider_txn_id = Some(payment.provider_txn_id.clone());
-                o.paid_at = Some(now);
+                o.state = OrderState::Refunded(Refunded {
+                    at: *at,
+                    payment: RefundedPayment::RecordedLate(settlement),
+                });
                 return Ok(PayOutcome::AlreadyRefunded(Box::new(o)));
             }
-            OrderStatus::Paid | OrderStatus::Refunded => {
-                return match &self.provider_txn_id {
-                    Some(existing) if *existing == payment.provider_txn_id => {
+            OrderState::Paid(_) | OrderState::Refunded(_) => {
+                return match self.provider_txn_id() {
+                    Some(existing) if existing == payment.provider_txn_id => {
                         Ok(PayOutcome::AlreadyPaid)
                     }
                     Some(existing) => Err(TransitionError::ConflictingPayment {
-                        existing: existing.clone(),
+                        existing: existing.to_owned(),
                     }),
                     None => Err(TransitionError::NotAllowed {
-                        from: self.status,
+                        from: self.status(),
                         to: OrderStatus::Paid,
                     }),
                 };
             }
-            OrderStatus::Pending | OrderStatus::Expired => {}
+            OrderState::Pending | OrderState::Expired => {}
         }
-        if payment.amount != self.amount {
-            return Err(TransitionError::AmountMismatch {
-                expected: self.amount,
-                got: payment.amount,
-            });
-        }
+        self.check_amount(payment.amount)?;
         let mut paid = self.clone();
-        paid.status = OrderStatus::Paid;
-        paid.provider_txn_id = Some(payment.provider_txn_id.clone());
-        paid.paid_at = Some(now);
         paid.grant_tokens.push(grant_token.clone());
-        paid.grant_token = Some(grant_token);
+        paid.state = OrderState::Paid(Granted {
+            payment: settlement,
+            grant: grant_token,
+        });
         // Due, and leased to whoever records this payment: it sends the mail now, and
         // reconcile takes over only if that did not happen within the lease.
         paid.mail = MailState::Due {
@@ -514,23 +625,45 @@ impl Order {
         Ok(PayOutcome::Paid(Box::new(paid)))
     }
 
+    fn check_amount(&self, got: Money) -> Result<(), TransitionError> {
+        if got == self.amount {
+            Ok(())
+        } else {
+            Err(TransitionError::AmountMismatch {
+                expected: self.amount,
+                got,
+            })
+        }
+    }
+
     /// A pending order the buyer abandoned (or the channel closed).
     pub fn expire(&self) -> Result<Order, TransitionError> {
-        self.move_from(OrderStatus::Pending, OrderStatus::Expired)
+        if self.state != OrderState::Pending {
+            return Err(TransitionError::NotAllowed {
+                from: self.status(),
+                to: OrderStatus::Expired,
+            });
+        }
+        let mut o = self.clone();
+        o.state = OrderState::Expired;
+        Ok(o)
     }
 
     /// An order whose money went back to the buyer: a paid one, or one whose refund
     /// arrived before its payment was recorded (pending or expired).
     pub fn refund(&self, now: OffsetDateTime) -> Result<Order, TransitionError> {
-        if self.status == OrderStatus::Refunded {
-            return Err(TransitionError::NotAllowed {
-                from: self.status,
-                to: OrderStatus::Refunded,
-            });
-        }
+        let payment = match &self.state {
+            OrderState::Refunded(_) => {
+                return Err(TransitionError::NotAllowed {
+                    from: OrderStatus::Refunded,
+                    to: OrderStatus::Refunded,
+                });
+            }
+            OrderState::Pending | OrderState::Expired => RefundedPayment::NotRecorded,
+            OrderState::Paid(g) => RefundedPayment::Granted(g.clone()),
+        };
         let mut o = self.clone();
-        o.status = OrderStatus::Refunded;
-        o.refunded_at = Some(now);
+        o.state = OrderState::Refunded(Refunded { at: now, payment });
         o.refunded = Some(self.amount);
         Ok(o)
     }
@@ -552,13 +685,13 @@ impl Order {
                 got: total,
             });
         }
-        if self.status == OrderStatus::Refunded {
+        if self.status() == OrderStatus::Refunded {
             return Ok(RefundOutcome::Already);
         }
         if total == self.amount {
             return Ok(RefundOutcome::Full {
                 order: Box::new(self.refund(now)?),
-                from: self.status,
+                from: self.status(),
             });
         }
         if self.refunded.is_some_and(|r| r.minor() >= total.minor()) || total.minor() == 0 {
@@ -572,24 +705,12 @@ impl Order {
     /// Every download link of this purchase: the recorded ones and the newest.
     pub fn all_grants(&self) -> Vec<DownloadToken> {
         let mut out = self.grant_tokens.clone();
-        if let Some(t) = &self.grant_token
+        if let Some(t) = self.grant_token()
             && !out.contains(t)
         {
             out.push(t.clone());
         }
         out
-    }
-
-    fn move_from(&self, from: OrderStatus, to: OrderStatus) -> Result<Order, TransitionError> {
-        if self.status != from {
-            return Err(TransitionError::NotAllowed {
-                from: self.status,
-                to,
-            });
-        }
-        let mut o = self.clone();
-        o.status = to;
-        Ok(o)
     }
 }
 
@@ -661,7 +782,7 @@ mod tests {
     #[test]
     fn new_order_takes_amount_and_file_from_product() {
         let o = pending();
-        assert_eq!(o.status, OrderStatus::Pending);
+        assert_eq!(o.status(), OrderStatus::Pending);
         assert_eq!(o.amount.minor(), 900);
         assert_eq!(o.file.key, "products/book/v1/book.pdf");
         assert_eq!(o.expires_at, datetime!(2026-11-21 10:30 UTC));
@@ -680,7 +801,7 @@ mod tests {
         let RefundOutcome::Partial(part) = paid.record_refund(cny("3.00"), LATER).unwrap() else {
             panic!("3.00 of 9.00 is partial");
         };
-        assert_eq!(part.status, OrderStatus::Paid);
+        assert_eq!(part.status(), OrderStatus::Paid);
         assert_eq!(part.refunded, Some(cny("3.00")));
         assert_eq!(
             part.record_refund(cny("3.00"), LATER),
@@ -700,8 +821,8 @@ mod tests {
             panic!("9.00 of 9.00 is full");
         };
         assert_eq!(from, OrderStatus::Paid);
-        assert_eq!(full.status, OrderStatus::Refunded);
-        assert_eq!(full.refunded_at, Some(LATER));
+        assert_eq!(full.status(), OrderStatus::Refunded);
+        assert_eq!(full.refunded_at(), Some(LATER));
         assert_eq!(
             full.record_refund(cny("9.00"), LATER),
             Ok(RefundOutcome::Already)
@@ -712,7 +833,19 @@ mod tests {
         ));
         let usd = Money::parse_decimal("9.00", crate::money::Currency::Usd).unwrap();
         assert!(paid.record_refund(usd, LATER).is_err());
-        assert_eq!(full.all_grants(), vec![t]);
+        assert_eq!(full.all_grants(), vec![t.clone()]);
+        // The refunded order keeps the payment and the link it revokes.
+        let OrderState::Refunded(Refunded {
+            at,
+            payment: RefundedPayment::Granted(granted),
+        }) = full.state()
+        else {
+            panic!("a paid order refunded keeps its payment and link");
+        };
+        assert_eq!(
+            (*at, granted.payment.txn.as_str(), &granted.grant),
+            (LATER, "T1", &t)
+        );
     }
 
     #[test]
@@ -726,15 +859,25 @@ mod tests {
             else {
                 panic!("full");
             };
-            assert_eq!((order.status, from), (OrderStatus::Refunded, before.status));
+            assert_eq!(
+                (order.status(), from),
+                (OrderStatus::Refunded, before.status())
+            );
             let Ok(PayOutcome::AlreadyRefunded(after)) =
                 order.pay(&payment("T1", "9.00"), token(), LATER)
             else {
                 panic!("a payment after a full refund stays refunded");
             };
-            assert_eq!(after.status, OrderStatus::Refunded);
-            assert_eq!(after.provider_txn_id.as_deref(), Some("T1"));
-            assert!(after.grant_token.is_none() && after.grant_tokens.is_empty());
+            assert_eq!(after.status(), OrderStatus::Refunded);
+            assert_eq!(after.provider_txn_id(), Some("T1"));
+            assert!(matches!(
+                after.state(),
+                OrderState::Refunded(Refunded {
+                    payment: RefundedPayment::RecordedLate(_),
+                    ..
+                })
+            ));
+            assert!(after.grant_token().is_none() && after.grant_tokens.is_empty());
             assert_eq!(after.mail, MailState::NotDue);
             assert_eq!(
                 after.pay(&payment("T1", "9.00"), token(), LATER),
@@ -751,13 +894,13 @@ mod tests {
         else {
             panic!("partial");
         };
-        assert_eq!(part.status, OrderStatus::Pending);
+        assert_eq!(part.status(), OrderStatus::Pending);
         let PayOutcome::Paid(paid) = part.pay(&payment("T1", "9.00"), token(), LATER).unwrap()
         else {
             panic!("paid");
         };
         assert_eq!(paid.refunded, Some(cny("2.00")));
-        assert_eq!(paid.status, OrderStatus::Paid);
+        assert_eq!(paid.status(), OrderStatus::Paid);
     }
 
     #[test]
@@ -769,10 +912,10 @@ mod tests {
         else {
             panic!("expected Paid");
         };
-        assert_eq!(paid.status, OrderStatus::Paid);
-        assert_eq!(paid.provider_txn_id.as_deref(), Some("T1"));
-        assert_eq!(paid.paid_at, Some(LATER));
-        assert_eq!(paid.grant_token, Some(t));
+        assert_eq!(paid.status(), OrderStatus::Paid);
+        assert_eq!(paid.provider_txn_id(), Some("T1"));
+        assert_eq!(paid.paid_at(), Some(LATER));
+        assert_eq!(paid.grant_token(), Some(&t));
         assert_eq!(
             paid.mail,
             MailState::Due {
@@ -820,7 +963,7 @@ mod tests {
             Err(TransitionError::ConflictingPayment { .. })
         ));
         let refunded = paid.refund(LATER).unwrap();
-        assert_eq!(refunded.status, OrderStatus::Refunded);
+        assert_eq!(refunded.status(), OrderStatus::Refunded);
         assert_eq!(
             refunded.pay(&payment("T1", "9.00"), token(), LATER),
             Ok(PayOutcome::AlreadyPaid)

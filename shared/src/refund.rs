@@ -87,10 +87,10 @@ impl RefundPlan {
     /// The refund `amount` (all that is left when `None`) of a paid `order` would make,
     /// or the unsettled one an earlier run left, which comes first.
     pub fn for_order(order: &Order, amount: Option<Money>) -> Result<RefundPlan, RefundError> {
-        if order.status != OrderStatus::Paid {
+        if order.status() != OrderStatus::Paid {
             return Err(RefundError::NotPaid {
                 id: order.id.clone(),
-                status: order.status.as_str(),
+                status: order.status().as_str(),
             });
         }
         let already = order.refunded.map_or(0, |m| m.minor());
@@ -169,7 +169,7 @@ impl crate::author::Author {
             .get_order(id)
             .await?
             .ok_or_else(|| RefundError::UnknownOrder(id.clone()))?;
-        if order.status == OrderStatus::Refunded && order.refund_request.is_none() {
+        if order.status() == OrderStatus::Refunded && order.refund_request.is_none() {
             return Ok(RefundPreview { order, plan: None });
         }
         let amount = amount_of(&order, amount)?;
@@ -222,7 +222,7 @@ impl Shop {
             .await?
             .ok_or_else(|| RefundError::UnknownOrder(id.clone()))?;
         let links = order.all_grants().len();
-        if order.status == OrderStatus::Refunded && order.refund_request.is_none() {
+        if order.status() == OrderStatus::Refunded && order.refund_request.is_none() {
             return Ok(RefundDone {
                 plan: None,
                 total: order.refunded.unwrap_or(order.amount),
@@ -237,10 +237,10 @@ impl Shop {
         })?;
         // A refund left unsettled by a run whose order was refunded in full meanwhile
         // (the provider's notification) is finished like any other.
-        let plan = if order.status == OrderStatus::Refunded {
+        let plan = if order.status() == OrderStatus::Refunded {
             let request = order.refund_request.clone().ok_or(RefundError::NotPaid {
                 id: id.clone(),
-                status: order.status.as_str(),
+                status: order.status().as_str(),
             })?;
             RefundPlan {
                 request,

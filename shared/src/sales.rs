@@ -99,7 +99,7 @@ pub struct Paid<'a> {
 
 /// `o` as the reports count it; `None` for an order that was never paid.
 pub fn paid(o: &Order) -> Option<Paid<'_>> {
-    let at = o.paid_at?;
+    let at = o.paid_at()?;
     let amount = o.amount;
     let back = match o.dispute {
         Some(Dispute::Lost) => amount.minor(),

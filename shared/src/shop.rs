@@ -18,7 +18,7 @@ use crate::delivery::{Delivery, MailOutcome};
 use crate::grant::Grant;
 use crate::ids::OrderId;
 use crate::mail::Mailer;
-use crate::order::{Order, OrderStatus, Payment, RefundOutcome, TransitionError};
+use crate::order::{Order, OrderState, OrderStatus, Payment, RefundOutcome, TransitionError};
 use crate::store::views::{MailStore, PaymentStore};
 use crate::store::{Paid, Store, StoreError};
 
@@ -247,7 +247,7 @@ impl Shop {
             }
             ProviderStatus::Waiting | ProviderStatus::Processing => Ok(NotifyOutcome::Ignored),
             ProviderStatus::Closed => {
-                if order.status == OrderStatus::Pending {
+                if order.status() == OrderStatus::Pending {
                     self.store
                         .expire_order(&order, now)
                         .await
@@ -286,7 +286,7 @@ impl Shop {
         let Some(payment) = payment else {
             return Ok(());
         };
-        let ok = match &order.provider_txn_id {
+        let ok = match order.provider_txn_id() {
             Some(recorded) => recorded == payment,
             None => ch
                 .confirm_payment(order, payment, now)
@@ -320,8 +320,8 @@ impl Shop {
                 StoreError::Transition(t) => NotifyError::Refused(t),
                 e => NotifyError::Store(e),
             })?;
-        let full =
-            matches!(outcome, RefundOutcome::Full { .. }) || order.status == OrderStatus::Refunded;
+        let full = matches!(outcome, RefundOutcome::Full { .. })
+            || order.status() == OrderStatus::Refunded;
         if changed {
             tracing::info!(order_id = %order.id, refunded = %total, full, "refund recorded");
         }
@@ -433,7 +433,7 @@ impl Shop {
                     .is_none_or(|r| o.checkout_ref.as_ref() == Some(r))
             })
             .ok_or_else(|| ReturnError::UnknownOrder(returned.order_id.clone()))?;
-        match order.status {
+        match order.status() {
             OrderStatus::Paid => Ok(self.paid_view(order)),
             OrderStatus::Refunded => Ok(ReturnView::Refunded {
                 order: Box::new(order),
@@ -485,14 +485,18 @@ impl Shop {
         }
     }
 
+    /// The page for an order whose payment is recorded: its link while it is paid, the
+    /// refund notice once it is refunded (a repeated payment of a refunded order).
     fn paid_view(&self, order: Order) -> ReturnView {
-        match &order.grant_token {
-            Some(token) => ReturnView::Paid {
-                download_url: token.url_under(&self.config.public_base_url),
+        match order.state() {
+            OrderState::Paid(granted) => ReturnView::Paid {
+                download_url: granted.grant.url_under(&self.config.public_base_url),
                 order: Box::new(order),
             },
-            // A paid order always has its grant (same transaction); be safe regardless.
-            None => ReturnView::Confirming {
+            OrderState::Refunded(_) => ReturnView::Refunded {
+                order: Box::new(order),
+            },
+            OrderState::Pending | OrderState::Expired => ReturnView::Confirming {
                 order: Box::new(order),
             },
         }

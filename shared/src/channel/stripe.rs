@@ -658,8 +658,7 @@ impl Channel for StripeChannel {
         _now: OffsetDateTime,
     ) -> Result<Money, ChannelError> {
         let pi = order
-            .provider_txn_id
-            .as_deref()
+            .provider_txn_id()
             .filter(|p| {
                 p.starts_with("pi_") && p.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
             })

@@ -17,7 +17,8 @@ use crate::i18n::Lang;
 use crate::ids::{DownloadToken, OrderId, ProductId};
 use crate::money::{Currency, Money};
 use crate::order::{
-    ChannelKind, Dispute, MailBlock, MailState, Order, OrderStatus, RefundRequest, Source,
+    ChannelKind, Dispute, Granted, MailBlock, MailState, Order, OrderState, OrderStatus,
+    RefundRequest, Refunded, RefundedPayment, Settlement, Source,
 };
 use crate::pricing::{Code, CodeName, Discount};
 use crate::product::{Edition, FileRef, Product};
@@ -232,19 +233,16 @@ pub fn order_item(o: &Order) -> Item {
         .n(attr::LIST_MINOR, o.list_price.minor())
         .opt_s(attr::CODE, o.code.as_ref().map(CodeName::as_str))
         .s("channel", o.channel.as_str())
-        .s(attr::STATUS, o.status.as_str())
-        .opt_s(attr::PROVIDER_TXN_ID, o.provider_txn_id.as_deref())
+        .s(attr::STATUS, o.status().as_str())
+        .opt_s(attr::PROVIDER_TXN_ID, o.provider_txn_id())
         .opt_s("checkout_ref", o.checkout_ref.as_deref())
         .ts(attr::CREATED_AT, o.created_at)
         .ts(attr::EXPIRES_AT, o.expires_at)
-        .opt_ts(attr::PAID_AT, o.paid_at)
-        .opt_ts(attr::REFUNDED_AT, o.refunded_at)
+        .opt_ts(attr::PAID_AT, o.paid_at())
+        .opt_ts(attr::REFUNDED_AT, o.refunded_at())
         .opt_n(attr::REFUNDED_MINOR, o.refunded.map(|m| m.minor()))
         .tokens(attr::GRANT_TOKENS, &o.grant_tokens)
-        .opt_s(
-            "grant_token",
-            o.grant_token.as_ref().map(DownloadToken::expose),
-        )
+        .opt_s("grant_token", o.grant_token().map(DownloadToken::expose))
         .opt_s("utm_source", o.source.utm_source.as_deref())
         .opt_s("utm_medium", o.source.utm_medium.as_deref())
         .opt_s("utm_campaign", o.source.utm_campaign.as_deref())
@@ -307,7 +305,7 @@ pub fn order_item(o: &Order) -> Item {
     // No TTL while pending: a pending order may have been paid with every notification
     // lost, and only reconcile, having asked the provider, may let it go (expiring it
     // sets the TTL).
-    match o.status {
+    match o.status() {
         OrderStatus::Pending => b = b.s(attr::PENDING, PENDING_MARK),
         OrderStatus::Expired => b = b.ts(attr::TTL, o.expires_at + UNPAID_RETENTION),
         OrderStatus::Paid | OrderStatus::Refunded => {}
@@ -816,6 +814,42 @@ pub fn product_from(item: &Item) -> Result<Product, StoreError> {
     .map_err(|e| r.corrupt("product", &e.to_string()))
 }
 
+/// An order's state from its status and the attributes that status carries: a paid
+/// order without its payment or link, or a link without a payment, is corrupt.
+fn order_state(r: &Reader<'_>, grant: Option<DownloadToken>) -> Result<OrderState, StoreError> {
+    let payment = match r.opt_s(attr::PROVIDER_TXN_ID)? {
+        Some(txn) => Some(Settlement {
+            txn: txn.to_owned(),
+            at: r.ts(attr::PAID_AT)?,
+        }),
+        None => None,
+    };
+    let status = r.parse::<OrderStatus>(attr::STATUS)?;
+    let unexpected = |what: &str| Err(r.corrupt(attr::STATUS, &format!("{status} with {what}")));
+    Ok(match (status, payment, grant) {
+        (OrderStatus::Pending, None, None) => OrderState::Pending,
+        (OrderStatus::Expired, None, None) => OrderState::Expired,
+        (OrderStatus::Pending | OrderStatus::Expired, _, _) => {
+            return unexpected("a payment or a link");
+        }
+        (OrderStatus::Paid, Some(payment), Some(grant)) => {
+            OrderState::Paid(Granted { payment, grant })
+        }
+        (OrderStatus::Paid, _, _) => return unexpected("no payment or no link"),
+        (OrderStatus::Refunded, payment, grant) => OrderState::Refunded(Refunded {
+            at: r.ts(attr::REFUNDED_AT)?,
+            payment: match (payment, grant) {
+                (None, None) => RefundedPayment::NotRecorded,
+                (Some(p), None) => RefundedPayment::RecordedLate(p),
+                (Some(payment), Some(grant)) => {
+                    RefundedPayment::Granted(Granted { payment, grant })
+                }
+                (None, Some(_)) => return unexpected("a link and no payment"),
+            },
+        }),
+    })
+}
+
 pub fn order_from(item: &Item) -> Result<Order, StoreError> {
     let r = Reader::new(item, "order");
     let mail = match r.s(attr::MAIL_STATE)? {
@@ -860,13 +894,10 @@ pub fn order_from(item: &Item) -> Result<Order, StoreError> {
             None => None,
         },
         channel: r.parse::<ChannelKind>("channel")?,
-        status: r.parse::<OrderStatus>("status")?,
-        provider_txn_id: r.opt_s(attr::PROVIDER_TXN_ID)?.map(str::to_owned),
+        state: order_state(&r, grant_token)?,
         checkout_ref: r.opt_s("checkout_ref")?.map(str::to_owned),
         created_at: r.ts(attr::CREATED_AT)?,
         expires_at: r.ts(attr::EXPIRES_AT)?,
-        paid_at: r.opt_ts(attr::PAID_AT)?,
-        refunded_at: r.opt_ts(attr::REFUNDED_AT)?,
         refunded: match r.opt_n::<u64>("refunded_minor")? {
             Some(minor) => Some(
                 Money::from_minor(minor, r.money()?.currency())
@@ -874,7 +905,6 @@ pub fn order_from(item: &Item) -> Result<Order, StoreError> {
             ),
             None => None,
         },
-        grant_token,
         grant_tokens: r.tokens(attr::GRANT_TOKENS)?,
         source: Source {
             utm_source: r.opt_s("utm_source")?.map(str::to_owned),
@@ -1101,13 +1131,17 @@ mod tests {
         o.checkout_ref = Some("cs_test_1".into());
         round_trip(&o);
 
-        o.status = OrderStatus::Expired;
+        o.state = OrderState::Expired;
         round_trip(&o);
 
-        o.status = OrderStatus::Paid;
-        o.provider_txn_id = Some("pi_1".into());
-        o.paid_at = Some(T0 + Duration::minutes(3));
-        o.grant_token = Some(token('b'));
+        let paid = Granted {
+            payment: Settlement {
+                txn: "pi_1".into(),
+                at: T0 + Duration::minutes(3),
+            },
+            grant: token('b'),
+        };
+        o.state = OrderState::Paid(paid.clone());
         o.grant_tokens = vec![token('a'), token('b')];
         for mail in [
             MailState::NotDue,
@@ -1134,12 +1168,20 @@ mod tests {
         o.dispute = Some(Dispute::Open);
         round_trip(&o);
 
-        o.status = OrderStatus::Refunded;
         o.refunded = Some(o.amount);
-        o.refunded_at = Some(T0 + Duration::days(1));
         o.refund_request = None;
         o.dispute = Some(Dispute::Lost);
-        round_trip(&o);
+        for payment in [
+            RefundedPayment::NotRecorded,
+            RefundedPayment::RecordedLate(paid.payment.clone()),
+            RefundedPayment::Granted(paid),
+        ] {
+            o.state = OrderState::Refunded(Refunded {
+                at: T0 + Duration::days(1),
+                payment,
+            });
+            round_trip(&o);
+        }
         o.lang = Lang::parse("zh-CN");
         round_trip(&o);
         o.variants = vec![
@@ -1158,6 +1200,50 @@ mod tests {
             });
             round_trip(&o);
         }
+    }
+
+    #[test]
+    fn a_state_without_what_it_carries_is_corrupt() {
+        let mut o = pending();
+        o.state = OrderState::Paid(Granted {
+            payment: Settlement {
+                txn: "T1".into(),
+                at: T0,
+            },
+            grant: token('c'),
+        });
+        let paid = order_item(&o);
+        let without = |attrs: &[&str], status: &str| {
+            let mut item = paid.clone();
+            for a in attrs {
+                item.remove(*a);
+            }
+            item.insert(attr::STATUS.into(), AttributeValue::S(status.into()));
+            order_from(&item)
+        };
+        assert!(without(&[], "PAID").is_ok());
+        // Paid needs its payment and its link; a payment needs its time.
+        assert!(without(&[attr::GRANT_TOKEN], "PAID").is_err());
+        assert!(without(&[attr::PROVIDER_TXN_ID], "PAID").is_err());
+        assert!(without(&[attr::PAID_AT], "PAID").is_err());
+        // Pending and expired orders carry neither.
+        assert!(without(&[], "PENDING").is_err());
+        assert!(without(&[attr::GRANT_TOKEN], "EXPIRED").is_err());
+        assert!(
+            without(
+                &[attr::GRANT_TOKEN, attr::PROVIDER_TXN_ID, attr::PAID_AT],
+                "EXPIRED"
+            )
+            .is_ok()
+        );
+        // A refund has its time; a link without a payment is no state at all.
+        assert!(without(&[], "REFUNDED").is_err(), "no refunded_at");
+        let mut refunded = paid.clone();
+        refunded.insert(attr::REFUNDED_AT.into(), ts(T0 + Duration::days(1)));
+        refunded.insert(attr::STATUS.into(), AttributeValue::S("REFUNDED".into()));
+        assert!(order_from(&refunded).is_ok());
+        refunded.remove(attr::PROVIDER_TXN_ID);
+        assert!(order_from(&refunded).is_err());
     }
 
     #[test]

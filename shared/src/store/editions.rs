@@ -102,7 +102,7 @@ impl Store {
                 }
                 match self.get_order(&order.id).await? {
                     Some(o)
-                        if o.status == OrderStatus::Paid
+                        if o.status() == OrderStatus::Paid
                             && !o.dispute.is_some_and(|d| d.suspends()) =>
                     {
                         Err(StoreError::Contention(order.id.clone()))

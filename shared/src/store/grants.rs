@@ -61,7 +61,10 @@ impl Store {
         if let Some(block) = self.address_block(email).await? {
             return Ok(AddressLinks::Blocked(block));
         }
-        let tokens: Vec<DownloadToken> = orders.into_iter().filter_map(|o| o.grant_token).collect();
+        let tokens: Vec<DownloadToken> = orders
+            .into_iter()
+            .filter_map(|o| o.grant_token().cloned())
+            .collect();
         let keys: Vec<Item> = tokens.iter().map(codec::grant_key).collect();
         let mut grants = Vec::with_capacity(tokens.len());
         for item in self.batch_get(keys, None, "BatchGetItem(grants)").await? {

@@ -681,7 +681,7 @@ impl Store {
                 let still_pending = self
                     .get_order(&order.id)
                     .await?
-                    .is_some_and(|o| o.status == OrderStatus::Pending);
+                    .is_some_and(|o| o.status() == OrderStatus::Pending);
                 if still_pending {
                     // The code had no use to give back (it cannot: every pending order
                     // reserved one); expire the order regardless, never keep it pending.
@@ -759,7 +759,7 @@ impl Store {
                         // Refunded by a concurrent report, or the order changed (paid, a
                         // new link): explain from what is stored.
                         match self.get_order(&order.id).await? {
-                            Some(o) if o.status == OrderStatus::Refunded => Ok(false),
+                            Some(o) if o.status() == OrderStatus::Refunded => Ok(false),
                             _ => Err(StoreError::Contention(order.id.clone())),
                         }
                     }

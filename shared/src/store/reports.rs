@@ -48,7 +48,7 @@ impl Store {
         let (mut orders, reads) = self
             .orders_by_creation(since.map(|t| t - LATE_PAYMENT))
             .await?;
-        orders.retain(|o| o.paid_at.is_some_and(|p| since.is_none_or(|t| p >= t)));
+        orders.retain(|o| o.paid_at().is_some_and(|p| since.is_none_or(|t| p >= t)));
         Ok((orders, reads))
     }
 

@@ -72,7 +72,7 @@ async fn full_flow_checkout_notify_grant_and_one_mail() {
         biz["time_expire"],
         kiosk::clock::beijing_seconds(order.expires_at)
     );
-    assert_eq!(order.status, OrderStatus::Pending);
+    assert_eq!(order.status(), OrderStatus::Pending);
     assert_eq!(order.amount, product.price());
     assert_eq!(order.source.utm_source.as_deref(), Some("newsletter"));
     assert_eq!(
@@ -84,13 +84,13 @@ async fn full_flow_checkout_notify_grant_and_one_mail() {
     assert_eq!(w.notify(&notify).await, (200, "success".to_owned()));
 
     let paid = w.order(&order.id).await;
-    assert_eq!(paid.status, OrderStatus::Paid);
+    assert_eq!(paid.status(), OrderStatus::Paid);
     assert!(
         matches!(paid.mail, MailState::Sent { .. }),
         "{:?}",
         paid.mail
     );
-    let token = paid.grant_token.clone().unwrap();
+    let token = paid.grant_token().cloned().unwrap();
     let grant = w.t.store.get_grant(&token).await.unwrap().unwrap();
     assert_eq!(grant.downloads_left, 5);
     assert_eq!(w.grants_for(&order.id).await, 1);
@@ -336,13 +336,13 @@ async fn a_notification_for_an_expired_order_pays_it() {
             .await
             .unwrap()
     );
-    assert_eq!(w.order(&order.id).await.status, OrderStatus::Expired);
+    assert_eq!(w.order(&order.id).await.status(), OrderStatus::Expired);
     assert_eq!(
         w.notify_signed(order.id.as_str(), "9.00", "TRADE_SUCCESS")
             .await,
         (200, "success".to_owned())
     );
-    assert_eq!(w.order(&order.id).await.status, OrderStatus::Paid);
+    assert_eq!(w.order(&order.id).await.status(), OrderStatus::Paid);
     assert_eq!(w.grants_for(&order.id).await, 1);
     assert_eq!(w.mails_to(&email).await.len(), 1);
 }
@@ -357,7 +357,7 @@ async fn trade_closed_expires_a_pending_order() {
             .await,
         (200, "success".to_owned())
     );
-    assert_eq!(w.order(&order.id).await.status, OrderStatus::Expired);
+    assert_eq!(w.order(&order.id).await.status(), OrderStatus::Expired);
 }
 
 #[tokio::test]
@@ -378,7 +378,7 @@ async fn ses_rejecting_the_mail_keeps_the_payment_and_leaves_mail_due() {
         (200, "success".to_owned())
     );
     let stored = w.order(&order.id).await;
-    assert_eq!(stored.status, OrderStatus::Paid);
+    assert_eq!(stored.status(), OrderStatus::Paid);
     assert!(
         matches!(stored.mail, MailState::Due { attempts: 1, .. }),
         "{:?}",
@@ -399,7 +399,7 @@ async fn return_page_shows_the_link_once_paid() {
     let order = w.pending(&product, &w.buyer(1)).await;
     w.notify_signed(order.id.as_str(), "9.00", "TRADE_SUCCESS")
         .await;
-    let token = w.order(&order.id).await.grant_token.unwrap();
+    let token = w.order(&order.id).await.grant_token().cloned().unwrap();
     let (status, page) = w
         .return_page(&return_query(&w, order.id.as_str(), "9.00"))
         .await;
@@ -429,11 +429,11 @@ async fn return_page_queries_alipay_and_fulfils_a_confirmed_payment() {
         .await;
     assert_eq!(status, 200);
     let stored = w.order(&order.id).await;
-    assert_eq!(stored.status, OrderStatus::Paid);
-    assert_eq!(stored.provider_txn_id.as_deref(), Some("T-query"));
+    assert_eq!(stored.status(), OrderStatus::Paid);
+    assert_eq!(stored.provider_txn_id(), Some("T-query"));
     assert!(page.contains(&format!(
         "/download/{}",
-        stored.grant_token.unwrap().expose()
+        stored.grant_token().cloned().unwrap().expose()
     )));
     assert_eq!(
         w.gateway.calls.lock().unwrap().as_slice(),

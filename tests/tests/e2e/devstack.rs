@@ -567,7 +567,7 @@ async fn buy_by_card(browser: &Browser, base: &str, app: &devstack::App) -> Resu
     shots(browser, &shots_dir, "10-card-declined").await?;
     let order = stored_order(app, &order_id).await?;
     ensure!(
-        order.status == kiosk::OrderStatus::Pending,
+        order.status() == kiosk::OrderStatus::Pending,
         "declined leaves it pending: {order:?}"
     );
 
@@ -583,7 +583,7 @@ async fn buy_by_card(browser: &Browser, base: &str, app: &devstack::App) -> Resu
     shots(browser, &shots_dir, "11-card-paid").await?;
     let order = stored_order(app, &order_id).await?;
     ensure!(
-        order.status == kiosk::OrderStatus::Paid && order.all_grants().len() == 1,
+        order.status() == kiosk::OrderStatus::Paid && order.all_grants().len() == 1,
         "paid once: {order:?}"
     );
     Ok(())
@@ -875,7 +875,7 @@ async fn buy_without_javascript(browser: &Browser, base: &str, app: &devstack::A
     download_link(browser, base).await?;
     let order = stored_order(app, &order_of_return(&return_url)?).await?;
     ensure!(
-        order.status == kiosk::OrderStatus::Paid
+        order.status() == kiosk::OrderStatus::Paid
             && order.email.as_str() == email
             && order.source.utm_source.as_deref() == Some("example-site"),
         "paid without JavaScript: {order:?}"

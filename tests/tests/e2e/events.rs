@@ -452,13 +452,13 @@ async fn each_event_gets_its_response() {
         );
     }
     let paid = w.order(&order.id).await;
-    assert_eq!(paid.status, OrderStatus::Paid);
+    assert_eq!(paid.status(), OrderStatus::Paid);
     assert_eq!(w.grants_for(&order.id).await, 1);
     assert_eq!(w.mails_to(&reader).await.len(), 1);
 
     let resp = payment_notify::handler::handle(&w.shop, load("return.json"), now).await;
     assert_eq!(resp.status(), 200);
-    let token = paid.grant_token.clone().unwrap();
+    let token = paid.grant_token().cloned().unwrap();
     assert!(body_string(&resp).contains(&format!("/download/{}", token.expose())));
 
     // Refunds: part of it keeps access, all of it revokes the link.
@@ -470,7 +470,7 @@ async fn each_event_gets_its_response() {
     );
     let o = w.order(&order.id).await;
     assert_eq!(
-        (o.status, o.refunded.map(|m| m.minor())),
+        (o.status(), o.refunded.map(|m| m.minor())),
         (OrderStatus::Paid, Some(300))
     );
     let resp = payment_notify::handler::handle(&w.shop, load("notify-refund-full.json"), now).await;
@@ -478,7 +478,7 @@ async fn each_event_gets_its_response() {
         (resp.status().as_u16(), body_string(&resp).as_str()),
         (200, "success")
     );
-    assert_eq!(w.order(&order.id).await.status, OrderStatus::Refunded);
+    assert_eq!(w.order(&order.id).await.status(), OrderStatus::Refunded);
     assert!(w.t.store.get_grant(&token).await.unwrap().unwrap().revoked);
 }
 

@@ -369,12 +369,12 @@ async fn one_network_holds_at_most_one_pending_use_of_a_code() {
     // ones stay payable at the price they were offered, and their expiry gives nothing
     // back.
     let newest = w.order(ids.last().unwrap()).await;
-    assert_eq!(newest.status, kiosk::OrderStatus::Pending);
+    assert_eq!(newest.status(), kiosk::OrderStatus::Pending);
     assert_eq!(newest.code.as_ref().map(|c| c.as_str()), Some("LAUNCH"));
     for id in &ids[..19] {
         let o = w.order(id).await;
         assert_eq!(
-            (o.status, o.code.is_none()),
+            (o.status(), o.code.is_none()),
             (kiosk::OrderStatus::Pending, true)
         );
         assert_eq!(o.amount.minor(), 799, "the price it was offered");
@@ -623,6 +623,6 @@ async fn only_an_order_that_could_be_free_is_granted() {
         .await
         .unwrap();
     assert_eq!(run.expired, 2, "{run:?}");
-    assert_eq!(w.order(&bad.id).await.status, kiosk::OrderStatus::Expired);
+    assert_eq!(w.order(&bad.id).await.status(), kiosk::OrderStatus::Expired);
     assert_eq!(w.grants_for(&bad.id).await, 0);
 }

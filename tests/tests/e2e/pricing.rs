@@ -114,7 +114,7 @@ async fn a_code_with_five_uses_is_used_exactly_five_times_whatever_the_race() {
     refund.insert("notify_id".into(), format!("R-{}", sold[2]));
     let (status, _) = w.notify(&kiosk_e2e::form(&w.sign_as_alipay(refund))).await;
     assert_eq!(status, 200);
-    assert_eq!(w.order(&sold[2]).await.status, OrderStatus::Refunded);
+    assert_eq!(w.order(&sold[2]).await.status(), OrderStatus::Refunded);
     assert_eq!(stored(&w).await, 5, "a refund does not give a use back");
 
     let later = now() + time::Duration::hours(2);
@@ -128,7 +128,7 @@ async fn a_code_with_five_uses_is_used_exactly_five_times_whatever_the_race() {
         .unwrap();
     assert_eq!(run.expired, 2, "{run:?}");
     for id in &sold[3..] {
-        assert_eq!(w.order(id).await.status, OrderStatus::Expired);
+        assert_eq!(w.order(id).await.status(), OrderStatus::Expired);
     }
     assert_eq!(stored(&w).await, 3, "two uses given back");
     // A second run expires nothing and gives nothing back twice.
@@ -293,11 +293,11 @@ async fn buyers_amounts_are_parsed_strictly_and_held_against_the_notification() 
     for wrong in ["12.00", "12.35", "5.00"] {
         let (status, _) = w.notify_signed(id.as_str(), wrong, "TRADE_SUCCESS").await;
         assert_ne!(status, 200, "{wrong}");
-        assert_eq!(w.order(&id).await.status, OrderStatus::Pending, "{wrong}");
+        assert_eq!(w.order(&id).await.status(), OrderStatus::Pending, "{wrong}");
     }
     let (status, body) = w.notify_signed(id.as_str(), "12.34", "TRADE_SUCCESS").await;
     assert_eq!((status, body.as_str()), (200, "success"));
-    assert_eq!(w.order(&id).await.status, OrderStatus::Paid);
+    assert_eq!(w.order(&id).await.status(), OrderStatus::Paid);
     // No code with pay what you want.
     let resp = checkout_from(
         &w.checkout,
@@ -349,7 +349,7 @@ async fn a_free_product_is_mailed_never_shown_and_limited_per_network() {
     let id = OrderId::parse(orders[0]["order_id"].as_s().unwrap()).unwrap();
     let o = w.order(&id).await;
     assert_eq!(
-        (o.status, o.channel.as_str(), o.amount.minor()),
+        (o.status(), o.channel.as_str(), o.amount.minor()),
         (OrderStatus::Paid, "free", 0)
     );
     assert!(matches!(o.mail, kiosk::order::MailState::Sent { .. }));
@@ -421,7 +421,7 @@ async fn a_free_product_is_mailed_never_shown_and_limited_per_network() {
         .order(&OrderId::parse(gifts[0]["order_id"].as_s().unwrap()).unwrap())
         .await;
     assert_eq!(
-        (o.amount.minor(), o.list_price.minor(), o.status),
+        (o.amount.minor(), o.list_price.minor(), o.status()),
         (0, 900, OrderStatus::Paid)
     );
     assert_eq!(

@@ -112,7 +112,7 @@ async fn a_refused_mail_goes_out_on_the_next_run_after_the_sender_is_verified() 
     let mails = w.mails_to(&email).await;
     assert_eq!(mails.len(), 1);
     let stored = w.order(&order.id).await;
-    let token = stored.grant_token.clone().unwrap();
+    let token = stored.grant_token().cloned().unwrap();
     assert!(mails[0].body.contains(token.expose()));
     assert!(
         matches!(stored.mail, MailState::Sent { .. }),
@@ -257,7 +257,7 @@ async fn a_mail_that_keeps_failing_is_given_up_after_its_last_try() {
     let run = reconcile(&w, now(), StdDuration::from_secs(30)).await;
     assert_eq!(run.gave_up, 1, "{run:?}");
     let stored = w.order(&order.id).await;
-    assert_eq!(stored.status, OrderStatus::Paid, "the payment stays");
+    assert_eq!(stored.status(), OrderStatus::Paid, "the payment stays");
     assert!(
         matches!(stored.mail, MailState::Failed { attempts, .. } if attempts == MAX_MAIL_ATTEMPTS),
         "{:?}",
@@ -337,7 +337,7 @@ async fn a_payment_no_notification_reported_is_fulfilled_once() {
     let run = reconcile_pending(&w, now()).await;
     assert_eq!(run.fulfilled, 1, "{run:?}");
     let stored = w.order(&order.id).await;
-    assert_eq!(stored.status, OrderStatus::Paid);
+    assert_eq!(stored.status(), OrderStatus::Paid);
     assert_eq!(w.grants_for(&order.id).await, 1);
     assert_eq!(w.mails_to(&email).await.len(), 1);
 
@@ -366,7 +366,7 @@ async fn an_abandoned_order_is_closed_at_the_provider_and_expired() {
     assert_eq!(run.expired, 2, "{run:?}");
     assert_eq!(calls(&w, "alipay.trade.close"), 2);
     for o in [&opened, &never] {
-        assert_eq!(w.order(&o.id).await.status, OrderStatus::Expired);
+        assert_eq!(w.order(&o.id).await.status(), OrderStatus::Expired);
         let ttl = ttl_of(&w, o).await.expect("an expired order may go, later");
         assert_eq!(ttl, (at + kiosk::store::UNPAID_RETENTION).unix_timestamp());
         assert_eq!(w.grants_for(&o.id).await, 0);
@@ -402,7 +402,7 @@ async fn a_buyer_who_pays_between_the_query_and_the_close_ends_paid() {
     assert_eq!(run.fulfilled, 1, "{run:?}");
     assert_eq!(calls(&w, "alipay.trade.close"), 1);
     assert_eq!(calls(&w, "alipay.trade.query"), 2);
-    assert_eq!(w.order(&order.id).await.status, OrderStatus::Paid);
+    assert_eq!(w.order(&order.id).await.status(), OrderStatus::Paid);
     assert_eq!(w.grants_for(&order.id).await, 1);
     assert_eq!(w.mails_to(&email).await.len(), 1);
 }
@@ -438,7 +438,7 @@ async fn young_and_open_orders_are_left_and_asked_again_later() {
     assert_eq!(later.still_open, 2, "{later:?}");
     assert_eq!(calls(&w, "alipay.trade.close"), 0);
     for o in [&young, &open] {
-        assert_eq!(w.order(&o.id).await.status, OrderStatus::Pending);
+        assert_eq!(w.order(&o.id).await.status(), OrderStatus::Pending);
     }
 }
 
@@ -457,7 +457,7 @@ async fn a_provider_payment_of_another_amount_changes_nothing() {
     );
     let run = reconcile_pending(&w, now()).await;
     assert_eq!(run.errors, 1, "{run:?}");
-    assert_eq!(w.order(&order.id).await.status, OrderStatus::Pending);
+    assert_eq!(w.order(&order.id).await.status(), OrderStatus::Pending);
     assert_eq!(w.grants_for(&order.id).await, 0);
     assert!(w.mails_to(&email).await.is_empty());
 }
@@ -508,7 +508,7 @@ async fn reconcile_returns_before_its_timeout_when_the_provider_hangs() {
         checked.item().is_some_and(|i| i.contains_key("check_at")),
         "the failed check is recorded"
     );
-    assert_eq!(w.order(&order.id).await.status, OrderStatus::Pending);
+    assert_eq!(w.order(&order.id).await.status(), OrderStatus::Pending);
 }
 
 // ---- the local sandbox ------------------------------------------------------------
@@ -536,7 +536,7 @@ async fn the_sandbox_shows_reconcile_delivering_a_lost_payment_and_closing_an_ab
     tokio::time::sleep(StdDuration::from_millis(300)).await;
     let order = app.store.get_order(&paid).await.unwrap().unwrap();
     assert_eq!(
-        order.status,
+        order.status(),
         OrderStatus::Pending,
         "no notification arrived"
     );
@@ -559,7 +559,7 @@ async fn the_sandbox_shows_reconcile_delivering_a_lost_payment_and_closing_an_ab
         .unwrap();
     assert!(run.fulfilled >= 1, "{run:?}");
     let order = app.store.get_order(&paid).await.unwrap().unwrap();
-    assert_eq!(order.status, OrderStatus::Paid);
+    assert_eq!(order.status(), OrderStatus::Paid);
     let http_plain = reqwest::Client::new();
     let endpoint = std::env::var("AWS_ENDPOINT_URL").unwrap();
     let mails = kiosk_localaws::sent_mail(&http_plain, &endpoint, Some(&buyer))
@@ -583,7 +583,11 @@ async fn the_sandbox_shows_reconcile_delivering_a_lost_payment_and_closing_an_ab
             .len(),
         1
     );
-    assert!(mails[0].body.contains(order.grant_token.unwrap().expose()));
+    assert!(
+        mails[0]
+            .body
+            .contains(order.grant_token().cloned().unwrap().expose())
+    );
 
     // Opened the cashier and left: past its expiry reconcile closes it, and the cashier
     // then refuses to take the money.
@@ -598,14 +602,14 @@ async fn the_sandbox_shows_reconcile_delivering_a_lost_payment_and_closing_an_ab
         .unwrap();
     assert!(run.expired >= 1, "{run:?}");
     assert_eq!(
-        app.store.get_order(&left).await.unwrap().unwrap().status,
+        app.store.get_order(&left).await.unwrap().unwrap().status(),
         OrderStatus::Expired
     );
     let (status, page) = shop.pay(&left, "").await;
     assert_eq!(status, 400);
     assert!(page.contains("ACQ.TRADE_HAS_CLOSE"), "{page}");
     assert_eq!(
-        app.store.get_order(&left).await.unwrap().unwrap().status,
+        app.store.get_order(&left).await.unwrap().unwrap().status(),
         OrderStatus::Expired
     );
 }

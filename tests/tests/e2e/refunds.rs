@@ -64,7 +64,7 @@ async fn paid_with_two_editions_of(
         (200, "success".to_owned())
     );
     let paid = w.order(&order.id).await;
-    let first = paid.grant_token.clone().unwrap();
+    let first = paid.grant_token().cloned().unwrap();
     let mut v2 = Grant::for_order(&paid, DownloadToken::generate().unwrap(), None, now());
     v2.edition = kiosk::product::Edition::parse("v2").unwrap();
     w.t.store
@@ -72,7 +72,7 @@ async fn paid_with_two_editions_of(
         .await
         .unwrap();
     let paid = w.order(&order.id).await;
-    assert_eq!(paid.grant_token.as_ref(), Some(&v2.token));
+    assert_eq!(paid.grant_token(), Some(&v2.token));
     assert_eq!(paid.all_grants().len(), 2);
     (paid, first, v2.token)
 }
@@ -88,7 +88,7 @@ async fn a_partial_refund_keeps_access_and_a_full_one_revokes_every_link() {
     for _ in 0..2 {
         assert_eq!(w.notify(&partial).await, (200, "success".to_owned()));
         let o = w.order(&order.id).await;
-        assert_eq!(o.status, OrderStatus::Paid);
+        assert_eq!(o.status(), OrderStatus::Paid);
         assert_eq!(o.refunded.map(|m| m.minor()), Some(300));
     }
     assert_eq!(download_page(&w, &first).await.0, 200);
@@ -100,9 +100,9 @@ async fn a_partial_refund_keeps_access_and_a_full_one_revokes_every_link() {
         assert_eq!(w.notify(&full).await, (200, "success".to_owned()));
     }
     let o = w.order(&order.id).await;
-    assert_eq!(o.status, OrderStatus::Refunded);
+    assert_eq!(o.status(), OrderStatus::Refunded);
     assert_eq!(o.refunded.map(|m| m.minor()), Some(900));
-    assert!(o.refunded_at.is_some());
+    assert!(o.refunded_at().is_some());
     for token in [&first, &second] {
         assert!(revoked(&w, token).await);
         let (status, page) = download_page(&w, token).await;
@@ -133,7 +133,7 @@ async fn a_partial_refund_keeps_access_and_a_full_one_revokes_every_link() {
 
     // A late partial report after the full refund changes nothing.
     assert_eq!(w.notify(&partial).await, (200, "success".to_owned()));
-    assert_eq!(w.order(&order.id).await.status, OrderStatus::Refunded);
+    assert_eq!(w.order(&order.id).await.status(), OrderStatus::Refunded);
 }
 
 #[tokio::test]
@@ -159,7 +159,7 @@ async fn impossible_refunds_are_refused_and_change_nothing() {
     );
 
     let o = w.order(&order.id).await;
-    assert_eq!(o.status, OrderStatus::Paid);
+    assert_eq!(o.status(), OrderStatus::Paid);
     assert_eq!(o.refunded, None);
     assert!(!revoked(&w, &first).await);
 
@@ -169,7 +169,7 @@ async fn impossible_refunds_are_refused_and_change_nothing() {
     other.insert("trade_no".into(), "T-someone-else".into());
     other.insert("notify_id".into(), "N-other-trade".into());
     assert_eq!(w.notify(&form(&w.sign_as_alipay(other))).await.0, 400);
-    assert_eq!(w.order(&order.id).await.status, OrderStatus::Paid);
+    assert_eq!(w.order(&order.id).await.status(), OrderStatus::Paid);
 }
 
 #[tokio::test]
@@ -184,7 +184,7 @@ async fn a_refund_reported_before_the_payment_wins_over_it() {
     let full = refund_notification(&w, &order, "TRADE_CLOSED", "9.00");
     assert_eq!(w.notify(&full).await, (200, "success".to_owned()));
     let o = w.order(&order.id).await;
-    assert_eq!(o.status, OrderStatus::Refunded);
+    assert_eq!(o.status(), OrderStatus::Refunded);
     assert_eq!(o.refunded.map(|m| m.minor()), Some(900));
     for _ in 0..2 {
         assert_eq!(
@@ -195,9 +195,12 @@ async fn a_refund_reported_before_the_payment_wins_over_it() {
         );
     }
     let o = w.order(&order.id).await;
-    assert_eq!(o.status, OrderStatus::Refunded);
-    assert_eq!(o.provider_txn_id, Some(format!("T-{}", order.id)));
-    assert!(o.grant_token.is_none() && o.all_grants().is_empty());
+    assert_eq!(o.status(), OrderStatus::Refunded);
+    assert_eq!(
+        o.provider_txn_id(),
+        Some(format!("T-{}", order.id).as_str())
+    );
+    assert!(o.grant_token().is_none() && o.all_grants().is_empty());
     assert_eq!(w.grants_for(&order.id).await, 0, "no working link");
     assert!(w.mails_to(&email).await.is_empty(), "no purchase mail");
     // The browser's return shows the refund, not a link.
@@ -213,7 +216,7 @@ async fn a_refund_reported_before_the_payment_wins_over_it() {
     assert_eq!(w.notify(&partial).await, (200, "success".to_owned()));
     let o = w.order(&part.id).await;
     assert_eq!(
-        (o.status, o.refunded.map(|m| m.minor())),
+        (o.status(), o.refunded.map(|m| m.minor())),
         (OrderStatus::Pending, Some(300))
     );
     assert_eq!(
@@ -223,7 +226,7 @@ async fn a_refund_reported_before_the_payment_wins_over_it() {
     );
     let o = w.order(&part.id).await;
     assert_eq!(
-        (o.status, o.refunded.map(|m| m.minor())),
+        (o.status(), o.refunded.map(|m| m.minor())),
         (OrderStatus::Paid, Some(300))
     );
     assert_eq!(w.grants_for(&part.id).await, 1);
@@ -235,13 +238,13 @@ async fn a_refund_reported_before_the_payment_wins_over_it() {
     w.t.store.expire_order(&late, now()).await.unwrap();
     let full = refund_notification(&w, &late, "TRADE_CLOSED", "9.00");
     assert_eq!(w.notify(&full).await, (200, "success".to_owned()));
-    assert_eq!(w.order(&late.id).await.status, OrderStatus::Refunded);
+    assert_eq!(w.order(&late.id).await.status(), OrderStatus::Refunded);
     assert_eq!(
         w.notify_signed(late.id.as_str(), "9.00", "TRADE_SUCCESS")
             .await,
         (200, "success".to_owned())
     );
-    assert_eq!(w.order(&late.id).await.status, OrderStatus::Refunded);
+    assert_eq!(w.order(&late.id).await.status(), OrderStatus::Refunded);
     assert_eq!(w.grants_for(&late.id).await, 0);
 }
 
@@ -293,7 +296,7 @@ async fn a_full_refund_racing_a_new_edition_leaves_no_live_link() {
         );
         refunded.unwrap();
         let o = w.order(&order.id).await;
-        assert_eq!(o.status, OrderStatus::Refunded, "round {round}");
+        assert_eq!(o.status(), OrderStatus::Refunded, "round {round}");
         for token in o.all_grants() {
             assert!(revoked(&w, &token).await, "round {round}: {claimed:?}");
         }

@@ -162,9 +162,9 @@ async fn paying_moves_the_order_and_creates_one_grant() {
     };
     let stored = t.store.get_order(&o.id).await.unwrap().unwrap();
     assert_eq!(stored, *order);
-    assert_eq!(stored.status, OrderStatus::Paid);
-    assert_eq!(stored.provider_txn_id.as_deref(), Some("T1"));
-    assert_eq!(stored.grant_token.as_ref(), Some(&grant.token));
+    assert_eq!(stored.status(), OrderStatus::Paid);
+    assert_eq!(stored.provider_txn_id(), Some("T1"));
+    assert_eq!(stored.grant_token(), Some(&grant.token));
     assert!(matches!(stored.mail, MailState::Due { attempts: 0, .. }));
     assert_eq!(
         t.store.get_grant(&grant.token).await.unwrap(),
@@ -258,9 +258,9 @@ async fn an_expired_order_can_still_be_paid() {
     else {
         panic!("late payment must be honoured");
     };
-    assert_eq!(order.status, OrderStatus::Paid);
+    assert_eq!(order.status(), OrderStatus::Paid);
     assert_eq!(
-        t.store.get_order(&o.id).await.unwrap().unwrap().status,
+        t.store.get_order(&o.id).await.unwrap().unwrap().status(),
         OrderStatus::Paid
     );
 }
@@ -483,8 +483,8 @@ async fn twenty_concurrent_payments_create_exactly_one_grant() {
             .collect();
         assert_eq!(grants.len(), 1, "round {round}");
         let stored = t.store.get_order(&o.id).await.unwrap().unwrap();
-        assert_eq!(stored.status, OrderStatus::Paid);
-        let token = stored.grant_token.unwrap();
+        assert_eq!(stored.status(), OrderStatus::Paid);
+        let token = stored.grant_token().cloned().unwrap();
         assert_eq!(
             grants[0].get("pk").unwrap().as_s().unwrap(),
             &format!("GRANT#{}", token.expose())

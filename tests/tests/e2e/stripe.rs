@@ -88,7 +88,7 @@ async fn order(shop: &LocalShop, id: &OrderId) -> kiosk::Order {
 async fn wait_for(shop: &LocalShop, id: &OrderId, status: OrderStatus) -> kiosk::Order {
     for _ in 0..100 {
         let o = order(shop, id).await;
-        if o.status == status {
+        if o.status() == status {
             return o;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -203,7 +203,7 @@ async fn a_card_purchase_pays_once_mails_once_and_allows_five_downloads() {
     // The order is pending, by Stripe, and knows its session; the session is priced from
     // the product and carries the order id.
     let pending = order(&shop, &id).await;
-    assert_eq!(pending.status, OrderStatus::Pending);
+    assert_eq!(pending.status(), OrderStatus::Pending);
     assert_eq!(pending.channel, ChannelKind::Stripe);
     assert_eq!(pending.checkout_ref.as_deref(), Some(session.as_str()));
     let s = shop.app.stripe.session(&session).unwrap();
@@ -231,7 +231,7 @@ async fn a_card_purchase_pays_once_mails_once_and_allows_five_downloads() {
     assert_eq!(declined.status(), 200);
     assert!(declined.text().await.unwrap().contains("declined"));
     tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(order(&shop, &id).await.status, OrderStatus::Pending);
+    assert_eq!(order(&shop, &id).await.status(), OrderStatus::Pending);
     assert_eq!(mails(&shop, &email).await, 0);
 
     // The good card: back to the shop's return page; the webhook pays the order.
@@ -245,13 +245,14 @@ async fn a_card_purchase_pays_once_mails_once_and_allows_five_downloads() {
     let o = wait_for(&shop, &id, OrderStatus::Paid).await;
     let pi = shop.app.stripe.session(&session).unwrap().payment_intent;
     assert_eq!(
-        o.provider_txn_id, pi,
+        o.provider_txn_id(),
+        pi.as_deref(),
         "the PaymentIntent is the payment's id"
     );
     assert_eq!(o.all_grants().len(), 1);
     let ret = shop.http.get(&back).send().await.unwrap();
     assert_eq!(ret.status(), 200);
-    let token = o.grant_token.clone().unwrap();
+    let token = o.grant_token().cloned().unwrap();
     let link = format!("{}/download/{}", shop.base, token.expose());
     assert!(ret.text().await.unwrap().contains(&link));
     for _ in 0..50 {
@@ -420,8 +421,8 @@ async fn forged_stale_or_mismatched_webhooks_change_nothing_and_duplicates_pay_o
         let (status, text) = post_webhook(&shop, &body, header).await;
         assert_eq!(status, want, "{what}: {text}");
         let o = order(&shop, &id).await;
-        assert_eq!(o.status, OrderStatus::Pending, "{what}");
-        assert!(o.grant_token.is_none(), "{what}");
+        assert_eq!(o.status(), OrderStatus::Pending, "{what}");
+        assert!(o.grant_token().is_none(), "{what}");
     }
     assert_eq!(mails(&shop, &email).await, 0);
 
@@ -436,8 +437,8 @@ async fn forged_stale_or_mismatched_webhooks_change_nothing_and_duplicates_pay_o
         "every copy is acknowledged: {replies:?}"
     );
     let o = order(&shop, &id).await;
-    assert_eq!(o.status, OrderStatus::Paid);
-    assert_eq!(o.provider_txn_id.as_deref(), Some("pi_test_evt_good"));
+    assert_eq!(o.status(), OrderStatus::Paid);
+    assert_eq!(o.provider_txn_id(), Some("pi_test_evt_good"));
     assert_eq!(o.all_grants().len(), 1);
     assert_eq!(mails(&shop, &email).await, 1);
     // And a replay later changes nothing.
@@ -457,7 +458,7 @@ async fn forged_stale_or_mismatched_webhooks_change_nothing_and_duplicates_pay_o
     );
     let o = order(&shop, &id).await;
     assert_eq!(
-        (o.status, o.refunded.map(|m| m.minor())),
+        (o.status(), o.refunded.map(|m| m.minor())),
         (OrderStatus::Paid, Some(300))
     );
     let full = refund("evt_r2", 900);
@@ -467,7 +468,7 @@ async fn forged_stale_or_mismatched_webhooks_change_nothing_and_duplicates_pay_o
             .0,
         200
     );
-    assert_eq!(order(&shop, &id).await.status, OrderStatus::Refunded);
+    assert_eq!(order(&shop, &id).await.status(), OrderStatus::Refunded);
     // A refund of our order naming another payment than the order's is refused.
     let wrong = charge_refunded(
         "evt_r3",
@@ -536,8 +537,8 @@ async fn other_integrations_objects_are_acknowledged_and_change_nothing() {
             "{what}: {outcome:?}"
         );
         let o = order(&shop, &id).await;
-        assert_eq!(o.status, OrderStatus::Pending, "{what}");
-        assert!(o.grant_token.is_none(), "{what}");
+        assert_eq!(o.status(), OrderStatus::Pending, "{what}");
+        assert!(o.grant_token().is_none(), "{what}");
     }
     assert_eq!(mails(&shop, &email).await, 0);
 }
@@ -571,7 +572,7 @@ async fn a_refund_before_the_payment_wins_by_webhook_and_by_reconcile() {
     );
     let (status, text) = post_webhook(&shop, &refunded, Some(sign(&shop, &refunded, t))).await;
     assert_eq!(status, 200, "{text}");
-    assert_eq!(order(&shop, &id).await.status, OrderStatus::Refunded);
+    assert_eq!(order(&shop, &id).await.status(), OrderStatus::Refunded);
     let completed = tagged_session_event(
         "evt_late_completed",
         "checkout.session.completed",
@@ -597,8 +598,8 @@ async fn a_refund_before_the_payment_wins_by_webhook_and_by_reconcile() {
         .unwrap();
     assert!(ret.text().await.unwrap().contains("refunded"));
     let o = order(&shop, &id).await;
-    assert_eq!(o.status, OrderStatus::Refunded);
-    assert_eq!(o.provider_txn_id.as_deref(), Some(pi.as_str()));
+    assert_eq!(o.status(), OrderStatus::Refunded);
+    assert_eq!(o.provider_txn_id(), Some(pi.as_str()));
     assert!(o.all_grants().is_empty(), "no working link");
     assert_eq!(mails(&shop, &email).await, 0, "no purchase mail");
 
@@ -611,7 +612,7 @@ async fn a_refund_before_the_payment_wins_by_webhook_and_by_reconcile() {
     let run = reconcile_after_grace(&shop).await;
     assert!(run.refunded >= 1, "{run:?}");
     let o = order(&shop, &id).await;
-    assert_eq!(o.status, OrderStatus::Refunded);
+    assert_eq!(o.status(), OrderStatus::Refunded);
     assert!(o.all_grants().is_empty());
     assert_eq!(mails(&shop, &email).await, 0);
 }
@@ -626,7 +627,7 @@ async fn a_dispute_suspends_the_links_and_a_won_one_restores_them() {
     let link = format!(
         "{}/download/{}",
         shop.base,
-        o.grant_token.as_ref().unwrap().expose()
+        o.grant_token().cloned().unwrap().expose()
     );
     let get = |url: String| {
         let http = shop.http.clone();
@@ -673,7 +674,7 @@ async fn a_dispute_suspends_the_links_and_a_won_one_restores_them() {
     let o = wait_for(&shop, &lost, OrderStatus::Paid).await;
     shop.app.stripe.dispute(&session, "needs_response");
     shop.app.stripe.dispute(&session, "lost");
-    let token = o.grant_token.unwrap();
+    let token = o.grant_token().cloned().unwrap();
     for _ in 0..100 {
         if order(&shop, &lost).await.dispute == Some(kiosk::order::Dispute::Lost) {
             break;
@@ -713,17 +714,17 @@ async fn a_dispute_before_its_payment_keeps_the_links_off_from_the_start() {
     shop.app.stripe.dispute(&session, "needs_response");
     acknowledged(&shop, "charge.dispute.created", &session).await;
     let o = order(&shop, &id).await;
-    assert_eq!((o.status, o.dispute), (OrderStatus::Pending, None));
+    assert_eq!((o.status(), o.dispute), (OrderStatus::Pending, None));
 
     // Reconcile finds the session paid and records the payment, with its dispute.
     let run = reconcile_after_grace(&shop).await;
     assert!(run.fulfilled >= 1, "{run:?}");
     let o = order(&shop, &id).await;
     assert_eq!(
-        (o.status, o.dispute),
+        (o.status(), o.dispute),
         (OrderStatus::Paid, Some(kiosk::order::Dispute::Open))
     );
-    let token = o.grant_token.clone().unwrap();
+    let token = o.grant_token().cloned().unwrap();
     let g = shop.app.store.get_grant(&token).await.unwrap().unwrap();
     assert!(
         g.suspended && g.usable(now()).is_err(),
@@ -767,11 +768,11 @@ async fn a_dispute_closed_before_its_payment_is_recorded_as_it_ended() {
         } else {
             kiosk::order::Dispute::Won
         };
-        assert_eq!((o.status, o.dispute), (OrderStatus::Paid, Some(want)));
+        assert_eq!((o.status(), o.dispute), (OrderStatus::Paid, Some(want)));
         let g = shop
             .app
             .store
-            .get_grant(o.grant_token.as_ref().unwrap())
+            .get_grant(o.grant_token().unwrap())
             .await
             .unwrap()
             .unwrap();
@@ -797,7 +798,7 @@ async fn a_session_completed_unpaid_is_neither_expired_nor_an_error() {
         (0, 0, 1),
         "{run:?}"
     );
-    assert_eq!(order(&shop, &id).await.status, OrderStatus::Pending);
+    assert_eq!(order(&shop, &id).await.status(), OrderStatus::Pending);
     assert_eq!(
         shop.app.stripe.session(&session).unwrap().status,
         "complete"
@@ -808,7 +809,10 @@ async fn a_session_completed_unpaid_is_neither_expired_nor_an_error() {
     let (abandoned, session) = checkout(&shop, &unique_email("past")).await;
     let run = reconcile_at(&shop, past_expiry).await;
     assert!(run.expired >= 1, "{run:?}");
-    assert_eq!(order(&shop, &abandoned).await.status, OrderStatus::Expired);
+    assert_eq!(
+        order(&shop, &abandoned).await.status(),
+        OrderStatus::Expired
+    );
     assert_eq!(
         shop.app.stripe.session(&session).unwrap().status,
         "open",
@@ -834,25 +838,25 @@ async fn the_return_page_confirms_with_stripe_and_never_trusts_the_query() {
     let (status, page) = ret(&session).await;
     assert_eq!(status, 200);
     assert!(page.contains("Confirming your payment"), "{page}");
-    assert_eq!(order(&shop, &id).await.status, OrderStatus::Pending);
+    assert_eq!(order(&shop, &id).await.status(), OrderStatus::Pending);
 
     // Paid at Stripe but every webhook lost: the return page retrieves the session and
     // fulfils (one grant, one mail).
     let paid = pay(&shop, &session, "card=4242424242424242&lose_webhook=1").await;
     assert_eq!(paid.status(), 303);
     tokio::time::sleep(Duration::from_millis(200)).await;
-    assert_eq!(order(&shop, &id).await.status, OrderStatus::Pending);
+    assert_eq!(order(&shop, &id).await.status(), OrderStatus::Pending);
     let (status, page) = ret(&session).await;
     assert_eq!(status, 200);
     let o = order(&shop, &id).await;
-    assert_eq!(o.status, OrderStatus::Paid);
+    assert_eq!(o.status(), OrderStatus::Paid);
     assert!(
-        page.contains(o.grant_token.as_ref().unwrap().expose()),
+        page.contains(o.grant_token().cloned().unwrap().expose()),
         "{page}"
     );
     // Paid: the link again, nothing new.
     let (_, again) = ret(&session).await;
-    assert!(again.contains(o.grant_token.as_ref().unwrap().expose()));
+    assert!(again.contains(o.grant_token().cloned().unwrap().expose()));
     assert_eq!(order(&shop, &id).await.all_grants().len(), 1);
     assert_eq!(mails(&shop, &email).await, 1);
 
@@ -889,8 +893,8 @@ async fn the_return_page_confirms_with_stripe_and_never_trusts_the_query() {
     let (status, page) = ret(&other).await;
     assert_ne!(status, 200, "{page}");
     let o = order(&shop, &pending).await;
-    assert_eq!(o.status, OrderStatus::Pending);
-    assert!(o.grant_token.is_none());
+    assert_eq!(o.status(), OrderStatus::Pending);
+    assert!(o.grant_token().is_none());
 }
 
 /// A shop set up like the local one but with only the channels given.
@@ -1072,7 +1076,7 @@ async fn a_shop_with_only_stripe_sells_by_card_and_refuses_alipay() {
         "{view:?}"
     );
     assert_eq!(
-        order(&local, &started.order_id).await.status,
+        order(&local, &started.order_id).await.status(),
         OrderStatus::Paid
     );
     assert!(
@@ -1159,7 +1163,7 @@ async fn reconcile_finds_a_lost_card_payment_and_abandoned_sessions_are_expired(
     let run = reconcile_after_grace(&shop).await;
     assert!(run.fulfilled >= 1, "{run:?}");
     let o = order(&shop, &lost).await;
-    assert_eq!(o.status, OrderStatus::Paid);
+    assert_eq!(o.status(), OrderStatus::Paid);
     assert_eq!(o.all_grants().len(), 1);
 
     // Abandoned: closing expires the session at Stripe, whose `checkout.session.expired`

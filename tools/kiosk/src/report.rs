@@ -138,7 +138,7 @@ pub async fn orders(t: &Target, a: OrdersArgs) -> Result<()> {
     let orders: Vec<Order> = all
         .into_iter()
         .filter(|o| product.as_ref().is_none_or(|p| &o.product_id == p))
-        .filter(|o| status.is_none_or(|s| o.status == s))
+        .filter(|o| status.is_none_or(|s| o.status() == s))
         .filter(|o| mail.is_none_or(|m| mail_is(o, m)))
         .collect();
     println!(
@@ -152,7 +152,7 @@ pub async fn orders(t: &Target, a: OrdersArgs) -> Result<()> {
             o.id.as_str(),
             o.created_at.format(fmt).unwrap_or_default(),
             clip(o.product_id.as_str(), 20),
-            o.status.as_str().to_ascii_lowercase(),
+            o.status().as_str().to_ascii_lowercase(),
             o.amount.to_string(),
             o.list_price.to_string(),
             clip(o.code.as_ref().map_or("-", |c| c.as_str()), 12),

@@ -5,7 +5,7 @@
 use kiosk::grant::{Grant, Unusable};
 use kiosk::i18n::{Arg, Lang};
 use kiosk::mail::{Mail, edition_mail, links_mail, purchase_mail};
-use kiosk::order::{ChannelKind, Order, Source};
+use kiosk::order::{ChannelKind, Order, PayOutcome, Payment, Source};
 use kiosk::product::{Edition, FileRef, Product};
 use kiosk::{Currency, DownloadToken, Email, Money, OrderId, ProductId, Sender};
 use time::OffsetDateTime;
@@ -130,7 +130,7 @@ fn sample() -> Option<(Product, Order, Grant, Sender)> {
     let file = FileRef::for_edition(&id, &edition, "book.pdf", "application/pdf", None);
     let price = Money::parse_decimal("9.00", Currency::Cny).ok()?;
     let product = Product::new(id, SAMPLE_TITLE, price, edition, file, 5).ok()?;
-    let mut order = Order::new_pending(
+    let pending = Order::new_pending(
         OrderId::parse(SAMPLE_ORDER).ok()?,
         &product,
         Email::parse(SAMPLE_EMAIL).ok()?,
@@ -139,8 +139,15 @@ fn sample() -> Option<(Product, Order, Grant, Sender)> {
         at(),
         time::Duration::minutes(30),
     );
-    order.paid_at = Some(at());
     let token = DownloadToken::parse(SAMPLE_TOKEN).ok()?;
+    let payment = Payment {
+        provider_txn_id: format!("T-{SAMPLE_ORDER}"),
+        amount: pending.amount,
+    };
+    let Ok(PayOutcome::Paid(order)) = pending.pay(&payment, token.clone(), at()) else {
+        return None;
+    };
+    let order = *order;
     let mut grant = Grant::for_order(&order, token, Some(at() + time::Duration::days(30)), at());
     grant.downloads_left = 3;
     Some((product, order, grant, Sender::parse(SAMPLE_HELP).ok()?))

@@ -88,17 +88,29 @@ pub async fn paid_order(
     at: time::OffsetDateTime,
     source: Source,
 ) -> (Order, Grant) {
-    let mut o = pending_order(p, email, at);
+    paid_order_between(w, p, email, at, at, source).await
+}
+
+/// A paid order made at `created` and paid at `paid`.
+pub async fn paid_order_between(
+    w: &World,
+    p: &Product,
+    email: &str,
+    created: time::OffsetDateTime,
+    paid_at: time::OffsetDateTime,
+    source: Source,
+) -> (Order, Grant) {
+    let mut o = pending_order(p, email, created);
     o.source = source;
     let token = DownloadToken::generate().unwrap();
     let payment = Payment {
         provider_txn_id: format!("T-{}", o.id),
         amount: o.amount,
     };
-    let PayOutcome::Paid(paid) = o.pay(&payment, token.clone(), at).unwrap() else {
+    let PayOutcome::Paid(paid) = o.pay(&payment, token.clone(), paid_at).unwrap() else {
         panic!("not paid")
     };
-    let grant = Grant::for_order(&paid, token, None, at);
+    let grant = Grant::for_order(&paid, token, None, paid_at);
     w.t.store.create_order(&paid).await.unwrap();
     w.t.store.create_grant(&grant).await.unwrap();
     (*paid, grant)

@@ -51,7 +51,7 @@ async fn reconcile_sends_due_mails_and_orders_shows_the_mail_state() {
     assert!(stdout(&out).contains("sent 1,"), "{}", stdout(&out));
     let mails = w.mails_to(order.email.as_str()).await;
     assert_eq!(mails.len(), 1);
-    let token = w.order(&order.id).await.grant_token.unwrap();
+    let token = w.order(&order.id).await.grant_token().cloned().unwrap();
     assert!(mails[0].body.contains(token.expose()));
     assert!(list("sent").contains(order.id.as_str()));
     assert!(!list("due").contains(order.id.as_str()));

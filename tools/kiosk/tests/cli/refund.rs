@@ -20,14 +20,14 @@ async fn refund_at_the_sandbox_partly_then_fully_once_and_safely_again() {
     let store = &app.store;
     let mut order = store.get_order(&id).await.unwrap().unwrap();
     for _ in 0..100 {
-        if order.status == OrderStatus::Paid {
+        if order.status() == OrderStatus::Paid {
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         order = store.get_order(&id).await.unwrap().unwrap();
     }
-    assert_eq!(order.status, OrderStatus::Paid);
-    let token = order.grant_token.clone().unwrap();
+    assert_eq!(order.status(), OrderStatus::Paid);
+    let token = order.grant_token().cloned().unwrap();
     let grant_usable = || async {
         store
             .get_grant(&token)
@@ -64,7 +64,7 @@ async fn refund_at_the_sandbox_partly_then_fully_once_and_safely_again() {
     assert!(stdout(&out).contains("keeps access"), "{}", stdout(&out));
     let o = store.get_order(&id).await.unwrap().unwrap();
     assert_eq!(
-        (o.status, o.refunded.map(|m| m.minor())),
+        (o.status(), o.refunded.map(|m| m.minor())),
         (OrderStatus::Paid, Some(300))
     );
     assert!(grant_usable().await);
@@ -94,7 +94,7 @@ async fn refund_at_the_sandbox_partly_then_fully_once_and_safely_again() {
         assert!(out.status.success(), "{}", stderr(&out));
     }
     let o = store.get_order(&id).await.unwrap().unwrap();
-    assert_eq!(o.status, OrderStatus::Refunded);
+    assert_eq!(o.status(), OrderStatus::Refunded);
     assert_eq!(o.refunded.map(|m| m.minor()), Some(900));
     assert!(!grant_usable().await);
     let requests = app.sandbox.refund_requests(id.as_str());
@@ -195,7 +195,7 @@ async fn a_refund_rerun_after_a_lost_answer_or_a_provider_error_refunds_once() {
         .open_cashier(&format!("alipay-{tag}@example.com"))
         .await;
     assert_eq!(shop.pay(&id, "").await.0, 303);
-    wait_order(store, &id, "paid", |o| o.status == OrderStatus::Paid).await;
+    wait_order(store, &id, "paid", |o| o.status() == OrderStatus::Paid).await;
     app.sandbox
         .fail_refunds(&[Fault::LoseAnswer, Fault::LoseAnswer, Fault::LoseAnswer]);
     let out = local(&root, &["refund", id.as_str(), "--amount", "3.00"]);
@@ -247,7 +247,7 @@ async fn a_refund_rerun_after_a_lost_answer_or_a_provider_error_refunds_once() {
         kiosk::OrderId::parse(&app.stripe.session(&session).unwrap().form["metadata[order_id]"])
             .unwrap();
     wait_order(store, &card, "paid by card", |o| {
-        o.status == OrderStatus::Paid
+        o.status() == OrderStatus::Paid
     })
     .await;
 

@@ -403,9 +403,7 @@ async fn paid_between(
     paid: time::OffsetDateTime,
     source: Source,
 ) -> kiosk::Order {
-    let (o, _) = paid_order(w, p, &w.buyer(buyer), created, source).await;
-    let mut o = o;
-    o.paid_at = Some(paid);
-    rewrite_order(&w.t.store, &o).await;
-    o
+    paid_order_between(w, p, &w.buyer(buyer), created, paid, source)
+        .await
+        .0
 }
