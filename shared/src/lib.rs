@@ -45,6 +45,7 @@ pub mod product;
 pub mod reconcile;
 pub mod refund;
 pub mod resend;
+pub mod rsa;
 pub mod sales;
 pub mod secrets;
 pub mod shop;
