@@ -56,6 +56,7 @@ pub mod stripe;
 pub mod text;
 pub mod tls;
 pub mod visit;
+pub mod wechat;
 
 /// An error and each of its causes, `: `-separated: the one line a log or the author's
 /// terminal shows (a `Display` alone hides the cause, e.g. SES's reason behind "send
