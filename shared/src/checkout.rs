@@ -450,6 +450,7 @@ impl Checkout {
         };
         let redirect = channel.start_payment(&order, req.device, now).await?;
         order.checkout_ref = redirect.checkout_ref;
+        order.pay_code = redirect.pay_code;
         match &held {
             Some((_, previous)) => {
                 let hold = crate::store::CodeHold {

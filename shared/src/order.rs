@@ -83,6 +83,8 @@ impl FromStr for OrderStatus {
 pub enum ChannelKind {
     Alipay,
     Stripe,
+    /// WeChat Pay (API v3): Native pay by QR code, H5 pay in a phone's browser.
+    Wechat,
     /// No provider: a free order (price 0, or 100% off), recorded paid at once and its
     /// link mailed ([`crate::pricing`]).
     Free,
@@ -93,6 +95,7 @@ impl ChannelKind {
         match self {
             ChannelKind::Alipay => "alipay",
             ChannelKind::Stripe => "stripe",
+            ChannelKind::Wechat => "wechat",
             ChannelKind::Free => "free",
         }
     }
@@ -104,6 +107,7 @@ impl FromStr for ChannelKind {
         match s {
             "alipay" => Ok(ChannelKind::Alipay),
             "stripe" => Ok(ChannelKind::Stripe),
+            "wechat" => Ok(ChannelKind::Wechat),
             "free" => Ok(ChannelKind::Free),
             other => Err(unknown("payment channel", other)),
         }
@@ -216,6 +220,10 @@ pub struct Order {
     /// `cs_...`), set at checkout by channels that create one; Alipay needs none (its
     /// trade is named by our order id).
     pub checkout_ref: Option<String>,
+    /// What the shop's page for the order shows the buyer to pay with, set at checkout
+    /// by channels whose payment the shop shows itself (WeChat Pay's Native `code_url`,
+    /// drawn as a QR code).
+    pub pay_code: Option<String>,
     pub created_at: OffsetDateTime,
     pub expires_at: OffsetDateTime,
     /// How much of the payment the provider has returned so far (a partial refund keeps
@@ -512,6 +520,7 @@ impl Order {
             channel,
             state: OrderState::Pending,
             checkout_ref: None,
+            pay_code: None,
             created_at: now,
             expires_at: now + ttl,
             refunded: None,

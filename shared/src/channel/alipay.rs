@@ -299,6 +299,7 @@ impl Channel for AlipayChannel {
         Ok(Redirect {
             url: format!("{}?{}", self.config.gateway_url, query_string(&params)),
             checkout_ref: None,
+            pay_code: None,
         })
     }
 

@@ -13,11 +13,13 @@
 
 mod alipay;
 mod stripe;
+mod wechat;
 
 use std::future::Future;
 
 pub use alipay::{AlipayChannel, AlipayUrls};
 pub use stripe::{StripeChannel, StripeKeyError, StripeKeys};
+pub use wechat::{WechatChannel, WechatConfig, WechatKeys, WechatUrls};
 
 use crate::ids::OrderId;
 use crate::money::{Currency, Money};
@@ -149,6 +151,9 @@ pub struct Redirect {
     /// The provider's id for this checkout, kept on the order (see
     /// [`Order::checkout_ref`]).
     pub checkout_ref: Option<String>,
+    /// What the shop's own page shows the buyer to pay with, kept on the order (see
+    /// [`Order::pay_code`]): WeChat Pay's Native `code_url`, drawn as a QR code.
+    pub pay_code: Option<String>,
 }
 
 /// An authenticated browser return.
@@ -398,8 +403,8 @@ impl Channels {
         match kind {
             ChannelKind::Alipay => self.alipay.as_ref().map(AnyChannel::Alipay),
             ChannelKind::Stripe => self.stripe.as_ref().map(AnyChannel::Stripe),
-            // Free orders have no provider.
-            ChannelKind::Free => None,
+            // Free orders have no provider; WeChat Pay is not offered by a shop yet.
+            ChannelKind::Free | ChannelKind::Wechat => None,
         }
     }
 

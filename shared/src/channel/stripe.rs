@@ -447,6 +447,7 @@ impl Channel for StripeChannel {
         Ok(Redirect {
             url,
             checkout_ref: Some(created.session.id),
+            pay_code: None,
         })
     }
 

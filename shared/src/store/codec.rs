@@ -236,6 +236,7 @@ pub fn order_item(o: &Order) -> Item {
         .s(attr::STATUS, o.status().as_str())
         .opt_s(attr::PROVIDER_TXN_ID, o.provider_txn_id())
         .opt_s("checkout_ref", o.checkout_ref.as_deref())
+        .opt_s("pay_code", o.pay_code.as_deref())
         .ts(attr::CREATED_AT, o.created_at)
         .ts(attr::EXPIRES_AT, o.expires_at)
         .opt_ts(attr::PAID_AT, o.paid_at())
@@ -896,6 +897,7 @@ pub fn order_from(item: &Item) -> Result<Order, StoreError> {
         channel: r.parse::<ChannelKind>("channel")?,
         state: order_state(&r, grant_token)?,
         checkout_ref: r.opt_s("checkout_ref")?.map(str::to_owned),
+        pay_code: r.opt_s("pay_code")?.map(str::to_owned),
         created_at: r.ts(attr::CREATED_AT)?,
         expires_at: r.ts(attr::EXPIRES_AT)?,
         refunded: match r.opt_n::<u64>("refunded_minor")? {
@@ -1129,6 +1131,8 @@ mod tests {
     fn orders_round_trip_in_every_state() {
         let mut o = pending();
         o.checkout_ref = Some("cs_test_1".into());
+        round_trip(&o);
+        o.pay_code = Some("weixin://wxpay/bizpayurl?pr=abc123".into());
         round_trip(&o);
 
         o.state = OrderState::Expired;
