@@ -34,6 +34,17 @@ pub fn beijing_seconds(t: OffsetDateTime) -> String {
         .unwrap_or_else(|_| t.unix_timestamp().to_string())
 }
 
+/// RFC 3339 in Beijing time, `2026-12-07T19:48:56+08:00`, as WeChat Pay's examples write
+/// `time_expire`.
+pub fn beijing_rfc3339(t: OffsetDateTime) -> String {
+    let fmt = format_description!(
+        "[year]-[month]-[day]T[hour]:[minute]:[second][offset_hour sign:mandatory]:[offset_minute]"
+    );
+    t.to_offset(BEIJING)
+        .format(fmt)
+        .unwrap_or_else(|_| t.unix_timestamp().to_string())
+}
+
 /// `yyyy-MM-dd HH:mm` in Beijing time, rounded down: wap-pay `time_expire`.
 pub fn beijing_minutes(t: OffsetDateTime) -> String {
     let fmt = format_description!("[year]-[month]-[day] [hour]:[minute]");

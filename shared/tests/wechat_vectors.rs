@@ -7,7 +7,7 @@
 
 use kiosk::rsa::{SigningKey, VerifyingKey};
 use kiosk::wechat::sign::{Authorization, sign_message};
-use kiosk::wechat::wire::{Notification, Refund, RefundStatus, TradeState, Transaction, cst_time};
+use kiosk::wechat::wire::{Notification, Refund, RefundStatus, TradeState, Transaction};
 use kiosk::wechat::{ApiV3Key, Merchant, PlatformKey, SignedHeaders, VerifyError, verify};
 use serde_json::Value;
 use time::OffsetDateTime;
@@ -229,7 +229,10 @@ fn expiry_is_written_in_china_time_and_the_apiv3_key_is_32_characters() {
     let body: Value = serde_json::from_str(s(&v["requests"][0], "body")).unwrap();
     assert_eq!(s(&body, "time_expire"), "2026-12-07T19:48:56+08:00");
     let t = time::macros::datetime!(2026-12-07 11:48:56 UTC);
-    assert_eq!(cst_time(t), "2026-12-07T19:48:56+08:00");
+    assert_eq!(
+        kiosk::clock::beijing_rfc3339(t),
+        "2026-12-07T19:48:56+08:00"
+    );
     assert!(ApiV3Key::parse("short").is_err());
     assert!(ApiV3Key::parse(&"x".repeat(33)).is_err());
     assert!(ApiV3Key::parse(s(&v, "apiv3_key")).is_ok());

@@ -255,7 +255,7 @@ impl WechatChannel {
             mchid: self.config.mchid.clone(),
             description: description(&order.product_title),
             out_trade_no: order.id.as_str().to_owned(),
-            time_expire: wire::cst_time(order.expires_at),
+            time_expire: crate::clock::beijing_rfc3339(order.expires_at),
             notify_url: self.urls.notify_url.clone(),
             amount: OrderAmount {
                 total: order.amount.minor(),

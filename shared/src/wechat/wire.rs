@@ -215,18 +215,3 @@ pub struct Resource {
 /// The answer that tells WeChat Pay a notification failed, so it retries (with a
 /// 4xx or 5xx status); success is an empty 200 or 204.
 pub const FAIL_BODY: &str = r#"{"code":"FAIL","message":"failed"}"#;
-
-/// `time_expire` and the like: RFC 3339 in China Standard Time, as WeChat Pay's
-/// examples write it (`2026-12-07T19:48:56+08:00`).
-pub fn cst_time(t: time::OffsetDateTime) -> String {
-    let t = t.to_offset(time::macros::offset!(+8));
-    format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}+08:00",
-        t.year(),
-        u8::from(t.month()),
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second()
-    )
-}

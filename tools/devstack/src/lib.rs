@@ -22,6 +22,7 @@ pub mod reply;
 pub mod sandbox;
 pub mod setup;
 pub mod stripe;
+pub mod wechat;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
