@@ -95,7 +95,7 @@ fn benches(c: &mut Criterion) {
     let order = order();
     let now = datetime!(2026-11-21 10:30 UTC);
     c.bench_function("page_pay_url_build_and_sign", |b| {
-        b.iter(|| ready(ch.start_payment(black_box(&order), Device::Desktop, now)).unwrap())
+        b.iter(|| ready(ch.start_payment(black_box(&order), Device::Desktop, None, now)).unwrap())
     });
 
     let body = notify_body();

@@ -46,6 +46,9 @@ pub struct CheckoutRequest {
     pub source: Source,
     /// Where the request came from, for the per-network rate ([`CHECKOUT_WINDOW`]).
     pub network: crate::net::Network,
+    /// The buyer's address, passed to a provider that requires it and nothing else
+    /// ([`crate::net::PayerAddress`]).
+    pub payer: Option<crate::net::PayerAddress>,
     /// The buyer's language, recorded on the order for its pages and mails.
     pub lang: crate::i18n::Lang,
     /// The signed visit and variants ([`crate::abtest::VariantToken`], `vt`): the order
@@ -448,7 +451,9 @@ impl Checkout {
             Some(code) => Some((code.clone(), self.store.code_hold(code, &tag).await?)),
             None => None,
         };
-        let redirect = channel.start_payment(&order, req.device, now).await?;
+        let redirect = channel
+            .start_payment(&order, req.device, req.payer, now)
+            .await?;
         order.checkout_ref = redirect.checkout_ref;
         order.pay_code = redirect.pay_code;
         match &held {

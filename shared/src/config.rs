@@ -632,6 +632,99 @@ impl StripeConfig {
     }
 }
 
+/// WeChat Pay (API v3, a direct merchant): who the merchant is (not secret, from the
+/// template's parameters) and the SSM parameters holding its secrets. All of
+/// `WECHAT_MCHID`, `WECHAT_APPID`, `WECHAT_MERCHANT_SERIAL_NO`, `WECHAT_PUBLIC_KEY_ID`,
+/// `WECHAT_MERCHANT_KEY_PARAM` and `WECHAT_PUBLIC_KEY_PARAM`, or none (WeChat Pay off);
+/// `WECHAT_APIV3_KEY_PARAM` only where notifications are read (payment-notify).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WechatConfig {
+    /// The merchant id (`mchid`): digits.
+    pub mchid: String,
+    /// The app id bound to the merchant (`wx…`).
+    pub appid: String,
+    /// The serial number of the merchant's API certificate (hex), sent with every request.
+    pub merchant_serial_no: String,
+    /// WeChat Pay's public key id (`PUB_KEY_ID_…`): answers and notifications must name it.
+    pub public_key_id: String,
+    /// SSM SecureString: the merchant's API private key (PEM).
+    pub merchant_key_param: String,
+    /// SSM String: WeChat Pay's public key (PEM).
+    pub public_key_param: String,
+    /// SSM SecureString: the APIv3 key (32 characters), for notifications.
+    pub apiv3_key_param: Option<String>,
+    /// `https://api.mch.weixin.qq.com` unless `WECHAT_API_BASE` says otherwise (the local
+    /// stand-in).
+    pub api_base: String,
+}
+
+pub const WECHAT_API: &str = "https://api.mch.weixin.qq.com";
+
+impl WechatConfig {
+    pub fn optional(env: &dyn Env) -> Result<Option<Self>, ConfigError> {
+        if optional(env, "WECHAT_MCHID").is_none() {
+            for other in [
+                "WECHAT_APPID",
+                "WECHAT_MERCHANT_KEY_PARAM",
+                "WECHAT_PUBLIC_KEY_PARAM",
+                "WECHAT_APIV3_KEY_PARAM",
+            ] {
+                if optional(env, other).is_some() {
+                    return Err(ConfigError::Missing("WECHAT_MCHID"));
+                }
+            }
+            return Ok(None);
+        }
+        let shaped = |name: &'static str, ok: fn(&str) -> bool, what: &str| {
+            let v = required(env, name)?;
+            if ok(&v) {
+                Ok(v)
+            } else {
+                Err(ConfigError::Invalid {
+                    name,
+                    reason: what.to_owned(),
+                })
+            }
+        };
+        Ok(Some(WechatConfig {
+            mchid: shaped(
+                "WECHAT_MCHID",
+                |v| (5..=32).contains(&v.len()) && v.bytes().all(|b| b.is_ascii_digit()),
+                "a merchant id is digits (WeChat Pay's merchant platform, Account center)",
+            )?,
+            appid: shaped(
+                "WECHAT_APPID",
+                |v| {
+                    v.starts_with("wx")
+                        && v.len() <= 32
+                        && v.bytes().all(|b| b.is_ascii_alphanumeric())
+                },
+                "an app id starts with wx",
+            )?,
+            merchant_serial_no: shaped(
+                "WECHAT_MERCHANT_SERIAL_NO",
+                |v| !v.is_empty() && v.len() <= 64 && v.bytes().all(|b| b.is_ascii_hexdigit()),
+                "the merchant certificate's serial number is hexadecimal",
+            )?,
+            public_key_id: shaped(
+                "WECHAT_PUBLIC_KEY_ID",
+                |v| v.starts_with("PUB_KEY_ID_") && v.len() <= 64,
+                "WeChat Pay's public key id starts with PUB_KEY_ID_",
+            )?,
+            merchant_key_param: ssm_name(env, "WECHAT_MERCHANT_KEY_PARAM")?,
+            public_key_param: ssm_name(env, "WECHAT_PUBLIC_KEY_PARAM")?,
+            apiv3_key_param: match optional(env, "WECHAT_APIV3_KEY_PARAM") {
+                Some(_) => Some(ssm_name(env, "WECHAT_APIV3_KEY_PARAM")?),
+                None => None,
+            },
+            api_base: match optional(env, "WECHAT_API_BASE") {
+                Some(_) => base_url(env, "WECHAT_API_BASE")?,
+                None => WECHAT_API.to_owned(),
+            },
+        }))
+    }
+}
+
 /// `DEFAULT_CHANNEL` (`alipay` or `stripe`): the channel a Buy Now form without a
 /// `channel` field uses. Empty: the only configured one.
 pub fn default_channel(env: &dyn Env) -> Result<Option<crate::order::ChannelKind>, ConfigError> {

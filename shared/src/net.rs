@@ -70,6 +70,32 @@ impl Network {
     }
 }
 
+/// The buyer's own address, for the one provider call that requires it (WeChat Pay's H5
+/// `payer_client_ip`, which its cashier checks against the phone that opens it): passed
+/// through to the provider, never stored, never logged.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct PayerAddress(IpAddr);
+
+impl std::fmt::Debug for PayerAddress {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PayerAddress(…)")
+    }
+}
+
+impl PayerAddress {
+    /// From the source address API Gateway saw, as [`Network::of`] reads it.
+    pub fn of(source_ip: Option<&str>) -> Option<PayerAddress> {
+        source_ip
+            .and_then(|s| s.trim().parse::<IpAddr>().ok())
+            .map(|ip| PayerAddress(ip.to_canonical()))
+    }
+
+    /// The address as the provider takes it.
+    pub fn ip(self) -> IpAddr {
+        self.0
+    }
+}
+
 /// What a per-network counter counts: each has its own allowance and its own items.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum NetworkCounter {

@@ -3,8 +3,8 @@
 //! variables.
 
 use crate::alipay::{AlipayPublicKey, AppPrivateKey};
-use crate::channel::StripeKeys;
-use crate::config::{AlipayConfig, StripeConfig};
+use crate::channel::{StripeKeys, WechatKeys};
+use crate::config::{AlipayConfig, StripeConfig, WechatConfig};
 
 #[derive(Debug, thiserror::Error)]
 pub enum SecretError {
@@ -61,6 +61,7 @@ pub async fn read_all(
 pub struct ChannelSecrets {
     pub alipay: Option<(AppPrivateKey, AlipayPublicKey)>,
     pub stripe: Option<StripeKeys>,
+    pub wechat: Option<WechatKeys>,
 }
 
 /// The secrets of every configured channel, in one `GetParameters` call: a second
@@ -69,6 +70,7 @@ pub async fn channel_secrets(
     ssm: &aws_sdk_ssm::Client,
     alipay: Option<&AlipayConfig>,
     stripe: Option<&StripeConfig>,
+    wechat: Option<&WechatConfig>,
 ) -> Result<ChannelSecrets, SecretError> {
     let mut names: Vec<&str> = Vec::new();
     if let Some(c) = alipay {
@@ -81,10 +83,15 @@ pub async fn channel_secrets(
         names.push(c.secret_key_param.as_str());
         names.extend(c.webhook_secret_param.as_deref());
     }
+    if let Some(c) = wechat {
+        names.extend([c.merchant_key_param.as_str(), c.public_key_param.as_str()]);
+        names.extend(c.apiv3_key_param.as_deref());
+    }
     if names.is_empty() {
         return Ok(ChannelSecrets {
             alipay: None,
             stripe: None,
+            wechat: None,
         });
     }
     let mut values = read_all(ssm, &names).await?.into_iter();
@@ -120,5 +127,34 @@ pub async fn channel_secrets(
         }
         None => None,
     };
-    Ok(ChannelSecrets { alipay, stripe })
+    let wechat = match wechat {
+        Some(c) => {
+            let key =
+                |name: &str, source: Box<dyn std::error::Error + Send + Sync>| SecretError::Key {
+                    name: name.to_owned(),
+                    source,
+                };
+            let (private, public) = (next(), next());
+            let apiv3 = c.apiv3_key_param.as_ref().map(|_| next());
+            Some(WechatKeys {
+                merchant_key: crate::rsa::SigningKey::parse(&private)
+                    .map_err(|e| key(&c.merchant_key_param, Box::new(e)))?,
+                wechatpay_key: crate::rsa::VerifyingKey::parse(&public)
+                    .map_err(|e| key(&c.public_key_param, Box::new(e)))?,
+                apiv3_key: match (&c.apiv3_key_param, apiv3) {
+                    (Some(name), Some(text)) => Some(
+                        crate::wechat::ApiV3Key::parse(&text)
+                            .map_err(|e| key(name, Box::new(e)))?,
+                    ),
+                    _ => None,
+                },
+            })
+        }
+        None => None,
+    };
+    Ok(ChannelSecrets {
+        alipay,
+        stripe,
+        wechat,
+    })
 }

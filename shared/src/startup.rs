@@ -31,6 +31,7 @@ pub enum InitError {
 pub struct ChannelsConfig {
     pub alipay: Option<crate::config::AlipayConfig>,
     pub stripe: Option<crate::config::StripeConfig>,
+    pub wechat: Option<crate::config::WechatConfig>,
     /// `None`: the only configured one (Alipay when both are).
     pub default: Option<ChannelKind>,
 }
@@ -44,6 +45,7 @@ impl ChannelsConfig {
         Ok(ChannelsConfig {
             alipay: crate::config::AlipayConfig::optional(env)?,
             stripe: crate::config::StripeConfig::optional(env)?,
+            wechat: crate::config::WechatConfig::optional(env)?,
             default: crate::config::default_channel(env)?,
         })
     }
@@ -55,6 +57,7 @@ impl ChannelsConfig {
         Ok(ChannelsConfig {
             alipay: crate::config::AlipayConfig::optional_for_author(env)?,
             stripe: crate::config::StripeConfig::optional(env)?,
+            wechat: crate::config::WechatConfig::optional(env)?,
             default: None,
         })
     }
@@ -74,6 +77,13 @@ impl Shop {
             .is_some_and(|s| s.webhook_secret_param.is_none())
         {
             return Err(crate::config::ConfigError::Missing("STRIPE_WEBHOOK_SECRET_PARAM").into());
+        }
+        if channels
+            .wechat
+            .as_ref()
+            .is_some_and(|w| w.apiv3_key_param.is_none())
+        {
+            return Err(crate::config::ConfigError::Missing("WECHAT_APIV3_KEY_PARAM").into());
         }
         Self::new(sdk, config, channels).await
     }
@@ -114,9 +124,13 @@ pub async fn channels_from(
     channels: ChannelsConfig,
 ) -> Result<Channels, InitError> {
     let ssm = aws_sdk_ssm::Client::new(sdk);
-    let secrets =
-        crate::secrets::channel_secrets(&ssm, channels.alipay.as_ref(), channels.stripe.as_ref())
-            .await?;
+    let secrets = crate::secrets::channel_secrets(
+        &ssm,
+        channels.alipay.as_ref(),
+        channels.stripe.as_ref(),
+        channels.wechat.as_ref(),
+    )
+    .await?;
     let http = crate::channel::http_client()?;
     let alipay = match (channels.alipay, secrets.alipay) {
         (Some(c), Some((app_key, alipay_key))) => {
@@ -138,9 +152,18 @@ pub async fn channels_from(
             shop_url,
             table,
             keys,
+            http.clone(),
+        )),
+        _ => None,
+    };
+    let wechat = match (channels.wechat, secrets.wechat) {
+        (Some(c), Some(keys)) => Some(crate::channel::WechatChannel::new(
+            c,
+            crate::channel::WechatUrls::under(public_base_url),
+            keys,
             http,
         )),
         _ => None,
     };
-    Ok(Channels::new(alipay, stripe, channels.default)?)
+    Ok(Channels::new(alipay, stripe, wechat, channels.default)?)
 }

@@ -5,9 +5,10 @@
 //! ciphertext or associated data, another merchant or app, another currency.
 
 use kiosk::channel::{
-    Channel, ChannelError, Notice, OrderRef, ProviderStatus, Rejection, WechatChannel,
-    WechatConfig, WechatKeys, WechatUrls,
+    Channel, ChannelError, Notice, OrderRef, ProviderStatus, Rejection, WechatChannel, WechatKeys,
+    WechatUrls,
 };
+use kiosk::config::WechatConfig;
 use kiosk::rsa::{SigningKey, VerifyingKey};
 use kiosk::wechat::ApiV3Key;
 use kiosk::wechat::sign::sign_message;
@@ -37,6 +38,9 @@ fn config(v: &Value) -> WechatConfig {
         merchant_serial_no: s(v, "merchant_serial_no").into(),
         public_key_id: s(v, "wechatpay_public_key_id").into(),
         api_base: "http://127.0.0.1:9".into(),
+        merchant_key_param: "/t/wechat/merchant-key".into(),
+        public_key_param: "/t/wechat/public-key".into(),
+        apiv3_key_param: Some("/t/wechat/apiv3-key".into()),
     }
 }
 

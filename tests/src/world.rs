@@ -102,6 +102,7 @@ impl World {
         let channels = ChannelsConfig {
             alipay: Some(alipay),
             stripe: None,
+            wechat: None,
             default: None,
         };
         // Free orders are fulfilled as the reconcile function fulfils them from the queue,

@@ -260,6 +260,7 @@ impl Channel for AlipayChannel {
         &self,
         order: &Order,
         device: Device,
+        _payer: Option<crate::net::PayerAddress>,
         now: OffsetDateTime,
     ) -> Result<Redirect, ChannelError> {
         if !self.accepts(order.amount.currency()) {

@@ -19,7 +19,7 @@ use std::future::Future;
 
 pub use alipay::{AlipayChannel, AlipayUrls};
 pub use stripe::{StripeChannel, StripeKeyError, StripeKeys};
-pub use wechat::{WechatChannel, WechatConfig, WechatKeys, WechatUrls};
+pub use wechat::{WechatChannel, WechatKeys, WechatUrls};
 
 use crate::ids::OrderId;
 use crate::money::{Currency, Money};
@@ -286,11 +286,13 @@ pub trait Channel: Send + Sync {
     fn smallest_charge(&self, currency: Currency) -> Money;
 
     /// Start paying `order`: the provider's payment page for it. May call the provider
-    /// (Stripe creates a Checkout Session); nothing is written here.
+    /// (Stripe creates a Checkout Session); nothing is written here. `payer` is the
+    /// buyer's address, for a provider that requires it (WeChat Pay's H5 pay).
     fn start_payment(
         &self,
         order: &Order,
         device: Device,
+        payer: Option<crate::net::PayerAddress>,
         now: time::OffsetDateTime,
     ) -> impl Future<Output = Result<Redirect, ChannelError>> + Send;
 
@@ -357,6 +359,7 @@ pub trait Channel: Send + Sync {
 pub struct Channels {
     pub alipay: Option<AlipayChannel>,
     pub stripe: Option<StripeChannel>,
+    pub wechat: Option<WechatChannel>,
     pub default: ChannelKind,
 }
 
@@ -365,11 +368,12 @@ pub struct Channels {
 pub enum AnyChannel<'a> {
     Alipay(&'a AlipayChannel),
     Stripe(&'a StripeChannel),
+    Wechat(&'a WechatChannel),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ChannelsError {
-    #[error("no payment channel is configured (set up Alipay, Stripe or both)")]
+    #[error("no payment channel is configured (set up Alipay, Stripe, WeChat Pay or several)")]
     None,
     #[error("the default payment channel {0} is not configured")]
     DefaultMissing(&'static str),
@@ -379,18 +383,21 @@ impl Channels {
     pub fn new(
         alipay: Option<AlipayChannel>,
         stripe: Option<StripeChannel>,
+        wechat: Option<WechatChannel>,
         default: Option<ChannelKind>,
     ) -> Result<Channels, ChannelsError> {
-        // Without an explicit default, the one configured channel (Alipay if both).
-        let default = match (default, &alipay, &stripe) {
-            (Some(d), _, _) => d,
-            (None, Some(_), _) => ChannelKind::Alipay,
-            (None, None, Some(_)) => ChannelKind::Stripe,
-            (None, None, None) => return Err(ChannelsError::None),
+        // Without an explicit default, the first configured of Alipay, Stripe, WeChat Pay.
+        let default = match (default, &alipay, &stripe, &wechat) {
+            (Some(d), ..) => d,
+            (None, Some(_), ..) => ChannelKind::Alipay,
+            (None, None, Some(_), _) => ChannelKind::Stripe,
+            (None, None, None, Some(_)) => ChannelKind::Wechat,
+            (None, None, None, None) => return Err(ChannelsError::None),
         };
         let channels = Channels {
             alipay,
             stripe,
+            wechat,
             default,
         };
         if channels.get(default).is_none() {
@@ -403,8 +410,9 @@ impl Channels {
         match kind {
             ChannelKind::Alipay => self.alipay.as_ref().map(AnyChannel::Alipay),
             ChannelKind::Stripe => self.stripe.as_ref().map(AnyChannel::Stripe),
-            // Free orders have no provider; WeChat Pay is not offered by a shop yet.
-            ChannelKind::Free | ChannelKind::Wechat => None,
+            ChannelKind::Wechat => self.wechat.as_ref().map(AnyChannel::Wechat),
+            // Free orders have no provider.
+            ChannelKind::Free => None,
         }
     }
 
@@ -415,10 +423,14 @@ impl Channels {
     }
 
     pub fn configured(&self) -> Vec<ChannelKind> {
-        [ChannelKind::Alipay, ChannelKind::Stripe]
-            .into_iter()
-            .filter(|k| self.get(*k).is_some())
-            .collect()
+        [
+            ChannelKind::Alipay,
+            ChannelKind::Stripe,
+            ChannelKind::Wechat,
+        ]
+        .into_iter()
+        .filter(|k| self.get(*k).is_some())
+        .collect()
     }
 }
 
@@ -427,6 +439,7 @@ macro_rules! each {
         match $self {
             AnyChannel::Alipay($c) => $e,
             AnyChannel::Stripe($c) => $e,
+            AnyChannel::Wechat($c) => $e,
         }
     };
 }
@@ -445,9 +458,10 @@ impl Channel for AnyChannel<'_> {
         &self,
         order: &Order,
         device: Device,
+        payer: Option<crate::net::PayerAddress>,
         now: time::OffsetDateTime,
     ) -> Result<Redirect, ChannelError> {
-        each!(self, c => c.start_payment(order, device, now).await)
+        each!(self, c => c.start_payment(order, device, payer, now).await)
     }
     fn authenticate_notification(
         &self,

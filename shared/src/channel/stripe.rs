@@ -420,6 +420,7 @@ impl Channel for StripeChannel {
         &self,
         order: &Order,
         _device: Device,
+        _payer: Option<crate::net::PayerAddress>,
         now: OffsetDateTime,
     ) -> Result<Redirect, ChannelError> {
         let req = SessionRequest {

@@ -19,6 +19,7 @@ use super::{
     ATTEMPTS, Channel, ChannelError, CloseOutcome, Device, Headers, Notice, OrderRef, PaymentEvent,
     ProviderStatus, Redirect, Rejection, Returned, attempt_timeout, backoff,
 };
+use crate::config::WechatConfig;
 use crate::form::parse_form;
 use crate::ids::OrderId;
 use crate::money::{Currency, Money};
@@ -29,22 +30,6 @@ use crate::wechat::wire::{
     OrderAmount, RefundRequestAmount, RefundStatus, SceneInfo, TradeState, Transaction,
 };
 use crate::wechat::{ApiV3Key, Merchant, PlatformKey, SignedHeaders, verify};
-
-/// The merchant's settings (not secret): who we are at WeChat Pay and where its API is.
-#[derive(Debug, Clone)]
-pub struct WechatConfig {
-    /// The merchant id (`mchid`).
-    pub mchid: String,
-    /// The app id bound to the merchant (`appid`): an official account's or a website
-    /// app's.
-    pub appid: String,
-    /// The serial number of the merchant's API certificate (sent with every request).
-    pub merchant_serial_no: String,
-    /// WeChat Pay's public key id (`PUB_KEY_ID_…`): answers and notifications must name it.
-    pub public_key_id: String,
-    /// `https://api.mch.weixin.qq.com`, or the local stand-in.
-    pub api_base: String,
-}
 
 /// The secrets, read from SSM at cold start.
 pub struct WechatKeys {
@@ -278,18 +263,17 @@ impl WechatChannel {
         Ok(())
     }
 
-    /// Start H5 pay for a phone's browser: WeChat Pay requires the buyer's address
+    /// H5 pay for a phone's browser: WeChat Pay requires the buyer's address
     /// (`payer_client_ip`, sent to WeChat Pay and not kept) and checks it against the
     /// browser that opens the cashier.
-    pub async fn start_h5(
+    async fn start_h5(
         &self,
         order: &Order,
-        payer_ip: std::net::IpAddr,
+        payer: crate::net::PayerAddress,
         now: OffsetDateTime,
     ) -> Result<Redirect, ChannelError> {
-        self.check_order(order)?;
         let scene = SceneInfo {
-            payer_client_ip: payer_ip.to_string(),
+            payer_client_ip: payer.ip().to_string(),
             h5_info: Some(H5Info { kind: "Wap".into() }),
         };
         let body = to_json(&self.new_order(order, Some(scene)));
@@ -379,20 +363,20 @@ impl Channel for WechatChannel {
         Money::from_minor(1, currency).unwrap_or_else(|_| unreachable!("1 is below the maximum"))
     }
 
-    /// Native pay for a desktop: WeChat Pay's `code_url`, which the shop's page for the
-    /// order shows as a QR code. A phone needs H5 pay and the buyer's address
-    /// ([`WechatChannel::start_h5`]).
+    /// A phone gets H5 pay (WeChat Pay's cashier, then back to the shop); a desktop, or a
+    /// phone whose address the shop did not see (never behind API Gateway), gets Native
+    /// pay: WeChat Pay's `code_url`, which the shop's page for the order shows as a QR
+    /// code.
     async fn start_payment(
         &self,
         order: &Order,
         device: Device,
+        payer: Option<crate::net::PayerAddress>,
         now: OffsetDateTime,
     ) -> Result<Redirect, ChannelError> {
         self.check_order(order)?;
-        if device == Device::Mobile {
-            return Err(bad_reply(
-                "H5 pay needs the buyer's address: start it with start_h5",
-            ));
+        if let (Device::Mobile, Some(payer)) = (device, payer) {
+            return self.start_h5(order, payer, now).await;
         }
         let body = to_json(&self.new_order(order, None));
         let answer = self

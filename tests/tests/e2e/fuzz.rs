@@ -84,7 +84,7 @@ fn channels() -> Channels {
         },
         http,
     );
-    Channels::new(Some(alipay), Some(stripe), None).expect("channels")
+    Channels::new(Some(alipay), Some(stripe), None, None).expect("channels")
 }
 
 /// A shop with both channels in front of nothing.

@@ -467,6 +467,7 @@ async fn stripe_refuses_too_small_an_amount_and_takes_yen_without_decimals() {
                 webhook_secret_param: Some(local.app.names.stripe_webhook_secret.clone()),
                 api_base: format!("{}/sandbox/stripe", local.base),
             }),
+            wechat: None,
             default: None,
         },
     )

@@ -944,6 +944,7 @@ fn channels_of(local: &LocalShop, alipay: bool, stripe: bool) -> ChannelsConfig 
     ChannelsConfig {
         alipay,
         stripe,
+        wechat: None,
         default: None,
     }
 }
@@ -1027,6 +1028,7 @@ fn request(email: &str, channel: Option<ChannelKind>) -> CheckoutRequest {
         channel,
         source: Default::default(),
         network: kiosk::resend::Network::of(None),
+        payer: None,
     }
 }
 

@@ -1,6 +1,7 @@
 //! Local test keys, generated on first run into a git-ignored folder: an "app" key pair
 //! (our requests, verified by the sandbox) and an "Alipay" key pair (the sandbox's
-//! notifications and responses). Never committed, never used outside this machine.
+//! notifications and responses), and the same two for WeChat Pay ("merchant",
+//! "wechatpay"). Never committed, never used outside this machine.
 
 use std::path::Path;
 
@@ -16,6 +17,10 @@ pub struct LocalKeys {
     pub app_public_pem: String,
     pub alipay_private_pem: String,
     pub alipay_public_pem: String,
+    pub merchant_private_pem: String,
+    pub merchant_public_pem: String,
+    pub wechatpay_private_pem: String,
+    pub wechatpay_public_pem: String,
 }
 
 fn pem(label: &str, der: &[u8]) -> String {
@@ -68,10 +73,16 @@ fn load_or_make(dir: &Path, name: &str) -> Result<(String, String)> {
 pub fn load_or_generate(dir: &Path) -> Result<LocalKeys> {
     let (app_private_pem, app_public_pem) = load_or_make(dir, "app")?;
     let (alipay_private_pem, alipay_public_pem) = load_or_make(dir, "alipay")?;
+    let (merchant_private_pem, merchant_public_pem) = load_or_make(dir, "merchant")?;
+    let (wechatpay_private_pem, wechatpay_public_pem) = load_or_make(dir, "wechatpay")?;
     Ok(LocalKeys {
         app_private_pem,
         app_public_pem,
         alipay_private_pem,
         alipay_public_pem,
+        merchant_private_pem,
+        merchant_public_pem,
+        wechatpay_private_pem,
+        wechatpay_public_pem,
     })
 }

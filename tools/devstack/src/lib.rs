@@ -78,6 +78,7 @@ pub struct App {
     mail_events: kiosk::mail_events::MailEvents,
     pub sandbox: Arc<Sandbox>,
     pub stripe: Arc<stripe::StripeSandbox>,
+    pub wechat: Arc<wechat::WechatSandbox>,
     /// The webhook signing secret this run's Stripe stand-in signs with.
     pub stripe_webhook_secret: String,
     /// This shop's table, bucket and SSM parameters.
@@ -133,9 +134,20 @@ pub async fn start(listener: TcpListener, opts: Options) -> Result<(String, Arc<
         webhook_secret_param: Some(names.stripe_webhook_secret.clone()),
         api_base: format!("{base}/sandbox/stripe"),
     };
+    let wechat_config = kiosk::config::WechatConfig {
+        mchid: setup::WECHAT_MCHID.into(),
+        appid: setup::WECHAT_APPID.into(),
+        merchant_serial_no: setup::WECHAT_MERCHANT_SERIAL.into(),
+        public_key_id: setup::WECHAT_PUBLIC_KEY_ID.into(),
+        merchant_key_param: names.wechat_merchant_key.clone(),
+        public_key_param: names.wechat_public_key.clone(),
+        apiv3_key_param: Some(names.wechat_apiv3_key.clone()),
+        api_base: format!("{base}/sandbox/wechat"),
+    };
     let channels = ChannelsConfig {
         alipay: Some(alipay),
         stripe: Some(stripe_config),
+        wechat: Some(wechat_config),
         default: None,
     };
     // Free orders are fulfilled in this process, as the reconcile function fulfils them
@@ -164,6 +176,24 @@ pub async fn start(listener: TcpListener, opts: Options) -> Result<(String, Arc<
     )
     .await?;
     let downloads = Downloads::new(&sdk, config);
+    let wechat = Arc::new(
+        wechat::WechatSandbox::new(
+            wechat::WechatIds {
+                mchid: setup::WECHAT_MCHID.into(),
+                appid: setup::WECHAT_APPID.into(),
+                merchant_serial_no: setup::WECHAT_MERCHANT_SERIAL.into(),
+                public_key_id: setup::WECHAT_PUBLIC_KEY_ID.into(),
+            },
+            kiosk::rsa::VerifyingKey::parse(&keys.merchant_public_pem)?,
+            kiosk::rsa::SigningKey::parse(&keys.wechatpay_private_pem)?,
+            kiosk::wechat::ApiV3Key::parse(setup::WECHAT_APIV3_KEY)?,
+        )
+        .with_pages(
+            format!("{base}/sandbox/wechat"),
+            reqwest::Client::new(),
+            opts.retry_unit,
+        ),
+    );
     let sandbox = Sandbox::new(
         AlipayPublicKey::parse(&keys.app_public_pem)?,
         AppPrivateKey::parse(&keys.alipay_private_pem)?,
@@ -179,6 +209,7 @@ pub async fn start(listener: TcpListener, opts: Options) -> Result<(String, Arc<
         mail_events,
         sandbox,
         stripe,
+        wechat,
         stripe_webhook_secret: webhook_secret,
         names,
         site_url,
@@ -390,6 +421,76 @@ impl App {
         plain(status, "application/json", json)
     }
 
+    /// The WeChat Pay stand-in: its API under `/v3/`, the page that plays the phone for
+    /// a Native order, and the H5 cashier. Notifications go out in the background.
+    fn wechat_route(
+        &self,
+        method: &str,
+        rest: &str,
+        query: &str,
+        headers: &hyper::HeaderMap,
+        body: &str,
+    ) -> Resp {
+        let now = kiosk::clock::now_exact();
+        let send = |out: wechat::Outgoing| {
+            let me = self.wechat.clone();
+            tokio::spawn(me.deliver(out));
+        };
+        if rest.starts_with("/v3/") {
+            let path = if query.is_empty() {
+                rest.to_owned()
+            } else {
+                format!("{rest}?{query}")
+            };
+            let auth = headers.get("authorization").and_then(|v| v.to_str().ok());
+            let reply = self.wechat.api(method, &path, auth, body, now);
+            for out in self.wechat.take_outbox() {
+                send(out);
+            }
+            let mut resp = plain(reply.status, "application/json", reply.body);
+            for (k, v) in reply.headers {
+                if let Ok(v) = hyper::header::HeaderValue::from_str(&v) {
+                    resp.headers_mut().insert(k, v);
+                }
+            }
+            return resp;
+        }
+        let form = kiosk::form::parse_form(if method == "POST" { body } else { query })
+            .unwrap_or_default();
+        let pr = form.get("pr").map(String::as_str).unwrap_or("");
+        let back = form.get("redirect_url").map(String::as_str);
+        let h5 = match rest {
+            "/phone" => false,
+            "/h5" => true,
+            _ => return plain(404, "text/plain", "not found"),
+        };
+        if method != "POST" {
+            let (status, html) = self.wechat.page(pr, h5, back);
+            return plain(status, "text/html; charset=utf-8", html);
+        }
+        let Some(out) = self.wechat.pay(pr, now) else {
+            return plain(
+                409,
+                "text/plain",
+                "this order cannot be paid (paid, closed or unknown)",
+            );
+        };
+        send(out);
+        match back {
+            Some(to) if h5 => reply(Reply::Redirect(to.to_owned())),
+            _ => plain(
+                200,
+                "text/html; charset=utf-8",
+                kiosk_web::pages::frame(
+                    kiosk::i18n::Lang::EN,
+                    "WeChat Pay stand-in",
+                    "",
+                    "<h1 id=\"wechat-paid\">Paid</h1><p>The shop's page moves on by itself.</p>",
+                ),
+            ),
+        }
+    }
+
     async fn handle(&self, req: Request<Incoming>) -> Resp {
         let (parts, body) = req.into_parts();
         // Real clients of this server send small bodies; the functions apply their own limits.
@@ -414,6 +515,9 @@ impl App {
         }
         if path == "/sandbox/alipay/cancel" && method == hyper::Method::POST {
             return reply(self.sandbox.cancel(&text));
+        }
+        if let Some(rest) = path.strip_prefix("/sandbox/wechat") {
+            return self.wechat_route(method.as_str(), rest, &query, &parts.headers, &text);
         }
         if let Some(rest) = path.strip_prefix("/sandbox/stripe") {
             return self.stripe_route(method.as_str(), rest, &query, &parts.headers, &text);

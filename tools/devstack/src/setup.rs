@@ -26,6 +26,9 @@ pub struct Names {
     pub alipay_public_key: String,
     pub stripe_secret_key: String,
     pub stripe_webhook_secret: String,
+    pub wechat_merchant_key: String,
+    pub wechat_public_key: String,
+    pub wechat_apiv3_key: String,
     /// The SES configuration set the shop mails with, and the topic its bounces and
     /// complaints would come from when deployed (the mailbox's buttons report on it).
     pub mail_configuration_set: String,
@@ -42,11 +45,23 @@ impl Names {
             alipay_public_key: format!("{prefix}/alipay/alipay-public-key"),
             stripe_secret_key: format!("{prefix}/stripe/secret-key"),
             stripe_webhook_secret: format!("{prefix}/stripe/webhook-secret"),
+            wechat_merchant_key: format!("{prefix}/wechat/merchant-key"),
+            wechat_public_key: format!("{prefix}/wechat/wechatpay-public-key"),
+            wechat_apiv3_key: format!("{prefix}/wechat/apiv3-key"),
             mail_configuration_set: format!("{name}-mail"),
             mail_events_topic: format!("arn:aws:sns:us-east-1:123456789012:{name}-MailEventsTopic"),
         }
     }
 }
+/// The local WeChat Pay stand-in's merchant, app, certificate serial and key id: not
+/// real ones, only what the stand-in expects.
+pub const WECHAT_MCHID: &str = "1900000109";
+pub const WECHAT_APPID: &str = "wxd678efh567hg6787";
+pub const WECHAT_MERCHANT_SERIAL: &str = "5157F09EFDC096DE15EBE81A47057A7232F1B8E1";
+pub const WECHAT_PUBLIC_KEY_ID: &str = "PUB_KEY_ID_0114232134912410000000000000";
+/// The local stand-in's APIv3 key (32 characters).
+pub const WECHAT_APIV3_KEY: &str = "kioskLocalApiV3Key0123456789abcd";
+
 /// The local stand-in's API key: not a Stripe key, only what the stand-in expects.
 pub const STRIPE_SECRET_KEY: &str = "sk_test_kiosk_local_sandbox";
 
@@ -203,6 +218,12 @@ pub async fn prepare(
         (&names.alipay_public_key, keys.alipay_public_pem.as_str()),
         (&names.stripe_secret_key, STRIPE_SECRET_KEY),
         (&names.stripe_webhook_secret, webhook_secret),
+        (
+            &names.wechat_merchant_key,
+            keys.merchant_private_pem.as_str(),
+        ),
+        (&names.wechat_public_key, keys.wechatpay_public_pem.as_str()),
+        (&names.wechat_apiv3_key, WECHAT_APIV3_KEY),
     ] {
         ssm.put_parameter()
             .name(name)

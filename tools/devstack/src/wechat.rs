@@ -8,14 +8,16 @@
 //! clock; refunds are checked against what is left and deduplicated by `out_refund_no`.
 //! Every answer is signed with the stand-in's "WeChat Pay" key under its key id.
 //!
-//! This is the API half (Native and H5 orders, query, close, refunds and their lookup,
-//! paying an order as the phone would, and the signed, encrypted notification for it);
-//! the cashier pages and notification delivery for `make dev` come with the QR page.
+//! Under `make dev` its `code_url` is a link to a page that plays the phone (a Pay
+//! button), and its `h5_url` a phone cashier that pays and goes back to the shop's
+//! `redirect_url`. Paying sends the signed, encrypted `TRANSACTION.SUCCESS`
+//! notification, retried until the shop answers 2xx; a refund sends `REFUND.SUCCESS`.
 //!
 //! Over 400 lines: a stand-in for a whole provider's API, like `sandbox.rs`.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use kiosk::rsa::{SigningKey, VerifyingKey};
 use kiosk::wechat::ApiV3Key;
@@ -68,6 +70,14 @@ pub struct WechatSandbox {
     signer: SigningKey,
     apiv3: ApiV3Key,
     state: Mutex<State>,
+    /// Where the stand-in's own pages are (`…/sandbox/wechat`): `code_url` and `h5_url`
+    /// point there; without it they look like WeChat Pay's.
+    pages: Option<String>,
+    http: reqwest::Client,
+    /// WeChat Pay retries after 15 s, 15 s, 30 s, 3 m, …; here each step is this long.
+    retry_unit: Duration,
+    /// Notifications acknowledged (event id, attempts), for tests.
+    pub deliveries: Mutex<Vec<(String, u32)>>,
 }
 
 #[derive(Default)]
@@ -77,6 +87,7 @@ struct State {
     /// Requests that failed the signature check, for tests.
     refused: u32,
     next: u64,
+    outbox: Vec<Outgoing>,
 }
 
 fn error(status: u16, code: &str, message: &str) -> (u16, String) {
@@ -103,7 +114,25 @@ impl WechatSandbox {
             signer,
             apiv3,
             state: Mutex::new(State::default()),
+            pages: None,
+            http: reqwest::Client::new(),
+            retry_unit: Duration::from_secs(1),
+            deliveries: Mutex::new(Vec::new()),
         }
+    }
+
+    /// The stand-in as `make dev` serves it: its pages under `pages`, notifications
+    /// retried every `retry_unit` step.
+    pub fn with_pages(
+        mut self,
+        pages: String,
+        http: reqwest::Client,
+        retry_unit: Duration,
+    ) -> Self {
+        self.pages = Some(pages);
+        self.http = http;
+        self.retry_unit = retry_unit;
+        self
     }
 
     fn state(&self) -> std::sync::MutexGuard<'_, State> {
@@ -286,14 +315,20 @@ impl WechatSandbox {
                 },
             );
         }
-        if h5 {
-            ok(&serde_json::json!({
-                "h5_url": format!("https://wx.tenpay.com/cgi-bin/mmpayweb-bin/checkmweb?prepay_id=wx{}&package=1", order.out_trade_no)
-            }))
-        } else {
-            ok(&serde_json::json!({
-                "code_url": format!("weixin://wxpay/bizpayurl?pr={}", order.out_trade_no)
-            }))
+        let no = &order.out_trade_no;
+        match (&self.pages, h5) {
+            (Some(pages), true) => {
+                ok(&serde_json::json!({ "h5_url": format!("{pages}/h5?pr={no}") }))
+            }
+            (None, true) => ok(&serde_json::json!({
+                "h5_url": format!("https://wx.tenpay.com/cgi-bin/mmpayweb-bin/checkmweb?prepay_id=wx{no}&package=1")
+            })),
+            (Some(pages), false) => {
+                ok(&serde_json::json!({ "code_url": format!("{pages}/phone?pr={no}") }))
+            }
+            (None, false) => {
+                ok(&serde_json::json!({ "code_url": format!("weixin://wxpay/bizpayurl?pr={no}") }))
+            }
         }
     }
 
@@ -411,8 +446,100 @@ impl WechatSandbox {
                 currency: Some("CNY".into()),
             },
         };
-        st.refunds.insert(r.out_refund_no, refund.clone());
+        st.refunds.insert(r.out_refund_no.clone(), refund.clone());
+        st.next += 1;
+        let n = st.next;
+        drop(st);
+        if let Some(url) = &r.notify_url
+            && let Ok(plain) = serde_json::to_string(&refund)
+            && let Some(out) = self.notification(
+                url,
+                "REFUND.SUCCESS",
+                "refund",
+                &plain,
+                n,
+                OffsetDateTime::now_utc(),
+            )
+        {
+            self.state().outbox.push(out);
+        }
         ok(&refund)
+    }
+
+    /// Notifications made but not sent yet (refunds'), for the server to deliver.
+    pub fn take_outbox(&self) -> Vec<Outgoing> {
+        std::mem::take(&mut self.state().outbox)
+    }
+
+    /// POST a notification until the shop answers 2xx, on WeChat Pay's schedule
+    /// compressed to `retry_unit` steps.
+    pub async fn deliver(self: Arc<Self>, out: Outgoing) {
+        let waits = [0u32, 1, 1, 2, 3, 4, 5, 6];
+        for (attempt, steps) in waits.iter().enumerate() {
+            tokio::time::sleep(self.retry_unit * *steps).await;
+            let mut req = self
+                .http
+                .post(&out.url)
+                .header("content-type", "application/json");
+            for (k, v) in &out.headers {
+                req = req.header(*k, v);
+            }
+            // Signed at making, as WeChat Pay does: a retry an hour later is refused by a
+            // shop that checks the 5-minute window, and the next one is signed afresh.
+            let ok =
+                matches!(req.body(out.body.clone()).send().await, Ok(r) if r.status().is_success());
+            if ok {
+                let id = serde_json::from_str::<serde_json::Value>(&out.body)
+                    .ok()
+                    .and_then(|v| v["id"].as_str().map(str::to_owned))
+                    .unwrap_or_default();
+                if let Ok(mut d) = self.deliveries.lock() {
+                    d.push((id, attempt as u32 + 1));
+                }
+                return;
+            }
+            tracing::warn!(url = %out.url, attempt = attempt + 1, "WeChat Pay stand-in: notification not acknowledged; will retry");
+        }
+    }
+
+    /// The page that plays the buyer's phone for a Native order (`code_url`), or the
+    /// H5 cashier: what is being paid, and a Pay button.
+    pub fn page(&self, out_trade_no: &str, h5: bool, redirect_url: Option<&str>) -> (u16, String) {
+        let st = self.state();
+        let Some(t) = st.trades.get(out_trade_no) else {
+            return (
+                404,
+                kiosk_web::pages::frame(
+                    kiosk::i18n::Lang::EN,
+                    "WeChat Pay stand-in",
+                    "",
+                    "<h1>No such order</h1>",
+                ),
+            );
+        };
+        let amount = kiosk::Money::from_minor(t.order.amount.total, kiosk::Currency::Cny)
+            .map(|m| m.to_decimal())
+            .unwrap_or_default();
+        let body = maud::html! {
+            h1 { (if h5 { "WeChat Pay (H5, local stand-in)" } else { "WeChat (the buyer's phone, local stand-in)" }) }
+            p { (t.order.description) }
+            p.price { "¥" (amount) }
+            form method="post" action={ (self.pages.as_deref().unwrap_or("")) (if h5 { "/h5" } else { "/phone" }) } {
+                input type="hidden" name="pr" value=(out_trade_no);
+                @if let Some(back) = redirect_url { input type="hidden" name="redirect_url" value=(back); }
+                button id="wechat-pay" type="submit" { "Pay" }
+            }
+            p.muted { "The real WeChat Pay asks for the buyer's password on their phone; this page only stands in for it." }
+        };
+        (
+            200,
+            kiosk_web::pages::frame(
+                kiosk::i18n::Lang::EN,
+                "WeChat Pay stand-in",
+                "",
+                &body.into_string(),
+            ),
+        )
     }
 
     /// The buyer pays `out_trade_no` on the phone: the trade is paid and the signed,

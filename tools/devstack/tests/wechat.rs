@@ -15,9 +15,10 @@ use http_body_util::{BodyExt, Full};
 use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
 use kiosk::channel::{
-    Channel, ChannelError, CloseOutcome, Device, Notice, ProviderStatus, WechatChannel,
-    WechatConfig, WechatKeys, WechatUrls,
+    Channel, ChannelError, CloseOutcome, Device, Notice, ProviderStatus, WechatChannel, WechatKeys,
+    WechatUrls,
 };
+use kiosk::config::WechatConfig;
 use kiosk::order::{ChannelKind, Order, Source};
 use kiosk::product::{Edition, FileRef, Product};
 use kiosk::rsa::{SigningKey, VerifyingKey};
@@ -134,6 +135,9 @@ fn channel(stand: &Stand, merchant_private: &str) -> WechatChannel {
             merchant_serial_no: i.merchant_serial_no,
             public_key_id: i.public_key_id,
             api_base: stand.base.clone(),
+            merchant_key_param: "/t/wechat/merchant-key".into(),
+            public_key_param: "/t/wechat/public-key".into(),
+            apiv3_key_param: Some("/t/wechat/apiv3-key".into()),
         },
         WechatUrls::under("https://shop.example.com"),
         WechatKeys {
@@ -186,7 +190,7 @@ async fn the_channel_pays_queries_closes_and_refunds_once_against_the_stand_in()
 
     // Native pay: a QR code for the shop's page, and a return link with a secret.
     let r = ch
-        .start_payment(&o, Device::Desktop, now)
+        .start_payment(&o, Device::Desktop, None, now)
         .await
         .expect("native");
     assert!(
@@ -204,7 +208,11 @@ async fn the_channel_pays_queries_closes_and_refunds_once_against_the_stand_in()
         )
     );
     // The same order again is the same trade at WeChat Pay.
-    assert!(ch.start_payment(&o, Device::Desktop, now).await.is_ok());
+    assert!(
+        ch.start_payment(&o, Device::Desktop, None, now)
+            .await
+            .is_ok()
+    );
     assert_eq!(ch.query(&o, now).await.unwrap(), ProviderStatus::Waiting);
 
     // The phone pays; the notification is believed; the query agrees.
@@ -262,7 +270,9 @@ async fn the_channel_pays_queries_closes_and_refunds_once_against_the_stand_in()
 
     // An open order closes, and stays closed.
     let open = order();
-    ch.start_payment(&open, Device::Desktop, now).await.unwrap();
+    ch.start_payment(&open, Device::Desktop, None, now)
+        .await
+        .unwrap();
     assert_eq!(ch.close(&open, now).await.unwrap(), CloseOutcome::Closed);
     assert_eq!(ch.query(&open, now).await.unwrap(), ProviderStatus::Closed);
     assert!(
@@ -278,12 +288,16 @@ async fn h5_pay_sends_the_buyers_address_and_comes_back_to_the_shop() {
     let ch = channel(&stand, &keys().app_private_pem);
     let now = OffsetDateTime::now_utc();
     let o = order();
-    assert!(
-        ch.start_payment(&o, Device::Mobile, now).await.is_err(),
-        "H5 needs the address"
-    );
+    // Without the buyer's address a phone is shown the QR code (Native pay).
+    let native = ch
+        .start_payment(&o, Device::Mobile, None, now)
+        .await
+        .unwrap();
+    assert!(native.pay_code.is_some());
+    let o = order();
+    let payer = kiosk::net::PayerAddress::of(Some("203.0.113.7"));
     let r = ch
-        .start_h5(&o, "203.0.113.7".parse().unwrap(), now)
+        .start_payment(&o, Device::Mobile, payer, now)
         .await
         .expect("h5");
     assert!(r.pay_code.is_none());
@@ -307,7 +321,7 @@ async fn a_request_signed_with_another_key_is_refused_and_makes_nothing() {
     let now = OffsetDateTime::now_utc();
     let o = order();
     let err = forger
-        .start_payment(&o, Device::Desktop, now)
+        .start_payment(&o, Device::Desktop, None, now)
         .await
         .unwrap_err();
     assert!(

@@ -175,6 +175,7 @@ fn parse(req: &Incoming<'_>, body: JsonBody, lang: Lang) -> Result<CheckoutReque
         channel,
         source,
         network: kiosk::resend::Network::of(req.source_ip),
+        payer: kiosk::net::PayerAddress::of(req.source_ip),
         lang,
         // A visitor who asked not to be tracked (or a robot) is in no test.
         variants: match kiosk::visit::opted_out(req.sec_gpc, req.dnt)
