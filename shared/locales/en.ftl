@@ -54,6 +54,7 @@ buy-email-help = Where we send your download link.
 buy-pay-with = Pay with
 channel-alipay = Alipay
 channel-card = Card
+channel-wechat = WeChat Pay
 buy-button = Buy Now · { $price }
 buy-other-language = Other languages
 buy-amount-label = Pay what you want (at least { $min })
@@ -113,6 +114,16 @@ paid-sent = We also sent this link to { $email }. Keep it: it is yours alone.
 page-help = Questions about your order? Write to { $help }.
 order-number = Order { $order }
 confirming-title = Confirming your payment
+wechat-qr-title = Pay with WeChat
+wechat-qr-heading = Scan with WeChat to pay
+wechat-qr-body = Open WeChat on your phone, tap Scan, and pay { $amount } for { $title }. This page moves on to your download by itself once you have paid.
+wechat-qr-time-left = { $minutes ->
+    [one] 1 minute left to pay.
+   *[other] { $minutes } minutes left to pay.
+}
+wechat-qr-inside = Reading this inside WeChat? WeChat's own browser cannot pay this code: open the page in your phone's browser to pay with WeChat Pay there, or scan the code from another screen.
+wechat-qr-expired-heading = This payment code has expired
+wechat-qr-expired-body = The time to pay for { $title } is up, and nothing was charged. Go back to the shop to buy it again.
 confirming-heading = Confirming your payment…
 confirming-body = We are waiting for the payment provider to confirm your payment for { $title }. This page refreshes by itself; your download link will appear here and in your email.
 confirming-note = Order { $order }. If you cancelled the payment, you can close this page.

@@ -109,6 +109,12 @@ async fn notify(
     }
 }
 
+/// Whole minutes until `expires_at`, rounded up (0 once it has passed).
+fn minutes_left(expires_at: OffsetDateTime, now: OffsetDateTime) -> i64 {
+    let seconds = (expires_at - now).whole_seconds();
+    if seconds <= 0 { 0 } else { (seconds + 59) / 60 }
+}
+
 /// The language of a page about no order we could read: the visitor's browser's.
 fn visitor_lang(shop: &Shop, req: &Request) -> Lang {
     kiosk_web::request_lang(req, None, shop.config().default_lang)
@@ -136,15 +142,28 @@ async fn return_page(
                 shop.config().help().as_str(),
             ),
         ),
-        Ok(ReturnView::Confirming { order }) => kiosk_web::html(
-            StatusCode::OK,
-            pages::confirming(
-                kiosk::i18n::Lang::of_purchase(order.lang, shop.config().default_lang),
-                &order.product_title,
-                order.id.as_str(),
-                shop.config().help().as_str(),
-            ),
-        ),
+        Ok(ReturnView::Confirming { order }) => {
+            let lang = kiosk::i18n::Lang::of_purchase(order.lang, shop.config().default_lang);
+            let html = match order.pay_code.as_deref() {
+                // A payment the shop shows itself (WeChat Pay's Native QR code).
+                Some(code_url) => pages::pay_by_qr(&pages::PayByQr {
+                    lang,
+                    product_title: &order.product_title,
+                    amount: &lang.price(order.amount),
+                    order_id: order.id.as_str(),
+                    code_url,
+                    minutes_left: minutes_left(order.expires_at, now),
+                    help: shop.config().help().as_str(),
+                }),
+                None => pages::confirming(
+                    lang,
+                    &order.product_title,
+                    order.id.as_str(),
+                    shop.config().help().as_str(),
+                ),
+            };
+            kiosk_web::html(StatusCode::OK, html)
+        }
         Ok(ReturnView::Refunded { order }) => kiosk_web::html(
             StatusCode::OK,
             pages::refunded(

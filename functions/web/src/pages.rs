@@ -73,6 +73,86 @@ enum Refresh {
     Every5s,
 }
 
+/// The name of a way to pay (a `channel` value), in the buyer's language.
+pub fn channel_label(lang: Lang, channel: &str) -> String {
+    lang.t(match channel {
+        "alipay" => "channel-alipay",
+        "wechat" => "channel-wechat",
+        _ => "channel-card",
+    })
+}
+
+/// `text` as a QR code in SVG (medium error correction, a 4-module quiet zone), or
+/// `None` if it is too long for one. Built from numbers alone, so nothing in `text`
+/// reaches the markup.
+pub fn qr_svg(text: &str) -> Option<String> {
+    use qrcodegen::{QrCode, QrCodeEcc};
+    let qr = QrCode::encode_text(text, QrCodeEcc::Medium).ok()?;
+    let size = qr.size();
+    let border = 4;
+    let mut path = String::new();
+    for y in 0..size {
+        for x in 0..size {
+            if qr.get_module(x, y) {
+                path.push_str(&format!("M{},{}h1v1h-1z", x + border, y + border));
+            }
+        }
+    }
+    let dim = size + border * 2;
+    Some(format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 {dim} {dim}\" width=\"240\" height=\"240\" shape-rendering=\"crispEdges\" role=\"img\"><rect width=\"100%\" height=\"100%\" fill=\"#fff\"/><path d=\"{path}\" fill=\"#000\"/></svg>"
+    ))
+}
+
+/// A WeChat Pay order's page while it is unpaid: the QR code to scan with WeChat (also a
+/// link, for a desktop with WeChat installed), what it pays for, the time left, and
+/// what a buyer inside WeChat's own browser can do. It refreshes itself like
+/// [`confirming`] and becomes the purchase's page once WeChat Pay says paid.
+pub struct PayByQr<'a> {
+    pub lang: Lang,
+    pub product_title: &'a str,
+    /// The amount as a buyer reads it, e.g. `¥9.00`.
+    pub amount: &'a str,
+    pub order_id: &'a str,
+    /// WeChat Pay's `code_url`.
+    pub code_url: &'a str,
+    /// Whole minutes until the order expires (0: it has).
+    pub minutes_left: i64,
+    pub help: &'a str,
+}
+
+pub fn pay_by_qr(p: &PayByQr<'_>) -> String {
+    let lang = p.lang;
+    if p.minutes_left <= 0 {
+        return page(
+            lang,
+            &lang.t("wechat-qr-title"),
+            Refresh::Every5s,
+            html! {
+                h1 { (lang.t("wechat-qr-expired-heading")) }
+                p { (lang.tr("wechat-qr-expired-body", &[("title", p.product_title.into())])) }
+                p class="muted" { (lang.tr("confirming-note", &[("order", p.order_id.into())])) }
+                (help_line(lang, p.help))
+            },
+        );
+    }
+    let svg = qr_svg(p.code_url).unwrap_or_default();
+    page(
+        lang,
+        &lang.t("wechat-qr-title"),
+        Refresh::Every5s,
+        html! {
+            h1 { (lang.t("wechat-qr-heading")) }
+            p { (lang.tr("wechat-qr-body", &[("title", p.product_title.into()), ("amount", p.amount.into())])) }
+            p { a id="wechat-qr" href=(p.code_url) target="_blank" rel="noopener" { (PreEscaped(svg)) } }
+            p id="wechat-time-left" { (lang.tr("wechat-qr-time-left", &[("minutes", Arg::Number(p.minutes_left))])) }
+            p class="muted" { (lang.t("wechat-qr-inside")) }
+            p class="muted" { (lang.tr("confirming-note", &[("order", p.order_id.into())])) }
+            (help_line(lang, p.help))
+        },
+    )
+}
+
 /// A page: its `<title>`, its `<main>`, in `lang`.
 fn page(lang: Lang, title: &str, refresh: Refresh, main: Markup) -> String {
     let extra = match refresh {
@@ -227,10 +307,7 @@ pub fn buy(f: &BuyForm) -> String {
             (switch)
         }
     } else {
-        let label = |channel: &str| match channel {
-            "alipay" => lang.t("channel-alipay"),
-            _ => lang.t("channel-card"),
-        };
+        let label = |channel: &str| channel_label(lang, channel);
         let button = if f.free {
             lang.t("buy-button-free")
         } else if f.amount.is_some() {

@@ -19,3 +19,4 @@ mod reconcile;
 mod refunds;
 mod store;
 mod stripe;
+mod wechat;

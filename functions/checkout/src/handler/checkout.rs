@@ -243,11 +243,7 @@ pub(super) const CODE_INVALID: &str = "this discount code cannot be used here";
 
 /// The name of a way to pay, in the buyer's language.
 pub(super) fn channel_name(lang: Lang, name: &str) -> String {
-    lang.t(if name == "alipay" {
-        "channel-alipay"
-    } else {
-        "channel-card"
-    })
+    kiosk_web::pages::channel_label(lang, name)
 }
 
 /// `p` as JSON (for a caller that `wants_json`) or as a page in `lang`.
