@@ -148,14 +148,12 @@ async fn a_desktop_buyer_scans_pays_and_lands_on_the_purchase_once() {
     assert!(html.contains(token.expose()), "{html}");
 }
 
+/// A notification's body and headers.
+type Signed = (String, Vec<(&'static str, String)>);
+
 /// A notification about `plaintext` as WeChat Pay sends it, signed with `signer` under
 /// `serial` at `ts`.
-fn notification(
-    plaintext: &Value,
-    signer: &SigningKey,
-    serial: &str,
-    ts: i64,
-) -> (String, Vec<(&'static str, String)>) {
+fn notification(plaintext: &Value, signer: &SigningKey, serial: &str, ts: i64) -> Signed {
     let apiv3 = ApiV3Key::parse(devstack::setup::WECHAT_APIV3_KEY).unwrap();
     let nonce = "forgery00001";
     let ciphertext = apiv3
@@ -204,7 +202,7 @@ async fn every_forged_notification_is_refused_and_changes_nothing() {
         p
     };
     let unknown = OrderId::generate(now()).unwrap();
-    let cases: Vec<(&str, (String, Vec<(&'static str, String)>))> = vec![
+    let cases: Vec<(&str, Signed)> = vec![
         (
             "another key",
             notification(&paid(&|_| {}), &stranger, serial, t),
