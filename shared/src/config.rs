@@ -633,10 +633,12 @@ impl StripeConfig {
 }
 
 /// WeChat Pay (API v3, a direct merchant): who the merchant is (not secret, from the
-/// template's parameters) and the SSM parameters holding its secrets. All of
-/// `WECHAT_MCHID`, `WECHAT_APPID`, `WECHAT_MERCHANT_SERIAL_NO`, `WECHAT_PUBLIC_KEY_ID`,
-/// `WECHAT_MERCHANT_KEY_PARAM` and `WECHAT_PUBLIC_KEY_PARAM`, or none (WeChat Pay off);
-/// `WECHAT_APIV3_KEY_PARAM` only where notifications are read (payment-notify).
+/// template's parameters) and the SSM parameters holding its secrets. `WECHAT_MCHID`
+/// turns it on (empty: off, whatever else is set, as the template sets the parameter
+/// names' defaults everywhere); then `WECHAT_APPID`, `WECHAT_MERCHANT_SERIAL_NO`,
+/// `WECHAT_PUBLIC_KEY_ID`, `WECHAT_MERCHANT_KEY_PARAM` and `WECHAT_PUBLIC_KEY_PARAM` are
+/// required, and `WECHAT_APIV3_KEY_PARAM` is read where notifications are
+/// (payment-notify).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WechatConfig {
     /// The merchant id (`mchid`): digits.
@@ -663,16 +665,6 @@ pub const WECHAT_API: &str = "https://api.mch.weixin.qq.com";
 impl WechatConfig {
     pub fn optional(env: &dyn Env) -> Result<Option<Self>, ConfigError> {
         if optional(env, "WECHAT_MCHID").is_none() {
-            for other in [
-                "WECHAT_APPID",
-                "WECHAT_MERCHANT_KEY_PARAM",
-                "WECHAT_PUBLIC_KEY_PARAM",
-                "WECHAT_APIV3_KEY_PARAM",
-            ] {
-                if optional(env, other).is_some() {
-                    return Err(ConfigError::Missing("WECHAT_MCHID"));
-                }
-            }
             return Ok(None);
         }
         let shaped = |name: &'static str, ok: fn(&str) -> bool, what: &str| {
@@ -750,6 +742,54 @@ mod tests {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
         move |k: &str| map.get(k).cloned()
+    }
+
+    #[test]
+    fn wechat_pay_is_on_with_its_merchant_id_and_its_shapes_are_checked() {
+        let on: &[(&str, &str)] = &[
+            ("WECHAT_MCHID", "1900000109"),
+            ("WECHAT_APPID", "wxd678efh567hg6787"),
+            (
+                "WECHAT_MERCHANT_SERIAL_NO",
+                "5157F09EFDC096DE15EBE81A47057A7232F1B8E1",
+            ),
+            (
+                "WECHAT_PUBLIC_KEY_ID",
+                "PUB_KEY_ID_0114232134912410000000000000",
+            ),
+            ("WECHAT_MERCHANT_KEY_PARAM", "/kiosk/wechat/merchant-key"),
+            (
+                "WECHAT_PUBLIC_KEY_PARAM",
+                "/kiosk/wechat/wechatpay-public-key",
+            ),
+        ];
+        let c = WechatConfig::optional(&env(on)).unwrap().expect("on");
+        assert_eq!(c.api_base, WECHAT_API);
+        assert_eq!(c.apiv3_key_param, None);
+        // Off without a merchant id, even with the template's default parameter names.
+        assert_eq!(WechatConfig::optional(&env(&on[4..])).unwrap(), None);
+        for (name, bad) in [
+            ("WECHAT_MCHID", "19000x"),
+            ("WECHAT_APPID", "2021000000000001"),
+            ("WECHAT_MERCHANT_SERIAL_NO", "not-hex"),
+            ("WECHAT_PUBLIC_KEY_ID", "0114232134912410000000000000"),
+            ("WECHAT_MERCHANT_KEY_PARAM", "no spaces"),
+        ] {
+            let mut pairs: Vec<(&str, &str)> =
+                on.iter().filter(|(k, _)| *k != name).copied().collect();
+            pairs.push((name, bad));
+            let err = WechatConfig::optional(&env(&pairs)).unwrap_err();
+            assert!(err.to_string().contains(name), "{err}");
+        }
+        let missing: Vec<(&str, &str)> = on
+            .iter()
+            .filter(|(k, _)| *k != "WECHAT_APPID")
+            .copied()
+            .collect();
+        assert_eq!(
+            WechatConfig::optional(&env(&missing)),
+            Err(ConfigError::Missing("WECHAT_APPID"))
+        );
     }
 
     const BASE: &[(&str, &str)] = &[

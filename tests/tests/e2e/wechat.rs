@@ -154,16 +154,32 @@ type Signed = (String, Vec<(&'static str, String)>);
 /// A notification about `plaintext` as WeChat Pay sends it, signed with `signer` under
 /// `serial` at `ts`.
 fn notification(plaintext: &Value, signer: &SigningKey, serial: &str, ts: i64) -> Signed {
+    event("TRANSACTION.SUCCESS", plaintext, signer, serial, ts)
+}
+
+/// A notification of `event_type` about `plaintext`.
+fn event(
+    event_type: &str,
+    plaintext: &Value,
+    signer: &SigningKey,
+    serial: &str,
+    ts: i64,
+) -> Signed {
+    let kind = if event_type.starts_with("REFUND") {
+        "refund"
+    } else {
+        "transaction"
+    };
     let apiv3 = ApiV3Key::parse(devstack::setup::WECHAT_APIV3_KEY).unwrap();
     let nonce = "forgery00001";
     let ciphertext = apiv3
-        .encrypt(nonce, "transaction", plaintext.to_string().as_bytes())
+        .encrypt(nonce, kind, plaintext.to_string().as_bytes())
         .unwrap();
     let body = json!({
-        "id": format!("EV-forged-{ts}"), "create_time": "2026-12-07T12:00:00+08:00",
-        "resource_type": "encrypt-resource", "event_type": "TRANSACTION.SUCCESS", "summary": "",
-        "resource": {"original_type": "transaction", "algorithm": "AEAD_AES_256_GCM",
-                     "ciphertext": ciphertext, "associated_data": "transaction", "nonce": nonce}
+        "id": format!("EV-{event_type}-{ts}"), "create_time": "2026-12-07T12:00:00+08:00",
+        "resource_type": "encrypt-resource", "event_type": event_type, "summary": "",
+        "resource": {"original_type": kind, "algorithm": "AEAD_AES_256_GCM",
+                     "ciphertext": ciphertext, "associated_data": kind, "nonce": nonce}
     })
     .to_string();
     let sig = sign_message(signer, ts, "n", body.as_bytes()).unwrap();
@@ -267,7 +283,7 @@ async fn every_forged_notification_is_refused_and_changes_nothing() {
         ),
         ("body changed after signing", {
             let (body, h) = notification(&paid(&|_| {}), &wechatpay, serial, t);
-            (body.replace("EV-forged", "EV-fOrged"), h)
+            (body.replace("EV-TRANSACTION", "EV-TRANSACTIOn"), h)
         }),
         ("ciphertext changed", {
             let (body, _) = notification(&paid(&|_| {}), &wechatpay, serial, t);
@@ -378,4 +394,41 @@ async fn reconcile_delivers_a_lost_payment_and_closes_an_abandoned_order() {
         shop.app.wechat.pay(abandoned.as_str(), now()).is_none(),
         "closed at WeChat Pay"
     );
+}
+
+#[tokio::test]
+async fn a_refund_reported_before_the_payment_wins() {
+    let (shop, keys) = local("wechat-refund-first").await;
+    let email = unique_email("refund-first");
+    let (id, _) = checkout(&shop, &email).await;
+    let wechatpay = SigningKey::parse(
+        &devstack::keys::load_or_generate(&keys)
+            .unwrap()
+            .wechatpay_private_pem,
+    )
+    .unwrap();
+    let serial = devstack::setup::WECHAT_PUBLIC_KEY_ID;
+    let t = now().unix_timestamp();
+    let txn = "4200000000000000000000000077";
+    let refund = json!({
+        "mchid": devstack::setup::WECHAT_MCHID, "out_trade_no": id.as_str(),
+        "transaction_id": txn, "out_refund_no": "console-1", "refund_id": "503000000001",
+        "refund_status": "SUCCESS", "success_time": "2026-12-07T12:00:00+08:00",
+        "amount": {"total": 900, "refund": 900, "payer_total": 900, "payer_refund": 900}
+    });
+    let (body, headers) = event("REFUND.SUCCESS", &refund, &wechatpay, serial, t);
+    assert_eq!(notify(&shop, &body, &headers).await, 200);
+    assert_eq!(order(&shop, &id).await.status(), OrderStatus::Refunded);
+    let paid = json!({
+        "mchid": devstack::setup::WECHAT_MCHID, "appid": devstack::setup::WECHAT_APPID,
+        "out_trade_no": id.as_str(), "transaction_id": txn, "trade_state": "SUCCESS",
+        "amount": {"total": 900, "currency": "CNY"}
+    });
+    let (body, headers) = notification(&paid, &wechatpay, serial, t);
+    assert_eq!(notify(&shop, &body, &headers).await, 200);
+    let o = order(&shop, &id).await;
+    assert_eq!(o.status(), OrderStatus::Refunded);
+    assert_eq!(o.provider_txn_id(), Some(txn), "the payment is recorded");
+    assert!(o.all_grants().is_empty(), "no link for money given back");
+    assert_eq!(mails(&shop, &email).await, 0);
 }

@@ -315,6 +315,13 @@ pub fn write_local_stack(
         "stripe_secret_key_param": names.stripe_secret_key,
         "stripe_webhook_secret_param": names.stripe_webhook_secret,
         "stripe_api_base": format!("{base}/sandbox/stripe"),
+        "wechat_mchid": setup::WECHAT_MCHID,
+        "wechat_appid": setup::WECHAT_APPID,
+        "wechat_merchant_serial_no": setup::WECHAT_MERCHANT_SERIAL,
+        "wechat_public_key_id": setup::WECHAT_PUBLIC_KEY_ID,
+        "wechat_merchant_key_param": names.wechat_merchant_key,
+        "wechat_public_key_param": names.wechat_public_key,
+        "wechat_api_base": format!("{base}/sandbox/wechat"),
     });
     std::fs::write(&path, serde_json::to_string_pretty(&stack)?)?;
     Ok(path)

@@ -139,6 +139,20 @@ impl WechatSandbox {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// Each refund made of `out_trade_no`, in fen, in the order made (one per
+    /// `out_refund_no`), for tests.
+    pub fn refunds_of(&self, out_trade_no: &str) -> Vec<u64> {
+        let st = self.state();
+        let mut made: Vec<(&String, u64)> = st
+            .refunds
+            .values()
+            .filter(|r| r.out_trade_no == out_trade_no)
+            .map(|r| (&r.out_refund_no, r.amount.refund))
+            .collect();
+        made.sort();
+        made.into_iter().map(|(_, fen)| fen).collect()
+    }
+
     /// Requests refused for their signature so far.
     pub fn refused(&self) -> u32 {
         self.state().refused

@@ -52,6 +52,87 @@ pub struct TargetArgs {
     pub alipay: AlipaySettings,
     #[command(flatten)]
     pub stripe: StripeSettings,
+    #[command(flatten)]
+    pub wechat: WechatSettings,
+}
+
+/// What `refund` and `reconcile` need to talk to WeChat Pay as the functions do (the
+/// merchant's ids and the names of its key parameters, never keys; the APIv3 key is
+/// never read: only the deployed payment-notify function decrypts notifications).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, clap::Args)]
+pub struct WechatSettings {
+    /// WeChat Pay merchant id (overrides the stack's WechatMchId).
+    #[arg(long, global = true, env = "KIOSK_WECHAT_MCHID", value_name = "ID")]
+    pub wechat_mchid: Option<String>,
+    /// The app id bound to the merchant (overrides WechatAppId).
+    #[arg(long, global = true, env = "KIOSK_WECHAT_APPID", value_name = "ID")]
+    pub wechat_appid: Option<String>,
+    /// The merchant certificate's serial number (overrides WechatMerchantSerialNo).
+    #[arg(
+        long,
+        global = true,
+        env = "KIOSK_WECHAT_MERCHANT_SERIAL_NO",
+        value_name = "HEX"
+    )]
+    pub wechat_merchant_serial_no: Option<String>,
+    /// WeChat Pay's public key id (overrides WechatPublicKeyId).
+    #[arg(
+        long,
+        global = true,
+        env = "KIOSK_WECHAT_PUBLIC_KEY_ID",
+        value_name = "ID"
+    )]
+    pub wechat_public_key_id: Option<String>,
+    /// SSM parameter holding the merchant's API private key (overrides WechatMerchantKeyParam).
+    #[arg(
+        long,
+        global = true,
+        env = "KIOSK_WECHAT_MERCHANT_KEY_PARAM",
+        value_name = "NAME"
+    )]
+    pub wechat_merchant_key_param: Option<String>,
+    /// SSM parameter holding WeChat Pay's public key (overrides WechatPublicKeyParam).
+    #[arg(
+        long,
+        global = true,
+        env = "KIOSK_WECHAT_PUBLIC_KEY_PARAM",
+        value_name = "NAME"
+    )]
+    pub wechat_public_key_param: Option<String>,
+    /// WeChat Pay's API (default https://api.mch.weixin.qq.com; `make dev` names its stand-in).
+    #[arg(long, global = true, env = "KIOSK_WECHAT_API_BASE", value_name = "URL")]
+    pub wechat_api_base: Option<String>,
+}
+
+impl WechatSettings {
+    fn complete(&self) -> bool {
+        self.wechat_mchid.is_some()
+    }
+
+    fn override_with(&mut self, other: &WechatSettings) {
+        for (theirs, ours) in [
+            (&other.wechat_mchid, &mut self.wechat_mchid),
+            (&other.wechat_appid, &mut self.wechat_appid),
+            (
+                &other.wechat_merchant_serial_no,
+                &mut self.wechat_merchant_serial_no,
+            ),
+            (&other.wechat_public_key_id, &mut self.wechat_public_key_id),
+            (
+                &other.wechat_merchant_key_param,
+                &mut self.wechat_merchant_key_param,
+            ),
+            (
+                &other.wechat_public_key_param,
+                &mut self.wechat_public_key_param,
+            ),
+            (&other.wechat_api_base, &mut self.wechat_api_base),
+        ] {
+            if theirs.is_some() {
+                ours.clone_from(theirs);
+            }
+        }
+    }
 }
 
 /// What `refund` and `reconcile` need to talk to Stripe as the functions do (names of
@@ -189,6 +270,8 @@ pub struct LocalStack {
     pub alipay: AlipaySettings,
     #[serde(flatten)]
     pub stripe: StripeSettings,
+    #[serde(flatten)]
+    pub wechat: WechatSettings,
 }
 
 /// The resolved shop: an SDK configuration and the names of its parts. A part that
@@ -208,6 +291,7 @@ pub struct Target {
     pub default_language: Option<String>,
     pub alipay: AlipaySettings,
     pub stripe: StripeSettings,
+    pub wechat: WechatSettings,
 }
 
 /// What to tell an author when a library workflow needed a part nobody named.
@@ -294,7 +378,7 @@ impl Target {
     /// Whether some payment channel's settings are all known (commands that can do
     /// without say so).
     pub fn has_channel(&self) -> bool {
-        self.alipay.complete() || self.stripe.complete()
+        self.alipay.complete() || self.stripe.complete() || self.wechat.complete()
     }
 
     /// The settings the CLI shares with the functions (the defaults for the rest).
@@ -319,13 +403,14 @@ impl Target {
     /// rules), from the stack's outputs and the flags under the functions' names.
     pub async fn shop(&self) -> Result<Shop> {
         let config = self.config()?;
-        if !self.alipay.complete() && !self.stripe.complete() {
+        if !self.has_channel() {
             bail!(
-                "no payment channel settings: name the shop with --stack NAME or --local, or pass --alipay-* or --stripe-* flags"
+                "no payment channel settings: name the shop with --stack NAME or --local, or pass --alipay-*, --stripe-* or --wechat-* flags"
             );
         }
         let alipay = self.alipay.complete().then_some(&self.alipay);
         let stripe = self.stripe.complete().then_some(&self.stripe);
+        let wechat = self.wechat.complete().then_some(&self.wechat);
         let env = |name: &str| -> Option<String> {
             match name {
                 "ALIPAY_APP_ID" => alipay?.alipay_app_id.clone(),
@@ -334,6 +419,13 @@ impl Target {
                 "ALIPAY_PUBLIC_KEY_PARAM" => alipay?.alipay_public_key_param.clone(),
                 "STRIPE_SECRET_KEY_PARAM" => stripe?.stripe_secret_key_param.clone(),
                 "STRIPE_API_BASE" => stripe?.stripe_api_base.clone(),
+                "WECHAT_MCHID" => wechat?.wechat_mchid.clone(),
+                "WECHAT_APPID" => wechat?.wechat_appid.clone(),
+                "WECHAT_MERCHANT_SERIAL_NO" => wechat?.wechat_merchant_serial_no.clone(),
+                "WECHAT_PUBLIC_KEY_ID" => wechat?.wechat_public_key_id.clone(),
+                "WECHAT_MERCHANT_KEY_PARAM" => wechat?.wechat_merchant_key_param.clone(),
+                "WECHAT_PUBLIC_KEY_PARAM" => wechat?.wechat_public_key_param.clone(),
+                "WECHAT_API_BASE" => wechat?.wechat_api_base.clone(),
                 _ => None,
             }
         };
@@ -426,6 +518,7 @@ pub async fn resolve(args: &TargetArgs) -> Result<Target> {
             default_language: local.default_language,
             alipay: local.alipay,
             stripe: local.stripe,
+            wechat: local.wechat,
         }
     } else {
         let sdk = aws_config::defaults(BehaviorVersion::latest()).load().await;
@@ -440,6 +533,7 @@ pub async fn resolve(args: &TargetArgs) -> Result<Target> {
             default_language: None,
             alipay: AlipaySettings::default(),
             stripe: StripeSettings::default(),
+            wechat: WechatSettings::default(),
         };
         if let Some(name) = &args.stack {
             let mut outputs = stack_outputs(&t.sdk, name).await?;
@@ -463,8 +557,18 @@ pub async fn resolve(args: &TargetArgs) -> Result<Target> {
                 stripe_webhook_secret_param: outputs.remove("StripeWebhookSecretParam"),
                 stripe_api_base: None,
             };
+            t.wechat = WechatSettings {
+                wechat_mchid: outputs.remove("WechatMchId"),
+                wechat_appid: outputs.remove("WechatAppId"),
+                wechat_merchant_serial_no: outputs.remove("WechatMerchantSerialNo"),
+                wechat_public_key_id: outputs.remove("WechatPublicKeyId"),
+                wechat_merchant_key_param: outputs.remove("WechatMerchantKeyParam"),
+                wechat_public_key_param: outputs.remove("WechatPublicKeyParam"),
+                wechat_api_base: None,
+            };
             // A channel the stack has switched off comes out as an empty output.
             for v in [
+                &mut t.wechat.wechat_mchid,
                 &mut t.alipay.alipay_app_id,
                 &mut t.stripe.stripe_secret_key_param,
                 &mut t.stripe.stripe_webhook_secret_param,
@@ -494,6 +598,7 @@ pub async fn resolve(args: &TargetArgs) -> Result<Target> {
     }
     target.alipay.override_with(&args.alipay);
     target.stripe.override_with(&args.stripe);
+    target.wechat.override_with(&args.wechat);
     Ok(target)
 }
 
@@ -524,6 +629,10 @@ mod tests {
             stripe: StripeSettings {
                 stripe_api_base: Some("http://127.0.0.1:8080/sandbox/stripe".into()),
                 ..StripeSettings::default()
+            },
+            wechat: WechatSettings {
+                wechat_mchid: Some("1900000109".into()),
+                ..WechatSettings::default()
             },
         };
         std::fs::write(

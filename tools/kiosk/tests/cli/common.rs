@@ -194,6 +194,8 @@ pub fn local(dir: &Path, args: &[&str]) -> Output {
         "KIOSK_ALIPAY_GATEWAY_URL",
         "KIOSK_ALIPAY_PRIVATE_KEY_PARAM",
         "KIOSK_ALIPAY_PUBLIC_KEY_PARAM",
+        "KIOSK_WECHAT_MCHID",
+        "KIOSK_WECHAT_API_BASE",
     ] {
         cmd.env_remove(var);
     }

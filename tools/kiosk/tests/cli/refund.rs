@@ -272,3 +272,79 @@ async fn a_refund_rerun_after_a_lost_answer_or_a_provider_error_refunds_once() {
     wait_order(store, &card, "600 refunded", |o| refunded(o, 600)).await;
     let _ = std::fs::remove_dir_all(root);
 }
+
+/// `kiosk refund` of a WeChat Pay order at the local stand-in: part, then (after a lost
+/// record) the same request again, then the rest twice; one refund per request at WeChat
+/// Pay, and its refund notifications change nothing more.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refund_of_a_wechat_order_at_the_stand_in_refunds_once_per_request() {
+    let (root, shop) = local_stack("kiosk-refund-wechat").await;
+    let (base, app, http) = (&shop.base, &shop.app, &shop.http);
+    let email = format!(
+        "wechat-{}@example.com",
+        root.file_name().unwrap().to_string_lossy()
+    );
+    let resp = http
+        .post(format!("{base}/checkout"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!(
+            "product_id=little-book-of-rust&channel=wechat&device=desktop&email={}",
+            email.replace('@', "%40")
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 303);
+    let location = resp.headers()["location"].to_str().unwrap().to_owned();
+    let id = kiosk::OrderId::parse(
+        location
+            .split("order=")
+            .nth(1)
+            .and_then(|s| s.split('&').next())
+            .unwrap(),
+    )
+    .unwrap();
+    let note = app.wechat.pay(id.as_str(), now()).expect("open order");
+    let mut req = http.post(format!("{base}/notify/wechat"));
+    for (k, v) in &note.headers {
+        req = req.header(*k, v);
+    }
+    assert_eq!(
+        req.body(note.body.clone()).send().await.unwrap().status(),
+        200
+    );
+    let store = &app.store;
+    let paid = store.get_order(&id).await.unwrap().unwrap();
+    assert_eq!(paid.status(), OrderStatus::Paid);
+
+    let out = local(&root, &["refund", id.as_str(), "--amount", "3.00"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(app.wechat.refunds_of(id.as_str()), vec![300]);
+    // As if that run had died before recording: the same request, found, not repeated.
+    rewrite_order(store, &paid).await;
+    let out = local(&root, &["refund", id.as_str(), "--amount", "3.00"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        store
+            .get_order(&id)
+            .await
+            .unwrap()
+            .unwrap()
+            .refunded
+            .map(|m| m.minor()),
+        Some(300)
+    );
+    assert_eq!(app.wechat.refunds_of(id.as_str()), vec![300]);
+    for _ in 0..2 {
+        let out = local(&root, &["refund", id.as_str()]);
+        assert!(out.status.success(), "{}", stderr(&out));
+    }
+    let o = store.get_order(&id).await.unwrap().unwrap();
+    assert_eq!(o.status(), OrderStatus::Refunded);
+    assert_eq!(o.refunded.map(|m| m.minor()), Some(900));
+    assert_eq!(app.wechat.refunds_of(id.as_str()), vec![300, 600]);
+    // WeChat Pay's REFUND.SUCCESS notifications arrive and change nothing more.
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert_eq!(store.get_order(&id).await.unwrap().unwrap(), o);
+    let _ = std::fs::remove_dir_all(root);
+}
