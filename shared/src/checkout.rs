@@ -330,11 +330,10 @@ impl Checkout {
         };
         let currency = product.price().currency();
         let mut channels = Vec::new();
-        for kind in [
-            self.channels.default,
-            ChannelKind::Alipay,
-            ChannelKind::Stripe,
-        ] {
+        for kind in [self.channels.default]
+            .into_iter()
+            .chain(self.channels.configured())
+        {
             let takes = self.channels.get(kind).is_some_and(|c| c.accepts(currency));
             if takes && !channels.contains(&kind) {
                 channels.push(kind);

@@ -270,6 +270,25 @@ async fn a_buyer_pays_by_card_in_the_overlay() -> Result<()> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_desktop_buyer_pays_by_wechat_qr_code() -> Result<()> {
+    let s = Scene::start("wechat-qr").await?;
+    let b = s.browser().await?;
+    let r = wechat_by_qr(&b, &s.base, &s.app).await;
+    s.end(r, vec![b]).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_phone_buyer_pays_by_wechat_h5() -> Result<()> {
+    let s = Scene::start("wechat-h5").await?;
+    let b = s
+        .driver
+        .session_as(&s.scratch.join("profile-phone"), &s.downloads(), IPHONE)
+        .await?;
+    let r = wechat_by_h5(&b, &s.base, &s.app).await;
+    s.end(r, vec![b]).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn only_the_allowed_origin_frames_only_the_embed_page() -> Result<()> {
     let s = Scene::start("framing").await?;
     let b = s.browser().await?;
@@ -362,6 +381,102 @@ async fn open_overlay(browser: &Browser, link: &str, title: &str) -> Result<Elem
     browser.enter_frame(&frame).await?;
     wait_for_text(browser, title).await?;
     Ok(frame)
+}
+
+/// A phone's browser outside WeChat.
+const IPHONE: &str = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1";
+
+/// From the overlay, WeChat Pay: the buyer's email, the WeChat choice, Buy Now.
+async fn choose_wechat(browser: &Browser, app: &devstack::App, email: &str) -> Result<()> {
+    browser.goto(&format!("{}/", app.site_url)).await?;
+    open_overlay(browser, "#buy-book", "The Little Book of Rust").await?;
+    browser
+        .type_into(&browser.find("#email").await?, email)
+        .await?;
+    browser
+        .click(&browser.find("input[name=channel][value=wechat]").await?)
+        .await?;
+    browser
+        .click(&browser.find("button[type=submit]").await?)
+        .await?;
+    browser.leave_frames().await
+}
+
+/// The order a shop WeChat page's URL names (`?order=…&ref=…`).
+fn order_of_wechat_page(url: &str) -> Result<kiosk::OrderId> {
+    let query = url.split_once('?').context("a query")?.1;
+    let params = parse_form(query)?;
+    Ok(kiosk::OrderId::parse(
+        params.get("order").context("order")?,
+    )?)
+}
+
+/// A desktop buyer chooses WeChat Pay in the overlay, lands on the shop's QR page, and,
+/// once the phone has paid (the stand-in's page that plays it), the same page becomes
+/// the purchase's.
+async fn wechat_by_qr(browser: &Browser, base: &str, app: &devstack::App) -> Result<()> {
+    let shots_dir = screenshot_dir()?;
+    browser.set_viewport(1280, 800).await?;
+    let email = format!("wechat-desk-{}@example.com", std::process::id());
+    choose_wechat(browser, app, &email).await?;
+    let page = browser
+        .wait_for_url(&format!("{base}/return/wechat?order="))
+        .await?;
+    let text = wait_for_text(browser, "Scan with WeChat").await?;
+    ensure!(
+        text.contains("¥9.00") && text.contains("minutes left"),
+        "QR page: {text}"
+    );
+    browser.find("#wechat-qr svg").await?;
+    shots(browser, &shots_dir, "12-wechat-qr").await?;
+    let id = order_of_wechat_page(&page)?;
+    ensure!(
+        stored_order(app, &id).await?.status() == kiosk::OrderStatus::Pending,
+        "pending while unpaid"
+    );
+    // The phone scans and pays.
+    let paid = reqwest::Client::new()
+        .post(format!("{base}/sandbox/wechat/phone"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("pr={id}"))
+        .send()
+        .await?;
+    ensure!(paid.status() == 200, "the phone paid: {}", paid.status());
+    download_link(browser, base).await?;
+    shots(browser, &shots_dir, "13-wechat-paid").await?;
+    let order = stored_order(app, &id).await?;
+    ensure!(
+        order.status() == kiosk::OrderStatus::Paid && order.all_grants().len() == 1,
+        "paid once: {order:?}"
+    );
+    Ok(())
+}
+
+/// A phone-sized buyer outside WeChat chooses WeChat Pay: WeChat Pay's H5 cashier (the
+/// stand-in's), Pay, and back on the shop's page with the link.
+async fn wechat_by_h5(browser: &Browser, base: &str, app: &devstack::App) -> Result<()> {
+    let shots_dir = screenshot_dir()?;
+    browser.set_viewport(390, 844).await?;
+    let email = format!("wechat-phone-{}@example.com", std::process::id());
+    choose_wechat(browser, app, &email).await?;
+    browser
+        .wait_for_url(&format!("{base}/sandbox/wechat/h5?"))
+        .await?;
+    let text = wait_for_text(browser, "WeChat Pay (H5").await?;
+    ensure!(text.contains("9.00"), "H5 cashier: {text}");
+    shots(browser, &shots_dir, "14-wechat-h5").await?;
+    browser.click(&browser.find("#wechat-pay").await?).await?;
+    let page = browser
+        .wait_for_url(&format!("{base}/return/wechat?order="))
+        .await?;
+    download_link(browser, base).await?;
+    shots(browser, &shots_dir, "15-wechat-h5-paid").await?;
+    let order = stored_order(app, &order_of_wechat_page(&page)?).await?;
+    ensure!(
+        order.status() == kiosk::OrderStatus::Paid && order.all_grants().len() == 1,
+        "paid once: {order:?}"
+    );
+    Ok(())
 }
 
 /// The order `id` as the shop's table has it.

@@ -32,13 +32,26 @@ fn unique_email(tag: &str) -> String {
     format!("{tag}-{id}@example.com")
 }
 
+const DESKTOP: &str = "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_0)";
+
 /// Buy Now with WeChat Pay from a desktop: the order and the shop page it was sent to.
 async fn checkout(shop: &LocalShop, email: &str) -> (OrderId, String) {
+    let page = checkout_from(shop, email, DESKTOP).await;
+    let prefix = format!("{}/return/wechat?order=", shop.base);
+    let rest = page
+        .strip_prefix(&prefix)
+        .unwrap_or_else(|| panic!("{page} is not the shop's WeChat page"));
+    let id = OrderId::parse(rest.split('&').next().unwrap()).expect("order id");
+    (id, page)
+}
+
+/// Buy Now with WeChat Pay from a browser that says it is `user_agent`: where it is sent.
+async fn checkout_from(shop: &LocalShop, email: &str, user_agent: &str) -> String {
     let resp = shop
         .http
         .post(format!("{}/checkout", shop.base))
         .header("content-type", "application/x-www-form-urlencoded")
-        .header("user-agent", "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_0)")
+        .header("user-agent", user_agent)
         .body(format!(
             "product_id={BOOK}&channel=wechat&email={}",
             email.replace('@', "%40")
@@ -47,13 +60,28 @@ async fn checkout(shop: &LocalShop, email: &str) -> (OrderId, String) {
         .await
         .expect("checkout");
     assert_eq!(resp.status(), 303);
-    let page = resp.headers()["location"].to_str().unwrap().to_owned();
-    let prefix = format!("{}/return/wechat?order=", shop.base);
-    let rest = page
-        .strip_prefix(&prefix)
-        .unwrap_or_else(|| panic!("{page} is not the shop's WeChat page"));
-    let id = OrderId::parse(rest.split('&').next().unwrap()).expect("order id");
-    (id, page)
+    resp.headers()["location"].to_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn a_phone_gets_h5_pay_and_wechats_own_browser_the_qr_page() {
+    let (shop, _) = local("wechat-devices").await;
+    let iphone =
+        "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) Mobile/15E148 Safari/604.1";
+    let to = checkout_from(&shop, &unique_email("phone"), iphone).await;
+    assert!(
+        to.starts_with(&format!("{}/sandbox/wechat/h5?pr=", shop.base)),
+        "{to}"
+    );
+    assert!(to.contains("&redirect_url="), "{to}");
+    let in_wechat = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) Mobile/15E148 MicroMessenger/8.0.47(0x18002f2c) NetType/WIFI Language/zh_CN";
+    let to = checkout_from(&shop, &unique_email("in-wechat"), in_wechat).await;
+    assert!(
+        to.starts_with(&format!("{}/return/wechat?order=", shop.base)),
+        "{to}"
+    );
+    let (_, html) = get(&shop, &to).await;
+    assert!(html.contains("inside WeChat"), "{html}");
 }
 
 async fn order(shop: &LocalShop, id: &OrderId) -> kiosk::Order {

@@ -257,13 +257,13 @@ pub async fn start(listener: TcpListener, opts: Options) -> Result<(String, Arc<
 
     let served = app.clone();
     tokio::spawn(async move {
-        while let Ok((stream, _)) = listener.accept().await {
+        while let Ok((stream, peer)) = listener.accept().await {
             let app = served.clone();
             tokio::spawn(async move {
                 let svc = hyper::service::service_fn(move |req| {
                     let app = app.clone();
                     async move {
-                        let resp = app.handle(req).await;
+                        let resp = app.handle(req, peer).await;
                         // A stand-in's injected fault: close without answering.
                         if resp.extensions().get::<DropConnection>().is_some() {
                             return Err(DropConnection);
@@ -498,7 +498,7 @@ impl App {
         }
     }
 
-    async fn handle(&self, req: Request<Incoming>) -> Resp {
+    async fn handle(&self, req: Request<Incoming>, peer: std::net::SocketAddr) -> Resp {
         let (parts, body) = req.into_parts();
         // Real clients of this server send small bodies; the functions apply their own limits.
         let bytes = match Limited::new(body, 1 << 20).collect().await {
@@ -576,13 +576,25 @@ impl App {
                     Err(e) => lambda_http::Body::Binary(e.into_bytes()),
                 }
             };
-            let lreq = lambda_http::http::Request::from_parts(parts, body);
-            let now = kiosk::clock::now();
-            let resp = if path == "/checkout"
+            let checkout_route = path == "/checkout"
                 || path == "/kiosk.js"
                 || path.starts_with("/buy/")
-                || path.starts_with("/products/")
-            {
+                || path.starts_with("/products/");
+            let mut lreq = lambda_http::http::Request::from_parts(parts, body);
+            if checkout_route {
+                // The buyer's address, as API Gateway passes it, to the checkout function
+                // only: WeChat Pay's H5 pay needs it (`payer_client_ip`). Elsewhere the
+                // local server passes none, so the funnel and "email me my links" count
+                // every local visitor as the one network "unknown".
+                let mut context =
+                    lambda_http::aws_lambda_events::apigw::ApiGatewayV2httpRequestContext::default(
+                    );
+                context.http.source_ip = Some(peer.ip().to_string());
+                lreq.extensions_mut()
+                    .insert(lambda_http::request::RequestContext::ApiGatewayV2(context));
+            }
+            let now = kiosk::clock::now();
+            let resp = if checkout_route {
                 checkout::handler::handle(&self.checkout, lreq, now).await
             } else if path == "/t" {
                 collect::handler::handle(&self.collector, self.collector.config(), lreq, now).await

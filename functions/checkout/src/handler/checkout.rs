@@ -156,7 +156,7 @@ fn parse(req: &Incoming<'_>, body: JsonBody, lang: Lang) -> Result<CheckoutReque
             Problem::field(
                 "channel",
                 "checkout-channel",
-                format!("channel must be \"alipay\" or \"stripe\", got {c:?}"),
+                format!("channel must be \"alipay\", \"stripe\" or \"wechat\", got {c:?}"),
             )
         })?),
     };
@@ -175,7 +175,13 @@ fn parse(req: &Incoming<'_>, body: JsonBody, lang: Lang) -> Result<CheckoutReque
         channel,
         source,
         network: kiosk::resend::Network::of(req.source_ip),
-        payer: kiosk::net::PayerAddress::of(req.source_ip),
+        // Inside WeChat's own browser, WeChat Pay's H5 cashier refuses to open (and JSAPI
+        // pay needs an official account): without the address such a buyer is shown
+        // the QR page, which says what they can do. Other channels ignore the address.
+        payer: match in_wechat(req.user_agent) {
+            true => None,
+            false => kiosk::net::PayerAddress::of(req.source_ip),
+        },
         lang,
         // A visitor who asked not to be tracked (or a robot) is in no test.
         variants: match kiosk::visit::opted_out(req.sec_gpc, req.dnt)
@@ -189,6 +195,11 @@ fn parse(req: &Incoming<'_>, body: JsonBody, lang: Lang) -> Result<CheckoutReque
         code: body.code,
         claim: body.claim,
     })
+}
+
+/// Whether the request comes from WeChat's own in-app browser.
+fn in_wechat(user_agent: Option<&str>) -> bool {
+    user_agent.is_some_and(|ua| ua.to_ascii_lowercase().contains("micromessenger"))
 }
 
 /// A price that could not be made, for the buyer: the English message for JSON clients,
