@@ -3,9 +3,8 @@
 //! notifications, the query by `out_trade_no`, close and refunds, over the protocol in
 //! [`crate::wechat`].
 //!
-//! Not offered by a shop yet: [`super::Channels`] holds no WeChat channel until the
-//! configuration, the QR page and the local stand-in land (issue 35's later steps); this
-//! module is the protocol half, tested against the provider's own vectors.
+//! Configured by [`crate::config::WechatConfig`]; the shop's QR page is
+//! `kiosk_web::pages::pay_by_qr`, served on the return route while the order is unpaid.
 //!
 //! Over 400 lines: the whole WeChat Pay protocol as the shop uses it, like `alipay.rs`.
 

@@ -18,15 +18,21 @@ use std::sync::OnceLock;
 
 use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region, SharedCredentialsProvider};
 use kiosk::alipay::{AlipayPublicKey, AppPrivateKey, parse_form};
-use kiosk::channel::{AlipayChannel, AlipayUrls, Channels, StripeChannel, StripeKeys};
+use kiosk::channel::{
+    AlipayChannel, AlipayUrls, Channels, StripeChannel, StripeKeys, WechatChannel, WechatKeys,
+    WechatUrls,
+};
 use kiosk::checkout::Checkout;
 use kiosk::config::AlipayConfig;
+use kiosk::config::WechatConfig;
 use kiosk::downloads::Downloads;
 use kiosk::mail::Mailer;
 use kiosk::resend::Network;
+use kiosk::rsa::{SigningKey, VerifyingKey};
 use kiosk::shop::Shop;
 use kiosk::store::Store;
 use kiosk::stripe::webhook::WebhookSecret;
+use kiosk::wechat::ApiV3Key;
 use kiosk::{Config, Currency, DownloadToken, Email, Money, OrderId, ProductId, Sender};
 use kiosk_e2e::{APP_ID, BASE_URL, SELLER_ID, SHOP_URL, body_string, now, vector_file};
 use lambda_http::{Body, Request, Response};
@@ -84,7 +90,42 @@ fn channels() -> Channels {
         },
         http,
     );
-    Channels::new(Some(alipay), Some(stripe), None, None).expect("channels")
+    let wechat = WechatChannel::new(
+        WechatConfig {
+            mchid: WECHAT_MCHID.into(),
+            appid: WECHAT_APPID.into(),
+            merchant_serial_no: "09B990345E0B5DD3799607BD401D01F65D457755".into(),
+            public_key_id: WECHAT_KEY_ID.into(),
+            merchant_key_param: String::new(),
+            public_key_param: String::new(),
+            apiv3_key_param: None,
+            api_base: NOWHERE.into(),
+        },
+        WechatUrls::under(BASE_URL),
+        WechatKeys {
+            merchant_key: SigningKey::parse(&wechat_vector("keys/merchant_private.pem"))
+                .expect("merchant key"),
+            wechatpay_key: VerifyingKey::parse(&wechat_vector("keys/wechatpay_public.pem"))
+                .expect("wechat pay key"),
+            apiv3_key: Some(ApiV3Key::parse(WECHAT_APIV3).expect("apiv3 key")),
+        },
+        kiosk::channel::http_client().expect("http client"),
+    );
+    Channels::new(Some(alipay), Some(stripe), Some(wechat), None).expect("channels")
+}
+
+/// The WeChat Pay vectors' merchant, app, key id and APIv3 key (tests/data/wechat).
+const WECHAT_MCHID: &str = "1900000109";
+const WECHAT_APPID: &str = "wxd678efh567hg6787";
+const WECHAT_KEY_ID: &str = "PUB_KEY_ID_34795411107163189550682590825902";
+const WECHAT_APIV3: &str = "PMviaxcvmygV9RVGsxoAubtJborewVum";
+
+fn wechat_vector(name: &str) -> String {
+    let path = format!(
+        "{}/../shared/tests/data/wechat/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
 
 /// A shop with both channels in front of nothing.
@@ -482,6 +523,56 @@ proptest! {
         prop_assert_eq!(status(&resp), want, "{}", body_string(&resp));
     }
 
+    /// WeChat Pay's notifications, signed and encrypted with its keys, about resources of
+    /// any values: fields of the transaction or the refund removed or replaced by
+    /// anything (other types, null, other merchants and apps, other states, currencies
+    /// and amounts). The handler answers what `wechat_oracle` (written from WeChat Pay's
+    /// documented shapes and Kiosk's rules, not from the channel's code) says: 400 for
+    /// what is not a payment or refund of ours, 200 for an event that moves no money,
+    /// and 500 only for a valid one, which reached the unreachable store.
+    #[test]
+    fn signed_wechat_notifications_of_any_values(
+        event in prop_oneof![
+            Just("TRANSACTION.SUCCESS"), Just("REFUND.SUCCESS"),
+            Just("REFUND.ABNORMAL"), Just("REFUND.CLOSED"),
+        ],
+        removed in prop::collection::vec(wechat_field(), 0..3),
+        overrides in prop::collection::btree_map(wechat_field(), wechat_value(), 0..3),
+    ) {
+        let mut plain = if event.starts_with("TRANSACTION") {
+            serde_json::json!({
+                "mchid": WECHAT_MCHID, "appid": WECHAT_APPID,
+                "out_trade_no": "K20261121093015123abc4567def89012",
+                "transaction_id": "4200002026120700000000374032", "trade_type": "NATIVE",
+                "trade_state": "SUCCESS", "trade_state_desc": "", "bank_type": "OTHERS",
+                "success_time": "2026-12-07T11:20:03+08:00", "payer": {"openid": "o1"},
+                "amount": {"total": 900, "payer_total": 900, "currency": "CNY", "payer_currency": "CNY"}
+            })
+        } else {
+            serde_json::json!({
+                "mchid": WECHAT_MCHID, "out_trade_no": "K20261121093015123abc4567def89012",
+                "transaction_id": "4200002026120700000000374032",
+                "out_refund_no": "K20261121093015123abc4567def89012RF1",
+                "refund_id": "50300002026120700000000001", "refund_status": "SUCCESS",
+                "amount": {"total": 900, "refund": 300, "payer_total": 900, "payer_refund": 300}
+            })
+        };
+        for path in &removed {
+            remove_path(&mut plain, path);
+        }
+        for (path, value) in &overrides {
+            set_path(&mut plain, path, value.clone());
+        }
+        let want = wechat_oracle(event, &plain);
+        let (body, headers) = wechat_notification(event, &plain);
+        let resp = block_on(payment_notify::handler::handle(
+            shop(),
+            request("POST", "/notify/wechat", &headers, Body::Text(body)),
+            now(),
+        ));
+        prop_assert_eq!(status(&resp), want, "{} {}: {}", event, plain, body_string(&resp));
+    }
+
     /// A return query that does not verify is a 400; one that only names a Stripe
     /// session is checked with Stripe (here unreachable: the confirming page).
     #[test]
@@ -763,4 +854,221 @@ fn alipay_oracle(p: &kiosk::alipay::Params) -> u16 {
         _ => false,
     };
     if ok { 500 } else { 400 }
+}
+
+/// A path into a WeChat Pay resource (`amount.total`).
+fn wechat_field() -> impl Strategy<Value = &'static str> {
+    prop_oneof![
+        Just("mchid"),
+        Just("appid"),
+        Just("out_trade_no"),
+        Just("transaction_id"),
+        Just("trade_state"),
+        Just("refund_status"),
+        Just("out_refund_no"),
+        Just("refund_id"),
+        Just("amount"),
+        Just("amount.total"),
+        Just("amount.refund"),
+        Just("amount.currency"),
+    ]
+}
+
+/// Anything a field could be made to hold.
+fn wechat_value() -> impl Strategy<Value = serde_json::Value> {
+    use serde_json::Value;
+    prop_oneof![
+        tricky().prop_map(Value::String),
+        Just(Value::Null),
+        Just(Value::String(WECHAT_MCHID.into())),
+        Just(Value::String("1900000999".into())),
+        Just(Value::String("wx0000000000000000".into())),
+        Just(Value::String("SUCCESS".into())),
+        Just(Value::String("NOTPAY".into())),
+        Just(Value::String("REFUND".into())),
+        Just(Value::String("PROCESSING".into())),
+        Just(Value::String("CNY".into())),
+        Just(Value::String("USD".into())),
+        Just(Value::String(String::new())),
+        Just(Value::String("K1".into())),
+        prop_oneof![
+            Just(0u64),
+            Just(1),
+            Just(300),
+            Just(900),
+            Just(901),
+            Just(10_000_000_001)
+        ]
+        .prop_map(|n| Value::Number(n.into())),
+        Just(serde_json::json!({"total": 900, "currency": "CNY"})),
+    ]
+}
+
+fn remove_path(v: &mut serde_json::Value, path: &str) {
+    match path.split_once('.') {
+        Some((head, rest)) => {
+            if let Some(inner) = v.get_mut(head) {
+                remove_path(inner, rest);
+            }
+        }
+        None => {
+            if let Some(map) = v.as_object_mut() {
+                map.remove(path);
+            }
+        }
+    }
+}
+
+fn set_path(v: &mut serde_json::Value, path: &str, value: serde_json::Value) {
+    match path.split_once('.') {
+        Some((head, rest)) => {
+            if let Some(inner) = v.get_mut(head) {
+                set_path(inner, rest, value);
+            }
+        }
+        None => {
+            if let Some(map) = v.as_object_mut() {
+                map.insert(path.to_owned(), value);
+            }
+        }
+    }
+}
+
+/// `plaintext` as WeChat Pay notifies it: encrypted under the APIv3 key, the envelope
+/// signed with WeChat Pay's key (the vectors'), timestamped now.
+fn wechat_notification(
+    event: &str,
+    plaintext: &serde_json::Value,
+) -> (String, Vec<(String, String)>) {
+    let kind = if event.starts_with("REFUND") {
+        "refund"
+    } else {
+        "transaction"
+    };
+    let apiv3 = ApiV3Key::parse(WECHAT_APIV3).expect("apiv3 key");
+    let ciphertext = apiv3
+        .encrypt("fuzz00000001", kind, plaintext.to_string().as_bytes())
+        .expect("seal");
+    let body = serde_json::json!({
+        "id": "EV-fuzz", "create_time": "2026-12-07T12:00:00+08:00",
+        "resource_type": "encrypt-resource", "event_type": event, "summary": "",
+        "resource": {"original_type": kind, "algorithm": "AEAD_AES_256_GCM",
+                     "ciphertext": ciphertext, "associated_data": kind, "nonce": "fuzz00000001"}
+    })
+    .to_string();
+    static SIGNER: OnceLock<SigningKey> = OnceLock::new();
+    let signer = SIGNER.get_or_init(|| {
+        SigningKey::parse(&wechat_vector("keys/wechatpay_private.pem")).expect("wechat pay key")
+    });
+    let ts = now().unix_timestamp();
+    let sig =
+        kiosk::wechat::sign::sign_message(signer, ts, "fuzz-nonce", body.as_bytes()).expect("sign");
+    let headers = vec![
+        ("wechatpay-timestamp".to_owned(), ts.to_string()),
+        ("wechatpay-nonce".to_owned(), "fuzz-nonce".to_owned()),
+        ("wechatpay-serial".to_owned(), WECHAT_KEY_ID.to_owned()),
+        (
+            "wechatpay-signature-type".to_owned(),
+            "WECHATPAY2-SHA256-RSA2048".to_owned(),
+        ),
+        ("wechatpay-signature".to_owned(), sig),
+    ];
+    (body, headers)
+}
+
+/// What the shop must answer to an authentic WeChat Pay notification of `event` about
+/// `p`, from WeChat Pay's documented resource shapes (API v3, transaction and refund)
+/// and Kiosk's rules: our merchant and app, CNY, a paid transaction or a successful
+/// refund of no more than was paid, amounts within what Kiosk's money holds, an order
+/// id of ours. A valid one goes on to the store (unreachable here: 500).
+fn wechat_oracle(event: &str, p: &serde_json::Value) -> u16 {
+    use serde_json::Value;
+    let absent_or_null = |k: &str| p.get(k).is_none_or(Value::is_null);
+    fn string(v: Option<&serde_json::Value>) -> Option<&str> {
+        v.and_then(serde_json::Value::as_str)
+    }
+    let opt_string = |v: Option<&Value>| v.is_none_or(|v| v.is_null() || v.is_string());
+    let number = |v: Option<&Value>| v.and_then(Value::as_u64);
+    let order_id = |v: Option<&str>| {
+        v.is_some_and(|id| {
+            (1..=64).contains(&id.len())
+                && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+        })
+    };
+    match event {
+        "TRANSACTION.SUCCESS" => {
+            let states = [
+                "SUCCESS",
+                "REFUND",
+                "NOTPAY",
+                "CLOSED",
+                "REVOKED",
+                "USERPAYING",
+                "PAYERROR",
+            ];
+            let amount = p.get("amount");
+            let amount_parses = amount.is_none_or(|a| {
+                a.is_null()
+                    || (a.is_object()
+                        && number(a.get("total")).is_some()
+                        && string(a.get("currency")).is_some())
+            });
+            let parses = string(p.get("appid")).is_some()
+                && string(p.get("mchid")).is_some()
+                && string(p.get("out_trade_no")).is_some()
+                && string(p.get("trade_state")).is_some_and(|s| states.contains(&s))
+                && opt_string(p.get("transaction_id"))
+                && amount_parses;
+            if !parses
+                || string(p.get("mchid")) != Some(WECHAT_MCHID)
+                || string(p.get("appid")) != Some(WECHAT_APPID)
+                || string(p.get("trade_state")) != Some("SUCCESS")
+                || absent_or_null("amount")
+                || string(p.get("transaction_id")).is_none_or(|t| t.is_empty())
+            {
+                return 400;
+            }
+            let total = number(amount.and_then(|a| a.get("total"))).unwrap_or(u64::MAX);
+            let cny = string(amount.and_then(|a| a.get("currency"))) == Some("CNY");
+            if !cny || total > Money::MAX_MINOR || !order_id(string(p.get("out_trade_no"))) {
+                return 400;
+            }
+            500
+        }
+        "REFUND.SUCCESS" => {
+            let statuses = ["SUCCESS", "CLOSED", "PROCESSING", "ABNORMAL"];
+            let amount = p.get("amount");
+            let amount_parses = amount.is_some_and(|a| {
+                a.is_object()
+                    && number(a.get("total")).is_some()
+                    && number(a.get("refund")).is_some()
+                    && a.get("currency")
+                        .is_none_or(|c| c.is_null() || c.is_string())
+            });
+            let parses = string(p.get("out_trade_no")).is_some()
+                && string(p.get("transaction_id")).is_some()
+                && string(p.get("out_refund_no")).is_some()
+                && string(p.get("refund_id")).is_some()
+                && string(p.get("refund_status")).is_some_and(|s| statuses.contains(&s))
+                && opt_string(p.get("mchid"))
+                && amount_parses;
+            if !parses
+                || string(p.get("mchid")) != Some(WECHAT_MCHID)
+                || string(p.get("refund_status")) != Some("SUCCESS")
+            {
+                return 400;
+            }
+            let total = number(amount.and_then(|a| a.get("total"))).unwrap_or(u64::MAX);
+            let refund = number(amount.and_then(|a| a.get("refund"))).unwrap_or(u64::MAX);
+            if total > Money::MAX_MINOR
+                || refund > total
+                || !order_id(string(p.get("out_trade_no")))
+            {
+                return 400;
+            }
+            500
+        }
+        // Authentic, and moves no money: acknowledged.
+        _ => 200,
+    }
 }
