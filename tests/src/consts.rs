@@ -15,6 +15,22 @@ pub const SHOP_URL: &str = "https://example.com/books/";
 pub const MAIL_CONFIGURATION_SET: &str = "kiosk-test-mail";
 pub const MAIL_EVENTS_TOPIC: &str = "arn:aws:sns:us-east-1:123456789012:kiosk-test-MailEventsTopic";
 
+/// A file of the wechatpayv3 vectors kept in the `kiosk` crate's test data.
+pub fn wechat_vector_file(rel: &str) -> String {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/tests/data/wechat")
+        .join(rel);
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// The wechatpayv3 vectors' merchant, app, certificate serial, WeChat Pay key id and
+/// APIv3 key: what the event stack's WeChat Pay stand-in and its functions share.
+pub const WECHAT_MCHID: &str = "1900000109";
+pub const WECHAT_APPID: &str = "wxd678efh567hg6787";
+pub const WECHAT_MERCHANT_SERIAL: &str = "09B990345E0B5DD3799607BD401D01F65D457755";
+pub const WECHAT_PUBLIC_KEY_ID: &str = "PUB_KEY_ID_34795411107163189550682590825902";
+pub const WECHAT_APIV3_KEY: &str = "PMviaxcvmygV9RVGsxoAubtJborewVum";
+
 /// A file of the python-alipay-sdk vectors kept in the `kiosk` crate's test data.
 pub fn vector_file(rel: &str) -> String {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"));

@@ -36,6 +36,45 @@ pub fn with_claim(event: serde_json::Value, token: &str) -> serde_json::Value {
     }
     event
 }
+/// In `wechat-notify-paid.json` and `wechat-notify-duplicate.json`: where the runner puts
+/// the notification the WeChat Pay stand-in sends when the order `wechat-checkout.json`
+/// made is paid (signed at that moment: WeChat Pay's signatures are good for 5 minutes, so
+/// none can be committed; `make invoke` sends the placeholder, and gets `fail`).
+pub const WECHAT_NOTIFICATION_PLACEHOLDER: &str = "WECHAT-NOTIFICATION-FROM-THE-STAND-IN";
+/// In `wechat-return.json`'s query: where the runner puts the order and checkout secret
+/// of the page `wechat-checkout.json` was sent to.
+pub const WECHAT_RETURN_PLACEHOLDER: &str = "WECHAT-RETURN-FROM-THE-CHECKOUT";
+/// The address `wechat-checkout.json` buys with.
+pub const WECHAT_BUYER: &str = "wechat-reader@example.com";
+
+/// `event` with [`WECHAT_NOTIFICATION_PLACEHOLDER`] replaced by the stand-in's
+/// notification: its body, and its `Wechatpay-*` headers added.
+pub fn with_wechat_notification(
+    event: serde_json::Value,
+    note: &devstack::wechat::Outgoing,
+) -> serde_json::Value {
+    let mut event = event;
+    if let Some(body) = event.get_mut("body")
+        && body.as_str() == Some(WECHAT_NOTIFICATION_PLACEHOLDER)
+    {
+        *body = serde_json::Value::String(note.body.clone());
+    }
+    if let Some(headers) = event.get_mut("headers").and_then(|h| h.as_object_mut()) {
+        for (k, v) in &note.headers {
+            headers.insert(k.to_ascii_lowercase(), serde_json::Value::String(v.clone()));
+        }
+    }
+    event
+}
+
+/// `event` with [`WECHAT_RETURN_PLACEHOLDER`] in its query replaced by `query`.
+pub fn with_wechat_return(event: serde_json::Value, query: &str) -> serde_json::Value {
+    let text = event
+        .to_string()
+        .replace(WECHAT_RETURN_PLACEHOLDER, &query.replace('"', ""));
+    serde_json::from_str(&text).unwrap_or(event)
+}
+
 /// A discount code, 20% off every product, one use.
 pub const CODE: &str = "LAUNCH";
 /// The Alipay trade number in the signed notify and return events.
@@ -175,6 +214,23 @@ pub struct EventStack {
     /// SSM parameters with a Stripe secret key and webhook secret: the functions start
     /// with both channels, as a shop taking both does (no event here talks to Stripe).
     pub stripe_params: [String; 2],
+    /// SSM parameters with WeChat Pay's merchant key, its public key and the APIv3 key
+    /// (the wechatpayv3 vectors').
+    pub wechat_params: [String; 3],
+    /// The WeChat Pay stand-in the functions call (`WechatApiBase`), with the vectors'
+    /// keys, and its address.
+    pub wechat: std::sync::Arc<devstack::wechat::WechatSandbox>,
+    pub wechat_url: String,
+    _wechat_task: AbortOnDrop,
+}
+
+/// A task stopped when its owner is dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 impl EventStack {
@@ -244,6 +300,42 @@ impl EventStack {
         ];
         crate::put_secret(&ssm, &stripe_params[0], "sk_test_kiosk_events_only").await?;
         crate::put_secret(&ssm, &stripe_params[1], "whsec_kiosk_events_only").await?;
+        let wechat_params = [
+            format!("/kiosk-test/{}/wechat/merchant-key", w.tag),
+            format!("/kiosk-test/{}/wechat/wechatpay-public-key", w.tag),
+            format!("/kiosk-test/{}/wechat/apiv3-key", w.tag),
+        ];
+        for (name, value) in [
+            (
+                &wechat_params[0],
+                crate::wechat_vector_file("keys/merchant_private.pem"),
+            ),
+            (
+                &wechat_params[1],
+                crate::wechat_vector_file("keys/wechatpay_public.pem"),
+            ),
+            (&wechat_params[2], crate::WECHAT_APIV3_KEY.to_owned()),
+        ] {
+            crate::put_secret(&ssm, name, &value).await?;
+        }
+        let wechat = std::sync::Arc::new(devstack::wechat::WechatSandbox::new(
+            devstack::wechat::WechatIds {
+                mchid: crate::WECHAT_MCHID.into(),
+                appid: crate::WECHAT_APPID.into(),
+                merchant_serial_no: crate::WECHAT_MERCHANT_SERIAL.into(),
+                public_key_id: crate::WECHAT_PUBLIC_KEY_ID.into(),
+            },
+            kiosk::rsa::VerifyingKey::parse(&crate::wechat_vector_file(
+                "keys/merchant_public.pem",
+            ))?,
+            kiosk::rsa::SigningKey::parse(&crate::wechat_vector_file(
+                "keys/wechatpay_private.pem",
+            ))?,
+            kiosk::wechat::ApiV3Key::parse(crate::WECHAT_APIV3_KEY)?,
+        ));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let wechat_url = format!("http://{}", listener.local_addr()?);
+        let wechat_task = AbortOnDrop(wechat.clone().serve(listener));
         Ok(EventStack {
             w,
             bucket,
@@ -251,6 +343,10 @@ impl EventStack {
             order,
             file,
             stripe_params,
+            wechat_params,
+            wechat,
+            wechat_url,
+            _wechat_task: wechat_task,
         })
     }
 
@@ -268,6 +364,17 @@ impl EventStack {
             ("StripeSecretKeyParam", self.stripe_params[0].clone()),
             ("StripeWebhookSecretParam", self.stripe_params[1].clone()),
             ("DefaultChannel", "alipay".to_owned()),
+            ("WechatMchId", crate::WECHAT_MCHID.to_owned()),
+            ("WechatAppId", crate::WECHAT_APPID.to_owned()),
+            (
+                "WechatMerchantSerialNo",
+                crate::WECHAT_MERCHANT_SERIAL.to_owned(),
+            ),
+            ("WechatPublicKeyId", crate::WECHAT_PUBLIC_KEY_ID.to_owned()),
+            ("WechatApiBase", self.wechat_url.clone()),
+            ("WechatMerchantKeyParam", self.wechat_params[0].clone()),
+            ("WechatPublicKeyParam", self.wechat_params[1].clone()),
+            ("WechatApiV3KeyParam", self.wechat_params[2].clone()),
             ("SupportEmail", SUPPORT.to_owned()),
         ];
         let resources = [

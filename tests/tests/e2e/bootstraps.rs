@@ -126,8 +126,32 @@ async fn every_event_through_the_real_bootstraps() -> Result<()> {
 
     let reader = stack.order.email.as_str().to_owned();
     let resend_mails_before = stack.w.mails_to(DOWNLOAD_BUYER).await.len();
+    // The shop's page `wechat-checkout.json` was sent to, and the stand-in's notification
+    // when that order is paid (the WeChat Pay events after it are about that order).
+    let mut wechat_page = String::new();
+    let mut wechat_note: Option<devstack::wechat::Outgoing> = None;
     for row in &rows {
         let mut event = load_event(&events_dir().join(&row.file))?;
+        if matches!(
+            row.file.as_str(),
+            "wechat-notify-paid.json" | "wechat-notify-duplicate.json"
+        ) {
+            if wechat_note.is_none() {
+                let id = wechat_order(&wechat_page)?;
+                wechat_note = Some(
+                    stack
+                        .wechat
+                        .pay(id.as_str(), kiosk::clock::now_exact())
+                        .context("the stand-in pays the WeChat order")?,
+                );
+            }
+            let note = wechat_note.as_ref().context("a notification")?;
+            event = kiosk_e2e::events::with_wechat_notification(event, note);
+        }
+        if row.file == "wechat-return.json" {
+            let query = wechat_page.split_once('?').context("the page's query")?.1;
+            event = kiosk_e2e::events::with_wechat_return(event, query);
+        }
         if row.file == "checkout-free.json" {
             // The token the shop's buy page gives the event's network (same table, same
             // secret as the binary's).
@@ -157,9 +181,22 @@ async fn every_event_through_the_real_bootstraps() -> Result<()> {
             &calls[before.min(calls.len())..],
         ));
         check_row(row, &result)?;
-        check_effect(&stack, &row.file, &result, &reader, resend_mails_before)
-            .await
-            .with_context(|| format!("{}: {result}", row.file))?;
+        if row.file == "wechat-checkout.json" {
+            wechat_page = HttpResult::from_json(&result)?
+                .header("location")
+                .unwrap_or_default()
+                .to_owned();
+        }
+        check_effect(
+            &stack,
+            &row.file,
+            &result,
+            &reader,
+            resend_mails_before,
+            &wechat_page,
+        )
+        .await
+        .with_context(|| format!("{}: {result}", row.file))?;
     }
 
     // A warm paid checkout of a product without codes or tests makes at most two
@@ -279,6 +316,20 @@ async fn every_event_through_the_real_bootstraps() -> Result<()> {
     Ok(())
 }
 
+/// The order a shop WeChat Pay page's URL names (`…/return/wechat?order=…&ref=…`).
+fn wechat_order(page: &str) -> Result<kiosk::OrderId> {
+    let query = page.split_once('?').context("a query")?.1;
+    let params = kiosk::form::parse_form(query)?;
+    Ok(kiosk::OrderId::parse(
+        params.get("order").context("order")?,
+    )?)
+}
+
+/// The WeChat Pay events' order, as stored now.
+async fn wechat_order_now(stack: &EventStack, page: &str) -> Result<kiosk::Order> {
+    Ok(stack.w.order(&wechat_order(page)?).await)
+}
+
 /// What each event must have done beyond its status (the rest of its README row).
 async fn check_effect(
     stack: &EventStack,
@@ -286,6 +337,7 @@ async fn check_effect(
     result: &Value,
     reader: &str,
     resend_mails_before: usize,
+    wechat_page: &str,
 ) -> Result<()> {
     let http = || HttpResult::from_json(result);
     match file {
@@ -415,6 +467,58 @@ async fn check_effect(
             ensure!(stack.order_now().await.status() == OrderStatus::Paid);
             ensure!(stack.w.grants_for(&stack.order.id).await == 1, "one grant");
             ensure!(stack.w.mails_to(reader).await.len() == 1, "one mail");
+        }
+        "wechat-checkout.json" => {
+            ensure!(
+                wechat_page.contains("/return/wechat?order=") && wechat_page.contains("&ref="),
+                "{wechat_page}"
+            );
+            let o = wechat_order_now(stack, wechat_page).await?;
+            ensure!(
+                o.status() == OrderStatus::Pending
+                    && o.channel == kiosk::order::ChannelKind::Wechat
+                    && o.pay_code
+                        .as_deref()
+                        .is_some_and(|c| c.starts_with("weixin://wxpay/")),
+                "{o:?}"
+            );
+        }
+        "wechat-notify-forged.json" => {
+            ensure!(http()?.body == "fail");
+            let o = wechat_order_now(stack, wechat_page).await?;
+            ensure!(
+                o.status() == OrderStatus::Pending,
+                "the order changed: {o:?}"
+            );
+        }
+        "wechat-notify-paid.json" | "wechat-notify-duplicate.json" => {
+            ensure!(
+                http()?.body.is_empty(),
+                "WeChat Pay's acknowledgement is empty"
+            );
+            let o = wechat_order_now(stack, wechat_page).await?;
+            ensure!(o.status() == OrderStatus::Paid, "{o:?}");
+            ensure!(stack.w.grants_for(&o.id).await == 1, "one grant");
+            ensure!(
+                stack
+                    .w
+                    .mails_to(kiosk_e2e::events::WECHAT_BUYER)
+                    .await
+                    .len()
+                    == 1,
+                "one mail"
+            );
+        }
+        "wechat-return.json" => {
+            let o = wechat_order_now(stack, wechat_page).await?;
+            let token = o.grant_token().cloned().context("no grant")?;
+            ensure!(
+                http()?
+                    .body
+                    .contains(&format!("/download/{}", token.expose())),
+                "{}",
+                http()?.body
+            );
         }
         "return.json" => {
             let token = stack

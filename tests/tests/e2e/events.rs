@@ -219,6 +219,52 @@ fn events() -> Vec<(&'static str, Value)> {
         false,
     );
     embed["pathParameters"] = json!({ "product_id": PRODUCT });
+    // WeChat Pay's: the checkout the stand-in answers, a notification signed by another
+    // key than WeChat Pay's (refused whatever its time), the paid notification and the
+    // return page (filled in by the runner: kiosk_e2e::events).
+    let wechat =
+        |method: &str, route: &str, path: &str, query: &str, headers: Value, body: Option<&str>| {
+            let mut e = event(method, route, path, query, headers, body, true);
+            e["pathParameters"] = json!({ "channel": "wechat" });
+            e
+        };
+    let forged_wechat = {
+        let body = json!({
+            "id": "EV-forged", "create_time": "2026-11-21T18:31:00+08:00",
+            "resource_type": "encrypt-resource", "event_type": "TRANSACTION.SUCCESS", "summary": "支付成功",
+            "resource": {"original_type": "transaction", "algorithm": "AEAD_AES_256_GCM",
+                         "ciphertext": "AAAA", "associated_data": "transaction", "nonce": "forgednonce1"}
+        })
+        .to_string();
+        let stranger = kiosk::rsa::SigningKey::parse(&kiosk_e2e::wechat_vector_file(
+            "keys/stranger_private.pem",
+        ))
+        .unwrap();
+        let ts = 1_795_257_060;
+        let sig = kiosk::wechat::sign::sign_message(&stranger, ts, "forged-nonce", body.as_bytes())
+            .unwrap();
+        wechat(
+            "POST",
+            "/notify/{channel}",
+            "/notify/wechat",
+            "",
+            json!({
+                "content-type": "application/json", "user-agent": "Mozilla/4.0",
+                "wechatpay-timestamp": ts.to_string(), "wechatpay-nonce": "forged-nonce",
+                "wechatpay-serial": kiosk_e2e::WECHAT_PUBLIC_KEY_ID,
+                "wechatpay-signature-type": "WECHATPAY2-SHA256-RSA2048", "wechatpay-signature": sig,
+            }),
+            Some(&body),
+        )
+    };
+    let wechat_notify = wechat(
+        "POST",
+        "/notify/{channel}",
+        "/notify/wechat",
+        "",
+        json!({ "content-type": "application/json", "user-agent": "Mozilla/4.0" }),
+        Some(kiosk_e2e::events::WECHAT_NOTIFICATION_PLACEHOLDER),
+    );
     vec![
         ("buy-page.json", buy),
         ("buy-page-embed.json", embed),
@@ -253,6 +299,11 @@ fn events() -> Vec<(&'static str, Value)> {
         ("notify-refund-partial.json", notify(&refund_partial)),
         ("notify-refund-full.json", notify(&refund_full)),
         ("return.json", event("GET", "/return/{channel}", "/return/alipay", &ret, json!({ "user-agent": UA, "accept": "text/html" }), None, true)),
+        ("wechat-checkout.json", event("POST", "/checkout", "/checkout", "", form_headers("text/html"), Some(&format!("product_id={PRODUCT}&channel=wechat&email={}", kiosk_e2e::events::WECHAT_BUYER.replace('@', "%40"))), false)),
+        ("wechat-notify-forged.json", forged_wechat),
+        ("wechat-notify-paid.json", wechat_notify.clone()),
+        ("wechat-notify-duplicate.json", wechat_notify),
+        ("wechat-return.json", wechat("GET", "/return/{channel}", "/return/wechat", kiosk_e2e::events::WECHAT_RETURN_PLACEHOLDER, json!({ "user-agent": UA, "accept": "text/html" }), None)),
         ("download-landing.json", download_event("GET", GRANT, None)),
         ("download.json", download_event("POST", GRANT, None)),
         ("download-exhausted.json", download_event("POST", EXHAUSTED_GRANT, None)),

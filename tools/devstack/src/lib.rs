@@ -454,6 +454,11 @@ impl App {
             for out in self.wechat.take_outbox() {
                 send(out);
             }
+            if reply.status == wechat::DROP_CONNECTION {
+                let mut resp = plain(500, "text/plain", "");
+                resp.extensions_mut().insert(DropConnection);
+                return resp;
+            }
             let mut resp = plain(reply.status, "application/json", reply.body);
             for (k, v) in reply.headers {
                 if let Ok(v) = hyper::header::HeaderValue::from_str(&v) {

@@ -88,7 +88,12 @@ struct State {
     refused: u32,
     next: u64,
     outbox: Vec<Outgoing>,
+    /// Lose the answer to the next refund request, after making the refund (tests).
+    lose_refund_answer: bool,
 }
+
+/// Status of a reply that means: close the connection without answering.
+pub const DROP_CONNECTION: u16 = 0;
 
 fn error(status: u16, code: &str, message: &str) -> (u16, String) {
     (
@@ -153,6 +158,76 @@ impl WechatSandbox {
         made.into_iter().map(|(_, fen)| fen).collect()
     }
 
+    /// The answer to the next refund request is lost on the way (the refund is made).
+    pub fn lose_next_refund_answer(&self) {
+        self.state().lose_refund_answer = true;
+    }
+
+    /// Whether a lost refund answer is still to come.
+    pub fn refund_answer_to_lose(&self) -> bool {
+        self.state().lose_refund_answer
+    }
+
+    /// Serve the API alone (no pages) on `listener`, on the stand-in's own clock, until
+    /// the task is dropped: for tests that need WeChat Pay without the whole local shop.
+    pub fn serve(
+        self: Arc<Self>,
+        listener: tokio::net::TcpListener,
+    ) -> tokio::task::JoinHandle<()> {
+        use http_body_util::BodyExt;
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                let me = self.clone();
+                tokio::spawn(async move {
+                    let service = hyper::service::service_fn(
+                        move |req: hyper::Request<hyper::body::Incoming>| {
+                            let me = me.clone();
+                            async move {
+                                let (parts, body) = req.into_parts();
+                                let body = body
+                                    .collect()
+                                    .await
+                                    .map(|b| b.to_bytes())
+                                    .unwrap_or_default();
+                                let path = parts
+                                    .uri
+                                    .path_and_query()
+                                    .map(|p| p.as_str())
+                                    .unwrap_or("/");
+                                let auth = parts
+                                    .headers
+                                    .get("authorization")
+                                    .and_then(|v| v.to_str().ok());
+                                let reply = me.api(
+                                    parts.method.as_str(),
+                                    path,
+                                    auth,
+                                    std::str::from_utf8(&body).unwrap_or(""),
+                                    OffsetDateTime::now_utc(),
+                                );
+                                for out in me.take_outbox() {
+                                    tokio::spawn(me.clone().deliver(out));
+                                }
+                                if reply.status == DROP_CONNECTION {
+                                    return Err("answer lost");
+                                }
+                                let mut resp = hyper::Response::builder().status(reply.status);
+                                for (k, v) in reply.headers {
+                                    resp = resp.header(k, v);
+                                }
+                                resp.body(http_body_util::Full::new(bytes::Bytes::from(reply.body)))
+                                    .map_err(|_| "bad response")
+                            }
+                        },
+                    );
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                        .await;
+                });
+            }
+        })
+    }
+
     /// Requests refused for their signature so far.
     pub fn refused(&self) -> u32 {
         self.state().refused
@@ -185,7 +260,18 @@ impl WechatSandbox {
         now: OffsetDateTime,
     ) -> WechatReply {
         let (status, body) = match self.check_signature(method, path, authorization, body, now) {
-            Ok(()) => self.route(method, path, body, now),
+            Ok(()) => {
+                let (status, body) = self.route(method, path, body, now);
+                let refund = method == "POST" && path == "/v3/refund/domestic/refunds";
+                if refund && status == 200 && std::mem::take(&mut self.state().lose_refund_answer) {
+                    return WechatReply {
+                        status: DROP_CONNECTION,
+                        headers: Vec::new(),
+                        body: String::new(),
+                    };
+                }
+                (status, body)
+            }
             Err(refusal) => {
                 self.state().refused += 1;
                 refusal

@@ -7,13 +7,8 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 
-use bytes::Bytes;
 use devstack::wechat::{WechatIds, WechatSandbox};
-use http_body_util::{BodyExt, Full};
-use hyper::{Request, Response};
-use hyper_util::rt::TokioIo;
 use kiosk::channel::{
     Channel, ChannelError, CloseOutcome, Device, Notice, ProviderStatus, WechatChannel, WechatKeys,
     WechatUrls,
@@ -32,8 +27,6 @@ const APIV3: &str = "kioskLocalApiV3Key0123456789abcd";
 struct Stand {
     sandbox: Arc<WechatSandbox>,
     base: String,
-    /// Lose the answer to the next refund request (after making the refund).
-    lose_refund_answer: Arc<AtomicBool>,
 }
 
 fn ids() -> WechatIds {
@@ -63,65 +56,12 @@ async fn stand() -> Stand {
         SigningKey::parse(&k.alipay_private_pem).unwrap(),
         ApiV3Key::parse(APIV3).unwrap(),
     ));
-    let lose = Arc::new(AtomicBool::new(false));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr: SocketAddr = listener.local_addr().unwrap();
-    let (sb, lose2) = (sandbox.clone(), lose.clone());
-    tokio::spawn(async move {
-        loop {
-            let Ok((stream, _)) = listener.accept().await else {
-                return;
-            };
-            let (sb, lose) = (sb.clone(), lose2.clone());
-            tokio::spawn(async move {
-                let service =
-                    hyper::service::service_fn(move |req: Request<hyper::body::Incoming>| {
-                        let (sb, lose) = (sb.clone(), lose.clone());
-                        async move {
-                            let (parts, body) = req.into_parts();
-                            let body = body
-                                .collect()
-                                .await
-                                .map(|b| b.to_bytes())
-                                .unwrap_or_default();
-                            let path = parts
-                                .uri
-                                .path_and_query()
-                                .map(|p| p.as_str())
-                                .unwrap_or("/");
-                            let auth = parts
-                                .headers
-                                .get("authorization")
-                                .and_then(|v| v.to_str().ok());
-                            let reply = sb.api(
-                                parts.method.as_str(),
-                                path,
-                                auth,
-                                std::str::from_utf8(&body).unwrap_or(""),
-                                OffsetDateTime::now_utc(),
-                            );
-                            if path == "/v3/refund/domestic/refunds"
-                                && lose.swap(false, Ordering::SeqCst)
-                            {
-                                return Err("answer lost");
-                            }
-                            let mut resp = Response::builder().status(reply.status);
-                            for (k, v) in reply.headers {
-                                resp = resp.header(k, v);
-                            }
-                            Ok::<_, &str>(resp.body(Full::new(Bytes::from(reply.body))).unwrap())
-                        }
-                    });
-                let _ = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(TokioIo::new(stream), service)
-                    .await;
-            });
-        }
-    });
+    sandbox.clone().serve(listener);
     Stand {
         sandbox,
         base: format!("http://{addr}"),
-        lose_refund_answer: lose,
     }
 }
 
@@ -239,13 +179,13 @@ async fn the_channel_pays_queries_closes_and_refunds_once_against_the_stand_in()
 
     // A refund whose answer is lost (the channel retries the same out_refund_no), then
     // the command rerun: one refund of 3.00 at WeChat Pay.
-    stand.lose_refund_answer.store(true, Ordering::SeqCst);
+    stand.sandbox.lose_next_refund_answer();
     let total = ch
         .refund(&o, cny("3.00"), &format!("{}RF1", o.id), Some("asked"), now)
         .await;
     assert_eq!(total.unwrap(), cny("3.00"));
     assert!(
-        !stand.lose_refund_answer.load(Ordering::SeqCst),
+        !stand.sandbox.refund_answer_to_lose(),
         "the answer was lost once"
     );
     let again = ch

@@ -564,7 +564,7 @@ pub async fn resolve(args: &TargetArgs) -> Result<Target> {
                 wechat_public_key_id: outputs.remove("WechatPublicKeyId"),
                 wechat_merchant_key_param: outputs.remove("WechatMerchantKeyParam"),
                 wechat_public_key_param: outputs.remove("WechatPublicKeyParam"),
-                wechat_api_base: None,
+                wechat_api_base: outputs.remove("WechatApiBase"),
             };
             // A channel the stack has switched off comes out as an empty output.
             for v in [
