@@ -581,11 +581,16 @@ impl WechatSandbox {
                 .http
                 .post(&out.url)
                 .header("content-type", "application/json");
-            for (k, v) in &out.headers {
+            // Each attempt is its own request, signed when it is sent (the shop refuses a
+            // signature more than 5 minutes old).
+            let headers = if attempt == 0 {
+                out.headers.clone()
+            } else {
+                self.signed(&out.body, OffsetDateTime::now_utc())
+            };
+            for (k, v) in &headers {
                 req = req.header(*k, v);
             }
-            // Signed at making, as WeChat Pay does: a retry an hour later is refused by a
-            // shop that checks the 5-minute window, and the next one is signed afresh.
             let ok =
                 matches!(req.body(out.body.clone()).send().await, Ok(r) if r.status().is_success());
             if ok {
