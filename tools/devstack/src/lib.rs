@@ -6,11 +6,13 @@
 //! overlay runs cross-origin as on a real static host.
 //!
 //! The API's port:
-//! - `/checkout`, `/kiosk.js`, `/buy/{product_id}`, `/products/{product_id}`, `/notify/alipay`, `/return/alipay`, `/download/...`: the very handler
+//! - `/checkout`, `/kiosk.js`, `/buy/{product_id}`, `/products/{product_id}`, `/notify/{channel}`, `/return/{channel}`, `/download/...`: the very handler
 //!   functions the Lambda binaries run, fed `lambda_http` requests (`/t` is the collect
 //!   function's); `/` sends you to the site;
 //! - `/sandbox/alipay/...`: a local Alipay (see `sandbox`);
 //! - `/sandbox/stripe/...`: a local Stripe: API and hosted checkout page (see `stripe`);
+//! - `/sandbox/wechat/...`: a local WeChat Pay: API v3, the page that plays the buyer's
+//!   phone and the H5 cashier (see `wechat`);
 //! - `/mailbox`: the mails SES accepted in the emulator, each with buttons that make SES
 //!   report it bounced or complained (through the mail-events handler);
 //! - reconcile (due purchase mails, pending orders checked with the sandbox) every
