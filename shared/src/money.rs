@@ -98,6 +98,11 @@ impl Money {
     /// should come near it; it also keeps every amount far from integer overflow.
     pub const MAX_MINOR: u64 = 10_000_000_000;
 
+    /// One minor unit of `currency` (0.01 CNY, 1 JPY): the smallest amount there is.
+    pub fn minor_unit(currency: Currency) -> Money {
+        Money { minor: 1, currency }
+    }
+
     pub fn from_minor(minor: u64, currency: Currency) -> Result<Self, MoneyError> {
         if minor > Self::MAX_MINOR {
             return Err(MoneyError::TooLarge(format_minor(minor)));

@@ -21,3 +21,24 @@ pub async fn read_mails(http: &reqwest::Client, endpoint: &str, to: &str) -> Vec
         .await
         .expect("read sent mail from the emulator")
 }
+
+/// Replace the stored order with `order` as given (a test setting up, or rewinding to,
+/// a state no command writes directly).
+pub async fn rewrite_order(store: &kiosk::store::Store, order: &kiosk::Order) {
+    let sdk = kiosk_localaws::emulator_config().await.unwrap();
+    aws_sdk_dynamodb::Client::new(&sdk)
+        .delete_item()
+        .table_name(store.table())
+        .key(
+            "pk",
+            aws_sdk_dynamodb::types::AttributeValue::S(format!("ORDER#{}", order.id)),
+        )
+        .key(
+            "sk",
+            aws_sdk_dynamodb::types::AttributeValue::S("ORDER".into()),
+        )
+        .send()
+        .await
+        .unwrap();
+    store.create_order(order).await.unwrap();
+}

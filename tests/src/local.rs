@@ -17,6 +17,37 @@ pub struct LocalShop {
 }
 
 impl LocalShop {
+    /// The order `id` as the shop's table has it.
+    pub async fn order(&self, id: &OrderId) -> kiosk::Order {
+        self.app
+            .store
+            .get_order(id)
+            .await
+            .expect("read")
+            .expect("order exists")
+    }
+
+    /// Wait (briefly) for the order to reach `status`, as a notification arrives.
+    pub async fn wait_for(&self, id: &OrderId, status: kiosk::OrderStatus) -> kiosk::Order {
+        for _ in 0..100 {
+            let o = self.order(id).await;
+            if o.status() == status {
+                return o;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!(
+            "order {id} never became {status}: {:?}",
+            self.order(id).await
+        );
+    }
+
+    /// How many mails SES accepted for `to`.
+    pub async fn mails_to(&self, to: &str) -> usize {
+        let endpoint = std::env::var("AWS_ENDPOINT_URL").expect("emulator");
+        crate::read_mails(&self.http, &endpoint, to).await.len()
+    }
+
     /// Start the shop on a free port, its local keys in `keys_dir`.
     pub async fn start(keys_dir: &Path) -> Result<LocalShop> {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;

@@ -251,7 +251,7 @@ impl Channel for AlipayChannel {
 
     /// Alipay's `total_amount` range starts at 0.01.
     fn smallest_charge(&self, currency: Currency) -> Money {
-        Money::from_minor(1, currency).unwrap_or_else(|_| unreachable!("1 is below the maximum"))
+        Money::minor_unit(currency)
     }
 
     /// A signed URL of Alipay's cashier; no call to Alipay (the trade is created when the

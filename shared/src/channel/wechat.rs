@@ -359,7 +359,7 @@ impl Channel for WechatChannel {
 
     /// WeChat Pay's `amount.total` starts at 1 fen.
     fn smallest_charge(&self, currency: Currency) -> Money {
-        Money::from_minor(1, currency).unwrap_or_else(|_| unreachable!("1 is below the maximum"))
+        Money::minor_unit(currency)
     }
 
     /// A phone gets H5 pay (WeChat Pay's cashier, then back to the shop); a desktop, or a

@@ -211,7 +211,3 @@ pub struct Resource {
     #[serde(default)]
     pub original_type: String,
 }
-
-/// The answer that tells WeChat Pay a notification failed, so it retries (with a
-/// 4xx or 5xx status); success is an empty 200 or 204.
-pub const FAIL_BODY: &str = r#"{"code":"FAIL","message":"failed"}"#;

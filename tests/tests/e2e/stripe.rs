@@ -18,7 +18,7 @@ use kiosk::startup::ChannelsConfig;
 use kiosk::stripe::webhook::WebhookSecret;
 use kiosk::{Email, OrderId, OrderStatus, ProductId};
 use kiosk_e2e::local::LocalShop;
-use kiosk_e2e::{World, WorldOptions, now, read_mails};
+use kiosk_e2e::{World, WorldOptions, now};
 use serde_json::json;
 
 const BOOK: &str = "little-book-of-rust";
@@ -75,30 +75,6 @@ async fn pay(shop: &LocalShop, session: &str, form: &str) -> reqwest::Response {
         .expect("pay")
 }
 
-async fn order(shop: &LocalShop, id: &OrderId) -> kiosk::Order {
-    shop.app
-        .store
-        .get_order(id)
-        .await
-        .expect("read")
-        .expect("order exists")
-}
-
-/// Wait (briefly) for the order to reach `status`, as the webhook arrives.
-async fn wait_for(shop: &LocalShop, id: &OrderId, status: OrderStatus) -> kiosk::Order {
-    for _ in 0..100 {
-        let o = order(shop, id).await;
-        if o.status() == status {
-            return o;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!(
-        "order {id} never became {status}: {:?}",
-        order(shop, id).await
-    );
-}
-
 /// One pass of reconcile over the pending orders, as if it ran at `at`.
 async fn reconcile_at(shop: &LocalShop, at: time::OffsetDateTime) -> kiosk::reconcile::PendingRun {
     shop.app
@@ -118,11 +94,6 @@ async fn reconcile_after_grace(shop: &LocalShop) -> kiosk::reconcile::PendingRun
         now() + kiosk::reconcile::GRACE + time::Duration::seconds(5),
     )
     .await
-}
-
-async fn mails(shop: &LocalShop, to: &str) -> usize {
-    let endpoint = std::env::var("AWS_ENDPOINT_URL").expect("emulator");
-    read_mails(&shop.http, &endpoint, to).await.len()
 }
 
 /// The tag the local shop puts on its Stripe objects (`metadata[kiosk_shop]`).
@@ -202,7 +173,7 @@ async fn a_card_purchase_pays_once_mails_once_and_allows_five_downloads() {
 
     // The order is pending, by Stripe, and knows its session; the session is priced from
     // the product and carries the order id.
-    let pending = order(&shop, &id).await;
+    let pending = shop.order(&id).await;
     assert_eq!(pending.status(), OrderStatus::Pending);
     assert_eq!(pending.channel, ChannelKind::Stripe);
     assert_eq!(pending.checkout_ref.as_deref(), Some(session.as_str()));
@@ -231,8 +202,8 @@ async fn a_card_purchase_pays_once_mails_once_and_allows_five_downloads() {
     assert_eq!(declined.status(), 200);
     assert!(declined.text().await.unwrap().contains("declined"));
     tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(order(&shop, &id).await.status(), OrderStatus::Pending);
-    assert_eq!(mails(&shop, &email).await, 0);
+    assert_eq!(shop.order(&id).await.status(), OrderStatus::Pending);
+    assert_eq!(shop.mails_to(&email).await, 0);
 
     // The good card: back to the shop's return page; the webhook pays the order.
     let paid = pay(&shop, &session, "card=4242+4242+4242+4242").await;
@@ -242,7 +213,7 @@ async fn a_card_purchase_pays_once_mails_once_and_allows_five_downloads() {
         back,
         format!("{}/return/stripe?session_id={session}", shop.base)
     );
-    let o = wait_for(&shop, &id, OrderStatus::Paid).await;
+    let o = shop.wait_for(&id, OrderStatus::Paid).await;
     let pi = shop.app.stripe.session(&session).unwrap().payment_intent;
     assert_eq!(
         o.provider_txn_id(),
@@ -256,12 +227,12 @@ async fn a_card_purchase_pays_once_mails_once_and_allows_five_downloads() {
     let link = format!("{}/download/{}", shop.base, token.expose());
     assert!(ret.text().await.unwrap().contains(&link));
     for _ in 0..50 {
-        if mails(&shop, &email).await == 1 {
+        if shop.mails_to(&email).await == 1 {
             break;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    assert_eq!(mails(&shop, &email).await, 1, "one purchase mail");
+    assert_eq!(shop.mails_to(&email).await, 1, "one purchase mail");
 
     // Five downloads, then the link is used up.
     for n in 1..=5 {
@@ -273,19 +244,19 @@ async fn a_card_purchase_pays_once_mails_once_and_allows_five_downloads() {
     // The stand-in's webhook was acknowledged once; nothing else was granted or mailed.
     let acked = shop.app.stripe.delivered_about(&session);
     assert_eq!(acked.len(), 1, "{acked:?}");
-    assert_eq!(order(&shop, &id).await.all_grants().len(), 1);
-    assert_eq!(mails(&shop, &email).await, 1);
+    assert_eq!(shop.order(&id).await.all_grants().len(), 1);
+    assert_eq!(shop.mails_to(&email).await, 1);
 
     // `kiosk refund`'s path: Stripe refunds, and its `charge.refunded` (naming only the
     // PaymentIntent) revokes the link.
-    let o = order(&shop, &id).await;
+    let o = shop.order(&id).await;
     let channel = shop.app.shop.channel_for(&o).unwrap();
     let total = channel
         .refund(&o, o.amount, &format!("{id}R900"), Some("asked"), now())
         .await
         .expect("refund");
     assert_eq!(total, o.amount);
-    wait_for(&shop, &id, OrderStatus::Refunded).await;
+    shop.wait_for(&id, OrderStatus::Refunded).await;
     assert_eq!(shop.http.post(&link).send().await.unwrap().status(), 410);
     // The same request again (a retried command) refunds nothing more at Stripe.
     let again = channel
@@ -420,11 +391,11 @@ async fn forged_stale_or_mismatched_webhooks_change_nothing_and_duplicates_pay_o
         let header = if what == "no signature" { None } else { header };
         let (status, text) = post_webhook(&shop, &body, header).await;
         assert_eq!(status, want, "{what}: {text}");
-        let o = order(&shop, &id).await;
+        let o = shop.order(&id).await;
         assert_eq!(o.status(), OrderStatus::Pending, "{what}");
         assert!(o.grant_token().is_none(), "{what}");
     }
-    assert_eq!(mails(&shop, &email).await, 0);
+    assert_eq!(shop.mails_to(&email).await, 0);
 
     // Ten copies of the real event at once: one payment, one grant, one mail.
     let header = sign(&shop, &good, t);
@@ -436,14 +407,14 @@ async fn forged_stale_or_mismatched_webhooks_change_nothing_and_duplicates_pay_o
         replies.iter().all(|(s, _)| *s == 200),
         "every copy is acknowledged: {replies:?}"
     );
-    let o = order(&shop, &id).await;
+    let o = shop.order(&id).await;
     assert_eq!(o.status(), OrderStatus::Paid);
     assert_eq!(o.provider_txn_id(), Some("pi_test_evt_good"));
     assert_eq!(o.all_grants().len(), 1);
-    assert_eq!(mails(&shop, &email).await, 1);
+    assert_eq!(shop.mails_to(&email).await, 1);
     // And a replay later changes nothing.
     assert_eq!(post_webhook(&shop, &good, Some(header)).await.0, 200);
-    assert_eq!(order(&shop, &id).await, o);
+    assert_eq!(shop.order(&id).await, o);
 
     // A partial refund keeps access; the full one (found by its PaymentIntent: a charge
     // made before Kiosk tagged its objects carries no tag) revokes it.
@@ -456,7 +427,7 @@ async fn forged_stale_or_mismatched_webhooks_change_nothing_and_duplicates_pay_o
             .0,
         200
     );
-    let o = order(&shop, &id).await;
+    let o = shop.order(&id).await;
     assert_eq!(
         (o.status(), o.refunded.map(|m| m.minor())),
         (OrderStatus::Paid, Some(300))
@@ -468,7 +439,7 @@ async fn forged_stale_or_mismatched_webhooks_change_nothing_and_duplicates_pay_o
             .0,
         200
     );
-    assert_eq!(order(&shop, &id).await.status(), OrderStatus::Refunded);
+    assert_eq!(shop.order(&id).await.status(), OrderStatus::Refunded);
     // A refund of our order naming another payment than the order's is refused.
     let wrong = charge_refunded(
         "evt_r3",
@@ -536,11 +507,11 @@ async fn other_integrations_objects_are_acknowledged_and_change_nothing() {
             matches!(outcome, Ok(kiosk::shop::NotifyOutcome::Irrelevant)),
             "{what}: {outcome:?}"
         );
-        let o = order(&shop, &id).await;
+        let o = shop.order(&id).await;
         assert_eq!(o.status(), OrderStatus::Pending, "{what}");
         assert!(o.grant_token().is_none(), "{what}");
     }
-    assert_eq!(mails(&shop, &email).await, 0);
+    assert_eq!(shop.mails_to(&email).await, 0);
 }
 
 #[tokio::test]
@@ -572,7 +543,7 @@ async fn a_refund_before_the_payment_wins_by_webhook_and_by_reconcile() {
     );
     let (status, text) = post_webhook(&shop, &refunded, Some(sign(&shop, &refunded, t))).await;
     assert_eq!(status, 200, "{text}");
-    assert_eq!(order(&shop, &id).await.status(), OrderStatus::Refunded);
+    assert_eq!(shop.order(&id).await.status(), OrderStatus::Refunded);
     let completed = tagged_session_event(
         "evt_late_completed",
         "checkout.session.completed",
@@ -597,11 +568,11 @@ async fn a_refund_before_the_payment_wins_by_webhook_and_by_reconcile() {
         .await
         .unwrap();
     assert!(ret.text().await.unwrap().contains("refunded"));
-    let o = order(&shop, &id).await;
+    let o = shop.order(&id).await;
     assert_eq!(o.status(), OrderStatus::Refunded);
     assert_eq!(o.provider_txn_id(), Some(pi.as_str()));
     assert!(o.all_grants().is_empty(), "no working link");
-    assert_eq!(mails(&shop, &email).await, 0, "no purchase mail");
+    assert_eq!(shop.mails_to(&email).await, 0, "no purchase mail");
 
     // Paid and refunded at Stripe with every webhook lost: reconcile asks, sees the
     // charge refunded (expanded), and records the refund before the payment.
@@ -611,10 +582,10 @@ async fn a_refund_before_the_payment_wins_by_webhook_and_by_reconcile() {
     shop.app.stripe.refund_quietly(&session, 900);
     let run = reconcile_after_grace(&shop).await;
     assert!(run.refunded >= 1, "{run:?}");
-    let o = order(&shop, &id).await;
+    let o = shop.order(&id).await;
     assert_eq!(o.status(), OrderStatus::Refunded);
     assert!(o.all_grants().is_empty());
-    assert_eq!(mails(&shop, &email).await, 0);
+    assert_eq!(shop.mails_to(&email).await, 0);
 }
 
 #[tokio::test]
@@ -623,7 +594,7 @@ async fn a_dispute_suspends_the_links_and_a_won_one_restores_them() {
     let email = unique_email("dispute");
     let (id, session) = checkout(&shop, &email).await;
     pay(&shop, &session, "card=4242424242424242").await;
-    let o = wait_for(&shop, &id, OrderStatus::Paid).await;
+    let o = shop.wait_for(&id, OrderStatus::Paid).await;
     let link = format!(
         "{}/download/{}",
         shop.base,
@@ -656,7 +627,7 @@ async fn a_dispute_suspends_the_links_and_a_won_one_restores_them() {
     assert!(page.contains("disputed"), "{page}");
     assert_eq!(shop.http.post(&link).send().await.unwrap().status(), 410);
     assert_eq!(
-        order(&shop, &id).await.dispute,
+        shop.order(&id).await.dispute,
         Some(kiosk::order::Dispute::Open)
     );
 
@@ -664,25 +635,25 @@ async fn a_dispute_suspends_the_links_and_a_won_one_restores_them() {
     wait_page(200).await;
     assert_eq!(shop.http.post(&link).send().await.unwrap().status(), 303);
     assert_eq!(
-        order(&shop, &id).await.dispute,
+        shop.order(&id).await.dispute,
         Some(kiosk::order::Dispute::Won)
     );
 
     // Another purchase whose dispute is lost stays off.
     let (lost, session) = checkout(&shop, &unique_email("lost")).await;
     pay(&shop, &session, "card=4242424242424242").await;
-    let o = wait_for(&shop, &lost, OrderStatus::Paid).await;
+    let o = shop.wait_for(&lost, OrderStatus::Paid).await;
     shop.app.stripe.dispute(&session, "needs_response");
     shop.app.stripe.dispute(&session, "lost");
     let token = o.grant_token().cloned().unwrap();
     for _ in 0..100 {
-        if order(&shop, &lost).await.dispute == Some(kiosk::order::Dispute::Lost) {
+        if shop.order(&lost).await.dispute == Some(kiosk::order::Dispute::Lost) {
             break;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert_eq!(
-        order(&shop, &lost).await.dispute,
+        shop.order(&lost).await.dispute,
         Some(kiosk::order::Dispute::Lost)
     );
     let g = shop.app.store.get_grant(&token).await.unwrap().unwrap();
@@ -713,13 +684,13 @@ async fn a_dispute_before_its_payment_keeps_the_links_off_from_the_start() {
     pay(&shop, &session, "card=4242424242424242&lose_webhook=1").await;
     shop.app.stripe.dispute(&session, "needs_response");
     acknowledged(&shop, "charge.dispute.created", &session).await;
-    let o = order(&shop, &id).await;
+    let o = shop.order(&id).await;
     assert_eq!((o.status(), o.dispute), (OrderStatus::Pending, None));
 
     // Reconcile finds the session paid and records the payment, with its dispute.
     let run = reconcile_after_grace(&shop).await;
     assert!(run.fulfilled >= 1, "{run:?}");
-    let o = order(&shop, &id).await;
+    let o = shop.order(&id).await;
     assert_eq!(
         (o.status(), o.dispute),
         (OrderStatus::Paid, Some(kiosk::order::Dispute::Open))
@@ -738,7 +709,7 @@ async fn a_dispute_before_its_payment_keeps_the_links_off_from_the_start() {
     // Lost: the links stay off, and the reports count it as given back.
     shop.app.stripe.dispute(&session, "lost");
     acknowledged(&shop, "charge.dispute.closed", &session).await;
-    let o = order(&shop, &id).await;
+    let o = shop.order(&id).await;
     assert_eq!(o.dispute, Some(kiosk::order::Dispute::Lost));
     let p = kiosk::sales::paid(&o).unwrap();
     assert_eq!(p.outcome, kiosk::sales::Outcome::Reversed);
@@ -762,7 +733,7 @@ async fn a_dispute_closed_before_its_payment_is_recorded_as_it_ended() {
         shop.app.stripe.dispute(&session, "needs_response");
         let run = reconcile_after_grace(&shop).await;
         assert!(run.fulfilled >= 1, "{run:?}");
-        let o = order(&shop, &id).await;
+        let o = shop.order(&id).await;
         let want = if suspended {
             kiosk::order::Dispute::Lost
         } else {
@@ -798,7 +769,7 @@ async fn a_session_completed_unpaid_is_neither_expired_nor_an_error() {
         (0, 0, 1),
         "{run:?}"
     );
-    assert_eq!(order(&shop, &id).await.status(), OrderStatus::Pending);
+    assert_eq!(shop.order(&id).await.status(), OrderStatus::Pending);
     assert_eq!(
         shop.app.stripe.session(&session).unwrap().status,
         "complete"
@@ -809,10 +780,7 @@ async fn a_session_completed_unpaid_is_neither_expired_nor_an_error() {
     let (abandoned, session) = checkout(&shop, &unique_email("past")).await;
     let run = reconcile_at(&shop, past_expiry).await;
     assert!(run.expired >= 1, "{run:?}");
-    assert_eq!(
-        order(&shop, &abandoned).await.status(),
-        OrderStatus::Expired
-    );
+    assert_eq!(shop.order(&abandoned).await.status(), OrderStatus::Expired);
     assert_eq!(
         shop.app.stripe.session(&session).unwrap().status,
         "open",
@@ -838,17 +806,17 @@ async fn the_return_page_confirms_with_stripe_and_never_trusts_the_query() {
     let (status, page) = ret(&session).await;
     assert_eq!(status, 200);
     assert!(page.contains("Confirming your payment"), "{page}");
-    assert_eq!(order(&shop, &id).await.status(), OrderStatus::Pending);
+    assert_eq!(shop.order(&id).await.status(), OrderStatus::Pending);
 
     // Paid at Stripe but every webhook lost: the return page retrieves the session and
     // fulfils (one grant, one mail).
     let paid = pay(&shop, &session, "card=4242424242424242&lose_webhook=1").await;
     assert_eq!(paid.status(), 303);
     tokio::time::sleep(Duration::from_millis(200)).await;
-    assert_eq!(order(&shop, &id).await.status(), OrderStatus::Pending);
+    assert_eq!(shop.order(&id).await.status(), OrderStatus::Pending);
     let (status, page) = ret(&session).await;
     assert_eq!(status, 200);
-    let o = order(&shop, &id).await;
+    let o = shop.order(&id).await;
     assert_eq!(o.status(), OrderStatus::Paid);
     assert!(
         page.contains(o.grant_token().cloned().unwrap().expose()),
@@ -857,8 +825,8 @@ async fn the_return_page_confirms_with_stripe_and_never_trusts_the_query() {
     // Paid: the link again, nothing new.
     let (_, again) = ret(&session).await;
     assert!(again.contains(o.grant_token().cloned().unwrap().expose()));
-    assert_eq!(order(&shop, &id).await.all_grants().len(), 1);
-    assert_eq!(mails(&shop, &email).await, 1);
+    assert_eq!(shop.order(&id).await.all_grants().len(), 1);
+    assert_eq!(shop.mails_to(&email).await, 1);
 
     // A session Stripe does not know, and query strings that are not session ids.
     for bad in ["cs_test_unknown", "pi_123", "cs_..%2Fv1%2Frefunds", ""] {
@@ -892,7 +860,7 @@ async fn the_return_page_confirms_with_stripe_and_never_trusts_the_query() {
     pay(&shop, &other, "card=4242424242424242&lose_webhook=1").await;
     let (status, page) = ret(&other).await;
     assert_ne!(status, 200, "{page}");
-    let o = order(&shop, &pending).await;
+    let o = shop.order(&pending).await;
     assert_eq!(o.status(), OrderStatus::Pending);
     assert!(o.grant_token().is_none());
 }
@@ -1078,7 +1046,7 @@ async fn a_shop_with_only_stripe_sells_by_card_and_refuses_alipay() {
         "{view:?}"
     );
     assert_eq!(
-        order(&local, &started.order_id).await.status(),
+        local.order(&started.order_id).await.status(),
         OrderStatus::Paid
     );
     assert!(
@@ -1164,21 +1132,21 @@ async fn reconcile_finds_a_lost_card_payment_and_abandoned_sessions_are_expired(
     pay(&shop, &session, "card=4242424242424242&lose_webhook=1").await;
     let run = reconcile_after_grace(&shop).await;
     assert!(run.fulfilled >= 1, "{run:?}");
-    let o = order(&shop, &lost).await;
+    let o = shop.order(&lost).await;
     assert_eq!(o.status(), OrderStatus::Paid);
     assert_eq!(o.all_grants().len(), 1);
 
     // Abandoned: closing expires the session at Stripe, whose `checkout.session.expired`
     // expires the order; asked again, Stripe says closed.
     let (abandoned, session) = checkout(&shop, &email).await;
-    let pending = order(&shop, &abandoned).await;
+    let pending = shop.order(&abandoned).await;
     let channel = shop.app.shop.channel_for(&pending).unwrap();
     assert_eq!(
         channel.close(&pending, now()).await.unwrap(),
         kiosk::channel::CloseOutcome::Closed
     );
     assert_eq!(shop.app.stripe.session(&session).unwrap().status, "expired");
-    wait_for(&shop, &abandoned, OrderStatus::Expired).await;
+    shop.wait_for(&abandoned, OrderStatus::Expired).await;
     assert_eq!(
         channel.query(&pending, now()).await.unwrap(),
         kiosk::channel::ProviderStatus::Closed
@@ -1192,7 +1160,7 @@ async fn reconcile_finds_a_lost_card_payment_and_abandoned_sessions_are_expired(
     // Paid just before the close: Stripe refuses to expire it, so reconcile asks again.
     let (late, session) = checkout(&shop, &email).await;
     pay(&shop, &session, "card=4242424242424242&lose_webhook=1").await;
-    let pending = order(&shop, &late).await;
+    let pending = shop.order(&late).await;
     assert_eq!(
         channel.close(&pending, now()).await.unwrap(),
         kiosk::channel::CloseOutcome::NotOpen

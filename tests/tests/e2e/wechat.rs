@@ -13,7 +13,7 @@ use kiosk::wechat::ApiV3Key;
 use kiosk::wechat::sign::sign_message;
 use kiosk::{OrderId, OrderStatus};
 use kiosk_e2e::local::LocalShop;
-use kiosk_e2e::{now, read_mails};
+use kiosk_e2e::now;
 use serde_json::{Value, json};
 
 const BOOK: &str = "little-book-of-rust";
@@ -84,34 +84,9 @@ async fn a_phone_gets_h5_pay_and_wechats_own_browser_the_qr_page() {
     assert!(html.contains("inside WeChat"), "{html}");
 }
 
-async fn order(shop: &LocalShop, id: &OrderId) -> kiosk::Order {
-    shop.app
-        .store
-        .get_order(id)
-        .await
-        .unwrap()
-        .expect("order exists")
-}
-
-async fn wait_for(shop: &LocalShop, id: &OrderId, status: OrderStatus) -> kiosk::Order {
-    for _ in 0..100 {
-        let o = order(shop, id).await;
-        if o.status() == status {
-            return o;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("order {id} never became {status}");
-}
-
 async fn get(shop: &LocalShop, url: &str) -> (u16, String) {
     let r = shop.http.get(url).send().await.expect("get");
     (r.status().as_u16(), r.text().await.unwrap_or_default())
-}
-
-async fn mails(shop: &LocalShop, to: &str) -> usize {
-    let endpoint = std::env::var("AWS_ENDPOINT_URL").expect("emulator");
-    read_mails(&shop.http, &endpoint, to).await.len()
 }
 
 async fn notify(shop: &LocalShop, body: &str, headers: &[(&'static str, String)]) -> u16 {
@@ -144,7 +119,7 @@ async fn a_desktop_buyer_scans_pays_and_lands_on_the_purchase_once() {
     assert!(html.contains("¥9.00"));
     assert!(html.contains("minutes left to pay"));
     assert!(html.contains("http-equiv=\"refresh\""), "the page polls");
-    let o = order(&shop, &id).await;
+    let o = shop.order(&id).await;
     let code_url = o.pay_code.clone().expect("code_url kept");
     assert!(html.contains(&code_url));
     // Another checkout secret than the order's: nothing about the order.
@@ -165,9 +140,9 @@ async fn a_desktop_buyer_scans_pays_and_lands_on_the_purchase_once() {
     let sends = (0..10).map(|_| notify(&shop, &note.body, &note.headers));
     let statuses = futures::future::join_all(sends).await;
     assert!(statuses.iter().all(|s| *s == 200), "{statuses:?}");
-    let paid = wait_for(&shop, &id, OrderStatus::Paid).await;
+    let paid = shop.wait_for(&id, OrderStatus::Paid).await;
     assert_eq!(paid.all_grants().len(), 1);
-    assert_eq!(mails(&shop, &email).await, 1);
+    assert_eq!(shop.mails_to(&email).await, 1);
     let token = paid.grant_token().cloned().expect("grant");
 
     // The same page now is the purchase's.
@@ -344,41 +319,26 @@ async fn every_forged_notification_is_refused_and_changes_nothing() {
     for (what, (body, headers)) in &cases {
         let status = notify(&shop, body, headers).await;
         assert!((400..600).contains(&status), "{what}: {status}");
-        let o = order(&shop, &id).await;
+        let o = shop.order(&id).await;
         assert_eq!(o.status(), OrderStatus::Pending, "{what}");
         assert!(o.all_grants().is_empty(), "{what}");
     }
-    assert_eq!(mails(&shop, &email).await, 0);
+    assert_eq!(shop.mails_to(&email).await, 0);
     // The genuine one, made the same way, is believed: the cases above were refused for
     // what they changed, not for how they were made.
     let (body, headers) = notification(&paid(&|_| {}), &wechatpay, serial, t);
     assert_eq!(notify(&shop, &body, &headers).await, 200);
-    wait_for(&shop, &id, OrderStatus::Paid).await;
+    shop.wait_for(&id, OrderStatus::Paid).await;
 }
 
 /// The stored order as if it had been made `by` earlier (created and expiring then). The
 /// shop is not time-travelled instead: WeChat Pay (and its stand-in) refuses requests
 /// signed more than 5 minutes from its own clock.
 async fn age(shop: &LocalShop, id: &OrderId, by: time::Duration) {
-    let mut o = order(shop, id).await;
+    let mut o = shop.order(id).await;
     o.created_at -= by;
     o.expires_at -= by;
-    let sdk = kiosk_localaws::emulator_config().await.unwrap();
-    aws_sdk_dynamodb::Client::new(&sdk)
-        .delete_item()
-        .table_name(shop.app.store.table())
-        .key(
-            "pk",
-            aws_sdk_dynamodb::types::AttributeValue::S(format!("ORDER#{id}")),
-        )
-        .key(
-            "sk",
-            aws_sdk_dynamodb::types::AttributeValue::S("ORDER".into()),
-        )
-        .send()
-        .await
-        .unwrap();
-    shop.app.store.create_order(&o).await.unwrap();
+    kiosk_e2e::rewrite_order(&shop.app.store, &o).await;
 }
 
 async fn reconcile(shop: &LocalShop) {
@@ -407,17 +367,14 @@ async fn reconcile_delivers_a_lost_payment_and_closes_an_abandoned_order() {
     )
     .await;
     // Past its lifetime, never paid.
-    let lifetime = order(&shop, &abandoned).await.expires_at - now();
+    let lifetime = shop.order(&abandoned).await.expires_at - now();
     age(&shop, &abandoned, lifetime + time::Duration::minutes(1)).await;
     reconcile(&shop).await;
-    let o = wait_for(&shop, &lost, OrderStatus::Paid).await;
+    let o = shop.wait_for(&lost, OrderStatus::Paid).await;
     assert_eq!(o.all_grants().len(), 1);
-    assert_eq!(mails(&shop, &email).await, 1);
+    assert_eq!(shop.mails_to(&email).await, 1);
     // Closed at WeChat Pay (it can no longer be paid) and expired here.
-    assert_eq!(
-        order(&shop, &abandoned).await.status(),
-        OrderStatus::Expired
-    );
+    assert_eq!(shop.order(&abandoned).await.status(), OrderStatus::Expired);
     assert!(
         shop.app.wechat.pay(abandoned.as_str(), now()).is_none(),
         "closed at WeChat Pay"
@@ -446,7 +403,7 @@ async fn a_refund_reported_before_the_payment_wins() {
     });
     let (body, headers) = event("REFUND.SUCCESS", &refund, &wechatpay, serial, t);
     assert_eq!(notify(&shop, &body, &headers).await, 200);
-    assert_eq!(order(&shop, &id).await.status(), OrderStatus::Refunded);
+    assert_eq!(shop.order(&id).await.status(), OrderStatus::Refunded);
     let paid = json!({
         "mchid": devstack::setup::WECHAT_MCHID, "appid": devstack::setup::WECHAT_APPID,
         "out_trade_no": id.as_str(), "transaction_id": txn, "trade_state": "SUCCESS",
@@ -454,9 +411,9 @@ async fn a_refund_reported_before_the_payment_wins() {
     });
     let (body, headers) = notification(&paid, &wechatpay, serial, t);
     assert_eq!(notify(&shop, &body, &headers).await, 200);
-    let o = order(&shop, &id).await;
+    let o = shop.order(&id).await;
     assert_eq!(o.status(), OrderStatus::Refunded);
     assert_eq!(o.provider_txn_id(), Some(txn), "the payment is recorded");
     assert!(o.all_grants().is_empty(), "no link for money given back");
-    assert_eq!(mails(&shop, &email).await, 0);
+    assert_eq!(shop.mails_to(&email).await, 0);
 }

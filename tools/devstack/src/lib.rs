@@ -375,15 +375,18 @@ fn from_lambda(resp: lambda_http::Response<lambda_http::Body>, endpoint: &str) -
     Response::from_parts(parts, Full::new(bytes))
 }
 
+/// No answer: the connection is closed (a stand-in's injected fault).
+fn dropped() -> Resp {
+    let mut resp = plain(500, "text/plain", "");
+    resp.extensions_mut().insert(DropConnection);
+    resp
+}
+
 fn reply(r: Reply) -> Resp {
     match r {
         Reply::Html(status, html) => plain(status, "text/html; charset=utf-8", html),
         Reply::Json(json) => plain(200, "text/html;charset=utf-8", json), // the gateway's own content type
-        Reply::Dropped => {
-            let mut resp = plain(500, "text/plain", "");
-            resp.extensions_mut().insert(DropConnection);
-            resp
-        }
+        Reply::Dropped => dropped(),
         Reply::Redirect(to) => {
             let mut resp = plain(303, "text/plain", "");
             if let Ok(v) = hyper::header::HeaderValue::from_str(&to) {
@@ -423,9 +426,7 @@ impl App {
         }
         let (status, json) = self.stripe.api(method, rest, query, headers, body);
         if status == stripe::DROP_CONNECTION {
-            let mut resp = plain(500, "text/plain", "");
-            resp.extensions_mut().insert(DropConnection);
-            return resp;
+            return dropped();
         }
         plain(status, "application/json", json)
     }
@@ -457,9 +458,7 @@ impl App {
                 send(out);
             }
             if reply.status == wechat::DROP_CONNECTION {
-                let mut resp = plain(500, "text/plain", "");
-                resp.extensions_mut().insert(DropConnection);
-                return resp;
+                return dropped();
             }
             let mut resp = plain(reply.status, "application/json", reply.body);
             for (k, v) in reply.headers {

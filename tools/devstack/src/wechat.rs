@@ -92,8 +92,7 @@ struct State {
     lose_refund_answer: bool,
 }
 
-/// Status of a reply that means: close the connection without answering.
-pub const DROP_CONNECTION: u16 = 0;
+pub use crate::reply::DROP_CONNECTION;
 
 fn error(status: u16, code: &str, message: &str) -> (u16, String) {
     (

@@ -5,6 +5,7 @@ use std::process::Output;
 
 use kiosk::order::{PayOutcome, Payment, Source};
 use kiosk::{DownloadToken, Grant, Order, Product};
+pub use kiosk_e2e::rewrite_order;
 use kiosk_e2e::{SentMail, World, now, pending_order};
 
 /// Run `kiosk` with `args`, pointed at `world`'s table and bucket by environment
@@ -131,27 +132,6 @@ pub async fn refunded_order(
     let refunded = o.refund(now()).unwrap();
     rewrite_order(&w.t.store, &refunded).await;
     refunded
-}
-
-/// Replace the stored order with `order` as given (a test setting up, or rewinding to,
-/// a state no command writes directly).
-pub async fn rewrite_order(store: &kiosk::store::Store, order: &Order) {
-    let sdk = kiosk_localaws::emulator_config().await.unwrap();
-    aws_sdk_dynamodb::Client::new(&sdk)
-        .delete_item()
-        .table_name(store.table())
-        .key(
-            "pk",
-            aws_sdk_dynamodb::types::AttributeValue::S(format!("ORDER#{}", order.id)),
-        )
-        .key(
-            "sk",
-            aws_sdk_dynamodb::types::AttributeValue::S("ORDER".into()),
-        )
-        .send()
-        .await
-        .unwrap();
-    store.create_order(order).await.unwrap();
 }
 
 /// Mails SES accepted, by recipient, optionally only those whose subject starts with
