@@ -210,8 +210,8 @@ impl WechatChannel {
         }
     }
 
-    /// Read and verify an answer. A server error is not signed and not read; every other
-    /// answer must carry WeChat Pay's signature.
+    /// Read and verify an answer. A server error is not read; every other answer must
+    /// carry WeChat Pay's signature to be believed.
     async fn answer(
         &self,
         resp: reqwest::Response,
@@ -227,7 +227,14 @@ impl WechatChannel {
             .await
             .map_err(ChannelError::Transport)?
             .to_vec();
-        let signed = signed_headers(&headers).map_err(|e| ChannelError::Reply(Box::new(e)))?;
+        let signed = match signed_headers(&headers) {
+            Ok(signed) => signed,
+            // WeChat Pay signs its answer to a request whose signature it verified; an
+            // unsigned refusal (a 401 for ours) is read for its code, for the message
+            // only: nothing is decided on it.
+            Err(_) if status >= 400 => return Err(Answer { status, body }.error()),
+            Err(e) => return Err(ChannelError::Reply(Box::new(e))),
+        };
         verify(&signed, &body, &self.platform, now)
             .map_err(|e| ChannelError::Reply(Box::new(e)))?;
         Ok(Answer { status, body })

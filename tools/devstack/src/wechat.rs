@@ -6,7 +6,8 @@
 //! description of at most 127 characters and a `time_expire` in the future, and H5
 //! orders the payer's address; an order past its `time_expire` is closed on its own
 //! clock; refunds are checked against what is left and deduplicated by `out_refund_no`.
-//! Every answer is signed with the stand-in's "WeChat Pay" key under its key id.
+//! Every answer to a request whose signature verified is signed with the stand-in's
+//! "WeChat Pay" key under its key id.
 //!
 //! Under `make dev` its `code_url` is a link to a page that plays the phone (a Pay
 //! button), and its `h5_url` a phone cashier that pays and goes back to the shop's
@@ -271,9 +272,15 @@ impl WechatSandbox {
                 }
                 (status, body)
             }
-            Err(refusal) => {
+            Err((status, body)) => {
+                // As WeChat Pay: a request whose signature did not verify gets an
+                // unsigned answer.
                 self.state().refused += 1;
-                refusal
+                return WechatReply {
+                    status,
+                    headers: Vec::new(),
+                    body,
+                };
             }
         };
         let headers = self.signed(&body, now);
