@@ -33,11 +33,24 @@ Two more changes, both for speed:
   (it is left out of `/_kiosk/mail`). Recorded requests carry their method and path, so
   the IAM replay can name SES v2's actions.
 
+- Faults, by a seed (for the soak, issue 36): `PUT /_kiosk/faults` with
+  `{"seed": N, "app": PREFIX, "rates": {"throttle": 0.05, "server_error": 0.05,
+  "lost_answer": 0.05}}` makes requests from an SDK whose app id starts with PREFIX fail
+  at those rates, drawn from one `random.Random(seed)` in the order requests take the
+  lock: `throttle` answers DynamoDB's `ProvisionedThroughputExceededException` (and
+  `Throttling` for SES, `ThrottlingException` for the JSON services) without doing the
+  call; `server_error` a 500 `InternalServerError` without doing it; `lost_answer` does
+  a DynamoDB call and then answers a 500, so the caller cannot tell that it was applied
+  (an answer lost after the write; SES's SendEmail has no idempotency key, so a lost
+  answer there can always mean a second mail, and is not injected). `GET /_kiosk/faults` answers the plan and how many of
+  each kind were injected; `DELETE` ends it. Other apps are never touched.
+
 Usage: moto_locked.py PORT   (binds 127.0.0.1 only)
 """
 
 import io
 import json
+import random
 import re
 import sys
 import threading
@@ -59,6 +72,83 @@ _RECORDED = {}
 RECORDED_HOLD = 0.02
 SUPPRESSION_PATH = "/v2/email/suppression/addresses"
 _SUPPRESSED = {}
+FAULTS_PATH = "/_kiosk/faults"
+_FAULT_KINDS = ("throttle", "server_error", "lost_answer")
+_ANY_APP = re.compile(r"\bapp/([A-Za-z0-9._-]+)")
+
+
+class _Faults:
+    """The fault plan: whose requests, how often, drawn from one seeded generator."""
+
+    def __init__(self):
+        self.plan = None
+        self.rng = None
+        self.injected = {}
+
+    def set(self, plan):
+        rates = plan.get("rates", {})
+        unknown = set(rates) - set(_FAULT_KINDS)
+        if unknown or not str(plan.get("app", "")) or sum(rates.values()) > 1:
+            raise ValueError(f"bad fault plan: {plan}")
+        self.plan = {"seed": int(plan.get("seed", 0)), "app": str(plan["app"]), "rates": rates}
+        self.rng = random.Random(self.plan["seed"])
+        self.injected = {k: 0 for k in _FAULT_KINDS}
+
+    def clear(self):
+        self.plan, self.rng, self.injected = None, None, {}
+
+    def draw(self, environ):
+        """The fault for this request, or None: only for the plan's app."""
+        if self.plan is None:
+            return None
+        ua = environ.get("HTTP_X_AMZ_USER_AGENT", "") + " " + environ.get("HTTP_USER_AGENT", "")
+        m = _ANY_APP.search(ua)
+        if m is None or not m.group(1).startswith(self.plan["app"]):
+            return None
+        x = self.rng.random()
+        for kind in _FAULT_KINDS:
+            x -= self.plan["rates"].get(kind, 0)
+            if x < 0:
+                if kind == "lost_answer" and not environ.get("HTTP_X_AMZ_TARGET", "").startswith("DynamoDB"):
+                    # Only DynamoDB's answers are lost after the call was applied: SES's
+                    # SendEmail has no idempotency key, so a mail whose answer is lost
+                    # can go out twice whatever the caller does (README, "The soak").
+                    return None
+                self.injected[kind] += 1
+                return kind
+        return None
+
+
+_FAULTS = _Faults()
+
+
+def _fault_answer(environ, kind, start_response):
+    """The error a service answers for `kind`, in its own protocol."""
+    target = environ.get("HTTP_X_AMZ_TARGET", "")
+    json_protocol = bool(target)
+    if kind == "throttle":
+        status = "400 Bad Request"
+        code = "ProvisionedThroughputExceededException" if target.startswith("DynamoDB") else (
+            "ThrottlingException" if json_protocol else "Throttling"
+        )
+        message = "Rate exceeded (a fault injected by the soak)"
+    else:
+        status = "500 Internal Server Error"
+        code = "InternalServerError" if json_protocol else "InternalFailure"
+        message = "An internal error (a fault injected by the soak)"
+    if json_protocol:
+        prefix = "com.amazonaws.dynamodb.v20120810#" if target.startswith("DynamoDB") else ""
+        body = json.dumps({"__type": prefix + code, "message": message}).encode()
+        headers = [("Content-Type", "application/x-amz-json-1.0"), ("x-amzn-ErrorType", code)]
+    else:
+        body = (
+            "<ErrorResponse><Error><Type>Sender</Type><Code>%s</Code><Message>%s</Message>"
+            "</Error><RequestId>soak</RequestId></ErrorResponse>" % (code, message)
+        ).encode()
+        headers = [("Content-Type", "text/xml")]
+    headers.append(("Content-Length", str(len(body))))
+    start_response(status, headers)
+    return [body]
 
 
 def _record(environ, arrived: float):
@@ -178,9 +268,24 @@ class LockedApp:
                 return self.mail(environ, start_response)
             if environ.get("PATH_INFO") == REQUESTS_PATH:
                 return self.requests(environ, start_response)
+            if environ.get("PATH_INFO") == FAULTS_PATH:
+                return self.faults(environ, start_response)
+            fault = _FAULTS.draw(environ)
+            if fault in ("throttle", "server_error"):
+                return _fault_answer(environ, fault, start_response)
             entry = _record(environ, arrived)
             if environ.get("PATH_INFO", "").startswith(SUPPRESSION_PATH):
                 return self.suppression(environ, start_response)
+            if fault == "lost_answer":
+                # Done, and the answer lost: the caller sees an error.
+                done = self.app(environ, lambda *_args, **_kw: None)
+                try:
+                    list(done)
+                finally:
+                    close = getattr(done, "close", None)
+                    if close is not None:
+                        close()
+                return _fault_answer(environ, "server_error", start_response)
             body = self.app(environ, start_response)
             try:
                 chunks = list(body)
@@ -240,6 +345,25 @@ class LockedApp:
             del _SUPPRESSED[address]
             return answer("200 OK", {})
         return answer("405 Method Not Allowed", {"message": method}, "BadRequestException")
+
+    @staticmethod
+    def faults(environ, start_response):
+        method = environ.get("REQUEST_METHOD", "")
+        status = "200 OK"
+        if method == "PUT":
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+            try:
+                _FAULTS.set(json.loads(environ["wsgi.input"].read(length) or b"{}"))
+            except (ValueError, KeyError, TypeError, AttributeError) as e:
+                status = "400 Bad Request"
+                body = json.dumps({"message": str(e)}).encode()
+                start_response(status, [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+                return [body]
+        elif method == "DELETE":
+            _FAULTS.clear()
+        body = json.dumps({"plan": _FAULTS.plan, "injected": _FAULTS.injected}).encode()
+        start_response(status, [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+        return [body]
 
     @staticmethod
     def requests(environ, start_response):

@@ -94,6 +94,17 @@ impl Gateway {
             .unwrap()
             .insert(out_trade_no.to_owned(), answer);
     }
+
+    /// The gateway's own book of a trade: what it answers about it now (`NotExist` for
+    /// one it never heard of).
+    pub fn trade(&self, out_trade_no: &str) -> Answer {
+        self.answers
+            .lock()
+            .unwrap()
+            .get(out_trade_no)
+            .cloned()
+            .unwrap_or(Answer::NotExist)
+    }
 }
 
 async fn read_body(sock: &mut tokio::net::TcpStream) -> Option<String> {

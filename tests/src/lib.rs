@@ -24,4 +24,5 @@ pub use world::*;
 pub mod events;
 pub mod gateway;
 pub mod local;
+pub mod soak;
 pub mod webdriver;

@@ -20,6 +20,9 @@ pub struct WorldOptions {
     pub seller_id: Option<&'static str>,
     pub sender: &'static str,
     pub checkouts_per_network_hour: u32,
+    /// The app id (`AWS_SDK_UA_APP_ID`) the handles' SDK sends: the emulator's faults
+    /// pick their requests by it ([`crate::soak`]); the setup's calls never carry it.
+    pub app: Option<String>,
 }
 
 impl Default for WorldOptions {
@@ -28,6 +31,7 @@ impl Default for WorldOptions {
             seller_id: Some(SELLER_ID),
             sender: VERIFIED_SENDER,
             checkouts_per_network_hour: Config::DEFAULT_CHECKOUTS_PER_NETWORK_HOUR,
+            app: None,
         }
     }
 }
@@ -104,6 +108,15 @@ impl World {
             stripe: None,
             wechat: None,
             default: None,
+        };
+        // The handles' calls carry the options' app id; the setup above does not.
+        let setup_sdk = sdk;
+        let sdk = match &opts.app {
+            Some(app) => setup_sdk
+                .to_builder()
+                .app_name(aws_config::AppName::new(app.clone())?)
+                .build(),
+            None => setup_sdk.clone(),
         };
         // Free orders are fulfilled as the reconcile function fulfils them from the queue,
         // here in process (kiosk::free).

@@ -17,6 +17,7 @@ mod open_shop;
 mod pricing;
 mod reconcile;
 mod refunds;
+mod soak;
 mod store;
 mod stripe;
 mod wechat;

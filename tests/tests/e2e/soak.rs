@@ -1,0 +1,33 @@
+//! The short soak inside `make test` (issue 36, its first part; `kiosk_e2e::soak`):
+//! buyers through the real handlers while 5 % of their AWS calls are throttled, 5 % fail
+//! with a 500 and 5 % are applied with their answer lost, then the audit. A failing run
+//! prints its seed; `KIOSK_SOAK_SEED=… KIOSK_SOAK_BUYERS=…` replays it.
+
+use kiosk_e2e::soak::{Rates, Soak, run};
+
+fn env_or(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn buyers_through_injected_faults_are_served_once() {
+    let seed = env_or("KIOSK_SOAK_SEED", 20261207);
+    let buyers = env_or("KIOSK_SOAK_BUYERS", 60) as usize;
+    let report = run(Soak {
+        seed,
+        buyers,
+        rates: Rates::each(0.05),
+        concurrency: 8,
+    })
+    .await
+    .unwrap_or_else(|e| panic!("soak seed {seed}: {e:#}"));
+    eprintln!("{report}");
+    assert!(
+        report.faults.values().all(|n| *n > 0),
+        "every kind of fault was injected: {report}"
+    );
+    assert!(report.problems.is_empty(), "{report}");
+}
