@@ -5,8 +5,9 @@
 //! A buyer checks out (pressing again if the shop answers an error), then pays (the
 //! gateway's book says paid) and Alipay notifies one to three times at once, each copy
 //! resent until the shop answers 200 as Alipay does; or pays and every notification is
-//! lost; or opens the cashier and leaves; or leaves at once. Reconcile runs while the
-//! faults are on, then after them, as its schedule would, past the orders' lifetime.
+//! lost; or opens the cashier and leaves; or leaves at once. Two reconcile runs overlap
+//! the buyers and each other while the faults are on; after them reconcile runs as its
+//! schedule would, past the notifications' grace and the orders' lifetime.
 //! Time is the clock the library takes: reconcile is run "later", nothing sleeps.
 //!
 //! Still to come (issue 36): Stripe and WeChat Pay buyers, codes, pay what you want,
@@ -140,6 +141,11 @@ pub struct Report {
     pub orders: usize,
     pub by_status: BTreeMap<String, usize>,
     pub faults: BTreeMap<String, u64>,
+    /// Reconcile runs made while the buyers were buying (two at a time).
+    pub reconcile_runs: u32,
+    /// Buyers whose three checkouts all failed (the faults'), so who made no order they
+    /// know of.
+    pub gave_up: usize,
     pub took: Duration,
     /// Each broken promise, naming the order.
     pub problems: Vec<String>,
@@ -149,13 +155,15 @@ impl std::fmt::Display for Report {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "soak seed {} buyers {}: {} orders {:?} in {:.1} s; faults injected {:?}; audit: {}",
+            "soak seed {} buyers {} ({} gave up at checkout): {} orders {:?} in {:.1} s; faults injected {:?}; {} overlapping reconcile runs; audit: {}",
             self.seed,
             self.buyers,
+            self.gave_up,
             self.orders,
             self.by_status,
             self.took.as_secs_f64(),
             self.faults,
+            self.reconcile_runs,
             if self.problems.is_empty() {
                 "every promise kept".to_owned()
             } else {
@@ -234,22 +242,45 @@ pub async fn run(soak: Soak) -> Result<Report> {
     let app = format!("kiosk-soak-{}", soak.seed);
     let w = World::new(WorldOptions {
         app: Some(app.clone()),
+        // Every buyer here shares the network "unknown" (no source address): the
+        // per-network rate is not what the soak is about.
+        checkouts_per_network_hour: 100_000,
         ..WorldOptions::default()
     })
     .await?;
     w.add_product("little-book-of-rust", "9.00").await;
     set_faults(&w.http, &w.endpoint, soak.seed, &app, soak.rates).await?;
 
-    futures::stream::iter(0..soak.buyers)
-        .map(|i| buyer(&w, soak.seed, i))
-        .buffer_unordered(soak.concurrency)
-        .collect::<Vec<_>>()
-        .await;
-    // Reconcile while the faults last (its errors are the faults'), then after them,
-    // as its schedule would: past the notifications' grace, and past the orders' lifetime.
     let deadline = || kiosk::deadline::Deadline::after(Duration::from_secs(60));
+    let buyers_done = std::sync::atomic::AtomicBool::new(false);
+    // Two reconcile runs overlapping each other and the buyers, each as if a little
+    // after the notifications' grace: they settle the orders whose notifications are
+    // late or lost, racing the notifications still arriving (their errors are the
+    // faults').
+    let reconcile_meanwhile = || async {
+        let mut runs = 0u32;
+        while !buyers_done.load(std::sync::atomic::Ordering::SeqCst) {
+            let at = now() + kiosk::reconcile::GRACE + time::Duration::seconds(5);
+            let _ = w.reconciler.run(at, deadline()).await;
+            runs += 1;
+        }
+        runs
+    };
+    let buyers = async {
+        let made = futures::stream::iter(0..soak.buyers)
+            .map(|i| buyer(&w, soak.seed, i))
+            .buffer_unordered(soak.concurrency)
+            .collect::<Vec<_>>()
+            .await;
+        buyers_done.store(true, std::sync::atomic::Ordering::SeqCst);
+        made.iter().filter(|orders| orders.is_empty()).count()
+    };
+    let (gave_up, runs_a, runs_b) =
+        tokio::join!(buyers, reconcile_meanwhile(), reconcile_meanwhile());
+    let reconcile_runs = runs_a + runs_b;
+    // Reconcile after the faults, as its schedule would: past the notifications' grace,
+    // and past the orders' lifetime.
     let after_grace = now() + kiosk::reconcile::GRACE + time::Duration::seconds(5);
-    let _ = w.reconciler.run(after_grace, deadline()).await;
     let faults = clear_faults(&w.http, &w.endpoint).await?;
     let after_lifetime = now() + time::Duration::minutes(31);
     for at in [after_grace, after_grace, after_lifetime, after_lifetime] {
@@ -328,6 +359,8 @@ pub async fn run(soak: Soak) -> Result<Report> {
         orders: orders.len(),
         by_status,
         faults,
+        reconcile_runs,
+        gave_up,
         took: started.elapsed(),
         problems,
     })
