@@ -263,6 +263,9 @@ pub async fn run(soak: Soak) -> Result<Report> {
             let at = now() + kiosk::reconcile::GRACE + time::Duration::seconds(5);
             let _ = w.reconciler.run(at, deadline()).await;
             runs += 1;
+            // A pause between runs: the emulator serves one request at a time and scans
+            // its indexes, so back-to-back runs would starve the buyers.
+            tokio::time::sleep(Duration::from_millis(250)).await;
         }
         runs
     };
