@@ -1,4 +1,5 @@
-//! The test shop's fixed settings, and the python-alipay-sdk vectors' files.
+//! The test shop's fixed settings, and the providers' vectors kept in the `kiosk`
+//! crate's test data (`shared/tests/data/`, in this repository).
 
 use std::path::PathBuf;
 
@@ -15,12 +16,25 @@ pub const SHOP_URL: &str = "https://example.com/books/";
 pub const MAIL_CONFIGURATION_SET: &str = "kiosk-test-mail";
 pub const MAIL_EVENTS_TOPIC: &str = "arn:aws:sns:us-east-1:123456789012:kiosk-test-MailEventsTopic";
 
-/// A file of the wechatpayv3 vectors kept in the `kiosk` crate's test data.
-pub fn wechat_vector_file(rel: &str) -> String {
+/// A file of one provider's vectors in the `kiosk` crate's test data
+/// (`shared/tests/data/{provider}/`, beside this crate in the workspace).
+fn test_data(provider: &str, rel: &str) -> String {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/tests/data/wechat")
-        .join(rel);
+        .parent()
+        .map(|root| {
+            root.join("shared")
+                .join("tests")
+                .join("data")
+                .join(provider)
+                .join(rel)
+        })
+        .unwrap_or_default();
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// A file of the wechatpayv3 vectors.
+pub fn wechat_vector_file(rel: &str) -> String {
+    test_data("wechat", rel)
 }
 
 /// The wechatpayv3 vectors' merchant, app, certificate serial, WeChat Pay key id and
@@ -31,18 +45,7 @@ pub const WECHAT_MERCHANT_SERIAL: &str = "09B990345E0B5DD3799607BD401D01F65D4577
 pub const WECHAT_PUBLIC_KEY_ID: &str = "PUB_KEY_ID_34795411107163189550682590825902";
 pub const WECHAT_APIV3_KEY: &str = "PMviaxcvmygV9RVGsxoAubtJborewVum";
 
-/// A file of the python-alipay-sdk vectors kept in the `kiosk` crate's test data.
+/// A file of the python-alipay-sdk vectors.
 pub fn vector_file(rel: &str) -> String {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let path = dir
-        .parent()
-        .map(|p| {
-            p.join("shared")
-                .join("tests")
-                .join("data")
-                .join("alipay")
-                .join(rel)
-        })
-        .unwrap_or_default();
-    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    test_data("alipay", rel)
 }

@@ -34,7 +34,10 @@ use kiosk::store::Store;
 use kiosk::stripe::webhook::WebhookSecret;
 use kiosk::wechat::ApiV3Key;
 use kiosk::{Config, Currency, DownloadToken, Email, Money, OrderId, ProductId, Sender};
-use kiosk_e2e::{APP_ID, BASE_URL, SELLER_ID, SHOP_URL, body_string, now, vector_file};
+use kiosk_e2e::{
+    APP_ID, BASE_URL, SELLER_ID, SHOP_URL, WECHAT_APIV3_KEY, WECHAT_APPID, WECHAT_MCHID,
+    WECHAT_MERCHANT_SERIAL, WECHAT_PUBLIC_KEY_ID, body_string, now, vector_file,
+};
 use lambda_http::{Body, Request, Response};
 use proptest::prelude::*;
 
@@ -94,8 +97,8 @@ fn channels() -> Channels {
         WechatConfig {
             mchid: WECHAT_MCHID.into(),
             appid: WECHAT_APPID.into(),
-            merchant_serial_no: "09B990345E0B5DD3799607BD401D01F65D457755".into(),
-            public_key_id: WECHAT_KEY_ID.into(),
+            merchant_serial_no: WECHAT_MERCHANT_SERIAL.into(),
+            public_key_id: WECHAT_PUBLIC_KEY_ID.into(),
             merchant_key_param: String::new(),
             public_key_param: String::new(),
             apiv3_key_param: None,
@@ -103,29 +106,19 @@ fn channels() -> Channels {
         },
         WechatUrls::under(BASE_URL),
         WechatKeys {
-            merchant_key: SigningKey::parse(&wechat_vector("keys/merchant_private.pem"))
-                .expect("merchant key"),
-            wechatpay_key: VerifyingKey::parse(&wechat_vector("keys/wechatpay_public.pem"))
-                .expect("wechat pay key"),
-            apiv3_key: Some(ApiV3Key::parse(WECHAT_APIV3).expect("apiv3 key")),
+            merchant_key: SigningKey::parse(&kiosk_e2e::wechat_vector_file(
+                "keys/merchant_private.pem",
+            ))
+            .expect("merchant key"),
+            wechatpay_key: VerifyingKey::parse(&kiosk_e2e::wechat_vector_file(
+                "keys/wechatpay_public.pem",
+            ))
+            .expect("wechat pay key"),
+            apiv3_key: Some(ApiV3Key::parse(WECHAT_APIV3_KEY).expect("apiv3 key")),
         },
         kiosk::channel::http_client().expect("http client"),
     );
     Channels::new(Some(alipay), Some(stripe), Some(wechat), None).expect("channels")
-}
-
-/// The WeChat Pay vectors' merchant, app, key id and APIv3 key (tests/data/wechat).
-const WECHAT_MCHID: &str = "1900000109";
-const WECHAT_APPID: &str = "wxd678efh567hg6787";
-const WECHAT_KEY_ID: &str = "PUB_KEY_ID_34795411107163189550682590825902";
-const WECHAT_APIV3: &str = "PMviaxcvmygV9RVGsxoAubtJborewVum";
-
-fn wechat_vector(name: &str) -> String {
-    let path = format!(
-        "{}/../shared/tests/data/wechat/{name}",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
 
 /// A shop with both channels in front of nothing.
@@ -960,7 +953,7 @@ fn wechat_notification(
     } else {
         "transaction"
     };
-    let apiv3 = ApiV3Key::parse(WECHAT_APIV3).expect("apiv3 key");
+    let apiv3 = ApiV3Key::parse(WECHAT_APIV3_KEY).expect("apiv3 key");
     let ciphertext = apiv3
         .encrypt("fuzz00000001", kind, plaintext.to_string().as_bytes())
         .expect("seal");
@@ -973,7 +966,8 @@ fn wechat_notification(
     .to_string();
     static SIGNER: OnceLock<SigningKey> = OnceLock::new();
     let signer = SIGNER.get_or_init(|| {
-        SigningKey::parse(&wechat_vector("keys/wechatpay_private.pem")).expect("wechat pay key")
+        SigningKey::parse(&kiosk_e2e::wechat_vector_file("keys/wechatpay_private.pem"))
+            .expect("wechat pay key")
     });
     let ts = now().unix_timestamp();
     let sig =
@@ -981,7 +975,10 @@ fn wechat_notification(
     let headers = vec![
         ("wechatpay-timestamp".to_owned(), ts.to_string()),
         ("wechatpay-nonce".to_owned(), "fuzz-nonce".to_owned()),
-        ("wechatpay-serial".to_owned(), WECHAT_KEY_ID.to_owned()),
+        (
+            "wechatpay-serial".to_owned(),
+            WECHAT_PUBLIC_KEY_ID.to_owned(),
+        ),
         (
             "wechatpay-signature-type".to_owned(),
             "WECHATPAY2-SHA256-RSA2048".to_owned(),
