@@ -76,24 +76,34 @@ impl LocalShop {
         Ok(LocalShop { base, app, http })
     }
 
-    /// Buy Now for the sample book and open the sandbox cashier; the order id.
-    pub async fn open_cashier(&self, email: &str) -> OrderId {
-        let resp = self
+    /// Buy Now for the sample book by `email` with `fields` added to the form (e.g.
+    /// `&channel=stripe`), from a browser saying `user_agent`: where the shop sends it.
+    pub async fn buy_now(&self, email: &str, fields: &str, user_agent: Option<&str>) -> String {
+        let mut req = self
             .http
             .post(format!("{}/checkout", self.base))
-            .header("content-type", "application/x-www-form-urlencoded")
+            .header("content-type", "application/x-www-form-urlencoded");
+        if let Some(ua) = user_agent {
+            req = req.header("user-agent", ua);
+        }
+        let resp = req
             .body(format!(
-                "product_id=little-book-of-rust&email={}",
+                "product_id=little-book-of-rust&email={}{fields}",
                 email.replace('@', "%40")
             ))
             .send()
             .await
             .expect("checkout");
         assert_eq!(resp.status(), 303);
-        let cashier = resp.headers()["location"]
+        resp.headers()["location"]
             .to_str()
-            .expect("cashier URL")
-            .to_owned();
+            .expect("a location")
+            .to_owned()
+    }
+
+    /// Buy Now for the sample book and open the sandbox cashier; the order id.
+    pub async fn open_cashier(&self, email: &str) -> OrderId {
+        let cashier = self.buy_now(email, "", None).await;
         let page = self.http.get(&cashier).send().await.expect("cashier");
         assert_eq!(page.status(), 200);
         let query = cashier.split_once('?').expect("query").1;

@@ -10,7 +10,7 @@ use time::OffsetDateTime;
 
 use super::{
     ATTEMPTS, Channel, ChannelError, CloseOutcome, Device, Headers, Notice, OrderRef, PaymentEvent,
-    ProviderStatus, Redirect, Rejection, Returned, attempt_timeout, backoff,
+    ProviderStatus, Redirect, Rejection, Returned, attempt_timeout, backoff, reject,
 };
 use crate::alipay::{
     AlipayPublicKey, AppPrivateKey, Params, parse_form, query_string, sign_request,
@@ -132,10 +132,6 @@ struct RefundReply {
 struct CloseReply {
     #[serde(flatten)]
     outcome: Outcome,
-}
-
-fn reject(why: Rejection) -> ChannelError {
-    ChannelError::Rejected(why)
 }
 
 impl AlipayChannel {

@@ -237,6 +237,16 @@ pub enum Rejection {
     NoSuchSession,
 }
 
+/// A callback refused for `why`.
+pub(crate) fn reject(why: Rejection) -> ChannelError {
+    ChannelError::Rejected(why)
+}
+
+/// A provider's answer that is not what the protocol promises.
+pub(crate) fn bad_reply(why: impl Into<String>) -> ChannelError {
+    ChannelError::BadReply(why.into())
+}
+
 /// The request headers a notification arrived with (the signature may be in one).
 pub type Headers = reqwest::header::HeaderMap;
 

@@ -12,6 +12,7 @@ use time::OffsetDateTime;
 use super::{
     ATTEMPTS, Channel, ChannelError, CloseOutcome, Device, Dispute, Headers, Notice, OrderRef,
     PaymentEvent, ProviderStatus, Redirect, Rejection, Returned, attempt_timeout, backoff,
+    bad_reply, reject,
 };
 use crate::form::{encode_pairs, parse_form};
 use crate::ids::OrderId;
@@ -129,14 +130,6 @@ struct ApiError {
     code: Option<String>,
     #[serde(default)]
     message: Option<String>,
-}
-
-fn reject(why: Rejection) -> ChannelError {
-    ChannelError::Rejected(why)
-}
-
-fn bad_reply(why: impl Into<String>) -> ChannelError {
-    ChannelError::BadReply(why.into())
 }
 
 /// A session id as Stripe makes them (`cs_test_...`, `cs_live_...`): also what keeps a

@@ -16,7 +16,7 @@ use time::OffsetDateTime;
 
 use super::{
     ATTEMPTS, Channel, ChannelError, CloseOutcome, Device, Headers, Notice, OrderRef, PaymentEvent,
-    ProviderStatus, Redirect, Rejection, Returned, attempt_timeout, backoff,
+    ProviderStatus, Redirect, Rejection, Returned, attempt_timeout, backoff, bad_reply, reject,
 };
 use crate::config::WechatConfig;
 use crate::form::parse_form;
@@ -99,14 +99,6 @@ impl Answer {
             .ok()
             .map(|e| e.code)
     }
-}
-
-fn reject(why: Rejection) -> ChannelError {
-    ChannelError::Rejected(why)
-}
-
-fn bad_reply(why: impl Into<String>) -> ChannelError {
-    ChannelError::BadReply(why.into())
 }
 
 /// Fen as money in CNY, the one currency Kiosk sells through WeChat Pay in.

@@ -39,22 +39,7 @@ fn unique_email(tag: &str) -> String {
 
 /// Buy Now by card: the order id and the session the shop created for it.
 async fn checkout(shop: &LocalShop, email: &str) -> (OrderId, String) {
-    let resp = shop
-        .http
-        .post(format!("{}/checkout", shop.base))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(format!(
-            "product_id={BOOK}&channel=stripe&email={}",
-            email.replace('@', "%40")
-        ))
-        .send()
-        .await
-        .expect("checkout");
-    assert_eq!(resp.status(), 303);
-    let page = resp.headers()["location"]
-        .to_str()
-        .expect("location")
-        .to_owned();
+    let page = shop.buy_now(email, "&channel=stripe", None).await;
     let prefix = format!("{}/sandbox/stripe/pay/", shop.base);
     let session = page
         .strip_prefix(&prefix)

@@ -16,8 +16,6 @@ use kiosk_e2e::local::LocalShop;
 use kiosk_e2e::now;
 use serde_json::{Value, json};
 
-const BOOK: &str = "little-book-of-rust";
-
 async fn local(name: &str) -> (LocalShop, std::path::PathBuf) {
     let keys = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
     let shop = LocalShop::start(&keys).await.expect("local shop");
@@ -47,20 +45,8 @@ async fn checkout(shop: &LocalShop, email: &str) -> (OrderId, String) {
 
 /// Buy Now with WeChat Pay from a browser that says it is `user_agent`: where it is sent.
 async fn checkout_from(shop: &LocalShop, email: &str, user_agent: &str) -> String {
-    let resp = shop
-        .http
-        .post(format!("{}/checkout", shop.base))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .header("user-agent", user_agent)
-        .body(format!(
-            "product_id={BOOK}&channel=wechat&email={}",
-            email.replace('@', "%40")
-        ))
-        .send()
+    shop.buy_now(email, "&channel=wechat", Some(user_agent))
         .await
-        .expect("checkout");
-    assert_eq!(resp.status(), 303);
-    resp.headers()["location"].to_str().unwrap().to_owned()
 }
 
 #[tokio::test]

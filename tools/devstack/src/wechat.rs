@@ -259,34 +259,25 @@ impl WechatSandbox {
         body: &str,
         now: OffsetDateTime,
     ) -> WechatReply {
-        let (status, body) = match self.check_signature(method, path, authorization, body, now) {
-            Ok(()) => {
-                let (status, body) = self.route(method, path, body, now);
-                let refund = method == "POST" && path == "/v3/refund/domestic/refunds";
-                if refund && status == 200 && std::mem::take(&mut self.state().lose_refund_answer) {
-                    return WechatReply {
-                        status: DROP_CONNECTION,
-                        headers: Vec::new(),
-                        body: String::new(),
-                    };
-                }
-                (status, body)
-            }
-            Err((status, body)) => {
-                // As WeChat Pay: a request whose signature did not verify gets an
-                // unsigned answer.
-                self.state().refused += 1;
-                return WechatReply {
-                    status,
-                    headers: Vec::new(),
-                    body,
-                };
-            }
+        let unsigned = |status, body| WechatReply {
+            status,
+            headers: Vec::new(),
+            body,
         };
-        let headers = self.signed(&body, now);
+        if let Err((status, body)) = self.check_signature(method, path, authorization, body, now) {
+            // As WeChat Pay: a request whose signature did not verify gets an unsigned
+            // answer.
+            self.state().refused += 1;
+            return unsigned(status, body);
+        }
+        let (status, body) = self.route(method, path, body, now);
+        let refund = method == "POST" && path == "/v3/refund/domestic/refunds";
+        if refund && status == 200 && std::mem::take(&mut self.state().lose_refund_answer) {
+            return unsigned(DROP_CONNECTION, String::new());
+        }
         WechatReply {
             status,
-            headers,
+            headers: self.signed(&body, now),
             body,
         }
     }

@@ -56,6 +56,15 @@ pub struct TargetArgs {
     pub wechat: WechatSettings,
 }
 
+/// Each setting given in `theirs` (flags, variables) replaces ours.
+fn given_win<const N: usize>(pairs: [(&Option<String>, &mut Option<String>); N]) {
+    for (theirs, ours) in pairs {
+        if theirs.is_some() {
+            ours.clone_from(theirs);
+        }
+    }
+}
+
 /// What `refund` and `reconcile` need to talk to WeChat Pay as the functions do (the
 /// merchant's ids and the names of its key parameters, never keys; the APIv3 key is
 /// never read: only the deployed payment-notify function decrypts notifications).
@@ -110,7 +119,7 @@ impl WechatSettings {
     }
 
     fn override_with(&mut self, other: &WechatSettings) {
-        for (theirs, ours) in [
+        given_win([
             (&other.wechat_mchid, &mut self.wechat_mchid),
             (&other.wechat_appid, &mut self.wechat_appid),
             (
@@ -127,11 +136,7 @@ impl WechatSettings {
                 &mut self.wechat_public_key_param,
             ),
             (&other.wechat_api_base, &mut self.wechat_api_base),
-        ] {
-            if theirs.is_some() {
-                ours.clone_from(theirs);
-            }
-        }
+        ]);
     }
 }
 
@@ -169,7 +174,7 @@ impl StripeSettings {
     }
 
     fn override_with(&mut self, other: &StripeSettings) {
-        for (theirs, ours) in [
+        given_win([
             (
                 &other.stripe_secret_key_param,
                 &mut self.stripe_secret_key_param,
@@ -179,11 +184,7 @@ impl StripeSettings {
                 &mut self.stripe_webhook_secret_param,
             ),
             (&other.stripe_api_base, &mut self.stripe_api_base),
-        ] {
-            if theirs.is_some() {
-                ours.clone_from(theirs);
-            }
-        }
+        ]);
     }
 }
 
@@ -231,7 +232,7 @@ impl AlipaySettings {
 
     /// Take every setting `other` has.
     fn override_with(&mut self, other: &AlipaySettings) {
-        for (theirs, ours) in [
+        given_win([
             (&other.alipay_app_id, &mut self.alipay_app_id),
             (&other.alipay_gateway_url, &mut self.alipay_gateway_url),
             (
@@ -242,11 +243,7 @@ impl AlipaySettings {
                 &other.alipay_public_key_param,
                 &mut self.alipay_public_key_param,
             ),
-        ] {
-            if theirs.is_some() {
-                ours.clone_from(theirs);
-            }
-        }
+        ]);
     }
 }
 
