@@ -316,32 +316,33 @@ impl OrderState {
         }
     }
 
-    /// The recorded payment, in whichever state holds one.
-    pub fn payment(&self) -> Option<&Settlement> {
+    /// The payment with its link, in whichever state holds one (paid, or paid and
+    /// then refunded).
+    fn granted(&self) -> Option<&Granted> {
         match self {
             OrderState::Paid(g)
             | OrderState::Refunded(Refunded {
                 payment: RefundedPayment::Granted(g),
                 ..
-            }) => Some(&g.payment),
+            }) => Some(g),
+            _ => None,
+        }
+    }
+
+    /// The recorded payment, in whichever state holds one.
+    pub fn payment(&self) -> Option<&Settlement> {
+        match self {
             OrderState::Refunded(Refunded {
                 payment: RefundedPayment::RecordedLate(p),
                 ..
             }) => Some(p),
-            _ => None,
+            _ => self.granted().map(|g| &g.payment),
         }
     }
 
     /// The newest download link, in whichever state holds one.
     pub fn grant(&self) -> Option<&DownloadToken> {
-        match self {
-            OrderState::Paid(g)
-            | OrderState::Refunded(Refunded {
-                payment: RefundedPayment::Granted(g),
-                ..
-            }) => Some(&g.grant),
-            _ => None,
-        }
+        self.granted().map(|g| &g.grant)
     }
 }
 
