@@ -13,8 +13,8 @@ Two more changes, both for speed:
   run accumulated millions of objects and every read of that endpoint serialised them
   all under the lock. Nothing here uses that endpoint, so objects are not tracked (it
   answers with nothing tracked).
-- `GET /_kiosk/mail[?to=ADDRESS]` answers the mails SES accepted (optionally only those
-  addressed to ADDRESS) as a JSON list of {id, source, to, subject, body,
+- `GET /_kiosk/mail[?to=ADDRESS|?to_contains=TEXT]` answers the mails SES accepted
+  (optionally only those addressed to ADDRESS, or to an address containing TEXT) as a JSON list of {id, source, to, subject, body,
   configuration_set}, oldest first.
   It reads SES's own list of sent messages, so its cost is the number of mails.
 - SES's SendEmail with a `ConfigurationSetName` is refused (`ConfigurationSetDoesNotExist`)
@@ -35,15 +35,26 @@ Two more changes, both for speed:
 
 - Faults, by a seed (for the soak, issue 36): `PUT /_kiosk/faults` with
   `{"seed": N, "app": PREFIX, "rates": {"throttle": 0.05, "server_error": 0.05,
-  "lost_answer": 0.05}}` makes requests from an SDK whose app id starts with PREFIX fail
+  "slow_answer": 0.05, "lost_answer": 0.05}, "slow_seconds": 1.5}` makes requests from an SDK whose app id starts with PREFIX fail
   at those rates, drawn from one `random.Random(seed)` in the order requests take the
   lock: `throttle` answers DynamoDB's `ProvisionedThroughputExceededException` (and
   `Throttling` for SES, `ThrottlingException` for the JSON services) without doing the
   call; `server_error` a 500 `InternalServerError` without doing it; `lost_answer` does
   a DynamoDB call and then answers a 500, so the caller cannot tell that it was applied
   (an answer lost after the write; SES's SendEmail has no idempotency key, so a lost
-  answer there can always mean a second mail, and is not injected). `GET /_kiosk/faults` answers the plan and how many of
-  each kind were injected; `DELETE` ends it. Other apps are never touched.
+  answer there can always mean a second mail, and is not injected); `slow_answer` does a
+  DynamoDB call and holds its answer `slow_seconds` (default 2) without the lock, past
+  the caller's attempt timeout (SES: holds, then a 500, nothing sent). `GET
+  /_kiosk/faults` answers the plan and how many of each kind were injected; `DELETE`
+  ends it. Other apps are never touched.
+- DynamoDB's TransactWriteItems backs up only the items it writes, not a deep copy of
+  each table it touches per operation (moto's way, whose cost grew with everything the
+  table held: 70 ms a transaction in the soak, and more as it went on). What it does is
+  otherwise moto's: one check per item, the same errors, everything undone when any
+  operation fails.
+- `GET /_kiosk/stats`: per operation (the `X-Amz-Target`, else method and service),
+  how many calls and how many seconds they held the lock; `DELETE` resets. The soak
+  prints it, to show where the emulator's time goes.
 
 Usage: moto_locked.py PORT   (binds 127.0.0.1 only)
 """
@@ -73,7 +84,10 @@ RECORDED_HOLD = 0.02
 SUPPRESSION_PATH = "/v2/email/suppression/addresses"
 _SUPPRESSED = {}
 FAULTS_PATH = "/_kiosk/faults"
-_FAULT_KINDS = ("throttle", "server_error", "lost_answer")
+STATS_PATH = "/_kiosk/stats"
+# Per operation: [calls, seconds under the lock]; GET /_kiosk/stats, DELETE resets.
+_STATS = {}
+_FAULT_KINDS = ("throttle", "server_error", "slow_answer", "lost_answer")
 _ANY_APP = re.compile(r"\bapp/([A-Za-z0-9._-]+)")
 
 
@@ -90,7 +104,12 @@ class _Faults:
         unknown = set(rates) - set(_FAULT_KINDS)
         if unknown or not str(plan.get("app", "")) or sum(rates.values()) > 1:
             raise ValueError(f"bad fault plan: {plan}")
-        self.plan = {"seed": int(plan.get("seed", 0)), "app": str(plan["app"]), "rates": rates}
+        self.plan = {
+            "seed": int(plan.get("seed", 0)),
+            "app": str(plan["app"]),
+            "rates": rates,
+            "slow_seconds": float(plan.get("slow_seconds", 2.0)),
+        }
         self.rng = random.Random(self.plan["seed"])
         self.injected = {k: 0 for k in _FAULT_KINDS}
 
@@ -220,6 +239,116 @@ def _strict_configuration_sets() -> None:
     responses.EmailResponse.send_email = send_email
 
 
+def _lean_transactions() -> None:
+    """TransactWriteItems as moto does it, backing up the items it writes instead of
+    deep-copying whole tables."""
+    import copy
+
+    from moto.dynamodb.exceptions import (
+        ConditionalCheckFailed,
+        MockValidationException,
+        MultipleTransactionsException,
+        TooManyTransactionsException,
+        TransactionCanceledException,
+        TransactWriteSingleOpException,
+    )
+    from moto.dynamodb.models import DynamoDBBackend
+    from moto.dynamodb import models as dynamodb_models
+
+    filter_expression = dynamodb_models.get_filter_expression
+
+    def transact_write_items(self, transact_items):
+        if len(transact_items) > 100:
+            raise TooManyTransactionsException()
+        backups = []  # (table_name, key, the item before, or None)
+        target_items = set()
+
+        def rollback():
+            # Each written item back as it was (absent ones removed), in reverse.
+            for table_name, key, before in reversed(backups):
+                table = self.get_table(table_name)
+                hash_key, range_key = self.get_keys_value(table, key)
+                if before is None:
+                    table.delete_item(hash_key, range_key)
+                elif range_key:
+                    table.items[hash_key][range_key] = before
+                else:
+                    table.items[hash_key] = before
+
+        errors = []
+        for item in transact_items:
+            original_item = None
+            if len(list(item.keys())) > 1:
+                raise TransactWriteSingleOpException
+            try:
+                op_type, op = next(iter(item.items()))
+                if op_type not in {"ConditionCheck", "Put", "Delete", "Update"}:
+                    raise ValueError("Unsupported transaction operation")
+                table_name = op["TableName"]
+                condition_expression = op.get("ConditionExpression")
+                names = op.get("ExpressionAttributeNames")
+                values = op.get("ExpressionAttributeValues")
+                if op_type == "Put":
+                    attrs = op["Item"]
+                    table = self.get_table(table_name)
+                    key = {table.hash_key_attr: attrs[table.hash_key_attr]}
+                    if table.range_key_attr is not None:
+                        key[table.range_key_attr] = attrs[table.range_key_attr]
+                else:
+                    key = op["Key"]
+                unique = (str(table_name), str(dict(sorted(key.items()))))
+                if unique in target_items:
+                    raise MultipleTransactionsException()
+                target_items.add(unique)
+                current = self.get_item(table_name, key)
+                if condition_expression is not None:
+                    condition_op = filter_expression(condition_expression, names, values)
+                    if not condition_op.expr(current):
+                        if op.get("ReturnValuesOnConditionCheckFailure") == "ALL_OLD" and current:
+                            original_item = current.to_json()["Attributes"]
+                        raise ConditionalCheckFailed(item=original_item)
+                if op_type != "ConditionCheck":
+                    backups.append((table_name, key, copy.deepcopy(current) if current else None))
+                if op_type == "Put":
+                    self.put_item(
+                        table_name,
+                        op["Item"],
+                        condition_expression=condition_expression,
+                        expression_attribute_names=names,
+                        expression_attribute_values=values,
+                    )
+                elif op_type == "Delete":
+                    self.delete_item(
+                        table_name,
+                        key,
+                        condition_expression=condition_expression,
+                        expression_attribute_names=names,
+                        expression_attribute_values=values,
+                    )
+                elif op_type == "Update":
+                    self.update_item(
+                        table_name,
+                        key,
+                        update_expression=op["UpdateExpression"],
+                        condition_expression=condition_expression,
+                        expression_attribute_names=names,
+                        expression_attribute_values=values,
+                    )
+                errors.append((None, None, None))
+            except (MultipleTransactionsException, MockValidationException):
+                rollback()
+                raise
+            except ConditionalCheckFailed as e:
+                errors.append(("ConditionalCheckFailed", str(e.message), original_item))
+            except Exception as e:  # noqa: E722 as moto: any other failure cancels
+                errors.append((type(e).__name__, str(e), original_item))
+        if any(code is not None for code, _, _ in errors):
+            rollback()
+            raise TransactionCanceledException(errors)
+
+    DynamoDBBackend.transact_write_items = transact_write_items
+
+
 def _no_instance_tracking() -> None:
     """Create model objects as moto does, minus appending each to its class's
     `instances_tracked` list (which only /moto-api/data.json and S3's reset read)."""
@@ -231,8 +360,9 @@ def _no_instance_tracking() -> None:
     BaseModel.__new__ = staticmethod(__new__)
 
 
-def sent_mail(to=None):
-    """Every mail SES accepted, in every account and region, oldest first."""
+def sent_mail(to=None, to_contains=None):
+    """Every mail SES accepted, in every account and region, oldest first (only those to
+    `to`, or to an address containing `to_contains`, when given)."""
     from moto.ses.models import ses_backends
 
     out = []
@@ -243,6 +373,8 @@ def sent_mail(to=None):
             dest = getattr(m, "destinations", None) or {}
             rcpt = list(dest.get("ToAddresses", [])) if isinstance(dest, dict) else []
             if to is not None and to not in rcpt:
+                continue
+            if to_contains is not None and not any(to_contains in r for r in rcpt):
                 continue
             out.append(
                 {
@@ -263,44 +395,76 @@ class LockedApp:
 
     def __call__(self, environ, start_response):
         arrived = time.monotonic()
-        with _LOCK:
-            if environ.get("PATH_INFO") == MAIL_PATH:
-                return self.mail(environ, start_response)
-            if environ.get("PATH_INFO") == REQUESTS_PATH:
-                return self.requests(environ, start_response)
-            if environ.get("PATH_INFO") == FAULTS_PATH:
-                return self.faults(environ, start_response)
-            fault = _FAULTS.draw(environ)
-            if fault in ("throttle", "server_error"):
-                return _fault_answer(environ, fault, start_response)
-            entry = _record(environ, arrived)
-            if environ.get("PATH_INFO", "").startswith(SUPPRESSION_PATH):
-                return self.suppression(environ, start_response)
-            if fault == "lost_answer":
-                # Done, and the answer lost: the caller sees an error.
-                done = self.app(environ, lambda *_args, **_kw: None)
-                try:
-                    list(done)
-                finally:
-                    close = getattr(done, "close", None)
-                    if close is not None:
-                        close()
+        slow = []
+        try:
+            with _LOCK:
+                return self.locked(environ, start_response, arrived, slow)
+        finally:
+            if slow:
+                # A slow answer: held past the caller's timeout without the lock, so
+                # the other callers go on meanwhile.
+                time.sleep(slow[0])
+
+    def locked(self, environ, start_response, arrived, slow):
+        """Everything but a slow answer's wait, the lock held."""
+        if environ.get("PATH_INFO") == MAIL_PATH:
+            return self.mail(environ, start_response)
+        if environ.get("PATH_INFO") == REQUESTS_PATH:
+            return self.requests(environ, start_response)
+        if environ.get("PATH_INFO") == FAULTS_PATH:
+            return self.faults(environ, start_response)
+        if environ.get("PATH_INFO") == STATS_PATH:
+            return self.stats(environ, start_response)
+        took = time.monotonic()
+        try:
+            return self.serve(environ, start_response, arrived, slow)
+        finally:
+            key = environ.get("HTTP_X_AMZ_TARGET") or (
+                environ.get("REQUEST_METHOD", "") + " " + environ.get("HTTP_HOST", "").split(".")[0]
+            )
+            cell = _STATS.setdefault(key, [0, 0.0])
+            cell[0] += 1
+            cell[1] += time.monotonic() - took
+
+    def serve(self, environ, start_response, arrived, slow):
+        """One AWS call, the lock held."""
+        fault = _FAULTS.draw(environ)
+        if fault in ("throttle", "server_error"):
+            return _fault_answer(environ, fault, start_response)
+        if fault == "slow_answer":
+            slow.append(_FAULTS.plan["slow_seconds"])
+            if not environ.get("HTTP_X_AMZ_TARGET", "").startswith("DynamoDB"):
+                # SES: not sent (a late SendEmail would be a second mail, as above).
                 return _fault_answer(environ, "server_error", start_response)
-            body = self.app(environ, start_response)
+            # DynamoDB: applied, its answer late.
+        entry = _record(environ, arrived)
+        if environ.get("PATH_INFO", "").startswith(SUPPRESSION_PATH):
+            return self.suppression(environ, start_response)
+        if fault == "lost_answer":
+            # Done, and the answer lost: the caller sees an error.
+            done = self.app(environ, lambda *_args, **_kw: None)
             try:
-                chunks = list(body)
+                list(done)
             finally:
-                close = getattr(body, "close", None)
+                close = getattr(done, "close", None)
                 if close is not None:
                     close()
-            if entry is not None:
-                # Hold a recorded call's answer a moment, the GIL released: a call its
-                # caller sent together with this one (another thread of this server,
-                # waiting for the GIL while moto worked) reaches the lock meanwhile, so
-                # its arrival is seen before this answer. Only the real-binary test's
-                # calls are recorded; the rest of the suite pays nothing.
-                time.sleep(RECORDED_HOLD)
-                entry["answered"] = time.monotonic()
+            return _fault_answer(environ, "server_error", start_response)
+        body = self.app(environ, start_response)
+        try:
+            chunks = list(body)
+        finally:
+            close = getattr(body, "close", None)
+            if close is not None:
+                close()
+        if entry is not None:
+            # Hold a recorded call's answer a moment, the GIL released: a call its
+            # caller sent together with this one (another thread of this server,
+            # waiting for the GIL while moto worked) reaches the lock meanwhile, so
+            # its arrival is seen before this answer. Only the real-binary test's
+            # calls are recorded; the rest of the suite pays nothing.
+            time.sleep(RECORDED_HOLD)
+            entry["answered"] = time.monotonic()
         return chunks
 
     @staticmethod
@@ -366,6 +530,14 @@ class LockedApp:
         return [body]
 
     @staticmethod
+    def stats(environ, start_response):
+        if environ.get("REQUEST_METHOD", "") == "DELETE":
+            _STATS.clear()
+        body = json.dumps({k: {"calls": v[0], "seconds": round(v[1], 3)} for k, v in _STATS.items()}).encode()
+        start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+        return [body]
+
+    @staticmethod
     def requests(environ, start_response):
         app = parse_qs(environ.get("QUERY_STRING", "")).get("app", [""])[0]
         body = json.dumps(_RECORDED.get(app, [])).encode()
@@ -379,7 +551,8 @@ class LockedApp:
     def mail(environ, start_response):
         query = parse_qs(environ.get("QUERY_STRING", ""))
         to = query.get("to", [None])[0]
-        body = json.dumps(sent_mail(to)).encode()
+        to_contains = query.get("to_contains", [None])[0]
+        body = json.dumps(sent_mail(to, to_contains)).encode()
         start_response(
             "200 OK",
             [("Content-Type", "application/json"), ("Content-Length", str(len(body)))],
@@ -392,6 +565,7 @@ def main() -> None:
     _production_ses_quota()
     _strict_configuration_sets()
     _no_instance_tracking()
+    _lean_transactions()
     app = DomainDispatcherApplication(create_backend_app)
     run_simple(
         "127.0.0.1",

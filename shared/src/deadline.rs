@@ -100,6 +100,14 @@ pub fn lambda_time_left(deadline_ms: u64, now_wall: SystemTime) -> Duration {
     Duration::from_millis(deadline_ms.saturating_sub(now_ms))
 }
 
+/// What is left of the current request's deadline; `None` outside [`Deadline::run`]
+/// (the CLI, which has no deadline).
+pub fn time_left() -> Option<Duration> {
+    DEADLINE
+        .try_with(|end| end.saturating_duration_since(Instant::now()))
+        .ok()
+}
+
 /// How long the next attempt of a provider call may take: `cap` (the call's own limit),
 /// cut to what is left of the current request's deadline less [`AFTER_CALL`]; `None`
 /// when that is under [`MIN_ATTEMPT`], so the caller stops retrying and reports it.

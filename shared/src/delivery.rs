@@ -9,7 +9,14 @@
 //! each order is claimed with one conditional write before its mail is sent, so two runs,
 //! or a run and a late notification, never mail a buyer twice. After
 //! [`MAX_MAIL_ATTEMPTS`] (about two days of retries) the mail is marked failed for good
-//! and shows in `kiosk orders --mail failed`. An order whose address bounced or
+//! and shows in `kiosk orders --mail failed`.
+//!
+//! The one way a buyer can get a purchase mail twice: the process stops after SES
+//! accepted the mail and before its record (SES takes no idempotency key, and a mail
+//! cannot be unsent). That moment is kept out of reach of a timeout -- a send is not
+//! started with less than [`MAIL_ROOM`] left of the request -- and its record is retried
+//! beyond the SDK's own attempts; a crash in those milliseconds can still send a second
+//! mail with the same link (never a second link or payment). An order whose address bounced or
 //! complained ([`crate::mail_events`]) is not mailed at all: its due mail is dropped.
 
 use std::collections::HashSet;
@@ -24,6 +31,18 @@ use crate::store::StoreError;
 use crate::store::views::MailStore;
 
 pub use crate::order::{MAIL_LEASE, MAX_MAIL_ATTEMPTS};
+
+/// Left of the request, at least, to start a purchase mail: SES's answer and the
+/// record of it (each a few tens of milliseconds; this leaves room for the SDK's retries).
+pub const MAIL_ROOM: std::time::Duration = std::time::Duration::from_millis(1500);
+
+/// The pauses between further tries of recording a mail that went out (after the SDK's
+/// own three attempts each).
+const RECORD_PAUSES: [std::time::Duration; 3] = [
+    std::time::Duration::from_millis(50),
+    std::time::Duration::from_millis(200),
+    std::time::Duration::from_millis(500),
+];
 
 /// When a failed purchase mail is next due: 1, 2, 4, ... minutes, at most 6 hours apart.
 pub fn mail_backoff(attempts: u32) -> Duration {
@@ -137,9 +156,35 @@ impl<'a> Delivery<'a> {
             self.mailer.help(),
             self.default_lang,
         );
+        // SES takes no idempotency key, so a mail sent and then not recorded goes out
+        // again from reconcile. The send and its record must both fit in what is left of
+        // the request: with less, the mail is left due (its lease, then reconcile).
+        if let Some(left) = crate::deadline::time_left()
+            && left < MAIL_ROOM
+        {
+            tracing::warn!(order_id = %order.id, left_ms = left.as_millis() as u64, "purchase mail left to reconcile: too little time left to send and record it");
+            let attempts = match order.mail {
+                MailState::Due { attempts, .. } => attempts,
+                _ => 0,
+            };
+            return MailOutcome::Retry {
+                attempts,
+                next_at: now,
+            };
+        }
         match self.mailer.send(&order.email, &mail).await {
             Ok(()) => {
-                if let Err(e) = self.store.mail_sent(&order.id, now).await {
+                // The record is what keeps reconcile from sending the mail again, so it
+                // is tried harder than other writes (it is idempotent).
+                let mut recorded = self.store.mail_sent(&order.id, now).await;
+                for pause in RECORD_PAUSES {
+                    if recorded.is_ok() {
+                        break;
+                    }
+                    tokio::time::sleep(pause).await;
+                    recorded = self.store.mail_sent(&order.id, now).await;
+                }
+                if let Err(e) = recorded {
                     // The buyer has the mail; the order still says due, so a later
                     // reconcile run may send it once more after the lease.
                     tracing::error!(order_id = %order.id, error = %e, "mail sent but not recorded");

@@ -10,6 +10,9 @@
 //!
 //! `SSL_CERT_FILE`, when set, adds its certificates to both (a private CA, such as a
 //! stand-in provider behind TLS); Lambda does not set it.
+//!
+//! It also owns the AWS calls' timeouts ([`aws_timeouts`]): without one, an AWS answer
+//! that never comes holds a function until Lambda ends it.
 
 use std::sync::Arc;
 
@@ -62,12 +65,29 @@ pub fn aws_http_client() -> Result<SharedHttpClient, TlsError> {
         .build_https())
 }
 
+/// How long one attempt of a function's AWS call may wait for its answer before the
+/// SDK abandons it and retries (up to its three attempts). DynamoDB, SES and SSM answer
+/// the functions' calls in milliseconds; a call past this is stuck, and its retry is
+/// the one that answers. The soak compresses it and injects answers slower than it.
+pub const AWS_ATTEMPT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);
+
+/// The SDK's timeouts with `attempt` per attempt (the connect timeout is the SDK's
+/// default, 3.1 s).
+pub fn aws_timeouts(attempt: std::time::Duration) -> aws_config::timeout::TimeoutConfig {
+    aws_config::timeout::TimeoutConfig::builder()
+        .connect_timeout(std::time::Duration::from_millis(3100))
+        .operation_attempt_timeout(attempt)
+        .build()
+}
+
 /// The SDK configuration a function builds at cold start: what
 /// `aws_config::load_from_env` gives (region, credentials, endpoint from the
-/// environment), with [`aws_http_client`].
+/// environment), with [`aws_http_client`] and [`aws_timeouts`] of
+/// [`AWS_ATTEMPT_TIMEOUT`].
 pub async fn sdk_config() -> Result<SdkConfig, TlsError> {
     Ok(aws_config::defaults(aws_config::BehaviorVersion::latest())
         .http_client(aws_http_client()?)
+        .timeout_config(aws_timeouts(AWS_ATTEMPT_TIMEOUT))
         .load()
         .await)
 }

@@ -29,11 +29,57 @@ pub enum Answer {
     /// A gateway that hangs: the request is read (and counted) but never answered; the
     /// connection stays open until the test ends.
     Silent,
+    /// Paid, then `refund_fee` of it refunded (by the author, in Alipay's console): the
+    /// query says TRADE_SUCCESS while some is left, TRADE_CLOSED once all is refunded,
+    /// as Alipay's does.
+    Refunded {
+        trade_no: String,
+        total_amount: String,
+        refund_fee: String,
+    },
+}
+
+/// The gateway's own faults, drawn from a seed (the soak's): a share of requests
+/// answered 502 without being looked at, and a share answered by dropping the
+/// connection after the request was applied (a close done, its answer lost).
+#[derive(Debug, Clone, Copy)]
+pub struct GatewayFaults {
+    pub seed: u64,
+    pub unavailable: f64,
+    pub lost_answer: f64,
+}
+
+#[derive(Default)]
+struct FaultState {
+    plan: Option<(GatewayFaults, u64)>,
+    injected: [u64; 2],
+}
+
+impl FaultState {
+    /// 0: unavailable, 1: answer lost, None: none.
+    fn draw(&mut self) -> Option<usize> {
+        let (plan, state) = self.plan.as_mut()?;
+        *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = *state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        let x = (z ^ (z >> 31)) as f64 / u64::MAX as f64;
+        let kind = if x < plan.unavailable {
+            0
+        } else if x < plan.unavailable + plan.lost_answer {
+            1
+        } else {
+            return None;
+        };
+        self.injected[kind] += 1;
+        Some(kind)
+    }
 }
 
 pub struct Gateway {
     pub url: String,
     answers: Arc<Mutex<HashMap<String, Answer>>>,
+    faults: Arc<Mutex<FaultState>>,
     /// Method names of requests whose signature verified.
     pub calls: Arc<Mutex<Vec<String>>>,
     task: tokio::task::JoinHandle<()>,
@@ -54,12 +100,14 @@ impl Gateway {
         let url = format!("http://{}/gateway.do", listener.local_addr()?);
         let answers: Arc<Mutex<HashMap<String, Answer>>> = Arc::default();
         let calls: Arc<Mutex<Vec<String>>> = Arc::default();
-        let (a, c) = (answers.clone(), calls.clone());
+        let faults: Arc<Mutex<FaultState>> = Arc::default();
+        let (a, c, f) = (answers.clone(), calls.clone(), faults.clone());
         let task = tokio::spawn(async move {
             while let Ok((mut sock, _)) = listener.accept().await {
-                let (a, c, key, signer) = (
+                let (a, c, f, key, signer) = (
                     a.clone(),
                     c.clone(),
+                    f.clone(),
                     app_public.clone(),
                     alipay_private.clone(),
                 );
@@ -67,7 +115,19 @@ impl Gateway {
                     let Some(body) = read_body(&mut sock).await else {
                         return;
                     };
-                    let Some(reply) = answer(&body, &key, &signer, &a, &c) else {
+                    let fault = f.lock().unwrap().draw();
+                    if fault == Some(0) {
+                        let _ = sock
+                            .write_all(b"HTTP/1.1 502 Bad Gateway\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
+                            .await;
+                        return;
+                    }
+                    let reply = answer(&body, &key, &signer, &a, &c);
+                    if fault == Some(1) {
+                        // Applied, and the connection dropped before the answer.
+                        return;
+                    }
+                    let Some(reply) = reply else {
                         tokio::time::sleep(std::time::Duration::from_secs(600)).await;
                         return;
                     };
@@ -83,6 +143,7 @@ impl Gateway {
         Ok(Gateway {
             url,
             answers,
+            faults,
             calls,
             task,
         })
@@ -93,6 +154,19 @@ impl Gateway {
             .lock()
             .unwrap()
             .insert(out_trade_no.to_owned(), answer);
+    }
+
+    /// Start the gateway's own faults.
+    pub fn set_faults(&self, faults: GatewayFaults) {
+        *self.faults.lock().unwrap() = FaultState {
+            plan: Some((faults, faults.seed)),
+            injected: [0; 2],
+        };
+    }
+
+    /// Stop them; how many of each were injected (unavailable, answer lost).
+    pub fn clear_faults(&self) -> [u64; 2] {
+        std::mem::take(&mut *self.faults.lock().unwrap()).injected
     }
 
     /// The gateway's own book of a trade: what it answers about it now (`NotExist` for
@@ -195,7 +269,7 @@ fn answer(
             Answer::NotExist => serde_json::json!({
                 "code": "40004", "msg": "Business Failed", "sub_code": "ACQ.TRADE_NOT_EXIST", "sub_msg": "交易不存在", "out_trade_no": out_trade_no
             }),
-            Answer::Paid { .. } | Answer::Silent => status_error,
+            Answer::Paid { .. } | Answer::Refunded { .. } | Answer::Silent => status_error,
             Answer::PaysAtClose {
                 trade_no,
                 total_amount,
@@ -219,6 +293,15 @@ fn answer(
         } => serde_json::json!({
             "code": "10000", "msg": "Success", "out_trade_no": out_trade_no, "trade_no": trade_no,
             "trade_status": "TRADE_SUCCESS", "total_amount": total_amount, "subject": "brace } and quote \" inside"
+        }),
+        Answer::Refunded {
+            trade_no,
+            total_amount,
+            refund_fee,
+        } => serde_json::json!({
+            "code": "10000", "msg": "Success", "out_trade_no": out_trade_no, "trade_no": trade_no,
+            "trade_status": if refund_fee == total_amount { "TRADE_CLOSED" } else { "TRADE_SUCCESS" },
+            "total_amount": total_amount
         }),
         Answer::Waiting | Answer::PaysAtClose { .. } | Answer::Silent => serde_json::json!({
             "code": "10000", "msg": "Success", "out_trade_no": out_trade_no, "trade_status": "WAIT_BUYER_PAY", "total_amount": "9.00"

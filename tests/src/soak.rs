@@ -1,19 +1,29 @@
-//! The soak (issue 36, its first part): many buyers through the real handlers while the
-//! locked emulator injects faults into their AWS calls, chosen by a seed, then an audit
-//! of the books: the store, the mails SES accepted and the stand-in gateway's own book.
+//! The soak (issue 36): many buyers through the real handlers while the locked emulator
+//! and the stand-in Alipay gateway inject faults, chosen by a seed, then an audit of the
+//! books: the store, the mails SES accepted and the gateway's own book.
 //!
-//! A buyer checks out (pressing again if the shop answers an error), then pays (the
-//! gateway's book says paid) and Alipay notifies one to three times at once, each copy
-//! resent until the shop answers 200 as Alipay does; or pays and every notification is
-//! lost; or opens the cashier and leaves; or leaves at once. Two reconcile runs overlap
-//! the buyers and each other while the faults are on; after them reconcile runs as its
-//! schedule would, past the notifications' grace and the orders' lifetime.
-//! Time is the clock the library takes: reconcile is run "later", nothing sleeps.
+//! A buyer picks the book or the pay-what-you-want zine (at an amount of their own), may
+//! give the 20 %-off code (which has 30 uses; a buyer it is refused to tries without it)
+//! or the 100 %-off one (a free copy, mailed at once), and checks out from a network of
+//! their own, pressing Buy Now again when the shop answers an error. Then they pay (the
+//! gateway's book says paid) and Alipay notifies one to three times, each copy resent
+//! until the shop answers 200 as Alipay does; or pay and every notification is lost; or
+//! open the cashier and leave; or leave at once. Some payers are refunded by the author
+//! in Alipay's console, in full or in part, and Alipay reports it: the refund's
+//! notifications race the payment's (so a refund can arrive first). Some payers press
+//! "email me my links". Every notification and reconcile run may be killed part-way:
+//! run as Lambda runs it, with a deadline cut to at most 1.5 s, so its work stops
+//! wherever it has got to (between two AWS calls or during one) as at a Lambda timeout;
+//! then it is rerun (Alipay resends; reconcile's schedule runs again). Two reconcile runs overlap the buyers and each other while the faults
+//! are on; after them reconcile runs as its schedule would, past the notifications'
+//! grace and the orders' lifetime.
 //!
-//! Still to come (issue 36): Stripe and WeChat Pay buyers, codes, pay what you want,
-//! free copies, refunds, disputes, resends and a new edition in the mix; the stand-in
-//! providers' own faults and reordered notifications; processes killed between calls;
-//! `make soak` with 2,000 buyers.
+//! Time is the clock the library takes: reconcile is run "later", nothing sleeps. The
+//! AWS SDK's attempt timeout is compressed (0.4 s instead of the functions' 3 s) so the
+//! emulator's slow answers (0.5 s) pass it without slowing the soak much.
+//!
+//! Not in the mix yet (README, "The soak"): Stripe and WeChat Pay buyers, disputes,
+//! refunds started with `kiosk refund`, a new edition sent mid-run.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -22,8 +32,8 @@ use anyhow::{Context, Result, bail};
 use futures::StreamExt;
 use kiosk::{OrderId, OrderStatus};
 
-use crate::gateway::Answer;
-use crate::{World, WorldOptions, now, read_mails};
+use crate::gateway::{Answer, GatewayFaults};
+use crate::{World, WorldOptions, now};
 
 /// How often each kind of fault answers a request of the soak's app.
 #[derive(Debug, Clone, Copy)]
@@ -31,10 +41,16 @@ pub struct Rates {
     /// DynamoDB's `ProvisionedThroughputExceededException`, the others' throttling;
     /// nothing done.
     pub throttle: f64,
-    /// A 500; nothing done.
+    /// A 500; nothing done. At the gateway: a 502.
     pub server_error: f64,
-    /// Done, and a 500 answered: the caller cannot tell it was applied.
+    /// Done (DynamoDB), its answer held past the SDK's attempt timeout.
+    pub slow_answer: f64,
+    /// Done, and a 500 answered: the caller cannot tell it was applied. At the gateway:
+    /// the connection dropped after the request was applied.
     pub lost_answer: f64,
+    /// A notification's or reconcile run's process stopped part-way (its Lambda
+    /// timeout cut to at most 1.5 s), then rerun.
+    pub kill: f64,
 }
 
 impl Rates {
@@ -42,10 +58,16 @@ impl Rates {
         Rates {
             throttle: rate,
             server_error: rate,
+            slow_answer: rate,
             lost_answer: rate,
+            kill: rate,
         }
     }
 }
+
+/// The soak's SDK attempt timeout and the emulator's slow answer, past it.
+pub const ATTEMPT_TIMEOUT: Duration = Duration::from_millis(400);
+const SLOW_SECONDS: f64 = 0.5;
 
 /// Start injecting faults into the requests of SDKs whose app id starts with `app`.
 pub async fn set_faults(
@@ -61,8 +83,10 @@ pub async fn set_faults(
         "rates": {
             "throttle": rates.throttle,
             "server_error": rates.server_error,
+            "slow_answer": rates.slow_answer,
             "lost_answer": rates.lost_answer,
         },
+        "slow_seconds": SLOW_SECONDS,
     });
     let resp = http
         .put(format!("{endpoint}/_kiosk/faults"))
@@ -96,10 +120,39 @@ pub async fn clear_faults(http: &reqwest::Client, endpoint: &str) -> Result<BTre
         .as_object()
         .map(|m| {
             m.iter()
-                .map(|(k, v)| (k.clone(), v.as_u64().unwrap_or(0)))
+                .map(|(k, v)| (format!("aws {k}"), v.as_u64().unwrap_or(0)))
                 .collect()
         })
         .unwrap_or_default())
+}
+
+/// Where the emulator's time went: the operations that held its lock longest.
+async fn emulator_stats(http: &reqwest::Client, endpoint: &str) -> Result<Vec<(String, u64, f64)>> {
+    let v: serde_json::Value = serde_json::from_str(
+        &http
+            .get(format!("{endpoint}/_kiosk/stats"))
+            .send()
+            .await?
+            .text()
+            .await?,
+    )?;
+    let mut out: Vec<(String, u64, f64)> = v
+        .as_object()
+        .map(|m| {
+            m.iter()
+                .map(|(k, s)| {
+                    (
+                        k.clone(),
+                        s["calls"].as_u64().unwrap_or(0),
+                        s["seconds"].as_f64().unwrap_or(0.0),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    out.sort_by(|a, b| b.2.total_cmp(&a.2));
+    out.truncate(6);
+    Ok(out)
 }
 
 /// The buyers' choices, from the seed (splitmix64: the same seed, the same choices).
@@ -121,6 +174,46 @@ impl Dice {
     fn below(&mut self, n: u64) -> u64 {
         self.next() % n
     }
+
+    fn chance(&mut self, p: f64) -> bool {
+        (self.next() as f64 / u64::MAX as f64) < p
+    }
+}
+
+/// A Lambda context deadline (milliseconds since the epoch) `ms` from now plus the
+/// functions' reply margin: the handler's own work is cut `ms` from now, where it is,
+/// as Lambda's timeout would cut it.
+fn deadline_in(ms: u64) -> u64 {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64);
+    now + kiosk::deadline::REPLY_MARGIN.as_millis() as u64 + ms
+}
+
+/// How long a killed process runs: up to 1.5 s, cut wherever its work has got to.
+fn kill_after(dice: &mut Dice) -> u64 {
+    dice.below(1500)
+}
+
+/// Alipay's notification delivered to payment-notify, as Lambda runs it: with its
+/// function's timeout, or (killed) a much shorter one; the status.
+async fn notify_as_lambda(w: &World, body: &str, kill: Option<u64>) -> u16 {
+    let mut ctx = lambda_http::Context::default();
+    ctx.deadline = deadline_in(kill.unwrap_or(10_000));
+    let req = lambda_http::http::Request::builder()
+        .method("POST")
+        .uri(format!("{}/notify/alipay", crate::BASE_URL))
+        .header(
+            "content-type",
+            "application/x-www-form-urlencoded; charset=utf-8",
+        )
+        .body(lambda_http::Body::Text(body.to_owned()));
+    let Ok(req) = req else { return 0 };
+    let req = lambda_http::RequestExt::with_lambda_context(req, ctx);
+    payment_notify::handler::handle(&w.shop, req, now())
+        .await
+        .status()
+        .as_u16()
 }
 
 /// One soak: how many buyers, the seed, the faults.
@@ -140,6 +233,9 @@ pub struct Report {
     pub buyers: usize,
     pub orders: usize,
     pub by_status: BTreeMap<String, usize>,
+    /// Free copies, orders with the limited code, refunds reported (full, partial),
+    /// "email me my links" pressed.
+    pub mix: BTreeMap<&'static str, usize>,
     pub faults: BTreeMap<String, u64>,
     /// Reconcile runs made while the buyers were buying (two at a time).
     pub reconcile_runs: u32,
@@ -147,6 +243,8 @@ pub struct Report {
     /// know of.
     pub gave_up: usize,
     pub took: Duration,
+    /// The emulator's busiest operations: calls and seconds holding its lock.
+    pub emulator: Vec<(String, u64, f64)>,
     /// Each broken promise, naming the order.
     pub problems: Vec<String>,
 }
@@ -155,15 +253,18 @@ impl std::fmt::Display for Report {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "soak seed {} buyers {} ({} gave up at checkout): {} orders {:?} in {:.1} s; faults injected {:?}; {} overlapping reconcile runs; audit: {}",
+            "soak seed {} buyers {} ({} gave up at checkout): {} orders {:?}, {:?}, in {:.1} s ({:.0} buyers a minute); faults injected {:?}; {} overlapping reconcile runs; emulator's busiest {:?}; audit: {}",
             self.seed,
             self.buyers,
             self.gave_up,
             self.orders,
             self.by_status,
+            self.mix,
             self.took.as_secs_f64(),
+            self.buyers as f64 * 60.0 / self.took.as_secs_f64().max(0.001),
             self.faults,
             self.reconcile_runs,
+            self.emulator,
             if self.problems.is_empty() {
                 "every promise kept".to_owned()
             } else {
@@ -173,118 +274,294 @@ impl std::fmt::Display for Report {
     }
 }
 
-const UA: &str =
-    "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_0) AppleWebKit/605.1.15 Safari/605.1.15";
+const BOOK: &str = "little-book-of-rust";
+const ZINE: &str = "zine";
+const LIMITED_CODE: &str = "LAUNCH";
+const LIMITED_USES: u32 = 30;
+const FREE_CODE: &str = "GIFT";
 
-/// One buyer's way through the shop; the orders it made.
-async fn buyer(w: &World, seed: u64, i: usize) -> Vec<OrderId> {
-    let mut dice = Dice::new(seed, i);
-    let email = format!("soak-{}-{i}@example.com", w.tag);
-    let body = crate::order_form("little-book-of-rust", &email, &[]);
-    // Checkout; on an error the buyer presses Buy Now again (up to three times).
-    let mut made = Vec::new();
-    let mut order = None;
+/// What one buyer did, for the report.
+#[derive(Default)]
+struct Did {
+    order: Option<OrderId>,
+    free: bool,
+    limited_code: bool,
+    refund: Option<bool>,
+    resent: bool,
+}
+
+/// The buyer's own network: every buyer a different address (the per-network limits
+/// are not what the soak is about).
+fn network_of(i: usize) -> String {
+    format!("10.{}.{}.{}", (i >> 16) & 255, (i >> 8) & 255, i & 255)
+}
+
+/// A form checkout from the buyer's network, pressing again on an error (three times at
+/// most): the JSON answer.
+async fn check_out(w: &World, email: &str, i: usize, dice: &mut Dice) -> Option<serde_json::Value> {
+    let ip = network_of(i);
+    let zine = dice.below(4) == 0;
+    let product = if zine { ZINE } else { BOOK };
+    let amount = format!("{}.{:02}", 5 + dice.below(20), dice.below(100));
+    let mut code = match dice.below(100) {
+        0..=7 => Some(LIMITED_CODE),
+        8..=12 if !zine => Some(FREE_CODE),
+        _ => None,
+    };
     for _ in 0..3 {
-        let resp = w
-            .checkout(
-                &body,
-                "application/x-www-form-urlencoded",
-                "application/json",
-                UA,
-            )
-            .await;
-        if resp.status() == 200 {
-            let v: serde_json::Value =
-                serde_json::from_str(&crate::body_string(&resp)).unwrap_or_default();
-            order = v["order_id"].as_str().and_then(|s| OrderId::parse(s).ok());
-            break;
+        let mut fields: Vec<(&str, String)> = Vec::new();
+        if zine {
+            fields.push(("amount", amount.clone()));
+        }
+        if let Some(c) = code {
+            fields.push(("code", c.to_owned()));
+        }
+        if code == Some(FREE_CODE) {
+            // A free copy needs the buy page's claim (the page may fail too).
+            let (status, page) =
+                crate::buy_page_from(&w.checkout, &format!("/buy/{product}"), &ip).await;
+            match crate::claim_of(&page) {
+                Some(claim) if status == 200 => fields.push(("claim", claim)),
+                _ => continue,
+            }
+        }
+        let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let body = crate::order_form(product, email, &fields);
+        let resp = crate::checkout_from(&w.checkout, &body, "application/json", &ip).await;
+        let v: serde_json::Value =
+            serde_json::from_str(&crate::body_string(&resp)).unwrap_or_default();
+        match resp.status().as_u16() {
+            200 => return Some(v),
+            400 if v["error"]["field"] == "code" => code = None,
+            _ => {}
         }
     }
-    let Some(id) = order else {
-        return made;
+    None
+}
+
+/// Alipay's notification of a refund of `refund_fee` so far (TRADE_CLOSED once all of
+/// the payment is refunded), signed as Alipay signs it.
+fn refund_notification(w: &World, id: &OrderId, total: &str, refund_fee: &str) -> String {
+    let status = if refund_fee == total {
+        "TRADE_CLOSED"
+    } else {
+        "TRADE_SUCCESS"
     };
-    made.push(id.clone());
-    let paid = Answer::Paid {
-        trade_no: format!("T-{id}"),
-        total_amount: "9.00".into(),
+    let mut p = w.notify_params(id.as_str(), total, status);
+    p.insert("refund_fee".into(), refund_fee.into());
+    p.insert("gmt_refund".into(), "2026-12-07 10:00:00".into());
+    p.insert("notify_id".into(), format!("N-refund-{id}-{refund_fee}"));
+    crate::form(&w.sign_as_alipay(p))
+}
+
+/// "Email me my links", pressed on the download page from the buyer's network.
+async fn resend(downloads: &kiosk::downloads::Downloads, email: &str, ip: &str) {
+    let req = lambda_http::http::Request::builder()
+        .method("POST")
+        .uri(format!("{}/download/resend", crate::BASE_URL))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(lambda_http::Body::Text(kiosk::form::encode_pairs(&[(
+            "email".to_owned(),
+            email.to_owned(),
+        )])))
+        .map(|req| crate::from_ip(req, ip));
+    if let Ok(req) = req {
+        download::handler::handle(downloads, req, now()).await;
+    }
+}
+
+/// One buyer's way through the shop.
+async fn buyer(w: &World, downloads: &kiosk::downloads::Downloads, soak: Soak, i: usize) -> Did {
+    let mut dice = Dice::new(soak.seed, i);
+    let email = format!("soak-{}-{i}@example.com", w.tag);
+    let mut did = Did::default();
+    let Some(v) = check_out(w, &email, i, &mut dice).await else {
+        return did;
     };
-    match dice.below(100) {
-        // Pays; Alipay notifies one to three times at once, each resent until a 200.
-        0..=64 => {
-            w.gateway.set(id.as_str(), paid);
-            let copies = 1 + dice.below(3);
-            let sends = (0..copies).map(|_| async {
-                for _ in 0..8 {
-                    if w.notify_signed(id.as_str(), "9.00", "TRADE_SUCCESS")
-                        .await
-                        .0
-                        == 200
-                    {
-                        return;
-                    }
+    if v.get("mailed_to").is_some() {
+        did.free = true;
+        return did;
+    }
+    let Some(id) = v["order_id"].as_str().and_then(|s| OrderId::parse(s).ok()) else {
+        return did;
+    };
+    did.order = Some(id.clone());
+    let Ok(Some(order)) = w.t.store.get_order(&id).await else {
+        return did;
+    };
+    did.limited_code = order.code.as_ref().map(|c| c.as_str()) == Some(LIMITED_CODE);
+    let total = order.amount.to_decimal();
+    let trade_no = format!("T-{id}");
+    let how = dice.below(100);
+    if how >= 70 {
+        // Opens the cashier and leaves, or leaves at once.
+        if how < 80 {
+            w.gateway.set(id.as_str(), Answer::Waiting);
+        }
+        return did;
+    }
+    let notified = how < 55;
+    // Some payers are refunded (in full or in part) by the author in Alipay's console.
+    let refund = dice.chance(0.15).then(|| {
+        if dice.below(3) < 2 {
+            total.clone()
+        } else {
+            kiosk::Money::from_minor(order.amount.minor() / 2, order.amount.currency())
+                .map(|m| m.to_decimal())
+                .unwrap_or_else(|_| total.clone())
+        }
+    });
+    did.refund = refund.as_ref().map(|fee| *fee == total);
+    w.gateway.set(
+        id.as_str(),
+        match &refund {
+            Some(fee) => Answer::Refunded {
+                trade_no,
+                total_amount: total.clone(),
+                refund_fee: fee.clone(),
+            },
+            None => Answer::Paid {
+                trade_no,
+                total_amount: total.clone(),
+            },
+        },
+    );
+    // The notifications, in no set order: the payment's (one to three copies, unless
+    // lost) and the refund's (one or two), each after a little while, each resent until
+    // answered 200, each delivery possibly killed.
+    let mut bodies = Vec::new();
+    if notified {
+        for _ in 0..1 + dice.below(3) {
+            bodies.push(crate::form(&w.notify_params(
+                id.as_str(),
+                &total,
+                "TRADE_SUCCESS",
+            )));
+        }
+    }
+    if let Some(fee) = &refund {
+        for _ in 0..1 + dice.below(2) {
+            bodies.push(refund_notification(w, &id, &total, fee));
+        }
+    }
+    let sends = bodies.into_iter().map(|body| {
+        let mut d = Dice(dice.next());
+        async move {
+            tokio::time::sleep(Duration::from_millis(d.below(30))).await;
+            for _ in 0..10 {
+                let kill = d.chance(soak.rates.kill).then(|| kill_after(&mut d));
+                if notify_as_lambda(w, &body, kill).await == 200 {
+                    return;
                 }
-            });
-            futures::future::join_all(sends).await;
+            }
         }
-        // Pays; every notification is lost (reconcile must find the payment).
-        65..=79 => w.gateway.set(id.as_str(), paid),
-        // Opens the cashier and leaves.
-        80..=89 => w.gateway.set(id.as_str(), Answer::Waiting),
-        // Leaves at once.
-        _ => {}
+    });
+    futures::future::join_all(sends).await;
+    if dice.chance(0.05) {
+        did.resent = true;
+        resend(downloads, &email, &network_of(i)).await;
     }
-    made
+    did
 }
 
 /// Run the soak and audit it.
 pub async fn run(soak: Soak) -> Result<Report> {
     let started = Instant::now();
     let app = format!("kiosk-soak-{}", soak.seed);
-    let w = World::new(WorldOptions {
+    let mut w = World::new(WorldOptions {
         app: Some(app.clone()),
-        // Every buyer here shares the network "unknown" (no source address): the
-        // per-network rate is not what the soak is about.
+        attempt_timeout: Some(ATTEMPT_TIMEOUT),
         checkouts_per_network_hour: 100_000,
         ..WorldOptions::default()
     })
     .await?;
-    w.add_product("little-book-of-rust", "9.00").await;
+    w.add_product(BOOK, "9.00").await;
+    let zine = crate::product(ZINE, "12.00")
+        .with_pay_what_you_want(Some(kiosk::pricing::PayWhatYouWant {
+            min: kiosk::Money::from_minor(500, kiosk::Currency::Cny)?,
+            max: kiosk::Money::from_minor(120_000, kiosk::Currency::Cny)?,
+        }))
+        .context("the zine")?;
+    w.t.store.create_product(&zine, now()).await?;
+    for code in [
+        crate::sample_code(
+            LIMITED_CODE,
+            kiosk::pricing::Discount::Percent(20),
+            Some(LIMITED_USES),
+        ),
+        crate::sample_code(FREE_CODE, kiosk::pricing::Discount::Percent(100), None),
+    ] {
+        w.t.store.create_code(&code).await?;
+    }
+    // Free copies are limited shop-wide per hour and day; the soak's are many more.
+    w.reconfigure_checkout(|c| {
+        c.free = kiosk::config::FreeLimits {
+            per_network_hour: 5,
+            per_hour: 100_000,
+            per_day: 100_000,
+        }
+    })
+    .await?;
+    let downloads = kiosk::downloads::Downloads::new(&w.handles_sdk, w.shop.config().clone());
+    let _ = w
+        .http
+        .delete(format!("{}/_kiosk/stats", w.endpoint))
+        .send()
+        .await;
     set_faults(&w.http, &w.endpoint, soak.seed, &app, soak.rates).await?;
+    w.gateway.set_faults(GatewayFaults {
+        seed: soak.seed,
+        unavailable: soak.rates.server_error,
+        lost_answer: soak.rates.lost_answer,
+    });
 
     let deadline = || kiosk::deadline::Deadline::after(Duration::from_secs(60));
     let buyers_done = std::sync::atomic::AtomicBool::new(false);
     // Two reconcile runs overlapping each other and the buyers, each as if a little
     // after the notifications' grace: they settle the orders whose notifications are
     // late or lost, racing the notifications still arriving (their errors are the
-    // faults').
-    let reconcile_meanwhile = || async {
-        let mut runs = 0u32;
-        while !buyers_done.load(std::sync::atomic::Ordering::SeqCst) {
-            let at = now() + kiosk::reconcile::GRACE + time::Duration::seconds(5);
-            let _ = w.reconciler.run(at, deadline()).await;
-            runs += 1;
-            // A pause between runs: the emulator serves one request at a time and scans
-            // its indexes, so back-to-back runs would starve the buyers.
-            tokio::time::sleep(Duration::from_millis(250)).await;
+    // faults'). Each run may be killed part-way.
+    let reconcile_meanwhile = |lane: usize| {
+        let (w, buyers_done) = (&w, &buyers_done);
+        async move {
+            let mut dice = Dice::new(soak.seed ^ 0x5EED, usize::MAX - lane);
+            let mut runs = 0u32;
+            while !buyers_done.load(std::sync::atomic::Ordering::SeqCst) {
+                let at = now() + kiosk::reconcile::GRACE + time::Duration::seconds(5);
+                let timeout = if dice.chance(soak.rates.kill) {
+                    kill_after(&mut dice)
+                } else {
+                    60_000
+                };
+                let _ = reconcile::handler::run_invocation(&w.reconciler, at, deadline_in(timeout))
+                    .await;
+                runs += 1;
+                // A pause between runs: the emulator serves one request at a time, so
+                // back-to-back runs would starve the buyers.
+                tokio::time::sleep(Duration::from_millis(250)).await;
+            }
+            runs
         }
-        runs
     };
     let buyers = async {
-        let made = futures::stream::iter(0..soak.buyers)
-            .map(|i| buyer(&w, soak.seed, i))
+        let did = futures::stream::iter(0..soak.buyers)
+            .map(|i| buyer(&w, &downloads, soak, i))
             .buffer_unordered(soak.concurrency)
             .collect::<Vec<_>>()
             .await;
         buyers_done.store(true, std::sync::atomic::Ordering::SeqCst);
-        made.iter().filter(|orders| orders.is_empty()).count()
+        did
     };
-    let (gave_up, runs_a, runs_b) =
-        tokio::join!(buyers, reconcile_meanwhile(), reconcile_meanwhile());
+    let (did, runs_a, runs_b) =
+        tokio::join!(buyers, reconcile_meanwhile(0), reconcile_meanwhile(1));
     let reconcile_runs = runs_a + runs_b;
+    let mut faults = clear_faults(&w.http, &w.endpoint).await?;
+    let [unavailable, lost] = w.gateway.clear_faults();
+    faults.insert("gateway unavailable".into(), unavailable);
+    faults.insert("gateway lost_answer".into(), lost);
     // Reconcile after the faults, as its schedule would: past the notifications' grace,
     // and past the orders' lifetime.
     let after_grace = now() + kiosk::reconcile::GRACE + time::Duration::seconds(5);
-    let faults = clear_faults(&w.http, &w.endpoint).await?;
     let after_lifetime = now() + time::Duration::minutes(31);
     for at in [after_grace, after_grace, after_lifetime, after_lifetime] {
         w.reconciler
@@ -292,79 +569,221 @@ pub async fn run(soak: Soak) -> Result<Report> {
             .await
             .context("reconcile after the faults")?;
     }
+    let emulator = emulator_stats(&w.http, &w.endpoint).await?;
+    let mut mix = BTreeMap::new();
+    mix.insert("free copies", did.iter().filter(|d| d.free).count());
+    mix.insert(
+        "limited code",
+        did.iter().filter(|d| d.limited_code).count(),
+    );
+    mix.insert(
+        "refunds in full",
+        did.iter().filter(|d| d.refund == Some(true)).count(),
+    );
+    mix.insert(
+        "refunds in part",
+        did.iter().filter(|d| d.refund == Some(false)).count(),
+    );
+    mix.insert("links resent", did.iter().filter(|d| d.resent).count());
+    let gave_up = did.iter().filter(|d| d.order.is_none() && !d.free).count();
+    let mut report = audit(&w).await?;
+    report.seed = soak.seed;
+    report.buyers = soak.buyers;
+    report.mix = mix;
+    report.faults = faults;
+    report.reconcile_runs = reconcile_runs;
+    report.gave_up = gave_up;
+    report.emulator = emulator;
+    report.took = started.elapsed();
+    Ok(report)
+}
 
+/// The audit: the store against the gateway's book and the mails SES accepted. It
+/// reads each once (one scan of the grants, one read of the mails), not once per order.
+async fn audit(w: &World) -> Result<Report> {
     let (orders, _) = w.t.store.orders_created_since(None).await?;
-    let mut by_status = BTreeMap::new();
-    let mut problems = Vec::new();
-    let mut mails_by_buyer: BTreeMap<String, usize> = BTreeMap::new();
-    for o in &orders {
-        *by_status.entry(o.status().to_string()).or_insert(0) += 1;
-        let grants = w.grants_for(&o.id).await;
-        let paid_at_provider = matches!(w.gateway.trade(o.id.as_str()), Answer::Paid { .. });
-        if paid_at_provider {
-            if o.status() != OrderStatus::Paid {
-                problems.push(format!(
-                    "{}: paid at the provider, {} in the shop",
-                    o.id,
-                    o.status()
-                ));
-            }
-            if o.provider_txn_id() != Some(format!("T-{}", o.id).as_str())
-                || o.amount.to_decimal() != "9.00"
-            {
-                problems.push(format!(
-                    "{}: not the provider's payment: {:?} {}",
-                    o.id,
-                    o.provider_txn_id(),
-                    o.amount
-                ));
-            }
-            if grants != 1 {
-                problems.push(format!("{}: {grants} grants for one payment", o.id));
-            }
-            *mails_by_buyer
-                .entry(o.email.as_str().to_owned())
-                .or_insert(0) += 1;
-        } else {
-            if o.status() == OrderStatus::Paid || grants != 0 {
-                problems.push(format!(
-                    "{}: {} with {grants} grants, never paid at the provider",
-                    o.id,
-                    o.status()
-                ));
-            }
-            if o.status() != OrderStatus::Expired {
-                problems.push(format!(
-                    "{}: {} past its lifetime (not expired)",
-                    o.id,
-                    o.status()
-                ));
-            }
-            if !matches!(
-                w.gateway.trade(o.id.as_str()),
-                Answer::Closed | Answer::NotExist
-            ) {
-                problems.push(format!("{}: expired but still open at the provider", o.id));
+    let mut grants: BTreeMap<String, Vec<bool>> = BTreeMap::new();
+    for g in w.t.scan_entity("grant").await? {
+        let order = g
+            .get("order_id")
+            .and_then(|v| v.as_s().ok())
+            .cloned()
+            .unwrap_or_default();
+        let revoked = g
+            .get("revoked")
+            .and_then(|v| v.as_bool().ok())
+            .copied()
+            .unwrap_or(false);
+        grants.entry(order).or_default().push(revoked);
+    }
+    let mails = kiosk_localaws::sent_mail_containing(&w.http, &w.endpoint, &w.tag).await?;
+    let mut purchase_mails: BTreeMap<String, usize> = BTreeMap::new();
+    for m in &mails {
+        if m.subject.starts_with("Your download:") {
+            for to in &m.to {
+                *purchase_mails.entry(to.clone()).or_insert(0) += 1;
             }
         }
     }
-    for (email, paid) in &mails_by_buyer {
-        let mails = read_mails(&w.http, &w.endpoint, email).await.len();
-        if mails != *paid {
+    let mut by_status = BTreeMap::new();
+    let mut problems = Vec::new();
+    let mut granted_by_buyer: BTreeMap<String, (usize, usize)> = BTreeMap::new();
+    let mut limited_held = 0u32;
+    let none = Vec::new();
+    for o in &orders {
+        *by_status.entry(o.status().to_string()).or_insert(0) += 1;
+        let g = grants.get(o.id.as_str()).unwrap_or(&none);
+        if !g.is_empty() {
+            let mine = granted_by_buyer
+                .entry(o.email.as_str().to_owned())
+                .or_insert((0, 0));
+            match o.status() {
+                OrderStatus::Refunded => mine.1 += 1,
+                _ => mine.0 += 1,
+            }
+        }
+        let live = g.iter().filter(|revoked| !**revoked).count();
+        if o.code.as_ref().map(|c| c.as_str()) == Some(LIMITED_CODE)
+            && o.status() != OrderStatus::Expired
+        {
+            limited_held += 1;
+        }
+        let id = &o.id;
+        let status = o.status();
+        if o.amount.minor() == 0 {
+            // A free copy: granted at once, never at a provider.
+            if status != OrderStatus::Paid || g.len() != 1 || live != 1 {
+                problems.push(format!(
+                    "{id}: a free copy {status} with {} grants ({live} live)",
+                    g.len()
+                ));
+            }
+            continue;
+        }
+        match w.gateway.trade(id.as_str()) {
+            Answer::Paid {
+                trade_no,
+                total_amount,
+            } => {
+                if status != OrderStatus::Paid {
+                    problems.push(format!("{id}: paid at the provider, {status} in the shop"));
+                }
+                if o.provider_txn_id() != Some(trade_no.as_str())
+                    || o.amount.to_decimal() != total_amount
+                {
+                    problems.push(format!(
+                        "{id}: not the provider's payment: {:?} {} (the provider: {trade_no} {total_amount})",
+                        o.provider_txn_id(),
+                        o.amount
+                    ));
+                }
+                if g.len() != 1 || live != 1 {
+                    problems.push(format!(
+                        "{id}: {} grants ({live} live) for one payment",
+                        g.len()
+                    ));
+                }
+            }
+            Answer::Refunded {
+                total_amount,
+                refund_fee,
+                ..
+            } if refund_fee == total_amount => {
+                if status != OrderStatus::Refunded {
+                    problems.push(format!(
+                        "{id}: refunded in full at the provider, {status} in the shop"
+                    ));
+                }
+                if g.len() > 1 || live != 0 {
+                    problems.push(format!(
+                        "{id}: refunded in full with {} grants, {live} of them live",
+                        g.len()
+                    ));
+                }
+            }
+            Answer::Refunded { refund_fee, .. } => {
+                let recorded = o.refunded.map(|m| m.to_decimal());
+                if status != OrderStatus::Paid || recorded.as_deref() != Some(refund_fee.as_str()) {
+                    problems.push(format!(
+                        "{id}: {refund_fee} refunded in part at the provider, {status} with {recorded:?} refunded in the shop"
+                    ));
+                }
+                if g.len() != 1 || live != 1 {
+                    problems.push(format!(
+                        "{id}: {} grants ({live} live) for one payment refunded in part",
+                        g.len()
+                    ));
+                }
+            }
+            open @ (Answer::Waiting | Answer::PaysAtClose { .. } | Answer::Silent) => {
+                problems.push(format!(
+                    "{id}: {status} in the shop and still open at the provider ({open:?}) past its lifetime"
+                ));
+            }
+            Answer::Closed | Answer::NotExist => {
+                if status != OrderStatus::Expired || !g.is_empty() {
+                    problems.push(format!(
+                        "{id}: never paid at the provider, {status} with {} grants in the shop",
+                        g.len()
+                    ));
+                }
+            }
+        }
+    }
+    // Per buyer: one purchase mail per paid purchase; a purchase refunded in full may
+    // have had its mail (if the refund came after it) or not.
+    for (email, (paid, refunded)) in &granted_by_buyer {
+        let sent = purchase_mails.get(email).copied().unwrap_or(0);
+        if sent < *paid || sent > paid + refunded {
+            let states: Vec<String> = orders
+                .iter()
+                .filter(|o| o.email.as_str() == email)
+                .map(|o| format!("{} {} {:?}", o.id, o.status(), o.mail))
+                .collect();
             problems.push(format!(
-                "{email}: {mails} purchase mails for {paid} paid orders"
+                "{email}: {sent} purchase mails for {paid} paid purchases and {refunded} refunded: {states:?}"
             ));
         }
     }
+    let code = kiosk::pricing::CodeName::parse(LIMITED_CODE).context("the code name")?;
+    match w.t.store.get_code(&code).await? {
+        Some(c) if c.uses() != limited_held => {
+            let holders: Vec<String> = orders
+                .iter()
+                .filter(|o| o.code.as_ref().map(|c| c.as_str()) == Some(LIMITED_CODE))
+                .map(|o| {
+                    format!(
+                        "{} {} paid_at {:?} {:?}",
+                        o.id,
+                        o.status(),
+                        o.paid_at(),
+                        o.state()
+                    )
+                })
+                .collect();
+            problems.push(format!(
+                "{LIMITED_CODE}: {} uses counted, {limited_held} pending or paid orders hold it: {holders:#?}",
+                c.uses()
+            ))
+        }
+        Some(c) if c.uses() > LIMITED_USES => problems.push(format!(
+            "{LIMITED_CODE}: {} uses of {LIMITED_USES}",
+            c.uses()
+        )),
+        Some(_) => {}
+        None => problems.push(format!("{LIMITED_CODE}: gone")),
+    }
     Ok(Report {
-        seed: soak.seed,
-        buyers: soak.buyers,
+        seed: 0,
+        buyers: 0,
         orders: orders.len(),
         by_status,
-        faults,
-        reconcile_runs,
-        gave_up,
-        took: started.elapsed(),
+        mix: BTreeMap::new(),
+        faults: BTreeMap::new(),
+        reconcile_runs: 0,
+        gave_up: 0,
+        took: Duration::ZERO,
+        emulator: Vec::new(),
         problems,
     })
 }

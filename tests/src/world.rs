@@ -23,6 +23,9 @@ pub struct WorldOptions {
     /// The app id (`AWS_SDK_UA_APP_ID`) the handles' SDK sends: the emulator's faults
     /// pick their requests by it ([`crate::soak`]); the setup's calls never carry it.
     pub app: Option<String>,
+    /// The handles' SDK attempt timeout, when not the SDK's default (the soak's,
+    /// compressed from the functions' [`kiosk::tls::AWS_ATTEMPT_TIMEOUT`]).
+    pub attempt_timeout: Option<std::time::Duration>,
 }
 
 impl Default for WorldOptions {
@@ -32,6 +35,7 @@ impl Default for WorldOptions {
             sender: VERIFIED_SENDER,
             checkouts_per_network_hour: Config::DEFAULT_CHECKOUTS_PER_NETWORK_HOUR,
             app: None,
+            attempt_timeout: None,
         }
     }
 }
@@ -61,6 +65,9 @@ pub struct World {
     pub key_params: [String; 2],
     /// How this world's checkout has free orders fulfilled (in process).
     pub fulfiller: kiosk::free::FreeFulfilment,
+    /// The SDK configuration the handles were built with (the options' app id and
+    /// timeout); the setup's and the tests' own reads use the plain one.
+    pub handles_sdk: aws_config::SdkConfig,
 }
 
 impl World {
@@ -111,13 +118,14 @@ impl World {
         };
         // The handles' calls carry the options' app id; the setup above does not.
         let setup_sdk = sdk;
-        let sdk = match &opts.app {
-            Some(app) => setup_sdk
-                .to_builder()
-                .app_name(aws_config::AppName::new(app.clone())?)
-                .build(),
-            None => setup_sdk.clone(),
-        };
+        let mut handles_sdk = setup_sdk.to_builder();
+        if let Some(app) = &opts.app {
+            handles_sdk.set_app_name(Some(aws_config::AppName::new(app.clone())?));
+        }
+        if let Some(attempt) = opts.attempt_timeout {
+            handles_sdk.set_timeout_config(Some(kiosk::tls::aws_timeouts(attempt)));
+        }
+        let sdk = handles_sdk.build();
         // Free orders are fulfilled as the reconcile function fulfils them from the queue,
         // here in process (kiosk::free).
         let fulfiller = kiosk::free::FreeFulfilment::by(
@@ -145,6 +153,7 @@ impl World {
             key_params: [private_param, public_param],
             channels_config,
             fulfiller,
+            handles_sdk: sdk,
         })
     }
 
@@ -156,8 +165,7 @@ impl World {
     ) -> Result<()> {
         let mut config = self.shop.config().checkout();
         change(&mut config);
-        let sdk = kiosk_localaws::emulator_config().await?;
-        self.checkout = Checkout::new(&sdk, config, self.channels_config.clone())
+        self.checkout = Checkout::new(&self.handles_sdk, config, self.channels_config.clone())
             .await?
             .with_free_fulfilment(self.fulfiller.clone());
         Ok(())

@@ -1,7 +1,10 @@
-//! The short soak inside `make test` (issue 36, its first part; `kiosk_e2e::soak`):
-//! buyers through the real handlers while 5 % of their AWS calls are throttled, 5 % fail
-//! with a 500 and 5 % are applied with their answer lost, then the audit. A failing run
-//! prints its seed; `KIOSK_SOAK_SEED=… KIOSK_SOAK_BUYERS=…` replays it.
+//! The short soak inside `make test` (issue 36; `kiosk_e2e::soak`): 200 buyers through
+//! the real handlers while 5 % of their AWS calls are throttled, 5 % fail with a 500,
+//! 5 % are applied with their answer past the SDK's timeout and 5 % applied with their
+//! answer lost; the stand-in gateway is unavailable for 5 % of its requests and loses
+//! 5 % of its answers; 5 % of notification deliveries and reconcile runs are killed
+//! part-way. Then the audit. A failing run prints its seed; `make soak SEED=… N=…`
+//! (`KIOSK_SOAK_SEED=… KIOSK_SOAK_BUYERS=…`) replays it.
 
 use kiosk_e2e::soak::{Rates, Soak, run};
 
@@ -15,12 +18,12 @@ fn env_or(name: &str, default: u64) -> u64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn buyers_through_injected_faults_are_served_once() {
     let seed = env_or("KIOSK_SOAK_SEED", 20261207);
-    let buyers = env_or("KIOSK_SOAK_BUYERS", 60) as usize;
+    let buyers = env_or("KIOSK_SOAK_BUYERS", 200) as usize;
     let report = run(Soak {
         seed,
         buyers,
         rates: Rates::each(0.05),
-        concurrency: 8,
+        concurrency: env_or("KIOSK_SOAK_CONCURRENCY", 8) as usize,
     })
     .await
     .unwrap_or_else(|e| panic!("soak seed {seed}: {e:#}"));

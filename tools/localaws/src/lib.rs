@@ -83,12 +83,30 @@ pub async fn sent_mail(
     endpoint: &str,
     to: Option<&str>,
 ) -> Result<Vec<SentMail>> {
-    let base = format!("{endpoint}{MAIL_PATH}");
-    let url = match to {
-        Some(to) => reqwest::Url::parse_with_params(&base, &[("to", to)]),
-        None => reqwest::Url::parse(&base),
+    match to {
+        Some(to) => mail_where(http, endpoint, &[("to", to)]).await,
+        None => mail_where(http, endpoint, &[]).await,
     }
-    .with_context(|| format!("{base} is not a URL"))?;
+}
+
+/// The mails SES accepted for any address containing `text` (a test's own tag), oldest
+/// first: one request, however many addresses.
+pub async fn sent_mail_containing(
+    http: &reqwest::Client,
+    endpoint: &str,
+    text: &str,
+) -> Result<Vec<SentMail>> {
+    mail_where(http, endpoint, &[("to_contains", text)]).await
+}
+
+async fn mail_where(
+    http: &reqwest::Client,
+    endpoint: &str,
+    query: &[(&str, &str)],
+) -> Result<Vec<SentMail>> {
+    let base = format!("{endpoint}{MAIL_PATH}");
+    let url = reqwest::Url::parse_with_params(&base, query)
+        .with_context(|| format!("{base} is not a URL"))?;
     let resp = http
         .get(url)
         .send()
