@@ -643,9 +643,15 @@ async fn audit(w: &World) -> Result<Report> {
             }
         }
         let live = g.iter().filter(|revoked| !**revoked).count();
-        if o.code.as_ref().map(|c| c.as_str()) == Some(LIMITED_CODE)
-            && o.status() != OrderStatus::Expired
-        {
+        // A code's use is held by a pending order, a paid one, and one refunded after
+        // its link was granted; an expired order's went back, as did one refunded
+        // before its payment was recorded.
+        let holds_use = match o.status() {
+            OrderStatus::Pending | OrderStatus::Paid => true,
+            OrderStatus::Refunded => o.grant_token().is_some(),
+            OrderStatus::Expired => false,
+        };
+        if o.code.as_ref().map(|c| c.as_str()) == Some(LIMITED_CODE) && holds_use {
             limited_held += 1;
         }
         let id = &o.id;

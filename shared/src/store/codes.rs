@@ -76,7 +76,7 @@ impl Store {
     }
 
     /// The update that gives back the use `code`'s order reserved (for the transaction
-    /// that expires the order).
+    /// that expires the order, or refunds it before its payment was recorded).
     pub(super) fn release_code(&self, code: &CodeName) -> Result<Update, StoreError> {
         Update::builder()
             .table_name(&self.table)

@@ -749,7 +749,20 @@ impl Store {
                     .expression_attribute_values(":from", s(from.as_str()))
                     .expression_attribute_values(":now", ts(now))
                     .expression_attribute_values(":total", n(order.amount.minor()));
-                let tx = self.with_every_link(order, update, REVOKED, true)?;
+                let mut tx = self.with_every_link(order, update, REVOKED, true)?;
+                // Refunded before its payment was recorded, the order never became a
+                // sale: its code's use goes back, as at expiry (an expired order's went
+                // back then). A code's uses are its pending, paid and granted-then-
+                // refunded orders.
+                if *from == OrderStatus::Pending
+                    && let Some(code) = &order.code
+                {
+                    tx = tx.transact_items(
+                        TransactWriteItem::builder()
+                            .update(self.release_code(code)?)
+                            .build(),
+                    );
+                }
                 match tx.send().await {
                     Ok(_) => Ok(true),
                     Err(e)

@@ -248,6 +248,69 @@ async fn a_refund_reported_before_the_payment_wins_over_it() {
     assert_eq!(w.grants_for(&late.id).await, 0);
 }
 
+/// Found by the soak: an order refunded in full before its payment was recorded kept
+/// its discount code's use, while one refunded after its link was granted (a sale) and
+/// one that expired are told apart; the code's uses must equal its pending, paid and
+/// granted-then-refunded orders. Refunded while pending, the use goes back (as at
+/// expiry), and a payment that follows does not take it again.
+#[tokio::test]
+async fn a_refund_before_the_payment_gives_the_codes_use_back() {
+    let w = World::new(WorldOptions::default()).await.unwrap();
+    w.add_product("rust-book", "9.00").await;
+    let launch = kiosk_e2e::sample_code("LAUNCH", kiosk::pricing::Discount::Percent(20), Some(2));
+    assert!(w.t.store.create_code(&launch).await.unwrap());
+    let uses = || async {
+        w.t.store
+            .get_code(launch.name())
+            .await
+            .unwrap()
+            .unwrap()
+            .uses()
+    };
+    let mut orders = Vec::new();
+    for n in 0..2 {
+        let resp = w
+            .checkout_from(
+                &kiosk_e2e::order_form("rust-book", &w.buyer(n), &[("code", "LAUNCH")]),
+                "application/json",
+                &format!("198.51.100.{n}"),
+            )
+            .await;
+        assert_eq!(resp.status(), 200, "{}", body_string(&resp));
+        let v: serde_json::Value = serde_json::from_str(&body_string(&resp)).unwrap();
+        let id = kiosk::OrderId::parse(v["order_id"].as_str().unwrap()).unwrap();
+        orders.push(w.order(&id).await);
+    }
+    assert_eq!(uses().await, 2);
+    // The first is paid, granted, then refunded in full: it was a sale, its use stays.
+    let sold = &orders[0];
+    assert_eq!(
+        w.notify_signed(sold.id.as_str(), "7.20", "TRADE_SUCCESS")
+            .await
+            .0,
+        200
+    );
+    let full = refund_notification(&w, sold, "TRADE_CLOSED", "7.20");
+    assert_eq!(w.notify(&full).await.0, 200);
+    assert_eq!(w.order(&sold.id).await.status(), OrderStatus::Refunded);
+    assert_eq!(uses().await, 2);
+    // The second is refunded before its payment is recorded: its use goes back, and the
+    // payment's notification that follows takes none.
+    let never = &orders[1];
+    let full = refund_notification(&w, never, "TRADE_CLOSED", "7.20");
+    assert_eq!(w.notify(&full).await.0, 200);
+    assert_eq!(w.order(&never.id).await.status(), OrderStatus::Refunded);
+    assert_eq!(uses().await, 1);
+    assert_eq!(
+        w.notify_signed(never.id.as_str(), "7.20", "TRADE_SUCCESS")
+            .await
+            .0,
+        200
+    );
+    assert_eq!(uses().await, 1);
+    assert_eq!(w.grants_for(&never.id).await, 0);
+}
+
 #[tokio::test]
 async fn a_full_refund_racing_a_new_edition_leaves_no_live_link() {
     let w = World::new(WorldOptions::default()).await.unwrap();
