@@ -52,6 +52,13 @@ Two more changes, both for speed:
   table held: 70 ms a transaction in the soak, and more as it went on). What it does is
   otherwise moto's: one check per item, the same errors, everything undone when any
   operation fails.
+- DynamoDB's Query looks only at the items it can match: moto goes through every item
+  of the table for each page of each Query (by partition key or by index), so a table
+  of thousands of items made each page cost more than the soak's SDK attempt timeout.
+  Here a table's items are found by their partition key directly, and by an index's
+  partition key (string keys) through a map kept up to date by every put, update and
+  delete; moto's own query then runs over those candidates, so what it answers (order,
+  filters, pages) is moto's.
 - `GET /_kiosk/stats`: per operation (the `X-Amz-Target`, else method and service),
   how many calls and how many seconds they held the lock; `DELETE` resets. The soak
   prints it, to show where the emulator's time goes.
@@ -59,6 +66,7 @@ Two more changes, both for speed:
 Usage: moto_locked.py PORT   (binds 127.0.0.1 only)
 """
 
+import inspect
 import io
 import json
 import random
@@ -155,6 +163,19 @@ def _fault_answer(environ, kind, start_response):
         status = "500 Internal Server Error"
         code = "InternalServerError" if json_protocol else "InternalFailure"
         message = "An internal error (a fault injected by the soak)"
+    rest_xml = not json_protocol and not environ.get("CONTENT_TYPE", "").startswith(
+        "application/x-www-form-urlencoded"
+    )
+    if rest_xml:
+        # S3: SlowDown (503) for throttling, InternalError (500), in S3's own error body.
+        status, code = ("503 Slow Down", "SlowDown") if kind == "throttle" else (status, "InternalError")
+        body = (
+            "<Error><Code>%s</Code><Message>%s</Message><RequestId>soak</RequestId></Error>"
+            % (code, message)
+        ).encode()
+        headers = [("Content-Type", "application/xml"), ("Content-Length", str(len(body)))]
+        start_response(status, headers)
+        return [body]
     if json_protocol:
         prefix = "com.amazonaws.dynamodb.v20120810#" if target.startswith("DynamoDB") else ""
         body = json.dumps({"__type": prefix + code, "message": message}).encode()
@@ -274,6 +295,7 @@ def _lean_transactions() -> None:
                     table.items[hash_key][range_key] = before
                 else:
                     table.items[hash_key] = before
+                _reindex(table, hash_key, range_key)
 
         errors = []
         for item in transact_items:
@@ -347,6 +369,137 @@ def _lean_transactions() -> None:
             raise TransactionCanceledException(errors)
 
     DynamoDBBackend.transact_write_items = transact_write_items
+
+
+def _vkey(value):
+    """A string key value as the index map keeps it; None for other types."""
+    return value.value if getattr(value, "type", None) == "S" else None
+
+
+class _IndexMap:
+    """For one table: (attribute, string value) -> {item key: item}, for the partition
+    key attributes of the table's indexes."""
+
+    def __init__(self, table):
+        self.attrs = set()
+        for index in table.all_indexes():
+            for key in index.schema:
+                if key["KeyType"] == "HASH":
+                    self.attrs.add(key["AttributeName"])
+        self.by = {attr: {} for attr in self.attrs}
+        self.rev = {}
+        for item in table.all_items():
+            self.add(item)
+
+    @staticmethod
+    def ikey(hash_key, range_key):
+        return (repr(hash_key.value), repr(range_key.value) if range_key is not None else None)
+
+    def add(self, item):
+        k = self.ikey(item.hash_key, item.range_key)
+        self.remove(k)
+        entries = []
+        for attr in self.attrs:
+            v = _vkey(item.attrs.get(attr))
+            if v is not None:
+                self.by[attr].setdefault(v, {})[k] = item
+                entries.append((attr, v))
+        self.rev[k] = entries
+
+    def remove(self, k):
+        for attr, v in self.rev.pop(k, []):
+            bucket = self.by[attr].get(v)
+            if bucket is not None:
+                bucket.pop(k, None)
+                if not bucket:
+                    del self.by[attr][v]
+
+
+def _index_map(table):
+    m = getattr(table, "_kiosk_index_map", None)
+    if m is None:
+        m = _IndexMap(table)
+        table._kiosk_index_map = m
+    return m
+
+
+def _reindex(table, hash_key, range_key):
+    """After a write to one item: its place in the table's index map, if it has one."""
+    m = getattr(table, "_kiosk_index_map", None)
+    if m is None:
+        return
+    item = table.get_item(hash_key, range_key) if (range_key is not None or not table.range_key_attr) else None
+    if item is None:
+        m.remove(_IndexMap.ikey(hash_key, range_key))
+    else:
+        m.add(item)
+
+
+def _direct_queries() -> None:
+    """Query over the items it can match (see the module docs)."""
+    from moto.dynamodb.models import DynamoDBBackend
+    from moto.dynamodb.models.table import Table
+
+    stock_query = Table.query
+    stock_put = Table.put_item
+    stock_delete = Table.delete_item
+    stock_update = DynamoDBBackend.update_item
+
+    signature = inspect.signature(stock_query)
+
+    def query(self, hash_key, *args, **kwargs):
+        bound = signature.bind(self, hash_key, *args, **kwargs).arguments
+        index_name = bound.get("index_name")
+        candidates = None
+        if index_name is None and hash_key is not None:
+            found = self.items.get(hash_key)
+            if self.range_key_attr:
+                candidates = list(found.values()) if found else []
+            else:
+                candidates = [found] if found is not None else []
+        elif index_name:
+            conditions = bound.get("hash_key_conditions") or []
+            if conditions:
+                attr, value = conditions[0]
+                v = _vkey(value)
+                m = _index_map(self)
+                if v is not None and attr in m.attrs:
+                    candidates = list(m.by[attr].get(v, {}).values())
+        if candidates is None:
+            return stock_query(self, hash_key, *args, **kwargs)
+        self.all_items = lambda: candidates
+        try:
+            return stock_query(self, hash_key, *args, **kwargs)
+        finally:
+            del self.all_items
+
+    def put_item(self, item_attrs, *args, **kwargs):
+        item = stock_put(self, item_attrs, *args, **kwargs)
+        m = getattr(self, "_kiosk_index_map", None)
+        if m is not None:
+            m.add(item)
+        return item
+
+    def delete_item(self, hash_key, range_key):
+        item = stock_delete(self, hash_key, range_key)
+        m = getattr(self, "_kiosk_index_map", None)
+        if m is not None and item is not None:
+            m.remove(_IndexMap.ikey(item.hash_key, item.range_key))
+        return item
+
+    def update_item(self, table_name, key, *args, **kwargs):
+        try:
+            return stock_update(self, table_name, key, *args, **kwargs)
+        finally:
+            table = self.get_table(table_name)
+            if getattr(table, "_kiosk_index_map", None) is not None:
+                hash_key, range_key = self.get_keys_value(table, key)
+                _reindex(table, hash_key, range_key)
+
+    Table.query = query
+    Table.put_item = put_item
+    Table.delete_item = delete_item
+    DynamoDBBackend.update_item = update_item
 
 
 def _no_instance_tracking() -> None:
@@ -566,6 +719,7 @@ def main() -> None:
     _strict_configuration_sets()
     _no_instance_tracking()
     _lean_transactions()
+    _direct_queries()
     app = DomainDispatcherApplication(create_backend_app)
     run_simple(
         "127.0.0.1",

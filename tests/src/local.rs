@@ -50,6 +50,16 @@ impl LocalShop {
 
     /// Start the shop on a free port, its local keys in `keys_dir`.
     pub async fn start(keys_dir: &Path) -> Result<LocalShop> {
+        Self::start_as(keys_dir, None, None).await
+    }
+
+    /// Start it with its handles' SDK sending `app` as its app id, with `attempt_timeout`
+    /// (the soak's).
+    pub async fn start_as(
+        keys_dir: &Path,
+        app: Option<String>,
+        attempt_timeout: Option<Duration>,
+    ) -> Result<LocalShop> {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let root = Path::new(env!("CARGO_MANIFEST_DIR"))
             .parent()
@@ -68,6 +78,8 @@ impl LocalShop {
                     .as_str()
                     .to_lowercase()
             ),
+            app,
+            attempt_timeout,
         };
         let (base, app) = devstack::start(listener, opts).await?;
         let http = reqwest::Client::builder()

@@ -18,6 +18,16 @@ pub struct TestTable {
 }
 
 impl TestTable {
+    /// A store over the existing table `name` (another fixture's).
+    pub async fn named(name: &str) -> Result<Self> {
+        let client = Client::new(&kiosk_localaws::emulator_config().await?);
+        Ok(TestTable {
+            store: Store::new(client.clone(), name),
+            client,
+            name: name.to_owned(),
+        })
+    }
+
     pub async fn new() -> Result<Self> {
         let config = kiosk_localaws::emulator_config().await?;
         let client = Client::new(&config);

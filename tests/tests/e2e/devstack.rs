@@ -197,6 +197,8 @@ impl Scene {
             keys_dir: scratch.join("keys"),
             retry_unit: Duration::from_millis(100),
             name: format!("kiosk-browser-{}-{name}", std::process::id()),
+            app: None,
+            attempt_timeout: None,
         };
         let (base, app) = devstack::start(listener, opts).await?;
         ensure!(app.site_url != base, "the site has its own origin");

@@ -64,6 +64,11 @@ pub struct Options {
     /// Names this shop's table, bucket and SSM parameters ([`setup::NAME`] for `make
     /// dev`).
     pub name: String,
+    /// The app id (`AWS_SDK_UA_APP_ID`) the handles' SDK sends, and their attempt
+    /// timeout (the soak's faults pick requests by the one and outlast the other);
+    /// `None`: the SDK's defaults. The setup's calls never carry them.
+    pub app: Option<String>,
+    pub attempt_timeout: Option<Duration>,
 }
 
 pub struct App {
@@ -72,6 +77,8 @@ pub struct App {
     pub shop: Shop,
     /// The reconcile function's handle, run every [`RECONCILE_EVERY`].
     pub reconciler: Reconciler,
+    /// The author's refund workflow (`kiosk refund`), over the same table and channels.
+    pub refunds: kiosk::refund::Refunds,
     downloads: Downloads,
     /// The collect function's handle (`POST /t`) and its configuration.
     pub collector: kiosk::collect::Collector,
@@ -107,6 +114,15 @@ pub async fn start(listener: TcpListener, opts: Options) -> Result<(String, Arc<
     let webhook_secret = local_webhook_secret()?;
     let names = setup::Names::of(&opts.name);
     setup::prepare(&sdk, &names, &keys, &webhook_secret).await?;
+    let setup_sdk = sdk.clone();
+    let mut handles_sdk = sdk.to_builder();
+    if let Some(app) = &opts.app {
+        handles_sdk.set_app_name(Some(aws_config::AppName::new(app.clone())?));
+    }
+    if let Some(attempt) = opts.attempt_timeout {
+        handles_sdk.set_timeout_config(Some(kiosk::tls::aws_timeouts(attempt)));
+    }
+    let sdk = handles_sdk.build();
 
     let mut config = Config::new(
         &names.table,
@@ -162,6 +178,8 @@ pub async fn start(listener: TcpListener, opts: Options) -> Result<(String, Arc<
         .await?
         .with_free_fulfilment(fulfiller);
     let reconciler = Reconciler::new(Shop::new(&sdk, config.clone(), channels.clone()).await?);
+    let refunds =
+        kiosk::refund::Refunds::new(Shop::new(&sdk, config.clone(), channels.clone()).await?);
     let shop = Shop::new(&sdk, config.clone(), channels).await?;
     let stripe = stripe::StripeSandbox::new(
         setup::STRIPE_SECRET_KEY,
@@ -203,9 +221,10 @@ pub async fn start(listener: TcpListener, opts: Options) -> Result<(String, Arc<
     );
     let app = Arc::new(App {
         checkout,
-        store: kiosk::store::Store::new(aws_sdk_dynamodb::Client::new(&sdk), &names.table),
+        store: kiosk::store::Store::new(aws_sdk_dynamodb::Client::new(&setup_sdk), &names.table),
         shop,
         reconciler,
+        refunds,
         downloads,
         collector,
         mail_events,

@@ -34,6 +34,8 @@ async fn main() -> anyhow::Result<()> {
         keys_dir: root.join(".local/keys"),
         retry_unit: Duration::from_secs(2),
         name: devstack::setup::NAME.into(),
+        app: None,
+        attempt_timeout: None,
     };
     let endpoint = opts.endpoint.clone();
     let (base, app) = devstack::start(listener, opts).await?;

@@ -14,16 +14,23 @@
 //! "email me my links". Every notification and reconcile run may be killed part-way:
 //! run as Lambda runs it, with a deadline cut to at most 1.5 s, so its work stops
 //! wherever it has got to (between two AWS calls or during one) as at a Lambda timeout;
-//! then it is rerun (Alipay resends; reconcile's schedule runs again). Two reconcile runs overlap the buyers and each other while the faults
-//! are on; after them reconcile runs as its schedule would, past the notifications'
-//! grace and the orders' lifetime.
+//! then it is rerun (Alipay resends; reconcile's schedule runs again). Two reconcile
+//! runs overlap the buyers and each other while the faults are on; after them
+//! reconcile runs as its schedule would, past the notifications' grace and the orders'
+//! lifetime.
 //!
 //! Time is the clock the library takes: reconcile is run "later", nothing sleeps. The
 //! AWS SDK's attempt timeout is compressed (0.4 s instead of the functions' 3 s) so the
 //! emulator's slow answers (0.5 s) pass it without slowing the soak much.
 //!
-//! Not in the mix yet (README, "The soak"): Stripe and WeChat Pay buyers, disputes,
-//! refunds started with `kiosk refund`, a new edition sent mid-run.
+//! About three buyers in ten pay by card instead, through the local shop's Stripe
+//! stand-in ([`card`]): refunds with `kiosk refund` and disputes are theirs. Once half
+//! the buyers have started, the author sends a new edition of the book (`kiosk update`,
+//! stopped part-way at times and run again until it finishes), and once more after the
+//! buyers, for those who paid after its list was read.
+//!
+//! Not in the mix yet (README, "The soak"): WeChat Pay buyers, faults in Stripe's API
+//! beyond its refunds, exact replay of a seed's interleaving.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -31,6 +38,8 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use futures::StreamExt;
 use kiosk::{OrderId, OrderStatus};
+
+mod card;
 
 use crate::gateway::{Answer, GatewayFaults};
 use crate::{World, WorldOptions, now};
@@ -280,6 +289,12 @@ const LIMITED_CODE: &str = "LAUNCH";
 const LIMITED_USES: u32 = 30;
 const FREE_CODE: &str = "GIFT";
 
+/// A buyer's way: by Alipay through the world, or by card through the local shop.
+enum Either {
+    Alipay(Did),
+    Card(card::CardDid),
+}
+
 /// What one buyer did, for the report.
 #[derive(Default)]
 struct Did {
@@ -464,6 +479,47 @@ async fn buyer(w: &World, downloads: &kiosk::downloads::Downloads, soak: Soak, i
     did
 }
 
+/// The new edition's label.
+const NEW_EDITION: &str = "2";
+
+/// `kiosk update` for the book, through the library the command calls, on the soak's
+/// faulty SDK: each run may be stopped part-way (as a crash after a mail), and a run
+/// that stops or fails is run again, as the author would, until one finishes. How many
+/// runs it took.
+async fn new_edition(author: &kiosk::author::Author, seed: u64, rates: Rates) -> Result<u32> {
+    let req = kiosk::mailout::UpdateRequest {
+        product: kiosk::ProductId::parse(BOOK).context("the book's id")?,
+        file: kiosk::catalog::EditionFile::new(
+            "book-2.pdf",
+            b"%PDF-1.4 the second edition".to_vec(),
+            None,
+        )
+        .context("the new file")?,
+        edition: Some(kiosk::product::Edition::parse(NEW_EDITION).context("the label")?),
+        note: Some("Two new chapters".into()),
+    };
+    let mut dice = Dice::new(seed ^ 0xED17, 0);
+    for run in 1..=60u32 {
+        let crash_after = dice
+            .chance(rates.kill * 4.0)
+            .then(|| dice.below(20) as usize);
+        let mut watch = |p: kiosk::mailout::Progress<'_>| match p {
+            kiosk::mailout::Progress::Buyer { summary, .. }
+                if Some(summary.sent) == crash_after =>
+            {
+                std::ops::ControlFlow::Break(())
+            }
+            _ => std::ops::ControlFlow::Continue(()),
+        };
+        if let Ok(summary) = author.run_update(&req, now(), &mut watch).await
+            && summary.ok()
+        {
+            return Ok(run);
+        }
+    }
+    bail!("kiosk update never finished in 60 runs")
+}
+
 /// Run the soak and audit it.
 pub async fn run(soak: Soak) -> Result<Report> {
     let started = Instant::now();
@@ -503,6 +559,33 @@ pub async fn run(soak: Soak) -> Result<Report> {
     })
     .await?;
     let downloads = kiosk::downloads::Downloads::new(&w.handles_sdk, w.shop.config().clone());
+    let bucket = format!("kiosk-soak-{}", w.tag);
+    kiosk::files::s3_client(&kiosk_localaws::emulator_config().await?)
+        .create_bucket()
+        .bucket(&bucket)
+        .send()
+        .await?;
+    let author = kiosk::author::Author::new(
+        &w.handles_sdk,
+        kiosk::author::AuthorSettings {
+            table: w.t.name.clone(),
+            bucket: Some(bucket),
+            sender: Some(kiosk::Sender::parse(crate::VERIFIED_SENDER)?),
+            public_base_url: Some(crate::BASE_URL.to_owned()),
+            support: None,
+            mail_configuration_set: Some(crate::MAIL_CONFIGURATION_SET.to_owned()),
+            default_lang: kiosk::i18n::Lang::EN,
+        },
+    );
+    let started_buyers = std::sync::atomic::AtomicUsize::new(0);
+    // The card buyers' shop: the local one, its handles on the soak's app id.
+    let local = crate::local::LocalShop::start_as(
+        &std::env::temp_dir().join(format!("kiosk-soak-keys-{}", soak.seed)),
+        Some(app.clone()),
+        Some(ATTEMPT_TIMEOUT),
+    )
+    .await?;
+    let banks = card::Banks::default();
     let _ = w
         .http
         .delete(format!("{}/_kiosk/stats", w.endpoint))
@@ -543,18 +626,51 @@ pub async fn run(soak: Soak) -> Result<Report> {
             runs
         }
     };
+    // The author sends a new edition of the book once half the buyers have started.
+    let edition_mid_run = async {
+        while started_buyers.load(std::sync::atomic::Ordering::SeqCst) < soak.buyers / 2 {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        new_edition(&author, soak.seed, soak.rates).await
+    };
     let buyers = async {
         let did = futures::stream::iter(0..soak.buyers)
-            .map(|i| buyer(&w, &downloads, soak, i))
+            .map(|i| {
+                started_buyers.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let (w, local, downloads, banks) = (&w, &local, &downloads, &banks);
+                async move {
+                    if card::is_card(soak.seed, i) {
+                        Either::Card(card::buyer(local, banks, soak, i).await)
+                    } else {
+                        Either::Alipay(buyer(w, downloads, soak, i).await)
+                    }
+                }
+            })
             .buffer_unordered(soak.concurrency)
             .collect::<Vec<_>>()
             .await;
         buyers_done.store(true, std::sync::atomic::Ordering::SeqCst);
         did
     };
-    let (did, runs_a, runs_b) =
-        tokio::join!(buyers, reconcile_meanwhile(0), reconcile_meanwhile(1));
+    let (did, runs_a, runs_b, update_runs) = tokio::join!(
+        buyers,
+        reconcile_meanwhile(0),
+        reconcile_meanwhile(1),
+        edition_mid_run
+    );
+    let mut update_runs = update_runs?;
     let reconcile_runs = runs_a + runs_b;
+    let (did, card_did): (Vec<Did>, Vec<card::CardDid>) =
+        did.into_iter()
+            .fold((Vec::new(), Vec::new()), |(mut a, mut c), d| {
+                match d {
+                    Either::Alipay(d) => a.push(d),
+                    Either::Card(d) => c.push(d),
+                }
+                (a, c)
+            });
+    // The stand-in's webhooks still being retried (its schedule, 64 steps of 50 ms).
+    tokio::time::sleep(Duration::from_secs(4)).await;
     let mut faults = clear_faults(&w.http, &w.endpoint).await?;
     let [unavailable, lost] = w.gateway.clear_faults();
     faults.insert("gateway unavailable".into(), unavailable);
@@ -568,7 +684,13 @@ pub async fn run(soak: Soak) -> Result<Report> {
             .run(at, deadline())
             .await
             .context("reconcile after the faults")?;
+        card::reconcile(&local, at)
+            .await
+            .context("the local shop's reconcile after the faults")?;
     }
+    // The author runs `kiosk update` once more, for the orders paid after the mid-run
+    // one read its list (they bought the first edition at checkout).
+    update_runs += new_edition(&author, soak.seed ^ 1, Rates::each(0.0)).await?;
     let emulator = emulator_stats(&w.http, &w.endpoint).await?;
     let mut mix = BTreeMap::new();
     mix.insert("free copies", did.iter().filter(|d| d.free).count());
@@ -585,8 +707,28 @@ pub async fn run(soak: Soak) -> Result<Report> {
         did.iter().filter(|d| d.refund == Some(false)).count(),
     );
     mix.insert("links resent", did.iter().filter(|d| d.resent).count());
-    let gave_up = did.iter().filter(|d| d.order.is_none() && !d.free).count();
+    mix.insert("kiosk update runs", update_runs as usize);
+    mix.insert("card buyers", card_did.len());
+    mix.insert(
+        "card refunds in full",
+        card_did.iter().filter(|d| d.refund == Some(true)).count(),
+    );
+    mix.insert(
+        "card refunds in part",
+        card_did.iter().filter(|d| d.refund == Some(false)).count(),
+    );
+    mix.insert("disputes", card_did.iter().filter(|d| d.disputed).count());
+    let gave_up = card_did.iter().filter(|d| d.order.is_none()).count()
+        + did.iter().filter(|d| d.order.is_none() && !d.free).count();
     let mut report = audit(&w).await?;
+    report.orders += card::audit(
+        &local,
+        &banks,
+        after_lifetime,
+        &mut report.by_status,
+        &mut report.problems,
+    )
+    .await?;
     report.seed = soak.seed;
     report.buyers = soak.buyers;
     report.mix = mix;
@@ -598,55 +740,85 @@ pub async fn run(soak: Soak) -> Result<Report> {
     Ok(report)
 }
 
+/// One download link, as the audit reads it.
+struct Link {
+    revoked: bool,
+    edition: String,
+}
+
 /// The audit: the store against the gateway's book and the mails SES accepted. It
 /// reads each once (one scan of the grants, one read of the mails), not once per order.
 async fn audit(w: &World) -> Result<Report> {
     let (orders, _) = w.t.store.orders_created_since(None).await?;
-    let mut grants: BTreeMap<String, Vec<bool>> = BTreeMap::new();
+    let mut grants: BTreeMap<String, Vec<Link>> = BTreeMap::new();
     for g in w.t.scan_entity("grant").await? {
-        let order = g
-            .get("order_id")
-            .and_then(|v| v.as_s().ok())
-            .cloned()
-            .unwrap_or_default();
+        let text = |name: &str| {
+            g.get(name)
+                .and_then(|v| v.as_s().ok())
+                .cloned()
+                .unwrap_or_default()
+        };
         let revoked = g
             .get("revoked")
             .and_then(|v| v.as_bool().ok())
             .copied()
             .unwrap_or(false);
-        grants.entry(order).or_default().push(revoked);
+        grants.entry(text("order_id")).or_default().push(Link {
+            revoked,
+            edition: text("edition"),
+        });
     }
     let mails = kiosk_localaws::sent_mail_containing(&w.http, &w.endpoint, &w.tag).await?;
-    let mut purchase_mails: BTreeMap<String, usize> = BTreeMap::new();
+    // Per buyer: purchase mails, new-edition mails.
+    let mut mailed: BTreeMap<String, (usize, usize)> = BTreeMap::new();
     for m in &mails {
-        if m.subject.starts_with("Your download:") {
-            for to in &m.to {
-                *purchase_mails.entry(to.clone()).or_insert(0) += 1;
+        for to in &m.to {
+            let e = mailed.entry(to.clone()).or_insert((0, 0));
+            if m.subject.starts_with("Your download:") {
+                e.0 += 1;
+            } else if m.subject.starts_with("New edition:") {
+                e.1 += 1;
             }
         }
     }
     let mut by_status = BTreeMap::new();
     let mut problems = Vec::new();
-    let mut granted_by_buyer: BTreeMap<String, (usize, usize)> = BTreeMap::new();
+    // Per buyer: (purchases paid and granted, granted then refunded in full, live
+    // new-edition links, all new-edition links).
+    let mut owed: BTreeMap<String, [usize; 4]> = BTreeMap::new();
     let mut limited_held = 0u32;
     let none = Vec::new();
     for o in &orders {
-        *by_status.entry(o.status().to_string()).or_insert(0) += 1;
-        let g = grants.get(o.id.as_str()).unwrap_or(&none);
-        if !g.is_empty() {
-            let mine = granted_by_buyer
-                .entry(o.email.as_str().to_owned())
-                .or_insert((0, 0));
-            match o.status() {
-                OrderStatus::Refunded => mine.1 += 1,
-                _ => mine.0 += 1,
+        let id = &o.id;
+        let status = o.status();
+        *by_status.entry(status.to_string()).or_insert(0) += 1;
+        let links = grants.get(id.as_str()).unwrap_or(&none);
+        // The purchase's own link (its edition at checkout) and the new edition's.
+        let own: Vec<&Link> = links
+            .iter()
+            .filter(|l| l.edition == o.edition.as_str())
+            .collect();
+        let newer: Vec<&Link> = links
+            .iter()
+            .filter(|l| l.edition == NEW_EDITION && o.edition.as_str() != NEW_EDITION)
+            .collect();
+        if own.len() + newer.len() != links.len() {
+            problems.push(format!("{id}: a link of an edition it never had"));
+        }
+        let live = links.iter().filter(|l| !l.revoked).count();
+        let debts = owed.entry(o.email.as_str().to_owned()).or_insert([0; 4]);
+        if !own.is_empty() {
+            match status {
+                OrderStatus::Refunded => debts[1] += 1,
+                _ => debts[0] += 1,
             }
         }
-        let live = g.iter().filter(|revoked| !**revoked).count();
+        debts[2] += newer.iter().filter(|l| !l.revoked).count();
+        debts[3] += newer.len();
         // A code's use is held by a pending order, a paid one, and one refunded after
         // its link was granted; an expired order's went back, as did one refunded
         // before its payment was recorded.
-        let holds_use = match o.status() {
+        let holds_use = match status {
             OrderStatus::Pending | OrderStatus::Paid => true,
             OrderStatus::Refunded => o.grant_token().is_some(),
             OrderStatus::Expired => false,
@@ -654,16 +826,25 @@ async fn audit(w: &World) -> Result<Report> {
         if o.code.as_ref().map(|c| c.as_str()) == Some(LIMITED_CODE) && holds_use {
             limited_held += 1;
         }
-        let id = &o.id;
-        let status = o.status();
-        if o.amount.minor() == 0 {
-            // A free copy: granted at once, never at a provider.
-            if status != OrderStatus::Paid || g.len() != 1 || live != 1 {
+        // A purchase that stands: one live link of its own edition and, bought before
+        // the new edition, one live link of that.
+        let stands = |problems: &mut Vec<String>, what: &str| {
+            let wanted_newer =
+                usize::from(o.product_id.as_str() == BOOK && o.edition.as_str() != NEW_EDITION);
+            if own.len() != 1 || newer.len() != wanted_newer || live != 1 + wanted_newer {
                 problems.push(format!(
-                    "{id}: a free copy {status} with {} grants ({live} live)",
-                    g.len()
+                    "{id}: {what}, {status} with {} links of its edition and {} of the new one ({live} live)",
+                    own.len(),
+                    newer.len()
                 ));
             }
+        };
+        if o.amount.minor() == 0 {
+            // A free copy: granted at once, never at a provider.
+            if status != OrderStatus::Paid {
+                problems.push(format!("{id}: a free copy, {status}"));
+            }
+            stands(&mut problems, "a free copy");
             continue;
         }
         match w.gateway.trade(id.as_str()) {
@@ -683,12 +864,7 @@ async fn audit(w: &World) -> Result<Report> {
                         o.amount
                     ));
                 }
-                if g.len() != 1 || live != 1 {
-                    problems.push(format!(
-                        "{id}: {} grants ({live} live) for one payment",
-                        g.len()
-                    ));
-                }
+                stands(&mut problems, "paid");
             }
             Answer::Refunded {
                 total_amount,
@@ -700,10 +876,10 @@ async fn audit(w: &World) -> Result<Report> {
                         "{id}: refunded in full at the provider, {status} in the shop"
                     ));
                 }
-                if g.len() > 1 || live != 0 {
+                if own.len() > 1 || newer.len() > 1 || live != 0 {
                     problems.push(format!(
-                        "{id}: refunded in full with {} grants, {live} of them live",
-                        g.len()
+                        "{id}: refunded in full with {} links, {live} of them live",
+                        links.len()
                     ));
                 }
             }
@@ -714,12 +890,7 @@ async fn audit(w: &World) -> Result<Report> {
                         "{id}: {refund_fee} refunded in part at the provider, {status} with {recorded:?} refunded in the shop"
                     ));
                 }
-                if g.len() != 1 || live != 1 {
-                    problems.push(format!(
-                        "{id}: {} grants ({live} live) for one payment refunded in part",
-                        g.len()
-                    ));
-                }
+                stands(&mut problems, "refunded in part");
             }
             open @ (Answer::Waiting | Answer::PaysAtClose { .. } | Answer::Silent) => {
                 problems.push(format!(
@@ -727,27 +898,32 @@ async fn audit(w: &World) -> Result<Report> {
                 ));
             }
             Answer::Closed | Answer::NotExist => {
-                if status != OrderStatus::Expired || !g.is_empty() {
+                if status != OrderStatus::Expired || !links.is_empty() {
                     problems.push(format!(
-                        "{id}: never paid at the provider, {status} with {} grants in the shop",
-                        g.len()
+                        "{id}: never paid at the provider, {status} with {} links in the shop",
+                        links.len()
                     ));
                 }
             }
         }
     }
-    // Per buyer: one purchase mail per paid purchase; a purchase refunded in full may
-    // have had its mail (if the refund came after it) or not.
-    for (email, (paid, refunded)) in &granted_by_buyer {
-        let sent = purchase_mails.get(email).copied().unwrap_or(0);
-        if sent < *paid || sent > paid + refunded {
+    // Per buyer: one purchase mail per purchase that stands (a purchase refunded in full
+    // may have had its mail, if the refund came after it, or not), and one new-edition
+    // mail per live new-edition link (one revoked by a refund may have had its mail).
+    for (email, [paid, refunded, newer_live, newer_all]) in &owed {
+        let (purchase, edition) = mailed.get(email).copied().unwrap_or((0, 0));
+        if purchase < *paid
+            || purchase > paid + refunded
+            || edition < *newer_live
+            || edition > *newer_all
+        {
             let states: Vec<String> = orders
                 .iter()
                 .filter(|o| o.email.as_str() == email)
                 .map(|o| format!("{} {} {:?}", o.id, o.status(), o.mail))
                 .collect();
             problems.push(format!(
-                "{email}: {sent} purchase mails for {paid} paid purchases and {refunded} refunded: {states:?}"
+                "{email}: {purchase} purchase mails for {paid} purchases and {refunded} refunded; {edition} new-edition mails for {newer_live} live links of it ({newer_all} in all): {states:?}"
             ));
         }
     }
@@ -757,18 +933,10 @@ async fn audit(w: &World) -> Result<Report> {
             let holders: Vec<String> = orders
                 .iter()
                 .filter(|o| o.code.as_ref().map(|c| c.as_str()) == Some(LIMITED_CODE))
-                .map(|o| {
-                    format!(
-                        "{} {} paid_at {:?} {:?}",
-                        o.id,
-                        o.status(),
-                        o.paid_at(),
-                        o.state()
-                    )
-                })
+                .map(|o| format!("{} {:?}", o.id, o.state()))
                 .collect();
             problems.push(format!(
-                "{LIMITED_CODE}: {} uses counted, {limited_held} pending or paid orders hold it: {holders:#?}",
+                "{LIMITED_CODE}: {} uses counted, {limited_held} orders hold one: {holders:#?}",
                 c.uses()
             ))
         }
