@@ -291,6 +291,31 @@ impl World {
         (resp.status().as_u16(), body_string(&resp))
     }
 
+    /// A notification as Lambda delivers it to payment-notify: with a context whose
+    /// deadline is `timeout` from now (the function's timeout, or a process stopped
+    /// early); the status.
+    pub async fn notify_within(&self, body: &str, timeout: std::time::Duration) -> u16 {
+        let mut ctx = lambda_http::Context::default();
+        let deadline = std::time::SystemTime::now() + timeout;
+        ctx.deadline = deadline
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64);
+        let req: Request = lambda_http::http::Request::builder()
+            .method("POST")
+            .uri(format!("{BASE_URL}/notify/alipay"))
+            .header(
+                "content-type",
+                "application/x-www-form-urlencoded; charset=utf-8",
+            )
+            .body(Body::Text(body.to_owned()))
+            .expect("request");
+        let req = lambda_http::RequestExt::with_lambda_context(req, ctx);
+        payment_notify::handler::handle(&self.shop, req, now())
+            .await
+            .status()
+            .as_u16()
+    }
+
     pub async fn return_page(&self, query: &str) -> (u16, String) {
         let req: Request = lambda_http::http::Request::builder()
             .method("GET")

@@ -1,6 +1,7 @@
 //! Reconcile's mail delivery against the locked emulator: a purchase mail SES refused is
 //! sent by a later run exactly once, however many runs and notifications race; a fresh
-//! payment is left to the process that recorded it for the lease; a time budget stops a
+//! payment is left to the process that recorded it for the lease (and to reconcile when
+//! the process has too little time left to send and record it); a time budget stops a
 //! run between whole orders; a mail that keeps failing is given up after its last try.
 //!
 //! Over 400 lines: the race and failure scenarios of delivery, each with its own setup.
@@ -74,6 +75,56 @@ async fn paid_without_mail_fast(w: &World, p: &Product, email: &str, at: OffsetD
         .create_grant(&Grant::for_order(&paid, token, None, at))
         .await
         .unwrap();
+}
+
+/// Found by the soak: a purchase mail sent and then not recorded goes out again from
+/// reconcile (SES takes no idempotency key), and a handler cut off at its deadline could
+/// stop between the two. A notification with less than `MAIL_ROOM` left records the
+/// payment and leaves the mail to reconcile after the lease, which sends it once.
+#[tokio::test]
+async fn a_notification_short_of_time_leaves_the_mail_to_reconcile() {
+    let w = World::new(WorldOptions::default()).await.unwrap();
+    let p = w.add_product("rust-book", "9.00").await;
+    let email = w.buyer(1);
+    let o = w.pending(&p, &email).await;
+    let body = kiosk_e2e::form(&w.notify_params(o.id.as_str(), "9.00", "TRADE_SUCCESS"));
+    // Under MAIL_ROOM left of the request (after Lambda's reply margin): enough to
+    // record the payment, not to start the mail.
+    let left = kiosk::delivery::MAIL_ROOM - StdDuration::from_millis(300);
+    assert_eq!(
+        w.notify_within(&body, kiosk::deadline::REPLY_MARGIN + left)
+            .await,
+        200
+    );
+    let paid = w.order(&o.id).await;
+    assert_eq!(paid.status(), OrderStatus::Paid);
+    assert!(
+        matches!(paid.mail, MailState::Due { attempts: 0, .. }),
+        "{:?}",
+        paid.mail
+    );
+    assert!(w.mails_to(&email).await.is_empty(), "no mail started");
+    // Before the lease ends nothing is sent; after it, one mail, and no second.
+    let run = reconcile(&w, now(), StdDuration::from_secs(10)).await;
+    assert_eq!(run.sent, 0);
+    for _ in 0..2 {
+        reconcile(
+            &w,
+            now() + MAIL_LEASE + Duration::seconds(1),
+            StdDuration::from_secs(10),
+        )
+        .await;
+    }
+    assert_eq!(w.mails_to(&email).await.len(), 1);
+    assert!(matches!(w.order(&o.id).await.mail, MailState::Sent { .. }));
+    // With time to spare the notification path sends it at once (the usual case).
+    let other = w.pending(&p, &w.buyer(2)).await;
+    let body = kiosk_e2e::form(&w.notify_params(other.id.as_str(), "9.00", "TRADE_SUCCESS"));
+    assert_eq!(
+        w.notify_within(&body, StdDuration::from_secs(10)).await,
+        200
+    );
+    assert_eq!(w.mails_to(&w.buyer(2)).await.len(), 1);
 }
 
 #[tokio::test]
