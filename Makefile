@@ -29,9 +29,9 @@ CASES ?= 100000
 fuzz:
 	PROPTEST_CASES=$(CASES) cargo test -p kiosk-e2e --test e2e fuzz::
 
-# The soak (README, "The soak"): N buyers through the real handlers with 5 % of each
-# fault kind on their AWS calls, then the audit. `make test` runs 60; a failing run
-# prints its seed. SEED=… N=… pick another.
+# The soak (README, "The soak"): N buyers (Alipay and card) through the real handlers
+# with 5 % of each fault kind on their AWS calls and the stand-in providers, then the
+# audit. `make test` runs 200; a failing run prints its seed. SEED=… N=… pick another.
 SEED ?= 20261207
 N ?= 2000
 soak:

@@ -295,25 +295,7 @@ impl World {
     /// deadline is `timeout` from now (the function's timeout, or a process stopped
     /// early); the status.
     pub async fn notify_within(&self, body: &str, timeout: std::time::Duration) -> u16 {
-        let mut ctx = lambda_http::Context::default();
-        let deadline = std::time::SystemTime::now() + timeout;
-        ctx.deadline = deadline
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis() as u64);
-        let req: Request = lambda_http::http::Request::builder()
-            .method("POST")
-            .uri(format!("{BASE_URL}/notify/alipay"))
-            .header(
-                "content-type",
-                "application/x-www-form-urlencoded; charset=utf-8",
-            )
-            .body(Body::Text(body.to_owned()))
-            .expect("request");
-        let req = lambda_http::RequestExt::with_lambda_context(req, ctx);
-        payment_notify::handler::handle(&self.shop, req, now())
-            .await
-            .status()
-            .as_u16()
+        notify_within(&self.shop, body, timeout).await
     }
 
     pub async fn return_page(&self, query: &str) -> (u16, String) {
@@ -363,6 +345,31 @@ impl World {
             .filter(|g| g.get("order_id").and_then(|v| v.as_s().ok()) == Some(&order.to_string()))
             .count()
     }
+}
+
+/// Alipay's notification delivered to `shop` (any instance of payment-notify's handle)
+/// as Lambda delivers it: with a context whose deadline is `timeout` from now (the
+/// function's timeout, or a process stopped early); the status.
+pub async fn notify_within(shop: &Shop, body: &str, timeout: std::time::Duration) -> u16 {
+    let mut ctx = lambda_http::Context::default();
+    let deadline = std::time::SystemTime::now() + timeout;
+    ctx.deadline = deadline
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64);
+    let req: Request = lambda_http::http::Request::builder()
+        .method("POST")
+        .uri(format!("{BASE_URL}/notify/alipay"))
+        .header(
+            "content-type",
+            "application/x-www-form-urlencoded; charset=utf-8",
+        )
+        .body(Body::Text(body.to_owned()))
+        .expect("request");
+    let req = lambda_http::RequestExt::with_lambda_context(req, ctx);
+    payment_notify::handler::handle(shop, req, now())
+        .await
+        .status()
+        .as_u16()
 }
 
 /// `req` as API Gateway delivers it from `source_ip` (the address the per-network limits

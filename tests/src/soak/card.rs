@@ -95,14 +95,23 @@ pub(super) async fn buyer(shop: &LocalShop, banks: &Banks, soak: Soak, i: usize)
         // shop knows of the payment is refused: not paid yet).
         for _ in 0..40 {
             let amount = if full { None } else { half.as_deref() };
-            match shop
-                .app
-                .refunds
-                .refund_order(&id, amount, Some("soak"), crate::now())
-                .await
-            {
-                Ok(_) => break,
-                Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+            // The run may be stopped part-way (between its calls to Stripe and the
+            // store), as a closed laptop or a killed process would stop it.
+            let cut = dice
+                .chance(soak.rates.kill)
+                .then(|| super::kill_after(&mut dice));
+            let run =
+                kiosk::deadline::Deadline::after(Duration::from_millis(cut.unwrap_or(60_000)))
+                    .run(Box::pin(shop.app.refunds.refund_order(
+                        &id,
+                        amount,
+                        Some("soak"),
+                        crate::now(),
+                    )))
+                    .await;
+            match run {
+                Some(Ok(_)) => break,
+                _ => tokio::time::sleep(Duration::from_millis(100)).await,
             }
         }
     } else if dice.chance(0.08) {

@@ -19,9 +19,14 @@
 //! reconcile runs as its schedule would, past the notifications' grace and the orders'
 //! lifetime.
 //!
+//! Four instances of the checkout and payment-notify handles serve the Alipay buyers,
+//! as Lambda runs several under load: a buyer checks out on one, and each notification
+//! reaches whichever. `kiosk refund` and `kiosk update` runs are stopped part-way too
+//! (anywhere, at a cut deadline) and run again.
+//!
 //! Time is the clock the library takes: reconcile is run "later", nothing sleeps. The
-//! AWS SDK's attempt timeout is compressed (0.4 s instead of the functions' 3 s) so the
-//! emulator's slow answers (0.5 s) pass it without slowing the soak much.
+//! AWS SDK's attempt timeout is compressed (1 s instead of the functions' 3 s) so the
+//! emulator's slow answers (1.1 s) pass it without slowing the soak much.
 //!
 //! About three buyers in ten pay by card instead, through the local shop's Stripe
 //! stand-in ([`card`]): refunds with `kiosk refund` and disputes are theirs. Once half
@@ -75,8 +80,8 @@ impl Rates {
 }
 
 /// The soak's SDK attempt timeout and the emulator's slow answer, past it.
-pub const ATTEMPT_TIMEOUT: Duration = Duration::from_millis(400);
-const SLOW_SECONDS: f64 = 0.5;
+pub const ATTEMPT_TIMEOUT: Duration = Duration::from_millis(1000);
+const SLOW_SECONDS: f64 = 1.1;
 
 /// Start injecting faults into the requests of SDKs whose app id starts with `app`.
 pub async fn set_faults(
@@ -199,17 +204,21 @@ fn deadline_in(ms: u64) -> u64 {
     now + kiosk::deadline::REPLY_MARGIN.as_millis() as u64 + ms
 }
 
+/// Processes stopped part-way (notification deliveries, reconcile runs, `kiosk refund`
+/// and `kiosk update` runs).
+static KILLED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
 /// How long a killed process runs: up to 1.5 s, cut wherever its work has got to.
 fn kill_after(dice: &mut Dice) -> u64 {
+    KILLED.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
     dice.below(1500)
 }
 
 /// Alipay's notification delivered to payment-notify as Lambda runs it: with its
 /// function's timeout (10 s), or (killed) a much shorter one; the status.
-async fn notify_as_lambda(w: &World, body: &str, kill: Option<u64>) -> u16 {
+async fn notify_as_lambda(shop: &kiosk::shop::Shop, body: &str, kill: Option<u64>) -> u16 {
     let work = Duration::from_millis(kill.unwrap_or(10_000));
-    w.notify_within(body, kiosk::deadline::REPLY_MARGIN + work)
-        .await
+    crate::notify_within(shop, body, kiosk::deadline::REPLY_MARGIN + work).await
 }
 
 /// One soak: how many buyers, the seed, the faults.
@@ -276,6 +285,23 @@ const LIMITED_CODE: &str = "LAUNCH";
 const LIMITED_USES: u32 = 30;
 const FREE_CODE: &str = "GIFT";
 
+/// Free copies are limited shop-wide per hour and day; the soak's are many more.
+const FREE_LIMITS: kiosk::config::FreeLimits = kiosk::config::FreeLimits {
+    per_network_hour: 5,
+    per_hour: 100_000,
+    per_day: 100_000,
+};
+
+/// How many instances of the checkout and payment-notify handles serve the Alipay
+/// buyers at once (as Lambda runs several of each under load).
+const INSTANCES: usize = 4;
+
+/// One instance of each HTTP function's handle, as one Lambda instance builds it.
+struct Instance {
+    checkout: kiosk::checkout::Checkout,
+    shop: kiosk::shop::Shop,
+}
+
 /// A buyer's way: by Alipay through the world, or by card through the local shop.
 enum Either {
     Alipay(Did),
@@ -300,7 +326,12 @@ fn network_of(i: usize) -> String {
 
 /// A form checkout from the buyer's network, pressing again on an error (three times at
 /// most): the JSON answer.
-async fn check_out(w: &World, email: &str, i: usize, dice: &mut Dice) -> Option<serde_json::Value> {
+async fn check_out(
+    checkout: &kiosk::checkout::Checkout,
+    email: &str,
+    i: usize,
+    dice: &mut Dice,
+) -> Option<serde_json::Value> {
     let ip = network_of(i);
     let zine = dice.below(4) == 0;
     let product = if zine { ZINE } else { BOOK };
@@ -321,7 +352,7 @@ async fn check_out(w: &World, email: &str, i: usize, dice: &mut Dice) -> Option<
         if code == Some(FREE_CODE) {
             // A free copy needs the buy page's claim (the page may fail too).
             let (status, page) =
-                crate::buy_page_from(&w.checkout, &format!("/buy/{product}"), &ip).await;
+                crate::buy_page_from(checkout, &format!("/buy/{product}"), &ip).await;
             match crate::claim_of(&page) {
                 Some(claim) if status == 200 => fields.push(("claim", claim)),
                 _ => continue,
@@ -329,7 +360,7 @@ async fn check_out(w: &World, email: &str, i: usize, dice: &mut Dice) -> Option<
         }
         let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
         let body = crate::order_form(product, email, &fields);
-        let resp = crate::checkout_from(&w.checkout, &body, "application/json", &ip).await;
+        let resp = crate::checkout_from(checkout, &body, "application/json", &ip).await;
         let v: serde_json::Value =
             serde_json::from_str(&crate::body_string(&resp)).unwrap_or_default();
         match resp.status().as_u16() {
@@ -373,11 +404,24 @@ async fn resend(downloads: &kiosk::downloads::Downloads, email: &str, ip: &str) 
 }
 
 /// One buyer's way through the shop.
-async fn buyer(w: &World, downloads: &kiosk::downloads::Downloads, soak: Soak, i: usize) -> Did {
+async fn buyer(
+    w: &World,
+    instances: &[Instance],
+    downloads: &kiosk::downloads::Downloads,
+    soak: Soak,
+    i: usize,
+) -> Did {
     let mut dice = Dice::new(soak.seed, i);
     let email = format!("soak-{}-{i}@example.com", w.tag);
     let mut did = Did::default();
-    let Some(v) = check_out(w, &email, i, &mut dice).await else {
+    let Some(v) = check_out(
+        &instances[i % instances.len()].checkout,
+        &email,
+        i,
+        &mut dice,
+    )
+    .await
+    else {
         return did;
     };
     if v.get("mailed_to").is_some() {
@@ -449,10 +493,12 @@ async fn buyer(w: &World, downloads: &kiosk::downloads::Downloads, soak: Soak, i
     let sends = bodies.into_iter().map(|body| {
         let mut d = Dice(dice.next());
         async move {
+            // Each delivery reaches whichever instance Lambda gives it.
+            let shop = &instances[d.below(instances.len() as u64) as usize].shop;
             tokio::time::sleep(Duration::from_millis(d.below(30))).await;
             for _ in 0..10 {
                 let kill = d.chance(soak.rates.kill).then(|| kill_after(&mut d));
-                if notify_as_lambda(w, &body, kill).await == 200 {
+                if notify_as_lambda(shop, &body, kill).await == 200 {
                     return;
                 }
             }
@@ -509,7 +555,18 @@ async fn new_edition(
             }
             _ => std::ops::ControlFlow::Continue(()),
         };
-        match author.run_update(&req, now(), &mut watch).await {
+        // Stopped after a few mails at times (the watcher), or anywhere at others (its
+        // deadline, between any two calls).
+        let cut = dice.chance(rates.kill).then(|| kill_after(&mut dice));
+        let Some(outcome) =
+            kiosk::deadline::Deadline::after(Duration::from_millis(cut.unwrap_or(600_000)))
+                .run(Box::pin(author.run_update(&req, now(), &mut watch)))
+                .await
+        else {
+            outcomes.push("stopped at its deadline".into());
+            continue;
+        };
+        match outcome {
             Ok(summary) if summary.ok() => return Ok((run, true)),
             Ok(summary) => outcomes.push(format!(
                 "sent {} failed {} stopped {} deferred {}: {:?}",
@@ -560,16 +617,28 @@ pub async fn run(soak: Soak) -> Result<Report> {
     ] {
         w.t.store.create_code(&code).await?;
     }
-    // Free copies are limited shop-wide per hour and day; the soak's are many more.
-    w.reconfigure_checkout(|c| {
-        c.free = kiosk::config::FreeLimits {
-            per_network_hour: 5,
-            per_hour: 100_000,
-            per_day: 100_000,
-        }
-    })
-    .await?;
+    w.reconfigure_checkout(|c| c.free = FREE_LIMITS).await?;
     let downloads = kiosk::downloads::Downloads::new(&w.handles_sdk, w.shop.config().clone());
+    let mut instances = Vec::new();
+    for _ in 0..INSTANCES {
+        let mut config = w.shop.config().checkout();
+        config.free = FREE_LIMITS;
+        instances.push(Instance {
+            checkout: kiosk::checkout::Checkout::new(
+                &w.handles_sdk,
+                config,
+                w.channels_config.clone(),
+            )
+            .await?
+            .with_free_fulfilment(w.fulfiller.clone()),
+            shop: kiosk::shop::Shop::new(
+                &w.handles_sdk,
+                w.shop.config().clone(),
+                w.channels_config.clone(),
+            )
+            .await?,
+        });
+    }
     let bucket = format!("kiosk-soak-{}", w.tag);
     kiosk::files::s3_client(&kiosk_localaws::emulator_config().await?)
         .create_bucket()
@@ -602,6 +671,7 @@ pub async fn run(soak: Soak) -> Result<Report> {
         .delete(format!("{}/_kiosk/stats", w.endpoint))
         .send()
         .await;
+    KILLED.store(0, std::sync::atomic::Ordering::SeqCst);
     set_faults(&w.http, &w.endpoint, soak.seed, &app, soak.rates).await?;
     w.gateway.set_faults(GatewayFaults {
         seed: soak.seed,
@@ -642,18 +712,19 @@ pub async fn run(soak: Soak) -> Result<Report> {
         while started_buyers.load(std::sync::atomic::Ordering::SeqCst) < soak.buyers / 2 {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        new_edition(&author, soak.seed, soak.rates, 20).await
+        Box::pin(new_edition(&author, soak.seed, soak.rates, 20)).await
     };
     let buyers = async {
         let did = futures::stream::iter(0..soak.buyers)
             .map(|i| {
                 started_buyers.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-                let (w, local, downloads, banks) = (&w, &local, &downloads, &banks);
+                let (w, local, downloads, banks, instances) =
+                    (&w, &local, &downloads, &banks, &instances);
                 async move {
                     if card::is_card(soak.seed, i) {
-                        Either::Card(card::buyer(local, banks, soak, i).await)
+                        Either::Card(Box::pin(card::buyer(local, banks, soak, i)).await)
                     } else {
-                        Either::Alipay(buyer(w, downloads, soak, i).await)
+                        Either::Alipay(Box::pin(buyer(w, instances, downloads, soak, i)).await)
                     }
                 }
             })
@@ -686,18 +757,30 @@ pub async fn run(soak: Soak) -> Result<Report> {
     let [unavailable, lost] = w.gateway.clear_faults();
     faults.insert("gateway unavailable".into(), unavailable);
     faults.insert("gateway lost_answer".into(), lost);
+    faults.insert(
+        "processes stopped".into(),
+        KILLED.swap(0, std::sync::atomic::Ordering::SeqCst),
+    );
     // Reconcile after the faults, as its schedule would: past the notifications' grace,
     // and past the orders' lifetime.
     let after_grace = now() + kiosk::reconcile::GRACE + time::Duration::seconds(5);
     let after_lifetime = now() + time::Duration::minutes(31);
+    // A run that fails is run again, as the schedule would (the SDK's retry quota,
+    // which every handle in this process shares, may still be drained).
     for at in [after_grace, after_grace, after_lifetime, after_lifetime] {
-        w.reconciler
-            .run(at, deadline())
-            .await
-            .context("reconcile after the faults")?;
-        card::reconcile(&local, at)
-            .await
-            .context("the local shop's reconcile after the faults")?;
+        let mut left = 5;
+        loop {
+            let done = async {
+                w.reconciler.run(at, deadline()).await?;
+                card::reconcile(&local, at).await
+            }
+            .await;
+            match done {
+                Ok(()) => break,
+                Err(e) if left == 0 => return Err(e.context("reconcile after the faults")),
+                Err(_) => left -= 1,
+            }
+        }
     }
     // The author runs `kiosk update` once more, for the orders paid after the mid-run
     // one read its list (they bought the first edition at checkout).
@@ -737,7 +820,7 @@ pub async fn run(soak: Soak) -> Result<Report> {
     mix.insert("disputes", card_did.iter().filter(|d| d.disputed).count());
     let gave_up = card_did.iter().filter(|d| d.order.is_none()).count()
         + did.iter().filter(|d| d.order.is_none() && !d.free).count();
-    let mut report = audit(&w).await?;
+    let mut report = Box::pin(audit(&w)).await?;
     report.orders += card::audit(
         &local,
         &banks,
