@@ -56,8 +56,8 @@ Two more changes, both for speed:
   of the table for each page of each Query (by partition key or by index), so a table
   of thousands of items made each page cost more than the soak's SDK attempt timeout.
   Here a table's items are found by their partition key directly, and by an index's
-  partition key (string keys) through a map kept up to date by every put, update and
-  delete; moto's own query then runs over those candidates, so what it answers (order,
+  partition key (string keys) through a map of the items each index holds, kept up to
+  date by every put, update and delete; moto's own query then runs over those candidates, so what it answers (order,
   filters, pages) is moto's.
 - `GET /_kiosk/stats`: per operation (the `X-Amz-Target`, else method and service),
   how many calls and how many seconds they held the lock; `DELETE` resets. The soak
@@ -377,16 +377,18 @@ def _vkey(value):
 
 
 class _IndexMap:
-    """For one table: (attribute, string value) -> {item key: item}, for the partition
-    key attributes of the table's indexes."""
+    """For one table: per index, its partition key's string value -> {item key: item},
+    holding only the items the index holds (those with every key attribute of it, as
+    DynamoDB's sparse indexes do)."""
 
     def __init__(self, table):
-        self.attrs = set()
+        self.keys = {}
         for index in table.all_indexes():
-            for key in index.schema:
-                if key["KeyType"] == "HASH":
-                    self.attrs.add(key["AttributeName"])
-        self.by = {attr: {} for attr in self.attrs}
+            hash_attrs = [k["AttributeName"] for k in index.schema if k["KeyType"] == "HASH"]
+            all_attrs = [k["AttributeName"] for k in index.schema]
+            if len(hash_attrs) == 1:
+                self.keys[index.name] = (hash_attrs[0], all_attrs)
+        self.by = {name: {} for name in self.keys}
         self.rev = {}
         for item in table.all_items():
             self.add(item)
@@ -399,20 +401,20 @@ class _IndexMap:
         k = self.ikey(item.hash_key, item.range_key)
         self.remove(k)
         entries = []
-        for attr in self.attrs:
-            v = _vkey(item.attrs.get(attr))
-            if v is not None:
-                self.by[attr].setdefault(v, {})[k] = item
-                entries.append((attr, v))
+        for name, (hash_attr, all_attrs) in self.keys.items():
+            v = _vkey(item.attrs.get(hash_attr))
+            if v is not None and all(item.attrs.get(a) for a in all_attrs):
+                self.by[name].setdefault(v, {})[k] = item
+                entries.append((name, v))
         self.rev[k] = entries
 
     def remove(self, k):
-        for attr, v in self.rev.pop(k, []):
-            bucket = self.by[attr].get(v)
+        for name, v in self.rev.pop(k, []):
+            bucket = self.by[name].get(v)
             if bucket is not None:
                 bucket.pop(k, None)
                 if not bucket:
-                    del self.by[attr][v]
+                    del self.by[name][v]
 
 
 def _index_map(table):
@@ -459,12 +461,12 @@ def _direct_queries() -> None:
                 candidates = [found] if found is not None else []
         elif index_name:
             conditions = bound.get("hash_key_conditions") or []
-            if conditions:
+            m = _index_map(self)
+            if len(conditions) == 1 and index_name in m.keys:
                 attr, value = conditions[0]
                 v = _vkey(value)
-                m = _index_map(self)
-                if v is not None and attr in m.attrs:
-                    candidates = list(m.by[attr].get(v, {}).values())
+                if v is not None and attr == m.keys[index_name][0]:
+                    candidates = list(m.by[index_name].get(v, {}).values())
         if candidates is None:
             return stock_query(self, hash_key, *args, **kwargs)
         self.all_items = lambda: candidates
