@@ -37,12 +37,40 @@ pub use crate::order::{MAIL_LEASE, MAX_MAIL_ATTEMPTS};
 pub const MAIL_ROOM: std::time::Duration = std::time::Duration::from_millis(1500);
 
 /// The pauses between further tries of recording a mail that went out (after the SDK's
-/// own three attempts each).
-const RECORD_PAUSES: [std::time::Duration; 3] = [
+/// own three attempts each, when its retry quota allows them): five more tries within
+/// about 1.3 s, inside [`MAIL_ROOM`].
+const RECORD_PAUSES: [std::time::Duration; 5] = [
     std::time::Duration::from_millis(50),
+    std::time::Duration::from_millis(100),
     std::time::Duration::from_millis(200),
-    std::time::Duration::from_millis(500),
+    std::time::Duration::from_millis(350),
+    std::time::Duration::from_millis(600),
 ];
+
+/// Whether a mail may be started: outside a request's deadline always; inside one, with
+/// at least [`MAIL_ROOM`] left, so the deadline cannot fall between the send and its
+/// record (the purchase mail here, a new edition's in [`crate::mailout`]).
+pub(crate) fn room_to_send() -> bool {
+    crate::deadline::time_left().is_none_or(|left| left >= MAIL_ROOM)
+}
+
+/// Record that a mail went out (`record`, an idempotent write), trying again after the
+/// SDK's own attempts: the record is what keeps a later run from sending the mail again.
+pub(crate) async fn record_sent<F, Fut, E>(mut record: F) -> Result<(), E>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<(), E>>,
+{
+    let mut recorded = record().await;
+    for pause in RECORD_PAUSES {
+        if recorded.is_ok() {
+            break;
+        }
+        tokio::time::sleep(pause).await;
+        recorded = record().await;
+    }
+    recorded
+}
 
 /// When a failed purchase mail is next due: 1, 2, 4, ... minutes, at most 6 hours apart.
 pub fn mail_backoff(attempts: u32) -> Duration {
@@ -159,10 +187,8 @@ impl<'a> Delivery<'a> {
         // SES takes no idempotency key, so a mail sent and then not recorded goes out
         // again from reconcile. The send and its record must both fit in what is left of
         // the request: with less, the mail is left due (its lease, then reconcile).
-        if let Some(left) = crate::deadline::time_left()
-            && left < MAIL_ROOM
-        {
-            tracing::warn!(order_id = %order.id, left_ms = left.as_millis() as u64, "purchase mail left to reconcile: too little time left to send and record it");
+        if !room_to_send() {
+            tracing::warn!(order_id = %order.id, "purchase mail left to reconcile: too little time left to send and record it");
             let attempts = match order.mail {
                 MailState::Due { attempts, .. } => attempts,
                 _ => 0,
@@ -174,17 +200,7 @@ impl<'a> Delivery<'a> {
         }
         match self.mailer.send(&order.email, &mail).await {
             Ok(()) => {
-                // The record is what keeps reconcile from sending the mail again, so it
-                // is tried harder than other writes (it is idempotent).
-                let mut recorded = self.store.mail_sent(&order.id, now).await;
-                for pause in RECORD_PAUSES {
-                    if recorded.is_ok() {
-                        break;
-                    }
-                    tokio::time::sleep(pause).await;
-                    recorded = self.store.mail_sent(&order.id, now).await;
-                }
-                if let Err(e) = recorded {
+                if let Err(e) = record_sent(|| self.store.mail_sent(&order.id, now)).await {
                     // The buyer has the mail; the order still says due, so a later
                     // reconcile run may send it once more after the lease.
                     tracing::error!(order_id = %order.id, error = %e, "mail sent but not recorded");

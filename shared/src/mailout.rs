@@ -8,7 +8,10 @@
 //! product already on it and finishes the same edition's mail-out: buyers marked sent are
 //! skipped; buyers claimed but not marked sent are mailed again with the link recorded
 //! for them. The one gap no mail service closes: if the process dies after SES accepted
-//! a mail but before the record says so, that one buyer gets it twice.
+//! a mail but before the record says so, that one buyer gets it twice. It is kept
+//! narrow as for purchase mails ([`crate::delivery`]): the record is retried, and
+//! within a deadline (the soak's runs) no mail starts with too little time left for
+//! its record.
 //!
 //! The caller watches the run through a [`Watch`], which may also stop it between two
 //! mails (what a test uses to interrupt a run part-way).
@@ -421,6 +424,13 @@ impl MailOut<'_> {
         );
         let mut attempt = 0;
         loop {
+            // Not within a deadline that could stop the run between the send and its
+            // record (that would mail the buyer twice): left to the next run.
+            if !crate::delivery::room_to_send() {
+                return Err(
+                    "left for the next run: too little time left to send and record".into(),
+                );
+            }
             pacer.wait().await;
             match self.mailer.send(&order.email, &mail).await {
                 Ok(()) => break,
@@ -438,21 +448,18 @@ impl MailOut<'_> {
                 }
             }
         }
-        store
-            .edition_mail_sent(
-                product.id(),
-                product.edition(),
-                &order.id,
-                // When it went out, not when the run started.
-                clock(),
+        // When it went out, not when the run started.
+        let sent_at = clock();
+        crate::delivery::record_sent(|| {
+            store.edition_mail_sent(product.id(), product.edition(), &order.id, sent_at)
+        })
+        .await
+        .map_err(|e| {
+            format!(
+                "mailed, but recording it failed (a rerun would mail again): {}",
+                crate::error_chain(&e)
             )
-            .await
-            .map_err(|e| {
-                format!(
-                    "mailed, but recording it failed (a rerun would mail again): {}",
-                    crate::error_chain(&e)
-                )
-            })?;
+        })?;
         Ok(Mailed::Sent)
     }
 }

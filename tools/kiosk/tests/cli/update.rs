@@ -351,3 +351,90 @@ async fn update_reports_ses_refusals_exits_non_zero_and_retries_them_with_the_sa
     }
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// Found by the soak: a run stopped between a buyer's new-edition mail and its record
+/// mailed that buyer again on the rerun (SES takes no idempotency key). A run with less
+/// than `MAIL_ROOM` left of its deadline starts no mail (it leaves the buyers to the
+/// next run, their links kept), and the rerun mails each buyer exactly once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_short_of_time_starts_no_mail_and_the_rerun_mails_each_buyer_once() {
+    let w = World::new(WorldOptions::default()).await.unwrap();
+    let bucket = bucket_for(&w).await;
+    let dir = scratch(&w);
+    let v1 = write(&dir, "zine.pdf", b"%PDF-1.4 zine one");
+    let v2 = write(&dir, "zine-2.pdf", b"%PDF-1.4 zine two");
+    let out = kiosk(
+        &w,
+        &bucket,
+        &[
+            "product", "add", "zine", "--title", "The Zine", "--price", "9.00 CNY", "--file", &v1,
+        ],
+        &[],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let product =
+        w.t.store
+            .get_product(&kiosk::ProductId::parse("zine").unwrap())
+            .await
+            .unwrap()
+            .unwrap();
+    let t0 = now() - time::Duration::days(1);
+    for i in 0..3 {
+        paid_order(&w, &product, &w.buyer(i), t0, Source::default()).await;
+    }
+    let author = kiosk::author::Author::new(
+        &kiosk_localaws::emulator_config().await.unwrap(),
+        kiosk::author::AuthorSettings {
+            table: w.t.name.clone(),
+            bucket: Some(bucket.clone()),
+            sender: Some(kiosk::Sender::parse(kiosk_e2e::VERIFIED_SENDER).unwrap()),
+            public_base_url: Some(kiosk_e2e::BASE_URL.to_owned()),
+            support: None,
+            mail_configuration_set: None,
+            default_lang: kiosk::i18n::Lang::EN,
+        },
+    );
+    let req = kiosk_cli::update::request(&kiosk_cli::update::UpdateArgs {
+        product: "zine".into(),
+        file: v2.clone().into(),
+        note: None,
+        edition: None,
+        content_type: None,
+        dry_run: false,
+    })
+    .unwrap();
+    let mut go_on = |_: kiosk::mailout::Progress<'_>| std::ops::ControlFlow::Continue(());
+    // Less room than a send and its record need: the switch happens, no mail starts.
+    let left = kiosk::delivery::MAIL_ROOM - std::time::Duration::from_millis(300);
+    let short = kiosk::deadline::Deadline::after(left)
+        .run(author.run_update(&req, now(), &mut go_on))
+        .await
+        .expect("the run returns before its deadline")
+        .unwrap();
+    assert_eq!((short.sent, short.failed.len()), (0, 3), "{short:?}");
+    assert!(
+        short.failed[0].1.contains("too little time left"),
+        "{short:?}"
+    );
+    assert!(
+        mails_by_recipient(&w, Some(NEW_EDITION))
+            .await
+            .keys()
+            .all(|to| !to.contains(&w.tag))
+    );
+    // The rerun, with time: each buyer once, and a third run sends nothing.
+    let rerun = author.run_update(&req, now(), &mut go_on).await.unwrap();
+    assert!(rerun.ok() && rerun.sent == 3, "{rerun:?}");
+    let again = author.run_update(&req, now(), &mut go_on).await.unwrap();
+    assert_eq!((again.sent, again.already_sent), (0, 3));
+    let mailed = mails_by_recipient(&w, Some(NEW_EDITION)).await;
+    for i in 0..3 {
+        assert_eq!(
+            mailed.get(&w.buyer(i)).map_or(0, Vec::len),
+            1,
+            "{}",
+            w.buyer(i)
+        );
+    }
+    let _ = std::fs::remove_dir_all(dir);
+}
