@@ -167,6 +167,7 @@ pub(super) async fn audit(
         &format!("card-{}-", shop.app.names.table),
     )
     .await?;
+    let all_mails = &mails;
     let mut purchase_mails: BTreeMap<String, usize> = BTreeMap::new();
     for m in &mails {
         if m.subject.starts_with("Your download:") {
@@ -236,8 +237,18 @@ pub(super) async fn audit(
             continue;
         }
         if status != OrderStatus::Paid || mails != 1 {
+            let sent: Vec<&str> = all_mails
+                .iter()
+                .filter(|m| m.to.iter().any(|t| t == o.email.as_str()))
+                .map(|m| m.subject.as_str())
+                .collect();
             problems.push(format!(
-                "{id}: paid by card, {status} with {mails} purchase mails"
+                "{id}: paid by card, {status} with {mails} purchase mails ({sent:?}); {:?} mail {:?} dispute {:?} refunded {:?}; the bank {bank:?}; Stripe refunded {}",
+                o.state(),
+                o.mail,
+                o.dispute,
+                o.refunded,
+                s.refunded
             ));
         }
         if s.refunded > 0 && o.refunded.map(|m| m.minor()) != Some(s.refunded) {
