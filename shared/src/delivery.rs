@@ -47,6 +47,19 @@ const RECORD_PAUSES: [std::time::Duration; 5] = [
     std::time::Duration::from_millis(600),
 ];
 
+/// A mail not tried this time and not recorded: still due as the order says (its lease,
+/// or its next try), no attempt counted.
+fn left_due(order: &Order, now: OffsetDateTime) -> MailOutcome {
+    let attempts = match order.mail {
+        MailState::Due { attempts, .. } => attempts,
+        _ => 0,
+    };
+    MailOutcome::Retry {
+        attempts,
+        next_at: now,
+    }
+}
+
 /// Whether a mail may be started: outside a request's deadline always; inside one, with
 /// at least [`MAIL_ROOM`] left, so the deadline cannot fall between the send and its
 /// record (the purchase mail here, a new edition's in [`crate::mailout`]).
@@ -158,14 +171,7 @@ impl<'a> Delivery<'a> {
                     // Not known: stays due (the lease, or its next try), and the next
                     // run asks again; no attempt is counted.
                     tracing::warn!(order_id = %order.id, error = %e, "could not read the address's mail block");
-                    let attempts = match order.mail {
-                        MailState::Due { attempts, .. } => attempts,
-                        _ => 0,
-                    };
-                    return MailOutcome::Retry {
-                        attempts,
-                        next_at: now,
-                    };
+                    return left_due(order, now);
                 }
             },
         };
@@ -189,14 +195,7 @@ impl<'a> Delivery<'a> {
         // the request: with less, the mail is left due (its lease, then reconcile).
         if !room_to_send() {
             tracing::warn!(order_id = %order.id, "purchase mail left to reconcile: too little time left to send and record it");
-            let attempts = match order.mail {
-                MailState::Due { attempts, .. } => attempts,
-                _ => 0,
-            };
-            return MailOutcome::Retry {
-                attempts,
-                next_at: now,
-            };
+            return left_due(order, now);
         }
         match self.mailer.send(&order.email, &mail).await {
             Ok(()) => {

@@ -315,18 +315,12 @@ impl World {
         query: &str,
         timeout: std::time::Duration,
     ) -> (u16, String) {
-        let mut ctx = lambda_http::Context::default();
-        let deadline = std::time::SystemTime::now() + timeout;
-        ctx.deadline = deadline
-            .duration_since(std::time::UNIX_EPOCH)
-            .expect("after the epoch")
-            .as_millis() as u64;
         let req: Request = lambda_http::http::Request::builder()
             .method("GET")
             .uri(format!("{BASE_URL}/return/alipay?{query}"))
             .body(Body::Empty)
             .expect("request");
-        let req = lambda_http::RequestExt::with_lambda_context(req, ctx);
+        let req = within(req, timeout);
         let resp = payment_notify::handler::handle(&self.shop, req, now()).await;
         (resp.status().as_u16(), body_string(&resp))
     }
@@ -351,11 +345,6 @@ impl World {
 /// as Lambda delivers it: with a context whose deadline is `timeout` from now (the
 /// function's timeout, or a process stopped early); the status.
 pub async fn notify_within(shop: &Shop, body: &str, timeout: std::time::Duration) -> u16 {
-    let mut ctx = lambda_http::Context::default();
-    let deadline = std::time::SystemTime::now() + timeout;
-    ctx.deadline = deadline
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64);
     let req: Request = lambda_http::http::Request::builder()
         .method("POST")
         .uri(format!("{BASE_URL}/notify/alipay"))
@@ -365,11 +354,20 @@ pub async fn notify_within(shop: &Shop, body: &str, timeout: std::time::Duration
         )
         .body(Body::Text(body.to_owned()))
         .expect("request");
-    let req = lambda_http::RequestExt::with_lambda_context(req, ctx);
-    payment_notify::handler::handle(shop, req, now())
+    payment_notify::handler::handle(shop, within(req, timeout), now())
         .await
         .status()
         .as_u16()
+}
+
+/// `req` as Lambda runs it: with a context whose deadline is `timeout` from now.
+pub fn within(req: Request, timeout: std::time::Duration) -> Request {
+    let mut ctx = lambda_http::Context::default();
+    let deadline = std::time::SystemTime::now() + timeout;
+    ctx.deadline = deadline
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64);
+    lambda_http::RequestExt::with_lambda_context(req, ctx)
 }
 
 /// `req` as API Gateway delivers it from `source_ip` (the address the per-network limits

@@ -9,6 +9,35 @@ use kiosk_e2e::{World, WorldOptions, now, pending_order};
 
 use super::common::*;
 
+/// The author's handle over the world's table and `bucket`, as `kiosk` builds it.
+async fn author_for(w: &World, bucket: &str) -> kiosk::author::Author {
+    kiosk::author::Author::new(
+        &kiosk_localaws::emulator_config().await.unwrap(),
+        kiosk::author::AuthorSettings {
+            table: w.t.name.clone(),
+            bucket: Some(bucket.to_owned()),
+            sender: Some(kiosk::Sender::parse(kiosk_e2e::VERIFIED_SENDER).unwrap()),
+            public_base_url: Some(kiosk_e2e::BASE_URL.to_owned()),
+            support: None,
+            mail_configuration_set: None,
+            default_lang: kiosk::i18n::Lang::EN,
+        },
+    )
+}
+
+/// `kiosk update PRODUCT --file FILE [--note NOTE]`, as the command parses it.
+fn update_request(product: &str, file: &str, note: Option<&str>) -> kiosk::mailout::UpdateRequest {
+    kiosk_cli::update::request(&kiosk_cli::update::UpdateArgs {
+        product: product.into(),
+        file: file.into(),
+        note: note.map(str::to_owned),
+        edition: None,
+        content_type: None,
+        dry_run: false,
+    })
+    .unwrap()
+}
+
 /// Paying buyers in the new-edition test, and after how many mails its first run dies.
 const BUYERS: u32 = 30;
 const CRASH_AFTER: u32 = 13;
@@ -103,27 +132,8 @@ async fn update_reaches_every_paying_buyer_exactly_once_across_a_crash() {
 
     // The real run, through the library the command calls, interrupted right after
     // its CRASH_AFTER-th mail is recorded (as a crash there would leave it).
-    let author = kiosk::author::Author::new(
-        &kiosk_localaws::emulator_config().await.unwrap(),
-        kiosk::author::AuthorSettings {
-            table: w.t.name.clone(),
-            bucket: Some(bucket.clone()),
-            sender: Some(kiosk::Sender::parse(kiosk_e2e::VERIFIED_SENDER).unwrap()),
-            public_base_url: Some(kiosk_e2e::BASE_URL.to_owned()),
-            support: None,
-            mail_configuration_set: None,
-            default_lang: kiosk::i18n::Lang::EN,
-        },
-    );
-    let req = kiosk_cli::update::request(&kiosk_cli::update::UpdateArgs {
-        product: "book".into(),
-        file: v2.clone().into(),
-        note: Some("Two new chapters".into()),
-        edition: None,
-        content_type: None,
-        dry_run: false,
-    })
-    .unwrap();
+    let author = author_for(&w, &bucket).await;
+    let req = update_request("book", &v2, Some("Two new chapters"));
     let mut interrupt = |p: kiosk::mailout::Progress<'_>| match p {
         kiosk::mailout::Progress::Buyer { summary, .. } if summary.sent == CRASH_AFTER as usize => {
             std::ops::ControlFlow::Break(())
@@ -382,27 +392,8 @@ async fn a_run_short_of_time_starts_no_mail_and_the_rerun_mails_each_buyer_once(
     for i in 0..3 {
         paid_order(&w, &product, &w.buyer(i), t0, Source::default()).await;
     }
-    let author = kiosk::author::Author::new(
-        &kiosk_localaws::emulator_config().await.unwrap(),
-        kiosk::author::AuthorSettings {
-            table: w.t.name.clone(),
-            bucket: Some(bucket.clone()),
-            sender: Some(kiosk::Sender::parse(kiosk_e2e::VERIFIED_SENDER).unwrap()),
-            public_base_url: Some(kiosk_e2e::BASE_URL.to_owned()),
-            support: None,
-            mail_configuration_set: None,
-            default_lang: kiosk::i18n::Lang::EN,
-        },
-    );
-    let req = kiosk_cli::update::request(&kiosk_cli::update::UpdateArgs {
-        product: "zine".into(),
-        file: v2.clone().into(),
-        note: None,
-        edition: None,
-        content_type: None,
-        dry_run: false,
-    })
-    .unwrap();
+    let author = author_for(&w, &bucket).await;
+    let req = update_request("zine", &v2, None);
     let mut go_on = |_: kiosk::mailout::Progress<'_>| std::ops::ControlFlow::Continue(());
     // Less room than a send and its record need: the switch happens, no mail starts.
     let left = kiosk::delivery::MAIL_ROOM - std::time::Duration::from_millis(300);
