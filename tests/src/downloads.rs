@@ -108,16 +108,7 @@ impl DownloadWorld {
     /// `POST /download/resend` for `email` as API Gateway delivers it from `source_ip`:
     /// status, page, and how long the answer took.
     pub async fn resend(&self, email: &str, source_ip: &str) -> (u16, String, std::time::Duration) {
-        let req: Request = lambda_http::http::Request::builder()
-            .method("POST")
-            .uri(format!("{BASE_URL}/download/resend"))
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body(Body::Text(format!(
-                "email={}",
-                email.replace('@', "%40").replace('+', "%2B")
-            )))
-            .expect("request");
-        let req = from_ip(req, source_ip);
+        let req = resend_request(email, source_ip);
         let started = std::time::Instant::now();
         let resp = download::handler::handle(&self.app, req, now()).await;
         (
@@ -162,4 +153,19 @@ pub async fn paid_purchase(store: &Store, product: &Product, email: &str) -> kio
         kiosk::store::Paid::Now { grant, .. } => *grant,
         other => panic!("expected a new grant, got {other:?}"),
     }
+}
+
+/// `POST /download/resend` ("email me my links") for `email` as API Gateway delivers it
+/// from `source_ip`.
+pub fn resend_request(email: &str, source_ip: &str) -> Request {
+    let req: Request = lambda_http::http::Request::builder()
+        .method("POST")
+        .uri(format!("{BASE_URL}/download/resend"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(Body::Text(format!(
+            "email={}",
+            email.replace('@', "%40").replace('+', "%2B")
+        )))
+        .expect("request");
+    from_ip(req, source_ip)
 }

@@ -51,19 +51,15 @@ pub struct GatewayFaults {
 
 #[derive(Default)]
 struct FaultState {
-    plan: Option<(GatewayFaults, u64)>,
+    plan: Option<(GatewayFaults, crate::dice::Dice)>,
     injected: [u64; 2],
 }
 
 impl FaultState {
     /// 0: unavailable, 1: answer lost, None: none.
     fn draw(&mut self) -> Option<usize> {
-        let (plan, state) = self.plan.as_mut()?;
-        *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = *state;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        let x = (z ^ (z >> 31)) as f64 / u64::MAX as f64;
+        let (plan, dice) = self.plan.as_mut()?;
+        let x = dice.fraction();
         let kind = if x < plan.unavailable {
             0
         } else if x < plan.unavailable + plan.lost_answer {
@@ -159,7 +155,7 @@ impl Gateway {
     /// Start the gateway's own faults.
     pub fn set_faults(&self, faults: GatewayFaults) {
         *self.faults.lock().unwrap() = FaultState {
-            plan: Some((faults, faults.seed)),
+            plan: Some((faults, crate::dice::Dice::of(faults.seed))),
             injected: [0; 2],
         };
     }

@@ -2,8 +2,9 @@
 //! (`table`), the test shop's settings (`consts`), a whole shop on the emulator (`world`),
 //! Alipay's signed callbacks (`alipay`), the download side (`downloads`), and the
 //! emulator's SSM and sent mail (`emulator`); the stand-in gateway, the local shop, the
-//! API Gateway events and the browser driver have modules of their own. Everything is
-//! re-exported here, so a test imports `kiosk_e2e::{World, now, ...}`.
+//! API Gateway events, the browser driver, the soak and its seeded dice have modules of
+//! their own. Everything is re-exported here, so a test imports
+//! `kiosk_e2e::{World, now, ...}`.
 
 pub use kiosk_localaws::SentMail;
 
@@ -21,6 +22,7 @@ pub use emulator::*;
 pub use table::*;
 pub use world::*;
 
+pub mod dice;
 pub mod events;
 pub mod gateway;
 pub mod local;

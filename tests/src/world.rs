@@ -117,15 +117,11 @@ impl World {
             default: None,
         };
         // The handles' calls carry the options' app id; the setup above does not.
-        let setup_sdk = sdk;
-        let mut handles_sdk = setup_sdk.to_builder();
-        if let Some(app) = &opts.app {
-            handles_sdk.set_app_name(Some(aws_config::AppName::new(app.clone())?));
-        }
-        if let Some(attempt) = opts.attempt_timeout {
-            handles_sdk.set_timeout_config(Some(kiosk::tls::aws_timeouts(attempt)));
-        }
-        let sdk = handles_sdk.build();
+        let sdk = kiosk_localaws::handles_config(
+            &sdk,
+            opts.app.as_deref(),
+            opts.attempt_timeout.map(kiosk::tls::aws_timeouts),
+        )?;
         // Free orders are fulfilled as the reconcile function fulfils them from the queue,
         // here in process (kiosk::free).
         let fulfiller = kiosk::free::FreeFulfilment::by(
@@ -239,6 +235,17 @@ impl World {
             .await
     }
 
+    /// How many uses the discount code `name` has counted.
+    pub async fn code_uses(&self, name: &kiosk::pricing::CodeName) -> u32 {
+        self.t
+            .store
+            .get_code(name)
+            .await
+            .expect("read the code")
+            .expect("the code exists")
+            .uses()
+    }
+
     /// The stored order (which must exist).
     pub async fn order(&self, id: &OrderId) -> Order {
         self.t
@@ -278,16 +285,7 @@ impl World {
     }
 
     pub async fn notify(&self, body: &str) -> (u16, String) {
-        let req: Request = lambda_http::http::Request::builder()
-            .method("POST")
-            .uri(format!("{BASE_URL}/notify/alipay"))
-            .header(
-                "content-type",
-                "application/x-www-form-urlencoded; charset=utf-8",
-            )
-            .body(Body::Text(body.to_owned()))
-            .expect("request");
-        let resp = payment_notify::handler::handle(&self.shop, req, now()).await;
+        let resp = payment_notify::handler::handle(&self.shop, notify_request(body), now()).await;
         (resp.status().as_u16(), body_string(&resp))
     }
 
@@ -345,7 +343,15 @@ impl World {
 /// as Lambda delivers it: with a context whose deadline is `timeout` from now (the
 /// function's timeout, or a process stopped early); the status.
 pub async fn notify_within(shop: &Shop, body: &str, timeout: std::time::Duration) -> u16 {
-    let req: Request = lambda_http::http::Request::builder()
+    payment_notify::handler::handle(shop, within(notify_request(body), timeout), now())
+        .await
+        .status()
+        .as_u16()
+}
+
+/// Alipay's notification `body` as it reaches `POST /notify/alipay`.
+fn notify_request(body: &str) -> Request {
+    lambda_http::http::Request::builder()
         .method("POST")
         .uri(format!("{BASE_URL}/notify/alipay"))
         .header(
@@ -353,11 +359,7 @@ pub async fn notify_within(shop: &Shop, body: &str, timeout: std::time::Duration
             "application/x-www-form-urlencoded; charset=utf-8",
         )
         .body(Body::Text(body.to_owned()))
-        .expect("request");
-    payment_notify::handler::handle(shop, within(req, timeout), now())
-        .await
-        .status()
-        .as_u16()
+        .expect("request")
 }
 
 /// `req` as Lambda runs it: with a context whose deadline is `timeout` from now.

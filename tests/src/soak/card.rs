@@ -22,7 +22,8 @@ use std::time::Duration;
 use anyhow::Result;
 use kiosk::{OrderId, OrderStatus};
 
-use super::{Dice, Soak};
+use super::Soak;
+use crate::dice::Dice;
 use crate::local::LocalShop;
 
 /// What the bank said last about a disputed payment (by order id).
@@ -37,17 +38,13 @@ pub(super) struct CardDid {
     pub disputed: bool,
 }
 
-fn network_of(i: usize) -> String {
-    format!("10.200.{}.{}", (i >> 8) & 255, i & 255)
-}
-
 /// One card buyer's way through the local shop.
 pub(super) async fn buyer(shop: &LocalShop, banks: &Banks, soak: Soak, i: usize) -> CardDid {
-    let mut dice = super::Dice::new(soak.seed ^ 0xCA4D, i);
+    let mut dice = Dice::new(soak.seed ^ 0xCA4D, i);
     let mut did = CardDid::default();
     let email = format!("card-{}-{i}@example.com", shop.app.names.table);
     let body = crate::order_form(super::BOOK, &email, &[("channel", "stripe")]);
-    let ip = network_of(i);
+    let ip = super::network_in(200, i);
     let mut order = None;
     for _ in 0..3 {
         let resp = crate::checkout_from(&shop.app.checkout, &body, "application/json", &ip).await;

@@ -46,6 +46,7 @@ use kiosk::{OrderId, OrderStatus};
 
 mod card;
 
+use crate::dice::Dice;
 use crate::gateway::{Answer, GatewayFaults};
 use crate::{World, WorldOptions, now};
 
@@ -167,31 +168,6 @@ async fn emulator_stats(http: &reqwest::Client, endpoint: &str) -> Result<Vec<(S
     out.sort_by(|a, b| b.2.total_cmp(&a.2));
     out.truncate(6);
     Ok(out)
-}
-
-/// The buyers' choices, from the seed (splitmix64: the same seed, the same choices).
-struct Dice(u64);
-
-impl Dice {
-    fn new(seed: u64, buyer: usize) -> Dice {
-        Dice(seed ^ (buyer as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15))
-    }
-
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-
-    fn chance(&mut self, p: f64) -> bool {
-        (self.next() as f64 / u64::MAX as f64) < p
-    }
 }
 
 /// A Lambda context deadline (milliseconds since the epoch) `ms` from now plus the
@@ -321,7 +297,13 @@ struct Did {
 /// The buyer's own network: every buyer a different address (the per-network limits
 /// are not what the soak is about).
 fn network_of(i: usize) -> String {
-    format!("10.{}.{}.{}", (i >> 16) & 255, (i >> 8) & 255, i & 255)
+    network_in(0, i)
+}
+
+/// Buyer `i`'s address in block `block` (10.`block`.x.y; the card buyers have their
+/// own block).
+fn network_in(block: u8, i: usize) -> String {
+    format!("10.{block}.{}.{}", (i >> 8) & 255, i & 255)
 }
 
 /// A form checkout from the buyer's network, pressing again on an error (three times at
@@ -389,18 +371,7 @@ fn refund_notification(w: &World, id: &OrderId, total: &str, refund_fee: &str) -
 
 /// "Email me my links", pressed on the download page from the buyer's network.
 async fn resend(downloads: &kiosk::downloads::Downloads, email: &str, ip: &str) {
-    let req = lambda_http::http::Request::builder()
-        .method("POST")
-        .uri(format!("{}/download/resend", crate::BASE_URL))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(lambda_http::Body::Text(kiosk::form::encode_pairs(&[(
-            "email".to_owned(),
-            email.to_owned(),
-        )])))
-        .map(|req| crate::from_ip(req, ip));
-    if let Ok(req) = req {
-        download::handler::handle(downloads, req, now()).await;
-    }
+    download::handler::handle(downloads, crate::resend_request(email, ip), now()).await;
 }
 
 /// One buyer's way through the shop.
@@ -491,7 +462,7 @@ async fn buyer(
         }
     }
     let sends = bodies.into_iter().map(|body| {
-        let mut d = Dice(dice.next());
+        let mut d = Dice::of(dice.roll());
         async move {
             // Each delivery reaches whichever instance Lambda gives it.
             let shop = &instances[d.below(instances.len() as u64) as usize].shop;

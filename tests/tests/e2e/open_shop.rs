@@ -342,14 +342,7 @@ async fn one_network_holds_at_most_one_pending_use_of_a_code() {
     w.add_product("rust-book", "9.99").await;
     let launch = code("LAUNCH", Discount::Percent(20), Some(5));
     assert!(w.t.store.create_code(&launch).await.unwrap());
-    let uses = || async {
-        w.t.store
-            .get_code(launch.name())
-            .await
-            .unwrap()
-            .unwrap()
-            .uses()
-    };
+    let uses = || w.code_uses(launch.name());
     // Twenty checkouts one after another from one network (tabs, a script).
     let mut ids = Vec::new();
     for n in 0..20 {

@@ -259,14 +259,7 @@ async fn a_refund_before_the_payment_gives_the_codes_use_back() {
     w.add_product("rust-book", "9.00").await;
     let launch = kiosk_e2e::sample_code("LAUNCH", kiosk::pricing::Discount::Percent(20), Some(2));
     assert!(w.t.store.create_code(&launch).await.unwrap());
-    let uses = || async {
-        w.t.store
-            .get_code(launch.name())
-            .await
-            .unwrap()
-            .unwrap()
-            .uses()
-    };
+    let uses = || w.code_uses(launch.name());
     let mut orders = Vec::new();
     for n in 0..2 {
         let resp = w

@@ -115,14 +115,11 @@ pub async fn start(listener: TcpListener, opts: Options) -> Result<(String, Arc<
     let names = setup::Names::of(&opts.name);
     setup::prepare(&sdk, &names, &keys, &webhook_secret).await?;
     let setup_sdk = sdk.clone();
-    let mut handles_sdk = sdk.to_builder();
-    if let Some(app) = &opts.app {
-        handles_sdk.set_app_name(Some(aws_config::AppName::new(app.clone())?));
-    }
-    if let Some(attempt) = opts.attempt_timeout {
-        handles_sdk.set_timeout_config(Some(kiosk::tls::aws_timeouts(attempt)));
-    }
-    let sdk = handles_sdk.build();
+    let sdk = kiosk_localaws::handles_config(
+        &sdk,
+        opts.app.as_deref(),
+        opts.attempt_timeout.map(kiosk::tls::aws_timeouts),
+    )?;
 
     let mut config = Config::new(
         &names.table,

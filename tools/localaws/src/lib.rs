@@ -36,6 +36,24 @@ pub async fn emulator_config() -> Result<SdkConfig> {
     Ok(aws_config::defaults(BehaviorVersion::latest()).load().await)
 }
 
+/// `sdk` as a shop's handles use it in a test or the soak: sending `app` as its app id
+/// (the emulator's faults pick their requests by it) and with `timeouts` (the soak's
+/// compressed ones); `None` keeps `sdk`'s own.
+pub fn handles_config(
+    sdk: &SdkConfig,
+    app: Option<&str>,
+    timeouts: Option<aws_config::timeout::TimeoutConfig>,
+) -> Result<SdkConfig> {
+    let mut handles = sdk.to_builder();
+    if let Some(app) = app {
+        handles.set_app_name(Some(aws_config::AppName::new(app.to_owned())?));
+    }
+    if timeouts.is_some() {
+        handles.set_timeout_config(timeouts);
+    }
+    Ok(handles.build())
+}
+
 /// A mail SES accepted in the emulator, as `scripts/moto_locked.py` reports it.
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
 pub struct SentMail {
