@@ -27,14 +27,6 @@ fn fill_random(buf: &mut [u8]) -> Result<(), IdError> {
     SystemRandom::new().fill(buf).map_err(|_| IdError::Rng)
 }
 
-/// 64 random bits as 16 hex digits: a name no earlier attempt used (an idempotency key
-/// of one attempt).
-pub fn nonce() -> Result<String, IdError> {
-    let mut raw = [0u8; 8];
-    fill_random(&mut raw)?;
-    Ok(raw.iter().map(|b| format!("{b:02x}")).collect())
-}
-
 /// A product's id as the author chose it, used in URLs, S3 keys and the shop page:
 /// lowercase so it is the same everywhere.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]

@@ -240,6 +240,9 @@ pub struct Order {
     /// provider is called, reused by every rerun until its outcome is recorded, so a
     /// crash or a lost answer never turns into a second refund.
     pub refund_request: Option<RefundRequest>,
+    /// The last refund request settled here: what a rerun of a `kiosk refund` whose
+    /// earlier run finished unseen (stopped after recording it) is recognised by.
+    pub last_refund: Option<SettledRefund>,
     /// A card dispute (chargeback) of the payment, while there is or was one.
     pub dispute: Option<Dispute>,
     /// The language the buyer chose at checkout: their pages and mails use it. `None`
@@ -413,6 +416,13 @@ impl RefundRequest {
     }
 }
 
+/// A refund request whose outcome is recorded, and when it was settled.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SettledRefund {
+    pub request: RefundRequest,
+    pub at: OffsetDateTime,
+}
+
 /// Where a dispute of the payment stands: links are suspended while it is open, restored
 /// when it is won, and stay off when it is lost.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -530,6 +540,7 @@ impl Order {
             mail: MailState::NotDue,
             refund_seq: 0,
             refund_request: None,
+            last_refund: None,
             dispute: None,
             lang: None,
             variants: Vec::new(),

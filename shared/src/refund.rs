@@ -8,15 +8,52 @@
 //! `out_request_no`; Stripe: the PaymentIntent's refunds are listed for it first). The
 //! number no longer depends on the order's refunded total, which the provider's own
 //! refund notification may have moved in between.
+//!
+//! A run can also stop after it recorded everything but before it said so (its last
+//! write applied, the answer never seen). Its rerun finds no request in progress; if it
+//! asks for the same amount as the last refund settled within [`RERUN_WINDOW`], it is
+//! taken for a rerun of that one and asks nothing ([`RefundDone::earlier`]): a second
+//! refund of the same amount soon after needs [`RefundAsk::again`] (`--again`).
 
 use time::OffsetDateTime;
 
 use crate::channel::{Channel, ChannelError};
 use crate::ids::OrderId;
 use crate::money::Money;
-use crate::order::{Order, OrderStatus, RefundOutcome, RefundRequest};
+use crate::order::{Order, OrderStatus, RefundOutcome, RefundRequest, SettledRefund};
 use crate::shop::Shop;
 use crate::store::StoreError;
+
+/// How long a settled refund is recognised: a refund asked for with the same amount
+/// within this time of the last one is taken for a rerun of it (Stripe keeps an
+/// idempotency key as long).
+pub const RERUN_WINDOW: time::Duration = time::Duration::hours(24);
+
+/// What the author asks for (`kiosk refund`'s arguments).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RefundAsk<'a> {
+    /// A decimal in the order's currency (`3.00`); all that is left when `None`.
+    pub amount: Option<&'a str>,
+    /// Why, as the buyer sees it at the provider.
+    pub reason: Option<&'a str>,
+    /// Another refund of the same amount as the last one, even within [`RERUN_WINDOW`].
+    pub again: bool,
+}
+
+/// The last refund settled on `order`, if asking for `amount` now is a rerun of it: no
+/// request in progress, the same amount asked for explicitly (all that is left is never a
+/// repeat: once given, nothing is left), within [`RERUN_WINDOW`], and not `again`.
+fn rerun_of(
+    order: &Order,
+    amount: Option<Money>,
+    again: bool,
+    now: OffsetDateTime,
+) -> Option<&SettledRefund> {
+    let last = order.last_refund.as_ref()?;
+    let same = amount? == last.request.amount;
+    (same && !again && order.refund_request.is_none() && now - last.at < RERUN_WINDOW)
+        .then_some(last)
+}
 
 /// What a refund would do, worked out before anything is asked of the provider.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -81,6 +118,9 @@ pub struct RefundDone {
     pub links: usize,
     /// What the order cost.
     pub amount: Money,
+    /// The refund this run was taken for a rerun of (nothing asked, nothing changed);
+    /// `plan` is `None` then.
+    pub earlier: Option<SettledRefund>,
 }
 
 impl RefundPlan {
@@ -154,15 +194,18 @@ fn amount_of(order: &Order, amount: Option<&str>) -> Result<Option<Money>, Refun
 pub struct RefundPreview {
     pub order: Order,
     pub plan: Option<RefundPlan>,
+    /// The refund a real run would be taken for a rerun of (`plan` is `None` then).
+    pub earlier: Option<SettledRefund>,
 }
 
 impl crate::author::Author {
-    /// What refunding `amount` (a decimal in the order's currency; all that is left when
-    /// `None`) of order `id` would do. Reads the order; asks and changes nothing.
+    /// What the refund `ask` of order `id` would do at `now`. Reads the order; asks and
+    /// changes nothing.
     pub async fn preview_refund(
         &self,
         id: &OrderId,
-        amount: Option<&str>,
+        ask: RefundAsk<'_>,
+        now: OffsetDateTime,
     ) -> Result<RefundPreview, RefundError> {
         let order = self
             .store
@@ -170,13 +213,25 @@ impl crate::author::Author {
             .await?
             .ok_or_else(|| RefundError::UnknownOrder(id.clone()))?;
         if order.status() == OrderStatus::Refunded && order.refund_request.is_none() {
-            return Ok(RefundPreview { order, plan: None });
+            return Ok(RefundPreview {
+                order,
+                plan: None,
+                earlier: None,
+            });
         }
-        let amount = amount_of(&order, amount)?;
+        let amount = amount_of(&order, ask.amount)?;
+        if let Some(earlier) = rerun_of(&order, amount, ask.again, now).cloned() {
+            return Ok(RefundPreview {
+                order,
+                plan: None,
+                earlier: Some(earlier),
+            });
+        }
         let plan = RefundPlan::for_order(&order, amount)?;
         Ok(RefundPreview {
             order,
             plan: Some(plan),
+            earlier: None,
         })
     }
 }
@@ -193,18 +248,17 @@ impl Refunds {
         Refunds { shop }
     }
 
-    /// Refund `amount` (a decimal in the order's currency; all that is left when
-    /// `None`) of order `id` through its channel and apply the refund rule, at most once
-    /// however often it runs (see the module docs). An order already refunded in full is
-    /// `Ok` with [`RefundOutcome::Already`] and no plan.
+    /// Make the refund `ask` of order `id` through its channel and apply the refund
+    /// rule, at most once however often it runs (see the module docs). An order already
+    /// refunded in full is `Ok` with [`RefundOutcome::Already`] and no plan; a rerun of
+    /// the last refund is `Ok` with it as [`RefundDone::earlier`] and no plan.
     pub async fn refund_order(
         &self,
         id: &OrderId,
-        amount: Option<&str>,
-        reason: Option<&str>,
+        ask: RefundAsk<'_>,
         now: OffsetDateTime,
     ) -> Result<RefundDone, RefundError> {
-        self.shop.refund_order(id, amount, reason, now).await
+        self.shop.refund_order(id, ask, now).await
     }
 }
 
@@ -212,8 +266,7 @@ impl Shop {
     async fn refund_order(
         &self,
         id: &OrderId,
-        amount: Option<&str>,
-        reason: Option<&str>,
+        ask: RefundAsk<'_>,
         now: OffsetDateTime,
     ) -> Result<RefundDone, RefundError> {
         let order = self
@@ -229,6 +282,18 @@ impl Shop {
                 outcome: RefundOutcome::Already,
                 links,
                 amount: order.amount,
+                earlier: None,
+            });
+        }
+        let amount = amount_of(&order, ask.amount)?;
+        if let Some(earlier) = rerun_of(&order, amount, ask.again, now).cloned() {
+            return Ok(RefundDone {
+                plan: None,
+                total: order.refunded.unwrap_or(earlier.request.amount),
+                outcome: RefundOutcome::Already,
+                links,
+                amount: order.amount,
+                earlier: Some(earlier),
             });
         }
         let channel = self.channel_for(&order).ok_or(RefundError::ChannelOff {
@@ -249,7 +314,7 @@ impl Shop {
                 full: true,
             }
         } else {
-            RefundPlan::for_order(&order, amount_of(&order, amount)?)?
+            RefundPlan::for_order(&order, amount)?
         };
         if !plan.resumed {
             self.store
@@ -261,7 +326,7 @@ impl Shop {
                 &order,
                 plan.request.amount,
                 &plan.request.request_no,
-                reason,
+                ask.reason,
                 now,
             )
             .await
@@ -282,7 +347,7 @@ impl Shop {
                 e => RefundError::Store(e),
             })?;
         self.store
-            .settle_refund_request(id, &plan.request.request_no)
+            .settle_refund_request(id, &plan.request, now)
             .await?;
         tracing::info!(order_id = %id, request = %plan.request.request_no, refunded = %total, "refund made");
         Ok(RefundDone {
@@ -291,6 +356,7 @@ impl Shop {
             outcome,
             links,
             amount: order.amount,
+            earlier: None,
         })
     }
 }

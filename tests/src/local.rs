@@ -50,15 +50,17 @@ impl LocalShop {
 
     /// Start the shop on a free port, its local keys in `keys_dir`.
     pub async fn start(keys_dir: &Path) -> Result<LocalShop> {
-        Self::start_as(keys_dir, None, None).await
+        Self::start_as(keys_dir, None, None, Some(devstack::RECONCILE_EVERY)).await
     }
 
-    /// Start it with its handles' SDK sending `app` as its app id, with `attempt_timeout`
-    /// (the soak's).
+    /// Start it with its handles' SDK sending `app` as its app id, with `attempt_timeout`,
+    /// running reconcile on its own every `reconcile_every` (the soak: `None`, it runs
+    /// reconcile itself by its own clock).
     pub async fn start_as(
         keys_dir: &Path,
         app: Option<String>,
         attempt_timeout: Option<Duration>,
+        reconcile_every: Option<Duration>,
     ) -> Result<LocalShop> {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let root = Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -80,6 +82,7 @@ impl LocalShop {
             ),
             app,
             attempt_timeout,
+            reconcile_every,
         };
         let (base, app) = devstack::start(listener, opts).await?;
         let http = reqwest::Client::builder()

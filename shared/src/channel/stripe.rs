@@ -147,15 +147,21 @@ enum Retry<'a> {
     /// A read, or a write that is idempotent by nature (expiring a session): any
     /// transport error, 429 or 5xx.
     Safe,
-    /// A create under an idempotency key: transport errors and 429 only. Stripe stores a
-    /// 5xx answer with the key and replays it for 24 hours, so the same key would only
-    /// get the same 5xx; the caller decides (a refund looks before trying a new key).
+    /// A create under an idempotency key: transport errors, 429, and 409 (another
+    /// request with this key is still being worked on; Stripe saves nothing for it, so
+    /// the same key is asked again). Stripe stores a 5xx answer with the key and replays
+    /// it for 24 hours, so the same key would only get the same 5xx; the caller decides
+    /// (a refund looks before trying a new key).
     Keyed(&'a str),
 }
 
 /// The refund request number Kiosk writes into a refund's metadata, how a rerun finds
 /// the refund an earlier run made.
 const REQUEST_META: &str = "kiosk_request";
+
+/// The most idempotency keys one refund request walks through: each new one only after
+/// a 5xx Stripe saved under the one before (so a rerun, replaying those, gets further).
+const MAX_REFUND_KEYS: u32 = 12;
 
 impl StripeChannel {
     pub fn new(
@@ -217,6 +223,7 @@ impl StripeChannel {
             };
             let status = resp.status();
             let busy = status.as_u16() == 429
+                || (status.as_u16() == 409 && matches!(retry, Retry::Keyed(_)))
                 || (status.is_server_error() && matches!(retry, Retry::Safe));
             if busy && again {
                 tracing::warn!(
@@ -231,6 +238,10 @@ impl StripeChannel {
             let text = resp.text().await.map_err(ChannelError::Transport)?;
             if status.is_success() {
                 return Ok(text);
+            }
+            if status.as_u16() == 409 {
+                // Still in progress under this key after every attempt: not an answer.
+                return Err(ChannelError::HttpStatus(409));
             }
             return Err(match serde_json::from_str::<ApiErrorBody>(&text) {
                 Ok(b) => ChannelError::Provider {
@@ -640,10 +651,14 @@ impl Channel for StripeChannel {
     /// Refund `amount` of the order's PaymentIntent as refund `request_no`, at most
     /// once however often this runs: the PaymentIntent's refunds are listed first, and a
     /// refund already made under this request number (its metadata says) is the answer.
-    /// Otherwise `POST /v1/refunds` under a key of its own for this attempt: after a 5xx
-    /// (which Stripe stores with the key) or a lost answer, the list is read again before
-    /// any new attempt. Stripe's `reason` is an enum, so the author's words go into the
-    /// refund's metadata. Answers the PaymentIntent's total refunded.
+    /// Otherwise `POST /v1/refunds` under the idempotency key `request_no` -- the same key
+    /// in every run, so a run stopped while Stripe was still making the refund, and rerun
+    /// before the refund shows in the list, gets Stripe's 409 and then the saved answer,
+    /// never a second refund. A new key (`{request_no}-{n}`) is taken only after Stripe
+    /// has answered a 5xx under the last one (that request is finished, its answer
+    /// saved) and the list, read again, still shows no refund by this number. A lost
+    /// answer or a 409 keeps the key. Stripe's `reason` is an enum, so the author's words
+    /// go into the refund's metadata. Answers the PaymentIntent's total refunded.
     async fn refund(
         &self,
         order: &Order,
@@ -672,13 +687,23 @@ impl Channel for StripeChannel {
             form.push(("metadata[reason]".to_owned(), r.to_owned()));
         }
         let mut last = None;
-        for round in 1..=ATTEMPTS {
+        // Which key: the n-th after n 5xx answers saved under the keys before it. A rerun
+        // walks them again from the first, each replaying its saved 5xx at once.
+        let mut generation = 0u32;
+        // Tries that got no answer (or a 409): the same key each time.
+        let mut unanswered = 0u32;
+        loop {
             let refunds = self.refunds_of(pi).await?;
             if let Some(total) = Self::settled(&refunds, request_no, amount)? {
                 return Ok(total);
             }
-            let nonce = crate::ids::nonce().map_err(|e| bad_reply(e.to_string()))?;
-            let key = format!("{request_no}-{nonce}");
+            if unanswered >= ATTEMPTS || generation >= MAX_REFUND_KEYS {
+                return Err(last.unwrap_or(ChannelError::OutOfTime));
+            }
+            let key = match generation {
+                0 => request_no.to_owned(),
+                n => format!("{request_no}-{n}"),
+            };
             match self
                 .call::<ApiRefund>("/v1/refunds", Some(&form), Retry::Keyed(&key))
                 .await
@@ -704,28 +729,35 @@ impl Channel for StripeChannel {
                         msg: "Stripe did not make the refund".into(),
                     });
                 }
-                // Stripe may have made it before failing: look again first.
+                // No answer, or still in progress: the same key again (Stripe answers
+                // what it saved, or 409 while it is still working), after a look.
                 Err(e @ (ChannelError::HttpStatus(_) | ChannelError::Transport(_))) => {
-                    tracing::warn!(error = %e, round, request_no, "Stripe refund: no answer; looking before trying again");
+                    unanswered += 1;
+                    tracing::warn!(error = %e, unanswered, request_no, "Stripe refund: no answer; looking before asking again under the same key");
                     last = Some(e);
+                    backoff(unanswered).await;
                 }
+                // Saved under this key: that request is over. Stripe may have made the
+                // refund before failing, so look again before a new key.
                 Err(ChannelError::Provider {
                     code,
                     sub_code,
                     msg,
                 }) if code == "api_error" => {
-                    tracing::warn!(%sub_code, %msg, round, request_no, "Stripe refund: server error; looking before trying again");
+                    // A saved 5xx replayed to a rerun costs no try of its own: the
+                    // rerun walks past the keys earlier runs used up.
+                    generation += 1;
+                    tracing::warn!(%sub_code, %msg, generation, request_no, "Stripe refund: server error; looking before trying a new key");
                     last = Some(ChannelError::Provider {
                         code,
                         sub_code,
                         msg,
                     });
+                    backoff(1).await;
                 }
                 Err(e) => return Err(e),
             }
-            backoff(round).await;
         }
-        Err(last.unwrap_or(ChannelError::OutOfTime))
     }
 
     /// Stripe reads only the status; the body is for people reading logs.

@@ -88,6 +88,9 @@ pub mod attr {
     pub const REFUND_REQ_NO: &str = "refund_req_no";
     pub const REFUND_REQ_SEQ: &str = "refund_req_seq";
     pub const REFUND_SEQ: &str = "refund_seq";
+    pub const REFUND_LAST_NO: &str = "refund_last_no";
+    pub const REFUND_LAST_MINOR: &str = "refund_last_minor";
+    pub const REFUND_LAST_AT: &str = "refund_last_at";
     pub const REFUNDED_AT: &str = "refunded_at";
     pub const REFUNDED_MINOR: &str = "refunded_minor";
     pub const REVOKED: &str = "revoked";
@@ -287,6 +290,12 @@ pub fn order_item(o: &Order) -> Item {
             .s(attr::REFUND_REQ_NO, &r.request_no)
             .n(attr::REFUND_REQ_MINOR, r.amount.minor())
             .n(attr::REFUND_REQ_SEQ, r.seq);
+    }
+    if let Some(l) = &o.last_refund {
+        b = b
+            .s(attr::REFUND_LAST_NO, &l.request.request_no)
+            .n(attr::REFUND_LAST_MINOR, l.request.amount.minor())
+            .ts(attr::REFUND_LAST_AT, l.at);
     }
     b = match o.mail {
         MailState::NotDue => b.s(attr::MAIL_STATE, mail_state::NOT_DUE),
@@ -929,6 +938,22 @@ pub fn order_from(item: &Item) -> Result<Order, StoreError> {
                 amount: Money::from_minor(r.n(attr::REFUND_REQ_MINOR)?, r.money()?.currency())
                     .map_err(|_| r.corrupt("refund_req_minor", "not an amount"))?,
                 request_no: no.to_owned(),
+            }),
+            None => None,
+        },
+        last_refund: match r.opt_s(attr::REFUND_LAST_NO)? {
+            Some(no) => Some(crate::order::SettledRefund {
+                request: RefundRequest {
+                    // The number's own sequence, `{order}RF{seq}`.
+                    seq: no
+                        .rsplit_once("RF")
+                        .and_then(|(_, n)| n.parse().ok())
+                        .ok_or_else(|| r.corrupt("refund_last_no", "not a refund number"))?,
+                    amount: Money::from_minor(r.n(attr::REFUND_LAST_MINOR)?, r.money()?.currency())
+                        .map_err(|_| r.corrupt("refund_last_minor", "not an amount"))?,
+                    request_no: no.to_owned(),
+                },
+                at: r.ts(attr::REFUND_LAST_AT)?,
             }),
             None => None,
         },

@@ -908,12 +908,14 @@ impl Store {
         }
     }
 
-    /// The refund `request_no` is settled (its outcome recorded): a later refund gets a
-    /// new number.
+    /// The refund `request` is settled (its outcome recorded) at `now`: a later refund
+    /// gets a new number, and the order remembers this one as its last
+    /// ([`crate::order::Order::last_refund`]).
     pub async fn settle_refund_request(
         &self,
         id: &OrderId,
-        request_no: &str,
+        request: &RefundRequest,
+        now: OffsetDateTime,
     ) -> Result<bool, StoreError> {
         Self::update_if(
             self.client
@@ -921,10 +923,13 @@ impl Store {
                 .table_name(&self.table)
                 .set_key(Some(codec::order_key(id)))
                 .update_expression(format!(
-                    "REMOVE {REFUND_REQ_NO}, {REFUND_REQ_MINOR}, {REFUND_REQ_SEQ}, {REFUND_REQ_AT}"
+                    "SET {REFUND_LAST_NO} = :no, {REFUND_LAST_MINOR} = :amount, {REFUND_LAST_AT} = :now \
+                     REMOVE {REFUND_REQ_NO}, {REFUND_REQ_MINOR}, {REFUND_REQ_SEQ}, {REFUND_REQ_AT}"
                 ))
                 .condition_expression(format!("{REFUND_REQ_NO} = :no"))
-                .expression_attribute_values(":no", s(request_no)),
+                .expression_attribute_values(":no", s(&request.request_no))
+                .expression_attribute_values(":amount", n(request.amount.minor()))
+                .expression_attribute_values(":now", ts(now)),
             "UpdateItem(settle refund request)",
         )
         .await

@@ -88,7 +88,7 @@ view! {
         fn set_dispute(&self, order: &Order, state: Dispute) -> Result<bool, StoreError>;
         fn hold_dispute(&self, channel: ChannelKind, txn: &str, state: Dispute, now: OffsetDateTime) -> Result<DisputeHold, StoreError>;
         fn begin_refund_request(&self, order: &Order, request: &crate::order::RefundRequest, now: OffsetDateTime) -> Result<(), StoreError>;
-        fn settle_refund_request(&self, id: &OrderId, request_no: &str) -> Result<bool, StoreError>;
+        fn settle_refund_request(&self, id: &OrderId, request: &crate::order::RefundRequest, now: OffsetDateTime) -> Result<bool, StoreError>;
         fn get_product(&self, id: &ProductId) -> Result<Option<Product>, StoreError>;
         fn get_code(&self, name: &CodeName) -> Result<Option<Code>, StoreError>;
     }

@@ -101,8 +101,11 @@ pub(super) async fn buyer(shop: &LocalShop, banks: &Banks, soak: Soak, i: usize)
                 kiosk::deadline::Deadline::after(Duration::from_millis(cut.unwrap_or(60_000)))
                     .run(Box::pin(shop.app.refunds.refund_order(
                         &id,
-                        amount,
-                        Some("soak"),
+                        kiosk::refund::RefundAsk {
+                            amount,
+                            reason: Some("soak"),
+                            again: false,
+                        },
                         crate::now(),
                     )))
                     .await;

@@ -635,11 +635,15 @@ pub async fn run(soak: Soak) -> Result<Report> {
         kiosk::shop::Shop::new(&plain, w.shop.config().clone(), w.channels_config.clone()).await?,
     );
     let started_buyers = std::sync::atomic::AtomicUsize::new(0);
-    // The card buyers' shop: the local one, its handles on the soak's app id.
+    // The card buyers' shop: the local one, its handles on the soak's app id, without
+    // its own reconcile schedule: that one goes by the real clock, and beside the soak's
+    // runs (minutes ahead) it would see every mail lease as long expired -- two clocks
+    // no deployed shop has (found by the soak: a purchase mail sent three times).
     let local = crate::local::LocalShop::start_as(
         &std::env::temp_dir().join(format!("kiosk-soak-keys-{}", soak.seed)),
         Some(app.clone()),
         Some(ATTEMPT_TIMEOUT),
+        None,
     )
     .await?;
     let banks = card::Banks::default();
@@ -658,24 +662,27 @@ pub async fn run(soak: Soak) -> Result<Report> {
 
     let deadline = || kiosk::deadline::Deadline::after(Duration::from_secs(60));
     let buyers_done = std::sync::atomic::AtomicBool::new(false);
-    // Two reconcile runs overlapping each other and the buyers, each as if a little
-    // after the notifications' grace: they settle the orders whose notifications are
-    // late or lost, racing the notifications still arriving (their errors are the
-    // faults'). Each run may be killed part-way.
+    // Two reconcile lanes overlapping each other and the buyers, each run as if a little
+    // after the notifications' grace, of the Alipay shop and then the card shop: they
+    // settle the orders whose notifications are late or lost, racing the notifications
+    // still arriving (their errors are the faults'). Each run may be killed part-way.
     let reconcile_meanwhile = |lane: usize| {
-        let (w, buyers_done) = (&w, &buyers_done);
+        let (w, local, buyers_done) = (&w, &local, &buyers_done);
         async move {
             let mut dice = Dice::new(soak.seed ^ 0x5EED, usize::MAX - lane);
             let mut runs = 0u32;
             while !buyers_done.load(std::sync::atomic::Ordering::SeqCst) {
-                let at = now() + kiosk::reconcile::GRACE + time::Duration::seconds(5);
-                let timeout = if dice.chance(soak.rates.kill) {
-                    kill_after(&mut dice)
-                } else {
-                    60_000
-                };
-                let _ = reconcile::handler::run_invocation(&w.reconciler, at, deadline_in(timeout))
-                    .await;
+                for reconciler in [&w.reconciler, &local.app.reconciler] {
+                    let at = now() + kiosk::reconcile::GRACE + time::Duration::seconds(5);
+                    let timeout = if dice.chance(soak.rates.kill) {
+                        kill_after(&mut dice)
+                    } else {
+                        60_000
+                    };
+                    let _ =
+                        reconcile::handler::run_invocation(reconciler, at, deadline_in(timeout))
+                            .await;
+                }
                 runs += 1;
                 // A pause between runs: the emulator serves one request at a time, so
                 // back-to-back runs would starve the buyers.
@@ -728,8 +735,15 @@ pub async fn run(soak: Soak) -> Result<Report> {
                 }
                 (a, c)
             });
-    // The stand-in's webhooks still being retried (its schedule, 64 steps of 50 ms).
-    tokio::time::sleep(Duration::from_secs(4)).await;
+    // Alipay's notifications are the buyers' own tasks, all done; the Stripe stand-in's
+    // webhooks may still be retried (its schedule, 64 steps of 50 ms): reconcile after the
+    // faults runs minutes ahead, so it must not race a payment's own handling.
+    for _ in 0..300 {
+        if local.app.stripe.webhooks_pending() == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     let mut faults = clear_faults(&w.http, &w.endpoint).await?;
     let [unavailable, lost] = w.gateway.clear_faults();
     faults.insert("gateway unavailable".into(), unavailable);

@@ -199,6 +199,7 @@ impl Scene {
             name: format!("kiosk-browser-{}-{name}", std::process::id()),
             app: None,
             attempt_timeout: None,
+            reconcile_every: Some(devstack::RECONCILE_EVERY),
         };
         let (base, app) = devstack::start(listener, opts).await?;
         ensure!(app.site_url != base, "the site has its own origin");

@@ -69,6 +69,11 @@ pub struct Options {
     /// `None`: the SDK's defaults. The setup's calls never carry them.
     pub app: Option<String>,
     pub attempt_timeout: Option<Duration>,
+    /// How often this shop runs reconcile on its own (by the real clock);
+    /// [`RECONCILE_EVERY`] for `make dev`. `None`: never -- the caller runs
+    /// [`App::reconciler`] itself (the soak, by its compressed clock: a schedule on
+    /// another clock would see every lease as long expired).
+    pub reconcile_every: Option<Duration>,
 }
 
 pub struct App {
@@ -240,21 +245,23 @@ pub async fn start(listener: TcpListener, opts: Options) -> Result<(String, Arc<
     // What the scheduled reconcile function does every 5 minutes when deployed, here
     // every 30 seconds, with the same code.
     let reconciling = app.clone();
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(RECONCILE_EVERY);
-        loop {
-            tick.tick().await;
-            let budget = kiosk::deadline::Deadline::after(RECONCILE_EVERY / 2);
-            let now = kiosk::clock::now();
-            match reconciling.reconciler.run(now, budget).await {
-                Ok(run) if run != Default::default() => {
-                    tracing::info!(?run, "reconcile run")
+    if let Some(every) = opts.reconcile_every {
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            loop {
+                tick.tick().await;
+                let budget = kiosk::deadline::Deadline::after(every / 2);
+                let now = kiosk::clock::now();
+                match reconciling.reconciler.run(now, budget).await {
+                    Ok(run) if run != Default::default() => {
+                        tracing::info!(?run, "reconcile run")
+                    }
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = %e, "reconcile run failed"),
                 }
-                Ok(_) => {}
-                Err(e) => tracing::warn!(error = %e, "reconcile run failed"),
             }
-        }
-    });
+        });
+    }
 
     let site = app.clone();
     let site_listener = opts.site_listener;

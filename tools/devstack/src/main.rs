@@ -36,6 +36,7 @@ async fn main() -> anyhow::Result<()> {
         name: devstack::setup::NAME.into(),
         app: None,
         attempt_timeout: None,
+        reconcile_every: Some(devstack::RECONCILE_EVERY),
     };
     let endpoint = opts.endpoint.clone();
     let (base, app) = devstack::start(listener, opts).await?;

@@ -75,6 +75,13 @@ pub struct StripeSandbox {
     refund_faults: Mutex<Vec<Fault>>,
     /// Requests still to drop unanswered ([`Fault::Outage`]).
     outage: Mutex<u32>,
+    /// How much later each of the next refund creations is made ([`Self::refund_late`]).
+    late_refunds: Mutex<Vec<Duration>>,
+    /// Idempotency keys of requests still being worked on: another request with one is
+    /// answered 409, and nothing is saved for it.
+    in_flight: Mutex<std::collections::HashSet<String>>,
+    /// Webhook events still being delivered (or retried).
+    webhooks_pending: std::sync::atomic::AtomicUsize,
 }
 
 /// An API reply: HTTP status and JSON body.
@@ -114,6 +121,9 @@ impl StripeSandbox {
             deliveries: Mutex::default(),
             refund_faults: Mutex::default(),
             outage: Mutex::default(),
+            late_refunds: Mutex::default(),
+            in_flight: Mutex::default(),
+            webhooks_pending: std::sync::atomic::AtomicUsize::new(0),
         })
     }
 
@@ -124,6 +134,24 @@ impl StripeSandbox {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .extend_from_slice(faults);
+    }
+
+    /// Webhook events not yet acknowledged and still to be tried again.
+    pub fn webhooks_pending(&self) -> usize {
+        self.webhooks_pending
+            .load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Make the next refund creation `after` later, as a Stripe still working on it when
+    /// the caller's connection drops: its request gets no answer; until the refund is
+    /// made it is not in the list, and a request with the same idempotency key is
+    /// answered 409 (Stripe's "another in-progress request using this key"); then the
+    /// answer is saved under the key like any other.
+    pub fn refund_late(&self, after: Duration) {
+        self.late_refunds
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(after);
     }
 
     /// Refunds made of the session's PaymentIntent (however often they were asked for).
@@ -285,6 +313,19 @@ impl StripeSandbox {
         if method == "POST"
             && let Some(k) = &key
         {
+            if self
+                .in_flight
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .contains(k)
+            {
+                return error(
+                    409,
+                    "idempotency_error",
+                    "",
+                    "There is currently another in-progress request using this Stripe-Idempotency-Key (that probably means you submitted twice, and the other request is still going through). Please try again later.",
+                );
+            }
             let seen = self
                 .idempotent
                 .lock()
@@ -335,6 +376,14 @@ impl StripeSandbox {
             },
             ("POST", ["v1", "checkout", "sessions", id, "expire"]) => self.expire(id),
             ("POST", ["v1", "refunds"]) => {
+                let late = {
+                    let mut l = self.late_refunds.lock().unwrap_or_else(|p| p.into_inner());
+                    (!l.is_empty()).then(|| l.remove(0))
+                };
+                if let Some(after) = late {
+                    self.make_refund_later(after, form, key, body.to_owned());
+                    return (DROP_CONNECTION, String::new());
+                }
                 let made = self.refund(form);
                 let fault = {
                     let mut f = self.refund_faults.lock().unwrap_or_else(|p| p.into_inner());
@@ -532,7 +581,6 @@ impl StripeSandbox {
                 "No such payment_intent",
             );
         };
-        let left = s.amount - s.refunded;
         let amount = match form.get("amount") {
             Some(a) => match a.parse::<u64>() {
                 Ok(a) if a > 0 => a,
@@ -545,16 +593,8 @@ impl StripeSandbox {
                     );
                 }
             },
-            None => left,
+            None => s.amount - s.refunded,
         };
-        if amount > left {
-            return error(
-                400,
-                "invalid_request_error",
-                "amount_too_large",
-                "Refund amount is greater than unrefunded amount on charge",
-            );
-        }
         let mut metadata = serde_json::Map::new();
         for (k, v) in &form {
             if let Some(key) = k
@@ -573,14 +613,61 @@ impl StripeSandbox {
             "payment_intent": pi,
             "status": "succeeded",
         });
+        // What is left is checked and taken in one step, as Stripe does: two refunds at
+        // once never give back more than was paid.
+        let mut too_large = false;
         let s = self
             .update(&s.id, |s| {
+                if amount > s.amount - s.refunded {
+                    too_large = true;
+                    return;
+                }
                 s.refunded += amount;
                 s.refunds.insert(0, refund.clone());
             })
             .unwrap_or(s);
+        if too_large {
+            return error(
+                400,
+                "invalid_request_error",
+                "amount_too_large",
+                "Refund amount is greater than unrefunded amount on charge",
+            );
+        }
         self.send_event("charge.refunded", &s.id, Self::charge_json(&s));
         (200, refund.to_string())
+    }
+
+    /// A refund request Stripe is still working on: made `after` from now, its answer
+    /// then saved under `key`; until then `key` is in flight.
+    fn make_refund_later(
+        self: &Arc<Self>,
+        after: Duration,
+        form: BTreeMap<String, String>,
+        key: Option<String>,
+        body: String,
+    ) {
+        if let Some(k) = &key {
+            self.in_flight
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(k.clone());
+        }
+        let me = self.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(after).await;
+            let made = me.refund(form);
+            if let Some(k) = key {
+                me.idempotent
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .insert(k.clone(), (body, made));
+                me.in_flight
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .remove(&k);
+            }
+        });
     }
 
     /// A refund made outside Kiosk (the dashboard), whose `charge.refunded` never
@@ -785,34 +872,44 @@ impl StripeSandbox {
         })
         .to_string();
         let (kind, about) = (kind.to_owned(), about.to_owned());
+        self.webhooks_pending
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         tokio::spawn(async move {
-            let waits = [0u32, 1, 1, 2, 4, 8, 16, 32];
-            for (attempt, steps) in waits.iter().enumerate() {
-                tokio::time::sleep(me.retry_unit * *steps).await;
-                let header = me.webhook_secret.header(now(), event.as_bytes());
-                let ok = me
-                    .http
-                    .post(&me.webhook_url)
-                    .header("content-type", "application/json; charset=utf-8")
-                    .header("stripe-signature", header)
-                    .body(event.clone())
-                    .send()
-                    .await
-                    .is_ok_and(|r| r.status().is_success());
-                if ok {
-                    me.deliveries
-                        .lock()
-                        .unwrap_or_else(|p| p.into_inner())
-                        .push((kind, about, attempt as u32 + 1));
-                    return;
-                }
-                tracing::warn!(
-                    kind,
-                    about,
-                    attempt = attempt + 1,
-                    "stripe sandbox: webhook not acknowledged; will retry"
-                );
-            }
+            me.deliver(&event, kind, about).await;
+            me.webhooks_pending
+                .fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
         });
+    }
+
+    /// Post `event` until the shop acknowledges it, on Stripe's schedule in
+    /// `retry_unit` steps.
+    async fn deliver(&self, event: &str, kind: String, about: String) {
+        let waits = [0u32, 1, 1, 2, 4, 8, 16, 32];
+        for (attempt, steps) in waits.iter().enumerate() {
+            tokio::time::sleep(self.retry_unit * *steps).await;
+            let header = self.webhook_secret.header(now(), event.as_bytes());
+            let ok = self
+                .http
+                .post(&self.webhook_url)
+                .header("content-type", "application/json; charset=utf-8")
+                .header("stripe-signature", header)
+                .body(event.to_owned())
+                .send()
+                .await
+                .is_ok_and(|r| r.status().is_success());
+            if ok {
+                self.deliveries
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .push((kind, about, attempt as u32 + 1));
+                return;
+            }
+            tracing::warn!(
+                kind,
+                about,
+                attempt = attempt + 1,
+                "stripe sandbox: webhook not acknowledged; will retry"
+            );
+        }
     }
 }

@@ -168,9 +168,12 @@ async fn refund_until_done(
     refunded_after: u64,
 ) {
     for _ in 0..2 {
-        if local(root, &["refund", id.as_str(), "--amount", "3.00"])
-            .status
-            .success()
+        if local(
+            root,
+            &["refund", id.as_str(), "--amount", "3.00", "--again"],
+        )
+        .status
+        .success()
         {
             return;
         }
@@ -213,6 +216,42 @@ async fn a_refund_rerun_after_a_lost_answer_or_a_provider_error_refunds_once() {
     assert_eq!(app.sandbox.refund_requests(id.as_str()), vec![300]);
     let o = store.get_order(&id).await.unwrap().unwrap();
     assert!(refunded(&o, 300) && o.refund_request.is_none(), "{o:?}");
+
+    // Once more, as after a run that recorded everything and stopped before saying so:
+    // taken for a rerun of that refund, nothing asked (another takes --again, below).
+    let out = local(&root, &["refund", id.as_str(), "--amount", "3.00"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("looks like a rerun"),
+        "{}",
+        stdout(&out)
+    );
+    assert_eq!(app.sandbox.refund_requests(id.as_str()), vec![300]);
+    let dry = local(
+        &root,
+        &["refund", id.as_str(), "--amount", "3.00", "--dry-run"],
+    );
+    assert!(
+        stdout(&dry).contains("nothing would be asked"),
+        "{}",
+        stdout(&dry)
+    );
+    let dry = local(
+        &root,
+        &[
+            "refund",
+            id.as_str(),
+            "--amount",
+            "3.00",
+            "--again",
+            "--dry-run",
+        ],
+    );
+    assert!(
+        stdout(&dry).contains("would refund 3.00 CNY"),
+        "{}",
+        stdout(&dry)
+    );
 
     // A 502 from the gateway after it refunded: rerun until it succeeds, one refund.
     app.sandbox.fail_refunds(&[Fault::ServerError]);
@@ -270,6 +309,36 @@ async fn a_refund_rerun_after_a_lost_answer_or_a_provider_error_refunds_once() {
     refund_until_done(&root, store, &card, 600).await;
     assert_eq!(app.stripe.refunds_made(&session), 2);
     wait_order(store, &card, "600 refunded", |o| refunded(o, 600)).await;
+
+    // Stripe is still making the refund when the run is stopped (found by the soak: two
+    // refunds for one request). The rerun, straight after, finds none in the list yet;
+    // under the same idempotency key it gets Stripe's 409, then the saved answer.
+    app.stripe
+        .refund_late(std::time::Duration::from_millis(1200));
+    let ask = kiosk::refund::RefundAsk {
+        amount: Some("1.00"),
+        ..Default::default()
+    };
+    let stopped = kiosk::deadline::Deadline::after(std::time::Duration::from_millis(300))
+        .run(Box::pin(app.refunds.refund_order(&card, ask, now())))
+        .await;
+    // Cut off, or out of time and stopped by its own deadline check.
+    assert!(
+        !matches!(stopped, Some(Ok(_))),
+        "the first run does not finish: {stopped:?}"
+    );
+    assert_eq!(app.stripe.refunds_made(&session), 2, "not made yet");
+    let done = Box::pin(app.refunds.refund_order(&card, ask, now()))
+        .await
+        .expect("the rerun finishes the refund");
+    assert_eq!(done.total.minor(), 700, "{done:?}");
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    assert_eq!(
+        app.stripe.refunds_made(&session),
+        3,
+        "one refund for the request"
+    );
+    wait_order(store, &card, "700 refunded", |o| refunded(o, 700)).await;
     let _ = std::fs::remove_dir_all(root);
 }
 
