@@ -1,10 +1,16 @@
-"""moto's server, serialised behind one global lock, with a small sent-mail endpoint.
+"""moto's server, serialised behind locks, with a small sent-mail endpoint.
 
 Stock `moto_server` is multi-threaded and loses updates under concurrent conditional
 writes (docs/architecture.md, "The local emulator": 50 racing decrements on 5 let 6-7
 through). Real DynamoDB does not, so our concurrency tests would be testing moto's race,
 not our code. Here every request runs to completion -- including reading the whole
-response body -- while holding one lock.
+response body -- while holding a lock: DynamoDB's calls one lock, every other service's
+(SES, S3, SSM, ...) another. moto's backends of different services share no state, and a
+mail is then never queued behind a long DynamoDB Query: under the soak's load such a
+wait outlasted the SDK's attempt timeout, and the SDK's retry of a SendEmail that SES
+(here) went on to accept sent the mail twice -- a fault the soak keeps out of SES on
+purpose (below). The wrapper's own tables (faults, stats, recorded requests) have a
+third lock.
 
 Two more changes, both for speed:
 
@@ -36,8 +42,8 @@ Two more changes, both for speed:
 - Faults, by a seed (for the soak, issue 36): `PUT /_kiosk/faults` with
   `{"seed": N, "app": PREFIX, "rates": {"throttle": 0.05, "server_error": 0.05,
   "slow_answer": 0.05, "lost_answer": 0.05}, "slow_seconds": 1.5}` makes requests from an SDK whose app id starts with PREFIX fail
-  at those rates, drawn from one `random.Random(seed)` in the order requests take the
-  lock: `throttle` answers DynamoDB's `ProvisionedThroughputExceededException` (and
+  at those rates, drawn from one `random.Random(seed)` in the order requests are
+  served: `throttle` answers DynamoDB's `ProvisionedThroughputExceededException` (and
   `Throttling` for SES, `ThrottlingException` for the JSON services) without doing the
   call; `server_error` a 500 `InternalServerError` without doing it; `lost_answer` does
   a DynamoDB call and then answers a 500, so the caller cannot tell that it was applied
@@ -83,7 +89,20 @@ from moto.moto_server.werkzeug_app import (
 )
 from werkzeug.serving import run_simple
 
-_LOCK = threading.Lock()
+# DynamoDB's calls; every other service's; the wrapper's own tables.
+_DYNAMODB_LOCK = threading.Lock()
+_OTHER_LOCK = threading.Lock()
+_META_LOCK = threading.Lock()
+
+
+def _lock_for(environ):
+    """The lock a request is served under (the module docs)."""
+    if environ.get("HTTP_X_AMZ_TARGET", "").startswith("DynamoDB"):
+        return _DYNAMODB_LOCK
+    if environ.get("PATH_INFO") in (FAULTS_PATH, STATS_PATH, REQUESTS_PATH):
+        return _META_LOCK
+    return _OTHER_LOCK
+
 MAIL_PATH = "/_kiosk/mail"
 REQUESTS_PATH = "/_kiosk/requests"
 _APP_ID = re.compile(r"\bapp/(kiosk-iam-[A-Za-z0-9._-]+)")
@@ -126,6 +145,10 @@ class _Faults:
 
     def draw(self, environ):
         """The fault for this request, or None: only for the plan's app."""
+        with _META_LOCK:
+            return self._draw(environ)
+
+    def _draw(self, environ):
         if self.plan is None:
             return None
         ua = environ.get("HTTP_X_AMZ_USER_AGENT", "") + " " + environ.get("HTTP_USER_AGENT", "")
@@ -211,7 +234,8 @@ def _record(environ, arrived: float):
         "arrived": arrived,
         "answered": arrived,
     }
-    _RECORDED.setdefault(m.group(1), []).append(entry)
+    with _META_LOCK:
+        _RECORDED.setdefault(m.group(1), []).append(entry)
     return entry
 
 
@@ -552,7 +576,7 @@ class LockedApp:
         arrived = time.monotonic()
         slow = []
         try:
-            with _LOCK:
+            with _lock_for(environ):
                 return self.locked(environ, start_response, arrived, slow)
         finally:
             if slow:
@@ -577,9 +601,10 @@ class LockedApp:
             key = environ.get("HTTP_X_AMZ_TARGET") or (
                 environ.get("REQUEST_METHOD", "") + " " + environ.get("HTTP_HOST", "").split(".")[0]
             )
-            cell = _STATS.setdefault(key, [0, 0.0])
-            cell[0] += 1
-            cell[1] += time.monotonic() - took
+            with _META_LOCK:
+                cell = _STATS.setdefault(key, [0, 0.0])
+                cell[0] += 1
+                cell[1] += time.monotonic() - took
 
     def serve(self, environ, start_response, arrived, slow):
         """One AWS call, the lock held."""

@@ -1,8 +1,9 @@
 //! A local Stripe at `/sandbox/stripe/`, so a card purchase can be tried without a
 //! Stripe account. It serves the API calls the shop makes -- create, retrieve and expire
 //! a Checkout Session, create a refund -- checking the bearer key, the form body and the
-//! idempotency key (the same key with the same body answers the same session; with
-//! another body, an `idempotency_error`, as Stripe does). Its hosted checkout page shows
+//! idempotency key (the same key with the same body answers the same reply; with
+//! another body, an `idempotency_error`; while a request with the key is still being
+//! worked on, a 409, as Stripe does). Its hosted checkout page shows
 //! the product and price with a card field: `4242 4242 4242 4242` pays, `4000 0000 0000
 //! 0002` is declined. Paying posts signed webhook events to the shop (retried until a
 //! 2xx) and sends the browser to `success_url`.
