@@ -659,6 +659,16 @@ pub async fn run(soak: Soak) -> Result<Report> {
         unavailable: soak.rates.server_error,
         lost_answer: soak.rates.lost_answer,
     });
+    local.app.stripe.set_faults(devstack::stripe::Faults {
+        seed: soak.seed,
+        throttle: soak.rates.throttle,
+        server_error: soak.rates.server_error,
+        lost_answer: soak.rates.lost_answer,
+        // Twice the rate: a card buyer's events are few (a payment, a refund or a
+        // dispute), and the short soak in `make test` must see both kinds.
+        duplicate_webhook: 2.0 * soak.rates.lost_answer,
+        delay_webhook: 2.0 * soak.rates.slow_answer,
+    });
 
     let deadline = || kiosk::deadline::Deadline::after(Duration::from_secs(60));
     let buyers_done = std::sync::atomic::AtomicBool::new(false);
@@ -748,6 +758,19 @@ pub async fn run(soak: Soak) -> Result<Report> {
     let [unavailable, lost] = w.gateway.clear_faults();
     faults.insert("gateway unavailable".into(), unavailable);
     faults.insert("gateway lost_answer".into(), lost);
+    let stripe = local.app.stripe.clear_faults();
+    for (kind, n) in [
+        "stripe throttle",
+        "stripe server_error",
+        "stripe lost_answer",
+        "stripe webhook twice",
+        "stripe webhook late",
+    ]
+    .into_iter()
+    .zip(stripe)
+    {
+        faults.insert(kind.into(), n);
+    }
     faults.insert(
         "processes stopped".into(),
         KILLED.swap(0, std::sync::atomic::Ordering::SeqCst),

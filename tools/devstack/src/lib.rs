@@ -18,6 +18,7 @@
 //! - reconcile (due purchase mails, pending orders checked with the sandbox) every
 //!   [`RECONCILE_EVERY`], as the scheduled function does when deployed.
 
+pub mod dice;
 pub mod keys;
 pub mod mailbox;
 pub mod reply;

@@ -8,6 +8,10 @@
 //! 0002` is declined. Paying posts signed webhook events to the shop (retried until a
 //! 2xx) and sends the browser to `success_url`.
 //!
+//! For the soak, [`StripeSandbox::set_faults`] makes a seeded share of its API calls
+//! throttled, failed (a 500 saved under the idempotency key) or answered into a closed
+//! connection after acting, and of its webhook events delivered twice or late.
+//!
 //! A stand-in, not an emulator: it knows one line item, one currency per session and no
 //! customers. Refunds report a `charge.refunded` that names only the PaymentIntent, the
 //! least a real charge carries, so the shop's lookup by payment id is what is exercised.
@@ -83,10 +87,64 @@ pub struct StripeSandbox {
     in_flight: Mutex<std::collections::HashSet<String>>,
     /// Webhook events still being delivered (or retried).
     webhooks_pending: std::sync::atomic::AtomicUsize,
+    faults: Mutex<FaultPlan>,
 }
 
 /// An API reply: HTTP status and JSON body.
 pub type ApiReply = (u16, String);
+
+/// Faults the stand-in injects by a seed into its API answers and webhooks (the soak),
+/// each a share of the calls or events, drawn in the order they come (the calls and the
+/// events from two streams of the seed).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Faults {
+    pub seed: u64,
+    /// A 429 `rate_limit`, nothing done and nothing saved under the key (as Stripe's
+    /// rate limiter answers before a request runs).
+    pub throttle: f64,
+    /// A 500 `api_error`, nothing done; saved under the request's idempotency key and
+    /// replayed to the same key, as Stripe saves every answer of a request that ran.
+    pub server_error: f64,
+    /// Done, its answer saved under the key, and the connection closed unanswered.
+    pub lost_answer: f64,
+    /// A webhook event delivered twice, each on its own schedule.
+    pub duplicate_webhook: f64,
+    /// A webhook event's first delivery put off by up to 16 retry steps (so events
+    /// arrive out of order).
+    pub delay_webhook: f64,
+}
+
+/// How many of each fault were injected: throttled, 500s, lost answers, webhooks
+/// duplicated, webhooks delayed.
+pub type Injected = [u64; 5];
+
+#[derive(Default)]
+struct FaultPlan {
+    /// The faults, and the streams for API calls and for webhook events.
+    plan: Option<(Faults, [crate::dice::Dice; 2])>,
+    injected: Injected,
+}
+
+impl FaultPlan {
+    /// Which of `rates` (in order) a draw from stream `stream` picks, counting it under
+    /// `first + i`.
+    fn draw(&mut self, stream: usize, rates: &[f64], first: usize) -> Option<usize> {
+        let (_, dice) = self.plan.as_mut()?;
+        let mut x = dice[stream].fraction();
+        for (i, r) in rates.iter().enumerate() {
+            if x < *r {
+                self.injected[first + i] += 1;
+                return Some(i);
+            }
+            x -= r;
+        }
+        None
+    }
+
+    fn rates(&self) -> Option<Faults> {
+        self.plan.as_ref().map(|(f, _)| *f)
+    }
+}
 
 fn error(status: u16, kind: &str, code: &str, message: &str) -> ApiReply {
     (
@@ -125,6 +183,7 @@ impl StripeSandbox {
             late_refunds: Mutex::default(),
             in_flight: Mutex::default(),
             webhooks_pending: std::sync::atomic::AtomicUsize::new(0),
+            faults: Mutex::default(),
         })
     }
 
@@ -135,6 +194,39 @@ impl StripeSandbox {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .extend_from_slice(faults);
+    }
+
+    /// Inject `faults` from now on (replacing any plan).
+    pub fn set_faults(&self, faults: Faults) {
+        *self.faults.lock().unwrap_or_else(|p| p.into_inner()) = FaultPlan {
+            plan: Some((
+                faults,
+                [
+                    crate::dice::Dice::new(faults.seed, 0),
+                    crate::dice::Dice::new(faults.seed, 1),
+                ],
+            )),
+            injected: Injected::default(),
+        };
+    }
+
+    /// Stop injecting; how many of each were injected.
+    pub fn clear_faults(&self) -> Injected {
+        std::mem::take(&mut *self.faults.lock().unwrap_or_else(|p| p.into_inner())).injected
+    }
+
+    /// The API fault for this call: 0 throttled, 1 a 500, 2 the answer lost.
+    fn api_fault(&self) -> Option<usize> {
+        let mut plan = self.faults.lock().unwrap_or_else(|p| p.into_inner());
+        let f = plan.rates()?;
+        plan.draw(0, &[f.throttle, f.server_error, f.lost_answer], 0)
+    }
+
+    /// The webhook fault for this event: 0 duplicated, 1 delayed.
+    fn webhook_fault(&self) -> Option<usize> {
+        let mut plan = self.faults.lock().unwrap_or_else(|p| p.into_inner());
+        let f = plan.rates()?;
+        plan.draw(1, &[f.duplicate_webhook, f.delay_webhook], 3)
     }
 
     /// Webhook events not yet acknowledged and still to be tried again.
@@ -362,8 +454,23 @@ impl StripeSandbox {
         let q = parse_form(query).unwrap_or_default();
         let expand = query.contains("payment_intent.latest_charge");
         let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
-        let mut dropped = false;
+        let fault = self.api_fault();
+        if fault == Some(0) {
+            return error(
+                429,
+                "invalid_request_error",
+                "rate_limit",
+                "Too many requests hit the API too quickly (a fault injected by the stand-in)",
+            );
+        }
+        let mut dropped = fault == Some(2);
         let mut reply = match (method, parts.as_slice()) {
+            _ if fault == Some(1) => error(
+                500,
+                "api_error",
+                "",
+                "An unknown error occurred (a fault injected by the stand-in)",
+            ),
             ("POST", ["v1", "checkout", "sessions"]) => self.create(form),
             ("GET", ["v1", "refunds"]) => self.list_refunds(q.get("payment_intent")),
             ("GET", ["v1", "checkout", "sessions", id]) => match self.session(id) {
@@ -873,19 +980,32 @@ impl StripeSandbox {
         })
         .to_string();
         let (kind, about) = (kind.to_owned(), about.to_owned());
-        self.webhooks_pending
-            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        tokio::spawn(async move {
-            me.deliver(&event, kind, about).await;
-            me.webhooks_pending
-                .fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
-        });
+        let fault = self.webhook_fault();
+        let copies = if fault == Some(0) { 2 } else { 1 };
+        let first = if fault == Some(1) {
+            let mut plan = self.faults.lock().unwrap_or_else(|p| p.into_inner());
+            plan.plan
+                .as_mut()
+                .map_or(0, |(_, dice)| 1 + dice[1].below(16) as u32)
+        } else {
+            0
+        };
+        for _ in 0..copies {
+            let (me, event, kind, about) = (me.clone(), event.clone(), kind.clone(), about.clone());
+            self.webhooks_pending
+                .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            tokio::spawn(async move {
+                me.deliver(&event, kind, about, first).await;
+                me.webhooks_pending
+                    .fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+            });
+        }
     }
 
     /// Post `event` until the shop acknowledges it, on Stripe's schedule in
-    /// `retry_unit` steps.
-    async fn deliver(&self, event: &str, kind: String, about: String) {
-        let waits = [0u32, 1, 1, 2, 4, 8, 16, 32];
+    /// `retry_unit` steps, the first after `first` steps.
+    async fn deliver(&self, event: &str, kind: String, about: String, first: u32) {
+        let waits = [first, 1, 1, 2, 4, 8, 16, 32];
         for (attempt, steps) in waits.iter().enumerate() {
             tokio::time::sleep(self.retry_unit * *steps).await;
             let header = self.webhook_secret.header(now(), event.as_bytes());
