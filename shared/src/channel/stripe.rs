@@ -738,12 +738,14 @@ impl Channel for StripeChannel {
                     backoff(unanswered).await;
                 }
                 // Saved under this key: that request is over. Stripe may have made the
-                // refund before failing, so look again before a new key.
+                // refund before failing, so look again before a new key. The same for
+                // a key an earlier run used with other parameters (another --reason):
+                // that request is over too (one still running gets a 409, not this).
                 Err(ChannelError::Provider {
                     code,
                     sub_code,
                     msg,
-                }) if code == "api_error" => {
+                }) if code == "api_error" || code == "idempotency_error" => {
                     // A saved 5xx replayed to a rerun costs no try of its own: the
                     // rerun walks past the keys earlier runs used up.
                     generation += 1;

@@ -93,6 +93,24 @@ pub struct StripeSandbox {
 /// An API reply: HTTP status and JSON body.
 pub type ApiReply = (u16, String);
 
+/// A keyed request in flight: its key leaves the set when this is dropped (after its
+/// answer is saved), unless `key` was taken out first.
+struct Flying<'a> {
+    set: &'a Mutex<std::collections::HashSet<String>>,
+    key: Option<String>,
+}
+
+impl Drop for Flying<'_> {
+    fn drop(&mut self) {
+        if let Some(k) = self.key.take() {
+            self.set
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .remove(&k);
+        }
+    }
+}
+
 /// Faults the stand-in injects by a seed into its API answers and webhooks (the soak),
 /// each a share of the calls or events, drawn in the order they come (the calls and the
 /// events from two streams of the seed).
@@ -403,15 +421,17 @@ impl StripeSandbox {
             );
         }
         let key = header("idempotency-key").map(str::to_owned);
+        // A keyed POST is in flight from here until its answer is saved: another
+        // request with its key meanwhile gets Stripe's 409.
+        let mut flying = Flying {
+            set: &self.in_flight,
+            key: None,
+        };
         if method == "POST"
             && let Some(k) = &key
         {
-            if self
-                .in_flight
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .contains(k)
-            {
+            let mut in_flight = self.in_flight.lock().unwrap_or_else(|p| p.into_inner());
+            if in_flight.contains(k) {
                 return error(
                     409,
                     "idempotency_error",
@@ -437,6 +457,8 @@ impl StripeSandbox {
                     )
                 };
             }
+            in_flight.insert(k.clone());
+            flying.key = Some(k.clone());
         }
         let form = if body.is_empty() {
             Ok(BTreeMap::new())
@@ -489,6 +511,8 @@ impl StripeSandbox {
                     (!l.is_empty()).then(|| l.remove(0))
                 };
                 if let Some(after) = late {
+                    // Still in flight after this answer: the later refund ends it.
+                    flying.key = None;
                     self.make_refund_later(after, form, key, body.to_owned());
                     return (DROP_CONNECTION, String::new());
                 }
@@ -747,7 +771,8 @@ impl StripeSandbox {
     }
 
     /// A refund request Stripe is still working on: made `after` from now, its answer
-    /// then saved under `key`; until then `key` is in flight.
+    /// then saved under `key`, which stays in flight (as its request left it) until
+    /// then.
     fn make_refund_later(
         self: &Arc<Self>,
         after: Duration,
@@ -755,12 +780,6 @@ impl StripeSandbox {
         key: Option<String>,
         body: String,
     ) {
-        if let Some(k) = &key {
-            self.in_flight
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .insert(k.clone());
-        }
         let me = self.clone();
         tokio::spawn(async move {
             tokio::time::sleep(after).await;
