@@ -61,7 +61,7 @@ impl Author {
     pub fn new(sdk: &aws_config::SdkConfig, settings: AuthorSettings) -> Author {
         Author {
             store: crate::startup::open_store(sdk, &settings.table),
-            ses: aws_sdk_ses::Client::new(sdk),
+            ses: crate::mail::ses_client(sdk),
             s3: crate::files::s3_client(sdk),
             settings,
         }

@@ -56,7 +56,7 @@ impl Downloads {
         Downloads {
             store: DownloadStore::of(crate::startup::open_store(sdk, &config.table_name)),
             files: Files::new(crate::files::s3_client(sdk), &config.files_bucket),
-            mailer: Mailer::for_shop(aws_sdk_ses::Client::new(sdk), &config),
+            mailer: Mailer::for_shop(crate::mail::ses_client(sdk), &config),
             config,
         }
     }

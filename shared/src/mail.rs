@@ -261,6 +261,19 @@ pub fn links_mail(links: &[(Grant, String)], help: &Sender, lang: Lang) -> Mail 
     }
 }
 
+/// The SES client every mailer uses: `sdk`'s, with its own attempt timeout,
+/// [`crate::tls::AWS_ATTEMPT_TIMEOUT`], whatever `sdk` sets. A `SendEmail` attempt given
+/// up on after SES accepted the mail is sent again by the SDK's retry (SES takes no
+/// idempotency key), so SES's attempts are never cut shorter than the functions' 3 s --
+/// not by a timeout tuned for another service, as the soak tunes DynamoDB's (found by
+/// the soak: a buyer mailed twice when a send outlasted its 1 s).
+pub fn ses_client(sdk: &aws_config::SdkConfig) -> aws_sdk_ses::Client {
+    let conf = aws_sdk_ses::config::Builder::from(sdk)
+        .timeout_config(crate::tls::aws_timeouts(crate::tls::AWS_ATTEMPT_TIMEOUT))
+        .build();
+    aws_sdk_ses::Client::from_conf(conf)
+}
+
 #[derive(Clone, Debug)]
 pub struct Mailer {
     ses: aws_sdk_ses::Client,

@@ -101,7 +101,7 @@ impl Shop {
             channels,
         )
         .await?;
-        let mailer = Mailer::for_shop(aws_sdk_ses::Client::new(sdk), &config);
+        let mailer = Mailer::for_shop(crate::mail::ses_client(sdk), &config);
         let store = open_store(sdk, &config.table_name);
         Ok(Shop::from_parts(config, store, mailer, channels))
     }
