@@ -26,6 +26,32 @@ async fn author_for(w: &World, bucket: &str) -> kiosk::author::Author {
 }
 
 /// `kiosk update PRODUCT --file FILE [--note NOTE]`, as the command parses it.
+/// `kiosk product add ID --title TITLE --price PRICE --file FILE`, and the product as
+/// stored.
+async fn add_product(
+    w: &World,
+    bucket: &str,
+    id: &str,
+    title: &str,
+    price: &str,
+    file: &str,
+) -> kiosk::product::Product {
+    let out = kiosk(
+        w,
+        bucket,
+        &[
+            "product", "add", id, "--title", title, "--price", price, "--file", file,
+        ],
+        &[],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    w.t.store
+        .get_product(&kiosk::ProductId::parse(id).unwrap())
+        .await
+        .unwrap()
+        .unwrap()
+}
+
 fn update_request(product: &str, file: &str, note: Option<&str>) -> kiosk::mailout::UpdateRequest {
     kiosk_cli::update::request(&kiosk_cli::update::UpdateArgs {
         product: product.into(),
@@ -50,21 +76,7 @@ async fn update_reaches_every_paying_buyer_exactly_once_across_a_crash() {
     let v1 = write(&dir, "book.pdf", b"%PDF-1.4 edition one");
     let v2_bytes = b"%PDF-1.4 edition two, with two new chapters".to_vec();
     let v2 = write(&dir, "book-v2.pdf", &v2_bytes);
-    let out = kiosk(
-        &w,
-        &bucket,
-        &[
-            "product", "add", "book", "--title", "The Book", "--price", "9.00 CNY", "--file", &v1,
-        ],
-        &[],
-    );
-    assert!(out.status.success(), "{}", stderr(&out));
-    let product =
-        w.t.store
-            .get_product(&kiosk::ProductId::parse("book").unwrap())
-            .await
-            .unwrap()
-            .unwrap();
+    let product = add_product(&w, &bucket, "book", "The Book", "9.00 CNY", &v1).await;
 
     // Paying buyers, plus pending and refunded orders that must get nothing. Tens of
     // buyers prove the resume logic (a crash part-way, a rerun, a no-op third run); the
@@ -273,29 +285,7 @@ async fn update_reports_ses_refusals_exits_non_zero_and_retries_them_with_the_sa
     let dir = scratch(&w);
     let v1 = write(&dir, "guide.pdf", b"%PDF-1.4 guide one");
     let v2 = write(&dir, "guide-2.pdf", b"%PDF-1.4 guide two");
-    let out = kiosk(
-        &w,
-        &bucket,
-        &[
-            "product",
-            "add",
-            "guide",
-            "--title",
-            "The Guide",
-            "--price",
-            "5.00 CNY",
-            "--file",
-            &v1,
-        ],
-        &[],
-    );
-    assert!(out.status.success(), "{}", stderr(&out));
-    let product =
-        w.t.store
-            .get_product(&kiosk::ProductId::parse("guide").unwrap())
-            .await
-            .unwrap()
-            .unwrap();
+    let product = add_product(&w, &bucket, "guide", "The Guide", "5.00 CNY", &v1).await;
     let mut buyers = Vec::new();
     for i in 0..4u32 {
         buyers.push(
@@ -373,21 +363,7 @@ async fn a_run_short_of_time_starts_no_mail_and_the_rerun_mails_each_buyer_once(
     let dir = scratch(&w);
     let v1 = write(&dir, "zine.pdf", b"%PDF-1.4 zine one");
     let v2 = write(&dir, "zine-2.pdf", b"%PDF-1.4 zine two");
-    let out = kiosk(
-        &w,
-        &bucket,
-        &[
-            "product", "add", "zine", "--title", "The Zine", "--price", "9.00 CNY", "--file", &v1,
-        ],
-        &[],
-    );
-    assert!(out.status.success(), "{}", stderr(&out));
-    let product =
-        w.t.store
-            .get_product(&kiosk::ProductId::parse("zine").unwrap())
-            .await
-            .unwrap()
-            .unwrap();
+    let product = add_product(&w, &bucket, "zine", "The Zine", "9.00 CNY", &v1).await;
     let t0 = now() - time::Duration::days(1);
     for i in 0..3 {
         paid_order(&w, &product, &w.buyer(i), t0, Source::default()).await;
