@@ -44,12 +44,13 @@ fn order() -> Order {
         "The Little Book of Rust",
         Money::parse_decimal("9.00", Currency::Cny).unwrap(),
         kiosk::product::Edition::parse("v1").expect("valid product"),
-        FileRef {
+        kiosk::product::FileSet::one(FileRef {
             key: "products/b/v1/b.pdf".into(),
             name: "b.pdf".into(),
             content_type: "application/pdf".into(),
             sha256: None,
-        },
+            size: None,
+        }),
         5,
     )
     .expect("valid product");

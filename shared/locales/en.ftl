@@ -31,6 +31,10 @@ downloads-count = { $count ->
     [one] { $count } download
    *[other] { $count } downloads
 }
+downloads-each = { $count ->
+    [one] { $count } download
+   *[other] { $count } downloads
+} of each file
 
 ## Errors every page may show
 
@@ -48,6 +52,8 @@ buy-view-only-title = Use the Buy Now button
 buy-view-only-body = This page is only for viewing.
 buy-about = Edition { $edition } · { $kind } · { $downloads }. The download link comes on the next page and by email.
 buy-file = File
+buy-includes = You get these files:
+buy-stamped = PDFs are stamped with your email address and order number.
 buy-unavailable = This product cannot be bought here right now.
 buy-email-label = Your email
 buy-email-help = Where we send your download link.
@@ -144,6 +150,13 @@ download-left = { $left } of { $limit ->
     [one] { $limit } download
    *[other] { $limit } downloads
 } left.
+download-per-file = The limit counts per file: each file can be downloaded { $limit ->
+    [one] once
+   *[other] { $limit } times
+}.
+download-used-up = All downloads of this file used.
+download-stamped = Your PDFs carry your email address and order number on every page.
+download-preparing = Your personal copy of { $file } is being made. This page reloads in a few seconds; then press its Download button again.
 download-until = This link works until { $date }.
 download-button = Download
 download-note = Each click on Download uses one download. The file link it opens is valid for a few minutes.
@@ -154,6 +167,8 @@ link-not-found-heading = This download link does not exist
 link-not-found-body = Please check that you copied the whole link from your email.
 gone-exhausted-heading = All downloads used
 gone-exhausted-body = You have used every download this purchase of { $title } allows.
+gone-file-exhausted-heading = All downloads of this file used
+gone-file-exhausted-body = You have used every download of this file that your purchase of { $title } allows. The purchase's other files are still on its download page.
 gone-expired-heading = This link has expired
 gone-expired-body = The download link for { $title } expired.
 gone-expired-on-body = The download link for { $title } expired on { $date }.
@@ -183,6 +198,7 @@ mail-order = Order: { $order }
 mail-paid = Paid: { $amount }, { $date }
 mail-free = A free copy, { $date }
 mail-edition-line = Edition: { $edition }
+mail-files-line = Files: { $files }
 mail-purchase-keep = The link is yours alone; please do not share it. If it stops working or you need help, reply to this email or write to { $help }, and mention your order number.
 mail-edition-subject = New edition: { $title }
 mail-edition-intro = A new edition of { $title } is out ({ $edition }), and it is yours: you bought { $title } (order { $order }).

@@ -1,9 +1,11 @@
-//! The author's products (`kiosk product add|set|show`): an edition's file checked and
+//! The author's products (`kiosk product add|set|show`): an edition's files checked and
 //! uploaded, then the product recorded, in an order that leaves nothing half-made.
 //!
-//! A file is uploaded only once the product id is known to be free (add) or to exist
-//! (set); a product is written only once its file is in the bucket, so a buyer never
-//! gets a link to a missing file. Losing a race for a new id takes the upload back out.
+//! Files are uploaded only once the product id is known to be free (add) or to exist
+//! (set); a product is written only once all its files are in the bucket, so a buyer
+//! never gets a link to a missing file. Losing a race for a new id takes the uploads back
+//! out. A stamped product's PDFs are parsed before anything is uploaded
+//! ([`crate::stamp::check`]): one the stamper cannot read is refused with the reason.
 
 use time::OffsetDateTime;
 
@@ -12,7 +14,7 @@ use crate::files::UploadError;
 use crate::ids::ProductId;
 use crate::money::Money;
 use crate::order::OrderStatus;
-use crate::product::{Edition, FileRef, Product, ProductError};
+use crate::product::{Edition, FileRef, FileSet, Product, ProductError};
 use crate::store::StoreError;
 
 /// An edition's file as the author gave it: its name, bytes, checksum and content type.
@@ -90,7 +92,20 @@ impl EditionFile {
             &self.name,
             &self.content_type,
             Some(self.sha256.clone()),
+            Some(self.bytes.len() as u64),
         )
+    }
+
+    /// Whether this file is a PDF (stamped on a stamped product).
+    pub fn is_pdf(&self) -> bool {
+        FileRef::is_pdf(&FileRef::for_edition(
+            &ProductId::parse("x").expect("a valid id"),
+            &Edition::parse("x").expect("a valid label"),
+            &self.name,
+            &self.content_type,
+            None,
+            None,
+        ))
     }
 
     pub(crate) fn bytes(&self) -> &[u8] {
@@ -125,6 +140,8 @@ pub struct NewProduct {
     pub edition: Edition,
     pub download_limit: u32,
     pub pricing: Option<PricingChange>,
+    /// Stamp each buyer's PDFs ([`crate::stamp`]).
+    pub stamp: bool,
 }
 
 /// Selling at a fixed price, or at a price the buyer names (`kiosk product add|set
@@ -186,8 +203,10 @@ pub struct ProductChanges {
     pub price: Option<Money>,
     pub pricing: Option<PricingChange>,
     pub download_limit: Option<u32>,
-    /// A new file for future buyers, as this edition (past buyers keep theirs).
-    pub file: Option<(Edition, EditionFile)>,
+    /// New files for future buyers, as this edition (past buyers keep theirs).
+    pub files: Option<(Edition, Vec<EditionFile>)>,
+    /// Start or stop stamping each buyer's PDFs (for orders from now on).
+    pub stamp: Option<bool>,
 }
 
 impl ProductChanges {
@@ -196,7 +215,8 @@ impl ProductChanges {
             && self.price.is_none()
             && self.pricing.is_none()
             && self.download_limit.is_none()
-            && self.file.is_none()
+            && self.files.is_none()
+            && self.stamp.is_none()
     }
 }
 
@@ -214,8 +234,51 @@ pub enum CatalogError {
     Missing(#[from] Missing),
     #[error(transparent)]
     Upload(#[from] UploadError),
+    #[error("{name} cannot be stamped: {why}")]
+    Unstampable {
+        name: String,
+        #[source]
+        why: crate::stamp::StampError,
+    },
     #[error(transparent)]
     Store(StoreError),
+}
+
+/// `files` as `edition` of `id`, checked: a set by [`FileSet`]'s rules and, on a stamped
+/// product, every PDF one the stamper can read.
+fn checked_set(
+    id: &ProductId,
+    edition: &Edition,
+    files: &[EditionFile],
+    stamp: bool,
+) -> Result<FileSet, CatalogError> {
+    let set = FileSet::new(files.iter().map(|f| f.file_ref(id, edition)).collect())?;
+    if stamp {
+        for f in files.iter().filter(|f| f.is_pdf()) {
+            crate::stamp::check(f.bytes()).map_err(|why| CatalogError::Unstampable {
+                name: f.name.clone(),
+                why,
+            })?;
+        }
+    }
+    Ok(set)
+}
+
+impl Author {
+    /// Upload every file of `set` (whose refs `files` made, in order); on a failure the
+    /// ones already up are taken back out.
+    async fn upload_set(&self, files: &[EditionFile], set: &FileSet) -> Result<(), CatalogError> {
+        let bucket = self.files()?;
+        for (i, (f, r)) in files.iter().zip(set).enumerate() {
+            if let Err(e) = bucket.upload(f.bytes(), r).await {
+                for done in set.iter().take(i) {
+                    bucket.remove(&done.key).await;
+                }
+                return Err(e.into());
+            }
+        }
+        Ok(())
+    }
 }
 
 impl From<StoreError> for CatalogError {
@@ -289,42 +352,45 @@ pub struct ProductOverview {
 }
 
 impl Author {
-    /// Put a new product on sale: check it, make sure the id is free, upload its file,
-    /// record it.
+    /// Put a new product on sale: check it (a stamped product's PDFs parsed), make sure
+    /// the id is free, upload its files, record it.
     pub async fn add_product(
         &self,
         new: NewProduct,
-        file: &EditionFile,
+        files: &[EditionFile],
         now: OffsetDateTime,
     ) -> Result<Product, CatalogError> {
-        let file_ref = file.file_ref(&new.id, &new.edition);
+        let set = checked_set(&new.id, &new.edition, files, new.stamp)?;
         let product = Product::new(
             new.id,
             &new.title,
             new.price,
             new.edition,
-            file_ref,
+            set,
             new.download_limit,
-        )?;
+        )?
+        .with_stamp(new.stamp)?;
         let product = match new.pricing {
             Some(change) => change.apply(product)?,
             None => product,
         };
-        let files = self.files()?;
+        let bucket = self.files()?;
         if self.store.get_product(product.id()).await?.is_some() {
             return Err(CatalogError::Exists(product.id().clone()));
         }
-        files.upload(file.bytes(), product.file()).await?;
+        self.upload_set(files, product.files()).await?;
         if let Err(e) = self.store.create_product(&product, now).await {
-            // Lost a race for the id: take our file back out so nothing changed.
-            files.remove(&product.file().key).await;
+            // Lost a race for the id: take our files back out so nothing changed.
+            for f in product.files() {
+                bucket.remove(&f.key).await;
+            }
             return Err(e.into());
         }
         Ok(product)
     }
 
     /// Change a product for future buyers: every change checked first, then the new
-    /// file (if any) uploaded, then the product replaced.
+    /// files (if any) uploaded, then the product replaced.
     pub async fn change_product(
         &self,
         id: &ProductId,
@@ -356,26 +422,53 @@ impl Author {
         if let Some(n) = changes.download_limit {
             product = product.with_download_limit(n)?;
         }
-        if let Some((edition, file)) = &changes.file {
-            let file_ref = file.file_ref(id, edition);
-            self.files()?.upload(file.bytes(), &file_ref).await?;
-            product = product.with_edition(edition.clone(), file_ref);
+        let stamp = changes.stamp.unwrap_or(product.stamp());
+        match &changes.files {
+            Some((edition, files)) => {
+                let set = checked_set(id, edition, files, stamp)?;
+                // Both rules checked before anything is uploaded.
+                product = product
+                    .with_stamp(false)?
+                    .with_edition(edition.clone(), set)?
+                    .with_stamp(stamp)?;
+                self.upload_set(files, product.files()).await?;
+            }
+            None => {
+                if stamp && !product.stamp() {
+                    // The current files were uploaded unchecked: read them back to check.
+                    self.check_stored_pdfs(&product).await?;
+                }
+                product = product.with_stamp(stamp)?;
+            }
         }
         self.store.update_product(&product, now).await?;
         Ok(product)
     }
 
-    /// Switch `product` to `edition`, served from `file`: upload, then record.
+    /// A product about to be stamped: every PDF it serves read back and parsed.
+    async fn check_stored_pdfs(&self, product: &Product) -> Result<(), CatalogError> {
+        let bucket = self.files()?;
+        for f in product.files().iter().filter(|f| f.is_pdf()) {
+            let bytes = bucket.read(&f.key).await?;
+            crate::stamp::check(&bytes).map_err(|why| CatalogError::Unstampable {
+                name: f.name.clone(),
+                why,
+            })?;
+        }
+        Ok(())
+    }
+
+    /// Switch `product` to `edition`, served from `files`: check, upload, then record.
     pub(crate) async fn switch_edition(
         &self,
         product: Product,
         edition: Edition,
-        file: &EditionFile,
+        files: &[EditionFile],
         now: OffsetDateTime,
     ) -> Result<Product, CatalogError> {
-        let file_ref = file.file_ref(product.id(), &edition);
-        self.files()?.upload(file.bytes(), &file_ref).await?;
-        let product = product.with_edition(edition, file_ref);
+        let set = checked_set(product.id(), &edition, files, product.stamp())?;
+        let product = product.with_edition(edition, set)?;
+        self.upload_set(files, product.files()).await?;
         self.store.update_product(&product, now).await?;
         Ok(product)
     }

@@ -454,6 +454,32 @@ impl MailEventsConfig {
     }
 }
 
+/// The stamping function's settings ([`crate::stamp::Stamper`]).
+#[derive(Debug, Clone)]
+pub struct StampConfig {
+    pub table_name: String,
+    pub files_bucket: String,
+}
+
+impl StampConfig {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from(&ProcessEnv)
+    }
+
+    pub fn from(env: &dyn Env) -> Result<Self, ConfigError> {
+        Ok(StampConfig {
+            table_name: required(env, "TABLE_NAME")?,
+            files_bucket: required(env, "FILES_BUCKET")?,
+        })
+    }
+}
+
+/// `STAMP_QUEUE_URL`: where the download function asks for a stamped copy it did not
+/// find ([`crate::stamp::StampRequests`]); unset: stamping is not wired (local tools).
+pub fn stamp_queue_url() -> Option<String> {
+    optional(&ProcessEnv, "STAMP_QUEUE_URL")
+}
+
 /// `DEFAULT_LANGUAGE`: a language with a catalog, by its exact tag; `en` when unset.
 fn default_lang(env: &dyn Env) -> Result<Lang, ConfigError> {
     let Some(raw) = optional(env, "DEFAULT_LANGUAGE") else {

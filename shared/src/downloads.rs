@@ -4,6 +4,10 @@
 //! [`crate::author::Author::resend_links`], through the same [`mail_links`]).
 //!
 //! The download function needs no payment channel, so this is separate from `Shop`.
+//!
+//! A stamped product's PDF is served from its grant's stamped copy
+//! ([`crate::stamp::copy_key`]); a download that finds no copy yet gives its download
+//! back, asks for the copy ([`StampRequests`]) and answers [`Served::Preparing`].
 
 use time::OffsetDateTime;
 
@@ -13,6 +17,7 @@ use crate::files::{Files, PresignError};
 use crate::grant::{Grant, Unusable};
 use crate::ids::DownloadToken;
 use crate::mail::{Mailer, links_mail};
+use crate::stamp::StampRequests;
 use crate::store::views::DownloadStore;
 use crate::store::{ConsumeError, Store, StoreError};
 
@@ -21,6 +26,26 @@ pub struct Downloads {
     pub(crate) store: DownloadStore,
     files: Files,
     mailer: Mailer,
+    stamps: StampRequests,
+}
+
+/// What a download request gets.
+#[derive(Debug)]
+pub enum Served {
+    /// A short-lived URL of the file (or of its stamped copy).
+    Url { grant: Grant, url: String },
+    /// The stamped copy of file `file` is being made; nothing was spent.
+    Preparing { grant: Grant, file: usize },
+}
+
+impl Served {
+    /// The grant and URL when a file was served; `None` while a copy is being made.
+    pub fn into_url(self) -> Option<(Grant, String)> {
+        match self {
+            Served::Url { grant, url } => Some((grant, url)),
+            Served::Preparing { .. } => None,
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -33,6 +58,8 @@ pub enum DownloadError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Presign(#[from] PresignError),
+    #[error(transparent)]
+    Files(#[from] crate::files::UploadError),
 }
 
 impl From<ConsumeError> for DownloadError {
@@ -48,7 +75,20 @@ impl From<ConsumeError> for DownloadError {
 impl Downloads {
     /// The download function's handle, built once from the environment.
     pub fn from_env(sdk: &aws_config::SdkConfig) -> Result<Self, crate::startup::InitError> {
-        Ok(Self::new(sdk, Config::from_env()?))
+        let d = Self::new(sdk, Config::from_env()?);
+        Ok(match crate::config::stamp_queue_url() {
+            Some(url) => d.with_stamp_requests(StampRequests::Queue {
+                client: aws_sdk_sqs::Client::new(sdk),
+                url,
+            }),
+            None => d,
+        })
+    }
+
+    /// Ask `stamps` for stamped copies not found.
+    pub fn with_stamp_requests(mut self, stamps: StampRequests) -> Self {
+        self.stamps = stamps;
+        self
     }
 
     /// A handle with `config` (tests and `make dev`).
@@ -58,6 +98,7 @@ impl Downloads {
             files: Files::new(crate::files::s3_client(sdk), &config.files_bucket),
             mailer: Mailer::for_shop(crate::mail::ses_client(sdk), &config),
             config,
+            stamps: StampRequests::Off,
         }
     }
 
@@ -93,19 +134,38 @@ impl Downloads {
         }
     }
 
-    /// Spend one download and return a short-lived presigned URL for the file.
-    /// One DynamoDB round trip; presigning is local.
+    /// Spend one download of file `file` (its position) and return a short-lived
+    /// presigned URL for it. One DynamoDB round trip; presigning is local. A stamped
+    /// PDF adds a HEAD of its copy; with no copy yet, the download is given back and the
+    /// copy asked for.
     pub async fn download(
         &self,
         token: &DownloadToken,
+        file: usize,
         now: OffsetDateTime,
-    ) -> Result<(Grant, String), DownloadError> {
-        let grant = self.store.consume_download(token, now).await?;
+    ) -> Result<Served, DownloadError> {
+        let grant = self.store.consume_download(token, file, now).await?;
+        let f = grant.files.get(file).ok_or(DownloadError::NotFound)?;
+        let served = if grant.stamp && f.is_pdf() {
+            let key =
+                crate::stamp::copy_key(grant.order_id.as_str(), grant.edition.as_str(), &f.name);
+            if !self.files.exists(&key).await? {
+                self.store.give_back_download(token, file).await?;
+                if let Err(e) = self.stamps.request(token).await {
+                    tracing::error!(order_id = %grant.order_id, error = %e, "could not ask for a stamped copy");
+                }
+                tracing::info!(order_id = %grant.order_id, file, "stamped copy not ready");
+                return Ok(Served::Preparing { grant, file });
+            }
+            crate::product::FileRef { key, ..f.clone() }
+        } else {
+            f.clone()
+        };
         let ttl =
             std::time::Duration::from_secs(self.config.presign.whole_seconds().unsigned_abs());
-        let url = self.files.presigned_get(&grant.file, ttl).await?;
-        tracing::info!(grant = ?grant.token, order_id = %grant.order_id, left = grant.downloads_left, "download");
-        Ok((grant, url))
+        let url = self.files.presigned_get(&served, ttl).await?;
+        tracing::info!(grant = ?grant.token, order_id = %grant.order_id, file, left = grant.downloads_left.get(file).copied().unwrap_or(0), "download");
+        Ok(Served::Url { grant, url })
     }
 
     /// Mail `email` one message listing `grants`' links.

@@ -116,12 +116,13 @@ mod tests {
             "Book",
             Money::parse_decimal("9.00", Currency::Cny).unwrap(),
             crate::product::Edition::parse(edition).expect("valid product"),
-            FileRef {
+            crate::product::FileSet::one(FileRef {
                 key: "k".into(),
                 name: "b.pdf".into(),
                 content_type: "application/pdf".into(),
                 sha256: None,
-            },
+                size: None,
+            }),
             5,
         )
         .expect("valid product");

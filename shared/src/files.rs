@@ -94,6 +94,68 @@ impl Files {
         Ok(())
     }
 
+    /// Put `bytes` at `key` as `content_type` (a stamped copy).
+    pub async fn put(
+        &self,
+        key: &str,
+        bytes: Vec<u8>,
+        content_type: &str,
+    ) -> Result<(), UploadError> {
+        self.s3
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .content_type(content_type)
+            .body(bytes.into())
+            .send()
+            .await
+            .map_err(|e| UploadError {
+                bucket: self.bucket.clone(),
+                key: key.to_owned(),
+                source: Box::new(e),
+            })?;
+        Ok(())
+    }
+
+    /// Whether an object is at `key` (a HEAD: no body read).
+    pub async fn exists(&self, key: &str) -> Result<bool, UploadError> {
+        match self
+            .s3
+            .head_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_not_found()) => Ok(false),
+            Err(e) => Err(UploadError {
+                bucket: self.bucket.clone(),
+                key: key.to_owned(),
+                source: Box::new(e),
+            }),
+        }
+    }
+
+    /// An object's bytes (a stamped product's PDF, checked or stamped).
+    pub async fn read(&self, key: &str) -> Result<Vec<u8>, UploadError> {
+        let err = |e: Box<dyn std::error::Error + Send + Sync>| UploadError {
+            bucket: self.bucket.clone(),
+            key: key.to_owned(),
+            source: e,
+        };
+        let out = self
+            .s3
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+            .map_err(|e| err(Box::new(e)))?;
+        let body = out.body.collect().await.map_err(|e| err(Box::new(e)))?;
+        Ok(body.into_bytes().to_vec())
+    }
+
     /// Take an upload back out (best effort: a stray object costs storage, nothing else).
     pub async fn remove(&self, key: &str) {
         let _ = self

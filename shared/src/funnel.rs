@@ -160,7 +160,7 @@ pub async fn report(
             Some(token) => store
                 .get_grant(token)
                 .await?
-                .is_some_and(|g| g.downloads_left < g.download_limit),
+                .is_some_and(|g| g.downloads_left.iter().any(|&n| n < g.download_limit)),
             None => false,
         };
         f.each(o, p.at.date(), |s| s.add_paid(&p, downloaded));

@@ -1,10 +1,11 @@
-//! A download grant: the right to fetch one purchase's file a limited number of times.
+//! A download grant: the right to fetch each file of one purchase's edition a limited
+//! number of times (the limit counts per file: 5 of the PDF and 5 of the EPUB).
 
 use time::OffsetDateTime;
 
 use crate::ids::{DownloadToken, OrderId, ProductId};
 use crate::order::Order;
-use crate::product::FileRef;
+use crate::product::FileSet;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Grant {
@@ -13,9 +14,13 @@ pub struct Grant {
     pub product_id: ProductId,
     pub product_title: String,
     pub edition: crate::product::Edition,
-    pub file: FileRef,
-    pub downloads_left: u32,
+    pub files: FileSet,
+    /// Downloads left of each file, in `files`' order (as many as files).
+    pub downloads_left: Vec<u32>,
+    /// Downloads each file allowed at first.
     pub download_limit: u32,
+    /// The PDFs are served as copies stamped for this purchase ([`crate::stamp`]).
+    pub stamp: bool,
     pub created_at: OffsetDateTime,
     /// `None`: the link does not expire (downloads are limited by count only).
     pub expires_at: Option<OffsetDateTime>,
@@ -42,6 +47,8 @@ pub enum Unusable {
     Expired,
     #[error("all downloads for this purchase have been used")]
     Exhausted,
+    #[error("all downloads of this file have been used")]
+    FileExhausted,
 }
 
 impl Grant {
@@ -58,9 +65,10 @@ impl Grant {
             product_id: order.product_id.clone(),
             product_title: order.product_title.clone(),
             edition: order.edition.clone(),
-            file: order.file.clone(),
-            downloads_left: order.download_limit,
+            files: order.files.clone(),
+            downloads_left: vec![order.download_limit; order.files.len()],
             download_limit: order.download_limit,
+            stamp: order.stamp,
             created_at: now,
             expires_at,
             revoked: false,
@@ -70,8 +78,8 @@ impl Grant {
     }
 
     /// A grant to `product`'s current edition for a buyer who paid `order` for an
-    /// earlier one (`kiosk update`): the product's title, edition and file, the order's
-    /// download count, no expiry.
+    /// earlier one (`kiosk update`): the product's title, edition, files and stamping,
+    /// the order's download count of each file, no expiry.
     pub fn for_edition(
         order: &Order,
         product: &crate::product::Product,
@@ -81,7 +89,9 @@ impl Grant {
         Grant {
             product_title: product.title().to_owned(),
             edition: product.edition().clone(),
-            file: product.file().clone(),
+            files: product.files().clone(),
+            downloads_left: vec![order.download_limit; product.files().len()],
+            stamp: product.stamp(),
             ..Grant::for_order(order, token, None, now)
         }
     }
@@ -93,10 +103,20 @@ impl Grant {
             Err(Unusable::Suspended)
         } else if self.expires_at.is_some_and(|e| e <= now) {
             Err(Unusable::Expired)
-        } else if self.downloads_left == 0 {
+        } else if self.downloads_left.iter().all(|&n| n == 0) {
             Err(Unusable::Exhausted)
         } else {
             Ok(())
         }
+    }
+
+    /// Whether file `i` can be downloaded now: `None` when the grant has no such file.
+    pub fn usable_file(&self, i: usize, now: OffsetDateTime) -> Option<Result<(), Unusable>> {
+        let left = *self.downloads_left.get(i)?;
+        Some(match self.usable(now) {
+            Err(why) => Err(why),
+            Ok(()) if left == 0 => Err(Unusable::FileExhausted),
+            Ok(()) => Ok(()),
+        })
     }
 }

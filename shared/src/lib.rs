@@ -49,6 +49,7 @@ pub mod rsa;
 pub mod sales;
 pub mod secrets;
 pub mod shop;
+pub mod stamp;
 pub mod startup;
 pub mod stats;
 pub mod store;

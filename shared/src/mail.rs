@@ -120,7 +120,7 @@ pub fn purchase_mail(
 ) -> Mail {
     let lang = Lang::of_purchase(order.lang, default);
     let title = order.product_title.as_str();
-    let downloads = lang.tr("downloads-count", &[("count", grant.download_limit.into())]);
+    let downloads = downloads_text(lang, grant);
     let amount = lang.price(order.amount);
     let date = lang.datetime(order.paid_at().unwrap_or(grant.created_at));
     let subject = lang.tr("mail-purchase-subject", &[("title", title.into())]);
@@ -139,9 +139,10 @@ pub fn purchase_mail(
         "mail-edition-line",
         &[("edition", order.edition.as_str().into())],
     );
+    let files_line = files_line(lang, grant);
     let keep = lang.tr("mail-purchase-keep", &[("help", help.as_str().into())]);
     let text = format!(
-        "{thanks}\n\n{here}\n{link}\n\n{order_line}\n{paid_line}\n{edition_line}\n\n{keep}\n",
+        "{thanks}\n\n{here}\n{link}\n\n{order_line}\n{paid_line}\n{edition_line}\n{files_line}\n\n{keep}\n",
         here = lang.tr(
             "mail-purchase-here",
             &[("downloads", Arg::Text(&downloads))]
@@ -155,7 +156,7 @@ pub fn purchase_mail(
             p { (thanks) }
             p { a href=(link) style=(BUTTON_STYLE) { (button) } }
             p { (allows) br; a href=(link) { (link) } }
-            p style="color:#555" { (order_line) br; (paid_line) br; (edition_line) }
+            p style="color:#555" { (order_line) br; (paid_line) br; (edition_line) br; (files_line) }
             p style="color:#555" { (with_mailto(&keep, help.as_str())) }
         },
     );
@@ -179,7 +180,8 @@ pub fn edition_mail(
 ) -> Mail {
     let lang = Lang::of_purchase(order.lang, default);
     let title = grant.product_title.as_str();
-    let downloads = lang.tr("downloads-count", &[("count", grant.download_limit.into())]);
+    let downloads = downloads_text(lang, grant);
+    let files_line = files_line(lang, grant);
     let subject = lang.tr("mail-edition-subject", &[("title", title.into())]);
     let intro = lang.tr(
         "mail-edition-intro",
@@ -192,7 +194,7 @@ pub fn edition_mail(
     let keep = lang.tr("mail-edition-keep", &[("help", help.as_str().into())]);
     let note = note.map(str::trim).filter(|n| !n.is_empty());
     let text = format!(
-        "{intro}\n\n{note_text}{here}\n{link}\n\n{keep}\n",
+        "{intro}\n\n{note_text}{here}\n{link}\n{files_line}\n\n{keep}\n",
         note_text = note.map(|n| format!("{n}\n\n")).unwrap_or_default(),
         here = lang.tr("mail-edition-here", &[("downloads", Arg::Text(&downloads))]),
     );
@@ -204,6 +206,7 @@ pub fn edition_mail(
             @if let Some(n) = note { p style="white-space:pre-line" { (n) } }
             p { a href=(link) style=(BUTTON_STYLE) { (lang.t("mail-edition-button")) } }
             p { (allows) br; a href=(link) { (link) } }
+            p style="color:#555" { (files_line) }
             p style="color:#555" { (with_mailto(&keep, help.as_str())) }
         },
     );
@@ -212,6 +215,25 @@ pub fn edition_mail(
         text,
         html,
     }
+}
+
+/// "5 downloads", or for a grant of several files "5 downloads of each file".
+fn downloads_text(lang: Lang, grant: &Grant) -> String {
+    let key = if grant.files.len() > 1 {
+        "downloads-each"
+    } else {
+        "downloads-count"
+    };
+    lang.tr(key, &[("count", grant.download_limit.into())])
+}
+
+/// "Files: book.pdf, book.epub, code.zip".
+fn files_line(lang: Lang, grant: &Grant) -> String {
+    let names: Vec<&str> = grant.files.iter().map(|f| f.name.as_str()).collect();
+    lang.tr(
+        "mail-files-line",
+        &[("files", Arg::Text(&names.join(", ")))],
+    )
 }
 
 /// "Resend my links": one mail listing every link the buyer can still use, in `lang`.
@@ -233,7 +255,11 @@ pub fn links_mail(links: &[(Grant, String)], help: &Sender, lang: Lang) -> Mail 
             &[
                 ("title", g.product_title.as_str().into()),
                 ("edition", g.edition.as_str().into()),
-                ("left", g.downloads_left.into()),
+                // The most any one file has left (the limit counts per file).
+                (
+                    "left",
+                    g.downloads_left.iter().copied().max().unwrap_or(0).into(),
+                ),
                 ("limit", g.download_limit.into()),
             ],
         );
@@ -389,12 +415,13 @@ mod tests {
             title,
             Money::parse_decimal("9.00", Currency::Cny).unwrap(),
             crate::product::Edition::parse("v2").expect("valid product"),
-            FileRef {
+            crate::product::FileSet::one(FileRef {
                 key: "k".into(),
                 name: "b.pdf".into(),
                 content_type: "application/pdf".into(),
                 sha256: None,
-            },
+                size: None,
+            }),
             5,
         )
         .expect("valid product");

@@ -93,7 +93,8 @@ impl Quota {
 #[derive(Debug, Clone)]
 pub struct UpdateRequest {
     pub product: ProductId,
-    pub file: EditionFile,
+    /// The new edition's files (its whole set: every buyer gets all of them).
+    pub files: Vec<EditionFile>,
     /// The new edition's label; `None`: today's date ([`next_label`]).
     pub edition: Option<Edition>,
     /// The author's few words for the mail.
@@ -109,8 +110,8 @@ pub struct Prepared {
     /// The product already serves this file as `edition` (an earlier run switched it
     /// and stopped): the run finishes that edition's mail-out.
     pub resume: bool,
-    /// Where the file goes (or went) in the bucket.
-    pub file_key: String,
+    /// Where the files go (or went) in the bucket.
+    pub file_keys: Vec<String>,
     pub plan: Plan,
 }
 
@@ -220,7 +221,11 @@ impl Author {
             .get_product(&req.product)
             .await?
             .ok_or_else(|| UpdateError::NotFound(req.product.clone()))?;
-        let resume = product.file().sha256.as_deref() == Some(req.file.sha256());
+        // The product serves exactly these files (names and contents, in order) already.
+        let resume = product.files().len() == req.files.len()
+            && product.files().iter().zip(&req.files).all(|(have, new)| {
+                have.name == new.name() && have.sha256.as_deref() == Some(new.sha256())
+            });
         let edition = if resume {
             if let Some(asked) = &req.edition
                 && asked != product.edition()
@@ -242,17 +247,20 @@ impl Author {
             }
             edition
         };
-        let file_key = if resume {
-            product.file().key.clone()
+        let file_keys = if resume {
+            product.files().iter().map(|f| f.key.clone()).collect()
         } else {
-            req.file.file_ref(&req.product, &edition).key
+            req.files
+                .iter()
+                .map(|f| f.file_ref(&req.product, &edition).key)
+                .collect()
         };
         let plan = self.plan(&req.product, &edition).await?;
         Ok(Prepared {
             product,
             edition,
             resume,
-            file_key,
+            file_keys,
             plan,
         })
     }
@@ -277,7 +285,7 @@ impl Author {
             (prepared.product, prepared.plan)
         } else {
             let product = self
-                .switch_edition(prepared.product, edition.clone(), &req.file, now)
+                .switch_edition(prepared.product, edition.clone(), &req.files, now)
                 .await?;
             let _ = watch.progress(Progress::Switched { product: &product });
             // Who to mail, read again now that new buyers get the new edition: an order

@@ -19,7 +19,7 @@ use time::{Duration, OffsetDateTime};
 use crate::email::Email;
 use crate::ids::{DownloadToken, OrderId, ProductId};
 use crate::money::Money;
-use crate::product::{FileRef, Product};
+use crate::product::{FileSet, Product};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
@@ -200,10 +200,12 @@ pub struct Order {
     pub product_id: ProductId,
     pub product_title: String,
     pub edition: crate::product::Edition,
-    /// The file the grant will serve, fixed at checkout: the buyer gets the edition that
+    /// The files the grant will serve, fixed at checkout: the buyer gets the edition that
     /// was on sale when they clicked Buy (a later `kiosk update` mails them the new one).
-    pub file: FileRef,
+    pub files: FileSet,
     pub download_limit: u32,
+    /// The product stamped its PDFs when the order was made ([`crate::stamp`]).
+    pub stamp: bool,
     pub email: Email,
     /// What the buyer pays: the provider is held to exactly this.
     pub amount: Money,
@@ -522,8 +524,9 @@ impl Order {
             product_id: product.id().clone(),
             product_title: product.title().to_owned(),
             edition: product.edition().clone(),
-            file: product.file().clone(),
+            files: product.files().clone(),
             download_limit: product.download_limit(),
+            stamp: product.stamp(),
             email,
             amount: product.price(),
             list_price: product.price(),
@@ -763,12 +766,13 @@ mod tests {
             "The Book",
             Money::parse_decimal("9.00", Currency::Cny).unwrap(),
             crate::product::Edition::parse("v1").expect("valid product"),
-            FileRef {
+            FileSet::one(crate::product::FileRef {
                 key: "products/book/v1/book.pdf".into(),
                 name: "book.pdf".into(),
                 content_type: "application/pdf".into(),
                 sha256: None,
-            },
+                size: None,
+            }),
             5,
         )
         .expect("valid product")
@@ -805,7 +809,7 @@ mod tests {
         let o = pending();
         assert_eq!(o.status(), OrderStatus::Pending);
         assert_eq!(o.amount.minor(), 900);
-        assert_eq!(o.file.key, "products/book/v1/book.pdf");
+        assert_eq!(o.files.first().key, "products/book/v1/book.pdf");
         assert_eq!(o.expires_at, datetime!(2026-11-21 10:30 UTC));
     }
 

@@ -446,8 +446,16 @@ mod tests {
     fn product(price: u64, pwyw: Option<(u64, u64)>) -> Product {
         let id = ProductId::parse("book").unwrap();
         let edition = Edition::parse("v1").unwrap();
-        let file = FileRef::for_edition(&id, &edition, "b.pdf", "application/pdf", None);
-        let p = Product::new(id, "Book", cny(price), edition, file, 5).unwrap();
+        let file = FileRef::for_edition(&id, &edition, "b.pdf", "application/pdf", None, None);
+        let p = Product::new(
+            id,
+            "Book",
+            cny(price),
+            edition,
+            crate::product::FileSet::one(file),
+            5,
+        )
+        .unwrap();
         match pwyw {
             Some((min, max)) => p
                 .with_pay_what_you_want(Some(PayWhatYouWant {

@@ -1,4 +1,5 @@
-//! A product on sale: what it costs and which file (edition) a buyer gets.
+//! A product on sale: what it costs and which files (its edition's [`FileSet`]) a buyer
+//! gets, and whether their PDFs are stamped with the buyer's address ([`crate::stamp`]).
 //!
 //! A [`Product`] is valid by construction: [`Product::new`] and the `with_*` methods are
 //! the only ways to make or change one, and each checks its rule, so the store (which
@@ -22,6 +23,9 @@ pub struct FileRef {
     pub content_type: String,
     /// Hex SHA-256 of the uploaded bytes, when the CLI recorded it.
     pub sha256: Option<String>,
+    /// Its size in bytes, when recorded (files uploaded before sizes were kept: `None`,
+    /// and the download page shows no size).
+    pub size: Option<u64>,
 }
 
 impl FileRef {
@@ -32,13 +36,84 @@ impl FileRef {
         name: &str,
         content_type: &str,
         sha256: Option<String>,
+        size: Option<u64>,
     ) -> FileRef {
         FileRef {
             key: format!("products/{id}/{edition}/{name}"),
             name: name.to_owned(),
             content_type: content_type.to_owned(),
             sha256,
+            size,
         }
+    }
+
+    /// A PDF, by content type or name: the files [`crate::stamp`] stamps.
+    pub fn is_pdf(&self) -> bool {
+        self.content_type.eq_ignore_ascii_case("application/pdf")
+            || self.name.to_ascii_lowercase().ends_with(".pdf")
+    }
+}
+
+/// The most files one edition may have: more is a folder that belongs in a zip.
+pub const MAX_FILES: usize = 10;
+
+/// What a buyer of one edition gets: 1 to [`MAX_FILES`] files with distinct names, in the
+/// order the author gave them (the download page lists them so; a download names its
+/// file by position). A product made before several files were possible has a set of one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileSet(Vec<FileRef>);
+
+impl FileSet {
+    pub fn new(files: Vec<FileRef>) -> Result<FileSet, ProductError> {
+        if files.is_empty() || files.len() > MAX_FILES {
+            return Err(ProductError::FileCount(files.len()));
+        }
+        for (i, f) in files.iter().enumerate() {
+            if files[..i].iter().any(|g| g.name == f.name) {
+                return Err(ProductError::SameName(f.name.clone()));
+            }
+        }
+        Ok(FileSet(files))
+    }
+
+    /// The set of one file.
+    pub fn one(file: FileRef) -> FileSet {
+        FileSet(vec![file])
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Never true: a set has a file; here for clippy's sake.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn get(&self, i: usize) -> Option<&FileRef> {
+        self.0.get(i)
+    }
+
+    /// The first file (the only one of a one-file product).
+    pub fn first(&self) -> &FileRef {
+        &self.0[0]
+    }
+
+    pub fn iter(&self) -> std::slice::Iter<'_, FileRef> {
+        self.0.iter()
+    }
+
+    /// Whether any file is a PDF (a stamped product needs one).
+    pub fn has_pdf(&self) -> bool {
+        self.0.iter().any(FileRef::is_pdf)
+    }
+}
+
+impl<'a> IntoIterator for &'a FileSet {
+    type Item = &'a FileRef;
+    type IntoIter = std::slice::Iter<'a, FileRef>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.iter()
     }
 }
 
@@ -109,8 +184,10 @@ pub struct Product {
     title: String,
     price: Money,
     edition: Edition,
-    file: FileRef,
+    files: FileSet,
     download_limit: u32,
+    /// Each buyer's PDFs carry their address and order id ([`crate::stamp`]).
+    stamp: bool,
     /// Pay what you want: the buyer names the amount within these bounds; `price` is the
     /// suggested amount.
     pwyw: Option<PayWhatYouWant>,
@@ -128,6 +205,12 @@ pub enum ProductError {
     DownloadLimit(u32),
     #[error("edition must be 1-64 characters of letters, digits, '.', '-' and '_', got {0:?}")]
     Edition(String),
+    #[error("an edition has 1 to {MAX_FILES} files, got {0}")]
+    FileCount(usize),
+    #[error("two files are named {0:?}; each file of an edition needs its own name")]
+    SameName(String),
+    #[error("a stamped product needs a PDF among its files")]
+    StampWithoutPdf,
 }
 
 fn title(raw: &str) -> Result<String, ProductError> {
@@ -164,7 +247,7 @@ impl Product {
         title_text: &str,
         price_: Money,
         edition: Edition,
-        file: FileRef,
+        files: FileSet,
         download_limit: u32,
     ) -> Result<Product, ProductError> {
         Ok(Product {
@@ -172,8 +255,9 @@ impl Product {
             title: title(title_text)?,
             price: price_,
             edition,
-            file,
+            files,
             download_limit: limit(download_limit)?,
+            stamp: false,
             pwyw: None,
         })
     }
@@ -191,8 +275,13 @@ impl Product {
     pub fn edition(&self) -> &Edition {
         &self.edition
     }
-    pub fn file(&self) -> &FileRef {
-        &self.file
+    /// What a buyer of the current edition gets.
+    pub fn files(&self) -> &FileSet {
+        &self.files
+    }
+    /// Whether each buyer's PDFs are stamped with their address ([`crate::stamp`]).
+    pub fn stamp(&self) -> bool {
+        self.stamp
     }
     /// Pay what you want: the bounds of the buyer's amount (the price is the suggested
     /// amount); `None`: a fixed price.
@@ -203,7 +292,7 @@ impl Product {
     pub fn is_free(&self) -> bool {
         self.price.is_zero() && self.pwyw.is_none()
     }
-    /// Downloads each purchase allows.
+    /// Downloads each purchase allows, of each file.
     pub fn download_limit(&self) -> u32 {
         self.download_limit
     }
@@ -230,11 +319,28 @@ impl Product {
         self.download_limit = limit(n)?;
         Ok(self)
     }
-    /// Sell `edition`, served from `file`, to buyers from now on.
-    pub fn with_edition(mut self, edition: Edition, file: FileRef) -> Product {
+    /// Sell `edition`, served from `files`, to buyers from now on (a stamped product
+    /// keeps needing a PDF).
+    pub fn with_edition(
+        mut self,
+        edition: Edition,
+        files: FileSet,
+    ) -> Result<Product, ProductError> {
+        if self.stamp && !files.has_pdf() {
+            return Err(ProductError::StampWithoutPdf);
+        }
         self.edition = edition;
-        self.file = file;
-        self
+        self.files = files;
+        Ok(self)
+    }
+    /// Stamp each buyer's PDFs (`true` needs a PDF in the set); the check that each PDF
+    /// can be stamped is made on upload ([`crate::catalog`]).
+    pub fn with_stamp(mut self, stamp: bool) -> Result<Product, ProductError> {
+        if stamp && !self.files.has_pdf() {
+            return Err(ProductError::StampWithoutPdf);
+        }
+        self.stamp = stamp;
+        Ok(self)
     }
 }
 
@@ -249,6 +355,7 @@ mod tests {
             name: "book.pdf".into(),
             content_type: "application/pdf".into(),
             sha256: None,
+            size: Some(3),
         }
     }
 
@@ -258,7 +365,7 @@ mod tests {
             title,
             Money::from_minor(minor, Currency::Cny).unwrap(),
             Edition::parse(edition)?,
-            file(),
+            FileSet::one(file()),
             n,
         )
     }
@@ -323,5 +430,41 @@ mod tests {
         );
         let p = p.with_download_limit(3).unwrap();
         assert_eq!(p.download_limit(), 3);
+    }
+
+    #[test]
+    fn file_sets_have_distinct_names_and_a_pdf_to_stamp() {
+        let named = |n: &str, t: &str| FileRef {
+            key: format!("products/book/v1/{n}"),
+            name: n.into(),
+            content_type: t.into(),
+            sha256: None,
+            size: None,
+        };
+        assert_eq!(FileSet::new(vec![]), Err(ProductError::FileCount(0)));
+        assert_eq!(
+            FileSet::new(vec![named("a.pdf", "application/pdf"); MAX_FILES + 1]),
+            Err(ProductError::FileCount(MAX_FILES + 1))
+        );
+        assert_eq!(
+            FileSet::new(vec![
+                named("a.pdf", "application/pdf"),
+                named("a.pdf", "x/y")
+            ]),
+            Err(ProductError::SameName("a.pdf".into()))
+        );
+        let zip_only = FileSet::new(vec![named("code.zip", "application/zip")]).unwrap();
+        let p = make("A book", 900, "v1", 5).unwrap();
+        assert!(p.clone().with_stamp(true).unwrap().stamp());
+        let v2 = Edition::parse("v2").unwrap();
+        assert_eq!(
+            p.clone()
+                .with_stamp(true)
+                .unwrap()
+                .with_edition(v2.clone(), zip_only.clone()),
+            Err(ProductError::StampWithoutPdf)
+        );
+        let p = p.with_edition(v2, zip_only).unwrap();
+        assert_eq!(p.with_stamp(true), Err(ProductError::StampWithoutPdf));
     }
 }

@@ -32,15 +32,17 @@ impl DownloadWorld {
         let file = kiosk::product::FileRef {
             name: "The Rust Book.pdf".into(),
             key: "products/rust-book/v1/The Rust Book.pdf".into(),
-            ..plain.file().clone()
+            ..plain.files().first().clone()
         };
-        let product = plain.clone().with_edition(plain.edition().clone(), file);
+        let product = plain
+            .clone()
+            .with_edition(plain.edition().clone(), kiosk::product::FileSet::one(file))?;
         // Every byte value, so any mangling on the way shows.
         let bytes: Vec<u8> = (0..4096u32).map(|i| (i * 7 % 256) as u8).collect();
         s3.put_object()
             .bucket(&bucket)
-            .key(&product.file().key)
-            .content_type(&product.file().content_type)
+            .key(&product.files().first().key)
+            .content_type(&product.files().first().content_type)
             .body(bytes.clone().into())
             .send()
             .await?;

@@ -244,8 +244,8 @@ impl EventStack {
         let file = devstack::setup::tiny_pdf(product.title());
         s3.put_object()
             .bucket(&bucket)
-            .key(&product.file().key)
-            .content_type(&product.file().content_type)
+            .key(&product.files().first().key)
+            .content_type(&product.files().first().content_type)
             .body(file.clone().into())
             .send()
             .await?;
@@ -253,7 +253,7 @@ impl EventStack {
         let free = w.add_product(FREE_PRODUCT, "0.00").await;
         s3.put_object()
             .bucket(&bucket)
-            .key(&free.file().key)
+            .key(&free.files().first().key)
             .body(file.clone().into())
             .send()
             .await?;
@@ -287,7 +287,7 @@ impl EventStack {
         for (token, left) in [(GRANT, product.download_limit()), (EXHAUSTED_GRANT, 0)] {
             let mut g = template.clone();
             g.token = DownloadToken::parse(token)?;
-            g.downloads_left = left;
+            g.downloads_left = vec![left];
             w.t.store.create_grant(&g).await?;
         }
         for buyer in [BOUNCE_BUYER, COMPLAINT_BUYER] {

@@ -85,12 +85,13 @@ pub fn product(id: &str, price: &str) -> Product {
             false => cny(price),
         },
         kiosk::product::Edition::parse("v1").expect("valid product"),
-        FileRef {
+        kiosk::product::FileSet::one(FileRef {
             key: format!("products/{id}/v1/{id}.pdf"),
             name: format!("{id}.pdf"),
             content_type: "application/pdf".into(),
             sha256: None,
-        },
+            size: None,
+        }),
         5,
     )
     .expect("valid product")

@@ -5,7 +5,7 @@
 //! one. (Only a DynamoDB that stalls for seconds gets there; a download spent just
 //! before the cut counts without its link reaching the buyer, as with any lost reply.)
 
-use kiosk::downloads::{DownloadError, Downloads};
+use kiosk::downloads::{DownloadError, Downloads, Served};
 use kiosk::form::parse_form;
 use kiosk::i18n::Lang;
 use kiosk::resend::{Network, Resent};
@@ -104,22 +104,56 @@ async fn landing(
     now: OffsetDateTime,
 ) -> Response<Body> {
     match app.landing(token, now).await {
-        Ok(g) => {
-            let lang = grant_lang(app, &g);
-            kiosk_web::html(
-                StatusCode::OK,
-                pages::download(
-                    lang,
-                    &g.product_title,
-                    g.edition.as_str(),
-                    g.downloads_left,
-                    g.download_limit,
-                    g.expires_at.map(|t| lang.datetime(t)).as_deref(),
-                    token.expose(),
-                ),
-            )
-        }
+        Ok(g) => download_page(app, &g, None),
         Err(e) => error_page(app, req, e),
+    }
+}
+
+/// The landing page of `g`; `preparing`: the file whose stamped copy is being made.
+fn download_page(app: &Downloads, g: &kiosk::Grant, preparing: Option<usize>) -> Response<Body> {
+    let lang = grant_lang(app, g);
+    let files: Vec<pages::DownloadFile<'_>> = g
+        .files
+        .iter()
+        .zip(&g.downloads_left)
+        .map(|(f, &left)| pages::DownloadFile {
+            name: &f.name,
+            size: f.size,
+            left,
+        })
+        .collect();
+    let expires = g.expires_at.map(|t| lang.datetime(t));
+    kiosk_web::html(
+        StatusCode::OK,
+        pages::download(&pages::DownloadPage {
+            lang,
+            title: &g.product_title,
+            edition: g.edition.as_str(),
+            files: &files,
+            limit: g.download_limit,
+            expires: expires.as_deref(),
+            token: g.token.expose(),
+            stamped: g.stamp && g.files.has_pdf(),
+            preparing: preparing
+                .and_then(|i| g.files.get(i))
+                .map(|f| f.name.as_str()),
+        }),
+    )
+}
+
+/// Which file a download asks for: the form's `file` (its position on the page); none
+/// (a page from before several files): the first. `None`: not a position.
+fn file_asked(req: &Request) -> Option<usize> {
+    let form = body_text(req)
+        .ok()
+        .and_then(|b| parse_form(b).ok())
+        .unwrap_or_default();
+    match form.get("file") {
+        None => Some(0),
+        Some(v) => v
+            .parse::<usize>()
+            .ok()
+            .filter(|&i| i < kiosk::product::MAX_FILES),
     }
 }
 
@@ -129,8 +163,13 @@ async fn download(
     token: &DownloadToken,
     now: OffsetDateTime,
 ) -> Response<Body> {
-    match app.download(token, now).await {
-        Ok((grant, url)) => kiosk_web::see_other(grant_lang(app, &grant), &url),
+    let Some(file) = file_asked(req) else {
+        return error_page(app, req, DownloadError::NotFound);
+    };
+    match app.download(token, file, now).await {
+        Ok(Served::Url { grant, url }) => kiosk_web::see_other(grant_lang(app, &grant), &url),
+        // Nothing spent: the page says the copy is being made and reloads itself.
+        Ok(Served::Preparing { grant, file }) => download_page(app, &grant, Some(file)),
         Err(e) => error_page(app, req, e),
     }
 }

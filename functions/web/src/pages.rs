@@ -177,8 +177,14 @@ pub struct BuyForm<'a> {
     /// The price as a buyer reads it, e.g. `¥9.00`.
     pub price: &'a str,
     pub edition: &'a str,
-    /// What the file is, e.g. `PDF`; `None`: a file of no telling type.
+    /// What the files are, e.g. `PDF` or `PDF + EPUB + ZIP`; `None`: one file of no
+    /// telling type.
     pub file_kind: Option<&'a str>,
+    /// The files a buyer gets, by name (listed when more than one).
+    pub files: &'a [&'a str],
+    /// The PDFs are stamped with the buyer's address (said before they pay).
+    pub stamped: bool,
+    /// Downloads of each file.
     pub downloads: u32,
     /// Where the form posts.
     pub action: &'a str,
@@ -273,7 +279,7 @@ pub fn free_confirm(
 /// form (no script), labelled for screen readers and usable by keyboard.
 pub fn buy(f: &BuyForm) -> String {
     let lang = f.lang;
-    let downloads = lang.tr("downloads-count", &[("count", f.downloads.into())]);
+    let downloads = downloads_text(lang, f.downloads, f.files.len());
     let kind = f
         .file_kind
         .map(str::to_owned)
@@ -287,6 +293,11 @@ pub fn buy(f: &BuyForm) -> String {
                 ("downloads", Arg::Text(&downloads)),
             ]))
         }
+        @if f.files.len() > 1 {
+            p class="muted" { (lang.t("buy-includes")) }
+            ul class="muted" { @for name in f.files { li { (name) } } }
+        }
+        @if f.stamped { p class="muted" { (lang.t("buy-stamped")) } }
         @if f.free { p { (lang.t("buy-free-note")) } }
     };
     let switch = html! {
@@ -518,31 +529,98 @@ fn resend_form(lang: Lang) -> Markup {
     }
 }
 
-/// The page a download link opens: what it is, how many downloads are left, and a button
-/// that POSTs (GET never spends a download).
-pub fn download(
-    lang: Lang,
-    title: &str,
-    edition: &str,
-    left: u32,
-    limit: u32,
-    expires: Option<&str>,
-    token: &str,
-) -> String {
+/// "5 downloads", or with several files "5 downloads of each file".
+pub fn downloads_text(lang: Lang, limit: u32, files: usize) -> String {
+    let key = if files > 1 {
+        "downloads-each"
+    } else {
+        "downloads-count"
+    };
+    lang.tr(key, &[("count", limit.into())])
+}
+
+/// A file's size as a buyer reads it: `840 KB`, `12.4 MB`.
+pub fn size_text(bytes: u64) -> String {
+    const KB: u64 = 1024;
+    const MB: u64 = 1024 * 1024;
+    if bytes < MB {
+        format!("{} KB", bytes.div_ceil(KB).max(1))
+    } else {
+        format!("{:.1} MB", bytes as f64 / MB as f64)
+    }
+}
+
+/// One file of a download page.
+pub struct DownloadFile<'a> {
+    pub name: &'a str,
+    /// `None`: uploaded before sizes were recorded.
+    pub size: Option<u64>,
+    pub left: u32,
+}
+
+/// What a download page shows.
+pub struct DownloadPage<'a> {
+    pub lang: Lang,
+    pub title: &'a str,
+    pub edition: &'a str,
+    pub files: &'a [DownloadFile<'a>],
+    pub limit: u32,
+    pub expires: Option<&'a str>,
+    pub token: &'a str,
+    /// The PDFs are stamped copies.
+    pub stamped: bool,
+    /// The file whose stamped copy is being made (the page reloads itself).
+    pub preparing: Option<&'a str>,
+}
+
+/// The page a download link opens: what it is, each file with its size, how many
+/// downloads of it are left and its own button that POSTs its position (GET never spends
+/// a download).
+pub fn download(d: &DownloadPage<'_>) -> String {
+    let lang = d.lang;
     page(
         lang,
-        &lang.tr("download-title", &[("title", title.into())]),
-        Refresh::No,
+        &lang.tr("download-title", &[("title", d.title.into())]),
+        if d.preparing.is_some() {
+            Refresh::Every5s
+        } else {
+            Refresh::No
+        },
         html! {
-            h1 { (title) }
-            p class="muted" { (lang.tr("download-edition", &[("edition", edition.into())])) }
-            p { (lang.tr("download-left", &[("left", left.into()), ("limit", limit.into())])) }
-            @if let Some(d) = expires {
-                p class="muted" { (lang.tr("download-until", &[("date", d.into())])) }
+            h1 { (d.title) }
+            p class="muted" { (lang.tr("download-edition", &[("edition", d.edition.into())])) }
+            @if let Some(name) = d.preparing {
+                p role="status" { strong { (lang.tr("download-preparing", &[("file", name.into())])) } }
             }
-            form method="post" action={ "/download/" (token) } {
-                button class="btn" type="submit" { (lang.t("download-button")) }
+            @for (i, f) in d.files.iter().enumerate() {
+                div class="file" {
+                    p {
+                        strong { (f.name) }
+                        @if let Some(n) = f.size { span class="muted" { " · " (size_text(n)) } }
+                        br;
+                        @if f.left > 0 {
+                            (lang.tr("download-left", &[("left", f.left.into()), ("limit", d.limit.into())]))
+                        } @else {
+                            (lang.t("download-used-up"))
+                        }
+                    }
+                    @if f.left > 0 {
+                        form method="post" action={ "/download/" (d.token) } {
+                            input type="hidden" name="file" value=(i);
+                            button class="btn" type="submit" aria-label={ (lang.t("download-button")) " " (f.name) } {
+                                (lang.t("download-button"))
+                            }
+                        }
+                    }
+                }
             }
+            @if let Some(day) = d.expires {
+                p class="muted" { (lang.tr("download-until", &[("date", day.into())])) }
+            }
+            @if d.files.len() > 1 {
+                p class="muted" { (lang.tr("download-per-file", &[("limit", d.limit.into())])) }
+            }
+            @if d.stamped { p class="muted" { (lang.t("download-stamped")) } }
             p class="muted" { (lang.t("download-note")) }
         },
     )
@@ -574,6 +652,10 @@ pub fn gone(
     let with_title = |id: &str| lang.tr(id, &[("title", title.into())]);
     let (heading, detail) = match why {
         Unusable::Exhausted => ("gone-exhausted-heading", with_title("gone-exhausted-body")),
+        Unusable::FileExhausted => (
+            "gone-file-exhausted-heading",
+            with_title("gone-file-exhausted-body"),
+        ),
         Unusable::Expired => (
             "gone-expired-heading",
             match expired_on {

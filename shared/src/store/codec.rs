@@ -21,7 +21,7 @@ use crate::order::{
     RefundRequest, Refunded, RefundedPayment, Settlement, Source,
 };
 use crate::pricing::{Code, CodeName, Discount};
-use crate::product::{Edition, FileRef, Product};
+use crate::product::{Edition, FileRef, FileSet, Product};
 use crate::visit::Name;
 
 pub type Item = HashMap<String, AttributeValue>;
@@ -195,15 +195,45 @@ impl Builder {
         }
         self
     }
+    fn counts(mut self, v: &[u32]) -> Self {
+        for (i, n) in v.iter().enumerate() {
+            self = self.n(&downloads_left_attr(i), *n);
+        }
+        self
+    }
     fn bool(mut self, k: &str, v: bool) -> Self {
         self.0.insert(k.into(), AttributeValue::Bool(v));
         self
     }
-    fn file(self, f: &FileRef) -> Self {
+    /// An edition's files: the first in `file_*` (where a one-file product always kept
+    /// it, so items written before several files read as a set of one), the others in
+    /// `more_files`, a list of maps; the stamping flag beside them.
+    fn files(mut self, set: &FileSet, stamp: bool) -> Self {
+        let f = set.first();
+        let more: Vec<AttributeValue> = set
+            .iter()
+            .skip(1)
+            .map(|f| {
+                let mut m = Builder(HashMap::new())
+                    .s("key", &f.key)
+                    .s("name", &f.name)
+                    .s("type", &f.content_type)
+                    .opt_s("sha256", f.sha256.as_deref())
+                    .opt_n("size", f.size)
+                    .0;
+                m.shrink_to_fit();
+                AttributeValue::M(m)
+            })
+            .collect();
+        if !more.is_empty() {
+            self.0.insert(MORE_FILES.into(), AttributeValue::L(more));
+        }
         self.s("file_key", &f.key)
             .s("file_name", &f.name)
             .s("content_type", &f.content_type)
             .opt_s("file_sha256", f.sha256.as_deref())
+            .opt_n("file_size", f.size)
+            .bool(STAMP, stamp)
     }
 }
 
@@ -214,7 +244,7 @@ pub fn product_item(p: &Product, now: OffsetDateTime) -> Item {
         .n("price_minor", p.price().minor())
         .s(attr::CURRENCY, p.price().currency().code())
         .s("edition", p.edition().as_str())
-        .file(p.file())
+        .files(p.files(), p.stamp())
         .n("download_limit", p.download_limit())
         .opt_n("min_minor", p.pay_what_you_want().map(|b| b.min.minor()))
         .opt_n("max_minor", p.pay_what_you_want().map(|b| b.max.minor()))
@@ -228,7 +258,7 @@ pub fn order_item(o: &Order) -> Item {
         .s(attr::PRODUCT_ID, o.product_id.as_str())
         .s("product_title", &o.product_title)
         .s("edition", o.edition.as_str())
-        .file(&o.file)
+        .files(&o.files, o.stamp)
         .n("download_limit", o.download_limit)
         .s(attr::EMAIL, o.email.as_str())
         .n(attr::AMOUNT_MINOR, o.amount.minor())
@@ -656,14 +686,28 @@ pub fn address_counter_key(
     )
 }
 
+/// The attribute counting a grant's downloads left of file `i`: `downloads_left` for the
+/// first (the one a grant made before several files had), `downloads_left_{i}` after.
+pub fn downloads_left_attr(i: usize) -> String {
+    match i {
+        0 => attr::DOWNLOADS_LEFT.to_owned(),
+        i => format!("{}_{i}", attr::DOWNLOADS_LEFT),
+    }
+}
+
+/// An edition's files after the first (`files`).
+const MORE_FILES: &str = "more_files";
+/// Whether a product's, order's or grant's PDFs are stamped.
+const STAMP: &str = "stamp";
+
 pub fn grant_item(g: &Grant) -> Item {
     Builder::new(grant_key(&g.token), "grant")
         .s(attr::ORDER_ID, g.order_id.as_str())
         .s(attr::PRODUCT_ID, g.product_id.as_str())
         .s("product_title", &g.product_title)
         .s("edition", g.edition.as_str())
-        .file(&g.file)
-        .n(attr::DOWNLOADS_LEFT, g.downloads_left)
+        .files(&g.files, g.stamp)
+        .counts(&g.downloads_left)
         .n("download_limit", g.download_limit)
         .ts(attr::CREATED_AT, g.created_at)
         .opt_ts(attr::EXPIRES_AT, g.expires_at)
@@ -768,13 +812,47 @@ impl<'a> Reader<'a> {
         }
     }
 
-    fn file(&self) -> Result<FileRef, StoreError> {
-        Ok(FileRef {
+    fn files(&self) -> Result<FileSet, StoreError> {
+        let mut files = vec![FileRef {
             key: self.s("file_key")?.to_owned(),
             name: self.s("file_name")?.to_owned(),
             content_type: self.s("content_type")?.to_owned(),
             sha256: self.opt_s("file_sha256")?.map(str::to_owned),
-        })
+            size: self.opt_n("file_size")?,
+        }];
+        match self.item.get(MORE_FILES) {
+            None => {}
+            Some(AttributeValue::L(more)) => {
+                for v in more {
+                    let AttributeValue::M(m) = v else {
+                        return Err(self.corrupt(MORE_FILES, "not a list of maps"));
+                    };
+                    let r = Reader::new(m, self.entity);
+                    files.push(FileRef {
+                        key: r.s("key")?.to_owned(),
+                        name: r.s("name")?.to_owned(),
+                        content_type: r.s("type")?.to_owned(),
+                        sha256: r.opt_s("sha256")?.map(str::to_owned),
+                        size: r.opt_n("size")?,
+                    });
+                }
+            }
+            Some(_) => return Err(self.corrupt(MORE_FILES, "not a list")),
+        }
+        FileSet::new(files).map_err(|e| self.corrupt(MORE_FILES, &e.to_string()))
+    }
+
+    /// Absent on items written before stamping: not stamped.
+    fn stamp(&self) -> Result<bool, StoreError> {
+        match self.item.get(STAMP) {
+            None => Ok(false),
+            Some(_) => self.bool(STAMP),
+        }
+    }
+
+    /// A grant's downloads left of each of its `n` files.
+    fn counts(&self, n: usize) -> Result<Vec<u32>, StoreError> {
+        (0..n).map(|i| self.n(&downloads_left_attr(i))).collect()
     }
 
     fn money(&self) -> Result<Money, StoreError> {
@@ -806,6 +884,7 @@ pub fn product_from(item: &Item) -> Result<Product, StoreError> {
             })
             .transpose()
     };
+    let stamp = r.stamp()?;
     let pwyw = match (bound("min_minor")?, bound("max_minor")?) {
         (Some(min), Some(max)) => Some(crate::pricing::PayWhatYouWant { min, max }),
         (None, None) => None,
@@ -816,10 +895,11 @@ pub fn product_from(item: &Item) -> Result<Product, StoreError> {
         r.s("title")?,
         price,
         edition,
-        r.file()?,
+        r.files()?,
         r.n("download_limit")?,
     )
     .and_then(|p| p.with_pay_what_you_want(pwyw))
+    .and_then(|p| p.with_stamp(stamp))
     // Which attribute broke a rule is in the message; the item is not a product.
     .map_err(|e| r.corrupt("product", &e.to_string()))
 }
@@ -889,7 +969,8 @@ pub fn order_from(item: &Item) -> Result<Order, StoreError> {
         product_title: r.s("product_title")?.to_owned(),
         edition: Edition::parse(r.s("edition")?)
             .map_err(|e| r.corrupt("edition", &e.to_string()))?,
-        file: r.file()?,
+        files: r.files()?,
+        stamp: r.stamp()?,
         download_limit: r.n("download_limit")?,
         email: r.id(attr::EMAIL, Email::from_stored)?,
         amount: r.money()?,
@@ -1012,6 +1093,7 @@ fn variants_text(v: &[(Name, Name)]) -> String {
 
 pub fn grant_from(token: &DownloadToken, item: &Item) -> Result<Grant, StoreError> {
     let r = Reader::new(item, "grant");
+    let files = r.files()?;
     Ok(Grant {
         token: token.clone(),
         order_id: r.id(attr::ORDER_ID, OrderId::parse)?,
@@ -1019,8 +1101,9 @@ pub fn grant_from(token: &DownloadToken, item: &Item) -> Result<Grant, StoreErro
         product_title: r.s("product_title")?.to_owned(),
         edition: Edition::parse(r.s("edition")?)
             .map_err(|e| r.corrupt("edition", &e.to_string()))?,
-        file: r.file()?,
-        downloads_left: r.n(attr::DOWNLOADS_LEFT)?,
+        downloads_left: r.counts(files.len())?,
+        files,
+        stamp: r.stamp()?,
         download_limit: r.n("download_limit")?,
         created_at: r.ts(attr::CREATED_AT)?,
         expires_at: r.opt_ts(attr::EXPIRES_AT)?,
@@ -1098,12 +1181,13 @@ mod tests {
             "A “book” <b>",
             Money::parse_decimal("9.00", Currency::Cny).unwrap(),
             Edition::parse("2026-11-21-2").unwrap(),
-            FileRef {
+            FileSet::one(FileRef {
                 key: "products/book/2026-11-21-2/Böök.pdf".into(),
                 name: "Böök.pdf".into(),
                 content_type: "application/pdf".into(),
                 sha256: Some("ab".repeat(32)),
-            },
+                size: Some(1234),
+            }),
             7,
         )
         .unwrap()
@@ -1142,14 +1226,42 @@ mod tests {
     fn products_round_trip() {
         let p = product();
         assert_eq!(product_from(&product_item(&p, T0)).unwrap(), p);
-        let plain = p.clone().with_edition(
-            Edition::parse("v1").unwrap(),
-            FileRef {
-                sha256: None,
-                ..p.file().clone()
-            },
-        );
+        let plain = p
+            .clone()
+            .with_edition(
+                Edition::parse("v1").unwrap(),
+                FileSet::one(FileRef {
+                    sha256: None,
+                    size: None,
+                    ..p.files().first().clone()
+                }),
+            )
+            .unwrap();
         assert_eq!(product_from(&product_item(&plain, T0)).unwrap(), plain);
+        // Three files, stamped: the first where a one-file product keeps it, the others
+        // in their list.
+        let three = FileSet::new(
+            ["book.pdf", "book.epub", "code.zip"]
+                .iter()
+                .map(|n| FileRef {
+                    key: format!("products/book/v3/{n}"),
+                    name: (*n).into(),
+                    content_type: "application/octet-stream".into(),
+                    sha256: Some("cd".repeat(32)),
+                    size: Some(n.len() as u64),
+                })
+                .collect(),
+        )
+        .unwrap();
+        let stamped = p
+            .with_edition(Edition::parse("v3").unwrap(), three)
+            .unwrap()
+            .with_stamp(true)
+            .unwrap();
+        let item = product_item(&stamped, T0);
+        assert_eq!(item["file_name"].as_s().unwrap(), "book.pdf");
+        assert_eq!(item["more_files"].as_l().unwrap().len(), 2);
+        assert_eq!(product_from(&item).unwrap(), stamped);
     }
 
     #[test]
@@ -1308,12 +1420,47 @@ mod tests {
             (Some(T0 + Duration::days(30)), true, true),
         ] {
             let mut g = Grant::for_order(&o, token('c'), expires, T0);
-            g.downloads_left = 3;
+            g.downloads_left = vec![3];
             g.lang = if revoked { Lang::parse("zh-CN") } else { None };
             g.revoked = revoked;
             g.suspended = suspended;
             assert_eq!(grant_from(&g.token, &grant_item(&g)).unwrap(), g);
         }
+    }
+
+    #[test]
+    fn a_grant_of_several_files_counts_each_and_an_old_grant_reads_as_one_file() {
+        let o = pending();
+        let mut g = Grant::for_order(&o, token('c'), None, T0);
+        let first = g.files.first().clone();
+        let second = FileRef {
+            key: "products/book/v1/book.epub".into(),
+            name: "book.epub".into(),
+            ..first.clone()
+        };
+        g.files = FileSet::new(vec![first, second]).unwrap();
+        g.downloads_left = vec![5, 0];
+        g.stamp = true;
+        let item = grant_item(&g);
+        assert_eq!(item["downloads_left"].as_n().unwrap(), "5");
+        assert_eq!(item["downloads_left_1"].as_n().unwrap(), "0");
+        assert_eq!(grant_from(&g.token, &item).unwrap(), g);
+        // A count missing for a listed file: corrupt, not a guess.
+        let mut broken = item.clone();
+        broken.remove("downloads_left_1");
+        assert!(grant_from(&g.token, &broken).is_err());
+        // An item as grants were written before several files (and stamping): one file.
+        let mut old = item;
+        for k in ["more_files", "downloads_left_1", "stamp", "file_size"] {
+            old.remove(k);
+        }
+        let read = grant_from(&g.token, &old).unwrap();
+        assert_eq!(
+            (read.files.len(), read.downloads_left.clone(), read.stamp),
+            (1, vec![5], false)
+        );
+        assert_eq!(read.usable_file(0, T0), Some(Ok(())));
+        assert_eq!(read.usable_file(1, T0), None);
     }
 
     #[test]

@@ -105,23 +105,61 @@ impl Store {
             .transpose()
     }
 
-    /// Spend one download: a single conditional decrement (downloads left, not expired,
-    /// not revoked). Returns the grant as it is after the decrement, which carries the
-    /// file to serve. One round trip, success or not: on failure DynamoDB hands back the
-    /// item it refused, which says why.
-    pub async fn consume_download(
+    /// Give back one download of file `file` (its stamped copy was not ready, so nothing
+    /// was served): one conditional increment, never past the grant's limit.
+    pub async fn give_back_download(
         &self,
         token: &DownloadToken,
-        now: OffsetDateTime,
-    ) -> Result<Grant, ConsumeError> {
+        file: usize,
+    ) -> Result<(), StoreError> {
+        let left = codec::downloads_left_attr(file);
         let res = self
             .client
             .update_item()
             .table_name(&self.table)
             .set_key(Some(codec::grant_key(token)))
-            .update_expression(format!("SET {DOWNLOADS_LEFT} = {DOWNLOADS_LEFT} - :one"))
+            .update_expression(format!("SET {left} = {left} + :one"))
             .condition_expression(format!(
-                "attribute_exists({PK}) AND {DOWNLOADS_LEFT} > :zero AND {REVOKED} = :false \
+                "attribute_exists({left}) AND {left} < download_limit"
+            ))
+            .expression_attribute_values(":one", n(1))
+            .send()
+            .await;
+        match res {
+            Ok(_) => Ok(()),
+            // Already at its limit: nothing to give back.
+            Err(SdkError::ServiceError(ctx))
+                if matches!(
+                    ctx.err(),
+                    UpdateItemError::ConditionalCheckFailedException(_)
+                ) =>
+            {
+                Ok(())
+            }
+            Err(e) => Err(aws("UpdateItem(give back a download)")(e)),
+        }
+    }
+
+    /// Spend one download of file `file` (its position in the grant's set): a single
+    /// conditional decrement of that file's count (downloads left of it, not expired, not
+    /// revoked). Returns the grant as it is after the decrement, which carries the file
+    /// to serve. One round trip, success or not: on failure DynamoDB hands back the item
+    /// it refused, which says why (a position the grant has no file at: not found).
+    pub async fn consume_download(
+        &self,
+        token: &DownloadToken,
+        file: usize,
+        now: OffsetDateTime,
+    ) -> Result<Grant, ConsumeError> {
+        let left = codec::downloads_left_attr(file);
+        let res = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(codec::grant_key(token)))
+            .update_expression(format!("SET {left} = {left} - :one"))
+            .condition_expression(format!(
+                "attribute_exists({PK}) AND {left} > :zero AND {REVOKED} = :false \
                  AND (attribute_not_exists({SUSPENDED}) OR {SUSPENDED} = :false) \
                  AND (attribute_not_exists({EXPIRES_AT}) OR {EXPIRES_AT} > :now)"
             ))
@@ -147,7 +185,7 @@ impl Store {
                         return Err(ConsumeError::NotFound);
                     };
                     let grant = codec::grant_from(token, item)?;
-                    match grant.usable(now) {
+                    match grant.usable_file(file, now).ok_or(ConsumeError::NotFound)? {
                         Err(why) => Err(ConsumeError::Unusable {
                             why,
                             grant: Box::new(grant),

@@ -125,12 +125,22 @@ view! {
     /// links, and "email me my links"' limits.
     DownloadStore {
         fn get_grant(&self, token: &DownloadToken) -> Result<Option<Grant>, StoreError>;
-        fn consume_download(&self, token: &DownloadToken, now: OffsetDateTime) -> Result<Grant, ConsumeError>;
+        fn consume_download(&self, token: &DownloadToken, file: usize, now: OffsetDateTime) -> Result<Grant, ConsumeError>;
+        fn give_back_download(&self, token: &DownloadToken, file: usize) -> Result<(), StoreError>;
         fn usable_grants_for(&self, email: &Email, now: OffsetDateTime) -> Result<AddressLinks, StoreError>;
         fn network_tag(&self, network: &Network, now: OffsetDateTime) -> Result<NetworkTag, StoreError>;
         fn count_from_network(&self, counter: NetworkCounter, network: &NetworkTag, limit: u32, window: Duration, now: OffsetDateTime) -> Result<bool, StoreError>;
         fn claim_resend(&self, email: &Email, network: &NetworkTag, window: Duration, now: OffsetDateTime) -> Result<bool, StoreError>;
         fn count_resend_mail(&self, email: &Email, limit: u32, window: Duration, now: OffsetDateTime) -> Result<bool, StoreError>;
+    }
+}
+
+view! {
+    /// The stamping function's (`Stamper`): read a grant and the order it belongs to (the
+    /// buyer's address the copy is stamped with).
+    StampStore {
+        fn get_grant(&self, token: &DownloadToken) -> Result<Option<Grant>, StoreError>;
+        fn get_order(&self, id: &OrderId) -> Result<Option<Order>, StoreError>;
     }
 }
 
@@ -186,6 +196,7 @@ mod tests {
             ("MailStore", MailStore::OPERATIONS),
             ("ReconcileStore", ReconcileStore::OPERATIONS),
             ("DownloadStore", DownloadStore::OPERATIONS),
+            ("StampStore", StampStore::OPERATIONS),
             ("CollectStore", CollectStore::OPERATIONS),
             ("MailEventsStore", MailEventsStore::OPERATIONS),
         ] {

@@ -503,12 +503,14 @@ async fn new_edition(
 ) -> Result<(u32, bool)> {
     let req = kiosk::mailout::UpdateRequest {
         product: kiosk::ProductId::parse(BOOK).context("the book's id")?,
-        file: kiosk::catalog::EditionFile::new(
-            "book-2.pdf",
-            b"%PDF-1.4 the second edition".to_vec(),
-            None,
-        )
-        .context("the new file")?,
+        files: vec![
+            kiosk::catalog::EditionFile::new(
+                "book-2.pdf",
+                b"%PDF-1.4 the second edition".to_vec(),
+                None,
+            )
+            .context("the new file")?,
+        ],
         edition: Some(kiosk::product::Edition::parse(NEW_EDITION).context("the label")?),
         note: Some("Two new chapters".into()),
     };

@@ -547,7 +547,7 @@ async fn check_effect(
             ensure!(grant.is_some_and(|g| g.revoked), "the link is revoked");
         }
         "download-landing.json" => {
-            ensure!(http()?.body.contains("<p>5 of 5 downloads left.</p>"));
+            ensure!(http()?.body.contains("<br>5 of 5 downloads left.</p>"));
         }
         "download.json" => {
             let loc = http()?.header("location").unwrap_or_default().to_owned();

@@ -1052,7 +1052,8 @@ async fn live_price(browser: &Browser, base: &str, app: &devstack::App) -> Resul
                 price: Some(kiosk::Money::parse_price("12.50 CNY")?),
                 pricing: None,
                 download_limit: None,
-                file: None,
+                files: None,
+                stamp: None,
             },
             kiosk::clock::now(),
         )

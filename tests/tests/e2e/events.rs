@@ -542,7 +542,7 @@ async fn each_download_event_gets_its_response() {
     for (token, left) in [(GRANT, 5), (EXHAUSTED_GRANT, 0)] {
         let mut g = template.clone();
         g.token = kiosk::DownloadToken::parse(token).unwrap();
-        g.downloads_left = left;
+        g.downloads_left = vec![left];
         w.t.store.create_grant(&g).await.unwrap();
     }
     let run = |name: &'static str| {
@@ -551,7 +551,7 @@ async fn each_download_event_gets_its_response() {
     };
     let resp = run("download-landing.json").await;
     assert_eq!(resp.status(), 200);
-    assert!(body_string(&resp).contains("<p>5 of 5 downloads left.</p>"));
+    assert!(body_string(&resp).contains("<br>5 of 5 downloads left.</p>"));
     let resp = run("download.json").await;
     assert_eq!(resp.status(), 303);
     assert_eq!(

@@ -79,7 +79,7 @@ async fn an_invalid_product_cannot_be_stored_or_read() {
             good.title(),
             cny(price),
             Edition::parse(edition)?,
-            good.file().clone(),
+            good.files().clone(),
             limit,
         )
     };
@@ -170,8 +170,8 @@ async fn paying_moves_the_order_and_creates_one_grant() {
         t.store.get_grant(&grant.token).await.unwrap(),
         Some(*grant.clone())
     );
-    assert_eq!(grant.downloads_left, 5);
-    assert_eq!(&grant.file, p.file());
+    assert_eq!(grant.downloads_left, vec![5]);
+    assert_eq!(&grant.files, p.files());
 
     // Paid orders leave the pending index and join the product's buyers.
     assert!(
@@ -292,12 +292,12 @@ async fn downloads_count_down_and_then_refuse() {
     let t = TestTable::new().await.unwrap();
     let g = paid_grant(&t).await;
     for left in (0..5).rev() {
-        let after = t.store.consume_download(&g.token, now()).await.unwrap();
-        assert_eq!(after.downloads_left, left);
-        assert_eq!(after.file, g.file);
+        let after = t.store.consume_download(&g.token, 0, now()).await.unwrap();
+        assert_eq!(after.downloads_left, vec![left]);
+        assert_eq!(after.files, g.files);
     }
     assert!(matches!(
-        t.store.consume_download(&g.token, now()).await,
+        t.store.consume_download(&g.token, 0, now()).await,
         Err(ConsumeError::Unusable {
             why: Unusable::Exhausted,
             ..
@@ -309,12 +309,12 @@ async fn downloads_count_down_and_then_refuse() {
             .await
             .unwrap()
             .unwrap()
-            .downloads_left,
+            .downloads_left[0],
         0
     );
     let unknown = DownloadToken::generate().unwrap();
     assert!(matches!(
-        t.store.consume_download(&unknown, now()).await,
+        t.store.consume_download(&unknown, 0, now()).await,
         Err(ConsumeError::NotFound)
     ));
 }
@@ -349,7 +349,7 @@ async fn expired_and_revoked_grants_refuse_without_spending() {
     .await
     .unwrap();
     assert!(matches!(
-        t.store.consume_download(&g.token, now()).await,
+        t.store.consume_download(&g.token, 0, now()).await,
         Err(ConsumeError::Unusable {
             why: Unusable::Expired,
             ..
@@ -359,7 +359,7 @@ async fn expired_and_revoked_grants_refuse_without_spending() {
         .await
         .unwrap();
     assert!(matches!(
-        t.store.consume_download(&g.token, now()).await,
+        t.store.consume_download(&g.token, 0, now()).await,
         Err(ConsumeError::Unusable {
             why: Unusable::Revoked,
             ..
@@ -371,7 +371,7 @@ async fn expired_and_revoked_grants_refuse_without_spending() {
             .await
             .unwrap()
             .unwrap()
-            .downloads_left,
+            .downloads_left[0],
         5
     );
 }
@@ -418,7 +418,7 @@ async fn fifty_concurrent_downloads_on_five_left_give_exactly_five() {
         let results = join_all((0..50).map(|_| {
             let store = t.store.clone();
             let token = g.token.clone();
-            tokio::spawn(async move { store.consume_download(&token, now()).await })
+            tokio::spawn(async move { store.consume_download(&token, 0, now()).await })
         }))
         .await;
         let mut ok = 0;
@@ -440,7 +440,7 @@ async fn fifty_concurrent_downloads_on_five_left_give_exactly_five() {
                 .await
                 .unwrap()
                 .unwrap()
-                .downloads_left,
+                .downloads_left[0],
             0,
             "round {round}"
         );

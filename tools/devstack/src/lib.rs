@@ -198,7 +198,15 @@ pub async fn start(listener: TcpListener, opts: Options) -> Result<(String, Arc<
         },
     )
     .await?;
-    let downloads = Downloads::new(&sdk, config);
+    // Stamped PDFs are made in this process, as the stack's stamping function makes them
+    // from its queue: the first download of a stamped PDF asks, and its page reloads.
+    let stamper = Arc::new(kiosk::stamp::Stamper::new(
+        &sdk,
+        &config.table_name,
+        &config.files_bucket,
+    ));
+    let downloads =
+        Downloads::new(&sdk, config).with_stamp_requests(kiosk::stamp::StampRequests::by(stamper));
     let wechat = Arc::new(
         wechat::WechatSandbox::new(
             wechat::WechatIds {

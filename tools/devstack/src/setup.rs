@@ -5,7 +5,7 @@
 
 use anyhow::{Context, Result};
 use aws_config::SdkConfig;
-use kiosk::product::{FileRef, Product};
+use kiosk::product::{FileRef, FileSet, Product};
 use kiosk::{Currency, Money, ProductId};
 
 use crate::keys::LocalKeys;
@@ -105,12 +105,13 @@ pub fn sample_products() -> Vec<(Product, Vec<u8>)> {
         "The Little Book of Rust",
         Money::from_minor(900, Currency::Cny).unwrap_or_else(|_| unreachable!()),
         kiosk::product::Edition::parse("v1").unwrap_or_else(|_| unreachable!()),
-        FileRef {
+        FileSet::one(FileRef {
             key: "products/little-book-of-rust/v1/little-book-of-rust.pdf".into(),
             name: "little-book-of-rust.pdf".into(),
             content_type: "application/pdf".into(),
             sha256: None,
-        },
+            size: None,
+        }),
         5,
     )
     .unwrap_or_else(|_| unreachable!());
@@ -119,12 +120,13 @@ pub fn sample_products() -> Vec<(Product, Vec<u8>)> {
         "Desk Wallpapers (text edition)",
         Money::from_minor(300, Currency::Cny).unwrap_or_else(|_| unreachable!()),
         kiosk::product::Edition::parse("2026-11").unwrap_or_else(|_| unreachable!()),
-        FileRef {
+        FileSet::one(FileRef {
             key: "products/desk-wallpapers/2026-11/wallpapers.txt".into(),
             name: "wallpapers.txt".into(),
             content_type: "text/plain; charset=utf-8".into(),
             sha256: None,
-        },
+            size: None,
+        }),
         5,
     )
     .unwrap_or_else(|_| unreachable!())
@@ -239,8 +241,8 @@ pub async fn prepare(
     for (product, bytes) in sample_products() {
         s3.put_object()
             .bucket(bucket)
-            .key(&product.file().key)
-            .content_type(&product.file().content_type)
+            .key(&product.files().first().key)
+            .content_type(&product.files().first().content_type)
             .body(bytes.into())
             .send()
             .await

@@ -96,7 +96,8 @@ fn cny(s: &str) -> Money {
 fn order() -> Order {
     let id = ProductId::parse("book").unwrap();
     let edition = Edition::parse("v1").unwrap();
-    let file = FileRef::for_edition(&id, &edition, "book.pdf", "application/pdf", None);
+    let file = FileRef::for_edition(&id, &edition, "book.pdf", "application/pdf", None, None);
+    let file = kiosk::product::FileSet::one(file);
     let product = Product::new(id, "小书 The Little Book", cny("9.00"), edition, file, 5).unwrap();
     let now = OffsetDateTime::now_utc();
     Order::new_pending(

@@ -49,16 +49,22 @@ pub struct AddArgs {
     pub price: Option<String>,
     #[command(flatten)]
     pub pwyw: PwywArgs,
-    /// The file buyers download.
-    #[arg(long, value_name = "PATH")]
-    pub file: PathBuf,
-    /// Downloads each purchase allows.
+    /// A file buyers download; repeat for several (a PDF, an EPUB and a code archive),
+    /// listed on the download page in this order.
+    #[arg(long, value_name = "PATH", required = true)]
+    pub file: Vec<PathBuf>,
+    /// Downloads each purchase allows, of each file.
     #[arg(long, default_value_t = 5)]
     pub limit: u32,
+    /// Stamp each buyer's PDFs with their email and order number (a footer line on every
+    /// page, the order id in the document information); each PDF is checked now.
+    #[arg(long)]
+    pub stamp: bool,
     /// Label of this first edition.
     #[arg(long, default_value = "v1")]
     pub edition: String,
-    /// Content type sent with downloads (default: from the file's extension).
+    /// Content type sent with downloads (default: from the file's extension); with one
+    /// --file only.
     #[arg(long)]
     pub content_type: Option<String>,
 }
@@ -78,12 +84,19 @@ pub struct SetArgs {
     /// Back to a fixed price (no more pay what you want).
     #[arg(long, conflicts_with_all = ["min", "max", "suggested"])]
     pub fixed: bool,
-    /// Downloads each future purchase allows.
+    /// Downloads each future purchase allows, of each file.
     #[arg(long)]
     pub limit: Option<u32>,
-    /// A new file for future buyers; past buyers keep theirs (see `kiosk update`).
+    /// New files for future buyers (the whole set; repeat for several); past buyers keep
+    /// theirs (see `kiosk update`).
     #[arg(long, value_name = "PATH", requires = "edition")]
-    pub file: Option<PathBuf>,
+    pub file: Vec<PathBuf>,
+    /// Stamp future buyers' PDFs with their email and order number (the PDFs are checked).
+    #[arg(long, conflicts_with = "no_stamp")]
+    pub stamp: bool,
+    /// Stop stamping future buyers' PDFs.
+    #[arg(long)]
+    pub no_stamp: bool,
     /// Label of the new file's edition (required with --file).
     #[arg(long)]
     pub edition: Option<String>,
@@ -148,6 +161,28 @@ fn amount_in(s: &str, currency: Option<kiosk::Currency>, flag: &str) -> Result<M
     Ok(m)
 }
 
+/// Read every `--file` whole, in order; `--content-type` only with one.
+pub fn read_files(paths: &[PathBuf], content_type: Option<&str>) -> Result<Vec<EditionFile>> {
+    if content_type.is_some() && paths.len() > 1 {
+        bail!(
+            "--content-type names one file's type: give one --file, or let each file's extension decide"
+        );
+    }
+    paths.iter().map(|p| read_file(p, content_type)).collect()
+}
+
+/// `files`' keys and sizes, for what the commands print.
+fn files_text(p: &kiosk::product::Product) -> String {
+    p.files()
+        .iter()
+        .map(|f| match f.size {
+            Some(n) => format!("{} ({n} bytes)", f.key),
+            None => f.key.clone(),
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// Read `path` whole into an edition file (the library checks the rest).
 pub fn read_file(path: &Path, content_type: Option<&str>) -> Result<EditionFile> {
     if !path.is_file() {
@@ -204,30 +239,42 @@ async fn add(t: &Target, a: AddArgs, now: OffsetDateTime) -> Result<()> {
         price,
         edition: parse_edition(&a.edition)?,
         download_limit: a.limit,
+        stamp: a.stamp,
     };
-    let file = read_file(&a.file, a.content_type.as_deref())?;
+    let files = read_files(&a.file, a.content_type.as_deref())?;
     let product = t
         .author()?
-        .add_product(new, &file, now)
+        .add_product(new, &files, now)
         .await
         .map_err(explain)?;
     println!(
-        "added {}: {} at {}, {} downloads per purchase, file {} ({} bytes, sha256 {})",
+        "added {}: {} at {}, {} downloads per purchase{}{}, {}: {}",
         product.id(),
         product.title(),
         pricing_text(&product),
         product.download_limit(),
-        product.file().key,
-        file.len(),
-        file.sha256()
+        if files.len() > 1 { " of each file" } else { "" },
+        if product.stamp() {
+            ", PDFs stamped"
+        } else {
+            ""
+        },
+        if files.len() > 1 { "files" } else { "file" },
+        files_text(&product),
     );
+    for f in &files {
+        println!("  {} sha256 {}", f.name(), f.sha256());
+    }
     Ok(())
 }
 
 async fn set(t: &Target, a: SetArgs, now: OffsetDateTime) -> Result<()> {
     let id = parse_id(&a.id)?;
-    let file = match (&a.file, &a.edition) {
-        (Some(f), Some(e)) => Some((parse_edition(e)?, read_file(f, a.content_type.as_deref())?)),
+    let files = match (a.file.is_empty(), &a.edition) {
+        (false, Some(e)) => Some((
+            parse_edition(e)?,
+            read_files(&a.file, a.content_type.as_deref())?,
+        )),
         _ => None,
     };
     let price = match (&a.price, a.pwyw.suggested(None)?) {
@@ -257,11 +304,16 @@ async fn set(t: &Target, a: SetArgs, now: OffsetDateTime) -> Result<()> {
         pricing,
         price,
         download_limit: a.limit,
-        file,
+        files,
+        stamp: match (a.stamp, a.no_stamp) {
+            (true, _) => Some(true),
+            (_, true) => Some(false),
+            _ => None,
+        },
     };
     if changes.is_empty() {
         bail!(
-            "nothing to change: give --title, --price, --min/--suggested/--max, --fixed, --limit or --file with --edition"
+            "nothing to change: give --title, --price, --min/--suggested/--max, --fixed, --limit, --stamp/--no-stamp or --file with --edition"
         );
     }
     let product = t
@@ -270,13 +322,18 @@ async fn set(t: &Target, a: SetArgs, now: OffsetDateTime) -> Result<()> {
         .await
         .map_err(explain)?;
     println!(
-        "updated {}: {} at {}, {} downloads per purchase, edition {} ({})",
+        "updated {}: {} at {}, {} downloads per purchase{}, edition {} ({})",
         product.id(),
         product.title(),
         pricing_text(&product),
         product.download_limit(),
+        if product.stamp() {
+            ", PDFs stamped"
+        } else {
+            ""
+        },
         product.edition(),
-        product.file().key
+        files_text(&product)
     );
     Ok(())
 }
@@ -320,15 +377,14 @@ async fn show(t: &Target, id: &str) -> Result<()> {
     println!("price:           {}", pricing_text(p));
     println!("downloads:       {} per purchase", p.download_limit());
     println!("edition:         {}", p.edition());
-    println!(
-        "file:            {} ({})",
-        p.file().key,
-        p.file().content_type
-    );
-    println!(
-        "sha256:          {}",
-        p.file().sha256.as_deref().unwrap_or("(not recorded)")
-    );
+    for f in p.files() {
+        println!("file:            {} ({})", f.key, f.content_type);
+        println!(
+            "  sha256:        {}",
+            f.sha256.as_deref().unwrap_or("(not recorded)")
+        );
+    }
+    println!("stamped PDFs:    {}", if p.stamp() { "yes" } else { "no" });
     println!("paying buyers:   {}", o.paying_buyers);
     Ok(())
 }

@@ -6,7 +6,7 @@ use kiosk::grant::{Grant, Unusable};
 use kiosk::i18n::{Arg, Lang};
 use kiosk::mail::{Mail, edition_mail, links_mail, purchase_mail};
 use kiosk::order::{ChannelKind, Order, PayOutcome, Payment, Source};
-use kiosk::product::{Edition, FileRef, Product};
+use kiosk::product::{Edition, FileRef, FileSet, Product};
 use kiosk::{Currency, DownloadToken, Email, Money, OrderId, ProductId, Sender};
 use time::OffsetDateTime;
 use time::macros::datetime;
@@ -127,9 +127,27 @@ fn at() -> OffsetDateTime {
 fn sample() -> Option<(Product, Order, Grant, Sender)> {
     let id = ProductId::parse("little-book-of-rust").ok()?;
     let edition = Edition::parse("v2").ok()?;
-    let file = FileRef::for_edition(&id, &edition, "book.pdf", "application/pdf", None);
+    // Three files, the PDF stamped: every part of the pages that several files add shows.
+    let files = [
+        ("book.pdf", "application/pdf", 2_480_000),
+        ("book.epub", "application/epub+zip", 910_000),
+        ("code.zip", "application/zip", 64_000),
+    ]
+    .iter()
+    .map(|(name, kind, size)| FileRef::for_edition(&id, &edition, name, kind, None, Some(*size)))
+    .collect();
     let price = Money::parse_decimal("9.00", Currency::Cny).ok()?;
-    let product = Product::new(id, SAMPLE_TITLE, price, edition, file, 5).ok()?;
+    let product = Product::new(
+        id,
+        SAMPLE_TITLE,
+        price,
+        edition,
+        FileSet::new(files).ok()?,
+        5,
+    )
+    .ok()?
+    .with_stamp(true)
+    .ok()?;
     let pending = Order::new_pending(
         OrderId::parse(SAMPLE_ORDER).ok()?,
         &product,
@@ -149,8 +167,40 @@ fn sample() -> Option<(Product, Order, Grant, Sender)> {
     };
     let order = *order;
     let mut grant = Grant::for_order(&order, token, Some(at() + time::Duration::days(30)), at());
-    grant.downloads_left = 3;
+    grant.downloads_left = vec![3, 5, 0];
     Some((product, order, grant, Sender::parse(SAMPLE_HELP).ok()?))
+}
+
+/// The sample grant's download page (three files, one used up).
+fn download_page(lang: Lang, until: &str, preparing: Option<&str>) -> String {
+    let files = [
+        pages::DownloadFile {
+            name: "book.pdf",
+            size: Some(2_480_000),
+            left: 3,
+        },
+        pages::DownloadFile {
+            name: "book.epub",
+            size: Some(910_000),
+            left: 5,
+        },
+        pages::DownloadFile {
+            name: "code.zip",
+            size: Some(64_000),
+            left: 0,
+        },
+    ];
+    pages::download(&pages::DownloadPage {
+        lang,
+        title: SAMPLE_TITLE,
+        edition: "v2",
+        files: &files,
+        limit: 5,
+        expires: Some(until),
+        token: SAMPLE_TOKEN,
+        stamped: true,
+        preparing,
+    })
 }
 
 fn page(name: &str, html: String) -> Rendered {
@@ -218,7 +268,9 @@ pub fn pages(lang: Lang) -> Vec<Rendered> {
                     &price
                 },
                 edition: product.edition().as_str(),
-                file_kind: Some("PDF"),
+                file_kind: Some("PDF + EPUB + ZIP"),
+                files: &["book.pdf", "book.epub", "code.zip"],
+                stamped: true,
                 downloads: product.download_limit(),
                 action: &format!("{SAMPLE_BASE}/checkout"),
                 channels,
@@ -312,9 +364,10 @@ pub fn pages(lang: Lang) -> Vec<Rendered> {
             "refunded",
             pages::refunded(lang, SAMPLE_TITLE, SAMPLE_ORDER, SAMPLE_HELP),
         ),
+        page("download", download_page(lang, &until, None)),
         page(
-            "download",
-            pages::download(lang, SAMPLE_TITLE, "v2", 3, 5, Some(&until), SAMPLE_TOKEN),
+            "download-preparing",
+            download_page(lang, &until, Some("book.pdf")),
         ),
         page("link-not-found", pages::not_found_link(lang)),
         page("resend-sent", pages::resend_sent(lang)),

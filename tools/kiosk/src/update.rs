@@ -10,7 +10,7 @@ use anyhow::{Result, anyhow};
 use kiosk::mailout::{Prepared, Progress, Summary, UpdateError, UpdateRequest};
 use time::OffsetDateTime;
 
-use crate::products::{parse_edition, parse_id, read_file};
+use crate::products::{parse_edition, parse_id, read_files};
 use crate::target::Target;
 
 #[derive(Debug, clap::Args)]
@@ -22,16 +22,17 @@ use crate::target::Target;
 pub struct UpdateArgs {
     /// The product to update.
     pub product: String,
-    /// The new edition's file.
-    #[arg(long, value_name = "PATH")]
-    pub file: PathBuf,
+    /// The new edition's files: the whole set every buyer gets (repeat for several).
+    #[arg(long, value_name = "PATH", required = true)]
+    pub file: Vec<PathBuf>,
     /// A few words for the mail: what changed in this edition.
     #[arg(long)]
     pub note: Option<String>,
     /// Label for the new edition (default: today's date, like 2026-11-21).
     #[arg(long)]
     pub edition: Option<String>,
-    /// Content type sent with downloads (default: from the file's extension).
+    /// Content type sent with downloads (default: from the file's extension); with one
+    /// --file only.
     #[arg(long)]
     pub content_type: Option<String>,
     /// List who would get mail; upload, change and send nothing.
@@ -43,7 +44,7 @@ pub struct UpdateArgs {
 pub fn request(a: &UpdateArgs) -> Result<UpdateRequest> {
     Ok(UpdateRequest {
         product: parse_id(&a.product)?,
-        file: read_file(&a.file, a.content_type.as_deref())?,
+        files: read_files(&a.file, a.content_type.as_deref())?,
         edition: a.edition.as_deref().map(parse_edition).transpose()?,
         note: a.note.clone(),
     })
@@ -80,10 +81,15 @@ fn print_dry_run(p: &Prepared, a: &UpdateArgs) {
             "{id} already serves this file as edition {edition}; a real run would finish its mail-out."
         );
     } else {
+        let uploads: Vec<String> = a
+            .file
+            .iter()
+            .zip(&p.file_keys)
+            .map(|(f, key)| format!("{} as {key}", f.display()))
+            .collect();
         println!(
-            "a real run would upload {} as {} and make it edition {edition} of {id}.",
-            a.file.display(),
-            p.file_key
+            "a real run would upload {} and make it edition {edition} of {id}.",
+            uploads.join(", ")
         );
     }
     for order in &p.plan.to_mail {
@@ -102,7 +108,7 @@ fn print_dry_run(p: &Prepared, a: &UpdateArgs) {
 /// Progress on the terminal: the steps as lines on stdout, the mail-out as a one-line
 /// bar on a terminal's stderr, elsewhere (CI logs, pipes) a line every tenth.
 struct Bar {
-    path: PathBuf,
+    paths: String,
     /// The edition being mailed, once the run says which.
     edition: String,
     tty: bool,
@@ -110,9 +116,13 @@ struct Bar {
 }
 
 impl Bar {
-    fn new(path: &std::path::Path) -> Self {
+    fn new(paths: &[std::path::PathBuf]) -> Self {
         Bar {
-            path: path.to_owned(),
+            paths: paths
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", "),
             edition: String::new(),
             tty: std::io::stderr().is_terminal(),
             last_tenth: 0,
@@ -125,8 +135,13 @@ impl Bar {
                 self.edition = product.edition().to_string();
                 println!(
                     "uploaded {} as {}; {} now sells edition {}.",
-                    self.path.display(),
-                    product.file().key,
+                    self.paths,
+                    product
+                        .files()
+                        .iter()
+                        .map(|f| f.key.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", "),
                     product.id(),
                     product.edition()
                 )

@@ -192,11 +192,19 @@ pub(super) async fn buy_page(
         applied: applied.as_deref(),
         problem: problem.as_deref(),
     });
-    let file = &product.file().name;
-    let kind = file
-        .rsplit_once('.')
-        .map(|(_, ext)| ext.to_ascii_uppercase())
-        .filter(|ext| !ext.is_empty() && ext.len() <= 8);
+    // "PDF", or "PDF + EPUB + ZIP": each file's extension, when every file has one.
+    let kinds: Option<Vec<String>> = product
+        .files()
+        .iter()
+        .map(|f| {
+            f.name
+                .rsplit_once('.')
+                .map(|(_, ext)| ext.to_ascii_uppercase())
+                .filter(|ext| !ext.is_empty() && ext.len() <= 8)
+        })
+        .collect();
+    let kind = kinds.map(|k| k.join(" + "));
+    let names: Vec<&str> = product.files().iter().map(|f| f.name.as_str()).collect();
     let html = pages::buy(&pages::BuyForm {
         lang,
         product_id: product.id().as_str(),
@@ -204,6 +212,8 @@ pub(super) async fn buy_page(
         price: &price,
         edition: product.edition().as_str(),
         file_kind: kind.as_deref(),
+        files: &names,
+        stamped: product.stamp(),
         downloads: product.download_limit(),
         action: &page.checkout_url,
         channels: &channels,

@@ -54,7 +54,11 @@ pub(super) async fn product_json(shop: &Checkout, req: &Request, id: &str) -> Re
                 "max": b.max.to_decimal(),
             })),
             "edition": p.edition().as_str(),
+            // Downloads of each file.
             "downloads": p.download_limit(),
+            // What a buyer gets: each file's name and size in bytes (null: not recorded).
+            "files": p.files().iter().map(|f| json!({ "name": f.name, "size": f.size })).collect::<Vec<_>>(),
+            "stamped": p.stamp(),
             "channels": channels,
             "buy_url": page.buy_url,
         }),

@@ -40,13 +40,13 @@ async fn product_add_sets_the_price_checkout_charges_and_bad_input_changes_nothi
     assert_eq!(p.price().minor(), 1250);
     assert_eq!(p.price().currency(), kiosk::Currency::Cny);
     assert_eq!(p.download_limit(), 3);
-    assert_eq!(p.file().key, "products/zine/v1/Zine One.pdf");
-    assert_eq!(p.file().content_type, "application/pdf");
+    assert_eq!(p.files().first().key, "products/zine/v1/Zine One.pdf");
+    assert_eq!(p.files().first().content_type, "application/pdf");
     let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, b"%PDF-1.4 zine one");
     let hex: String = digest.as_ref().iter().map(|b| format!("{b:02x}")).collect();
-    assert_eq!(p.file().sha256.as_deref(), Some(hex.as_str()));
+    assert_eq!(p.files().first().sha256.as_deref(), Some(hex.as_str()));
     assert_eq!(
-        object_bytes(&bucket, &p.file().key).await,
+        object_bytes(&bucket, &p.files().first().key).await,
         b"%PDF-1.4 zine one"
     );
 

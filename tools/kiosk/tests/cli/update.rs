@@ -55,7 +55,7 @@ async fn add_product(
 fn update_request(product: &str, file: &str, note: Option<&str>) -> kiosk::mailout::UpdateRequest {
     kiosk_cli::update::request(&kiosk_cli::update::UpdateArgs {
         product: product.into(),
-        file: file.into(),
+        file: vec![file.into()],
         note: note.map(str::to_owned),
         edition: None,
         content_type: None,
@@ -231,9 +231,14 @@ async fn update_reaches_every_paying_buyer_exactly_once_across_a_crash() {
     );
     for (i, (order, old)) in paying.iter().enumerate().step_by(7) {
         let fresh = w.t.store.get_grant(&new_tokens[i]).await.unwrap().unwrap();
-        assert_eq!(fresh.downloads_left, 5);
+        assert_eq!(fresh.downloads_left, vec![5]);
         assert_eq!(fresh.order_id, order.id);
-        let (_, url) = downloads.download(&new_tokens[i], now()).await.unwrap();
+        let (_, url) = downloads
+            .download(&new_tokens[i], 0, now())
+            .await
+            .unwrap()
+            .into_url()
+            .unwrap();
         assert_eq!(
             http.get(&url)
                 .send()
@@ -245,7 +250,12 @@ async fn update_reaches_every_paying_buyer_exactly_once_across_a_crash() {
                 .as_ref(),
             v2_bytes.as_slice()
         );
-        let (_, url) = downloads.download(&old.token, now()).await.unwrap();
+        let (_, url) = downloads
+            .download(&old.token, 0, now())
+            .await
+            .unwrap()
+            .into_url()
+            .unwrap();
         assert_eq!(
             http.get(&url)
                 .send()
