@@ -72,6 +72,56 @@ impl DownloadWorld {
         })
     }
 
+    /// This world with the shop's stamping wired in this process (as `make dev` does):
+    /// a download that finds no stamped copy has it made in the background.
+    pub async fn with_stamping(mut self) -> Result<DownloadWorld> {
+        let sdk = kiosk_localaws::emulator_config().await?;
+        let stamper =
+            std::sync::Arc::new(kiosk::stamp::Stamper::new(&sdk, &self.t.name, &self.bucket));
+        self.app = self
+            .app
+            .with_stamp_requests(kiosk::stamp::StampRequests::by(stamper));
+        Ok(self)
+    }
+
+    /// Upload `files` (name, content type, bytes) as edition v1 of a new product `id`
+    /// at 9.00, stamped or not, and record it.
+    pub async fn add_product(
+        &self,
+        id: &str,
+        files: &[(&str, &str, Vec<u8>)],
+        stamp: bool,
+    ) -> Result<Product> {
+        let sdk = kiosk_localaws::emulator_config().await?;
+        let s3 = kiosk::files::s3_client(&sdk);
+        let pid = kiosk::ProductId::parse(id)?;
+        let edition = kiosk::product::Edition::parse("v1")?;
+        let mut refs = Vec::new();
+        for (name, kind, bytes) in files {
+            let r = kiosk::product::FileRef::for_edition(
+                &pid,
+                &edition,
+                name,
+                kind,
+                None,
+                Some(bytes.len() as u64),
+            );
+            s3.put_object()
+                .bucket(&self.bucket)
+                .key(&r.key)
+                .content_type(*kind)
+                .body(bytes.clone().into())
+                .send()
+                .await?;
+            refs.push(r);
+        }
+        let product = product(id, "9.00")
+            .with_edition(edition, kiosk::product::FileSet::new(refs)?)?
+            .with_stamp(stamp)?;
+        self.t.store.create_product(&product, now()).await?;
+        Ok(product)
+    }
+
     pub fn buyer(&self, n: u32) -> String {
         format!("buyer{n}-{}@example.com", self.tag)
     }

@@ -9,6 +9,7 @@ mod devstack;
 mod domain;
 mod download;
 mod events;
+mod files;
 mod funnel;
 mod fuzz;
 mod languages;

@@ -150,6 +150,44 @@ async fn product_add_sets_the_price_checkout_charges_and_bad_input_changes_nothi
             "does not exist",
         ),
         (vec!["product", "set", "zine"], "nothing to change"),
+        // A PDF the stamper cannot read: refused before any upload, saying why.
+        (
+            vec![
+                "product", "add", "zine2", "--title", "Z", "--price", "9.00 CNY", "--file", &pdf,
+                "--stamp",
+            ],
+            "Zine One.pdf cannot be stamped: not a PDF the stamper can read",
+        ),
+        // Stamping the current file is checked the same way (read back from the bucket).
+        (
+            vec!["product", "set", "zine", "--stamp"],
+            "Zine One.pdf cannot be stamped",
+        ),
+        (
+            vec![
+                "product", "add", "zine2", "--title", "Z", "--price", "9.00 CNY", "--file", &pdf,
+                "--file", &pdf,
+            ],
+            "two files are named \"Zine One.pdf\"",
+        ),
+        (
+            vec![
+                "product",
+                "add",
+                "zine2",
+                "--title",
+                "Z",
+                "--price",
+                "9.00 CNY",
+                "--file",
+                &pdf,
+                "--file",
+                &missing,
+                "--content-type",
+                "application/pdf",
+            ],
+            "--content-type names one file's type",
+        ),
         (vec!["product", "show", "ghost"], "no product ghost"),
     ];
     for (args, needle) in cases {
@@ -183,5 +221,84 @@ async fn product_add_sets_the_price_checkout_charges_and_bad_input_changes_nothi
         shown.contains(&hex) && shown.contains("products/zine/v1/Zine One.pdf"),
         "{shown}"
     );
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_product_of_three_files_with_its_pdf_stamped() {
+    let w = World::new(WorldOptions::default()).await.unwrap();
+    let bucket = bucket_for(&w).await;
+    let dir = scratch(&w);
+    let pdf = kiosk::stamp::sample_pdf(2, 0);
+    let files = [
+        write(&dir, "book.pdf", &pdf),
+        write(&dir, "book.epub", b"PK epub bytes"),
+        write(&dir, "code.zip", b"PK zip bytes"),
+    ];
+    let mut args = vec![
+        "product",
+        "add",
+        "bundle",
+        "--title",
+        "The Bundle",
+        "--price",
+        "9.00 CNY",
+        "--stamp",
+    ];
+    for f in &files {
+        args.extend(["--file", f.as_str()]);
+    }
+    let out = kiosk(&w, &bucket, &args, &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let said = stdout(&out);
+    assert!(
+        said.contains("of each file, PDFs stamped, files:"),
+        "{said}"
+    );
+    let p =
+        w.t.store
+            .get_product(&kiosk::ProductId::parse("bundle").unwrap())
+            .await
+            .unwrap()
+            .expect("product stored");
+    assert!(p.stamp());
+    let names: Vec<&str> = p.files().iter().map(|f| f.name.as_str()).collect();
+    assert_eq!(names, ["book.pdf", "book.epub", "code.zip"]);
+    assert_eq!(
+        p.files().get(1).unwrap().content_type,
+        "application/epub+zip"
+    );
+    assert_eq!(p.files().first().size, Some(pdf.len() as u64));
+    assert_eq!(object_bytes(&bucket, &p.files().first().key).await, pdf);
+    let shown = stdout(&kiosk(&w, &bucket, &["product", "show", "bundle"], &[]));
+    assert!(
+        shown.contains("products/bundle/v1/code.zip") && shown.contains("stamped PDFs:    yes"),
+        "{shown}"
+    );
+    // Stamping off again, and a new set for future buyers: checked, uploaded, recorded.
+    let out = kiosk(
+        &w,
+        &bucket,
+        &[
+            "product",
+            "set",
+            "bundle",
+            "--no-stamp",
+            "--file",
+            &files[0],
+            "--edition",
+            "v2",
+        ],
+        &[],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let p =
+        w.t.store
+            .get_product(&kiosk::ProductId::parse("bundle").unwrap())
+            .await
+            .unwrap()
+            .unwrap();
+    assert!(!p.stamp());
+    assert_eq!((p.files().len(), p.edition().as_str()), (1, "v2"));
     let _ = std::fs::remove_dir_all(dir);
 }

@@ -52,10 +52,14 @@ async fn add_product(
         .unwrap()
 }
 
-fn update_request(product: &str, file: &str, note: Option<&str>) -> kiosk::mailout::UpdateRequest {
+fn update_request(
+    product: &str,
+    files: &[&str],
+    note: Option<&str>,
+) -> kiosk::mailout::UpdateRequest {
     kiosk_cli::update::request(&kiosk_cli::update::UpdateArgs {
         product: product.into(),
-        file: vec![file.into()],
+        file: files.iter().map(|f| f.into()).collect(),
         note: note.map(str::to_owned),
         edition: None,
         content_type: None,
@@ -76,6 +80,9 @@ async fn update_reaches_every_paying_buyer_exactly_once_across_a_crash() {
     let v1 = write(&dir, "book.pdf", b"%PDF-1.4 edition one");
     let v2_bytes = b"%PDF-1.4 edition two, with two new chapters".to_vec();
     let v2 = write(&dir, "book-v2.pdf", &v2_bytes);
+    // The new edition is a set of two: a buyer gets both.
+    let v2_epub_bytes = b"PK the epub of edition two".to_vec();
+    let v2e = write(&dir, "book-v2.epub", &v2_epub_bytes);
     let product = add_product(&w, &bucket, "book", "The Book", "9.00 CNY", &v1).await;
 
     // Paying buyers, plus pending and refunded orders that must get nothing. Tens of
@@ -115,6 +122,8 @@ async fn update_reaches_every_paying_buyer_exactly_once_across_a_crash() {
             "book",
             "--file",
             &v2,
+            "--file",
+            &v2e,
             "--note",
             "Two new chapters",
             "--dry-run",
@@ -145,7 +154,7 @@ async fn update_reaches_every_paying_buyer_exactly_once_across_a_crash() {
     // The real run, through the library the command calls, interrupted right after
     // its CRASH_AFTER-th mail is recorded (as a crash there would leave it).
     let author = author_for(&w, &bucket).await;
-    let req = update_request("book", &v2, Some("Two new chapters"));
+    let req = update_request("book", &[&v2, &v2e], Some("Two new chapters"));
     let mut interrupt = |p: kiosk::mailout::Progress<'_>| match p {
         kiosk::mailout::Progress::Buyer { summary, .. } if summary.sent == CRASH_AFTER as usize => {
             std::ops::ControlFlow::Break(())
@@ -174,6 +183,8 @@ async fn update_reaches_every_paying_buyer_exactly_once_across_a_crash() {
             "book",
             "--file",
             &v2,
+            "--file",
+            &v2e,
             "--note",
             "Two new chapters",
         ],
@@ -231,7 +242,15 @@ async fn update_reaches_every_paying_buyer_exactly_once_across_a_crash() {
     );
     for (i, (order, old)) in paying.iter().enumerate().step_by(7) {
         let fresh = w.t.store.get_grant(&new_tokens[i]).await.unwrap().unwrap();
-        assert_eq!(fresh.downloads_left, vec![5]);
+        assert_eq!(fresh.downloads_left, vec![5, 5]);
+        let (_, url) = downloads
+            .download(&new_tokens[i], 1, now())
+            .await
+            .unwrap()
+            .into_url()
+            .unwrap();
+        let epub = http.get(&url).send().await.unwrap().bytes().await.unwrap();
+        assert_eq!(epub.as_ref(), v2_epub_bytes.as_slice());
         assert_eq!(fresh.order_id, order.id);
         let (_, url) = downloads
             .download(&new_tokens[i], 0, now())
@@ -272,7 +291,12 @@ async fn update_reaches_every_paying_buyer_exactly_once_across_a_crash() {
     }
 
     // A third run has nothing left to do and mails nobody.
-    let third = kiosk(&w, &bucket, &["update", "book", "--file", &v2], &[]);
+    let third = kiosk(
+        &w,
+        &bucket,
+        &["update", "book", "--file", &v2, "--file", &v2e],
+        &[],
+    );
     assert!(third.status.success());
     assert!(
         stdout(&third).contains(&format!("sent 0, skipped {BUYERS} (already sent)")),
@@ -379,7 +403,7 @@ async fn a_run_short_of_time_starts_no_mail_and_the_rerun_mails_each_buyer_once(
         paid_order(&w, &product, &w.buyer(i), t0, Source::default()).await;
     }
     let author = author_for(&w, &bucket).await;
-    let req = update_request("zine", &v2, None);
+    let req = update_request("zine", &[&v2], None);
     let mut go_on = |_: kiosk::mailout::Progress<'_>| std::ops::ControlFlow::Continue(());
     // Less room than a send and its record need: the switch happens, no mail starts.
     let left = kiosk::delivery::MAIL_ROOM - std::time::Duration::from_millis(300);
