@@ -30,7 +30,8 @@ Two more changes, both for speed:
   `kiosk-iam-` are recorded as {target, body}; `GET /_kiosk/requests?app=ID` answers
   them, oldest first. tests/tests/e2e/bootstraps.rs gives each real function binary such an
   id and checks every AWS call it made against its IAM policy in template.yaml (the
-  emulator enforces no IAM). Other requests are not recorded.
+  emulator enforces no IAM). Other requests are not recorded. Each record names the
+  service its signature is for (`service`), so S3's object calls can be told apart.
 
 - SES's account-level suppression list, which moto lacks: SES v2's
   `PUT /v2/email/suppression/addresses` (PutSuppressedDestination), `GET` and `DELETE
@@ -106,6 +107,7 @@ def _lock_for(environ):
 MAIL_PATH = "/_kiosk/mail"
 REQUESTS_PATH = "/_kiosk/requests"
 _APP_ID = re.compile(r"\bapp/(kiosk-iam-[A-Za-z0-9._-]+)")
+_SCOPE = re.compile(r"Credential=[^/]+/[0-9]+/[^/]+/([a-z0-9-]+)/aws4_request")
 _RECORDED = {}
 RECORDED_HOLD = 0.02
 SUPPRESSION_PATH = "/v2/email/suppression/addresses"
@@ -226,7 +228,11 @@ def _record(environ, arrived: float):
     length = int(environ.get("CONTENT_LENGTH") or 0)
     raw = environ["wsgi.input"].read(length) if length else b""
     environ["wsgi.input"] = io.BytesIO(raw)
+    # The signing service (SigV4's credential scope: KEY/DATE/REGION/SERVICE/aws4_request)
+    # tells an S3 object call from SES v2's REST ones.
+    scope = _SCOPE.search(environ.get("HTTP_AUTHORIZATION", ""))
     entry = {
+        "service": scope.group(1) if scope else "",
         "target": environ.get("HTTP_X_AMZ_TARGET", ""),
         "body": raw.decode("utf-8", "replace"),
         "method": environ.get("REQUEST_METHOD", ""),

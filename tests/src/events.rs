@@ -83,6 +83,10 @@ pub const TRADE_NO: &str = "2026112122001446870501234567";
 pub const GRANT: &str = "ExampleGrantToken000000000000001";
 pub const EXHAUSTED_GRANT: &str = "ExampleGrantToken000000000000002";
 pub const UNKNOWN_GRANT: &str = "ExampleGrantToken000000000000003";
+/// A usable grant of the stamped product `stamped-book` (the stamp events are about it).
+pub const STAMPED_GRANT: &str = "ExampleGrantToken000000000000004";
+/// The stamped product: one PDF, each buyer's copy stamped.
+pub const STAMPED_PRODUCT: &str = "stamped-book";
 /// The address in `download-resend.json`, owner of the two example grants.
 pub const DOWNLOAD_BUYER: &str = "download-reader@example.com";
 /// `requestContext.apiId` of every HTTP event; the local value of the template's HttpApi.
@@ -166,6 +170,11 @@ pub fn with_free_order(event: serde_json::Value, id: &str) -> serde_json::Value 
     serde_json::from_str(&text).unwrap_or(event)
 }
 
+/// The name of the local queue that stands for the stack's `StampQueue`.
+pub fn stamp_queue(tag: &str) -> String {
+    format!("kiosk-stamp-{tag}")
+}
+
 /// The name of the local queue that stands for the stack's `FreeOrdersQueue`.
 pub fn free_orders_queue(tag: &str) -> String {
     format!("kiosk-test-{tag}-free-orders")
@@ -211,6 +220,8 @@ pub struct EventStack {
     pub order: Order,
     /// The bytes of the product's file in the bucket.
     pub file: Vec<u8>,
+    /// The stamped product's grant `STAMPED_GRANT`, as created.
+    pub stamped: kiosk::Grant,
     /// SSM parameters with a Stripe secret key and webhook secret: the functions start
     /// with both channels, as a shop taking both does (no event here talks to Stripe).
     pub stripe_params: [String; 2],
@@ -293,6 +304,27 @@ impl EventStack {
         for buyer in [BOUNCE_BUYER, COMPLAINT_BUYER] {
             crate::paid_purchase(&w.t.store, &product, buyer).await;
         }
+        // The stamped product and a grant of it (the stamp events and the stamped
+        // download are about it), and the stack's stamp queue.
+        let stamped_product = crate::product(STAMPED_PRODUCT, "9.00").with_stamp(true)?;
+        s3.put_object()
+            .bucket(&bucket)
+            .key(&stamped_product.files().first().key)
+            .content_type("application/pdf")
+            .body(kiosk::stamp::sample_pdf(2, 0).into())
+            .send()
+            .await?;
+        w.t.store
+            .create_product(&stamped_product, crate::now())
+            .await?;
+        let mut stamped = crate::paid_purchase(&w.t.store, &stamped_product, DOWNLOAD_BUYER).await;
+        stamped.token = DownloadToken::parse(STAMPED_GRANT)?;
+        w.t.store.create_grant(&stamped).await?;
+        aws_sdk_sqs::Client::new(&sdk)
+            .create_queue()
+            .queue_name(stamp_queue(&w.tag))
+            .send()
+            .await?;
         let ssm = aws_sdk_ssm::Client::new(&sdk);
         let stripe_params = [
             format!("/kiosk-test/{}/stripe/secret-key", w.tag),
@@ -342,6 +374,7 @@ impl EventStack {
             product,
             order,
             file,
+            stamped,
             stripe_params,
             wechat_params,
             wechat,
@@ -425,6 +458,21 @@ impl EventStack {
                 format!(
                     "arn:aws:sqs:us-east-1:123456789012:{}",
                     mail_dead_letters(&self.w.tag)
+                ),
+            ),
+            (
+                "StampQueue",
+                format!(
+                    "{}/123456789012/{}",
+                    self.w.endpoint,
+                    stamp_queue(&self.w.tag)
+                ),
+            ),
+            (
+                "StampQueue.Arn",
+                format!(
+                    "arn:aws:sqs:us-east-1:123456789012:{}",
+                    stamp_queue(&self.w.tag)
                 ),
             ),
         ];

@@ -17,8 +17,8 @@ use anyhow::{Context, Result, anyhow, bail, ensure};
 use kiosk::order::MailBlockKind;
 use kiosk::order::OrderStatus;
 use kiosk_e2e::events::{
-    BOUNCE_BUYER, COMPLAINT_BUYER, DOWNLOAD_BUYER, EventStack, HttpResult, check_row, events_dir,
-    load_event, readme_rows, workspace_root,
+    BOUNCE_BUYER, COMPLAINT_BUYER, DOWNLOAD_BUYER, EventStack, HttpResult, STAMPED_GRANT,
+    check_row, events_dir, load_event, readme_rows, workspace_root,
 };
 use kiosk_localaws::functions::function_named;
 use kiosk_localaws::iam;
@@ -557,6 +557,56 @@ async fn check_effect(
                 "the file from {loc}"
             );
         }
+        "download-stamped.json" => {
+            ensure!(
+                http()?.body.contains("is being made"),
+                "the page that reloads"
+            );
+            ensure!(
+                stack
+                    .w
+                    .t
+                    .store
+                    .get_grant(&stack.stamped.token)
+                    .await?
+                    .context("the stamped grant")?
+                    .downloads_left
+                    == vec![5],
+                "nothing spent while the copy is made"
+            );
+            let asked = queued_stamp_request(stack).await?;
+            ensure!(asked == STAMPED_GRANT, "the stamp queue asks for {asked}");
+        }
+        "stamp-request.json" | "stamp-stream.json" => {
+            ensure!(
+                result["made"] == 1 && result["batchItemFailures"] == serde_json::json!([]),
+                "{result}"
+            );
+            let copy = stamped_copy(stack).await?;
+            let text = pdf_text(&copy)?;
+            ensure!(
+                text.contains(&format!("Licensed to {DOWNLOAD_BUYER}"))
+                    && text.contains(stack.stamped.order_id.as_str()),
+                "the footer line: {text}"
+            );
+        }
+        "download-stamped-ready.json" => {
+            let loc = http()?.header("location").unwrap_or_default().to_owned();
+            ensure!(loc.contains("/stamped/"), "the buyer's copy: {loc}");
+            let bytes = stack.w.http.get(&loc).send().await?.bytes().await?;
+            ensure!(bytes.as_ref() == stamped_copy(stack).await?.as_slice());
+            ensure!(
+                stack
+                    .w
+                    .t
+                    .store
+                    .get_grant(&stack.stamped.token)
+                    .await?
+                    .context("the stamped grant")?
+                    .downloads_left
+                    == vec![4]
+            );
+        }
         "download-resend.json" => {
             ensure!(http()?.body.contains("Check your email"));
             let now = stack.w.mails_to(DOWNLOAD_BUYER).await.len();
@@ -731,6 +781,60 @@ async fn queued_free_order(stack: &EventStack) -> Result<String> {
     let id = kiosk::free::parse_message(messages[0].body().unwrap_or_default())
         .context("a free order's message")?;
     Ok(id.as_str().to_owned())
+}
+
+/// The body of the one message the download binary put on the stack's stamp queue.
+async fn queued_stamp_request(stack: &EventStack) -> Result<String> {
+    let sdk = kiosk_localaws::emulator_config().await?;
+    let sqs = aws_sdk_sqs::Client::new(&sdk);
+    let url = sqs
+        .get_queue_url()
+        .queue_name(kiosk_e2e::events::stamp_queue(&stack.w.tag))
+        .send()
+        .await?
+        .queue_url
+        .context("queue url")?;
+    let got = sqs
+        .receive_message()
+        .queue_url(&url)
+        .max_number_of_messages(10)
+        .send()
+        .await?;
+    let messages = got.messages();
+    ensure!(messages.len() == 1, "one message queued: {messages:?}");
+    let token = kiosk::stamp::parse_message(messages[0].body().unwrap_or_default())
+        .context("a stamping request")?;
+    Ok(token.expose().to_owned())
+}
+
+/// The stamped grant's copy in the bucket.
+async fn stamped_copy(stack: &EventStack) -> Result<Vec<u8>> {
+    let g = &stack.stamped;
+    let key = kiosk::stamp::copy_key(
+        g.order_id.as_str(),
+        g.edition.as_str(),
+        &g.files.first().name,
+    );
+    let sdk = kiosk_localaws::emulator_config().await?;
+    Ok(
+        kiosk::files::Files::new(kiosk::files::s3_client(&sdk), &stack.bucket)
+            .read(&key)
+            .await?,
+    )
+}
+
+/// A PDF's text as poppler's `pdftotext` reads it.
+fn pdf_text(pdf: &[u8]) -> Result<String> {
+    let mut child = std::process::Command::new("pdftotext")
+        .args(["-", "-"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .context("pdftotext (poppler-utils: make test installs it)")?;
+    child.stdin.take().context("stdin")?.write_all(pdf)?;
+    let out = child.wait_with_output()?;
+    ensure!(out.status.success(), "pdftotext failed");
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
 /// (status, mail state) of every order of the free product.

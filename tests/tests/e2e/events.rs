@@ -132,6 +132,59 @@ fn free_order_event() -> Value {
     })
 }
 
+/// What SQS delivers to the stamping function from the stack's stamp queue: the download
+/// function's request for the stamped grant's copy.
+fn stamp_request_event() -> Value {
+    json!({
+        "Records": [{
+            "messageId": "5b1e0c7a-3d2f-4a8b-9c6d-7e8f9a0b1c2d",
+            "receiptHandle": "AQEB-example-stamp-receipt-handle",
+            "body": json!({ "stamp_grant": kiosk_e2e::events::STAMPED_GRANT }).to_string(),
+            "attributes": {
+                "ApproximateReceiveCount": "1",
+                "SentTimestamp": "1795000000000",
+                "SenderId": "AROAEXAMPLE:kiosk-DownloadFunction",
+                "ApproximateFirstReceiveTimestamp": "1795000000100"
+            },
+            "messageAttributes": {},
+            "md5OfBody": "",
+            "eventSource": "aws:sqs",
+            "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:kiosk-StampQueue",
+            "awsRegion": "us-east-1"
+        }]
+    })
+}
+
+/// What the table's stream delivers to the stamping function when the stamped grant is
+/// written (its filter passes only new grants whose `stamp` is true).
+fn stamp_stream_event() -> Value {
+    let pk = format!("GRANT#{}", kiosk_e2e::events::STAMPED_GRANT);
+    json!({
+        "Records": [{
+            "eventID": "c4ca4238a0b923820dcc509a6f75849b",
+            "eventName": "INSERT",
+            "eventVersion": "1.1",
+            "eventSource": "aws:dynamodb",
+            "awsRegion": "us-east-1",
+            "dynamodb": {
+                "ApproximateCreationDateTime": 1795000000,
+                "Keys": { "pk": { "S": pk }, "sk": { "S": "GRANT" } },
+                "NewImage": {
+                    "pk": { "S": pk },
+                    "sk": { "S": "GRANT" },
+                    "entity": { "S": "grant" },
+                    "product_id": { "S": kiosk_e2e::events::STAMPED_PRODUCT },
+                    "stamp": { "BOOL": true }
+                },
+                "SequenceNumber": "111100000000012345678901",
+                "SizeBytes": 120,
+                "StreamViewType": "NEW_IMAGE"
+            },
+            "eventSourceARN": "arn:aws:dynamodb:us-east-1:123456789012:table/kiosk-Table/stream/2026-12-08T00:00:00.000"
+        }]
+    })
+}
+
 /// What SNS delivers to the mail-events function when SES reports on a mail to `to`.
 fn ses_event(report: kiosk_localaws::ses::Report, to: &str, message_id: &str) -> Value {
     ses_event_from(kiosk_e2e::MAIL_EVENTS_TOPIC, report, to, message_id)
@@ -309,6 +362,10 @@ fn events() -> Vec<(&'static str, Value)> {
         ("download-exhausted.json", download_event("POST", EXHAUSTED_GRANT, None)),
         ("download-unknown.json", download_event("GET", UNKNOWN_GRANT, None)),
         ("download-resend.json", download_event("POST", "resend", Some(&format!("email={}", DOWNLOAD_BUYER.replace('@', "%40"))))),
+        ("download-stamped.json", download_event("POST", kiosk_e2e::events::STAMPED_GRANT, Some("file=0"))),
+        ("stamp-request.json", stamp_request_event()),
+        ("stamp-stream.json", stamp_stream_event()),
+        ("download-stamped-ready.json", download_event("POST", kiosk_e2e::events::STAMPED_GRANT, Some("file=0"))),
         ("reconcile-schedule.json", schedule_event()),
         (
             "ses-bounce-transient.json",

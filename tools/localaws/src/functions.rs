@@ -583,6 +583,10 @@ Resources:
                     "FreeOrdersQueue".into(),
                     "http://localhost/123456789012/free-orders".into(),
                 ),
+                (
+                    "StampQueue".into(),
+                    "http://localhost/123456789012/stamp".into(),
+                ),
                 ("FilesBucket".into(), "b".into()),
                 ("HttpApi".into(), "api-id".into()),
                 ("MailConfigurationSet".into(), "kiosk-mail".into()),

@@ -234,6 +234,9 @@ pub fn allowed(statements: &[Statement], req: &Request) -> bool {
 /// The locked emulator's record of one request (`scripts/moto_locked.py`).
 #[derive(Debug, Clone, Deserialize)]
 pub struct Recorded {
+    /// The service its signature names (`s3`, `dynamodb`, …); empty when unsigned.
+    #[serde(default)]
+    pub service: String,
     /// `X-Amz-Target` (JSON protocols: DynamoDB, SSM); empty for SES's query protocol.
     pub target: String,
     pub body: String,
@@ -364,6 +367,9 @@ pub fn requests_of(r: &Recorded) -> Result<Vec<Request>> {
             context: vec![],
         }]);
     }
+    if r.service == "s3" {
+        return Ok(vec![s3(&r.method, &r.path)?]);
+    }
     if let Some(address) = r.path.strip_prefix("/v2/email/suppression/addresses/") {
         let action = match r.method.as_str() {
             "DELETE" => "DeleteSuppressedDestination",
@@ -411,6 +417,57 @@ pub fn requests_of(r: &Recorded) -> Result<Vec<Request>> {
             r.body
         ),
     }
+}
+
+/// An S3 call, path-style (`/bucket/key`, as the SDK addresses the emulator), as IAM
+/// authorises it: on the object (`arn:aws:s3:::bucket/key`, the key decoded) or, for a
+/// listing, the bucket. A HEAD needs `s3:GetObject`, as at S3.
+fn s3(method: &str, path: &str) -> Result<Request> {
+    let path = path.trim_start_matches('/');
+    let (bucket, key) = path.split_once('/').unwrap_or((path, ""));
+    let key = percent_decode(key);
+    let action = match (method, key.is_empty()) {
+        ("GET" | "HEAD", false) => "s3:GetObject",
+        ("PUT", false) => "s3:PutObject",
+        ("DELETE", false) => "s3:DeleteObject",
+        ("GET", true) => "s3:ListBucket",
+        ("HEAD", true) => "s3:ListBucket",
+        (m, _) => bail!("S3 {m} /{path}: not a request the shop makes"),
+    };
+    let resource = if key.is_empty() {
+        format!("arn:aws:s3:::{bucket}")
+    } else {
+        format!("arn:aws:s3:::{bucket}/{key}")
+    };
+    Ok(Request {
+        action: action.into(),
+        resource,
+        context: vec![],
+    })
+}
+
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let hex = |c: u8| (c as char).to_digit(16);
+        match (
+            b[i],
+            b.get(i + 1).copied().and_then(hex),
+            b.get(i + 2).copied().and_then(hex),
+        ) {
+            (b'%', Some(h), Some(l)) => {
+                out.push((h * 16 + l) as u8);
+                i += 3;
+            }
+            (c, _, _) => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 fn table_arn(table: &Json) -> String {
@@ -552,6 +609,7 @@ fn dynamodb(op: &str, body: &Json) -> Result<Vec<Request>> {
 mod tests {
     fn call(target: &str, arrived: f64, answered: f64) -> Recorded {
         Recorded {
+            service: "dynamodb".into(),
             target: target.into(),
             body: String::new(),
             method: "POST".into(),
@@ -648,6 +706,8 @@ mod tests {
                     "FreeOrdersQueue.Arn",
                     "arn:aws:sqs:us-east-1:123456789012:free-orders",
                 ),
+                ("StampQueue", "http://localhost/123456789012/stamp"),
+                ("StampQueue.Arn", STAMP_QUEUE),
                 ("FilesBucket", "b"),
                 ("FilesBucket.Arn", "arn:aws:s3:::b"),
                 ("HttpApi", "api"),
@@ -661,6 +721,7 @@ mod tests {
     }
 
     const MAIL_SET: &str = "kiosk-mail";
+    const STAMP_QUEUE: &str = "arn:aws:sqs:us-east-1:123456789012:stamp";
     const MAIL_TOPIC: &str = "arn:aws:sns:us-east-1:123456789012:kiosk-MailEventsTopic";
 
     fn item(action: &str, pk: &str) -> Request {
@@ -981,6 +1042,55 @@ mod tests {
             (c.topic_arn.as_str(), c.configuration_set.as_str()),
             (MAIL_TOPIC, MAIL_SET)
         );
+    }
+
+    /// The stamping function reads originals and grants with their orders, writes only
+    /// stamped copies; the download function reads both, writes neither, and may ask
+    /// for a copy on the stamp queue.
+    #[test]
+    fn stamping_reads_originals_and_writes_only_copies() {
+        let p = policies(crate::TEMPLATE, &values("shop@example.com", false)).unwrap();
+        let obj = |method: &str, key: &str| s3(method, &format!("/b/{key}")).unwrap();
+        let original = "products/book/v1/My%20Book.pdf";
+        let copy = "stamped/K1/v1/My%20Book.pdf";
+        assert_eq!(
+            obj("GET", original).resource,
+            "arn:aws:s3:::b/products/book/v1/My Book.pdf"
+        );
+        let stamp = &p["StampFunction"];
+        assert!(allowed(stamp, &obj("GET", original)));
+        assert!(allowed(stamp, &obj("PUT", copy)));
+        for denied in [
+            obj("PUT", original),
+            obj("GET", copy),
+            obj("DELETE", original),
+            obj("DELETE", copy),
+        ] {
+            assert!(!allowed(stamp, &denied), "{denied:?}");
+        }
+        for pk in ["GRANT#x", "ORDER#K1"] {
+            assert!(allowed(stamp, &item("GetItem", pk)), "{pk}");
+            assert!(!allowed(stamp, &item("UpdateItem", pk)), "{pk}");
+        }
+        assert!(!allowed(stamp, &item("GetItem", "PRODUCT#book")));
+        let download = &p["DownloadFunction"];
+        for r in [
+            obj("GET", original),
+            obj("HEAD", copy),
+            s3("GET", "/b").unwrap(),
+        ] {
+            assert!(allowed(download, &r), "{r:?}");
+        }
+        for r in [obj("PUT", copy), obj("PUT", original)] {
+            assert!(!allowed(download, &r), "{r:?}");
+        }
+        let send = Request {
+            action: "sqs:SendMessage".into(),
+            resource: STAMP_QUEUE.into(),
+            context: vec![],
+        };
+        assert!(allowed(download, &send));
+        assert!(!allowed(&p["CheckoutFunction"], &send));
     }
 
     /// Payment-notify writes orders, grants, event records and payment lookups, never a

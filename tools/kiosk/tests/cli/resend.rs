@@ -284,6 +284,10 @@ async fn resend_to_takes_the_address_off_the_ses_suppression_list() {
                 "FreeOrdersQueue.Arn",
                 "arn:aws:sqs:us-east-1:123456789012:free-orders".to_owned(),
             ),
+            (
+                "StampQueue.Arn",
+                "arn:aws:sqs:us-east-1:123456789012:stamp".to_owned(),
+            ),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v))
