@@ -149,7 +149,15 @@ impl Downloads {
         let served = if grant.stamp && f.is_pdf() {
             let key =
                 crate::stamp::copy_key(grant.order_id.as_str(), grant.edition.as_str(), &f.name);
-            if !self.files.exists(&key).await? {
+            let exists = match self.files.exists(&key).await {
+                Ok(found) => found,
+                Err(e) => {
+                    // Nothing served: the download is not spent.
+                    self.store.give_back_download(token, file).await?;
+                    return Err(e.into());
+                }
+            };
+            if !exists {
                 self.store.give_back_download(token, file).await?;
                 if let Err(e) = self.stamps.request(token).await {
                     tracing::error!(order_id = %grant.order_id, error = %e, "could not ask for a stamped copy");

@@ -457,6 +457,26 @@ mod tests {
         assert!(m.html.contains("Tips &amp; &lt;script&gt;"));
         assert!(!m.html.contains("<script>"));
         assert!(m.html.contains("<html lang=\"en\">"));
+        assert!(m.text.contains("Files: b.pdf\n"), "{}", m.text);
+
+        // Several files: the mail names each, and the count is of each file.
+        let mut three = grant.clone();
+        let f = three.files.first().clone();
+        three.files = crate::product::FileSet::new(
+            ["b.pdf", "b.epub", "code.zip"]
+                .iter()
+                .map(|n| FileRef {
+                    name: (*n).into(),
+                    ..f.clone()
+                })
+                .collect(),
+        )
+        .unwrap();
+        let m = purchase_mail(&order, &three, &link, &help, Lang::EN);
+        for part in [&m.text, &m.html] {
+            assert!(part.contains("Files: b.pdf, b.epub, code.zip"), "{part}");
+            assert!(part.contains("5 downloads of each file"), "{part}");
+        }
 
         // The order's language wins over the shop's default; the title stays the author's.
         let mut zh_order = order.clone();

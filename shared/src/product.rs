@@ -49,9 +49,14 @@ impl FileRef {
 
     /// A PDF, by content type or name: the files [`crate::stamp`] stamps.
     pub fn is_pdf(&self) -> bool {
-        self.content_type.eq_ignore_ascii_case("application/pdf")
-            || self.name.to_ascii_lowercase().ends_with(".pdf")
+        is_pdf(&self.name, &self.content_type)
     }
+}
+
+/// Whether a file of this name and content type is a PDF.
+pub fn is_pdf(name: &str, content_type: &str) -> bool {
+    content_type.eq_ignore_ascii_case("application/pdf")
+        || name.to_ascii_lowercase().ends_with(".pdf")
 }
 
 /// The most files one edition may have: more is a folder that belongs in a zip.

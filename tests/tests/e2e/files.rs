@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::process::Command;
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use kiosk_e2e::{DownloadWorld, body_string};
+use kiosk_e2e::{DownloadWorld, World, WorldOptions, body_string};
 use lambda_http::{Body, Response};
 
 fn location(resp: &Response<Body>) -> String {
@@ -287,4 +287,59 @@ async fn a_stamped_pdf_is_each_buyers_own_copy_and_a_refund_stops_it() {
         stamper.stamp_grant(&a.token).await.unwrap(),
         kiosk::stamp::Stamped::NotServed
     );
+}
+
+/// What the buy page (and so the overlay, which shows it) and `/products/{id}` say a
+/// buyer of a three-file stamped product gets.
+#[tokio::test]
+async fn the_buy_page_lists_the_files_and_says_the_pdf_is_stamped() {
+    let w = World::new(WorldOptions::default()).await.unwrap();
+    let id = kiosk::ProductId::parse("bundle").unwrap();
+    let edition = kiosk::product::Edition::parse("v1").unwrap();
+    let files = [
+        ("book.pdf", "application/pdf", 2_500_000),
+        ("book.epub", "application/epub+zip", 900_000),
+        ("code.zip", "application/zip", 40_000),
+    ]
+    .iter()
+    .map(|(n, t, size)| {
+        kiosk::product::FileRef::for_edition(&id, &edition, n, t, None, Some(*size))
+    })
+    .collect();
+    let product = kiosk_e2e::product("bundle", "9.00")
+        .with_edition(edition, kiosk::product::FileSet::new(files).unwrap())
+        .unwrap()
+        .with_stamp(true)
+        .unwrap();
+    w.t.store
+        .create_product(&product, kiosk_e2e::now())
+        .await
+        .unwrap();
+    let get = |path: &str| {
+        lambda_http::http::Request::builder()
+            .method("GET")
+            .uri(format!("{}{path}", kiosk_e2e::BASE_URL))
+            .header("accept-language", "en")
+            .body(Body::Empty)
+            .unwrap()
+    };
+    let resp = checkout::handler::handle(&w.checkout, get("/buy/bundle"), kiosk_e2e::now()).await;
+    assert_eq!(resp.status(), 200);
+    let page = body_string(&resp);
+    for needle in [
+        "PDF + EPUB + ZIP",
+        "5 downloads of each file",
+        "<li>book.pdf</li><li>book.epub</li><li>code.zip</li>",
+        "PDFs are stamped with your email address",
+    ] {
+        assert!(page.contains(needle), "{needle}: {page}");
+    }
+    let resp =
+        checkout::handler::handle(&w.checkout, get("/products/bundle"), kiosk_e2e::now()).await;
+    let json: serde_json::Value = serde_json::from_str(&body_string(&resp)).unwrap();
+    assert_eq!(
+        json["files"][1],
+        serde_json::json!({"name": "book.epub", "size": 900_000})
+    );
+    assert_eq!(json["stamped"], true);
 }
