@@ -61,9 +61,17 @@ fn without_exceptions(text: &str) -> String {
         preview::SAMPLE_ORDER,
         "ExampleGrantToken000000000000001",
         "English",
+        // The sample's files: their names and kinds are the author's.
+        "book.pdf",
+        "book.epub",
+        "code.zip",
         "PDF",
+        "EPUB",
+        "ZIP",
         "USD",
         "KiB",
+        "KB",
+        "MB",
         "v2",
         // A discount code's name is the author's text.
         "LAUNCH",
