@@ -54,6 +54,7 @@ pub mod attr {
     pub const CURRENCY: &str = "currency";
     pub const DISPUTE: &str = "dispute";
     pub const DOWNLOADS_LEFT: &str = "downloads_left";
+    pub const DOWNLOAD_LIMIT: &str = "download_limit";
     pub const EMAIL: &str = "email";
     pub const ENTITY: &str = "entity";
     pub const EXPIRES_AT: &str = "expires_at";
@@ -708,7 +709,7 @@ pub fn grant_item(g: &Grant) -> Item {
         .s("edition", g.edition.as_str())
         .files(&g.files, g.stamp)
         .counts(&g.downloads_left)
-        .n("download_limit", g.download_limit)
+        .n(attr::DOWNLOAD_LIMIT, g.download_limit)
         .ts(attr::CREATED_AT, g.created_at)
         .opt_ts(attr::EXPIRES_AT, g.expires_at)
         .bool(attr::REVOKED, g.revoked)
@@ -1104,7 +1105,7 @@ pub fn grant_from(token: &DownloadToken, item: &Item) -> Result<Grant, StoreErro
         downloads_left: r.counts(files.len())?,
         files,
         stamp: r.stamp()?,
-        download_limit: r.n("download_limit")?,
+        download_limit: r.n(attr::DOWNLOAD_LIMIT)?,
         created_at: r.ts(attr::CREATED_AT)?,
         expires_at: r.opt_ts(attr::EXPIRES_AT)?,
         revoked: r.bool(attr::REVOKED)?,

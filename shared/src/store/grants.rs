@@ -120,7 +120,7 @@ impl Store {
             .set_key(Some(codec::grant_key(token)))
             .update_expression(format!("SET {left} = {left} + :one"))
             .condition_expression(format!(
-                "attribute_exists({left}) AND {left} < download_limit"
+                "attribute_exists({left}) AND {left} < {DOWNLOAD_LIMIT}"
             ))
             .expression_attribute_values(":one", n(1))
             .send()

@@ -758,14 +758,14 @@ async fn a_report_that_fails_every_attempt_lands_in_the_dead_letter_queue() -> R
     Ok(())
 }
 
-/// The id in the one message the checkout binary put on the stack's free-orders queue
-/// (taken off the queue, as Lambda's poller would).
-async fn queued_free_order(stack: &EventStack) -> Result<String> {
+/// The body of the one message on the local queue `queue` (taken off it, as Lambda's
+/// poller would).
+async fn one_queued(queue: &str) -> Result<String> {
     let sdk = kiosk_localaws::emulator_config().await?;
     let sqs = aws_sdk_sqs::Client::new(&sdk);
     let url = sqs
         .get_queue_url()
-        .queue_name(kiosk_e2e::events::free_orders_queue(&stack.w.tag))
+        .queue_name(queue)
         .send()
         .await?
         .queue_url
@@ -778,32 +778,20 @@ async fn queued_free_order(stack: &EventStack) -> Result<String> {
         .await?;
     let messages = got.messages();
     ensure!(messages.len() == 1, "one message queued: {messages:?}");
-    let id = kiosk::free::parse_message(messages[0].body().unwrap_or_default())
-        .context("a free order's message")?;
+    Ok(messages[0].body().unwrap_or_default().to_owned())
+}
+
+/// The id in the one message the checkout binary put on the stack's free-orders queue.
+async fn queued_free_order(stack: &EventStack) -> Result<String> {
+    let body = one_queued(&kiosk_e2e::events::free_orders_queue(&stack.w.tag)).await?;
+    let id = kiosk::free::parse_message(&body).context("a free order's message")?;
     Ok(id.as_str().to_owned())
 }
 
-/// The body of the one message the download binary put on the stack's stamp queue.
+/// The grant in the one message the download binary put on the stack's stamp queue.
 async fn queued_stamp_request(stack: &EventStack) -> Result<String> {
-    let sdk = kiosk_localaws::emulator_config().await?;
-    let sqs = aws_sdk_sqs::Client::new(&sdk);
-    let url = sqs
-        .get_queue_url()
-        .queue_name(kiosk_e2e::events::stamp_queue(&stack.w.tag))
-        .send()
-        .await?
-        .queue_url
-        .context("queue url")?;
-    let got = sqs
-        .receive_message()
-        .queue_url(&url)
-        .max_number_of_messages(10)
-        .send()
-        .await?;
-    let messages = got.messages();
-    ensure!(messages.len() == 1, "one message queued: {messages:?}");
-    let token = kiosk::stamp::parse_message(messages[0].body().unwrap_or_default())
-        .context("a stamping request")?;
+    let body = one_queued(&kiosk_e2e::events::stamp_queue(&stack.w.tag)).await?;
+    let token = kiosk::stamp::parse_message(&body).context("a stamping request")?;
     Ok(token.expose().to_owned())
 }
 

@@ -31,12 +31,7 @@ async fn product_add_sets_the_price_checkout_charges_and_bad_input_changes_nothi
         &[],
     );
     assert!(out.status.success(), "{}", stderr(&out));
-    let p =
-        w.t.store
-            .get_product(&kiosk::ProductId::parse("zine").unwrap())
-            .await
-            .unwrap()
-            .expect("product stored");
+    let p = stored(&w, "zine").await;
     assert_eq!(p.price().minor(), 1250);
     assert_eq!(p.price().currency(), kiosk::Currency::Cny);
     assert_eq!(p.download_limit(), 3);
@@ -255,12 +250,7 @@ async fn a_product_of_three_files_with_its_pdf_stamped() {
         said.contains("of each file, PDFs stamped, files:"),
         "{said}"
     );
-    let p =
-        w.t.store
-            .get_product(&kiosk::ProductId::parse("bundle").unwrap())
-            .await
-            .unwrap()
-            .expect("product stored");
+    let p = stored(&w, "bundle").await;
     assert!(p.stamp());
     let names: Vec<&str> = p.files().iter().map(|f| f.name.as_str()).collect();
     assert_eq!(names, ["book.pdf", "book.epub", "code.zip"]);
@@ -292,13 +282,17 @@ async fn a_product_of_three_files_with_its_pdf_stamped() {
         &[],
     );
     assert!(out.status.success(), "{}", stderr(&out));
-    let p =
-        w.t.store
-            .get_product(&kiosk::ProductId::parse("bundle").unwrap())
-            .await
-            .unwrap()
-            .unwrap();
+    let p = stored(&w, "bundle").await;
     assert!(!p.stamp());
     assert_eq!((p.files().len(), p.edition().as_str()), (1, "v2"));
     let _ = std::fs::remove_dir_all(dir);
+}
+
+/// The product `id` as stored (it must be).
+async fn stored(w: &World, id: &str) -> kiosk::product::Product {
+    w.t.store
+        .get_product(&kiosk::ProductId::parse(id).unwrap())
+        .await
+        .unwrap()
+        .expect("product stored")
 }
