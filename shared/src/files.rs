@@ -77,21 +77,8 @@ impl Files {
         use base64::Engine;
         let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, bytes);
         let checksum = base64::engine::general_purpose::STANDARD.encode(digest.as_ref());
-        self.s3
-            .put_object()
-            .bucket(&self.bucket)
-            .key(&to.key)
-            .content_type(&to.content_type)
-            .checksum_sha256(checksum)
-            .body(bytes.to_vec().into())
-            .send()
+        self.put_object(&to.key, bytes.to_vec(), &to.content_type, Some(checksum))
             .await
-            .map_err(|e| UploadError {
-                bucket: self.bucket.clone(),
-                key: to.key.clone(),
-                source: Box::new(e),
-            })?;
-        Ok(())
     }
 
     /// Put `bytes` at `key` as `content_type` (a stamped copy).
@@ -101,49 +88,56 @@ impl Files {
         bytes: Vec<u8>,
         content_type: &str,
     ) -> Result<(), UploadError> {
+        self.put_object(key, bytes, content_type, None).await
+    }
+
+    async fn put_object(
+        &self,
+        key: &str,
+        bytes: Vec<u8>,
+        content_type: &str,
+        checksum_sha256: Option<String>,
+    ) -> Result<(), UploadError> {
         self.s3
             .put_object()
             .bucket(&self.bucket)
             .key(key)
             .content_type(content_type)
+            .set_checksum_sha256(checksum_sha256)
             .body(bytes.into())
             .send()
             .await
-            .map_err(|e| UploadError {
-                bucket: self.bucket.clone(),
-                key: key.to_owned(),
-                source: Box::new(e),
-            })?;
+            .map_err(|e| self.failed(key, e))?;
         Ok(())
+    }
+
+    /// The error of a call about `key`.
+    fn failed(&self, key: &str, e: impl std::error::Error + Send + Sync + 'static) -> UploadError {
+        UploadError {
+            bucket: self.bucket.clone(),
+            key: key.to_owned(),
+            source: Box::new(e),
+        }
     }
 
     /// Whether an object is at `key` (a HEAD: no body read).
     pub async fn exists(&self, key: &str) -> Result<bool, UploadError> {
-        match self
+        let head = self
             .s3
             .head_object()
             .bucket(&self.bucket)
             .key(key)
             .send()
-            .await
-        {
+            .await;
+        match head {
             Ok(_) => Ok(true),
             Err(e) if e.as_service_error().is_some_and(|s| s.is_not_found()) => Ok(false),
-            Err(e) => Err(UploadError {
-                bucket: self.bucket.clone(),
-                key: key.to_owned(),
-                source: Box::new(e),
-            }),
+            Err(e) => Err(self.failed(key, e)),
         }
     }
 
     /// An object's bytes (a stamped product's PDF, checked or stamped).
     pub async fn read(&self, key: &str) -> Result<Vec<u8>, UploadError> {
-        let err = |e: Box<dyn std::error::Error + Send + Sync>| UploadError {
-            bucket: self.bucket.clone(),
-            key: key.to_owned(),
-            source: e,
-        };
         let out = self
             .s3
             .get_object()
@@ -151,8 +145,8 @@ impl Files {
             .key(key)
             .send()
             .await
-            .map_err(|e| err(Box::new(e)))?;
-        let body = out.body.collect().await.map_err(|e| err(Box::new(e)))?;
+            .map_err(|e| self.failed(key, e))?;
+        let body = out.body.collect().await.map_err(|e| self.failed(key, e))?;
         Ok(body.into_bytes().to_vec())
     }
 

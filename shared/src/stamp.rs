@@ -107,7 +107,7 @@ pub fn stamp(pdf: &[u8], text: &str, order_id: &str) -> Result<Vec<u8>, StampErr
         let mut contents = vec![Object::Reference(save)];
         contents.extend(current_contents(&doc, page));
         contents.push(Object::Reference(footer));
-        let resources = page_resources(&doc, page, font)?;
+        let resources = page_resources(&doc, page, font);
         let dict = doc
             .get_dictionary_mut(page)
             .map_err(|e| StampError::Unreadable(e.to_string()))?;
@@ -162,11 +162,7 @@ fn current_contents(doc: &Document, page: ObjectId) -> Vec<Object> {
 }
 
 /// The page's resources (its own or inherited, copied) with the stamp's font added.
-fn page_resources(
-    doc: &Document,
-    page: ObjectId,
-    font: ObjectId,
-) -> Result<Dictionary, StampError> {
+fn page_resources(doc: &Document, page: ObjectId, font: ObjectId) -> Dictionary {
     let mut res = match inherited(doc, page, b"Resources") {
         Some(Object::Dictionary(d)) => d.clone(),
         _ => Dictionary::new(),
@@ -177,7 +173,7 @@ fn page_resources(
     };
     fonts.set(FONT, Object::Reference(font));
     res.set("Font", Object::Dictionary(fonts));
-    Ok(res)
+    res
 }
 
 /// The document information dictionary with `/KioskOrder (order id)`.

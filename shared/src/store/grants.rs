@@ -105,6 +105,17 @@ impl Store {
             .transpose()
     }
 
+    /// An UpdateItem of `token`'s grant, to be given its expressions.
+    fn update_grant(
+        &self,
+        token: &DownloadToken,
+    ) -> aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(codec::grant_key(token)))
+    }
+
     /// Give back one download of file `file` (its stamped copy was not ready, so nothing
     /// was served): one conditional increment, never past the grant's limit.
     pub async fn give_back_download(
@@ -114,10 +125,7 @@ impl Store {
     ) -> Result<(), StoreError> {
         let left = codec::downloads_left_attr(file);
         let res = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(codec::grant_key(token)))
+            .update_grant(token)
             .update_expression(format!("SET {left} = {left} + :one"))
             .condition_expression(format!(
                 "attribute_exists({left}) AND {left} < {DOWNLOAD_LIMIT}"
@@ -153,10 +161,7 @@ impl Store {
     ) -> Result<Grant, ConsumeError> {
         let left = codec::downloads_left_attr(file);
         let res = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(codec::grant_key(token)))
+            .update_grant(token)
             .update_expression(format!("SET {left} = {left} - :one"))
             .condition_expression(format!(
                 "attribute_exists({PK}) AND {left} > :zero AND {REVOKED} = :false \

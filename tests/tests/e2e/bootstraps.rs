@@ -563,15 +563,7 @@ async fn check_effect(
                 "the page that reloads"
             );
             ensure!(
-                stack
-                    .w
-                    .t
-                    .store
-                    .get_grant(&stack.stamped.token)
-                    .await?
-                    .context("the stamped grant")?
-                    .downloads_left
-                    == vec![5],
+                stamped_left(stack).await? == vec![5],
                 "nothing spent while the copy is made"
             );
             let asked = queued_stamp_request(stack).await?;
@@ -595,17 +587,7 @@ async fn check_effect(
             ensure!(loc.contains("/stamped/"), "the buyer's copy: {loc}");
             let bytes = stack.w.http.get(&loc).send().await?.bytes().await?;
             ensure!(bytes.as_ref() == stamped_copy(stack).await?.as_slice());
-            ensure!(
-                stack
-                    .w
-                    .t
-                    .store
-                    .get_grant(&stack.stamped.token)
-                    .await?
-                    .context("the stamped grant")?
-                    .downloads_left
-                    == vec![4]
-            );
+            ensure!(stamped_left(stack).await? == vec![4]);
         }
         "download-resend.json" => {
             ensure!(http()?.body.contains("Check your email"));
@@ -793,6 +775,18 @@ async fn queued_stamp_request(stack: &EventStack) -> Result<String> {
     let body = one_queued(&kiosk_e2e::events::stamp_queue(&stack.w.tag)).await?;
     let token = kiosk::stamp::parse_message(&body).context("a stamping request")?;
     Ok(token.expose().to_owned())
+}
+
+/// The stamped grant's downloads left, as stored now.
+async fn stamped_left(stack: &EventStack) -> Result<Vec<u32>> {
+    Ok(stack
+        .w
+        .t
+        .store
+        .get_grant(&stack.stamped.token)
+        .await?
+        .context("the stamped grant")?
+        .downloads_left)
 }
 
 /// The stamped grant's copy in the bucket.
