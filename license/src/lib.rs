@@ -145,6 +145,7 @@ impl std::fmt::Display for Error {
 impl std::error::Error for Error {}
 
 /// `text` split into its signing input, payload and signature, for `prefix`.
+#[cfg(feature = "verify")]
 fn split<'a>(text: &'a str, prefix: &str) -> Result<(&'a str, Vec<u8>, Vec<u8>), Error> {
     let text = text.trim();
     let mut parts = text.split('.');

@@ -44,7 +44,7 @@ impl<F: Fn(&str) -> Option<String>> Env for F {
     }
 }
 
-fn required(env: &dyn Env, name: &'static str) -> Result<String, ConfigError> {
+pub(crate) fn required(env: &dyn Env, name: &'static str) -> Result<String, ConfigError> {
     match env.get(name) {
         Some(v) if !v.trim().is_empty() => Ok(v.trim().to_owned()),
         _ => Err(ConfigError::Missing(name)),
@@ -188,6 +188,10 @@ pub struct Config {
     /// Checkouts one network may start per hour (`CHECKOUTS_PER_NETWORK_HOUR`, default
     /// [`Config::DEFAULT_CHECKOUTS_PER_NETWORK_HOUR`]); see [`crate::checkout::CHECKOUT_WINDOW`].
     pub checkouts_per_network_hour: u32,
+    /// The SSM parameter holding the license signing key (`LICENSE_KEY_PARAM`;
+    /// [`crate::license`]), read at cold start with the channels' secrets when it exists.
+    /// `None`: licenses get the short key only.
+    pub license_key_param: Option<String>,
 }
 
 impl Config {
@@ -222,6 +226,7 @@ impl Config {
             presign: Self::DEFAULT_PRESIGN,
             cors_origins: Vec::new(),
             checkouts_per_network_hour: Self::DEFAULT_CHECKOUTS_PER_NETWORK_HOUR,
+            license_key_param: None,
         }
     }
 
@@ -260,6 +265,7 @@ impl Config {
             embed_origins: c.embed_origins,
             default_lang: c.default_lang,
             checkouts_per_network_hour: c.checkouts_per_network_hour,
+            license_key_param: optional(env, "LICENSE_KEY_PARAM"),
         })
     }
 

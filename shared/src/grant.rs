@@ -21,6 +21,9 @@ pub struct Grant {
     pub download_limit: u32,
     /// The PDFs are served as copies stamped for this purchase ([`crate::stamp`]).
     pub stamp: bool,
+    /// The purchase's license, shown on the download page ([`crate::license`]); every
+    /// link of one order carries the same one.
+    pub license: Option<crate::license::IssuedLicense>,
     pub created_at: OffsetDateTime,
     /// `None`: the link does not expire (downloads are limited by count only).
     pub expires_at: Option<OffsetDateTime>,
@@ -69,6 +72,7 @@ impl Grant {
             downloads_left: vec![order.download_limit; order.files.len()],
             download_limit: order.download_limit,
             stamp: order.stamp,
+            license: order.license.clone(),
             created_at: now,
             expires_at,
             revoked: false,

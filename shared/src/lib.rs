@@ -34,6 +34,7 @@ pub mod funnel;
 pub mod grant;
 pub mod i18n;
 pub mod ids;
+pub mod license;
 pub mod mail;
 pub mod mail_events;
 pub mod mailout;

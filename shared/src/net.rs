@@ -112,6 +112,11 @@ pub enum NetworkCounter {
     /// Discount-code lookups that found no usable code (the buy page's `?code=` and
     /// checkout's `code`): a small allowance, so codes cannot be guessed.
     CodeMiss,
+    /// License checks (`POST /license/verify`).
+    License,
+    /// License checks of keys that do not exist: a small allowance, so keys cannot be
+    /// guessed (counted in advance, given back when the key is found).
+    LicenseMiss,
 }
 
 impl NetworkCounter {
@@ -124,6 +129,8 @@ impl NetworkCounter {
             NetworkCounter::Free => "FREE",
             NetworkCounter::CodeMiss => "CODEMISS",
             NetworkCounter::Visitors => "VISITORS",
+            NetworkCounter::License => "LICCHECK",
+            NetworkCounter::LicenseMiss => "LICMISS",
         }
     }
 }

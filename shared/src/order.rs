@@ -206,6 +206,11 @@ pub struct Order {
     pub download_limit: u32,
     /// The product stamped its PDFs when the order was made ([`crate::stamp`]).
     pub stamp: bool,
+    /// The product gave a license of this many seats when the order was made
+    /// ([`crate::license`]).
+    pub license_seats: Option<crate::license::Seats>,
+    /// The license issued when the payment was recorded (both forms).
+    pub license: Option<crate::license::IssuedLicense>,
     pub email: Email,
     /// What the buyer pays: the provider is held to exactly this.
     pub amount: Money,
@@ -527,6 +532,8 @@ impl Order {
             files: product.files().clone(),
             download_limit: product.download_limit(),
             stamp: product.stamp(),
+            license_seats: product.license(),
+            license: None,
             email,
             amount: product.price(),
             list_price: product.price(),

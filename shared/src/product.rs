@@ -193,6 +193,8 @@ pub struct Product {
     download_limit: u32,
     /// Each buyer's PDFs carry their address and order id ([`crate::stamp`]).
     stamp: bool,
+    /// Each paid order gets a license for this many seats ([`crate::license`]).
+    license: Option<crate::license::Seats>,
     /// Pay what you want: the buyer names the amount within these bounds; `price` is the
     /// suggested amount.
     pwyw: Option<PayWhatYouWant>,
@@ -263,6 +265,7 @@ impl Product {
             files,
             download_limit: limit(download_limit)?,
             stamp: false,
+            license: None,
             pwyw: None,
         })
     }
@@ -287,6 +290,16 @@ impl Product {
     /// Whether each buyer's PDFs are stamped with their address ([`crate::stamp`]).
     pub fn stamp(&self) -> bool {
         self.stamp
+    }
+    /// Each paid order gets a license of this many seats ([`crate::license`]); `None`:
+    /// no license.
+    pub fn license(&self) -> Option<crate::license::Seats> {
+        self.license
+    }
+    /// This product with (or without) a license for each paid order.
+    pub fn with_license(mut self, seats: Option<crate::license::Seats>) -> Product {
+        self.license = seats;
+        self
     }
     /// Pay what you want: the bounds of the buyer's amount (the price is the suggested
     /// amount); `None`: a fixed price.

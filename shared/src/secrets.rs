@@ -31,6 +31,23 @@ pub async fn read_all(
     ssm: &aws_sdk_ssm::Client,
     names: &[&str],
 ) -> Result<Vec<String>, SecretError> {
+    read_some(ssm, names)
+        .await?
+        .into_iter()
+        .zip(names)
+        .map(|(value, name)| {
+            value.ok_or_else(|| SecretError::Empty {
+                name: (*name).to_owned(),
+            })
+        })
+        .collect()
+}
+
+/// Like [`read_all`], with `None` for a parameter that does not exist or is empty.
+async fn read_some(
+    ssm: &aws_sdk_ssm::Client,
+    names: &[&str],
+) -> Result<Vec<Option<String>>, SecretError> {
     let out = ssm
         .get_parameters()
         .set_names(Some(names.iter().map(|n| (*n).to_owned()).collect()))
@@ -41,7 +58,7 @@ pub async fn read_all(
             name: names.join(", "),
             source: Box::new(e),
         })?;
-    names
+    Ok(names
         .iter()
         .map(|name| {
             out.parameters()
@@ -50,11 +67,36 @@ pub async fn read_all(
                 .and_then(|p| p.value())
                 .filter(|v| !v.trim().is_empty())
                 .map(str::to_owned)
-                .ok_or_else(|| SecretError::Empty {
-                    name: (*name).to_owned(),
-                })
         })
-        .collect()
+        .collect())
+}
+
+/// The shop's license signing key from parameter `param`, alone (the license function,
+/// which reads no channel's secrets). `None` when `param` is `None` or does not exist yet
+/// (`kiosk license keygen` makes it).
+pub async fn license_signer(
+    ssm: &aws_sdk_ssm::Client,
+    param: Option<&str>,
+) -> Result<Option<crate::license::LicenseSigner>, SecretError> {
+    let Some(name) = param else {
+        return Ok(None);
+    };
+    let value = read_some(ssm, &[name]).await?.pop().flatten();
+    parse_signer(name, value)
+}
+
+fn parse_signer(
+    name: &str,
+    value: Option<String>,
+) -> Result<Option<crate::license::LicenseSigner>, SecretError> {
+    value
+        .map(|v| {
+            crate::license::LicenseSigner::parse(&v).map_err(|e| SecretError::Key {
+                name: name.to_owned(),
+                source: Box::new(e),
+            })
+        })
+        .transpose()
 }
 
 /// Every configured channel's secrets, parsed.
@@ -62,15 +104,19 @@ pub struct ChannelSecrets {
     pub alipay: Option<(AppPrivateKey, AlipayPublicKey)>,
     pub stripe: Option<StripeKeys>,
     pub wechat: Option<WechatKeys>,
+    /// The license signing key, when the shop has one ([`crate::license`]).
+    pub license: Option<crate::license::LicenseSigner>,
 }
 
-/// The secrets of every configured channel, in one `GetParameters` call: a second
-/// channel adds no round trip to a cold start.
+/// The secrets of every configured channel, and the license signing key from `license`
+/// when it exists, in one `GetParameters` call: a second channel adds no round trip to a
+/// cold start.
 pub async fn channel_secrets(
     ssm: &aws_sdk_ssm::Client,
     alipay: Option<&AlipayConfig>,
     stripe: Option<&StripeConfig>,
     wechat: Option<&WechatConfig>,
+    license: Option<&str>,
 ) -> Result<ChannelSecrets, SecretError> {
     let mut names: Vec<&str> = Vec::new();
     if let Some(c) = alipay {
@@ -87,14 +133,28 @@ pub async fn channel_secrets(
         names.extend([c.merchant_key_param.as_str(), c.public_key_param.as_str()]);
         names.extend(c.apiv3_key_param.as_deref());
     }
+    let channel_names = names.len();
+    names.extend(license);
     if names.is_empty() {
         return Ok(ChannelSecrets {
             alipay: None,
             stripe: None,
             wechat: None,
+            license: None,
         });
     }
-    let mut values = read_all(ssm, &names).await?.into_iter();
+    let mut values = read_some(ssm, &names).await?;
+    let license = match license {
+        Some(name) => parse_signer(name, values.pop().flatten())?,
+        None => None,
+    };
+    if let Some(i) = values.iter().position(Option::is_none) {
+        return Err(SecretError::Empty {
+            name: names[i].to_owned(),
+        });
+    }
+    debug_assert_eq!(values.len(), channel_names);
+    let mut values = values.into_iter().flatten();
     let mut next = || values.next().unwrap_or_default();
     let alipay = match alipay {
         Some(c) => {
@@ -156,5 +216,6 @@ pub async fn channel_secrets(
         alipay,
         stripe,
         wechat,
+        license,
     })
 }

@@ -30,6 +30,9 @@ pub struct Shop {
     mail: MailStore,
     pub(crate) mailer: Mailer,
     pub(crate) channels: Channels,
+    /// Signs the licenses of licensed products' orders at payment ([`crate::license`]);
+    /// `None` when the shop has no signing key (only the short key is issued then).
+    license: Option<crate::license::LicenseSigner>,
 }
 
 /// What handling a notification did. Every variant is answered with the channel's ack.
@@ -126,7 +129,14 @@ impl Shop {
             store,
             mailer,
             channels,
+            license: None,
         }
+    }
+
+    /// This handle signing licenses with `signer` ([`crate::license`]).
+    pub fn with_license_signer(mut self, signer: Option<crate::license::LicenseSigner>) -> Self {
+        self.license = signer;
+        self
     }
 
     /// The settings it was built with (links, languages, the help address).
@@ -514,9 +524,11 @@ impl Shop {
         now: OffsetDateTime,
     ) -> Result<Fulfilled, StoreError> {
         let event = event_id.map(|id| (order.channel, id));
+        let license =
+            crate::license::issue(order, self.license.as_ref(), now).map_err(StoreError::Token)?;
         match self
             .store
-            .mark_paid(order, payment, event, None, now)
+            .mark_paid(order, payment, event, None, license.as_ref(), now)
             .await?
         {
             Paid::Already { order } => Ok(Fulfilled::Already { order }),

@@ -93,17 +93,18 @@ impl Shop {
         config: Config,
         channels: ChannelsConfig,
     ) -> Result<Self, InitError> {
-        let channels = channels_from(
+        let (channels, signer) = channels_and_signer(
             sdk,
             &config.public_base_url,
             &config.shop_url,
             &config.table_name,
             channels,
+            config.license_key_param.as_deref(),
         )
         .await?;
         let mailer = Mailer::for_shop(crate::mail::ses_client(sdk), &config);
         let store = open_store(sdk, &config.table_name);
-        Ok(Shop::from_parts(config, store, mailer, channels))
+        Ok(Shop::from_parts(config, store, mailer, channels).with_license_signer(signer))
     }
 }
 
@@ -123,12 +124,30 @@ pub async fn channels_from(
     table: &str,
     channels: ChannelsConfig,
 ) -> Result<Channels, InitError> {
+    Ok(
+        channels_and_signer(sdk, public_base_url, shop_url, table, channels, None)
+            .await?
+            .0,
+    )
+}
+
+/// [`channels_from`], and the license signing key from parameter `license` (when it
+/// exists) in the same `GetParameters` call.
+pub async fn channels_and_signer(
+    sdk: &aws_config::SdkConfig,
+    public_base_url: &str,
+    shop_url: &str,
+    table: &str,
+    channels: ChannelsConfig,
+    license: Option<&str>,
+) -> Result<(Channels, Option<crate::license::LicenseSigner>), InitError> {
     let ssm = aws_sdk_ssm::Client::new(sdk);
     let secrets = crate::secrets::channel_secrets(
         &ssm,
         channels.alipay.as_ref(),
         channels.stripe.as_ref(),
         channels.wechat.as_ref(),
+        license,
     )
     .await?;
     let http = crate::channel::http_client()?;
@@ -165,5 +184,8 @@ pub async fn channels_from(
         )),
         _ => None,
     };
-    Ok(Channels::new(alipay, stripe, wechat, channels.default)?)
+    Ok((
+        Channels::new(alipay, stripe, wechat, channels.default)?,
+        secrets.license,
+    ))
 }

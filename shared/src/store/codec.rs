@@ -15,6 +15,7 @@ use crate::email::Email;
 use crate::grant::Grant;
 use crate::i18n::Lang;
 use crate::ids::{DownloadToken, OrderId, ProductId};
+use crate::license::{IssuedLicense, LicenseKey, LicenseRecord};
 use crate::money::{Currency, Money};
 use crate::order::{
     ChannelKind, Dispute, Granted, MailBlock, MailState, Order, OrderState, OrderStatus,
@@ -39,6 +40,8 @@ pub mod attr {
     pub const CODE: &str = "code";
     pub const LIST_MINOR: &str = "list_minor";
     pub const USES: &str = "uses";
+    pub const REFUNDED: &str = "refunded";
+    pub const ISSUED_AT: &str = "issued_at";
     pub const MAX_USES: &str = "max_uses";
     pub const DISABLED: &str = "disabled";
     pub const PREVIOUS_EMAILS: &str = "previous_emails";
@@ -77,6 +80,9 @@ pub mod attr {
     pub const MAIL_FAILED_AT: &str = "mail_failed_at";
     pub const MAIL_NEXT_AT: &str = "mail_next_at";
     pub const MAIL_SENT_AT: &str = "mail_sent_at";
+    pub const LICENSE_KEY: &str = "license_key";
+    pub const LICENSE_SIGNED: &str = "license_signed";
+    pub const SEATS: &str = "seats";
     pub const MAIL_STATE: &str = "mail_state";
     pub const ORDER_ID: &str = "order_id";
     pub const PAID_AT: &str = "paid_at";
@@ -202,6 +208,18 @@ impl Builder {
         }
         self
     }
+    /// A product's or order's license seats; left out without a license.
+    fn seats(self, seats: Option<crate::license::Seats>) -> Self {
+        self.opt_n(LICENSE_SEATS, seats.map(|s| u64::from(s.get())))
+    }
+    /// An order's or grant's issued license.
+    fn license(self, license: Option<&IssuedLicense>) -> Self {
+        self.opt_s(attr::LICENSE_KEY, license.map(|l| l.key.expose()))
+            .opt_s(
+                attr::LICENSE_SIGNED,
+                license.and_then(|l| l.signed.as_deref()),
+            )
+    }
     fn bool(mut self, k: &str, v: bool) -> Self {
         self.0.insert(k.into(), AttributeValue::Bool(v));
         self
@@ -246,6 +264,7 @@ pub fn product_item(p: &Product, now: OffsetDateTime) -> Item {
         .s(attr::CURRENCY, p.price().currency().code())
         .s("edition", p.edition().as_str())
         .files(p.files(), p.stamp())
+        .seats(p.license())
         .n("download_limit", p.download_limit())
         .opt_n("min_minor", p.pay_what_you_want().map(|b| b.min.minor()))
         .opt_n("max_minor", p.pay_what_you_want().map(|b| b.max.minor()))
@@ -260,6 +279,8 @@ pub fn order_item(o: &Order) -> Item {
         .s("product_title", &o.product_title)
         .s("edition", o.edition.as_str())
         .files(&o.files, o.stamp)
+        .seats(o.license_seats)
+        .license(o.license.as_ref())
         .n("download_limit", o.download_limit)
         .s(attr::EMAIL, o.email.as_str())
         .n(attr::AMOUNT_MINOR, o.amount.minor())
@@ -700,6 +721,48 @@ pub fn downloads_left_attr(i: usize) -> String {
 const MORE_FILES: &str = "more_files";
 /// Whether a product's, order's or grant's PDFs are stamped.
 const STAMP: &str = "stamp";
+/// A product's or order's license seats.
+const LICENSE_SEATS: &str = "license_seats";
+
+/// A license's item (`LICENSE#{key}`): what the online check reads and counts.
+pub fn license_key(license: &LicenseKey) -> Item {
+    key(format!("LICENSE#{}", license.expose()), "LICENSE")
+}
+
+/// The one item listing revoked licenses' orders (`orders`, a string set).
+pub fn revoked_licenses_key() -> Item {
+    key("LICENSES".to_owned(), "REVOKED")
+}
+/// The revoked orders' attribute of [`revoked_licenses_key`].
+pub const REVOKED_ORDERS: &str = "orders";
+
+pub fn license_item(l: &LicenseRecord) -> Item {
+    Builder::new(license_key(&l.key), "license")
+        .s(attr::ORDER_ID, l.order_id.as_str())
+        .s(attr::PRODUCT_ID, l.product_id.as_str())
+        .s("edition", l.edition.as_str())
+        .n(attr::SEATS, l.seats.get())
+        .n(attr::USES, l.uses)
+        .bool(attr::REFUNDED, l.refunded)
+        .ts(attr::ISSUED_AT, l.issued)
+        .0
+}
+
+pub fn license_from(license: &LicenseKey, item: &Item) -> Result<LicenseRecord, StoreError> {
+    let r = Reader::new(item, "license");
+    Ok(LicenseRecord {
+        key: license.clone(),
+        order_id: r.id(attr::ORDER_ID, OrderId::parse)?,
+        product_id: r.id(attr::PRODUCT_ID, ProductId::parse)?,
+        edition: Edition::parse(r.s("edition")?)
+            .map_err(|e| r.corrupt("edition", &e.to_string()))?,
+        seats: crate::license::Seats::new(r.n(attr::SEATS)?)
+            .map_err(|e| r.corrupt(attr::SEATS, &e.to_string()))?,
+        uses: r.n(attr::USES)?,
+        refunded: r.bool(attr::REFUNDED)?,
+        issued: r.ts(attr::ISSUED_AT)?,
+    })
+}
 
 pub fn grant_item(g: &Grant) -> Item {
     Builder::new(grant_key(&g.token), "grant")
@@ -708,6 +771,7 @@ pub fn grant_item(g: &Grant) -> Item {
         .s("product_title", &g.product_title)
         .s("edition", g.edition.as_str())
         .files(&g.files, g.stamp)
+        .license(g.license.as_ref())
         .counts(&g.downloads_left)
         .n(attr::DOWNLOAD_LIMIT, g.download_limit)
         .ts(attr::CREATED_AT, g.created_at)
@@ -851,6 +915,28 @@ impl<'a> Reader<'a> {
         }
     }
 
+    /// A product's or order's license seats (absent: no license).
+    fn seats(&self) -> Result<Option<crate::license::Seats>, StoreError> {
+        self.opt_n::<u32>(LICENSE_SEATS)?
+            .map(|n| {
+                crate::license::Seats::new(n)
+                    .map_err(|e| self.corrupt(LICENSE_SEATS, &e.to_string()))
+            })
+            .transpose()
+    }
+
+    /// An order's or grant's issued license (absent: none).
+    fn license(&self) -> Result<Option<IssuedLicense>, StoreError> {
+        let Some(key) = self.opt_s(attr::LICENSE_KEY)? else {
+            return Ok(None);
+        };
+        Ok(Some(IssuedLicense {
+            key: LicenseKey::parse(key)
+                .ok_or_else(|| self.corrupt(attr::LICENSE_KEY, "not a key"))?,
+            signed: self.opt_s(attr::LICENSE_SIGNED)?.map(str::to_owned),
+        }))
+    }
+
     /// A grant's downloads left of each of its `n` files.
     fn counts(&self, n: usize) -> Result<Vec<u32>, StoreError> {
         (0..n).map(|i| self.n(&downloads_left_attr(i))).collect()
@@ -886,6 +972,7 @@ pub fn product_from(item: &Item) -> Result<Product, StoreError> {
             .transpose()
     };
     let stamp = r.stamp()?;
+    let seats = r.seats()?;
     let pwyw = match (bound("min_minor")?, bound("max_minor")?) {
         (Some(min), Some(max)) => Some(crate::pricing::PayWhatYouWant { min, max }),
         (None, None) => None,
@@ -901,6 +988,7 @@ pub fn product_from(item: &Item) -> Result<Product, StoreError> {
     )
     .and_then(|p| p.with_pay_what_you_want(pwyw))
     .and_then(|p| p.with_stamp(stamp))
+    .map(|p| p.with_license(seats))
     // Which attribute broke a rule is in the message; the item is not a product.
     .map_err(|e| r.corrupt("product", &e.to_string()))
 }
@@ -972,6 +1060,8 @@ pub fn order_from(item: &Item) -> Result<Order, StoreError> {
             .map_err(|e| r.corrupt("edition", &e.to_string()))?,
         files: r.files()?,
         stamp: r.stamp()?,
+        license_seats: r.seats()?,
+        license: r.license()?,
         download_limit: r.n("download_limit")?,
         email: r.id(attr::EMAIL, Email::from_stored)?,
         amount: r.money()?,
@@ -1105,6 +1195,7 @@ pub fn grant_from(token: &DownloadToken, item: &Item) -> Result<Grant, StoreErro
         downloads_left: r.counts(files.len())?,
         files,
         stamp: r.stamp()?,
+        license: r.license()?,
         download_limit: r.n(attr::DOWNLOAD_LIMIT)?,
         created_at: r.ts(attr::CREATED_AT)?,
         expires_at: r.opt_ts(attr::EXPIRES_AT)?,

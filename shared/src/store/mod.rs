@@ -11,6 +11,7 @@ mod codec;
 mod codes;
 mod editions;
 mod grants;
+mod licenses;
 mod mail;
 mod orders;
 mod products;

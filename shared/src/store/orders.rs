@@ -11,6 +11,7 @@ use super::{Store, StoreError, aws, building, index};
 use crate::email::Email;
 use crate::grant::Grant;
 use crate::ids::{DownloadToken, OrderId, ProductId};
+use crate::license::{IssuedLicense, LicenseKey, LicenseRecord};
 use crate::order::{
     ChannelKind, Dispute, Order, OrderStatus, PayOutcome, Payment, RefundOutcome, RefundRequest,
 };
@@ -388,13 +389,21 @@ impl Store {
         payment: &Payment,
         event: Option<(ChannelKind, &str)>,
         grant_expires_at: Option<OffsetDateTime>,
+        license: Option<&IssuedLicense>,
         now: OffsetDateTime,
     ) -> Result<Paid, StoreError> {
         let mut held = None;
         // A held dispute changes state at most twice (open, then closed).
         for _ in 0..3 {
             match self
-                .try_mark_paid(order, payment, event, grant_expires_at, held, now)
+                .try_mark_paid(
+                    order,
+                    payment,
+                    event,
+                    (grant_expires_at, license),
+                    held,
+                    now,
+                )
                 .await?
             {
                 Attempt::Done(paid) => return Ok(paid),
@@ -409,7 +418,7 @@ impl Store {
         order: &Order,
         payment: &Payment,
         event: Option<(ChannelKind, &str)>,
-        grant_expires_at: Option<OffsetDateTime>,
+        (grant_expires_at, license): (Option<OffsetDateTime>, Option<&IssuedLicense>),
         held: Option<Dispute>,
         now: OffsetDateTime,
     ) -> Result<Attempt, StoreError> {
@@ -431,12 +440,22 @@ impl Store {
             PayOutcome::Paid(paid) => paid,
         };
         paid.dispute = held.or(paid.dispute);
+        // The license is the order's from its payment on: only an order made for a
+        // licensed product gets one.
+        let license = license.filter(|_| paid.license_seats.is_some());
+        paid.license = license.cloned();
         let mut grant = Grant::for_order(&paid, token, grant_expires_at, now);
         grant.suspended = held.is_some_and(Dispute::suspends);
-        let dispute = match held {
+        let mut dispute = match held {
             Some(_) => format!(", {DISPUTE} = :dispute"),
             None => String::new(),
         };
+        if let Some(l) = license {
+            dispute.push_str(&format!(", {LICENSE_KEY} = :lkey"));
+            if l.signed.is_some() {
+                dispute.push_str(&format!(", {LICENSE_SIGNED} = :lsigned"));
+            }
+        }
         let mut update = Update::builder()
             .table_name(&self.table)
             .set_key(Some(codec::order_key(&order.id)))
@@ -464,6 +483,12 @@ impl Store {
         if let Some(d) = held {
             update = update.expression_attribute_values(":dispute", s(d.as_str()));
         }
+        if let Some(l) = license {
+            update = update.expression_attribute_values(":lkey", s(l.key.expose()));
+            if let Some(signed) = &l.signed {
+                update = update.expression_attribute_values(":lsigned", s(signed));
+            }
+        }
         let update = update.build().map_err(building("build Update"))?;
         let put = Put::builder()
             .table_name(&self.table)
@@ -471,10 +496,20 @@ impl Store {
             .condition_expression(format!("attribute_not_exists({PK})"))
             .build()
             .map_err(building("build Put"))?;
-        let items = vec![
+        let mut items = vec![
             TransactWriteItem::builder().update(update).build(),
             TransactWriteItem::builder().put(put).build(),
         ];
+        if let (Some(l), Some(seats)) = (license, paid.license_seats) {
+            let record = LicenseRecord::for_order(&paid, seats, l.key.clone(), now);
+            let put = Put::builder()
+                .table_name(&self.table)
+                .set_item(Some(codec::license_item(&record)))
+                .condition_expression(format!("attribute_not_exists({PK})"))
+                .build()
+                .map_err(building("build Put(license)"))?;
+            items.push(TransactWriteItem::builder().put(put).build());
+        }
         let done = Paid::Now {
             order: paid,
             grant: Box::new(grant),
@@ -750,6 +785,13 @@ impl Store {
                     .expression_attribute_values(":now", ts(now))
                     .expression_attribute_values(":total", n(order.amount.minor()));
                 let mut tx = self.with_every_link(order, update, REVOKED, true)?;
+                // Its license is taken back with it: the online check says refunded and
+                // the signed revocation list names the order.
+                if let Some(l) = &order.license {
+                    for update in self.revoke_license(&l.key, &order.id)? {
+                        tx = tx.transact_items(TransactWriteItem::builder().update(update).build());
+                    }
+                }
                 // Refunded before its payment was recorded, the order never became a
                 // sale: its code's use goes back, as at expiry (an expired order's went
                 // back then). A code's uses are its pending, paid and granted-then-
@@ -820,6 +862,29 @@ impl Store {
             );
         }
         Ok(tx)
+    }
+
+    /// The two writes that take back `order`'s license `key` in a refund's transaction:
+    /// the key's item marked refunded, the order added to the revocation list.
+    fn revoke_license(&self, key: &LicenseKey, order: &OrderId) -> Result<[Update; 2], StoreError> {
+        let mark = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(codec::license_key(key)))
+            .update_expression(format!("SET {REFUNDED} = :yes"))
+            .condition_expression(format!("attribute_exists({PK})"))
+            .expression_attribute_values(":yes", AttributeValue::Bool(true))
+            .build()
+            .map_err(building("build license revoke"))?;
+        let list = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(codec::revoked_licenses_key()))
+            .update_expression(format!("ADD #orders :order SET {ENTITY} = :entity"))
+            .expression_attribute_names("#orders", codec::REVOKED_ORDERS)
+            .expression_attribute_values(":order", AttributeValue::Ss(vec![order.to_string()]))
+            .expression_attribute_values(":entity", s("revoked licenses"))
+            .build()
+            .map_err(building("build revocation list"))?;
+        Ok([mark, list])
     }
 
     /// Set a boolean flag (`revoked`, `suspended`) on an existing grant, as one item of a

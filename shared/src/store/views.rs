@@ -18,6 +18,7 @@ use crate::abtest::AbTest;
 use crate::email::Email;
 use crate::grant::Grant;
 use crate::ids::{DownloadToken, OrderId, ProductId};
+use crate::license::{Activation, IssuedLicense, LicenseKey, LicenseRecord};
 use crate::net::{Network, NetworkCounter, NetworkTag};
 use crate::order::{ChannelKind, Dispute, MailBlock, Order, Payment, RefundOutcome};
 use crate::pricing::{Code, CodeName};
@@ -82,7 +83,7 @@ view! {
     PaymentStore {
         fn get_order(&self, id: &OrderId) -> Result<Option<Order>, StoreError>;
         fn order_id_by_txn(&self, channel: ChannelKind, txn: &str) -> Result<Option<OrderId>, StoreError>;
-        fn mark_paid(&self, order: &Order, payment: &Payment, event: Option<(ChannelKind, &str)>, grant_expires_at: Option<OffsetDateTime>, now: OffsetDateTime) -> Result<Paid, StoreError>;
+        fn mark_paid(&self, order: &Order, payment: &Payment, event: Option<(ChannelKind, &str)>, grant_expires_at: Option<OffsetDateTime>, license: Option<&IssuedLicense>, now: OffsetDateTime) -> Result<Paid, StoreError>;
         fn expire_order(&self, order: &Order, now: OffsetDateTime) -> Result<bool, StoreError>;
         fn apply_refund(&self, outcome: &RefundOutcome, now: OffsetDateTime) -> Result<bool, StoreError>;
         fn set_dispute(&self, order: &Order, state: Dispute) -> Result<bool, StoreError>;
@@ -132,6 +133,20 @@ view! {
         fn count_from_network(&self, counter: NetworkCounter, network: &NetworkTag, limit: u32, window: Duration, now: OffsetDateTime) -> Result<bool, StoreError>;
         fn claim_resend(&self, email: &Email, network: &NetworkTag, window: Duration, now: OffsetDateTime) -> Result<bool, StoreError>;
         fn count_resend_mail(&self, email: &Email, limit: u32, window: Duration, now: OffsetDateTime) -> Result<bool, StoreError>;
+    }
+}
+
+view! {
+    /// The license function's (`Licenses`): read a license and count its activations,
+    /// read the revocation list, count networks and the shop's checks.
+    LicenseStore {
+        fn get_license(&self, key: &LicenseKey) -> Result<Option<LicenseRecord>, StoreError>;
+        fn activate_license(&self, key: &LicenseKey) -> Result<Activation, StoreError>;
+        fn revoked_licenses(&self) -> Result<Vec<OrderId>, StoreError>;
+        fn network_tag(&self, network: &Network, now: OffsetDateTime) -> Result<NetworkTag, StoreError>;
+        fn count_from_network(&self, counter: NetworkCounter, network: &NetworkTag, limit: u32, window: Duration, now: OffsetDateTime) -> Result<bool, StoreError>;
+        fn uncount_from_network(&self, counter: NetworkCounter, network: &NetworkTag, window: Duration, now: OffsetDateTime) -> Result<(), StoreError>;
+        fn count_shop(&self, counter: NetworkCounter, limit: u32, window: Duration, now: OffsetDateTime) -> Result<bool, StoreError>;
     }
 }
 
@@ -197,6 +212,7 @@ mod tests {
             ("ReconcileStore", ReconcileStore::OPERATIONS),
             ("DownloadStore", DownloadStore::OPERATIONS),
             ("StampStore", StampStore::OPERATIONS),
+            ("LicenseStore", LicenseStore::OPERATIONS),
             ("CollectStore", CollectStore::OPERATIONS),
             ("MailEventsStore", MailEventsStore::OPERATIONS),
         ] {
