@@ -140,13 +140,15 @@ pub fn purchase_mail(
         &[("edition", order.edition.as_str().into())],
     );
     let files_line = files_line(lang, grant);
+    let license = license_lines(lang, grant);
     let keep = lang.tr("mail-purchase-keep", &[("help", help.as_str().into())]);
     let text = format!(
-        "{thanks}\n\n{here}\n{link}\n\n{order_line}\n{paid_line}\n{edition_line}\n{files_line}\n\n{keep}\n",
+        "{thanks}\n\n{here}\n{link}\n\n{order_line}\n{paid_line}\n{edition_line}\n{files_line}\n{license_text}\n{keep}\n",
         here = lang.tr(
             "mail-purchase-here",
             &[("downloads", Arg::Text(&downloads))]
         ),
+        license_text = license.iter().map(|l| format!("\n{l}\n")).collect::<String>(),
     );
     let button = lang.tr("mail-purchase-button", &[("title", title.into())]);
     let allows = lang.tr("mail-link-allows", &[("downloads", Arg::Text(&downloads))]);
@@ -157,6 +159,9 @@ pub fn purchase_mail(
             p { a href=(link) style=(BUTTON_STYLE) { (button) } }
             p { (allows) br; a href=(link) { (link) } }
             p style="color:#555" { (order_line) br; (paid_line) br; (edition_line) br; (files_line) }
+            @for line in &license {
+                p style="font-family:monospace;word-break:break-all" { (line) }
+            }
             p style="color:#555" { (with_mailto(&keep, help.as_str())) }
         },
     );
@@ -236,6 +241,18 @@ fn files_line(lang: Lang, grant: &Grant) -> String {
     )
 }
 
+/// The purchase's license lines (key, then the signed license), if it has one.
+fn license_lines(lang: Lang, grant: &Grant) -> Vec<String> {
+    let Some(l) = &grant.license else {
+        return Vec::new();
+    };
+    let mut lines = vec![lang.tr("mail-license-key", &[("key", l.key.expose().into())])];
+    if let Some(signed) = &l.signed {
+        lines.push(lang.tr("mail-license-signed", &[("signed", signed.as_str().into())]));
+    }
+    lines
+}
+
 /// "Resend my links": one mail listing every link the buyer can still use, in `lang`.
 pub fn links_mail(links: &[(Grant, String)], help: &Sender, lang: Lang) -> Mail {
     let first_title = links
@@ -263,8 +280,13 @@ pub fn links_mail(links: &[(Grant, String)], help: &Sender, lang: Lang) -> Mail 
                 ("limit", g.download_limit.into()),
             ],
         );
-        text.push_str(&format!("{line}\n{url}\n\n"));
-        items.push((line, url.as_str()));
+        let license = license_lines(lang, g);
+        text.push_str(&format!("{line}\n{url}\n"));
+        for l in &license {
+            text.push_str(&format!("{l}\n"));
+        }
+        text.push('\n');
+        items.push((line, url.as_str(), license));
     }
     let footer = lang.tr("mail-links-footer", &[("help", help.as_str().into())]);
     text.push_str(&format!("{footer}\n"));
@@ -273,8 +295,13 @@ pub fn links_mail(links: &[(Grant, String)], help: &Sender, lang: Lang) -> Mail 
         html! {
             p { (intro) }
             ul style="padding-left:1.2em" {
-                @for (line, url) in &items {
-                    li style="margin:.8em 0" { (line) br; a href=(url) { (url) } }
+                @for (line, url, license) in &items {
+                    li style="margin:.8em 0" {
+                        (line) br; a href=(url) { (url) }
+                        @for l in license {
+                            br; span style="font-family:monospace;word-break:break-all" { (l) }
+                        }
+                    }
                 }
             }
             p style="color:#555" { (with_mailto(&footer, help.as_str())) }

@@ -198,7 +198,7 @@ pub async fn paid_purchase(store: &Store, product: &Product, email: &str) -> kio
         amount: o.amount,
     };
     match store
-        .mark_paid(&o, &payment, None, None, now())
+        .mark_paid(&o, &payment, None, None, None, now())
         .await
         .expect("pay")
     {

@@ -137,6 +137,10 @@ fn download_page(app: &Downloads, g: &kiosk::Grant, preparing: Option<usize>) ->
             preparing: preparing
                 .and_then(|i| g.files.get(i))
                 .map(|f| f.name.as_str()),
+            license: g
+                .license
+                .as_ref()
+                .map(|l| (l.key.expose(), l.signed.as_deref())),
         }),
     )
 }

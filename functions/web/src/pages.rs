@@ -22,6 +22,8 @@ background:#1a7f37;color:#fff;font:inherit;font-weight:600;text-decoration:none;
 fieldset{border:0;padding:0;margin:.75rem 0}legend{padding:0;margin-bottom:.25rem}.choice{display:block;padding:.3rem 0}\
 .price{font-size:1.3rem}:focus-visible{outline:3px solid #0969da;outline-offset:2px}\
 .link{word-break:break-all;background:#f6f8fa;padding:.5rem .75rem;border-radius:6px;font-size:.9rem}\
+.license-key{font:1.05rem ui-monospace,monospace;letter-spacing:.04em;user-select:all}\
+.signed-license{width:100%;padding:.5rem;border:1px solid #8c959f;border-radius:6px;font:.8rem ui-monospace,monospace;word-break:break-all}\
 @media (max-width:480px){main{margin:0;border:0;border-radius:0;min-height:100vh}}\
 html.embed body{background:#fff}html.embed main{margin:0 auto;border:0}html.embed h1{padding-right:2.5rem}";
 
@@ -571,6 +573,8 @@ pub struct DownloadPage<'a> {
     pub stamped: bool,
     /// The file whose stamped copy is being made (the page reloads itself).
     pub preparing: Option<&'a str>,
+    /// The purchase's license: its short key and, when signed, the signed license.
+    pub license: Option<(&'a str, Option<&'a str>)>,
 }
 
 /// The page a download link opens: what it is, each file with its size, how many
@@ -621,6 +625,17 @@ pub fn download(d: &DownloadPage<'_>) -> String {
                 p class="muted" { (lang.tr("download-per-file", &[("limit", d.limit.into())])) }
             }
             @if d.stamped { p class="muted" { (lang.t("download-stamped")) } }
+            @if let Some((key, signed)) = d.license {
+                section class="license" aria-labelledby="license" {
+                    h2 id="license" { (lang.t("license-heading")) }
+                    p { (lang.t("license-key")) br; code class="license-key" { (key) } }
+                    @if let Some(signed) = signed {
+                        p { label for="signed-license" { (lang.t("license-signed")) } }
+                        textarea id="signed-license" class="signed-license" readonly rows="4" spellcheck="false" { (signed) }
+                    }
+                    p class="muted" { (lang.t("license-note")) }
+                }
+            }
             p class="muted" { (lang.t("download-note")) }
         },
     )

@@ -48,7 +48,7 @@ async fn paid_without_mail(w: &World, p: &Product, email: &str, at: OffsetDateTi
     match w
         .t
         .store
-        .mark_paid(&o, &payment, None, None, at)
+        .mark_paid(&o, &payment, None, None, None, at)
         .await
         .unwrap()
     {

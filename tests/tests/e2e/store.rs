@@ -24,7 +24,7 @@ async fn paid_grant(t: &TestTable) -> Grant {
     t.store.create_order(&o).await.unwrap();
     match t
         .store
-        .mark_paid(&o, &payment("T-grant", "9.00"), None, None, now())
+        .mark_paid(&o, &payment("T-grant", "9.00"), None, None, None, now())
         .await
         .unwrap()
     {
@@ -154,7 +154,7 @@ async fn paying_moves_the_order_and_creates_one_grant() {
 
     let Paid::Now { order, grant } = t
         .store
-        .mark_paid(&o, &payment("T1", "9.00"), None, None, now())
+        .mark_paid(&o, &payment("T1", "9.00"), None, None, None, now())
         .await
         .unwrap()
     else {
@@ -187,13 +187,13 @@ async fn paying_moves_the_order_and_creates_one_grant() {
     // The same payment again: nothing new. Another transaction id: refused.
     assert!(matches!(
         t.store
-            .mark_paid(&o, &payment("T1", "9.00"), None, None, now())
+            .mark_paid(&o, &payment("T1", "9.00"), None, None, None, now())
             .await,
         Ok(Paid::Already { .. })
     ));
     assert!(matches!(
         t.store
-            .mark_paid(&o, &payment("T2", "9.00"), None, None, now())
+            .mark_paid(&o, &payment("T2", "9.00"), None, None, None, now())
             .await,
         Err(StoreError::Transition(
             TransitionError::ConflictingPayment { .. }
@@ -210,7 +210,7 @@ async fn wrong_amount_or_unknown_order_writes_nothing() {
     t.store.create_order(&o).await.unwrap();
     assert!(matches!(
         t.store
-            .mark_paid(&o, &payment("T1", "0.01"), None, None, now())
+            .mark_paid(&o, &payment("T1", "0.01"), None, None, None, now())
             .await,
         Err(StoreError::Transition(
             TransitionError::AmountMismatch { .. }
@@ -222,7 +222,7 @@ async fn wrong_amount_or_unknown_order_writes_nothing() {
     lying.amount = cny("0.01");
     assert!(matches!(
         t.store
-            .mark_paid(&lying, &payment("T1", "0.01"), None, None, now())
+            .mark_paid(&lying, &payment("T1", "0.01"), None, None, None, now())
             .await,
         Err(StoreError::Transition(
             TransitionError::AmountMismatch { .. }
@@ -231,7 +231,7 @@ async fn wrong_amount_or_unknown_order_writes_nothing() {
     let ghost = pending_order(&product("b", "9.00"), "a@example.com", now());
     assert!(matches!(
         t.store
-            .mark_paid(&ghost, &payment("T9", "9.00"), None, None, now())
+            .mark_paid(&ghost, &payment("T9", "9.00"), None, None, None, now())
             .await,
         Err(StoreError::OrderNotFound(_))
     ));
@@ -252,7 +252,7 @@ async fn an_expired_order_can_still_be_paid() {
     t.store.create_order(&expired).await.unwrap();
     let Paid::Now { order, .. } = t
         .store
-        .mark_paid(&expired, &payment("T1", "9.00"), None, None, now())
+        .mark_paid(&expired, &payment("T1", "9.00"), None, None, None, now())
         .await
         .unwrap()
     else {
@@ -459,7 +459,7 @@ async fn twenty_concurrent_payments_create_exactly_one_grant() {
             let o = o.clone();
             tokio::spawn(async move {
                 store
-                    .mark_paid(&o, &payment("T-same", "9.00"), None, None, now())
+                    .mark_paid(&o, &payment("T-same", "9.00"), None, None, None, now())
                     .await
             })
         }))

@@ -200,6 +200,10 @@ fn download_page(lang: Lang, until: &str, preparing: Option<&str>) -> String {
         token: SAMPLE_TOKEN,
         stamped: true,
         preparing,
+        license: Some((
+            "7KQ2M-XH9DP-4RWTB-ZC3NA-8YFJE",
+            Some("KL1.eyJ2IjoxLCJwcm9kdWN0Ijoic2FtcGxlIn0.c2FtcGxlIHNpZ25hdHVyZQ"),
+        )),
     })
 }
 

@@ -63,7 +63,7 @@ async fn reconcile_sends_due_mails_and_orders_shows_the_mail_state() {
         amount: failing.amount,
     };
     w.t.store
-        .mark_paid(&failing, &payment, None, None, now())
+        .mark_paid(&failing, &payment, None, None, None, now())
         .await
         .unwrap();
     w.t.store
