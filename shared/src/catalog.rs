@@ -135,6 +135,8 @@ pub struct NewProduct {
     pub pricing: Option<PricingChange>,
     /// Stamp each buyer's PDFs ([`crate::stamp`]).
     pub stamp: bool,
+    /// A license of this many seats with each paid order ([`crate::license`]).
+    pub license: Option<crate::license::Seats>,
 }
 
 /// Selling at a fixed price, or at a price the buyer names (`kiosk product add|set
@@ -200,6 +202,8 @@ pub struct ProductChanges {
     pub files: Option<(Edition, Vec<EditionFile>)>,
     /// Start or stop stamping each buyer's PDFs (for orders from now on).
     pub stamp: Option<bool>,
+    /// Start (with its seats) or stop (`Some(None)`) licenses, for orders from now on.
+    pub license: Option<Option<crate::license::Seats>>,
 }
 
 impl ProductChanges {
@@ -210,6 +214,7 @@ impl ProductChanges {
             && self.download_limit.is_none()
             && self.files.is_none()
             && self.stamp.is_none()
+            && self.license.is_none()
     }
 }
 
@@ -362,7 +367,8 @@ impl Author {
             set,
             new.download_limit,
         )?
-        .with_stamp(new.stamp)?;
+        .with_stamp(new.stamp)?
+        .with_license(new.license);
         let product = match new.pricing {
             Some(change) => change.apply(product)?,
             None => product,
@@ -433,6 +439,9 @@ impl Author {
                 }
                 product = product.with_stamp(stamp)?;
             }
+        }
+        if let Some(license) = changes.license {
+            product = product.with_license(license);
         }
         self.store.update_product(&product, now).await?;
         Ok(product)

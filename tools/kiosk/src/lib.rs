@@ -6,6 +6,7 @@ pub mod abtests;
 pub mod codes;
 pub mod funnel;
 pub mod html_report;
+pub mod license;
 pub mod preview;
 pub mod products;
 pub mod reconcile;
@@ -45,6 +46,12 @@ pub enum Command {
         after_help = "Examples:\n  kiosk --stack shop product add little-book --title \"The Little Book\" --price \"9.00 CNY\" --file book.pdf\n  kiosk --stack shop product list"
     )]
     Product(products::ProductCommand),
+    /// The shop's license signing key: make it once, print its public key.
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  kiosk --stack shop license keygen\n  kiosk --stack shop license public-key"
+    )]
+    License(license::LicenseCommand),
     /// Make, list and disable discount codes.
     #[command(
         subcommand,
@@ -95,6 +102,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<bool> {
     let now = kiosk::clock::now();
     match cli.command {
         Command::Product(cmd) => products::run(&target, cmd, now).await.map(|()| true),
+        Command::License(cmd) => license::run(&target, cmd).await.map(|()| true),
         Command::Code(cmd) => codes::run(&target, cmd, now).await.map(|()| true),
         Command::Test(cmd) => abtests::run(&target, cmd, now).await.map(|()| true),
         Command::Update(a) => update::run(&target, a, now).await,

@@ -60,6 +60,13 @@ pub struct AddArgs {
     /// page, the order id in the document information); each PDF is checked now.
     #[arg(long)]
     pub stamp: bool,
+    /// Give each paid order a license: a short key checked online (POST /license/verify)
+    /// and a signed license programs check offline (run `kiosk license keygen` once).
+    #[arg(long)]
+    pub license: bool,
+    /// Activations each license allows (with --license).
+    #[arg(long, requires = "license", value_name = "N")]
+    pub seats: Option<u32>,
     /// Label of this first edition.
     #[arg(long, default_value = "v1")]
     pub edition: String,
@@ -97,6 +104,15 @@ pub struct SetArgs {
     /// Stop stamping future buyers' PDFs.
     #[arg(long)]
     pub no_stamp: bool,
+    /// Give each future paid order a license (see `product add --license`).
+    #[arg(long, conflicts_with = "no_license")]
+    pub license: bool,
+    /// Activations each future license allows (starts licenses if they were off).
+    #[arg(long, conflicts_with = "no_license", value_name = "N")]
+    pub seats: Option<u32>,
+    /// Stop issuing licenses (those issued keep working).
+    #[arg(long)]
+    pub no_license: bool,
     /// Label of the new file's edition (required with --file).
     #[arg(long)]
     pub edition: Option<String>,
@@ -240,6 +256,10 @@ async fn add(t: &Target, a: AddArgs, now: OffsetDateTime) -> Result<()> {
         edition: parse_edition(&a.edition)?,
         download_limit: a.limit,
         stamp: a.stamp,
+        license: match a.license {
+            true => Some(parse_seats(a.seats)?),
+            false => None,
+        },
     };
     let files = read_files(&a.file, a.content_type.as_deref())?;
     let product = t
@@ -248,7 +268,7 @@ async fn add(t: &Target, a: AddArgs, now: OffsetDateTime) -> Result<()> {
         .await
         .map_err(explain)?;
     println!(
-        "added {}: {} at {}, {} downloads per purchase{}{}, {}: {}",
+        "added {}: {} at {}, {} downloads per purchase{}{}{}, {}: {}",
         product.id(),
         product.title(),
         pricing_text(&product),
@@ -259,6 +279,7 @@ async fn add(t: &Target, a: AddArgs, now: OffsetDateTime) -> Result<()> {
         } else {
             ""
         },
+        license_text(&product),
         if files.len() > 1 { "files" } else { "file" },
         files_text(&product),
     );
@@ -310,10 +331,15 @@ async fn set(t: &Target, a: SetArgs, now: OffsetDateTime) -> Result<()> {
             (_, true) => Some(false),
             _ => None,
         },
+        license: match (a.license || a.seats.is_some(), a.no_license) {
+            (true, _) => Some(Some(parse_seats(a.seats)?)),
+            (_, true) => Some(None),
+            _ => None,
+        },
     };
     if changes.is_empty() {
         bail!(
-            "nothing to change: give --title, --price, --min/--suggested/--max, --fixed, --limit, --stamp/--no-stamp or --file with --edition"
+            "nothing to change: give --title, --price, --min/--suggested/--max, --fixed, --limit, --stamp/--no-stamp, --license/--seats/--no-license or --file with --edition"
         );
     }
     let product = t
@@ -322,7 +348,7 @@ async fn set(t: &Target, a: SetArgs, now: OffsetDateTime) -> Result<()> {
         .await
         .map_err(explain)?;
     println!(
-        "updated {}: {} at {}, {} downloads per purchase{}, edition {} ({})",
+        "updated {}: {} at {}, {} downloads per purchase{}{}, edition {} ({})",
         product.id(),
         product.title(),
         pricing_text(&product),
@@ -332,6 +358,7 @@ async fn set(t: &Target, a: SetArgs, now: OffsetDateTime) -> Result<()> {
         } else {
             ""
         },
+        license_text(&product),
         product.edition(),
         files_text(&product)
     );
@@ -385,8 +412,32 @@ async fn show(t: &Target, id: &str) -> Result<()> {
         );
     }
     println!("stamped PDFs:    {}", if p.stamp() { "yes" } else { "no" });
+    println!(
+        "licenses:        {}",
+        match p.license() {
+            Some(seats) => format!("yes, {} seat(s) each", seats.get()),
+            None => "no".to_owned(),
+        }
+    );
     println!("paying buyers:   {}", o.paying_buyers);
     Ok(())
+}
+
+/// `, a license of N seats with each order`, or nothing.
+fn license_text(p: &kiosk::product::Product) -> String {
+    match p.license() {
+        Some(seats) => format!(
+            ", a license of {} seat{} with each order",
+            seats.get(),
+            if seats.get() == 1 { "" } else { "s" }
+        ),
+        None => String::new(),
+    }
+}
+
+/// `--seats` (1 when not given), checked.
+fn parse_seats(seats: Option<u32>) -> Result<kiosk::license::Seats> {
+    kiosk::license::Seats::new(seats.unwrap_or(1)).map_err(|e| anyhow!("--seats: {e}"))
 }
 
 /// A product's price as the author reads it: `9.00 CNY`, `free (0.00 CNY)`, or

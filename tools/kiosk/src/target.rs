@@ -48,6 +48,15 @@ pub struct TargetArgs {
         value_name = "TAG"
     )]
     pub default_language: Option<String>,
+    /// SSM parameter holding the license signing key (overrides the stack's
+    /// LicenseKeyParam).
+    #[arg(
+        long,
+        global = true,
+        env = "KIOSK_LICENSE_KEY_PARAM",
+        value_name = "NAME"
+    )]
+    pub license_key_param: Option<String>,
     #[command(flatten)]
     pub alipay: AlipaySettings,
     #[command(flatten)]
@@ -263,6 +272,9 @@ pub struct LocalStack {
     /// The local shop's default language tag.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub default_language: Option<String>,
+    /// The SSM parameter holding the local shop's license signing key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub license_key_param: Option<String>,
     #[serde(flatten)]
     pub alipay: AlipaySettings,
     #[serde(flatten)]
@@ -286,6 +298,8 @@ pub struct Target {
     pub mail_configuration_set: Option<String>,
     /// The stack's `DefaultLanguage` output, the local shop's, or `--default-language`.
     pub default_language: Option<String>,
+    /// The stack's `LicenseKeyParam` output, the local shop's, or `--license-key-param`.
+    pub license_key_param: Option<String>,
     pub alipay: AlipaySettings,
     pub stripe: StripeSettings,
     pub wechat: WechatSettings,
@@ -391,6 +405,7 @@ impl Target {
         config.support_email = self.support()?;
         config.mail_configuration_set = self.mail_configuration_set.clone();
         config.default_lang = self.default_lang()?;
+        config.license_key_param = self.license_key_param.clone();
         Ok(config)
     }
 
@@ -513,6 +528,7 @@ pub async fn resolve(args: &TargetArgs) -> Result<Target> {
             support: None,
             mail_configuration_set: local.mail_configuration_set,
             default_language: local.default_language,
+            license_key_param: local.license_key_param,
             alipay: local.alipay,
             stripe: local.stripe,
             wechat: local.wechat,
@@ -528,6 +544,7 @@ pub async fn resolve(args: &TargetArgs) -> Result<Target> {
             support: None,
             mail_configuration_set: None,
             default_language: None,
+            license_key_param: None,
             alipay: AlipaySettings::default(),
             stripe: StripeSettings::default(),
             wechat: WechatSettings::default(),
@@ -543,6 +560,7 @@ pub async fn resolve(args: &TargetArgs) -> Result<Target> {
                 .filter(|s| !s.trim().is_empty());
             t.mail_configuration_set = outputs.remove("MailConfigurationSet");
             t.default_language = outputs.remove("DefaultLanguage");
+            t.license_key_param = outputs.remove("LicenseKeyParam");
             t.alipay = AlipaySettings {
                 alipay_app_id: outputs.remove("AlipayAppId"),
                 alipay_gateway_url: outputs.remove("AlipayGatewayUrl"),
@@ -593,6 +611,9 @@ pub async fn resolve(args: &TargetArgs) -> Result<Target> {
     if args.default_language.is_some() {
         target.default_language = args.default_language.clone();
     }
+    if args.license_key_param.is_some() {
+        target.license_key_param = args.license_key_param.clone();
+    }
     target.alipay.override_with(&args.alipay);
     target.stripe.override_with(&args.stripe);
     target.wechat.override_with(&args.wechat);
@@ -619,6 +640,7 @@ mod tests {
             sender: "shop@example.com".into(),
             mail_configuration_set: Some("kiosk-local-mail".into()),
             default_language: Some("zh-CN".into()),
+            license_key_param: Some("/kiosk-local/license/signing-key".into()),
             alipay: AlipaySettings {
                 alipay_app_id: Some("2021000000000001".into()),
                 ..AlipaySettings::default()
