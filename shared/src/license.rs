@@ -318,12 +318,19 @@ impl Licenses {
         let env = crate::config::ProcessEnv;
         let table = crate::config::required(&env, "TABLE_NAME")?;
         let param = crate::config::required(&env, "LICENSE_KEY_PARAM")?;
+        Licenses::open(sdk, &table, Some(&param)).await
+    }
+
+    /// The handle on `table`, the signing key read from SSM parameter `param` (if it
+    /// exists yet).
+    pub async fn open(
+        sdk: &aws_config::SdkConfig,
+        table: &str,
+        param: Option<&str>,
+    ) -> Result<Licenses, crate::startup::InitError> {
         let ssm = aws_sdk_ssm::Client::new(sdk);
-        let signer = crate::secrets::license_signer(&ssm, Some(&param)).await?;
-        Ok(Licenses::new(
-            crate::startup::open_store(sdk, &table),
-            signer,
-        ))
+        let signer = crate::secrets::license_signer(&ssm, param).await?;
+        Ok(Licenses::new(crate::startup::open_store(sdk, table), signer))
     }
 
     /// The check of `key` (as typed) from `network`; with `activate`, count one

@@ -1054,6 +1054,7 @@ async fn live_price(browser: &Browser, base: &str, app: &devstack::App) -> Resul
                 download_limit: None,
                 files: None,
                 stamp: None,
+                license: None,
             },
             kiosk::clock::now(),
         )

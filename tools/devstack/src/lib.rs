@@ -88,6 +88,8 @@ pub struct App {
     downloads: Downloads,
     /// The collect function's handle (`POST /t`) and its configuration.
     pub collector: kiosk::collect::Collector,
+    /// The license function's handle (`POST /license/verify`, `GET /license/revoked`).
+    pub licenses: kiosk::license::Licenses,
     /// The mail-events function's handle: the mailbox's bounce and complaint buttons
     /// send it what SES would.
     mail_events: kiosk::mail_events::MailEvents,
@@ -135,6 +137,7 @@ pub async fn start(listener: TcpListener, opts: Options) -> Result<(String, Arc<
         format!("{site_url}/"),
     );
     config.mail_configuration_set = Some(names.mail_configuration_set.clone());
+    config.license_key_param = Some(names.license_key.clone());
     let mail_events = kiosk::mail_events::MailEvents::new(
         &sdk,
         &kiosk::config::MailEventsConfig {
@@ -230,7 +233,10 @@ pub async fn start(listener: TcpListener, opts: Options) -> Result<(String, Arc<
         AppPrivateKey::parse(&keys.alipay_private_pem)?,
         opts.retry_unit,
     );
+    let licenses =
+        kiosk::license::Licenses::open(&sdk, &names.table, Some(&names.license_key)).await?;
     let app = Arc::new(App {
+        licenses,
         checkout,
         store: kiosk::store::Store::new(aws_sdk_dynamodb::Client::new(&setup_sdk), &names.table),
         shop,
@@ -356,6 +362,7 @@ pub fn write_local_stack(
         "wechat_merchant_key_param": names.wechat_merchant_key,
         "wechat_public_key_param": names.wechat_public_key,
         "wechat_api_base": format!("{base}/sandbox/wechat"),
+        "license_key_param": names.license_key,
     });
     std::fs::write(&path, serde_json::to_string_pretty(&stack)?)?;
     Ok(path)
@@ -604,6 +611,7 @@ impl App {
             || path.starts_with("/notify/")
             || path.starts_with("/return/")
             || path.starts_with("/download/")
+            || path.starts_with("/license/")
             || path == "/t";
         if function_route {
             let body = if bytes.is_empty() {
@@ -619,7 +627,7 @@ impl App {
                 || path.starts_with("/buy/")
                 || path.starts_with("/products/");
             let mut lreq = lambda_http::http::Request::from_parts(parts, body);
-            if checkout_route {
+            if checkout_route || path.starts_with("/license/") {
                 // The buyer's address, as API Gateway passes it, to the checkout function
                 // only: WeChat Pay's H5 pay needs it (`payer_client_ip`). Elsewhere the
                 // local server passes none, so the funnel and "email me my links" count
@@ -636,6 +644,8 @@ impl App {
                 checkout::handler::handle(&self.checkout, lreq, now).await
             } else if path == "/t" {
                 collect::handler::handle(&self.collector, self.collector.config(), lreq, now).await
+            } else if path.starts_with("/license/") {
+                license::handler::handle(&self.licenses, lreq, now).await
             } else if path.starts_with("/download/") {
                 download::handler::handle(&self.downloads, lreq, now).await
             } else {

@@ -29,6 +29,9 @@ pub struct Names {
     pub wechat_merchant_key: String,
     pub wechat_public_key: String,
     pub wechat_apiv3_key: String,
+    /// The license signing key (made here once per emulator, as `kiosk license keygen`
+    /// makes it).
+    pub license_key: String,
     /// The SES configuration set the shop mails with, and the topic its bounces and
     /// complaints would come from when deployed (the mailbox's buttons report on it).
     pub mail_configuration_set: String,
@@ -48,6 +51,7 @@ impl Names {
             wechat_merchant_key: format!("{prefix}/wechat/merchant-key"),
             wechat_public_key: format!("{prefix}/wechat/wechatpay-public-key"),
             wechat_apiv3_key: format!("{prefix}/wechat/apiv3-key"),
+            license_key: format!("{prefix}/license/signing-key"),
             mail_configuration_set: format!("{name}-mail"),
             mail_events_topic: format!("arn:aws:sns:us-east-1:123456789012:{name}-MailEventsTopic"),
         }
@@ -235,6 +239,20 @@ pub async fn prepare(
             .send()
             .await
             .with_context(|| format!("SSM PutParameter {name}"))?;
+    }
+    // Kept when it exists (`false`): licenses already issued verify against it.
+    let made = ssm
+        .put_parameter()
+        .name(&names.license_key)
+        .value(kiosk::license::LicenseSigner::generate()?)
+        .r#type(aws_sdk_ssm::types::ParameterType::SecureString)
+        .overwrite(false)
+        .send()
+        .await;
+    if let Err(e) = made
+        && aws_sdk_ssm::error::ProvideErrorMetadata::code(&e) != Some("ParameterAlreadyExists")
+    {
+        return Err(anyhow::Error::new(e).context("SSM PutParameter (license key)"));
     }
     let store = kiosk::store::Store::new(ddb, table);
     let now = kiosk::clock::now_exact();
