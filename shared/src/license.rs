@@ -330,7 +330,10 @@ impl Licenses {
     ) -> Result<Licenses, crate::startup::InitError> {
         let ssm = aws_sdk_ssm::Client::new(sdk);
         let signer = crate::secrets::license_signer(&ssm, param).await?;
-        Ok(Licenses::new(crate::startup::open_store(sdk, table), signer))
+        Ok(Licenses::new(
+            crate::startup::open_store(sdk, table),
+            signer,
+        ))
     }
 
     /// The check of `key` (as typed) from `network`; with `activate`, count one

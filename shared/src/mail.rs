@@ -148,7 +148,10 @@ pub fn purchase_mail(
             "mail-purchase-here",
             &[("downloads", Arg::Text(&downloads))]
         ),
-        license_text = license.iter().map(|l| format!("\n{l}\n")).collect::<String>(),
+        license_text = license
+            .iter()
+            .map(|l| format!("\n{l}\n"))
+            .collect::<String>(),
     );
     let button = lang.tr("mail-purchase-button", &[("title", title.into())]);
     let allows = lang.tr("mail-link-allows", &[("downloads", Arg::Text(&downloads))]);

@@ -63,6 +63,8 @@ pub struct World {
     pub tag: String,
     /// The SSM parameters holding the app private key and Alipay's public key.
     pub key_params: [String; 2],
+    /// The SSM parameter holding the shop's license signing key.
+    pub license_param: String,
     /// How this world's checkout has free orders fulfilled (in process).
     pub fulfiller: kiosk::free::FreeFulfilment,
     /// The SDK configuration the handles were built with (the options' app id and
@@ -89,6 +91,14 @@ impl World {
         let public_param = format!("/kiosk-test/{tag}/alipay/alipay-public-key");
         put_secret(&ssm, &private_param, &vector_file("keys/app_pkcs8.b64")).await?;
         put_secret(&ssm, &public_param, &vector_file("keys/alipay_spki.pem")).await?;
+        // The shop's license signing key, as `kiosk license keygen` makes it.
+        let license_param = format!("/kiosk-test/{tag}/license/signing-key");
+        put_secret(
+            &ssm,
+            &license_param,
+            &kiosk::license::LicenseSigner::generate()?,
+        )
+        .await?;
 
         let app_public = AlipayPublicKey::parse(&vector_file("keys/app_spki.pem"))?;
         let alipay_signer = Arc::new(AppPrivateKey::parse(&vector_file("keys/alipay_pkcs1.pem"))?);
@@ -103,6 +113,7 @@ impl World {
         );
         config.checkouts_per_network_hour = opts.checkouts_per_network_hour;
         config.mail_configuration_set = Some(MAIL_CONFIGURATION_SET.to_owned());
+        config.license_key_param = Some(license_param.clone());
         let alipay = AlipayConfig {
             app_id: APP_ID.into(),
             gateway_url: gateway.url.clone(),
@@ -147,6 +158,7 @@ impl World {
             http: reqwest::Client::new(),
             tag,
             key_params: [private_param, public_param],
+            license_param,
             channels_config,
             fulfiller,
             handles_sdk: sdk,

@@ -134,7 +134,10 @@ async fn verify(licenses: &Licenses, req: &Request, now: OffsetDateTime) -> Resp
 }
 
 async fn revoked(licenses: &Licenses, req: &Request, now: OffsetDateTime) -> Response<Body> {
-    match kiosk_web::deadline(req).run(licenses.revocation_list(now)).await {
+    match kiosk_web::deadline(req)
+        .run(licenses.revocation_list(now))
+        .await
+    {
         Some(Ok(list)) => {
             let mut r = kiosk_web::text(StatusCode::OK, &list);
             if let Ok(v) = HeaderValue::from_str(&format!("public, max-age={REVOKED_MAX_AGE}")) {

@@ -13,6 +13,7 @@ mod files;
 mod funnel;
 mod fuzz;
 mod languages;
+mod licenses;
 mod mail_events;
 mod open_shop;
 mod pricing;
