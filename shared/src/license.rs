@@ -347,18 +347,27 @@ impl Licenses {
     ) -> Result<Verdict, LicenseError> {
         let tag = self.store.network_tag(network, now).await?;
         let s = &self.store;
-        let allowed = s
-            .count_from_network(NetworkCounter::License, &tag, CHECKS_PER_NETWORK_HOUR, WINDOW, now)
-            .await?
-            && s
-                .count_shop(NetworkCounter::License, CHECKS_PER_SHOP_HOUR, WINDOW, now)
-                .await?
-            // A miss counted in advance, given back when the key is found: a network
-            // over its misses cannot look up even a good key (it is guessing).
-            && s
-                .count_from_network(NetworkCounter::LicenseMiss, &tag, MISSES_PER_NETWORK_HOUR, WINDOW, now)
-                .await?;
-        if !allowed {
+        // The three counts at once (one round trip): the network's checks, the shop's,
+        // and a miss counted in advance, given back when the key is found, so a network
+        // over its misses cannot look up even a good key (it is guessing).
+        let (network_ok, shop_ok, misses_ok) = tokio::try_join!(
+            s.count_from_network(
+                NetworkCounter::License,
+                &tag,
+                CHECKS_PER_NETWORK_HOUR,
+                WINDOW,
+                now
+            ),
+            s.count_shop(NetworkCounter::License, CHECKS_PER_SHOP_HOUR, WINDOW, now),
+            s.count_from_network(
+                NetworkCounter::LicenseMiss,
+                &tag,
+                MISSES_PER_NETWORK_HOUR,
+                WINDOW,
+                now
+            ),
+        )?;
+        if !(network_ok && shop_ok && misses_ok) {
             tracing::warn!(network = %tag, "license check: over an allowance");
             return Err(LicenseError::TooMany);
         }

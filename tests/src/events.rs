@@ -87,6 +87,12 @@ pub const UNKNOWN_GRANT: &str = "ExampleGrantToken000000000000003";
 pub const STAMPED_GRANT: &str = "ExampleGrantToken000000000000004";
 /// The stamped product: one PDF, each buyer's copy stamped.
 pub const STAMPED_PRODUCT: &str = "stamped-book";
+/// The licensed product the license events are about (2 seats).
+pub const LICENSED_PRODUCT: &str = "licensed-tool";
+/// The license key of a paid order of it (`license-verify.json`).
+pub const LICENSE_KEY: &str = "EXAMP-LEKEY-ABCDE-FGHJK-23456";
+/// A well-formed key the shop never issued (`license-verify-unknown.json`).
+pub const UNKNOWN_LICENSE_KEY: &str = "22222-33333-44444-55555-66666";
 /// The address in `download-resend.json`, owner of the two example grants.
 pub const DOWNLOAD_BUYER: &str = "download-reader@example.com";
 /// `requestContext.apiId` of every HTTP event; the local value of the template's HttpApi.
@@ -222,6 +228,10 @@ pub struct EventStack {
     pub file: Vec<u8>,
     /// The stamped product's grant `STAMPED_GRANT`, as created.
     pub stamped: kiosk::Grant,
+    /// The paid order of `LICENSED_PRODUCT` whose license key is `LICENSE_KEY`.
+    pub licensed: Order,
+    /// An order of it whose license a full refund revoked (on the revocation list).
+    pub revoked: Order,
     /// SSM parameters with a Stripe secret key and webhook secret: the functions start
     /// with both channels, as a shop taking both does (no event here talks to Stripe).
     pub stripe_params: [String; 2],
@@ -325,6 +335,38 @@ impl EventStack {
             .queue_name(stamp_queue(&w.tag))
             .send()
             .await?;
+        // The licensed product: an order paid with the license key the events name, and
+        // one paid and then fully refunded (its order on the signed revocation list).
+        let tool = crate::product(LICENSED_PRODUCT, "9.00")
+            .with_license(Some(kiosk::license::Seats::new(2)?));
+        w.t.store.create_product(&tool, crate::now()).await?;
+        let mut licensed = Vec::new();
+        for (n, key) in [(1, LICENSE_KEY.to_owned()), (2, String::new())] {
+            let o = crate::pending_order(
+                &tool,
+                &format!("licensee{n}-{}@example.com", w.tag),
+                crate::now(),
+            );
+            w.t.store.create_order(&o).await?;
+            let key = match kiosk::license::LicenseKey::parse(&key) {
+                Some(k) => k,
+                None => kiosk::license::LicenseKey::generate()?,
+            };
+            let license = kiosk::license::IssuedLicense { key, signed: None };
+            let payment = kiosk::order::Payment {
+                provider_txn_id: format!("T-licensed-{n}-{}", w.tag),
+                amount: o.amount,
+            };
+            w.t.store
+                .mark_paid(&o, &payment, None, None, Some(&license), crate::now())
+                .await?;
+            licensed.push(w.order(&o.id).await);
+        }
+        let revoked = licensed.pop().context("the second licensed order")?;
+        let licensed = licensed.pop().context("the first licensed order")?;
+        let full = revoked.record_refund(revoked.amount, crate::now())?;
+        w.t.store.apply_refund(&full, crate::now()).await?;
+        let revoked = w.order(&revoked.id).await;
         let ssm = aws_sdk_ssm::Client::new(&sdk);
         let stripe_params = [
             format!("/kiosk-test/{}/stripe/secret-key", w.tag),
@@ -375,6 +417,8 @@ impl EventStack {
             order,
             file,
             stamped,
+            licensed,
+            revoked,
             stripe_params,
             wechat_params,
             wechat,
@@ -409,6 +453,7 @@ impl EventStack {
             ("WechatPublicKeyParam", self.wechat_params[1].clone()),
             ("WechatApiV3KeyParam", self.wechat_params[2].clone()),
             ("SupportEmail", SUPPORT.to_owned()),
+            ("LicenseKeyParam", self.w.license_param.clone()),
         ];
         let resources = [
             ("Table", self.w.t.name.clone()),

@@ -582,6 +582,62 @@ async fn check_effect(
                 "the footer line: {text}"
             );
         }
+        "license-verify.json" => {
+            let body: serde_json::Value = serde_json::from_str(&http()?.body)?;
+            ensure!(
+                body["valid"] == true
+                    && body["uses"] == 1
+                    && body["activated"] == true
+                    && body["seats"] == 2,
+                "{body}"
+            );
+            let key = kiosk::license::LicenseKey::parse(kiosk_e2e::events::LICENSE_KEY)
+                .context("the example key")?;
+            let stored = stack
+                .w
+                .t
+                .store
+                .get_license(&key)
+                .await?
+                .context("the license")?;
+            ensure!(
+                stored.uses == 1 && stored.order_id == stack.licensed.id,
+                "{stored:?}"
+            );
+        }
+        "license-verify-unknown.json" => {
+            ensure!(
+                http()?.body == "{\"valid\":false}",
+                "one answer for unknown keys"
+            );
+        }
+        "license-revoked.json" => {
+            let r = http()?;
+            ensure!(r.header("cache-control") == Some("public, max-age=300"));
+            let ssm = aws_sdk_ssm::Client::new(&kiosk_localaws::emulator_config().await?);
+            let stored = ssm
+                .get_parameter()
+                .name(&stack.w.license_param)
+                .with_decryption(true)
+                .send()
+                .await?;
+            let public = kiosk::license::LicenseSigner::parse(
+                stored
+                    .parameter()
+                    .and_then(|p| p.value())
+                    .unwrap_or_default(),
+            )?
+            .public_key();
+            let list = kiosk_license::verify_revocations(
+                &r.body,
+                &kiosk_license::PublicKey::parse(&public).map_err(|e| anyhow!("{e}"))?,
+            )
+            .map_err(|e| anyhow!("{e}"))?;
+            ensure!(
+                list.orders == vec![stack.revoked.id.to_string()],
+                "the refunded order, and only it: {list:?}"
+            );
+        }
         "download-stamped-ready.json" => {
             let loc = http()?.header("location").unwrap_or_default().to_owned();
             ensure!(loc.contains("/stamped/"), "the buyer's copy: {loc}");

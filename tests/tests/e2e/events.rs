@@ -95,6 +95,20 @@ fn notify_params(amount: &str) -> Params {
 }
 
 /// What EventBridge sends the reconcile function every 5 minutes.
+/// `POST /license/verify` as an author's program sends it (JSON).
+fn license_verify_event(key: &str, increment_uses: bool) -> Value {
+    let body = json!({ "key": key, "increment_uses": increment_uses }).to_string();
+    event(
+        "POST",
+        "/license/verify",
+        "/license/verify",
+        "",
+        json!({ "user-agent": "example-app/1.0", "content-type": "application/json" }),
+        Some(&body),
+        false,
+    )
+}
+
 fn schedule_event() -> Value {
     json!({
         "version": "0",
@@ -366,6 +380,9 @@ fn events() -> Vec<(&'static str, Value)> {
         ("stamp-request.json", stamp_request_event()),
         ("stamp-stream.json", stamp_stream_event()),
         ("download-stamped-ready.json", download_event("POST", kiosk_e2e::events::STAMPED_GRANT, Some("file=0"))),
+        ("license-verify.json", license_verify_event(kiosk_e2e::events::LICENSE_KEY, true)),
+        ("license-verify-unknown.json", license_verify_event(kiosk_e2e::events::UNKNOWN_LICENSE_KEY, false)),
+        ("license-revoked.json", event("GET", "/license/revoked", "/license/revoked", "", json!({ "user-agent": "example-app/1.0" }), None, false)),
         ("reconcile-schedule.json", schedule_event()),
         (
             "ses-bounce-transient.json",
