@@ -207,3 +207,12 @@ pub fn link_in(mail: &SentMail) -> DownloadToken {
     let start = body.find("/download/").expect("a download link") + "/download/".len();
     DownloadToken::parse(&body[start..start + 32]).expect("a token")
 }
+
+/// Product `id` as stored (it must exist).
+pub async fn stored(w: &World, id: &str) -> kiosk::product::Product {
+    w.t.store
+        .get_product(&kiosk::ProductId::parse(id).unwrap())
+        .await
+        .unwrap()
+        .expect("product stored")
+}

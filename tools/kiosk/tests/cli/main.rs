@@ -8,6 +8,7 @@ mod codes;
 mod common;
 mod help;
 mod languages;
+mod licenses;
 mod preview;
 mod products;
 mod reconcile;

@@ -287,12 +287,3 @@ async fn a_product_of_three_files_with_its_pdf_stamped() {
     assert_eq!((p.files().len(), p.edition().as_str()), (1, "v2"));
     let _ = std::fs::remove_dir_all(dir);
 }
-
-/// The product `id` as stored (it must be).
-async fn stored(w: &World, id: &str) -> kiosk::product::Product {
-    w.t.store
-        .get_product(&kiosk::ProductId::parse(id).unwrap())
-        .await
-        .unwrap()
-        .expect("product stored")
-}
