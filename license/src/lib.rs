@@ -329,6 +329,27 @@ mod tests {
         assert!(verify_revocations(&license, &public(&k)).is_err());
     }
 
+    /// The example in docs/license-format.md, made by Python's `cryptography` from the
+    /// document alone, verifies here: the two implementations agree on the format.
+    #[test]
+    fn the_documented_example_verifies() {
+        let doc = include_str!("../../docs/license-format.md");
+        let line = |label: &str| {
+            doc.lines()
+                .find_map(|l| l.strip_prefix(label))
+                .unwrap_or_else(|| panic!("no {label:?} line"))
+                .trim()
+                .to_owned()
+        };
+        let public = PublicKey::parse(&line("public key: ")).unwrap();
+        let license = verify_license(&line("license: "), &public).unwrap();
+        assert_eq!((license.order.as_str(), license.seats), ("K20261208A1", 2));
+        assert!(license.is_for_email("buyer@example.com"));
+        let list = verify_revocations(&line("revocations: "), &public).unwrap();
+        assert!(list.revokes(&license));
+        assert_eq!(public, super::tests::public(&key()), "the seed of 32 sevens");
+    }
+
     #[test]
     fn malformed_strings_and_keys_are_refused() {
         let k = key();
