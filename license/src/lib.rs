@@ -347,7 +347,11 @@ mod tests {
         assert!(license.is_for_email("buyer@example.com"));
         let list = verify_revocations(&line("revocations: "), &public).unwrap();
         assert!(list.revokes(&license));
-        assert_eq!(public, super::tests::public(&key()), "the seed of 32 sevens");
+        assert_eq!(
+            public,
+            super::tests::public(&key()),
+            "the seed of 32 sevens"
+        );
     }
 
     #[test]

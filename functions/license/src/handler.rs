@@ -50,35 +50,33 @@ pub async fn handle(licenses: &Licenses, req: Request, now: OffsetDateTime) -> R
     }
 }
 
-fn parse(req: &Request) -> Result<VerifyRequest, Response<Body>> {
+/// Why a verify request is refused before anything is read: its status and message.
+type Refusal = (StatusCode, &'static str);
+
+fn parse(req: &Request) -> Result<VerifyRequest, Refusal> {
     let body: &[u8] = req.body().as_ref();
     if body.len() > MAX_BODY {
-        return Err(error(StatusCode::PAYLOAD_TOO_LARGE, "request too large"));
+        return Err((StatusCode::PAYLOAD_TOO_LARGE, "request too large"));
     }
     if kiosk_web::is_json_body(req) {
         return serde_json::from_slice(body).map_err(|_| {
-            error(
+            (
                 StatusCode::BAD_REQUEST,
                 "expected {\"key\": \"…\", \"increment_uses\": true|false}",
             )
         });
     }
-    let text = kiosk_web::body_text(req)
-        .map_err(|_| error(StatusCode::BAD_REQUEST, "the body is not text"))?;
+    let text =
+        kiosk_web::body_text(req).map_err(|_| (StatusCode::BAD_REQUEST, "the body is not text"))?;
     let form = kiosk::form::parse_form(text)
-        .map_err(|_| error(StatusCode::BAD_REQUEST, "the body is not a form"))?;
+        .map_err(|_| (StatusCode::BAD_REQUEST, "the body is not a form"))?;
     let key = form
         .get("key")
-        .ok_or_else(|| error(StatusCode::BAD_REQUEST, "give the license key as key"))?;
+        .ok_or((StatusCode::BAD_REQUEST, "give the license key as key"))?;
     let increment_uses = match form.get("increment_uses").map(String::as_str) {
         None | Some("false") | Some("0") => false,
         Some("true") | Some("1") => true,
-        Some(_) => {
-            return Err(error(
-                StatusCode::BAD_REQUEST,
-                "increment_uses is true or false",
-            ));
-        }
+        Some(_) => return Err((StatusCode::BAD_REQUEST, "increment_uses is true or false")),
     };
     Ok(VerifyRequest {
         key: key.clone(),
@@ -89,7 +87,7 @@ fn parse(req: &Request) -> Result<VerifyRequest, Response<Body>> {
 async fn verify(licenses: &Licenses, req: &Request, now: OffsetDateTime) -> Response<Body> {
     let asked = match parse(req) {
         Ok(a) => a,
-        Err(refused) => return refused,
+        Err((status, message)) => return error(status, message),
     };
     let network = Network::of(kiosk_web::source_ip(req));
     let verdict = kiosk_web::deadline(req)
