@@ -15,6 +15,9 @@ pub enum LicenseCommand {
     /// Make the shop's signing key (once), store it in SSM as a SecureString and print
     /// its public key. Refuses to replace an existing key: every signed license issued
     /// so far would stop verifying.
+    #[command(
+        after_help = "Examples:\n  kiosk --stack shop license keygen\n  kiosk --stack shop license keygen --replace   (licenses issued so far stop verifying against the new key)"
+    )]
     Keygen {
         /// Replace an existing key (licenses signed with it no longer verify against the
         /// new public key; programs that ship the old one keep accepting them).
@@ -22,6 +25,7 @@ pub enum LicenseCommand {
         replace: bool,
     },
     /// Print the public key of the shop's signing key.
+    #[command(after_help = "Example:\n  kiosk --stack shop license public-key")]
     PublicKey,
 }
 

@@ -23,6 +23,10 @@ pub const SAMPLE_HELP: &str = "help@example.com";
 pub const SAMPLE_ORDER: &str = "K20261128A1B2C3";
 /// The sample author's note in a new-edition mail: the author's words, not translated.
 pub const SAMPLE_NOTE: &str = "Two new chapters on async Rust.";
+/// The sample purchase's license: its key and its signed form (shape only: not signed).
+pub const SAMPLE_LICENSE_KEY: &str = "7KQ2M-XH9DP-4RWTB-ZC3NA-8YFJE";
+pub const SAMPLE_SIGNED_LICENSE: &str =
+    "KL1.eyJ2IjoxLCJwcm9kdWN0Ijoic2FtcGxlIn0.c2FtcGxlIHNpZ25hdHVyZQ";
 const SAMPLE_TOKEN: &str = "ExampleGrantToken000000000000001";
 const SAMPLE_BASE: &str = "https://api.example.com";
 
@@ -165,7 +169,12 @@ fn sample() -> Option<(Product, Order, Grant, Sender)> {
     let Ok(PayOutcome::Paid(order)) = pending.pay(&payment, token.clone(), at()) else {
         return None;
     };
-    let order = *order;
+    let mut order = *order;
+    // A licensed product's purchase: every page and mail that shows a license shows it.
+    order.license = Some(kiosk::license::IssuedLicense {
+        key: kiosk::license::LicenseKey::parse(SAMPLE_LICENSE_KEY)?,
+        signed: Some(SAMPLE_SIGNED_LICENSE.to_owned()),
+    });
     let mut grant = Grant::for_order(&order, token, Some(at() + time::Duration::days(30)), at());
     grant.downloads_left = vec![3, 5, 0];
     Some((product, order, grant, Sender::parse(SAMPLE_HELP).ok()?))
@@ -200,10 +209,7 @@ fn download_page(lang: Lang, until: &str, preparing: Option<&str>) -> String {
         token: SAMPLE_TOKEN,
         stamped: true,
         preparing,
-        license: Some((
-            "7KQ2M-XH9DP-4RWTB-ZC3NA-8YFJE",
-            Some("KL1.eyJ2IjoxLCJwcm9kdWN0Ijoic2FtcGxlIn0.c2FtcGxlIHNpZ25hdHVyZQ"),
-        )),
+        license: Some((SAMPLE_LICENSE_KEY, Some(SAMPLE_SIGNED_LICENSE))),
     })
 }
 

@@ -60,6 +60,9 @@ fn without_exceptions(text: &str) -> String {
         "Desk Wallpapers",
         preview::SAMPLE_ORDER,
         "ExampleGrantToken000000000000001",
+        // The sample license's key and signed form are not words.
+        preview::SAMPLE_LICENSE_KEY,
+        preview::SAMPLE_SIGNED_LICENSE,
         "English",
         // The sample's files: their names and kinds are the author's.
         "book.pdf",
