@@ -350,22 +350,24 @@ impl Licenses {
         // The three counts at once (one round trip): the network's checks, the shop's,
         // and a miss counted in advance, given back when the key is found, so a network
         // over its misses cannot look up even a good key (it is guessing).
+        // Each on the heap: three SDK calls side by side inline make a future too big
+        // for a test thread's stack in a debug build.
         let (network_ok, shop_ok, misses_ok) = tokio::try_join!(
-            s.count_from_network(
+            Box::pin(s.count_from_network(
                 NetworkCounter::License,
                 &tag,
                 CHECKS_PER_NETWORK_HOUR,
                 WINDOW,
                 now
-            ),
-            s.count_shop(NetworkCounter::License, CHECKS_PER_SHOP_HOUR, WINDOW, now),
-            s.count_from_network(
+            )),
+            Box::pin(s.count_shop(NetworkCounter::License, CHECKS_PER_SHOP_HOUR, WINDOW, now)),
+            Box::pin(s.count_from_network(
                 NetworkCounter::LicenseMiss,
                 &tag,
                 MISSES_PER_NETWORK_HOUR,
                 WINDOW,
                 now
-            ),
+            )),
         )?;
         if !(network_ok && shop_ok && misses_ok) {
             tracing::warn!(network = %tag, "license check: over an allowance");

@@ -65,7 +65,12 @@ fn request(method: &str, path: &str, body: Option<String>, ip: &str) -> Request 
 
 async fn verify(l: &Licenses, key: &str, activate: bool, ip: &str) -> Response<Body> {
     let body = serde_json::json!({ "key": key, "increment_uses": activate }).to_string();
-    license::handler::handle(l, request("POST", "/license/verify", Some(body), ip), now()).await
+    Box::pin(license::handler::handle(
+        l,
+        request("POST", "/license/verify", Some(body), ip),
+        now(),
+    ))
+    .await
 }
 
 fn json(resp: &Response<Body>) -> Value {
@@ -287,7 +292,7 @@ async fn unknown_and_malformed_keys_get_one_answer_and_a_guessing_network_is_sto
 
     // Bad requests change nothing and say why.
     let post = |body: String, ip: &str| request("POST", "/license/verify", Some(body), ip);
-    let h = |req| license::handler::handle(&l, req, now());
+    let h = |req| Box::pin(license::handler::handle(&l, req, now()));
     assert_eq!(
         h(post("x".repeat(2000), "203.0.113.10")).await.status(),
         413
