@@ -206,6 +206,23 @@ impl World {
         Ok(())
     }
 
+    /// The public key of this world's license signing key, as `kiosk license
+    /// public-key` prints it (read back from SSM).
+    pub async fn license_public_key(&self) -> Result<String> {
+        let ssm = aws_sdk_ssm::Client::new(&kiosk_localaws::emulator_config().await?);
+        let stored = ssm
+            .get_parameter()
+            .name(&self.license_param)
+            .with_decryption(true)
+            .send()
+            .await?;
+        let value = stored
+            .parameter()
+            .and_then(|p| p.value())
+            .unwrap_or_default();
+        Ok(kiosk::license::LicenseSigner::parse(value)?.public_key())
+    }
+
     /// A buyer address unique to this world, so mail read back is this test's own.
     pub fn buyer(&self, n: u32) -> String {
         format!("buyer{n}-{}@example.com", self.tag)

@@ -614,20 +614,7 @@ async fn check_effect(
         "license-revoked.json" => {
             let r = http()?;
             ensure!(r.header("cache-control") == Some("public, max-age=300"));
-            let ssm = aws_sdk_ssm::Client::new(&kiosk_localaws::emulator_config().await?);
-            let stored = ssm
-                .get_parameter()
-                .name(&stack.w.license_param)
-                .with_decryption(true)
-                .send()
-                .await?;
-            let public = kiosk::license::LicenseSigner::parse(
-                stored
-                    .parameter()
-                    .and_then(|p| p.value())
-                    .unwrap_or_default(),
-            )?
-            .public_key();
+            let public = stack.w.license_public_key().await?;
             let list = kiosk_license::verify_revocations(
                 &r.body,
                 &kiosk_license::PublicKey::parse(&public).map_err(|e| anyhow!("{e}"))?,

@@ -10,7 +10,7 @@
 use std::process::Command;
 
 use kiosk::alipay::Params;
-use kiosk::license::{LicenseSigner, Licenses, Seats};
+use kiosk::license::{Licenses, Seats};
 use kiosk_e2e::{World, WorldOptions, body_string, form, from_ip, now};
 use lambda_http::{Body, Request, Response};
 use serde_json::Value;
@@ -36,20 +36,6 @@ async fn licenses(w: &World) -> Licenses {
     Licenses::open(&w.handles_sdk, &w.t.name, Some(&w.license_param))
         .await
         .unwrap()
-}
-
-async fn public_key(w: &World) -> String {
-    let ssm = aws_sdk_ssm::Client::new(&kiosk_localaws::emulator_config().await.unwrap());
-    let stored = ssm
-        .get_parameter()
-        .name(&w.license_param)
-        .with_decryption(true)
-        .send()
-        .await
-        .unwrap();
-    LicenseSigner::parse(stored.parameter().unwrap().value().unwrap())
-        .unwrap()
-        .public_key()
 }
 
 fn request(method: &str, path: &str, body: Option<String>, ip: &str) -> Request {
@@ -145,7 +131,7 @@ async fn a_paid_license_verifies_offline_and_online_counts_its_seats_and_a_refun
 
     // Offline: the verifier crate and the independent Python check accept it, for this
     // buyer's address, and refuse it with any one character changed.
-    let public = public_key(&w).await;
+    let public = w.license_public_key().await.unwrap();
     let key_of_shop = kiosk_license::PublicKey::parse(&public).unwrap();
     let license = kiosk_license::verify_license(&signed, &key_of_shop).unwrap();
     assert_eq!(

@@ -134,13 +134,14 @@ pub async fn refunded_order(
     refunded
 }
 
-/// Mails SES accepted, by recipient, optionally only those whose subject starts with
-/// `subject`: one read of the emulator's sent-mail list for a whole phase of a test.
+/// Mails SES accepted for this world's addresses (those with its tag), by recipient,
+/// optionally only those whose subject starts with `subject`: one read for a whole phase
+/// of a test, never the whole mailbox.
 pub async fn mails_by_recipient(
     w: &World,
     subject: Option<&str>,
 ) -> std::collections::HashMap<String, Vec<SentMail>> {
-    let all = kiosk_localaws::sent_mail(&w.http, &w.endpoint, None)
+    let all = kiosk_localaws::sent_mail_containing(&w.http, &w.endpoint, &w.tag)
         .await
         .unwrap();
     let mut out: std::collections::HashMap<String, Vec<SentMail>> = Default::default();
