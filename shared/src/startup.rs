@@ -93,7 +93,7 @@ impl Shop {
         config: Config,
         channels: ChannelsConfig,
     ) -> Result<Self, InitError> {
-        let (channels, signer) = channels_and_signer(
+        let (channels, license_key) = channels_and_license_key(
             sdk,
             &config.public_base_url,
             &config.shop_url,
@@ -104,6 +104,10 @@ impl Shop {
         .await?;
         let mailer = Mailer::for_shop(crate::mail::ses_client(sdk), &config);
         let store = open_store(sdk, &config.table_name);
+        let signer = match &config.license_key_param {
+            Some(name) => crate::secrets::parse_signer(name, license_key)?,
+            None => None,
+        };
         Ok(Shop::from_parts(config, store, mailer, channels).with_license_signer(signer))
     }
 }
@@ -125,22 +129,22 @@ pub async fn channels_from(
     channels: ChannelsConfig,
 ) -> Result<Channels, InitError> {
     Ok(
-        channels_and_signer(sdk, public_base_url, shop_url, table, channels, None)
+        channels_and_license_key(sdk, public_base_url, shop_url, table, channels, None)
             .await?
             .0,
     )
 }
 
-/// [`channels_from`], and the license signing key from parameter `license` (when it
-/// exists) in the same `GetParameters` call.
-pub async fn channels_and_signer(
+/// [`channels_from`], and the value of the license signing key's parameter `license`
+/// (when it exists) from the same `GetParameters` call.
+pub async fn channels_and_license_key(
     sdk: &aws_config::SdkConfig,
     public_base_url: &str,
     shop_url: &str,
     table: &str,
     channels: ChannelsConfig,
     license: Option<&str>,
-) -> Result<(Channels, Option<crate::license::LicenseSigner>), InitError> {
+) -> Result<(Channels, Option<String>), InitError> {
     let ssm = aws_sdk_ssm::Client::new(sdk);
     let secrets = crate::secrets::channel_secrets(
         &ssm,

@@ -427,9 +427,16 @@ async fn check_effect(
         "checkout-free-foreign.json" => {
             let body = http()?.body;
             ensure!(body.contains("Confirm your free copy"), "{body}");
+            // Nothing written, so nothing to mail: this stack's table has no order for the
+            // address (the mailbox is shared with the in-process event tests, which do
+            // mail it, so it cannot tell).
+            let orders = stack.w.t.scan_entity("order").await?;
             ensure!(
-                stack.w.mails_to("free-reader@example.com").await.is_empty(),
-                "a claim without the shop's token mails nothing"
+                !orders.iter().any(|o| o
+                    .get("email")
+                    .and_then(|e| e.as_s().ok())
+                    .is_some_and(|e| e == "free-reader@example.com")),
+                "a claim without the shop's token writes no order"
             );
         }
         "checkout-free.json" => {
