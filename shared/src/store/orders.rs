@@ -446,21 +446,23 @@ impl Store {
         paid.license = license.cloned();
         let mut grant = Grant::for_order(&paid, token, grant_expires_at, now);
         grant.suspended = held.is_some_and(Dispute::suspends);
-        let mut dispute = match held {
+        // What this payment sets beyond every payment's attributes: a held dispute, the
+        // license.
+        let mut also = match held {
             Some(_) => format!(", {DISPUTE} = :dispute"),
             None => String::new(),
         };
         if let Some(l) = license {
-            dispute.push_str(&format!(", {LICENSE_KEY} = :lkey"));
+            also.push_str(&format!(", {LICENSE_KEY} = :lkey"));
             if l.signed.is_some() {
-                dispute.push_str(&format!(", {LICENSE_SIGNED} = :lsigned"));
+                also.push_str(&format!(", {LICENSE_SIGNED} = :lsigned"));
             }
         }
         let mut update = Update::builder()
             .table_name(&self.table)
             .set_key(Some(codec::order_key(&order.id)))
             .update_expression(format!("SET #status = :paid, {PROVIDER_TXN_ID} = :txn, {PAID_AT} = :now, {GRANT_TOKEN} = :token, \
-                 {MAIL_STATE} = :due, {MAIL_DUE} = :due, {MAIL_ATTEMPTS} = :zero, {MAIL_NEXT_AT} = :lease{dispute} \
+                 {MAIL_STATE} = :due, {MAIL_DUE} = :due, {MAIL_ATTEMPTS} = :zero, {MAIL_NEXT_AT} = :lease{also} \
                  REMOVE {PENDING}, #ttl, {CHECK_AT} ADD {GRANT_TOKENS} :tokens"),
             )
             .condition_expression(format!("attribute_exists({PK}) AND #status IN (:pending, :expired) \
