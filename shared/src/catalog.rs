@@ -136,7 +136,7 @@ pub struct NewProduct {
     /// Stamp each buyer's PDFs ([`crate::stamp`]).
     pub stamp: bool,
     /// A license of this many seats with each paid order ([`crate::license`]).
-    pub license: Option<crate::license::Seats>,
+    pub license: Option<crate::product::Seats>,
 }
 
 /// Selling at a fixed price, or at a price the buyer names (`kiosk product add|set
@@ -203,7 +203,7 @@ pub struct ProductChanges {
     /// Start or stop stamping each buyer's PDFs (for orders from now on).
     pub stamp: Option<bool>,
     /// Start (with its seats) or stop (`Some(None)`) licenses, for orders from now on.
-    pub license: Option<Option<crate::license::Seats>>,
+    pub license: Option<Option<crate::product::Seats>>,
 }
 
 impl ProductChanges {

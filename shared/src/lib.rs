@@ -35,6 +35,7 @@ pub mod grant;
 pub mod i18n;
 pub mod ids;
 pub mod license;
+pub mod licenses;
 pub mod mail;
 pub mod mail_events;
 pub mod mailout;

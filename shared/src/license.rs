@@ -1,6 +1,6 @@
 //! License keys for software products (docs/license-format.md): what a licensed
-//! product's paid order gets, and the online check (`POST /license/verify`,
-//! `GET /license/revoked`, the license function's [`Licenses`] handle).
+//! product's paid order gets. The online check (`POST /license/verify`,
+//! `GET /license/revoked`) is [`crate::licenses`]'.
 //!
 //! A product sold `--license` gives each order, when its payment is recorded, one license
 //! in two forms: a short [`LicenseKey`] to type, checked online against its `LICENSE#`
@@ -15,34 +15,12 @@
 use aws_lc_rs::signature::{Ed25519KeyPair, KeyPair};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use time::{Duration, OffsetDateTime};
+use time::OffsetDateTime;
 
+use crate::email::Email;
 use crate::ids::{IdError, OrderId, ProductId};
-use crate::net::{Network, NetworkCounter};
-use crate::order::Order;
 use crate::product::Edition;
-use crate::store::StoreError;
-use crate::store::views::LicenseStore;
-
-/// How many activations a license allows (`--seats`, default 1): 1 to 1000.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub struct Seats(u32);
-
-impl Seats {
-    pub const MAX: u32 = 1000;
-
-    pub fn new(n: u32) -> Result<Seats, LicenseError> {
-        if (1..=Self::MAX).contains(&n) {
-            Ok(Seats(n))
-        } else {
-            Err(LicenseError::Seats(n))
-        }
-    }
-
-    pub fn get(self) -> u32 {
-        self.0
-    }
-}
+pub use crate::product::Seats;
 
 /// The alphabet of short keys: digits and capitals without 0, 1, I and O, which read
 /// alike. 32 symbols, 5 bits each.
@@ -128,18 +106,29 @@ pub struct LicenseRecord {
     pub issued: OffsetDateTime,
 }
 
+/// What a paid order's license is: its product, edition and seats, when it was issued.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LicenseTerms<'a> {
+    pub order: &'a OrderId,
+    pub product: &'a ProductId,
+    pub edition: &'a Edition,
+    pub email: &'a Email,
+    pub seats: Seats,
+    pub issued: OffsetDateTime,
+}
+
 impl LicenseRecord {
-    /// The record a paid `order` writes for `key`.
-    pub fn for_order(order: &Order, seats: Seats, key: LicenseKey, now: OffsetDateTime) -> Self {
+    /// The record a paid order writes for `key`: no uses, not refunded.
+    pub fn new(terms: &LicenseTerms<'_>, key: LicenseKey) -> Self {
         LicenseRecord {
             key,
-            order_id: order.id.clone(),
-            product_id: order.product_id.clone(),
-            edition: order.edition.clone(),
-            seats,
+            order_id: terms.order.clone(),
+            product_id: terms.product.clone(),
+            edition: terms.edition.clone(),
+            seats: terms.seats,
             uses: 0,
             refunded: false,
-            issued: now,
+            issued: terms.issued,
         }
     }
 }
@@ -183,19 +172,20 @@ impl LicenseSigner {
         kiosk_license::assemble(&input, signature.as_ref())
     }
 
-    /// The signed license of `order` (paid at `issued`) for `seats`.
-    pub fn sign_license(&self, order: &Order, seats: Seats, issued: OffsetDateTime) -> String {
+    /// The signed license of `terms`.
+    pub fn sign_license(&self, terms: &LicenseTerms<'_>) -> String {
         let digest = aws_lc_rs::digest::digest(
             &aws_lc_rs::digest::SHA256,
-            kiosk_license::email_digest_input(order.id.as_str(), order.email.as_str()).as_bytes(),
+            kiosk_license::email_digest_input(terms.order.as_str(), terms.email.as_str())
+                .as_bytes(),
         );
         let license = kiosk_license::License {
             v: kiosk_license::VERSION,
-            product: order.product_id.to_string(),
-            order: order.id.to_string(),
-            edition: order.edition.to_string(),
-            seats: seats.get(),
-            issued: date(issued),
+            product: terms.product.to_string(),
+            order: terms.order.to_string(),
+            edition: terms.edition.to_string(),
+            seats: terms.seats.get(),
+            issued: date(terms.issued),
             email_sha256: digest.as_ref().iter().map(|b| format!("{b:02x}")).collect(),
         };
         self.sign(kiosk_license::LICENSE_PREFIX, &license.payload())
@@ -230,62 +220,11 @@ fn second(t: OffsetDateTime) -> String {
     )
 }
 
-/// The license `order` gets when its payment is recorded `now`: a new key, signed by
-/// `signer` when the shop has one. `None` for an order of a product without licenses.
-pub fn issue(
-    order: &Order,
-    signer: Option<&LicenseSigner>,
-    now: OffsetDateTime,
-) -> Result<Option<IssuedLicense>, IdError> {
-    let Some(seats) = order.license_seats else {
-        return Ok(None);
-    };
-    let signed = signer.map(|s| s.sign_license(order, seats, now));
-    if signed.is_none() {
-        tracing::error!(order_id = %order.id, "licensed product paid but the shop has no license signing key (kiosk license keygen): only the short key is issued");
-    }
-    Ok(Some(IssuedLicense {
-        key: LicenseKey::generate()?,
-        signed,
-    }))
-}
-
+/// What a signing key is not.
 #[derive(Debug, thiserror::Error)]
 pub enum LicenseError {
-    #[error("seats must be 1 to 1000, got {0}")]
-    Seats(u32),
     #[error("license signing key: {0}")]
     Key(&'static str),
-    /// Over a per-network or the shop-wide allowance: one answer for all.
-    #[error("too many license checks; try again later")]
-    TooMany,
-    #[error("this shop has no license signing key")]
-    NoSigner,
-    #[error(transparent)]
-    Store(#[from] StoreError),
-}
-
-/// Checks one network may make per hour (an office of a program's users checking at
-/// start-up stays far below; a script does not).
-pub const CHECKS_PER_NETWORK_HOUR: u32 = 300;
-/// Checks of keys that do not exist (or cannot) one network may make per hour.
-pub const MISSES_PER_NETWORK_HOUR: u32 = 20;
-/// Checks the whole shop answers per hour, whatever the networks: what caps the bill of
-/// a script spread over many.
-pub const CHECKS_PER_SHOP_HOUR: u32 = 20_000;
-const WINDOW: Duration = Duration::hours(1);
-
-/// What `POST /license/verify` answers about a key.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Verdict {
-    /// Unknown, or not a key at all: one answer for both.
-    Unknown,
-    Known {
-        record: LicenseRecord,
-        /// Asked to count an activation: whether it was counted (`false`: every seat is
-        /// taken, or the order was refunded).
-        activated: Option<bool>,
-    },
 }
 
 /// What activating a license (one conditional `ADD`) came to.
@@ -294,127 +233,6 @@ pub enum Activation {
     Counted(LicenseRecord),
     Refused(LicenseRecord),
     Unknown,
-}
-
-/// The license function's handle: the online check and the revocation list.
-pub struct Licenses {
-    store: LicenseStore,
-    signer: Option<LicenseSigner>,
-}
-
-impl Licenses {
-    pub fn new(store: crate::store::Store, signer: Option<LicenseSigner>) -> Licenses {
-        Licenses {
-            store: LicenseStore::of(store),
-            signer,
-        }
-    }
-
-    /// Built once at cold start: the table names from the environment, the signing key
-    /// from SSM (`LICENSE_KEY_PARAM`, one `GetParameters` call).
-    pub async fn from_env(
-        sdk: &aws_config::SdkConfig,
-    ) -> Result<Licenses, crate::startup::InitError> {
-        let env = crate::config::ProcessEnv;
-        let table = crate::config::required(&env, "TABLE_NAME")?;
-        let param = crate::config::required(&env, "LICENSE_KEY_PARAM")?;
-        Licenses::open(sdk, &table, Some(&param)).await
-    }
-
-    /// The handle on `table`, the signing key read from SSM parameter `param` (if it
-    /// exists yet).
-    pub async fn open(
-        sdk: &aws_config::SdkConfig,
-        table: &str,
-        param: Option<&str>,
-    ) -> Result<Licenses, crate::startup::InitError> {
-        let ssm = aws_sdk_ssm::Client::new(sdk);
-        let signer = crate::secrets::license_signer(&ssm, param).await?;
-        Ok(Licenses::new(
-            crate::startup::open_store(sdk, table),
-            signer,
-        ))
-    }
-
-    /// The check of `key` (as typed) from `network`; with `activate`, count one
-    /// activation if a seat is free. Over an allowance: [`LicenseError::TooMany`].
-    pub async fn verify(
-        &self,
-        key: &str,
-        activate: bool,
-        network: &Network,
-        now: OffsetDateTime,
-    ) -> Result<Verdict, LicenseError> {
-        let tag = self.store.network_tag(network, now).await?;
-        let s = &self.store;
-        // The three counts at once (one round trip): the network's checks, the shop's,
-        // and a miss counted in advance, given back when the key is found, so a network
-        // over its misses cannot look up even a good key (it is guessing).
-        // Each on the heap: three SDK calls side by side inline make a future too big
-        // for a test thread's stack in a debug build.
-        let (network_ok, shop_ok, misses_ok) = tokio::try_join!(
-            Box::pin(s.count_from_network(
-                NetworkCounter::License,
-                &tag,
-                CHECKS_PER_NETWORK_HOUR,
-                WINDOW,
-                now
-            )),
-            Box::pin(s.count_shop(NetworkCounter::License, CHECKS_PER_SHOP_HOUR, WINDOW, now)),
-            Box::pin(s.count_from_network(
-                NetworkCounter::LicenseMiss,
-                &tag,
-                MISSES_PER_NETWORK_HOUR,
-                WINDOW,
-                now
-            )),
-        )?;
-        if !(network_ok && shop_ok && misses_ok) {
-            tracing::warn!(network = %tag, "license check: over an allowance");
-            return Err(LicenseError::TooMany);
-        }
-        let Some(key) = LicenseKey::parse(key) else {
-            return Ok(Verdict::Unknown);
-        };
-        let verdict = if activate {
-            match s.activate_license(&key).await? {
-                Activation::Counted(record) => Verdict::Known {
-                    record,
-                    activated: Some(true),
-                },
-                Activation::Refused(record) => Verdict::Known {
-                    record,
-                    activated: Some(false),
-                },
-                Activation::Unknown => Verdict::Unknown,
-            }
-        } else {
-            match s.get_license(&key).await? {
-                Some(record) => Verdict::Known {
-                    record,
-                    activated: None,
-                },
-                None => Verdict::Unknown,
-            }
-        };
-        if verdict != Verdict::Unknown {
-            s.uncount_from_network(NetworkCounter::LicenseMiss, &tag, WINDOW, now)
-                .await?;
-        }
-        Ok(verdict)
-    }
-
-    /// The signed list of every order whose license a refund took back (`KR1.…`).
-    pub async fn revocation_list(&self, now: OffsetDateTime) -> Result<String, LicenseError> {
-        let signer = self.signer.as_ref().ok_or(LicenseError::NoSigner)?;
-        let orders = self.store.revoked_licenses().await?;
-        Ok(signer.sign_revocations(orders.iter().map(|o| o.to_string()).collect(), now))
-    }
-
-    /// The shop's public key, when it has a signing key.
-    pub fn public_key(&self) -> Option<String> {
-        self.signer.as_ref().map(LicenseSigner::public_key)
-    }
 }
 
 #[cfg(test)]

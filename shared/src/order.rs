@@ -208,7 +208,7 @@ pub struct Order {
     pub stamp: bool,
     /// The product gave a license of this many seats when the order was made
     /// ([`crate::license`]).
-    pub license_seats: Option<crate::license::Seats>,
+    pub license_seats: Option<crate::product::Seats>,
     /// The license issued when the payment was recorded (both forms).
     pub license: Option<crate::license::IssuedLicense>,
     pub email: Email,
@@ -557,6 +557,40 @@ impl Order {
             previous_emails: Vec::new(),
             mail_block: None,
         }
+    }
+
+    /// What this order's license says, were it paid `now`; `None` for an order of a
+    /// product without licenses.
+    pub fn license_terms(&self, now: OffsetDateTime) -> Option<crate::license::LicenseTerms<'_>> {
+        Some(crate::license::LicenseTerms {
+            order: &self.id,
+            product: &self.product_id,
+            edition: &self.edition,
+            email: &self.email,
+            seats: self.license_seats?,
+            issued: now,
+        })
+    }
+
+    /// The license this order gets when its payment is recorded `now`: a new key, signed
+    /// by `signer` when the shop has one. `None` for an order of a product without
+    /// licenses.
+    pub fn issue_license(
+        &self,
+        signer: Option<&crate::license::LicenseSigner>,
+        now: OffsetDateTime,
+    ) -> Result<Option<crate::license::IssuedLicense>, crate::ids::IdError> {
+        let Some(terms) = self.license_terms(now) else {
+            return Ok(None);
+        };
+        let signed = signer.map(|s| s.sign_license(&terms));
+        if signed.is_none() {
+            tracing::error!(order_id = %self.id, "licensed product paid but the shop has no license signing key (kiosk license keygen): only the short key is issued");
+        }
+        Ok(Some(crate::license::IssuedLicense {
+            key: crate::license::LicenseKey::generate()?,
+            signed,
+        }))
     }
 
     /// This order at `quote`'s price.

@@ -183,6 +183,27 @@ pub const DEFAULT_CAP_FACTOR: u64 = 100;
 /// The most downloads one purchase may allow: more is a typo, not a policy.
 pub const MAX_DOWNLOAD_LIMIT: u32 = 1000;
 
+/// How many activations a licensed product's license allows (`--seats`, default 1):
+/// 1 to 1000 ([`crate::license`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Seats(u32);
+
+impl Seats {
+    pub const MAX: u32 = 1000;
+
+    pub fn new(n: u32) -> Result<Seats, ProductError> {
+        if (1..=Self::MAX).contains(&n) {
+            Ok(Seats(n))
+        } else {
+            Err(ProductError::Seats(n))
+        }
+    }
+
+    pub fn get(self) -> u32 {
+        self.0
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Product {
     id: ProductId,
@@ -194,7 +215,7 @@ pub struct Product {
     /// Each buyer's PDFs carry their address and order id ([`crate::stamp`]).
     stamp: bool,
     /// Each paid order gets a license for this many seats ([`crate::license`]).
-    license: Option<crate::license::Seats>,
+    license: Option<Seats>,
     /// Pay what you want: the buyer names the amount within these bounds; `price` is the
     /// suggested amount.
     pwyw: Option<PayWhatYouWant>,
@@ -212,6 +233,8 @@ pub enum ProductError {
     DownloadLimit(u32),
     #[error("edition must be 1-64 characters of letters, digits, '.', '-' and '_', got {0:?}")]
     Edition(String),
+    #[error("seats must be 1 to 1000, got {0}")]
+    Seats(u32),
     #[error("an edition has 1 to {MAX_FILES} files, got {0}")]
     FileCount(usize),
     #[error("two files are named {0:?}; each file of an edition needs its own name")]
@@ -293,11 +316,11 @@ impl Product {
     }
     /// Each paid order gets a license of this many seats ([`crate::license`]); `None`:
     /// no license.
-    pub fn license(&self) -> Option<crate::license::Seats> {
+    pub fn license(&self) -> Option<Seats> {
         self.license
     }
     /// This product with (or without) a license for each paid order.
-    pub fn with_license(mut self, seats: Option<crate::license::Seats>) -> Product {
+    pub fn with_license(mut self, seats: Option<Seats>) -> Product {
         self.license = seats;
         self
     }

@@ -524,8 +524,9 @@ impl Shop {
         now: OffsetDateTime,
     ) -> Result<Fulfilled, StoreError> {
         let event = event_id.map(|id| (order.channel, id));
-        let license =
-            crate::license::issue(order, self.license.as_ref(), now).map_err(StoreError::Token)?;
+        let license = order
+            .issue_license(self.license.as_ref(), now)
+            .map_err(StoreError::Token)?;
         match self
             .store
             .mark_paid(order, payment, event, None, license.as_ref(), now)

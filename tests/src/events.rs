@@ -338,7 +338,7 @@ impl EventStack {
         // The licensed product: an order paid with the license key the events name, and
         // one paid and then fully refunded (its order on the signed revocation list).
         let tool = crate::product(LICENSED_PRODUCT, "9.00")
-            .with_license(Some(kiosk::license::Seats::new(2)?));
+            .with_license(Some(kiosk::product::Seats::new(2)?));
         w.t.store.create_product(&tool, crate::now()).await?;
         let mut licensed = Vec::new();
         for (n, key) in [(1, LICENSE_KEY.to_owned()), (2, String::new())] {

@@ -8,7 +8,7 @@
 //! no such key or not a key at all, the same 404 `{"valid": false}`. Over a per-network
 //! or the shop-wide allowance: 429, the same for everyone.
 
-use kiosk::license::{LicenseError, Licenses, Verdict};
+use kiosk::licenses::{CheckError, Licenses, Verdict};
 use kiosk::net::Network;
 use lambda_http::http::{HeaderValue, Method, StatusCode, header};
 use lambda_http::{Body, Request, Response};
@@ -114,7 +114,7 @@ async fn verify(licenses: &Licenses, req: &Request, now: OffsetDateTime) -> Resp
             }
             kiosk_web::json(status, &body)
         }
-        Some(Err(LicenseError::TooMany)) => {
+        Some(Err(CheckError::TooMany)) => {
             let mut r = error(
                 StatusCode::TOO_MANY_REQUESTS,
                 "too many license checks; try again later",
@@ -143,7 +143,7 @@ async fn revoked(licenses: &Licenses, req: &Request, now: OffsetDateTime) -> Res
             }
             r
         }
-        Some(Err(LicenseError::NoSigner)) => error(
+        Some(Err(CheckError::NoSigner)) => error(
             StatusCode::NOT_FOUND,
             "this shop has no license signing key",
         ),

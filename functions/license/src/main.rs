@@ -2,7 +2,7 @@
 // layout query can run deeper than the default limit (CI met it in mail-events).
 #![recursion_limit = "256"]
 
-use kiosk::license::Licenses;
+use kiosk::licenses::Licenses;
 use lambda_http::{Request, service_fn};
 
 #[tokio::main]

@@ -209,7 +209,7 @@ impl Builder {
         self
     }
     /// A product's or order's license seats; left out without a license.
-    fn seats(self, seats: Option<crate::license::Seats>) -> Self {
+    fn seats(self, seats: Option<crate::product::Seats>) -> Self {
         self.opt_n(LICENSE_SEATS, seats.map(|s| u64::from(s.get())))
     }
     /// An order's or grant's issued license.
@@ -756,7 +756,7 @@ pub fn license_from(license: &LicenseKey, item: &Item) -> Result<LicenseRecord, 
         product_id: r.id(attr::PRODUCT_ID, ProductId::parse)?,
         edition: Edition::parse(r.s("edition")?)
             .map_err(|e| r.corrupt("edition", &e.to_string()))?,
-        seats: crate::license::Seats::new(r.n(attr::SEATS)?)
+        seats: crate::product::Seats::new(r.n(attr::SEATS)?)
             .map_err(|e| r.corrupt(attr::SEATS, &e.to_string()))?,
         uses: r.n(attr::USES)?,
         refunded: r.bool(attr::REFUNDED)?,
@@ -916,10 +916,10 @@ impl<'a> Reader<'a> {
     }
 
     /// A product's or order's license seats (absent: no license).
-    fn seats(&self) -> Result<Option<crate::license::Seats>, StoreError> {
+    fn seats(&self) -> Result<Option<crate::product::Seats>, StoreError> {
         self.opt_n::<u32>(LICENSE_SEATS)?
             .map(|n| {
-                crate::license::Seats::new(n)
+                crate::product::Seats::new(n)
                     .map_err(|e| self.corrupt(LICENSE_SEATS, &e.to_string()))
             })
             .transpose()

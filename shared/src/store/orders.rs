@@ -502,8 +502,8 @@ impl Store {
             TransactWriteItem::builder().update(update).build(),
             TransactWriteItem::builder().put(put).build(),
         ];
-        if let (Some(l), Some(seats)) = (license, paid.license_seats) {
-            let record = LicenseRecord::for_order(&paid, seats, l.key.clone(), now);
+        if let (Some(l), Some(terms)) = (license, paid.license_terms(now)) {
+            let record = LicenseRecord::new(&terms, l.key.clone());
             let put = Put::builder()
                 .table_name(&self.table)
                 .set_item(Some(codec::license_item(&record)))

@@ -10,7 +10,8 @@
 use std::process::Command;
 
 use kiosk::alipay::Params;
-use kiosk::license::{Licenses, Seats};
+use kiosk::licenses::Licenses;
+use kiosk::product::Seats;
 use kiosk_e2e::{World, WorldOptions, body_string, form, from_ip, now};
 use lambda_http::{Body, Request, Response};
 use serde_json::Value;

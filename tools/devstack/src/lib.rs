@@ -89,7 +89,7 @@ pub struct App {
     /// The collect function's handle (`POST /t`) and its configuration.
     pub collector: kiosk::collect::Collector,
     /// The license function's handle (`POST /license/verify`, `GET /license/revoked`).
-    pub licenses: kiosk::license::Licenses,
+    pub licenses: kiosk::licenses::Licenses,
     /// The mail-events function's handle: the mailbox's bounce and complaint buttons
     /// send it what SES would.
     mail_events: kiosk::mail_events::MailEvents,
@@ -234,7 +234,7 @@ pub async fn start(listener: TcpListener, opts: Options) -> Result<(String, Arc<
         opts.retry_unit,
     );
     let licenses =
-        kiosk::license::Licenses::open(&sdk, &names.table, Some(&names.license_key)).await?;
+        kiosk::licenses::Licenses::open(&sdk, &names.table, Some(&names.license_key)).await?;
     let app = Arc::new(App {
         licenses,
         checkout,

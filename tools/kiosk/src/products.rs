@@ -436,8 +436,8 @@ fn license_text(p: &kiosk::product::Product) -> String {
 }
 
 /// `--seats` (1 when not given), checked.
-fn parse_seats(seats: Option<u32>) -> Result<kiosk::license::Seats> {
-    kiosk::license::Seats::new(seats.unwrap_or(1)).map_err(|e| anyhow!("--seats: {e}"))
+fn parse_seats(seats: Option<u32>) -> Result<kiosk::product::Seats> {
+    kiosk::product::Seats::new(seats.unwrap_or(1)).map_err(|e| anyhow!("--seats: {e}"))
 }
 
 /// A product's price as the author reads it: `9.00 CNY`, `free (0.00 CNY)`, or
