@@ -263,6 +263,20 @@ impl Browser {
             .to_owned())
     }
 
+    /// [`Browser::find`], trying again every 100 ms for up to `within`: for what a script
+    /// adds after a click (the overlay's dialog), which a busy machine may take a while to
+    /// show.
+    pub async fn find_within(&self, css: &str, within: std::time::Duration) -> Result<Element> {
+        let until = std::time::Instant::now() + within;
+        loop {
+            match self.find(css).await {
+                Ok(e) => return Ok(e),
+                Err(e) if std::time::Instant::now() >= until => return Err(e),
+                Err(_) => tokio::time::sleep(std::time::Duration::from_millis(100)).await,
+            }
+        }
+    }
+
     pub async fn find(&self, css: &str) -> Result<Element> {
         let found = self
             .post("/element", json!({ "using": "css selector", "value": css }))

@@ -28,6 +28,9 @@ use serde_json::json;
 /// A phone and a laptop.
 const VIEWPORTS: [(u32, u32); 2] = [(390, 844), (1280, 800)];
 
+/// How long a click on a buy link may take to open the overlay's dialog.
+const OVERLAY_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// Save the page at both widths as `target/e2e/{name}-{width}.png`.
 async fn shots(browser: &Browser, dir: &Path, name: &str) -> Result<()> {
     for (w, h) in VIEWPORTS {
@@ -374,7 +377,11 @@ async fn focused(browser: &Browser) -> Result<String> {
 /// (it moves focus into its frame). Commands then go to the frame.
 async fn open_overlay(browser: &Browser, link: &str, title: &str) -> Result<Element> {
     browser.click(&browser.find(link).await?).await?;
-    let frame = browser.find("dialog[open] iframe").await?;
+    // The script opens the dialog after the click: on a busy machine (CI, the other
+    // tests beside it) not always before the next command.
+    let frame = browser
+        .find_within("dialog[open] iframe", OVERLAY_WAIT)
+        .await?;
     wait_until(
         browser,
         "focus moves into the overlay",
@@ -733,7 +740,11 @@ async fn by_keyboard(browser: &Browser, base: &str, app: &devstack::App) -> Resu
             == "hidden",
         "the page behind does not scroll"
     );
-    let frame = browser.find("dialog[open] iframe").await?;
+    // The script opens the dialog after the click: on a busy machine (CI, the other
+    // tests beside it) not always before the next command.
+    let frame = browser
+        .find_within("dialog[open] iframe", OVERLAY_WAIT)
+        .await?;
     browser.enter_frame(&frame).await?;
     wait_until(
         browser,
@@ -1285,7 +1296,7 @@ async fn in_chinese(zh: &Browser, en: &Browser, base: &str, app: &devstack::App)
     zh.leave_frames().await?;
     zh.screenshot(&shots_dir.join("15-zh-overlay-1280.png"))
         .await?;
-    zh.enter_frame(&zh.find("dialog[open] iframe").await?)
+    zh.enter_frame(&zh.find_within("dialog[open] iframe", OVERLAY_WAIT).await?)
         .await?;
     let email = format!("zh-reader-{}@example.com", std::process::id());
     zh.type_into(&zh.find("#email").await?, &email).await?;
